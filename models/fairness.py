@@ -1,0 +1,380 @@
+"""Fairness constraints and objective policies, registered by name.
+
+Each kind declares its parameters (validated before any model is built) and one function that
+adds its constraint family to the regional model. Adding a kind is one function plus its
+`@register(...)` line. Symbols are those of docs/model.md: x_r units sent, E_r excess demand,
+c_r capacity, P_r peak demand, pop_r population, S supply, cap_r staff cap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyomo.environ as pyo
+
+if TYPE_CHECKING:
+    from models.regional import RegionalData
+
+FLOOR_EPS = 1e-9  # floor()/ceil() guard against 0.29999... from binary floating point
+THRESHOLD_SLACK = 1e-5  # |x_r - lambda w_r| <= 1 - THRESHOLD_SLACK, i.e. strictly below 1
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of a constraint kind."""
+
+    name: str
+    type: type | tuple[type, ...]
+    doc: str
+    default: Any = None
+    required: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+    min_inclusive: bool = True
+    max_inclusive: bool = True
+    choices: tuple[str, ...] | None = None
+    allow_mapping: bool = False
+
+    def check(self, value: Any) -> str | None:
+        """None when valid, else the reason."""
+        if self.allow_mapping and isinstance(value, Mapping):
+            for key, val in value.items():
+                if isinstance(val, bool) or not isinstance(val, int | float) or not math.isfinite(val) or val < 0:
+                    return f"weight of region '{key}' must be a finite number >= 0, got {val!r}"
+            return None
+        if self.choices is not None:
+            if value not in self.choices:
+                return f"must be one of {', '.join(self.choices)}, got {value!r}"
+            return None
+        if isinstance(value, bool) or not isinstance(value, self.type):
+            expected = "a number" if self.type in (float, (int, float)) else self.type.__name__  # type: ignore[union-attr]
+            return f"must be {expected}, got {value!r}"
+        if isinstance(value, int | float):
+            if not math.isfinite(value):
+                return f"must be finite, got {value!r}"
+            if self.minimum is not None and (
+                value < self.minimum or (value == self.minimum and not self.min_inclusive)
+            ):
+                op = ">=" if self.min_inclusive else ">"
+                return f"must be {op} {self.minimum:g}, got {value:g}"
+            if self.maximum is not None and (
+                value > self.maximum or (value == self.maximum and not self.max_inclusive)
+            ):
+                op = "<=" if self.max_inclusive else "<"
+                return f"must be {op} {self.maximum:g}, got {value:g}"
+        return None
+
+
+@dataclass(frozen=True)
+class FairnessKind:
+    """A registered fairness constraint (role 'constraint') or objective policy ('objective')."""
+
+    name: str
+    doc: str
+    params: tuple[ParamSpec, ...]
+    role: str  # "constraint" | "objective"
+    add: Callable[[pyo.Block, pyo.ConcreteModel, RegionalData, Mapping[str, Any]], None]
+    floors: Callable[[RegionalData, Mapping[str, Any]], np.ndarray] | None = None
+    weights: Callable[[RegionalData, Mapping[str, Any]], np.ndarray] | None = None
+
+    def param(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+REGISTRY: dict[str, FairnessKind] = {}
+
+
+def register(
+    name: str,
+    *params: ParamSpec,
+    role: str = "constraint",
+    floors: Callable[[RegionalData, Mapping[str, Any]], np.ndarray] | None = None,
+    weights: Callable[[RegionalData, Mapping[str, Any]], np.ndarray] | None = None,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register `add_<name>(block, m, data, params)` under `name`."""
+
+    def wrap(func: Callable[..., None]) -> Callable[..., None]:
+        REGISTRY[name] = FairnessKind(
+            name=name,
+            doc=(func.__doc__ or "").strip(),
+            params=tuple(params),
+            role=role,
+            add=func,
+            floors=floors,
+            weights=weights,
+        )
+        return func
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class ConstraintSpec:
+    """A named fairness constraint with validated parameters; `label` identifies it in results."""
+
+    kind: str
+    params: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        inner = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params)
+        return f"{self.kind}({inner})"
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def definition(self) -> FairnessKind:
+        return REGISTRY[self.kind]
+
+    def as_table(self) -> dict[str, Any]:
+        return {"kind": self.kind, **{k: v for k, v in self.params}}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ";".join(f"{k}:{_fmt(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Floors: x_r >= min(f_r, cap_r), one row per region with a positive floor.
+
+
+def _add_floor_rows(block: pyo.Block, m: pyo.ConcreteModel, floors: np.ndarray, data: RegionalData) -> None:
+    clipped = np.minimum(floors, data.staff_cap)
+    block.floor = pyo.Param(m.R, initialize=dict(zip(data.regions, clipped.tolist(), strict=True)), mutable=True)
+    rows = [r for r, f in zip(data.regions, clipped, strict=True) if f > 0]
+    block.lower = pyo.Constraint(rows, rule=lambda b, r: m.x[r] >= b.floor[r])
+
+
+def _share_floors(data: RegionalData, share: float, weights: np.ndarray) -> np.ndarray:
+    total = float(weights.sum())
+    if total <= 0:
+        return np.zeros(len(weights))
+    return np.floor(share * data.supply * weights / total + FLOOR_EPS)
+
+
+def per_capita_floors(data: RegionalData, params: Mapping[str, Any]) -> np.ndarray:
+    return _share_floors(data, float(params["share"]), data.population)
+
+
+def excess_per_capita_floors(data: RegionalData, params: Mapping[str, Any]) -> np.ndarray:
+    return _share_floors(data, float(params["share"]), data.excess_demand / data.population)
+
+
+def coverage_floors(data: RegionalData, params: Mapping[str, Any]) -> np.ndarray:
+    need = np.ceil(float(params["level"]) * data.peak_demand - FLOOR_EPS) - data.capacity
+    return np.where(data.peak_demand > 0, np.maximum(need, 0.0), 0.0)
+
+
+def capacity_per_capita_floors(data: RegionalData, params: Mapping[str, Any]) -> np.ndarray:
+    need = np.ceil(float(params["beds_per_100k"]) * data.population / 100_000 - FLOOR_EPS)
+    return np.maximum(need - data.capacity, 0.0)
+
+
+def min_units_floors(data: RegionalData, params: Mapping[str, Any]) -> np.ndarray:
+    units = float(params["units"])
+    return np.where(data.excess_demand > 0, np.ceil(np.minimum(units, data.excess_demand) - FLOOR_EPS), 0.0)
+
+
+SHARE = ParamSpec("share", (int, float), "share of supply guaranteed, in [0, 1]", minimum=0.0, maximum=1.0)
+
+
+@register("per_capita_floor", SHARE, floors=per_capita_floors)
+def add_per_capita_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+    """Per-capita floor (part of Table 2's egalitarian share, guaranteed):
+
+    x_r >= min(cap_r, floor(share * S * pop_r / sum_s pop_s)).
+    """
+    _add_floor_rows(block, m, per_capita_floors(data, params), data)
+
+
+@register("excess_per_capita_floor", SHARE, floors=excess_per_capita_floors)
+def add_excess_per_capita_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+    """Excess-per-capita floor (Table 3), with w_r = E_r / pop_r:
+
+    x_r >= min(cap_r, floor(share * S * w_r / sum_s w_s)).
+    """
+    _add_floor_rows(block, m, excess_per_capita_floors(data, params), data)
+
+
+@register(
+    "coverage_floor",
+    ParamSpec("level", (int, float), "share of peak demand covered, in [0, 1]", minimum=0.0, maximum=1.0),
+    floors=coverage_floors,
+)
+def add_coverage_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+    """Coverage floor, for every region with P_r > 0:
+
+    c_r + x_r >= ceil(level * P_r), i.e. x_r >= min(cap_r, max(0, ceil(level * P_r) - c_r)).
+    """
+    _add_floor_rows(block, m, coverage_floors(data, params), data)
+
+
+@register(
+    "capacity_per_capita_floor",
+    ParamSpec("beds_per_100k", (int, float), "equipped beds per 100,000 people, >= 0", minimum=0.0),
+    floors=capacity_per_capita_floors,
+)
+def add_capacity_per_capita_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+    """Capacity per capita floor:
+
+    c_r + x_r >= ceil(beds_per_100k * pop_r / 100000), clipped at cap_r.
+    """
+    _add_floor_rows(block, m, capacity_per_capita_floors(data, params), data)
+
+
+@register(
+    "min_units",
+    ParamSpec("units", (int, float), "units every region with excess demand receives, >= 0", minimum=0.0),
+    floors=min_units_floors,
+)
+def add_min_units(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+    """Minimum units, for every region with E_r > 0:
+
+    x_r >= min(cap_r, ceil(min(units, E_r))).
+    """
+    _add_floor_rows(block, m, min_units_floors(data, params), data)
+
+
+@register(
+    "max_coverage_gap",
+    ParamSpec("gap", (int, float), "largest difference in share of peak demand covered, in [0, 1]", minimum=0.0, maximum=1.0),
+)
+def add_max_coverage_gap(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+    """Coverage gap: with y_r = (c_r + x_r) / P_r over regions D = {r : P_r > 0},
+
+    max_r min(1, y_r) - min_r min(1, y_r) <= gap, linearised exactly with a continuous
+    m_cov in [0, 1] (the smallest coverage) and one binary z (z = 1: everyone is within `gap`
+    of full coverage):
+
+        m_cov <= y_r,    y_r <= m_cov + gap + M_r z,    m_cov + gap >= z,
+        M_r = max y_r = (c_r + min(cap_r, S)) / P_r.
+    """
+    gap = float(params["gap"])
+    demand = [i for i, p in enumerate(data.peak_demand) if p > 0]
+    if not demand:
+        return
+    block.min_coverage = pyo.Var(bounds=(0.0, 1.0))
+    block.all_near_full = pyo.Var(domain=pyo.Binary)
+    regions = [data.regions[i] for i in demand]
+    index = {data.regions[i]: i for i in demand}
+
+    def coverage(r: str) -> Any:
+        i = index[r]
+        return (data.capacity[i] + m.x[r]) / data.peak_demand[i]
+
+    def big_m(r: str) -> float:
+        i = index[r]
+        return (data.capacity[i] + min(data.staff_cap[i], float(data.supply))) / data.peak_demand[i]
+
+    block.lower = pyo.Constraint(regions, rule=lambda b, r: b.min_coverage <= coverage(r))
+    block.upper = pyo.Constraint(
+        regions, rule=lambda b, r: coverage(r) <= b.min_coverage + gap + big_m(r) * b.all_near_full
+    )
+    block.switch = pyo.Constraint(expr=block.min_coverage + gap >= block.all_near_full)
+
+
+THRESHOLD_INDEXES = ("rai", "rai_relative", "excess_demand", "excess_per_100k")
+
+
+def threshold_members(data: RegionalData, params: Mapping[str, Any]) -> np.ndarray:
+    """Boolean mask of regions whose index is at least tau."""
+    index = str(params.get("index", "rai"))
+    values = {
+        "rai": data.rai,
+        "rai_relative": data.rai / data.rai.max() if data.rai.max() > 0 else data.rai,
+        "excess_demand": data.excess_demand,
+        "excess_per_100k": data.excess_demand / data.population * 100_000,
+    }[index]
+    return np.asarray(values >= float(params["tau"]) - FLOOR_EPS)
+
+
+@register(
+    "threshold",
+    ParamSpec("tau", (int, float), "index value at or above which regions compete equally, >= 0", minimum=0.0),
+    ParamSpec(
+        "index", str, "index compared with tau", default="rai", required=False, choices=THRESHOLD_INDEXES
+    ),
+)
+def add_threshold(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+    """The paper's threshold rule. T = {r : index_r >= tau} compete on an equal level: units go
+    in proportion to excess demand per capita w_r = (E_r / pop_r) / max_T (E / pop), exact up to
+    rounding, for one common lambda >= 0:
+
+        |x_r - lambda w_r| <= 1 - delta  (delta = 1e-5: strictly below one unit), r in T.
+
+    A region whose staff cap binds may stop at its cap: with binary k_r (only when cap_r < S),
+    x_r >= cap_r k_r and x_r >= lambda w_r - (1 - delta) - M_r k_r, M_r = lambda_max w_r.
+    Regions below tau are left to the lives objective.
+    """
+    members = threshold_members(data, params)
+    idx = [i for i in range(len(data.regions)) if members[i]]
+    if len(idx) <= 1:
+        return
+    per_capita = data.excess_demand / data.population
+    scale = max(float(per_capita[idx].max()), 0.0)
+    if scale <= 0:
+        return
+    w = {data.regions[i]: float(per_capita[i] / scale) for i in idx}
+    positive = [v for v in w.values() if v > 0]
+    lambda_max = (data.supply + 1.0) / min(positive)
+    block.lam = pyo.Var(bounds=(0.0, lambda_max))
+    regions = list(w)
+    slack = 1.0 - THRESHOLD_SLACK
+    block.upper = pyo.Constraint(regions, rule=lambda b, r: m.x[r] <= b.lam * w[r] + slack)
+    capped = [data.regions[i] for i in idx if data.staff_cap[i] < data.supply]
+    block.at_cap = pyo.Var(capped, domain=pyo.Binary)
+    cap = dict(zip(data.regions, data.staff_cap.tolist(), strict=True))
+
+    def lower(b: pyo.Block, r: str) -> Any:
+        if r in capped:
+            return m.x[r] >= b.lam * w[r] - slack - lambda_max * w[r] * b.at_cap[r]
+        return m.x[r] >= b.lam * w[r] - slack
+
+    block.lower = pyo.Constraint(regions, rule=lower)
+    block.cap_reached = pyo.Constraint(capped, rule=lambda b, r: m.x[r] >= cap[r] * b.at_cap[r])
+
+
+PRIORITARIAN_WEIGHTS = ("column", "excess_per_capita")
+
+
+def prioritarian_weights(data: RegionalData, params: Mapping[str, Any]) -> np.ndarray:
+    """Weights a_r: the regions.csv `weight` column, the per-capita shortfall (mean 1), or a mapping."""
+    spec = params.get("weights", "column")
+    if isinstance(spec, Mapping):
+        return np.array([float(spec.get(r, 1.0)) for r in data.regions])
+    if spec == "excess_per_capita":
+        per_capita = data.excess_demand / data.population
+        mean = float(per_capita.mean())
+        return per_capita / mean if mean > 0 else np.ones(len(per_capita))
+    return data.weight.copy()
+
+
+@register(
+    "prioritarian",
+    ParamSpec(
+        "weights",
+        str,
+        "'column' (regions.csv weight), 'excess_per_capita', or a mapping region -> weight",
+        default="column",
+        required=False,
+        choices=PRIORITARIAN_WEIGHTS,
+        allow_mapping=True,
+    ),
+    role="objective",
+    weights=prioritarian_weights,
+)
+def add_prioritarian(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+    """Prioritarian objective: maximise sum_r a_r * lives_r instead of sum_r lives_r.
+
+    It adds no constraint; its price is the unweighted lives given up.
+    """

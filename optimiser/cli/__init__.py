@@ -1,0 +1,65 @@
+"""The `triage` command line. Each command group lives in its own module and registers on `app`.
+
+Exit codes: 0 success; 2 invalid input or usage; 3 infeasible constraint set; 4 internal error.
+Errors are one message on stderr; no traceback reaches a user (set TRIAGE_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from optimiser.errors import EXIT_INPUT, EXIT_INTERNAL, TriageError
+
+app = typer.Typer(
+    name="triage",
+    help="Regional triage: allocate a scarce life-saving resource across health regions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Command modules register themselves on `app` when imported.
+from optimiser.cli import regional  # noqa: E402,F401
+
+for _optional in ("plan", "service", "sweep"):
+    try:
+        __import__(f"optimiser.cli.{_optional}")
+    except ModuleNotFoundError as exc:  # a command group whose module is not present
+        if exc.name != f"optimiser.cli.{_optional}":
+            raise
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = app(args=argv, prog_name="triage", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        message = exc.format_message()
+        if exc.ctx is not None:
+            message += f"\n{exc.ctx.get_usage()}"
+        fail(message, EXIT_INPUT)
+    except click.exceptions.Abort:
+        fail("aborted", 130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        fail(exc.format_message(), EXIT_INPUT)
+    except TriageError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        if os.environ.get("TRIAGE_DEBUG"):
+            raise
+        fail(f"internal error: {type(exc).__name__}: {exc} (set TRIAGE_DEBUG=1 for details)", EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,200 @@
+"""`triage solve | compare | validate | evaluate`: the single-period regional engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from optimiser.cli import app
+from optimiser.cli.common import echo_json, write_outputs
+from optimiser.constraints import to_specs
+from optimiser.engine import compare, evaluate, solve
+from optimiser.errors import EXIT_INFEASIBLE, EXIT_INPUT, InputError, Problem
+from optimiser.instance import load_instance
+from optimiser.policies import POLICIES
+from optimiser.report import allocation_text, comparison_text, price_text
+from optimiser.results import AllocationResult
+from optimiser.solver import SolveStatus
+
+Dir = Annotated[Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")]
+ConstraintOpt = Annotated[
+    list[str] | None,
+    typer.Option("--constraint", "-c", help="Fairness constraint KIND:param=value[,param=value]; repeatable."),
+]
+NoDefaults = Annotated[
+    bool, typer.Option("--no-default-constraints", help="Ignore the constraints listed in instance.toml.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+
+
+def write_result(result: AllocationResult, out: Path) -> None:
+    """allocation.csv (region, units: feeds back into `triage evaluate`), regions.csv,
+    price_of_fairness.csv and result.json."""
+
+    def write(folder: Path) -> None:
+        pd.DataFrame({"region": list(result.allocation), "units": list(result.allocation.values())}).to_csv(
+            folder / "allocation.csv", index=False
+        )
+        result.regions.to_csv(folder / "regions.csv")
+        result.price_of_fairness.to_csv(folder / "price_of_fairness.csv", index=False)
+        (folder / "result.json").write_text(result.to_json())
+
+    write_outputs(out, write)
+
+
+@app.command("solve")
+def solve_command(
+    instance_dir: Dir,
+    policy: Annotated[str, typer.Option(help=f"One of: {', '.join(POLICIES)}.")] = "optimal",
+    supply: Annotated[int | None, typer.Option(help="Units to allocate (default: the instance's).")] = None,
+    constraint: ConstraintOpt = None,
+    no_default_constraints: NoDefaults = False,
+    json_output: JsonOpt = False,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds per solve.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Also write allocation.csv, regions.csv, result.json here.")] = None,
+    no_price: Annotated[bool, typer.Option("--no-price", help="Skip the price-of-fairness report.")] = False,
+) -> None:
+    """Allocate the supply: the most expected survivors under the active fairness constraints."""
+    instance = load_instance(instance_dir)
+    result = solve(
+        instance,
+        constraints=constraint or [],
+        policy=policy,
+        supply=supply,
+        default_constraints=not no_default_constraints,
+        time_limit=time_limit,
+        price_of_fairness=not no_price,
+        seed=seed,
+    )
+    if out is not None and result.status != SolveStatus.INFEASIBLE:
+        write_result(result, out)
+    if json_output:
+        typer.echo(result.to_json())
+    else:
+        typer.echo(allocation_text(result))
+        typer.echo("")
+        typer.echo(price_text(result))
+    if result.status == SolveStatus.INFEASIBLE:
+        typer.echo(f"error: {result.explanation}", err=True)
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+@app.command("compare")
+def compare_command(
+    instance_dir: Dir,
+    constraint: ConstraintOpt = None,
+    no_default_constraints: NoDefaults = False,
+    supply: Annotated[int | None, typer.Option(help="Units to allocate (default: the instance's).")] = None,
+    json_output: JsonOpt = False,
+    seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
+) -> None:
+    """Every baseline policy beside the optimum: lives saved and lives lost."""
+    instance = load_instance(instance_dir)
+    table = compare(
+        instance, constraint or [], default_constraints=not no_default_constraints, supply=supply, seed=seed
+    )
+    if json_output:
+        records = []
+        for name, row in table.iterrows():
+            units = {c.split(":", 1)[1]: row[c] for c in table.columns if c.startswith("units:")}
+            item = {k: row[k] for k in table.columns if not k.startswith("units:")}
+            records.append({"policy": name, **item, "allocation": units})
+        echo_json({"instance": instance.name, "supply": instance.supply if supply is None else supply,
+                   "policies": json.loads(pd.Series(records).to_json(orient="values"))})
+    else:
+        typer.echo(comparison_text(table))
+
+
+@app.command("validate")
+def validate_command(instance_dir: Dir) -> None:
+    """Check an instance and explain every problem found (exit 2 if any)."""
+    try:
+        instance = load_instance(instance_dir)
+    except InputError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo(f"{len(exc.problems)} problem(s) found in {instance_dir}", err=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    shortage = int((instance.excess_demand > 0).sum())
+    typer.echo(
+        f"ok: {instance.name}: {len(instance.regions)} regions ({shortage} with excess demand "
+        f"{instance.excess_demand.sum():,.0f}), supply {instance.supply:,}, "
+        f"{len(instance.constraints)} default constraint(s)"
+    )
+
+
+@app.command("evaluate")
+def evaluate_command(
+    instance_dir: Dir,
+    allocation: Annotated[Path, typer.Argument(help="CSV with columns region, units (e.g. solve --out's allocation.csv) or a result.json.")],
+    constraint: ConstraintOpt = None,
+    no_default_constraints: NoDefaults = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Score an allocation (the engine's, fed back in, or one made by hand)."""
+    instance = load_instance(instance_dir)
+    units = read_allocation(allocation)
+    result = evaluate(instance, units, constraint or [], default_constraints=not no_default_constraints,
+                      source=allocation.name)
+    if json_output:
+        typer.echo(result.to_json())
+    else:
+        typer.echo(allocation_text(result))
+
+
+def read_allocation(path: Path) -> dict[str, int | float]:
+    """Read region -> units from a CSV (region, units) or a result JSON ('allocation')."""
+    name = path.name
+    if not path.is_file():
+        raise InputError(Problem("file not found", file=name))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(f"cannot read as UTF-8 text: {exc}", file=name)) from exc
+    if path.suffix == ".json":
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(Problem(f"malformed JSON: {exc}", file=name)) from exc
+        alloc = payload.get("allocation") if isinstance(payload, dict) else None
+        if not isinstance(alloc, dict):
+            raise InputError(Problem("expected an object with an 'allocation' object", file=name))
+        return alloc
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise InputError(Problem("empty file", file=name))
+    header = [h.strip() for h in rows[0]]
+    if "region" not in header or "units" not in header:
+        raise InputError(Problem("missing column(s): needs region and units", file=name))
+    ri, ui = header.index("region"), header.index("units")
+    out: dict[str, int | float] = {}
+    problems = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            problems.append(Problem(f"has {len(row)} fields, header has {len(header)}", file=name, line=line))
+            continue
+        rid, raw = row[ri].strip(), row[ui].strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            problems.append(Problem(f"not a number: {raw!r}", file=name, line=line, column="units"))
+            continue
+        if rid in out:
+            problems.append(Problem(f"duplicate region '{rid}'", file=name, line=line, column="region"))
+        out[rid] = int(value) if value.is_integer() else value
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+__all__ = ["read_allocation", "to_specs", "write_result"]

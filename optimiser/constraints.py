@@ -1,0 +1,114 @@
+"""Parse and validate fairness constraint specifications (TOML tables, CLI strings, dicts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from models.fairness import REGISTRY, ConstraintSpec
+from optimiser.errors import InputError, Problem
+
+__all__ = ["ConstraintSpec", "constraint", "parse_constraint", "parse_constraint_table", "to_specs"]
+
+
+def constraint(kind: str, /, **params: Any) -> ConstraintSpec:
+    """Build a validated spec: `constraint("coverage_floor", level=0.8)`."""
+    return _validate(kind, dict(params), where=f"constraint '{kind}'", file=None)
+
+
+def _validate(kind: Any, params: dict[str, Any], where: str, file: str | None) -> ConstraintSpec:
+    if not isinstance(kind, str) or kind not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise InputError(Problem(f"{where}: unknown constraint kind {kind!r} (known: {known})", file=file))
+    definition = REGISTRY[kind]
+    problems: list[Problem] = []
+    for name in params:
+        if definition.param(name) is None:
+            allowed = ", ".join(p.name for p in definition.params) or "none"
+            problems.append(
+                Problem(f"{where}: unknown parameter '{name}' for {kind} (parameters: {allowed})", file=file)
+            )
+    values: list[tuple[str, Any]] = []
+    for spec in definition.params:
+        if spec.name not in params:
+            if spec.required:
+                problems.append(Problem(f"{where}: missing parameter '{spec.name}' ({spec.doc})", file=file))
+                continue
+            value = spec.default
+        else:
+            value = params[spec.name]
+        reason = spec.check(value)
+        if reason:
+            problems.append(Problem(f"{where}: parameter '{spec.name}' {reason}", file=file))
+            continue
+        if isinstance(value, Mapping):
+            value = dict(sorted(value.items()))
+        values.append((spec.name, value))
+    if problems:
+        raise InputError(problems)
+    return ConstraintSpec(kind, tuple(values))
+
+
+def parse_constraint(text: str) -> ConstraintSpec:
+    """Parse `KIND:param=value[,param=value]` (the CLI form)."""
+    kind, _, rest = text.strip().partition(":")
+    params: dict[str, Any] = {}
+    if rest.strip():
+        for item in rest.split(","):
+            name, eq, raw = item.partition("=")
+            if not eq or not name.strip():
+                raise InputError(
+                    Problem(f"--constraint {text!r}: expected KIND:param=value[,param=value], got {item!r}")
+                )
+            params[name.strip()] = _coerce(raw.strip())
+    return _validate(kind.strip(), params, where=f"--constraint {text!r}", file=None)
+
+
+def _coerce(raw: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def parse_constraint_table(tables: Any, file: str | None = "instance.toml") -> tuple[ConstraintSpec, ...]:
+    """Validate `[[constraints]]` entries: each a table with `kind` plus parameters."""
+    if not isinstance(tables, list):
+        raise InputError(Problem("field 'constraints' must be an array of tables ([[constraints]])", file=file))
+    specs: list[ConstraintSpec] = []
+    problems: list[Problem] = []
+    for i, table in enumerate(tables):
+        where = f"constraints[{i}]"
+        if not isinstance(table, Mapping):
+            problems.append(Problem(f"{where}: must be a table with 'kind' and parameters", file=file))
+            continue
+        params = {k: v for k, v in table.items() if k != "kind"}
+        try:
+            specs.append(_validate(table.get("kind"), params, where=where, file=file))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    labels = [s.label for s in specs]
+    for label in sorted({x for x in labels if labels.count(x) > 1}):
+        problems.append(Problem(f"constraint {label} is listed twice", file=file))
+    if problems:
+        raise InputError(problems)
+    return tuple(specs)
+
+
+def to_specs(items: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None) -> tuple[ConstraintSpec, ...]:
+    """Accept specs, CLI strings or tables; validate; drop duplicates keeping order."""
+    out: list[ConstraintSpec] = []
+    for item in items or ():
+        if isinstance(item, ConstraintSpec):
+            spec = _validate(item.kind, item.options, where=f"constraint '{item.kind}'", file=None)
+        elif isinstance(item, str):
+            spec = parse_constraint(item)
+        elif isinstance(item, Mapping):
+            spec = parse_constraint_table([dict(item)], file=None)[0]
+        else:
+            raise InputError(Problem(f"cannot read a constraint from {item!r}"))
+        if spec not in out:
+            out.append(spec)
+    return tuple(out)

@@ -1,0 +1,647 @@
+"""Build once, solve many: the optimum, its tie-break, the price of fairness, explanations.
+
+Pipeline: Instance -> RegionalData -> build_regional (models/) -> HighsModel (solver.py) ->
+extract (labelled DataFrames) -> AllocationResult. The CLI, the service and the sweeps all call
+`solve`/`RegionalEngine` here; none re-implements the model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.fairness import REGISTRY, ConstraintSpec
+from models.regional import RegionalData, RegionalOptions, build_regional, weighted_lives
+from optimiser.constraints import to_specs
+from optimiser.errors import InputError, Problem
+from optimiser.instance import Instance, validate_supply
+from optimiser.policies import POLICIES, check_policy, rule_allocation
+from optimiser.results import PRICE_COLUMNS, AllocationResult, SolverInfo
+from optimiser.solver import HighsModel, SolverOptions, SolveStatus, solver_versions
+
+# Tolerances, declared once. LIVES_TOL: how far a tie-break may drift from the best lives value
+# (relative, plus an absolute floor); it is far below one life.
+LIVES_TOL_REL = 1e-7
+LIVES_TOL_ABS = 1e-6
+CUT_TOL = 1e-7
+MAX_TIE_ROUNDS = 60
+
+
+def regional_data(instance: Instance, supply: int | None = None) -> RegionalData:
+    """The model's numbers, computed from a validated instance."""
+    regions = instance.regions
+    ids = tuple(instance.region_ids)
+    excess = instance.excess_demand.to_numpy(dtype=float)
+    gain = instance.gain.to_numpy(dtype=float)
+    if instance.tiers is not None:
+        by_region = {rid: g for rid, g in instance.tiers.groupby("region", sort=False)}
+    else:
+        by_region = {}
+    swo = regions["survival_without"].to_numpy(dtype=float)
+    tiers = []
+    for i, rid in enumerate(ids):
+        if rid in by_region:
+            g = by_region[rid]
+            tiers.append(
+                tuple(
+                    (float(s) * excess[i], float(sw) - swo[i])
+                    for s, sw in zip(g["share"], g["survival_with"], strict=True)
+                )
+            )
+        else:
+            tiers.append(((excess[i], gain[i]),))
+    return RegionalData(
+        regions=ids,
+        population=regions["population"].to_numpy(dtype=float),
+        capacity=regions["capacity"].to_numpy(dtype=float),
+        peak_demand=regions["peak_demand"].to_numpy(dtype=float),
+        excess_demand=excess,
+        gain=gain,
+        turnover=instance.turnover.to_numpy(dtype=float),
+        staff_cap=instance.staff_cap.to_numpy(dtype=float),
+        weight=regions["weight"].to_numpy(dtype=float),
+        rai=instance.rai.to_numpy(dtype=float),
+        supply=int(instance.supply if supply is None else supply),
+        tiers=tuple(tiers),
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One solve of the model for a set of active constraints."""
+
+    status: SolveStatus
+    units: np.ndarray | None
+    lives: float | None
+    objective: float | None
+    gap: float | None
+    seconds: float
+    solves: int
+
+
+class _Deadline:
+    def __init__(self, limit: float | None) -> None:
+        self.end = None if limit is None else time.perf_counter() + limit
+
+    def remaining(self) -> float | None:
+        return None if self.end is None else max(0.01, self.end - time.perf_counter())
+
+
+@dataclass
+class RegionalEngine:
+    """The regional model for one instance, built once with every candidate constraint.
+
+    `solve(active)` switches families on and off in HiGHS and re-solves; nothing is rebuilt.
+    """
+
+    instance: Instance
+    candidates: tuple[ConstraintSpec, ...]
+    options: SolverOptions = field(default_factory=SolverOptions)
+    supply: int | None = None
+
+    def __post_init__(self) -> None:
+        t0 = time.perf_counter()
+        self.data = regional_data(self.instance, self.supply)
+        self.model = build_regional(self.data, RegionalOptions(constraints=self.candidates))
+        self.build_seconds = time.perf_counter() - t0
+        self.highs = HighsModel(self.model, self.options)
+        self.translate_seconds = self.highs.translate_seconds
+        self._x_cols = self.highs.cols(self.model.x[r] for r in self.model.R)
+        self._cache: dict[frozenset[str], Outcome] = {}
+        self._extra_rows: list[int] = []
+        for spec in self.candidates:
+            self.highs.set_active(self.model.fairness[spec.label], False)
+        self._active: frozenset[str] = frozenset()
+
+    # ---- switching
+    def _activate(self, active: Sequence[ConstraintSpec]) -> None:
+        labels = frozenset(c.label for c in active)
+        unknown = labels - {c.label for c in self.candidates}
+        if unknown:
+            raise ValueError(f"not built into this engine: {sorted(unknown)}")
+        for spec in self.candidates:
+            want = spec.label in labels
+            if want != (spec.label in self._active):
+                self.highs.set_active(self.model.fairness[spec.label], want)
+        self._active = labels
+
+    def _objective(self, active: Sequence[ConstraintSpec]) -> Any:
+        weights = [c for c in active if REGISTRY[c.kind].role == "objective"]
+        if not weights:
+            return self.model.lives
+        a = np.ones(len(self.data.regions))
+        for spec in weights:
+            fn = REGISTRY[spec.kind].weights
+            assert fn is not None
+            a = a * fn(self.data, spec.options)
+        return weighted_lives(self.model, a)
+
+    def _drop_extra_rows(self) -> None:
+        for row in self._extra_rows:
+            self.highs.set_row_bounds(row, -math.inf, math.inf)
+        self._extra_rows.clear()
+
+    def units_of(self, values: np.ndarray) -> np.ndarray:
+        return np.rint(values[self._x_cols]).astype(np.int64)
+
+    # ---- solving
+    def solve(
+        self, active: Sequence[ConstraintSpec] = (), *, tie_break: bool = True, time_limit: float | None = None
+    ) -> Outcome:
+        """Most expected survivors under `active`; with `tie_break`, the documented secondary
+        criteria choose among allocations that save the same lives (docs/model.md, Ties)."""
+        key = frozenset(c.label for c in active) | ({"#tie"} if tie_break else set())
+        if key in self._cache:
+            return self._cache[key]
+        deadline = _Deadline(time_limit if time_limit is not None else self.options.time_limit)
+        self._activate(active)
+        self._drop_extra_rows()
+        objective = self._objective(active)
+        self.highs.set_objective(objective, maximize=True)
+        first = self.highs.solve(deadline.remaining())
+        solves, seconds = 1, first.seconds
+        if first.values is None:
+            out = Outcome(first.status, None, None, None, first.gap, seconds, solves)
+            self._cache[key] = out
+            return out
+        values, status, gap = first.values, first.status, first.gap
+        if tie_break and status is SolveStatus.OPTIMAL:
+            values, extra_solves, extra_seconds, status = self._tie_break(objective, first.objective or 0.0, values, deadline)
+            solves += extra_solves
+            seconds += extra_seconds
+        self._drop_extra_rows()
+        units = self.units_of(values)
+        lives = float(self.data.lives(units).sum())
+        out = Outcome(status, units, lives, first.objective, gap, seconds, solves)
+        self._cache[key] = out
+        return out
+
+    def _tie_break(
+        self, objective: Any, best: float, values: np.ndarray, deadline: _Deadline
+    ) -> tuple[np.ndarray, int, float, SolveStatus]:
+        """Stage 2: Webster apportionment of useful units in proportion to E_r; stage 3: fewest
+        units sent (useless units stay in the reserve), then earlier regions in file order."""
+        m, h, data = self.model, self.highs, self.data
+        tol = max(LIVES_TOL_ABS, LIVES_TOL_REL * abs(best))
+        self._extra_rows.append(h.add_row(objective, lower=best - tol))
+        solves, seconds = 0, 0.0
+        contested = list(m.contested)
+        if contested:
+            index = {r: i for i, r in enumerate(data.regions)}
+            tiers = {r: [k for (q, k) in m.T if q == r] for r in contested}
+            useful = {r: sum(m.u[r, k] for k in tiers[r]) for r in contested}
+            useful_cols = {r: h.cols(m.u[r, k] for k in tiers[r]) for r in contested}
+            cuts: dict[str, set[int]] = {r: set() for r in contested}
+            total_e = sum(float(data.excess_demand[index[r]]) for r in contested)
+            sent = sum(float(values[useful_cols[r]].sum()) for r in contested)
+
+            def add_cut(r: str, u: float) -> None:
+                e = float(data.excess_demand[index[r]])
+                a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
+                a = max(a, 0)
+                if a in cuts[r]:
+                    return
+                cuts[r].add(a)
+                b = min(a + 1.0, e)
+                fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
+                slope = (fb - fa) / (b - a)
+                self._extra_rows.append(h.add_row(m.shortfall[r] - slope * useful[r], lower=fa - slope * a))
+
+            for r in contested:
+                e = float(data.excess_demand[index[r]])
+                add_cut(r, float(values[useful_cols[r]].sum()))
+                add_cut(r, e * sent / total_e if total_e > 0 else 0.0)
+            h.set_objective(sum(m.shortfall[r] for r in contested), maximize=False)
+            h.set_start(values)
+            for _ in range(MAX_TIE_ROUNDS):
+                run = h.solve(deadline.remaining(), exact=True)
+                solves += 1
+                seconds += run.seconds
+                if run.values is None or run.status is not SolveStatus.OPTIMAL:
+                    return values, solves, seconds, SolveStatus.OPTIMAL
+                values = run.values
+                added = 0
+                for r in contested:
+                    u = float(values[useful_cols[r]].sum())
+                    e = float(data.excess_demand[index[r]])
+                    true = _pwl_square(u, e)
+                    if values[h.col(m.shortfall[r])] < true - CUT_TOL * (1 + e):
+                        before = len(cuts[r])
+                        add_cut(r, u)
+                        added += len(cuts[r]) - before
+                if added == 0:
+                    break
+                h.set_start(values)
+            score = float(sum(values[h.col(m.shortfall[r])] for r in contested))
+            self._extra_rows.append(
+                h.add_row(sum(m.shortfall[r] for r in contested), upper=score + max(1e-7, 1e-9 * score))
+            )
+        # Stage 3: fewest units sent, then earlier regions (a weight that can never outweigh a unit).
+        n = len(data.regions)
+        eps = 1.0 / (10.0 * n * (data.supply + 1.0))
+        h.set_objective(sum((1.0 + eps * i) * m.x[r] for i, r in enumerate(m.R)), maximize=False)
+        h.set_start(values)
+        run = h.solve(deadline.remaining(), exact=True)
+        solves += 1
+        seconds += run.seconds
+        if run.values is not None and run.status is SolveStatus.OPTIMAL:
+            values = run.values
+        return values, solves, seconds, SolveStatus.OPTIMAL
+
+    # ---- checks and explanations
+    def feasible(self, active: Sequence[ConstraintSpec]) -> bool:
+        return self.solve(active, tie_break=False).status is not SolveStatus.INFEASIBLE
+
+    def violations(self, units: np.ndarray, active: Sequence[ConstraintSpec]) -> list[str]:
+        """Labels of the active constraints an allocation breaks (rules are checked with this)."""
+        broken: list[str] = []
+        m, h = self.model, self.highs
+        for r, u in zip(m.R, units, strict=True):
+            h.set_col_bounds(m.x[r], float(u), float(u))
+        supply_rows = h.rows_of(m.supply_limit)
+        for row in supply_rows:  # supply is checked separately; here only the fairness families
+            h.set_row_bounds(row, -math.inf, math.inf, remember=False)
+        try:
+            for spec in active:
+                if REGISTRY[spec.kind].role != "constraint":
+                    continue
+                self._activate([spec])
+                self._drop_extra_rows()
+                h.set_objective(m.lives, maximize=True)
+                if h.solve().status is SolveStatus.INFEASIBLE:
+                    broken.append(spec.label)
+        finally:
+            h.set_active(m.supply_limit, True)
+            for r in m.R:
+                h.reset_col_bounds(m.x[r])
+        return broken
+
+    def minimal_conflict(self, active: Sequence[ConstraintSpec]) -> list[ConstraintSpec]:
+        """A smallest-by-deletion subset of `active` that is still infeasible."""
+        core = [c for c in active if REGISTRY[c.kind].role == "constraint"]
+        for spec in list(core):
+            trial = [c for c in core if c != spec]
+            if not self.feasible(trial):
+                core = trial
+        return core
+
+    def units_needed(self, active: Sequence[ConstraintSpec], *, staff_caps: bool = True) -> int | None:
+        """Fewest units that satisfy `active` with unlimited supply (None: impossible)."""
+        m, h = self.model, self.highs
+        supply_rows = h.rows_of(m.supply_limit)
+        self._activate(active)
+        self._drop_extra_rows()
+        for row in supply_rows:
+            h.set_row_bounds(row, -math.inf, math.inf, remember=False)
+        if not staff_caps:
+            for r in m.R:
+                h.set_col_bounds(m.x[r], 0.0, math.inf)
+        h.set_objective(sum(m.x[r] for r in m.R), maximize=False)
+        try:
+            run = h.solve()
+        finally:
+            h.set_active(m.supply_limit, True)
+            if not staff_caps:
+                for r in m.R:
+                    h.reset_col_bounds(m.x[r])
+        if run.values is None:
+            return None
+        return int(self.units_of(run.values).sum())
+
+    def explain_infeasible(self, active: Sequence[ConstraintSpec]) -> str:
+        """Name the constraints and the numbers that conflict."""
+        core = self.minimal_conflict(active) or [c for c in active if REGISTRY[c.kind].role == "constraint"]
+        labels = " and ".join(c.label for c in core)
+        supply = self.data.supply
+        floors = [c for c in core if REGISTRY[c.kind].floors is not None]
+        if floors and len(floors) == len(core):
+            per_region = np.zeros(len(self.data.regions))
+            for spec in floors:
+                fn = REGISTRY[spec.kind].floors
+                assert fn is not None
+                per_region = np.maximum(per_region, np.minimum(fn(self.data, spec.options), self.data.staff_cap))
+            need = int(per_region.sum())
+            order = np.argsort(-per_region, kind="stable")
+            top = [f"{self.data.regions[i]}: {int(per_region[i]):,}" for i in order[:5] if per_region[i] > 0]
+            more = " ..." if int((per_region > 0).sum()) > 5 else ""
+            verb = "needs" if len(core) == 1 else "together need"
+            return (
+                f"infeasible: {labels} {verb} {need:,} units ({', '.join(top)}{more}), "
+                f"but supply is {supply:,}"
+            )
+        need = self.units_needed(core)
+        if need is not None:
+            verb = "needs" if len(core) == 1 else "together need"
+            return f"infeasible: {labels} {verb} at least {need:,} units, but supply is {supply:,}"
+        uncapped = self.units_needed(core, staff_caps=False)
+        if uncapped is not None:
+            capped = [
+                f"{r}: {int(c)}" for r, c in zip(self.data.regions, self.data.staff_cap, strict=True) if math.isfinite(c)
+            ]
+            return (
+                f"infeasible: {labels} cannot be met within the staff caps whatever the supply "
+                f"(without caps it needs {uncapped:,} units; caps: {', '.join(capped[:8])}"
+                f"{' ...' if len(capped) > 8 else ''})"
+            )
+        return f"infeasible: {labels} contradict each other, whatever the supply and staff caps"
+
+
+def _pwl_square(u: float, e: float) -> float:
+    """Piecewise-linear interpolation of (e - u)^2 / e at whole units (and at e)."""
+    u = min(max(u, 0.0), e)
+    a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
+    a = max(a, 0)
+    b = min(a + 1.0, e)
+    fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
+    return fa + (fb - fa) * (u - a) / (b - a) if b > a else fa
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def active_constraints(
+    instance: Instance,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    default_constraints: bool = True,
+) -> tuple[ConstraintSpec, ...]:
+    base = list(instance.constraints) if default_constraints else []
+    return to_specs([*base, *(constraints or ())])
+
+
+def solve(
+    instance: Instance,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    policy: str = "optimal",
+    supply: int | None = None,
+    *,
+    default_constraints: bool = True,
+    time_limit: float | None = None,
+    price_of_fairness: bool = True,
+    tie_break: bool = True,
+    seed: int = 0,
+) -> AllocationResult:
+    """Allocate `supply` (default: the instance's) under `policy` and the active constraints.
+
+    Returns an AllocationResult; an infeasible constraint set is a result with status
+    'infeasible' and an explanation (the CLI turns it into exit code 3).
+    """
+    t_start = time.perf_counter()
+    check_policy(policy)
+    if supply is not None:
+        supply = validate_supply(supply, "supply")
+        instance = instance.with_supply(supply)
+    if time_limit is not None and (not isinstance(time_limit, int | float) or not time_limit > 0):
+        raise InputError(Problem(f"must be a number of seconds > 0, got {time_limit!r}", column="time_limit"))
+    active = active_constraints(instance, constraints, default_constraints)
+    engine = RegionalEngine(instance, active, SolverOptions(time_limit=time_limit))
+    data = engine.data
+    baseline = engine.solve([], tie_break=tie_break)
+    lives_star = baseline.lives
+    timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
+    violations: tuple[str, ...] = ()
+    explanation = None
+    if policy == "optimal":
+        main = engine.solve(active, tie_break=tie_break) if active else baseline
+        status: SolveStatus | str = main.status
+        units = main.units
+        gap = main.gap
+        if main.status is SolveStatus.INFEASIBLE:
+            explanation = engine.explain_infeasible(active)
+    else:
+        units = rule_allocation(policy, data, seed)
+        status = "rule"
+        gap = None
+        violations = tuple(engine.violations(units, active))
+    t_main = time.perf_counter()
+    lives = float(data.lives(units).sum()) if units is not None else None
+
+    if policy != "optimal":
+        price = _rule_price(policy, lives, lives_star)
+    elif price_of_fairness and active:
+        price = _price_table(engine, active, lives_star)
+    else:
+        price = pd.DataFrame(columns=PRICE_COLUMNS)
+    lost = None if lives is None or lives_star is None else lives_star - lives
+    versions = solver_versions()
+    counted = [o for o in engine._cache.values()]
+    info = SolverInfo(
+        name="highs",
+        version=versions["highs"],
+        gap=gap,
+        seconds=sum(o.seconds for o in counted),
+        solves=sum(o.solves for o in counted),
+        pyomo_version=versions["pyomo"],
+    )
+    timings["solve"] = t_main - t_start - timings["build"] - timings["translate"]
+    timings["price_of_fairness"] = time.perf_counter() - t_main
+    timings["total"] = time.perf_counter() - t_start
+    return AllocationResult(
+        instance=instance.name,
+        policy=policy,
+        status=status,
+        supply=data.supply,
+        lives_saved=lives,
+        regions=region_table(engine, units, baseline.units),
+        unallocated=None if units is None else int(data.supply - units.sum()),
+        constraints=tuple(c.label for c in active),
+        price_of_fairness=price,
+        lives_optimal=lives_star,
+        lives_lost_total=lost,
+        lives_lost_pct=None if lost is None or not lives_star else 100.0 * lost / lives_star,
+        clipped_floors=clipped_floors(data, active),
+        violations=violations,
+        explanation=explanation,
+        solver=info,
+        timings=timings,
+        fingerprint=instance.fingerprint(),
+        resource=instance.resource,
+    )
+
+
+def _rule_price(policy: str, lives: float | None, lives_star: float | None) -> pd.DataFrame:
+    lost = None if lives is None or lives_star is None else lives_star - lives
+    return pd.DataFrame(
+        [[f"policy:{policy}", lives, lost, lost, POLICIES[policy].doc]], columns=PRICE_COLUMNS
+    )
+
+
+def _price_table(engine: RegionalEngine, active: Sequence[ConstraintSpec], lives_star: float | None) -> pd.DataFrame:
+    """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all."""
+    everything = engine.solve(active, tie_break=False)
+    rows = []
+    for spec in active:
+        alone = engine.solve([spec], tie_break=False)
+        without = engine.solve([c for c in active if c != spec], tie_break=False)
+        notes = []
+        saved_alone = lost_alone = marginal = None
+        if alone.lives is None:
+            notes.append(f"alone: {alone.status}; " + engine.explain_infeasible([spec]))
+        else:
+            saved_alone = alone.lives
+            lost_alone = None if lives_star is None else lives_star - alone.lives
+            if alone.status is SolveStatus.TIME_LIMIT:
+                notes.append(f"alone: time limit, gap {alone.gap}")
+        if everything.lives is None:
+            notes.append("marginal: the full constraint set is infeasible")
+        elif without.lives is None:
+            notes.append(f"marginal: without it the rest is {without.status}")
+        else:
+            marginal = without.lives - everything.lives
+        rows.append([spec.label, saved_alone, lost_alone, marginal, "; ".join(notes)])
+    return pd.DataFrame(rows, columns=PRICE_COLUMNS)
+
+
+def coverage(capacity: np.ndarray, peak: np.ndarray, units: np.ndarray | float = 0.0) -> np.ndarray:
+    """min(1, (capacity + units) / peak); 1 where there is no demand."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = np.where(peak > 0, (capacity + units) / np.where(peak > 0, peak, 1.0), 1.0)
+    return np.minimum(cov, 1.0)
+
+
+def region_table(engine: RegionalEngine, units: np.ndarray | None, reference: np.ndarray | None) -> pd.DataFrame:
+    data = engine.data
+    frame = pd.DataFrame(index=pd.Index(list(data.regions), name="region"))
+    frame["name"] = engine.instance.regions["name"].to_numpy()
+    frame["population"] = data.population
+    frame["capacity"] = data.capacity
+    frame["peak_demand"] = data.peak_demand
+    frame["excess_demand"] = data.excess_demand
+    frame["staff_cap"] = data.staff_cap
+    frame["coverage_before"] = coverage(data.capacity, data.peak_demand)
+    if units is None:
+        return frame
+    frame["units"] = units.astype(int)
+    frame["useful_units"] = data.useful(units)
+    frame["lives"] = data.lives(units)
+    frame["coverage_after"] = coverage(data.capacity, data.peak_demand, units)
+    if reference is not None:
+        frame["units_unconstrained"] = reference.astype(int)
+        frame["change"] = frame["units"] - frame["units_unconstrained"]
+    return frame
+
+
+def clipped_floors(data: RegionalData, active: Sequence[ConstraintSpec]) -> pd.DataFrame:
+    rows = []
+    for spec in active:
+        fn = REGISTRY[spec.kind].floors
+        if fn is None:
+            continue
+        floors = fn(data, spec.options)
+        for rid, f, cap in zip(data.regions, floors, data.staff_cap, strict=True):
+            if f > cap:
+                rows.append([spec.label, rid, int(f), int(cap)])
+    return pd.DataFrame(rows, columns=["constraint", "region", "requested", "staff_cap"])
+
+
+def evaluate(
+    instance: Instance,
+    allocation: Mapping[str, int] | pd.Series,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    *,
+    default_constraints: bool = True,
+    source: str = "given",
+) -> AllocationResult:
+    """Score any allocation (a result fed back in, or one made by hand) with the same lives
+    function, against L*, and list the active constraints it breaks."""
+    items = dict(allocation.items())
+    problems = []
+    ids = instance.region_ids
+    for rid in items:
+        if str(rid) not in ids:
+            problems.append(Problem(f"unknown region '{rid}'", column="region"))
+    units = np.zeros(len(ids), dtype=np.int64)
+    for i, rid in enumerate(ids):
+        value = items.get(rid, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) or (
+            isinstance(value, float | np.floating) and (not math.isfinite(value) or value != int(value))
+        ) or value < 0:
+            problems.append(Problem(f"units must be a whole number >= 0, got {value!r}", region=rid, column="units"))
+            continue
+        units[i] = int(value)
+    if problems:
+        raise InputError(problems)
+    active = active_constraints(instance, constraints, default_constraints)
+    engine = RegionalEngine(instance, active)
+    data = engine.data
+    baseline = engine.solve([], tie_break=True)
+    broken = list(engine.violations(units, active))
+    over = int(units.sum()) - data.supply
+    if over > 0:
+        broken.insert(0, f"supply: sends {int(units.sum()):,} units, supply is {data.supply:,}")
+    for rid, u, cap in zip(data.regions, units, data.staff_cap, strict=True):
+        if u > cap:
+            broken.append(f"staff_cap: region {rid} gets {int(u)}, can staff {int(cap)}")
+    lives = float(data.lives(units).sum())
+    lost = None if baseline.lives is None else baseline.lives - lives
+    return AllocationResult(
+        instance=instance.name,
+        policy=source,
+        status="evaluated",
+        supply=data.supply,
+        lives_saved=lives,
+        regions=region_table(engine, units, baseline.units),
+        unallocated=int(data.supply - units.sum()),
+        constraints=tuple(c.label for c in active),
+        price_of_fairness=pd.DataFrame(
+            [[f"policy:{source}", lives, lost, lost, "allocation given"]], columns=PRICE_COLUMNS
+        ),
+        lives_optimal=baseline.lives,
+        lives_lost_total=lost,
+        lives_lost_pct=None if lost is None or not baseline.lives else 100 * lost / baseline.lives,
+        clipped_floors=clipped_floors(data, active),
+        violations=tuple(broken),
+        fingerprint=instance.fingerprint(),
+        resource=instance.resource,
+    )
+
+
+def compare(
+    instance: Instance,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    *,
+    default_constraints: bool = True,
+    supply: int | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Every policy side by side: lives saved, lives lost against the optimum, units by region."""
+    if supply is not None:
+        instance = instance.with_supply(validate_supply(supply, "supply"))
+    active = active_constraints(instance, constraints, default_constraints)
+    engine = RegionalEngine(instance, active)
+    data = engine.data
+    star = engine.solve([], tie_break=True)
+    rows = []
+    for name in POLICIES:
+        if name == "optimal":
+            continue
+        units = rule_allocation(name, data, seed)
+        rows.append((name, POLICIES[name].doc, units, "rule", tuple(engine.violations(units, active))))
+    rows.append(("optimal", "most expected survivors, no fairness constraint", star.units, str(star.status), ()))
+    if active:
+        fair = engine.solve(active, tie_break=True)
+        label = "optimal+" + "+".join(c.label for c in active)
+        rows.append((label, "most expected survivors under the active constraints", fair.units, str(fair.status), ()))
+    out = []
+    for name, doc, units, status, broken in rows:
+        lives = None if units is None else float(data.lives(units).sum())
+        record: dict[str, Any] = {
+            "policy": name,
+            "status": status,
+            "lives_saved": lives,
+            "lives_lost_vs_optimal": None if lives is None or star.lives is None else star.lives - lives,
+            "pct_of_optimal": None if lives is None or not star.lives else 100.0 * lives / star.lives,
+            "unallocated": None if units is None else int(data.supply - units.sum()),
+            "violates": "; ".join(broken),
+            "description": doc,
+        }
+        for rid, u in zip(data.regions, units if units is not None else [None] * len(data.regions), strict=True):
+            record[f"units:{rid}"] = None if u is None else int(u)
+        out.append(record)
+    return pd.DataFrame(out).set_index("policy")

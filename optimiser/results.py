@@ -1,0 +1,123 @@
+"""Result types: frozen, labelled with the instance's region ids, JSON-ready."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from optimiser.solver import SolveStatus
+
+PRICE_COLUMNS = ["constraint", "lives_saved_alone", "lives_lost_alone", "lives_lost_marginal", "note"]
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    name: str
+    version: str
+    gap: float | None
+    seconds: float
+    solves: int
+    pyomo_version: str = ""
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    """An allocation with its lives, price of fairness and provenance.
+
+    regions: one row per region id: units, useful_units, lives, excess_demand, capacity,
+    peak_demand, coverage_before, coverage_after, staff_cap, units_unconstrained, change.
+    price_of_fairness: one row per active constraint (PRICE_COLUMNS).
+    """
+
+    instance: str
+    policy: str
+    status: SolveStatus | str
+    supply: int
+    lives_saved: float | None
+    regions: pd.DataFrame
+    unallocated: int | None
+    constraints: tuple[str, ...]
+    price_of_fairness: pd.DataFrame
+    lives_optimal: float | None = None  # L*, no fairness constraint
+    lives_lost_total: float | None = None
+    lives_lost_pct: float | None = None
+    clipped_floors: pd.DataFrame = field(default_factory=pd.DataFrame)
+    violations: tuple[str, ...] = ()
+    explanation: str | None = None
+    solver: SolverInfo | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    fingerprint: str = ""
+    resource: str = "ventilator"
+
+    @property
+    def allocation(self) -> dict[str, int]:
+        if self.regions.empty or "units" not in self.regions:
+            return {}
+        return {str(r): int(u) for r, u in self.regions["units"].items()}
+
+    @property
+    def is_optimal(self) -> bool:
+        return self.status == SolveStatus.OPTIMAL
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of `triage solve --json` and POST /v1/solve."""
+        regions = []
+        if not self.regions.empty:
+            for rid, row in self.regions.iterrows():
+                regions.append({"region": str(rid), **{str(k): _clean(v) for k, v in row.items()}})
+        return {
+            "instance": self.instance,
+            "status": str(self.status),
+            "policy": self.policy,
+            "resource": self.resource,
+            "supply": self.supply,
+            "lives_saved": _clean(self.lives_saved),
+            "allocation": self.allocation,
+            "unallocated": self.unallocated,
+            "constraints": list(self.constraints),
+            "price_of_fairness": [
+                {k: _clean(v) for k, v in row.items()} for row in self.price_of_fairness.to_dict("records")
+            ],
+            "lives_optimal": _clean(self.lives_optimal),
+            "lives_lost_total": _clean(self.lives_lost_total),
+            "lives_lost_pct": _clean(self.lives_lost_pct),
+            "regions": regions,
+            "clipped_floors": [
+                {k: _clean(v) for k, v in row.items()} for row in self.clipped_floors.to_dict("records")
+            ],
+            "violations": list(self.violations),
+            "explanation": self.explanation,
+            "solver": None
+            if self.solver is None
+            else {
+                "name": self.solver.name,
+                "version": self.solver.version,
+                "gap": _clean(self.solver.gap),
+                "seconds": round(self.solver.seconds, 6),
+                "solves": self.solver.solves,
+                "pyomo_version": self.solver.pyomo_version,
+            },
+            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "fingerprint": self.fingerprint,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def _clean(value: Any) -> Any:
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return None
+        return round(value, 9)
+    return value
