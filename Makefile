@@ -1,0 +1,45 @@
+# Two entry points for a fresh machine (Python 3.11+, make):
+#   make run   installs into .venv and runs the main job on instances/pugh2021
+#   make test  installs the test dependencies and runs the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test install install-test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TSTAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $@
+
+install: $(STAMP)
+install-test: $(TSTAMP)
+
+run: $(STAMP)
+	$(BIN)/triage solve instances/pugh2021
+	@echo
+	$(BIN)/triage compare instances/pugh2021
+	@echo
+	$(BIN)/triage solve instances/pugh2021 --constraint per_capita_floor:share=0.6 --constraint min_units:units=150
+
+test: $(TSTAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(TSTAMP)
+	$(BIN)/ruff check optimiser models tests benchmarks scripts
+	$(BIN)/mypy optimiser models
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
