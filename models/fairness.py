@@ -312,8 +312,9 @@ def add_threshold(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, pa
 
         |x_r - lambda w_r| <= 1 - delta  (delta = 1e-5: strictly below one unit), r in T.
 
-    A region whose staff cap binds may stop at its cap: with binary k_r (only when cap_r < S),
-    x_r >= cap_r k_r and x_r >= lambda w_r - (1 - delta) - M_r k_r, M_r = lambda_max w_r.
+    A region may stop early at its stop level q_r = min(cap_r, ceil(E_r)) (its staff cap, or its
+    whole excess demand: units beyond need save no one). With binary k_r (only when q_r < S):
+    x_r >= q_r k_r and x_r >= lambda w_r - (1 - delta) - M_r k_r, M_r = lambda_max w_r.
     Regions below tau are left to the lives objective.
     """
     members = threshold_members(data, params)
@@ -331,17 +332,20 @@ def add_threshold(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, pa
     regions = list(w)
     slack = 1.0 - THRESHOLD_SLACK
     block.upper = pyo.Constraint(regions, rule=lambda b, r: m.x[r] <= b.lam * w[r] + slack)
-    capped = [data.regions[i] for i in idx if data.staff_cap[i] < data.supply]
-    block.at_cap = pyo.Var(capped, domain=pyo.Binary)
-    cap = dict(zip(data.regions, data.staff_cap.tolist(), strict=True))
+    stop = {
+        data.regions[i]: float(min(data.staff_cap[i], math.ceil(data.excess_demand[i] - FLOOR_EPS)))
+        for i in idx
+    }
+    stoppable = [r for r in regions if stop[r] < data.supply]
+    block.stopped = pyo.Var(stoppable, domain=pyo.Binary)
 
     def lower(b: pyo.Block, r: str) -> Any:
-        if r in capped:
-            return m.x[r] >= b.lam * w[r] - slack - lambda_max * w[r] * b.at_cap[r]
+        if r in stoppable:
+            return m.x[r] >= b.lam * w[r] - slack - lambda_max * w[r] * b.stopped[r]
         return m.x[r] >= b.lam * w[r] - slack
 
     block.lower = pyo.Constraint(regions, rule=lower)
-    block.cap_reached = pyo.Constraint(capped, rule=lambda b, r: m.x[r] >= cap[r] * b.at_cap[r])
+    block.stop_level = pyo.Constraint(stoppable, rule=lambda b, r: m.x[r] >= stop[r] * b.stopped[r])
 
 
 PRIORITARIAN_WEIGHTS = ("column", "excess_per_capita")

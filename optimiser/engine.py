@@ -293,6 +293,11 @@ class RegionalEngine:
 
     def units_needed(self, active: Sequence[ConstraintSpec], *, staff_caps: bool = True) -> int | None:
         """Fewest units that satisfy `active` with unlimited supply (None: impossible)."""
+        units = self.least_units(active, staff_caps=staff_caps)
+        return None if units is None else int(units.sum())
+
+    def least_units(self, active: Sequence[ConstraintSpec], *, staff_caps: bool = True) -> np.ndarray | None:
+        """An allocation with the fewest units satisfying `active`, supply unlimited."""
         m, h = self.model, self.highs
         supply_rows = h.rows_of(m.supply_limit)
         self._activate(active)
@@ -312,7 +317,7 @@ class RegionalEngine:
                     h.reset_col_bounds(m.x[r])
         if run.values is None:
             return None
-        return int(self.units_of(run.values).sum())
+        return self.units_of(run.values)
 
     def explain_infeasible(self, active: Sequence[ConstraintSpec]) -> str:
         """Name the constraints and the numbers that conflict."""
@@ -339,15 +344,17 @@ class RegionalEngine:
         if need is not None:
             verb = "needs" if len(core) == 1 else "together need"
             return f"infeasible: {labels} {verb} at least {need:,} units, but supply is {supply:,}"
-        uncapped = self.units_needed(core, staff_caps=False)
+        uncapped = self.least_units(core, staff_caps=False)
         if uncapped is not None:
-            capped = [
-                f"{r}: {int(c)}" for r, c in zip(self.data.regions, self.data.staff_cap, strict=True) if math.isfinite(c)
+            over = [
+                f"{r} would need {int(u):,} units but can staff {int(c):,}"
+                for r, u, c in zip(self.data.regions, uncapped, self.data.staff_cap, strict=True)
+                if u > c
             ]
             return (
-                f"infeasible: {labels} cannot be met within the staff caps whatever the supply "
-                f"(without caps it needs {uncapped:,} units; caps: {', '.join(capped[:8])}"
-                f"{' ...' if len(capped) > 8 else ''})"
+                f"infeasible: {labels} cannot be met within the staff caps whatever the supply: "
+                + "; ".join(over[:6])
+                + (" ..." if len(over) > 6 else "")
             )
         return f"infeasible: {labels} contradict each other, whatever the supply and staff caps"
 
