@@ -43,7 +43,12 @@ class ParamSpec:
         """None when valid, else the reason."""
         if self.allow_mapping and isinstance(value, Mapping):
             for key, val in value.items():
-                if isinstance(val, bool) or not isinstance(val, int | float) or not math.isfinite(val) or val < 0:
+                if (
+                    isinstance(val, bool)
+                    or not isinstance(val, int | float)
+                    or not math.isfinite(val)
+                    or val < 0
+                ):
                     return f"weight of region '{key}' must be a finite number >= 0, got {val!r}"
             return None
         if self.choices is not None:
@@ -148,9 +153,13 @@ def _fmt(value: Any) -> str:
 # Floors: x_r >= min(f_r, cap_r), one row per region with a positive floor.
 
 
-def _add_floor_rows(block: pyo.Block, m: pyo.ConcreteModel, floors: np.ndarray, data: RegionalData) -> None:
+def _add_floor_rows(
+    block: pyo.Block, m: pyo.ConcreteModel, floors: np.ndarray, data: RegionalData
+) -> None:
     clipped = np.minimum(floors, data.staff_cap)
-    block.floor = pyo.Param(m.R, initialize=dict(zip(data.regions, clipped.tolist(), strict=True)), mutable=True)
+    block.floor = pyo.Param(
+        m.R, initialize=dict(zip(data.regions, clipped.tolist(), strict=True)), mutable=True
+    )
     rows = [r for r, f in zip(data.regions, clipped, strict=True) if f > 0]
     block.lower = pyo.Constraint(rows, rule=lambda b, r: m.x[r] >= b.floor[r])
 
@@ -182,14 +191,20 @@ def capacity_per_capita_floors(data: RegionalData, params: Mapping[str, Any]) ->
 
 def min_units_floors(data: RegionalData, params: Mapping[str, Any]) -> np.ndarray:
     units = float(params["units"])
-    return np.where(data.excess_demand > 0, np.ceil(np.minimum(units, data.excess_demand) - FLOOR_EPS), 0.0)
+    return np.where(
+        data.excess_demand > 0, np.ceil(np.minimum(units, data.excess_demand) - FLOOR_EPS), 0.0
+    )
 
 
-SHARE = ParamSpec("share", (int, float), "share of supply guaranteed, in [0, 1]", minimum=0.0, maximum=1.0)
+SHARE = ParamSpec(
+    "share", (int, float), "share of supply guaranteed, in [0, 1]", minimum=0.0, maximum=1.0
+)
 
 
 @register("per_capita_floor", SHARE, floors=per_capita_floors)
-def add_per_capita_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+def add_per_capita_floor(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+) -> None:
     """Per-capita floor (part of Table 2's egalitarian share, guaranteed):
 
     x_r >= min(cap_r, floor(share * S * pop_r / sum_s pop_s)).
@@ -198,7 +213,9 @@ def add_per_capita_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalD
 
 
 @register("excess_per_capita_floor", SHARE, floors=excess_per_capita_floors)
-def add_excess_per_capita_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+def add_excess_per_capita_floor(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+) -> None:
     """Excess-per-capita floor (Table 3), with w_r = E_r / pop_r:
 
     x_r >= min(cap_r, floor(share * S * w_r / sum_s w_s)).
@@ -208,10 +225,14 @@ def add_excess_per_capita_floor(block: pyo.Block, m: pyo.ConcreteModel, data: Re
 
 @register(
     "coverage_floor",
-    ParamSpec("level", (int, float), "share of peak demand covered, in [0, 1]", minimum=0.0, maximum=1.0),
+    ParamSpec(
+        "level", (int, float), "share of peak demand covered, in [0, 1]", minimum=0.0, maximum=1.0
+    ),
     floors=coverage_floors,
 )
-def add_coverage_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+def add_coverage_floor(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+) -> None:
     """Coverage floor, for every region with P_r > 0:
 
     c_r + x_r >= ceil(level * P_r), i.e. x_r >= min(cap_r, max(0, ceil(level * P_r) - c_r)).
@@ -224,7 +245,9 @@ def add_coverage_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalDat
     ParamSpec("beds_per_100k", (int, float), "equipped beds per 100,000 people, >= 0", minimum=0.0),
     floors=capacity_per_capita_floors,
 )
-def add_capacity_per_capita_floor(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+def add_capacity_per_capita_floor(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+) -> None:
     """Capacity per capita floor:
 
     c_r + x_r >= ceil(beds_per_100k * pop_r / 100000), clipped at cap_r.
@@ -234,10 +257,14 @@ def add_capacity_per_capita_floor(block: pyo.Block, m: pyo.ConcreteModel, data: 
 
 @register(
     "min_units",
-    ParamSpec("units", (int, float), "units every region with excess demand receives, >= 0", minimum=0.0),
+    ParamSpec(
+        "units", (int, float), "units every region with excess demand receives, >= 0", minimum=0.0
+    ),
     floors=min_units_floors,
 )
-def add_min_units(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+def add_min_units(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+) -> None:
     """Minimum units, for every region with E_r > 0:
 
     x_r >= min(cap_r, ceil(min(units, E_r))).
@@ -247,9 +274,17 @@ def add_min_units(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, pa
 
 @register(
     "max_coverage_gap",
-    ParamSpec("gap", (int, float), "largest difference in share of peak demand covered, in [0, 1]", minimum=0.0, maximum=1.0),
+    ParamSpec(
+        "gap",
+        (int, float),
+        "largest difference in share of peak demand covered, in [0, 1]",
+        minimum=0.0,
+        maximum=1.0,
+    ),
 )
-def add_max_coverage_gap(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+def add_max_coverage_gap(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+) -> None:
     """Coverage gap: with y_r = (c_r + x_r) / P_r over regions D = {r : P_r > 0},
 
     max_r min(1, y_r) - min_r min(1, y_r) <= gap, linearised exactly with a continuous
@@ -300,12 +335,24 @@ def threshold_members(data: RegionalData, params: Mapping[str, Any]) -> np.ndarr
 
 @register(
     "threshold",
-    ParamSpec("tau", (int, float), "index value at or above which regions compete equally, >= 0", minimum=0.0),
     ParamSpec(
-        "index", str, "index compared with tau", default="rai", required=False, choices=THRESHOLD_INDEXES
+        "tau",
+        (int, float),
+        "index value at or above which regions compete equally, >= 0",
+        minimum=0.0,
+    ),
+    ParamSpec(
+        "index",
+        str,
+        "index compared with tau",
+        default="rai",
+        required=False,
+        choices=THRESHOLD_INDEXES,
     ),
 )
-def add_threshold(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+def add_threshold(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+) -> None:
     """The paper's threshold rule. T = {r : index_r >= tau} compete on an equal level: units go
     in proportion to excess demand per capita w_r = (E_r / pop_r) / max_T (E / pop), exact up to
     rounding, for one common lambda >= 0:
@@ -352,7 +399,7 @@ PRIORITARIAN_WEIGHTS = ("column", "excess_per_capita")
 
 
 def prioritarian_weights(data: RegionalData, params: Mapping[str, Any]) -> np.ndarray:
-    """Weights a_r: the regions.csv `weight` column, the per-capita shortfall (mean 1), or a mapping."""
+    """Weights a_r: regions.csv `weight`, the per-capita shortfall (mean 1), or a mapping."""
     spec = params.get("weights", "column")
     if isinstance(spec, Mapping):
         return np.array([float(spec.get(r, 1.0)) for r in data.regions])
@@ -377,7 +424,9 @@ def prioritarian_weights(data: RegionalData, params: Mapping[str, Any]) -> np.nd
     role="objective",
     weights=prioritarian_weights,
 )
-def add_prioritarian(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]) -> None:
+def add_prioritarian(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+) -> None:
     """Prioritarian objective: maximise sum_r a_r * lives_r instead of sum_r lives_r.
 
     It adds no constraint; its price is the unweighted lives given up.

@@ -91,11 +91,19 @@ def add_allocation(m: pyo.ConcreteModel, data: RegionalData) -> None:
         bounds=lambda _m, r: (0, None if np.isinf(cap[r]) else cap[r]),
     )
     m.T = pyo.Set(
-        initialize=[(r, k) for r, tiers in zip(data.regions, data.tiers, strict=True) for k in range(len(tiers))],
+        initialize=[
+            (r, k)
+            for r, tiers in zip(data.regions, data.tiers, strict=True)
+            for k in range(len(tiers))
+        ],
         dimen=2,
         ordered=True,
     )
-    bound = {(r, k): t[0] for r, tiers in zip(data.regions, data.tiers, strict=True) for k, t in enumerate(tiers)}
+    bound = {
+        (r, k): t[0]
+        for r, tiers in zip(data.regions, data.tiers, strict=True)
+        for k, t in enumerate(tiers)
+    }
     m.u = pyo.Var(m.T, bounds=lambda _m, r, k: (0.0, bound[r, k]))
 
 
@@ -108,7 +116,9 @@ def add_supply(m: pyo.ConcreteModel, data: RegionalData) -> None:
 def add_useful_units(m: pyo.ConcreteModel, data: RegionalData) -> None:
     """sum_k u_rk <= x_r: with u_rk <= s_k E_r this linearises u_r = min(x_r, E_r)."""
     tiers = {r: [k for (q, k) in m.T if q == r] for r in m.R}
-    m.useful_units = pyo.Constraint(m.R, rule=lambda _m, r: sum(m.u[r, k] for k in tiers[r]) <= m.x[r])
+    m.useful_units = pyo.Constraint(
+        m.R, rule=lambda _m, r: sum(m.u[r, k] for k in tiers[r]) <= m.x[r]
+    )
 
 
 def add_lives(m: pyo.ConcreteModel, data: RegionalData) -> None:
@@ -122,7 +132,9 @@ def add_lives(m: pyo.ConcreteModel, data: RegionalData) -> None:
     m.lives = pyo.Expression(expr=sum(coef[rk] * m.u[rk] for rk in m.T))
 
 
-def add_fairness(m: pyo.ConcreteModel, data: RegionalData, constraints: Sequence[ConstraintSpec]) -> None:
+def add_fairness(
+    m: pyo.ConcreteModel, data: RegionalData, constraints: Sequence[ConstraintSpec]
+) -> None:
     """One block per fairness constraint, keyed by its label (see models/fairness.py)."""
     labels = [c.label for c in constraints]
     m.fairness = pyo.Block(labels)
@@ -145,7 +157,9 @@ def add_tie_break(m: pyo.ConcreteModel, data: RegionalData) -> None:
     added lazily by the solver; they are exact at whole units.
     """
     contested = [
-        r for r, e, v in zip(data.regions, data.excess_demand, data.value, strict=True) if e > 0 and v > 0
+        r
+        for r, e, v in zip(data.regions, data.excess_demand, data.value, strict=True)
+        if e > 0 and v > 0
     ]
     m.contested = pyo.Set(initialize=contested, ordered=True)
     m.shortfall = pyo.Var(m.contested, bounds=(0.0, None))

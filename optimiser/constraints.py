@@ -19,20 +19,27 @@ def constraint(kind: str, /, **params: Any) -> ConstraintSpec:
 def _validate(kind: Any, params: dict[str, Any], where: str, file: str | None) -> ConstraintSpec:
     if not isinstance(kind, str) or kind not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
-        raise InputError(Problem(f"{where}: unknown constraint kind {kind!r} (known: {known})", file=file))
+        raise InputError(
+            Problem(f"{where}: unknown constraint kind {kind!r} (known: {known})", file=file)
+        )
     definition = REGISTRY[kind]
     problems: list[Problem] = []
     for name in params:
         if definition.param(name) is None:
             allowed = ", ".join(p.name for p in definition.params) or "none"
             problems.append(
-                Problem(f"{where}: unknown parameter '{name}' for {kind} (parameters: {allowed})", file=file)
+                Problem(
+                    f"{where}: unknown parameter '{name}' for {kind} (parameters: {allowed})",
+                    file=file,
+                )
             )
     values: list[tuple[str, Any]] = []
     for spec in definition.params:
         if spec.name not in params:
             if spec.required:
-                problems.append(Problem(f"{where}: missing parameter '{spec.name}' ({spec.doc})", file=file))
+                problems.append(
+                    Problem(f"{where}: missing parameter '{spec.name}' ({spec.doc})", file=file)
+                )
                 continue
             value = spec.default
         else:
@@ -58,7 +65,10 @@ def parse_constraint(text: str) -> ConstraintSpec:
             name, eq, raw = item.partition("=")
             if not eq or not name.strip():
                 raise InputError(
-                    Problem(f"--constraint {text!r}: expected KIND:param=value[,param=value], got {item!r}")
+                    Problem(
+                        f"--constraint {text!r}: expected KIND:param=value[,param=value], "
+                        f"got {item!r}"
+                    )
                 )
             params[name.strip()] = _coerce(raw.strip())
     return _validate(kind.strip(), params, where=f"--constraint {text!r}", file=None)
@@ -73,16 +83,22 @@ def _coerce(raw: str) -> Any:
     return raw
 
 
-def parse_constraint_table(tables: Any, file: str | None = "instance.toml") -> tuple[ConstraintSpec, ...]:
+def parse_constraint_table(
+    tables: Any, file: str | None = "instance.toml"
+) -> tuple[ConstraintSpec, ...]:
     """Validate `[[constraints]]` entries: each a table with `kind` plus parameters."""
     if not isinstance(tables, list):
-        raise InputError(Problem("field 'constraints' must be an array of tables ([[constraints]])", file=file))
+        raise InputError(
+            Problem("field 'constraints' must be an array of tables ([[constraints]])", file=file)
+        )
     specs: list[ConstraintSpec] = []
     problems: list[Problem] = []
     for i, table in enumerate(tables):
         where = f"constraints[{i}]"
         if not isinstance(table, Mapping):
-            problems.append(Problem(f"{where}: must be a table with 'kind' and parameters", file=file))
+            problems.append(
+                Problem(f"{where}: must be a table with 'kind' and parameters", file=file)
+            )
             continue
         params = {k: v for k, v in table.items() if k != "kind"}
         try:
@@ -97,7 +113,9 @@ def parse_constraint_table(tables: Any, file: str | None = "instance.toml") -> t
     return tuple(specs)
 
 
-def to_specs(items: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None) -> tuple[ConstraintSpec, ...]:
+def to_specs(
+    items: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None,
+) -> tuple[ConstraintSpec, ...]:
     """Accept specs, CLI strings or tables; validate; drop duplicates keeping order."""
     out: list[ConstraintSpec] = []
     for item in items or ():

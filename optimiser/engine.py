@@ -152,7 +152,11 @@ class RegionalEngine:
 
     # ---- solving
     def solve(
-        self, active: Sequence[ConstraintSpec] = (), *, tie_break: bool = True, time_limit: float | None = None
+        self,
+        active: Sequence[ConstraintSpec] = (),
+        *,
+        tie_break: bool = True,
+        time_limit: float | None = None,
     ) -> Outcome:
         """Most expected survivors under `active`; with `tie_break`, the documented secondary
         criteria choose among allocations that save the same lives (docs/model.md, Ties)."""
@@ -172,7 +176,9 @@ class RegionalEngine:
             return out
         values, status, gap = first.values, first.status, first.gap
         if tie_break and status is SolveStatus.OPTIMAL:
-            values, extra_solves, extra_seconds, status = self._tie_break(objective, first.objective or 0.0, values, deadline)
+            values, extra_solves, extra_seconds, status = self._tie_break(
+                objective, first.objective or 0.0, values, deadline
+            )
             solves += extra_solves
             seconds += extra_seconds
         self._drop_extra_rows()
@@ -211,7 +217,9 @@ class RegionalEngine:
                 b = min(a + 1.0, e)
                 fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
                 slope = (fb - fa) / (b - a)
-                self._extra_rows.append(h.add_row(m.shortfall[r] - slope * useful[r], lower=fa - slope * a))
+                self._extra_rows.append(
+                    h.add_row(m.shortfall[r] - slope * useful[r], lower=fa - slope * a)
+                )
 
             for r in contested:
                 e = float(data.excess_demand[index[r]])
@@ -240,9 +248,11 @@ class RegionalEngine:
                 h.set_start(values)
             score = float(sum(values[h.col(m.shortfall[r])] for r in contested))
             self._extra_rows.append(
-                h.add_row(sum(m.shortfall[r] for r in contested), upper=score + max(1e-7, 1e-9 * score))
+                h.add_row(
+                    sum(m.shortfall[r] for r in contested), upper=score + max(1e-7, 1e-9 * score)
+                )
             )
-        # Stage 3: fewest units sent, then earlier regions (a weight that can never outweigh a unit).
+        # Stage 3: fewest units sent, then earlier regions (a weight never worth a whole unit).
         n = len(data.regions)
         eps = 1.0 / (10.0 * n * (data.supply + 1.0))
         h.set_objective(sum((1.0 + eps * i) * m.x[r] for i, r in enumerate(m.R)), maximize=False)
@@ -291,12 +301,16 @@ class RegionalEngine:
                 core = trial
         return core
 
-    def units_needed(self, active: Sequence[ConstraintSpec], *, staff_caps: bool = True) -> int | None:
+    def units_needed(
+        self, active: Sequence[ConstraintSpec], *, staff_caps: bool = True
+    ) -> int | None:
         """Fewest units that satisfy `active` with unlimited supply (None: impossible)."""
         units = self.least_units(active, staff_caps=staff_caps)
         return None if units is None else int(units.sum())
 
-    def least_units(self, active: Sequence[ConstraintSpec], *, staff_caps: bool = True) -> np.ndarray | None:
+    def least_units(
+        self, active: Sequence[ConstraintSpec], *, staff_caps: bool = True
+    ) -> np.ndarray | None:
         """An allocation with the fewest units satisfying `active`, supply unlimited."""
         m, h = self.model, self.highs
         supply_rows = h.rows_of(m.supply_limit)
@@ -321,7 +335,9 @@ class RegionalEngine:
 
     def explain_infeasible(self, active: Sequence[ConstraintSpec]) -> str:
         """Name the constraints and the numbers that conflict."""
-        core = self.minimal_conflict(active) or [c for c in active if REGISTRY[c.kind].role == "constraint"]
+        core = self.minimal_conflict(active) or [
+            c for c in active if REGISTRY[c.kind].role == "constraint"
+        ]
         labels = " and ".join(c.label for c in core)
         supply = self.data.supply
         floors = [c for c in core if REGISTRY[c.kind].floors is not None]
@@ -330,20 +346,26 @@ class RegionalEngine:
             for spec in floors:
                 fn = REGISTRY[spec.kind].floors
                 assert fn is not None
-                per_region = np.maximum(per_region, np.minimum(fn(self.data, spec.options), self.data.staff_cap))
+                per_region = np.maximum(
+                    per_region, np.minimum(fn(self.data, spec.options), self.data.staff_cap)
+                )
             need = int(per_region.sum())
             order = np.argsort(-per_region, kind="stable")
-            top = [f"{self.data.regions[i]}: {int(per_region[i]):,}" for i in order[:5] if per_region[i] > 0]
+            top = [
+                f"{self.data.regions[i]}: {int(per_region[i]):,}"
+                for i in order[:5]
+                if per_region[i] > 0
+            ]
             more = " ..." if int((per_region > 0).sum()) > 5 else ""
             verb = "needs" if len(core) == 1 else "together need"
             return (
                 f"infeasible: {labels} {verb} {need:,} units ({', '.join(top)}{more}), "
                 f"but supply is {supply:,}"
             )
-        need = self.units_needed(core)
-        if need is not None:
+        least = self.units_needed(core)
+        if least is not None:
             verb = "needs" if len(core) == 1 else "together need"
-            return f"infeasible: {labels} {verb} at least {need:,} units, but supply is {supply:,}"
+            return f"infeasible: {labels} {verb} at least {least:,} units, but supply is {supply:,}"
         uncapped = self.least_units(core, staff_caps=False)
         if uncapped is not None:
             over = [
@@ -405,7 +427,9 @@ def solve(
         supply = validate_supply(supply, "supply")
         instance = instance.with_supply(supply)
     if time_limit is not None and (not isinstance(time_limit, int | float) or not time_limit > 0):
-        raise InputError(Problem(f"must be a number of seconds > 0, got {time_limit!r}", column="time_limit"))
+        raise InputError(
+            Problem(f"must be a number of seconds > 0, got {time_limit!r}", column="time_limit")
+        )
     active = active_constraints(instance, constraints, default_constraints)
     engine = RegionalEngine(instance, active, SolverOptions(time_limit=time_limit))
     data = engine.data
@@ -479,7 +503,9 @@ def _rule_price(policy: str, lives: float | None, lives_star: float | None) -> p
     )
 
 
-def _price_table(engine: RegionalEngine, active: Sequence[ConstraintSpec], lives_star: float | None) -> pd.DataFrame:
+def _price_table(
+    engine: RegionalEngine, active: Sequence[ConstraintSpec], lives_star: float | None
+) -> pd.DataFrame:
     """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all."""
     everything = engine.solve(active, tie_break=False)
     rows = []
@@ -512,7 +538,9 @@ def coverage(capacity: np.ndarray, peak: np.ndarray, units: np.ndarray | float =
     return np.minimum(cov, 1.0)
 
 
-def region_table(engine: RegionalEngine, units: np.ndarray | None, reference: np.ndarray | None) -> pd.DataFrame:
+def region_table(
+    engine: RegionalEngine, units: np.ndarray | None, reference: np.ndarray | None
+) -> pd.DataFrame:
     data = engine.data
     frame = pd.DataFrame(index=pd.Index(list(data.regions), name="region"))
     frame["name"] = engine.instance.regions["name"].to_numpy()
@@ -549,7 +577,7 @@ def clipped_floors(data: RegionalData, active: Sequence[ConstraintSpec]) -> pd.D
 
 def evaluate(
     instance: Instance,
-    allocation: Mapping[str, int] | pd.Series,
+    allocation: Mapping[str, Any] | pd.Series,
     constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
     *,
     default_constraints: bool = True,
@@ -566,10 +594,20 @@ def evaluate(
     units = np.zeros(len(ids), dtype=np.int64)
     for i, rid in enumerate(ids):
         value = items.get(rid, 0)
-        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) or (
-            isinstance(value, float | np.floating) and (not math.isfinite(value) or value != int(value))
-        ) or value < 0:
-            problems.append(Problem(f"units must be a whole number >= 0, got {value!r}", region=rid, column="units"))
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float | np.integer | np.floating)
+            or (
+                isinstance(value, float | np.floating)
+                and (not math.isfinite(value) or value != int(value))
+            )
+            or value < 0
+        ):
+            problems.append(
+                Problem(
+                    f"units must be a whole number >= 0, got {value!r}", region=rid, column="units"
+                )
+            )
             continue
         units[i] = int(value)
     if problems:
@@ -624,31 +662,55 @@ def compare(
     engine = RegionalEngine(instance, active)
     data = engine.data
     star = engine.solve([], tie_break=True)
-    rows = []
+    rows: list[tuple[str, str, np.ndarray | None, str, tuple[str, ...]]] = []
     for name in POLICIES:
         if name == "optimal":
             continue
         units = rule_allocation(name, data, seed)
-        rows.append((name, POLICIES[name].doc, units, "rule", tuple(engine.violations(units, active))))
-    rows.append(("optimal", "most expected survivors, no fairness constraint", star.units, str(star.status), ()))
+        rows.append(
+            (name, POLICIES[name].doc, units, "rule", tuple(engine.violations(units, active)))
+        )
+    rows.append(
+        (
+            "optimal",
+            "most expected survivors, no fairness constraint",
+            star.units,
+            str(star.status),
+            (),
+        )
+    )
     if active:
         fair = engine.solve(active, tie_break=True)
         label = "optimal+" + "+".join(c.label for c in active)
-        rows.append((label, "most expected survivors under the active constraints", fair.units, str(fair.status), ()))
+        rows.append(
+            (
+                label,
+                "most expected survivors under the active constraints",
+                fair.units,
+                str(fair.status),
+                (),
+            )
+        )
     out = []
-    for name, doc, units, status, broken in rows:
-        lives = None if units is None else float(data.lives(units).sum())
+    for name, doc, alloc, status, broken in rows:
+        lives = None if alloc is None else float(data.lives(alloc).sum())
         record: dict[str, Any] = {
             "policy": name,
             "status": status,
             "lives_saved": lives,
-            "lives_lost_vs_optimal": None if lives is None or star.lives is None else star.lives - lives,
-            "pct_of_optimal": None if lives is None or not star.lives else 100.0 * lives / star.lives,
-            "unallocated": None if units is None else int(data.supply - units.sum()),
+            "lives_lost_vs_optimal": None
+            if lives is None or star.lives is None
+            else star.lives - lives,
+            "pct_of_optimal": None
+            if lives is None or not star.lives
+            else 100.0 * lives / star.lives,
+            "unallocated": None if alloc is None else int(data.supply - alloc.sum()),
             "violates": "; ".join(broken),
             "description": doc,
         }
-        for rid, u in zip(data.regions, units if units is not None else [None] * len(data.regions), strict=True):
+        for rid, u in zip(
+            data.regions, alloc if alloc is not None else [None] * len(data.regions), strict=True
+        ):
             record[f"units:{rid}"] = None if u is None else int(u)
         out.append(record)
     return pd.DataFrame(out).set_index("policy")

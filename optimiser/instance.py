@@ -236,7 +236,11 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
         out["horizon_days"] = instance.horizon_days
     if instance.tiers is not None:
         out["tiers"] = [
-            {"region": str(t.region), "share": float(t.share), "survival_with": float(t.survival_with)}
+            {
+                "region": str(t.region),
+                "share": float(t.share),
+                "survival_with": float(t.survival_with),
+            }
             for t in instance.tiers.itertuples()
         ]
     return out
@@ -401,7 +405,9 @@ def _build(
             or not math.isfinite(horizon)
             or horizon <= 0
         ):
-            problems.append(_meta_problem(f"must be a number > 0, got {horizon!r}", "horizon_days", toml_file))
+            problems.append(
+                _meta_problem(f"must be a number > 0, got {horizon!r}", "horizon_days", toml_file)
+            )
             horizon = None
         else:
             horizon = float(horizon)
@@ -419,7 +425,9 @@ def _build(
                 )
             )
         elif isinstance(val, bool) or not isinstance(val, int | float):
-            problems.append(_meta_problem(f"must be a number, got {val!r}", f"defaults.{key}", toml_file))
+            problems.append(
+                _meta_problem(f"must be a number, got {val!r}", f"defaults.{key}", toml_file)
+            )
     for key in ("assumptions", "provenance", "multiperiod"):
         if key in meta and not isinstance(meta[key], Mapping):
             problems.append(_meta_problem("must be a table", key, toml_file))
@@ -468,11 +476,13 @@ def _validate_regions(
     lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
-        problems.append(
-            Problem(f"missing required column(s): {', '.join(missing)}", file=file)
-        )
+        problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
         return None
-    unknown = [c for c in raw.columns if c not in REQUIRED_COLUMNS and c not in OPTIONAL_DEFAULTS and c != "name"]
+    unknown = [
+        c
+        for c in raw.columns
+        if c not in REQUIRED_COLUMNS and c not in OPTIONAL_DEFAULTS and c != "name"
+    ]
     if unknown:
         problems.append(
             Problem(
@@ -512,7 +522,11 @@ def _validate_regions(
             text = str(text).strip()
             if text == "":
                 if col in REQUIRED_COLUMNS:
-                    problems.append(Problem("missing value", file=file, line=line, column=col, region=rid or None))
+                    problems.append(
+                        Problem(
+                            "missing value", file=file, line=line, column=col, region=rid or None
+                        )
+                    )
                     values.append(math.nan)
                     continue
                 values.append(math.nan if default is None else float(default))
@@ -520,19 +534,33 @@ def _validate_regions(
             value = _parse_number(text)
             if value is None:
                 problems.append(
-                    Problem(f"not a number: {text!r}", file=file, line=line, column=col, region=rid or None)
+                    Problem(
+                        f"not a number: {text!r}",
+                        file=file,
+                        line=line,
+                        column=col,
+                        region=rid or None,
+                    )
                 )
                 values.append(math.nan)
                 continue
             if not math.isfinite(value):
                 problems.append(
-                    Problem(f"must be finite, got {text}", file=file, line=line, column=col, region=rid or None)
+                    Problem(
+                        f"must be finite, got {text}",
+                        file=file,
+                        line=line,
+                        column=col,
+                        region=rid or None,
+                    )
                 )
                 values.append(math.nan)
                 continue
             message = _check_range(col, value)
             if message:
-                problems.append(Problem(message, file=file, line=line, column=col, region=rid or None))
+                problems.append(
+                    Problem(message, file=file, line=line, column=col, region=rid or None)
+                )
             values.append(value)
         columns[col] = values
     # Defaults themselves must be in range.
@@ -599,17 +627,35 @@ def _validate_tiers(
     for line, row in zip(lines, raw.itertuples(index=False), strict=True):
         rid = str(row.region).strip()
         if rid not in regions.index:
-            problems.append(Problem(f"unknown region '{rid}'", file=file, line=line, column="region"))
+            problems.append(
+                Problem(f"unknown region '{rid}'", file=file, line=line, column="region")
+            )
             continue
         vals = {}
         for col in ("share", "survival_with"):
             text = str(getattr(row, col)).strip()
             value = _parse_number(text)
             if value is None or not math.isfinite(value):
-                problems.append(Problem(f"not a finite number: {text!r}", file=file, line=line, column=col, region=rid))
+                problems.append(
+                    Problem(
+                        f"not a finite number: {text!r}",
+                        file=file,
+                        line=line,
+                        column=col,
+                        region=rid,
+                    )
+                )
                 continue
             if not 0.0 <= value <= 1.0:
-                problems.append(Problem(f"must be in [0, 1], got {value:g}", file=file, line=line, column=col, region=rid))
+                problems.append(
+                    Problem(
+                        f"must be in [0, 1], got {value:g}",
+                        file=file,
+                        line=line,
+                        column=col,
+                        region=rid,
+                    )
+                )
             vals[col] = value
         if len(vals) == 2:
             swo = float(regions.at[rid, "survival_without"])

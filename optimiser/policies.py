@@ -42,7 +42,9 @@ def hamilton(total: int, weights: np.ndarray, caps: np.ndarray | None = None) ->
         base = np.floor(quota + 1e-12).astype(np.int64)
         left = remaining - int(base.sum())
         remainder = quota - base
-        order = sorted(np.flatnonzero(free), key=lambda i: (-round(remainder[i], 12), -weights[i], i))
+        order = sorted(
+            np.flatnonzero(free), key=lambda i: (-round(remainder[i], 12), -weights[i], i)
+        )
         base[order[:left]] += 1
         units += base
         remaining = 0
@@ -61,11 +63,19 @@ def _rai_weights(data: RegionalData) -> np.ndarray:
 
 
 POLICIES: dict[str, Policy] = {
-    "optimal": Policy("optimal", "integer program: most expected survivors under the active constraints", None),
-    "per_capita": Policy("per_capita", "in proportion to population (Table 2)", lambda d: d.population),
-    "excess": Policy("excess", "in proportion to excess demand E_r (Table 5)", lambda d: d.excess_demand),
+    "optimal": Policy(
+        "optimal", "integer program: most expected survivors under the active constraints", None
+    ),
+    "per_capita": Policy(
+        "per_capita", "in proportion to population (Table 2)", lambda d: d.population
+    ),
+    "excess": Policy(
+        "excess", "in proportion to excess demand E_r (Table 5)", lambda d: d.excess_demand
+    ),
     "excess_per_capita": Policy(
-        "excess_per_capita", "in proportion to E_r / pop_r (Table 3)", lambda d: d.excess_demand / d.population
+        "excess_per_capita",
+        "in proportion to E_r / pop_r (Table 3)",
+        lambda d: d.excess_demand / d.population,
     ),
     "rai": Policy(
         "rai",
@@ -78,7 +88,9 @@ POLICIES: dict[str, Policy] = {
 
 def check_policy(name: str) -> str:
     if name not in POLICIES:
-        raise InputError(Problem(f"unknown policy {name!r} (known: {', '.join(POLICIES)})", column="policy"))
+        raise InputError(
+            Problem(f"unknown policy {name!r} (known: {', '.join(POLICIES)})", column="policy")
+        )
     return name
 
 

@@ -17,7 +17,8 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 def allocation_text(result: AllocationResult) -> str:
     lines = [
-        f"Instance {result.instance}: {result.supply:,} {result.resource}s, policy {result.policy}, "
+        f"Instance {result.instance}: {result.supply:,} {result.resource}s, "
+        f"policy {result.policy}, "
         f"status {result.status}",
     ]
     if result.constraints:
@@ -27,15 +28,25 @@ def allocation_text(result: AllocationResult) -> str:
     if result.lives_saved is not None:
         lines.append(
             f"Expected extra survivors: {_num(result.lives_saved, 2)}"
-            + (f" (optimum without fairness constraints: {_num(result.lives_optimal, 2)})"
-               if result.lives_optimal is not None else "")
+            + (
+                f" (optimum without fairness constraints: {_num(result.lives_optimal, 2)})"
+                if result.lives_optimal is not None
+                else ""
+            )
         )
         lines.append(f"Unallocated (national reserve): {result.unallocated:,}")
     if result.violations:
         lines.append("Breaks: " + "; ".join(result.violations))
     regions = result.regions
     if "units" in regions:
-        cols = ["units", "useful_units", "lives", "excess_demand", "coverage_before", "coverage_after"]
+        cols = [
+            "units",
+            "useful_units",
+            "lives",
+            "excess_demand",
+            "coverage_before",
+            "coverage_after",
+        ]
         if "change" in regions and (regions["change"] != 0).any():
             cols += ["units_unconstrained", "change"]
         table = regions[cols].copy()
@@ -70,7 +81,10 @@ def price_text(result: AllocationResult) -> str:
     )
     if not table["note"].astype(bool).any():
         table = table.drop(columns="note")
-    lines = ["Price of fairness (lives, against the optimum without fairness constraints):", table.to_string(index=False)]
+    lines = [
+        "Price of fairness (lives, against the optimum without fairness constraints):",
+        table.to_string(index=False),
+    ]
     if result.lives_lost_total is not None:
         lines.append(
             f"All active together: {_num(result.lives_lost_total, 2)} lives lost "
@@ -91,10 +105,14 @@ def price_text(result: AllocationResult) -> str:
 
 
 def comparison_text(table: pd.DataFrame) -> str:
-    view = table[["status", "lives_saved", "lives_lost_vs_optimal", "pct_of_optimal", "unallocated"]].copy()
+    view = table[
+        ["status", "lives_saved", "lives_lost_vs_optimal", "pct_of_optimal", "unallocated"]
+    ].copy()
     view["lives_saved"] = view["lives_saved"].map(lambda v: _num(v, 2))
     view["lives_lost_vs_optimal"] = view["lives_lost_vs_optimal"].map(lambda v: _num(v, 2))
-    view["pct_of_optimal"] = view["pct_of_optimal"].map(lambda v: _num(v, 1) + "%" if v is not None else "-")
+    view["pct_of_optimal"] = view["pct_of_optimal"].map(
+        lambda v: _num(v, 1) + "%" if v is not None else "-"
+    )
     units = table[[c for c in table.columns if c.startswith("units:")]]
     units.columns = [c.split(":", 1)[1] for c in units.columns]
     lines = ["Policies side by side (expected extra survivors):", view.to_string()]

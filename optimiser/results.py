@@ -11,7 +11,13 @@ import pandas as pd
 
 from optimiser.solver import SolveStatus
 
-PRICE_COLUMNS = ["constraint", "lives_saved_alone", "lives_lost_alone", "lives_lost_marginal", "note"]
+PRICE_COLUMNS = [
+    "constraint",
+    "lives_saved_alone",
+    "lives_lost_alone",
+    "lives_lost_marginal",
+    "note",
+]
 
 
 @dataclass(frozen=True)
@@ -80,14 +86,16 @@ class AllocationResult:
             "unallocated": self.unallocated,
             "constraints": list(self.constraints),
             "price_of_fairness": [
-                {k: _clean(v) for k, v in row.items()} for row in self.price_of_fairness.to_dict("records")
+                {k: _clean(v) for k, v in row.items()}
+                for row in self.price_of_fairness.to_dict("records")
             ],
             "lives_optimal": _clean(self.lives_optimal),
             "lives_lost_total": _clean(self.lives_lost_total),
             "lives_lost_pct": _clean(self.lives_lost_pct),
             "regions": regions,
             "clipped_floors": [
-                {k: _clean(v) for k, v in row.items()} for row in self.clipped_floors.to_dict("records")
+                {k: _clean(v) for k, v in row.items()}
+                for row in self.clipped_floors.to_dict("records")
             ],
             "violations": list(self.violations),
             "explanation": self.explanation,

@@ -64,7 +64,11 @@ class SolverRun:
 def solver_versions() -> dict[str, str]:
     from pyomo.version import version as pyomo_version
 
-    return {"highs": highspy.Highs().version(), "pyomo": pyomo_version, "highspy": _highspy_version()}
+    return {
+        "highs": highspy.Highs().version(),
+        "pyomo": pyomo_version,
+        "highspy": _highspy_version(),
+    }
 
 
 def _highspy_version() -> str:
@@ -85,7 +89,9 @@ class HighsModel:
         compiled = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
         columns = list(compiled.columns)
         seen = {id(v) for v in columns}
-        columns += [v for v in model.component_data_objects(pyo.Var, descend_into=True) if id(v) not in seen]
+        columns += [
+            v for v in model.component_data_objects(pyo.Var, descend_into=True) if id(v) not in seen
+        ]
         self.columns = columns
         self._col = {id(v): i for i, v in enumerate(columns)}
         n = len(columns)
@@ -115,7 +121,8 @@ class HighsModel:
         integral = [v.is_integer() or v.is_binary() for v in columns]
         if any(integral):
             lp.integrality_ = [
-                highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous for flag in integral
+                highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+                for flag in integral
             ]
         self.is_mip = any(integral)
         self.highs = highspy.Highs()
@@ -156,7 +163,9 @@ class HighsModel:
             lo, hi = self._active_bounds[i] if active else (-INF, INF)
             self.highs.changeRowBounds(i, lo, hi)
 
-    def set_row_bounds(self, row: int, lower: float, upper: float, *, remember: bool = True) -> None:
+    def set_row_bounds(
+        self, row: int, lower: float, upper: float, *, remember: bool = True
+    ) -> None:
         if remember:
             self._active_bounds[row] = (lower, upper)
         self.highs.changeRowBounds(row, lower, upper)
@@ -181,7 +190,9 @@ class HighsModel:
         cost[idx] = val
         self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
         self.highs.changeObjectiveOffset(const)
-        self.highs.changeObjectiveSense(highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize)
+        self.highs.changeObjectiveSense(
+            highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+        )
 
     def add_row(self, expr: Any, lower: float = -INF, upper: float = INF) -> int:
         """Append `lower <= expr <= upper`; returns its row index."""

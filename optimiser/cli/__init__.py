@@ -58,8 +58,11 @@ def main(argv: list[str] | None = None) -> None:
         fail("interrupted", 130)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+    except Exception as exc:
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        fail(f"internal error: {type(exc).__name__}: {exc} (set TRIAGE_DEBUG=1 for details)", EXIT_INTERNAL)
+        fail(
+            f"internal error: {type(exc).__name__}: {exc} (set TRIAGE_DEBUG=1 for details)",
+            EXIT_INTERNAL,
+        )
     sys.exit(code if isinstance(code, int) else 0)

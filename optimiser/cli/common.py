@@ -32,7 +32,9 @@ def write_outputs(out: Path, write: Callable[[Path], None]) -> None:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
     except OSError as exc:
-        raise InputError(Problem(f"--out {out}: cannot write here ({exc.strerror or exc})")) from exc
+        raise InputError(
+            Problem(f"--out {out}: cannot write here ({exc.strerror or exc})")
+        ) from exc
     try:
         write(tmp)
         if out.exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -17,16 +17,23 @@ from optimiser.errors import EXIT_INFEASIBLE, EXIT_INPUT, InputError, Problem
 from optimiser.instance import load_instance
 from optimiser.policies import POLICIES
 from optimiser.report import allocation_text, comparison_text, price_text
-from optimiser.results import AllocationResult
+from optimiser.results import AllocationResult, _clean
 from optimiser.solver import SolveStatus
 
-Dir = Annotated[Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")]
+Dir = Annotated[
+    Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
+]
 ConstraintOpt = Annotated[
     list[str] | None,
-    typer.Option("--constraint", "-c", help="Fairness constraint KIND:param=value[,param=value]; repeatable."),
+    typer.Option(
+        "--constraint", "-c", help="Fairness constraint KIND:param=value[,param=value]; repeatable."
+    ),
 ]
 NoDefaults = Annotated[
-    bool, typer.Option("--no-default-constraints", help="Ignore the constraints listed in instance.toml.")
+    bool,
+    typer.Option(
+        "--no-default-constraints", help="Ignore the constraints listed in instance.toml."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
 
@@ -36,9 +43,9 @@ def write_result(result: AllocationResult, out: Path) -> None:
     price_of_fairness.csv and result.json."""
 
     def write(folder: Path) -> None:
-        pd.DataFrame({"region": list(result.allocation), "units": list(result.allocation.values())}).to_csv(
-            folder / "allocation.csv", index=False
-        )
+        pd.DataFrame(
+            {"region": list(result.allocation), "units": list(result.allocation.values())}
+        ).to_csv(folder / "allocation.csv", index=False)
         result.regions.to_csv(folder / "regions.csv")
         result.price_of_fairness.to_csv(folder / "price_of_fairness.csv", index=False)
         (folder / "result.json").write_text(result.to_json())
@@ -50,14 +57,22 @@ def write_result(result: AllocationResult, out: Path) -> None:
 def solve_command(
     instance_dir: Dir,
     policy: Annotated[str, typer.Option(help=f"One of: {', '.join(POLICIES)}.")] = "optimal",
-    supply: Annotated[int | None, typer.Option(help="Units to allocate (default: the instance's).")] = None,
+    supply: Annotated[
+        int | None, typer.Option(help="Units to allocate (default: the instance's).")
+    ] = None,
     constraint: ConstraintOpt = None,
     no_default_constraints: NoDefaults = False,
     json_output: JsonOpt = False,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds per solve.")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Seconds per solve.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Also write allocation.csv, regions.csv, result.json here.")] = None,
-    no_price: Annotated[bool, typer.Option("--no-price", help="Skip the price-of-fairness report.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write allocation.csv, regions.csv, result.json here.")
+    ] = None,
+    no_price: Annotated[
+        bool, typer.Option("--no-price", help="Skip the price-of-fairness report.")
+    ] = False,
 ) -> None:
     """Allocate the supply: the most expected survivors under the active fairness constraints."""
     instance = load_instance(instance_dir)
@@ -89,23 +104,33 @@ def compare_command(
     instance_dir: Dir,
     constraint: ConstraintOpt = None,
     no_default_constraints: NoDefaults = False,
-    supply: Annotated[int | None, typer.Option(help="Units to allocate (default: the instance's).")] = None,
+    supply: Annotated[
+        int | None, typer.Option(help="Units to allocate (default: the instance's).")
+    ] = None,
     json_output: JsonOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
 ) -> None:
     """Every baseline policy beside the optimum: lives saved and lives lost."""
     instance = load_instance(instance_dir)
     table = compare(
-        instance, constraint or [], default_constraints=not no_default_constraints, supply=supply, seed=seed
+        instance,
+        constraint or [],
+        default_constraints=not no_default_constraints,
+        supply=supply,
+        seed=seed,
     )
     if json_output:
         records = []
         for name, row in table.iterrows():
-            units = {c.split(":", 1)[1]: row[c] for c in table.columns if c.startswith("units:")}
-            item = {k: row[k] for k in table.columns if not k.startswith("units:")}
+            units = {
+                c.split(":", 1)[1]: None if pd.isna(row[c]) else int(row[c])
+                for c in table.columns
+                if c.startswith("units:")
+            }
+            item = {k: _clean(row[k]) for k in table.columns if not k.startswith("units:")}
             records.append({"policy": name, **item, "allocation": units})
-        echo_json({"instance": instance.name, "supply": instance.supply if supply is None else supply,
-                   "policies": json.loads(pd.Series(records).to_json(orient="values"))})
+        supply_used = instance.supply if supply is None else supply
+        echo_json({"instance": instance.name, "supply": supply_used, "policies": records})
     else:
         typer.echo(comparison_text(table))
 
@@ -131,7 +156,12 @@ def validate_command(instance_dir: Dir) -> None:
 @app.command("evaluate")
 def evaluate_command(
     instance_dir: Dir,
-    allocation: Annotated[Path, typer.Argument(help="CSV with columns region, units (e.g. solve --out's allocation.csv) or a result.json.")],
+    allocation: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with columns region, units (solve --out's allocation.csv) or a result.json."
+        ),
+    ],
     constraint: ConstraintOpt = None,
     no_default_constraints: NoDefaults = False,
     json_output: JsonOpt = False,
@@ -139,15 +169,20 @@ def evaluate_command(
     """Score an allocation (the engine's, fed back in, or one made by hand)."""
     instance = load_instance(instance_dir)
     units = read_allocation(allocation)
-    result = evaluate(instance, units, constraint or [], default_constraints=not no_default_constraints,
-                      source=allocation.name)
+    result = evaluate(
+        instance,
+        units,
+        constraint or [],
+        default_constraints=not no_default_constraints,
+        source=allocation.name,
+    )
     if json_output:
         typer.echo(result.to_json())
     else:
         typer.echo(allocation_text(result))
 
 
-def read_allocation(path: Path) -> dict[str, int | float]:
+def read_allocation(path: Path) -> dict[str, Any]:
     """Read region -> units from a CSV (region, units) or a result JSON ('allocation')."""
     name = path.name
     if not path.is_file():
@@ -181,7 +216,9 @@ def read_allocation(path: Path) -> dict[str, int | float]:
         if not any(c.strip() for c in row):
             continue
         if len(row) != len(header):
-            problems.append(Problem(f"has {len(row)} fields, header has {len(header)}", file=name, line=line))
+            problems.append(
+                Problem(f"has {len(row)} fields, header has {len(header)}", file=name, line=line)
+            )
             continue
         rid, raw = row[ri].strip(), row[ui].strip()
         try:
@@ -190,7 +227,9 @@ def read_allocation(path: Path) -> dict[str, int | float]:
             problems.append(Problem(f"not a number: {raw!r}", file=name, line=line, column="units"))
             continue
         if rid in out:
-            problems.append(Problem(f"duplicate region '{rid}'", file=name, line=line, column="region"))
+            problems.append(
+                Problem(f"duplicate region '{rid}'", file=name, line=line, column="region")
+            )
         out[rid] = int(value) if value.is_integer() else value
     if problems:
         raise InputError(problems)
