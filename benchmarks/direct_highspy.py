@@ -42,7 +42,11 @@ import pandas as pd
 
 INF = math.inf
 ROUNDING_GUARD = 1e-9  # floor(v + guard), ceil(v - guard): 0.3 * 1000 is 299.99999... in binary
-DEFAULT_CONSTRAINTS = ("per_capita_floor:share=0.3", "coverage_floor:level=0.6", "max_coverage_gap:gap=0.5")
+DEFAULT_CONSTRAINTS = (
+    "per_capita_floor:share=0.3",
+    "coverage_floor:level=0.6",
+    "max_coverage_gap:gap=0.5",
+)
 FLOOR_KINDS = (
     "per_capita_floor",
     "excess_per_capita_floor",
@@ -82,7 +86,11 @@ def read_instance(folder: str | Path, supply: int | None = None) -> DirectData:
             frame[column] = default
         else:
             frame[column] = frame[column].fillna(default)
-    los = frame["los_days"].astype(float) if "los_days" in frame else pd.Series(np.nan, index=frame.index)
+    los = (
+        frame["los_days"].astype(float)
+        if "los_days" in frame
+        else pd.Series(np.nan, index=frame.index)
+    )
     if meta.get("horizon_days") is not None:
         horizon = float(meta["horizon_days"])
     elif los.notna().any():
@@ -90,10 +98,16 @@ def read_instance(folder: str | Path, supply: int | None = None) -> DirectData:
     else:
         horizon = 1.0
     turnover = horizon / los.fillna(horizon).to_numpy(dtype=float)
-    gain = frame["survival_with"].to_numpy(dtype=float) - frame["survival_without"].to_numpy(dtype=float)
+    gain = frame["survival_with"].to_numpy(dtype=float) - frame["survival_without"].to_numpy(
+        dtype=float
+    )
     peak = frame["peak_demand"].to_numpy(dtype=float)
     capacity = frame["capacity"].to_numpy(dtype=float)
-    cap = frame["staff_cap"].astype(float) if "staff_cap" in frame else pd.Series(np.nan, index=frame.index)
+    cap = (
+        frame["staff_cap"].astype(float)
+        if "staff_cap" in frame
+        else pd.Series(np.nan, index=frame.index)
+    )
     return DirectData(
         regions=tuple(frame["region"]),
         population=frame["population"].to_numpy(dtype=float),
@@ -171,11 +185,13 @@ class DirectRun:
 class DirectModel:
     """The regional model with every family in `specs`, all switched off after building."""
 
-    def __init__(self, data: DirectData, specs: Iterable[str | tuple[str, dict[str, float]]]) -> None:
+    def __init__(
+        self, data: DirectData, specs: Iterable[str | tuple[str, dict[str, float]]]
+    ) -> None:
         self.data = data
         n = len(data.regions)
-        specs = [parse_spec(s) if isinstance(s, str) else s for s in specs]
-        self.labels = [label_of(k, p) for k, p in specs]
+        parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
+        self.labels = [label_of(k, p) for k, p in parsed]
         x = np.arange(n)
         u = n + np.arange(n)
         col_lower = [0.0] * (2 * n)
@@ -186,11 +202,11 @@ class DirectModel:
         for r in range(n):
             rows.add([int(u[r]), int(x[r])], [1.0, -1.0], -INF, 0.0)
         self.family_rows: dict[str, np.ndarray] = {}
-        for (kind, params), label in zip(specs, self.labels, strict=True):
+        for (kind, params), label in zip(parsed, self.labels, strict=True):
             first = len(rows.lower)
             if kind in FLOOR_KINDS:
                 clipped = np.minimum(floors(data, kind, params), data.staff_cap)
-                for r in np.flatnonzero(clipped > 0):
+                for r in map(int, np.flatnonzero(clipped > 0)):
                     rows.add([int(x[r])], [1.0], float(clipped[r]), INF)
             elif kind == "max_coverage_gap":
                 gap = params["gap"]
@@ -198,10 +214,10 @@ class DirectModel:
                 col_lower += [0.0, 0.0]
                 col_upper += [1.0, 1.0]
                 integer += [False, True]
-                for r in np.flatnonzero(data.peak_demand > 0):
+                for r in map(int, np.flatnonzero(data.peak_demand > 0)):
                     p, c = data.peak_demand[r], data.capacity[r]
                     rows.add([m_col, int(x[r])], [1.0, -1.0 / p], -INF, c / p)
-                for r in np.flatnonzero(data.peak_demand > 0):
+                for r in map(int, np.flatnonzero(data.peak_demand > 0)):
                     p, c = data.peak_demand[r], data.capacity[r]
                     big_m = (c + min(data.staff_cap[r], float(data.supply))) / p
                     rows.add([int(x[r]), m_col, z_col], [1.0 / p, -1.0, -big_m], -INF, gap - c / p)
@@ -228,7 +244,10 @@ class DirectModel:
         lp.a_matrix_.start_ = np.array(rows.start, dtype=np.int32)
         lp.a_matrix_.index_ = np.array(rows.index, dtype=np.int32)
         lp.a_matrix_.value_ = np.array(rows.value)
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+            for i in integer
+        ]
         h = self.highs = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("random_seed", 0)
@@ -245,7 +264,7 @@ class DirectModel:
             lower, upper = self.row_lower[rows], self.row_upper[rows]
         else:
             lower, upper = np.full(len(rows), -INF), np.full(len(rows), INF)
-        self.highs.changeRowsBounds(len(rows), rows, lower, upper)
+        self.highs.changeRowsBounds(len(rows), rows, lower, upper)  # type: ignore[attr-defined]
 
     def solve(self, active: Iterable[str] = ()) -> DirectRun:
         """Most lives with exactly the families in `active` switched on."""
@@ -261,7 +280,13 @@ class DirectModel:
         if status == highspy.HighsModelStatus.kOptimal:
             values = np.asarray(h.getSolution().col_value)
             units = np.rint(values[self.x_cols])
-            return DirectRun("optimal", float(info.objective_function_value), units, self.data.lives(units), seconds)
+            return DirectRun(
+                "optimal",
+                float(info.objective_function_value),
+                units,
+                self.data.lives(units),
+                seconds,
+            )
         if status == highspy.HighsModelStatus.kInfeasible:
             return DirectRun("infeasible", None, None, None, seconds)
         return DirectRun(h.modelStatusToString(status), None, None, None, seconds)
@@ -278,19 +303,28 @@ class DirectModel:
                 {
                     "constraint": label,
                     "lives_saved_alone": alone.lives,
-                    "lives_lost_alone": None if alone.lives is None or star.lives is None else star.lives - alone.lives,
+                    "lives_lost_alone": None
+                    if alone.lives is None or star.lives is None
+                    else star.lives - alone.lives,
                     "lives_lost_marginal": None
                     if without.lives is None or everything.lives is None
                     else without.lives - everything.lives,
                 }
             )
-        return {"lives_optimal": star.lives, "lives_all": everything.lives, "table": table, "solves": 2 + 2 * len(self.labels)}
+        return {
+            "lives_optimal": star.lives,
+            "lives_all": everything.lives,
+            "table": table,
+            "solves": 2 + 2 * len(self.labels),
+        }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("instance", nargs="?", default="instances/us-states-2020")
-    parser.add_argument("--constraint", action="append", help="KIND:param=value (default: three families)")
+    parser.add_argument(
+        "--constraint", action="append", help="KIND:param=value (default: three families)"
+    )
     args = parser.parse_args(argv)
     model = DirectModel(read_instance(args.instance), args.constraint or DEFAULT_CONSTRAINTS)
     result = model.price_of_fairness()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from models.fairness import REGISTRY, ConstraintSpec
 from optimiser.errors import InputError, Problem
 
-__all__ = ["ConstraintSpec", "constraint", "parse_constraint", "parse_constraint_table", "to_specs"]
+__all__ = [
+    "ConstraintSpec",
+    "check_region_keys",
+    "constraint",
+    "parse_constraint",
+    "parse_constraint_table",
+    "to_specs",
+]
 
 
 def constraint(kind: str, /, **params: Any) -> ConstraintSpec:
@@ -48,8 +55,8 @@ def _validate(kind: Any, params: dict[str, Any], where: str, file: str | None) -
         if reason:
             problems.append(Problem(f"{where}: parameter '{spec.name}' {reason}", file=file))
             continue
-        if isinstance(value, Mapping):
-            value = dict(sorted(value.items()))
+        if isinstance(value, Mapping):  # keyed by region id: ids are text
+            value = dict(sorted((str(k), v) for k, v in value.items()))
         values.append((spec.name, value))
     if problems:
         raise InputError(problems)
@@ -113,11 +120,36 @@ def parse_constraint_table(
     return tuple(specs)
 
 
+def check_region_keys(
+    specs: Iterable[ConstraintSpec], regions: Sequence[str], file: str | None = None
+) -> list[Problem]:
+    """Parameters given per region (a mapping region -> value) must name known regions."""
+    known = set(regions)
+    problems = []
+    for spec in specs:
+        for name, value in spec.params:
+            if not isinstance(value, Mapping):
+                continue
+            for key in value:
+                if str(key) not in known:
+                    problems.append(
+                        Problem(
+                            f"{spec.label}: parameter '{name}' names unknown region '{key}'",
+                            file=file,
+                        )
+                    )
+    return problems
+
+
 def to_specs(
     items: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None,
+    regions: Sequence[str] | None = None,
 ) -> tuple[ConstraintSpec, ...]:
-    """Accept specs, CLI strings or tables; validate; drop duplicates keeping order."""
+    """Accept specs, CLI strings or tables; validate (against `regions` when given, for
+    parameters keyed by region); drop duplicates keeping order."""
     out: list[ConstraintSpec] = []
+    if isinstance(items, str | Mapping | ConstraintSpec):  # one constraint, not a list of them
+        items = [items]
     for item in items or ():
         if isinstance(item, ConstraintSpec):
             spec = _validate(item.kind, item.options, where=f"constraint '{item.kind}'", file=None)
@@ -129,4 +161,8 @@ def to_specs(
             raise InputError(Problem(f"cannot read a constraint from {item!r}"))
         if spec not in out:
             out.append(spec)
+    if regions is not None:
+        problems = check_region_keys(out, regions)
+        if problems:
+            raise InputError(problems)
     return tuple(out)

@@ -20,7 +20,7 @@ from models.fairness import REGISTRY, ConstraintSpec
 from models.regional import RegionalData, RegionalOptions, build_regional, weighted_lives
 from optimiser.constraints import to_specs
 from optimiser.errors import InputError, Problem
-from optimiser.instance import Instance, validate_supply
+from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, rule_allocation
 from optimiser.results import PRICE_COLUMNS, AllocationResult, SolverInfo
 from optimiser.solver import HighsModel, SolverOptions, SolveStatus, solver_versions
@@ -329,6 +329,7 @@ class RegionalEngine:
             if not staff_caps:
                 for r in m.R:
                     h.reset_col_bounds(m.x[r])
+        self.least_units_status = run.status
         if run.values is None:
             return None
         return self.units_of(run.values)
@@ -378,6 +379,11 @@ class RegionalEngine:
                 + "; ".join(over[:6])
                 + (" ..." if len(over) > 6 else "")
             )
+        if getattr(self, "least_units_status", None) is SolveStatus.TIME_LIMIT:
+            return (
+                f"infeasible: {labels} conflict (the time limit ran out before the units they "
+                "need could be counted)"
+            )
         return f"infeasible: {labels} contradict each other, whatever the supply and staff caps"
 
 
@@ -401,7 +407,9 @@ def active_constraints(
     default_constraints: bool = True,
 ) -> tuple[ConstraintSpec, ...]:
     base = list(instance.constraints) if default_constraints else []
-    return to_specs([*base, *(constraints or ())])
+    if isinstance(constraints, str | Mapping | ConstraintSpec):  # one constraint, not a list
+        constraints = [constraints]
+    return to_specs([*base, *(constraints or ())], regions=instance.region_ids)
 
 
 def solve(
@@ -542,24 +550,24 @@ def region_table(
     engine: RegionalEngine, units: np.ndarray | None, reference: np.ndarray | None
 ) -> pd.DataFrame:
     data = engine.data
-    frame = pd.DataFrame(index=pd.Index(list(data.regions), name="region"))
-    frame["name"] = engine.instance.regions["name"].to_numpy()
-    frame["population"] = data.population
-    frame["capacity"] = data.capacity
-    frame["peak_demand"] = data.peak_demand
-    frame["excess_demand"] = data.excess_demand
-    frame["staff_cap"] = data.staff_cap
-    frame["coverage_before"] = coverage(data.capacity, data.peak_demand)
-    if units is None:
-        return frame
-    frame["units"] = units.astype(int)
-    frame["useful_units"] = data.useful(units)
-    frame["lives"] = data.lives(units)
-    frame["coverage_after"] = coverage(data.capacity, data.peak_demand, units)
-    if reference is not None:
-        frame["units_unconstrained"] = reference.astype(int)
-        frame["change"] = frame["units"] - frame["units_unconstrained"]
-    return frame
+    columns: dict[str, Any] = {  # one DataFrame from all columns: ~5x faster than column by column
+        "name": engine.instance.regions["name"].to_numpy(),
+        "population": data.population,
+        "capacity": data.capacity,
+        "peak_demand": data.peak_demand,
+        "excess_demand": data.excess_demand,
+        "staff_cap": data.staff_cap,
+        "coverage_before": coverage(data.capacity, data.peak_demand),
+    }
+    if units is not None:
+        columns["units"] = units.astype(int)
+        columns["useful_units"] = data.useful(units)
+        columns["lives"] = data.lives(units)
+        columns["coverage_after"] = coverage(data.capacity, data.peak_demand, units)
+        if reference is not None:
+            columns["units_unconstrained"] = reference.astype(int)
+            columns["change"] = columns["units"] - columns["units_unconstrained"]
+    return pd.DataFrame(columns, index=pd.Index(list(data.regions), name="region"))
 
 
 def clipped_floors(data: RegionalData, active: Sequence[ConstraintSpec]) -> pd.DataFrame:
@@ -601,11 +609,13 @@ def evaluate(
                 isinstance(value, float | np.floating)
                 and (not math.isfinite(value) or value != int(value))
             )
-            or value < 0
+            or not 0 <= value <= MAX_SUPPLY
         ):
             problems.append(
                 Problem(
-                    f"units must be a whole number >= 0, got {value!r}", region=rid, column="units"
+                    f"units must be a whole number >= 0 (at most {MAX_SUPPLY:,}), got {value!r}",
+                    region=rid,
+                    column="units",
                 )
             )
             continue

@@ -19,13 +19,14 @@ class Problem:
     line: int | None = None
     column: str | None = None
     region: str | None = None
+    line_word: str = "line"  # "row" for DataFrames given in Python
 
     def __str__(self) -> str:
         where = []
         if self.file:
             where.append(self.file)
         if self.line is not None:
-            where.append(f"line {self.line}")
+            where.append(f"{self.line_word} {self.line}")
         if self.region is not None:
             where.append(f"region '{self.region}'")
         if self.column:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimiser.constraints import ConstraintSpec, parse_constraint_table
+from optimiser.constraints import ConstraintSpec, check_region_keys, parse_constraint_table
 from optimiser.errors import InputError, Problem
 
 REQUIRED_COLUMNS = ("region", "population", "capacity", "peak_demand")
@@ -43,6 +43,7 @@ TOP_LEVEL_KEYS = {
     "multiperiod",
 }
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_SUPPLY = 10**9  # units; beyond it numbers lose meaning (and int64 overflows)
 
 
 @dataclass(frozen=True)
@@ -359,6 +360,8 @@ def validate_supply(value: Any, where: str) -> int:
         raise InputError(Problem(f"{where}: must be a whole number >= 0, got {value!r}"))
     if value < 0:
         raise InputError(Problem(f"{where}: must be >= 0, got {value!r}"))
+    if value > MAX_SUPPLY:
+        raise InputError(Problem(f"{where}: must be at most {MAX_SUPPLY:,}, got {value!r}"))
     return int(value)
 
 
@@ -438,12 +441,14 @@ def _build(
     except InputError as exc:
         problems.extend(exc.problems)
 
-    regions = _validate_regions(regions_raw, dict(defaults), problems)
+    regions = _validate_regions(regions_raw, dict(defaults), problems, toml_file)
     tiers = None
     if tiers_raw is not None and regions is not None:
         tiers = _validate_tiers(tiers_raw, regions, problems)
+    if regions is not None:
+        problems.extend(check_region_keys(constraints, list(regions.index), file=toml_file))
     if problems:
-        raise InputError(problems)
+        raise InputError([_in_rows(p, regions_raw, tiers_raw) for p in problems])
     assert regions is not None
     extra = {k: meta[k] for k in ("assumptions", "provenance", "multiperiod") if k in meta}
     return Instance(
@@ -461,6 +466,18 @@ def _build(
     )
 
 
+def _in_rows(problem: Problem, *frames: pd.DataFrame | None) -> Problem:
+    """Problems in a DataFrame given in Python name rows, not file lines."""
+    for raw in frames:
+        if (
+            raw is not None
+            and raw.attrs.get("line_word") == "row"
+            and problem.file == raw.attrs.get("file")
+        ):
+            return replace(problem, line_word="row")
+    return problem
+
+
 def _parse_number(text: str) -> float | None:
     try:
         value = float(text)
@@ -470,10 +487,14 @@ def _parse_number(text: str) -> float | None:
 
 
 def _validate_regions(
-    raw: pd.DataFrame, defaults: dict[str, Any], problems: list[Problem]
+    raw: pd.DataFrame,
+    defaults: dict[str, Any],
+    problems: list[Problem],
+    toml_file: str | None = "instance.toml",
 ) -> pd.DataFrame | None:
     file = raw.attrs.get("file", "regions.csv")
     lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
+    before = len(problems)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
@@ -568,7 +589,7 @@ def _validate_regions(
         if col in OPTIONAL_DEFAULTS and isinstance(val, int | float) and not isinstance(val, bool):
             message = _check_range(col, float(val))
             if message:
-                problems.append(Problem(f"field 'defaults.{col}': {message}", file="instance.toml"))
+                problems.append(Problem(f"field 'defaults.{col}': {message}", file=toml_file))
     for line, rid, sw, swo in zip(
         lines, ids, columns["survival_with"], columns["survival_without"], strict=True
     ):
@@ -582,7 +603,7 @@ def _validate_regions(
                     region=rid or None,
                 )
             )
-    if problems:
+    if len(problems) > before:
         return None
     frame = pd.DataFrame(columns, index=pd.Index(ids, name="region"))
     names = [str(v).strip() for v in raw["name"]] if "name" in raw.columns else ids
@@ -616,6 +637,7 @@ def _validate_tiers(
 ) -> pd.DataFrame | None:
     file = raw.attrs.get("file", "tiers.csv")
     lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
+    before = len(problems)
     missing = [c for c in ("region", "share", "survival_with") if c not in raw.columns]
     if missing:
         problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
@@ -671,7 +693,7 @@ def _validate_tiers(
                     )
                 )
             records.append((rid, line, vals["share"], vals["survival_with"]))
-    if problems:
+    if len(problems) > before:
         return None
     tiers = pd.DataFrame(records, columns=["region", "line", "share", "survival_with"])
     for rid, group in tiers.groupby("region", sort=False):
@@ -685,7 +707,7 @@ def _validate_tiers(
                     column="share",
                 )
             )
-    if problems:
+    if len(problems) > before:
         return None
     tiers["tier"] = tiers.groupby("region", sort=False).cumcount()
     return tiers[["region", "tier", "share", "survival_with"]].reset_index(drop=True)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from optimiser.results import AllocationResult
 
 
 def _num(value: float | None, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or pd.isna(value):
         return "-"
     return f"{value:,.{digits}f}"
 
@@ -111,10 +109,12 @@ def comparison_text(table: pd.DataFrame) -> str:
     view["lives_saved"] = view["lives_saved"].map(lambda v: _num(v, 2))
     view["lives_lost_vs_optimal"] = view["lives_lost_vs_optimal"].map(lambda v: _num(v, 2))
     view["pct_of_optimal"] = view["pct_of_optimal"].map(
-        lambda v: _num(v, 1) + "%" if v is not None else "-"
+        lambda v: "-" if _num(v, 1) == "-" else _num(v, 1) + "%"
     )
+    view["unallocated"] = view["unallocated"].map(lambda v: _num(v, 0))
     units = table[[c for c in table.columns if c.startswith("units:")]]
     units.columns = [c.split(":", 1)[1] for c in units.columns]
+    units = units.map(lambda v: _num(v, 0))  # whole units; "-" where there is no allocation
     lines = ["Policies side by side (expected extra survivors):", view.to_string()]
     if units.shape[1] <= 12:
         lines += ["", "Units by region:", units.to_string()]

@@ -8,6 +8,7 @@ are changed. Each solve returns a frozen `SolverRun`; a time limit is never repo
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterable
@@ -23,6 +24,22 @@ from pyomo.repn import generate_standard_repn
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 INF = math.inf
+
+
+def _skip_pyomo_scipy_extras() -> None:
+    """Start-up time: when Pyomo first resolves its deferred `scipy` (the standard-form compiler
+    needs scipy.sparse), a callback also imports scipy.stats, .integrate and .spatial, about 1 s
+    per process that this engine never uses. Drop that callback while scipy is still unresolved;
+    scipy loads those subpackages lazily if anything asks for them. No-op once resolved or if
+    Pyomo changes its internals (benchmarks/REGIONAL.md)."""
+    from pyomo.common import dependencies
+
+    indicator: Any = getattr(dependencies, "scipy_available", None)
+    if getattr(indicator, "_module", True) is None and hasattr(indicator, "_callback"):
+        indicator._callback = None
+
+
+_skip_pyomo_scipy_extras()
 
 
 class SolveStatus(StrEnum):
@@ -62,6 +79,12 @@ class SolverRun:
 
 
 def solver_versions() -> dict[str, str]:
+    """HiGHS, Pyomo and highspy versions, looked up once per process (a copy each call)."""
+    return dict(_solver_versions())
+
+
+@functools.cache
+def _solver_versions() -> dict[str, str]:
     from pyomo.version import version as pyomo_version
 
     return {
@@ -100,6 +123,7 @@ class HighsModel:
         self.row_lower: list[float] = []
         self.row_upper: list[float] = []
         self._rows: dict[int, list[int]] = {}
+        self._family_rows: dict[int, tuple[Any, np.ndarray]] = {}  # id -> (component, rows)
         for i, (entry, rhs) in enumerate(zip(compiled.rows, compiled.rhs, strict=True)):
             lo, hi = {1: (-INF, rhs), -1: (rhs, INF), 0: (rhs, rhs)}[entry.bound_type]
             self.row_lower.append(float(lo))
@@ -158,10 +182,21 @@ class HighsModel:
 
     # ---- changes
     def set_active(self, component: Any, active: bool) -> None:
-        """Switch a family on (its bounds) or off (free rows)."""
-        for i in self.rows_of(component):
-            lo, hi = self._active_bounds[i] if active else (-INF, INF)
-            self.highs.changeRowBounds(i, lo, hi)
+        """Switch a family on (its bounds) or off (free rows), in one HiGHS call. Its rows are
+        looked up once (the cache holds the component, so its id cannot be reused)."""
+        cached = self._family_rows.get(id(component))
+        if cached is None:
+            rows = np.array(self.rows_of(component), dtype=np.int32)
+            cached = self._family_rows[id(component)] = (component, rows)
+        rows = cached[1]
+        if not len(rows):
+            return
+        if active:
+            bounds = np.array([self._active_bounds[i] for i in rows], dtype=np.float64)
+            lower, upper = np.ascontiguousarray(bounds[:, 0]), np.ascontiguousarray(bounds[:, 1])
+        else:
+            lower, upper = np.full(len(rows), -INF), np.full(len(rows), INF)
+        self.highs.changeRowsBounds(len(rows), rows, lower, upper)  # type: ignore[attr-defined]
 
     def set_row_bounds(
         self, row: int, lower: float, upper: float, *, remember: bool = True
@@ -222,6 +257,9 @@ class HighsModel:
         h.setOptionValue("time_limit", float(limit) if limit is not None else INF)
         h.setOptionValue("mip_rel_gap", 0.0 if exact else self.options.mip_rel_gap)
         h.setOptionValue("mip_abs_gap", 1e-10 if exact else self.options.mip_abs_gap)
+        # Exact (tie-break) solves start from a known feasible point; HiGHS's feasibility-jump
+        # heuristic then only costs time (~10 ms a solve on us-states-2020; same optimum).
+        h.setOptionValue("mip_heuristic_run_feasibility_jump", not exact)
         if self._start is not None and self.is_mip:
             sol = highspy.HighsSolution()
             sol.col_value = list(self._start)
@@ -259,6 +297,169 @@ class HighsModel:
                 bound, gap = objective, 0.0
         return SolverRun(status, objective, bound, gap, seconds, values)
 
+    # ---- numeric in-place changes (sweeps, issue 5; appended, no existing behaviour changed)
+    def set_cols_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Change the bounds of many columns at once, given by index (not Pyomo variables)."""
+        index = np.ascontiguousarray(cols, dtype=np.int32)
+        self.highs.changeColsBounds(
+            len(index),
+            index,
+            np.ascontiguousarray(lower, dtype=np.float64),
+            np.ascontiguousarray(upper, dtype=np.float64),
+        )
+
+    def set_costs(self, cost: np.ndarray, maximize: bool) -> None:
+        """Replace the whole objective by a dense cost vector (one entry per column), no offset."""
+        n = len(self.columns)
+        values = np.ascontiguousarray(cost, dtype=np.float64)
+        if values.shape != (n,):
+            raise ValueError(f"expected {n} costs, got {values.shape}")
+        self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), values)
+        self.highs.changeObjectiveOffset(0.0)
+        sense = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+        self.highs.changeObjectiveSense(sense)
+
 
 def _bound(value: Any, default: float) -> float:
     return default if value is None else float(value)
+
+
+class MatrixHighsModel(HighsModel):
+    """A model given as sparse matrices (no Pyomo), held in HiGHS for repeated solves.
+
+    For models too large to go through Pyomo quickly (the multi-period planner's fast path,
+    docs/multiperiod.md). It inherits HighsModel.solve, so statuses, gaps, time limits and
+    starting points behave exactly as for compiled Pyomo models; the Pyomo-specific helpers
+    (col, rows_of, set_active, set_objective, add_row, ...) are replaced by array versions.
+    """
+
+    def __init__(
+        self,
+        col_lower: np.ndarray,
+        col_upper: np.ndarray,
+        matrix: Any,
+        row_lower: np.ndarray,
+        row_upper: np.ndarray,
+        integrality: np.ndarray,
+        options: SolverOptions | None = None,
+    ) -> None:
+        self.options = options or SolverOptions()
+        t0 = time.perf_counter()
+        csc = matrix.tocsc()
+        num_row, num_col = csc.shape
+        self.num_cols = num_col
+        self.num_rows = num_row
+        self.columns = []
+        self._col = {}
+        self._rows = {}
+        self._row_lower = np.asarray(row_lower, dtype=float).copy()
+        self._row_upper = np.asarray(row_upper, dtype=float).copy()
+        self._active_bounds = []  # unused here: bounds live in _row_lower/_row_upper
+        self.is_mip = bool(np.any(integrality))
+        self.highs = highspy.Highs()
+        h = self.highs
+        h.setOptionValue("output_flag", self.options.log)
+        h.setOptionValue("random_seed", self.options.seed)
+        h.setOptionValue("threads", self.options.threads)
+        h.setOptionValue("mip_rel_gap", self.options.mip_rel_gap)
+        h.setOptionValue("mip_abs_gap", self.options.mip_abs_gap)
+        h.passModel(
+            num_col,
+            num_row,
+            int(csc.nnz),
+            int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize),
+            0.0,
+            np.zeros(num_col),
+            np.asarray(col_lower, dtype=float),
+            np.asarray(col_upper, dtype=float),
+            self._row_lower,
+            self._row_upper,
+            csc.indptr.astype(np.int32),
+            csc.indices.astype(np.int32),
+            csc.data.astype(float),
+            np.asarray(integrality, dtype=np.int32),
+        )
+        self.translate_seconds = time.perf_counter() - t0
+        self._start = None
+
+    def set_cost(self, cost: np.ndarray, maximize: bool, offset: float = 0.0) -> None:
+        """Replace the objective: cost . x + offset, maximised or minimised."""
+        n = self.num_cols
+        self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(cost, dtype=float))
+        self.highs.changeObjectiveOffset(float(offset))
+        sense = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+        self.highs.changeObjectiveSense(sense)
+
+    def add_row_arrays(
+        self, index: np.ndarray, value: np.ndarray, lower: float = -INF, upper: float = INF
+    ) -> int:
+        """Append `lower <= value . x[index] <= upper`; returns its row index."""
+        index = np.asarray(index, dtype=np.int32)
+        value = np.asarray(value, dtype=float)
+        self.highs.addRow(float(lower), float(upper), len(index), index, value)
+        self._row_lower = np.append(self._row_lower, lower)
+        self._row_upper = np.append(self._row_upper, upper)
+        self.num_rows += 1
+        return self.num_rows - 1
+
+    def set_row_bounds(
+        self, row: int, lower: float, upper: float, *, remember: bool = True
+    ) -> None:
+        if remember:
+            self._row_lower[row], self._row_upper[row] = lower, upper
+        self.highs.changeRowBounds(int(row), float(lower), float(upper))
+
+    def set_rows_active(self, rows: np.ndarray, active: bool) -> None:
+        """Switch rows to their remembered bounds (active) or to free rows (inactive)."""
+        rows = np.asarray(rows, dtype=np.int32)
+        if len(rows) == 0:
+            return
+        if active:
+            lo, hi = self._row_lower[rows], self._row_upper[rows]
+        else:
+            lo, hi = np.full(len(rows), -INF), np.full(len(rows), INF)
+        self.highs.changeRowsBounds(len(rows), rows, lo, hi)
+
+    def set_col_bounds_arrays(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        cols = np.asarray(cols, dtype=np.int32)
+        if len(cols):
+            self.highs.changeColsBounds(
+                len(cols), cols, np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+            )
+
+    def add_columns(
+        self, cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, block: Any
+    ) -> np.ndarray:
+        """Append columns (`block`: their sparse rows x k matrix); returns their indices."""
+        csc = block.tocsc()
+        k = csc.shape[1]
+        self.highs.addCols(
+            k,
+            np.asarray(cost, dtype=float),
+            np.asarray(lower, dtype=float),
+            np.asarray(upper, dtype=float),
+            int(csc.nnz),
+            csc.indptr.astype(np.int32),
+            csc.indices.astype(np.int32),
+            csc.data.astype(float),
+        )
+        first = self.num_cols
+        self.num_cols += k
+        return np.arange(first, first + k)
+
+    def set_integrality(self, cols: np.ndarray, integer: bool) -> None:
+        """Make `cols` integer or continuous; `is_mip` follows (callers switch all of the
+        model's integer columns at once)."""
+        cols = np.asarray(cols, dtype=np.int32)
+        if len(cols):
+            flags = np.full(len(cols), 1 if integer else 0, dtype=np.uint8)
+            self.highs.changeColsIntegrality(len(cols), cols, flags)
+        self.is_mip = bool(integer and len(cols))
+
+    def set_option(self, name: str, value: Any) -> None:
+        self.highs.setOptionValue(name, value)
+
+    def row_duals(self) -> np.ndarray:
+        """Row duals of the last LP solve (HiGHS convention: reduced cost = c - A^T y)."""
+        return np.asarray(self.highs.getSolution().row_dual, dtype=float)

@@ -12,6 +12,24 @@ import sys
 import click
 import typer
 
+try:  # typer >= 0.29 raises exceptions of its vendored click copy
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _typer_click = click.exceptions
+
+
+
+def _both(name: str) -> tuple[type[BaseException], ...]:
+    """The exception class of that name in click and in typer's vendored copy, where present."""
+    found = [getattr(module, name, None) for module in (click.exceptions, _typer_click)]
+    return tuple(dict.fromkeys(c for c in found if isinstance(c, type)))
+
+
+USAGE_ERRORS = _both("UsageError")
+ABORTS = _both("Abort")
+EXITS = _both("Exit")
+CLICK_ERRORS = _both("ClickException")
+
 from optimiser.errors import EXIT_INPUT, EXIT_INTERNAL, TriageError
 
 app = typer.Typer(
@@ -41,16 +59,16 @@ def fail(message: str, code: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="triage", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
+    except USAGE_ERRORS as exc:
         message = exc.format_message()
         if exc.ctx is not None:
             message += f"\n{exc.ctx.get_usage()}"
         fail(message, EXIT_INPUT)
-    except click.exceptions.Abort:
+    except ABORTS:
         fail("aborted", 130)
-    except click.exceptions.Exit as exc:
+    except EXITS as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except CLICK_ERRORS as exc:
         fail(exc.format_message(), EXIT_INPUT)
     except TriageError as exc:
         fail(str(exc), exc.exit_code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,31 +19,72 @@ def echo_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, allow_nan=False, default=str))
 
 
+OUTPUT_MARKER = ".triage-output"  # written into every output folder: safe to replace later
+
+
+def _fresh_folder(parent: Path, prefix: str) -> Path:
+    """A new, empty folder next to the target (created with the user's umask)."""
+    for _ in range(100):
+        path = parent / f"{prefix}{uuid.uuid4().hex[:12]}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"cannot create a temporary folder in {parent}")
+
+
 def write_outputs(out: Path, write: Callable[[Path], None]) -> None:
     """Write into a fresh temporary folder, then move it into place: never half an output.
 
-    An existing `out` is replaced only once the new content is complete.
+    An existing `out` is replaced only once the new content is complete, and only if it is empty
+    or was written by this function before (it holds OUTPUT_MARKER): a folder of other files is
+    never deleted. If the final move fails, the previous content is put back.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(Problem(f"--out {out}: exists and is not a folder"))
+    if out.is_dir() and any(out.iterdir()) and not (out / OUTPUT_MARKER).exists():
+        raise InputError(
+            Problem(
+                f"--out {out}: folder exists and holds files not written by triage; "
+                "choose a new folder (nothing was written)"
+            )
+        )
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        tmp = _fresh_folder(parent, f".{out.name}.tmp-")
     except OSError as exc:
         raise InputError(
             Problem(f"--out {out}: cannot write here ({exc.strerror or exc})")
         ) from exc
     try:
         write(tmp)
-        if out.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, backup / "old")
-            os.replace(tmp, out)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
+        (tmp / OUTPUT_MARKER).write_text("written by triage; safe to replace\n")
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise InputError(
+                Problem(f"--out {out}: cannot write ({exc.strerror or exc}); nothing was written")
+            ) from exc
         raise
+    backup = None
+    try:
+        if out.exists():
+            backup = _fresh_folder(parent, f".{out.name}.old-")
+            os.replace(out, backup / "previous")
+        os.replace(tmp, out)
+    except BaseException as exc:
+        if backup is not None and (backup / "previous").exists() and not out.exists():
+            os.replace(backup / "previous", out)  # put the previous output back
+        shutil.rmtree(tmp, ignore_errors=True)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise InputError(
+                Problem(f"--out {out}: cannot replace it ({exc.strerror or exc}); left as it was")
+            ) from exc
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +18,7 @@ from optimiser.cli.common import echo_json, write_outputs
 from optimiser.constraints import to_specs
 from optimiser.engine import compare, evaluate, solve
 from optimiser.errors import EXIT_INFEASIBLE, EXIT_INPUT, InputError, Problem
-from optimiser.instance import load_instance
+from optimiser.instance import MAX_SUPPLY, load_instance
 from optimiser.policies import POLICIES
 from optimiser.report import allocation_text, comparison_text, price_text
 from optimiser.results import AllocationResult, _clean
@@ -168,7 +172,12 @@ def evaluate_command(
 ) -> None:
     """Score an allocation (the engine's, fed back in, or one made by hand)."""
     instance = load_instance(instance_dir)
-    units = read_allocation(allocation)
+    try:
+        units = read_allocation(allocation, instance.region_ids)
+    except InputError as exc:  # list every bad line of the allocation, not just the first
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(EXIT_INPUT) from None
     result = evaluate(
         instance,
         units,
@@ -182,15 +191,40 @@ def evaluate_command(
         typer.echo(allocation_text(result))
 
 
-def read_allocation(path: Path) -> dict[str, Any]:
-    """Read region -> units from a CSV (region, units) or a result JSON ('allocation')."""
+def _units_problem(value: Any, shown: str | None = None) -> str | None:
+    """Why `value` is not a whole number of units >= 0 (None when it is)."""
+    shown = shown if shown is not None else repr(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"units must be a whole number >= 0, got {shown}"
+    if not math.isfinite(value) or value != int(value) or value < 0:
+        return f"units must be a whole number >= 0, got {shown}"
+    if value > MAX_SUPPLY:
+        return f"units must be at most {MAX_SUPPLY:,}, got {shown}"
+    return None
+
+
+def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[str, int]:
+    """Read region -> units from a CSV (region, units) or a result JSON ('allocation').
+
+    Every problem is reported with the file, line and column; with `regions`, region ids are
+    checked against the instance.
+    """
     name = path.name
     if not path.is_file():
-        raise InputError(Problem("file not found", file=name))
+        raise InputError(Problem("not a file" if path.exists() else "file not found", file=name))
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(f"cannot read as UTF-8 text: {exc}", file=name)) from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(Problem(f"cannot read file: {exc.strerror or exc}", file=name)) from exc
+    if b"\x00" in data:
+        raise InputError(Problem("binary file (contains NUL bytes); expected text", file=name))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(Problem(f"not UTF-8 text (byte {exc.start})", file=name)) from exc
+    known = set(regions) if regions is not None else None
+    problems: list[Problem] = []
+    out: dict[str, int] = {}
     if path.suffix == ".json":
         try:
             payload = json.loads(text)
@@ -199,19 +233,31 @@ def read_allocation(path: Path) -> dict[str, Any]:
         alloc = payload.get("allocation") if isinstance(payload, dict) else None
         if not isinstance(alloc, dict):
             raise InputError(Problem("expected an object with an 'allocation' object", file=name))
-        return alloc
-    import csv
-    import io
-
+        for rid, units in alloc.items():
+            if known is not None and str(rid) not in known:
+                message: str | None = f"unknown region '{rid}'"
+            else:
+                message = _units_problem(units)
+            if message:
+                problems.append(Problem(message, file=name, region=str(rid), column="allocation"))
+            else:
+                out[str(rid)] = int(units)
+        if problems:
+            raise InputError(problems)
+        return out
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise InputError(Problem("empty file", file=name))
     header = [h.strip() for h in rows[0]]
-    if "region" not in header or "units" not in header:
-        raise InputError(Problem("missing column(s): needs region and units", file=name))
+    missing = [c for c in ("region", "units") if c not in header]
+    if missing:
+        raise InputError(
+            Problem(
+                f"missing column(s): {', '.join(missing)} (needs region, units)", file=name, line=1
+            )
+        )
     ri, ui = header.index("region"), header.index("units")
-    out: dict[str, int | float] = {}
-    problems = []
+    first: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
@@ -221,16 +267,31 @@ def read_allocation(path: Path) -> dict[str, Any]:
             )
             continue
         rid, raw = row[ri].strip(), row[ui].strip()
+        if rid in first:
+            problems.append(
+                Problem(
+                    f"duplicate region '{rid}' (first on line {first[rid]})",
+                    file=name,
+                    line=line,
+                    column="region",
+                )
+            )
+            continue
+        first[rid] = line
+        if known is not None and rid not in known:
+            problems.append(
+                Problem(f"unknown region '{rid}'", file=name, line=line, column="region")
+            )
+            continue
         try:
-            value = float(raw)
+            number = float(raw)
         except ValueError:
             problems.append(Problem(f"not a number: {raw!r}", file=name, line=line, column="units"))
             continue
-        if rid in out:
-            problems.append(
-                Problem(f"duplicate region '{rid}'", file=name, line=line, column="region")
-            )
-        out[rid] = int(value) if value.is_integer() else value
+        if reason := _units_problem(number, raw):
+            problems.append(Problem(reason, file=name, line=line, column="units"))
+            continue
+        out[rid] = int(number)
     if problems:
         raise InputError(problems)
     return out
