@@ -695,7 +695,9 @@ def compare(
         rows.append(
             (
                 label,
-                "most expected survivors under the active constraints",
+                engine.explain_infeasible(active)
+                if fair.status is SolveStatus.INFEASIBLE
+                else "most expected survivors under the active constraints",
                 fair.units,
                 str(fair.status),
                 (),

@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -238,11 +238,11 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
     if instance.tiers is not None:
         out["tiers"] = [
             {
-                "region": str(t.region),
-                "share": float(t.share),
-                "survival_with": float(t.survival_with),
+                "region": str(t["region"]),
+                "share": float(t["share"]),
+                "survival_with": float(t["survival_with"]),
             }
-            for t in instance.tiers.itertuples()
+            for t in instance.tiers.to_dict("records")
         ]
     return out
 
@@ -450,7 +450,9 @@ def _build(
     if problems:
         raise InputError([_in_rows(p, regions_raw, tiers_raw) for p in problems])
     assert regions is not None
-    extra = {k: meta[k] for k in ("assumptions", "provenance", "multiperiod") if k in meta}
+    extra: dict[str, Any] = {
+        k: meta[k] for k in ("assumptions", "provenance", "multiperiod") if k in meta
+    }
     return Instance(
         name=name.strip(),
         regions=regions,
@@ -680,7 +682,7 @@ def _validate_tiers(
                 )
             vals[col] = value
         if len(vals) == 2:
-            swo = float(regions.at[rid, "survival_without"])
+            swo = float(cast(float, regions.at[rid, "survival_without"]))
             if vals["survival_with"] < swo:
                 problems.append(
                     Problem(
@@ -696,7 +698,8 @@ def _validate_tiers(
     if len(problems) > before:
         return None
     tiers = pd.DataFrame(records, columns=["region", "line", "share", "survival_with"])
-    for rid, group in tiers.groupby("region", sort=False):
+    for key, group in tiers.groupby("region", sort=False):
+        rid = str(key)
         total = float(group["share"].sum())
         if abs(total - 1.0) > TIER_TOLERANCE:
             problems.append(

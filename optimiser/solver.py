@@ -419,7 +419,7 @@ class MatrixHighsModel(HighsModel):
             lo, hi = self._row_lower[rows], self._row_upper[rows]
         else:
             lo, hi = np.full(len(rows), -INF), np.full(len(rows), INF)
-        self.highs.changeRowsBounds(len(rows), rows, lo, hi)
+        self.highs.changeRowsBounds(len(rows), rows, lo, hi)  # type: ignore[attr-defined]
 
     def set_col_bounds_arrays(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         cols = np.asarray(cols, dtype=np.int32)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 import sys
+import types
+from typing import Any
 
 import click
 import typer
 
+_typer_click: types.ModuleType
 try:  # typer >= 0.29 raises exceptions of its vendored click copy
     from typer._click import exceptions as _typer_click
 except ImportError:  # pragma: no cover - older typer uses click itself
     _typer_click = click.exceptions
-
 
 
 def _both(name: str) -> tuple[type[BaseException], ...]:
@@ -30,7 +32,7 @@ ABORTS = _both("Abort")
 EXITS = _both("Exit")
 CLICK_ERRORS = _both("ClickException")
 
-from optimiser.errors import EXIT_INPUT, EXIT_INTERNAL, TriageError
+from optimiser.errors import EXIT_INPUT, EXIT_INTERNAL, TriageError  # noqa: E402
 
 app = typer.Typer(
     name="triage",
@@ -59,17 +61,18 @@ def fail(message: str, code: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="triage", standalone_mode=False)
-    except USAGE_ERRORS as exc:
+    except USAGE_ERRORS as usage:
+        exc: Any = usage
         message = exc.format_message()
         if exc.ctx is not None:
             message += f"\n{exc.ctx.get_usage()}"
         fail(message, EXIT_INPUT)
     except ABORTS:
         fail("aborted", 130)
-    except EXITS as exc:
-        sys.exit(exc.exit_code)
-    except CLICK_ERRORS as exc:
-        fail(exc.format_message(), EXIT_INPUT)
+    except EXITS as stop:
+        sys.exit(getattr(stop, "exit_code", 0))
+    except CLICK_ERRORS as error:
+        fail(getattr(error, "format_message", error.__str__)(), EXIT_INPUT)
     except TriageError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:

@@ -1,0 +1,54 @@
+"""The solver layer's statuses: a time limit is never reported as optimal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from optimiser.solver import HighsModel, SolverOptions, SolveStatus
+
+
+def market_split(rows: int = 4, cols: int = 40, seed: int = 3) -> pyo.ConcreteModel:
+    """Cornuejols-Dawande market split: tiny, and notoriously hard for branch and bound."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 100, size=(rows, cols))
+    m = pyo.ConcreteModel()
+    m.J = pyo.RangeSet(0, cols - 1)
+    m.I = pyo.RangeSet(0, rows - 1)
+    m.x = pyo.Var(m.J, domain=pyo.Binary)
+    m.slack_pos = pyo.Var(m.I, bounds=(0, None))
+    m.slack_neg = pyo.Var(m.I, bounds=(0, None))
+    m.split = pyo.Constraint(
+        m.I,
+        rule=lambda m, i: sum(int(a[i, j]) * m.x[j] for j in m.J) + m.slack_pos[i] - m.slack_neg[i]
+        == int(a[i].sum()) // 2,
+    )
+    m.obj = pyo.Objective(expr=sum(m.slack_pos[i] + m.slack_neg[i] for i in m.I))
+    return m
+
+
+def test_time_limit_is_reported_as_time_limit_never_optimal() -> None:
+    model = HighsModel(market_split(), SolverOptions(time_limit=0.05))
+    model.set_objective(model_objective(model), maximize=False)
+    run = model.solve()
+    assert run.status is SolveStatus.TIME_LIMIT
+    if run.has_solution:  # the best point found comes back with its gap, marked as such
+        assert run.gap is None or run.gap > 0
+
+
+def model_objective(model: HighsModel) -> pyo.Expression:
+    m = model.columns[0].parent_block()
+    return sum(m.slack_pos[i] + m.slack_neg[i] for i in m.I)
+
+
+def test_infeasible_and_optimal_statuses() -> None:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.NonNegativeIntegers, bounds=(0, 10))
+    m.c = pyo.Constraint(expr=2 * m.x == 7)
+    model = HighsModel(m)
+    model.set_objective(m.x, maximize=True)
+    run = model.solve()
+    assert run.status is SolveStatus.INFEASIBLE and not run.has_solution
+    model.set_active(m.c, False)
+    run = model.solve()
+    assert run.status is SolveStatus.OPTIMAL and run.objective == 10.0 and run.gap == 0.0
