@@ -20,6 +20,7 @@ from optimiser.instance import (
 from optimiser.policies import POLICIES
 from optimiser.results import AllocationResult
 from optimiser.solver import SolverOptions, SolveStatus
+from optimiser.sweeps import sweep
 
 __version__ = "0.1.0"
 
@@ -46,4 +47,5 @@ __all__ = [
     "parse_constraint",
     "regional_data",
     "solve",
+    "sweep",
 ]

@@ -1,0 +1,242 @@
+"""`triage sweep` (sensitivity sweeps) and `triage report` (the HTML decision report)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from optimiser.cli import app
+from optimiser.cli.common import echo_json
+from optimiser.errors import InputError, Problem
+from optimiser.instance import load_instance
+
+Dir = Annotated[
+    Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
+]
+ConstraintOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--constraint", "-c", help="Fairness constraint KIND:param=value[,param=value]; repeatable."
+    ),
+]
+NoDefaults = Annotated[
+    bool,
+    typer.Option(
+        "--no-default-constraints", help="Ignore the constraints listed in instance.toml."
+    ),
+]
+
+
+@app.command("sweep")
+def sweep_command(
+    instance_dir: Dir,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vary",
+            help=(
+                "Input to vary, repeatable: supply=500:3000:100, KIND.PARAM=0:1:0.1 "
+                "(the constraint "
+                "becomes active), COLUMN*=0.8:1.2:0.1 (scale a regions.csv column), "
+                "COLUMN*=0.9,1.1@A,B (named regions), horizon_days=30:60:10."
+            ),
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Output folder (created; a rerun of the same sweep resumes).")
+    ] = Path("results"),
+    samples: Annotated[
+        int | None, typer.Option(help="A seeded random sample of N variants instead of the grid.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --samples.")] = 0,
+    price_of_fairness: Annotated[
+        bool,
+        typer.Option(
+            "--price-of-fairness", help="Also solve each variant without fairness constraints."
+        ),
+    ] = False,
+    constraint: ConstraintOpt = None,
+    no_default_constraints: NoDefaults = False,
+    tie_break: Annotated[
+        bool,
+        typer.Option("--tie-break", help="Run the tie-break stages (canonical units; slower)."),
+    ] = False,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Seconds per solve.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes (default: all cores).")
+    ] = None,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option("--dask-scheduler", help="Run on an existing Dask cluster: tcp://HOST:PORT."),
+    ] = None,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild", help="Rebuild the model for every variant (the slow reference path)."
+        ),
+    ] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the manifest as JSON.")
+    ] = False,
+) -> None:
+    """Solve the instance for every variant of the varied inputs (grid or random sample).
+
+    Writes variants.parquet/.csv (one row per variant) and regions.parquet/.csv (one row per
+    variant and region) into --out. Interrupted? Run the same command again: it resumes.
+    """
+    from optimiser.sweeps import run_sweep
+
+    if not vary:
+        raise InputError(Problem("give at least one --vary (e.g. --vary supply=500:3000:100)"))
+    instance = load_instance(instance_dir)
+    result = run_sweep(
+        instance,
+        vary,
+        samples=samples,
+        seed=seed,
+        constraints=constraint or [],
+        default_constraints=not no_default_constraints,
+        price_of_fairness=price_of_fairness,
+        tie_break=tie_break,
+        time_limit=time_limit,
+        mode="rebuild" if rebuild else "fast",
+        out=out,
+        workers=workers,
+        scheduler=dask_scheduler,
+        progress=not no_progress,
+    )
+    if json_output:
+        echo_json(result.manifest)
+        return
+    counts = result.manifest.get("counts", {})
+    resumed = len(result.variants) - result.solved
+    seconds = result.manifest.get("seconds_last_run")
+    typer.echo(
+        f"sweep {instance.name}: {len(result.variants):,} variants "
+        f"({', '.join(f'{k} {n:,}' for k, n in counts.items())})"
+        + (
+            f", {result.solved:,} solved in {seconds:.1f} s"
+            if result.solved and seconds is not None
+            else ""
+        )
+        + (f", {resumed:,} already done" if resumed else "")
+    )
+    typer.echo(
+        f"results in {out}/: variants.parquet, variants.csv, regions.parquet, regions.csv, "
+        "manifest.json"
+    )
+    ok = result.variants[result.variants["lives_saved"].notna()]
+    if len(ok):
+        typer.echo(
+            f"lives saved: min {ok['lives_saved'].min():,.1f}, "
+            f"median {ok['lives_saved'].median():,.1f}, "
+            f"max {ok['lives_saved'].max():,.1f}"
+        )
+    failed = result.variants[result.variants["status"].isin(["failed", "error"])]
+    if len(failed):
+        typer.echo(
+            f"{len(failed):,} variant(s) failed; first: variant {failed.iloc[0]['variant']}: "
+            f"{failed.iloc[0]['reason']}"
+        )
+
+
+@app.command("report")
+def report_command(
+    instance_dir: Dir,
+    out: Annotated[
+        Path, typer.Option(help="Output folder: report.html, charts/, tables/, provenance.json.")
+    ] = Path("report"),
+    from_sweep: Annotated[
+        Path | None,
+        typer.Option("--from-sweep", help="A finished `triage sweep` output folder to include."),
+    ] = None,
+    from_plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-plan",
+            help=(
+                "A plan's time series (CSV or Parquet with region, day, units_on_hand, demand), "
+                "or a plan output folder."
+            ),
+        ),
+    ] = None,
+    constraint: ConstraintOpt = None,
+    no_default_constraints: NoDefaults = False,
+    supply: Annotated[
+        int | None, typer.Option(help="Units to allocate (default: the instance's).")
+    ] = None,
+    tornado_pct: Annotated[
+        float, typer.Option("--tornado-pct", help="± percentage of the tornado chart (0: none).")
+    ] = 20.0,
+    no_frontier: Annotated[
+        bool, typer.Option("--no-frontier", help="Skip the efficiency-fairness frontier.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the provenance as JSON.")
+    ] = False,
+) -> None:
+    """One self-contained HTML decision report: allocation, policies, price of fairness,
+    frontier, tornado (and a sweep's or a plan's charts), with provenance for audit."""
+    from optimiser.html_report import build_report, write_report
+    from optimiser.sweeps import load_sweep
+
+    if tornado_pct < 0 or tornado_pct >= 100:
+        raise InputError(Problem(f"--tornado-pct must be in [0, 100), got {tornado_pct:g}"))
+    instance = load_instance(instance_dir)
+    sweep = load_sweep(from_sweep) if from_sweep is not None else None
+    plan = read_plan(from_plan) if from_plan is not None else None
+    report = build_report(
+        instance,
+        constraints=constraint or [],
+        default_constraints=not no_default_constraints,
+        supply=supply,
+        sweep=sweep,
+        plan=plan,
+        plan_source=None if from_plan is None else str(from_plan),
+        tornado_pct=tornado_pct or None,
+        frontiers=not no_frontier,
+        seed=seed,
+        command=["triage", *sys.argv[1:]],
+    )
+    path = write_report(report, out)
+    if json_output:
+        echo_json(report.provenance)
+        return
+    typer.echo(
+        f"report: {path} ({len(report.figures)} charts in {out}/charts, tables in {out}/tables)"
+    )
+
+
+PLAN_FILES = ("daily.parquet", "daily.csv", "plan_timeseries.parquet", "plan_timeseries.csv")
+
+
+def read_plan(path: Path) -> pd.DataFrame:
+    """A plan's time series: a CSV/Parquet file with region, day, units_on_hand and demand (or
+    `need`, as in a multi-period plan's daily table), or a folder holding one of PLAN_FILES."""
+    from optimiser.charts import plan_frame
+
+    if path.is_dir():
+        found = next((path / n for n in PLAN_FILES if (path / n).is_file()), None)
+        if found is None:
+            raise InputError(
+                Problem(f"--from-plan {path}: no {' or '.join(PLAN_FILES)} in this folder")
+            )
+        path = found
+    if not path.is_file():
+        raise InputError(Problem(f"--from-plan {path}: file not found"))
+    try:
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:
+        raise InputError(Problem(f"cannot read: {exc}", file=path.name)) from exc
+    return plan_frame(frame)
+
+
+__all__ = ["read_plan"]

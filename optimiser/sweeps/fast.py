@@ -1,0 +1,714 @@
+"""Solving the variants of a sweep: the fast path (one built model, changed in place) and the
+rebuild path (optimiser.solve on the modified instance: the reference, and the fallback).
+
+Fast path. The regional model of the instance is built once per worker (RegionalEngine, with
+only the fairness families that need rows). A variant then changes numbers in HiGHS:
+
+    supply S                   -> upper bound of the supply row
+    floor constraints          -> lower bounds of the x_r columns: max_k min(floor_k,r, cap_r),
+                                  each floor_k computed by the registry's `floors(data, params)`
+    staff_cap                  -> upper bounds of x_r
+    peak_demand, capacity      -> E_r -> upper bounds of the useful-unit columns u_rk (and floors)
+    survival, los, horizon     -> lives coefficients g_rk t_r of u_rk in the objective
+    prioritarian weights       -> objective coefficients a_r g_rk t_r
+
+A floor row x_r >= f_r and a column bound x_r >= f_r define the same feasible set, so every
+variant solves exactly the model `optimiser.solve` would build for the modified instance.
+Families that need rows (max_coverage_gap, threshold) are built into the model; when a variant
+changes an input such a family depends on, the worker builds a model for that input (models
+are keyed by those inputs, so variants sharing them share a model). The supply row and the
+big-M / lambda bounds of those families are built with the largest supply of the sweep, which
+is valid for every smaller supply. A constraint kind this module does not know falls back to
+the rebuild path, as does any variant whose fast solve raises.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from models.fairness import REGISTRY, ConstraintSpec
+from models.regional import RegionalData
+from optimiser.engine import RegionalEngine, coverage, regional_data
+from optimiser.instance import Instance
+from optimiser.solver import SolverOptions, SolveStatus
+from optimiser.sweeps.spec import (
+    Dimension,
+    VariantError,
+    apply_data,
+    apply_variant,
+    variant_constraints,
+)
+
+#: Inputs each row-building fairness family depends on (besides supply: built with the largest).
+#: A variant changing one of these gets a model built for its value.
+ROW_DEPENDENCIES: dict[str, frozenset[str]] = {
+    "max_coverage_gap": frozenset({"capacity", "peak_demand", "staff_cap"}),
+    "threshold": frozenset(
+        {
+            "population",
+            "capacity",
+            "peak_demand",
+            "survival_with",
+            "los_days",
+            "pressure",
+            "staff_cap",
+            "horizon_days",
+        }
+    ),
+}
+MODELS_PER_WORKER = 2  # built models kept per worker (least recently used dropped)
+MAX_EXTRA_ROWS = 4000  # tie-break cuts left behind in a model before it is rebuilt
+
+
+def kind_family(name: str) -> str:
+    """'floor' (column bounds), 'objective' (costs), 'rows' (built into the model)."""
+    kind = REGISTRY[name]
+    if kind.role == "objective":
+        return "objective"
+    if kind.floors is not None:
+        return "floor"
+    return "rows"
+
+
+def family(spec: ConstraintSpec) -> str:
+    return kind_family(spec.kind)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Everything a worker needs to solve any variant of a sweep (picklable)."""
+
+    instance: Instance
+    constraints: tuple[ConstraintSpec, ...]
+    dims: tuple[Dimension, ...]
+    price_of_fairness: bool = False
+    tie_break: bool = False
+    time_limit: float | None = None
+    mode: str = "fast"  # "fast" | "rebuild"
+    supply_max: int = 0
+    key: str = ""  # spec hash: names this sweep in worker caches
+
+    def supply_of(self, values: Mapping[str, Any]) -> int:
+        for d in self.dims:
+            if d.target == "supply":
+                return int(values[d.name])
+        return int(self.instance.supply)
+
+    def data_key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple((d.name, float(values[d.name])) for d in self.dims if d.changes_data)
+
+    def model_key(
+        self, values: Mapping[str, Any], specs: Sequence[ConstraintSpec]
+    ) -> tuple[Any, ...] | None:
+        """Variants with equal keys share a built model; None: this variant is rebuilt."""
+        if self.mode == "rebuild":
+            return None
+        rows = [s for s in specs if family(s) == "rows"]
+        if self.tie_break:  # the tie-break stages read the engine's data: key on all of it
+            objectives = [s for s in specs if family(s) == "objective"]
+            return (tuple(s.label for s in rows + objectives), self.data_key(values))
+        if any(s.kind not in ROW_DEPENDENCIES for s in rows):
+            return None
+        deps = frozenset().union(*(ROW_DEPENDENCIES[s.kind] for s in rows)) if rows else frozenset()
+        inputs = tuple(
+            (d.name, float(values[d.name]))
+            for d in self.dims
+            if d.changes_data and (d.column in deps or d.target in deps)
+        )
+        return (tuple(s.label for s in rows), inputs)
+
+
+@dataclass
+class VariantOutcome:
+    status: str
+    lives: float | None = None
+    lives_optimal: float | None = None
+    units: np.ndarray | None = None
+    data: RegionalData | None = None
+    seconds: float = 0.0
+    path: str = "fast"
+    reason: str = ""
+    constraints: tuple[str, ...] = ()
+    region_lives: np.ndarray | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast model
+
+
+class FastModel:
+    """One built regional model, re-solved for many variants by changing numbers in HiGHS."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        specs: Sequence[ConstraintSpec],
+        supply_max: int,
+        *,
+        tie_break: bool,
+        options: SolverOptions | None = None,
+    ) -> None:
+        self.tie_break = tie_break
+        self.row_specs = tuple(s for s in specs if family(s) == "rows")
+        self.objective_specs = tuple(s for s in specs if family(s) == "objective")
+        candidates = self.row_specs + (self.objective_specs if tie_break else ())
+        self.engine = RegionalEngine(
+            instance, candidates, options or SolverOptions(), supply=supply_max
+        )
+        m, h = self.engine.model, self.engine.highs
+        self.highs = h
+        index = {r: i for i, r in enumerate(m.R)}
+        self.x_cols = h.cols(m.x[r] for r in m.R)
+        tiers = list(m.T)
+        self.u_cols = h.cols(m.u[rk] for rk in tiers)
+        self.u_region = np.array([index[r] for r, _ in tiers], dtype=np.int64)
+        self.u_tier = np.array([k for _, k in tiers], dtype=np.int64)
+        rows = h.rows_of(m.supply_limit)
+        if len(rows) != 1 or h.row_upper[rows[0]] != float(supply_max):
+            raise RuntimeError(
+                "unexpected form of the supply row"
+            )  # the compiler changed: use rebuild
+        self.supply_row = rows[0]
+        self.blocks = [m.fairness[s.label] for s in self.row_specs]
+        self.base_rows = h.num_rows
+        self.n_cols = len(h.columns)
+        self._rows_on = False
+        self._set_rows(True)
+        self._last_tiers: tuple[Any, Any, np.ndarray, np.ndarray] | None = None
+        self._last_units: np.ndarray | None = None
+        self._last_lives: np.ndarray | None = None
+        self._last_status = SolveStatus.ERROR
+
+    def _set_rows(self, on: bool) -> None:
+        if on != self._rows_on:
+            for block in self.blocks:
+                self.highs.set_active(block, on)
+            self._rows_on = on
+
+    @property
+    def worn(self) -> bool:
+        """Too many rows left behind by tie-break stages: rebuild."""
+        return self.highs.num_rows - self.base_rows > MAX_EXTRA_ROWS
+
+    # ---- numbers of a variant
+    def _tier_numbers(self, data: RegionalData) -> tuple[np.ndarray, np.ndarray]:
+        """(lives per useful unit g_rk t_r, useful-unit bound s_k E_r) in column order; cached
+        while the variant's tiers and turnover are the same objects (supply-only changes)."""
+        last = self._last_tiers
+        if last is not None and last[0] is data.tiers and last[1] is data.turnover:
+            return last[2], last[3]
+        if len(self.u_cols) == len(
+            data.regions
+        ):  # one tier per region: (E_r, g_r), as regional_data makes it
+            per_unit = np.asarray(data.gain, dtype=float) * data.turnover
+            bounds = np.asarray(data.excess_demand, dtype=float)
+        else:
+            pairs = [data.tiers[i][k] for i, k in zip(self.u_region, self.u_tier, strict=True)]
+            per_unit = np.array([g for _, g in pairs], dtype=float) * data.turnover[self.u_region]
+            bounds = np.array([b for b, _ in pairs], dtype=float)
+        self._last_tiers = (data.tiers, data.turnover, per_unit, bounds)
+        return per_unit, bounds
+
+    def _costs(self, data: RegionalData, weights: np.ndarray | None) -> np.ndarray:
+        per_unit, _ = self._tier_numbers(data)
+        if weights is not None:
+            per_unit = per_unit * weights[self.u_region]
+        cost = np.zeros(self.n_cols)
+        cost[self.u_cols] = per_unit
+        return cost
+
+    def _useful_bounds(self, data: RegionalData) -> np.ndarray:
+        return self._tier_numbers(data)[1]
+
+    def _floors(self, data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray:
+        lower = np.zeros(len(data.regions))
+        for spec in specs:
+            fn = REGISTRY[spec.kind].floors
+            if fn is not None:
+                lower = np.maximum(lower, np.minimum(fn(data, spec.options), data.staff_cap))
+        return lower
+
+    def _weights(self, data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray | None:
+        weights = None
+        for spec in specs:
+            fn = REGISTRY[spec.kind].weights
+            if REGISTRY[spec.kind].role == "objective" and fn is not None:
+                a = fn(data, spec.options)
+                weights = a if weights is None else weights * a
+        return weights
+
+    def _load(self, data: RegionalData, lower: np.ndarray, supply: int) -> None:
+        h = self.highs
+        h.set_cols_bounds(self.x_cols, lower, data.staff_cap)
+        h.set_cols_bounds(self.u_cols, np.zeros(len(self.u_cols)), self._useful_bounds(data))
+        h.set_row_bounds(self.supply_row, -math.inf, float(supply))
+
+    # ---- solving
+    def solve(
+        self,
+        data: RegionalData,
+        specs: Sequence[ConstraintSpec],
+        *,
+        time_limit: float | None = None,
+        lives_star: float | None = None,
+        want_star: bool = False,
+    ) -> VariantOutcome:
+        """Most expected survivors of one variant (`data` carries its supply)."""
+        if self.tie_break:
+            return self._solve_tie_break(
+                data, specs, time_limit=time_limit, want_star=want_star, lives_star=lives_star
+            )
+        floor_specs = [s for s in specs if family(s) == "floor"]
+        weights = self._weights(data, specs)
+        lower = self._floors(data, floor_specs)
+        seconds = 0.0
+        fair = bool(self.row_specs) or weights is not None or bool(lower.any())
+        if want_star and lives_star is None:
+            lives_star, run_seconds, _ = self._lives_only(
+                data, np.zeros(len(lower)), None, rows=False, time_limit=time_limit
+            )
+            seconds += run_seconds
+            if not fair:
+                status = self._last_status
+                return VariantOutcome(
+                    str(status),
+                    lives_star,
+                    lives_star,
+                    self._last_units,
+                    data,
+                    seconds,
+                    region_lives=self._last_lives,
+                )
+        lives, run_seconds, status = self._lives_only(
+            data, lower, weights, rows=True, time_limit=time_limit
+        )
+        seconds += run_seconds
+        out = VariantOutcome(
+            str(status),
+            lives,
+            lives_star,
+            self._last_units,
+            data,
+            seconds,
+            region_lives=self._last_lives,
+        )
+        if status is SolveStatus.INFEASIBLE:
+            out.reason = self._floor_conflict(data, floor_specs, lower)
+        return out
+
+    def _lives_only(
+        self,
+        data: RegionalData,
+        lower: np.ndarray,
+        weights: np.ndarray | None,
+        *,
+        rows: bool,
+        time_limit: float | None,
+    ) -> tuple[float | None, float, SolveStatus]:
+        self._set_rows(rows)
+        self._load(data, lower, data.supply)
+        self.highs.set_costs(self._costs(data, weights), maximize=True)
+        run = self.highs.solve(time_limit)
+        self._last_status = run.status
+        if run.values is None:
+            self._last_units = self._last_lives = None
+            return None, run.seconds, run.status
+        units = np.rint(run.values[self.x_cols]).astype(np.int64)
+        self._last_units = units
+        self._last_lives = self._lives(data, units)
+        return float(self._last_lives.sum()), run.seconds, run.status
+
+    def _lives(self, data: RegionalData, units: np.ndarray) -> np.ndarray:
+        """data.lives(units), vectorised when every region has one tier (the same arithmetic:
+        g_r t_r * min(x_r, E_r)); with tiers, data.lives itself."""
+        if len(self.u_cols) != len(data.regions):
+            return data.lives(units)
+        per_unit, _ = self._tier_numbers(data)
+        return per_unit * np.minimum(units.astype(float), data.excess_demand)
+
+    def _floor_conflict(
+        self, data: RegionalData, floor_specs: Sequence[ConstraintSpec], lower: np.ndarray
+    ) -> str:
+        """The engine's wording when the floors alone exceed the supply ('': ask the engine)."""
+        need = round(float(lower.sum()))
+        if need <= data.supply or not floor_specs:
+            return ""
+        labels = " and ".join(s.label for s in floor_specs)
+        order = np.argsort(-lower, kind="stable")
+        top = [f"{data.regions[i]}: {int(lower[i]):,}" for i in order[:5] if lower[i] > 0]
+        more = " ..." if int((lower > 0).sum()) > 5 else ""
+        verb = "needs" if len(floor_specs) == 1 else "together need"
+        return (
+            f"infeasible: {labels} {verb} {need:,} units ({', '.join(top)}{more}), "
+            f"but supply is {data.supply:,}"
+        )
+
+    def _solve_tie_break(
+        self,
+        data: RegionalData,
+        specs: Sequence[ConstraintSpec],
+        *,
+        time_limit: float | None,
+        want_star: bool,
+        lives_star: float | None,
+    ) -> VariantOutcome:
+        engine = self.engine
+        floor_specs = [s for s in specs if family(s) == "floor"]
+        active = [s for s in specs if family(s) != "floor"]
+        lower = self._floors(data, floor_specs)
+        self._load(data, lower, data.supply)
+        engine._cache.clear()  # outcomes cached by constraint labels are stale once bounds change
+        main = engine.solve(active, tie_break=True, time_limit=time_limit)
+        seconds = main.seconds
+        if want_star and lives_star is None:
+            if active or lower.any():
+                self._load(data, np.zeros(len(lower)), data.supply)
+                engine._cache.clear()
+                star = engine.solve([], tie_break=False, time_limit=time_limit)
+                seconds += star.seconds
+                lives_star = star.lives
+            else:
+                lives_star = main.lives
+        out = VariantOutcome(str(main.status), main.lives, lives_star, main.units, data, seconds)
+        if main.status is SolveStatus.INFEASIBLE:
+            out.reason = self._floor_conflict(data, floor_specs, lower)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker side: caches and the chunk function
+
+
+@dataclass
+class _WorkerCache:
+    models: OrderedDict[tuple[Any, ...], FastModel] = field(default_factory=OrderedDict)
+    data: OrderedDict[tuple[Any, ...], RegionalData] = field(default_factory=OrderedDict)
+    numeric: OrderedDict[str, NumericBase] = field(default_factory=OrderedDict)
+    lives_star: OrderedDict[tuple[Any, ...], float | None] = field(default_factory=OrderedDict)
+
+
+_LOCAL = threading.local()  # Dask workers run tasks in threads: one cache (and HiGHS) per thread
+
+
+def _cache() -> _WorkerCache:
+    cache = getattr(_LOCAL, "cache", None)
+    if cache is None:
+        cache = _LOCAL.cache = _WorkerCache()
+    return cache
+
+
+def _remember(store: OrderedDict[Any, Any], key: Any, value: Any, size: int) -> None:
+    store[key] = value
+    store.move_to_end(key)
+    while len(store) > size:
+        store.popitem(last=False)
+
+
+def clear_worker_cache() -> None:
+    _LOCAL.cache = _WorkerCache()
+
+
+class NumericBase:
+    """The instance's raw columns as arrays, to apply column changes without pandas.
+
+    `data(dims, values)` mirrors apply_data + regional_data (optimiser.engine) operation for
+    operation, so the numbers are identical; it returns None (use the full path) for
+    instances with tiers and for any variant with an invalid value (the full path then raises
+    the precise VariantError). tests/test_sweep_numeric.py checks it against the full path.
+    """
+
+    CHECKS: ClassVar[dict[str, Callable[[np.ndarray], np.ndarray]]] = {
+        "population": lambda v: v > 0,
+        "capacity": lambda v: v >= 0,
+        "peak_demand": lambda v: v >= 0,
+        "survival_with": lambda v: (v >= 0) & (v <= 1),
+        "survival_without": lambda v: (v >= 0) & (v <= 1),
+        "los_days": lambda v: np.isnan(v) | (v > 0),
+        "staff_cap": lambda v: np.isnan(v) | ((v >= 0) & (v == np.floor(v))),
+        "pressure": lambda v: (v > 0) & (v <= 1),
+        "weight": lambda v: v >= 0,
+    }
+
+    def __init__(self, instance: Instance) -> None:
+        regions = instance.regions
+        self.ids = [str(r) for r in regions.index]
+        self.position = {r: i for i, r in enumerate(self.ids)}
+        self.columns = {c: regions[c].to_numpy(dtype=float) for c in self.CHECKS}
+        self.horizon_days = instance.horizon_days
+        self.usable = instance.tiers is None
+
+    def data(
+        self, dims: Sequence[Dimension], values: Mapping[str, Any], supply: int
+    ) -> RegionalData | None:
+        if not self.usable:
+            return None
+        cols = dict(self.columns)
+        horizon_days = self.horizon_days
+        for d in dims:
+            if not d.changes_data:
+                continue
+            value = float(values[d.name])
+            if d.target == "horizon_days":
+                horizon_days = value
+                continue
+            assert d.column is not None
+            column = cols[d.column].copy()
+            rows = slice(None) if d.regions is None else [self.position[r] for r in d.regions]
+            column[rows] = column[rows] * value if d.scale else value
+            if d.column == "staff_cap":
+                column = np.where(np.isnan(column), np.nan, np.floor(column + 1e-9))
+            if not self.CHECKS[d.column](column).all():
+                return None
+            cols[d.column] = column
+        sw, swo = cols["survival_with"], cols["survival_without"]
+        if (swo > sw).any():
+            return None
+        los = cols["los_days"]
+        given = los[~np.isnan(los)]
+        if horizon_days is not None:
+            horizon = float(horizon_days)
+        else:
+            horizon = float(given.mean()) if len(given) else 1.0
+        los_filled = np.where(np.isnan(los), horizon, los)
+        excess = np.maximum(cols["peak_demand"] - cols["capacity"], 0.0)
+        gain = sw - swo
+        relative_los = los_filled / los_filled.mean()
+        return RegionalData(
+            regions=tuple(self.ids),
+            population=cols["population"],
+            capacity=cols["capacity"],
+            peak_demand=cols["peak_demand"],
+            excess_demand=excess,
+            gain=gain,
+            turnover=horizon / los_filled,
+            staff_cap=np.where(np.isnan(cols["staff_cap"]), math.inf, cols["staff_cap"]),
+            weight=cols["weight"],
+            rai=excess * sw / (relative_los * cols["pressure"]),
+            supply=int(supply),
+            tiers=tuple((pair,) for pair in zip(excess.tolist(), gain.tolist(), strict=True)),
+        )
+
+
+def variant_data(plan: SweepPlan, values: Mapping[str, Any]) -> RegionalData:
+    """The variant's model numbers (with its supply), cached by its data inputs."""
+    cache = _cache()
+    supply = plan.supply_of(values)
+    key = (plan.key, plan.data_key(values))
+    data = cache.data.get(key)
+    if data is None:
+        base = cache.numeric.get(plan.key)
+        if base is None:
+            base = NumericBase(plan.instance)
+            _remember(cache.numeric, plan.key, base, 2)
+        data = (
+            base.data(plan.dims, values, supply)
+            if plan.data_key(values)
+            else regional_data(plan.instance)
+        )
+        if (
+            data is None
+        ):  # tiers, or an invalid value: the full path (raises VariantError if invalid)
+            data = regional_data(apply_data(plan.instance, plan.dims, values))
+        _remember(cache.data, key, data, 4)
+    return data if data.supply == supply else replace(data, supply=supply)
+
+
+def _model(
+    plan: SweepPlan,
+    key: tuple[Any, ...],
+    values: Mapping[str, Any],
+    specs: Sequence[ConstraintSpec],
+) -> FastModel:
+    cache = _cache()
+    full = (plan.key, key)
+    model = cache.models.get(full)
+    if model is None or model.worn:
+        model = FastModel(
+            apply_data(plan.instance, plan.dims, values),
+            specs,
+            plan.supply_max,
+            tie_break=plan.tie_break,
+            options=SolverOptions(time_limit=plan.time_limit),
+        )
+    _remember(cache.models, full, model, MODELS_PER_WORKER)
+    return model
+
+
+def solve_fast(plan: SweepPlan, values: Mapping[str, Any]) -> VariantOutcome:
+    """One variant on the fast path (falls back to rebuilding when it cannot express it)."""
+    specs = variant_constraints(plan.constraints, plan.dims, values)
+    key = plan.model_key(values, specs)
+    if key is None:
+        return solve_rebuild(plan, values)
+    data = variant_data(plan, values)
+    model = _model(plan, key, values, specs)
+    cache = _cache()
+    star_key = (plan.key, plan.data_key(values), data.supply)
+    lives_star = cache.lives_star.get(star_key) if plan.price_of_fairness else None
+    try:
+        out = model.solve(
+            data,
+            specs,
+            time_limit=plan.time_limit,
+            lives_star=lives_star,
+            want_star=plan.price_of_fairness,
+        )
+    except Exception:
+        cache.models.pop((plan.key, key), None)  # a model in an unknown state is not reused
+        raise
+    if plan.price_of_fairness and out.lives_optimal is not None:
+        _remember(cache.lives_star, star_key, out.lives_optimal, 4096)
+    out.constraints = tuple(s.label for s in specs)
+    if out.status == str(SolveStatus.INFEASIBLE) and not out.reason:
+        variant, _ = apply_variant(plan.instance, plan.constraints, plan.dims, values)
+        out.reason = RegionalEngine(variant, specs).explain_infeasible(specs)
+    return out
+
+
+def solve_rebuild(plan: SweepPlan, values: Mapping[str, Any]) -> VariantOutcome:
+    """One variant through optimiser.solve on the modified instance: the model built anew."""
+    from optimiser.engine import solve
+
+    variant, specs = apply_variant(plan.instance, plan.constraints, plan.dims, values)
+    t0 = time.perf_counter()
+    result = solve(
+        variant,
+        constraints=specs,
+        default_constraints=False,
+        price_of_fairness=False,
+        tie_break=plan.tie_break,
+        time_limit=plan.time_limit,
+    )
+    units = (
+        None if "units" not in result.regions else result.regions["units"].to_numpy(dtype=np.int64)
+    )
+    out = VariantOutcome(
+        str(result.status),
+        result.lives_saved,
+        result.lives_optimal if plan.price_of_fairness else None,
+        units,
+        regional_data(variant),
+        time.perf_counter() - t0,
+        path="rebuild",
+        reason=result.explanation or "",
+        constraints=tuple(s.label for s in specs),
+    )
+    return out
+
+
+REGION_COLUMNS = ["variant", "region", "units", "lives", "coverage_before", "coverage"]
+
+
+def run_chunk(
+    plan: SweepPlan, chunk: int, variant_ids: Sequence[int], rows: Sequence[Mapping[str, Any]]
+) -> tuple[int, pd.DataFrame, pd.DataFrame]:
+    """Solve a chunk of variants; every variant gets a row, a failed one with its reason."""
+    records: list[dict[str, Any]] = []
+    solved: list[tuple[int, VariantOutcome]] = []
+    for vid, values in zip(variant_ids, rows, strict=True):
+        try:
+            if plan.mode == "rebuild":
+                out = solve_rebuild(plan, values)
+            else:
+                try:
+                    out = solve_fast(plan, values)
+                except VariantError:
+                    raise
+                except Exception as exc:  # the fast path failed: rebuild this variant
+                    out = solve_rebuild(plan, values)
+                    out.reason = f"fast path failed ({type(exc).__name__}: {exc}); rebuilt"
+        except VariantError as exc:
+            out = VariantOutcome("failed", reason=str(exc), path=plan.mode)
+        except Exception as exc:
+            out = VariantOutcome("failed", reason=f"{type(exc).__name__}: {exc}", path=plan.mode)
+        records.append(_record(plan, vid, values, out))
+        if out.units is not None and out.data is not None:
+            solved.append((int(vid), out))
+    return chunk, pd.DataFrame(records), _regions(solved) if solved else empty_regions(plan)
+
+
+def empty_regions(plan: SweepPlan) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "variant": pd.Series(dtype=np.int64),
+            "region": pd.Categorical([], categories=plan.instance.region_ids),
+            "units": pd.Series(dtype=np.int64),
+            "lives": pd.Series(dtype=float),
+            "coverage_before": pd.Series(dtype=float),
+            "coverage": pd.Series(dtype=float),
+        }
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _region_dtype(names: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(categories=list(names))
+
+
+def _regions(solved: Sequence[tuple[int, VariantOutcome]]) -> pd.DataFrame:
+    """One row per variant and region (built once per chunk: a frame per variant is slow)."""
+    vids, units, lives, before, after = [], [], [], [], []
+    names = solved[0][1].data.regions if solved[0][1].data is not None else ()
+    for vid, out in solved:
+        data = out.data
+        assert data is not None and out.units is not None and data.regions == names
+        n = len(data.regions)
+        vids.append(np.full(n, vid, dtype=np.int64))
+        units.append(out.units.astype(np.int64))
+        lives.append(out.region_lives if out.region_lives is not None else data.lives(out.units))
+        before.append(coverage(data.capacity, data.peak_demand))
+        after.append(coverage(data.capacity, data.peak_demand, out.units))
+    return pd.DataFrame(
+        {
+            "variant": np.concatenate(vids),
+            "region": pd.Categorical.from_codes(
+                np.tile(np.arange(len(names)), len(solved)), dtype=_region_dtype(names)
+            ),
+            "units": np.concatenate(units),
+            "lives": np.concatenate(lives),
+            "coverage_before": np.concatenate(before),
+            "coverage": np.concatenate(after),
+        }
+    )
+
+
+def _record(
+    plan: SweepPlan, vid: int, values: Mapping[str, Any], out: VariantOutcome
+) -> dict[str, Any]:
+    record: dict[str, Any] = {"variant": int(vid)}
+    for d in plan.dims:
+        record[d.name] = int(values[d.name]) if d.integer else float(values[d.name])
+    price = None
+    pct = None
+    if out.lives is not None and out.lives_optimal is not None:
+        price = max(0.0, out.lives_optimal - out.lives)
+        pct = 100.0 * price / out.lives_optimal if out.lives_optimal > 0 else 0.0
+    supply = plan.supply_of(values)
+    sent = None if out.units is None else int(out.units.sum())
+    record.update(
+        {
+            "status": out.status,
+            "lives_saved": np.nan if out.lives is None else float(out.lives),
+            "lives_optimal": np.nan if out.lives_optimal is None else float(out.lives_optimal),
+            "price_of_fairness": np.nan if price is None else price,
+            "price_of_fairness_pct": np.nan if pct is None else pct,
+            "supply": supply,
+            "units_sent": -1 if sent is None else sent,
+            "unallocated": -1 if sent is None else supply - sent,
+            "constraints": "; ".join(out.constraints),
+            "path": out.path,
+            "seconds": float(out.seconds),
+            "reason": out.reason,
+        }
+    )
+    return record

@@ -1,0 +1,593 @@
+"""Running a sweep: variants in chunks, in parallel, persisted incrementally, resumable.
+
+Output folder (docs/sweeps.md):
+
+    manifest.json            the spec, its hash, the instance fingerprint, versions, progress
+    parts/chunk-000012/      one finished chunk (variants.parquet, regions.parquet), written
+                             into a temporary folder and renamed: a chunk is there whole or not
+    variants.parquet/.csv    when complete: one row per variant
+    regions.parquet/.csv     when complete: one row per variant and region
+
+Running the same sweep into the same folder again resumes it: finished chunks are kept and
+only the others are solved. A folder holding a different sweep is refused, never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.fairness import ConstraintSpec
+from optimiser.engine import active_constraints
+from optimiser.errors import InputError, Problem, TriageError
+from optimiser.executor import default_workers, make_executor
+from optimiser.instance import Instance
+from optimiser.solver import solver_versions
+from optimiser.sweeps.fast import (
+    SweepPlan,
+    empty_regions,
+    kind_family,
+    run_chunk,
+    variant_constraints,
+)
+from optimiser.sweeps.spec import (
+    Dimension,
+    parse_vary_all,
+    spec_hash,
+    variant_table,
+    vary_from_mapping,
+)
+
+FORMAT = "triage-sweep/1"
+MAX_CHUNK = 250
+IN_PROCESS_BELOW = 200  # smaller sweeps run in this process unless workers are asked for
+STATUSES = ("optimal", "time_limit", "infeasible", "failed", "error", "unbounded")
+
+
+class SweepInterrupted(TriageError):
+    """Stopped before the end; finished chunks are kept in the output folder."""
+
+    exit_code = 130
+
+
+class SweepIncomplete(TriageError):
+    """Some chunks could not be run (a worker died); the rest is kept, run again to retry."""
+
+    exit_code = 4
+
+
+@dataclass
+class SweepResult:
+    """variants: one row per variant; regions: one row per variant and region."""
+
+    variants: pd.DataFrame
+    regions: pd.DataFrame
+    manifest: dict[str, Any]
+    out: Path | None = None
+    solved: int = 0  # variants solved by this call (the rest were resumed)
+
+
+def _versions() -> dict[str, str]:
+    import optimiser
+
+    versions = solver_versions()
+    return {
+        "engine": getattr(optimiser, "__version__", "unknown"),
+        "highs": versions["highs"],
+        "highspy": versions["highspy"],
+        "pyomo": versions["pyomo"],
+        "python": platform.python_version(),
+    }
+
+
+def build_plan(
+    instance: Instance,
+    vary: Mapping[str, Any] | Sequence[str] | Sequence[Dimension],
+    *,
+    samples: int | None = None,
+    seed: int = 0,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    default_constraints: bool = True,
+    price_of_fairness: bool = False,
+    tie_break: bool = False,
+    time_limit: float | None = None,
+    mode: str = "fast",
+    design: pd.DataFrame | None = None,
+) -> tuple[SweepPlan, pd.DataFrame, dict[str, Any]]:
+    """Validate everything up front; returns the plan, the variant table and the spec."""
+    if not isinstance(instance, Instance):
+        raise InputError(
+            Problem("instance must be an optimiser.Instance (optimiser.load_instance)")
+        )
+    if mode not in ("fast", "rebuild"):
+        raise InputError(Problem(f"mode must be 'fast' or 'rebuild', got {mode!r}"))
+    if time_limit is not None and (
+        isinstance(time_limit, bool)
+        or not isinstance(time_limit, int | float)
+        or not time_limit > 0
+    ):
+        raise InputError(Problem(f"time limit must be a number of seconds > 0, got {time_limit!r}"))
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(Problem(f"--seed must be a whole number, got {seed!r}"))
+    base = active_constraints(instance, constraints, default_constraints)
+    items: list[Any] = list(vary) if not isinstance(vary, Mapping | str) else []
+    if items and all(isinstance(d, Dimension) for d in items):
+        dims = parse_vary_all(items, instance, base)
+    else:
+        dims = parse_vary_all(vary_from_mapping(vary), instance, base)  # type: ignore[arg-type]
+    if design is not None:
+        table = _check_design(design, dims)
+    else:
+        table = variant_table(dims, samples, seed)
+    supply_max = int(instance.supply)
+    for d in dims:
+        if d.target == "supply":
+            supply_max = int(table[d.name].max())
+    spec: dict[str, Any] = {
+        "format": FORMAT,
+        "instance": instance.name,
+        "fingerprint": instance.fingerprint(),
+        "vary": [d.text for d in dims],
+        "samples": samples,
+        "seed": seed if samples is not None else None,
+        "design": None if design is None else _design_digest(table),
+        "constraints": [c.label for c in base],
+        "price_of_fairness": bool(price_of_fairness),
+        "tie_break": bool(tie_break),
+        "time_limit": time_limit,
+        "mode": mode,
+    }
+    key = spec_hash(spec)
+    plan = SweepPlan(
+        instance=instance,
+        constraints=base,
+        dims=dims,
+        price_of_fairness=bool(price_of_fairness),
+        tie_break=bool(tie_break),
+        time_limit=time_limit,
+        mode=mode,
+        supply_max=supply_max,
+        key=key,
+    )
+    return plan, table, spec
+
+
+def _check_design(design: pd.DataFrame, dims: Sequence[Dimension]) -> pd.DataFrame:
+    names = [d.name for d in dims]
+    missing = [n for n in names if n not in design.columns]
+    if missing:
+        raise InputError(Problem(f"design: missing column(s) {', '.join(missing)}"))
+    table = design[names].astype(float).reset_index(drop=True)
+    if not np.isfinite(table.to_numpy()).all():
+        raise InputError(Problem("design: values must be finite numbers"))
+    for d in dims:
+        if d.integer:
+            table[d.name] = table[d.name].round().astype(np.int64)
+    table.index = pd.RangeIndex(len(table), name="variant")
+    return table
+
+
+def _design_digest(table: pd.DataFrame) -> str:
+    return spec_hash({"csv": table.to_csv(lineterminator="\n")})
+
+
+def _order(plan: SweepPlan, table: pd.DataFrame) -> list[int]:
+    """Variant ids grouped by the model they need (so a chunk reuses one built model)."""
+    if plan.mode == "rebuild":
+        return list(range(len(table)))
+    kinds = [c.kind for c in plan.constraints] + [d.kind for d in plan.dims if d.kind is not None]
+    if not plan.tie_break and all(kind_family(k) != "rows" for k in kinds):
+        return list(range(len(table)))
+    records: list[dict[str, Any]] = table.to_dict("records")  # type: ignore[assignment]
+    keys = []
+    for vid, values in enumerate(records):
+        try:
+            key = plan.model_key(values, variant_constraints(plan.constraints, plan.dims, values))
+        except Exception:
+            key = None
+        keys.append((repr(key), vid))
+    return [vid for _, vid in sorted(keys)]
+
+
+def chunks_of(order: Sequence[int], size: int) -> list[list[int]]:
+    return [list(order[i : i + size]) for i in range(0, len(order), size)]
+
+
+def default_chunk_size(n: int) -> int:
+    return max(1, min(MAX_CHUNK, math.ceil(n / 64)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The output folder
+
+
+class SweepFolder:
+    """manifest.json + parts/ (+ the final tables once complete)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self.parts = self.out / "parts"
+        self.manifest_path = self.out / "manifest.json"
+
+    def open(self, spec: dict[str, Any], key: str) -> dict[str, Any] | None:
+        """Create or resume; returns the stored manifest when resuming."""
+        if self.out.exists() and not self.out.is_dir():
+            raise InputError(Problem(f"--out {self.out}: exists and is not a folder"))
+        if self.manifest_path.exists():
+            try:
+                manifest = json.loads(self.manifest_path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise InputError(
+                    Problem(f"--out {self.out}: unreadable manifest.json ({exc})")
+                ) from exc
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                raise InputError(
+                    Problem(f"--out {self.out}: manifest.json is not a sweep manifest")
+                )
+            if manifest.get("spec_hash") != key:
+                raise InputError(
+                    Problem(
+                        f"--out {self.out} holds another sweep "
+                        f"(spec hash {manifest.get('spec_hash')}, "
+                        f"instance {manifest.get('spec', {}).get('instance')}; this one is {key}); "
+                        "choose another folder or delete that one"
+                    )
+                )
+            return manifest
+        if self.out.exists() and any(p for p in self.out.iterdir() if not p.name.startswith(".")):
+            raise InputError(
+                Problem(f"--out {self.out}: folder exists, is not empty and holds no sweep")
+            )
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                Problem(f"--out {self.out}: cannot create ({exc.strerror or exc})")
+            ) from exc
+        return None
+
+    def done_chunks(self) -> set[int]:
+        if not self.parts.is_dir():
+            return set()
+        for tmp in self.parts.glob(".tmp-*"):  # left by a hard kill: never counted
+            shutil.rmtree(tmp, ignore_errors=True)
+        done = set()
+        for folder in self.parts.glob("chunk-*"):
+            if (folder / "variants.parquet").is_file() and (folder / "regions.parquet").is_file():
+                done.add(int(folder.name.split("-")[1]))
+        return done
+
+    def write_chunk(self, chunk: int, variants: pd.DataFrame, regions: pd.DataFrame) -> None:
+        self.parts.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.parts))
+        try:
+            variants.to_parquet(tmp / "variants.parquet", index=False)
+            regions.to_parquet(tmp / "regions.parquet", index=False)
+            os.replace(tmp, self.parts / f"chunk-{chunk:06d}")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def read_chunks(self, chunks: Iterable[int]) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+        variants, regions = [], []
+        for chunk in sorted(chunks):
+            folder = self.parts / f"chunk-{chunk:06d}"
+            variants.append(pd.read_parquet(folder / "variants.parquet"))
+            regions.append(pd.read_parquet(folder / "regions.parquet"))
+        return variants, regions
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        _atomic_write(
+            self.manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2, default=str))
+        )
+
+    def write_final(self, variants: pd.DataFrame, regions: pd.DataFrame) -> None:
+        _atomic_write(self.out / "variants.parquet", lambda p: variants.to_parquet(p, index=False))
+        _atomic_write(self.out / "variants.csv", lambda p: variants.to_csv(p, index=False))
+        _atomic_write(self.out / "regions.parquet", lambda p: regions.to_parquet(p, index=False))
+        _atomic_write(self.out / "regions.csv", lambda p: regions.to_csv(p, index=False))
+
+    def read_final(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        paths = [self.out / "variants.parquet", self.out / "regions.parquet"]
+        if not all(p.is_file() for p in paths):
+            return None
+        return pd.read_parquet(paths[0]), pd.read_parquet(paths[1])
+
+
+def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_sweep(folder: str | Path) -> SweepResult:
+    """Read a finished sweep folder (for reports)."""
+    store = SweepFolder(Path(folder))
+    if not store.manifest_path.is_file():
+        raise InputError(Problem(f"{folder}: no manifest.json; not a sweep output folder"))
+    try:
+        manifest = json.loads(store.manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(Problem(f"{folder}: unreadable manifest.json ({exc})")) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InputError(Problem(f"{folder}: manifest.json is not a sweep manifest"))
+    final = store.read_final() if manifest.get("status") == "complete" else None
+    if final is None:
+        raise InputError(Problem(f"{folder}: the sweep is not complete; run it again to resume it"))
+    return SweepResult(final[0], final[1], manifest, Path(folder))
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def _finish(
+    plan: SweepPlan, table: pd.DataFrame, variants: list[pd.DataFrame], regions: list[pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frames = [v for v in variants if len(v)]
+    v = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame({"variant": pd.Series(dtype=np.int64)})
+    )
+    v = v.sort_values("variant", kind="stable").reset_index(drop=True)
+    for col in ("units_sent", "unallocated"):
+        if col in v:
+            v[col] = v[col].astype("Int64")
+    r_frames = [r for r in regions if len(r)]
+    r = pd.concat(r_frames, ignore_index=True) if r_frames else empty_regions(plan)
+    r["region"] = pd.Categorical(r["region"].astype(str), categories=plan.instance.region_ids)
+    r = r.sort_values(["variant"], kind="stable").reset_index(drop=True)
+    return v, r
+
+
+def _counts(variants: pd.DataFrame) -> dict[str, int]:
+    if "status" not in variants:
+        return {}
+    return {str(k): int(n) for k, n in variants["status"].value_counts().sort_index().items()}
+
+
+def run_sweep(
+    instance: Instance,
+    vary: Mapping[str, Any] | Sequence[str],
+    *,
+    samples: int | None = None,
+    seed: int = 0,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    default_constraints: bool = True,
+    price_of_fairness: bool = False,
+    tie_break: bool = False,
+    time_limit: float | None = None,
+    mode: str = "fast",
+    design: pd.DataFrame | None = None,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: Any = None,
+    chunk_size: int | None = None,
+    progress: bool = False,
+    max_chunks: int | None = None,
+) -> SweepResult:
+    """Run a sweep (see `sweep`); returns both tables and the manifest.
+
+    max_chunks: solve at most this many new chunks, then stop (SweepInterrupted): a budgeted
+    run that a later call resumes.
+    """
+    plan, table, spec = build_plan(
+        instance,
+        vary,
+        samples=samples,
+        seed=seed,
+        constraints=constraints,
+        default_constraints=default_constraints,
+        price_of_fairness=price_of_fairness,
+        tie_break=tie_break,
+        time_limit=time_limit,
+        mode=mode,
+        design=design,
+    )
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise InputError(Problem(f"--workers must be a whole number >= 1, got {workers!r}"))
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+    ):
+        raise InputError(Problem(f"chunk size must be a whole number >= 1, got {chunk_size!r}"))
+    n = len(table)
+    store = SweepFolder(Path(out)) if out is not None else None
+    stored = store.open(spec, plan.key) if store is not None else None
+    if stored is not None and stored.get("status") == "complete" and store is not None:
+        final = store.read_final()
+        if final is not None:
+            return SweepResult(final[0], final[1], stored, store.out, 0)
+    size = (
+        int(stored["chunk_size"]) if stored is not None else (chunk_size or default_chunk_size(n))
+    )
+    chunks = chunks_of(_order(plan, table), size)
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "spec_hash": plan.key,
+        "spec": spec,
+        "instance_path": None if instance.path is None else str(instance.path),
+        "variants": n,
+        "chunk_size": size,
+        "chunks": len(chunks),
+        "status": "running",
+        "created": stored.get("created")
+        if stored
+        else datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+    }
+    done = store.done_chunks() if store is not None else set()
+    if store is not None:
+        store.write_manifest(manifest)
+    todo = [c for c in range(len(chunks)) if c not in done]
+    todo_now = todo[:max_chunks] if max_chunks is not None else todo
+    records: list[dict[str, Any]] = table.to_dict("records")  # type: ignore[assignment]
+    variants_parts: list[pd.DataFrame] = []
+    regions_parts: list[pd.DataFrame] = []
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    solved = 0
+
+    def accept(chunk: int, v: pd.DataFrame, r: pd.DataFrame) -> None:
+        nonlocal solved
+        if store is not None:
+            store.write_chunk(chunk, v, r)
+        else:
+            variants_parts.append(v)
+            regions_parts.append(r)
+        solved += len(v)
+
+    bar = _progress(progress, n, sum(len(chunks[c]) for c in done), instance.name)
+    try:
+        if todo_now:
+            jobs = [(c, chunks[c], [records[i] for i in chunks[c]]) for c in todo_now]
+            in_process = scheduler is None and (
+                workers == 1
+                or (workers is None and sum(len(j[1]) for j in jobs) < IN_PROCESS_BELOW)
+            )
+            if in_process:
+                for c, ids, rows in jobs:
+                    _, v, r = run_chunk(plan, c, ids, rows)
+                    accept(c, v, r)
+                    bar.update(len(ids))
+            else:
+                _run_parallel(plan, jobs, scheduler, workers, accept, bar, failures)
+    except KeyboardInterrupt:
+        bar.close()
+        left = n - solved - sum(len(chunks[c]) for c in done)
+        where = (
+            f"; finished chunks are kept in {store.out}, run the same sweep again to resume"
+            if store
+            else ""
+        )
+        raise SweepInterrupted(f"interrupted with {left:,} of {n:,} variants left{where}") from None
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - t0
+    if failures:
+        raise SweepIncomplete(
+            f"{len(failures)} chunk(s) could not be run ({failures[0]})"
+            + (
+                f"; the others are kept in {store.out}, run the same sweep again to retry"
+                if store
+                else ""
+            )
+        )
+    if len(todo_now) < len(todo):
+        left = sum(len(chunks[c]) for c in todo[len(todo_now) :])
+        raise SweepInterrupted(
+            f"stopped after {len(todo_now)} chunk(s) as asked, {left:,} of {n:,} variants left"
+            + (f"; run the same sweep again into {store.out} to resume" if store else "")
+        )
+    if store is not None:
+        variants_parts, regions_parts = store.read_chunks(range(len(chunks)))
+    v, r = _finish(plan, table, variants_parts, regions_parts)
+    manifest.update(
+        {
+            "status": "complete",
+            "completed": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds_last_run": round(elapsed, 3),
+            "solved_last_run": solved,
+            "counts": _counts(v),
+        }
+    )
+    if store is not None:
+        store.write_final(v, r)
+        store.write_manifest(manifest)
+        shutil.rmtree(store.parts, ignore_errors=True)
+    return SweepResult(v, r, manifest, None if store is None else store.out, solved)
+
+
+def _progress(enabled: bool, total: int, initial: int, name: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="variant",
+        desc=f"sweep {name}",
+        disable=None if enabled else True,  # None: shown on a terminal only
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
+
+
+def _run_parallel(
+    plan: SweepPlan,
+    jobs: list[tuple[int, list[int], list[dict[str, Any]]]],
+    scheduler: Any,
+    workers: int | None,
+    accept: Callable[[int, pd.DataFrame, pd.DataFrame], None],
+    bar: Any,
+    failures: list[str],
+) -> None:
+    with make_executor(scheduler, workers or default_workers()) as executor:
+        pending: dict[Future[Any], tuple[int, list[int]]] = {}
+        for c, ids, rows in jobs:
+            pending[executor.submit(run_chunk, plan, c, ids, rows)] = (c, ids)
+        try:
+            while pending:
+                finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    c, ids = pending.pop(future)
+                    try:
+                        _, v, r = future.result()
+                    except Exception as exc:
+                        failures.append(f"chunk {c}: {type(exc).__name__}: {exc}")
+                        bar.update(len(ids))
+                        continue
+                    accept(c, v, r)
+                    bar.update(len(ids))
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def sweep(
+    instance: Instance,
+    vary: Mapping[str, Any] | Sequence[str],
+    samples: int | None = None,
+    seed: int = 0,
+    price_of_fairness: bool = False,
+    **options: Any,
+) -> pd.DataFrame:
+    """Solve the instance for every variant of `vary`; one row per variant.
+
+        optimiser.sweep(inst, vary={"supply": "500:3000:100", "per_capita_floor.share": "0:1:0.1"})
+
+    vary: {input: values} or a list of `--vary` texts (docs/sweeps.md): supply, horizon_days,
+    KIND.PARAM (a constraint parameter; the constraint becomes active), COLUMN* (a regions.csv
+    column scaled by a factor; `COLUMN*@A,B` only those regions) or COLUMN (set to a value).
+    samples/seed: a seeded uniform random sample of the ranges instead of the full grid.
+    price_of_fairness: also solve without fairness constraints (lives_optimal, price columns).
+    Other options (run_sweep): constraints, default_constraints, tie_break, time_limit, mode
+    ('fast' | 'rebuild'), out (a folder: persisted, resumable), workers, scheduler (a Dask
+    address or Client), chunk_size, progress.
+    The per-region table: `run_sweep(...).regions`.
+    """
+    return run_sweep(
+        instance, vary, samples=samples, seed=seed, price_of_fairness=price_of_fairness, **options
+    ).variants

@@ -1,0 +1,298 @@
+"""Running sweeps: persisted and resumable (budgeted stop, SIGINT, SIGKILL), refusing to
+overwrite another sweep, local processes, a Dask LocalCluster, and the `triage sweep` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import optimiser
+from optimiser.errors import InputError
+from optimiser.sweeps import SweepInterrupted, load_sweep, run_sweep
+
+REPO = Path(__file__).resolve().parents[1]
+US = REPO / "instances" / "us-states-2020"
+VARY = {"supply": "0:3000:250", "per_capita_floor.share": "0,0.3,0.6"}  # 39 variants
+
+
+@pytest.fixture(scope="module")
+def us() -> optimiser.Instance:
+    return optimiser.load_instance(US)
+
+
+@pytest.fixture(scope="module")
+def reference(us):
+    """The same sweep, uninterrupted and in memory."""
+    return run_sweep(us, VARY, price_of_fairness=True, workers=1)
+
+
+def same_tables(a, b) -> None:
+    cols = [
+        "variant",
+        "supply",
+        "per_capita_floor.share",
+        "status",
+        "lives_saved",
+        "lives_optimal",
+        "units_sent",
+    ]
+    pd.testing.assert_frame_equal(a.variants[cols], b.variants[cols], check_exact=False, rtol=2e-6)
+    assert len(a.regions) == len(b.regions)
+    assert a.regions["variant"].tolist() == b.regions["variant"].tolist()
+    assert a.regions["region"].tolist() == b.regions["region"].tolist()
+    assert np.allclose(
+        a.regions["lives"].groupby(a.regions["variant"]).sum(), b.variants["lives_saved"], rtol=2e-6
+    )
+
+
+def test_budgeted_stop_then_resume(us, reference, tmp_path):
+    out = tmp_path / "sweep"
+    with pytest.raises(SweepInterrupted, match="run the same sweep again"):
+        run_sweep(us, VARY, price_of_fairness=True, out=out, workers=1, chunk_size=5, max_chunks=3)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (
+        manifest["status"] == "running" and manifest["chunks"] == 8 and manifest["variants"] == 39
+    )
+    assert sorted(p.name for p in (out / "parts").iterdir()) == [
+        "chunk-000000",
+        "chunk-000001",
+        "chunk-000002",
+    ]
+    assert not (out / "variants.parquet").exists()  # no final table until the sweep is complete
+    # resume: a different chunk size or worker count asked for now does not change the chunks
+    result = run_sweep(us, VARY, price_of_fairness=True, out=out, workers=1, chunk_size=7)
+    assert result.solved == 39 - 15
+    same_tables(result, reference)
+    assert not (out / "parts").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["counts"] == {"optimal": 39}
+    for name in ("variants.parquet", "variants.csv", "regions.parquet", "regions.csv"):
+        assert (out / name).is_file()
+    assert pd.read_csv(out / "variants.csv")["lives_saved"].tolist() == pytest.approx(
+        reference.variants["lives_saved"].tolist()
+    )
+    # once complete, running it again solves nothing and returns the stored tables
+    again = run_sweep(us, VARY, price_of_fairness=True, out=out)
+    assert again.solved == 0
+    same_tables(again, reference)
+    same_tables(load_sweep(out), reference)
+
+
+def test_a_folder_holding_another_sweep_is_never_overwritten(us, tmp_path):
+    out = tmp_path / "sweep"
+    run_sweep(us, {"supply": "100,200"}, out=out)
+    before = (out / "variants.parquet").read_bytes()
+    with pytest.raises(InputError, match="holds another sweep"):
+        run_sweep(us, {"supply": "100,300"}, out=out)
+    with pytest.raises(InputError, match="holds another sweep"):
+        run_sweep(us, {"supply": "100,200"}, out=out, price_of_fairness=True)
+    assert (out / "variants.parquet").read_bytes() == before
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty and holds no sweep"):
+        run_sweep(us, {"supply": "100,200"}, out=other)
+    assert (other / "notes.txt").read_text() == "mine"
+    with pytest.raises(InputError, match="not a sweep output folder"):
+        load_sweep(tmp_path / "missing")
+    partial = tmp_path / "partial"
+    with pytest.raises(SweepInterrupted):
+        run_sweep(us, {"supply": "1:20:1"}, out=partial, chunk_size=5, max_chunks=1)
+    with pytest.raises(InputError, match="not complete; run it again to resume"):
+        load_sweep(partial)
+
+
+def test_local_processes_match_in_process(us, reference):
+    result = run_sweep(us, VARY, price_of_fairness=True, workers=2, chunk_size=4)
+    same_tables(result, reference)
+
+
+def test_dask_local_cluster_matches(us, reference):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+            protocol="tcp",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        result = run_sweep(us, VARY, price_of_fairness=True, scheduler=client, chunk_size=6)
+        same_tables(result, reference)
+        # the CLI, connecting to the same cluster by address
+        out = Path(os.environ.get("PYTEST_TMP", "/tmp")) / f"dask-sweep-{os.getpid()}"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "optimiser",
+                "sweep",
+                str(US),
+                "--vary",
+                "supply=0:3000:250",
+                "--vary",
+                "per_capita_floor.share=0,0.3,0.6",
+                "--price-of-fairness",
+                "--dask-scheduler",
+                cluster.scheduler_address,
+                "--out",
+                str(out),
+                "--json",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert proc.returncode == 0, proc.stderr
+        try:
+            same_tables(load_sweep(out), reference)
+        finally:
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "optimiser", *args]
+
+
+def _start_long_sweep(out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        _cli(
+            "sweep",
+            str(US),
+            "--vary",
+            "supply=1:800:1",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+        ),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_chunks(
+    out: Path, proc: subprocess.Popen[str], count: int, timeout: float = 60
+) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        parts = out / "parts"
+        if parts.is_dir() and len(list(parts.glob("chunk-*"))) >= count:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep ended early: {proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(0.02)
+    pytest.fail("no chunk was written in time")
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_killed_sweep_resumes_where_it_stopped(us, tmp_path, how):
+    out = tmp_path / "sweep"
+    proc = _start_long_sweep(out)
+    _wait_for_chunks(out, proc, 2)
+    proc.send_signal(getattr(signal, how))
+    _, stderr = proc.communicate(timeout=60)
+    if how == "SIGINT":
+        assert proc.returncode == 130
+        assert "interrupted with" in stderr and "run the same sweep again to resume" in stderr
+        assert "Traceback" not in stderr
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    done_before = {p.name for p in (out / "parts").glob("chunk-*")}
+    assert done_before and not (out / "variants.parquet").exists()
+    for chunk in done_before:  # every stored chunk is whole
+        assert (
+            len(pd.read_parquet(out / "parts" / chunk / "variants.parquet")) == 13
+        )  # ceil(800 / 64)
+    resumed = subprocess.run(
+        _cli(
+            "sweep",
+            str(US),
+            "--vary",
+            "supply=1:800:1",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--json",
+        ),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    manifest = json.loads(resumed.stdout)
+    assert manifest["status"] == "complete" and manifest["variants"] == 800
+    assert 0 < manifest["solved_last_run"] <= 800 - 13 * len(done_before)
+    result = load_sweep(out)
+    v = result.variants
+    assert v["variant"].tolist() == list(range(800)) and v["supply"].tolist() == list(range(1, 801))
+    assert (v["status"] == "optimal").all()
+    assert (np.diff(v["lives_saved"]) >= -1e-6).all()  # more supply never saves fewer lives
+    check = run_sweep(us, {"supply": ",".join(str(s) for s in (1, 400, 777, 800))}).variants
+    assert v.set_index("supply").loc[[1, 400, 777, 800], "lives_saved"].tolist() == pytest.approx(
+        check["lives_saved"].tolist(), rel=2e-6
+    )
+    assert len(result.regions) == 800 * 50
+
+
+def test_cli_sweep_outputs_and_errors(tmp_path, run_cli):
+    out = tmp_path / "res"
+    proc = run_cli(
+        "sweep",
+        US,
+        "--vary",
+        "supply=1000,2400",
+        "--vary",
+        "survival_with*=0.9,2@NY",
+        "--vary",
+        "per_capita_floor.share=0,0.5",
+        "--price-of-fairness",
+        "--out",
+        out,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "8 variants" in proc.stdout and "failed 4" in proc.stdout and "optimal 4" in proc.stdout
+    assert "survival_with is a probability" in proc.stdout
+    v = pd.read_parquet(out / "variants.parquet")
+    r = pd.read_parquet(out / "regions.parquet")
+    assert list(v.columns[:4]) == [
+        "variant",
+        "supply",
+        "survival_with*@NY",
+        "per_capita_floor.share",
+    ]
+    assert {"status", "lives_saved", "lives_optimal", "price_of_fairness", "reason"} <= set(
+        v.columns
+    )
+    assert list(r.columns) == ["variant", "region", "units", "lives", "coverage_before", "coverage"]
+    assert len(r) == 4 * 50 and set(r["variant"]) == set(v.loc[v["status"] == "optimal", "variant"])
+    assert pd.read_csv(out / "regions.csv").shape == r.shape
+    for args, fragment in [  # (every bad spec is covered in tests/test_sweep_spec.py)
+        (("--vary", "per_capita_floor.share=0:3:1"), "must be <= 1"),
+        ((), "give at least one --vary"),
+    ]:
+        bad = run_cli("sweep", US, *args, "--out", tmp_path / "bad")
+        assert bad.returncode == 2, (args, bad.stderr)
+        assert fragment in bad.stderr and "Traceback" not in bad.stderr
+        assert not (tmp_path / "bad").exists()
+    clash = run_cli("sweep", US, "--vary", "supply=1000,2000", "--out", out)
+    assert clash.returncode == 2 and "holds another sweep" in clash.stderr
