@@ -1,0 +1,210 @@
+"""JSON errors: every failure is {"error": {...}} naming the field at fault, never a traceback.
+
+Input problems carry the engine's own messages (the CLI prints the same text) plus `field`, a
+pointer into the request body such as `regions[2].population` or `options.constraints[0]`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from optimiser.errors import InputError, Problem
+
+log = logging.getLogger("optimiser.service")
+
+_FIELD_PREFIX = re.compile(r"^field '([^']+)': ")
+_CONSTRAINT_PREFIX = re.compile(r"^(constraints\[\d+\]): (?:parameter '([^']+)')?")
+# Row tables of a request, by the file name the engine reports: a problem at row N (1-based)
+# points to <table>[N-1].
+_ROW_TABLES = {
+    "regions": "regions",
+    "tiers": "tiers",
+    "demand.csv": "demand",
+    "deliveries.csv": "deliveries",
+    "lead_times.csv": "lead_times",
+    "capacity.csv": "capacity",
+}
+_JOB_KINDS = ("solve", "plan")
+
+
+class ApiError(Exception):
+    """An answer other than 2xx, as JSON: status, code, message and optional problems."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        problems: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.problems = problems or []
+        self.headers = dict(headers or {})
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
+        if self.problems:
+            body["problems"] = self.problems
+        return {"error": body}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.payload(), status_code=self.status, headers=self.headers)
+
+
+def problem_field(problem: Problem, prefix: str = "") -> str | None:
+    """Where in the request body a Problem points (a JSON path), or None if nowhere."""
+    field: str | None = None
+    match = _FIELD_PREFIX.match(problem.message)
+    constraint = _CONSTRAINT_PREFIX.match(problem.message)
+    if problem.file in _ROW_TABLES:
+        field = _ROW_TABLES[problem.file]
+        if problem.line is not None:
+            field += f"[{problem.line - 1}]"
+        if problem.column:
+            field += f".{problem.column}"
+    elif match:
+        field = match.group(1)
+    elif constraint:
+        field = constraint.group(1)
+        if constraint.group(2):
+            field += f".{constraint.group(2)}"
+    elif problem.column:
+        field = problem.column
+    if field is not None and prefix:
+        field = f"{prefix}.{field}" if not field.startswith("[") else prefix + field
+    return field
+
+
+def problems_json(problems: Iterable[Problem], prefix: str = "", field: str | None = None) -> list[
+    dict[str, Any]
+]:
+    """[{"field": ..., "message": <the CLI's text>}, ...]; `field` overrides the pointer."""
+    out = []
+    for problem in problems:
+        item: dict[str, Any] = {
+            "field": field if field is not None else problem_field(problem, prefix),
+            "message": str(problem),
+        }
+        if problem.region is not None:
+            item["region"] = problem.region
+        out.append(item)
+    return out
+
+
+def input_error(exc: InputError, prefix: str = "", field: str | None = None) -> ApiError:
+    return ApiError(
+        422, "invalid_input", exc.summary(), problems=problems_json(exc.problems, prefix, field)
+    )
+
+
+def _loc_to_field(loc: Iterable[Any]) -> str:
+    items = list(loc)
+    if len(items) > 2 and items[0] == "body" and items[1] in _JOB_KINDS:
+        del items[1]  # the tag pydantic adds for the job kind
+    parts = [p for p in items if p not in ("body", "query", "path", "header")]
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def validation_error(exc: RequestValidationError) -> ApiError:
+    """FastAPI/pydantic errors in our format; malformed JSON is a 400."""
+    errors = list(exc.errors())
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            loc = list(err.get("loc", ()))
+            pos = loc[1] if len(loc) > 1 else "?"
+            reason = ctx.get("error", "invalid JSON")
+            return ApiError(
+                400,
+                "malformed_json",
+                f"malformed JSON in the request body: {reason} (at character {pos})",
+            )
+    problems = []
+    for err in errors:
+        loc = list(err.get("loc", ()))
+        field = _loc_to_field(loc)
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+            field = "kind"
+            message = f"must be one of: {', '.join(_JOB_KINDS)}"
+        elif err.get("type") == "missing" and loc == ["body"]:
+            message = "a JSON object is required as the request body"
+        elif err.get("type") in ("model_attributes_type", "dict_type") and loc == ["body"]:
+            message = "the request body must be a JSON object (Content-Type: application/json)"
+        problems.append({"field": field or None, "message": f"{field or 'body'}: {message}"})
+    summary = str(problems[0]["message"]) if problems else "invalid request"
+    if len(problems) > 1:
+        more = len(problems) - 1
+        summary += f" (and {more} more problem{'s' * (more > 1)})"
+    return ApiError(422, "invalid_input", summary, problems=problems)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Register the JSON error handlers on `app`."""
+
+    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return exc.response()
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return validation_error(exc).response()
+
+    async def on_input(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InputError)
+        return input_error(exc).response()
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        if status == 404 and detail == "Not Found":
+            detail = "no such endpoint (see /docs)"
+        code = _HTTP_CODES.get(status, "error")
+        return ApiError(status, code, detail, headers=exc.headers).response()
+
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return ApiError(
+            500, "internal", f"internal error ({type(exc).__name__}); the server log has details"
+        ).response()
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(InputError, on_input)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_crash)

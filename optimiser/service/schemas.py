@@ -1,0 +1,374 @@
+"""Request and response bodies of the HTTP API (pydantic), kept apart from the domain types.
+
+Numbers also have the service's bounds (optimiser.service.tasks.SERVICE_BOUNDS), stated here as
+JSON-schema minimum/maximum.
+
+Instance fields are validated by the engine itself (optimiser.instance_from_dict), so a bad
+value gets exactly the CLI's message; here they carry only their documented JSON schema.
+Service-only fields (options flags, job kind, paging) are validated by pydantic.
+"""
+
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema
+
+from models.fairness import REGISTRY
+from optimiser.policies import POLICIES
+
+NUMBER = {"type": "number"}
+REGION_ROW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "RegionRow",
+    "description": "One row of regions.csv (same columns, same rules).",
+    "required": ["region", "population", "capacity", "peak_demand"],
+    "additionalProperties": False,
+    "properties": {
+        "region": {"type": "string", "minLength": 1, "description": "Unique region id."},
+        "name": {"type": "string"},
+        "population": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e10},
+        "capacity": {"type": "number", "minimum": 0, "maximum": 1e9,
+                     "description": "Existing equipped beds."},
+        "peak_demand": {"type": "number", "minimum": 0, "maximum": 1e9,
+                        "description": "Projected peak need."},
+        "survival_with": {"type": "number", "minimum": 0, "maximum": 1, "default": 1},
+        "survival_without": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+        "los_days": {"type": "number", "minimum": 1e-3, "maximum": 1e5},
+        "staff_cap": {"type": "integer", "minimum": 0, "maximum": 1e9,
+                      "description": "Most extra units."},
+        "pressure": {"type": "number", "minimum": 1e-6, "maximum": 1, "default": 1},
+        "weight": {"type": "number", "minimum": 0, "maximum": 1e6, "default": 1},
+    },
+}
+TIER_ROW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "TierRow",
+    "description": "One row of tiers.csv: a prognosis tier of a region's excess demand.",
+    "required": ["region", "share", "survival_with"],
+    "additionalProperties": False,
+    "properties": {
+        "region": {"type": "string"},
+        "share": {"type": "number", "minimum": 0, "maximum": 1},
+        "survival_with": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
+CONSTRAINT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Constraint",
+    "description": "A fairness constraint: kind plus its parameters (docs/model.md), e.g. "
+    '{"kind": "coverage_floor", "level": 0.5}.',
+    "required": ["kind"],
+    "properties": {"kind": {"type": "string", "enum": sorted(REGISTRY)}},
+    "additionalProperties": True,
+}
+
+
+def engine_checked(schema: dict[str, Any]) -> Any:
+    """A field the engine validates (same messages as the CLI), documented by `schema`."""
+    return Annotated[Any, WithJsonSchema(schema)]
+
+
+class SolveOptions(BaseModel):
+    """How to solve; every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_limit: engine_checked(  # type: ignore[valid-type]
+        {"type": "number", "exclusiveMinimum": 0, "description": "Seconds per solver run; "
+         "capped by the server's maximum (TRIAGE_MAX_TIME_LIMIT, or TRIAGE_MAX_JOB_TIME_LIMIT "
+         "for jobs). Default TRIAGE_DEFAULT_TIME_LIMIT."}
+    ) = None
+    supply: engine_checked(  # type: ignore[valid-type]
+        {"type": "integer", "minimum": 0, "maximum": 1e9,
+         "description": "Override the instance's supply."}
+    ) = None
+    constraints: engine_checked(  # type: ignore[valid-type]
+        {"type": "array", "description": "Extra fairness constraints: objects "
+         "{kind, ...params} or CLI strings 'kind:param=value'.",
+         "items": {"anyOf": [CONSTRAINT_SCHEMA, {"type": "string"}]}}
+    ) = None
+    default_constraints: StrictBool = Field(
+        True, description="Apply the instance's own constraints (CLI --no-default-constraints)."
+    )
+    price_of_fairness: StrictBool = Field(True, description="Compute the price-of-fairness table.")
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seed of the lottery policy.")
+
+
+class InstanceFields(BaseModel):
+    """The instance (the folder format as JSON): instance.toml keys plus regions and tiers."""
+
+    model_config = ConfigDict(
+        extra="allow",  # unknown keys reach the engine, which names them and lists allowed ones
+        json_schema_extra={"additionalProperties": False, "required": ["regions", "supply"]},
+    )
+
+    name: engine_checked({"type": "string", "minLength": 1}) = None  # type: ignore[valid-type]
+    description: engine_checked({"type": "string"}) = None  # type: ignore[valid-type]
+    source: engine_checked({"type": "string"}) = None  # type: ignore[valid-type]
+    resource: engine_checked({"type": "string"}) = None  # type: ignore[valid-type]
+    supply: engine_checked(  # type: ignore[valid-type]
+        {"type": "integer", "minimum": 0, "maximum": 1e9, "description": "Units to allocate now."}
+    ) = None
+    horizon_days: engine_checked(  # type: ignore[valid-type]
+        {"type": "number", "minimum": 1e-3, "maximum": 1e5}
+    ) = None
+    defaults: engine_checked(  # type: ignore[valid-type]
+        {"type": "object", "description": "Default of any optional regions column.",
+         "additionalProperties": NUMBER}
+    ) = None
+    regions: engine_checked(  # type: ignore[valid-type]
+        {"type": "array", "minItems": 1, "items": REGION_ROW_SCHEMA}
+    ) = None
+    tiers: engine_checked(  # type: ignore[valid-type]
+        {"type": "array", "items": TIER_ROW_SCHEMA}
+    ) = None
+    constraints: engine_checked(  # type: ignore[valid-type]
+        {"type": "array", "items": CONSTRAINT_SCHEMA,
+         "description": "Constraints active by default ([[constraints]] of instance.toml)."}
+    ) = None
+    assumptions: engine_checked({"type": "object"}) = None  # type: ignore[valid-type]
+    provenance: engine_checked({"type": "object"}) = None  # type: ignore[valid-type]
+
+    def to_engine(self) -> dict[str, Any]:
+        """The request as the engine's JSON (only the fields the client sent)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class SolveRequest(InstanceFields):
+    """An instance (the folder format as JSON) plus policy and options."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "additionalProperties": False,
+            "required": ["regions", "supply"],
+            "examples": [
+                {
+                    "name": "pugh2021",
+                    "supply": 1000,
+                    "regions": [
+                        {"region": "A", "population": 9000000, "capacity": 1000,
+                         "peak_demand": 2000},
+                        {"region": "B", "population": 10500000, "capacity": 700,
+                         "peak_demand": 2500},
+                    ],
+                    "constraints": [{"kind": "per_capita_floor", "share": 0.5}],
+                    "policy": "optimal",
+                    "options": {"time_limit": 5},
+                }
+            ],
+        },
+    )
+
+    policy: Annotated[StrictStr, WithJsonSchema({"type": "string", "enum": list(POLICIES)})] = (
+        Field("optimal", description="optimal, or a baseline rule scored the same way.")
+    )
+    options: SolveOptions | None = None
+
+
+def _rows(title: str, required: list[str], properties: dict[str, Any], doc: str) -> Any:
+    return engine_checked({"type": "array", "description": doc, "items": {
+        "type": "object", "title": title, "required": required, "properties": properties,
+        "additionalProperties": False}})
+
+
+DAY = {"type": "integer", "minimum": 0, "maximum": 999}
+COUNT = {"type": "number", "minimum": 0, "maximum": 1e9}
+DEMAND_ROWS = _rows(
+    "DemandRow", ["region", "day"],
+    {"region": {"type": "string"}, "day": DAY, "new_patients": COUNT, "census": COUNT},
+    "Rows of demand.csv: region, day, new_patients or census.",
+)
+DELIVERY_ROWS = _rows(
+    "DeliveryRow", ["day", "quantity"],
+    {"day": DAY, "quantity": {"type": "integer", "minimum": 0, "maximum": 1e9},
+     "depot": {"type": "string"}},
+    "Rows of deliveries.csv.",
+)
+LEAD_TIME_ROWS = _rows(
+    "LeadTimeRow", ["from", "to", "days"],
+    {"from": {"type": "string"}, "to": {"type": "string"}, "days": DAY},
+    "Rows of lead_times.csv.",
+)
+CAPACITY_ROWS = _rows(
+    "CapacityRow", ["region", "day"],
+    {"region": {"type": "string"}, "day": DAY, "capacity": COUNT, "staff_cap": COUNT},
+    "Rows of capacity.csv.",
+)
+
+
+class PlanOptions(BaseModel):
+    """How to plan; every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_limit: engine_checked(  # type: ignore[valid-type]
+        {"type": "number", "exclusiveMinimum": 0, "description": "Seconds; capped by "
+         "TRIAGE_MAX_JOB_TIME_LIMIT. Default TRIAGE_DEFAULT_TIME_LIMIT."}
+    ) = None
+    constraints: engine_checked(  # type: ignore[valid-type]
+        {"type": "array", "items": {"anyOf": [CONSTRAINT_SCHEMA, {"type": "string"}]}}
+    ) = None
+    default_constraints: StrictBool = True
+    price_of_fairness: StrictBool = True
+    mip_gap: engine_checked(  # type: ignore[valid-type]
+        {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "description": "Relative gap."}
+    ) = None
+
+
+class PlanRequest(InstanceFields):
+    """A multi-period instance as JSON: the single-period fields, the [multiperiod] table, and
+    the rows of demand.csv, deliveries.csv, lead_times.csv and capacity.csv (docs/multiperiod)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"additionalProperties": False, "required": ["regions", "supply",
+                                                                       "demand"]},
+    )
+
+    multiperiod: engine_checked(  # type: ignore[valid-type]
+        {"type": "object", "description": "The [multiperiod] table of instance.toml."}
+    ) = None
+    demand: DEMAND_ROWS = None  # type: ignore[valid-type]
+    deliveries: DELIVERY_ROWS = None  # type: ignore[valid-type]
+    lead_times: LEAD_TIME_ROWS = None  # type: ignore[valid-type]
+    capacity: CAPACITY_ROWS = None  # type: ignore[valid-type]
+    options: PlanOptions | None = None
+
+
+class SolveJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["solve"] = Field(description="One allocation (the body of POST /v1/solve).")
+    request: SolveRequest
+
+
+class PlanJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["plan"] = Field(description="A multi-period delivery plan (`triage plan`).")
+    request: PlanRequest
+
+
+JobRequest = Annotated[SolveJob | PlanJob, Field(discriminator="kind")]
+"""An asynchronous job: a kind and its request. Kinds are registered in
+optimiser.service.tasks.KINDS; adding one is one task function and one model here."""
+
+
+class ProblemItem(BaseModel):
+    field: str | None = Field(
+        description="JSON path of the field at fault, e.g. regions[2].population."
+    )
+    message: str = Field(description="What is wrong, as the CLI says it.")
+    region: str | None = None
+
+
+class ErrorBody(BaseModel):
+    status: int
+    code: str
+    message: str
+    problems: list[ProblemItem] = []
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class PriceRow(BaseModel):
+    constraint: str
+    lives_saved_alone: float | None
+    lives_lost_alone: float | None
+    lives_lost_marginal: float | None
+    note: str | None = None
+
+
+class SolverInfoOut(BaseModel):
+    name: str
+    version: str
+    gap: float | None
+    seconds: float
+    solves: int
+    pyomo_version: str
+
+
+class SolveResult(BaseModel):
+    """Exactly the JSON of `triage solve --json` (AllocationResult.to_dict())."""
+
+    instance: str
+    status: str = Field(description='"optimal", "time_limit" (best found, see solver.gap), '
+                        '"infeasible" (see explanation) or "rule" (a baseline policy).')
+    policy: str
+    resource: str
+    supply: int
+    lives_saved: float | None
+    allocation: dict[str, int]
+    unallocated: int | None
+    constraints: list[str]
+    price_of_fairness: list[PriceRow]
+    lives_optimal: float | None
+    lives_lost_total: float | None
+    lives_lost_pct: float | None
+    regions: list[dict[str, Any]]
+    clipped_floors: list[dict[str, Any]]
+    violations: list[str]
+    explanation: str | None
+    solver: SolverInfoOut | None
+    timings: dict[str, float]
+    fingerprint: str
+
+
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class JobView(BaseModel):
+    id: str
+    kind: str
+    status: JobStatus
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    attempts: int = Field(description="Runs started so far (a server restart can add one).")
+    time_limit: float = Field(description="Effective solver time limit in seconds.")
+    idempotency_key: str | None = None
+    note: str | None = None
+    error: ErrorBody | None = Field(None, description="Why the job failed.")
+    result: SolveResult | dict[str, Any] | None = Field(
+        None, description="When done: the result (for solve, the JSON of triage solve --json)."
+    )
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class Ready(BaseModel):
+    ready: bool
+    checks: dict[str, str]
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses an endpoint can answer."""
+    return {status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
+            for status in statuses}
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON, or a bad header.",
+    401: "Missing or invalid token.",
+    404: "No such job for this token.",
+    409: "Conflict: the job already finished, or the Idempotency-Key was used for another "
+    "request.",
+    413: "Body over the size limit (TRIAGE_MAX_BODY_BYTES).",
+    422: "Invalid input: `problems` name the fields at fault, in the CLI's words.",
+    429: "Rate, concurrency or active-jobs limit of this token (see Retry-After).",
+    500: "Internal error (never a stack trace; the server log has details).",
+    503: "Solvers not ready, or too many solves waiting (see Retry-After).",
+    504: "The solve outlived its hard time limit and was stopped.",
+}
+AUTHED = (400, 401, 413, 422, 429)

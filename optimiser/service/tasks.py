@@ -1,0 +1,453 @@
+"""The work a service job or solve request does, as plain functions of a JSON-like request.
+
+These run in a worker process (or a Dask worker) and call the same engine functions as the CLI
+and the Python API: instance_from_dict -> optimiser.solve -> AllocationResult.to_dict().
+A task kind is one entry in KINDS: "solve" now; a multi-period "plan" is one more function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from optimiser.constraints import ConstraintSpec, to_specs
+from optimiser.engine import solve
+from optimiser.errors import InfeasibleError, InputError, Problem
+from optimiser.instance import Instance, instance_from_dict, validate_supply
+from optimiser.policies import check_policy
+from optimiser.service.errors import ApiError, problem_field
+
+log = logging.getLogger("optimiser.service.tasks")
+
+ENVELOPE_KEYS = ("policy", "options")
+INSTANCE_CACHE_SIZE = 32
+
+
+def canonical(obj: Any) -> str:
+    """One spelling of a JSON value (sorted keys, no spaces): equal requests, equal text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def split_request(request: Mapping[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """(instance fields, policy, options) of a solve request."""
+    instance = {k: v for k, v in request.items() if k not in ENVELOPE_KEYS}
+    policy = request.get("policy", "optimal")
+    options = dict(request.get("options") or {})
+    return instance, policy, options
+
+
+_instances: OrderedDict[str, Instance] = OrderedDict()
+_instances_lock = threading.Lock()
+
+
+def cached_instance(payload: Mapping[str, Any]) -> Instance:
+    """instance_from_dict, remembered by the canonical text of the payload (LRU, per process).
+
+    Instances are immutable, so a cached one is shared safely between requests."""
+    key = sha256(canonical(payload))
+    with _instances_lock:
+        found = _instances.get(key)
+        if found is not None:
+            _instances.move_to_end(key)
+            return found
+    instance = instance_from_dict(payload)
+    with _instances_lock:
+        _instances[key] = instance
+        while len(_instances) > INSTANCE_CACHE_SIZE:
+            _instances.popitem(last=False)
+    return instance
+
+
+# The service's own bounds on numbers (on top of the engine's rules): values far outside them
+# make no sense for a health system and can overflow floating point in the model.
+SERVICE_BOUNDS: dict[str, tuple[float | None, float]] = {
+    "population": (None, 1e10),
+    "capacity": (None, 1e9),
+    "peak_demand": (None, 1e9),
+    "staff_cap": (None, 1e9),
+    "los_days": (1e-3, 1e5),
+    "pressure": (1e-6, 1.0),
+    "weight": (None, 1e6),
+}
+MAX_SUPPLY = 1e9
+HORIZON_BOUNDS = (1e-3, 1e5)
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _bound_problem(value: Any, bounds: tuple[float | None, float]) -> str | None:
+    number = _as_number(value)
+    if number is None or number != number or number in (float("inf"), float("-inf")):
+        return None  # not a finite number: the engine explains what is wrong
+    low, high = bounds
+    if number > high:
+        return f"{value!r} is above the service's bound of {high:g}"
+    if low is not None and 0 < number < low:
+        return f"{value!r} is below the service's bound of {low:g}"
+    return None
+
+
+def check_bounds(payload: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    """Refuse numbers outside SERVICE_BOUNDS, naming the field (422)."""
+    problems: list[Problem] = []
+    fields: list[str | None] = []
+
+    def check(value: Any, bounds: tuple[float | None, float], field: str) -> None:
+        reason = _bound_problem(value, bounds)
+        if reason:
+            problems.append(Problem(f"{field}: {reason}"))
+            fields.append(field)
+
+    regions = payload.get("regions")
+    if isinstance(regions, list):
+        for i, row in enumerate(regions):
+            if isinstance(row, Mapping):
+                for column, bounds in SERVICE_BOUNDS.items():
+                    if column in row:
+                        check(row[column], bounds, f"regions[{i}].{column}")
+    defaults = payload.get("defaults")
+    if isinstance(defaults, Mapping):
+        for column, bounds in SERVICE_BOUNDS.items():
+            if column in defaults:
+                check(defaults[column], bounds, f"defaults.{column}")
+    check(payload.get("supply"), (None, MAX_SUPPLY), "supply")
+    check(payload.get("horizon_days"), HORIZON_BOUNDS, "horizon_days")
+    check(options.get("supply"), (None, MAX_SUPPLY), "options.supply")
+    if problems:
+        raise _invalid(problems, fields)
+
+
+def _invalid(problems: list[Problem], fields: list[str | None]) -> ApiError:
+    exc = InputError(problems)
+    items = []
+    for problem, field in zip(problems, fields, strict=True):
+        item: dict[str, Any] = {"field": field, "message": str(problem)}
+        if problem.region is not None:
+            item["region"] = problem.region
+        items.append(item)
+    return ApiError(422, "invalid_input", exc.summary(), problems=items)
+
+
+def _solve_field(problem: Problem) -> str | None:
+    """Problems raised by optimiser.solve() about the request's envelope."""
+    if problem.column == "policy":
+        return "policy"
+    if problem.column == "time_limit":
+        return "options.time_limit"
+    if problem.message.startswith("supply:"):
+        return "options.supply"
+    return problem_field(problem)
+
+
+def option_constraints(items: Any) -> tuple[ConstraintSpec, ...]:
+    """options.constraints: tables {kind, ...params} or CLI strings 'kind:param=value'."""
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise _invalid(
+            [Problem("must be a list of constraints ({kind, ...} objects or 'kind:param=value')")],
+            ["options.constraints"],
+        )
+    specs: list[ConstraintSpec] = []
+    problems: list[Problem] = []
+    fields: list[str | None] = []
+    for i, item in enumerate(items):
+        try:
+            specs.extend(to_specs([item]))
+        except InputError as exc:
+            for problem in exc.problems:
+                message = problem.message.replace("constraints[0]", f"options.constraints[{i}]", 1)
+                problems.append(Problem(message))
+                fields.append(f"options.constraints[{i}]")
+    if problems:
+        raise _invalid(problems, fields)
+    return tuple(specs)
+
+
+def check_time_limit(value: Any) -> float | None:
+    """The engine's rule for time limits, with the engine's message."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise _invalid(
+            [Problem(f"must be a number of seconds > 0, got {value!r}", column="time_limit")],
+            ["options.time_limit"],
+        )
+    return float(value)
+
+
+Request = Mapping[str, Any] | str | bytes
+
+
+def load_request(request: Request) -> dict[str, Any]:
+    """A request as a dict: JSON text is parsed here (in the worker, off the event loop)."""
+    if isinstance(request, str | bytes):
+        try:
+            request = json.loads(request)
+        except ValueError as exc:
+            raise ApiError(400, "malformed_json", f"malformed JSON in the request body: {exc}")\
+                from None
+    if not isinstance(request, Mapping):
+        raise ApiError(422, "invalid_input", "the request must be a JSON object")
+    return dict(request)
+
+
+def prepare_solve(request: Mapping[str, Any], time_limit: float | None = None) -> dict[str, Any]:
+    """Validate a solve request; returns the keyword arguments of optimiser.solve().
+
+    `time_limit`, when given, replaces options.time_limit (the server's effective limit)."""
+    payload, policy, options = split_request(request)
+    if time_limit is not None:
+        options = {**options, "time_limit": time_limit}
+    check_bounds(payload, options)
+    try:
+        instance = cached_instance(payload)
+    except InputError as exc:
+        raise _invalid(exc.problems, [problem_field(p) for p in exc.problems]) from None
+    extra = option_constraints(options.get("constraints"))
+    try:
+        if not isinstance(policy, str):
+            raise InputError(Problem(f"must be a string, got {policy!r}", column="policy"))
+        check_policy(policy)
+        supply = options.get("supply")
+        if supply is not None:
+            validate_supply(supply, "supply")
+    except InputError as exc:
+        raise _invalid(exc.problems, [_solve_field(p) for p in exc.problems]) from None
+    return {
+        "instance": instance,
+        "constraints": extra,
+        "policy": policy,
+        "supply": options.get("supply"),
+        "default_constraints": bool(options.get("default_constraints", True)),
+        "time_limit": check_time_limit(options.get("time_limit")),
+        "price_of_fairness": bool(options.get("price_of_fairness", True)),
+        "seed": int(options.get("seed", 0)),
+    }
+
+
+_prepared: OrderedDict[tuple[str, float | None], dict[str, Any]] = OrderedDict()
+
+
+def solve_task(request: Request, key: str | None = None,
+               time_limit: float | None = None) -> dict[str, Any]:
+    """POST /v1/solve and jobs of kind "solve": the JSON of `triage solve --json`.
+
+    With a `key` (a hash of the request text), the validated arguments are remembered, so a
+    repeated request skips parsing and validation (instances are immutable)."""
+    kwargs = None if key is None else _prepared.get((key, time_limit))
+    if kwargs is None:
+        kwargs = prepare_solve(load_request(request), time_limit)
+        if key is not None:
+            with _instances_lock:
+                _prepared[(key, time_limit)] = kwargs
+                while len(_prepared) > INSTANCE_CACHE_SIZE:
+                    _prepared.popitem(last=False)
+    arguments = dict(kwargs)
+    try:
+        result = solve(arguments.pop("instance"), **arguments)
+    except InputError as exc:
+        raise _invalid(exc.problems, [_solve_field(p) for p in exc.problems]) from None
+    return result.to_dict()
+
+
+def validate_solve(request: Mapping[str, Any], time_limit: float | None = None) -> None:
+    prepare_solve(request, time_limit)
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """A kind of job. `run(request, key, time_limit)` turns a request (a dict or its JSON text)
+    into a JSON-ready result; `validate(request_dict, time_limit)` checks it at submission
+    (raises ApiError), so that a bad request is a 422, not a failed job."""
+
+    name: str
+    run: Callable[..., dict[str, Any]]
+    validate: Callable[..., None]
+    doc: str
+
+
+KINDS: dict[str, TaskKind] = {
+    "solve": TaskKind("solve", solve_task, validate_solve, "one allocation (POST /v1/solve body)"),
+}
+
+
+PLAN_TABLES = ("demand", "deliveries", "lead_times", "capacity")
+MAX_PLAN_DAYS = 1000
+MAX_PLAN_CELLS = 200_000  # regions x days: twice the largest case of the multi-period benchmark
+
+
+def check_plan_size(request: Mapping[str, Any]) -> None:
+    """Refuse plans too large for a shared server before anything is allocated (422)."""
+    days: list[float] = []
+    table = request.get("multiperiod")
+    if isinstance(table, Mapping):
+        given = _as_number(table.get("days"))
+        if given is not None:
+            days.append(given)
+    for name in PLAN_TABLES:
+        rows = request.get(name)
+        if isinstance(rows, list):
+            for row in rows:
+                day = _as_number(row.get("day")) if isinstance(row, Mapping) else None
+                if day is not None and day == day:
+                    days.append(day + 1)
+    horizon = max(days, default=0.0)
+    regions = request.get("regions")
+    count = len(regions) if isinstance(regions, list) else 0
+    problems: list[Problem] = []
+    if horizon > MAX_PLAN_DAYS:
+        problems.append(Problem(f"multiperiod.days: a horizon of {horizon:g} days is above the "
+                                f"service's bound of {MAX_PLAN_DAYS}"))
+    elif horizon * count > MAX_PLAN_CELLS:
+        problems.append(Problem(f"multiperiod.days: {count} regions x {horizon:g} days is above "
+                                f"the service's bound of {MAX_PLAN_CELLS:,} region-days"))
+    if problems:
+        raise _invalid(problems, ["multiperiod.days"])
+
+
+def prepare_plan(request: Mapping[str, Any], time_limit: float | None = None) -> dict[str, Any]:
+    """Validate a plan request; returns the arguments of optimiser.multiperiod.plan()."""
+    import pandas as pd
+
+    from optimiser.multiperiod import multiperiod_from_frames
+
+    payload = {k: v for k, v in request.items() if k not in (*PLAN_TABLES, "options")}
+    options = dict(request.get("options") or {})
+    if time_limit is not None:
+        options["time_limit"] = time_limit
+    check_bounds(payload, options)
+    check_plan_size(request)
+    try:
+        base = cached_instance(payload)
+    except InputError as exc:
+        raise _invalid(exc.problems, [problem_field(p) for p in exc.problems]) from None
+    frames: dict[str, Any] = {}
+    for name in PLAN_TABLES:
+        rows = request.get(name)
+        if rows is None:
+            continue
+        if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+            raise _invalid([Problem(f"{name}: must be a list of row objects")], [name])
+        frames[name] = pd.DataFrame(list(rows))
+    if "demand" not in frames:
+        raise _invalid([Problem("demand: required (rows of region, day and new_patients or "
+                                "census)")], ["demand"])
+    try:
+        instance = multiperiod_from_frames(
+            base, frames["demand"], frames.get("deliveries"), frames.get("lead_times"),
+            frames.get("capacity"),
+        )
+    except InputError as exc:
+        raise _invalid(exc.problems, [problem_field(p) for p in exc.problems]) from None
+    mip_gap = options.get("mip_gap")
+    arguments: dict[str, Any] = {
+        "instance": instance,
+        "constraints": option_constraints(options.get("constraints")),
+        "default_constraints": bool(options.get("default_constraints", True)),
+        "time_limit": check_time_limit(options.get("time_limit")),
+        "price_of_fairness": bool(options.get("price_of_fairness", True)),
+    }
+    if mip_gap is not None:
+        arguments["mip_gap"] = mip_gap
+    return arguments
+
+
+def plan_task(request: Request, key: str | None = None,
+              time_limit: float | None = None) -> dict[str, Any]:
+    """Jobs of kind "plan": the JSON of `triage plan --json`."""
+    from optimiser.multiperiod import plan
+
+    arguments = prepare_plan(load_request(request), time_limit)
+    try:
+        result = plan(arguments.pop("instance"), **arguments)
+    except InputError as exc:
+        fields = ["options.mip_gap" if p.column == "mip_gap" else _solve_field(p)
+                  for p in exc.problems]
+        raise _invalid(exc.problems, fields) from None
+    payload: dict[str, Any] = result.to_dict()
+    return payload
+
+
+def validate_plan(request: Mapping[str, Any], time_limit: float | None = None) -> None:
+    prepare_plan(request, time_limit)
+
+
+def _multiperiod_available() -> bool:
+    try:
+        import optimiser.multiperiod  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if _multiperiod_available():
+    KINDS["plan"] = TaskKind("plan", plan_task, validate_plan, "a multi-period delivery plan")
+
+
+def run_task(
+    kind: str, request: Request, key: str | None = None, time_limit: float | None = None
+) -> dict[str, Any]:
+    """Run one task and never raise: {"ok": True, "body": <JSON text>, "seconds": s} or
+    {"ok": False, "error": {"status", "code", "message", "problems"}, "seconds": s}."""
+    t0 = time.perf_counter()
+    try:
+        task = KINDS.get(kind)
+        if task is None:
+            raise ApiError(422, "invalid_input",
+                           f"unknown job kind {kind!r} (known: {', '.join(KINDS)})")
+        result = task.run(request, key, time_limit)
+        body = json.dumps(result, allow_nan=False, separators=(",", ":"))
+        return {"ok": True, "body": body, "seconds": time.perf_counter() - t0,
+                "result_status": result.get("status")}
+    except ApiError as exc:
+        return {"ok": False, "error": exc.payload()["error"], "seconds": time.perf_counter() - t0}
+    except InfeasibleError as exc:
+        error = {"status": 422, "code": "infeasible", "message": exc.explanation}
+        return {"ok": False, "error": error, "seconds": time.perf_counter() - t0}
+    except Exception as exc:  # a worker answers, it does not crash
+        log.exception("task %s failed", kind)
+        error = {"status": 500, "code": "internal",
+                 "message": f"internal error in the solver ({type(exc).__name__}); "
+                 "the server log has details"}
+        return {"ok": False, "error": error, "seconds": time.perf_counter() - t0}
+
+
+WARM_UP_REQUEST: dict[str, Any] = {
+    "name": "warm-up",
+    "supply": 3,
+    "regions": [
+        {"region": "a", "population": 100, "capacity": 1, "peak_demand": 3},
+        {"region": "b", "population": 200, "capacity": 0, "peak_demand": 2},
+    ],
+    "options": {"constraints": [{"kind": "min_units", "units": 1}]},
+}
+
+
+def warm_up() -> None:
+    """Import and exercise the whole solve path once, so the first real request is not slow."""
+    outcome = run_task("solve", WARM_UP_REQUEST)
+    if not outcome["ok"]:
+        log.warning("warm-up solve failed: %s", outcome["error"])
