@@ -441,13 +441,19 @@ def solve(
     active = active_constraints(instance, constraints, default_constraints)
     engine = RegionalEngine(instance, active, SolverOptions(time_limit=time_limit))
     data = engine.data
-    baseline = engine.solve([], tie_break=tie_break)
+    # time_limit is one wall-clock budget for the whole request, shared by every HiGHS run
+    budget = _Deadline(time_limit)
+    baseline = engine.solve([], tie_break=tie_break, time_limit=budget.remaining())
     lives_star = baseline.lives
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
     violations: tuple[str, ...] = ()
     explanation = None
     if policy == "optimal":
-        main = engine.solve(active, tie_break=tie_break) if active else baseline
+        main = (
+            engine.solve(active, tie_break=tie_break, time_limit=budget.remaining())
+            if active
+            else baseline
+        )
         status: SolveStatus | str = main.status
         units = main.units
         gap = main.gap
@@ -464,7 +470,7 @@ def solve(
     if policy != "optimal":
         price = _rule_price(policy, lives, lives_star)
     elif price_of_fairness and active:
-        price = _price_table(engine, active, lives_star)
+        price = _price_table(engine, active, lives_star, budget)
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
     lost = None if lives is None or lives_star is None else lives_star - lives
@@ -512,29 +518,39 @@ def _rule_price(policy: str, lives: float | None, lives_star: float | None) -> p
 
 
 def _price_table(
-    engine: RegionalEngine, active: Sequence[ConstraintSpec], lives_star: float | None
+    engine: RegionalEngine,
+    active: Sequence[ConstraintSpec],
+    lives_star: float | None,
+    budget: _Deadline | None = None,
 ) -> pd.DataFrame:
     """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all."""
-    everything = engine.solve(active, tie_break=False)
+    budget = budget or _Deadline(None)
+    everything = engine.solve(active, tie_break=False, time_limit=budget.remaining())
     rows = []
     for spec in active:
-        alone = engine.solve([spec], tie_break=False)
-        without = engine.solve([c for c in active if c != spec], tie_break=False)
+        alone = engine.solve([spec], tie_break=False, time_limit=budget.remaining())
+        without = engine.solve(
+            [c for c in active if c != spec], tie_break=False, time_limit=budget.remaining()
+        )
         notes = []
         saved_alone = lost_alone = marginal = None
-        if alone.lives is None:
-            notes.append(f"alone: {alone.status}; " + engine.explain_infeasible([spec]))
+        if alone.lives is None and alone.status is SolveStatus.INFEASIBLE:
+            notes.append("alone: " + engine.explain_infeasible([spec]))
+        elif alone.lives is None:
+            notes.append(f"alone: {alone.status}, no allocation found")
         else:
             saved_alone = alone.lives
             lost_alone = None if lives_star is None else lives_star - alone.lives
             if alone.status is SolveStatus.TIME_LIMIT:
                 notes.append(f"alone: time limit, gap {alone.gap}")
         if everything.lives is None:
-            notes.append("marginal: the full constraint set is infeasible")
+            notes.append(f"marginal: the full constraint set is {everything.status}")
         elif without.lives is None:
             notes.append(f"marginal: without it the rest is {without.status}")
         else:
             marginal = without.lives - everything.lives
+            if SolveStatus.TIME_LIMIT in (without.status, everything.status):
+                notes.append("marginal: from time-limited solves (not proven optimal)")
         rows.append([spec.label, saved_alone, lost_alone, marginal, "; ".join(notes)])
     return pd.DataFrame(rows, columns=PRICE_COLUMNS)
 

@@ -628,7 +628,25 @@ def _check_range(col: str, value: float) -> str | None:
         return f"must be in (0, 1], got {value:g}"
     if col == "weight" and value < 0:
         return f"must be >= 0, got {value:g}"
+    upper = UPPER_BOUNDS.get(col)
+    if upper is not None and value > upper:
+        return f"must be at most {upper:g}, got {value:g} (beyond it numbers lose meaning)"
+    lower = LOWER_BOUNDS.get(col)
+    if lower is not None and 0 < value < lower:
+        return f"must be at least {lower:g} when positive, got {value:g}"
     return None
+
+
+# Sanity bounds: far beyond any real region, but they keep every computation finite.
+UPPER_BOUNDS: dict[str, float] = {
+    "population": 1e10,
+    "capacity": MAX_SUPPLY,
+    "peak_demand": MAX_SUPPLY,
+    "staff_cap": MAX_SUPPLY,
+    "los_days": 1e5,
+    "weight": 1e6,
+}
+LOWER_BOUNDS: dict[str, float] = {"los_days": 1e-3, "pressure": 1e-6}
 
 
 TIER_TOLERANCE = 1e-6

@@ -559,3 +559,23 @@ def test_evaluate_rejects_bad_allocations(pugh: optimiser.Instance) -> None:
     ]:
         with pytest.raises(optimiser.InputError, match=fragment):
             optimiser.evaluate(pugh, allocation)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("peak_demand", "8e305"), ("population", "1e12"), ("los_days", "1e-9"), ("capacity", "2e9")],
+)
+def test_absurd_magnitudes_are_refused_not_overflowed(tmp_path, column: str, value: str) -> None:
+    """Schema-valid but absurd numbers once overflowed inside the tie-break (exit 4)."""
+    folder = tmp_path / "inst"
+    folder.mkdir()
+    (folder / "instance.toml").write_text('name = "x"\nsupply = 10\n')
+    row = {"region": "A", "population": "100", "capacity": "1", "peak_demand": "5", "los_days": "5"}
+    row[column] = value
+    lines = [",".join(row), ",".join(row.values()), "B,100,1,5,5"]
+    (folder / "regions.csv").write_text("\n".join(lines) + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "optimiser", "solve", str(folder)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"column '{column}'" in proc.stderr and "Traceback" not in proc.stderr
