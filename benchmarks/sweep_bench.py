@@ -1,4 +1,4 @@
-"""Sweep benchmark on instances/us-states-2020 (issue 5; results in benchmarks/SWEEPS.md).
+"""Sweep benchmark on instances/us-states-2020 (issue 5; results in BENCHMARKS.md).
 
 Three ways to solve the same lives-only variants (no tie-break, no price of fairness):
 

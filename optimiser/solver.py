@@ -31,7 +31,7 @@ def _skip_pyomo_scipy_extras() -> None:
     needs scipy.sparse), a callback also imports scipy.stats, .integrate and .spatial, about 1 s
     per process that this engine never uses. Drop that callback while scipy is still unresolved;
     scipy loads those subpackages lazily if anything asks for them. No-op once resolved or if
-    Pyomo changes its internals (benchmarks/REGIONAL.md)."""
+    Pyomo changes its internals (BENCHMARKS.md)."""
     from pyomo.common import dependencies
 
     indicator: Any = getattr(dependencies, "scipy_available", None)
