@@ -1,0 +1,45 @@
+"""Multi-period planning: deliveries in tranches, lead times, redistribution and patient flow.
+
+    >>> from optimiser.multiperiod import load_multiperiod, plan, check_plan
+    >>> inst = load_multiperiod("instances/us-states-apr2020")
+    >>> result = plan(inst)
+    >>> result.lives_saved, result.manifest.head()
+
+Stages, each callable on its own: load_multiperiod (load + validate) -> model_data ->
+build_program (fast path) or models.multiperiod.build_multiperiod (Pyomo reference) ->
+PlanEngine.solve -> extract -> PlanResult; check_plan replays any plan through simulate.
+docs/multiperiod.md describes the model and the files.
+"""
+
+from optimiser.multiperiod.data import model_data
+from optimiser.multiperiod.engine import PlanEngine, check_plan, extract, plan
+from optimiser.multiperiod.generator import GeneratorSpec, generate
+from optimiser.multiperiod.instance import (
+    MultiPeriodInstance,
+    PlanSettings,
+    is_multiperiod,
+    load_multiperiod,
+    multiperiod_from_frames,
+)
+from optimiser.multiperiod.plan_io import read_plan
+from optimiser.multiperiod.results import CheckResult, PlanResult
+from optimiser.multiperiod.simulate import simulate
+
+__all__ = [
+    "CheckResult",
+    "GeneratorSpec",
+    "MultiPeriodInstance",
+    "PlanEngine",
+    "PlanResult",
+    "PlanSettings",
+    "check_plan",
+    "extract",
+    "generate",
+    "is_multiperiod",
+    "load_multiperiod",
+    "model_data",
+    "multiperiod_from_frames",
+    "plan",
+    "read_plan",
+    "simulate",
+]

@@ -1,0 +1,116 @@
+"""From demand and lead times to patient groups and lanes (pure numpy, no model code; the
+simulator of check-plan uses it too). docs/multiperiod.md, "From census to arrivals"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimiser.multiperiod.instance import MultiPeriodInstance
+
+
+@dataclass(frozen=True)
+class PatientGroups:
+    """Patients in groups (region, arrival day e, stay rho, size n) and the census they imply."""
+
+    region: np.ndarray
+    day: np.ndarray
+    stay: np.ndarray
+    size: np.ndarray
+    need: np.ndarray  # (n, T): patients needing the resource on day d, treated or not
+    clipped: np.ndarray  # (n,) patient-days by which the census fell faster than stays allow
+
+
+def length_of_stay(instance: MultiPeriodInstance) -> np.ndarray:
+    """Whole days of treatment: L_r = max(1, round(los_days_r)); a region without los_days
+    uses the mean of the others."""
+    los = instance.base.regions["los_days"].astype(float)
+    los = los.fillna(float(los.mean()))
+    return np.maximum(1, np.floor(los.to_numpy() + 0.5)).astype(np.int64)
+
+
+def patient_groups(kind: str, demand: np.ndarray, los: np.ndarray) -> PatientGroups:
+    """Turn the demand table into patient groups.
+
+    new_patients: a_{r,d} patients arrive on day d and stay L_r days; nobody is present before.
+    census (c_{r,d} patients need the resource at once): the day-0 census is taken as a steady
+    state, c_{r,0} / L_r arrivals on each of the days -L_r+1 .. 0, so the group that arrived on
+    day -j (j >= 1) is present on day 0 with a residual stay of L_r - j days. Each later day's
+    arrivals fill the gap between the census and the patients still present:
+
+        a_{r,d} = max(0, c_{r,d} - carried_{r,d}),   carried_{r,d} = patients of earlier groups
+                                                      still in their stay on day d.
+
+    With enough units for everybody the occupancy then equals the census, except where the
+    census falls faster than stays of L_r days allow (`clipped` counts those patient-days).
+    """
+    n, T = demand.shape
+    regions, days, stays, sizes = [], [], [], []
+    need = np.zeros((n, T))
+    clipped = np.zeros(n)
+    for r in range(n):
+        L = int(los[r])
+        present = np.zeros(T + L + 1)  # patients present per day from groups added so far
+
+        def add(e: int, stay: int, size: float, r: int = r, present: np.ndarray = present) -> None:
+            if size <= 0:
+                return
+            regions.append(r)
+            days.append(e)
+            stays.append(stay)
+            sizes.append(size)
+            start = max(e, 0)
+            present[start : start + stay] += size
+
+        if kind == "census":
+            share = float(demand[r, 0]) / L
+            for j in range(L - 1, 0, -1):
+                add(-j, L - j, share)
+            add(0, L, share)
+            for d in range(1, T):
+                gap = float(demand[r, d]) - present[d]
+                if gap > 1e-12:
+                    add(d, L, gap)
+                else:
+                    clipped[r] += max(0.0, -gap)
+        else:
+            for d in range(T):
+                add(d, L, float(demand[r, d]))
+        need[r] = present[:T]
+    return PatientGroups(
+        region=np.asarray(regions, dtype=np.int64),
+        day=np.asarray(days, dtype=np.int64),
+        stay=np.asarray(stays, dtype=np.int64),
+        size=np.asarray(sizes, dtype=float),
+        need=need,
+        clipped=clipped,
+    )
+
+
+def transfer_lanes(instance: MultiPeriodInstance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Region -> region lanes for units: those of lead_times.csv (all pairs at the default
+    lead time when it has none), limited by max_transfer_lead_days and transfer_neighbours
+    (each receiving region keeps its k nearest donors, ties in file order)."""
+    s = instance.settings
+    lead = instance.region_lead.to_numpy(dtype=float)
+    ok = np.isfinite(lead)
+    if s.max_transfer_lead_days is not None:
+        ok &= lead <= s.max_transfer_lead_days
+    if s.transfer_neighbours is not None:
+        keep = np.zeros_like(ok)
+        for r in range(lead.shape[1]):
+            donors = np.nonzero(ok[:, r])[0]
+            order = donors[np.argsort(lead[donors, r], kind="stable")][: s.transfer_neighbours]
+            keep[order, r] = True
+        ok &= keep
+    src, dst = np.nonzero(ok)
+    return src.astype(np.int64), dst.astype(np.int64), lead[src, dst].astype(np.int64)
+
+
+def patient_lanes(instance: MultiPeriodInstance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Region -> region lanes for patients: lanes within patient_transfer_max_lead_days."""
+    lead = instance.region_lead.to_numpy(dtype=float)
+    ok = np.isfinite(lead) & (lead <= instance.settings.patient_transfer_max_lead_days)
+    src, dst = np.nonzero(ok)
+    return src.astype(np.int64), dst.astype(np.int64), lead[src, dst].astype(np.int64)

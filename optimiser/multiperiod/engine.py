@@ -1,0 +1,1000 @@
+"""Plan deliveries over time: build once (fast path), solve lives first, then break ties by the
+logistics cost, price every fairness constraint over the horizon, extract a manifest.
+
+Pipeline: MultiPeriodInstance -> model_data (+ executed moves) -> build_program -> HiGHS
+(solver.MatrixHighsModel) -> extract -> PlanResult. The CLI and the Python API call `plan` and
+`check_plan` here; nothing else builds the model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.fairness import REGISTRY, ConstraintSpec
+from models.multiperiod import (
+    HORIZON_FLOOR_KINDS,
+    HORIZON_KINDS,
+    MultiPeriodData,
+    horizon_floors,
+    objective_weights,
+)
+from optimiser.constraints import to_specs
+from optimiser.errors import InputError, Problem
+from optimiser.multiperiod.colgen import ColumnGeneration, round_movements
+from optimiser.multiperiod.data import model_data
+from optimiser.multiperiod.fastpath import LinearProgram, build_program
+from optimiser.multiperiod.instance import MultiPeriodInstance
+from optimiser.multiperiod.plan_io import plan_frame, read_plan, records, today_from
+from optimiser.multiperiod.results import PRICE_COLUMNS, CheckResult, PlanResult
+from optimiser.multiperiod.simulate import simulate
+from optimiser.results import SolverInfo
+from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, solver_versions
+
+# Tolerances, declared once. Stage 2 keeps the lives objective within LIVES_TOL_REL (relative,
+# plus LIVES_TOL_ABS) of stage 1's: far below one life. VALUE_DIGITS: patients are written with
+# this many decimals.
+LIVES_TOL_REL = 1e-9
+LIVES_TOL_ABS = 1e-7
+VALUE_DIGITS = 9
+DEFAULT_GAP = 1e-4
+# Method: "exact" (HiGHS branch-and-bound on the whole model) up to this many integer
+# columns, else "rounding" (column generation, rounding, repair: colgen.py).
+EXACT_LIMIT = 5_000
+POLISH_SECONDS = 60.0  # branch-and-bound on the restricted master when rounding leaves a gap
+CLEANUP_COST = 1e-4  # lives per unit of logistics cost in the rounding method's second LP
+STAGE2_GAP = 1e-4  # the tie-break stage stops within 0.01% of the least logistics cost
+METHODS = ("auto", "exact", "rounding")
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """One solve for a set of active constraints."""
+
+    status: SolveStatus
+    values: np.ndarray | None
+    lives: float | None
+    objective: float | None
+    gap: float | None
+    seconds: float
+    solves: int
+    logistics: float | None = None
+    stage1_lives: float | None = None
+    bound: float | None = None
+
+
+class _Deadline:
+    def __init__(self, limit: float | None) -> None:
+        self.end = None if limit is None else time.perf_counter() + limit
+
+    def remaining(self) -> float | None:
+        return None if self.end is None else max(0.05, self.end - time.perf_counter())
+
+
+def check_constraints(specs: Sequence[ConstraintSpec]) -> None:
+    bad = [s for s in specs if s.kind not in HORIZON_KINDS]
+    if bad:
+        raise InputError(
+            Problem(
+                f"constraint {bad[0].label}: not available over the horizon "
+                f"(multi-period constraints: {', '.join(HORIZON_KINDS)})"
+            )
+        )
+
+
+def executed_moves(
+    instance: MultiPeriodInstance, rows: pd.DataFrame, today: int, file: str = "executed"
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Executed ship/transfer rows as data: depot deliveries net of what left, the units they
+    bring to (or take from) each region per day, and the units taken from depots. Checks that
+    the depots and regions had those units."""
+    n, T = len(instance.regions), instance.days
+    deliveries = instance.deliveries.to_numpy(dtype=float).copy()
+    inflow = np.zeros((n, T))
+    kix = {k: i for i, k in enumerate(instance.depots)}
+    rix = {r: i for i, r in enumerate(instance.regions)}
+    problems: list[Problem] = []
+    shipped = 0.0
+    for row in records(rows):
+        if row.day >= today:
+            problems.append(
+                Problem(
+                    f"dispatched on day {row.day}, not before today (day {today}): only moves "
+                    "already made belong here",
+                    file=file,
+                    line=int(row.line),
+                    column="day",
+                )
+            )
+            continue
+        if row.arrives < row.day:
+            problems.append(
+                Problem(
+                    f"arrives on day {row.arrives}, before it was dispatched (day {row.day})",
+                    file=file,
+                    line=int(row.line),
+                    column="arrives",
+                )
+            )
+            continue
+        if row.kind == "ship":
+            deliveries[kix[row.src], row.day] -= row.units
+            shipped += row.units
+        else:
+            inflow[rix[row.src], row.day] -= row.units
+        inflow[rix[row.dst], row.arrives] += row.units
+    stock = np.cumsum(deliveries, axis=1)
+    for k, d in zip(*np.nonzero(stock < -1e-9), strict=True):
+        problems.append(
+            Problem(
+                f"depot {instance.depots[k]} would hold {stock[k, d]:g} units on day {d}: more "
+                "units shipped than delivered",
+                file=file,
+            )
+        )
+        break
+    own = instance.own.to_numpy(dtype=float)
+    hand = own + np.cumsum(inflow, axis=1)
+    share = instance.settings.donor_keep_share if instance.settings.transfers else 0.0
+    low = hand < share * own - 1e-9
+    for r, d in zip(*np.nonzero(low), strict=True):
+        problems.append(
+            Problem(
+                f"region {instance.regions[r]} would hold {hand[r, d]:g} units on day {d}: more "
+                "units sent than it had (or below the donor protection share)",
+                file=file,
+            )
+        )
+        break
+    if problems:
+        raise InputError(problems)
+    return deliveries, inflow, shipped
+
+
+class PlanEngine:
+    """The multi-period model of one instance, built once with every candidate constraint;
+    `solve(active)` switches fairness rows and objectives in HiGHS and re-solves."""
+
+    def __init__(
+        self,
+        instance: MultiPeriodInstance,
+        candidates: Sequence[ConstraintSpec] = (),
+        options: SolverOptions | None = None,
+        executed: pd.DataFrame | None = None,
+        today: int | None = None,
+        method: str = "auto",
+    ) -> None:
+        check_constraints(candidates)
+        if method not in METHODS:
+            raise InputError(
+                Problem(
+                    f"method must be one of {', '.join(METHODS)}, got {method!r}", column="method"
+                )
+            )
+        self.instance = instance
+        self.candidates = tuple(candidates)
+        self.options = options or SolverOptions(mip_rel_gap=DEFAULT_GAP)
+        t0 = time.perf_counter()
+        data = model_data(instance)
+        self.executed = (
+            executed
+            if executed is not None
+            else pd.DataFrame(
+                columns=["kind", "day", "src", "dst", "units", "arrives", "cohort_day", "line"]
+            )
+        )
+        self.today = int(today if today is not None else today_from(self.executed))
+        if not 0 <= self.today <= instance.days - 1:
+            raise InputError(
+                Problem(
+                    f"today must be a day of the horizon 0..{instance.days - 1}, got {self.today}",
+                    column="today",
+                )
+            )
+        if len(self.executed) or self.today:
+            deliveries, inflow, shipped = executed_moves(
+                instance,
+                self.executed,
+                self.today,
+                file=self.executed.attrs.get("file", "executed"),
+            )
+            data = replace(
+                data,
+                deliveries=deliveries,
+                inflow=inflow,
+                first_day=self.today,
+                executed_from_depots=shipped,
+            )
+        self.data: MultiPeriodData = data
+        rows = [c for c in self.candidates if REGISTRY[c.kind].role == "constraint"]
+        self.program: LinearProgram = build_program(data, rows)
+        self.build_seconds = time.perf_counter() - t0
+        p = self.program
+        self.integers = int(p.integrality.sum())
+        self.method = method
+        self.colgen: ColumnGeneration | None = None
+        self.exact_model: MatrixHighsModel | None = None
+        self.translate_seconds = 0.0
+        self._active: frozenset[str] = frozenset()
+        if method in ("auto", "rounding"):
+            self.colgen = ColumnGeneration(p, self.data, self.options)
+            self.translate_seconds += self.colgen.translate_seconds
+            for family in p.fairness_rows.values():
+                self.colgen.highs.set_rows_active(family, False)
+        if method == "exact":
+            self._exact()
+        self._cache: dict[frozenset[str], PlanOutcome] = {}
+        self._zero = self._zero_plan()
+
+    # ---- helpers
+    def _zero_plan(self) -> np.ndarray:
+        """Ship nothing, admit nobody: feasible without fairness rows (a start for HiGHS)."""
+        p, d = self.program, self.data
+        x = np.zeros(p.shape[1])
+        x[p.cols["stock"]] = np.cumsum(d.deliveries, axis=1).ravel()
+        inflow = d.inflow if d.inflow is not None else 0.0
+        x[p.cols["hand"]] = (d.own + np.cumsum(inflow * np.ones_like(d.own), axis=1)).ravel()
+        return x
+
+    def _exact(self) -> MatrixHighsModel:
+        """The whole model in HiGHS for branch-and-bound (built on first use), its fairness
+        rows switched like the master's."""
+        if self.exact_model is None:
+            p = self.program
+            t0 = time.perf_counter()
+            self.exact_model = MatrixHighsModel(
+                p.col_lower,
+                p.col_upper,
+                p.matrix,
+                p.row_lower,
+                p.row_upper,
+                p.integrality,
+                self.options,
+            )
+            for label, rows in p.fairness_rows.items():
+                self.exact_model.set_rows_active(rows, label in self._active)
+            self.translate_seconds += time.perf_counter() - t0
+        return self.exact_model
+
+    @property
+    def highs(self) -> MatrixHighsModel:
+        return self.colgen.highs if self.colgen is not None else self._exact()
+
+    def _models(self) -> list[MatrixHighsModel]:
+        out = [self.colgen.highs] if self.colgen is not None else []
+        return out + ([self.exact_model] if self.exact_model is not None else [])
+
+    def _activate(self, active: Sequence[ConstraintSpec]) -> None:
+        labels = frozenset(c.label for c in active if REGISTRY[c.kind].role == "constraint")
+        for label, rows in self.program.fairness_rows.items():
+            want = label in labels
+            if want != (label in self._active):
+                for model in self._models():
+                    model.set_rows_active(rows, want)
+        self._active = labels
+
+    def objective(self, active: Sequence[ConstraintSpec]) -> np.ndarray:
+        weights = objective_weights(self.data, active)
+        return self.program.weighted_lives(self.data, weights)
+
+    def lives_of(self, values: np.ndarray) -> float:
+        return float(self.program.lives @ clean_values(self.program, values))
+
+    # ---- solving
+    def solve(
+        self,
+        active: Sequence[ConstraintSpec] = (),
+        *,
+        tie_break: bool = True,
+        time_limit: float | None = None,
+    ) -> PlanOutcome:
+        """Most expected survivors under `active`; with `tie_break`, the least logistics cost
+        among plans that save as many (stage 2, the lives objective held at its optimum)."""
+        unknown = {c.label for c in active} - {c.label for c in self.candidates}
+        if unknown:
+            raise ValueError(f"not built into this engine: {sorted(unknown)}")
+        key = frozenset(c.label for c in active) | ({"#tie"} if tie_break else set())
+        if key in self._cache:
+            return self._cache[key]
+        deadline = _Deadline(time_limit if time_limit is not None else self.options.time_limit)
+        self._activate(active)
+        out: PlanOutcome | None = None
+        if self.colgen is not None:
+            out = self._solve_rounding(active, tie_break, deadline)
+            proved = out.gap is not None and out.gap <= self.options.mip_rel_gap + 1e-12
+            small = self.integers <= EXACT_LIMIT
+            if (
+                self.method == "auto"
+                and small
+                and not proved
+                and out.status is not SolveStatus.INFEASIBLE
+            ):
+                exact = self._solve_exact(active, tie_break, deadline, out.values)
+                if exact.values is not None and (
+                    out.values is None or (exact.objective or 0) >= (out.objective or 0) - 1e-9
+                ):
+                    out = replace(
+                        exact, seconds=exact.seconds + out.seconds, solves=exact.solves + out.solves
+                    )
+        else:
+            out = self._solve_exact(active, tie_break, deadline, None)
+        self._cache[key] = out
+        return out
+
+    def _solve_exact(
+        self,
+        active: Sequence[ConstraintSpec],
+        tie_break: bool,
+        deadline: _Deadline,
+        start: np.ndarray | None,
+    ) -> PlanOutcome:
+        """HiGHS branch-and-bound on the whole model; stage 2 keeps stage 1's admissions and
+        minimises the logistics cost (to STAGE2_GAP: it only breaks ties)."""
+        h = self._exact()
+        cost = self.objective(active)
+        h.set_cost(cost, maximize=True)
+        h.set_start(start if start is not None else self._zero)
+        first = h.solve(deadline.remaining())
+        solves, seconds = 1, first.seconds
+        if first.values is None:
+            return PlanOutcome(first.status, None, None, None, first.gap, seconds, solves)
+        values, status = first.values, first.status
+        stage1 = self.lives_of(values)
+        if tie_break:
+            # Stage 2: every admission (and patient move) of stage 1 kept as it is, the least
+            # logistics cost of shipments and transfers that serve them: same lives exactly.
+            p = self.program
+            held = np.concatenate([p.cols["admit"], p.cols["send"], p.cols["ptransfer"]])
+            h.set_col_bounds_arrays(held, values[held], values[held])
+            h.set_cost(p.logistics, maximize=False)
+            h.set_start(values)
+            options = h.options
+            h.options = replace(options, mip_rel_gap=STAGE2_GAP)
+            try:
+                second = h.solve(deadline.remaining())
+            finally:
+                h.options = options
+                h.set_col_bounds_arrays(held, p.col_lower[held], p.col_upper[held])
+            solves += 1
+            seconds += second.seconds
+            if (
+                second.values is not None
+                and float(cost @ second.values) >= float(cost @ values) - 1e-7
+            ):
+                values = second.values
+        out = PlanOutcome(
+            status,
+            values,
+            self.lives_of(values),
+            float(cost @ values),
+            first.gap,
+            seconds,
+            solves,
+            logistics=float(self.program.logistics @ clean_values(self.program, values)),
+            stage1_lives=stage1,
+            bound=first.bound,
+        )
+        return out
+
+    def _solve_rounding(
+        self, active: Sequence[ConstraintSpec], tie_break: bool, deadline: _Deadline
+    ) -> PlanOutcome:
+        """Column generation for the LP bound U, then rounding + repair for a whole plan; with
+        `tie_break` the LP is first re-solved for the least logistics cost at lives U and the
+        rounded plan kept only if it saves at least as many lives as the plain one."""
+        cg = self.colgen
+        assert cg is not None
+        p = self.program
+        cost = self.objective(active)
+        rows = [
+            self.program.fairness_rows[c.label]
+            for c in active
+            if c.label in self.program.fairness_rows
+        ]
+        active_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        floors = np.zeros(self.data.n)
+        for spec in active:
+            if spec.kind in HORIZON_FLOOR_KINDS:
+                floors = np.maximum(floors, horizon_floors(self.data, spec))
+        lp = cg.solve_lp(cost, True, deadline.remaining(), active_rows)
+        solves, seconds = lp.rounds, lp.seconds
+        if lp.values is None:
+            return PlanOutcome(lp.status, None, None, None, None, seconds, solves)
+        bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
+        tol = LIVES_TOL_ABS + LIVES_TOL_REL * abs(lp.objective or 0.0)
+
+        def whole(values: np.ndarray) -> tuple[float, np.ndarray] | None:
+            nonlocal solves, seconds
+            fixed = round_movements(p, self.data, values, floors)
+            run = cg.repair(fixed, cost, True, deadline.remaining())
+            solves += 1
+            seconds += run.seconds
+            if run.values is None or run.status is not SolveStatus.OPTIMAL:
+                return None
+            return float(cost @ run.values), run.values
+
+        best = whole(lp.values)
+        # The LP optimum is degenerate (free circular transfers); an LP solution that also
+        # pays a little for logistics (lives - CLEANUP_COST x cost, re-optimised from the same
+        # basis) rounds better. Both are rounded; more lives wins, then (with tie_break) the
+        # lower logistics cost: the cost never decides against a life.
+        if lp.status is SolveStatus.OPTIMAL:
+            cheap = cg.solve_lp(
+                cost - CLEANUP_COST * p.logistics, True, deadline.remaining(), active_rows
+            )
+            solves += cheap.rounds
+            seconds += cheap.seconds
+            if cheap.values is not None:
+                other = whole(cheap.values)
+                if other is not None and (
+                    best is None
+                    or other[0] > best[0] + tol
+                    or (
+                        tie_break
+                        and other[0] >= best[0] - tol
+                        and p.logistics @ other[1] <= p.logistics @ best[1]
+                    )
+                ):
+                    best = other
+        if best is None or (
+            bound is not None
+            and (bound - best[0]) > self.options.mip_rel_gap * max(abs(bound), 1.0)
+        ):
+            limit = deadline.remaining()
+            start = best[1] if best is not None else self._zero
+            polished = cg.polish(cost, start, POLISH_SECONDS if limit is None else limit)
+            solves += 1
+            seconds += polished.seconds
+            if polished.values is not None and (
+                best is None or float(cost @ polished.values) > best[0]
+            ):
+                best = float(cost @ polished.values), polished.values
+        if best is None:
+            return PlanOutcome(SolveStatus.ERROR, None, None, None, None, seconds, solves)
+        objective, values = best
+        gap = None if bound is None else max(0.0, (bound - objective) / max(abs(bound), 1e-9))
+        ok = gap is not None and gap <= self.options.mip_rel_gap + 1e-12
+        return PlanOutcome(
+            SolveStatus.OPTIMAL if ok else SolveStatus.TIME_LIMIT,
+            values,
+            self.lives_of(values),
+            objective,
+            gap,
+            seconds,
+            solves,
+            logistics=float(p.logistics @ clean_values(p, values)),
+            stage1_lives=None,
+            bound=bound,
+        )
+
+    def feasible(self, active: Sequence[ConstraintSpec]) -> bool:
+        return self.solve(active, tie_break=False).status is not SolveStatus.INFEASIBLE
+
+    def minimal_conflict(self, active: Sequence[ConstraintSpec]) -> list[ConstraintSpec]:
+        core = [c for c in active if REGISTRY[c.kind].role == "constraint"]
+        for spec in list(core):
+            trial = [c for c in core if c != spec]
+            if not self.feasible(trial):
+                core = trial
+        return core
+
+    def explain_infeasible(self, active: Sequence[ConstraintSpec]) -> str:
+        """Name the constraints and the numbers that conflict."""
+        core = self.minimal_conflict(active) or [
+            c for c in active if REGISTRY[c.kind].role == "constraint"
+        ]
+        labels = " and ".join(c.label for c in core)
+        d = self.data
+        T = d.days
+        reach = d.deliveries.copy()
+        # units a depot receives too late to reach even its nearest region inside the horizon
+        nearest = d.ship_lead.min(axis=1) if d.n else np.zeros(len(d.depots))
+        late = np.arange(T)[None, :] + nearest[:, None] > T - 1
+        in_time = float(reach[~late].sum() + d.executed_from_depots)
+        floors = [c for c in core if c.kind in HORIZON_FLOOR_KINDS]
+        if floors and len(floors) == len(core):
+            need = np.zeros(d.n)
+            for spec in floors:
+                need = np.maximum(need, horizon_floors(d, spec))
+            order = np.argsort(-need, kind="stable")
+            top = [f"{d.regions[i]}: {int(need[i]):,}" for i in order[:5] if need[i] > 0]
+            more = " ..." if int((need > 0).sum()) > 5 else ""
+            verb = "needs" if len(core) == 1 else "together need"
+            return (
+                f"infeasible: {labels} {verb} {int(need.sum()):,} units received net by the end of "
+                f"the horizon ({', '.join(top)}{more}), but {d.supply:,} units are delivered, "
+                f"{in_time:,.0f} of them early enough to reach a region by day {T - 1}"
+            )
+        return (
+            f"infeasible: {labels} cannot hold together over the horizon ({d.supply:,} units "
+            f"delivered, {in_time:,.0f} in time to arrive by day {T - 1})"
+        )
+
+
+def clean_values(program: LinearProgram, values: np.ndarray) -> np.ndarray:
+    """Integers rounded, patients clipped to their bounds and rounded to VALUE_DIGITS decimals
+    (the numbers written to the plan, so the engine and check-plan count the same patients)."""
+    x = np.array(values, dtype=float)
+    integral = program.integrality.astype(bool)
+    x[integral] = np.rint(x[integral])
+    for block in ("admit", "send", "ptransfer"):
+        cols = program.cols[block]
+        v = np.clip(x[cols], program.col_lower[cols], program.col_upper[cols])
+        v = np.floor(v * 10**VALUE_DIGITS + 1e-3) / 10**VALUE_DIGITS
+        x[cols] = np.where(v < 10**-VALUE_DIGITS, 0.0, v)
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# Extraction
+
+
+def extract(engine: PlanEngine, values: np.ndarray) -> dict[str, Any]:
+    """Manifest, plan rows, per region-day table and per-region totals from a solution."""
+    p, d, inst = engine.program, engine.data, engine.instance
+    x = clean_values(p, values)
+    n, T = d.n, d.days
+    regions, depots = list(d.regions), list(d.depots)
+    B = d.batch_size
+    rows: list[tuple[str, int, str, str, float, int, float, str]] = []
+    for row in records(engine.executed):
+        rows.append(
+            (
+                row.kind,
+                int(row.day),
+                row.src,
+                row.dst,
+                float(row.units),
+                int(row.arrives),
+                math.nan,
+                "executed",
+            )
+        )
+    sk, sr, sd = p.ship
+    ship_units = B * x[p.cols["ship"]]
+    for i in np.nonzero(ship_units > 0)[0]:
+        k, r, day = int(sk[i]), int(sr[i]), int(sd[i])
+        rows.append(
+            (
+                "ship",
+                day,
+                depots[k],
+                regions[r],
+                float(ship_units[i]),
+                day + int(d.ship_lead[k, r]),
+                math.nan,
+                "planned",
+            )
+        )
+    ta, td = p.transfer
+    tr = x[p.cols["transfer"]]
+    for i in np.nonzero(tr > 0)[0]:
+        a, day = int(ta[i]), int(td[i])
+        rows.append(
+            (
+                "transfer",
+                day,
+                regions[d.arc_src[a]],
+                regions[d.arc_dst[a]],
+                float(tr[i]),
+                day + int(d.arc_lead[a]),
+                math.nan,
+                "planned",
+            )
+        )
+    rows += _patient_rows(engine, x)
+    movement = pd.DataFrame(
+        rows, columns=["kind", "day", "src", "dst", "units", "arrives", "cohort_day", "status"]
+    )
+    ag, as_ = p.admit
+    adm = x[p.cols["admit"]]
+    keep = np.nonzero(adm > 0)[0]
+    admits = pd.DataFrame(
+        {
+            "kind": "admit",
+            "day": as_[keep],
+            "src": [regions[d.group_region[g]] for g in ag[keep]],
+            "dst": [regions[d.group_region[g]] for g in ag[keep]],
+            "units": adm[keep],
+            "arrives": as_[keep],
+            "cohort_day": d.group_day[ag[keep]].astype(float),
+            "status": "planned",
+        }
+    )
+    order = {"ship": 0, "transfer": 1, "patients": 2, "admit": 3}
+    movement = movement.sort_values(
+        ["day", "kind", "src", "dst"],
+        key=lambda c: c.map(order) if c.name == "kind" else c,
+        kind="stable",
+    )
+    plan_rows = (
+        pd.concat([movement, admits], ignore_index=True)
+        if len(admits)
+        else movement.reset_index(drop=True)
+    )
+    plan_rows = plan_rows.sort_values(
+        ["day", "kind"], key=lambda c: c.map(order) if c.name == "kind" else c, kind="stable"
+    )
+    manifest = plan_frame(movement, inst)
+    manifest["status"] = movement["status"].to_numpy()
+    plan_csv = plan_frame(plan_rows, inst)
+
+    # recompute the flows from the clean values (what check-plan will replay)
+    inflow = np.zeros((n, T))
+    inflow[:, 0] = d.own[:, 0]
+    inflow[:, 1:] = d.own[:, 1:] - d.own[:, :-1]
+    rix = {r: i for i, r in enumerate(regions)}
+    for row in records(movement):
+        if row.kind in ("ship", "transfer"):
+            inflow[rix[row.dst], row.arrives] += row.units
+        if row.kind == "transfer":
+            inflow[rix[row.src], row.day] -= row.units
+    hand = np.cumsum(inflow, axis=1)
+    occ = np.zeros((n, T))
+    treated = np.zeros((n, T))
+    admitted = np.zeros((n, T))
+    sent = np.zeros((n, T))
+    received = np.zeros((n, T))
+    for g, s, v in zip(ag[keep], as_[keep], adm[keep], strict=True):
+        r, stay = d.group_region[g], d.group_stay[g]
+        occ[r, s : s + stay] += v
+        treated[r, s : s + stay] += v
+        admitted[r, s] += v
+    for row in records(movement[movement["kind"] == "patients"]):
+        q, r = rix[row.src], rix[row.dst]
+        stay = int(d.los[q])
+        occ[r, row.day : row.day + stay] += row.units
+        treated[q, row.day : row.day + stay] += row.units
+        sent[q, row.day] += row.units
+        received[r, row.day] += row.units
+    resolved = np.zeros(len(d.group_size))
+    np.add.at(resolved, ag, adm)
+    og, _ = p.send
+    np.add.at(resolved, og, x[p.cols["send"]])
+    lost = np.zeros((n, T))
+    np.add.at(lost, (d.group_region, d.group_last), np.maximum(d.group_size - resolved, 0.0))
+    arrivals = np.zeros((n, T))
+    np.add.at(arrivals, (d.group_region, d.group_first), d.group_size)
+    gain = d.gain
+    survivors = gain[:, None] * (admitted + sent)
+    waiting = np.cumsum(arrivals - admitted - sent - lost, axis=1)
+    shortfall = np.maximum(d.need - treated, 0.0)
+    usable = np.minimum(hand, np.where(np.isfinite(d.staff), d.own + d.staff, np.inf))
+    supply_shortfall = np.maximum(d.need - usable, 0.0)
+    daily = pd.DataFrame(
+        {
+            "region": np.repeat(regions, T),
+            "day": np.tile(np.arange(T), n),
+            "patients_arriving": arrivals.ravel(),
+            "admitted": admitted.ravel(),
+            "sent_out": sent.ravel(),
+            "received": received.ravel(),
+            "not_admitted": lost.ravel(),
+            "waiting": np.maximum(waiting, 0.0).ravel(),
+            "occupancy": occ.ravel(),
+            "units_on_hand": hand.ravel(),
+            "spare_units": (hand - occ).ravel(),
+            "own_units": d.own.ravel(),
+            "need": d.need.ravel(),
+            "treated": treated.ravel(),
+            "shortfall": shortfall.ravel(),
+            "supply_shortfall": supply_shortfall.ravel(),
+            "expected_survivors": survivors.ravel(),
+        }
+    )
+    if inst.start_date is not None:
+        daily.insert(2, "date", [inst.date(t) for t in daily["day"]])
+    shipped_in = np.zeros(n)
+    t_in = np.zeros(n)
+    t_out = np.zeros(n)
+    for row in records(movement):
+        if row.kind == "ship":
+            shipped_in[rix[row.dst]] += row.units
+        elif row.kind == "transfer":
+            t_in[rix[row.dst]] += row.units
+            t_out[rix[row.src]] += row.units
+    totals = pd.DataFrame(index=pd.Index(regions, name="region"))
+    totals["name"] = inst.base.regions["name"].to_numpy()
+    totals["patients"] = arrivals.sum(axis=1)
+    totals["admitted"] = admitted.sum(axis=1) + sent.sum(axis=1)
+    totals["sent_out"] = sent.sum(axis=1)
+    totals["received_patients"] = received.sum(axis=1)
+    totals["not_admitted"] = lost.sum(axis=1)
+    totals["expected_survivors"] = survivors.sum(axis=1)
+    totals["units_shipped_in"] = shipped_in
+    totals["transfers_in"] = t_in
+    totals["transfers_out"] = t_out
+    totals["net_received"] = hand[:, T - 1] - d.own[:, T - 1]
+    totals["peak_need"] = d.need.max(axis=1)
+    totals["peak_occupancy"] = occ.max(axis=1)
+    totals["own_units_day0"] = d.own[:, 0]
+    totals["shortfall"] = shortfall.sum(axis=1)
+    totals["supply_shortfall"] = supply_shortfall.sum(axis=1)
+    stock_end = float(np.cumsum(d.deliveries, axis=1)[:, -1].sum() - ship_units.sum())
+    return {
+        "manifest": manifest,
+        "movement": movement,
+        "plan": plan_csv,
+        "daily": daily,
+        "regions": totals,
+        "lives": float(survivors.sum()),
+        "shortfall": float(shortfall.sum()),
+        "supply_shortfall": float(supply_shortfall.sum()),
+        "reserve_left": stock_end,
+    }
+
+
+def _patient_rows(
+    engine: PlanEngine, x: np.ndarray
+) -> list[tuple[str, int, str, str, float, int, float, str]]:
+    """Patients moved, one row per lane and cohort: the cohorts each region sends that day
+    (o_{g,d}) matched in order to the lanes they leave on (z_{b,d})."""
+    p, d = engine.program, engine.data
+    if not len(p.ptransfer[0]):
+        return []
+    regions = list(d.regions)
+    og, os_ = p.send
+    sv = x[p.cols["send"]]
+    pb, pd_ = p.ptransfer
+    pv = x[p.cols["ptransfer"]]
+    cohorts: dict[tuple[int, int], list[list[float]]] = {}
+    for g, s, v in zip(og, os_, sv, strict=True):
+        if v > 0:
+            cohorts.setdefault((int(d.group_region[g]), int(s)), []).append(
+                [float(d.group_day[g]), float(v)]
+            )
+    lanes: dict[tuple[int, int], list[list[float]]] = {}
+    for b, day, v in zip(pb, pd_, pv, strict=True):
+        if v > 0:
+            lanes.setdefault((int(d.pt_src[b]), int(day)), []).append(
+                [float(d.pt_dst[b]), float(v)]
+            )
+    out = []
+    for (r, day), groups in sorted(cohorts.items()):
+        targets = lanes.get((r, day), [])
+        j = 0
+        for e, amount in groups:
+            left = amount
+            while left > 1e-12 and targets:
+                q, cap = targets[j]
+                take = left if j == len(targets) - 1 else min(left, cap)
+                if take > 0:
+                    out.append(
+                        (
+                            "patients",
+                            day,
+                            regions[r],
+                            regions[int(q)],
+                            round(take, VALUE_DIGITS),
+                            day,
+                            e,
+                            "planned",
+                        )
+                    )
+                targets[j][1] -= take
+                left -= take
+                if targets[j][1] <= 1e-12 and j < len(targets) - 1:
+                    j += 1
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def active_constraints(
+    instance: MultiPeriodInstance,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    default_constraints: bool = True,
+) -> tuple[ConstraintSpec, ...]:
+    base = list(instance.base.constraints) if default_constraints else []
+    specs = to_specs([*base, *(constraints or ())])
+    check_constraints(specs)
+    return specs
+
+
+def plan(
+    instance: MultiPeriodInstance,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    *,
+    default_constraints: bool = True,
+    executed: pd.DataFrame | str | Path | None = None,
+    today: int | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = DEFAULT_GAP,
+    tie_break: bool = True,
+    price_of_fairness: bool = True,
+    progress: bool = False,
+    method: str = "auto",
+) -> PlanResult:
+    """Plan deliveries, transfers and admissions over the horizon.
+
+    Returns a PlanResult; an infeasible constraint set is a result with status 'infeasible'
+    and an explanation (the CLI turns it into exit code 3).
+    """
+    t_start = time.perf_counter()
+    if time_limit is not None and (
+        isinstance(time_limit, bool)
+        or not isinstance(time_limit, int | float)
+        or not time_limit > 0
+    ):
+        raise InputError(
+            Problem(f"must be a number of seconds > 0, got {time_limit!r}", column="time_limit")
+        )
+    if isinstance(mip_gap, bool) or not isinstance(mip_gap, int | float) or not 0 <= mip_gap < 1:
+        raise InputError(Problem(f"must be in [0, 1), got {mip_gap!r}", column="mip_gap"))
+    if isinstance(executed, str | Path):
+        executed = read_plan(executed, instance, executed=True)
+    if executed is not None and today is None:
+        today = today_from(executed)
+    active = active_constraints(instance, constraints, default_constraints)
+    options = SolverOptions(time_limit=time_limit, mip_rel_gap=float(mip_gap))
+    engine = PlanEngine(instance, active, options, executed=executed, today=today, method=method)
+    timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
+    deadline = _Deadline(time_limit)
+    main = engine.solve(active, tie_break=tie_break, time_limit=deadline.remaining())
+    timings["solve"] = time.perf_counter() - t_start - timings["build"] - timings["translate"]
+    t_main = time.perf_counter()
+    explanation = None
+    if main.status is SolveStatus.INFEASIBLE:
+        explanation = engine.explain_infeasible(active)
+    star = (
+        main if not active else engine.solve([], tie_break=False, time_limit=deadline.remaining())
+    )
+    if price_of_fairness and active and main.values is not None:
+        price = _price_table(engine, active, star.lives, deadline, progress)
+    else:
+        price = pd.DataFrame(columns=PRICE_COLUMNS)
+    timings["price_of_fairness"] = time.perf_counter() - t_main
+    t_extract = time.perf_counter()
+    parts = extract(engine, main.values) if main.values is not None else None
+    timings["extract"] = time.perf_counter() - t_extract
+    timings["total"] = time.perf_counter() - t_start
+    versions = solver_versions()
+    outcomes = list(engine._cache.values())
+    info = SolverInfo(
+        name="highs",
+        version=versions["highs"],
+        gap=main.gap,
+        seconds=sum(o.seconds for o in outcomes),
+        solves=sum(o.solves for o in outcomes),
+        pyomo_version=versions["pyomo"],
+    )
+    empty = pd.DataFrame()
+    s = instance.settings
+    return PlanResult(
+        instance=instance.name,
+        status=main.status,
+        days=instance.days,
+        start_date=None if instance.start_date is None else instance.start_date.isoformat(),
+        lives_saved=None if parts is None else parts["lives"],
+        lives_optimal=star.lives,
+        constraints=tuple(c.label for c in active),
+        settings={k: getattr(s, k) for k in s.__dataclass_fields__},
+        manifest=empty if parts is None else parts["manifest"],
+        plan=empty if parts is None else parts["plan"],
+        daily=empty if parts is None else parts["daily"],
+        regions=empty if parts is None else parts["regions"],
+        price_of_fairness=price,
+        shortfall=None if parts is None else parts["shortfall"],
+        supply_shortfall=None if parts is None else parts["supply_shortfall"],
+        logistics_cost=main.logistics,
+        reserve_left=None if parts is None else parts["reserve_left"],
+        today=engine.today,
+        executed_rows=len(engine.executed),
+        explanation=explanation,
+        solver=info,
+        timings=timings,
+        fingerprint=instance.fingerprint(),
+        resource=instance.base.resource,
+        sizes={
+            "columns": int(engine.program.shape[1]),
+            "rows": int(engine.program.shape[0]),
+            "nonzeros": int(engine.program.matrix.nnz),
+            "integer_columns": int(engine.program.integrality.sum()),
+        },
+    )
+
+
+def _price_table(
+    engine: PlanEngine,
+    active: Sequence[ConstraintSpec],
+    lives_star: float | None,
+    deadline: _Deadline,
+    progress: bool,
+) -> pd.DataFrame:
+    """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all."""
+    from tqdm import tqdm
+
+    everything = engine.solve(active, tie_break=False, time_limit=deadline.remaining())
+    rows = []
+    for spec in tqdm(
+        active,
+        desc="price of fairness",
+        unit="constraint",
+        disable=not progress or None,
+        leave=False,
+    ):
+        alone = engine.solve([spec], tie_break=False, time_limit=deadline.remaining())
+        without = engine.solve(
+            [c for c in active if c != spec], tie_break=False, time_limit=deadline.remaining()
+        )
+        notes = []
+        saved_alone = lost_alone = marginal = None
+        if alone.lives is None:
+            notes.append(f"alone: {alone.status}; " + engine.explain_infeasible([spec]))
+        else:
+            saved_alone = alone.lives
+            lost_alone = None if lives_star is None else lives_star - alone.lives
+            if alone.status is SolveStatus.TIME_LIMIT:
+                notes.append(f"alone: time limit, gap {alone.gap}")
+        if everything.lives is None:
+            notes.append("marginal: the full constraint set is infeasible")
+        elif without.lives is None:
+            notes.append(f"marginal: without it the rest is {without.status}")
+        else:
+            marginal = without.lives - everything.lives
+        if REGISTRY[spec.kind].role == "objective":
+            notes.append("objective weights: its price is the unweighted lives given up")
+        rows.append([spec.label, saved_alone, lost_alone, marginal, "; ".join(notes)])
+    return pd.DataFrame(rows, columns=PRICE_COLUMNS)
+
+
+def check_plan(
+    instance: MultiPeriodInstance,
+    plan_file: str | Path | pd.DataFrame,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    *,
+    default_constraints: bool = True,
+) -> CheckResult:
+    """Replay a plan through the independent simulation (simulate.py): its expected survivors,
+    shortfall and every rule it breaks, including the active fairness constraints over the
+    horizon (on the units each region received net by the last day)."""
+    if isinstance(plan_file, pd.DataFrame):
+        rows, name = plan_file, "plan"
+    else:
+        rows, name = read_plan(plan_file, instance), Path(plan_file).name
+    sim = simulate(instance, rows)
+    violations = [v.to_dict() for v in sim.violations]
+    active = active_constraints(instance, constraints, default_constraints)
+    data = model_data(instance)
+    for spec in active:
+        if spec.kind not in HORIZON_FLOOR_KINDS:
+            continue
+        floors = horizon_floors(data, spec)
+        short = np.nonzero(sim.net_received < floors - 1e-6)[0]
+        for r in short[:10]:
+            violations.append(
+                {
+                    "rule": "fairness",
+                    "day": instance.days - 1,
+                    "line": None,
+                    "message": f"{spec.label}: {instance.regions[r]} receives "
+                    "{sim.net_received[r]:g} units net by the last day, floor {floors[r]:g}",
+                }
+            )
+    T = instance.days
+    regions = pd.DataFrame(index=pd.Index(instance.regions, name="region"))
+    regions["admitted"] = sim.admitted.sum(axis=1)
+    regions["not_admitted"] = sim.lost.sum(axis=1)
+    regions["expected_survivors"] = sim.survivors_by_region
+    regions["net_received"] = sim.net_received
+    regions["shortfall"] = sim.shortfall.sum(axis=1)
+    regions["units_on_hand_last_day"] = sim.on_hand[:, T - 1]
+    return CheckResult(
+        instance=instance.name,
+        plan_file=name,
+        survivors=sim.survivors,
+        shortfall=float(sim.shortfall.sum()),
+        violations=violations,
+        regions=regions,
+        greedy_admissions=sim.greedy,
+        rows=len(rows),
+    )

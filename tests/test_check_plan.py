@@ -1,0 +1,249 @@
+"""check-plan: the engine's plans replay exactly through the independent simulation; hand-made
+plans are scored and every broken rule is named; malformed plans are refused."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from test_multiperiod_support import close, write_instance
+
+from optimiser.errors import InputError
+from optimiser.multiperiod import GeneratorSpec, check_plan, generate, load_multiperiod, plan
+from optimiser.multiperiod.instance import is_multiperiod
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p for p in (ROOT / "instances").iterdir() if is_multiperiod(p))
+
+
+def replay(tmp_path: Path, folder: Path, **settings: object) -> tuple[object, object]:
+    """Plan, write plan.csv, check it; returns (result, check)."""
+    inst = load_multiperiod(folder).with_settings(**settings)
+    result = plan(inst, price_of_fairness=False)
+    assert result.lives_saved is not None
+    path = tmp_path / "plan.csv"
+    result.plan.to_csv(path, index=False)
+    return result, check_plan(inst, path)
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no multi-period instance shipped yet")
+@pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
+def test_engine_plans_pass_on_every_shipped_instance(tmp_path: Path, folder: Path) -> None:
+    result, check = replay(tmp_path, folder)
+    assert check.ok, check.violations[:3]
+    assert close(check.survivors, result.lives_saved)
+    assert close(check.shortfall, result.shortfall)
+    assert not check.greedy_admissions
+
+
+RANDOM = [
+    dict(seed=41),
+    dict(seed=42, max_wait_days=2),
+    dict(seed=43, donor_keep_share=0.6, batch_size=3),
+    dict(
+        seed=44,
+        patient_transfers=True,
+        patient_transfer_max_per_day=3.0,
+        patient_transfer_max_lead_days=2,
+    ),
+    dict(seed=45, max_shipments_per_day=2, demand_kind="new_patients"),
+    dict(seed=46, regions=30, days=25, neighbours=4),  # large enough for the rounding method
+]
+
+
+@pytest.mark.parametrize("case", RANDOM, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_engine_plans_pass_on_random_instances(tmp_path: Path, case: dict) -> None:
+    case = dict(case)
+    spec = GeneratorSpec(
+        regions=case.pop("regions", 6),
+        days=case.pop("days", 14),
+        depots=2,
+        neighbours=case.pop("neighbours", None),
+        seed=case.pop("seed"),
+        demand_kind=case.pop("demand_kind", "census"),
+    )
+    folder = generate(spec, tmp_path / "g")
+    result, check = replay(tmp_path, folder, **case)
+    assert check.ok, check.violations[:3]
+    assert close(check.survivors, result.lives_saved)
+    assert close(check.shortfall, result.shortfall)
+
+
+@pytest.mark.parametrize("seed", [51, 52, 53])
+def test_manifest_alone_scores_at_least_the_claim(tmp_path: Path, seed: int) -> None:
+    """Without admit rows the simulation admits greedily (a unit free for the whole stay,
+    earliest deadline first), which is optimal for a fixed manifest without waiting or patient
+    transfers: it must reach the engine's (optimal) lives, never exceed them."""
+    folder = generate(GeneratorSpec(regions=5, days=12, seed=seed), tmp_path / "g")
+    inst = load_multiperiod(folder)
+    result = plan(inst, price_of_fairness=False, mip_gap=0.0, method="exact")
+    path = tmp_path / "manifest.csv"
+    result.manifest.to_csv(path, index=False)
+    check = check_plan(inst, path)
+    assert check.greedy_admissions and check.ok, check.violations[:3]
+    assert close(check.survivors, result.lives_saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hand-made plans and the rules they break
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Path:
+    """A owns 2 units (staff for 1 more), B none; depot D gets 3 units on day 0 (lead 1 to both,
+    batch 2 if asked); A's 2 patients arrive on day 0, B's 2 on day 3; stays 2 days."""
+    return write_instance(
+        tmp_path / "world",
+        [
+            {"region": "A", "capacity": 2, "los_days": 2, "staff_cap": 1},
+            {"region": "B", "capacity": 0, "los_days": 2},
+        ],
+        {"A": [2, 0, 0, 0, 0, 0], "B": [0, 0, 0, 2, 0, 0]},
+        deliveries=[(0, 3, "D")],
+        leads=[("D", "A", 1), ("D", "B", 1), ("A", "B", 1), ("B", "A", 1)],
+    )
+
+
+def write_plan(tmp_path: Path, lines: list[str], name: str = "hand.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(["kind,day,from,to,units,arrives,cohort_day", *lines]) + "\n")
+    return path
+
+
+def rules(check: object) -> set[str]:
+    return {v["rule"] for v in check.violations}  # type: ignore[attr-defined]
+
+
+def test_a_good_hand_plan_scores_by_hand(world: Path, tmp_path: Path) -> None:
+    inst = load_multiperiod(world)
+    path = write_plan(tmp_path, ["admit,0,A,A,2,0,", "transfer,2,A,B,2,3,", "admit,3,B,B,2,3,"])
+    check = check_plan(inst, path)
+    assert check.ok and close(check.survivors, 4.0)
+    assert close(check.shortfall, 0.0)
+
+
+@pytest.mark.parametrize(
+    "lines, settings, expected",
+    [
+        (["ship,0,D,A,4,1,"], {}, "depot_stock"),
+        (["ship,0,D,B,1,0,"], {}, "lead_time"),
+        (["admit,0,A,A,2,0,", "transfer,1,A,B,2,2,"], {}, "units_taken_from_patients"),
+        (["transfer,0,A,B,3,1,"], {}, "region_stock"),
+        (["ship,0,D,A,3,1,", "admit,0,A,A,2,0,", "admit,3,A,A,0,3,"], {}, None),
+        (["transfer,0,A,B,2,1,"], {"donor_keep_share": 0.5}, "donor_protection"),
+        (["transfer,0,A,B,1,1,"], {"transfers": False}, "transfers_off"),
+        (["ship,0,D,A,3,1,"], {"batch_size": 2}, "batch_size"),
+        (["ship,0,D,A,1,1,", "ship,0,D,B,1,1,"], {"max_shipments_per_day": 1}, "shipments_per_day"),
+        (["admit,0,A,A,3,0,"], {}, "patients_waiting"),
+        (["admit,3,B,B,1,3,"], {}, "no_free_unit"),
+        (["patients,3,B,A,1,3,"], {}, "patient_transfers_off"),
+        (
+            ["patients,3,B,A,2,3,"],
+            {"patient_transfers": True, "patient_transfer_max_per_day": 1.0},
+            "patient_transfer_limit",
+        ),
+        (
+            ["patients,3,B,A,1,3,"],
+            {"patient_transfers": True, "patient_transfer_max_lead_days": 0},
+            "patient_lane",
+        ),
+    ],
+)
+def test_every_broken_rule_is_named(
+    world: Path, tmp_path: Path, lines: list[str], settings: dict, expected: str | None
+) -> None:
+    inst = load_multiperiod(world).with_settings(**settings)
+    check = check_plan(inst, write_plan(tmp_path, lines))
+    if expected is None:
+        assert check.ok
+    else:
+        assert expected in rules(check), check.violations
+
+
+def test_staff_cap_is_a_rule(world: Path, tmp_path: Path) -> None:
+    # A: 2 own units + 3 shipped = 5 units, but staff allow 2 + 1 patients
+    folder = write_instance(
+        tmp_path / "staffed",
+        [{"region": "A", "capacity": 2, "los_days": 2, "staff_cap": 1}],
+        {"A": [0, 5, 0]},
+        deliveries=[(0, 3, "D")],
+        leads=[("D", "A", 1)],
+    )
+    check = check_plan(
+        load_multiperiod(folder), write_plan(tmp_path, ["ship,0,D,A,3,1,", "admit,1,A,A,5,1,"])
+    )
+    assert "staff_cap" in rules(check)
+
+
+def test_fairness_constraints_are_checked_too(world: Path, tmp_path: Path) -> None:
+    inst = load_multiperiod(world)
+    check = check_plan(inst, write_plan(tmp_path, []), ["min_units:units=1"])
+    assert "fairness" in rules(check)
+
+
+# ---------------------------------------------------------------------------------------------
+# Malformed or inconsistent plan files
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("day,from,units\n0,D,1\n", "missing required column"),
+        ("kind,day,from,to,units\nfly,0,D,A,1\n", "unknown kind"),
+        ("kind,day,from,to,units\nship,0,X,A,1\n", "unknown depot 'X'"),
+        ("kind,day,from,to,units\nship,0,D,Z,1\n", "unknown region 'Z'"),
+        ("kind,day,from,to,units\nship,9,D,A,1\n", "outside the horizon"),
+        ("kind,day,from,to,units\nship,0,D,A,-1\n", "must be >= 0"),
+        ("kind,day,from,to,units\nship,0,D,A,1.5\n", "must be whole"),
+        ("kind,day,from,to,units\nship,0,D,A,lots\n", "not a number"),
+        ("kind,day,from,to,units\nship,5,D,A,1\n", "outside the horizon"),
+        ("kind,day,from,to,units,arrives\nadmit,1,A,A,1,2\n", "admitted on the day they move"),
+        ("kind,day,from,to,units\ntransfer,1,A,A,1\n", "to itself"),
+        ("kind,day,from,to,units,surprise\nship,0,D,A,1,x\n", "unknown column"),
+        ("kind,day,from,to,units,dispatch_date\nship,0,D,A,1,2020-01-01\n", "no start_date"),
+        ("", "empty file"),
+    ],
+)
+def test_malformed_plans_are_refused(world: Path, tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        check_plan(load_multiperiod(world), path)
+
+
+def test_binary_plan_is_refused(world: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"\x00\x01\x02")
+    with pytest.raises(InputError, match="binary"):
+        check_plan(load_multiperiod(world), path)
+
+
+def test_the_simulation_is_independent_of_the_model() -> None:
+    """simulate.py (and what it imports from the package) uses no Pyomo, HiGHS or model code."""
+    banned = {
+        "pyomo",
+        "highspy",
+        "models",
+        "optimiser.multiperiod.fastpath",
+        "optimiser.multiperiod.engine",
+        "optimiser.multiperiod.colgen",
+        "optimiser.multiperiod.data",
+        "optimiser.solver",
+    }
+    for name in ("simulate.py", "demand.py", "plan_io.py"):
+        tree = ast.parse((ROOT / "optimiser" / "multiperiod" / name).read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not {m for m in imported if any(m == b or m.startswith(b + ".") for b in banned)}, (
+            name
+        )
+
+
+def test_same_input_same_plan(tmp_path: Path) -> None:
+    folder = generate(GeneratorSpec(regions=30, days=20, neighbours=3, seed=61), tmp_path / "g")
+    inst = load_multiperiod(folder)
+    first = plan(inst, price_of_fairness=False)
+    second = plan(load_multiperiod(folder), price_of_fairness=False)
+    assert first.plan.equals(second.plan)
+    assert first.lives_saved == second.lives_saved
