@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import sys
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +43,37 @@ def _skip_pyomo_scipy_extras() -> None:
 
 
 _skip_pyomo_scipy_extras()
+
+
+def new_highs() -> highspy.Highs:
+    """A silent highspy.Highs object.
+
+    highspy 1.16 prints its banner on standard output the first time a process constructs a
+    Highs object, before any option can be set, which would corrupt `--json` output. The
+    banner is printed once per process, so the first construction runs with file descriptor 1
+    pointed at /dev/null; later ones need nothing.
+    """
+    global _banner_shown
+    with _banner_lock:
+        if not _banner_shown:
+            _banner_shown = True
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                with open(os.devnull, "wb") as devnull:
+                    os.dup2(devnull.fileno(), 1)
+                    highs = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+        else:
+            highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+_banner_lock = threading.Lock()
+_banner_shown = False
 
 
 class SolveStatus(StrEnum):
@@ -88,7 +122,7 @@ def _solver_versions() -> dict[str, str]:
     from pyomo.version import version as pyomo_version
 
     return {
-        "highs": highspy.Highs().version(),
+        "highs": new_highs().version(),
         "pyomo": pyomo_version,
         "highspy": _highspy_version(),
     }
@@ -149,7 +183,7 @@ class HighsModel:
                 for flag in integral
             ]
         self.is_mip = any(integral)
-        self.highs = highspy.Highs()
+        self.highs = new_highs()
         h = self.highs
         h.setOptionValue("output_flag", self.options.log)
         h.setOptionValue("random_seed", self.options.seed)
@@ -356,7 +390,7 @@ class MatrixHighsModel(HighsModel):
         self._row_upper = np.asarray(row_upper, dtype=float).copy()
         self._active_bounds = []  # unused here: bounds live in _row_lower/_row_upper
         self.is_mip = bool(np.any(integrality))
-        self.highs = highspy.Highs()
+        self.highs = new_highs()
         h = self.highs
         h.setOptionValue("output_flag", self.options.log)
         h.setOptionValue("random_seed", self.options.seed)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pyomo.environ as pyo
+from synthetic import threshold_instance
 
+import optimiser
 from optimiser.solver import HighsModel, SolverOptions, SolveStatus
 
 
@@ -52,3 +58,23 @@ def test_infeasible_and_optimal_statuses() -> None:
     model.set_active(m.c, False)
     run = model.solve()
     assert run.status is SolveStatus.OPTIMAL and run.objective == 10.0 and run.gap == 0.0
+
+
+def test_highs_objects_print_nothing_on_standard_output() -> None:
+    """`--json` output must stay one JSON object whatever HiGHS prints on construction."""
+    code = "from optimiser.solver import new_highs, solver_versions; new_highs(); solver_versions()"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout == ""
+
+
+def test_the_time_limit_is_one_budget_on_a_hard_threshold_mip() -> None:
+    """A 60-region threshold rule (a MIP with wide-ranging coefficients): the whole request,
+    every HiGHS run included, ends near its time limit (HiGHS 1.16.0 ran 250 s past 10 s)."""
+    request = threshold_instance(60, seed=1)
+    request.pop("options")
+    instance = optimiser.instance_from_dict(request)
+    started = time.perf_counter()
+    result = optimiser.solve(instance, time_limit=3, price_of_fairness=False)
+    assert time.perf_counter() - started < 3 + 15
+    assert result.status in ("optimal", "time_limit")
+    assert result.allocation is not None and sum(result.allocation.values()) <= instance.supply

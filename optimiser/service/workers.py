@@ -31,6 +31,7 @@ log = logging.getLogger("optimiser.service.workers")
 
 SPAWN_TIMEOUT = 180.0
 SYNC_PRIORITY, JOB_PRIORITY = 0, 1
+ACCEPTED = ("accepted",)  # a solver's acknowledgement: it holds the task from now on
 
 
 class TaskTimeout(Exception):
@@ -46,7 +47,7 @@ class WorkerLost(Exception):
 
     def __init__(self, message: str, started: bool = True) -> None:
         super().__init__(message)
-        self.started = started  # False: it died before receiving the task
+        self.started = started  # False: it died before acknowledging the task
 
 
 def _set_parent_death_signal() -> None:
@@ -77,6 +78,7 @@ def worker_main(conn: Any) -> None:
                 kind, request, key, time_limit = conn.recv()
             except (EOFError, OSError):
                 return
+            conn.send(ACCEPTED)
             reply = run_task(kind, request, key, time_limit)
             conn.send(reply)
     except (BrokenPipeError, EOFError, OSError, KeyboardInterrupt):
@@ -321,9 +323,11 @@ class ProcessPool(Runner):
     ) -> dict[str, Any]:
         worker = slot
         loop = asyncio.get_running_loop()
-        readable: asyncio.Future[None] = loop.create_future()
+        readable = asyncio.Event()
         fd = worker.conn.fileno()
-        loop.add_reader(fd, _wake, readable)
+        loop.add_reader(fd, readable.set)
+        deadline = loop.time() + hard_timeout
+        accepted = False  # the solver acknowledged the task: a loss from now counts as a run
         outcome = "lost"
         try:
             try:
@@ -331,20 +335,37 @@ class ProcessPool(Runner):
             except (BrokenPipeError, OSError) as exc:
                 raise WorkerLost(f"solver process {worker.pid} is gone ({exc})",
                                  started=False) from None
-            outcome = await _wait_for(readable, hard_timeout, cancel)
-            if outcome == "done":
+            while True:
+                readable.clear()
+                # poll before recv: a wake-up can be stale (the reader callback may run once
+                # more after a message was read), and recv on an empty pipe would block the loop
+                if not worker.conn.poll():
+                    waiter = asyncio.ensure_future(readable.wait())
+                    try:
+                        waited = await _wait_for(waiter, max(0.0, deadline - loop.time()), cancel)
+                    finally:
+                        waiter.cancel()
+                    if waited == "cancelled":
+                        outcome = waited
+                        raise TaskCancelled()
+                    if waited == "timeout":
+                        outcome = waited
+                        raise TaskTimeout(
+                            f"stopped after its hard time limit of {hard_timeout:g} s")
+                    continue
                 try:
-                    reply: dict[str, Any] = worker.conn.recv()
+                    message: Any = worker.conn.recv()
                 except (EOFError, OSError):
-                    outcome = "lost"
                     code = worker.process.exitcode
                     raise WorkerLost(
-                        f"solver process {worker.pid} died (exit code {code})"
+                        f"solver process {worker.pid} died (exit code {code})", started=accepted
                     ) from None
+                if message == ACCEPTED:
+                    accepted = True
+                    continue
+                outcome = "done"
+                reply: dict[str, Any] = message
                 return reply
-            if outcome == "cancelled":
-                raise TaskCancelled()
-            raise TaskTimeout(f"stopped after its hard time limit of {hard_timeout:g} s")
         finally:
             with contextlib.suppress(Exception):
                 loop.remove_reader(fd)

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 import optimiser
+from synthetic import threshold_instance
 
 REPO = Path(__file__).resolve().parents[2]
 ALICE = "alice-token-0123456789abcdef"
@@ -191,30 +192,6 @@ def solve_in_process() -> Callable[[dict[str, Any]], dict[str, Any]]:
 @pytest.fixture(scope="session")
 def tokens() -> dict[str, str]:
     return {"alice": ALICE, "bob": BOB, "carol": CAROL}
-
-
-def threshold_instance(n: int, seed: int = 1) -> dict[str, Any]:
-    """A synthetic instance whose threshold rule makes a real MIP (about 1 s at n=20)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    pop = rng.integers(100_000, 5_000_000, n)
-    cap = rng.integers(10, 500, n)
-    peak = cap + rng.integers(0, 800, n)
-    regions = [
-        {"region": f"R{i}", "population": int(pop[i]), "capacity": int(cap[i]),
-         "peak_demand": int(peak[i]), "survival_with": round(float(s), 3),
-         "survival_without": 0.05, "los_days": round(float(los), 1)}
-        for i, (s, los) in enumerate(zip(rng.uniform(0.4, 0.9, n), rng.uniform(5, 15, n),
-                                         strict=True))
-    ]
-    return {
-        "name": f"threshold-{n}",
-        "supply": int((peak - cap).sum() * 0.5),
-        "regions": regions,
-        "constraints": [{"kind": "threshold", "tau": 100}],
-        "options": {"price_of_fairness": False},
-    }
 
 
 @pytest.fixture(scope="session")

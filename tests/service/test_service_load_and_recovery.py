@@ -144,6 +144,14 @@ def test_a_solver_process_killed_under_a_job_is_replaced_and_the_job_rerun(
         solvers = [p for p in psutil.Process(server.proc.pid).children(recursive=True)
                    if p.parent() is not None and p.parent().pid != server.proc.pid]
         assert solvers, "no solver processes found"
+        # "running" is recorded before the task reaches a solver: wait until one is solving
+        idle = {p.pid: sum(p.cpu_times()[:2]) for p in solvers}
+        while not any(sum(p.cpu_times()[:2]) - idle[p.pid] > 0.1 for p in solvers):
+            assert time.monotonic() < deadline, "no solver picked the job up"
+            time.sleep(0.02)
+        # stop them all first, so that the re-run cannot reach a solver about to be killed
+        for process in solvers:
+            process.suspend()
         for process in solvers:  # out-of-memory killer, segfault...: SIGKILL
             process.kill()
         deadline = time.monotonic() + 60
