@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 
 FLOOR_EPS = 1e-9  # floor()/ceil() guard against 0.29999... from binary floating point
 THRESHOLD_SLACK = 1e-5  # |x_r - lambda w_r| <= 1 - THRESHOLD_SLACK, i.e. strictly below 1
+MAX_PARAMETER = 1e12  # no numeric parameter is meaningful beyond this (units, beds, tau...)
+
+
+def _short(value: Any) -> str:
+    """repr of a value, with integers of more than 30 digits summarised."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of {len(str(abs(value)))} digits"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -46,10 +54,13 @@ class ParamSpec:
                 if (
                     isinstance(val, bool)
                     or not isinstance(val, int | float)
-                    or not math.isfinite(val)
+                    or not -MAX_PARAMETER <= val <= MAX_PARAMETER  # also NaN and inf
                     or val < 0
                 ):
-                    return f"weight of region '{key}' must be a finite number >= 0, got {val!r}"
+                    return (
+                        f"weight of region '{key}' must be a number in [0, {MAX_PARAMETER:g}], "
+                        f"got {_short(val)}"
+                    )
             return None
         if self.choices is not None:
             if value not in self.choices:
@@ -59,8 +70,10 @@ class ParamSpec:
             expected = "a number" if self.type in (float, (int, float)) else self.type.__name__  # type: ignore[union-attr]
             return f"must be {expected}, got {value!r}"
         if isinstance(value, int | float):
-            if not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):
                 return f"must be finite, got {value!r}"
+            if abs(value) > MAX_PARAMETER:  # beyond any meaningful value, and near overflow
+                return f"must be at most {MAX_PARAMETER:g} in size, got {_short(value)}"
             if self.minimum is not None and (
                 value < self.minimum or (value == self.minimum and not self.min_inclusive)
             ):
@@ -145,7 +158,8 @@ def _fmt(value: Any) -> str:
     if isinstance(value, Mapping):
         return "{" + ";".join(f"{k}:{_fmt(v)}" for k, v in value.items()) + "}"
     if isinstance(value, float):
-        return f"{value:g}"
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)  # labels parse back exactly
     return str(value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -64,24 +65,40 @@ def _validate(kind: Any, params: dict[str, Any], where: str, file: str | None) -
 
 
 def parse_constraint(text: str) -> ConstraintSpec:
-    """Parse `KIND:param=value[,param=value]` (the CLI form)."""
-    kind, _, rest = text.strip().partition(":")
+    """Parse `KIND:param=value[,param=value]` (the CLI form) or a result's label,
+    `KIND(param=value, param=value)`, so that a result's constraints can be fed back in."""
+    stripped = text.strip()
+    label = re.fullmatch(r"([A-Za-z_]\w*)\((.*)\)", stripped, flags=re.DOTALL)
+    if label:
+        kind, rest, separator = label.group(1), label.group(2), ", "
+    else:
+        kind, _, rest = stripped.partition(":")
+        separator = ","
     params: dict[str, Any] = {}
     if rest.strip():
-        for item in rest.split(","):
+        for item in rest.split(separator):
             name, eq, raw = item.partition("=")
-            if not eq or not name.strip():
+            name = name.strip()
+            if not eq or not name:
                 raise InputError(
                     Problem(
                         f"--constraint {text!r}: expected KIND:param=value[,param=value], "
                         f"got {item!r}"
                     )
                 )
-            params[name.strip()] = _coerce(raw.strip())
+            if name in params:
+                raise InputError(
+                    Problem(f"--constraint {text!r}: parameter '{name}' is given twice")
+                )
+            params[name] = _coerce(raw.strip())
     return _validate(kind.strip(), params, where=f"--constraint {text!r}", file=None)
 
 
 def _coerce(raw: str) -> Any:
+    mapping = re.fullmatch(r"\{(.*)\}", raw, flags=re.DOTALL)
+    if mapping:  # a label's mapping, {A:2;B:1.5}
+        items = [item.partition(":") for item in mapping.group(1).split(";") if item.strip()]
+        return {key.strip(): _coerce(value.strip()) for key, _, value in items}
     for cast in (int, float):
         try:
             return cast(raw)

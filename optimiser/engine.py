@@ -21,7 +21,7 @@ from models.regional import RegionalData, RegionalOptions, build_regional, weigh
 from optimiser.constraints import to_specs
 from optimiser.errors import InputError, Problem
 from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
-from optimiser.policies import POLICIES, check_policy, rule_allocation
+from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
 from optimiser.results import PRICE_COLUMNS, AllocationResult, SolverInfo
 from optimiser.solver import HighsModel, SolverOptions, SolveStatus, solver_versions
 
@@ -431,12 +431,17 @@ def solve(
     """
     t_start = time.perf_counter()
     check_policy(policy)
+    check_seed(seed)
     if supply is not None:
         supply = validate_supply(supply, "supply")
         instance = instance.with_supply(supply)
     if time_limit is not None and (not isinstance(time_limit, int | float) or not time_limit > 0):
         raise InputError(
-            Problem(f"must be a number of seconds > 0, got {time_limit!r}", column="time_limit")
+            Problem(
+                f"must be a number of seconds > 0, got {time_limit!r}",
+                column="time_limit",
+                column_word="option",
+            )
         )
     active = active_constraints(instance, constraints, default_constraints)
     engine = RegionalEngine(instance, active, SolverOptions(time_limit=time_limit))
@@ -507,6 +512,7 @@ def solve(
         timings=timings,
         fingerprint=instance.fingerprint(),
         resource=instance.resource,
+        price_skipped=policy == "optimal" and bool(active) and not price_of_fairness,
     )
 
 
@@ -606,9 +612,13 @@ def evaluate(
     *,
     default_constraints: bool = True,
     source: str = "given",
+    supply: int | None = None,
 ) -> AllocationResult:
     """Score any allocation (a result fed back in, or one made by hand) with the same lives
-    function, against L*, and list the active constraints it breaks."""
+    function, against L* (at `supply`, default the instance's), and list the active
+    constraints it breaks."""
+    if supply is not None:
+        instance = instance.with_supply(validate_supply(supply, "supply"))
     items = dict(allocation.items())
     problems = []
     ids = instance.region_ids
@@ -682,6 +692,7 @@ def compare(
     seed: int = 0,
 ) -> pd.DataFrame:
     """Every policy side by side: lives saved, lives lost against the optimum, units by region."""
+    check_seed(seed)
     if supply is not None:
         instance = instance.with_supply(validate_supply(supply, "supply"))
     active = active_constraints(instance, constraints, default_constraints)

@@ -20,6 +20,7 @@ class Problem:
     column: str | None = None
     region: str | None = None
     line_word: str = "line"  # "row" for DataFrames given in Python
+    column_word: str = "column"  # "option" for an argument of a command or function
 
     def __str__(self) -> str:
         where = []
@@ -30,7 +31,7 @@ class Problem:
         if self.region is not None:
             where.append(f"region '{self.region}'")
         if self.column:
-            where.append(f"column '{self.column}'")
+            where.append(f"{self.column_word} '{self.column}'")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 

@@ -151,9 +151,14 @@ def load_instance(path: str | Path) -> Instance:
     meta = _read_toml(folder / "instance.toml", problems)
     regions_raw = _read_csv(folder / "regions.csv", problems, required=True)
     tiers_raw = _read_csv(folder / "tiers.csv", problems, required=False)
-    if problems:
-        raise InputError(problems)
-    assert meta is not None and regions_raw is not None
+    if meta is None or regions_raw is None:
+        # Still check what could be read, so that `triage validate` lists every problem.
+        regions = None
+        if regions_raw is not None:
+            regions = _validate_regions(regions_raw, {}, problems)
+        if tiers_raw is not None:
+            _validate_tiers(tiers_raw, _region_ids(regions, regions_raw), problems, regions)
+        raise InputError([_in_rows(p, regions_raw, tiers_raw) for p in problems])
     return _build(meta, regions_raw, tiers_raw, problems, folder)
 
 
@@ -311,16 +316,25 @@ def _read_csv(path: Path, problems: list[Problem], required: bool) -> pd.DataFra
     if any(h == "" for h in header):
         problems.append(Problem("empty column name in header", file=path.name, line=1))
         return None
+    kept_rows, kept_lines = [], []
     for line, r in zip(lines, body, strict=True):
-        if len(r) != len(header):
+        if len(r) != len(header):  # reported; the other rows are still checked
+            hint = " (an unclosed quote?)" if any('"' in c for c in r) else ""
             problems.append(
-                Problem(f"has {len(r)} fields, header has {len(header)}", file=path.name, line=line)
+                Problem(
+                    f"has {len(r)} fields, header has {len(header)}{hint}",
+                    file=path.name,
+                    line=line,
+                )
             )
-    if len(problems) > before:
+        else:
+            kept_rows.append(r)
+            kept_lines.append(line)
+    if len(problems) > before and not kept_rows:
         return None
-    frame = pd.DataFrame([[c.strip() for c in r] for r in body], columns=header, dtype=object)
+    frame = pd.DataFrame([[c.strip() for c in r] for r in kept_rows], columns=header, dtype=object)
     frame.attrs["file"] = path.name
-    frame.attrs["lines"] = lines
+    frame.attrs["lines"] = kept_lines
     return frame
 
 
@@ -419,10 +433,15 @@ def _build(
         problems.append(_meta_problem("must be a table", "defaults", toml_file))
         defaults = {}
     for key, val in defaults.items():
-        if key not in OPTIONAL_DEFAULTS:
+        if key == "name":
+            if not isinstance(val, str):
+                problems.append(
+                    _meta_problem(f"must be a string, got {val!r}", "defaults.name", toml_file)
+                )
+        elif key not in OPTIONAL_DEFAULTS:
             problems.append(
                 _meta_problem(
-                    f"no such optional column (allowed: {', '.join(OPTIONAL_DEFAULTS)})",
+                    f"no such optional column (allowed: name, {', '.join(OPTIONAL_DEFAULTS)})",
                     f"defaults.{key}",
                     toml_file,
                 )
@@ -443,8 +462,8 @@ def _build(
 
     regions = _validate_regions(regions_raw, dict(defaults), problems, toml_file)
     tiers = None
-    if tiers_raw is not None and regions is not None:
-        tiers = _validate_tiers(tiers_raw, regions, problems)
+    if tiers_raw is not None:
+        tiers = _validate_tiers(tiers_raw, _region_ids(regions, regions_raw), problems, regions)
     if regions is not None:
         problems.extend(check_region_keys(constraints, list(regions.index), file=toml_file))
     if problems:
@@ -608,9 +627,21 @@ def _validate_regions(
     if len(problems) > before:
         return None
     frame = pd.DataFrame(columns, index=pd.Index(ids, name="region"))
-    names = [str(v).strip() for v in raw["name"]] if "name" in raw.columns else ids
-    frame.insert(0, "name", [n or rid for n, rid in zip(names, ids, strict=True)])
+    names = [str(v).strip() for v in raw["name"]] if "name" in raw.columns else [""] * len(ids)
+    default_name = str(defaults.get("name", "")).strip()
+    frame.insert(
+        0, "name", [n or default_name or rid for n, rid in zip(names, ids, strict=True)]
+    )
     return frame
+
+
+def _region_ids(regions: pd.DataFrame | None, raw: pd.DataFrame | None) -> set[str]:
+    """Region ids to check tiers against: the validated ones, else those the file names."""
+    if regions is not None:
+        return {str(r) for r in regions.index}
+    if raw is not None and "region" in raw.columns:
+        return {str(v).strip() for v in raw["region"]}
+    return set()
 
 
 def _check_range(col: str, value: float) -> str | None:
@@ -646,29 +677,46 @@ UPPER_BOUNDS: dict[str, float] = {
     "los_days": 1e5,
     "weight": 1e6,
 }
-LOWER_BOUNDS: dict[str, float] = {"los_days": 1e-3, "pressure": 1e-6}
+LOWER_BOUNDS: dict[str, float] = {"population": 1.0, "los_days": 1e-3, "pressure": 1e-6}
 
 
 TIER_TOLERANCE = 1e-6
 
 
+TIER_COLUMNS = ("region", "share", "survival_with")
+
+
 def _validate_tiers(
-    raw: pd.DataFrame, regions: pd.DataFrame, problems: list[Problem]
+    raw: pd.DataFrame,
+    region_ids: set[str],
+    problems: list[Problem],
+    regions: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
+    """Check tiers.csv against the region ids; with the validated `regions`, also against
+    each region's survival_without."""
     file = raw.attrs.get("file", "tiers.csv")
     lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
     before = len(problems)
-    missing = [c for c in ("region", "share", "survival_with") if c not in raw.columns]
+    missing = [c for c in TIER_COLUMNS if c not in raw.columns]
     if missing:
         problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
         return None
+    unknown = [c for c in raw.columns if c not in TIER_COLUMNS]
+    if unknown:
+        problems.append(
+            Problem(
+                f"unknown column(s): {', '.join(unknown)} (columns: {', '.join(TIER_COLUMNS)})",
+                file=file,
+            )
+        )
     if len(raw) == 0:
         problems.append(Problem("empty table: no tiers", file=file))
         return None
     records = []
+    unreadable: set[str] = set()
     for line, row in zip(lines, raw.itertuples(index=False), strict=True):
         rid = str(row.region).strip()
-        if rid not in regions.index:
+        if rid not in region_ids:
             problems.append(
                 Problem(f"unknown region '{rid}'", file=file, line=line, column="region")
             )
@@ -700,7 +748,9 @@ def _validate_tiers(
                 )
             vals[col] = value
         if len(vals) == 2:
-            swo = float(cast(float, regions.at[rid, "survival_without"]))
+            swo = 0.0
+            if regions is not None:
+                swo = float(cast(float, regions.at[rid, "survival_without"]))
             if vals["survival_with"] < swo:
                 problems.append(
                     Problem(
@@ -713,11 +763,13 @@ def _validate_tiers(
                     )
                 )
             records.append((rid, line, vals["share"], vals["survival_with"]))
-    if len(problems) > before:
-        return None
+        else:
+            unreadable.add(rid)
     tiers = pd.DataFrame(records, columns=["region", "line", "share", "survival_with"])
     for key, group in tiers.groupby("region", sort=False):
         rid = str(key)
+        if rid in unreadable:  # a share could not be read: its sum would mislead
+            continue
         total = float(group["share"].sum())
         if abs(total - 1.0) > TIER_TOLERANCE:
             problems.append(

@@ -89,9 +89,20 @@ POLICIES: dict[str, Policy] = {
 def check_policy(name: str) -> str:
     if name not in POLICIES:
         raise InputError(
-            Problem(f"unknown policy {name!r} (known: {', '.join(POLICIES)})", column="policy")
+            Problem(
+                f"unknown policy {name!r} (known: {', '.join(POLICIES)})",
+                column="policy",
+                column_word="option",
+            )
         )
     return name
+
+
+def check_seed(seed: object) -> int:
+    """The lottery's seed: a whole number >= 0."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(Problem(f"seed: must be a whole number >= 0, got {seed!r}"))
+    return int(seed)
 
 
 def rule_allocation(name: str, data: RegionalData, seed: int = 0) -> np.ndarray:
@@ -105,14 +116,25 @@ def rule_allocation(name: str, data: RegionalData, seed: int = 0) -> np.ndarray:
 
 
 def lottery(data: RegionalData, seed: int = 0) -> np.ndarray:
-    """Each unit goes to a region drawn uniformly among those below their staff cap."""
-    rng = np.random.default_rng(seed)
+    """Each unit goes to a region drawn uniformly among those below their staff cap.
+
+    Drawn in rounds, not unit by unit (the same distribution, in time independent of the
+    supply): the units still to place are spread uniformly over the open regions by one
+    multinomial draw; what lands beyond a staff cap is drawn again among the regions still
+    open, as a unit-by-unit lottery would redraw it.
+    """
+    rng = np.random.default_rng(check_seed(seed))
     n = len(data.regions)
     units = np.zeros(n, dtype=np.int64)
     caps = np.asarray(data.staff_cap, dtype=float)
-    for _ in range(int(data.supply)):
+    remaining = int(data.supply)
+    while remaining > 0:
         open_regions = np.flatnonzero(units < caps)
         if len(open_regions) == 0:
             break
-        units[open_regions[rng.integers(len(open_regions))]] += 1
+        drawn = rng.multinomial(remaining, np.full(len(open_regions), 1.0 / len(open_regions)))
+        room = caps[open_regions] - units[open_regions]
+        taken = np.minimum(drawn, room).astype(np.int64)
+        units[open_regions] += taken
+        remaining -= int(taken.sum())
     return units

@@ -65,6 +65,8 @@ def allocation_text(result: AllocationResult) -> str:
 
 
 def price_text(result: AllocationResult) -> str:
+    if result.price_skipped:
+        return "Price of fairness: not computed (--no-price)."
     if result.price_of_fairness.empty:
         return "Price of fairness: no fairness constraint active."
     table = result.price_of_fairness.copy()

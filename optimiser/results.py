@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,7 @@ class AllocationResult:
     timings: dict[str, float] = field(default_factory=dict)
     fingerprint: str = ""
     resource: str = "ventilator"
+    price_skipped: bool = False  # constraints were active but the price was not asked for
 
     @property
     def allocation(self) -> dict[str, int]:
@@ -89,6 +91,7 @@ class AllocationResult:
                 {k: _clean(v) for k, v in row.items()}
                 for row in self.price_of_fairness.to_dict("records")
             ],
+            "price_of_fairness_skipped": self.price_skipped,
             "lives_optimal": _clean(self.lives_optimal),
             "lives_lost_total": _clean(self.lives_lost_total),
             "lives_lost_pct": _clean(self.lives_lost_pct),
@@ -115,6 +118,45 @@ class AllocationResult:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AllocationResult:
+        """The inverse of to_dict: a stored result (`--json`, result.json, the service's
+        response) as an AllocationResult again. Region order and ids are kept."""
+        regions = pd.DataFrame(list(data.get("regions") or []))
+        if not regions.empty:
+            regions = regions.set_index("region")
+            regions.index = regions.index.astype(str)
+        solver = data.get("solver")
+        status = str(data["status"])
+        return cls(
+            instance=str(data["instance"]),
+            policy=str(data["policy"]),
+            status=SolveStatus(status) if status in SolveStatus._value2member_map_ else status,
+            supply=int(data["supply"]),
+            lives_saved=data.get("lives_saved"),
+            regions=regions,
+            unallocated=data.get("unallocated"),
+            constraints=tuple(data.get("constraints") or ()),
+            price_of_fairness=pd.DataFrame(
+                list(data.get("price_of_fairness") or []), columns=PRICE_COLUMNS
+            ),
+            lives_optimal=data.get("lives_optimal"),
+            lives_lost_total=data.get("lives_lost_total"),
+            lives_lost_pct=data.get("lives_lost_pct"),
+            clipped_floors=pd.DataFrame(list(data.get("clipped_floors") or [])),
+            violations=tuple(data.get("violations") or ()),
+            explanation=data.get("explanation"),
+            solver=None if not solver else SolverInfo(**solver),
+            timings=dict(data.get("timings") or {}),
+            fingerprint=str(data.get("fingerprint", "")),
+            resource=str(data.get("resource", "ventilator")),
+            price_skipped=bool(data.get("price_of_fairness_skipped", False)),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> AllocationResult:
+        return cls.from_dict(json.loads(text))
 
 
 def _clean(value: Any) -> Any:

@@ -399,3 +399,71 @@ def test_compare_text_with_an_infeasible_constrained_optimum(capsys) -> None:
     assert "NaN" not in out and "nan" not in out and "-%" not in out
     assert "per_capita: coverage_floor(level=0.5)" in out  # rules that break it are named
     assert "281  328  172  219" in out  # whole units
+
+
+def test_a_result_json_round_trips_with_its_constraints_and_supply(
+    tmp_path: Path, capsys
+) -> None:
+    """solve --out, then evaluate result.json: scored under the constraints and the supply it
+    was solved with (not the instance's), with the same lives and no violation; the JSON
+    reads back into an equal AllocationResult."""
+    states = "instances/us-states-2020"
+    code, out, err = cli(
+        ["solve", states, "--supply", "1500", "-c", "per_capita_floor:share=0.4", "--json",
+         "--out", str(tmp_path / "r")], capsys)
+    assert code == 0, err
+    solved = json.loads(out)
+    from optimiser.results import AllocationResult
+
+    again = AllocationResult.from_json(out)
+    assert again.to_dict() == solved
+    code, out, err = cli(["evaluate", states, str(tmp_path / "r" / "result.json"), "--json"],
+                         capsys)
+    assert code == 0, err
+    scored = json.loads(out)
+    assert scored["supply"] == 1500 and scored["constraints"] == solved["constraints"]
+    assert scored["lives_saved"] == approx_lives(solved["lives_saved"])
+    assert scored["violations"] == []
+    # the same allocation is short of a stricter floor: the labels are live constraints
+    code, out, err = cli(["evaluate", states, str(tmp_path / "r" / "result.json"), "--json",
+                          "-c", "per_capita_floor(share=0.9)"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["violations"] == ["per_capita_floor(share=0.9)"]
+
+
+def test_every_constraint_label_parses_back_to_the_same_constraint() -> None:
+    from optimiser.constraints import parse_constraint
+
+    for spec in [
+        optimiser.constraint("per_capita_floor", share=0.123456789),
+        optimiser.constraint("threshold", tau=2.5, index="excess_per_100k"),
+        optimiser.constraint("prioritarian", weights={"A": 2, "B": 0.5}),
+        optimiser.constraint("max_coverage_gap", gap=1e-7),
+    ]:
+        assert parse_constraint(spec.label) == spec, spec.label
+
+
+def test_no_price_says_it_was_not_computed(capsys) -> None:
+    code, out, _ = cli(["solve", PUGH, "-c", "min_units:units=10", "--no-price"], capsys)
+    assert code == 0
+    assert "not computed (--no-price)" in out and "no fairness constraint active" not in out
+    code, out, _ = cli(["solve", PUGH, "-c", "min_units:units=10", "--no-price", "--json"], capsys)
+    assert json.loads(out)["price_of_fairness_skipped"] is True
+
+
+def test_no_allocation_found_is_an_error_not_a_success(capsys, monkeypatch) -> None:
+    """A solver failure or a time limit with no allocation: exit 4 and a message, no output."""
+    import optimiser.cli.regional as regional
+
+    real = regional.solve
+
+    def nothing_found(*args, **kwargs):
+        result = real(*args, **kwargs)
+        from dataclasses import replace
+
+        return replace(result, status="time_limit", lives_saved=None,
+                       regions=result.regions.drop(columns=["units"]))
+
+    monkeypatch.setattr(regional, "solve", nothing_found)
+    code, _, err = cli(["solve", PUGH], capsys)
+    assert code == 4 and "no allocation found (time_limit): raise --time-limit" in err

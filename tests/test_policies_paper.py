@@ -199,3 +199,21 @@ def test_every_registered_policy_runs(pugh: optimiser.Instance) -> None:
     assert set(POLICIES) <= set(table.index)
     best = table.loc["optimal", "lives_saved"]
     assert (table["lives_saved"] <= best + lives_tol(best)).all()
+
+
+def test_lottery_time_does_not_grow_with_the_supply(make_instance) -> None:
+    """A billion units (the largest supply allowed) are drawn in rounds, not one by one; caps
+    hold and, uncapped, the regions' shares are uniform to within sampling noise."""
+    import time
+
+    rows = [
+        {"region": "A", "population": 1, "capacity": 0, "peak_demand": 10, "staff_cap": 5},
+        {"region": "B", "population": 1, "capacity": 0, "peak_demand": 10},
+        {"region": "C", "population": 1, "capacity": 0, "peak_demand": 10},
+    ]
+    inst = make_instance(rows, supply=1_000_000_000)
+    started = time.perf_counter()
+    units = optimiser.solve(inst, policy="lottery", seed=3, price_of_fairness=False).allocation
+    assert time.perf_counter() - started < 10
+    assert units["A"] == 5 and sum(units.values()) == 1_000_000_000
+    assert abs(units["B"] - units["C"]) < 6 * (1e9 / 4) ** 0.5  # 6 standard deviations

@@ -20,6 +20,7 @@ import pytest
 import optimiser
 from optimiser.errors import EXIT_INPUT
 
+PUGH_DIR = Path(__file__).resolve().parents[1] / "instances" / "pugh2021"
 HEADER = "region,name,population,capacity,peak_demand"
 GOOD_ROWS = ["A,Capital,9000000,1000,2000", "B,Urban,10500000,700,2500"]
 
@@ -579,3 +580,75 @@ def test_absurd_magnitudes_are_refused_not_overflowed(tmp_path, column: str, val
     )
     assert proc.returncode == 2, proc.stderr
     assert f"column '{column}'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (  # a broken instance.toml does not hide the problems of regions.csv
+            {"instance.toml": 'name = "x"\nsupply = = 3\n', "regions.csv": regions(
+                "A,Capital,nine,1000,2000", GOOD_ROWS[1])},
+            [("instance.toml", "malformed TOML"), ("line 2", "'population'", "'nine'")],
+        ),
+        (  # nor does a ragged row hide a bad value on another row
+            {"regions.csv": regions("A,Capital,9000000", "B,Urban,x,700,2500")},
+            [("line 2", "has 3 fields", "header has 5"), ("line 3", "'population'")],
+        ),
+        (  # nor do problems in regions.csv hide those of tiers.csv
+            {"regions.csv": regions("A,Capital,nine,1000,2000", GOOD_ROWS[1]),
+             "tiers.csv": "region,share,survival_with\nZ,1,0.9\nB,0.5,0.9\n"},
+            [("line 2", "'population'"), ("tiers.csv", "line 2", "unknown region 'Z'"),
+             ("tiers.csv", "region 'B' sum to 0.5")],
+        ),
+    ],
+)
+def test_validate_reports_every_file(instance_dir: Path, files, expected) -> None:
+    for name, text in files.items():
+        (instance_dir / name).write_text(text)
+    with pytest.raises(optimiser.InputError) as info:
+        optimiser.load_instance(instance_dir)
+    found = [str(p) for p in info.value.problems]
+    for parts in expected:
+        assert any(all(p in line for p in parts) for line in found), (parts, found)
+    assert len(found) == len(expected), found
+
+
+def test_tiers_refuse_unknown_columns_and_defaults_may_name_regions(instance_dir: Path) -> None:
+    (instance_dir / "tiers.csv").write_text("region,share,survival_with,colour\nA,1,0.9,red\n")
+    with pytest.raises(optimiser.InputError, match=r"tiers\.csv: unknown column\(s\): colour"):
+        optimiser.load_instance(instance_dir)
+    (instance_dir / "tiers.csv").unlink()
+    (instance_dir / "regions.csv").write_text(
+        "region,name,population,capacity,peak_demand\nA,,9000000,1000,2000\nB,Urban,10,0,5\n"
+    )
+    (instance_dir / "instance.toml").write_text(toml(extra='[defaults]\nname = "unnamed"\n'))
+    names = optimiser.load_instance(instance_dir).regions["name"].to_dict()
+    assert names == {"A": "unnamed", "B": "Urban"}
+
+
+def test_a_population_below_one_person_is_refused() -> None:
+    with pytest.raises(optimiser.InputError, match=r"row 2, region 'B', column 'population'"):
+        optimiser.instance_from_frames(frame(population=1e-300), 5)
+
+
+def test_seed_and_repeated_parameters_are_usage_errors(pugh: optimiser.Instance, run_cli) -> None:
+    with pytest.raises(optimiser.InputError, match="seed"):
+        optimiser.solve(pugh, policy="lottery", seed=-1)
+    with pytest.raises(optimiser.InputError, match="seed"):
+        optimiser.compare(pugh, seed=-1)
+    run = run_cli("compare", PUGH_DIR, "--seed", "-1")
+    assert run.returncode == EXIT_INPUT and "seed" in run.stderr and "Traceback" not in run.stderr
+    run = run_cli("solve", PUGH_DIR, "-c", "coverage_floor:level=0.5,level=0.1")
+    assert run.returncode == EXIT_INPUT and "'level' is given twice" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [f"min_units:units={10**400}", f"threshold:tau=-{10**400}", "min_units:units=1e300",
+     "capacity_per_capita_floor:beds_per_100k=1e13"],
+)
+def test_parameters_beyond_any_meaning_are_refused_not_overflowed(
+    spec: str, pugh: optimiser.Instance
+) -> None:
+    with pytest.raises(optimiser.InputError, match="must be at most 1e\\+12 in size"):
+        optimiser.solve(pugh, constraints=[spec])

@@ -17,7 +17,7 @@ from optimiser.cli import app
 from optimiser.cli.common import echo_json, write_outputs
 from optimiser.constraints import to_specs
 from optimiser.engine import compare, evaluate, solve
-from optimiser.errors import EXIT_INFEASIBLE, EXIT_INPUT, InputError, Problem
+from optimiser.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, InputError, Problem
 from optimiser.instance import MAX_SUPPLY, load_instance
 from optimiser.policies import POLICIES
 from optimiser.report import allocation_text, comparison_text, price_text
@@ -68,7 +68,11 @@ def solve_command(
     no_default_constraints: NoDefaults = False,
     json_output: JsonOpt = False,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Seconds per solve.")
+        float | None,
+        typer.Option(
+            "--time-limit",
+            help="Seconds for the whole request (every solve, the price of fairness included).",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
     out: Annotated[
@@ -90,7 +94,7 @@ def solve_command(
         price_of_fairness=not no_price,
         seed=seed,
     )
-    if out is not None and result.status != SolveStatus.INFEASIBLE:
+    if out is not None and result.lives_saved is not None:
         write_result(result, out)
     if json_output:
         typer.echo(result.to_json())
@@ -101,6 +105,10 @@ def solve_command(
     if result.status == SolveStatus.INFEASIBLE:
         typer.echo(f"error: {result.explanation}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
+    if result.lives_saved is None:
+        hint = ": raise --time-limit" if result.status == SolveStatus.TIME_LIMIT else ""
+        typer.echo(f"error: no allocation found ({result.status}){hint}", err=True)
+        raise typer.Exit(EXIT_INTERNAL)
 
 
 @app.command("compare")
@@ -178,12 +186,17 @@ def evaluate_command(
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(EXIT_INPUT) from None
+    # A result.json carries the constraints and supply it was solved under: the round trip
+    # scores it under the same ones unless the command line says otherwise.
+    stored = result_context(allocation)
+    use_stored = stored is not None and not constraint and not no_default_constraints
     result = evaluate(
         instance,
         units,
-        constraint or [],
-        default_constraints=not no_default_constraints,
+        stored[0] if use_stored and stored else constraint or [],
+        default_constraints=not no_default_constraints and not use_stored,
         source=allocation.name,
+        supply=stored[1] if use_stored and stored else None,
     )
     if json_output:
         typer.echo(result.to_json())
@@ -201,6 +214,20 @@ def _units_problem(value: Any, shown: str | None = None) -> str | None:
     if value > MAX_SUPPLY:
         return f"units must be at most {MAX_SUPPLY:,}, got {shown}"
     return None
+
+
+def result_context(path: Path) -> tuple[list[str], int] | None:
+    """(constraint labels, supply) of a result JSON (`solve --json`, result.json); None for
+    a CSV or a JSON without them. Only called after read_allocation has read the file."""
+    if path.suffix != ".json":
+        return None
+    payload = json.loads(path.read_text(encoding="utf-8-sig"))
+    labels, supply = payload.get("constraints"), payload.get("supply")
+    if not isinstance(labels, list) or not all(isinstance(c, str) for c in labels):
+        return None
+    if isinstance(supply, bool) or not isinstance(supply, int):
+        return None
+    return labels, supply
 
 
 def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[str, int]:

@@ -826,10 +826,16 @@ def plan(
         or not time_limit > 0
     ):
         raise InputError(
-            Problem(f"must be a number of seconds > 0, got {time_limit!r}", column="time_limit")
+            Problem(
+                f"must be a number of seconds > 0, got {time_limit!r}",
+                column="time_limit",
+                column_word="option",
+            )
         )
     if isinstance(mip_gap, bool) or not isinstance(mip_gap, int | float) or not 0 <= mip_gap < 1:
-        raise InputError(Problem(f"must be in [0, 1), got {mip_gap!r}", column="mip_gap"))
+        raise InputError(
+            Problem(f"must be in [0, 1), got {mip_gap!r}", column="mip_gap", column_word="option")
+        )
     if isinstance(executed, str | Path):
         executed = read_plan(executed, instance, executed=True)
     if executed is not None and today is None:

@@ -303,6 +303,9 @@ class SolveResult(BaseModel):
     unallocated: int | None
     constraints: list[str]
     price_of_fairness: list[PriceRow]
+    price_of_fairness_skipped: bool = Field(
+        False, description="Constraints were active but the price was not asked for."
+    )
     lives_optimal: float | None
     lives_lost_total: float | None
     lives_lost_pct: float | None

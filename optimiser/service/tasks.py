@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -87,8 +88,13 @@ HORIZON_BOUNDS = (1e-3, 1e5)
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float: as far out as it gets
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
+        return value
     if isinstance(value, str):
         try:
             return float(value)
@@ -99,11 +105,12 @@ def _as_number(value: Any) -> float | None:
 
 def _bound_problem(value: Any, bounds: tuple[float | None, float]) -> str | None:
     number = _as_number(value)
-    if number is None or number != number or number in (float("inf"), float("-inf")):
+    if number is None or number != number or (math.isinf(number) and not isinstance(value, int)):
         return None  # not a finite number: the engine explains what is wrong
     low, high = bounds
     if number > high:
-        return f"{value!r} is above the service's bound of {high:g}"
+        shown = f"{value!r}" if abs(number) < 1e30 else "a number of more than 30 digits"
+        return f"{shown} is above the service's bound of {high:g}"
     if low is not None and 0 < number < low:
         return f"{value!r} is below the service's bound of {low:g}"
     return None
@@ -195,7 +202,9 @@ def check_time_limit(value: Any) -> float | None:
             [Problem(f"must be a number of seconds > 0, got {value!r}", column="time_limit")],
             ["options.time_limit"],
         )
-    return float(value)
+    number = _as_number(value)
+    assert number is not None
+    return number  # +inf for an integer beyond any float: the server's cap applies
 
 
 Request = Mapping[str, Any] | str | bytes

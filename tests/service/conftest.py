@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
+from synthetic import threshold_instance
 
 import optimiser
-from synthetic import threshold_instance
 
 REPO = Path(__file__).resolve().parents[2]
 ALICE = "alice-token-0123456789abcdef"

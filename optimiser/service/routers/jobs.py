@@ -88,7 +88,7 @@ async def list_jobs(
 ) -> JSONResponse:
     before = None
     if cursor is not None:
-        if not cursor.isdigit():
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):  # fits in int64
             message = "cursor: not a cursor from next_cursor"
             raise ApiError(422, "invalid_input", message,
                            problems=[{"field": "cursor", "message": message}])
