@@ -31,6 +31,9 @@ LIVES_TOL_REL = 1e-7
 LIVES_TOL_ABS = 1e-6
 CUT_TOL = 1e-7
 MAX_TIE_ROUNDS = 60
+# Secant cuts placed up front on each side of a region's proportional share: valid anywhere
+# (f_r is convex), and they spare most lazy rounds (pugh2021: 11 HiGHS runs -> 3).
+TIE_CUT_WINDOW = 1
 
 
 def regional_data(instance: Instance, supply: int | None = None) -> RegionalData:
@@ -224,7 +227,9 @@ class RegionalEngine:
             for r in contested:
                 e = float(data.excess_demand[index[r]])
                 add_cut(r, float(values[useful_cols[r]].sum()))
-                add_cut(r, e * sent / total_e if total_e > 0 else 0.0)
+                share = e * sent / total_e if total_e > 0 else 0.0
+                for step in range(-TIE_CUT_WINDOW, TIE_CUT_WINDOW + 1):
+                    add_cut(r, share + step)
             h.set_objective(sum(m.shortfall[r] for r in contested), maximize=False)
             h.set_start(values)
             for _ in range(MAX_TIE_ROUNDS):

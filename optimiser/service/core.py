@@ -267,13 +267,21 @@ class Service:
         return time_limit * s.hard_limit_factor + s.hard_limit_grace
 
     # ---- synchronous solves
-    async def solve(self, body: bytes, requested_limit: Any) -> tuple[SolveOutcome, str]:
-        """Solve the request `body` (JSON already checked by the router) now; returns the
-        outcome and how it was served: "miss", "hit" (result cache), "shared" (an identical
-        request in flight) or "off" (no cache).
+    async def solve(
+        self, body: bytes, requested_limit: Any, regions: int = 0
+    ) -> tuple[SolveOutcome, str]:
+        """Solve the request `body` (JSON already checked by the router; `regions` of them)
+        now; returns the outcome and how it was served: "miss", "hit" (result cache),
+        "shared" (an identical request in flight) or "off" (no cache).
 
         The worker parses the body; repeated bodies are recognised by their SHA-256, so they
         skip parsing and validation there, and, with the result cache, the solve itself."""
+        if regions > self.settings.max_sync_regions:
+            self.metrics.rejected.inc("too_large_for_sync")
+            message = (f"{regions:,} regions: synchronous solves take at most "
+                       f"{self.settings.max_sync_regions:,}; submit it as a job (POST /v1/jobs)")
+            raise ApiError(413, "too_large_for_sync", message,
+                           problems=[{"field": "regions", "message": message}])
         limit = self.time_limit(requested_limit, self.settings.max_time_limit,
                                 "options.time_limit")
         key = sha256_bytes(body)
@@ -367,9 +375,12 @@ class Service:
         text = canonical(request)
         request_hash = sha256(kind + "\n" + text)
         if idempotency_key is not None:
-            if not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
-                raise ApiError(422, "invalid_input", f"Idempotency-Key must be 1-"
-                               f"{MAX_IDEMPOTENCY_KEY} characters")
+            if not (0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
+                    and idempotency_key.isascii() and idempotency_key.isprintable()):
+                message = (f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII "
+                           "characters")
+                raise ApiError(422, "invalid_input", message,
+                               problems=[{"field": "Idempotency-Key", "message": message}])
             existing = await self.db(self.store.by_idempotency_key, owner, idempotency_key)
             if existing is not None:
                 return self._same_request(existing, request_hash), False
@@ -445,6 +456,8 @@ class Service:
                     self.hard_timeout(job.time_limit), cancel,
                 )
             except TaskCancelled:
+                if self.runner.kind == "processes":  # its solver process was replaced
+                    self.metrics.worker_restarts.inc("cancelled")
                 return
             except TaskTimeout as exc:
                 self.metrics.worker_restarts.inc("timeout")

@@ -20,8 +20,9 @@ from optimiser.service.errors import ApiError
 if TYPE_CHECKING:
     from optimiser.service.core import Service
 
-PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready", "/docs", "/docs/oauth2-redirect",
-                          "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready"})
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json"})
+JSON_TYPES = ("application/json",)
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
@@ -40,16 +41,26 @@ def principal_of(scope_or_request: Any) -> Principal:
     return principal
 
 
-def _token(scope: Scope) -> str | None:
-    bearer = api_key = None
+def _token(scope: Scope) -> tuple[str | None, str | None]:
+    """(token, scheme of an Authorization header that is not Bearer)."""
+    bearer = api_key = other = None
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and credentials.strip():
                 bearer = credentials.strip()
+            elif scheme.lower() != "bearer":
+                other = scheme
         elif name == b"x-api-key":
             api_key = value.decode("latin-1").strip() or None
-    return bearer or api_key
+    return bearer or api_key, other
+
+
+def _media_type(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return value.decode("latin-1").split(";", 1)[0].strip().lower()
+    return None
 
 
 class ServiceMiddleware:
@@ -61,6 +72,7 @@ class ServiceMiddleware:
         self.service = service
         self.metrics = service.metrics
         self.max_body_bytes = service.settings.max_body_bytes
+        self.public = PUBLIC_PATHS | (DOCS_PATHS if service.settings.public_docs else set())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,8 +93,14 @@ class ServiceMiddleware:
 
         try:
             try:
-                if scope["path"] not in PUBLIC_PATHS:
+                if scope["path"] not in self.public:
                     owner = self._admit(scope)
+                media = _media_type(scope)
+                if scope.get("method") in ("POST", "PUT", "PATCH") and media is not None and not (
+                    media in JSON_TYPES or media.endswith("+json")
+                ):
+                    raise ApiError(415, "unsupported_media_type", f"the body must be JSON "
+                                   f"(Content-Type: application/json), got {media!r}")
                 length = _content_length(scope)
                 if length is not None and length > limit:
                     self.metrics.rejected.inc("body_too_large")
@@ -107,23 +125,24 @@ class ServiceMiddleware:
             if owner is not None:
                 self.service.limiter.release(owner)
             route: Any = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = getattr(route, "path", None) or _route_label(scope["path"])
             method = scope.get("method", "")
             self.metrics.requests.inc(method, path, str(status[0]))
             self.metrics.latency.observe(time.perf_counter() - start, method, path)
 
     def _admit(self, scope: Scope) -> str:
         """The caller's name, counted in by its limits; raises a 401 or 429 ApiError."""
-        token = _token(scope)
+        token, other_scheme = _token(scope)
         principal = self.service.tokens.check(token)
         if principal is None:
             self.metrics.rejected.inc("unauthorized")
-            message = (
-                "invalid API token"
-                if token
-                else "missing API token: send 'Authorization: Bearer <token>' or "
-                "'X-API-Key: <token>'"
-            )
+            how = "send 'Authorization: Bearer <token>' or 'X-API-Key: <token>'"
+            if token:
+                message = "invalid API token"
+            elif other_scheme:
+                message = f"unsupported authorization scheme {other_scheme!r}: {how}"
+            else:
+                message = f"missing API token: {how}"
             raise ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
         try:
             self.service.limiter.admit(principal.name)
@@ -132,6 +151,21 @@ class ServiceMiddleware:
             raise
         scope.setdefault("state", {})["principal"] = principal
         return principal.name
+
+
+KNOWN_PATHS = frozenset({"/v1/solve", "/v1/jobs", "/v1/health", "/v1/ready", "/metrics",
+                         *DOCS_PATHS})
+
+
+def _route_label(path: str) -> str:
+    """The metrics label of a request refused before routing (401, 413, 415, 429): its route
+    template when it names one, so refusals count against the route they were aimed at; a
+    bounded set of labels whatever clients send."""
+    if path in KNOWN_PATHS:
+        return path
+    if path.startswith("/v1/jobs/") and "/" not in path[len("/v1/jobs/"):]:
+        return "/v1/jobs/{job_id}"
+    return "unmatched"
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -367,7 +367,9 @@ ERROR_DESCRIPTIONS = {
     404: "No such job for this token.",
     409: "Conflict: the job already finished, or the Idempotency-Key was used for another "
     "request.",
-    413: "Body over the size limit (TRIAGE_MAX_BODY_BYTES).",
+    413: "Body over the size limit (TRIAGE_MAX_BODY_BYTES), or, for POST /v1/solve, an "
+    "instance over TRIAGE_MAX_SYNC_REGIONS regions (submit it as a job).",
+    415: "The body is not JSON (Content-Type must be application/json).",
     422: "Invalid input: `problems` name the fields at fault, in the CLI's words.",
     429: "Rate, concurrency or active-jobs limit of this token (see Retry-After).",
     500: "Internal error (never a stack trace; the server log has details).",

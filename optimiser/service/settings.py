@@ -51,8 +51,8 @@ class Settings(BaseModel):
     max_job_time_limit: float = Field(600.0, gt=0, description="Cap on job time limits.")
     hard_limit_factor: float = Field(
         5.0, ge=1, description="A task still running after factor x its time limit + grace "
-        "seconds is killed (the time limit applies to each solver run, and a request makes "
-        "several: optimum, tie-break, price of fairness)."
+        "seconds is killed (the time limit is one budget for every solver run of a request; "
+        "the margin covers loading, validation and work between runs)."
     )
     hard_limit_grace: float = Field(10.0, ge=0, description="See TRIAGE_HARD_LIMIT_FACTOR.")
     rate_limit: float = Field(50.0, gt=0, description="Requests per second per token.")
@@ -65,6 +65,13 @@ class Settings(BaseModel):
     )
     job_attempts: int = Field(3, ge=1, description="Runs of a job before it is marked failed.")
     lease_seconds: float = Field(30.0, gt=0, description="A running job's lease (replicas).")
+    max_sync_regions: int = Field(
+        2000, ge=1, description="Largest instance (regions) POST /v1/solve takes; larger ones "
+        "go to POST /v1/jobs."
+    )
+    public_docs: bool = Field(
+        False, description="Serve /docs and /openapi.json without a token (trusted networks)."
+    )
     access_log: bool = Field(False, description="Log every request (uvicorn access log).")
     log_level: str = Field(
         "info", pattern="^(critical|error|warning|info|debug)$",

@@ -197,3 +197,68 @@ def tokens() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def slow_request() -> Callable[..., dict[str, Any]]:
     return threshold_instance
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of the machine's own binaries (initdb, pg_ctl) in a temporary
+    folder, listening only on a Unix socket there; as the `postgres` user when run as root."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+
+        self.folder = folder
+        self.data = folder / "pgdata"
+        self.initdb = shutil.which("initdb")
+        self.pg_ctl = shutil.which("pg_ctl")
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError("running as root and there is no 'postgres' user") from None
+            runuser = shutil.which("runuser")
+            if runuser is None:
+                raise RuntimeError("running as root without runuser")
+            self.as_user = [runuser, "-u", "postgres", "--"]
+        if not (self.initdb and self.pg_ctl):
+            raise RuntimeError("initdb/pg_ctl not found")
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.as_user:
+            shutil_chown = __import__("shutil").chown
+            shutil_chown(self.folder, user="postgres", group="postgres")
+            for parent in self.folder.parents:  # the socket folder must be reachable
+                if parent == Path("/"):
+                    break
+                parent.chmod(parent.stat().st_mode | 0o011)
+        assert self.initdb and self.pg_ctl
+        self._run(self.initdb, "-D", str(self.data), "-U", "triage", "--auth=trust", "-E", "UTF8")
+        options = f"-c listen_addresses='' -k {self.folder} -c fsync=off"
+        self._run(self.pg_ctl, "-D", str(self.data), "-o", options, "-w", "-l",
+                  str(self.folder / "postgres.log"), "start")
+        return f"postgresql+psycopg://triage@/postgres?host={self.folder}"
+
+    def stop(self) -> None:
+        assert self.pg_ctl
+        with contextlib.suppress(Exception):
+            self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop")
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a throwaway PostgreSQL (skipped where the machine has none)."""
+    try:
+        import psycopg  # noqa: F401
+
+        cluster = ThrowawayPostgres(tmp_path_factory.mktemp("postgres"))
+        url = cluster.start()
+    except (ImportError, RuntimeError, subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"no PostgreSQL to test against: {exc}")
+    yield url
+    cluster.stop()

@@ -50,12 +50,23 @@ def test_health_and_ready_need_no_token(server):
     assert ready.json()["checks"]["store"] == "ok"
 
 
-def test_openapi_and_docs_are_served(server):
-    spec = httpx.get(server.url + "/openapi.json").json()
+def test_openapi_and_docs_are_served_to_token_holders(server, tokens):
+    auth = {"Authorization": f"Bearer {tokens['alice']}"}
+    spec = httpx.get(server.url + "/openapi.json", headers=auth).json()
     for path in ("/v1/solve", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/health", "/v1/ready",
                  "/metrics"):
         assert path in spec["paths"]
-    assert httpx.get(server.url + "/docs").status_code == 200
+    assert httpx.get(server.url + "/docs", headers=auth).status_code == 200
+    for path in ("/openapi.json", "/docs"):  # every endpoint but health and readiness
+        assert_json_error(httpx.get(server.url + path), 401, "unauthorized")
+
+
+def test_docs_can_be_made_public_on_a_trusted_network(start_server):
+    public = start_server("public-docs", "--workers", "1", TRIAGE_PUBLIC_DOCS="true")
+    assert httpx.get(public.url + "/openapi.json").status_code == 200
+    assert httpx.get(public.url + "/docs").status_code == 200
+    assert httpx.get(public.url + "/v1/jobs").status_code == 401
+    public.stop()
 
 
 # ---- auth
@@ -73,7 +84,8 @@ def test_auth_refused_without_or_with_a_wrong_token(server, pugh_request, path, 
                           headers={"Authorization": "Bearer nope-" + "x" * 20}, **body)
     assert assert_json_error(wrong, 401, "unauthorized")["message"] == "invalid API token"
     basic = httpx.request(method, server.url + path, auth=("alice", "secret"), **body)
-    assert_json_error(basic, 401, "unauthorized")
+    error = assert_json_error(basic, 401, "unauthorized")
+    assert "unsupported authorization scheme 'Basic'" in error["message"]
 
 
 def test_auth_accepted_by_bearer_api_key_and_hashed_tokens_file(server, pugh_request, tokens):
@@ -497,3 +509,92 @@ def test_a_bad_plan_is_refused_naming_the_row(server):
     error = assert_json_error(response, 422, "invalid_input")
     assert any(p["field"] == "request.demand[5].region" and "unknown region 'Z'" in p["message"]
                for p in error["problems"]), error
+
+
+# ---- numbers beyond any float, headers and sizes
+
+
+HUGE = 10**400
+
+
+@pytest.mark.parametrize("where,field", [
+    (("supply",), "supply"),
+    (("regions", 0, "population"), "regions[0].population"),
+    (("defaults", "los_days"), "defaults.los_days"),
+    (("options", "supply"), "options.supply"),
+    (("constraints",), "constraints[0].units"),
+])
+def test_integers_beyond_any_float_are_a_422_naming_the_field(server, pugh_request, where, field):
+    body = copy.deepcopy(pugh_request)
+    if where == ("constraints",):
+        body["constraints"] = [{"kind": "min_units", "units": HUGE}]
+    else:
+        target = body
+        for key in where[:-1]:
+            target = target.setdefault(key, {}) if isinstance(key, str) else target[key]
+        target[where[-1]] = HUGE
+    with server.client() as client:
+        for response in (client.post("/v1/solve", json=body),
+                         client.post("/v1/jobs", json={"kind": "solve", "request": body})):
+            error = assert_json_error(response, 422, "invalid_input")
+            assert any(p["field"].endswith(field) for p in error["problems"]), error
+            assert str(HUGE) not in response.text  # summarised, not echoed
+
+
+def test_a_time_limit_beyond_any_float_is_capped(server, pugh_request):
+    body = {**pugh_request, "options": {"time_limit": HUGE}}
+    with server.client() as client:
+        response = client.post("/v1/solve", json=body)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-time-limit"] == "60"
+
+
+@pytest.mark.parametrize("cursor", ["99999999999999999999", "\u0663", "-1", "1e3"])
+def test_a_bad_cursor_is_a_422(server, cursor):
+    with server.client() as client:
+        error = assert_json_error(client.get("/v1/jobs", params={"cursor": cursor}), 422,
+                                  "invalid_input")
+    assert error["problems"][0]["field"] == "cursor"
+
+
+def test_a_body_that_is_not_json_is_a_415(server, pugh_request):
+    with server.client() as client:
+        response = client.post("/v1/solve", content=json.dumps(pugh_request),
+                               headers={"Content-Type": "text/plain"})
+        error = assert_json_error(response, 415, "unsupported_media_type")
+        assert "application/json" in error["message"]
+        ok = client.post("/v1/solve", content=json.dumps(pugh_request),
+                         headers={"Content-Type": "application/json; charset=utf-8"})
+        assert ok.status_code == 200
+
+
+def test_an_idempotency_key_must_be_printable_ascii(server, pugh_request):
+    with server.client() as client:
+        response = client.post("/v1/jobs", json={"kind": "solve", "request": pugh_request},
+                               headers={"Idempotency-Key": "cl\u00e9".encode()})  # UTF-8
+    error = assert_json_error(response, 422, "invalid_input")
+    assert error["problems"][0]["field"] == "Idempotency-Key"
+
+
+def test_an_instance_too_large_for_a_synchronous_solve_is_sent_to_jobs(start_server, tokens):
+    small = start_server("sync-cap", "--workers", "1", TRIAGE_MAX_SYNC_REGIONS="3")
+    body = {"supply": 5, "regions": [
+        {"region": f"R{i}", "population": 100, "capacity": 0, "peak_demand": 3} for i in range(4)]}
+    with small.client(tokens["alice"]) as client:
+        error = assert_json_error(client.post("/v1/solve", json=body), 413, "too_large_for_sync")
+        assert "4 regions" in error["message"] and "/v1/jobs" in error["message"]
+        job = client.post("/v1/jobs", json={"kind": "solve", "request": body})
+        assert job.status_code == 202
+        assert wait_job(client, job.json()["id"])["status"] == "done"
+        body["regions"] = body["regions"][:3]
+        assert client.post("/v1/solve", json=body).status_code == 200
+    small.stop()
+
+
+def test_refused_requests_are_counted_against_their_route(server):
+    httpx.get(server.url + "/v1/jobs")
+    httpx.get(server.url + "/v1/jobs/abc")
+    with server.client() as client:
+        metrics = client.get("/metrics").text
+    assert 'route="/v1/jobs",status="401"' in metrics
+    assert 'route="/v1/jobs/{job_id}",status="401"' in metrics

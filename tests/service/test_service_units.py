@@ -15,9 +15,17 @@ from optimiser.service.store import JobStore
 from optimiser.service.tasks import canonical, run_task
 
 
-@pytest.fixture
-def store(tmp_path):
-    jobs = JobStore(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The job store on SQLite (the embedded default) and on PostgreSQL (replicas)."""
+    if request.param == "sqlite":
+        jobs = JobStore(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    else:
+        from sqlalchemy import text
+
+        jobs = JobStore(request.getfixturevalue("postgres_url"))
+        with jobs.engine.begin() as conn:  # one cluster for the session: start empty
+            conn.execute(text("DELETE FROM jobs"))
     yield jobs
     jobs.close()
 
@@ -27,6 +35,8 @@ def _submit(store: JobStore, owner: str = "alice", key: str | None = None):
 
 
 def test_sqlite_store_is_in_wal_mode(store):
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL

@@ -53,7 +53,7 @@ def job_view(job: Job, with_result: bool = True) -> dict[str, Any]:
     response_model=JobView,
     responses={
         200: {"model": JobView, "description": "Idempotent replay: the job of this key."},
-        **error_responses(*AUTHED, 409),
+        **error_responses(*AUTHED, 409, 415),
     },
     summary="Submit a job; returns its id at once (202).",
 )

@@ -13,7 +13,7 @@ router = APIRouter(tags=["solve"])
 @router.post(
     "/v1/solve",
     response_model=SolveResult,
-    responses=error_responses(*AUTHED, 500, 503, 504),
+    responses=error_responses(*AUTHED, 415, 500, 503, 504),
     summary="Solve an instance now (the JSON of `triage solve --json`).",
     description="An infeasible constraint set is an answer, not an error: 200 with status "
     '"infeasible" and an explanation naming the constraints and numbers that conflict. A '
@@ -23,7 +23,10 @@ async def solve(body: SolveRequest, request: Request) -> Response:
     # The body passed FastAPI's checks; the solver process parses the same bytes again (cheaper
     # than sending Python objects over the pipe) and recognises repeated requests by hash.
     requested_limit = body.options.time_limit if body.options is not None else None
-    outcome, served = await service_of(request).solve(await request.body(), requested_limit)
+    regions = len(body.regions) if isinstance(body.regions, list) else 0  # else: the engine says
+    outcome, served = await service_of(request).solve(
+        await request.body(), requested_limit, regions
+    )
     headers = {
         "X-Time-Limit": f"{outcome.time_limit:g}",
         "X-Triage-Cache": served,
