@@ -8,6 +8,7 @@ are changed. Each solve returns a frozen `SolverRun`; a time limit is never repo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -57,15 +58,21 @@ def new_highs() -> highspy.Highs:
     with _banner_lock:
         if not _banner_shown:
             _banner_shown = True
-            sys.stdout.flush()
-            saved = os.dup(1)
+            with contextlib.suppress(OSError, ValueError):  # no stdout to protect
+                sys.stdout.flush()
             try:
-                with open(os.devnull, "wb") as devnull:
-                    os.dup2(devnull.fileno(), 1)
-                    highs = highspy.Highs()
+                saved = os.dup(1)
+            except OSError:  # descriptor 1 is closed: nothing can reach standard output
+                saved = -1
+            try:
+                if saved >= 0:
+                    with open(os.devnull, "wb") as devnull:
+                        os.dup2(devnull.fileno(), 1)
+                highs = highspy.Highs()
             finally:
-                os.dup2(saved, 1)
-                os.close(saved)
+                if saved >= 0:
+                    os.dup2(saved, 1)
+                    os.close(saved)
         else:
             highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
