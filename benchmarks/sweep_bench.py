@@ -1,16 +1,21 @@
 """Sweep benchmark on instances/us-states-2020 (issue 5; results in BENCHMARKS.md).
 
-Three ways to solve the same lives-only variants (no tie-break, no price of fairness):
+Four ways to solve the same lives-only variants (no tie-break, no price of fairness):
 
-  sweep   optimiser.sweeps.run_sweep, fast path: the model is built once per worker and each
-          variant changes bounds and costs in HiGHS (the product's path, all overheads in:
-          variant table, validation, lives per region, result tables)
+  sweep   optimiser.sweeps.run_sweep as shipped: these variants (floors at most, lives only)
+          go to the exact greedy (path "greedy": a separable concave integer knapsack, no
+          HiGHS); every overhead is in (variant table, validation, model numbers, lives per
+          region, result tables)
+  highs   the same with greedy=False (--no-greedy): the model is built once per worker and
+          each variant changes bounds and costs in HiGHS and re-solves (path "fast")
   rebuild the same variants with the model rebuilt for every variant (mode="rebuild":
           optimiser.solve on the modified instance, lives only)
   direct  the floor: the same lives-only model built directly in highspy once (numpy ->
           HighsLp), each variant's numbers computed in numpy and changed in place, then run()
 
-and a 10,000-variant sweep on all cores (local processes), wall time.
+and 10,000-variant sweeps on all cores (local processes): in memory (run_sweep), through the
+CLI path that writes Parquet and CSV (`triage sweep --samples 10000 --out DIR`, a fresh
+process, wall time including start-up), and, with --big-highs, the HiGHS path in memory.
 
 Two designs, each a seeded random sample (every variant changes the supply row, the floors
 and the objective):
@@ -20,9 +25,11 @@ and the objective):
                solves most variants outright (well under a millisecond).
   uncertainty  the same plus peak_demand*@NY (0.7..1.3): a fractional excess demand, so
                HiGHS runs its branch-and-bound machinery (about 10 ms per solve, in both the
-               sweep and the direct model: the floor itself is slower).
+               HiGHS path and the direct model: the floor itself is slower). The greedy does
+               not care.
 
     .venv/bin/python benchmarks/sweep_bench.py [--variants 2000] [--rebuild 60] [--big 10000]
+        [--big-highs] [--json PATH]
 """
 
 from __future__ import annotations
@@ -32,7 +39,11 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -166,7 +177,7 @@ def time_direct(
 
 
 def time_sweep(
-    instance: optimiser.Instance, name: str, table: pd.DataFrame, mode: str
+    instance: optimiser.Instance, name: str, table: pd.DataFrame, mode: str, greedy: bool = True
 ) -> tuple[float, pd.DataFrame]:
     columns = [c for c in table.columns if name == "uncertainty" or c != "peak_demand*@NY"]
     t0 = time.perf_counter()
@@ -177,6 +188,7 @@ def time_sweep(
         default_constraints=False,
         mode=mode,
         workers=1,
+        greedy=greedy,
     )
     return time.perf_counter() - t0, result.variants
 
@@ -184,38 +196,55 @@ def time_sweep(
 def compare(
     instance: optimiser.Instance, name: str, n: int, n_rebuild: int, repeats: int
 ) -> dict[str, object]:
-    """Per-core cost of the sweep, direct and rebuild paths on the same variants (one process)."""
+    """Per-core cost of the greedy sweep, the HiGHS sweep, direct and rebuild paths on the same
+    variants (one process; the three fast ones interleaved in each round)."""
     table = design(name, n, seed=1)
     time_sweep(instance, name, table.head(20), "fast")  # warm-up: imports, first build
+    time_sweep(instance, name, table.head(20), "fast", greedy=False)
     time_direct(instance, table.head(20))
-    sweep_s, direct_s = [], []
+    sweep_s, highs_s, direct_s = [], [], []
     for _ in range(repeats):
         seconds, fast = time_sweep(instance, name, table, "fast")
         sweep_s.append(seconds)
+        seconds, highs = time_sweep(instance, name, table, "fast", greedy=False)
+        highs_s.append(seconds)
         seconds, direct = time_direct(instance, table)
         direct_s.append(seconds)
     lives_fast = fast["lives_saved"].to_numpy()
+    lives_highs = highs["lives_saved"].to_numpy()
     lives_direct = np.array([np.nan if v is None else v for v in direct])
     subset = table.head(n_rebuild)
     rebuild_seconds, slow = time_sweep(instance, name, subset, "rebuild")
     per_variant = {
         "sweep_ms": 1000 * statistics.median(sweep_s) / len(table),
+        "highs_ms": 1000 * statistics.median(highs_s) / len(table),
         "direct_ms": 1000 * statistics.median(direct_s) / len(table),
         "rebuild_ms": 1000 * rebuild_seconds / len(subset),
     }
     return {
         "variants": len(table),
         "rebuild_variants": len(subset),
+        "paths": fast["path"].value_counts().to_dict(),
         "statuses": fast["status"].value_counts().to_dict(),
         "per_variant_ms": per_variant,
         "variants_per_second_per_core": {
             k.removesuffix("_ms"): 1000 / v for k, v in per_variant.items()
         },
-        "highs_run_ms_median": 1000 * float(fast["seconds"].median()),
+        "greedy_ms_median": 1000 * float(fast["seconds"].median()),
+        "highs_run_ms_median": 1000 * float(highs["seconds"].median()),
         "ratio_sweep_to_direct": per_variant["sweep_ms"] / per_variant["direct_ms"],
+        "ratio_highs_to_direct": per_variant["highs_ms"] / per_variant["direct_ms"],
         "speedup_vs_rebuild": per_variant["rebuild_ms"] / per_variant["sweep_ms"],
+        "highs_speedup_vs_rebuild": per_variant["rebuild_ms"] / per_variant["highs_ms"],
+        # the greedy is exact; HiGHS stops within its MIP gap (1e-6 relative): never above it
         "lives_agree_with_direct": bool(
             np.allclose(lives_fast, lives_direct, rtol=2e-6, equal_nan=True)
+        ),
+        "lives_agree_with_highs": bool(
+            np.allclose(lives_fast, lives_highs, rtol=2e-6, equal_nan=True)
+        ),
+        "greedy_never_below_highs": bool(
+            (lives_fast >= lives_highs - 2e-6 * np.abs(lives_highs)).all()
         ),
         "lives_agree_with_rebuild": bool(
             np.allclose(slow["lives_saved"], lives_fast[: len(subset)], rtol=2e-6, equal_nan=True)
@@ -223,8 +252,10 @@ def compare(
     }
 
 
-def big_sweep(instance: optimiser.Instance, name: str, n: int) -> dict[str, object]:
-    """n sampled variants on every core (local processes, the default executor), wall time."""
+def big_sweep(
+    instance: optimiser.Instance, name: str, n: int, greedy: bool = True
+) -> dict[str, object]:
+    """n sampled variants on every core (local processes, the default executor), in memory."""
     t0 = time.perf_counter()
     result = run_sweep(
         instance,
@@ -233,15 +264,48 @@ def big_sweep(instance: optimiser.Instance, name: str, n: int) -> dict[str, obje
         seed=0,
         default_constraints=False,
         workers=os.cpu_count(),
+        greedy=greedy,
     )
     wall = time.perf_counter() - t0
     return {
         "design": name,
+        "path": "greedy" if greedy else "highs",
         "variants": len(result.variants),
         "workers": os.cpu_count(),
         "wall_seconds": wall,
         "variants_per_second": len(result.variants) / wall,
         "statuses": result.variants["status"].value_counts().to_dict(),
+        "paths": result.variants["path"].value_counts().to_dict(),
+    }
+
+
+def cli_sweep(name: str, n: int) -> dict[str, object]:
+    """`triage sweep --samples n --out DIR` in a fresh process (all cores): wall time including
+    start-up and writing variants/regions .parquet and .csv (regions: n x 50 rows)."""
+    folder = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
+    out = folder / "out"
+    args = [sys.executable, "-m", "optimiser", "sweep", str(INSTANCE), "--no-progress", "--json"]
+    args += ["--no-default-constraints", "--samples", str(n), "--seed", "0", "--out", str(out)]
+    for text in DESIGNS[name]:
+        args += ["--vary", text]
+    t0 = time.perf_counter()
+    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    try:
+        if proc.returncode != 0:
+            raise RuntimeError(f"triage sweep failed: {proc.stderr}")
+        manifest = json.loads(proc.stdout)
+        sizes = {p.name: p.stat().st_size for p in out.iterdir() if p.is_file()}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "design": name,
+        "variants": manifest["variants"],
+        "wall_seconds": wall,
+        "solve_seconds": manifest.get("seconds_last_run"),
+        "variants_per_second": manifest["variants"] / wall,
+        "counts": manifest.get("counts"),
+        "bytes_written": sizes,
     }
 
 
@@ -257,6 +321,10 @@ def main() -> None:
         "--big", type=int, default=10_000, help="variants of the all-cores sweeps (0: skip)"
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--big-highs", action="store_true", help="also the all-cores sweeps on the HiGHS path"
+    )
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI (Parquet/CSV) runs")
     parser.add_argument("--designs", default="policy,uncertainty")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -267,8 +335,16 @@ def main() -> None:
         report[name] = compare(instance, name, args.variants, args.rebuild, args.repeats)
     if args.big:
         report["big_sweeps"] = [big_sweep(instance, name, args.big) for name in names]
+        if not args.no_cli:
+            report["cli_sweeps"] = [cli_sweep(name, args.big) for name in names]
+        if args.big_highs:
+            report["big_sweeps_highs"] = [
+                big_sweep(instance, name, args.big, greedy=False) for name in names
+            ]
     versions = solver_versions()
     report["versions"] = {
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
         "python": platform.python_version(),
         "highs": versions["highs"],
         "highspy": versions["highspy"],

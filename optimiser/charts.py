@@ -13,10 +13,18 @@ Inputs:
                                        (level column, lives_saved, lives_optimal, status)
     tornado_chart                      optimiser.report_data.tornado(...) rows (input,
                                        low_label, high_label, lives_low, lives_high; base)
-    response_chart                     a sweep's variants against one varied input
-    plan_chart                         PLAN_COLUMNS: region, day, units_on_hand, demand; a
+    response_chart                     a sweep's variants against one varied input (a grid:
+                                       median and range; a random sample: every variant as a
+                                       point and binned medians)
+    plan_chart, plan_chart_pages       PLAN_COLUMNS: region, day, units_on_hand, demand; a
                                        multi-period PlanResult.daily table (need = demand)
-                                       goes through plan_frame()
+                                       goes through plan_frame(); pages of at most 20 regions
+                                       keep labels readable in an HTML page
+    plan_totals_chart                  the same, summed over regions (national view)
+
+Tick labels use CountFormatter: thousands separators and only the decimals the tick spacing
+needs (never "-0", never two equal labels). Value labels next to bars are placed past every
+other mark on their row (peak-demand ticks, the L* line).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, MaxNLocator, PercentFormatter
 
 #: The documented contract of a plan's time series (one row per region and day).
 PLAN_COLUMNS = ("region", "day", "units_on_hand", "demand")
@@ -55,11 +63,44 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _thousands(value: float, _pos: int | None = None) -> str:
-    return f"{value:,.0f}"
+class CountFormatter(Formatter):
+    """Tick labels with thousands separators and as few decimals as show every tick exactly
+    (1,000 / 0.25 / 2.5): adapts to the range, never prints "-0" or two equal labels."""
+
+    MAX_DECIMALS = 8
+
+    def __init__(self) -> None:
+        self.decimals = 0
+
+    def set_locs(self, locs: Any) -> None:
+        super().set_locs(locs)
+        self.decimals = self.decimals_for(locs)
+
+    @classmethod
+    def decimals_for(cls, locs: Any) -> int:
+        values = sorted({float(v) for v in np.asarray(locs, dtype=float) if math.isfinite(v)})
+        if not values:
+            return 0
+        steps = np.diff(values)
+        step = float(steps.min()) if len(steps) else max(abs(values[0]), 1.0)
+        for decimals in range(cls.MAX_DECIMALS + 1):
+            if all(abs(round(v, decimals) - v) <= step * 1e-6 for v in values):
+                texts = [cls.text(v, decimals) for v in values]
+                if len(set(texts)) == len(texts):
+                    return decimals
+        return cls.MAX_DECIMALS
+
+    @staticmethod
+    def text(value: float, decimals: int) -> str:
+        out = f"{value:,.{decimals}f}"
+        return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self.text(x, self.decimals)
 
 
 LABEL_CHARS = 30
+LABEL_GAP_PT = 5.0  # points between a value label and the mark it follows (> half a tick)
 
 
 def _region_labels(regions: pd.DataFrame) -> list[str]:
@@ -164,20 +205,22 @@ def allocation_chart(
         label="peak demand",
     )
     top = float(np.nanmax(np.concatenate([cap + units, peak]))) if n else 1.0
-    for yi, c, u in zip(y.tolist(), cap, units, strict=True):
-        if u > 0:
-            ax.text(
-                c + u + top * 0.006,
-                yi,
+    top = top if math.isfinite(top) and top > 0 else 1.0
+    for yi, c, u, p in zip(y.tolist(), cap, units, peak, strict=True):
+        if u > 0:  # past the bar and past the peak-demand tick, whichever ends later
+            ax.annotate(
                 f"+{int(u):,}",
+                xy=(max(c + u, p if math.isfinite(p) else 0.0), yi),
+                xytext=(LABEL_GAP_PT, 0),
+                textcoords="offset points",
                 va="center",
                 fontsize=7.5,
                 color=COLOURS["units"],
             )
     ax.set_yticks(y, _region_labels(frame), fontsize=8 if n > 25 else 9)
     ax.invert_yaxis()
-    ax.set_xlim(0, top * 1.1)
-    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.set_xlim(0, top * 1.16)  # room for the value labels right of the longest bar
+    ax.xaxis.set_major_formatter(CountFormatter())
     ax.set_xlabel(
         f"{resource}s (units): existing capacity + units sent; peak demand (patients at once)"
     )
@@ -277,12 +320,20 @@ def policy_chart(table: pd.DataFrame, title: str | None = None) -> Figure:
     ax.axvline(best, color=COLOURS["optimal"], linestyle="--", linewidth=1)
     for yi, value in zip(y.tolist(), lives.tolist(), strict=True):
         pct = f" ({100 * value / best:.1f}% of optimum)" if best > 0 else ""
-        ax.text(value + best * 0.01, yi, f"{value:,.1f}{pct}", va="center", fontsize=8)
+        ax.annotate(  # right of the bar and of the dashed optimum line, never across it
+            f"{value:,.1f}{pct}",
+            xy=(max(value, best), yi),
+            xytext=(LABEL_GAP_PT, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
     ax.set_yticks(
         y, [n_.replace("+", "\n+ ", 1) if len(n_) > 30 else n_ for n_ in names], fontsize=8.5
     )
-    ax.set_xlim(0, best * 1.38 if best > 0 else 1)
-    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    right = max(best, float(lives.max()) if n else 0.0)
+    ax.set_xlim(0, right * 1.5 if right > 0 else 1)
+    ax.xaxis.set_major_formatter(CountFormatter())
     ax.set_xlabel("expected extra survivors (lives)")
     ax.set_ylabel("policy")
     ax.grid(axis="x", alpha=0.3)
@@ -345,28 +396,6 @@ def frontier_chart(
         if len(ok):
             ymax = max(ymax, float(ok["lives_saved"].max()))
         infeasible_levels += frame.loc[frame["status"] == "infeasible", level].tolist()
-    if group is not None:
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import Patch
-
-        ax.add_artist(
-            ax.legend(
-                handles=[
-                    Line2D(
-                        [],
-                        [],
-                        color="#555555",
-                        linestyle="--",
-                        linewidth=1,
-                        label="L* (no fairness constraint)",
-                    ),
-                    Patch(color=COLOURS["price"], alpha=0.5, label="price of fairness (gap to L*)"),
-                ],
-                loc="upper right",
-                fontsize=8,
-                framealpha=0.9,
-            )
-        )
     if infeasible_levels:
         ax.scatter(
             infeasible_levels,
@@ -407,14 +436,23 @@ def frontier_chart(
                 },
             )
     ax.set_ylim(0, ymax * 1.08 if ymax > 0 else 1)
-    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.yaxis.set_major_formatter(CountFormatter())
+    ax.xaxis.set_major_formatter(CountFormatter())
     ax.set_xlabel(level_label or f"level of the fairness constraint: {level}")
     ax.set_ylabel("expected extra survivors (lives)")
     ax.grid(alpha=0.3)
-    if group is None:
-        ax.legend(fontsize=8, loc="lower left", framealpha=0.9)
+    handles, labels = ax.get_legend_handles_labels()
+    if group is None:  # outside the axes: a legend never hides data
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     else:
-        handles, labels = ax.get_legend_handles_labels()
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        handles += [
+            Line2D([], [], color="#555555", linestyle="--", linewidth=1),
+            Patch(color=COLOURS["price"], alpha=0.5),
+        ]
+        labels += ["L* (no fairness constraint)", "price of fairness (gap to L*)"]
         fig.legend(
             handles,
             labels,
@@ -513,7 +551,7 @@ def tornado_chart(
     ax.set_yticks(y, frame["input"].tolist(), fontsize=8.5)
     ax.set_ylim(-0.6, n - 0.4)
     ax.set_xlim(base - span * 1.6, base + span * 1.6)
-    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.xaxis.set_major_formatter(CountFormatter())
     ax.set_xlabel(f"expected extra survivors (lives); base case {base:,.1f}")
     ax.set_ylabel("input varied" + (f" (±{pct:g}%)" if pct is not None else ""))
     ax.grid(axis="x", alpha=0.3)
@@ -521,32 +559,97 @@ def tornado_chart(
     return fig
 
 
+RESPONSE_BINS = 12
+MAX_GRID_TICKS = 12
+
+
 def response_chart(
-    variants: pd.DataFrame, column: str, *, title: str | None = None, xlabel: str | None = None
+    variants: pd.DataFrame,
+    column: str,
+    *,
+    title: str | None = None,
+    xlabel: str | None = None,
+    sampled: bool = False,
+    bins: int = RESPONSE_BINS,
 ) -> Figure:
-    """Lives saved against one varied input: median over the other inputs, with min-max band."""
+    """Lives saved against one varied input.
+
+    A grid (sampled=False): the median over the other varied inputs at each grid value, with
+    the min-max band; ticks on grid values. A random sample (sampled=True): every variant as a
+    point (the values are not repeated, so there is nothing to take a median over at one x)
+    and the median of each of `bins` equal-width bins. With lives_optimal, L* is drawn too.
+    """
     ok = variants[variants["lives_saved"].notna()]
-    stats = ok.groupby(column)["lives_saved"].agg(["median", "min", "max"]).sort_index()
-    fig = Figure(figsize=(8.0, 4.4), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(8.0, 4.6), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
-    x = stats.index.to_numpy(dtype=float)
-    ax.plot(
-        x,
-        stats["median"],
-        marker="o",
-        markersize=3.5,
-        color=COLOURS["units"],
-        label="median over the other inputs",
-    )
-    if (stats["max"] > stats["min"]).any():
-        ax.fill_between(
-            x,
-            stats["min"],
-            stats["max"],
+    star = "lives_optimal" in ok and ok["lives_optimal"].notna().any()
+    if sampled:
+        x_all = ok[column].to_numpy(dtype=float)
+        ax.scatter(
+            x_all,
+            ok["lives_saved"],
+            s=9,
+            alpha=0.45,
             color=COLOURS["units"],
-            alpha=0.18,
-            label="range over the other inputs",
+            linewidths=0,
+            label=f"one sampled variant ({len(ok):,})",
         )
+        if star:
+            ax.scatter(
+                x_all,
+                ok["lives_optimal"],
+                s=7,
+                alpha=0.35,
+                color="#555555",
+                marker="^",
+                linewidths=0,
+                label="L* of that variant (no fairness constraint)",
+            )
+        centres, medians = binned_medians(x_all, ok["lives_saved"].to_numpy(dtype=float), bins)
+        if len(centres):
+            ax.plot(
+                centres,
+                medians,
+                color="#0b3c66",
+                marker="o",
+                markersize=4,
+                linewidth=1.8,
+                label=f"median in each of {bins} equal-width bins",
+            )
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=10))
+    else:
+        stats = ok.groupby(column)["lives_saved"].agg(["median", "min", "max"]).sort_index()
+        x = stats.index.to_numpy(dtype=float)
+        varied = bool((stats["max"] > stats["min"]).any())
+        ax.plot(
+            x,
+            stats["median"],
+            marker="o",
+            markersize=3.5,
+            color=COLOURS["units"],
+            label="median over the other varied inputs" if varied else "lives saved",
+        )
+        if varied:
+            ax.fill_between(
+                x,
+                stats["min"],
+                stats["max"],
+                color=COLOURS["units"],
+                alpha=0.18,
+                label="range over the other varied inputs",
+            )
+        if star:
+            best = ok.groupby(column)["lives_optimal"].median().sort_index()
+            ax.plot(
+                best.index.to_numpy(dtype=float),
+                best.to_numpy(dtype=float),
+                linestyle="--",
+                linewidth=1,
+                color="#555555",
+                label="L* (no fairness constraint)" + (", median" if varied else ""),
+            )
+        grid = np.unique(variants[column].to_numpy(dtype=float))
+        ax.set_xticks(grid_ticks(grid, MAX_GRID_TICKS))
     failed = variants[variants["lives_saved"].isna()][column].unique()
     if len(failed):
         ax.scatter(
@@ -558,14 +661,45 @@ def response_chart(
             label="no allocation (infeasible or invalid)",
         )
     ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=10))
+    ax.yaxis.set_major_formatter(CountFormatter())
+    ax.xaxis.set_major_formatter(CountFormatter())
     ax.set_xlabel(xlabel or column)
     ax.set_ylabel("expected extra survivors (lives)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     ax.set_title(title or f"Lives saved as {column} varies", fontsize=11)
     return fig
+
+
+def grid_ticks(values: np.ndarray, most: int = MAX_GRID_TICKS) -> np.ndarray:
+    """At most `most` of the grid values, evenly spaced among them, first and last included."""
+    values = np.unique(np.asarray(values, dtype=float))
+    if len(values) <= most:
+        return values
+    step = math.ceil((len(values) - 1) / (most - 1))
+    picked = values[::step]
+    return picked if picked[-1] == values[-1] else np.append(picked[:-1], values[-1])
+
+
+def binned_medians(
+    x: np.ndarray, y: np.ndarray, bins: int = RESPONSE_BINS, least: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median of y in each of `bins` equal-width bins of x (bins with fewer than `least`
+    points left out); returns (bin centres, medians)."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) == 0 or float(x.min()) == float(x.max()):
+        return np.array([]), np.array([])
+    edges = np.linspace(float(x.min()), float(x.max()), bins + 1)
+    index = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
+    centres, medians = [], []
+    for b in range(bins):
+        inside = y[index == b]
+        if len(inside) >= least:
+            centres.append((edges[b] + edges[b + 1]) / 2)
+            medians.append(float(np.median(inside)))
+    return np.array(centres), np.array(medians)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -609,43 +743,57 @@ def check_plan_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+PLAN_COLUMNS_PER_ROW = 4
+PLAN_PAGE = 20  # regions per page of the report (4 x 5 panels)
+PLAN_WIDTH = 11.0  # inches: 1,056 px in a browser (96 px/in), the HTML body's width
+
+
+def _plan_order(data: pd.DataFrame) -> tuple[list[str], pd.Series]:
+    """Regions, most strained first (shortage, then peak demand, then id); the shortages."""
+    shortage = (data["demand"] - data["units_on_hand"]).clip(lower=0).groupby(data["region"]).sum()
+    peak = data.groupby("region")["demand"].max()
+    order = sorted(peak.index, key=lambda r: (-shortage.get(r, 0.0), -peak.get(r, 0.0), r))
+    return [str(r) for r in order], shortage
+
+
 def plan_chart(
     frame: pd.DataFrame,
     resource: str = "ventilator",
     *,
     max_regions: int = 60,
+    regions: list[str] | None = None,
     title: str | None = None,
 ) -> Figure:
     """Units on hand against demand over time, one small panel per region (most strained first).
 
     frame: PLAN_COLUMNS (region, day, units_on_hand, demand). Shortage (demand above units on
-    hand) is shaded.
+    hand) is shaded. `regions`: draw these (in this order) instead. The figure is 11 inches
+    wide with 7.5-point tick labels, so that in an HTML page (no scaling down) labels stay 10
+    px; `plan_chart_pages` cuts many regions into pages.
     """
     data = check_plan_frame(frame)
-    shortage = (data["demand"] - data["units_on_hand"]).clip(lower=0).groupby(data["region"]).sum()
-    peak = data.groupby("region")["demand"].max()
-    order = sorted(peak.index, key=lambda r: (-shortage.get(r, 0.0), -peak.get(r, 0.0), r))[
-        :max_regions
-    ]
+    order, shortage = _plan_order(data)
+    order = list(regions) if regions is not None else order[:max_regions]
     n = len(order)
-    cols = 5 if n > 12 else min(3, max(1, n))
+    cols = PLAN_COLUMNS_PER_ROW if n > 6 else min(3, max(1, n))
     rows = math.ceil(n / cols) if n else 1
-    width, height = 3.1 * cols + 0.8, max(4.0, 1.9 * rows + 1.3)
+    width, height = PLAN_WIDTH, max(4.2, 2.0 * rows + 1.65)
     fig = Figure(
         figsize=(width, height), dpi=DPI
     )  # fixed margins: constrained layout is slow with 50 panels
     fig.subplots_adjust(
-        left=0.9 / width,
+        left=0.95 / width,
         right=1 - 0.15 / width,
-        bottom=0.75 / height,
-        top=1 - 0.75 / height,
-        wspace=0.28,
-        hspace=0.42,
+        bottom=0.8 / height,
+        top=1 - 1.05 / height,
+        wspace=0.3,
+        hspace=0.5,
     )
     axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
+    by_region = {str(k): g for k, g in data.groupby("region", sort=False)}
     for i, region in enumerate(order):
         ax = axes[i // cols][i % cols]
-        part = data[data["region"] == region].sort_values("day")
+        part = by_region.get(region, data.iloc[0:0]).sort_values("day")
         day = part["day"].to_numpy(dtype=float)
         have = part["units_on_hand"].to_numpy(dtype=float)
         need = part["demand"].to_numpy(dtype=float)
@@ -672,10 +820,11 @@ def plan_chart(
         )
         short = shortage.get(region, 0.0)
         ax.set_title(
-            f"{region}" + (f"  (short {short:,.0f} unit-days)" if short > 0 else ""), fontsize=8
+            f"{region}" + (f"  (short {short:,.0f} unit-days)" if short > 0 else ""), fontsize=8.5
         )
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=7.5)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.yaxis.set_major_formatter(CountFormatter())
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.25)
     for j in range(n, rows * cols):
@@ -683,30 +832,116 @@ def plan_chart(
         if j >= cols:  # the panel above has nothing below it: give it the day labels
             axes[j // cols - 1][j % cols].xaxis.set_tick_params(labelbottom=True)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(
+    fig.legend(  # below the title, left-aligned with it: never over it
         handles,
         labels,
-        loc="upper right",
+        loc="upper left",
         ncols=3,
-        fontsize=8,
-        bbox_to_anchor=(1 - 0.15 / width, 1 - 0.1 / height),
+        fontsize=8.5,
+        bbox_to_anchor=(0.9 / width, 1 - 0.38 / height),
+        frameon=False,
     )
-    fig.supxlabel("day of the plan", y=0.15 / height)
-    fig.supylabel(f"{resource}s on hand (units)\n/ patients needing one", x=0.12 / width)
+    fig.supxlabel("day of the plan", y=0.15 / height, fontsize=9.5)
+    fig.supylabel(
+        f"{resource}s on hand (units)\n/ patients needing one", x=0.12 / width, fontsize=9.5
+    )
     fig.suptitle(
-        title or "Units on hand against demand, by region", fontsize=11, y=1 - 0.12 / height, x=0.4
+        title or "Units on hand against demand, by region",
+        fontsize=11,
+        y=1 - 0.1 / height,
+        x=0.95 / width,
+        ha="left",
+        va="top",
     )
+    return fig
+
+
+def plan_chart_pages(
+    frame: pd.DataFrame, resource: str = "ventilator", *, per_page: int = PLAN_PAGE
+) -> list[Figure]:
+    """plan_chart in pages of at most `per_page` regions, most strained first (page k of n in
+    each title)."""
+    data = check_plan_frame(frame)
+    order, _ = _plan_order(data)
+    pages = [order[i : i + per_page] for i in range(0, len(order), per_page)] or [[]]
+    figures = []
+    for k, regions in enumerate(pages, start=1):
+        title = "Units on hand against demand, by region"
+        if len(pages) > 1:
+            title += (
+                f" (page {k} of {len(pages)}: regions {per_page * (k - 1) + 1}-"
+                f"{per_page * (k - 1) + len(regions)}, most strained first)"
+            )
+        figures.append(plan_chart(data, resource, regions=regions, title=title))
+    return figures
+
+
+def plan_totals_chart(
+    frame: pd.DataFrame,
+    resource: str = "ventilator",
+    *,
+    arrivals: pd.Series | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The plan summed over regions: units on hand and patients needing one, each day, and the
+    shortage summed region by region (a national total would hide a region's shortage behind
+    another's spare units); `arrivals` (units arriving from depots, by day) as bars."""
+    data = check_plan_frame(frame).assign(
+        short=lambda f: (f["demand"] - f["units_on_hand"]).clip(lower=0)
+    )
+    daily = data.groupby("day")[["units_on_hand", "demand", "short"]].sum().sort_index()
+    day = daily.index.to_numpy(dtype=float)
+    have = daily["units_on_hand"].to_numpy(dtype=float)
+    need = daily["demand"].to_numpy(dtype=float)
+    short = daily["short"].to_numpy(dtype=float)
+    fig = Figure(figsize=(9.0, 4.4), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    if arrivals is not None and len(arrivals) and float(arrivals.sum()) > 0:
+        ax.bar(
+            arrivals.index.to_numpy(dtype=float),
+            arrivals.to_numpy(dtype=float),
+            width=0.8,
+            color="#a9c8e6",
+            label=f"{resource}s arriving from depots that day",
+        )
+    ax.step(day, have, where="post", color=COLOURS["units"], linewidth=1.6, label="units on hand")
+    ax.step(
+        day, need, where="post", color=COLOURS["demand"], linewidth=1.2, label="demand (patients)"
+    )
+    ax.fill_between(
+        day,
+        0,
+        short,
+        color=COLOURS["before"],
+        alpha=0.45,
+        step="post",
+        label="shortage: patients above the units on hand, summed over regions",
+    )
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(CountFormatter())
+    ax.xaxis.set_major_formatter(CountFormatter())
+    ax.set_xlabel("day of the plan")
+    ax.set_ylabel(f"{resource}s (units) / patients, all regions")
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    ax.set_title(title or "All regions: units on hand, demand and shortage", fontsize=11)
     return fig
 
 
 __all__ = [
     "PLAN_COLUMNS",
+    "CountFormatter",
     "allocation_chart",
+    "binned_medians",
     "check_plan_frame",
     "coverage_chart",
     "frontier_chart",
+    "grid_ticks",
     "plan_chart",
+    "plan_chart_pages",
     "plan_frame",
+    "plan_totals_chart",
     "policy_chart",
     "response_chart",
     "save",

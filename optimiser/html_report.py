@@ -4,27 +4,36 @@ fairness, frontier, tornado, sweep and plan charts, and the provenance needed to
 Pipeline: `build_report(...)` computes everything (a solve, optimiser.compare, sweeps for the
 frontier and the tornado) and returns a Report (figures, tables, provenance, HTML);
 `write_report(report, out)` writes report.html, charts/*.png|svg, tables/*.csv and
-provenance.json into `out`, atomically (a temporary folder renamed into place).
+provenance.json into `out` through optimiser.cli.common.write_outputs (a temporary folder moved
+into place; a folder that triage did not write is never replaced).
+
+Plan mode: given a multi-period plan (`read_plan_input`: a `triage plan --out` folder or its
+result.json, or a PlanResult), the report is the plan's: expected survivors, deliveries and
+transfers, shortfall, patients not admitted, price of fairness over the horizon, per-region
+totals and charts over time. The plan must belong to the instance (same regions, and the
+multi-period fingerprint under the plan's settings). The single-period sections (allocation
+of the supply on hand, policies, frontier, tornado) follow only when there is a supply on hand
+to allocate (an instance whose supply is 0 gets every unit through deliveries.csv), clearly
+labelled as a one-shot view that ignores deliveries and timing.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import html
 import json
 import math
-import os
 import platform
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -33,13 +42,29 @@ from optimiser import charts
 from optimiser.engine import active_constraints, compare, solve
 from optimiser.errors import InfeasibleError, InputError, Problem
 from optimiser.instance import Instance
-from optimiser.results import AllocationResult
+from optimiser.results import AllocationResult, SolverInfo
 from optimiser.solver import SolveStatus, solver_versions
 from optimiser.sweeps.analysis import frontier, numeric_params, tornado
 from optimiser.sweeps.run import SweepResult
 
+if TYPE_CHECKING:
+    from optimiser.multiperiod.results import PlanResult
+
 MAX_FRONTIERS = 3
 MAX_RESPONSE_CHARTS = 6
+MAX_GROUP_LINES = 6
+#: Every file an instance folder may hold (single-period and multi-period); all are hashed.
+INSTANCE_FILES = (
+    "instance.toml",
+    "regions.csv",
+    "tiers.csv",
+    "demand.csv",
+    "deliveries.csv",
+    "lead_times.csv",
+    "capacity.csv",
+)
+#: Time-series files (the plan-chart contract, charts.PLAN_COLUMNS) accepted as a plan.
+TIME_SERIES_SUFFIXES = (".csv", ".parquet")
 
 
 @dataclass
@@ -96,7 +121,7 @@ def _git_commit() -> str | None:
 def provenance(
     instance: Instance, options: Mapping[str, Any], *, command: Sequence[str] | None = None
 ) -> dict[str, Any]:
-    """What is needed to reproduce and audit a report."""
+    """What is needed to reproduce and audit a report (every instance file is hashed)."""
     import matplotlib
     import numpy
 
@@ -104,7 +129,7 @@ def provenance(
 
     files = {}
     if instance.path is not None:
-        for name in ("instance.toml", "regions.csv", "tiers.csv"):
+        for name in INSTANCE_FILES:
             path = Path(instance.path) / name
             if path.is_file():
                 files[name] = _sha256(path)
@@ -137,6 +162,228 @@ def provenance(
 
 
 # ---------------------------------------------------------------------------------------------
+# Plans as inputs
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """A plan for the report: a multi-period PlanResult (plan mode) or, for the chart only, a
+    time series in the plan-chart contract. `daily`: PLAN_COLUMNS (None: no daily table)."""
+
+    result: PlanResult | None
+    daily: pd.DataFrame | None
+    source: str
+    files_sha256: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_plan(self) -> bool:
+        return self.result is not None
+
+
+def plan_input(plan: Any, source: str | None = None) -> PlanInput:
+    """A PlanInput from a PlanInput, a PlanResult or a time-series DataFrame."""
+    from optimiser.multiperiod.results import PlanResult
+
+    if isinstance(plan, PlanInput):
+        return plan
+    if isinstance(plan, PlanResult):
+        daily = charts.plan_frame(plan) if len(plan.daily) else None
+        return PlanInput(plan, daily, source or "PlanResult (Python)")
+    if isinstance(plan, pd.DataFrame):
+        return PlanInput(None, charts.plan_frame(plan), source or "DataFrame (Python)")
+    raise InputError(Problem("a plan must be a PlanResult, a plan folder or a DataFrame"))
+
+
+def read_plan_input(path: str | Path) -> PlanInput:
+    """Read --from-plan: a `triage plan --out` folder, its result.json (with daily.csv,
+    regions.csv, manifest.csv, plan.csv, price_of_fairness.csv beside it when present), or a
+    time series (CSV/Parquet with region, day, units_on_hand, demand or need: the chart only)."""
+    path = Path(path)
+    where = f"--from-plan {path}"
+    if path.is_dir():
+        if not (path / "result.json").is_file():
+            raise InputError(
+                Problem(
+                    f"{where}: no result.json in this folder; give a `triage plan --out` "
+                    "folder, its result.json, or a time series (CSV/Parquet)"
+                )
+            )
+        path = path / "result.json"
+    if not path.is_file():
+        raise InputError(Problem(f"{where}: file not found"))
+    if path.suffix.lower() == ".json":
+        return _read_plan_json(path, where)
+    if path.suffix.lower() not in TIME_SERIES_SUFFIXES:
+        raise InputError(
+            Problem(f"{where}: expected a plan folder, result.json, or a .csv/.parquet time series")
+        )
+    try:
+        frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    except Exception as exc:
+        raise InputError(Problem(f"cannot read: {exc}", file=path.name)) from exc
+    return PlanInput(None, charts.plan_frame(frame), str(path), {path.name: _sha256(path)})
+
+
+def _read_plan_json(path: Path, where: str) -> PlanInput:
+    """A PlanResult rebuilt from result.json (the `triage plan --json` contract) and the CSV
+    files `triage plan --out` writes beside it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(Problem(f"{where}: unreadable JSON ({exc})")) from exc
+    needed = ("instance", "status", "days", "regions", "lives_saved", "fingerprint")
+    if not isinstance(data, dict) or any(k not in data for k in needed):
+        raise InputError(
+            Problem(f"{where}: not the result.json of `triage plan` (needs {', '.join(needed)})")
+        )
+    folder = path.parent
+    files = {path.name: _sha256(path)}
+
+    def table(name: str, **kwargs: Any) -> pd.DataFrame | None:
+        file = folder / name
+        if not file.is_file():
+            return None
+        files[name] = _sha256(file)
+        try:
+            return pd.read_csv(file, **kwargs)
+        except Exception as exc:
+            raise InputError(Problem(f"cannot read: {exc}", file=name)) from exc
+
+    try:
+        regions = pd.DataFrame(data["regions"]).set_index("region")
+        regions.index = regions.index.astype(str)
+        movements = [dict(m) for m in data.get("shipments") or []] + [
+            {"kind": "patients", "units": p.get("patients"), **p}
+            for p in data.get("patient_transfers") or []
+        ]
+        manifest = table("manifest.csv")
+        if manifest is None:
+            manifest = pd.DataFrame(movements)
+        daily = table("daily.csv")
+        plan_rows = table("plan.csv")
+        table("regions.csv")  # hashed: the same numbers as result.json's regions
+        table("price_of_fairness.csv")
+        from optimiser.multiperiod.results import PRICE_COLUMNS, PlanResult
+
+        price = pd.DataFrame(data.get("price_of_fairness") or [], columns=PRICE_COLUMNS)
+        solver = data.get("solver")
+        result = PlanResult(
+            instance=str(data["instance"]),
+            status=str(data["status"]),
+            days=int(data["days"]),
+            start_date=data.get("start_date"),
+            lives_saved=data.get("lives_saved"),
+            lives_optimal=data.get("lives_optimal"),
+            constraints=tuple(data.get("constraints") or ()),
+            settings=dict(data.get("settings") or {}),
+            manifest=manifest,
+            plan=plan_rows if plan_rows is not None else pd.DataFrame(),
+            daily=daily if daily is not None else pd.DataFrame(),
+            regions=regions,
+            price_of_fairness=price,
+            shortfall=data.get("shortfall_resource_days"),
+            supply_shortfall=data.get("supply_shortfall_resource_days"),
+            logistics_cost=data.get("logistics_cost"),
+            reserve_left=data.get("reserve_left"),
+            today=int(data.get("today") or 0),
+            executed_rows=int(data.get("executed_rows") or 0),
+            explanation=data.get("explanation"),
+            solver=None
+            if not solver
+            else SolverInfo(
+                name=str(solver.get("name")),
+                version=str(solver.get("version")),
+                gap=solver.get("gap"),
+                seconds=float(solver.get("seconds") or 0.0),
+                solves=int(solver.get("solves") or 0),
+            ),
+            fingerprint=str(data.get("fingerprint") or ""),
+            resource=str(data.get("resource") or "ventilator"),
+            sizes=dict(data.get("model_size") or {}),
+        )
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(Problem(f"{where}: malformed plan result ({exc})")) from exc
+    frame = charts.plan_frame(result) if len(result.daily) else None
+    return PlanInput(result, frame, str(path), files)
+
+
+def plan_fingerprint(instance: Instance, settings: Mapping[str, Any]) -> str | None:
+    """The multi-period fingerprint of the instance's folder under a plan's settings (what
+    `triage plan` records); None when the instance has no folder with a demand.csv."""
+    from optimiser.multiperiod.instance import PlanSettings, is_multiperiod, load_multiperiod
+
+    if instance.path is None or not is_multiperiod(instance.path):
+        return None
+    mp = load_multiperiod(instance.path)
+    known = {f.name for f in dataclasses.fields(PlanSettings)}
+    if set(settings) - known:
+        return ""  # settings this engine does not know: cannot be the same plan
+    return dataclasses.replace(mp, settings=PlanSettings(**settings)).fingerprint()
+
+
+def check_plan_matches(plan: PlanInput, instance: Instance) -> None:
+    """InputError unless the plan is for this instance: same regions and, for a plan result,
+    the same multi-period data (fingerprint) when the instance folder has it, else the name."""
+    where = f"--from-plan {plan.source}"
+    ids = set(instance.region_ids)
+    if plan.result is not None:
+        theirs = {str(r) for r in plan.result.regions.index}
+        if not theirs and plan.daily is not None:
+            theirs = set(plan.daily["region"].astype(str))
+        exact = True
+    else:
+        assert plan.daily is not None
+        theirs = set(plan.daily["region"].astype(str))
+        exact = False
+    unknown = sorted(theirs - ids)
+    missing = sorted(ids - theirs) if exact else []
+    if unknown or missing:
+        detail = "; ".join(
+            part
+            for part in (
+                f"regions not in the instance: {_few(unknown)}" if unknown else "",
+                f"instance regions not in the plan: {_few(missing)}" if missing else "",
+            )
+            if part
+        )
+        raise InputError(
+            Problem(f"{where}: the plan is not for instance {instance.name} ({detail})")
+        )
+    if plan.result is None:
+        return
+    result = plan.result
+    mine = plan_fingerprint(instance, result.settings)
+    if mine is None:
+        if instance.path is not None:
+            raise InputError(
+                Problem(
+                    f"{where}: instance {instance.name} has no demand.csv: a plan belongs to a "
+                    "multi-period instance folder"
+                )
+            )
+        if result.instance != instance.name:
+            raise InputError(
+                Problem(f"{where}: the plan is for instance {result.instance}, not {instance.name}")
+            )
+        return
+    if result.fingerprint and result.fingerprint != mine:
+        raise InputError(
+            Problem(
+                f"{where}: the plan was made for other data (plan of {result.instance}, "
+                f"fingerprint {result.fingerprint}; {instance.name} with the plan's settings: "
+                f"{mine}); run `triage plan` on this instance again"
+            )
+        )
+
+
+def _few(items: Sequence[str], most: int = 6) -> str:
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+# ---------------------------------------------------------------------------------------------
 # Building
 
 
@@ -155,7 +402,11 @@ def build_report(
     command: Sequence[str] | None = None,
 ) -> Report:
     """Compute a decision report. Raises InfeasibleError (with the engine's explanation) when
-    the active constraints admit no allocation."""
+    the active constraints admit no allocation.
+
+    plan: a PlanResult, a PlanInput (read_plan_input) or a time-series DataFrame. A plan
+    result makes this a plan report (module docstring); InputError when it is not for this
+    instance."""
     if sweep is not None:
         fingerprint = sweep.manifest.get("spec", {}).get("fingerprint")
         if fingerprint and fingerprint != instance.fingerprint():
@@ -166,15 +417,23 @@ def build_report(
                     f"this one is {instance.fingerprint()})"
                 )
             )
+    given = plan_input(plan, plan_source) if plan is not None else None
+    if given is not None:
+        check_plan_matches(given, instance)
+    plan_mode = given is not None and given.is_plan
     base_instance = instance
     if supply is not None:
         instance = instance.with_supply(supply)
     active = active_constraints(instance, constraints, default_constraints)
-    result = solve(instance, constraints=active, default_constraints=False, seed=seed)
-    if result.status == SolveStatus.INFEASIBLE:
-        raise InfeasibleError(result.explanation or "infeasible")
     resource = instance.resource
-    report = Report(title=f"Allocation of {instance.supply:,} {resource}s: {instance.name}")
+    # A plan of a zero-supply instance: nothing on hand to allocate once, so no single-period
+    # sections (each unit arrives through deliveries.csv)
+    single = not plan_mode or instance.supply > 0
+    result = None
+    if single:
+        result = solve(instance, constraints=active, default_constraints=False, seed=seed)
+        if result.status == SolveStatus.INFEASIBLE:
+            raise InfeasibleError(result.explanation or "infeasible")
     options: dict[str, Any] = {
         "constraints": [c.label for c in active],
         "default_constraints": default_constraints,
@@ -182,15 +441,114 @@ def build_report(
         "supply_override": supply,
         "policy": "optimal",
         "tie_break": True,
-        "tornado_pct": tornado_pct,
-        "frontiers": frontiers,
+        "tornado_pct": tornado_pct if single else None,
+        "frontiers": frontiers and single,
         "seed": seed,
     }
+    if plan_mode:
+        assert given is not None
+        report = Report(title=_plan_title(given.result, base_instance))
+        _plan_sections(report, given, base_instance, active)
+    else:
+        assert result is not None
+        report = Report(title=f"Allocation of {instance.supply:,} {resource}s: {instance.name}")
+        report.sections.append(("Decision", _decision_html(result, instance)))
+        report.sections.append(("Instance", _instance_html(instance, active)))
+    if single:
+        assert result is not None
+        prefix = "Single-period view: " if plan_mode else ""
+        if plan_mode:
+            report.sections.append(
+                (
+                    f"{prefix}allocating {instance.supply:,} {resource}s at once",
+                    "<p class='note'>The sections below allocate the supply on hand "
+                    f"(<b>{instance.supply:,}</b> {_e(resource)}s) once, at the peak, as "
+                    "<code>triage solve</code> does: they ignore the plan's deliveries, lead "
+                    "times and the timing of demand. The plan above is the decision over time."
+                    "</p>" + _decision_html(result, instance),
+                )
+            )
+        _single_period_sections(
+            report, instance, active, result, prefix, tornado_pct, frontiers, seed
+        )
+    elif plan_mode:
+        report.sections.append(
+            (
+                "Single-period analysis: not applicable",
+                "<p class='note'>This instance has no supply on hand (<code>supply = 0</code> in "
+                "instance.toml): every unit arrives through <code>deliveries.csv</code> over "
+                "the horizon, so a one-shot allocation of the supply on hand, the policy "
+                "comparison, the frontier and the tornado of a single period would all be about "
+                "0 units and are left out. The plan above is the decision. Give "
+                "<code>--supply N</code> to add a one-shot view of N units.</p>",
+            )
+        )
 
-    # Decision and instance summary
-    report.sections.append(("Decision", _decision_html(result, instance)))
-    report.sections.append(("Instance", _instance_html(instance, active)))
+    # Sweep
+    if sweep is not None:
+        report.sections.append(("Sweep", _sweep_html(report, sweep, base_instance)))
+        options["sweep"] = {
+            "folder": None if sweep.out is None else str(sweep.out),
+            "spec_hash": sweep.manifest.get("spec_hash"),
+            "spec": sweep.manifest.get("spec"),
+            "counts": sweep.manifest.get("counts"),
+            "versions": sweep.manifest.get("versions"),
+        }
 
+    # A time series only (no plan result): its chart, labelled as such
+    if given is not None and not given.is_plan:
+        assert given.daily is not None
+        report.tables["plan"] = given.daily
+        names = _plan_charts(report, given.daily, resource, arrivals=None)
+        report.sections.append(
+            (
+                "Plan over time (time series only)",
+                "<p class='note'>Only a time series of units on hand and demand was given (no "
+                "plan result): the plan's survivors, deliveries and shortfall are not known to "
+                "this report. Give the <code>triage plan --out</code> folder for a plan report."
+                "</p>" + "".join(_figure_ref(n) for n in names),
+            )
+        )
+    if given is not None:
+        options["plan"] = _plan_provenance(given)
+
+    report.provenance = provenance(base_instance, options, command=command)
+    if result is not None:
+        report.provenance["result"] = {
+            "status": str(result.status),
+            "lives_saved": result.lives_saved,
+            "lives_optimal": result.lives_optimal,
+            "lives_lost_total": result.lives_lost_total,
+            "allocation": result.allocation,
+            "solver": None
+            if result.solver is None
+            else {
+                "name": result.solver.name,
+                "version": result.solver.version,
+                "gap": result.solver.gap,
+                "solves": result.solver.solves,
+            },
+        }
+    if plan_mode:
+        assert given is not None
+        report.provenance["plan_result"] = _plan_summary(given.result)
+    report.sections.append(("Provenance", _provenance_html(report.provenance)))
+    report.html = render_html(report)
+    return report
+
+
+def _single_period_sections(
+    report: Report,
+    instance: Instance,
+    active: Sequence[ConstraintSpec],
+    result: AllocationResult,
+    prefix: str,
+    tornado_pct: float | None,
+    frontiers: bool,
+    seed: int,
+) -> None:
+    """Allocation, policies, price of fairness, frontiers and tornado of a one-shot solve."""
+    resource = instance.resource
     # Allocation
     regions = result.regions.copy()
     report.tables["allocation"] = regions
@@ -207,7 +565,7 @@ def build_report(
     )
     report.sections.append(
         (
-            "Allocation",
+            f"{prefix}Allocation",
             _figure_ref("allocation")
             + _figure_ref("coverage")
             + _allocation_table_html(regions, resource),
@@ -223,13 +581,12 @@ def build_report(
         "lives function."
     )
     report.sections.append(
-        ("Policies compared", _figure_ref("policies") + _policy_table_html(policies))
+        (f"{prefix}Policies compared", _figure_ref("policies") + _policy_table_html(policies))
     )
 
     # Price of fairness
-    price = result.price_of_fairness
-    report.tables["price_of_fairness"] = price
-    report.sections.append(("Price of fairness", _price_html(result)))
+    report.tables["price_of_fairness"] = result.price_of_fairness
+    report.sections.append((f"{prefix}Price of fairness", _price_html(result)))
 
     # Frontiers
     if frontiers:
@@ -266,7 +623,7 @@ def build_report(
                 "<p>No fairness constraint is active; the frontier of the per-capita floor (Table "
                 "2's egalitarian share) is shown for illustration.</p>" + body
             )
-        report.sections.append(("Efficiency-fairness frontier", body))
+        report.sections.append((f"{prefix}Efficiency-fairness frontier", body))
 
     # Tornado
     if tornado_pct:
@@ -279,51 +636,280 @@ def build_report(
             "bars show the change in expected extra survivors."
         )
         report.sections.append(
-            ("Sensitivity (tornado)", _figure_ref("tornado") + _tornado_table_html(t.rows))
+            (
+                f"{prefix}Sensitivity (tornado)",
+                _figure_ref("tornado") + _tornado_table_html(t.rows),
+            )
         )
 
-    # Sweep
-    if sweep is not None:
-        report.sections.append(("Sweep", _sweep_html(report, sweep)))
-        options["sweep"] = {
-            "folder": None if sweep.out is None else str(sweep.out),
-            "spec_hash": sweep.manifest.get("spec_hash"),
-            "spec": sweep.manifest.get("spec"),
-            "counts": sweep.manifest.get("counts"),
-            "versions": sweep.manifest.get("versions"),
-        }
 
-    # Plan
-    if plan is not None:
-        frame = charts.plan_frame(plan)
-        report.tables["plan"] = frame
-        report.figures["plan"] = charts.plan_chart(frame, resource)
-        report.captions["plan"] = (
-            "Units on hand (blue steps) against patients needing one (black), per region; "
-            "shortage shaded."
+# ---------------------------------------------------------------------------------------------
+# Plan sections
+
+
+def _movements(result: Any, kind: str) -> pd.DataFrame:
+    m = result.manifest
+    if not len(m) or "kind" not in m:
+        return pd.DataFrame(columns=["kind", "day", "from", "to", "units", "arrives"])
+    return m[m["kind"] == kind]
+
+
+def _units(frame: pd.DataFrame) -> float:
+    return float(pd.to_numeric(frame["units"], errors="coerce").sum()) if len(frame) else 0.0
+
+
+def _plan_title(result: Any, instance: Instance) -> str:
+    shipped = _units(_movements(result, "ship"))
+    delivered = _delivered(instance)
+    start = f" from {result.start_date}" if result.start_date else ""
+    of = "" if delivered is None else f" of {delivered:,.0f}"
+    return (
+        f"Plan over {result.days} days{start} ({shipped:,.0f}{of} {result.resource}s shipped): "
+        f"{instance.name}"
+    )
+
+
+def _plan_sections(
+    report: Report, given: PlanInput, instance: Instance, active: Sequence[ConstraintSpec]
+) -> None:
+    """Decision, instance, charts over time, movements, per-region totals, price of fairness."""
+    result = given.result
+    assert result is not None
+    resource = result.resource
+    report.sections.append(("Decision (plan over the horizon)", _plan_decision_html(result)))
+    report.sections.append(("Instance", _instance_html(instance, active, plan=result)))
+
+    names: list[str] = []
+    if given.daily is not None:
+        report.tables["plan_daily"] = given.daily
+        ships = _movements(result, "ship")
+        arrivals = None
+        if len(ships):
+            arrivals = (
+                ships.assign(units=pd.to_numeric(ships["units"], errors="coerce"))
+                .groupby(pd.to_numeric(ships["arrives"], errors="coerce"))["units"]
+                .sum()
+            )
+        names = _plan_charts(report, given.daily, resource, arrivals=arrivals)
+        body = "".join(_figure_ref(n) for n in names)
+    else:
+        body = (
+            "<p class='note'>No daily.csv beside the plan's result.json: no charts over time "
+            "(give the whole <code>triage plan --out</code> folder).</p>"
         )
-        report.sections.append(("Plan over time", _figure_ref("plan")))
-        options["plan"] = plan_source
+    report.sections.append(("Plan over time", body))
 
-    report.provenance = provenance(base_instance, options, command=command)
-    report.provenance["result"] = {
+    report.tables["plan_manifest"] = result.manifest
+    report.sections.append(("Deliveries and transfers", _manifest_html(result)))
+    report.tables["plan_regions"] = result.regions
+    report.sections.append(("Per-region totals", _plan_regions_html(result)))
+    report.tables["plan_price_of_fairness"] = result.price_of_fairness
+    report.sections.append(("Price of fairness over the horizon", _plan_price_html(result)))
+
+
+def _plan_charts(
+    report: Report, daily: pd.DataFrame, resource: str, *, arrivals: pd.Series | None
+) -> list[str]:
+    """The national chart and the per-region pages; returns the figure names."""
+    report.figures["plan_national"] = charts.plan_totals_chart(daily, resource, arrivals=arrivals)
+    report.captions["plan_national"] = (
+        f"All regions together: {resource}s on hand in the regions (blue) and patients "
+        "needing one (black); red: the shortage of each region (patients above its units on "
+        "hand) summed, which national totals alone would hide"
+        + ("; bars: units arriving from the depots that day." if arrivals is not None else ".")
+    )
+    names = ["plan_national"]
+    pages = charts.plan_chart_pages(daily, resource)
+    for k, fig in enumerate(pages, start=1):
+        name = f"plan_regions_{k}"
+        report.figures[name] = fig
+        report.captions[name] = (
+            "Units on hand (blue steps) against patients needing one (black), per region, most "
+            "strained first; shortage shaded"
+            + (f" (page {k} of {len(pages)})." if len(pages) > 1 else ".")
+        )
+        names.append(name)
+    return names
+
+
+def _plan_decision_html(result: Any) -> str:
+    regions = result.regions
+    ships, transfers = _movements(result, "ship"), _movements(result, "transfer")
+    patients_moved = _movements(result, "patients")
+    start = f" from {_e(result.start_date)}" if result.start_date else ""
+    parts = [
+        f"<p class='lead'>Over <b>{result.days}</b> days{start}, the plan is expected to save "
+        f"<b>{_n(result.lives_saved)}</b> extra lives.</p>",
+        "<table class='kv'>",
+    ]
+    gap = None if result.solver is None else result.solver.gap
+    rows = [
+        ("Status", _e(result.status) + ("" if gap is None else f" (gap {100 * gap:.4f}%)")),
+        (
+            "Shipments from depots",
+            f"{len(ships):,} shipments, <b>{_units(ships):,.0f}</b> {_e(result.resource)}s",
+        ),
+        (
+            "Transfers between regions",
+            f"{len(transfers):,} transfers, <b>{_units(transfers):,.0f}</b> units",
+        ),
+    ]
+    if len(patients_moved):
+        rows.append(
+            (
+                "Patients moved",
+                f"{len(patients_moved):,} transfers, {_units(patients_moved):,.1f} patients",
+            )
+        )
+    rows.append(("Left in the depots at the end", _n(result.reserve_left, 0)))
+    rows.append(
+        (
+            "Shortfall",
+            f"<b>{_n(result.shortfall)}</b> {_e(result.resource)}-days of unmet need (patients "
+            f"not in treatment); {_n(result.supply_shortfall)} {_e(result.resource)}-days of "
+            "need above the units on hand",
+        )
+    )
+    if "not_admitted" in regions and "patients" in regions:
+        total = float(regions["patients"].sum())
+        not_admitted = float(regions["not_admitted"].sum())
+        share = f" ({100 * not_admitted / total:.1f}%)" if total > 0 else ""
+        rows.append(
+            (
+                "Patients not admitted",
+                f"<b>{not_admitted:,.1f}</b> of {total:,.1f} patients{share}",
+            )
+        )
+    if result.constraints:
+        rows.append(
+            (
+                "Fairness constraints",
+                ", ".join(f"<code>{_e(c)}</code>" for c in result.constraints)
+                + f"; without them the plan saves {_n(result.lives_optimal)}: together they "
+                f"cost <b>{_n(result.lives_lost_total)}</b> lives",
+            )
+        )
+    else:
+        rows.append(("Fairness constraints", "none: the plan that saves the most lives"))
+    if result.today:
+        rows.append(
+            (
+                "Re-planned",
+                f"from day {result.today} ({result.executed_rows} executed moves fixed)",
+            )
+        )
+    parts += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows]
+    parts.append("</table>")
+    if result.explanation:
+        parts.append(f"<p>{_e(result.explanation)}</p>")
+    return "\n".join(parts)
+
+
+def _manifest_html(result: Any) -> str:
+    m = result.manifest
+    if not len(m):
+        return "<p>Nothing to ship or transfer.</p>"
+    summary = []
+    for kind, word in (
+        ("ship", "shipments"),
+        ("transfer", "transfers"),
+        ("patients", "patient moves"),
+    ):
+        rows = _movements(result, kind)
+        if len(rows):
+            days = pd.to_numeric(rows["day"], errors="coerce")
+            summary.append(
+                f"<li>{len(rows):,} {word}, {_units(rows):,.0f} units, days "
+                f"{int(days.min())}-{int(days.max())}</li>"
+            )
+    shown = m.drop(columns=[c for c in ("cohort_day",) if c in m])
+    return (
+        "<ul>"
+        + "".join(summary)
+        + "</ul><details><summary>Manifest (every movement; tables/plan_manifest.csv)</summary>"
+        + _table(shown, {"units": ",.0f"}, index=False)
+        + "</details>"
+    )
+
+
+PLAN_REGION_COLUMNS = {
+    "name": "name",
+    "patients": "patients",
+    "admitted": "admitted",
+    "not_admitted": "not admitted",
+    "expected_survivors": "expected survivors",
+    "units_shipped_in": "units shipped in",
+    "transfers_in": "transfers in",
+    "transfers_out": "transfers out",
+    "peak_need": "peak need",
+    "own_units_day0": "own units day 0",
+    "shortfall": "shortfall (unit-days)",
+}
+
+
+def _plan_regions_html(result: Any) -> str:
+    regions = result.regions
+    if not len(regions):
+        return "<p>No per-region totals in the plan.</p>"
+    cols = [c for c in PLAN_REGION_COLUMNS if c in regions]
+    keys = [c for c in ("not_admitted", "expected_survivors") if c in regions]
+    frame = regions[cols]
+    if keys:
+        frame = frame.sort_values(keys, ascending=False, kind="stable")
+    frame = frame.rename(columns=PLAN_REGION_COLUMNS)
+    formats = {PLAN_REGION_COLUMNS[c]: ",.1f" for c in cols if c != "name"}
+    return (
+        "<details open><summary>Per-region totals over the horizon (every region, most patients "
+        "not admitted first; tables/plan_regions.csv)</summary>"
+        + _table(frame, formats)
+        + "</details>"
+    )
+
+
+def _plan_price_html(result: Any) -> str:
+    price = result.price_of_fairness
+    if not result.constraints or price is None or not len(price):
+        return "<p>No fairness constraint is active over the horizon: nothing is given up.</p>"
+    tolerance = 1e-4 * abs(result.lives_optimal or 0.0)
+    intro = (
+        f"<p>L* over the horizon (no fairness constraint) = <b>{_n(result.lives_optimal)}</b>. "
+        f"All active constraints together cost <b>{_n(result.lives_lost_total)}</b> lives. "
+        "<i>Alone</i>: the constraint by itself; <i>marginal</i>: what dropping it from the "
+        "full set would give back. Plans are solved to a relative optimality gap (by default "
+        f"0.01%, about {tolerance:,.1f} lives here): differences smaller than that, negative ones "
+        "included, are solver tolerance.</p>"
+    )
+    return intro + _table(
+        price.set_index("constraint"),
+        {"lives_saved_alone": ",.1f", "lives_lost_alone": ",.1f", "lives_lost_marginal": ",.1f"},
+    )
+
+
+def _plan_summary(result: Any) -> dict[str, Any]:
+    return {
+        "instance": result.instance,
         "status": str(result.status),
+        "days": result.days,
+        "start_date": result.start_date,
         "lives_saved": result.lives_saved,
         "lives_optimal": result.lives_optimal,
-        "lives_lost_total": result.lives_lost_total,
-        "allocation": result.allocation,
-        "solver": None
-        if result.solver is None
-        else {
-            "name": result.solver.name,
-            "version": result.solver.version,
-            "gap": result.solver.gap,
-            "solves": result.solver.solves,
-        },
+        "shortfall_resource_days": result.shortfall,
+        "constraints": list(result.constraints),
+        "settings": result.settings,
+        "fingerprint": result.fingerprint,
     }
-    report.sections.append(("Provenance", _provenance_html(report.provenance)))
-    report.html = render_html(report)
-    return report
+
+
+def _plan_provenance(given: PlanInput) -> dict[str, Any]:
+    out: dict[str, Any] = {"source": given.source, "files_sha256": dict(given.files_sha256)}
+    if given.result is not None:
+        out["fingerprint"] = given.result.fingerprint
+        if not given.files_sha256:  # a PlanResult from Python: hash its JSON contract
+            text = json.dumps(given.result.to_dict(), sort_keys=True, default=str)
+            out["result_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    else:
+        out["kind"] = "time series (plan-chart contract)"
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,15 +966,18 @@ def _decision_html(result: AllocationResult, instance: Instance) -> str:
     return "\n".join(parts)
 
 
-def _instance_html(instance: Instance, active: Sequence[ConstraintSpec]) -> str:
+def _instance_html(instance: Instance, active: Sequence[ConstraintSpec], plan: Any = None) -> str:
     r = instance.regions
     excess = instance.excess_demand
     rows = [
         ("Name", _e(instance.name)),
         ("Description", _e(instance.description)),
-        ("Source", _e(instance.source[:600] + ("…" if len(instance.source) > 600 else ""))),
+        ("Source", _e(instance.source)),  # whole: an auditor needs every reference
         ("Resource", _e(instance.resource)),
-        ("Supply to allocate", f"{instance.supply:,}"),
+        (
+            "Supply on hand" if plan is not None else "Supply to allocate",
+            f"{instance.supply:,}",
+        ),
         ("Regions", f"{len(r):,} ({int((excess > 0).sum())} with excess demand)"),
         ("Population", f"{r['population'].sum():,.0f}"),
         ("Existing capacity", f"{r['capacity'].sum():,.0f}"),
@@ -397,11 +986,39 @@ def _instance_html(instance: Instance, active: Sequence[ConstraintSpec]) -> str:
         ("Horizon H", f"{instance.horizon:g} days"),
         ("Active constraints", ", ".join(f"<code>{_e(c.label)}</code>" for c in active) or "none"),
     ]
+    if plan is not None:
+        delivered = _delivered(instance)
+        rows[5:5] = [
+            (
+                "Plan horizon",
+                f"{plan.days} days" + (f" from {_e(plan.start_date)}" if plan.start_date else ""),
+            ),
+            (
+                "Units delivered to the depots over the horizon (deliveries.csv)",
+                "–" if delivered is None else f"{delivered:,.0f}",
+            ),
+            (
+                "Plan constraints",
+                ", ".join(f"<code>{_e(c)}</code>" for c in plan.constraints) or "none",
+            ),
+        ]
+        rows = [row for row in rows if row[0] != "Active constraints"]
     return (
         "<table class='kv'>"
         + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
         + "</table>"
     )
+
+
+def _delivered(instance: Instance) -> float | None:
+    """Units arriving at the depots over the horizon (deliveries.csv's quantities)."""
+    if instance.path is None or not (Path(instance.path) / "deliveries.csv").is_file():
+        return None
+    try:
+        frame = pd.read_csv(Path(instance.path) / "deliveries.csv")
+        return float(pd.to_numeric(frame["quantity"], errors="coerce").sum())
+    except (OSError, KeyError, ValueError, pd.errors.ParserError):
+        return None
 
 
 def _table(
@@ -519,7 +1136,13 @@ def _tornado_table_html(rows: pd.DataFrame) -> str:
     )
 
 
-def _sweep_html(report: Report, sweep: SweepResult) -> str:
+def _sweep_html(report: Report, sweep: SweepResult, instance: Instance) -> str:
+    """The sweep's summary and charts. A random sample: scatter plots with binned medians (the
+    values never repeat, so a line through them or a filter on one value would mislead). A
+    grid: the median and range over the other varied inputs; a varied constraint parameter
+    gets a frontier, one line per value of the next input and every other input held at its
+    base-case value (the instance's own value, factor 1) when on the grid, else its first:
+    the caption says which."""
     manifest = sweep.manifest
     spec = manifest.get("spec", {})
     v = sweep.variants
@@ -528,7 +1151,8 @@ def _sweep_html(report: Report, sweep: SweepResult) -> str:
     )
     varied = "<br>".join("<code>" + _e(t) + "</code>" for t in spec.get("vary", []))
     samples = spec.get("samples")
-    design = f"random sample of {samples}, seed {spec.get('seed')}" if samples else "full grid"
+    sampled = samples is not None
+    design = f"random sample of {samples}, seed {spec.get('seed')}" if sampled else "full grid"
     parts = [
         "<table class='kv'>",
         f"<tr><th>Folder</th><td>{_e(sweep.out)}</td></tr>",
@@ -541,43 +1165,58 @@ def _sweep_html(report: Report, sweep: SweepResult) -> str:
         f"<tr><th>Spec hash</th><td><code>{_e(manifest.get('spec_hash'))}</code></td></tr>",
         "</table>",
     ]
-    dims = [c for c in v.columns if c in _dim_names(spec)]
+    dims = [c for c in _dim_names(spec) if c in v.columns]
     report.tables["sweep_variants"] = v
+    star = "lives_optimal" in v and bool(v["lives_optimal"].notna().any())
     for i, dim in enumerate(dims[:MAX_RESPONSE_CHARTS]):
-        if "." in dim and "*" not in dim and v["lives_optimal"].notna().any():
-            others = [d for d in dims if d != dim]
-            group = None
-            frame = v
-            if others:
-                first = others[0]
-                keep = sorted(v[first].unique())
-                if len(keep) > 6:
-                    keep = [keep[round(j * (len(keep) - 1) / 5)] for j in range(6)]
-                frame = v[v[first].isin(keep)]
-                if len(others) > 1:  # hold the remaining inputs at their first value
-                    for other in others[1:]:
-                        frame = frame[frame[other] == frame[other].iloc[0]]
-                group = first
+        others = [d for d in dims if d != dim]
+        if sampled:
+            name = f"sweep_response_{i}"
+            report.figures[name] = charts.response_chart(
+                v,
+                dim,
+                xlabel=_dim_label(dim),
+                sampled=True,
+                title=f"Lives saved against {dim} ({len(v):,} sampled variants)",
+            )
+            report.captions[name] = (
+                "Each point is one sampled variant"
+                + (f"; {', '.join(others)} vary at random too" if others else "")
+                + f". The line joins the median lives saved in each of {charts.RESPONSE_BINS} "
+                f"equal-width bins of {dim} (bins with fewer than 3 variants left out)."
+                + (" Triangles: L* of the same variant (no fairness constraint)." if star else "")
+            )
+        elif "." in dim and "*" not in dim and star:
             name = f"sweep_frontier_{i}"
+            frame, group, fixed = _frontier_slice(v, dim, others, instance, spec)
+            held = "; ".join(f"{o} = {value:g} ({why})" for o, (value, why) in fixed.items())
             report.figures[name] = charts.frontier_chart(
                 frame,
                 dim,
                 group=group,
                 level_label=dim,
-                title=f"Efficiency-fairness frontier from the sweep: {dim}",
+                title=f"Efficiency-fairness frontier from the sweep: {dim}"
+                + (
+                    "\nheld fixed: " + ", ".join(f"{o} = {val:g}" for o, (val, _) in fixed.items())
+                    if fixed
+                    else ""
+                ),
             )
             report.captions[name] = (
                 "Lives saved and L* at each level of the varied constraint parameter (from the "
-                "sweep)."
+                "sweep)"
+                + (f"; one line per value of {group}" if group else "")
+                + (f". Held fixed: {held}." if held else ".")
             )
-            parts.append(_figure_ref(name))
         else:
             name = f"sweep_response_{i}"
             report.figures[name] = charts.response_chart(v, dim, xlabel=_dim_label(dim))
-            report.captions[name] = (
-                f"Lives saved as {dim} varies: median and range over the other varied inputs."
+            report.captions[name] = f"Lives saved at each grid value of {dim}" + (
+                f": median and range over the other varied inputs ({', '.join(others)})."
+                if others
+                else "."
             )
-            parts.append(_figure_ref(name))
+        parts.append(_figure_ref(name))
     failed = v[v["status"].isin(["failed", "error"])] if "status" in v else v.iloc[0:0]
     if len(failed):
         reasons = failed["reason"].value_counts().head(5)
@@ -587,6 +1226,87 @@ def _sweep_html(report: Report, sweep: SweepResult) -> str:
             + "</ul>"
         )
     return "\n".join(parts)
+
+
+def _frontier_slice(
+    v: pd.DataFrame,
+    dim: str,
+    others: Sequence[str],
+    instance: Instance,
+    spec: Mapping[str, Any],
+) -> tuple[pd.DataFrame, str | None, dict[str, tuple[float, str]]]:
+    """The variants of a grid frontier: one line per value (at most MAX_GROUP_LINES, the base
+    case among them) of the first other input, the rest held fixed (value, why)."""
+    if not others:
+        return v, None, {}
+    group = others[0]
+    values = sorted(float(x) for x in v[group].unique())
+    base, _ = _base_value(group, instance, spec)
+    keep = _spread(values, MAX_GROUP_LINES, base)
+    frame = v[np.isin(v[group].astype(float), keep)]
+    fixed: dict[str, tuple[float, str]] = {}
+    for other in others[1:]:
+        value, why = _fixed_value(other, v[other], instance, spec)
+        frame = frame[np.isclose(frame[other].astype(float), value)]
+        fixed[other] = (value, why)
+    return frame, group, fixed
+
+
+def _spread(values: Sequence[float], most: int, base: float | None) -> list[float]:
+    """At most `most` of the values, evenly spread, with the base case when it is one of them."""
+    if len(values) <= most:
+        return list(values)
+    picked = [values[round(j * (len(values) - 1) / (most - 1))] for j in range(most)]
+    if base is not None:
+        on_grid = [x for x in values if math.isclose(x, base, rel_tol=1e-9, abs_tol=1e-12)]
+        if on_grid and on_grid[0] not in picked:
+            nearest = min(range(most), key=lambda j: abs(picked[j] - on_grid[0]))
+            picked[nearest] = on_grid[0]
+    return sorted(set(picked))
+
+
+def _base_value(dim: str, instance: Instance, spec: Mapping[str, Any]) -> tuple[float | None, str]:
+    """The base case of a varied input: (its value in the unchanged instance, why)."""
+    if dim == "supply":
+        return float(instance.supply), "the instance's supply"
+    if dim == "horizon_days":
+        return float(instance.horizon), "the instance's horizon"
+    name, _, regions = dim.partition("@")
+    if name.endswith("*"):
+        return 1.0, "factor 1: the instance's own values"
+    if "." in name:
+        from optimiser.constraints import parse_constraint
+
+        kind, param = name.split(".", 1)
+        for label in spec.get("constraints", []):
+            try:
+                c = parse_constraint(str(label))
+            except InputError:
+                continue
+            if c.kind == kind and param in c.options:
+                return float(c.options[param]), f"the value of the base constraint {label}"
+        return None, ""
+    if name in instance.regions:
+        rows = regions.split(",") if regions else list(instance.regions.index)
+        column = instance.regions.loc[rows, name].to_numpy(dtype=float)
+        if len(column) and np.allclose(column, column[0], equal_nan=False):
+            return float(column[0]), "the instance's value"
+    return None, ""
+
+
+def _fixed_value(
+    dim: str, column: pd.Series, instance: Instance, spec: Mapping[str, Any]
+) -> tuple[float, str]:
+    """Where a grid input not drawn is held: its base case when on the grid, else its first."""
+    grid = sorted(float(x) for x in column.unique())
+    base, why = _base_value(dim, instance, spec)
+    if base is not None:
+        for x in grid:
+            if math.isclose(x, base, rel_tol=1e-9, abs_tol=1e-12):
+                return x, why
+    return grid[0], "the first grid value" + (
+        ": the base case is not on the grid" if base is not None else ""
+    )
 
 
 def _dim_names(spec: Mapping[str, Any]) -> list[str]:
@@ -641,6 +1361,19 @@ def _provenance_html(prov: Mapping[str, Any]) -> str:
         ("Python", f"{_e(versions['python'])} on {_e(versions['platform'])}"),
         ("Options", f"<code>{_e(json.dumps(prov['options'], default=str))}</code>"),
     ]
+    plan = prov["options"].get("plan")
+    if plan:
+        hashes = plan.get("files_sha256") or (
+            {"PlanResult JSON": plan["result_sha256"]} if plan.get("result_sha256") else {}
+        )
+        rows.insert(
+            5,
+            (
+                "Plan input (SHA-256)",
+                f"{_e(plan.get('source'))}<br>"
+                + "<br>".join(f"{_e(k)}: <code>{_e(v)}</code>" for k, v in hashes.items()),
+            ),
+        )
     table = (
         "<table class='kv'>"
         + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
@@ -662,7 +1395,7 @@ h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
 p.lead{font-size:1.15em}
 code{background:#f4f4f4;padding:0 .25em;border-radius:3px}
 table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
-th,td{border:1px solid #ddd;padding:.25em .5em;vertical-align:top}
+th,td{border:1px solid #ddd;padding:.25em .5em;vertical-align:top;overflow-wrap:anywhere}
 table.kv th{text-align:left;background:#fafafa;width:16em}
 table.data th{background:#f0f0f0;position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -671,6 +1404,7 @@ figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.88em;color:#555}
 pre{background:#f8f8f8;padding:.8em;overflow:auto;font-size:.8em}
 .meta{color:#666;font-size:.9em}
+p.note{background:#fff8e5;border-left:3px solid #e0b040;padding:.4em .7em}
 """
 
 
@@ -716,45 +1450,40 @@ def render_html(report: Report) -> str:
 
 
 def write_report(report: Report, out: str | Path) -> Path:
-    """report.html, charts/NAME.png|svg, tables/NAME.csv, provenance.json: written into a
-    temporary folder next to `out`, then moved into place (never half a report; an existing
-    `out` is replaced only once the new one is complete)."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(Problem(f"--out {out}: exists and is not a folder"))
-    parent = out.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    except OSError as exc:
-        raise InputError(
-            Problem(f"--out {out}: cannot write here ({exc.strerror or exc})")
-        ) from exc
-    try:
-        (tmp / "report.html").write_text(report.html, encoding="utf-8")
-        (tmp / "charts").mkdir()
+    """report.html, charts/NAME.png|svg, tables/NAME.csv, provenance.json, written through
+    optimiser.cli.common.write_outputs: into a temporary folder moved into place (never half a
+    report), and an existing `out` is replaced only if triage wrote it (a folder of other files,
+    e.g. a sweep's, is refused: InputError, left untouched). Files follow the user's umask."""
+    from optimiser.cli.common import write_outputs
+
+    def write(folder: Path) -> None:
+        (folder / "report.html").write_text(report.html, encoding="utf-8")
+        (folder / "charts").mkdir()
         for name, fig in report.figures.items():
-            fig.savefig(tmp / "charts" / f"{name}.png", dpi=charts.DPI)
+            fig.savefig(folder / "charts" / f"{name}.png", dpi=charts.DPI)
             svg = report.svgs.get(name) or charts.svg_text(fig)
-            (tmp / "charts" / f"{name}.svg").write_text(svg, encoding="utf-8")
-        tables = tmp / "tables"
+            (folder / "charts" / f"{name}.svg").write_text(svg, encoding="utf-8")
+        tables = folder / "tables"
         tables.mkdir()
         for name, frame in report.tables.items():
             frame.to_csv(tables / f"{name}.csv", index=not isinstance(frame.index, pd.RangeIndex))
-        (tmp / "provenance.json").write_text(
+        (folder / "provenance.json").write_text(
             json.dumps(report.provenance, indent=2, default=str), encoding="utf-8"
         )
-        if out.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, backup / "old")
-            os.replace(tmp, out)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    out = Path(out)
+    write_outputs(out, write)
     return out / "report.html"
 
 
-__all__ = ["Report", "build_report", "provenance", "render_html", "write_report"]
+__all__ = [
+    "PlanInput",
+    "Report",
+    "build_report",
+    "check_plan_matches",
+    "plan_input",
+    "provenance",
+    "read_plan_input",
+    "render_html",
+    "write_report",
+]

@@ -1,5 +1,7 @@
 """Every chart renders to PNG and SVG, with labelled axes, and stays readable with 50 regions
-(the figure grows with the number of regions; every region gets its own tick label)."""
+(the figure grows with the number of regions; every region gets its own tick label). Value
+labels never sit on other marks (measured with the renderer), legends sit outside the data,
+tick labels adapt to the range, and plan charts keep their labels readable in the report."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.image import imread
 
 import optimiser
@@ -118,7 +121,8 @@ def test_frontier_chart_shows_infeasible_levels(make_instance):
     table = frontier(inst, "coverage_floor", levels=[0, 0.2, 0.4, 0.6, 0.8])
     assert (table["status"] == "infeasible").sum() == 2
     fig = charts.frontier_chart(table, "level", mark=0.4)
-    assert any("infeasible" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert fig.axes[0].get_legend() is None  # outside the axes: it hides no data
+    assert any("infeasible" in t.get_text() for t in fig.legends[0].get_texts())
     rendered(fig, "frontier_infeasible")
 
 
@@ -188,7 +192,7 @@ def test_plan_chart_with_50_regions():
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 50
     assert "day" in fig.get_supxlabel() if hasattr(fig, "get_supxlabel") else True
-    image = rendered(fig, "plan_50", svg=False)
+    image = rendered(fig, "plan_50")  # PNG and SVG
     assert image.shape[0] > 1000
     # most strained region first
     short = (frame["demand"] - frame["units_on_hand"]).clip(lower=0).groupby(frame["region"]).sum()
@@ -216,3 +220,172 @@ def test_plan_frame_from_a_multiperiod_daily_table():
     fig = charts.plan_chart(frame)
     assert sum(ax.get_visible() for ax in fig.axes) == 3
     rendered(fig, "plan_3", svg=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Placement, measured with the renderer
+
+
+def drawn(fig):
+    """Lay the figure out and draw it; returns the renderer."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+@pytest.mark.parametrize("peak_factor", [1.0, 3.0])
+def test_allocation_value_labels_never_overlap_the_peak_tick_or_the_bar(us, peak_factor):
+    inst = us
+    if peak_factor != 1.0:
+        regions = us.regions.copy()
+        regions["peak_demand"] *= peak_factor
+        inst = optimiser.instance_from_frames(regions.reset_index(), us.supply)
+    # floors send units to many regions, several of them short of their peak (tick past the bar)
+    result = optimiser.solve(
+        inst, ["per_capita_floor:share=0.5", "min_units:units=20"], price_of_fairness=False
+    )
+    fig = charts.allocation_chart(result.regions)
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    frame = result.regions.copy()
+    ticks = next(c for c in ax.collections if len(c.get_offsets()) == len(frame))
+    tick_half = 2.2 / 2 * fig.dpi / 72 + 0.5  # half the tick's line width, in pixels
+    peaks = {round(float(y)): float(x) for x, y in ticks.get_offsets()}
+    axes_box = ax.get_window_extent(renderer)
+    bar_end: dict[int, float] = {}  # row -> right end of its stacked bars (pixels)
+    for bar in ax.patches:
+        row = round(bar.get_y() + bar.get_height() / 2)
+        bar_end[row] = max(bar_end.get(row, 0.0), bar.get_window_extent(renderer).x1)
+    labels = [t for t in ax.texts if t.get_text().startswith("+")]
+    assert len(labels) == int((frame["units"] > 0).sum()) > 10
+    overlaps = []
+    for label in labels:
+        box = label.get_window_extent(renderer)
+        centre = ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)
+        row = round(ax.transData.inverted().transform(centre)[1])
+        peak_px = ax.transData.transform((peaks[row], row))[0]
+        if box.x0 <= peak_px + tick_half or box.x0 < bar_end[row]:
+            overlaps.append(label.get_text())
+        assert box.x1 <= axes_box.x1 + 1, label.get_text()  # inside the axes
+    assert not overlaps
+    rendered(fig, f"allocation_labels_x{peak_factor:g}", svg=False)
+
+
+def test_policy_value_labels_stay_right_of_the_optimum_line(us):
+    table = optimiser.compare(us, ["per_capita_floor:share=0.3"])
+    fig = charts.policy_chart(table)
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    line = next(ln for ln in ax.lines if ln.get_linestyle() == "--")
+    line_px = ax.transData.transform((line.get_xdata()[0], 0))[0]
+    bars = [p for p in ax.patches]
+    for text in ax.texts:
+        box = text.get_window_extent(renderer)
+        assert box.x0 > line_px + 1, text.get_text()  # never across the dashed L* line
+        for bar in bars:  # nor over any bar
+            assert not box.overlaps(bar.get_window_extent(renderer)), text.get_text()
+        assert box.x1 <= ax.get_window_extent(renderer).x1 + 1
+
+
+def test_frontier_legend_sits_outside_the_data(us):
+    table = frontier(us, "per_capita_floor", levels=[0, 0.25, 0.5, 0.75, 1.0])
+    for group in (None, "supply"):
+        frame = table if group is None else table.assign(supply=2400)
+        fig = charts.frontier_chart(frame, "level", group=group)
+        renderer = drawn(fig)
+        ax = fig.axes[0]
+        assert ax.get_legend() is None and len(fig.legends) == 1
+        legend = fig.legends[0].get_window_extent(renderer)
+        assert not legend.overlaps(ax.get_window_extent(renderer))
+
+
+def test_tick_labels_adapt_to_the_range_and_never_repeat():
+    zeros = pd.DataFrame(
+        {
+            "input": ["supply", "capacity"],
+            "low_label": ["a", "b"],
+            "high_label": ["c", "d"],
+            "lives_low": [0.0, 0.0],
+            "lives_high": [0.0, 0.0],
+        }
+    )
+    flat = pd.DataFrame(
+        {"level": [0, 0.5, 1], "lives_saved": [0.0] * 3, "lives_optimal": [0.0] * 3}
+    ).assign(status="optimal")
+    for fig, axis in (
+        (charts.tornado_chart(zeros, 0.0, pct=20), "x"),
+        (charts.frontier_chart(flat, "level"), "y"),
+        (charts.frontier_chart(flat, "level"), "x"),
+    ):
+        drawn(fig)
+        ax = fig.axes[0]
+        lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
+        ticks = [
+            t.get_text()
+            for t, v in zip(
+                ax.get_xticklabels() if axis == "x" else ax.get_yticklabels(),
+                ax.get_xticks() if axis == "x" else ax.get_yticks(),
+                strict=True,
+            )
+            if lo - 1e-9 <= v <= hi + 1e-9
+        ]
+        assert len(ticks) == len(set(ticks)) > 2, ticks
+        assert not any(t in ("-0", "-0.0") or t.startswith("-0.00") for t in ticks), ticks
+    fmt = charts.CountFormatter()
+    fmt.set_locs([0, 0.25, 0.5, 0.75])
+    assert [fmt(v) for v in (0, 0.25, 0.5)] == ["0.00", "0.25", "0.50"]
+    fmt.set_locs([0, 2000, 4000])
+    assert fmt(2000) == "2,000" and fmt(-0.0) == "0"
+
+
+def test_response_chart_grid_ticks_are_grid_values(us):
+    from optimiser.sweeps import sweep
+
+    v = sweep(us, {"supply": "0:4000:500", "survival_with*": "0.8,1,1.2"})
+    fig = charts.response_chart(v, "supply", xlabel="supply (units)")
+    drawn(fig)
+    assert set(fig.axes[0].get_xticks()) <= set(v["supply"].astype(float))
+    many = sweep(us, {"supply": "0:4000:125"})
+    fig = charts.response_chart(many, "supply")
+    ticks = fig.axes[0].get_xticks()
+    assert set(ticks) <= set(many["supply"].astype(float)) and 2 < len(ticks) <= 12
+
+
+def test_response_chart_of_a_random_sample_is_a_scatter(us):
+    from optimiser.sweeps import sweep
+
+    v = sweep(us, {"supply": "0:4000", "survival_with*": "0.8:1.2"}, samples=300, seed=1)
+    fig = charts.response_chart(v, "supply", sampled=True)
+    ax = fig.axes[0]
+    points = [c for c in ax.collections if len(c.get_offsets()) == 300]
+    assert len(points) == 1  # every variant a point
+    assert all(len(line.get_xdata()) <= charts.RESPONSE_BINS for line in ax.lines)  # no zig-zag
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("equal-width bins" in t for t in labels) and not any(
+        "median over" in t for t in labels
+    )
+    rendered(fig, "response_sampled")
+
+
+def test_plan_chart_pages_stay_readable_in_the_report_and_render_to_svg():
+    frame = plan_frame(regions=50, days=30)
+    pages = charts.plan_chart_pages(frame)
+    assert [sum(ax.get_visible() for ax in fig.axes) for fig in pages] == [20, 20, 10]
+    body_px = 1068  # the report's 1100 px body less its padding; SVG: 96 px per inch
+    for fig in pages:
+        width_px = fig.get_figwidth() * 96
+        scale = min(1.0, body_px / width_px)  # shown at natural size, never scaled down
+        smallest = min(
+            t.get_fontsize()
+            for ax in fig.axes
+            if ax.get_visible()
+            for t in ax.get_xticklabels() + ax.get_yticklabels()
+        )
+        assert smallest * 96 / 72 * scale >= 9.0  # >= 9 px at display size
+    for k, fig in enumerate(pages, start=1):
+        rendered(fig, f"plan_page_{k}")  # PNG and SVG
+    svg = charts.svg_text(pages[0])
+    assert svg.startswith("<svg") and "R" in svg
+    totals = charts.plan_totals_chart(frame, arrivals=pd.Series([50.0, 20.0], index=[3, 10]))
+    assert "day" in totals.axes[0].get_xlabel()
+    rendered(totals, "plan_totals")

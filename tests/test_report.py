@@ -1,11 +1,17 @@
 """The HTML decision report: self-contained, numbers equal to the engine's, provenance for
-audit; `triage report` from a solve, a sweep and a plan; errors leave nothing behind."""
+audit; `triage report` from a solve, a sweep (grid and random sample) and a plan (the plan's
+own report, checked against the instance); --out never replaces an input or a folder triage
+did not write; errors leave nothing behind."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +25,8 @@ from optimiser.sweeps import run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 PUGH = REPO / "instances" / "pugh2021"
+US_APR = REPO / "instances" / "us-states-apr2020"
+ITALY = REPO / "instances" / "italy-2020-wave1"
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +153,11 @@ def test_report_from_sweep_and_plan(pugh, tmp_path):
     rep = build_report(
         pugh, sweep=sweep, plan=plan, plan_source="plan.csv", tornado_pct=None, frontiers=False
     )
-    assert "<h2>Sweep</h2>" in rep.html and "<h2>Plan over time</h2>" in rep.html
-    assert {"sweep_response_0", "sweep_frontier_1", "plan"} <= set(rep.figures)
+    assert "<h2>Sweep</h2>" in rep.html and "<h2>Plan over time (time series only)</h2>" in rep.html
+    assert "no plan result" in rep.html  # a time series is not a plan: said so
+    assert {"sweep_response_0", "sweep_frontier_1", "plan_national", "plan_regions_1"} <= set(
+        rep.figures
+    )
     assert rep.provenance["options"]["sweep"]["spec_hash"] == sweep.manifest["spec_hash"]
     assert "25 (optimal: 25)" in rep.html
 
@@ -188,7 +199,7 @@ def test_cli_report(tmp_path, run_cli):
     assert (
         "min_units(units=100)" in html
         and "<h2>Sweep</h2>" in html
-        and "<h2>Plan over time</h2>" in html
+        and "<h2>Plan over time (time series only)</h2>" in html
     )
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["command"].startswith("triage report") and "--from-sweep" in prov["command"]
@@ -213,8 +224,280 @@ def test_report_of_a_multiperiod_plan(tmp_path):
     rep = build_report(
         optimiser.load_instance(folder), plan=result, tornado_pct=None, frontiers=False
     )
-    frame = rep.tables["plan"]
+    frame = rep.tables["plan_daily"]
     assert len(frame) == 4 * 8 and set(frame["region"]) == set(result.daily["region"])
     assert frame["demand"].tolist() == result.daily["need"].tolist()
     assert frame["units_on_hand"].tolist() == result.daily["units_on_hand"].tolist()
-    assert "plan" in rep.figures and "<h2>Plan over time</h2>" in rep.html
+    assert {"plan_national", "plan_regions_1"} <= set(rep.figures)
+    assert (
+        "<h2>Plan over time</h2>" in rep.html
+        and "<h2>Decision (plan over the horizon)</h2>" in (rep.html)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing: never over an input or a folder triage did not write
+
+
+def test_write_report_refuses_a_folder_it_did_not_write(report, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match="holds files not written by triage"):
+        write_report(report, mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # nothing left beside it
+
+
+def test_report_files_follow_the_umask(report, tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_report(report, tmp_path / "r")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "r" / "charts").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "r" / "report.html").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.slow
+def test_cli_out_never_replaces_an_input(tmp_path, run_cli):
+    sweep_dir = tmp_path / "sweep"
+    assert run_cli("sweep", PUGH, "--vary", "supply=500,1000", "--out", sweep_dir).returncode == 0
+    before = {p.name: p.read_bytes() for p in sweep_dir.iterdir() if p.is_file()}
+    for out, fragment in [
+        (sweep_dir, "is the --from-sweep folder"),
+        (sweep_dir / "report", "is inside the --from-sweep folder"),
+        (tmp_path, "contains the --from-sweep folder"),
+    ]:
+        proc = run_cli(
+            "report", PUGH, "--from-sweep", sweep_dir, "--tornado-pct", "0", "--out", out
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert fragment in proc.stderr and "Traceback" not in proc.stderr
+        assert {p.name: p.read_bytes() for p in sweep_dir.iterdir() if p.is_file()} == before
+        assert not (sweep_dir / "report").exists()
+    # a folder of other files: refused, untouched
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    proc = run_cli("report", PUGH, "--tornado-pct", "0", "--no-frontier", "--out", other)
+    assert proc.returncode == 2 and "not written by triage" in proc.stderr
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
+    # --out . : refused, nothing left behind (no ..old.xxxx folder)
+    work = tmp_path / "work"
+    work.mkdir()
+    args = ["report", str(PUGH), "--tornado-pct", "0", "--no-frontier", "--out", "."]
+    proc = subprocess.run(
+        [sys.executable, "-m", "optimiser", *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "is the current folder" in proc.stderr
+    assert list(work.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "other",
+        "sweep",
+        "work",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps in the report: random samples and grids
+
+
+def test_report_charts_of_a_sampled_sweep(pugh, tmp_path):
+    sweep = run_sweep(
+        pugh,
+        ["supply=0:2000", "per_capita_floor.share=0:1"],
+        samples=120,
+        seed=3,
+        price_of_fairness=True,
+        out=tmp_path / "s",
+    )
+    rep = build_report(pugh, sweep=sweep, tornado_pct=None, frontiers=False)
+    names = [n for n in rep.figures if n.startswith("sweep_")]
+    assert names == ["sweep_response_0", "sweep_response_1"]  # no frontier of one point
+    for name in names:
+        ax = rep.figures[name].axes[0]
+        assert max(len(c.get_offsets()) for c in ax.collections) == 120  # every variant a point
+        assert all(len(line.get_xdata()) <= 12 for line in ax.lines)  # binned medians, no zig-zag
+        assert "Each point is one sampled variant" in rep.captions[name]
+        assert "median over" not in rep.captions[name]
+    assert "random sample of 120, seed 3" in rep.html
+
+
+def test_report_grid_frontier_states_what_is_held_fixed(pugh, tmp_path):
+    def frontier_caption(factors: str) -> tuple[str, str]:
+        sweep = run_sweep(
+            pugh,
+            [
+                "supply=500,1000,1500",
+                "per_capita_floor.share=0:1:0.25",
+                f"survival_with*={factors}",
+            ],
+            price_of_fairness=True,
+            out=tmp_path / factors,
+        )
+        rep = build_report(pugh, sweep=sweep, tornado_pct=None, frontiers=False)
+        fig = rep.figures["sweep_frontier_1"]
+        return rep.captions["sweep_frontier_1"], fig.axes[0].get_title()
+
+    caption, title = frontier_caption("0.9,1,1.1")  # the base case (factor 1) is on the grid
+    assert "one line per value of supply" in caption
+    assert "Held fixed: survival_with* = 1 (factor 1: the instance's own values)" in caption
+    assert "held fixed: survival_with* = 1" in title
+    caption, title = frontier_caption("0.8,0.9")
+    assert (
+        "survival_with* = 0.8 (the first grid value: the base case is not on the grid)" in caption
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans: the plan's own report
+
+
+@pytest.fixture(scope="module")
+def us_plan(tmp_path_factory):
+    """`triage plan instances/us-states-apr2020 --out DIR` (supply 0: all via deliveries.csv)."""
+    mp = pytest.importorskip("optimiser.multiperiod")
+    from optimiser.cli.plan import write_plan_outputs
+
+    result = mp.plan(mp.load_multiperiod(US_APR), time_limit=120)
+    out = tmp_path_factory.mktemp("plan") / "us-plan"
+    write_plan_outputs(result, out)
+    return result, out
+
+
+@pytest.fixture(scope="module")
+def plan_report(us_plan):
+    from optimiser.html_report import read_plan_input
+
+    _, folder = us_plan
+    return build_report(optimiser.load_instance(US_APR), plan=read_plan_input(folder))
+
+
+def test_plan_report_decision_section_reports_the_plan(us_plan, plan_report):
+    result, _ = us_plan
+    html = plan_report.html
+    assert plan_report.title.startswith("Plan over 47 days from 2020-04-15")
+    assert "Allocation of 0" not in html and "<h2>Allocation</h2>" not in html
+    decision = html.split("<h2>Decision (plan over the horizon)</h2>", 1)[1].split("</section>")[0]
+    assert f"<b>{result.lives_saved:,.1f}</b> extra lives" in decision
+    units = pd.to_numeric(result.manifest["units"])
+    ships, transfers = result.manifest["kind"] == "ship", result.manifest["kind"] == "transfer"
+    assert f"{ships.sum():,} shipments, <b>{units[ships].sum():,.0f}</b>" in decision
+    assert f"{transfers.sum():,} transfers, <b>{units[transfers].sum():,.0f}</b>" in decision
+    assert f"<b>{result.shortfall:,.1f}</b> ventilator-days of unmet need" in decision
+    not_admitted = result.regions["not_admitted"].sum()
+    assert f"<b>{not_admitted:,.1f}</b> of {result.regions['patients'].sum():,.1f}" in decision
+    assert f"{result.reserve_left:,.0f}" in decision
+    # the single-period sections would be about 0 units: left out, and said so
+    assert "<h2>Single-period analysis: not applicable</h2>" in html
+    for heading in ("Policies compared", "Efficiency-fairness frontier", "Sensitivity (tornado)"):
+        assert heading not in html
+    assert (
+        "<h2>Per-region totals</h2>" in html
+        and "<h2>Price of fairness over the horizon</h2>" in (html)
+    )
+    regions = plan_report.tables["plan_regions"]
+    assert regions["expected_survivors"].sum() == pytest.approx(result.lives_saved, rel=1e-6)
+    assert set(plan_report.figures) == {
+        "plan_national",
+        "plan_regions_1",
+        "plan_regions_2",
+        "plan_regions_3",
+    }
+
+
+def test_plan_report_provenance_hashes_every_input(us_plan, plan_report):
+    import hashlib
+
+    _, folder = us_plan
+    files = plan_report.provenance["instance"]["files_sha256"]
+    for name in ("instance.toml", "regions.csv", "demand.csv", "deliveries.csv", "lead_times.csv"):
+        assert files[name] == hashlib.sha256((US_APR / name).read_bytes()).hexdigest(), name
+    plan = plan_report.provenance["options"]["plan"]
+    for name in ("result.json", "daily.csv", "manifest.csv", "regions.csv"):
+        assert (
+            plan["files_sha256"][name] == hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        )
+    assert plan_report.provenance["plan_result"]["fingerprint"] == us_plan[0].fingerprint
+    assert "Plan input (SHA-256)" in plan_report.html
+    assert optimiser.load_instance(US_APR).source in plan_report.html.replace(
+        "&#x27;", "'"
+    )  # whole
+
+
+def test_plan_report_with_a_supply_on_hand_labels_the_single_period_view(us_plan):
+    from optimiser.html_report import read_plan_input
+
+    _, folder = us_plan
+    rep = build_report(
+        optimiser.load_instance(US_APR),
+        plan=read_plan_input(folder / "result.json"),
+        supply=500,
+        tornado_pct=None,
+        frontiers=False,
+    )
+    assert "<h2>Single-period view: Allocation</h2>" in rep.html
+    assert "they ignore the plan's deliveries" in rep.html
+    assert "<h2>Decision (plan over the horizon)</h2>" in rep.html
+
+
+def test_plan_from_its_json_alone(us_plan, tmp_path):
+    from optimiser.html_report import read_plan_input
+
+    _, folder = us_plan
+    (tmp_path / "result.json").write_bytes((folder / "result.json").read_bytes())
+    rep = build_report(
+        optimiser.load_instance(US_APR), plan=read_plan_input(tmp_path / "result.json")
+    )
+    assert "No daily.csv beside the plan" in rep.html and not rep.figures
+    assert "<h2>Per-region totals</h2>" in rep.html
+
+
+def test_a_plan_for_another_instance_is_refused(us_plan, tmp_path):
+    mp = pytest.importorskip("optimiser.multiperiod")
+    from optimiser.html_report import read_plan_input
+
+    _, folder = us_plan
+    with pytest.raises(InputError, match="the plan is not for instance italy-2020-wave1"):
+        build_report(optimiser.load_instance(ITALY), plan=read_plan_input(folder))
+    # same regions, other data: the fingerprint under the plan's settings differs
+    changed = tmp_path / "us-changed"
+    shutil.copytree(US_APR, changed)
+    demand = pd.read_csv(changed / "demand.csv")
+    demand.loc[0, "census"] += 5
+    demand.to_csv(changed / "demand.csv", index=False)
+    with pytest.raises(InputError, match="the plan was made for other data"):
+        build_report(optimiser.load_instance(changed), plan=read_plan_input(folder))
+    # other settings are not other data: a --no-transfers plan belongs to the instance
+    no_transfers = mp.plan(
+        mp.load_multiperiod(US_APR).with_settings(transfers=False), price_of_fairness=False
+    )
+    rep = build_report(optimiser.load_instance(US_APR), plan=no_transfers)
+    assert "<h2>Decision (plan over the horizon)</h2>" in rep.html
+
+
+@pytest.mark.slow
+def test_cli_plan_report(us_plan, tmp_path, run_cli):
+    _, folder = us_plan
+    out = tmp_path / "report"
+    proc = run_cli("report", US_APR, "--from-plan", folder, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    html = (out / "report.html").read_text()
+    assert "<h2>Decision (plan over the horizon)</h2>" in html
+    assert {p.name for p in (out / "charts").glob("*.svg")} >= {"plan_national.svg"}
+    # another instance's plan: exit 2, one message, nothing written
+    proc = run_cli("report", ITALY, "--from-plan", folder, "--out", tmp_path / "bad")
+    assert proc.returncode == 2 and "not for instance italy-2020-wave1" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "bad").exists()
+    # the plan folder is an input: --out onto it is refused and it stays whole
+    before = sorted(p.name for p in folder.iterdir())
+    proc = run_cli("report", US_APR, "--from-plan", folder, "--out", folder)
+    assert proc.returncode == 2 and "is the --from-plan folder" in proc.stderr
+    assert sorted(p.name for p in folder.iterdir()) == before

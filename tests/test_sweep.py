@@ -1,6 +1,7 @@
 """Sweeps: every fast-path variant equals a from-scratch optimiser.solve of the same modified
-instance (built here independently, from DataFrames); exact greedy on unconstrained supply
-sweeps; failed and infeasible variants; the rebuild fallback; resuming; parallel and Dask."""
+instance (built here independently, from DataFrames); the greedy path equals HiGHS and an
+independent greedy, and is used only where exact; failed and infeasible variants (NA units);
+the rebuild fallback; resuming; parallel and Dask."""
 
 from __future__ import annotations
 
@@ -156,7 +157,7 @@ def reference_constraints(
 
 
 def check_against_reference(
-    instance, base, design, *, tie_break=False, price=True, expect_path="fast"
+    instance, base, design, *, tie_break=False, price=True, expect_path="fast", greedy=True
 ):
     texts = []
     for column in design.columns:
@@ -171,6 +172,7 @@ def check_against_reference(
         default_constraints=False,
         price_of_fairness=price,
         tie_break=tie_break,
+        greedy=greedy,
     )
     v = result.variants
     assert len(v) == len(design)
@@ -228,8 +230,10 @@ def random_design(
     return pd.DataFrame(data)
 
 
+@pytest.mark.parametrize("greedy", [True, False], ids=["greedy", "highs"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_fast_path_equals_rebuild_us_states_floors_and_columns(us, seed):
+def test_fast_path_equals_rebuild_us_states_floors_and_columns(us, seed, greedy):
+    """Floors only, lives only: the exact greedy (or, with greedy off, HiGHS in place)."""
     rng = np.random.default_rng(seed)
     design = random_design(
         rng,
@@ -245,7 +249,9 @@ def test_fast_path_equals_rebuild_us_states_floors_and_columns(us, seed):
             "coverage_floor.level": (0.0, 0.6),
         },
     )
-    check_against_reference(us, ["min_units:units=3"], design)
+    check_against_reference(
+        us, ["min_units:units=3"], design, greedy=greedy, expect_path="greedy" if greedy else "fast"
+    )
 
 
 def test_fast_path_equals_rebuild_with_coverage_gap_rows(us):
@@ -336,7 +342,121 @@ def test_unconstrained_supply_sweep_equals_exact_greedy(us):
             best += take * per_unit
             left -= take
         assert abs(lives - best) <= lives_tol(best), supply
-    assert (table["status"] == "optimal").all() and (table["path"] == "fast").all()
+    assert (table["status"] == "optimal").all() and (table["path"] == "greedy").all()
+
+
+# ---------------------------------------------------------------------------------------------
+# The greedy path: exact, cross-checked against HiGHS, used only where it is valid
+
+
+def random_instance(rng: np.random.Generator, make_instance, n: int) -> optimiser.Instance:
+    """Fractional demands and capacities, staff caps, missing los_days, tiers, zero gains."""
+    rows, tiers = [], []
+    for i in range(n):
+        sw = float(rng.choice([0.3, 0.5, 0.7, 0.9]))
+        swo = float(rng.choice([0.0, 0.1, sw]))  # sw == swo: a region nobody is saved in
+        rows.append(
+            {
+                "region": f"R{i}",
+                "population": int(rng.integers(1_000, 2_000_000)),
+                "capacity": round(float(rng.uniform(0, 40)), 2),
+                "peak_demand": round(float(rng.uniform(0, 90)), 2),
+                "survival_with": sw,
+                "survival_without": swo,
+                "los_days": None if rng.random() < 0.3 else int(rng.integers(3, 15)),
+                "staff_cap": None if rng.random() < 0.5 else int(rng.integers(0, 40)),
+            }
+        )
+        if rng.random() < 0.4:
+            share = round(float(rng.uniform(0.1, 0.9)), 3)
+            for part, survival in ((share, 0.95), (1 - share, swo)):
+                tiers.append({"region": f"R{i}", "share": part, "survival_with": survival})
+    return make_instance(rows, 100, tiers=tiers or None, horizon_days=None)
+
+
+FLOOR_KINDS = [
+    "per_capita_floor.share",
+    "excess_per_capita_floor.share",
+    "coverage_floor.level",
+    "capacity_per_capita_floor.beds_per_100k",
+    "min_units.units",
+]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_greedy_equals_highs_on_random_instances(make_instance, seed):
+    """Every floor family, tiers, caps, fractional demands, infeasible floors: the greedy gives
+    the same status, lives (to HiGHS's gap; it is never worse) and L* as HiGHS in place."""
+    rng = np.random.default_rng(100 + seed)
+    inst = random_instance(rng, make_instance, int(rng.integers(3, 9)))
+    floor = FLOOR_KINDS[seed % len(FLOOR_KINDS)]
+    top = {"capacity_per_capita_floor.beds_per_100k": 8.0, "min_units.units": 20.0}.get(floor, 1.0)
+    vary = [
+        "supply=0:400",
+        f"{floor}=0:{top}",
+        "survival_with*=1:1.05",
+        "peak_demand*=0.5:1.5@R0,R1",
+        "staff_cap*=0.5:1.5",
+    ]
+    kw = {"samples": 60, "seed": seed, "default_constraints": False, "price_of_fairness": True}
+    greedy = run_sweep(inst, vary, **kw)
+    highs = run_sweep(inst, vary, greedy=False, **kw)
+    g, h = greedy.variants, highs.variants
+    assert set(g["path"]) <= {"greedy"} and set(h["path"]) <= {"fast", "rebuild"}
+    assert g["status"].tolist() == h["status"].tolist()
+    assert (g["status"] != "failed").all()
+    assert {"optimal", "infeasible"} >= set(g["status"])
+    for a, b in zip(g.to_dict("records"), h.to_dict("records"), strict=True):
+        if a["status"] == "infeasible":
+            assert a["reason"] == b["reason"]
+            continue
+        for col in ("lives_saved", "lives_optimal"):
+            assert a[col] >= b[col] - lives_tol(b[col]), (col, a)  # exact: never below HiGHS
+            assert abs(a[col] - b[col]) <= lives_tol(b[col]), (col, a)
+        assert a["units_sent"] <= a["supply"]
+    # the units reported save the lives reported, and respect floors and caps
+    for vid, units in greedy.regions.groupby("variant")["units"]:
+        assert units.sum() == g.loc[vid, "units_sent"]
+
+
+def test_greedy_is_used_only_where_it_is_exact(us, tiered):
+    floors = sweep(us, {"supply": "500,3000", "per_capita_floor.share": "0,0.5"})
+    assert (floors["path"] == "greedy").all()
+    rows = sweep(us, {"supply": "500,3000", "max_coverage_gap.gap": "0.3,0.6"})
+    assert (rows["path"] == "fast").all()  # a family built as rows: HiGHS
+    weights = sweep(tiered, {"supply": "50,150"}, constraints=["prioritarian:weights=column"])
+    assert (weights["path"] == "fast").all()  # objective weights: HiGHS
+    tie = sweep(us, {"supply": "500,3000"}, tie_break=True)
+    assert (tie["path"] == "fast").all()  # canonical units need the tie-break stages
+    off = sweep(us, {"supply": "500,3000"}, greedy=False)
+    assert (off["path"] == "fast").all()
+    assert np.allclose(off["lives_saved"], floors.loc[[0, 2], "lives_saved"], rtol=2e-6)
+
+
+def test_missing_units_are_na_never_minus_one(pugh, tmp_path):
+    from optimiser.sweeps.fast import VariantOutcome, _record
+
+    result = run_sweep(
+        pugh,
+        {"coverage_floor.level": "0.4,0.9", "survival_with*": "1,1.5"},
+        out=tmp_path / "s",
+    )
+    v = result.variants
+    assert str(v["units_sent"].dtype) == "Int64" and str(v["unallocated"].dtype) == "Int64"
+    missing = v["status"] != "optimal"
+    assert missing.sum() == 3 and v.loc[missing, ["units_sent", "unallocated"]].isna().all().all()
+    assert (v.loc[~missing, "units_sent"] >= 0).all()
+    csv = pd.read_csv(tmp_path / "s" / "variants.csv")
+    assert (
+        csv.loc[missing.to_numpy(), "units_sent"].isna().all() and (csv["units_sent"] != -1).all()
+    )
+    parquet = pd.read_parquet(tmp_path / "s" / "variants.parquet")
+    assert parquet["units_sent"].isna().sum() == 3 and (parquet["units_sent"] != -1).all()
+    # a time-limited solve without any allocation says so
+    plan = optimiser.sweeps.build_plan(pugh, {"supply": "1,2"})[0]
+    row = _record(plan, 0, {"supply": 1}, VariantOutcome("time_limit"))
+    assert row["reason"] == "time limit reached before HiGHS found any allocation"
+    assert row["units_sent"] is pd.NA and row["unallocated"] is pd.NA
 
 
 def test_price_of_fairness_columns(pugh):
@@ -414,7 +534,7 @@ def test_rebuild_mode_matches_fast_mode(us):
     vary = {"supply": "800,2400", "per_capita_floor.share": "0,0.4", "survival_with*@NY": "0.8,1.2"}
     fast = sweep(us, vary, price_of_fairness=True)
     slow = sweep(us, vary, price_of_fairness=True, mode="rebuild")
-    assert (slow["path"] == "rebuild").all() and (fast["path"] == "fast").all()
+    assert (slow["path"] == "rebuild").all() and (fast["path"] == "greedy").all()
     assert np.allclose(fast["lives_saved"], slow["lives_saved"], rtol=2e-6)
     assert np.allclose(fast["lives_optimal"], slow["lives_optimal"], rtol=2e-6)
 

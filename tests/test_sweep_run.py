@@ -1,5 +1,7 @@
-"""Running sweeps: persisted and resumable (budgeted stop, SIGINT, SIGKILL), refusing to
-overwrite another sweep, local processes, a Dask LocalCluster, and the `triage sweep` CLI."""
+"""Running sweeps: persisted and resumable (budgeted stop, SIGINT, SIGKILL, with one and two
+workers), refusing to overwrite another sweep, local processes (a killed worker is replaced,
+workers die with the sweep), a Dask LocalCluster (and bad scheduler addresses), and the
+`triage sweep` CLI (files follow the umask)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import pytest
 
 import optimiser
 from optimiser.errors import InputError
-from optimiser.sweeps import SweepInterrupted, load_sweep, run_sweep
+from optimiser.sweeps import SweepIncomplete, SweepInterrupted, load_sweep, run_sweep
+from optimiser.sweeps.fast import run_chunk
 
 REPO = Path(__file__).resolve().parents[1]
 US = REPO / "instances" / "us-states-2020"
@@ -85,6 +88,16 @@ def test_budgeted_stop_then_resume(us, reference, tmp_path):
     assert again.solved == 0
     same_tables(again, reference)
     same_tables(load_sweep(out), reference)
+
+
+def test_budgeted_stop_then_resume_with_two_workers(us, reference, tmp_path):
+    out = tmp_path / "sweep"
+    with pytest.raises(SweepInterrupted):
+        run_sweep(us, VARY, price_of_fairness=True, out=out, workers=2, chunk_size=5, max_chunks=4)
+    assert len(list((out / "parts").glob("chunk-*"))) == 4
+    result = run_sweep(us, VARY, price_of_fairness=True, out=out, workers=2)
+    assert result.solved == 39 - 20
+    same_tables(result, reference)
 
 
 def test_a_folder_holding_another_sweep_is_never_overwritten(us, tmp_path):
@@ -168,17 +181,18 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "optimiser", *args]
 
 
-def _start_long_sweep(out: Path) -> subprocess.Popen[str]:
+def _start_long_sweep(out: Path, workers: int = 1) -> subprocess.Popen[str]:
     return subprocess.Popen(
         _cli(
             "sweep",
             str(US),
             "--vary",
             "supply=1:800:1",
+            "--no-greedy",  # HiGHS: slow enough to stop in the middle
             "--out",
             str(out),
             "--workers",
-            "1",
+            str(workers),
             "--no-progress",
         ),
         cwd=REPO,
@@ -202,10 +216,11 @@ def _wait_for_chunks(
     pytest.fail("no chunk was written in time")
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
-def test_killed_sweep_resumes_where_it_stopped(us, tmp_path, how):
+def test_killed_sweep_resumes_where_it_stopped(us, tmp_path, how, workers):
     out = tmp_path / "sweep"
-    proc = _start_long_sweep(out)
+    proc = _start_long_sweep(out, workers)
     _wait_for_chunks(out, proc, 2)
     proc.send_signal(getattr(signal, how))
     _, stderr = proc.communicate(timeout=60)
@@ -227,10 +242,11 @@ def test_killed_sweep_resumes_where_it_stopped(us, tmp_path, how):
             str(US),
             "--vary",
             "supply=1:800:1",
+            "--no-greedy",
             "--out",
             str(out),
             "--workers",
-            "1",
+            str(workers),
             "--json",
         ),
         cwd=REPO,
@@ -296,3 +312,187 @@ def test_cli_sweep_outputs_and_errors(tmp_path, run_cli):
         assert not (tmp_path / "bad").exists()
     clash = run_cli("sweep", US, "--vary", "supply=1000,2000", "--out", out)
     assert clash.returncode == 2 and "holds another sweep" in clash.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker processes: replaced when killed, and killed with the sweep
+
+KILL_MARKER = "TRIAGE_TEST_KILL_MARKER"
+
+
+def chunk_killed_once(plan, chunk, ids, rows):
+    """Chunk 1's worker is killed the first time (as by an OOM killer or kill -9)."""
+    marker = Path(os.environ[KILL_MARKER])
+    if chunk == 1 and not marker.exists():
+        marker.write_text("killed")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_chunk(plan, chunk, ids, rows)
+
+
+def chunk_always_killed(plan, chunk, ids, rows):
+    """Chunk 1 kills its worker every time."""
+    if chunk == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_chunk(plan, chunk, ids, rows)
+
+
+def every_chunk_killed(plan, chunk, ids, rows):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def slow_chunk(plan, chunk, ids, rows):
+    """Announce the start (a file per chunk), then take a while."""
+    Path(os.environ[KILL_MARKER], f"started-{chunk}").write_text("")
+    time.sleep(2.0)
+    return run_chunk(plan, chunk, ids, rows)
+
+
+def test_a_killed_worker_is_replaced_and_its_chunks_rerun(us, reference, tmp_path, monkeypatch):
+    import optimiser.sweeps.run as run
+
+    monkeypatch.setenv(KILL_MARKER, str(tmp_path / "killed"))
+    monkeypatch.setattr(run, "run_chunk", chunk_killed_once)
+    result = run_sweep(
+        us, VARY, price_of_fairness=True, workers=2, chunk_size=4, out=tmp_path / "s"
+    )
+    assert (tmp_path / "killed").exists()  # a worker did die
+    assert result.manifest["status"] == "complete"
+    same_tables(result, reference)  # and nothing was lost
+
+
+def test_a_chunk_that_keeps_killing_its_worker_is_recorded_as_failed(us, tmp_path, monkeypatch):
+    import optimiser.sweeps.run as run
+
+    monkeypatch.setattr(run, "run_chunk", chunk_always_killed)
+    result = run_sweep(us, VARY, workers=2, chunk_size=4, out=tmp_path / "s")
+    v = result.variants
+    failed = v[v["status"] == "failed"]
+    assert len(failed) == 4 and (v["status"] != "failed").sum() == 35  # the rest is solved
+    assert failed["reason"].str.contains("died 2 times while solving it alone").all()
+    assert failed["units_sent"].isna().all()
+    assert result.manifest["counts"] == {"failed": 4, "optimal": 35}
+
+
+def test_workers_that_die_whatever_they_run_stop_the_sweep(us, tmp_path, monkeypatch):
+    """Nothing is recorded as failed: a rerun (with working workers) retries everything."""
+    import optimiser.sweeps.run as run
+
+    monkeypatch.setattr(run, "run_chunk", every_chunk_killed)
+    with pytest.raises(SweepIncomplete, match="died 2 times before finishing any chunk"):
+        run_sweep(us, VARY, workers=2, chunk_size=4, out=tmp_path / "s")
+    assert not list((tmp_path / "s").glob("parts/chunk-*"))
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited (nobody reaped it yet)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and PDEATHSIG")
+def test_workers_die_with_the_sweep_process(tmp_path):
+    out = tmp_path / "sweep"
+    proc = _start_long_sweep(out, workers=2)
+    _wait_for_chunks(out, proc, 1)
+    children = _children(proc.pid)  # two workers and multiprocessing's resource tracker
+    assert len(children) >= 2
+    proc.kill()
+    proc.communicate(timeout=60)
+    end = time.monotonic() + 20
+    while time.monotonic() < end and any(_alive(c) for c in children):
+        time.sleep(0.1)
+    assert not [c for c in children if _alive(c)]
+
+
+SIGINT_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import optimiser, optimiser.sweeps.run as run, test_sweep_run as helpers
+from optimiser.sweeps import SweepInterrupted
+run.run_chunk = helpers.slow_chunk
+if __name__ == "__main__":
+    try:
+        run.run_sweep(optimiser.load_instance({us!r}), {{"supply": "1:40:1"}}, workers=2,
+                      chunk_size=5, out={out!r})
+    except SweepInterrupted as exc:
+        print(exc)
+        sys.exit(130)
+"""
+
+
+def test_sigint_keeps_the_chunks_finished_in_flight(tmp_path):
+    """SIGINT to the sweep process only: the chunks its workers were solving still finish, and
+    are kept (not thrown away with the pool)."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    out = tmp_path / "sweep"
+    script = SIGINT_SCRIPT.format(tests=str(Path(__file__).parent), us=str(US), out=str(out))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**os.environ, KILL_MARKER: str(markers)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    end = time.monotonic() + 120
+    while time.monotonic() < end and len(list(markers.glob("started-*"))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    started = sorted(int(p.name.split("-")[1]) for p in markers.glob("started-*"))
+    proc.send_signal(signal.SIGINT)  # the parent only: its workers carry on
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted with" in stdout
+    kept = sorted(int(p.name.split("-")[1]) for p in (out / "parts").glob("chunk-*"))
+    assert set(started) <= set(kept)  # both chunks in flight at the signal were kept
+
+
+def test_bad_dask_scheduler_is_an_input_error_and_writes_nothing(
+    us, tmp_path, run_cli, monkeypatch
+):
+    pytest.importorskip("distributed")
+    import optimiser.sweeps.run as run
+
+    monkeypatch.setattr(run, "DASK_TIMEOUT", "1s")
+    out = tmp_path / "s"
+    with pytest.raises(InputError, match="cannot connect"):
+        run_sweep(us, {"supply": "1,2"}, scheduler="tcp://127.0.0.1:1", out=out)
+    assert not out.exists()
+    for address in ("notaurl", "tcp://host-without-port"):
+        proc = run_cli(
+            "sweep", US, "--vary", "supply=1,2", "--dask-scheduler", address, "--out", out
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "not a scheduler address" in proc.stderr and "Traceback" not in proc.stderr
+        assert not out.exists()
+
+
+def test_output_files_follow_the_umask(tmp_path):
+    out = tmp_path / "s"
+    proc = subprocess.run(
+        _cli("sweep", str(US), "--vary", "supply=1,2", "--out", str(out), "--no-progress"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        preexec_fn=lambda: os.umask(0o022),
+    )
+    assert proc.returncode == 0, proc.stderr
+    for name in ("manifest.json", "variants.parquet", "variants.csv", "regions.csv"):
+        assert (out / name).stat().st_mode & 0o777 == 0o644, name
+    assert out.stat().st_mode & 0o777 == 0o755

@@ -102,6 +102,12 @@ def test_names_targets_and_regions(pugh):
         ("supply=1,1", "listed twice"),
         ("horizon_days=0,10", "must be > 0"),
         ("supply=0:100000000:1", "more than"),
+        # the engine's supply limit (triage solve refuses the same): no int64 overflow
+        ("supply=1e19", "must be at most 1,000,000,000"),
+        ("supply=2e9", "must be at most 1,000,000,000"),
+        ("supply=0:3e9:1e9", "must be at most 1,000,000,000"),
+        ("supply=0:2e9", "supply must be in [0, 1,000,000,000]"),
+        ("supply=-1:10", "supply must be in [0, 1,000,000,000]"),
     ],
 )
 def test_bad_specs_are_clear_input_errors(pugh, text, fragment):
@@ -200,3 +206,18 @@ def test_variant_constraints_replace_or_add(pugh):
     assert [s.label for s in specs] == ["min_units(units=20)", "per_capita_floor(share=0.5)"]
     inst, specs2 = apply_variant(pugh, base, parse_vary_all(["supply=10,20"], pugh), {"supply": 20})
     assert inst.supply == 20 and specs2 == base
+
+
+def test_supply_at_the_engines_limit_is_accepted(pugh):
+    assert parse_vary("supply=1e9", pugh).values == (1e9,)
+    dims = parse_vary_all(["supply=999999990:1000000000"], pugh)
+    table = variant_table(dims, samples=50, seed=1)
+    assert table["supply"].between(999_999_990, 1_000_000_000).all()
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "7", True])
+def test_a_bad_seed_is_an_input_error(pugh, seed):
+    from optimiser.sweeps import run_sweep
+
+    with pytest.raises(InputError, match="--seed must be a whole number >= 0"):
+        run_sweep(pugh, ["supply=1:10"], samples=3, seed=seed)

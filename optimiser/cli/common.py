@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,44 @@ def _fresh_folder(parent: Path, prefix: str) -> Path:
     raise OSError(f"cannot create a temporary folder in {parent}")
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_out_apart(
+    out: Path,
+    folders: Mapping[str, Path | None],
+    files: Mapping[str, Path | None] | None = None,
+) -> None:
+    """InputError when --out is one of the input `folders`, inside one or contains one, or
+    contains one of the input `files` (writing it would replace or mix with an input).
+    Keys are option names; None values (option not given) are skipped."""
+    target = Path(os.path.abspath(out))
+    for option, folder in folders.items():
+        if folder is None:
+            continue
+        source = Path(os.path.abspath(folder))
+        if target == source:
+            relation = f"is the {option} folder"
+        elif _inside(target, source):
+            relation = f"is inside the {option} folder {folder}"
+        elif _inside(source, target):
+            relation = f"contains the {option} folder {folder}"
+        else:
+            continue
+        raise InputError(
+            Problem(f"--out {out}: {relation}; choose another folder (nothing was written)")
+        )
+    for option, file in (files or {}).items():
+        if file is not None and _inside(Path(os.path.abspath(file)), target):
+            raise InputError(
+                Problem(
+                    f"--out {out}: contains the {option} file {file}; choose another folder "
+                    "(nothing was written)"
+                )
+            )
+
+
 def write_outputs(out: Path, write: Callable[[Path], None]) -> None:
     """Write into a fresh temporary folder, then move it into place: never half an output.
 
@@ -42,6 +80,13 @@ def write_outputs(out: Path, write: Callable[[Path], None]) -> None:
     never deleted. If the final move fails, the previous content is put back.
     """
     out = Path(out)
+    if _inside(Path.cwd(), Path(os.path.abspath(out))):
+        raise InputError(
+            Problem(
+                f"--out {out}: is the current folder or contains it; choose a new folder "
+                "(nothing was written)"
+            )
+        )
     if out.exists() and not out.is_dir():
         raise InputError(Problem(f"--out {out}: exists and is not a folder"))
     if out.is_dir() and any(out.iterdir()) and not (out / OUTPUT_MARKER).exists():

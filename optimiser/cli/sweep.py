@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from optimiser.cli import app
-from optimiser.cli.common import echo_json
+from optimiser.cli.common import check_out_apart, echo_json
 from optimiser.errors import InputError, Problem
 from optimiser.instance import load_instance
 
@@ -81,6 +80,16 @@ def sweep_command(
             "--rebuild", help="Rebuild the model for every variant (the slow reference path)."
         ),
     ] = False,
+    no_greedy: Annotated[
+        bool,
+        typer.Option(
+            "--no-greedy",
+            help=(
+                "Solve every variant with HiGHS, also those the exact greedy solves (lives "
+                "only, floors at most)."
+            ),
+        ),
+    ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the manifest as JSON.")
@@ -111,6 +120,7 @@ def sweep_command(
         workers=workers,
         scheduler=dask_scheduler,
         progress=not no_progress,
+        greedy=not no_greedy,
     )
     if json_output:
         echo_json(result.manifest)
@@ -162,8 +172,9 @@ def report_command(
         typer.Option(
             "--from-plan",
             help=(
-                "A plan's time series (CSV or Parquet with region, day, units_on_hand, demand), "
-                "or a plan output folder."
+                "A `triage plan --out` folder or its result.json: a report of the plan (it "
+                "must be for this instance). A time series (CSV/Parquet with region, day, "
+                "units_on_hand, demand) adds its chart only."
             ),
         ),
     ] = None,
@@ -184,15 +195,25 @@ def report_command(
     ] = False,
 ) -> None:
     """One self-contained HTML decision report: allocation, policies, price of fairness,
-    frontier, tornado (and a sweep's or a plan's charts), with provenance for audit."""
-    from optimiser.html_report import build_report, write_report
+    frontier, tornado (and a sweep's charts), with provenance for audit; with --from-plan, the
+    plan's report (survivors, deliveries, shortfall, per region, over time)."""
+    from optimiser.html_report import build_report, read_plan_input, write_report
     from optimiser.sweeps import load_sweep
 
     if tornado_pct < 0 or tornado_pct >= 100:
         raise InputError(Problem(f"--tornado-pct must be in [0, 100), got {tornado_pct:g}"))
+    # a plan folder, or the folder of a plan's result.json, is an input like a sweep folder
+    plan_folder = None
+    if from_plan is not None and (from_plan.is_dir() or from_plan.suffix.lower() == ".json"):
+        plan_folder = from_plan if from_plan.is_dir() else from_plan.parent
+    check_out_apart(
+        out,
+        {"--from-sweep": from_sweep, "--from-plan": plan_folder},
+        {"--from-plan": from_plan},
+    )
     instance = load_instance(instance_dir)
     sweep = load_sweep(from_sweep) if from_sweep is not None else None
-    plan = read_plan(from_plan) if from_plan is not None else None
+    plan = read_plan_input(from_plan) if from_plan is not None else None
     report = build_report(
         instance,
         constraints=constraint or [],
@@ -213,30 +234,3 @@ def report_command(
     typer.echo(
         f"report: {path} ({len(report.figures)} charts in {out}/charts, tables in {out}/tables)"
     )
-
-
-PLAN_FILES = ("daily.parquet", "daily.csv", "plan_timeseries.parquet", "plan_timeseries.csv")
-
-
-def read_plan(path: Path) -> pd.DataFrame:
-    """A plan's time series: a CSV/Parquet file with region, day, units_on_hand and demand (or
-    `need`, as in a multi-period plan's daily table), or a folder holding one of PLAN_FILES."""
-    from optimiser.charts import plan_frame
-
-    if path.is_dir():
-        found = next((path / n for n in PLAN_FILES if (path / n).is_file()), None)
-        if found is None:
-            raise InputError(
-                Problem(f"--from-plan {path}: no {' or '.join(PLAN_FILES)} in this folder")
-            )
-        path = found
-    if not path.is_file():
-        raise InputError(Problem(f"--from-plan {path}: file not found"))
-    try:
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:
-        raise InputError(Problem(f"cannot read: {exc}", file=path.name)) from exc
-    return plan_frame(frame)
-
-
-__all__ = ["read_plan"]

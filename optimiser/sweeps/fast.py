@@ -20,11 +20,19 @@ are keyed by those inputs, so variants sharing them share a model). The supply r
 big-M / lambda bounds of those families are built with the largest supply of the sweep, which
 is valid for every smaller supply. A constraint kind this module does not know falls back to
 the rebuild path, as does any variant whose fast solve raises.
+
+Greedy path. A lives-only variant (no tie-break, no family built as rows, no objective weights:
+only floors, if any) is a separable concave integer knapsack: x_r >= floor_r are lower bounds
+and each region's lives are concave in x_r (best tiers fill first), so giving each remaining
+unit to the largest marginal lives is exact (docs/model.md). `solve_greedy` does that in numpy
+without calling HiGHS (`path = greedy` in the output); `SweepPlan.greedy = False` (--no-greedy)
+sends every variant to HiGHS. tests/test_sweep.py checks it against HiGHS on random variants.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import threading
 import time
@@ -97,6 +105,7 @@ class SweepPlan:
     mode: str = "fast"  # "fast" | "rebuild"
     supply_max: int = 0
     key: str = ""  # spec hash: names this sweep in worker caches
+    greedy: bool = True  # lives-only variants with floors at most: exact greedy, no HiGHS
 
     def supply_of(self, values: Mapping[str, Any]) -> int:
         for d in self.dims:
@@ -106,6 +115,16 @@ class SweepPlan:
 
     def data_key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple((d.name, float(values[d.name])) for d in self.dims if d.changes_data)
+
+    def uses_greedy(self, specs: Sequence[ConstraintSpec]) -> bool:
+        """Is the exact greedy valid for a variant with these constraints? Lives only: no
+        tie-break, and every active constraint a floor (lower bounds of x_r)."""
+        return (
+            self.greedy
+            and self.mode == "fast"
+            and not self.tie_break
+            and all(family(s) == "floor" for s in specs)
+        )
 
     def model_key(
         self, values: Mapping[str, Any], specs: Sequence[ConstraintSpec]
@@ -231,12 +250,7 @@ class FastModel:
         return self._tier_numbers(data)[1]
 
     def _floors(self, data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray:
-        lower = np.zeros(len(data.regions))
-        for spec in specs:
-            fn = REGISTRY[spec.kind].floors
-            if fn is not None:
-                lower = np.maximum(lower, np.minimum(fn(data, spec.options), data.staff_cap))
-        return lower
+        return floor_bounds(data, specs)
 
     def _weights(self, data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray | None:
         weights = None
@@ -339,19 +353,7 @@ class FastModel:
     def _floor_conflict(
         self, data: RegionalData, floor_specs: Sequence[ConstraintSpec], lower: np.ndarray
     ) -> str:
-        """The engine's wording when the floors alone exceed the supply ('': ask the engine)."""
-        need = round(float(lower.sum()))
-        if need <= data.supply or not floor_specs:
-            return ""
-        labels = " and ".join(s.label for s in floor_specs)
-        order = np.argsort(-lower, kind="stable")
-        top = [f"{data.regions[i]}: {int(lower[i]):,}" for i in order[:5] if lower[i] > 0]
-        more = " ..." if int((lower > 0).sum()) > 5 else ""
-        verb = "needs" if len(floor_specs) == 1 else "together need"
-        return (
-            f"infeasible: {labels} {verb} {need:,} units ({', '.join(top)}{more}), "
-            f"but supply is {data.supply:,}"
-        )
+        return floor_conflict(data, floor_specs, lower)
 
     def _solve_tie_break(
         self,
@@ -383,6 +385,186 @@ class FastModel:
         if main.status is SolveStatus.INFEASIBLE:
             out.reason = self._floor_conflict(data, floor_specs, lower)
         return out
+
+
+INTEGRALITY_TOLERANCE = 1e-6  # a bound within this of a whole number is that number (as HiGHS)
+
+
+def floor_bounds(data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray:
+    """Lower bounds of x_r: max over the floor constraints of min(floor_r, cap_r)."""
+    lower = np.zeros(len(data.regions))
+    for spec in specs:
+        fn = REGISTRY[spec.kind].floors
+        if fn is not None:
+            lower = np.maximum(lower, np.minimum(fn(data, spec.options), data.staff_cap))
+    return lower
+
+
+def floor_conflict(
+    data: RegionalData, floor_specs: Sequence[ConstraintSpec], lower: np.ndarray
+) -> str:
+    """The engine's wording when the floors alone exceed the supply ('': ask the engine).
+    Units are whole: a fractional floor (a fractional capacity) needs its next whole unit."""
+    lower = np.ceil(np.asarray(lower, dtype=float) - INTEGRALITY_TOLERANCE)
+    need = int(lower.sum())
+    if need <= data.supply or not floor_specs:
+        return ""
+    labels = " and ".join(s.label for s in floor_specs)
+    order = np.argsort(-lower, kind="stable")
+    top = [f"{data.regions[i]}: {int(lower[i]):,}" for i in order[:5] if lower[i] > 0]
+    more = " ..." if int((lower > 0).sum()) > 5 else ""
+    verb = "needs" if len(floor_specs) == 1 else "together need"
+    return (
+        f"infeasible: {labels} {verb} {need:,} units ({', '.join(top)}{more}), "
+        f"but supply is {data.supply:,}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The greedy path (exact for lives-only variants whose constraints are all floors)
+
+
+def _unit_blocks(
+    data: RegionalData, lower: np.ndarray, one_tier: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The units a region may get beyond its floor, as blocks (region, lives per unit, units)
+    of equal marginal lives; within a region the blocks' lives per unit never increase.
+
+    Lives of x units in region r: F_r(x) = sum_k v_rk * clip(x - B_r,k-1, 0, b_rk), tiers by
+    v_rk = g_rk t_r descending, B cumulative bounds: concave and piecewise linear, so the
+    marginal lives of unit j, F_r(j) - F_r(j - 1), is constant between the whole numbers next
+    to the tier boundaries. Units beyond the last positive-value tier save no one: not offered.
+    """
+    cap = data.staff_cap
+    if one_tier:
+        value = np.asarray(data.gain, dtype=float) * data.turnover
+        excess = np.asarray(data.excess_demand, dtype=float)
+        whole = np.floor(excess + INTEGRALITY_TOLERANCE)
+        frac = excess - whole
+        frac = np.where(frac > INTEGRALITY_TOLERANCE, frac, 0.0)
+        n_full = np.maximum(0.0, np.minimum(whole, cap) - lower)
+        part = (frac > 0) & (whole + 1 <= cap) & (whole + 1 > lower)
+        positive = value > 0
+        full_rows = np.flatnonzero(positive & (n_full > 0))
+        part_rows = np.flatnonzero(positive & part)
+        regions = np.concatenate([full_rows, part_rows])
+        gains = np.concatenate([value[full_rows], value[part_rows] * frac[part_rows]])
+        counts = np.concatenate([n_full[full_rows], np.ones(len(part_rows))])
+        return regions, gains, counts
+    regions_l: list[int] = []
+    gains_l: list[float] = []
+    counts_l: list[float] = []
+    for i, tiers in enumerate(data.tiers):
+        turnover = float(data.turnover[i])
+        pieces = sorted(
+            ((g * turnover, b) for b, g in tiers if b > 0 and g * turnover > 0),
+            key=lambda t: -t[0],
+        )
+        if not pieces:
+            continue
+        bounds = np.cumsum([b for _, b in pieces])
+        values = [v for v, _ in pieces]
+
+        def lives(x: float, values: list[float] = values, bounds: np.ndarray = bounds) -> float:
+            total, start = 0.0, 0.0
+            for v, end in zip(values, bounds, strict=True):
+                total += v * min(max(x - start, 0.0), end - start)
+                start = end
+            return total
+
+        top = min(float(cap[i]), math.ceil(float(bounds[-1]) - INTEGRALITY_TOLERANCE))
+        low = float(lower[i])
+        if top <= low:
+            continue
+        points = {low, top}
+        for end in bounds:
+            for p in (
+                math.floor(end + INTEGRALITY_TOLERANCE),
+                math.ceil(end - INTEGRALITY_TOLERANCE),
+            ):
+                if low < p < top:
+                    points.add(float(p))
+        ordered = sorted(points)
+        for a, b in itertools.pairwise(ordered):
+            gain = lives(a + 1) - lives(a)
+            if gain > 0:
+                regions_l.append(i)
+                gains_l.append(gain)
+                counts_l.append(b - a)
+    return (
+        np.array(regions_l, dtype=np.int64),
+        np.array(gains_l, dtype=float),
+        np.array(counts_l, dtype=float),
+    )
+
+
+def greedy_units(data: RegionalData, lower: np.ndarray, *, one_tier: bool) -> np.ndarray | None:
+    """The lives-maximising whole units with x_r in [lower_r, cap_r] and sum x_r <= supply
+    (None: the floors alone exceed the supply). Exact: lives are separable and concave in x_r."""
+    floors = np.ceil(np.asarray(lower, dtype=float) - INTEGRALITY_TOLERANCE)
+    left = float(data.supply) - float(floors.sum())
+    if left < -INTEGRALITY_TOLERANCE:
+        return None
+    regions, gains, counts = _unit_blocks(data, floors, one_tier)
+    order = np.argsort(-gains, kind="stable")
+    counts = counts[order]
+    before = np.cumsum(counts) - counts
+    take = np.clip(left - before, 0.0, counts)
+    extra = np.bincount(regions[order], weights=take, minlength=len(data.regions))
+    return np.rint(floors + extra).astype(np.int64)
+
+
+def region_lives(data: RegionalData, units: np.ndarray, one_tier: bool) -> np.ndarray:
+    """Lives per region: g_r t_r * min(x_r, E_r) with one tier (FastModel's arithmetic), else
+    data.lives."""
+    if not one_tier:
+        return data.lives(units)
+    per_unit = np.asarray(data.gain, dtype=float) * data.turnover
+    return per_unit * np.minimum(units.astype(float), data.excess_demand)
+
+
+def solve_greedy(
+    plan: SweepPlan,
+    data: RegionalData,
+    specs: Sequence[ConstraintSpec],
+    *,
+    want_star: bool,
+    lives_star: float | None,
+) -> VariantOutcome:
+    """One variant by the exact greedy (plan.uses_greedy(specs) must hold)."""
+    t0 = time.perf_counter()
+    one_tier = plan.instance.tiers is None
+    lower = floor_bounds(data, specs)
+    units = greedy_units(data, lower, one_tier=one_tier)
+    if want_star and lives_star is None:
+        star = (
+            units
+            if not lower.any()
+            else greedy_units(data, np.zeros(len(lower)), one_tier=one_tier)
+        )
+        assert star is not None
+        lives_star = float(region_lives(data, star, one_tier).sum())
+    if units is None:
+        out = VariantOutcome(
+            str(SolveStatus.INFEASIBLE),
+            lives_optimal=lives_star,
+            data=data,
+            path="greedy",
+            reason=floor_conflict(data, specs, lower),
+        )
+    else:
+        lives = region_lives(data, units, one_tier)
+        out = VariantOutcome(
+            str(SolveStatus.OPTIMAL),
+            float(lives.sum()),
+            lives_star,
+            units,
+            data,
+            path="greedy",
+            region_lives=lives,
+        )
+    out.seconds = time.perf_counter() - t0
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,21 +733,26 @@ def solve_fast(plan: SweepPlan, values: Mapping[str, Any]) -> VariantOutcome:
     if key is None:
         return solve_rebuild(plan, values)
     data = variant_data(plan, values)
-    model = _model(plan, key, values, specs)
     cache = _cache()
     star_key = (plan.key, plan.data_key(values), data.supply)
     lives_star = cache.lives_star.get(star_key) if plan.price_of_fairness else None
-    try:
-        out = model.solve(
-            data,
-            specs,
-            time_limit=plan.time_limit,
-            lives_star=lives_star,
-            want_star=plan.price_of_fairness,
+    if plan.uses_greedy(specs):
+        out = solve_greedy(
+            plan, data, specs, want_star=plan.price_of_fairness, lives_star=lives_star
         )
-    except Exception:
-        cache.models.pop((plan.key, key), None)  # a model in an unknown state is not reused
-        raise
+    else:
+        model = _model(plan, key, values, specs)
+        try:
+            out = model.solve(
+                data,
+                specs,
+                time_limit=plan.time_limit,
+                lives_star=lives_star,
+                want_star=plan.price_of_fairness,
+            )
+        except Exception:
+            cache.models.pop((plan.key, key), None)  # a model in an unknown state: not reused
+            raise
     if plan.price_of_fairness and out.lives_optimal is not None:
         _remember(cache.lives_star, star_key, out.lives_optimal, 4096)
     out.constraints = tuple(s.label for s in specs)
@@ -634,7 +821,19 @@ def run_chunk(
         records.append(_record(plan, vid, values, out))
         if out.units is not None and out.data is not None:
             solved.append((int(vid), out))
-    return chunk, pd.DataFrame(records), _regions(solved) if solved else empty_regions(plan)
+    return chunk, variant_frame(records), _regions(solved) if solved else empty_regions(plan)
+
+
+UNIT_COLUMNS = ("units_sent", "unallocated")  # nullable whole numbers: NA without an allocation
+
+
+def variant_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The variant rows as a table: units columns as nullable Int64 (NA, never a -1)."""
+    frame = pd.DataFrame(list(records))
+    for col in UNIT_COLUMNS:
+        if col in frame:
+            frame[col] = frame[col].astype("Int64")
+    return frame
 
 
 def empty_regions(plan: SweepPlan) -> pd.DataFrame:
@@ -695,6 +894,19 @@ def _record(
         pct = 100.0 * price / out.lives_optimal if out.lives_optimal > 0 else 0.0
     supply = plan.supply_of(values)
     sent = None if out.units is None else int(out.units.sum())
+    reason = out.reason
+    if not reason and out.units is None and out.status == str(SolveStatus.TIME_LIMIT):
+        reason = "time limit reached before HiGHS found any allocation"
+    elif (
+        not reason
+        and out.units is None
+        and out.status
+        not in (
+            str(SolveStatus.OPTIMAL),
+            str(SolveStatus.INFEASIBLE),
+        )
+    ):
+        reason = f"no allocation (solver status {out.status})"
     record.update(
         {
             "status": out.status,
@@ -703,12 +915,12 @@ def _record(
             "price_of_fairness": np.nan if price is None else price,
             "price_of_fairness_pct": np.nan if pct is None else pct,
             "supply": supply,
-            "units_sent": -1 if sent is None else sent,
-            "unallocated": -1 if sent is None else supply - sent,
+            "units_sent": pd.NA if sent is None else sent,
+            "unallocated": pd.NA if sent is None else supply - sent,
             "constraints": "; ".join(out.constraints),
             "path": out.path,
             "seconds": float(out.seconds),
-            "reason": out.reason,
+            "reason": reason,
         }
     )
     return record

@@ -10,19 +10,27 @@ Output folder (docs/sweeps.md):
 
 Running the same sweep into the same folder again resumes it: finished chunks are kept and
 only the others are solved. A folder holding a different sweep is refused, never overwritten.
+Local worker processes die with the sweep process; one that dies during the sweep is replaced
+and its chunk solved again (`_run_local`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import multiprocessing
 import os
 import platform
 import shutil
-import tempfile
+import signal
+import sys
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,13 +44,17 @@ from optimiser.engine import active_constraints
 from optimiser.errors import InputError, Problem, TriageError
 from optimiser.executor import default_workers, make_executor
 from optimiser.instance import Instance
+from optimiser.policies import check_seed
 from optimiser.solver import solver_versions
 from optimiser.sweeps.fast import (
     SweepPlan,
+    VariantOutcome,
+    _record,
     empty_regions,
     kind_family,
     run_chunk,
     variant_constraints,
+    variant_frame,
 )
 from optimiser.sweeps.spec import (
     Dimension,
@@ -55,6 +67,8 @@ from optimiser.sweeps.spec import (
 FORMAT = "triage-sweep/1"
 MAX_CHUNK = 250
 IN_PROCESS_BELOW = 200  # smaller sweeps run in this process unless workers are asked for
+WORKER_DEATHS = 2  # a chunk whose worker dies this often when run alone is recorded as failed
+DASK_TIMEOUT = "10s"  # to connect to a --dask-scheduler
 STATUSES = ("optimal", "time_limit", "infeasible", "failed", "error", "unbounded")
 
 
@@ -107,8 +121,12 @@ def build_plan(
     time_limit: float | None = None,
     mode: str = "fast",
     design: pd.DataFrame | None = None,
+    greedy: bool = True,
 ) -> tuple[SweepPlan, pd.DataFrame, dict[str, Any]]:
-    """Validate everything up front; returns the plan, the variant table and the spec."""
+    """Validate everything up front; returns the plan, the variant table and the spec.
+
+    greedy: solve lives-only variants (no tie-break, floors at most) by the exact greedy rather
+    than HiGHS (fast mode only; see optimiser.sweeps.fast)."""
     if not isinstance(instance, Instance):
         raise InputError(
             Problem("instance must be an optimiser.Instance (optimiser.load_instance)")
@@ -121,8 +139,10 @@ def build_plan(
         or not time_limit > 0
     ):
         raise InputError(Problem(f"time limit must be a number of seconds > 0, got {time_limit!r}"))
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputError(Problem(f"--seed must be a whole number, got {seed!r}"))
+    try:
+        seed = check_seed(seed)
+    except InputError:
+        raise InputError(Problem(f"--seed must be a whole number >= 0, got {seed!r}")) from None
     base = active_constraints(instance, constraints, default_constraints)
     items: list[Any] = list(vary) if not isinstance(vary, Mapping | str) else []
     if items and all(isinstance(d, Dimension) for d in items):
@@ -151,6 +171,8 @@ def build_plan(
         "time_limit": time_limit,
         "mode": mode,
     }
+    if not greedy:  # only when asked: sweeps written before the greedy path keep their hash
+        spec["greedy"] = False
     key = spec_hash(spec)
     plan = SweepPlan(
         instance=instance,
@@ -162,6 +184,7 @@ def build_plan(
         mode=mode,
         supply_max=supply_max,
         key=key,
+        greedy=bool(greedy),
     )
     return plan, table, spec
 
@@ -273,7 +296,8 @@ class SweepFolder:
 
     def write_chunk(self, chunk: int, variants: pd.DataFrame, regions: pd.DataFrame) -> None:
         self.parts.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.parts))
+        tmp = self.parts / f".tmp-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()  # the user's umask applies (tempfile.mkdtemp would make it 0700)
         try:
             variants.to_parquet(tmp / "variants.parquet", index=False)
             regions.to_parquet(tmp / "regions.parquet", index=False)
@@ -309,9 +333,15 @@ class SweepFolder:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    """Write to a temporary file beside `path`, then rename it into place. The file is created
+    with mode 0666 minus the umask, like any file the user writes (mkstemp would give 0600)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -386,11 +416,13 @@ def run_sweep(
     chunk_size: int | None = None,
     progress: bool = False,
     max_chunks: int | None = None,
+    greedy: bool = True,
 ) -> SweepResult:
     """Run a sweep (see `sweep`); returns both tables and the manifest.
 
     max_chunks: solve at most this many new chunks, then stop (SweepInterrupted): a budgeted
-    run that a later call resumes.
+    run that a later call resumes. A Dask scheduler address is connected to before anything
+    is written (an unreachable or malformed address: InputError, nothing written).
     """
     plan, table, spec = build_plan(
         instance,
@@ -404,6 +436,7 @@ def run_sweep(
         time_limit=time_limit,
         mode=mode,
         design=design,
+        greedy=greedy,
     )
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
@@ -413,6 +446,66 @@ def run_sweep(
         isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
     ):
         raise InputError(Problem(f"chunk size must be a whole number >= 1, got {chunk_size!r}"))
+    client = connect_dask(scheduler) if isinstance(scheduler, str) else None
+    try:
+        return _run(
+            plan,
+            table,
+            spec,
+            out=out,
+            workers=workers,
+            scheduler=client if client is not None else scheduler,
+            chunk_size=chunk_size,
+            progress=progress,
+            max_chunks=max_chunks,
+        )
+    finally:
+        if client is not None:
+            client.close()
+
+
+def connect_dask(address: str) -> Any:
+    """A distributed.Client connected to `address` (tcp://HOST:PORT); InputError when the
+    address is malformed or nothing answers there (checked before any output is written)."""
+    try:
+        from distributed import Client
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError as exc:
+        raise InputError(
+            Problem(f"--dask-scheduler needs the 'distributed' package ({exc})")
+        ) from None
+    try:
+        scheme, location = parse_address(address)
+        if scheme != "inproc":
+            parse_host_port(location)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            Problem(
+                f"--dask-scheduler {address!r}: not a scheduler address ({exc}); "
+                "expected tcp://HOST:PORT"
+            )
+        ) from None
+    try:
+        return Client(address, set_as_default=False, timeout=DASK_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(
+            Problem(f"--dask-scheduler {address}: cannot connect ({exc}); nothing was written")
+        ) from None
+
+
+def _run(
+    plan: SweepPlan,
+    table: pd.DataFrame,
+    spec: dict[str, Any],
+    *,
+    out: str | Path | None,
+    workers: int | None,
+    scheduler: Any,
+    chunk_size: int | None,
+    progress: bool,
+    max_chunks: int | None,
+) -> SweepResult:
+    instance = plan.instance
     n = len(table)
     store = SweepFolder(Path(out)) if out is not None else None
     stored = store.open(spec, plan.key) if store is not None else None
@@ -472,8 +565,10 @@ def run_sweep(
                     _, v, r = run_chunk(plan, c, ids, rows)
                     accept(c, v, r)
                     bar.update(len(ids))
+            elif scheduler is None:
+                _run_local(plan, jobs, workers or default_workers(), accept, bar, failures)
             else:
-                _run_parallel(plan, jobs, scheduler, workers, accept, bar, failures)
+                _run_dask(plan, jobs, scheduler, accept, bar, failures)
     except KeyboardInterrupt:
         bar.close()
         left = n - solved - sum(len(chunks[c]) for c in done)
@@ -534,36 +629,206 @@ def _progress(enabled: bool, total: int, initial: int, name: str) -> Any:
     )
 
 
-def _run_parallel(
+Job = tuple[int, list[int], list[dict[str, Any]]]  # chunk, variant ids, their values
+Accept = Callable[[int, pd.DataFrame, pd.DataFrame], None]
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: the worker is killed when the sweep process dies, even by kill -9
+    (Linux: prctl PR_SET_PDEATHSIG; elsewhere best effort: a worker whose parent is already
+    gone exits)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _local_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def _died_rows(plan: SweepPlan, job: Job, deaths: int) -> pd.DataFrame:
+    """Failed rows for every variant of a chunk whose worker process keeps dying."""
+    c, ids, rows = job
+    reason = (
+        f"the worker process solving chunk {c} died {deaths} times while solving it alone "
+        "(killed, or crashed: e.g. out of memory); recorded as failed"
+    )
+    records = [
+        _record(plan, vid, values, VariantOutcome("failed", reason=reason, path=plan.mode))
+        for vid, values in zip(ids, rows, strict=True)
+    ]
+    return variant_frame(records)
+
+
+def _run_local(
     plan: SweepPlan,
-    jobs: list[tuple[int, list[int], list[dict[str, Any]]]],
-    scheduler: Any,
-    workers: int | None,
-    accept: Callable[[int, pd.DataFrame, pd.DataFrame], None],
+    jobs: list[Job],
+    workers: int,
+    accept: Accept,
     bar: Any,
     failures: list[str],
 ) -> None:
-    with make_executor(scheduler, workers or default_workers()) as executor:
-        pending: dict[Future[Any], tuple[int, list[int]]] = {}
-        for c, ids, rows in jobs:
-            pending[executor.submit(run_chunk, plan, c, ids, rows)] = (c, ids)
+    """Chunks on local worker processes, at most one chunk per worker at a time.
+
+    A worker that dies breaks the pool: the chunks that were running are not lost but retried
+    in a new pool, each alone (so that a chunk that kills its worker is known); a chunk whose
+    worker dies WORKER_DEATHS times alone is recorded as failed and the sweep goes on. If no
+    chunk has finished at all by then, the workers themselves are broken (they die whatever
+    they run): the sweep stops there (failures), nothing is recorded as failed and a rerun
+    retries. On an interrupt, chunks that finished meanwhile are kept.
+    """
+    queue: deque[Job] = deque(jobs)
+    suspects: deque[Job] = deque()  # were running when a worker died: retried one at a time
+    deaths: dict[int, int] = {}
+    running: dict[Future[Any], tuple[Job, bool]] = {}  # future -> (job, run alone?)
+    pool: ProcessPoolExecutor | None = None
+    size = 0
+    finished_any = False
+    gave_up = False  # the workers die whatever they run
+
+    def collect(future: Future[Any], job: Job) -> bool:
+        """Accept a finished chunk; False when its pool broke under it."""
+        nonlocal finished_any
+        c, ids, _ = job
         try:
-            while pending:
-                finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            _, v, r = future.result()
+        except BrokenProcessPool:
+            return False
+        except Exception as exc:
+            failures.append(f"chunk {c}: {type(exc).__name__}: {exc}")
+        else:
+            accept(c, v, r)
+            finished_any = True
+        bar.update(len(ids))
+        return True
+
+    def died(job: Job, alone: bool) -> None:
+        nonlocal gave_up
+        c = job[0]
+        if alone:
+            deaths[c] = deaths.get(c, 0) + 1
+            if deaths[c] >= WORKER_DEATHS:
+                if not finished_any:  # no worker has finished anything: not this chunk's fault
+                    gave_up = True
+                    failures.append(
+                        f"chunk {c}: the worker processes died {deaths[c]} times before "
+                        "finishing any chunk"
+                    )
+                    return
+                accept(c, _died_rows(plan, job, deaths[c]), empty_regions(plan))
+                bar.update(len(job[1]))
+                return
+        suspects.append(job)
+
+    try:
+        while (queue or suspects or running) and not gave_up:
+            want = 1 if suspects else workers
+            if pool is not None and not running and size != want:
+                pool.shutdown(wait=True)
+                pool = None
+            if pool is None:
+                pool, size = _local_pool(want), want
+            broken = False
+            try:
+                if suspects and not running:
+                    job = suspects.popleft()
+                    running[pool.submit(run_chunk, plan, *job)] = (job, True)
+                while not suspects and queue and len(running) < size:
+                    job = queue.popleft()
+                    running[pool.submit(run_chunk, plan, *job)] = (job, False)
+            except BrokenProcessPool:  # the pool broke since the last wait
+                suspects.append(job)
+                broken = True
+            if running and not broken:
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
-                    c, ids = pending.pop(future)
-                    try:
-                        _, v, r = future.result()
-                    except Exception as exc:
-                        failures.append(f"chunk {c}: {type(exc).__name__}: {exc}")
-                        bar.update(len(ids))
-                        continue
-                    accept(c, v, r)
-                    bar.update(len(ids))
-        except BaseException:
-            for future in pending:
+                    job, alone = running.pop(future)
+                    if not collect(future, job):
+                        broken = True
+                        died(job, alone)
+            if broken:  # every chunk still running went down with the pool
+                for future, (job, alone) in list(running.items()):
+                    if not (future.done() and collect(future, job)):
+                        died(job, alone)
+                running.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = None
+    except BaseException:
+        if pool is not None:
+            for future in running:
                 future.cancel()
-            raise
+            pool.shutdown(wait=True, cancel_futures=True)  # chunks already running finish
+            for future, (job, _alone) in running.items():  # keep those that finished
+                if future.done() and not future.cancelled():
+                    with contextlib.suppress(Exception):  # keeping results is best effort
+                        collect(future, job)
+            pool = None
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_dask(
+    plan: SweepPlan,
+    jobs: list[Job],
+    scheduler: Any,
+    accept: Accept,
+    bar: Any,
+    failures: list[str],
+) -> None:
+    """Chunks on a Dask cluster (it retries tasks whose worker died by itself)."""
+    with make_executor(scheduler) as executor:
+        _run_all(executor, plan, jobs, accept, bar, failures)
+
+
+def _run_all(
+    executor: Executor,
+    plan: SweepPlan,
+    jobs: list[Job],
+    accept: Accept,
+    bar: Any,
+    failures: list[str],
+) -> None:
+    pending: dict[Future[Any], Job] = {}
+    for job in jobs:
+        pending[executor.submit(run_chunk, plan, *job)] = job
+
+    def collect(future: Future[Any]) -> None:
+        c, ids, _ = pending.pop(future)
+        try:
+            _, v, r = future.result()
+        except Exception as exc:
+            failures.append(f"chunk {c}: {type(exc).__name__}: {exc}")
+        else:
+            accept(c, v, r)
+        bar.update(len(ids))
+
+    try:
+        while pending:
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in finished:
+                collect(future)
+    except BaseException:
+        for future in list(pending):
+            if future.done() and not future.cancelled():  # finished meanwhile: keep it
+                with contextlib.suppress(Exception):  # keeping results is best effort
+                    collect(future)
+            else:
+                future.cancel()
+        raise
 
 
 def sweep(
@@ -584,8 +849,9 @@ def sweep(
     samples/seed: a seeded uniform random sample of the ranges instead of the full grid.
     price_of_fairness: also solve without fairness constraints (lives_optimal, price columns).
     Other options (run_sweep): constraints, default_constraints, tie_break, time_limit, mode
-    ('fast' | 'rebuild'), out (a folder: persisted, resumable), workers, scheduler (a Dask
-    address or Client), chunk_size, progress.
+    ('fast' | 'rebuild'), greedy (False: HiGHS even where the exact greedy applies), out (a
+    folder: persisted, resumable), workers, scheduler (a Dask address or Client), chunk_size,
+    progress.
     The per-region table: `run_sweep(...).regions`.
     """
     return run_sweep(

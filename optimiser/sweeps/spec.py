@@ -30,7 +30,13 @@ import pandas as pd
 from models.fairness import REGISTRY, ConstraintSpec
 from optimiser.constraints import constraint as make_constraint
 from optimiser.errors import InputError, Problem
-from optimiser.instance import OPTIONAL_DEFAULTS, Instance, _check_range
+from optimiser.instance import (
+    MAX_SUPPLY,
+    OPTIONAL_DEFAULTS,
+    Instance,
+    _check_range,
+    validate_supply,
+)
 
 #: regions.csv columns a sweep may scale (`col*=`) or set (`col=`).
 COLUMNS = ("population", "capacity", "peak_demand", *OPTIONAL_DEFAULTS)
@@ -147,10 +153,20 @@ def parse_vary(
                 Problem(f"--vary {text!r}: {name} is national; '@regions' does not apply")
             )
         for v in grid:
-            if name == "supply" and (v < 0 or (values is not None and v != int(v))):
-                raise InputError(
-                    Problem(f"--vary {text!r}: supply must be a whole number >= 0, got {v:g}")
-                )
+            if name == "supply":
+                if values is None:  # a range for --samples: its ends need not be whole
+                    if not 0 <= v <= MAX_SUPPLY:
+                        raise InputError(
+                            Problem(
+                                f"--vary {text!r}: supply must be in [0, {MAX_SUPPLY:,}], got {v:g}"
+                            )
+                        )
+                elif v < 0 or v != int(v):
+                    raise InputError(
+                        Problem(f"--vary {text!r}: supply must be a whole number >= 0, got {v:g}")
+                    )
+                else:  # the engine's own limit (triage solve refuses the same values)
+                    validate_supply(int(v), f"--vary {text!r}: supply")
             if name == "horizon_days" and v <= 0:
                 raise InputError(Problem(f"--vary {text!r}: horizon_days must be > 0, got {v:g}"))
         return Dimension(text, name, name, values, low, high, listed=listed)
