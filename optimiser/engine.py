@@ -355,6 +355,7 @@ class RegionalEngine:
                 per_region = np.maximum(
                     per_region, np.minimum(fn(self.data, spec.options), self.data.staff_cap)
                 )
+            per_region = np.ceil(per_region - 1e-9)  # whole units: a floor of 2.5 needs 3
             need = int(per_region.sum())
             order = np.argsort(-per_region, kind="stable")
             top = [

@@ -540,3 +540,14 @@ def test_optimum_matches_brute_force_under_random_constraints(
     assert result.lives_saved <= loose + lives_tol(loose)
     if strict is not None:
         assert result.lives_saved >= strict - lives_tol(strict)
+
+
+def test_the_infeasibility_explanation_counts_whole_units(make_instance) -> None:
+    """Fractional capacity makes fractional floors (x_A >= 2.5): three units, not two."""
+    rows = [
+        {"region": "A", "population": 100, "capacity": 0.5, "peak_demand": 6},
+        {"region": "B", "population": 100, "capacity": 0.5, "peak_demand": 6},
+    ]
+    result = optimiser.solve(make_instance(rows, supply=5), constraints=["coverage_floor:level=0.5"])
+    assert result.status == "infeasible"
+    assert "needs 6 units (A: 3, B: 3), but supply is 5" in result.explanation
