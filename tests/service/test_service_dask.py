@@ -1,4 +1,5 @@
-"""--dask-scheduler: the same requests, solved on a Dask cluster (a LocalCluster here)."""
+"""--dask-scheduler: the same requests, solved on a Dask cluster (a LocalCluster here, its
+worker a separate process, as on a real cluster)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://",
+        n_workers=1, threads_per_worker=2, processes=True, protocol="tcp://",
         host="127.0.0.1", dashboard_address=None,
     ) as local:
         yield local
