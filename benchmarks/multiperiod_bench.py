@@ -1,20 +1,23 @@
-"""Multi-period planner benchmark (benchmarks/MULTIPERIOD.md).
+"""Multi-period planner benchmark (BENCHMARKS.md, "Multi-period planner (issue 3)").
 
 Cases (seeded generator): A = 300 regions x 90 days, 3 depots, transfers from each region's
-10 nearest; B = 1,000 regions x 90 days, 3 depots, no transfers. Each measurement runs in its
-own subprocess (clean peak memory):
+10 nearest; B = 1,000 regions x 90 days, 3 depots, no transfers; M* = 100 regions x 90 days,
+3 depots, 10 nearest (the audit's instance) with the switches and constraints the first two
+do not exercise: MW waiting (2 days), MP patient transfers, MWP both, MWPn both without the
+tie-break, MF a coverage floor, MG a coverage gap (each with its price of fairness). Each
+measurement runs in its own subprocess (clean peak memory):
 
   engine   the product path: load + validate, model data, matrix build (fast path), load into
            HiGHS, solve (column generation, rounding, repair, tie-break), extract.
   direct   the floor: the same model built directly with highspy's API (addVars / addRows,
            written independently here), then HiGHS's own branch-and-bound to a 1% gap, with
-           a time limit; the LP relaxation alone too.
+           a time limit; the LP relaxation alone too (cases without switches only).
   pyomo    the reference Pyomo model: build, then translation into HiGHS through Pyomo's
            LinearStandardFormCompiler (solver.HighsModel) and through the appsi persistent
            interface (set_instance), with a time limit.
 
-    .venv/bin/python benchmarks/multiperiod_bench.py [--cases A B] [--modes engine direct pyomo]
-        [--mip-limit 600] [--repeat 3] [--json out.json]
+    .venv/bin/python benchmarks/multiperiod_bench.py [--cases A B MW ...]
+        [--modes engine direct pyomo] [--mip-limit 600] [--repeat 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -34,11 +37,30 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+M = dict(regions=100, days=90, depots=3, neighbours=10, transfers=True, seed=1)
 CASES: dict[str, dict[str, Any]] = {
     "A": dict(regions=300, days=90, depots=3, neighbours=10, transfers=True, seed=1),
     "B": dict(regions=1000, days=90, depots=3, neighbours=None, transfers=False, seed=1),
     "S": dict(regions=50, days=47, depots=1, neighbours=None, transfers=True, seed=1),  # US-sized
+    "M": M,
+    "MW": dict(M, settings={"max_wait_days": 2}),
+    "MP": dict(M, settings={"patient_transfers": True}),
+    "MWP": dict(M, settings={"max_wait_days": 2, "patient_transfers": True}),
+    "MWPn": dict(M, settings={"max_wait_days": 2, "patient_transfers": True}, tie_break=False),
+    "MF": dict(M, constraints=["coverage_floor:level=0.8"], price=True),
+    "MG": dict(M, constraints=["max_coverage_gap:gap=0.2"], price=True),
 }
+RUN_KEYS = ("settings", "constraints", "tie_break", "price")  # how to plan, not what to generate
+
+
+def generator_spec(case: str) -> dict[str, Any]:
+    return {k: v for k, v in CASES[case].items() if k not in RUN_KEYS}
+
+
+def folder_name(case: str) -> str:
+    """Cases that differ only in how they plan share one generated folder."""
+    spec = generator_spec(case)
+    return "case-" + "-".join(f"{spec[k]}" for k in ("regions", "days", "depots", "neighbours"))
 
 
 def peak_mb() -> float:
@@ -48,9 +70,9 @@ def peak_mb() -> float:
 def instance_folder(case: str, base: Path) -> Path:
     from optimiser.multiperiod import GeneratorSpec, generate
 
-    folder = base / f"case-{case}"
+    folder = base / (f"case-{case}" if case in ("A", "B", "S") else folder_name(case))
     if not (folder / "instance.toml").exists():
-        generate(GeneratorSpec(**CASES[case]), folder)
+        generate(GeneratorSpec(**generator_spec(case)), folder)
     return folder
 
 
@@ -58,16 +80,23 @@ def instance_folder(case: str, base: Path) -> Path:
 # engine
 
 
-def run_engine(folder: Path) -> dict[str, Any]:
+def run_engine(folder: Path, case: str) -> dict[str, Any]:
     from optimiser.multiperiod import load_multiperiod, plan
 
+    how = CASES[case]
     t0 = time.perf_counter()
-    inst = load_multiperiod(folder)
+    inst = load_multiperiod(folder).with_settings(**how.get("settings", {}))
     load = time.perf_counter() - t0
-    result = plan(inst, price_of_fairness=False)
+    result = plan(
+        inst,
+        how.get("constraints", []),
+        price_of_fairness=how.get("price", False),
+        tie_break=how.get("tie_break", True),
+    )
     total = time.perf_counter() - t0
     t = result.timings
     return {
+        "price_of_fairness": t.get("price_of_fairness"),
         "load": load,
         "build": t["build"],
         "translate": t["translate"],
@@ -247,7 +276,7 @@ def run_pyomo(folder: Path, limit: float) -> dict[str, Any]:
 def child(case: str, mode: str, base: Path, mip_limit: float) -> None:
     folder = instance_folder(case, base)
     if mode == "engine":
-        result = run_engine(folder)
+        result = run_engine(folder, case)
     elif mode == "direct":
         result = run_direct(folder, mip_limit)
     else:
@@ -304,7 +333,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cases", nargs="+", default=["A", "B"], choices=sorted(CASES))
+    parser.add_argument("--cases", nargs="+", default=["A", "B"], choices=list(CASES))
     parser.add_argument("--modes", nargs="+", default=["engine", "direct", "pyomo"])
     parser.add_argument("--repeat", type=int, default=3, help="engine runs per case (median)")
     parser.add_argument(
@@ -328,6 +357,8 @@ def main() -> None:
     for case in args.cases:
         instance_folder(case, base)
         entry: dict[str, Any] = {"spec": CASES[case]}
+        if any(k in CASES[case] for k in RUN_KEYS) and args.modes != ["engine"]:
+            print(f"[{case}] only the engine handles switches and constraints", flush=True)
         if "engine" in args.modes:
             runs = [
                 spawn(case, "engine", base, args.mip_limit, args.timeout)
@@ -339,10 +370,10 @@ def main() -> None:
             }
             entry["engine"].update({k: runs[0][k] for k in ("status", "size") if k in runs[0]})
             print(f"[{case}] engine: {json.dumps(entry['engine'], default=str)}", flush=True)
-        if "direct" in args.modes:
+        if "direct" in args.modes and not any(k in CASES[case] for k in RUN_KEYS):
             entry["direct"] = spawn(case, "direct", base, args.mip_limit, args.timeout)
             print(f"[{case}] direct: {json.dumps(entry['direct'], default=str)}", flush=True)
-        if "pyomo" in args.modes:
+        if "pyomo" in args.modes and not any(k in CASES[case] for k in RUN_KEYS):
             entry["pyomo"] = spawn(case, "pyomo", base, args.mip_limit, args.timeout)
             print(f"[{case}] pyomo: {json.dumps(entry['pyomo'], default=str)}", flush=True)
         report["cases"][case] = entry

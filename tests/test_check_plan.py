@@ -10,8 +10,16 @@ import pytest
 from test_multiperiod_support import close, write_instance
 
 from optimiser.errors import InputError
-from optimiser.multiperiod import GeneratorSpec, check_plan, generate, load_multiperiod, plan
+from optimiser.multiperiod import (
+    GeneratorSpec,
+    check_plan,
+    generate,
+    load_multiperiod,
+    model_data,
+    plan,
+)
 from optimiser.multiperiod.instance import is_multiperiod
+from optimiser.solver import SolveStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p for p in (ROOT / "instances").iterdir() if is_multiperiod(p))
@@ -220,7 +228,11 @@ def test_binary_plan_is_refused(world: Path, tmp_path: Path) -> None:
 
 
 def test_the_simulation_is_independent_of_the_model() -> None:
-    """simulate.py (and what it imports from the package) uses no Pyomo, HiGHS or model code."""
+    """check-plan (check.py, simulate.py and the input readers they share with the planner)
+    imports no Pyomo, HiGHS or model code: not the model module (its floors), the model's
+    numbers (data.py), the fast path, the engine nor the solver. What is shared is listed in
+    docs/multiperiod.md ("check-plan"): instance.py, plan_io.py, demand.py and constraint
+    parsing (optimiser.constraints)."""
     banned = {
         "pyomo",
         "highspy",
@@ -231,7 +243,7 @@ def test_the_simulation_is_independent_of_the_model() -> None:
         "optimiser.multiperiod.data",
         "optimiser.solver",
     }
-    for name in ("simulate.py", "demand.py", "plan_io.py"):
+    for name in ("simulate.py", "check.py", "demand.py", "plan_io.py"):
         tree = ast.parse((ROOT / "optimiser" / "multiperiod" / name).read_text())
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
@@ -247,3 +259,193 @@ def test_same_input_same_plan(tmp_path: Path) -> None:
     second = plan(load_multiperiod(folder), price_of_fairness=False)
     assert first.plan.equals(second.plan)
     assert first.lives_saved == second.lives_saved
+
+
+# ---------------------------------------------------------------------------------------------
+# The natural Python calls, causes reported once, malformed arrivals
+
+
+def test_check_plan_takes_the_result_or_its_frames(tmp_path: Path) -> None:
+    folder = generate(GeneratorSpec(regions=5, days=12, seed=71), tmp_path / "g")
+    inst = load_multiperiod(folder).with_settings(max_wait_days=1)
+    result = plan(inst, price_of_fairness=False)
+    for given in (result.plan, result, result.plan.astype(str)):
+        check = check_plan(inst, given)
+        assert check.ok, check.violations[:3]
+        assert close(check.survivors, result.lives_saved)
+    assert check_plan(inst, result).settings_source == "PlanResult"
+    # a PlanResult carries its settings: replayed under them even with the plain instance
+    assert check_plan(load_multiperiod(folder), result).settings["max_wait_days"] == 1
+    manifest = check_plan(inst, result.manifest)
+    assert manifest.greedy_admissions and manifest.ok
+
+
+@pytest.fixture
+def long_stay(tmp_path: Path) -> Path:
+    """A owns 2 units and its 2 patients (day 0) stay 5 days; B owns none; staff of A allow
+    1 patient beyond its units."""
+    return write_instance(
+        tmp_path / "long",
+        [
+            {"region": "A", "capacity": 2, "los_days": 5, "staff_cap": 1},
+            {"region": "B", "capacity": 0, "los_days": 2},
+        ],
+        {"A": [2, 0, 0, 0, 0, 0, 0], "B": [0, 0, 0, 2, 0, 0, 0]},
+        deliveries=[(0, 4, "D")],
+        leads=[("D", "A", 1), ("D", "B", 1), ("A", "B", 1), ("B", "A", 1)],
+    )
+
+
+@pytest.mark.parametrize(
+    "lines, rule",
+    [
+        (["transfer,0,A,B,3,1,"], "region_stock"),  # A holds 2: its account stays short
+        (["admit,0,A,A,2,0,", "transfer,1,A,B,2,2,"], "units_taken_from_patients"),
+        (["ship,0,D,A,3,1,", "ship,0,D,B,3,1,"], "depot_stock"),  # 6 shipped out of 4
+        (["ship,0,D,A,4,1,", "admit,0,A,A,2,0,", "admit,1,A,A,2,1,"], "patients_waiting"),
+    ],
+)
+def test_a_broken_rule_is_reported_once_not_its_echoes(
+    long_stay: Path, tmp_path: Path, lines: list[str], rule: str
+) -> None:
+    check = check_plan(load_multiperiod(long_stay), write_plan(tmp_path, lines))
+    assert [v["rule"] for v in check.violations] == [rule], check.violations
+
+
+def test_staff_cap_is_reported_once_per_episode(long_stay: Path, tmp_path: Path) -> None:
+    # 4 units shipped to A: 2 own + 4 = 6 units, staff for 3; 4 patients for 5 days
+    folder = write_instance(
+        tmp_path / "staffed",
+        [{"region": "A", "capacity": 2, "los_days": 5, "staff_cap": 1}],
+        {"A": [0, 4, 0, 0, 0, 0, 0]},
+        deliveries=[(0, 4, "D")],
+        leads=[("D", "A", 1)],
+    )
+    check = check_plan(
+        load_multiperiod(folder), write_plan(tmp_path, ["ship,0,D,A,4,1,", "admit,1,A,A,4,1,"])
+    )
+    assert [v["rule"] for v in check.violations] == ["staff_cap"], check.violations
+
+
+def test_an_arrival_before_its_dispatch_is_malformed(world: Path, tmp_path: Path) -> None:
+    for line in ("ship,2,D,A,1,1,", "transfer,3,A,B,1,0,"):
+        with pytest.raises(InputError, match="before it was dispatched"):
+            check_plan(load_multiperiod(world), write_plan(tmp_path, [line]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fairness over the horizon, checked from the definitions
+
+
+def test_a_region_without_a_floor_may_give_units_away(world: Path, tmp_path: Path) -> None:
+    """min_units(1): B (excess 1) has a floor of 1, A (no excess) none; A gives 2 units."""
+    inst = load_multiperiod(world)
+    lines = ["admit,0,A,A,2,0,", "transfer,2,A,B,2,3,", "admit,3,B,B,2,3,"]
+    check = check_plan(inst, write_plan(tmp_path, lines), ["min_units:units=1"])
+    assert check.ok, check.violations
+    short = check_plan(inst, write_plan(tmp_path, ["admit,0,A,A,2,0,"]), ["min_units:units=1"])
+    [violation] = short.violations
+    assert violation["message"] == (
+        "min_units(units=1): B receives 0 units net by the last day, floor 1"
+    )
+
+
+def test_the_coverage_gap_is_checked(world: Path, tmp_path: Path) -> None:
+    """Coverage y = (c + X) / P capped at 1: A 1 (2 units, peak 1); B 0, or 1 with 1 unit."""
+    inst = load_multiperiod(world)
+    gap = ["max_coverage_gap:gap=0.5"]
+    bad = check_plan(inst, write_plan(tmp_path, []), gap)
+    assert rules(bad) == {"fairness"}
+    assert "ranges from 0.0000 (B) to 1.0000 (A)" in bad.violations[0]["message"]
+    good = check_plan(inst, write_plan(tmp_path, ["ship,0,D,B,1,1,"]), gap)
+    assert good.ok, good.violations
+
+
+CONSTRAINTS = [
+    "coverage_floor:level=0.5",
+    "min_units:units=5",
+    "per_capita_floor:share=0.3",
+    "excess_per_capita_floor:share=0.3",
+    "capacity_per_capita_floor:beds_per_100k=8",
+    "max_coverage_gap:gap=0.4",
+]
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no multi-period instance shipped yet")
+@pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
+@pytest.mark.parametrize("constraint", CONSTRAINTS)
+def test_plans_with_fairness_constraints_pass_on_shipped_instances(
+    folder: Path, constraint: str
+) -> None:
+    inst = load_multiperiod(folder)
+    result = plan(inst, [constraint], price_of_fairness=False)
+    if result.status == SolveStatus.INFEASIBLE:
+        pytest.skip(f"{constraint} infeasible on {folder.name}")
+    check = check_plan(inst, result)
+    assert check.ok, check.violations[:3]
+    assert check.constraints == (constraint_label(constraint),)
+    assert close(check.survivors, result.lives_saved)
+
+
+@pytest.mark.parametrize("constraint", CONSTRAINTS)
+@pytest.mark.parametrize("method", ["rounding", "exact"])
+def test_plans_with_fairness_constraints_pass_on_random_instances(
+    tmp_path: Path, constraint: str, method: str
+) -> None:
+    spec = GeneratorSpec(regions=6, days=14, depots=2, neighbours=3, seed=81)
+    inst = load_multiperiod(generate(spec, tmp_path / "g")).with_settings(max_wait_days=1)
+    result = plan(inst, [constraint], price_of_fairness=False, method=method)
+    if result.status == SolveStatus.INFEASIBLE:
+        pytest.skip(f"{constraint} infeasible")
+    check = check_plan(inst, result)
+    assert check.ok, check.violations[:3]
+    assert close(check.survivors, result.lives_saved)
+
+
+def constraint_label(text: str) -> str:
+    from optimiser.constraints import parse_constraint
+
+    return parse_constraint(text).label
+
+
+@pytest.mark.parametrize("seed", [91, 92, 93])
+def test_the_checker_floors_agree_with_the_model(tmp_path: Path, seed: int) -> None:
+    """Two implementations of the same definitions (simulate.required_units, written from the
+    docs; models.multiperiod.horizon_floors, from the single-period registry) agree."""
+    from models.multiperiod import horizon_floors
+    from optimiser.constraints import to_specs
+    from optimiser.multiperiod.simulate import FLOOR_KINDS, required_units
+
+    inst = load_multiperiod(generate(GeneratorSpec(regions=9, days=10, seed=seed), tmp_path / "g"))
+    data = model_data(inst)
+    specs = to_specs(c for c in CONSTRAINTS if c.split(":")[0] in FLOOR_KINDS)
+    assert {s.kind for s in specs} == set(FLOOR_KINDS)
+    for spec in specs:
+        assert required_units(inst, spec).tolist() == horizon_floors(data, spec).tolist(), spec
+
+
+def test_the_checker_checks_every_horizon_kind() -> None:
+    from models.multiperiod import HORIZON_KINDS
+    from optimiser.multiperiod.simulate import CHECKED_KINDS
+
+    assert set(CHECKED_KINDS) == set(HORIZON_KINDS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which file to replay (docs/multiperiod.md, "check-plan")
+
+
+def test_the_manifest_alone_replays_its_patient_moves(tmp_path: Path) -> None:
+    """With waiting and patient transfers the manifest's patient rows name their cohorts; the
+    simulation's own admissions leave those patients waiting for their move, so the manifest
+    alone breaks no rule (and scores at most the engine's lives; plan.csv scores exactly)."""
+    spec = GeneratorSpec(regions=6, days=14, depots=2, seed=44)
+    inst = load_multiperiod(generate(spec, tmp_path / "g")).with_settings(
+        max_wait_days=2, patient_transfers=True, patient_transfer_max_lead_days=3
+    )
+    result = plan(inst, price_of_fairness=False)
+    assert (result.manifest["kind"] == "patients").any()
+    check = check_plan(inst, result.manifest)
+    assert check.greedy_admissions and check.ok, check.violations[:3]
+    assert check.survivors <= result.lives_saved + 1e-6
+    assert close(check_plan(inst, result.plan).survivors, result.lives_saved)

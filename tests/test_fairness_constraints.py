@@ -548,6 +548,7 @@ def test_the_infeasibility_explanation_counts_whole_units(make_instance) -> None
         {"region": "A", "population": 100, "capacity": 0.5, "peak_demand": 6},
         {"region": "B", "population": 100, "capacity": 0.5, "peak_demand": 6},
     ]
-    result = optimiser.solve(make_instance(rows, supply=5), constraints=["coverage_floor:level=0.5"])
+    instance = make_instance(rows, supply=5)
+    result = optimiser.solve(instance, constraints=["coverage_floor:level=0.5"])
     assert result.status == "infeasible"
     assert "needs 6 units (A: 3, B: 3), but supply is 5" in result.explanation

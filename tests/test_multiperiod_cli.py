@@ -115,3 +115,122 @@ def test_errors_exit_codes_and_nothing_half_written(
     assert message in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert not out_dir.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans made with switches replay under the same switches
+
+
+SWITCHES = [
+    ["--max-wait", "2"],
+    ["--patient-transfers", "--patient-transfer-max-lead-days", "3", "--max-wait", "1"],
+    ["--no-transfers", "--batch-size", "2"],
+    ["--donor-share", "0.5", "--transfer-neighbours", "2", "--max-shipments-per-day", "2"],
+    [
+        "--patient-transfers",
+        "--patient-transfer-max-per-day",
+        "1.5",
+        "--max-transfer-lead-days",
+        "2",
+    ],
+]
+
+
+@pytest.mark.parametrize("switches", SWITCHES, ids=" ".join)
+def test_check_plan_replays_under_the_switches_the_plan_was_made_with(
+    small: Path, tmp_path: Path, switches: list[str]
+) -> None:
+    out = tmp_path / "out"
+    made = triage("plan", small, *switches, "-c", "min_units:units=1", "--json", "--out", out)
+    assert made.returncode == 0, made.stderr
+    claim = json.loads(made.stdout)
+    replay = triage("check-plan", small, out / "plan.csv", "--json")
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    check = json.loads(replay.stdout)
+    assert check["ok"] and check["settings"] == claim["settings"]
+    assert check["constraints"] == ["min_units(units=1)"]
+    assert abs(check["expected_survivors"] - claim["lives_saved"]) <= 1e-6
+
+
+@pytest.mark.skipif(not US.exists(), reason="us-states-apr2020 not shipped")
+def test_a_plan_with_waiting_replays_exactly_on_us(tmp_path: Path) -> None:
+    """The audit's case: 654 patients_waiting violations and 12,463 survivors before."""
+    out = tmp_path / "out"
+    made = triage("plan", US, "--max-wait", "2", "--json", "--out", out)
+    assert made.returncode == 0, made.stderr
+    lives = json.loads(made.stdout)["lives_saved"]
+    replay = triage("check-plan", US, out / "plan.csv", "--json")
+    assert replay.returncode == 0, replay.stdout[-2000:]
+    assert abs(json.loads(replay.stdout)["expected_survivors"] - lives) <= 1e-6
+    # explicit options override the recorded settings, --instance-settings ignores them
+    for extra in (["--max-wait", "0"], ["--instance-settings"]):
+        other = triage("check-plan", US, out / "plan.csv", "--json", *extra)
+        assert other.returncode == 1 and "patients_waiting" in other.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Every problem listed; validate knows multi-period files; switches that do nothing said
+
+
+@pytest.fixture
+def broken(small: Path, tmp_path: Path) -> Path:
+    """Days missing for R002 and R004, and a delivery to an unknown depot."""
+    import shutil
+
+    folder = tmp_path / "broken"
+    shutil.copytree(small, folder)
+    demand = (folder / "demand.csv").read_text().splitlines()
+    kept = [line for line in demand if not line.startswith(("R002,3,", "R004,5,", "R004,6,"))]
+    (folder / "demand.csv").write_text("\n".join(kept) + "\n")
+    with (folder / "deliveries.csv").open("a") as handle:
+        handle.write("2,5,NOWHERE\n")
+    return folder
+
+
+@pytest.mark.parametrize("command", ["plan", "validate"])
+def test_every_problem_is_listed(broken: Path, command: str) -> None:
+    result = triage(command, broken)
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    text = "\n".join(errors)
+    assert "region 'R002' has no row for day(s) 3" in text
+    assert "region 'R004' has no row for day(s) 5-6" in text
+    assert "unknown depot 'NOWHERE'" in text
+    assert f"{len(errors)} problem(s) found in {broken}" in result.stderr
+    assert "more problem" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_validate_accepts_a_good_multi_period_instance(small: Path) -> None:
+    result = triage("validate", small)
+    assert result.returncode == 0, result.stderr
+    assert "ok: multi-period: 12 days (census), 2 depot(s)" in result.stdout
+
+
+def test_absurd_lead_time_is_an_input_error(small: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "absurd"
+    shutil.copytree(small, folder)
+    text = (folder / "lead_times.csv").read_text().splitlines()
+    parts = text[1].split(",")
+    text[1] = ",".join([*parts[:2], "1e19"])
+    (folder / "lead_times.csv").write_text("\n".join(text) + "\n")
+    result = triage("plan", folder)
+    assert result.returncode == 2, result.stderr
+    assert "lead_times.csv, line 2, column 'days': must be at most 3,660 days" in result.stderr
+    assert "internal error" not in result.stderr and "Warning" not in result.stderr
+
+
+@pytest.mark.skipif(not US.exists(), reason="us-states-apr2020 not shipped")
+def test_a_switch_that_changes_nothing_is_said(tmp_path: Path) -> None:
+    """On US every state-to-state lead time is at least 2 days: with the default distance
+    limit of 1 day, --patient-transfers moves nobody."""
+    result = triage("plan", US, "--patient-transfers", "--no-price", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "warning: patient transfers are on but no pair of regions" in result.stderr
+    notes = json.loads(result.stdout)["notes"]
+    assert any("patient_transfer_max_lead_days = 1" in note for note in notes)
+    quiet = triage(
+        "plan", US, "--patient-transfers", "--patient-transfer-max-lead-days", "2", "--no-price"
+    )
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr

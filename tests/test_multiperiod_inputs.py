@@ -226,3 +226,94 @@ def test_cli_style_settings_are_validated() -> None:
     with pytest.raises(InputError, match="batch_size"):
         PlanSettings().replace(batch_size=0)
     assert PlanSettings().replace(max_wait_days=None).max_wait_days == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Sanity bounds (docs/multiperiod.md, "Bounds"): absurd magnitudes are refused with the file,
+# line and column, never an overflow deep in the model.
+
+ABSURD: list[tuple[str, Callable[[Path], None], str]] = [
+    (
+        "lead 1e19",
+        lambda f: edit(f / "lead_times.csv", "D,A,1", "D,A,1e19"),
+        "lead_times.csv, line 2, column 'days': must be at most 3,660 days",
+    ),
+    (
+        "lead 1e300",
+        lambda f: edit(f / "lead_times.csv", "A,B,1", "A,B,1e300"),
+        "lead_times.csv, line 4, column 'days': must be at most 3,660 days",
+    ),
+    (
+        "census 1e300",
+        lambda f: edit(f / "demand.csv", "A,1,3", "A,1,1e300"),
+        "demand.csv, line 3, column 'census': must be at most 1,000,000,000 patients",
+    ),
+    (
+        "delivery 1e20",
+        lambda f: append(f / "deliveries.csv", "1,100000000000000000000,D"),
+        "deliveries.csv, line 4, column 'quantity': must be at most 1,000,000,000 units",
+    ),
+    (
+        "deliveries adding up past the bound",
+        lambda f: append(f / "deliveries.csv", "1,999999999,D\n3,999999999,D"),
+        "deliveries.csv, column 'quantity': delivers 2,000,000,003 units in all",
+    ),
+    (
+        "capacity 1e12",
+        lambda f: (f / "capacity.csv").write_text("region,day,capacity\nA,1,1000000000000\n"),
+        "capacity.csv, line 2, column 'capacity': must be at most 1,000,000,000 units",
+    ),
+    (
+        "demand day far away",
+        lambda f: (
+            edit(f / "instance.toml", "days = 4\n", "")
+            or append(f / "demand.csv", "A,99999999999,1")
+        ),
+        "outside the horizon (days 0..3,659, the longest horizon supported)",
+    ),
+    (
+        "horizon",
+        lambda f: edit(f / "instance.toml", "days = 4", "days = 1e300"),
+        "multiperiod.days",
+    ),
+    (
+        "wait",
+        lambda f: append(f / "instance.toml", "max_wait_days = 1e300"),
+        "must be a whole number >= 0 and <= 3,660",
+    ),
+    (
+        "batch",
+        lambda f: append(f / "instance.toml", "batch_size = 1e19"),
+        "must be a whole number >= 1 and <= 1,000,000,000",
+    ),
+    (
+        "length of stay",
+        lambda f: edit(f / "regions.csv", "A,100000,2,1,1.0,0.0,2", "A,100000,2,1,1.0,0.0,9000"),
+        "regions.csv, region 'A', column 'los_days': must be at most 3,660 days",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, mutate, message", ABSURD, ids=[c[0] for c in ABSURD])
+def test_absurd_magnitudes_are_refused(
+    good: Path, name: str, mutate: Callable[[Path], None], message: str
+) -> None:
+    mutate(good)
+    with pytest.raises(InputError) as info:
+        load_multiperiod(good)
+    text = "\n".join(str(p) for p in info.value.problems)
+    assert message in text, text
+
+
+def test_every_file_is_checked_even_when_demand_is_bad(good: Path) -> None:
+    """Problems in demand.csv do not hide those of the other files (every problem listed)."""
+    edit(good / "demand.csv", "A,1,3\n", "")
+    append(good / "deliveries.csv", "1,1,X")
+    append(good / "lead_times.csv", "D,Q,1")
+    with pytest.raises(InputError) as info:
+        load_multiperiod(good)
+    text = "\n".join(str(p) for p in info.value.problems)
+    expected = ("region 'A' has no row for day(s) 1", "unknown depot 'X'", "unknown region 'Q'")
+    for message in expected:
+        assert message in text, text
+    assert "sums to" not in text  # no echo of the bad delivery row in the totals check

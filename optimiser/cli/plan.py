@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +11,12 @@ import typer
 
 from optimiser.cli import app
 from optimiser.cli.common import write_outputs
-from optimiser.errors import EXIT_INFEASIBLE, InputError, Problem
-from optimiser.multiperiod.engine import METHODS, check_plan, plan
+from optimiser.cli.regional import fail_with_problems
+from optimiser.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, InputError, Problem
+from optimiser.multiperiod.check import check_plan, recorded_context
+from optimiser.multiperiod.engine import METHODS, plan
 from optimiser.multiperiod.generator import GeneratorSpec, generate
-from optimiser.multiperiod.instance import load_multiperiod
+from optimiser.multiperiod.instance import MultiPeriodInstance, load_multiperiod
 from optimiser.multiperiod.report import check_text, plan_text
 from optimiser.multiperiod.results import PlanResult
 from optimiser.solver import SolveStatus
@@ -60,6 +63,101 @@ def write_plan_outputs(result: PlanResult, out: Path) -> None:
     write_outputs(out, write)
 
 
+TransfersOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--transfers/--no-transfers", help="Spare units may move between regions (or not)."
+    ),
+]
+DonorShareOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--donor-share", help="A donor region keeps at least this share of its own units (0-1)."
+    ),
+]
+MaxWaitOpt = Annotated[
+    int | None, typer.Option("--max-wait", help="Days a patient may wait for a unit (default 0).")
+]
+PatientTransfersOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--patient-transfers/--no-patient-transfers",
+        help="Allow moving patients to regions with spare units.",
+    ),
+]
+PatientPerDayOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--patient-transfer-max-per-day",
+        help="At most this many patients leave a region a day (default unlimited).",
+    ),
+]
+PatientLeadOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--patient-transfer-max-lead-days",
+        help="Distance limit: patients move only along lanes of at most this many days "
+        "(default 1).",
+    ),
+]
+BatchOpt = Annotated[
+    int | None,
+    typer.Option("--batch-size", help="Depot shipments come in batches of this many units."),
+]
+ShipmentsOpt = Annotated[
+    int | None,
+    typer.Option("--max-shipments-per-day", help="Most shipments a depot sends a day."),
+]
+NeighboursOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--transfer-neighbours",
+        help="Each region receives transfers from its k nearest regions only.",
+    ),
+]
+TransferLeadOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-transfer-lead-days", help="Drop transfer lanes longer than this many days."
+    ),
+]
+
+
+def setting_changes(
+    transfers: bool | None,
+    donor_share: float | None,
+    max_wait: int | None,
+    patient_transfers: bool | None,
+    patient_transfer_max_per_day: float | None,
+    patient_transfer_max_lead_days: int | None,
+    batch_size: int | None,
+    max_shipments_per_day: int | None,
+    transfer_neighbours: int | None,
+    max_transfer_lead_days: int | None,
+) -> dict[str, object]:
+    """The switch options of `plan` and `check-plan` as PlanSettings changes (None: not given)."""
+    return {
+        "transfers": transfers,
+        "donor_keep_share": donor_share,
+        "max_wait_days": max_wait,
+        "patient_transfers": patient_transfers,
+        "patient_transfer_max_per_day": patient_transfer_max_per_day,
+        "patient_transfer_max_lead_days": patient_transfer_max_lead_days,
+        "batch_size": batch_size,
+        "max_shipments_per_day": max_shipments_per_day,
+        "transfer_neighbours": transfer_neighbours,
+        "max_transfer_lead_days": max_transfer_lead_days,
+    }
+
+
+def load(instance_dir: Path) -> MultiPeriodInstance:
+    """The instance, every problem listed on stderr (exit 2) when it is invalid."""
+    try:
+        return load_multiperiod(instance_dir)
+    except InputError as exc:
+        fail_with_problems(exc, instance_dir)
+
+
 @app.command("plan")
 def plan_command(
     instance_dir: Dir,
@@ -67,7 +165,8 @@ def plan_command(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Write manifest.csv, plan.csv, daily.csv, regions.csv, result.json here."
+            help="Write manifest.csv, plan.csv, daily.csv, regions.csv, result.json here "
+            "(result.json records the settings and constraints: check-plan reads them back)."
         ),
     ] = None,
     executed: Annotated[
@@ -88,41 +187,16 @@ def plan_command(
     ] = None,
     constraint: ConstraintOpt = None,
     no_default_constraints: NoDefaults = False,
-    no_transfers: Annotated[
-        bool, typer.Option("--no-transfers", help="No transfers of spare units between regions.")
-    ] = False,
-    donor_share: Annotated[
-        float | None,
-        typer.Option(
-            "--donor-share", help="A donor region keeps at least this share of its own units (0-1)."
-        ),
-    ] = None,
-    max_wait: Annotated[
-        int | None,
-        typer.Option("--max-wait", help="Days a patient may wait for a unit (default 0)."),
-    ] = None,
-    patient_transfers: Annotated[
-        bool | None,
-        typer.Option(
-            "--patient-transfers/--no-patient-transfers",
-            help="Allow moving patients to regions with spare units.",
-        ),
-    ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option("--batch-size", help="Depot shipments come in batches of this many units."),
-    ] = None,
-    max_shipments_per_day: Annotated[
-        int | None,
-        typer.Option("--max-shipments-per-day", help="Most shipments a depot sends a day."),
-    ] = None,
-    transfer_neighbours: Annotated[
-        int | None,
-        typer.Option(
-            "--transfer-neighbours",
-            help="Each region receives transfers from its k nearest regions only.",
-        ),
-    ] = None,
+    transfers: TransfersOpt = None,
+    donor_share: DonorShareOpt = None,
+    max_wait: MaxWaitOpt = None,
+    patient_transfers: PatientTransfersOpt = None,
+    patient_transfer_max_per_day: PatientPerDayOpt = None,
+    patient_transfer_max_lead_days: PatientLeadOpt = None,
+    batch_size: BatchOpt = None,
+    max_shipments_per_day: ShipmentsOpt = None,
+    transfer_neighbours: NeighboursOpt = None,
+    max_transfer_lead_days: TransferLeadOpt = None,
     gap: Annotated[
         float, typer.Option(help="Relative optimality gap accepted (default 1e-4).")
     ] = 1e-4,
@@ -135,30 +209,38 @@ def plan_command(
     ] = False,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
-    instance = load_multiperiod(instance_dir)
-    changes = {
-        "transfers": False if no_transfers else None,
-        "donor_keep_share": donor_share,
-        "max_wait_days": max_wait,
-        "patient_transfers": patient_transfers,
-        "batch_size": batch_size,
-        "max_shipments_per_day": max_shipments_per_day,
-        "transfer_neighbours": transfer_neighbours,
-    }
-    instance = instance.with_settings(**changes)
-    result = plan(
-        instance,
-        constraint or [],
-        default_constraints=not no_default_constraints,
-        executed=executed,
-        today=today,
-        time_limit=time_limit,
-        mip_gap=gap,
-        tie_break=not no_tie_break,
-        price_of_fairness=not no_price,
-        progress=not json_output and sys.stderr.isatty(),
-        method=method,
+    instance = load(instance_dir)
+    changes = setting_changes(
+        transfers,
+        donor_share,
+        max_wait,
+        patient_transfers,
+        patient_transfer_max_per_day,
+        patient_transfer_max_lead_days,
+        batch_size,
+        max_shipments_per_day,
+        transfer_neighbours,
+        max_transfer_lead_days,
     )
+    try:
+        instance = instance.with_settings(**changes)
+        result = plan(
+            instance,
+            constraint or [],
+            default_constraints=not no_default_constraints,
+            executed=executed,
+            today=today,
+            time_limit=time_limit,
+            mip_gap=gap,
+            tie_break=not no_tie_break,
+            price_of_fairness=not no_price,
+            progress=not json_output and sys.stderr.isatty(),
+            method=method,
+        )
+    except InputError as exc:
+        fail_with_problems(exc, instance_dir)
+    for note in result.notes:
+        typer.echo(f"warning: {note}", err=True)
     if out is not None and result.lives_saved is not None:
         write_plan_outputs(result, out)
     typer.echo(result.to_json() if json_output else plan_text(result))
@@ -167,7 +249,7 @@ def plan_command(
         raise typer.Exit(EXIT_INFEASIBLE)
     if result.lives_saved is None:
         typer.echo(f"error: no plan found ({result.status})", err=True)
-        raise typer.Exit(4)
+        raise typer.Exit(EXIT_INTERNAL)
 
 
 @app.command("check-plan")
@@ -183,13 +265,79 @@ def check_plan_command(
     json_output: JsonOpt = False,
     constraint: ConstraintOpt = None,
     no_default_constraints: NoDefaults = False,
+    instance_settings: Annotated[
+        bool,
+        typer.Option(
+            "--instance-settings",
+            help="Ignore the settings and constraints `plan --out` recorded beside the plan "
+            "(result.json); replay under instance.toml's.",
+        ),
+    ] = False,
+    transfers: TransfersOpt = None,
+    donor_share: DonorShareOpt = None,
+    max_wait: MaxWaitOpt = None,
+    patient_transfers: PatientTransfersOpt = None,
+    patient_transfer_max_per_day: PatientPerDayOpt = None,
+    patient_transfer_max_lead_days: PatientLeadOpt = None,
+    batch_size: BatchOpt = None,
+    max_shipments_per_day: ShipmentsOpt = None,
+    transfer_neighbours: NeighboursOpt = None,
+    max_transfer_lead_days: TransferLeadOpt = None,
 ) -> None:
     """Replay a plan day by day (independent simulation): expected survivors and every rule
-    it breaks. Exit 0: no rule broken; 1: rules broken; 2: invalid instance or plan file."""
-    instance = load_multiperiod(instance_dir)
-    result = check_plan(
-        instance, plan_file, constraint or [], default_constraints=not no_default_constraints
+    it breaks. The rules are those the plan was made under: the settings and constraints
+    `triage plan --out` recorded beside it (result.json), else instance.toml's; the switch
+    options, -c and --no-default-constraints override them. Exit 0: no rule broken; 1: rules
+    broken; 2: invalid instance or plan file."""
+    instance = load(instance_dir)
+    changes = setting_changes(
+        transfers,
+        donor_share,
+        max_wait,
+        patient_transfers,
+        patient_transfer_max_per_day,
+        patient_transfer_max_lead_days,
+        batch_size,
+        max_shipments_per_day,
+        transfer_neighbours,
+        max_transfer_lead_days,
     )
+    try:
+        record = None if instance_settings else recorded_context(plan_file)
+        source = "instance"
+        labels: list[str] = list(constraint or [])
+        use_defaults = not no_default_constraints
+        if record is not None and (
+            record.instance != instance.name or record.days != instance.days
+        ):
+            typer.echo(
+                f"warning: {record.path} is a plan of {record.instance!r} "
+                f"({record.days} days), not of {instance.name!r} ({instance.days} days): "
+                "its recorded settings are not used",
+                err=True,
+            )
+            record = None
+        if record is not None:
+            instance = instance.with_settings(**record.settings)
+            source = f"recorded ({record.path})"
+            if not constraint and not no_default_constraints:
+                labels, use_defaults = list(record.constraints), False
+            if record.fingerprint and record.fingerprint != instance.fingerprint():
+                typer.echo(
+                    f"warning: the instance files changed since the plan was made "
+                    f"({record.path}: fingerprint {record.fingerprint}, now "
+                    f"{instance.fingerprint()})",
+                    err=True,
+                )
+        if any(v is not None for v in changes.values()):
+            instance = instance.with_settings(**changes)
+            source += " + options"
+        result = check_plan(instance, plan_file, labels, default_constraints=use_defaults)
+    except InputError as exc:
+        fail_with_problems(exc, plan_file)
+    result = replace(result, settings_source=source)
+    if record is not None and not json_output:
+        typer.echo(f"replaying under the settings recorded in {record.path}", err=True)
     typer.echo(result.to_json() if json_output else check_text(result))
     if not result.ok:
         raise typer.Exit(EXIT_RULES_BROKEN)

@@ -8,7 +8,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import pandas as pd
 import typer
@@ -147,22 +147,41 @@ def compare_command(
         typer.echo(comparison_text(table))
 
 
+def fail_with_problems(exc: InputError, where: object) -> NoReturn:
+    """One `error: ...` line per problem on stderr, then their count; exit 2."""
+    for problem in exc.problems:
+        typer.echo(f"error: {problem}", err=True)
+    typer.echo(f"{len(exc.problems)} problem(s) found in {where}", err=True)
+    raise typer.Exit(EXIT_INPUT)
+
+
 @app.command("validate")
 def validate_command(instance_dir: Dir) -> None:
-    """Check an instance and explain every problem found (exit 2 if any)."""
+    """Check an instance and explain every problem found (exit 2 if any). A folder with a
+    demand.csv is a multi-period instance: its demand, deliveries, lead times, capacity and
+    [multiperiod] settings are checked too."""
+    from optimiser.multiperiod.instance import is_multiperiod, load_multiperiod
+
     try:
-        instance = load_instance(instance_dir)
+        if is_multiperiod(instance_dir):
+            plan = load_multiperiod(instance_dir)
+            instance = plan.base
+        else:
+            plan, instance = None, load_instance(instance_dir)
     except InputError as exc:
-        for problem in exc.problems:
-            typer.echo(f"error: {problem}", err=True)
-        typer.echo(f"{len(exc.problems)} problem(s) found in {instance_dir}", err=True)
-        raise typer.Exit(EXIT_INPUT) from None
+        fail_with_problems(exc, instance_dir)
     shortage = int((instance.excess_demand > 0).sum())
     typer.echo(
         f"ok: {instance.name}: {len(instance.regions)} regions ({shortage} with excess demand "
         f"{instance.excess_demand.sum():,.0f}), supply {instance.supply:,}, "
         f"{len(instance.constraints)} default constraint(s)"
     )
+    if plan is not None:
+        delivered = float(plan.deliveries.to_numpy().sum())
+        typer.echo(
+            f"ok: multi-period: {plan.days} days ({plan.demand_kind}), "
+            f"{len(plan.depots)} depot(s) receiving {delivered:,.0f} units"
+        )
 
 
 @app.command("evaluate")
@@ -183,9 +202,7 @@ def evaluate_command(
     try:
         units = read_allocation(allocation, instance.region_ids)
     except InputError as exc:  # list every bad line of the allocation, not just the first
-        for problem in exc.problems:
-            typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(EXIT_INPUT) from None
+        fail_with_problems(exc, allocation)
     # A result.json carries the constraints and supply it was solved under: the round trip
     # scores it under the same ones unless the command line says otherwise.
     stored = result_context(allocation)

@@ -11,8 +11,9 @@ PlanEngine.solve -> extract -> PlanResult; check_plan replays any plan through s
 docs/multiperiod.md describes the model and the files.
 """
 
+from optimiser.multiperiod.check import check_plan
 from optimiser.multiperiod.data import model_data
-from optimiser.multiperiod.engine import PlanEngine, check_plan, extract, plan
+from optimiser.multiperiod.engine import PlanEngine, extract, plan
 from optimiser.multiperiod.generator import GeneratorSpec, generate
 from optimiser.multiperiod.instance import (
     MultiPeriodInstance,

@@ -1,17 +1,21 @@
 """Large instances: the LP relaxation by column generation, then rounding and a repair LP.
 
-The model has one integer column per lane and day (ship, transfer) but an optimal plan uses
-few of them. The restricted master holds every other column and the movement columns priced
-in so far; after each LP solve the reduced cost c_j - A_j^T y of every movement column is
-computed at once (one sparse product) and the improving ones are added (primal simplex then
-re-optimises from the current basis). When none improves, the LP optimum of the full model is
-reached: U, an upper bound on the lives of any plan.
+The model has one integer column per lane and day (ship, transfer) and one patient-move column
+per patient lane and day, but an optimal plan uses few of them. The restricted master holds
+every other column and the movement columns priced in so far; after each LP solve the reduced
+cost c_j - A_j^T y of every movement column is computed at once (one sparse product) and the
+improving ones are added (primal simplex then re-optimises from the current basis). When none
+improves, the LP optimum of the full model is reached: U, an upper bound on the lives of any
+plan.
 
 A plan is then made whole: shipments and transfers are rounded lane by lane on their
 cumulative totals (so each lane ships within half a unit of the LP all along), walked through
 the days so that no depot or region ever sends units it does not have (nor below donor
 protection), at most M shipments a day kept; the repair LP re-optimises the patients with those
 movements fixed. Its lives L are those of a feasible plan, so the gap (U - L) / U is proved.
+When that gap is above the tolerance, `neighbourhood` runs branch-and-bound on the few
+movement columns where the rounded plan and the LP disagree (every other one fixed: a small
+MIP, seconds), before `polish` (branch-and-bound on the whole restricted master) is tried.
 """
 
 from __future__ import annotations
@@ -56,7 +60,9 @@ class ColumnGeneration:
         p = program
         self.program, self.data = p, data
         N = p.shape[1]
-        self.candidates = np.concatenate([p.cols["ship"], p.cols["transfer"]])
+        # Priced columns: shipments and transfers (integer) and patient moves (continuous): an
+        # optimal plan uses few of each. Everything else stays in the master from the start.
+        self.candidates = np.concatenate([p.cols["ship"], p.cols["transfer"], p.cols["ptransfer"]])
         self.partner = np.full(N, -1, dtype=np.int64)  # ship column -> its 'uses' binary
         if "uses" in p.cols:
             self.partner[p.cols["ship"]] = p.cols["uses"]
@@ -65,6 +71,9 @@ class ColumnGeneration:
         if "uses" in p.cols:
             held[p.cols["uses"]] = False
         base = np.nonzero(held)[0]
+        # integer columns always in the master: max_coverage_gap's binary z (fixed per branch
+        # by the engine, fixed in the repair LP, integer in polish)
+        self.base_integer = base[p.integrality[base] == 1]
         self.matrix = p.matrix.tocsc()
         self.priced = self.matrix[:, self.candidates].T.tocsr()
         self.position = np.full(N, -1, dtype=np.int64)
@@ -83,7 +92,8 @@ class ColumnGeneration:
         self.rows = p.shape[0]
         # Phase-1 slacks: one per fairness row (+1 on >= rows, -1 on <= rows), fixed at 0
         # except while looking for a feasible master.
-        rows = np.concatenate(list(p.fairness_rows.values())) if p.fairness_rows else np.zeros(0)
+        families = [*p.fairness_rows.values(), *p.cut_rows.values()]
+        rows = np.concatenate(families) if families else np.zeros(0)
         self.slack_rows = rows.astype(np.int64)
         sign = np.where(np.isfinite(p.row_lower[self.slack_rows]), 1.0, -1.0)
         k = len(self.slack_rows)
@@ -218,19 +228,26 @@ class ColumnGeneration:
 
     # ---- rounding and repair
     def _integer_columns(self) -> np.ndarray:
+        """The integer columns in the master: movements, `uses` binaries, z."""
         p = self.program
-        cols = (
-            np.concatenate([self.candidates, p.cols["uses"]])
-            if "uses" in p.cols
-            else self.candidates
-        )
-        return cols[self.position[cols] >= 0]
+        movements = np.concatenate([p.cols["ship"], p.cols["transfer"]])
+        cols = np.concatenate([movements, p.cols["uses"]]) if "uses" in p.cols else movements
+        return np.concatenate([cols[self.position[cols] >= 0], self.base_integer])
+
+    def fix_columns(self, cols: np.ndarray, values: np.ndarray | None) -> None:
+        """Fix full-model columns held in the master at `values` (None: their own bounds)."""
+        p = self.program
+        pos = self.position[cols]
+        if values is None:
+            self.highs.set_col_bounds_arrays(pos, p.col_lower[cols], p.col_upper[cols])
+        else:
+            self.highs.set_col_bounds_arrays(pos, values, values)
 
     def repair(
         self, movements: np.ndarray, cost: np.ndarray, maximize: bool, time_limit: float | None
     ) -> LpResult:
-        """Fix the movement columns at `movements` (full-length, whole) and re-optimise the
-        rest; the bounds are restored afterwards."""
+        """Fix the integer columns (movements, and z of max_coverage_gap) at `movements`
+        (full-length, whole) and re-optimise the rest; the bounds are restored afterwards."""
         start = time.perf_counter()
         p, h = self.program, self.highs
         nonzero = self.candidates[np.nonzero(movements[self.candidates])[0]]
@@ -248,6 +265,34 @@ class ColumnGeneration:
         if values is not None:
             values[cols] = movements[cols]
         return LpResult(run.status, run.objective, values, time.perf_counter() - start, 1)
+
+    def neighbourhood(
+        self, cost: np.ndarray, plan: np.ndarray, lp: np.ndarray, time_limit: float | None
+    ) -> LpResult:
+        """Branch-and-bound on the integer columns where the whole `plan` and the `lp`
+        solution differ (relaxation-induced neighbourhood search): every integer column on
+        which they agree is fixed there, so the MIP is small; starts from `plan`."""
+        t0 = time.perf_counter()
+        p, h = self.program, self.highs
+        self.include(self.candidates[np.nonzero(plan[self.candidates])[0]])
+        cols = self._integer_columns()
+        movements = cols[~np.isin(cols, self.base_integer)]  # z stays as its caller set it
+        agree = movements[np.abs(plan[movements] - lp[movements]) <= 1e-6]
+        pos = self.position[cols]
+        self.fix_columns(agree, plan[agree])
+        h.set_integrality(pos, True)
+        self.set_cost(cost, True)
+        h.set_start(self.master(plan))
+        h.set_option("simplex_strategy", SIMPLEX_DUAL)
+        try:
+            run = h.solve(time_limit)
+        finally:
+            h.set_integrality(pos, False)
+            self.highs.set_col_bounds_arrays(
+                self.position[agree], p.col_lower[agree], p.col_upper[agree]
+            )
+        values = None if run.values is None else self.full(run.values)
+        return LpResult(run.status, run.objective, values, time.perf_counter() - t0, 1)
 
     def polish(self, cost: np.ndarray, start_values: np.ndarray, time_limit: float) -> LpResult:
         """HiGHS branch-and-bound on the restricted master from a known plan (a last resort
@@ -268,16 +313,22 @@ class ColumnGeneration:
 
 
 def round_movements(
-    program: LinearProgram, data: MultiPeriodData, x: np.ndarray, floors: np.ndarray | None = None
+    program: LinearProgram,
+    data: MultiPeriodData,
+    x: np.ndarray,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
 ) -> np.ndarray:
     """Whole shipments and transfers near an LP solution that no depot or region could refuse.
 
     Lane by lane, the cumulative total is rounded to the nearest whole number (so a lane ships
     within half a unit of the LP at every day). Then, day by day: a depot ships at most what it
     holds and at most M shipments (the largest kept); a region sends at most what it holds above
-    donor protection (cuts go first where rounding went up most). Last, a region left below
-    its fairness floor (`floors`, units received net by the last day) gets the missing units
-    from the depot that can still spare them, dispatched as late as arrives in time.
+    donor protection (cuts go first where rounding went up most). Last, the units each region
+    receives net by the last day, X_r, are brought within the fairness limits
+    lower_r <= X_r <= upper_r (-inf / +inf: no limit; docs/multiperiod.md, "Fairness over the
+    horizon"): a region below `lower` gets the missing units (`_top_up`), a region above `upper`
+    gives back units it was sent (`_trim`).
     """
     p, d = program, data
     out = np.zeros(p.shape[1])
@@ -325,8 +376,13 @@ def round_movements(
             hand -= sent
             dst = d.arc_dst[ta[idx]]
             np.add.at(arriving, (dst, day + d.arc_lead[ta[idx]]), rt[idx])
-    if floors is not None and np.any(floors > 0):
-        _top_up(p, d, rs, rt, hand, floors)
+    low = np.full(n, -np.inf) if lower is None else lower
+    high = np.full(n, np.inf) if upper is None else upper
+    if np.any(np.isfinite(high)):
+        _trim(p, d, rs, rt, low, high)
+        hand = _hands(p, d, rs, rt)[:, T - 1]
+    if np.any(np.isfinite(low)):
+        _top_up(p, d, rs, rt, hand, low)
     out[p.cols["ship"]] = rs
     out[p.cols["transfer"]] = rt
     if "uses" in p.cols:
@@ -349,6 +405,57 @@ def _hands(p: LinearProgram, d: MultiPeriodData, rs: np.ndarray, rt: np.ndarray)
     return np.cumsum(change, axis=1)
 
 
+def _trim(
+    p: LinearProgram,
+    d: MultiPeriodData,
+    rs: np.ndarray,
+    rt: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+) -> None:
+    """Regions receiving more than `upper` net by the last day give back units they were sent:
+    their latest depot shipments first (the units stay in the depot), then transfers into them
+    (the donor keeps its units, if that keeps the donor within its own `upper`), never below
+    `lower` nor below donor protection on any later day."""
+    sk, sr, sd = p.ship
+    ta, td = p.transfer
+    T, B = d.days, d.batch_size
+    hands = _hands(p, d, rs, rt)
+    X = hands[:, T - 1] - d.own[:, T - 1]
+    keep = d.donor_share * d.own  # the least a region holds (0 without donor protection)
+    for r in np.nonzero(X - upper > 1e-9)[0]:
+        ships = np.nonzero((sr == r) & (rs > 0))[0]
+        arrive = sd[ships] + d.ship_lead[sk[ships], r]
+        order = np.argsort(-arrive, kind="stable")
+        for i, a in zip(ships[order], arrive[order], strict=True):
+            while rs[i] > 0 and X[r] - upper[r] > 1e-9 and X[r] - B >= lower[r] - 1e-9:
+                if np.any(hands[r, a:] - B < keep[r, a:] - 1e-9):
+                    break
+                rs[i] -= 1
+                hands[r, a:] -= B
+                X[r] -= B
+        if not len(ta):
+            continue
+        ins = np.nonzero((d.arc_dst[ta] == r) & (rt > 0))[0]
+        arrive = td[ins] + d.arc_lead[ta[ins]]
+        order = np.argsort(-arrive, kind="stable")
+        for i, a in zip(ins[order], arrive[order], strict=True):
+            q = int(d.arc_src[ta[i]])
+            while (
+                rt[i] > 0
+                and X[r] - upper[r] > 1e-9
+                and X[r] - 1 >= lower[r] - 1e-9
+                and X[q] + 1 <= upper[q] + 1e-9
+            ):
+                if np.any(hands[r, a:] - 1 < keep[r, a:] - 1e-9):
+                    break
+                rt[i] -= 1
+                hands[r, a:] -= 1
+                hands[q, td[i] :] += 1
+                X[r] -= 1
+                X[q] += 1
+
+
 def _top_up(
     p: LinearProgram,
     d: MultiPeriodData,
@@ -357,9 +464,10 @@ def _top_up(
     hand: np.ndarray,
     floors: np.ndarray,
 ) -> None:
-    """Regions below their fairness floors after rounding get the missing units: first from
+    """Regions below their fairness lower limits after rounding (`floors`, -inf where there is
+    none: a region without a floor may give units away) get the missing units: first from
     depot stock nobody uses (dispatched as late as still arrives in time), then by moving a
-    batch from a region above its floor that can spare it to the same or a later day."""
+    batch from a region above its limit that can spare it to the same or a later day."""
     sk, sr, sd = p.ship
     T, B = d.days, d.batch_size
     lane = {

@@ -2,12 +2,14 @@
 logistics cost, price every fairness constraint over the horizon, extract a manifest.
 
 Pipeline: MultiPeriodInstance -> model_data (+ executed moves) -> build_program -> HiGHS
-(solver.MatrixHighsModel) -> extract -> PlanResult. The CLI and the Python API call `plan` and
-`check_plan` here; nothing else builds the model.
+(solver.MatrixHighsModel) -> extract -> PlanResult. The CLI and the Python API call `plan`
+here; nothing else builds the model. check-plan lives apart (check.py, simulate.py): no model
+code.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,9 +33,9 @@ from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.colgen import ColumnGeneration, round_movements
 from optimiser.multiperiod.data import model_data
 from optimiser.multiperiod.fastpath import LinearProgram, build_program
-from optimiser.multiperiod.instance import MultiPeriodInstance
-from optimiser.multiperiod.plan_io import plan_frame, read_plan, records, today_from
-from optimiser.multiperiod.results import PRICE_COLUMNS, CheckResult, PlanResult
+from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
+from optimiser.multiperiod.plan_io import plan_frame, plan_rows, records, today_from
+from optimiser.multiperiod.results import PRICE_COLUMNS, PlanResult
 from optimiser.multiperiod.simulate import simulate
 from optimiser.results import SolverInfo
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, solver_versions
@@ -49,6 +51,7 @@ DEFAULT_GAP = 1e-4
 # columns, else "rounding" (column generation, rounding, repair: colgen.py).
 EXACT_LIMIT = 5_000
 POLISH_SECONDS = 60.0  # branch-and-bound on the restricted master when rounding leaves a gap
+NEIGHBOURHOOD_SECONDS = 20.0  # ... after this much on the movements plan and LP disagree on
 CLEANUP_COST = 1e-4  # lives per unit of logistics cost in the rounding method's second LP
 STAGE2_GAP = 1e-4  # the tie-break stage stops within 0.01% of the least logistics cost
 METHODS = ("auto", "exact", "rounding")
@@ -68,6 +71,22 @@ class PlanOutcome:
     logistics: float | None = None
     stage1_lives: float | None = None
     bound: float | None = None
+
+
+@dataclass(frozen=True)
+class _Branch:
+    """One column-generation LP of the rounding method and its best rounded plan."""
+
+    status: SolveStatus
+    bound: float | None
+    best: tuple[float, np.ndarray] | None
+    solves: int
+    seconds: float
+
+
+def _gap(bound: float, objective: float) -> float:
+    """Relative gap (U - L) / U of a plan's objective L against an upper bound U."""
+    return max(0.0, (bound - objective) / max(abs(bound), 1e-9))
 
 
 class _Deadline:
@@ -111,16 +130,6 @@ def executed_moves(
                     file=file,
                     line=int(row.line),
                     column="day",
-                )
-            )
-            continue
-        if row.arrives < row.day:
-            problems.append(
-                Problem(
-                    f"arrives on day {row.arrives}, before it was dispatched (day {row.day})",
-                    file=file,
-                    line=int(row.line),
-                    column="arrives",
                 )
             )
             continue
@@ -226,7 +235,7 @@ class PlanEngine:
         if method in ("auto", "rounding"):
             self.colgen = ColumnGeneration(p, self.data, self.options)
             self.translate_seconds += self.colgen.translate_seconds
-            for family in p.fairness_rows.values():
+            for family in [*p.fairness_rows.values(), *p.cut_rows.values()]:
                 self.colgen.highs.set_rows_active(family, False)
         if method == "exact":
             self._exact()
@@ -260,6 +269,8 @@ class PlanEngine:
             )
             for label, rows in p.fairness_rows.items():
                 self.exact_model.set_rows_active(rows, label in self._active)
+            for rows in p.cut_rows.values():
+                self.exact_model.set_rows_active(rows, False)
             self.translate_seconds += time.perf_counter() - t0
         return self.exact_model
 
@@ -296,37 +307,115 @@ class PlanEngine:
         time_limit: float | None = None,
     ) -> PlanOutcome:
         """Most expected survivors under `active`; with `tie_break`, the least logistics cost
-        among plans that save as many (stage 2, the lives objective held at its optimum)."""
+        among plans that save as many (stage 2, the lives objective held at its optimum).
+
+        Status: optimal when the plan is proved within the gap tolerance of the best bound;
+        infeasible when proved so; otherwise time_limit with the best plan found and its gap
+        against the best bound known (without fairness rows, at worst the fallback plan:
+        nothing shipped, patients admitted to their regions' own units)."""
         unknown = {c.label for c in active} - {c.label for c in self.candidates}
         if unknown:
             raise ValueError(f"not built into this engine: {sorted(unknown)}")
         key = frozenset(c.label for c in active) | ({"#tie"} if tie_break else set())
         if key in self._cache:
             return self._cache[key]
+        if not tie_break and key | {"#tie"} in self._cache:
+            # a tie-broken plan saves the same lives (to LIVES_TOL): it serves a lives-only ask
+            return self._cache[key | {"#tie"}]
         deadline = _Deadline(time_limit if time_limit is not None else self.options.time_limit)
         self._activate(active)
         out: PlanOutcome | None = None
         if self.colgen is not None:
             out = self._solve_rounding(active, tie_break, deadline)
-            proved = out.gap is not None and out.gap <= self.options.mip_rel_gap + 1e-12
             small = self.integers <= EXACT_LIMIT
-            if (
-                self.method == "auto"
-                and small
-                and not proved
-                and out.status is not SolveStatus.INFEASIBLE
-            ):
+            if self.method == "auto" and small and not self._proved(out):
                 exact = self._solve_exact(active, tie_break, deadline, out.values)
-                if exact.values is not None and (
-                    out.values is None or (exact.objective or 0) >= (out.objective or 0) - 1e-9
-                ):
-                    out = replace(
-                        exact, seconds=exact.seconds + out.seconds, solves=exact.solves + out.solves
-                    )
+                out = self._better(out, exact)
         else:
             out = self._solve_exact(active, tie_break, deadline, None)
+        if out.status is not SolveStatus.OPTIMAL and out.status is not SolveStatus.INFEASIBLE:
+            out = self._with_fallback(active, out)
         self._cache[key] = out
         return out
+
+    def _proved(self, out: PlanOutcome) -> bool:
+        return out.status is SolveStatus.INFEASIBLE or (
+            out.values is not None
+            and out.gap is not None
+            and out.gap <= self.options.mip_rel_gap + 1e-12
+        )
+
+    def _better(self, first: PlanOutcome, second: PlanOutcome) -> PlanOutcome:
+        """Combine two attempts at the same problem (rounding, then exact): a proof of
+        infeasibility wins; else the plan with the higher objective, its gap measured against
+        the lower of the two bounds (both are upper bounds of any plan)."""
+        seconds, solves = first.seconds + second.seconds, first.solves + second.solves
+        if second.status is SolveStatus.INFEASIBLE:
+            return replace(second, seconds=seconds, solves=solves)
+        plans = [o for o in (first, second) if o.values is not None]
+        if not plans:
+            return replace(second, seconds=seconds, solves=solves)
+        best = max(plans, key=lambda o: o.objective or 0.0)
+        bounds = [o.bound for o in (first, second) if o.bound is not None]
+        bound = min(bounds) if bounds else None
+        gap = best.gap if bound is None else _gap(bound, best.objective or 0.0)
+        if best is second and second.status is SolveStatus.OPTIMAL:
+            gap = second.gap  # HiGHS proved it within its tolerance
+        status = (
+            SolveStatus.OPTIMAL
+            if gap is not None and gap <= self.options.mip_rel_gap + 1e-12
+            else SolveStatus.TIME_LIMIT
+        )
+        return replace(best, status=status, gap=gap, bound=bound, seconds=seconds, solves=solves)
+
+    def _fairness_rows_on(self, active: Sequence[ConstraintSpec]) -> bool:
+        return any(len(self.program.fairness_rows.get(c.label, ())) for c in active)
+
+    def fallback_values(self) -> np.ndarray:
+        """The plan of last resort: nothing new shipped or transferred, every waiting patient
+        admitted to its own region's units (and the executed moves' units) earliest deadline
+        first, the rule of check-plan's simulation (simulate.py), whose admissions it takes."""
+        p, d = self.program, self.data
+        sim = simulate(self.instance, self.executed)
+        group = {
+            (int(r), int(e)): g
+            for g, (r, e) in enumerate(zip(d.group_region, d.group_day, strict=True))
+        }
+        ag, as_ = p.admit
+        column = {(int(g), int(t)): i for i, (g, t) in enumerate(zip(ag, as_, strict=True))}
+        x = self._zero.copy()
+        admit = p.cols["admit"]
+        for home, _where, day, cohort, count in sim.admissions:
+            x[admit[column[group[home, cohort], day]]] += count
+        return x
+
+    def _with_fallback(self, active: Sequence[ConstraintSpec], out: PlanOutcome) -> PlanOutcome:
+        """Keep the better of `out` and the fallback plan (only without fairness rows: the
+        fallback ships nothing, so it would not meet a floor). Its gap is measured against the
+        best bound known: the LP bound when column generation finished, else every patient
+        admitted (sum_g a_r g_r n_g)."""
+        if self._fairness_rows_on(active):
+            return out
+        cost = self.objective(active)
+        values = self.fallback_values()
+        objective = float(cost @ clean_values(self.program, values))
+        d = self.data
+        weighted_gain = d.gain * objective_weights(d, active)
+        everyone = float(weighted_gain[d.group_region] @ d.group_size)
+        bound = out.bound if out.bound is not None else everyone
+        if out.values is not None and (out.objective or 0.0) >= objective:
+            return replace(out, gap=_gap(bound, out.objective or 0.0), bound=bound)
+        return PlanOutcome(
+            SolveStatus.TIME_LIMIT,
+            values,
+            self.lives_of(values),
+            objective,
+            _gap(bound, objective),
+            out.seconds,
+            out.solves,
+            logistics=0.0,
+            bound=bound,
+        )
 
     def _solve_exact(
         self,
@@ -386,63 +475,83 @@ class PlanEngine:
     def _solve_rounding(
         self, active: Sequence[ConstraintSpec], tie_break: bool, deadline: _Deadline
     ) -> PlanOutcome:
-        """Column generation for the LP bound U, then rounding + repair for a whole plan; with
-        `tie_break` the LP is first re-solved for the least logistics cost at lives U and the
-        rounded plan kept only if it saves at least as many lives as the plain one."""
+        """Column generation for the LP bound U, then rounding + repair for a whole plan.
+
+        max_coverage_gap's binary z is branched on, not relaxed: each assignment of the active
+        gap constraints' z (z = 1 first: everyone within `gap` of full coverage) is its own
+        column-generation LP (U = the largest branch optimum: a valid bound, exactly as if z
+        were binary), rounded and repaired with z fixed. If the best plan is not within the
+        gap tolerance of U, branch-and-bound on the restricted master (z integer) polishes it.
+        """
         cg = self.colgen
         assert cg is not None
         p = self.program
         cost = self.objective(active)
-        rows = [
-            self.program.fairness_rows[c.label]
-            for c in active
-            if c.label in self.program.fairness_rows
-        ]
+        rows = [p.fairness_rows[c.label] for c in active if c.label in p.fairness_rows]
         active_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        floors = np.zeros(self.data.n)
-        for spec in active:
-            if spec.kind in HORIZON_FLOOR_KINDS:
-                floors = np.maximum(floors, horizon_floors(self.data, spec))
-        lp = cg.solve_lp(cost, True, deadline.remaining(), active_rows)
-        solves, seconds = lp.rounds, lp.seconds
-        if lp.values is None:
-            return PlanOutcome(lp.status, None, None, None, None, seconds, solves)
-        bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
-        tol = LIVES_TOL_ABS + LIVES_TOL_REL * abs(lp.objective or 0.0)
-
-        def whole(values: np.ndarray) -> tuple[float, np.ndarray] | None:
-            nonlocal solves, seconds
-            fixed = round_movements(p, self.data, values, floors)
-            run = cg.repair(fixed, cost, True, deadline.remaining())
-            solves += 1
-            seconds += run.seconds
-            if run.values is None or run.status is not SolveStatus.OPTIMAL:
-                return None
-            return float(cost @ run.values), run.values
-
-        best = whole(lp.values)
-        # The LP optimum is degenerate (free circular transfers); an LP solution that also
-        # pays a little for logistics (lives - CLEANUP_COST x cost, re-optimised from the same
-        # basis) rounds better. Both are rounded; more lives wins, then (with tie_break) the
-        # lower logistics cost: the cost never decides against a life.
-        if lp.status is SolveStatus.OPTIMAL:
-            cheap = cg.solve_lp(
-                cost - CLEANUP_COST * p.logistics, True, deadline.remaining(), active_rows
-            )
-            solves += cheap.rounds
-            seconds += cheap.seconds
-            if cheap.values is not None:
-                other = whole(cheap.values)
-                if other is not None and (
-                    best is None
-                    or other[0] > best[0] + tol
-                    or (
-                        tie_break
-                        and other[0] >= best[0] - tol
-                        and p.logistics @ other[1] <= p.logistics @ best[1]
-                    )
-                ):
-                    best = other
+        switches = [
+            (c, p.cols[f"fair:{c.label}:all_near_full"])
+            for c in active
+            if f"fair:{c.label}:all_near_full" in p.cols
+        ]
+        solves = 0
+        seconds = 0.0
+        bounds: list[float] = []
+        bound_known = True
+        best: tuple[float, np.ndarray] | None = None
+        feasible = False
+        # Without the gap constraints the problem is a relaxation of every branch: its bound
+        # holds for all of them, and a branch plan within the gap tolerance of it ends the
+        # branching (its solve is cached: the price of fairness asks for it anyway).
+        relaxed_bound: float | None = None
+        if switches:
+            relaxed = [c for c in active if c.kind != "max_coverage_gap"]
+            ref = self.solve(relaxed, tie_break=False, time_limit=deadline.remaining())
+            self._activate(active)
+            if ref.status is SolveStatus.INFEASIBLE:
+                return PlanOutcome(SolveStatus.INFEASIBLE, None, None, None, None, 0.0, 0)
+            relaxed_bound = ref.bound
+        zcols = np.array([int(col[0]) for _, col in switches], dtype=np.int64)
+        skipped = False
+        for assignment in itertools.product((1.0, 0.0), repeat=len(switches)):
+            if (
+                best is not None
+                and relaxed_bound is not None
+                and relaxed_bound - best[0]
+                <= self.options.mip_rel_gap * max(abs(relaxed_bound), 1.0)
+            ):
+                skipped = True
+                break
+            z = {spec.label: value for (spec, _), value in zip(switches, assignment, strict=True)}
+            cg.fix_columns(zcols, np.asarray(assignment, dtype=float))
+            # With z = 1 every X_r >= (1 - gap) P_r - c_r, and X_r is whole in every plan:
+            # the cut rows hold it rounded up, so the LP's X is whole where it binds.
+            cuts = [p.cut_rows[label] for label, value in z.items() if value == 1.0]
+            cut_rows = np.concatenate(cuts) if cuts else np.zeros(0, dtype=np.int64)
+            cg.highs.set_rows_active(cut_rows, True)
+            try:
+                branch = self._round_branch(
+                    cost, active, np.concatenate([active_rows, cut_rows]), tie_break, deadline, z
+                )
+            finally:
+                cg.fix_columns(zcols, None)
+                cg.highs.set_rows_active(cut_rows, False)
+            solves += branch.solves
+            seconds += branch.seconds
+            if branch.status is SolveStatus.INFEASIBLE:
+                continue
+            feasible = True
+            if branch.bound is None:
+                bound_known = False
+            else:
+                bounds.append(branch.bound)
+            if branch.best is not None and (best is None or branch.best[0] > best[0]):
+                best = branch.best
+        if not feasible and not skipped:
+            return PlanOutcome(SolveStatus.INFEASIBLE, None, None, None, None, seconds, solves)
+        bound = max(bounds) if bound_known and bounds and not skipped else None
+        if relaxed_bound is not None:
+            bound = relaxed_bound if bound is None else min(bound, relaxed_bound)
         if best is None or (
             bound is not None
             and (bound - best[0]) > self.options.mip_rel_gap * max(abs(bound), 1.0)
@@ -459,7 +568,7 @@ class PlanEngine:
         if best is None:
             return PlanOutcome(SolveStatus.ERROR, None, None, None, None, seconds, solves)
         objective, values = best
-        gap = None if bound is None else max(0.0, (bound - objective) / max(abs(bound), 1e-9))
+        gap = None if bound is None else _gap(bound, objective)
         ok = gap is not None and gap <= self.options.mip_rel_gap + 1e-12
         return PlanOutcome(
             SolveStatus.OPTIMAL if ok else SolveStatus.TIME_LIMIT,
@@ -473,6 +582,121 @@ class PlanEngine:
             stage1_lives=None,
             bound=bound,
         )
+
+    def _round_branch(
+        self,
+        cost: np.ndarray,
+        active: Sequence[ConstraintSpec],
+        active_rows: np.ndarray,
+        tie_break: bool,
+        deadline: _Deadline,
+        z: Mapping[str, float],
+    ) -> _Branch:
+        """One LP by column generation (max_coverage_gap's z fixed at `z`), rounded twice:
+        from the lives-only optimum and from an LP that also pays CLEANUP_COST per unit of
+        logistics cost. If the better of the two is not within the gap tolerance of the LP
+        bound, a small MIP around it (ColumnGeneration.neighbourhood) may improve it. The plan
+        kept saves the most lives; with tie_break, the lowest logistics cost among the plans
+        within LIVES_TOL of the most: the same candidates either way, so the cost never
+        decides against a life."""
+        cg = self.colgen
+        assert cg is not None
+        p = self.program
+        lp = cg.solve_lp(cost, True, deadline.remaining(), active_rows)
+        solves, seconds = lp.rounds, lp.seconds
+        if lp.values is None:
+            return _Branch(lp.status, None, None, solves, seconds)
+        bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
+        tol = LIVES_TOL_ABS + LIVES_TOL_REL * abs(lp.objective or 0.0)
+        zcols = [int(p.cols[f"fair:{label}:all_near_full"][0]) for label in z]
+        plans: list[tuple[float, np.ndarray, np.ndarray]] = []  # (objective, plan, its LP)
+
+        def whole(values: np.ndarray) -> None:
+            nonlocal solves, seconds
+            lower, upper = self.received_limits(active, z, values)
+            fixed = round_movements(p, self.data, values, lower, upper)
+            fixed[zcols] = list(z.values())
+            run = cg.repair(fixed, cost, True, deadline.remaining())
+            solves += 1
+            seconds += run.seconds
+            if run.values is not None and run.status is SolveStatus.OPTIMAL:
+                plans.append((float(cost @ run.values), run.values, values))
+
+        whole(lp.values)
+        # The LP optimum is degenerate (free circular transfers); an LP solution that also
+        # pays a little for logistics (lives - CLEANUP_COST x cost, re-optimised from the same
+        # basis) rounds better.
+        if lp.status is SolveStatus.OPTIMAL:
+            cheap = cg.solve_lp(
+                cost - CLEANUP_COST * p.logistics, True, deadline.remaining(), active_rows
+            )
+            solves += cheap.rounds
+            seconds += cheap.seconds
+            if cheap.values is not None:
+                whole(cheap.values)
+        if not plans:
+            return _Branch(lp.status, bound, None, solves, seconds)
+        top = max(plans, key=lambda c: c[0])  # the first of equals: independent of tie_break
+        if bound is not None and bound - top[0] > self.options.mip_rel_gap * max(abs(bound), 1.0):
+            limit = deadline.remaining()
+            near = cg.neighbourhood(
+                cost, top[1], top[2], NEIGHBOURHOOD_SECONDS if limit is None else limit
+            )
+            solves += 1
+            seconds += near.seconds
+            if near.values is not None:
+                plans.append((float(cost @ near.values), near.values, top[2]))
+        most = max(c[0] for c in plans)
+        if tie_break:
+            close = [c for c in plans if c[0] >= most - tol]
+            chosen = min(close, key=lambda c: float(p.logistics @ c[1]))
+        else:
+            chosen = max(plans, key=lambda c: c[0])
+        return _Branch(lp.status, bound, (chosen[0], chosen[1]), solves, seconds)
+
+    def received_limits(
+        self,
+        active: Sequence[ConstraintSpec],
+        z: Mapping[str, float],
+        values: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Limits lower_r <= X_r <= upper_r on the units each region receives net by the last
+        day that the active fairness rows impose (-inf / +inf: none), for the rounding:
+
+        * a floor kind: X_r >= f_r where f_r > 0 (no row, so no limit, where f_r <= 0);
+        * max_coverage_gap(gap) with z = 1: m_cov >= 1 - gap, so X_r >= (1 - gap) P_r - c_r
+          for every r with P_r > 0 (negative: how many units r may give away);
+        * with z = 0: m <= (c_r + X_r) / P_r <= m + gap, with m the LP's m_cov (`values`;
+          without values, no limit).
+        """
+        d = self.data
+        lower = np.full(d.n, -np.inf)
+        upper = np.full(d.n, np.inf)
+        demand = d.peak_demand > 0
+        P = np.where(demand, d.peak_demand, 1.0)
+        for spec in active:
+            if spec.kind in HORIZON_FLOOR_KINDS:
+                f = horizon_floors(d, spec)
+                lower = np.maximum(lower, np.where(f > 0, f, -np.inf))
+            elif spec.label in z:
+                gap = float(spec.options["gap"])
+                if z[spec.label] >= 0.5:
+                    low = (1.0 - gap) * P - d.capacity
+                    high = np.full(d.n, np.inf)
+                elif values is None:
+                    continue
+                else:
+                    m = float(values[self.program.cols[f"fair:{spec.label}:min_coverage"][0]])
+                    low = m * P - d.capacity
+                    high = (m + gap) * P - d.capacity
+                lower = np.maximum(lower, np.where(demand, low - 1e-9, -np.inf))
+                upper = np.minimum(upper, np.where(demand, high + 1e-9, np.inf))
+        return lower, upper
+
+    def best_lives(self) -> float:
+        """L*: the most lives of any plan found so far. Every plan is a plan of the problem
+        without fairness constraints, so this is the best known value of its optimum."""
+        return max((o.lives for o in self._cache.values() if o.lives is not None), default=0.0)
 
     def feasible(self, active: Sequence[ConstraintSpec]) -> bool:
         return self.solve(active, tie_break=False).status is not SolveStatus.INFEASIBLE
@@ -789,6 +1013,55 @@ def _patient_rows(
 # Public entry points
 
 
+def setting_notes(instance: MultiPeriodInstance, data: MultiPeriodData) -> list[str]:
+    """Switches that are on (or set away from their default) but change nothing here, said
+    plainly (the CLI prints them as warnings; the JSON carries them as `notes`)."""
+    s, defaults = instance.settings, PlanSettings()
+    notes: list[str] = []
+    lead = instance.region_lead.to_numpy(dtype=float)
+    shortest = float(np.nanmin(lead)) if np.isfinite(lead).any() else math.inf
+    if s.patient_transfers and not data.patient_transfers:
+        why = (
+            f"the shortest region-to-region lead time is {shortest:g} day(s)"
+            if math.isfinite(shortest)
+            else "there is no region-to-region lane"
+        )
+        notes.append(
+            "patient transfers are on but no pair of regions is within the distance limit "
+            f"patient_transfer_max_lead_days = {s.patient_transfer_max_lead_days} ({why}): no "
+            "patient can move; raise --patient-transfer-max-lead-days"
+        )
+    if not s.patient_transfers:
+        changed = [
+            k
+            for k in ("patient_transfer_max_per_day", "patient_transfer_max_lead_days")
+            if getattr(s, k) != getattr(defaults, k)
+        ]
+        if changed:
+            notes.append(f"{' and '.join(changed)} change nothing: patient transfers are off")
+    if s.transfers and data.n > 1 and not data.transfers:
+        notes.append(
+            "transfers are on but no transfer lane remains (lead_times.csv lanes within "
+            f"max_transfer_lead_days = {s.max_transfer_lead_days}): no unit can move between "
+            "regions"
+        )
+    if not data.transfers:
+        changed = [
+            k
+            for k in ("donor_keep_share", "transfer_neighbours", "max_transfer_lead_days")
+            if getattr(s, k) != getattr(defaults, k)
+        ]
+        if changed:
+            notes.append(f"{' and '.join(changed)} change nothing: no unit moves between regions")
+    total = data.deliveries.sum(axis=1)
+    if len(total) and data.batch_size > 1 and float(total.max()) < data.batch_size:
+        notes.append(
+            f"batch_size = {data.batch_size} is more than any depot receives "
+            f"({float(total.max()):g} units at most): nothing can be shipped"
+        )
+    return notes
+
+
 def active_constraints(
     instance: MultiPeriodInstance,
     constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
@@ -836,8 +1109,8 @@ def plan(
         raise InputError(
             Problem(f"must be in [0, 1), got {mip_gap!r}", column="mip_gap", column_word="option")
         )
-    if isinstance(executed, str | Path):
-        executed = read_plan(executed, instance, executed=True)
+    if executed is not None:
+        executed = plan_rows(executed, instance, executed=True, name="executed")
     if executed is not None and today is None:
         today = today_from(executed)
     active = active_constraints(instance, constraints, default_constraints)
@@ -855,9 +1128,10 @@ def plan(
         main if not active else engine.solve([], tie_break=False, time_limit=deadline.remaining())
     )
     if price_of_fairness and active and main.values is not None:
-        price = _price_table(engine, active, star.lives, deadline, progress)
+        price = _price_table(engine, active, deadline, progress)
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
+    lives_star = engine.best_lives() if star.lives is not None else None
     timings["price_of_fairness"] = time.perf_counter() - t_main
     t_extract = time.perf_counter()
     parts = extract(engine, main.values) if main.values is not None else None
@@ -881,7 +1155,7 @@ def plan(
         days=instance.days,
         start_date=None if instance.start_date is None else instance.start_date.isoformat(),
         lives_saved=None if parts is None else parts["lives"],
-        lives_optimal=star.lives,
+        lives_optimal=lives_star,
         constraints=tuple(c.label for c in active),
         settings={k: getattr(s, k) for k in s.__dataclass_fields__},
         manifest=empty if parts is None else parts["manifest"],
@@ -900,6 +1174,8 @@ def plan(
         timings=timings,
         fingerprint=instance.fingerprint(),
         resource=instance.base.resource,
+        notes=tuple(setting_notes(instance, engine.data)),
+        objective_bound=main.bound,
         sizes={
             "columns": int(engine.program.shape[1]),
             "rows": int(engine.program.shape[0]),
@@ -912,11 +1188,16 @@ def plan(
 def _price_table(
     engine: PlanEngine,
     active: Sequence[ConstraintSpec],
-    lives_star: float | None,
     deadline: _Deadline,
     progress: bool,
 ) -> pd.DataFrame:
-    """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all."""
+    """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all.
+
+    Each solve is optimal within the gap tolerance only, so a constrained plan may save a
+    fraction of a life more than the unconstrained solve found; but every plan found is a plan
+    of the unconstrained problem, so L* is the best lives of them all (PlanEngine.best_lives),
+    and likewise without_k (lives only, no prioritarian weights) is at least what all saves:
+    a price is never negative by tolerance."""
     from tqdm import tqdm
 
     everything = engine.solve(active, tie_break=False, time_limit=deadline.remaining())
@@ -929,78 +1210,28 @@ def _price_table(
         leave=False,
     ):
         alone = engine.solve([spec], tie_break=False, time_limit=deadline.remaining())
-        without = engine.solve(
-            [c for c in active if c != spec], tie_break=False, time_limit=deadline.remaining()
-        )
+        rest = [c for c in active if c != spec]
+        without = engine.solve(rest, tie_break=False, time_limit=deadline.remaining())
+        without_lives = without.lives
+        lives_only = all(REGISTRY[c.kind].role == "constraint" for c in rest)
+        if without_lives is not None and everything.lives is not None and lives_only:
+            without_lives = max(without_lives, everything.lives)
         notes = []
         saved_alone = lost_alone = marginal = None
         if alone.lives is None:
             notes.append(f"alone: {alone.status}; " + engine.explain_infeasible([spec]))
         else:
             saved_alone = alone.lives
-            lost_alone = None if lives_star is None else lives_star - alone.lives
+            lost_alone = max(engine.best_lives(), alone.lives) - alone.lives
             if alone.status is SolveStatus.TIME_LIMIT:
                 notes.append(f"alone: time limit, gap {alone.gap}")
         if everything.lives is None:
             notes.append("marginal: the full constraint set is infeasible")
-        elif without.lives is None:
+        elif without_lives is None:
             notes.append(f"marginal: without it the rest is {without.status}")
         else:
-            marginal = without.lives - everything.lives
+            marginal = without_lives - everything.lives
         if REGISTRY[spec.kind].role == "objective":
             notes.append("objective weights: its price is the unweighted lives given up")
         rows.append([spec.label, saved_alone, lost_alone, marginal, "; ".join(notes)])
     return pd.DataFrame(rows, columns=PRICE_COLUMNS)
-
-
-def check_plan(
-    instance: MultiPeriodInstance,
-    plan_file: str | Path | pd.DataFrame,
-    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
-    *,
-    default_constraints: bool = True,
-) -> CheckResult:
-    """Replay a plan through the independent simulation (simulate.py): its expected survivors,
-    shortfall and every rule it breaks, including the active fairness constraints over the
-    horizon (on the units each region received net by the last day)."""
-    if isinstance(plan_file, pd.DataFrame):
-        rows, name = plan_file, "plan"
-    else:
-        rows, name = read_plan(plan_file, instance), Path(plan_file).name
-    sim = simulate(instance, rows)
-    violations = [v.to_dict() for v in sim.violations]
-    active = active_constraints(instance, constraints, default_constraints)
-    data = model_data(instance)
-    for spec in active:
-        if spec.kind not in HORIZON_FLOOR_KINDS:
-            continue
-        floors = horizon_floors(data, spec)
-        short = np.nonzero(sim.net_received < floors - 1e-6)[0]
-        for r in short[:10]:
-            violations.append(
-                {
-                    "rule": "fairness",
-                    "day": instance.days - 1,
-                    "line": None,
-                    "message": f"{spec.label}: {instance.regions[r]} receives "
-                    "{sim.net_received[r]:g} units net by the last day, floor {floors[r]:g}",
-                }
-            )
-    T = instance.days
-    regions = pd.DataFrame(index=pd.Index(instance.regions, name="region"))
-    regions["admitted"] = sim.admitted.sum(axis=1)
-    regions["not_admitted"] = sim.lost.sum(axis=1)
-    regions["expected_survivors"] = sim.survivors_by_region
-    regions["net_received"] = sim.net_received
-    regions["shortfall"] = sim.shortfall.sum(axis=1)
-    regions["units_on_hand_last_day"] = sim.on_hand[:, T - 1]
-    return CheckResult(
-        instance=instance.name,
-        plan_file=name,
-        survivors=sim.survivors,
-        shortfall=float(sim.shortfall.sum()),
-        violations=violations,
-        regions=regions,
-        greedy_admissions=sim.greedy,
-        rows=len(rows),
-    )

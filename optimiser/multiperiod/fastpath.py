@@ -2,8 +2,10 @@
 matrices with vectorised numpy, then loaded into HiGHS through solver.MatrixHighsModel.
 
 Same variables, rows and bounds as the Pyomo reference (tests check both reach the same
-optimum); one difference of form only: a patient group with a single decision variable gets
-its size as a column bound instead of a row. Why not Pyomo: docs/multiperiod.md, "Fast path".
+optimum); differences of form only: a patient group with a single decision variable gets its
+size as a column bound instead of a row, and max_coverage_gap adds rows that are switched off
+except in one branch of the rounding method (`cut_rows`, valid cuts there). Why not Pyomo:
+docs/multiperiod.md, "Fast path".
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ class LinearProgram:
     lives: np.ndarray  # objective coefficients of L (unweighted), full length
     logistics: np.ndarray  # coefficients of C, full length
     fairness_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    # rows of the rounding method's cuts (max_coverage_gap with z = 1), off unless switched on
+    cut_rows: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -222,6 +226,7 @@ def build_program(
 
     # ---- fairness over the horizon, on X_r = h_{r,T-1} - own_{r,T-1}
     fairness_rows: dict[str, np.ndarray] = {}
+    cut_rows: dict[str, np.ndarray] = {}
     last_hand = hand[np.arange(n) * T + T - 1]
     own_last = own[:, T - 1]
     for spec in constraints:
@@ -252,6 +257,15 @@ def build_program(
                 sw = b.add_rows(f"fair:{spec.label}:switch", 1, -INF, gap)
                 b.add(sw, z, 1.0)
                 b.add(sw, mc, -1.0)
+                fairness_rows[spec.label] = np.arange(start, b.num_rows, dtype=np.int64)
+                # Valid only when z = 1 (m_cov >= 1 - gap) and X_r whole: the rounding method's
+                # cut h_{r,T-1} >= own_{r,T-1} + ceil((1 - gap) P_r - c_r); built switched
+                # off, switched on only in that method's z = 1 branch (engine.py).
+                whole = np.ceil((1.0 - gap) * P - data.capacity[where] - 1e-9)
+                cut = b.add_rows(f"cut:{spec.label}", len(where), own_last[where] + whole, INF)
+                b.add(cut, last_hand[where], 1.0)
+                cut_rows[spec.label] = cut
+                continue
         fairness_rows[spec.label] = np.arange(start, b.num_rows, dtype=np.int64)
 
     # ---- objective vectors
@@ -291,6 +305,7 @@ def build_program(
         lives=lives,
         logistics=logistics,
         fairness_rows=fairness_rows,
+        cut_rows=cut_rows,
     )
 
 

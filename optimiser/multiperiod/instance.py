@@ -18,11 +18,17 @@ import numpy as np
 import pandas as pd
 
 from optimiser.errors import InputError, Problem
-from optimiser.instance import Instance, _read_csv, load_instance
+from optimiser.instance import MAX_SUPPLY, Instance, _read_csv, load_instance
 
 DEMAND_KINDS = ("census", "new_patients")
 MAX_LISTED = 8  # how many days/regions an error message lists before "and N more"
 MAX_ROW_PROBLEMS = 20  # per file and column
+# Sanity bounds (docs/multiperiod.md, "Bounds"): far beyond any real plan, they keep every
+# day index and count finite and inside int64. Units and patients: MAX_SUPPLY (as the
+# single-period engine's supply and capacity); days, lead times, waits and stays: MAX_DAYS.
+MAX_DAYS = 3_660  # ten years of days
+MAX_UNITS = MAX_SUPPLY
+DAY_SETTINGS = ("max_transfer_lead_days", "max_wait_days", "patient_transfer_max_lead_days")
 
 
 @dataclass(frozen=True)
@@ -277,16 +283,33 @@ def build_multiperiod_instance(
         raise InputError(problems)
 
     # demand.csv decides the horizon when [multiperiod] days is absent
-    kind, demand = _demand(demand_raw, regions, days_given, kind_given, start_date, problems)
-    if demand is None:
+    # demand.csv's problems do not stop the other files' checks (every problem is listed) as
+    # long as the horizon is known
+    kind, demand, T_known = _demand(
+        demand_raw, regions, days_given, kind_given, start_date, problems
+    )
+    if T_known is None:
         raise InputError(problems)
-    T = demand.shape[1]
+    T = T_known
+    before = len(problems)
     depots, deliveries = _deliveries(
         deliveries_raw, depots_given, regions, base.supply, T, start_date, problems
     )
+    deliveries_ok = len(problems) == before
     ship_lead, region_lead = _lead_times(leads_raw, depots, regions, default_lead, problems)
     own, staff = _capacity(capacity_raw, base, T, start_date, problems)
-    _check_info(table, deliveries, base.supply, problems)
+    if deliveries_ok:  # totals of a deliveries.csv with bad rows would only echo them
+        _check_info(table, deliveries, base.supply, problems)
+    long_stay = base.regions["los_days"].to_numpy(dtype=float) > MAX_DAYS
+    for rid in np.asarray(regions)[long_stay]:
+        problems.append(
+            Problem(
+                f"must be at most {MAX_DAYS:,} days in a multi-period instance",
+                file="regions.csv",
+                region=str(rid),
+                column="los_days",
+            )
+        )
     if base.regions["los_days"].isna().all():
         problems.append(
             Problem(
@@ -299,6 +322,7 @@ def build_multiperiod_instance(
         )
     if problems:
         raise InputError(problems)
+    assert demand is not None
     info = {k: table[k] for k in INFO_KEYS if k in table}
     return MultiPeriodInstance(
         base=base,
@@ -342,19 +366,20 @@ def _check_setting(
             isinstance(value, bool)
             or not isinstance(value, int | float)
             or not math.isfinite(value)
-            or value < 0
+            or not 0 <= value <= MAX_UNITS
         ):
-            bad("must be a number >= 0")
+            bad(f"must be a number in [0, {MAX_UNITS:,}]")
             return None
         return float(value)
     minimum = 1 if key in ("transfer_neighbours", "batch_size", "max_shipments_per_day") else 0
+    maximum = MAX_DAYS if key in DAY_SETTINGS else MAX_UNITS
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or (isinstance(value, float) and (not math.isfinite(value) or value != int(value)))
-        or value < minimum
+        or not minimum <= value <= maximum
     ):
-        bad(f"must be a whole number >= {minimum}")
+        bad(f"must be a whole number >= {minimum} and <= {maximum:,}")
         return None
     return int(value)
 
@@ -380,18 +405,21 @@ def _start_date(value: Any, problems: list[Problem]) -> dt.date | None:
     return None
 
 
-def _whole(value: Any, key: str, problems: list[Problem], minimum: int) -> int | None:
+def _whole(
+    value: Any, key: str, problems: list[Problem], minimum: int, maximum: int = MAX_DAYS
+) -> int | None:
     if value is None:
         return None
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or (isinstance(value, float) and (not math.isfinite(value) or value != int(value)))
-        or value < minimum
+        or not minimum <= value <= maximum
     ):
         problems.append(
             Problem(
-                f"field '{key}': must be a whole number >= {minimum}, got {value!r}",
+                f"field '{key}': must be a whole number >= {minimum} and <= {maximum:,}, got "
+                f"{value!r}",
                 file="instance.toml",
             )
         )
@@ -448,9 +476,12 @@ def numbers(
     *,
     whole: bool = False,
     minimum: float | None = 0.0,
+    maximum: float | None = None,
     allow_empty: bool = False,
+    unit: str = "",
 ) -> np.ndarray:
-    """The column as floats (NaN for empty cells when allowed); bad cells become problems."""
+    """The column as floats (NaN for empty cells when allowed); bad cells become problems.
+    `maximum`: a sanity bound (MAX_UNITS, MAX_DAYS), named with `unit` in the message."""
     text = frame[column].astype(str).str.strip()
     empty = (text == "").to_numpy()
     values = pd.to_numeric(text.where(~empty, None), errors="coerce").to_numpy(dtype=float)
@@ -467,6 +498,18 @@ def numbers(
     if minimum is not None:
         low = ok & (values < minimum)
         _report_rows(frame, low, column, lambda v: f"must be >= {minimum:g}, got {v}", problems)
+    if maximum is not None:
+        high = ok & (values > maximum)
+        what = f" {unit}" if unit else ""
+        _report_rows(
+            frame,
+            high,
+            column,
+            lambda v: (
+                f"must be at most {maximum:,.0f}{what} (beyond it numbers lose meaning), got {v}"
+            ),
+            problems,
+        )
     if whole:
         frac = ok & (values != np.round(values))
         _report_rows(frame, frac, column, lambda v: f"must be a whole number, got {v}", problems)
@@ -503,8 +546,9 @@ def day_numbers(
         lambda v: f"must be a whole day, got {v}",
         problems,
     )
-    limit = f"0..{horizon - 1}" if horizon is not None else ">= 0"
-    outside = ok & ((values < 0) | ((values > horizon - 1) if horizon is not None else False))
+    last = horizon - 1 if horizon is not None else MAX_DAYS - 1
+    limit = f"0..{last}" if horizon is not None else f"0..{last:,}, the longest horizon supported"
+    outside = ok & ((values < 0) | (values > last))
     _report_rows(
         frame, outside, column, lambda v: f"day {v} is outside the horizon (days {limit})", problems
     )
@@ -538,10 +582,11 @@ def _demand(
     kind_given: str | None,
     start: dt.date | None,
     problems: list[Problem],
-) -> tuple[str, pd.DataFrame | None]:
+) -> tuple[str, pd.DataFrame | None, int | None]:
+    """(kind, the regions x days table or None, the horizon T when it is known)."""
     file = raw.attrs.get("file", "demand.csv")
     if not _require(raw, ("region", "day"), problems):
-        return "census", None
+        return "census", None, days_given
     kinds = [k for k in DEMAND_KINDS if k in raw.columns]
     if kind_given is not None:
         if kind_given not in raw.columns:
@@ -551,13 +596,13 @@ def _demand(
                     file=file,
                 )
             )
-            return kind_given, None
+            return kind_given, None, days_given
         kind = kind_given
     elif len(kinds) == 1:
         kind = kinds[0]
     elif not kinds:
         problems.append(Problem("needs a 'census' or a 'new_patients' column", file=file))
-        return "census", None
+        return "census", None, days_given
     else:
         problems.append(
             Problem(
@@ -565,11 +610,11 @@ def _demand(
                 file=file,
             )
         )
-        return "census", None
+        return "census", None, days_given
     _unknown_columns(raw, ["region", "day", *kinds], problems)
     if len(raw) == 0:
         problems.append(Problem("empty table: no rows", file=file))
-        return kind, None
+        return kind, None, days_given
     before = len(problems)
     ids = raw["region"].astype(str).str.strip().to_numpy()
     known = set(regions)
@@ -582,10 +627,11 @@ def _demand(
         problems,
     )
     day = day_numbers(raw, "day", problems, days_given, start)
-    value = numbers(raw, kind, problems, minimum=0.0)
-    if len(problems) > before:
-        return kind, None
-    T = days_given if days_given is not None else int(day.max()) + 1
+    value = numbers(raw, kind, problems, minimum=0.0, maximum=MAX_UNITS, unit="patients")
+    valid = day[np.isfinite(day) & (day >= 0) & (day < MAX_DAYS) & (day == np.round(day))]
+    T = days_given if days_given is not None else (int(valid.max()) + 1 if len(valid) else None)
+    if len(problems) > before or T is None:
+        return kind, None, T
     frame = pd.DataFrame({"region": ids, "day": day.astype(np.int64), "value": value})
     lines = _lines(raw)
     dup = frame.duplicated(["region", "day"], keep="first").to_numpy()
@@ -598,7 +644,7 @@ def _demand(
             )
         )
     if dup.any():
-        return kind, None
+        return kind, None, T
     table = frame.pivot(index="region", columns="day", values="value")
     table = table.reindex(index=regions, columns=range(T))
     present = set(ids)
@@ -627,10 +673,10 @@ def _demand(
             )
         )
     if len(problems) > before:
-        return kind, None
+        return kind, None, T
     table.columns = pd.RangeIndex(T, name="day")
     table.index.name = "region"
-    return kind, table.astype(float)
+    return kind, table.astype(float), T
 
 
 def _deliveries(
@@ -649,7 +695,9 @@ def _deliveries(
         if _require(raw, ("day", "quantity"), problems):
             _unknown_columns(raw, ["day", "quantity", "depot"], problems)
             day = day_numbers(raw, "day", problems, T, start)
-            qty = numbers(raw, "quantity", problems, whole=True, minimum=0.0)
+            qty = numbers(
+                raw, "quantity", problems, whole=True, minimum=0.0, maximum=MAX_UNITS, unit="units"
+            )
             if "depot" in raw.columns:
                 names = raw["depot"].astype(str).str.strip().to_numpy()
                 if not depots_given:
@@ -690,6 +738,17 @@ def _deliveries(
         if name in where:
             values[where[name], d] += q
     values[0, 0] += float(supply)
+    total = float(values.sum())
+    if total > MAX_UNITS:
+        file = "instance.toml" if raw is None else raw.attrs.get("file", "deliveries.csv")
+        problems.append(
+            Problem(
+                f"delivers {total:,.0f} units in all (with instance.toml's supply), more than "
+                f"{MAX_UNITS:,} (beyond it numbers lose meaning)",
+                file=file,
+                column="quantity",
+            )
+        )
     return depots, pd.DataFrame(values, index=table.index, columns=table.columns)
 
 
@@ -713,7 +772,9 @@ def _lead_times(
             _unknown_columns(raw, ["from", "to", "days"], problems)
             src = raw["from"].astype(str).str.strip().to_numpy()
             dst = raw["to"].astype(str).str.strip().to_numpy()
-            days = numbers(raw, "days", problems, whole=True, minimum=0.0)
+            days = numbers(
+                raw, "days", problems, whole=True, minimum=0.0, maximum=MAX_DAYS, unit="days"
+            )
             region_set, depot_set = set(regions), set(depots)
             _report_rows(
                 raw,
@@ -806,7 +867,17 @@ def _capacity(
     )
     day = day_numbers(raw, "day", problems, T, start)
     values = {
-        c: numbers(raw, c, problems, whole=True, minimum=0.0, allow_empty=True) for c in given
+        c: numbers(
+            raw,
+            c,
+            problems,
+            whole=True,
+            minimum=0.0,
+            maximum=MAX_UNITS,
+            allow_empty=True,
+            unit="units",
+        )
+        for c in given
     }
     pairs = pd.Series(list(zip(ids, day, strict=True)))
     _report_rows(

@@ -26,8 +26,14 @@ import numpy as np
 import pandas as pd
 
 from optimiser.errors import InputError, Problem
-from optimiser.instance import _read_csv
-from optimiser.multiperiod.instance import MultiPeriodInstance, day_numbers, numbers
+from optimiser.instance import _frame_as_text, _read_csv
+from optimiser.multiperiod.instance import (
+    MAX_DAYS,
+    MAX_UNITS,
+    MultiPeriodInstance,
+    day_numbers,
+    numbers,
+)
 
 KINDS = ("ship", "transfer", "patients", "admit")
 MOVEMENTS = ("ship", "transfer")
@@ -53,6 +59,25 @@ def read_plan(
     assert raw is not None
     raw.attrs["file"] = path.name
     return validate_plan(raw, instance, executed=executed)
+
+
+INTERNAL_COLUMNS = ["kind", "day", "src", "dst", "units", "arrives", "cohort_day", "line"]
+
+
+def plan_rows(
+    plan: str | Path | pd.DataFrame,
+    instance: MultiPeriodInstance,
+    *,
+    executed: bool = False,
+    name: str = "plan",
+) -> pd.DataFrame:
+    """Validated rows of a plan given as a file, as a DataFrame in the file's form (for example
+    PlanResult.plan or .manifest) or as rows already validated (read_plan's form)."""
+    if not isinstance(plan, pd.DataFrame):
+        return read_plan(plan, instance, executed=executed)
+    if set(INTERNAL_COLUMNS) <= set(plan.columns):
+        return plan
+    return validate_plan(_frame_as_text(plan, name), instance, executed=executed)
 
 
 def validate_plan(
@@ -82,7 +107,7 @@ def validate_plan(
     lines = np.asarray(raw.attrs.get("lines", list(range(2, len(raw) + 2))), dtype=np.int64)
     T = instance.days
     day = day_numbers(raw, "day", problems, T, instance.start_date)
-    units = numbers(raw, "units", problems, minimum=0.0)
+    units = numbers(raw, "units", problems, minimum=0.0, maximum=MAX_UNITS, unit="units")
     arrives = np.full(len(raw), np.nan)
     if "arrives" in raw.columns:
         given = raw["arrives"].astype(str).str.strip() != ""
@@ -90,7 +115,16 @@ def validate_plan(
         arrives[given.to_numpy()] = day_numbers(sub, "arrives", problems, T, instance.start_date)
     cohort = np.full(len(raw), np.nan)
     if "cohort_day" in raw.columns:
-        cohort = numbers(raw, "cohort_day", problems, whole=True, minimum=None, allow_empty=True)
+        cohort = numbers(
+            raw,
+            "cohort_day",
+            problems,
+            whole=True,
+            minimum=-MAX_DAYS,
+            maximum=T - 1,
+            allow_empty=True,
+            unit="(the last day)",
+        )
     if len(problems) > MAX_PROBLEMS or any(p.column in ("day", "units") for p in problems):
         raise InputError(problems)
 
@@ -151,6 +185,11 @@ def validate_plan(
         if k in MOVEMENTS and not np.isnan(cohort[i]):
             bad("cohort_day only applies to patients and admit rows", "cohort_day")
         a = arrives[i]
+        if k in MOVEMENTS and not np.isnan(a) and a < day[i]:
+            bad(
+                f"arrives on day {int(a)}, before it was dispatched (day {int(day[i])})",
+                "arrives",
+            )
         if k in ("patients", "admit"):
             if not np.isnan(a) and a != day[i]:
                 bad(
@@ -297,6 +336,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "dt",
     "plan_frame",
+    "plan_rows",
     "read_plan",
     "today_from",
     "validate_plan",

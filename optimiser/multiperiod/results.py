@@ -49,6 +49,9 @@ class PlanResult:
     fingerprint: str = ""
     resource: str = "ventilator"
     sizes: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # switches that change nothing here, said plainly
+    objective_bound: float | None = None  # best upper bound known on the objective (lives,
+    # weighted when a prioritarian constraint is active): the gap is measured against it
 
     @property
     def lives_lost_total(self) -> float | None:
@@ -136,6 +139,8 @@ class PlanResult:
                 "seconds": round(self.solver.seconds, 6),
                 "solves": self.solver.solves,
             },
+            "objective_bound": _clean(self.objective_bound),
+            "notes": list(self.notes),
             "model_size": self.sizes,
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
             "fingerprint": self.fingerprint,
@@ -157,6 +162,9 @@ class CheckResult:
     regions: pd.DataFrame
     greedy_admissions: bool
     rows: int
+    constraints: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+    settings_source: str = "instance"  # instance | recorded (result.json) | PlanResult | options
 
     @property
     def ok(self) -> bool:
@@ -175,6 +183,9 @@ class CheckResult:
             "rows": self.rows,
             "violations": self.violations,
             "rules_broken": sorted({v["rule"] for v in self.violations}),
+            "constraints": list(self.constraints),
+            "settings": self.settings,
+            "settings_source": self.settings_source,
             "regions": [
                 {"region": str(rid), **{str(k): _clean(v) for k, v in row.items()}}
                 for rid, row in self.regions.iterrows()

@@ -1,22 +1,33 @@
 """check-plan: replay a plan day by day and report its expected survivors and every rule it
-breaks. Written independently of the optimisation model: no Pyomo, no HiGHS, no model code;
-only the instance's data, the documented census -> arrivals rule (demand.py) and the plan.
+breaks. Written independently of the optimisation model: no Pyomo, no HiGHS, no model code
+(models.*, the fast path, the engine). What it shares with the planner, and why, is the reading
+of the inputs only (docs/multiperiod.md, "check-plan"): the validated instance (instance.py),
+the plan file reader (plan_io.py) and the documented census -> arrivals rule and lane lists
+(demand.py). The fairness floors and the coverage gap are computed here from their definitions
+(docs/model.md), not taken from the model.
 
 Each day d, in this order: own capacity changes; depot deliveries; units in transit arrive;
 new patients arrive; the day's ship and transfer rows leave (checked against depot stock, the
 units free of patients, donor protection, lanes, lead times, batch size, shipments per day);
-patient transfers (checked against waiting patients, lanes, per-day limit), admitted on
-arrival; admissions (the plan's admit rows, or, when the plan has none, every waiting patient
-for whom a unit and staff are free for the whole stay, earliest deadline first); staff and
-cover checks; patients whose last admission day has passed are lost.
+patient transfers (checked against waiting patients, free units at the destination, lanes,
+per-day limit), admitted on arrival; admissions (the plan's admit rows, or, when the plan has
+none, every waiting patient for whom a unit and staff are free for the whole stay, earliest
+deadline first, leaving waiting the patients a later patients row moves); staff and cover
+checks; patients whose last admission day has passed are lost.
+
+A broken rule is reported once, at its cause: units a row takes beyond what a depot or region
+had (or beyond the units free of patients) are booked as that depot's or region's *debt*, and
+later checks count them as present until the shortfall they caused has ended, so one bad row
+does not echo as a violation on every later day.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,6 +42,7 @@ from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import records
 
 TOL = 1e-6  # patients and units are compared with this slack (plans carry rounded floats)
+FLOOR_EPS = 1e-9  # floor()/ceil() guard, as in the definitions (docs/model.md)
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,8 @@ class Simulation:
     survivors_by_region: np.ndarray
     net_received: np.ndarray  # X_r: units received minus units sent by the end of the horizon
     greedy: bool  # admissions chosen by the simulation (the plan had no admit rows)
-    extra: dict[str, Any] = field(default_factory=dict)
+    # (home region, region treating, day, cohort arrival day, patients) of every admission
+    admissions: list[tuple[int, int, int, int, float]] = field(default_factory=list)
 
     @property
     def shortfall(self) -> np.ndarray:
@@ -75,7 +88,8 @@ class Simulation:
 
 
 def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
-    """Replay `plan` (rows from plan_io.read_plan) through the instance, day by day."""
+    """Replay `plan` (rows from plan_io.read_plan / plan_rows) through the instance, day by
+    day, with the instance's settings."""
     s = instance.settings
     regions = list(instance.regions)
     n, T = len(regions), instance.days
@@ -120,9 +134,18 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
     by_day = {int(str(d)): g for d, g in rows.groupby("day", sort=True)}
     has_admissions = bool((plan["kind"] == "admit").any())
     planned = _planned_on_hand(instance, plan, own)
+    # Patients a later patients row moves (by home region and cohort): the simulation's own
+    # admissions leave them waiting, so a manifest without admit rows replays its moves.
+    reserved: dict[tuple[int, int], float] = defaultdict(float)
+    for row in records(plan[plan["kind"] == "patients"]):
+        if not math.isnan(float(row.cohort_day)):
+            reserved[rix[row.src], int(row.cohort_day)] += float(row.units)
 
     stock = np.zeros(len(kix))
+    depot_debt = np.zeros(len(kix))  # units shipped beyond a depot's stock, already reported
     on_hand_now = np.zeros(n)
+    debt = np.zeros(n)  # units taken beyond a region's (free) units, already reported
+    staff_over = np.zeros(n)  # patients beyond the staff cap, already reported
     in_transit: dict[int, list[tuple[int, float]]] = defaultdict(list)
     occupancy = np.zeros((n, T))
     treated = np.zeros((n, T))
@@ -130,15 +153,19 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
     lost = np.zeros((n, T))
     on_hand = np.zeros((n, T))
     survivors_by_region = np.zeros(n)
-    received = np.zeros(n)
+    admissions: list[tuple[int, int, int, int, float]] = []
     waiting: list[dict[int, list[float]]] = [{} for _ in range(n)]  # r -> e -> [remaining, stay]
-    cover_reported: set[tuple[int, int]] = set()
 
-    def treat(origin: int, where: int, day: int, count: float, stay: int) -> None:
+    def treat(origin: int, where: int, day: int, count: float, stay: int, cohort: int) -> None:
         occupancy[where, day : day + stay] += count
         treated[origin, day : day + stay] += count
         admitted[origin, day] += count
         survivors_by_region[origin] += gain[origin] * count
+        admissions.append((origin, where, day, cohort, count))
+
+    def free_units(r: int, d: int) -> float:
+        """Units in r not in use by patients, counting the debt already reported."""
+        return float(on_hand_now[r] + debt[r] - occupancy[r, d])
 
     def take(
         r: int, count: float, cohort: float, day: int, line: int, what: str
@@ -187,14 +214,16 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                 if row.kind == "ship":
                     k, r = kix[row.src], rix[row.dst]
                     days = int(ship_lead[k, r])
-                    if u > stock[k] + TOL:
+                    available = stock[k] + depot_debt[k]
+                    if u > available + TOL:
                         broke(
                             "depot_stock",
                             d,
                             f"ships {u:g} units from depot {row.src} on day {d}, but it holds "
-                            f"{max(stock[k], 0):g}",
+                            f"{max(available, 0):g}",
                             line,
                         )
+                        depot_debt[k] += u - max(available, 0.0)
                     if batch > 1 and round(u) % batch:
                         broke(
                             "batch_size",
@@ -205,7 +234,7 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                     if u > 0:
                         shipments_today[k] += 1
                     stock[k] -= u
-                    _arrive(row, d, days, u, r, in_transit, broke, T)
+                    _arrive(row, d, days, u, r, in_transit, broke)
                 elif row.kind == "transfer":
                     q, r = rix[row.src], rix[row.dst]
                     lane_days = lanes.get((q, r))
@@ -227,36 +256,35 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                         )
                     if lane_days is None:
                         lane_days = int(row.arrives) - d
+                    held = on_hand_now[q] + debt[q]
                     in_use = occupancy[q, d]
-                    if u > on_hand_now[q] + TOL:
+                    if u > held + TOL:
                         broke(
                             "region_stock",
                             d,
-                            f"{row.src} sends {u:g} units on day {d}, but holds "
-                            f"{max(on_hand_now[q], 0):g}",
+                            f"{row.src} sends {u:g} units on day {d}, but holds {max(held, 0):g}",
                             line,
                         )
-                    elif u > on_hand_now[q] - in_use + TOL:
+                    elif u > held - in_use + TOL:
                         broke(
                             "units_taken_from_patients",
                             d,
-                            f"{row.src} sends {u:g} units on day {d}: {on_hand_now[q]:g} on "
-                            f"hand, {in_use:g} in use by patients, only "
-                            f"{max(on_hand_now[q] - in_use, 0):g} spare",
+                            f"{row.src} sends {u:g} units on day {d}: {held:g} on hand, "
+                            f"{in_use:g} in use by patients, only {max(held - in_use, 0):g} spare",
                             line,
                         )
-                        cover_reported.add((q, d))
+                    debt[q] += max(0.0, u - max(held - in_use, 0.0))
                     on_hand_now[q] -= u
-                    received[q] -= u
-                    if donor > 0 and on_hand_now[q] < donor * own[q, d] - TOL:
+                    kept = on_hand_now[q] + debt[q]
+                    if donor > 0 and kept < donor * own[q, d] - TOL:
                         broke(
                             "donor_protection",
                             d,
-                            f"{row.src} keeps {on_hand_now[q]:g} units after sending, below "
+                            f"{row.src} keeps {kept:g} units after sending, below "
                             f"{donor:g} x its own {own[q, d]:g}",
                             line,
                         )
-                    _arrive(row, d, lane_days, u, r, in_transit, broke, T)
+                    _arrive(row, d, lane_days, u, r, in_transit, broke)
             for k, count in shipments_today.items():
                 if s.max_shipments_per_day is not None and count > s.max_shipments_per_day:
                     broke(
@@ -286,9 +314,22 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                         f"({s.patient_transfer_max_lead_days} day(s))",
                         line,
                     )
+                free = free_units(r, d)
+                if u > free + TOL:
+                    broke(
+                        "no_free_unit",
+                        d,
+                        f"moves {u:g} patients to {row.dst} on day {d}, but only "
+                        f"{max(free, 0):g} units are free there",
+                        line,
+                    )
+                    debt[r] += u - max(free, 0.0)
                 pt_today[q] += u
-                for _e, x in take(q, u, float(row.cohort_day), d, line, "moves"):
-                    treat(q, r, d, x, int(los[q]))
+                cohort = float(row.cohort_day)
+                if not math.isnan(cohort):
+                    reserved[q, int(cohort)] -= u
+                for e, x in take(q, u, cohort, d, line, "moves"):
+                    treat(q, r, d, x, int(los[q]), e)
             limit = s.patient_transfer_max_per_day
             if limit is not None:
                 for origin in np.nonzero(pt_today > limit + TOL)[0]:
@@ -302,7 +343,7 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                 if row.kind != "admit":
                     continue
                 r = rix[row.dst]
-                free = on_hand_now[r] - occupancy[r, d]
+                free = free_units(r, d)
                 u = float(row.units)
                 if u > free + TOL:
                     broke(
@@ -312,13 +353,14 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                         f"{max(free, 0):g} units are free",
                         int(row.line),
                     )
-                    cover_reported.add((r, d))
+                    debt[r] += u - max(free, 0.0)
                 for e, x in take(r, u, float(row.cohort_day), d, int(row.line), "admits"):
-                    treat(r, r, d, x, int(waiting[r][e][1]))
+                    treat(r, r, d, x, int(waiting[r][e][1]), e)
         if not has_admissions:
-            _admit_greedy(d, waiting, last_day, planned, occupancy, own, staff, treat, T)
+            _admit_greedy(d, waiting, reserved, last_day, planned, occupancy, own, staff, treat, T)
         for r in range(n):
-            if occupancy[r, d] > own[r, d] + staff[r, d] + TOL:
+            over = occupancy[r, d] - (own[r, d] + staff[r, d])
+            if over > staff_over[r] + TOL:
                 broke(
                     "staff_cap",
                     d,
@@ -326,20 +368,25 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                     f"{own[r, d] + staff[r, d]:g} ({own[r, d]:g} own units + staff_cap "
                     f"{staff[r, d]:g})",
                 )
-            if occupancy[r, d] > on_hand_now[r] + TOL and (r, d) not in cover_reported:
+                staff_over[r] = over
+            staff_over[r] = min(staff_over[r], max(over, 0.0))
+            deficit = occupancy[r, d] - (on_hand_now[r] + debt[r])
+            if deficit > TOL:
                 broke(
                     "units_taken_from_patients",
                     d,
                     f"{regions[r]} has {occupancy[r, d]:g} patients in treatment on day {d} but "
                     f"{on_hand_now[r]:g} units",
                 )
+                debt[r] += deficit
+            # a debt lasts as long as the shortfall it caused (patients beyond units, or units
+            # sent that were not there)
+            debt[r] = min(debt[r], max(occupancy[r, d] - on_hand_now[r], 0.0))
             for e in [e for e, v in waiting[r].items() if last_day(e) <= d]:
                 lost[r, d] += max(waiting[r][e][0], 0.0)
                 del waiting[r][e]
+        depot_debt = np.minimum(depot_debt, np.maximum(-stock, 0.0))
         on_hand[:, d] = on_hand_now
-    for r, u in ((r, u) for items in in_transit.values() for r, u in items):
-        on_hand_now[r] += 0 * u  # arrivals after the horizon are refused when reading the plan
-    received += _received(plan, rix)
     return Simulation(
         regions=regions,
         survivors=float(survivors_by_region.sum()),
@@ -353,7 +400,7 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
         survivors_by_region=survivors_by_region,
         net_received=on_hand[:, T - 1] - own[:, T - 1],
         greedy=not has_admissions,
-        extra={"received_check": received},
+        admissions=admissions,
     )
 
 
@@ -365,7 +412,6 @@ def _arrive(
     r: int,
     in_transit: dict[int, list[tuple[int, float]]],
     broke: Any,
-    T: int,
 ) -> None:
     arrives = int(row.arrives)
     if arrives < d + lead:
@@ -377,14 +423,6 @@ def _arrive(
             int(row.line),
         )
     in_transit[arrives].append((r, units))
-
-
-def _received(plan: pd.DataFrame, rix: dict[str, int]) -> np.ndarray:
-    out = np.zeros(len(rix))
-    for row in records(plan):
-        if row.kind in ("ship", "transfer"):
-            out[rix[row.dst]] += float(row.units)
-    return out
 
 
 def _planned_on_hand(
@@ -407,6 +445,7 @@ def _planned_on_hand(
 def _admit_greedy(
     d: int,
     waiting: list[dict[int, list[float]]],
+    reserved: Mapping[tuple[int, int], float],
     last_day: Any,
     planned: np.ndarray,
     occupancy: np.ndarray,
@@ -416,11 +455,13 @@ def _admit_greedy(
     T: int,
 ) -> None:
     """Admit waiting patients, earliest deadline first (then shortest stay), whenever a unit the
-    plan keeps in the region and staff are free for every day of the stay."""
+    plan keeps in the region and staff are free for every day of the stay; patients a later
+    patients row moves (`reserved`) stay waiting."""
     for r, pool in enumerate(waiting):
         for e in sorted(pool, key=lambda e: (last_day(e), pool[e][1], e)):
-            size, stay = pool[e]
-            if size <= 0:
+            size = pool[e][0] - max(reserved.get((r, e), 0.0), 0.0)
+            stay = pool[e][1]
+            if size <= 1e-12:
                 continue
             end = min(d + int(stay), T)
             units_free = planned[r, d:end] - occupancy[r, d:end]
@@ -429,4 +470,133 @@ def _admit_greedy(
             x = min(size, max(room, 0.0))
             if x > 0:
                 pool[e][0] -= x
-                treat(r, r, d, x, int(stay))
+                treat(r, r, d, x, int(stay), e)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fairness over the horizon, from the definitions (docs/model.md and docs/multiperiod.md,
+# "Fairness over the horizon"), on X_r = units received net by the last day.
+
+
+class FairnessSpec(Protocol):
+    """What the checker needs of a constraint: its kind, label and parameters."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def options(self) -> dict[str, Any]: ...
+
+
+FLOOR_KINDS = (
+    "per_capita_floor",
+    "excess_per_capita_floor",
+    "coverage_floor",
+    "capacity_per_capita_floor",
+    "min_units",
+)
+CHECKED_KINDS = (*FLOOR_KINDS, "max_coverage_gap", "prioritarian")  # prioritarian: weights only
+MAX_LISTED = 10  # regions listed per fairness constraint
+
+
+def required_units(instance: MultiPeriodInstance, spec: FairnessSpec) -> np.ndarray:
+    """f_r, the units region r must receive net by the last day under a floor kind, with
+    S = every unit delivered over the horizon, c_r = regions.csv capacity, P_r peak demand,
+    E_r = max(0, P_r - c_r), pop_r population, cap_r staff cap (each floor clipped at it):
+
+        per_capita_floor(share):         floor(share S pop_r / sum pop)
+        excess_per_capita_floor(share):  floor(share S w_r / sum w),  w_r = E_r / pop_r
+        coverage_floor(level):           max(0, ceil(level P_r) - c_r)   (P_r > 0)
+        capacity_per_capita_floor(b):    max(0, ceil(b pop_r / 100,000) - c_r)
+        min_units(units):                ceil(min(units, E_r))           (E_r > 0)
+
+    A region with f_r <= 0 has no floor (it may give units away)."""
+    regions = instance.base.regions
+    pop = regions["population"].to_numpy(dtype=float)
+    c = regions["capacity"].to_numpy(dtype=float)
+    P = regions["peak_demand"].to_numpy(dtype=float)
+    cap = instance.base.staff_cap.to_numpy(dtype=float)
+    E = np.maximum(P - c, 0.0)
+    S = float(round(float(instance.deliveries.to_numpy(dtype=float).sum())))
+    o = spec.options
+
+    def share_of(weights: np.ndarray) -> np.ndarray:
+        total = float(weights.sum())
+        if total <= 0:
+            return np.zeros(len(weights))
+        return np.floor(float(o["share"]) * S * weights / total + FLOOR_EPS)
+
+    if spec.kind == "per_capita_floor":
+        f = share_of(pop)
+    elif spec.kind == "excess_per_capita_floor":
+        f = share_of(E / pop)
+    elif spec.kind == "coverage_floor":
+        f = np.where(P > 0, np.maximum(np.ceil(float(o["level"]) * P - FLOOR_EPS) - c, 0.0), 0.0)
+    elif spec.kind == "capacity_per_capita_floor":
+        beds = np.ceil(float(o["beds_per_100k"]) * pop / 100_000 - FLOOR_EPS)
+        f = np.maximum(beds - c, 0.0)
+    elif spec.kind == "min_units":
+        f = np.where(E > 0, np.ceil(np.minimum(float(o["units"]), E) - FLOOR_EPS), 0.0)
+    else:
+        raise ValueError(f"{spec.kind} is not a floor")
+    return np.minimum(f, cap)
+
+
+def fairness_violations(
+    instance: MultiPeriodInstance, net_received: np.ndarray, constraints: Sequence[FairnessSpec]
+) -> list[Violation]:
+    """Every active fairness constraint the units received net by the last day (X_r) break:
+    floors X_r >= f_r where f_r > 0; max_coverage_gap(gap): with y_r = (c_r + X_r) / P_r
+    over P_r > 0, max min(1, y) - min min(1, y) <= gap."""
+    regions = list(instance.regions)
+    last = instance.days - 1
+    out: list[Violation] = []
+    for spec in constraints:
+        if spec.kind in FLOOR_KINDS:
+            floors = required_units(instance, spec)
+            short = np.nonzero((floors > 0) & (net_received < floors - TOL))[0]
+            for r in short[:MAX_LISTED]:
+                out.append(
+                    Violation(
+                        "fairness",
+                        last,
+                        f"{spec.label}: {regions[r]} receives {net_received[r]:g} units net by "
+                        f"the last day, floor {floors[r]:g}",
+                    )
+                )
+            if len(short) > MAX_LISTED:
+                out.append(
+                    Violation(
+                        "fairness",
+                        last,
+                        f"{spec.label}: {len(short) - MAX_LISTED} more region(s) below their floor",
+                    )
+                )
+        elif spec.kind == "max_coverage_gap":
+            base = instance.base.regions
+            P = base["peak_demand"].to_numpy(dtype=float)
+            c = base["capacity"].to_numpy(dtype=float)
+            where = np.nonzero(P > 0)[0]
+            if not len(where):
+                continue
+            cover = np.minimum(1.0, (c[where] + net_received[where]) / P[where])
+            low, high = int(np.argmin(cover)), int(np.argmax(cover))
+            spread = float(cover[high] - cover[low])
+            gap = float(spec.options["gap"])
+            if spread > gap + TOL:
+                out.append(
+                    Violation(
+                        "fairness",
+                        last,
+                        f"{spec.label}: coverage (own units + units received net by the last "
+                        f"day, over peak demand, capped at 1) ranges from {cover[low]:.4f} "
+                        f"({regions[where[low]]}) to {cover[high]:.4f} "
+                        f"({regions[where[high]]}): a gap of {spread:.4f} > {gap:g}",
+                    )
+                )
+        elif spec.kind not in CHECKED_KINDS:
+            raise ValueError(f"check-plan cannot check {spec.kind} over the horizon")
+    return out

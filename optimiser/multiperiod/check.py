@@ -1,0 +1,151 @@
+"""check-plan: replay a plan through the independent simulation (simulate.py) and check the
+fairness constraints over the horizon from their definitions.
+
+No model code here either (docs/multiperiod.md, "check-plan"): the settings a plan was made
+under come from the instance (with the planner's switches applied, `with_settings`), from a
+PlanResult, or from the result.json `triage plan --out` writes beside plan.csv
+(`recorded_context`); the constraints are parsed by optimiser.constraints (input parsing).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimiser.constraints import ConstraintSpec, to_specs
+from optimiser.errors import InputError, Problem
+from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
+from optimiser.multiperiod.plan_io import plan_rows
+from optimiser.multiperiod.results import CheckResult, PlanResult
+from optimiser.multiperiod.simulate import CHECKED_KINDS, fairness_violations, simulate
+
+RECORD_FILE = "result.json"  # written by `triage plan --out` beside plan.csv and manifest.csv
+
+
+@dataclass(frozen=True)
+class RecordedPlan:
+    """The settings and constraints a plan was made under, as `triage plan --out` recorded
+    them (result.json beside the plan)."""
+
+    path: Path
+    instance: str
+    days: int | None
+    settings: dict[str, Any]
+    constraints: tuple[str, ...]
+    fingerprint: str | None
+
+
+def recorded_context(plan_file: str | Path) -> RecordedPlan | None:
+    """The result.json beside `plan_file`, when there is one written by `triage plan`; None
+    otherwise. A result.json that is not a plan's is refused (InputError), never guessed."""
+    path = Path(plan_file).parent / RECORD_FILE
+    if not path.is_file():
+        return None
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            Problem(f"cannot read the plan's recorded settings: {exc}", file=str(path))
+        ) from exc
+    if not isinstance(payload, dict) or "shipments" not in payload:
+        return None  # another command's result (for example `triage solve --out`)
+    settings = payload.get("settings")
+    labels = payload.get("constraints")
+    known = {f.name for f in fields(PlanSettings)}
+    if (
+        not isinstance(settings, dict)
+        or not set(settings) <= known
+        or not isinstance(labels, list)
+        or not all(isinstance(c, str) for c in labels)
+    ):
+        raise InputError(
+            Problem(
+                "'settings' must be an object of plan settings and 'constraints' a list of "
+                "labels (as `triage plan --out` writes them)",
+                file=str(path),
+            )
+        )
+    days = payload.get("days")
+    return RecordedPlan(
+        path=path,
+        instance=str(payload.get("instance", "")),
+        days=days if isinstance(days, int) else None,
+        settings=dict(settings),
+        constraints=tuple(labels),
+        fingerprint=payload.get("fingerprint"),
+    )
+
+
+def check_constraints(specs: Iterable[ConstraintSpec]) -> tuple[ConstraintSpec, ...]:
+    """The checker's own list of what it can check over the horizon (simulate.CHECKED_KINDS)."""
+    specs = tuple(specs)
+    bad = [s for s in specs if s.kind not in CHECKED_KINDS]
+    if bad:
+        raise InputError(
+            Problem(
+                f"constraint {bad[0].label}: not available over the horizon "
+                f"(multi-period constraints: {', '.join(CHECKED_KINDS)})"
+            )
+        )
+    return specs
+
+
+def check_plan(
+    instance: MultiPeriodInstance,
+    plan_file: str | Path | pd.DataFrame | PlanResult,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    *,
+    default_constraints: bool = True,
+) -> CheckResult:
+    """Replay a plan through the independent simulation (simulate.py): its expected survivors,
+    shortfall and every rule it breaks, including the active fairness constraints over the
+    horizon (on the units each region received net by the last day).
+
+    `plan_file`: a plan CSV, a DataFrame in its form (PlanResult.plan, .manifest) or read_plan's,
+    or a PlanResult (then its settings, and its constraints unless others are given, are
+    used). The instance's settings are the rules replayed: pass the instance the plan was made
+    with (`load_multiperiod(...).with_settings(...)`)."""
+    source = "instance"
+    if isinstance(plan_file, PlanResult):
+        result, source = plan_file, "PlanResult"
+        instance = instance.with_settings(**result.settings)
+        if constraints is None and default_constraints:
+            constraints, default_constraints = list(result.constraints), False
+        plan_file = result.plan
+    name = "plan" if isinstance(plan_file, pd.DataFrame) else Path(plan_file).name
+    rows = plan_rows(plan_file, instance, name=name)
+    base = list(instance.base.constraints) if default_constraints else []
+    active = check_constraints(to_specs([*base, *(constraints or ())]))
+    sim = simulate(instance, rows)
+    violations = [v.to_dict() for v in sim.violations]
+    violations += [v.to_dict() for v in fairness_violations(instance, sim.net_received, active)]
+    T = instance.days
+    regions = pd.DataFrame(index=pd.Index(instance.regions, name="region"))
+    regions["admitted"] = sim.admitted.sum(axis=1)
+    regions["not_admitted"] = sim.lost.sum(axis=1)
+    regions["expected_survivors"] = sim.survivors_by_region
+    regions["net_received"] = sim.net_received
+    regions["shortfall"] = sim.shortfall.sum(axis=1)
+    regions["units_on_hand_last_day"] = sim.on_hand[:, T - 1]
+    s = instance.settings
+    return CheckResult(
+        instance=instance.name,
+        plan_file=name,
+        survivors=sim.survivors,
+        shortfall=float(sim.shortfall.sum()),
+        violations=violations,
+        regions=regions,
+        greedy_admissions=sim.greedy,
+        rows=len(rows),
+        constraints=tuple(c.label for c in active),
+        settings={f.name: getattr(s, f.name) for f in fields(s)},
+        settings_source=source,
+    )
+
+
+__all__ = ["RECORD_FILE", "RecordedPlan", "check_constraints", "check_plan", "recorded_context"]
