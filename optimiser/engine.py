@@ -348,27 +348,9 @@ class RegionalEngine:
         supply = self.data.supply
         floors = [c for c in core if REGISTRY[c.kind].floors is not None]
         if floors and len(floors) == len(core):
-            per_region = np.zeros(len(self.data.regions))
-            for spec in floors:
-                fn = REGISTRY[spec.kind].floors
-                assert fn is not None
-                per_region = np.maximum(
-                    per_region, np.minimum(fn(self.data, spec.options), self.data.staff_cap)
-                )
-            per_region = np.ceil(per_region - 1e-9)  # whole units: a floor of 2.5 needs 3
-            need = int(per_region.sum())
-            order = np.argsort(-per_region, kind="stable")
-            top = [
-                f"{self.data.regions[i]}: {int(per_region[i]):,}"
-                for i in order[:5]
-                if per_region[i] > 0
-            ]
-            more = " ..." if int((per_region > 0).sum()) > 5 else ""
-            verb = "needs" if len(core) == 1 else "together need"
-            return (
-                f"infeasible: {labels} {verb} {need:,} units ({', '.join(top)}{more}), "
-                f"but supply is {supply:,}"
-            )
+            text = floor_conflict(self.data, floors, floor_bounds(self.data, floors))
+            if text:
+                return text
         least = self.units_needed(core)
         if least is not None:
             verb = "needs" if len(core) == 1 else "together need"
@@ -391,6 +373,44 @@ class RegionalEngine:
                 "need could be counted)"
             )
         return f"infeasible: {labels} contradict each other, whatever the supply and staff caps"
+
+
+INTEGRALITY_TOLERANCE = 1e-6  # a bound within this of a whole number is that number (as HiGHS)
+
+
+def floor_bounds(data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray:
+    """Lower bounds of x_r: max over the floor constraints of min(floor_r, cap_r)."""
+    lower = np.zeros(len(data.regions))
+    for spec in specs:
+        fn = REGISTRY[spec.kind].floors
+        if fn is not None:
+            lower = np.maximum(lower, np.minimum(fn(data, spec.options), data.staff_cap))
+    return lower
+
+
+def largest_needs(regions: Sequence[str], need: np.ndarray, shown: int = 5) -> str:
+    """'C: 1,680, B: 1,550, ...': the largest positive needs by region, for explanations."""
+    order = np.argsort(-need, kind="stable")
+    top = [f"{regions[i]}: {int(need[i]):,}" for i in order[:shown] if need[i] > 0]
+    more = " ..." if int((need > 0).sum()) > shown else ""
+    return ", ".join(top) + more
+
+
+def floor_conflict(
+    data: RegionalData, floor_specs: Sequence[ConstraintSpec], lower: np.ndarray
+) -> str:
+    """The explanation when the floors alone exceed the supply ('' when they do not).
+    Units are whole: a fractional floor (a fractional capacity) needs its next whole unit."""
+    lower = np.ceil(np.asarray(lower, dtype=float) - INTEGRALITY_TOLERANCE)
+    need = int(lower.sum())
+    if need <= data.supply or not floor_specs:
+        return ""
+    labels = " and ".join(s.label for s in floor_specs)
+    verb = "needs" if len(floor_specs) == 1 else "together need"
+    return (
+        f"infeasible: {labels} {verb} {need:,} units ({largest_needs(data.regions, lower)}), "
+        f"but supply is {data.supply:,}"
+    )
 
 
 def _pwl_square(u: float, e: float) -> float:

@@ -12,7 +12,20 @@ from typing import Any
 
 import typer
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, InputError, Problem
+from optimiser.solver import SolveStatus
+
+
+def exit_without_answer(status: Any, explanation: str | None, found: bool, what: str) -> None:
+    """Exit 3 with the explanation for an infeasible constraint set, exit 4 when no `what`
+    (allocation, plan) was found; return when there is an answer."""
+    if status == SolveStatus.INFEASIBLE:
+        typer.echo(f"error: {explanation}", err=True)
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if not found:
+        hint = ": raise --time-limit" if status == SolveStatus.TIME_LIMIT else ""
+        typer.echo(f"error: no {what} found ({status}){hint}", err=True)
+        raise typer.Exit(EXIT_INTERNAL)
 
 
 def echo_json(payload: Any) -> None:

@@ -10,16 +10,15 @@ from typing import Annotated
 import typer
 
 from optimiser.cli import app
-from optimiser.cli.common import write_outputs
+from optimiser.cli.common import exit_without_answer, write_outputs
 from optimiser.cli.regional import fail_with_problems
-from optimiser.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, InputError, Problem
+from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.check import check_plan, recorded_context
 from optimiser.multiperiod.engine import METHODS, plan
 from optimiser.multiperiod.generator import GeneratorSpec, generate
 from optimiser.multiperiod.instance import MultiPeriodInstance, load_multiperiod
 from optimiser.multiperiod.report import check_text, plan_text
 from optimiser.multiperiod.results import PlanResult
-from optimiser.solver import SolveStatus
 
 EXIT_RULES_BROKEN = 1  # check-plan: the plan breaks at least one rule
 
@@ -244,12 +243,7 @@ def plan_command(
     if out is not None and result.lives_saved is not None:
         write_plan_outputs(result, out)
     typer.echo(result.to_json() if json_output else plan_text(result))
-    if result.status == SolveStatus.INFEASIBLE:
-        typer.echo(f"error: {result.explanation}", err=True)
-        raise typer.Exit(EXIT_INFEASIBLE)
-    if result.lives_saved is None:
-        typer.echo(f"error: no plan found ({result.status})", err=True)
-        raise typer.Exit(EXIT_INTERNAL)
+    exit_without_answer(result.status, result.explanation, result.lives_saved is not None, "plan")
 
 
 @app.command("check-plan")

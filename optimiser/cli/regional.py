@@ -14,15 +14,14 @@ import pandas as pd
 import typer
 
 from optimiser.cli import app
-from optimiser.cli.common import echo_json, write_outputs
+from optimiser.cli.common import echo_json, exit_without_answer, write_outputs
 from optimiser.constraints import to_specs
 from optimiser.engine import compare, evaluate, solve
-from optimiser.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, InputError, Problem
+from optimiser.errors import EXIT_INPUT, InputError, Problem
 from optimiser.instance import MAX_SUPPLY, load_instance
 from optimiser.policies import POLICIES
 from optimiser.report import allocation_text, comparison_text, price_text
 from optimiser.results import AllocationResult, _clean
-from optimiser.solver import SolveStatus
 
 Dir = Annotated[
     Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
@@ -102,13 +101,9 @@ def solve_command(
         typer.echo(allocation_text(result))
         typer.echo("")
         typer.echo(price_text(result))
-    if result.status == SolveStatus.INFEASIBLE:
-        typer.echo(f"error: {result.explanation}", err=True)
-        raise typer.Exit(EXIT_INFEASIBLE)
-    if result.lives_saved is None:
-        hint = ": raise --time-limit" if result.status == SolveStatus.TIME_LIMIT else ""
-        typer.echo(f"error: no allocation found ({result.status}){hint}", err=True)
-        raise typer.Exit(EXIT_INTERNAL)
+    exit_without_answer(
+        result.status, result.explanation, result.lives_saved is not None, "allocation"
+    )
 
 
 @app.command("compare")

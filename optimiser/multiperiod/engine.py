@@ -29,6 +29,7 @@ from models.multiperiod import (
     objective_weights,
 )
 from optimiser.constraints import to_specs
+from optimiser.engine import largest_needs
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.colgen import ColumnGeneration, round_movements
 from optimiser.multiperiod.data import model_data
@@ -727,13 +728,11 @@ class PlanEngine:
             need = np.zeros(d.n)
             for spec in floors:
                 need = np.maximum(need, horizon_floors(d, spec))
-            order = np.argsort(-need, kind="stable")
-            top = [f"{d.regions[i]}: {int(need[i]):,}" for i in order[:5] if need[i] > 0]
-            more = " ..." if int((need > 0).sum()) > 5 else ""
             verb = "needs" if len(core) == 1 else "together need"
+            largest = largest_needs(d.regions, need)
             return (
                 f"infeasible: {labels} {verb} {int(need.sum()):,} units received net by the end of "
-                f"the horizon ({', '.join(top)}{more}), but {d.supply:,} units are delivered, "
+                f"the horizon ({largest}), but {d.supply:,} units are delivered, "
                 f"{in_time:,.0f} of them early enough to reach a region by day {T - 1}"
             )
         return (

@@ -46,7 +46,14 @@ import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
 from models.regional import RegionalData
-from optimiser.engine import RegionalEngine, coverage, regional_data
+from optimiser.engine import (
+    INTEGRALITY_TOLERANCE,
+    RegionalEngine,
+    coverage,
+    floor_bounds,
+    floor_conflict,
+    regional_data,
+)
 from optimiser.instance import Instance
 from optimiser.solver import SolverOptions, SolveStatus
 from optimiser.sweeps.spec import (
@@ -385,39 +392,6 @@ class FastModel:
         if main.status is SolveStatus.INFEASIBLE:
             out.reason = self._floor_conflict(data, floor_specs, lower)
         return out
-
-
-INTEGRALITY_TOLERANCE = 1e-6  # a bound within this of a whole number is that number (as HiGHS)
-
-
-def floor_bounds(data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray:
-    """Lower bounds of x_r: max over the floor constraints of min(floor_r, cap_r)."""
-    lower = np.zeros(len(data.regions))
-    for spec in specs:
-        fn = REGISTRY[spec.kind].floors
-        if fn is not None:
-            lower = np.maximum(lower, np.minimum(fn(data, spec.options), data.staff_cap))
-    return lower
-
-
-def floor_conflict(
-    data: RegionalData, floor_specs: Sequence[ConstraintSpec], lower: np.ndarray
-) -> str:
-    """The engine's wording when the floors alone exceed the supply ('': ask the engine).
-    Units are whole: a fractional floor (a fractional capacity) needs its next whole unit."""
-    lower = np.ceil(np.asarray(lower, dtype=float) - INTEGRALITY_TOLERANCE)
-    need = int(lower.sum())
-    if need <= data.supply or not floor_specs:
-        return ""
-    labels = " and ".join(s.label for s in floor_specs)
-    order = np.argsort(-lower, kind="stable")
-    top = [f"{data.regions[i]}: {int(lower[i]):,}" for i in order[:5] if lower[i] > 0]
-    more = " ..." if int((lower > 0).sum()) > 5 else ""
-    verb = "needs" if len(floor_specs) == 1 else "together need"
-    return (
-        f"infeasible: {labels} {verb} {need:,} units ({', '.join(top)}{more}), "
-        f"but supply is {data.supply:,}"
-    )
 
 
 # ---------------------------------------------------------------------------------------------
