@@ -4,7 +4,9 @@ Cases (seeded generator): A = 300 regions x 90 days, 3 depots, transfers from ea
 10 nearest; B = 1,000 regions x 90 days, 3 depots, no transfers; M* = 100 regions x 90 days,
 3 depots, 10 nearest (the audit's instance) with the switches and constraints the first two
 do not exercise: MW waiting (2 days), MP patient transfers, MWP both, MWPn both without the
-tie-break, MF a coverage floor, MG a coverage gap (each with its price of fairness). Each
+tie-break, MF a coverage floor, MG a coverage gap, MT the threshold rule with every region a
+member, MTr with the regions at 30% of the largest RAI or more (each with its price of
+fairness). Each
 measurement runs in its own subprocess (clean peak memory):
 
   engine   the product path: load + validate, model data, matrix build (fast path), load into
@@ -49,6 +51,8 @@ CASES: dict[str, dict[str, Any]] = {
     "MWPn": dict(M, settings={"max_wait_days": 2, "patient_transfers": True}, tie_break=False),
     "MF": dict(M, constraints=["coverage_floor:level=0.8"], price=True),
     "MG": dict(M, constraints=["max_coverage_gap:gap=0.2"], price=True),
+    "MT": dict(M, constraints=["threshold:tau=0"], price=True),
+    "MTr": dict(M, constraints=["threshold:tau=0.3,index=rai_relative"], price=True),
 }
 RUN_KEYS = ("settings", "constraints", "tie_break", "price")  # how to plan, not what to generate
 

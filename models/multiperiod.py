@@ -29,7 +29,13 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 
-from models.fairness import REGISTRY, ConstraintSpec
+from models.fairness import (
+    FLOOR_EPS,
+    REGISTRY,
+    THRESHOLD_SLACK,
+    ConstraintSpec,
+    threshold_members,
+)
 from models.regional import RegionalData
 
 # Logistics cost (tie-break only, docs/multiperiod.md "Logistics cost"): handling per unit or
@@ -46,7 +52,7 @@ HORIZON_FLOOR_KINDS = (
     "capacity_per_capita_floor",
     "min_units",
 )
-HORIZON_KINDS = (*HORIZON_FLOOR_KINDS, "max_coverage_gap", "prioritarian")
+HORIZON_KINDS = (*HORIZON_FLOOR_KINDS, "max_coverage_gap", "threshold", "prioritarian")
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class MultiPeriodData:
     peak_demand: np.ndarray = field(default_factory=lambda: np.zeros(0))
     staff_cap: np.ndarray = field(default_factory=lambda: np.zeros(0))
     weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rai: np.ndarray | None = None  # the single-period RAI (optimiser.instance.Instance.rai)
 
     @property
     def n(self) -> int:
@@ -132,8 +139,7 @@ class MultiPeriodData:
         excess = np.maximum(self.peak_demand - self.capacity, 0.0)
         los = self.los.astype(float)
         rel = los / los.mean() if len(los) else los
-        press = np.ones(self.n)
-        rai = excess / np.where(rel > 0, rel, 1.0) / press
+        rai = self.rai if self.rai is not None else excess / np.where(rel > 0, rel, 1.0)
         return RegionalData(
             regions=self.regions,
             population=self.population,
@@ -226,6 +232,61 @@ def coverage_big_m(data: MultiPeriodData) -> np.ndarray:
         return np.where(
             data.peak_demand > 0, (data.capacity + data.total_units()) / data.peak_demand, 0.0
         )
+
+
+@dataclass(frozen=True)
+class HorizonThreshold:
+    """The numbers of threshold(tau, index) over the horizon, on X_r (docs/multiperiod.md):
+    members T = {r : index_r >= tau} (regions.csv values, the single-period index), weights
+    w_r = (E_r / pop_r) / max_T (E / pop), stop levels q_r = min(cap_r, ceil(E_r)), the
+    members that can stop (q_r below every unit in the system), lambda_max and the big-M of
+    the lower rows, M_r = lambda_max w_r."""
+
+    members: np.ndarray  # region positions in T (empty: no rows, fewer than two members)
+    weight: np.ndarray  # w_r of each member
+    stop: np.ndarray  # q_r of each member
+    stoppable: np.ndarray  # bool per member
+    lambda_max: float
+
+    @property
+    def slack(self) -> np.ndarray:
+        """s_r = 1 - 1e-5; 0 where w_r = 0: X_r is whole, and 0 is the only whole number
+        within one unit of lambda * 0 (a tighter LP, the same whole plans)."""
+        return np.where(self.weight > 0, 1.0 - THRESHOLD_SLACK, 0.0)
+
+    def big_m(self) -> np.ndarray:
+        return self.lambda_max * self.weight
+
+    def limits(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
+        """For a fixed lambda the rule is a pair of bounds on each member's whole X_r:
+        ceil(min(lambda w_r - s_r, q_r)) <= X_r <= floor(lambda w_r + s_r) (min only where the
+        member can stop)."""
+        low = self.weight * lam - self.slack
+        low = np.where(self.stoppable, np.minimum(low, self.stop), low)
+        return np.ceil(low - FLOOR_EPS), np.floor(self.weight * lam + self.slack + FLOOR_EPS)
+
+
+def horizon_threshold(data: MultiPeriodData, spec: ConstraintSpec) -> HorizonThreshold:
+    """threshold(tau, index) on the units received net by the last day (X_r := x_r, supply:
+    every unit in the system, since transfers can bring a member more than the depots hold)."""
+    view = data.fairness_view()
+    members = np.nonzero(threshold_members(view, spec.options))[0]
+    per_capita = view.excess_demand / view.population
+    scale = float(per_capita[members].max()) if len(members) else 0.0
+    if len(members) <= 1 or scale <= 0:
+        empty = np.zeros(0)
+        return HorizonThreshold(members[:0], empty, empty, empty.astype(bool), 0.0)
+    weight = per_capita[members] / scale
+    stop = np.minimum(view.staff_cap[members], np.ceil(view.excess_demand[members] - FLOOR_EPS))
+    units = data.total_units()
+    positive = weight[weight > 0]
+    return HorizonThreshold(
+        members=members,
+        weight=weight,
+        stop=stop,
+        stoppable=stop < units,
+        lambda_max=(units + 1.0) / float(positive.min()),
+    )
 
 
 PRIORITARIAN_FLOOR = 1e-3  # weights below this share of the largest are raised to it
@@ -485,6 +546,9 @@ def add_fairness(
         max_coverage_gap(gap): y_r = (c_r + X_r) / P_r over {r : P_r > 0},
             m_cov <= y_r,  y_r <= m_cov + gap + M_r z,  m_cov + gap >= z,
             m_cov in [0, 1], z binary, M_r = (c_r + every unit in the system) / P_r;
+        threshold(tau, index): for members r in T (HorizonThreshold), one lambda >= 0,
+            X_r <= lambda w_r + s_r,  X_r >= lambda w_r - s_r - M_r k_r,  X_r >= q_r k_r,
+            k_r binary (only where r can stop; else k_r = 0), s_r = 1 - 1e-5 (0 if w_r = 0);
         prioritarian: no row (objective weights a_r, add_lives).
     """
     labels = [c.label for c in constraints]
@@ -520,6 +584,8 @@ def add_fairness(
             block.lower = pyo.Constraint(demand, rule=lambda b, r: b.min_coverage <= cov(r))
             block.upper = pyo.Constraint(demand, rule=upper)
             block.switch = pyo.Constraint(expr=block.min_coverage + gap >= block.all_near_full)
+        elif spec.kind == "threshold":
+            add_horizon_threshold(block, data, horizon_threshold(data, spec), received)
         elif spec.kind == "prioritarian":
             continue
         else:
@@ -527,6 +593,42 @@ def add_fairness(
                 f"{spec.kind} cannot be applied over the horizon (supported: "
                 f"{', '.join(HORIZON_KINDS)})"
             )
+
+
+def add_horizon_threshold(
+    block: Any, data: MultiPeriodData, rule: HorizonThreshold, received: Any
+) -> None:
+    """The paper's threshold rule on X_r (`received(r)`): members receive net units in
+    proportion to w_r within one unit, for one common lambda, or have reached their stop level:
+
+        X_r <= lambda w_r + s_r,   X_r >= lambda w_r - s_r - M_r k_r,   X_r >= q_r k_r,
+
+    s_r = 1 - 1e-5 (strictly within one unit), or 0 where w_r = 0 (X_r = 0: the only whole
+    number within one unit of 0; the same whole plans, a tighter LP).
+    """
+    if not len(rule.members):
+        return
+    members = [int(r) for r in rule.members]
+    at = {r: i for i, r in enumerate(members)}
+    w, big_m, s = rule.weight, rule.big_m(), rule.slack
+    block.lam = pyo.Var(bounds=(0.0, rule.lambda_max))
+    stoppable = [r for r in members if rule.stoppable[at[r]]]
+    block.stopped = pyo.Var(stoppable, domain=pyo.Binary)
+    block.upper = pyo.Constraint(
+        members, rule=lambda b, r: received(r) <= b.lam * float(w[at[r]]) + float(s[at[r]])
+    )
+
+    def lower(b: Any, r: int) -> Any:
+        i = at[r]
+        below = b.lam * float(w[i]) - float(s[i])
+        if r in b.stopped:
+            return received(r) >= below - float(big_m[i]) * b.stopped[r]
+        return received(r) >= below
+
+    block.lower = pyo.Constraint(members, rule=lower)
+    block.stop_level = pyo.Constraint(
+        stoppable, rule=lambda b, r: received(r) >= float(rule.stop[at[r]]) * b.stopped[r]
+    )
 
 
 def add_lives(

@@ -451,6 +451,16 @@ class MatrixHighsModel(HighsModel):
             self._row_lower[row], self._row_upper[row] = lower, upper
         self.highs.changeRowBounds(int(row), float(lower), float(upper))
 
+    def set_rows_bounds(self, rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Set (and remember) the bounds of several rows at once."""
+        rows = np.asarray(rows, dtype=np.int32)
+        if len(rows) == 0:
+            return
+        self._row_lower[rows], self._row_upper[rows] = lower, upper
+        self.highs.changeRowsBounds(  # type: ignore[attr-defined]
+            len(rows), rows, self._row_lower[rows], self._row_upper[rows]
+        )
+
     def set_rows_active(self, rows: np.ndarray, active: bool) -> None:
         """Switch rows to their remembered bounds (active) or to free rows (inactive)."""
         rows = np.asarray(rows, dtype=np.int32)

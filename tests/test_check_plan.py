@@ -361,6 +361,70 @@ def test_the_coverage_gap_is_checked(world: Path, tmp_path: Path) -> None:
     assert good.ok, good.violations
 
 
+def test_the_threshold_is_checked(tmp_path: Path) -> None:
+    """threshold(tau=0) with w_A = w_B = 1 and stop levels 4: X_A and X_B must be within one
+    unit of one common lambda. 4 units to A and none to B break it, naming both; 2 and 2 pass.
+    With B's staff cap at 1, B stops at 1 unit and A may take 3."""
+    from test_multiperiod_model import threshold_case
+
+    rule = ["threshold:tau=0"]
+    inst = load_multiperiod(threshold_case(tmp_path))
+    greedy = check_plan(inst, write_plan(tmp_path, ["ship,0,D,A,4,1,"]), rule)
+    [violation] = greedy.violations
+    assert violation["rule"] == "fairness"
+    assert violation["message"] == (
+        "threshold(tau=0, index=rai): units net by the last day are not in proportion to "
+        "excess demand per capita: A receives 4 (w = 1.0000), so lambda >= 3.0000, but B "
+        "receives 0 (w = 1.0000, stop level 4 not reached), so lambda <= 1.0000"
+    )
+    even = check_plan(inst, write_plan(tmp_path, ["ship,0,D,A,2,1,", "ship,0,D,B,2,1,"]), rule)
+    assert even.ok, even.violations
+    three = write_plan(tmp_path, ["ship,0,D,A,3,1,", "ship,0,D,B,1,1,"])
+    assert not check_plan(inst, three, rule).ok
+    stopped = load_multiperiod(threshold_case(tmp_path, staff_cap_b=1))
+    assert check_plan(stopped, three, rule).ok
+    assert not check_plan(stopped, write_plan(tmp_path, ["ship,0,D,A,4,1,"]), rule).ok
+
+
+@pytest.mark.parametrize("seed", [94, 95, 96])
+def test_the_checker_threshold_agrees_with_the_model(tmp_path: Path, seed: int) -> None:
+    """The checker's threshold (simulate.threshold_violation, from the definition) and the
+    model's (models.multiperiod.horizon_threshold) accept the same whole X: X_r = round(lambda
+    w_r) for members, lambda below every stop level, passes both; three more units for the
+    member with the least positive w, or one unit for a member without excess demand, breaks
+    the rule, and the model's limits for any lambda exclude it too."""
+    import numpy as np
+
+    from models.multiperiod import horizon_threshold
+    from optimiser.constraints import to_specs
+    from optimiser.multiperiod.simulate import threshold_violation
+
+    inst = load_multiperiod(generate(GeneratorSpec(regions=9, days=10, seed=seed), tmp_path / "g"))
+    data = model_data(inst)
+    for text in ("threshold:tau=0", "threshold:tau=0.2,index=rai_relative"):
+        [spec] = to_specs([text])
+        rule = horizon_threshold(data, spec)
+        positive = rule.weight > 0
+        assert positive.sum() >= 2
+        lam = 0.5 * float(np.min(rule.stop[positive] / rule.weight[positive]))
+        X = np.zeros(data.n)
+        X[rule.members] = np.round(lam * rule.weight)
+        assert threshold_violation(inst, X, spec) is None
+        low, high = rule.limits(lam)
+        assert np.all((low <= X[rule.members]) & (X[rule.members] <= high))
+        smallest = int(np.argmin(np.where(positive, rule.weight, np.inf)))
+        more = X.copy()
+        more[rule.members[smallest]] += 3.0
+        assert threshold_violation(inst, more, spec) is not None
+        for candidate in np.linspace(0.0, 4.0 * lam + 10.0, 401):
+            low, high = rule.limits(float(candidate))
+            assert not np.all((low <= more[rule.members]) & (more[rule.members] <= high))
+        if not positive.all():
+            idle = X.copy()
+            idle[rule.members[int(np.argmin(rule.weight))]] += 1.0
+            assert "no excess demand" in (threshold_violation(inst, idle, spec) or "")
+
+
 CONSTRAINTS = [
     "coverage_floor:level=0.5",
     "min_units:units=5",
@@ -368,6 +432,8 @@ CONSTRAINTS = [
     "excess_per_capita_floor:share=0.3",
     "capacity_per_capita_floor:beds_per_100k=8",
     "max_coverage_gap:gap=0.4",
+    "threshold:tau=0",
+    "threshold:tau=0.3,index=rai_relative",
 ]
 
 

@@ -74,6 +74,24 @@ def test_text_output_rolling_horizon_and_switches(small: Path, tmp_path: Path) -
     assert "re-planned from day 3" in again.stdout and "expected extra survivors" in again.stdout
 
 
+def test_threshold_over_the_horizon_plan_and_check(small: Path, tmp_path: Path) -> None:
+    """The paper's threshold rule over the horizon, through the CLI: planned, priced, and the
+    plan replays to the same lives with the rule checked; a hand-made plan that gives one
+    member everything breaks it."""
+    out = triage("plan", small, "--json", "--out", tmp_path / "out", "-c", "threshold:tau=0")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["status"] == "optimal"
+    price = payload["price_of_fairness"][0]
+    assert price["constraint"] == "threshold(tau=0, index=rai)"
+    assert price["lives_lost_alone"] >= 0
+    check = triage("check-plan", small, tmp_path / "out" / "plan.csv", "--json")
+    assert check.returncode == 0, check.stdout + check.stderr
+    replay = json.loads(check.stdout)
+    assert replay["ok"] and close(replay["expected_survivors"], payload["lives_saved"])
+    assert "threshold(tau=0, index=rai)" in replay["constraints"]
+
+
 @pytest.mark.parametrize(
     "args, code, message",
     [
@@ -81,7 +99,8 @@ def test_text_output_rolling_horizon_and_switches(small: Path, tmp_path: Path) -
         (("plan", "{bad}"), 2, "demand.csv"),
         (("plan", "{small}", "--donor-share", "3"), 2, "donor_keep_share"),
         (("plan", "{small}", "--executed", "{nofile}"), 2, "file not found"),
-        (("plan", "{small}", "-c", "threshold:tau=1"), 2, "not available over the horizon"),
+        (("plan", "{small}", "-c", "threshold:tau=-1"), 2, "tau"),
+        (("plan", "{small}", "-c", "threshold:tau=0,index=gdp"), 2, "index"),
         (("check-plan", "{small}", "{badplan}"), 2, "unknown kind"),
         (("check-plan", "{small}", "{brokenplan}"), 1, "depot_stock"),
         (

@@ -237,6 +237,8 @@ def test_fast_path_and_pyomo_reach_the_same_optimum(tmp_path: Path, case: dict) 
         ("per_capita_floor:share=0.5", "min_units:units=2"),
         ("max_coverage_gap:gap=0.3",),
         ("capacity_per_capita_floor:beds_per_100k=9", "excess_per_capita_floor:share=0.3"),
+        ("threshold:tau=0",),
+        ("threshold:tau=0.2,index=rai_relative", "min_units:units=2"),
     ],
 )
 def test_fairness_over_the_horizon_same_in_both_models(tmp_path: Path, constraints: tuple) -> None:
@@ -267,9 +269,89 @@ def test_floors_hold_over_the_horizon(tmp_path: Path) -> None:
     assert np.all(received[floor > 0] >= floor[floor > 0])
 
 
-def test_threshold_is_refused_over_the_horizon(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="not available over the horizon"):
-        plan(load_multiperiod(small(tmp_path, 1)), ["threshold:tau=1"])
+def threshold_case(tmp_path: Path, staff_cap_b: int | None = None) -> Path:
+    """A and B: no units, 4 patients each on day 1 who stay beyond the 3-day horizon, the
+    same population and excess demand (w_A = w_B = 1); a patient saved is worth 0.8 in A and
+    0.4 in B. The depot receives 4 units on day 0 (lead 1 day)."""
+    return write_instance(
+        tmp_path / f"threshold-{staff_cap_b}",
+        [
+            {"region": "A", "capacity": 0, "peak_demand": 4, "los_days": 5, "survival_with": 0.8},
+            {
+                "region": "B",
+                "capacity": 0,
+                "peak_demand": 4,
+                "los_days": 5,
+                "survival_with": 0.4,
+                "staff_cap": staff_cap_b,
+            },
+        ],
+        {"A": [0, 4, 0], "B": [0, 4, 0]},
+        deliveries=[(0, 4, "D")],
+        leads=[("D", "A", 1), ("D", "B", 1)],
+        multiperiod={"transfers": False},
+    )
+
+
+@pytest.mark.parametrize("method", ["auto", "exact", "rounding"])
+def test_threshold_over_the_horizon_by_hand(tmp_path: Path, method: str) -> None:
+    """Unconstrained: all 4 units to A (3.2 lives). threshold(tau=0): |X_r - lambda| < 1 for
+    both, so X_A and X_B differ by at most one unit: 2 and 2 (1.6 + 0.8 = 2.4). With B's staff
+    cap at 1, B stops at its stop level q_B = min(1, 4) = 1 and A may take 3: 2.4 + 0.4.
+
+    The LP relaxation allows X = (3 - 1e-5, 1 + 1e-5) at lambda = 2 (2.8 lives): the rounding
+    method alone finds 2.4 but cannot prove it (status time_limit, bound 2.8); auto then runs
+    branch-and-bound on this small model and proves it."""
+    folder = threshold_case(tmp_path)
+    assert close(exact_lives(folder), 3.2)
+    assert close(exact_lives(folder, ("threshold:tau=0",)), 2.4)
+    assert close(pyomo_objective(folder, ("threshold:tau=0",)), 2.4)
+    result = plan(load_multiperiod(folder), ["threshold:tau=0"], method=method)
+    if method == "rounding":
+        assert result.solver.gap is not None and result.solver.gap > 0
+    else:
+        assert result.status == SolveStatus.OPTIMAL
+    assert close(result.lives_saved, 2.4)
+    assert result.regions["net_received"].tolist() == [2.0, 2.0]
+    price = result.price_of_fairness.set_index("constraint")
+    assert close(price.loc["threshold(tau=0, index=rai)", "lives_lost_alone"], 0.8)
+    stopped = threshold_case(tmp_path, staff_cap_b=1)
+    assert close(exact_lives(stopped, ("threshold:tau=0",)), 2.8)
+    assert close(pyomo_objective(stopped, ("threshold:tau=0",)), 2.8)
+    result = plan(load_multiperiod(stopped), ["threshold:tau=0"], method=method)
+    assert close(result.lives_saved, 2.8)
+    assert result.regions["net_received"].tolist() == [3.0, 1.0]
+
+
+def test_threshold_members_only_compete_above_tau(tmp_path: Path) -> None:
+    """With B's RAI below tau, B is left to the lives objective: all 4 units go to A."""
+    folder = threshold_case(tmp_path)
+    rai = load_multiperiod(folder).base.rai
+    tau = float((rai["A"] + rai["B"]) / 2)
+    assert rai["A"] > tau > rai["B"]
+    assert close(exact_lives(folder, (f"threshold:tau={tau}",)), 3.2)
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+@pytest.mark.parametrize("constraint", ["threshold:tau=0", "threshold:tau=0.3,index=rai_relative"])
+def test_threshold_rounding_reaches_the_exact_optimum(
+    tmp_path: Path, seed: int, constraint: str
+) -> None:
+    """The lambda search of the rounding method (docs/multiperiod.md) against HiGHS's
+    branch-and-bound on the whole model: the same lives within the gap, a bound above both,
+    and plans that check-plan passes."""
+    spec = GeneratorSpec(regions=6, days=12, depots=2, neighbours=3, seed=seed)
+    inst = load_multiperiod(generate(spec, tmp_path / "g"))
+    specs = to_specs([constraint])
+    exact = PlanEngine(inst, specs, EXACT, method="exact").solve(specs, tie_break=False)
+    options = SolverOptions(mip_rel_gap=1e-6)
+    rounded = PlanEngine(inst, specs, options, method="rounding").solve(specs, tie_break=False)
+    assert exact.status is SolveStatus.OPTIMAL and exact.lives is not None
+    assert rounded.lives is not None and rounded.bound is not None
+    assert rounded.lives <= exact.lives + 1e-6
+    assert rounded.bound >= exact.lives - 1e-6
+    if rounded.status is SolveStatus.OPTIMAL:
+        assert rounded.lives >= exact.lives * (1 - 1e-6) - 1e-6
 
 
 # ---------------------------------------------------------------------------------------------

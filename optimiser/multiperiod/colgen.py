@@ -74,6 +74,7 @@ class ColumnGeneration:
         # integer columns always in the master: max_coverage_gap's binary z (fixed per branch
         # by the engine, fixed in the repair LP, integer in polish)
         self.base_integer = base[p.integrality[base] == 1]
+        self.lower, self.upper = p.col_lower.copy(), p.col_upper.copy()  # current bounds
         self.matrix = p.matrix.tocsc()
         self.priced = self.matrix[:, self.candidates].T.tocsr()
         self.position = np.full(N, -1, dtype=np.int64)
@@ -237,11 +238,17 @@ class ColumnGeneration:
     def fix_columns(self, cols: np.ndarray, values: np.ndarray | None) -> None:
         """Fix full-model columns held in the master at `values` (None: their own bounds)."""
         p = self.program
-        pos = self.position[cols]
         if values is None:
-            self.highs.set_col_bounds_arrays(pos, p.col_lower[cols], p.col_upper[cols])
+            self.bound_columns(cols, p.col_lower[cols], p.col_upper[cols])
         else:
-            self.highs.set_col_bounds_arrays(pos, values, values)
+            self.bound_columns(cols, values, values)
+
+    def bound_columns(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Set the bounds of full-model columns held in the master (a branch of the caller's:
+        repair and neighbourhood restore these, not the model's own bounds)."""
+        cols = np.asarray(cols, dtype=np.int64)
+        self.lower[cols], self.upper[cols] = lower, upper
+        self.highs.set_col_bounds_arrays(self.position[cols], self.lower[cols], self.upper[cols])
 
     def repair(
         self, movements: np.ndarray, cost: np.ndarray, maximize: bool, time_limit: float | None
@@ -249,7 +256,7 @@ class ColumnGeneration:
         """Fix the integer columns (movements, and z of max_coverage_gap) at `movements`
         (full-length, whole) and re-optimise the rest; the bounds are restored afterwards."""
         start = time.perf_counter()
-        p, h = self.program, self.highs
+        h = self.highs
         nonzero = self.candidates[np.nonzero(movements[self.candidates])[0]]
         self.include(nonzero)
         cols = self._integer_columns()
@@ -260,7 +267,7 @@ class ColumnGeneration:
         try:
             run = h.solve(time_limit)
         finally:
-            h.set_col_bounds_arrays(pos, p.col_lower[cols], p.col_upper[cols])
+            h.set_col_bounds_arrays(pos, self.lower[cols], self.upper[cols])
         values = None if run.values is None else self.full(run.values)
         if values is not None:
             values[cols] = movements[cols]
@@ -273,13 +280,13 @@ class ColumnGeneration:
         solution differ (relaxation-induced neighbourhood search): every integer column on
         which they agree is fixed there, so the MIP is small; starts from `plan`."""
         t0 = time.perf_counter()
-        p, h = self.program, self.highs
+        h = self.highs
         self.include(self.candidates[np.nonzero(plan[self.candidates])[0]])
         cols = self._integer_columns()
         movements = cols[~np.isin(cols, self.base_integer)]  # z stays as its caller set it
         agree = movements[np.abs(plan[movements] - lp[movements]) <= 1e-6]
         pos = self.position[cols]
-        self.fix_columns(agree, plan[agree])
+        h.set_col_bounds_arrays(self.position[agree], plan[agree], plan[agree])
         h.set_integrality(pos, True)
         self.set_cost(cost, True)
         h.set_start(self.master(plan))
@@ -288,9 +295,7 @@ class ColumnGeneration:
             run = h.solve(time_limit)
         finally:
             h.set_integrality(pos, False)
-            self.highs.set_col_bounds_arrays(
-                self.position[agree], p.col_lower[agree], p.col_upper[agree]
-            )
+            h.set_col_bounds_arrays(self.position[agree], self.lower[agree], self.upper[agree])
         values = None if run.values is None else self.full(run.values)
         return LpResult(run.status, run.objective, values, time.perf_counter() - t0, 1)
 
@@ -380,7 +385,7 @@ def round_movements(
     high = np.full(n, np.inf) if upper is None else upper
     if np.any(np.isfinite(high)):
         _trim(p, d, rs, rt, low, high)
-        hand = _hands(p, d, rs, rt)[:, T - 1]
+        hand = units_on_hand(p, d, rs, rt)[:, T - 1]
     if np.any(np.isfinite(low)):
         _top_up(p, d, rs, rt, hand, low)
     out[p.cols["ship"]] = rs
@@ -390,7 +395,9 @@ def round_movements(
     return out
 
 
-def _hands(p: LinearProgram, d: MultiPeriodData, rs: np.ndarray, rt: np.ndarray) -> np.ndarray:
+def units_on_hand(
+    p: LinearProgram, d: MultiPeriodData, rs: np.ndarray, rt: np.ndarray
+) -> np.ndarray:
     """Units on hand per region and day for whole movements."""
     n = d.n
     sk, sr, sd = p.ship
@@ -420,7 +427,7 @@ def _trim(
     sk, sr, sd = p.ship
     ta, td = p.transfer
     T, B = d.days, d.batch_size
-    hands = _hands(p, d, rs, rt)
+    hands = units_on_hand(p, d, rs, rt)
     X = hands[:, T - 1] - d.own[:, T - 1]
     keep = d.donor_share * d.own  # the least a region holds (0 without donor protection)
     for r in np.nonzero(X - upper > 1e-9)[0]:
@@ -495,7 +502,7 @@ def _top_up(
                 missing[r] -= B * batches
     if not np.any(missing > 1e-9):
         return
-    hands = _hands(p, d, rs, rt)
+    hands = units_on_hand(p, d, rs, rt)
     surplus = (hands[:, T - 1] - d.own[:, T - 1]) - floors
     for r in np.nonzero(missing > 1e-9)[0]:
         for i in np.argsort(-rs, kind="stable"):

@@ -65,4 +65,5 @@ def model_data(instance: MultiPeriodInstance) -> MultiPeriodData:
         peak_demand=regions["peak_demand"].to_numpy(dtype=float),
         staff_cap=base.staff_cap.to_numpy(dtype=float),
         weight=regions["weight"].to_numpy(dtype=float),
+        rai=base.rai.to_numpy(dtype=float),
     )

@@ -24,14 +24,16 @@ from models.fairness import REGISTRY, ConstraintSpec
 from models.multiperiod import (
     HORIZON_FLOOR_KINDS,
     HORIZON_KINDS,
+    HorizonThreshold,
     MultiPeriodData,
     horizon_floors,
+    horizon_threshold,
     objective_weights,
 )
 from optimiser.constraints import to_specs
 from optimiser.engine import largest_needs
 from optimiser.errors import InputError, Problem
-from optimiser.multiperiod.colgen import ColumnGeneration, round_movements
+from optimiser.multiperiod.colgen import ColumnGeneration, round_movements, units_on_hand
 from optimiser.multiperiod.data import model_data
 from optimiser.multiperiod.fastpath import LinearProgram, build_program
 from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
@@ -83,6 +85,32 @@ class _Branch:
     best: tuple[float, np.ndarray] | None
     solves: int
     seconds: float
+    lp: np.ndarray | None = None  # the LP solution (full-length)
+
+
+@dataclass(frozen=True)
+class _LambdaAxis:
+    """One threshold's lambda column, stop binaries (full-model columns), each stop binary's
+    break point b_r (inf: never stops) and the sorted points 0 < b... < lambda_max."""
+
+    lam: np.ndarray
+    stopped: np.ndarray
+    breaks: np.ndarray
+    points: np.ndarray
+    rule: HorizonThreshold
+    low_rows: np.ndarray  # h_{r,T-1} >= own + ceil(min(a w_r - s_r, q_r)) per member
+    high_rows: np.ndarray  # h_{r,T-1} <= own + floor(b w_r + s_r)
+    own_last: np.ndarray  # own_{r,T-1} per member
+
+    def limit_rows(self, a: float, b: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows and bounds (lower, upper) of the node [a, b]'s limits on X_r."""
+        low, _ = self.rule.limits(a)
+        _, high = self.rule.limits(b)
+        rows = np.concatenate([self.low_rows, self.high_rows])
+        inf = np.full(len(low), np.inf)
+        lower = np.concatenate([self.own_last + low, -inf])
+        upper = np.concatenate([inf, self.own_last + high])
+        return rows, lower, upper
 
 
 def _gap(bound: float, objective: float) -> float:
@@ -317,7 +345,14 @@ class PlanEngine:
         unknown = {c.label for c in active} - {c.label for c in self.candidates}
         if unknown:
             raise ValueError(f"not built into this engine: {sorted(unknown)}")
-        key = frozenset(c.label for c in active) | ({"#tie"} if tie_break else set())
+        # a constraint that builds no row here (every floor 0, fewer than two threshold
+        # members) changes nothing: the same key, the same plan as without it
+        rows = self.program.fairness_rows
+        key = frozenset(
+            c.label
+            for c in active
+            if REGISTRY[c.kind].role == "objective" or len(rows.get(c.label, ()))
+        ) | ({"#tie"} if tie_break else set())
         if key in self._cache:
             return self._cache[key]
         if not tie_break and key | {"#tie"} in self._cache:
@@ -330,7 +365,9 @@ class PlanEngine:
             out = self._solve_rounding(active, tie_break, deadline)
             small = self.integers <= EXACT_LIMIT
             if self.method == "auto" and small and not self._proved(out):
-                exact = self._solve_exact(active, tie_break, deadline, out.values)
+                # never unbounded in time: without a limit, the fallback gets POLISH_SECONDS
+                budget = deadline if deadline.end is not None else _Deadline(POLISH_SECONDS)
+                exact = self._solve_exact(active, tie_break, budget, out.values)
                 out = self._better(out, exact)
         else:
             out = self._solve_exact(active, tie_break, deadline, None)
@@ -531,7 +568,7 @@ class PlanEngine:
             cut_rows = np.concatenate(cuts) if cuts else np.zeros(0, dtype=np.int64)
             cg.highs.set_rows_active(cut_rows, True)
             try:
-                branch = self._round_branch(
+                branch = self._lambda_search(
                     cost, active, np.concatenate([active_rows, cut_rows]), tie_break, deadline, z
                 )
             finally:
@@ -584,7 +621,34 @@ class PlanEngine:
             bound=bound,
         )
 
-    def _round_branch(
+    def _thresholds(self, active: Sequence[ConstraintSpec]) -> list[_LambdaAxis]:
+        """The lambda axis of each active threshold with members that can stop."""
+        p, out = self.program, []
+        for spec in active:
+            if spec.kind != "threshold" or f"fair:{spec.label}:lambda" not in p.cols:
+                continue
+            rule = horizon_threshold(self.data, spec)
+            weight = rule.weight[rule.stoppable]
+            reach = rule.stop[rule.stoppable] + rule.slack[rule.stoppable]
+            breaks = np.full(len(weight), np.inf)
+            np.divide(reach, weight, out=breaks, where=weight > 0)
+            inside = np.unique(breaks[breaks < rule.lambda_max])
+            cuts = p.cut_rows[spec.label]
+            out.append(
+                _LambdaAxis(
+                    lam=p.cols[f"fair:{spec.label}:lambda"],
+                    stopped=p.cols[f"fair:{spec.label}:stopped"],
+                    breaks=breaks,
+                    points=np.concatenate([[0.0], inside, [rule.lambda_max]]),
+                    rule=rule,
+                    low_rows=cuts[: len(rule.members)],
+                    high_rows=cuts[len(rule.members) :],
+                    own_last=self.data.own[rule.members, self.data.days - 1],
+                )
+            )
+        return out
+
+    def _lambda_search(
         self,
         cost: np.ndarray,
         active: Sequence[ConstraintSpec],
@@ -593,13 +657,128 @@ class PlanEngine:
         deadline: _Deadline,
         z: Mapping[str, float],
     ) -> _Branch:
+        """threshold's stop binaries k_r, branched on lambda (docs/multiperiod.md). Member r
+        stops (k_r = 1) exactly when lambda >= b_r = (q_r + s) / w_r, so between two
+        consecutive b_r every k_r is known and the model is an LP: the lambda axis is split
+        at the b_r. A node [a, b] fixes k_r = 1 where b_r <= a, k_r = 0 where b_r >= b,
+        relaxes the rest, and bounds each member's whole X_r by the limits of lambda = a
+        (below) and lambda = b (above): its LP bounds every plan with lambda in [a, b]. A
+        node without relaxed k_r (a leaf) is rounded; a node whose bound is within the gap
+        tolerance of the best plan is closed; others split into a leaf and the intervals
+        either side: the lowest leaf, dived into first, until a plan is found; then the leaf
+        holding their LP's lambda, best bound first. U = the largest bound of the leaves and closed nodes (and of
+        the nodes left open at a time limit)."""
+        axes = self._thresholds(active)
+        if not axes:
+            return self._round_branch(cost, active, active_rows, tie_break, deadline, z)
+        cg = self.colgen
+        assert cg is not None
+        tolerance = self.options.mip_rel_gap
+        node_rows = np.concatenate([np.concatenate([a.low_rows, a.high_rows]) for a in axes])
+        active_rows = np.concatenate([active_rows, node_rows])
+        root = tuple((0, len(axis.points) - 1) for axis in axes)
+        open_nodes: list[tuple[float, int, tuple[tuple[int, int], ...]]] = [(math.inf, 0, root)]
+        counter = itertools.count(1)
+        best: tuple[float, np.ndarray] | None = None
+        bounds: list[float] = []
+        bound_known, feasible = True, False
+        solves, seconds = 0, 0.0
+        try:
+            while open_nodes:
+                open_nodes.sort(key=lambda node: (-node[0], node[1]))
+                parent_bound, _, node = open_nodes.pop(0)
+                if best is not None and parent_bound - best[0] <= tolerance * max(
+                    abs(parent_bound), 1.0
+                ):
+                    bounds.append(parent_bound)
+                    continue
+                left = deadline.remaining()
+                if left is not None and left <= 0.05:
+                    bound_known = bound_known and math.isfinite(parent_bound)
+                    bounds.append(parent_bound)
+                    continue
+                leaf = True
+                for axis, (i, j) in zip(axes, node, strict=True):
+                    a, b = axis.points[i], axis.points[j]
+                    cg.bound_columns(axis.lam, np.array([a]), np.array([b]))
+                    k_low = (axis.breaks <= a).astype(float)
+                    k_high = (axis.breaks < b).astype(float)
+                    cg.bound_columns(axis.stopped, k_low, k_high)
+                    cg.highs.set_rows_bounds(*axis.limit_rows(a, b))
+                    leaf = leaf and j == i + 1
+                branch = self._round_branch(
+                    cost,
+                    active,
+                    active_rows,
+                    tie_break,
+                    deadline,
+                    z,
+                    round_plan=leaf,
+                    incumbent=None if best is None else best[0],
+                )
+                solves += branch.solves
+                seconds += branch.seconds
+                if branch.status is SolveStatus.INFEASIBLE:
+                    continue
+                feasible = True
+                if branch.best is not None and (best is None or branch.best[0] > best[0]):
+                    best = branch.best
+                if branch.bound is None:
+                    bound_known = False
+                    continue
+                if leaf:
+                    bounds.append(branch.bound)
+                    continue
+                # Split the axis with the widest range of break points around a leaf: until a
+                # plan is found, its lowest (lambda from 0: the fewest units bound to members,
+                # feasible whenever shipping nothing more to members is), dived into first;
+                # then the leaf holding the LP's lambda.
+                wide = max(range(len(axes)), key=lambda t: node[t][1] - node[t][0])
+                i, j = node[wide]
+                axis = axes[wide]
+                lam = float(branch.lp[axis.lam[0]]) if branch.lp is not None else axis.points[i]
+                at = int(np.clip(np.searchsorted(axis.points, lam, side="right") - 1, i, j - 1))
+                if best is None:
+                    at = i
+                halves = [(at, at + 1)]
+                halves += [(i, at)] if at > i else []
+                halves += [(at + 1, j)] if at + 1 < j else []
+                for rank, half in enumerate(halves):
+                    child = tuple(half if t == wide else node[t] for t in range(len(axes)))
+                    first = rank == 0 and best is None
+                    open_nodes.append(
+                        (math.inf if first else branch.bound, next(counter), child)
+                    )
+        finally:
+            for axis in axes:
+                cg.fix_columns(axis.lam, None)
+                cg.fix_columns(axis.stopped, None)
+            cg.highs.set_rows_active(node_rows, False)
+        if not feasible:
+            return _Branch(SolveStatus.INFEASIBLE, None, None, solves, seconds)
+        bound = max(bounds) if bound_known and bounds else None
+        status = SolveStatus.OPTIMAL if bound is not None else SolveStatus.TIME_LIMIT
+        return _Branch(status, bound, best, solves, seconds)
+
+    def _round_branch(
+        self,
+        cost: np.ndarray,
+        active: Sequence[ConstraintSpec],
+        active_rows: np.ndarray,
+        tie_break: bool,
+        deadline: _Deadline,
+        z: Mapping[str, float],
+        round_plan: bool = True,
+        incumbent: float | None = None,
+    ) -> _Branch:
         """One LP by column generation (max_coverage_gap's z fixed at `z`), rounded twice:
         from the lives-only optimum and from an LP that also pays CLEANUP_COST per unit of
         logistics cost. If the better of the two is not within the gap tolerance of the LP
         bound, a small MIP around it (ColumnGeneration.neighbourhood) may improve it. The plan
         kept saves the most lives; with tie_break, the lowest logistics cost among the plans
         within LIVES_TOL of the most: the same candidates either way, so the cost never
-        decides against a life."""
+        decides against a life. Without `round_plan`, or when the LP bound is within the gap
+        tolerance of `incumbent` (a plan found elsewhere), the LP alone is returned."""
         cg = self.colgen
         assert cg is not None
         p = self.program
@@ -608,6 +787,13 @@ class PlanEngine:
         if lp.values is None:
             return _Branch(lp.status, None, None, solves, seconds)
         bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
+        closed = (
+            incumbent is not None
+            and bound is not None
+            and bound - incumbent <= self.options.mip_rel_gap * max(abs(bound), 1.0)
+        )
+        if not round_plan or closed:  # nothing to round, or nothing better to find here
+            return _Branch(lp.status, bound, None, solves, seconds, lp.values)
         tol = LIVES_TOL_ABS + LIVES_TOL_REL * abs(lp.objective or 0.0)
         zcols = [int(p.cols[f"fair:{label}:all_near_full"][0]) for label in z]
         plans: list[tuple[float, np.ndarray, np.ndarray]] = []  # (objective, plan, its LP)
@@ -617,6 +803,7 @@ class PlanEngine:
             lower, upper = self.received_limits(active, z, values)
             fixed = round_movements(p, self.data, values, lower, upper)
             fixed[zcols] = list(z.values())
+            self.stop_values(active, fixed)
             run = cg.repair(fixed, cost, True, deadline.remaining())
             solves += 1
             seconds += run.seconds
@@ -692,7 +879,36 @@ class PlanEngine:
                     high = (m + gap) * P - d.capacity
                 lower = np.maximum(lower, np.where(demand, low - 1e-9, -np.inf))
                 upper = np.minimum(upper, np.where(demand, high + 1e-9, np.inf))
+            elif spec.kind == "threshold" and values is not None:
+                rule = horizon_threshold(d, spec)
+                if not len(rule.members):
+                    continue
+                lam = float(values[self.program.cols[f"fair:{spec.label}:lambda"][0]])
+                low, high = rule.limits(lam)
+                lower[rule.members] = np.maximum(lower[rule.members], low)
+                upper[rule.members] = np.minimum(upper[rule.members], high)
         return lower, upper
+
+    def stop_values(self, active: Sequence[ConstraintSpec], movements: np.ndarray) -> None:
+        """Set each threshold's stop binaries k_r in `movements` (whole shipments and
+        transfers) to what the plan allows: k_r = 1 where member r receives at least its stop
+        level q_r net by the last day (the least restrictive choice), else 0."""
+        p, d = self.program, self.data
+        received: np.ndarray | None = None
+        for spec in active:
+            key = f"fair:{spec.label}:stopped"
+            if spec.kind != "threshold" or key not in p.cols:
+                continue
+            if received is None:
+                hands = units_on_hand(
+                    p, d, movements[p.cols["ship"]], movements[p.cols["transfer"]]
+                )
+                received = hands[:, d.days - 1] - d.own[:, d.days - 1]
+            rule = horizon_threshold(d, spec)
+            which = rule.members[rule.stoppable]
+            movements[p.cols[key]] = (received[which] >= rule.stop[rule.stoppable] - 1e-9).astype(
+                float
+            )
 
     def best_lives(self) -> float:
         """L*: the most lives of any plan found so far. Every plan is a plan of the problem

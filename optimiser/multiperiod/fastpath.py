@@ -3,9 +3,9 @@ matrices with vectorised numpy, then loaded into HiGHS through solver.MatrixHigh
 
 Same variables, rows and bounds as the Pyomo reference (tests check both reach the same
 optimum); differences of form only: a patient group with a single decision variable gets its
-size as a column bound instead of a row, and max_coverage_gap adds rows that are switched off
-except in one branch of the rounding method (`cut_rows`, valid cuts there). Why not Pyomo:
-docs/multiperiod.md, "Fast path".
+size as a column bound instead of a row, and max_coverage_gap and threshold add rows that are
+switched off except in a branch or node of the rounding method (`cut_rows`, valid cuts there).
+Why not Pyomo: docs/multiperiod.md, "Fast path".
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from models.multiperiod import (
     admission_index,
     coverage_big_m,
     horizon_floors,
+    horizon_threshold,
     logistics_costs,
     outflow_index,
     patient_lane_index,
@@ -265,6 +266,37 @@ def build_program(
                 cut = b.add_rows(f"cut:{spec.label}", len(where), own_last[where] + whole, INF)
                 b.add(cut, last_hand[where], 1.0)
                 cut_rows[spec.label] = cut
+                continue
+        elif spec.kind == "threshold":
+            rule = horizon_threshold(data, spec)
+            where = rule.members
+            if len(where):
+                m = len(where)
+                lam = np.repeat(b.add_cols(f"fair:{spec.label}:lambda", 1, 0.0, rule.lambda_max), m)
+                stoppable = np.nonzero(rule.stoppable)[0]
+                k = b.add_cols(f"fair:{spec.label}:stopped", len(stoppable), 0.0, 1.0, integer=True)
+                hands, base = last_hand[where], own_last[where]
+                up = b.add_rows(f"fair:{spec.label}:upper", m, -INF, base + rule.slack)
+                b.add(up, hands, 1.0)
+                b.add(up, lam, -rule.weight)
+                low = b.add_rows(f"fair:{spec.label}:lower", m, base - rule.slack, INF)
+                b.add(low, hands, 1.0)
+                b.add(low, lam, -rule.weight)
+                b.add(low[stoppable], k, rule.big_m()[stoppable])
+                level = b.add_rows(
+                    f"fair:{spec.label}:stop_level", len(stoppable), base[stoppable], INF
+                )
+                b.add(level, hands[stoppable], 1.0)
+                b.add(level, k, -rule.stop[stoppable])
+                fairness_rows[spec.label] = np.arange(start, b.num_rows, dtype=np.int64)
+                # The rounding method's lambda nodes [a, b] (engine.py): valid there, with X_r
+                # whole, ceil(min(a w_r - s_r, q_r)) <= X_r <= floor(b w_r + s_r); built
+                # switched off, bounds set per node (>= rows, then <= rows: phase-1 slacks).
+                low = b.add_rows(f"cut:{spec.label}:low", m, base, INF)
+                b.add(low, hands, 1.0)
+                high = b.add_rows(f"cut:{spec.label}:high", m, -INF, base + data.total_units())
+                b.add(high, hands, 1.0)
+                cut_rows[spec.label] = np.concatenate([low, high])
                 continue
         fairness_rows[spec.label] = np.arange(start, b.num_rows, dtype=np.int64)
 

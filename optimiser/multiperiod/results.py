@@ -57,7 +57,9 @@ class PlanResult:
     def lives_lost_total(self) -> float | None:
         if self.lives_saved is None or self.lives_optimal is None:
             return None
-        return self.lives_optimal - self.lives_saved
+        # lives_optimal is the most lives of any plan found (this one included): a difference
+        # below zero is rounding in the last digits
+        return max(0.0, self.lives_optimal - self.lives_saved)
 
     def shipments(self) -> list[dict[str, Any]]:
         """Unit movements (depot shipments and transfers) as plain objects."""

@@ -498,7 +498,9 @@ FLOOR_KINDS = (
     "capacity_per_capita_floor",
     "min_units",
 )
-CHECKED_KINDS = (*FLOOR_KINDS, "max_coverage_gap", "prioritarian")  # prioritarian: weights only
+# prioritarian: objective weights only, nothing to check
+CHECKED_KINDS = (*FLOOR_KINDS, "max_coverage_gap", "threshold", "prioritarian")
+WITHIN_ONE_UNIT = 1.0 - 1e-5  # threshold: |X_r - lambda w_r| <= this (strictly below one unit)
 MAX_LISTED = 10  # regions listed per fairness constraint
 
 
@@ -597,6 +599,68 @@ def fairness_violations(
                         f"({regions[where[high]]}): a gap of {spread:.4f} > {gap:g}",
                     )
                 )
+        elif spec.kind == "threshold":
+            broken = threshold_violation(instance, net_received, spec)
+            if broken:
+                out.append(Violation("fairness", last, f"{spec.label}: {broken}"))
         elif spec.kind not in CHECKED_KINDS:
             raise ValueError(f"check-plan cannot check {spec.kind} over the horizon")
     return out
+
+
+def threshold_violation(
+    instance: MultiPeriodInstance, net_received: np.ndarray, spec: FairnessSpec
+) -> str | None:
+    """The paper's threshold rule on X_r, the units received net by the last day, from its
+    definition: the members T = {r : index_r >= tau} (regions.csv values; index rai, RAI / max
+    RAI, E_r, or E_r per 100,000) must admit one lambda >= 0 with, for every member,
+    X_r <= lambda w_r + s and (X_r >= lambda w_r - s or X_r >= q_r), where
+    w_r = (E_r / pop_r) / max_T (E / pop), q_r = min(cap_r, ceil(E_r)) and s = 1 - 1e-5
+    (X_r = 0 where w_r = 0). Each member gives an interval of lambda; the rule holds when they
+    meet. None when it holds, else why not, naming the two members that disagree."""
+    base = instance.base
+    regions = list(instance.regions)
+    pop = base.regions["population"].to_numpy(dtype=float)
+    E = base.excess_demand.to_numpy(dtype=float)
+    rai = base.rai.to_numpy(dtype=float)
+    index = str(spec.options.get("index", "rai"))
+    values = {
+        "rai": rai,
+        "rai_relative": rai / rai.max() if rai.max() > 0 else rai,
+        "excess_demand": E,
+        "excess_per_100k": E / pop * 100_000,
+    }[index]
+    members = np.nonzero(values >= float(spec.options["tau"]) - FLOOR_EPS)[0]
+    per_capita = E / pop
+    if len(members) <= 1 or float(per_capita[members].max()) <= 0:
+        return None
+    w = per_capita / float(per_capita[members].max())
+    stop = np.minimum(base.staff_cap.to_numpy(dtype=float), np.ceil(E - FLOOR_EPS))
+    X = np.round(net_received, 6)
+    low, high = 0.0, math.inf  # the lambdas every member allows so far
+    low_by, high_by = None, None
+    for r in members:
+        name = regions[r]
+        if w[r] <= 0:
+            if abs(X[r]) > TOL:
+                return (
+                    f"{name} has no excess demand per capita (w = 0), so it must receive 0 units "
+                    f"net by the last day; it receives {X[r]:g}"
+                )
+            continue
+        at_least = (X[r] - WITHIN_ONE_UNIT) / w[r]
+        if at_least > low:
+            low, low_by = at_least, r
+        if X[r] < stop[r] - TOL:  # not stopped: X_r >= lambda w_r - s
+            at_most = (X[r] + WITHIN_ONE_UNIT) / w[r]
+            if at_most < high:
+                high, high_by = at_most, r
+    if low <= high + 1e-9 * max(1.0, abs(high)):
+        return None
+    assert low_by is not None and high_by is not None
+    return (
+        f"units net by the last day are not in proportion to excess demand per capita: "
+        f"{regions[low_by]} receives {X[low_by]:g} (w = {w[low_by]:.4f}), so lambda >= "
+        f"{low:.4f}, but {regions[high_by]} receives {X[high_by]:g} (w = {w[high_by]:.4f}, "
+        f"stop level {stop[high_by]:g} not reached), so lambda <= {high:.4f}"
+    )
