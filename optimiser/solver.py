@@ -295,7 +295,12 @@ class HighsModel:
         far less than the default gap tolerance)."""
         h = self.highs
         limit = time_limit if time_limit is not None else self.options.time_limit
-        h.setOptionValue("time_limit", float(limit) if limit is not None else INF)
+        # HiGHS compares time_limit with the run time of the Highs object summed over every
+        # run (ERGO-Code/HiGHS#1331, #1477; highspy has no zeroAllClocks): the limit of this
+        # run is counted from the time already spent.
+        h.setOptionValue(
+            "time_limit", float(h.getRunTime()) + float(limit) if limit is not None else INF
+        )
         h.setOptionValue("mip_rel_gap", 0.0 if exact else self.options.mip_rel_gap)
         h.setOptionValue("mip_abs_gap", 1e-10 if exact else self.options.mip_abs_gap)
         # Exact (tie-break) solves start from a known feasible point; HiGHS's feasibility-jump

@@ -578,6 +578,12 @@ def test_a_time_limit_still_gives_a_valid_plan(tmp_path: Path, monkeypatch) -> N
         assert result.solver is not None and result.solver.gap is not None
         assert 0 < result.solver.gap < 1 and result.objective_bound is not None
         assert result.objective_bound >= result.lives_saved
+    # the fallback meets a threshold (X_r = 0 for all: lambda = 0), never a floor
+    result = plan(inst, ["threshold:tau=0"], time_limit=5, price_of_fairness=False)
+    assert result.status == SolveStatus.TIME_LIMIT and result.lives_saved is not None
+    check = check_plan(inst, result)
+    assert check.ok and close(check.survivors, result.lives_saved)
+    assert plan(inst, ["min_units:units=3"], time_limit=5).lives_saved is None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -125,6 +125,11 @@ class _Deadline:
     def remaining(self) -> float | None:
         return None if self.end is None else max(0.05, self.end - time.perf_counter())
 
+    def expired(self) -> bool:
+        """Past the limit: start no optional search (HiGHS's branch-and-bound on a large
+        model can take minutes to set up before it first looks at its time limit)."""
+        return self.end is not None and time.perf_counter() >= self.end - 0.05
+
 
 def check_constraints(specs: Sequence[ConstraintSpec]) -> None:
     bad = [s for s in specs if s.kind not in HORIZON_KINDS]
@@ -364,7 +369,7 @@ class PlanEngine:
         if self.colgen is not None:
             out = self._solve_rounding(active, tie_break, deadline)
             small = self.integers <= EXACT_LIMIT
-            if self.method == "auto" and small and not self._proved(out):
+            if self.method == "auto" and small and not self._proved(out) and not deadline.expired():
                 # never unbounded in time: without a limit, the fallback gets POLISH_SECONDS
                 budget = deadline if deadline.end is not None else _Deadline(POLISH_SECONDS)
                 exact = self._solve_exact(active, tie_break, budget, out.values)
@@ -406,8 +411,23 @@ class PlanEngine:
         )
         return replace(best, status=status, gap=gap, bound=bound, seconds=seconds, solves=solves)
 
-    def _fairness_rows_on(self, active: Sequence[ConstraintSpec]) -> bool:
-        return any(len(self.program.fairness_rows.get(c.label, ())) for c in active)
+    def _meets_fairness(self, active: Sequence[ConstraintSpec], values: np.ndarray) -> bool:
+        """Does a plan (fairness columns at 0: lambda, stops, m_cov, z) meet every active
+        fairness row? The fallback ships nothing, so X_r = 0 (plus executed moves): it meets
+        a threshold (lambda = 0) but not a floor."""
+        p = self.program
+        rows = [p.fairness_rows[c.label] for c in active if len(p.fairness_rows.get(c.label, ()))]
+        if not rows:
+            return True
+        which = np.concatenate(rows)
+        x = values.copy()
+        for name, cols in p.cols.items():
+            if name.startswith("fair:"):
+                x[cols] = 0.0
+        got = p.matrix[which] @ x
+        return bool(
+            np.all(got >= p.row_lower[which] - 1e-7) and np.all(got <= p.row_upper[which] + 1e-7)
+        )
 
     def fallback_values(self) -> np.ndarray:
         """The plan of last resort: nothing new shipped or transferred, every waiting patient
@@ -428,14 +448,15 @@ class PlanEngine:
         return x
 
     def _with_fallback(self, active: Sequence[ConstraintSpec], out: PlanOutcome) -> PlanOutcome:
-        """Keep the better of `out` and the fallback plan (only without fairness rows: the
-        fallback ships nothing, so it would not meet a floor). Its gap is measured against the
+        """Keep the better of `out` and the fallback plan (only when it meets the active
+        fairness rows: it ships nothing, so it meets a threshold but not a floor). Its gap is
+        measured against the
         best bound known: the LP bound when column generation finished, else every patient
         admitted (sum_g a_r g_r n_g)."""
-        if self._fairness_rows_on(active):
+        values = self.fallback_values()
+        if not self._meets_fairness(active, values):
             return out
         cost = self.objective(active)
-        values = self.fallback_values()
         objective = float(cost @ clean_values(self.program, values))
         d = self.data
         weighted_gain = d.gain * objective_weights(d, active)
@@ -590,9 +611,12 @@ class PlanEngine:
         bound = max(bounds) if bound_known and bounds and not skipped else None
         if relaxed_bound is not None:
             bound = relaxed_bound if bound is None else min(bound, relaxed_bound)
-        if best is None or (
-            bound is not None
-            and (bound - best[0]) > self.options.mip_rel_gap * max(abs(bound), 1.0)
+        if not deadline.expired() and (
+            best is None
+            or (
+                bound is not None
+                and (bound - best[0]) > self.options.mip_rel_gap * max(abs(bound), 1.0)
+            )
         ):
             limit = deadline.remaining()
             start = best[1] if best is not None else self._zero
@@ -666,8 +690,8 @@ class PlanEngine:
         node without relaxed k_r (a leaf) is rounded; a node whose bound is within the gap
         tolerance of the best plan is closed; others split into a leaf and the intervals
         either side: the lowest leaf, dived into first, until a plan is found; then the leaf
-        holding their LP's lambda, best bound first. U = the largest bound of the leaves and closed nodes (and of
-        the nodes left open at a time limit)."""
+        holding their LP's lambda, best bound first. U = the largest bound of the leaves and
+        closed nodes (and of the nodes left open at a time limit)."""
         axes = self._thresholds(active)
         if not axes:
             return self._round_branch(cost, active, active_rows, tie_break, deadline, z)
@@ -814,7 +838,7 @@ class PlanEngine:
         # The LP optimum is degenerate (free circular transfers); an LP solution that also
         # pays a little for logistics (lives - CLEANUP_COST x cost, re-optimised from the same
         # basis) rounds better.
-        if lp.status is SolveStatus.OPTIMAL:
+        if lp.status is SolveStatus.OPTIMAL and not deadline.expired():
             cheap = cg.solve_lp(
                 cost - CLEANUP_COST * p.logistics, True, deadline.remaining(), active_rows
             )
@@ -825,7 +849,10 @@ class PlanEngine:
         if not plans:
             return _Branch(lp.status, bound, None, solves, seconds)
         top = max(plans, key=lambda c: c[0])  # the first of equals: independent of tie_break
-        if bound is not None and bound - top[0] > self.options.mip_rel_gap * max(abs(bound), 1.0):
+        gap_left = bound is not None and bound - top[0] > self.options.mip_rel_gap * max(
+            abs(bound), 1.0
+        )
+        if gap_left and not deadline.expired():
             limit = deadline.remaining()
             near = cg.neighbourhood(
                 cost, top[1], top[2], NEIGHBOURHOOD_SECONDS if limit is None else limit
@@ -1346,7 +1373,8 @@ def plan(
         price = _price_table(engine, active, deadline, progress)
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
-    lives_star = engine.best_lives() if star.lives is not None else None
+    # L* only once proved: a plan cut short by the time limit says nothing of the optimum
+    lives_star = engine.best_lives() if star.status is SolveStatus.OPTIMAL else None
     timings["price_of_fairness"] = time.perf_counter() - t_main
     t_extract = time.perf_counter()
     parts = extract(engine, main.values) if main.values is not None else None
