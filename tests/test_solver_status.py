@@ -104,5 +104,7 @@ def test_each_run_gets_its_own_time_limit() -> None:
     assert model.solve().status is SolveStatus.OPTIMAL
     spent = float(model.highs.getRunTime())
     model.set_row_bounds(0, -np.inf, 0.5)  # a few simplex iterations from the last basis
-    run = model.solve(time_limit=spent / 4)
-    assert run.status is SolveStatus.OPTIMAL, run.status
+    limit = spent / 4
+    run = model.solve(time_limit=limit)
+    # optimal, or (on a loaded machine) out of its own time: never stopped before its limit
+    assert run.status is SolveStatus.OPTIMAL or run.seconds >= 0.9 * limit, run

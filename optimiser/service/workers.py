@@ -333,8 +333,8 @@ class ProcessPool(Runner):
             try:
                 worker.conn.send((kind, request, key, time_limit))
             except (BrokenPipeError, OSError) as exc:
-                raise WorkerLost(f"solver process {worker.pid} is gone ({exc})",
-                                 started=False) from None
+                raise WorkerLost(f"solver process {worker.pid} died before taking the task "
+                                 f"({exc})", started=False) from None
             while True:
                 readable.clear()
                 # poll before recv: a wake-up can be stale (the reader callback may run once
