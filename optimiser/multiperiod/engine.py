@@ -381,6 +381,12 @@ class PlanEngine:
         self._cache[key] = out
         return out
 
+    def _settles(self, bound: float | None, objective: float) -> bool:
+        """A plan of `objective` is within the gap tolerance of the upper bound `bound`."""
+        return bound is not None and bound - objective <= self.options.mip_rel_gap * max(
+            abs(bound), 1.0
+        )
+
     def _proved(self, out: PlanOutcome) -> bool:
         return out.status is SolveStatus.INFEASIBLE or (
             out.values is not None
@@ -573,12 +579,7 @@ class PlanEngine:
         zcols = np.array([int(col[0]) for _, col in switches], dtype=np.int64)
         skipped = False
         for assignment in itertools.product((1.0, 0.0), repeat=len(switches)):
-            if (
-                best is not None
-                and relaxed_bound is not None
-                and relaxed_bound - best[0]
-                <= self.options.mip_rel_gap * max(abs(relaxed_bound), 1.0)
-            ):
+            if best is not None and self._settles(relaxed_bound, best[0]):
                 skipped = True
                 break
             z = {spec.label: value for (spec, _), value in zip(switches, assignment, strict=True)}
@@ -612,11 +613,7 @@ class PlanEngine:
         if relaxed_bound is not None:
             bound = relaxed_bound if bound is None else min(bound, relaxed_bound)
         if not deadline.expired() and (
-            best is None
-            or (
-                bound is not None
-                and (bound - best[0]) > self.options.mip_rel_gap * max(abs(bound), 1.0)
-            )
+            best is None or (bound is not None and not self._settles(bound, best[0]))
         ):
             limit = deadline.remaining()
             start = best[1] if best is not None else self._zero
@@ -697,7 +694,6 @@ class PlanEngine:
             return self._round_branch(cost, active, active_rows, tie_break, deadline, z)
         cg = self.colgen
         assert cg is not None
-        tolerance = self.options.mip_rel_gap
         node_rows = np.concatenate([np.concatenate([a.low_rows, a.high_rows]) for a in axes])
         active_rows = np.concatenate([active_rows, node_rows])
         root = tuple((0, len(axis.points) - 1) for axis in axes)
@@ -711,13 +707,10 @@ class PlanEngine:
             while open_nodes:
                 open_nodes.sort(key=lambda node: (-node[0], node[1]))
                 parent_bound, _, node = open_nodes.pop(0)
-                if best is not None and parent_bound - best[0] <= tolerance * max(
-                    abs(parent_bound), 1.0
-                ):
+                if best is not None and self._settles(parent_bound, best[0]):
                     bounds.append(parent_bound)
                     continue
-                left = deadline.remaining()
-                if left is not None and left <= 0.05:
+                if deadline.expired():
                     bound_known = bound_known and math.isfinite(parent_bound)
                     bounds.append(parent_bound)
                     continue
@@ -811,11 +804,7 @@ class PlanEngine:
         if lp.values is None:
             return _Branch(lp.status, None, None, solves, seconds)
         bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
-        closed = (
-            incumbent is not None
-            and bound is not None
-            and bound - incumbent <= self.options.mip_rel_gap * max(abs(bound), 1.0)
-        )
+        closed = incumbent is not None and self._settles(bound, incumbent)
         if not round_plan or closed:  # nothing to round, or nothing better to find here
             return _Branch(lp.status, bound, None, solves, seconds, lp.values)
         tol = LIVES_TOL_ABS + LIVES_TOL_REL * abs(lp.objective or 0.0)
@@ -849,10 +838,7 @@ class PlanEngine:
         if not plans:
             return _Branch(lp.status, bound, None, solves, seconds)
         top = max(plans, key=lambda c: c[0])  # the first of equals: independent of tie_break
-        gap_left = bound is not None and bound - top[0] > self.options.mip_rel_gap * max(
-            abs(bound), 1.0
-        )
-        if gap_left and not deadline.expired():
+        if bound is not None and not self._settles(bound, top[0]) and not deadline.expired():
             limit = deadline.remaining()
             near = cg.neighbourhood(
                 cost, top[1], top[2], NEIGHBOURHOOD_SECONDS if limit is None else limit
