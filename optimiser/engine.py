@@ -1,8 +1,8 @@
 """Build once, solve many: the optimum, its tie-break, the price of fairness, explanations.
 
-Pipeline: Instance -> RegionalData -> build_regional (models/) -> HighsModel (solver.py) ->
-extract (labelled DataFrames) -> AllocationResult. The CLI, the service and the sweeps all call
-`solve`/`RegionalEngine` here; none re-implements the model.
+Pipeline: Instance -> RegionalData -> build_regional (models/: arrays) -> MatrixHighsModel
+(solver.py) -> extract (labelled DataFrames) -> AllocationResult. The CLI, the service and the
+sweeps all call `solve`/`RegionalEngine` here; none re-implements the model.
 """
 
 from __future__ import annotations
@@ -17,13 +17,20 @@ import numpy as np
 import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
-from models.regional import RegionalData, RegionalOptions, build_regional, weighted_lives
+from models.regional import (
+    RegionalData,
+    RegionalOptions,
+    build_regional,
+    pwl_square,
+    weighted_lives,
+)
 from optimiser.constraints import to_specs
 from optimiser.errors import InputError, Problem
 from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
 from optimiser.results import PRICE_COLUMNS, AllocationResult, SolverInfo
-from optimiser.solver import HighsModel, SolverOptions, SolveStatus, solver_versions
+from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, solver_versions
+from optimiser.ties import SeparableTies, problem_value, tie_break_units
 
 # Tolerances, declared once. LIVES_TOL: how far a tie-break may drift from the best lives value
 # (relative, plus an absolute floor); it is far below one life.
@@ -113,14 +120,18 @@ class RegionalEngine:
         self.data = regional_data(self.instance, self.supply)
         self.model = build_regional(self.data, RegionalOptions(constraints=self.candidates))
         self.build_seconds = time.perf_counter() - t0
-        self.highs = HighsModel(self.model, self.options)
+        p = self.model.program
+        self.highs = MatrixHighsModel(
+            p.col_lower, p.col_upper, p, p.row_lower, p.row_upper, p.integrality, self.options
+        )
         self.translate_seconds = self.highs.translate_seconds
-        self._x_cols = self.highs.cols(self.model.x[r] for r in self.model.R)
+        self._x_cols = self.model.x
         self._cache: dict[frozenset[str], Outcome] = {}
         self._extra_rows: list[int] = []
         for spec in self.candidates:
-            self.highs.set_active(self.model.fairness[spec.label], False)
+            self.highs.set_rows_active(self.model.fairness[spec.label], False)
         self._active: frozenset[str] = frozenset()
+        self._specs = {spec.label: spec for spec in self.candidates}
 
     # ---- switching
     def _activate(self, active: Sequence[ConstraintSpec]) -> None:
@@ -131,10 +142,10 @@ class RegionalEngine:
         for spec in self.candidates:
             want = spec.label in labels
             if want != (spec.label in self._active):
-                self.highs.set_active(self.model.fairness[spec.label], want)
+                self.highs.set_rows_active(self.model.fairness[spec.label], want)
         self._active = labels
 
-    def _objective(self, active: Sequence[ConstraintSpec]) -> Any:
+    def _objective(self, active: Sequence[ConstraintSpec]) -> np.ndarray:
         weights = [c for c in active if REGISTRY[c.kind].role == "objective"]
         if not weights:
             return self.model.lives
@@ -170,7 +181,7 @@ class RegionalEngine:
         self._activate(active)
         self._drop_extra_rows()
         objective = self._objective(active)
-        self.highs.set_objective(objective, maximize=True)
+        self.highs.set_cost(objective, maximize=True)
         first = self.highs.solve(deadline.remaining())
         solves, seconds = 1, first.seconds
         if first.values is None:
@@ -192,45 +203,56 @@ class RegionalEngine:
         return out
 
     def _tie_break(
-        self, objective: Any, best: float, values: np.ndarray, deadline: _Deadline
+        self, objective: np.ndarray, best: float, values: np.ndarray, deadline: _Deadline
     ) -> tuple[np.ndarray, int, float, SolveStatus]:
         """Stage 2: Webster apportionment of useful units in proportion to E_r; stage 3: fewest
-        units sent (useless units stay in the reserve), then earlier regions in file order."""
-        m, h, data = self.model, self.highs, self.data
-        tol = max(LIVES_TOL_ABS, LIVES_TOL_REL * abs(best))
-        self._extra_rows.append(h.add_row(objective, lower=best - tol))
-        solves, seconds = 0, 0.0
-        contested = list(m.contested)
-        if contested:
-            index = {r: i for i, r in enumerate(data.regions)}
-            tiers = {r: [k for (q, k) in m.T if q == r] for r in contested}
-            useful = {r: sum(m.u[r, k] for k in tiers[r]) for r in contested}
-            useful_cols = {r: h.cols(m.u[r, k] for k in tiers[r]) for r in contested}
-            cuts: dict[str, set[int]] = {r: set() for r in contested}
-            total_e = sum(float(data.excess_demand[index[r]]) for r in contested)
-            sent = sum(float(values[useful_cols[r]].sum()) for r in contested)
+        units sent (useless units stay in the reserve), then earlier regions in file order.
 
-            def add_cut(r: str, u: float) -> None:
-                e = float(data.excess_demand[index[r]])
+        Without a family that couples regions the stages are solved exactly by optimiser/ties.py
+        (no HiGHS run); otherwise as two MIPs at zero gap, f_r held by secant cuts."""
+        tol = max(LIVES_TOL_ABS, LIVES_TOL_REL * abs(best))
+        exact = self._separable_tie_break(objective, best, tol)
+        if exact is not None:
+            out = values.copy()
+            out[self.model.x] = exact
+            return out, 0, 0.0, SolveStatus.OPTIMAL
+        m, h, data = self.model, self.highs, self.data
+        self._extra_rows.append(self._add_row(objective, lower=best - tol))
+        solves, seconds = 0, 0.0
+        contested = m.contested
+        if len(contested):
+            excess = data.excess_demand[contested]
+            # u columns of each contested region (u is in region order)
+            first = np.searchsorted(m.u_region, contested, side="left")
+            last = np.searchsorted(m.u_region, contested, side="right")
+            useful_cols = [m.u[a:b] for a, b in zip(first, last, strict=True)]
+            cuts: list[set[int]] = [set() for _ in contested]
+            total_e = float(excess.sum())
+            sent = sum(float(values[cols].sum()) for cols in useful_cols)
+
+            def add_cut(j: int, u: float) -> None:
+                e = float(excess[j])
                 a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
                 a = max(a, 0)
-                if a in cuts[r]:
+                if a in cuts[j]:
                     return
-                cuts[r].add(a)
+                cuts[j].add(a)
                 b = min(a + 1.0, e)
                 fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
                 slope = (fb - fa) / (b - a)
-                self._extra_rows.append(
-                    h.add_row(m.shortfall[r] - slope * useful[r], lower=fa - slope * a)
-                )
+                cols = np.append(useful_cols[j], m.shortfall[j])  # d_r - slope * u_r >= ...
+                coefs = np.append(np.full(len(useful_cols[j]), -slope), 1.0)
+                self._extra_rows.append(self._add_row_entries(cols, coefs, lower=fa - slope * a))
 
-            for r in contested:
-                e = float(data.excess_demand[index[r]])
-                add_cut(r, float(values[useful_cols[r]].sum()))
+            for j in range(len(contested)):
+                e = float(excess[j])
+                add_cut(j, float(values[useful_cols[j]].sum()))
                 share = e * sent / total_e if total_e > 0 else 0.0
                 for step in range(-TIE_CUT_WINDOW, TIE_CUT_WINDOW + 1):
-                    add_cut(r, share + step)
-            h.set_objective(sum(m.shortfall[r] for r in contested), maximize=False)
+                    add_cut(j, share + step)
+            shortfall_cost = np.zeros(h.num_cols)
+            shortfall_cost[m.shortfall] = 1.0
+            h.set_cost(shortfall_cost, maximize=False)
             h.set_start(values)
             for _ in range(MAX_TIE_ROUNDS):
                 run = h.solve(deadline.remaining(), exact=True)
@@ -240,27 +262,27 @@ class RegionalEngine:
                     return values, solves, seconds, SolveStatus.OPTIMAL
                 values = run.values
                 added = 0
-                for r in contested:
-                    u = float(values[useful_cols[r]].sum())
-                    e = float(data.excess_demand[index[r]])
-                    true = _pwl_square(u, e)
-                    if values[h.col(m.shortfall[r])] < true - CUT_TOL * (1 + e):
-                        before = len(cuts[r])
-                        add_cut(r, u)
-                        added += len(cuts[r]) - before
+                for j in range(len(contested)):
+                    u = float(values[useful_cols[j]].sum())
+                    e = float(excess[j])
+                    true = pwl_square(u, e)
+                    if values[m.shortfall[j]] < true - CUT_TOL * (1 + e):
+                        before = len(cuts[j])
+                        add_cut(j, u)
+                        added += len(cuts[j]) - before
                 if added == 0:
                     break
                 h.set_start(values)
-            score = float(sum(values[h.col(m.shortfall[r])] for r in contested))
+            score = float(values[m.shortfall].sum())
             self._extra_rows.append(
-                h.add_row(
-                    sum(m.shortfall[r] for r in contested), upper=score + max(1e-7, 1e-9 * score)
-                )
+                self._add_row(shortfall_cost, upper=score + max(1e-7, 1e-9 * score))
             )
         # Stage 3: fewest units sent, then earlier regions (a weight never worth a whole unit).
         n = len(data.regions)
         eps = 1.0 / (10.0 * n * (data.supply + 1.0))
-        h.set_objective(sum((1.0 + eps * i) * m.x[r] for i, r in enumerate(m.R)), maximize=False)
+        units_cost = np.zeros(h.num_cols)
+        units_cost[m.x] = 1.0 + eps * np.arange(n)
+        h.set_cost(units_cost, maximize=False)
         h.set_start(values)
         run = h.solve(deadline.remaining(), exact=True)
         solves += 1
@@ -268,6 +290,54 @@ class RegionalEngine:
         if run.values is not None and run.status is SolveStatus.OPTIMAL:
             values = run.values
         return values, solves, seconds, SolveStatus.OPTIMAL
+
+    def _separable_tie_break(
+        self, objective: np.ndarray, best: float, tol: float
+    ) -> np.ndarray | None:
+        """The units of the exact tie-break when every active family is a floor or an
+        objective weight (None otherwise, or if it would save fewer lives than HiGHS proved,
+        which the tests show never happens)."""
+        active = [self._specs[label] for label in self._active]
+        if any(REGISTRY[s.kind].role != "objective" and REGISTRY[s.kind].floors is None
+               for s in active):
+            return None
+        m, h = self.model, self.highs.highs
+        _, _, _, x_lower, x_upper, _ = h.getCols(len(m.x), m.x.astype(np.int32))
+        _, _, _, u_lower, u_upper, _ = h.getCols(len(m.u), m.u.astype(np.int32))
+        _, _, _, supply, _ = h.getRows(1, np.array([m.supply_row], dtype=np.int32))
+        if np.any(np.asarray(u_lower) != 0.0):
+            return None
+        floors = [s for s in active if REGISTRY[s.kind].floors is not None]
+        contested = np.zeros(len(self.data.regions), dtype=bool)
+        contested[m.contested] = True
+        problem = SeparableTies(
+            lower=np.maximum(np.asarray(x_lower), floor_bounds(self.data, floors)),
+            upper=np.asarray(x_upper),
+            supply=float(supply[0]),
+            tier_region=m.u_region,
+            tier_bound=np.asarray(u_upper),
+            tier_value=objective[m.u],
+            excess=self.data.excess_demand,
+            contested=contested,
+        )
+        units = tie_break_units(problem)
+        if units is None or problem_value(problem, units) < best - tol:
+            return None
+        return units
+
+    def _add_row(self, cost: np.ndarray, lower: float = -math.inf, upper: float = math.inf) -> int:
+        """Append lower <= cost . x <= upper (its nonzero entries, by column)."""
+        cols = np.flatnonzero(cost)
+        return self.highs.add_row_arrays(cols, cost[cols], lower, upper)
+
+    def _add_row_entries(
+        self, cols: np.ndarray, coefs: np.ndarray, lower: float = -math.inf,
+        upper: float = math.inf,
+    ) -> int:
+        order = np.argsort(cols, kind="stable")
+        cols, coefs = cols[order], coefs[order]
+        keep = coefs != 0.0
+        return self.highs.add_row_arrays(cols[keep], coefs[keep], lower, upper)
 
     # ---- checks and explanations
     def feasible(self, active: Sequence[ConstraintSpec]) -> bool:
@@ -277,25 +347,27 @@ class RegionalEngine:
         """Labels of the active constraints an allocation breaks (rules are checked with this)."""
         broken: list[str] = []
         m, h = self.model, self.highs
-        for r, u in zip(m.R, units, strict=True):
-            h.set_col_bounds(m.x[r], float(u), float(u))
-        supply_rows = h.rows_of(m.supply_limit)
-        for row in supply_rows:  # supply is checked separately; here only the fairness families
-            h.set_row_bounds(row, -math.inf, math.inf, remember=False)
+        fixed = np.asarray(units, dtype=float)
+        h.set_cols_bounds(m.x, fixed, fixed)
+        # supply is checked separately; here only the fairness families
+        h.set_row_bounds(m.supply_row, -math.inf, math.inf, remember=False)
         try:
             for spec in active:
                 if REGISTRY[spec.kind].role != "constraint":
                     continue
                 self._activate([spec])
                 self._drop_extra_rows()
-                h.set_objective(m.lives, maximize=True)
+                h.set_cost(m.lives, maximize=True)
                 if h.solve().status is SolveStatus.INFEASIBLE:
                     broken.append(spec.label)
         finally:
-            h.set_active(m.supply_limit, True)
-            for r in m.R:
-                h.reset_col_bounds(m.x[r])
+            h.set_rows_active(np.array([m.supply_row]), True)
+            self._reset_x_bounds()
         return broken
+
+    def _reset_x_bounds(self) -> None:
+        x, p = self.model.x, self.model.program
+        self.highs.set_cols_bounds(x, p.col_lower[x], p.col_upper[x])
 
     def minimal_conflict(self, active: Sequence[ConstraintSpec]) -> list[ConstraintSpec]:
         """A smallest-by-deletion subset of `active` that is still infeasible."""
@@ -318,22 +390,20 @@ class RegionalEngine:
     ) -> np.ndarray | None:
         """An allocation with the fewest units satisfying `active`, supply unlimited."""
         m, h = self.model, self.highs
-        supply_rows = h.rows_of(m.supply_limit)
         self._activate(active)
         self._drop_extra_rows()
-        for row in supply_rows:
-            h.set_row_bounds(row, -math.inf, math.inf, remember=False)
+        h.set_row_bounds(m.supply_row, -math.inf, math.inf, remember=False)
         if not staff_caps:
-            for r in m.R:
-                h.set_col_bounds(m.x[r], 0.0, math.inf)
-        h.set_objective(sum(m.x[r] for r in m.R), maximize=False)
+            h.set_cols_bounds(m.x, np.zeros(len(m.x)), np.full(len(m.x), math.inf))
+        units_cost = np.zeros(h.num_cols)
+        units_cost[m.x] = 1.0
+        h.set_cost(units_cost, maximize=False)
         try:
             run = h.solve()
         finally:
-            h.set_active(m.supply_limit, True)
+            h.set_rows_active(np.array([m.supply_row]), True)
             if not staff_caps:
-                for r in m.R:
-                    h.reset_col_bounds(m.x[r])
+                self._reset_x_bounds()
         self.least_units_status = run.status
         if run.values is None:
             return None
@@ -411,16 +481,6 @@ def floor_conflict(
         f"infeasible: {labels} {verb} {need:,} units ({largest_needs(data.regions, lower)}), "
         f"but supply is {data.supply:,}"
     )
-
-
-def _pwl_square(u: float, e: float) -> float:
-    """Piecewise-linear interpolation of (e - u)^2 / e at whole units (and at e)."""
-    u = min(max(u, 0.0), e)
-    a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
-    a = max(a, 0)
-    b = min(a + 1.0, e)
-    fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
-    return fa + (fb - fa) * (u - a) / (b - a) if b > a else fa
 
 
 # ---------------------------------------------------------------------------------------------
