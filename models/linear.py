@@ -5,11 +5,13 @@ then `add` for the coefficients of a block of rows) and keep the returned index 
 typed handles; `finish` numbers the columns and returns the arrays HiGHS takes (`Program`).
 No modelling layer sits in between: a family of 100,000 rows is a handful of numpy operations.
 
-Column numbering (`finish`): columns are numbered in the order in which they first appear in
-the objective, then in the rows taken in order, and the columns that appear nowhere last, each
-group in the order they were added. That is the numbering of Pyomo's standard-form compiler,
-which the regional engine used before it built its own arrays; HiGHS's search, and with it
-which of several equally good answers a solve without tie-break returns, depends on it.
+Column numbering (`finish`): blocks of columns (one `add_columns` call each) are numbered in
+the order in which they are first met, in the objective's terms and then in the rows taken in
+order, a block's columns together in the order added; columns that appear nowhere (no
+coefficient in a row, none in the objective) come last, in the order added. That is the
+numbering of Pyomo's standard-form compiler, which the regional engine used before it built its
+own arrays; HiGHS's search, and with it which of several equally good answers a solve without
+tie-break returns, depends on it.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class LinearModel:
         self._row_lower: list[np.ndarray] = []
         self._row_upper: list[np.ndarray] = []
         self._entries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._blocks: list[int] = []  # number of columns of each add_columns call
         self.num_cols = 0
         self.num_rows = 0
 
@@ -98,6 +101,7 @@ class LinearModel:
         self._col_lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (count,)))
         self._col_upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (count,)))
         self._integer.append(np.full(count, 1 if integer else 0, dtype=np.int8))
+        self._blocks.append(count)
         self.num_cols += count
         return idx
 
@@ -126,9 +130,12 @@ class LinearModel:
         )
         self._entries.append((r.ravel(), c.ravel(), v.ravel()))
 
-    def finish(self, objective: np.ndarray) -> tuple[Program, np.ndarray]:
-        """The program, and `position`: the final index of each column as added (`objective`
-        is the cost of each column as added; it decides the numbering only)."""
+    def finish(
+        self, objective: np.ndarray, objective_terms: np.ndarray
+    ) -> tuple[Program, np.ndarray]:
+        """The program, and `position`: the final index of each column as added. `objective`
+        (the cost of each column as added) and `objective_terms` (the columns the objective
+        names, a zero cost included) decide the numbering only."""
         col_lower = _cat(self._col_lower, float)
         col_upper = _cat(self._col_upper, float)
         integer = _cat(self._integer, np.int8)
@@ -148,12 +155,19 @@ class LinearModel:
                 rows, cols = rows[first], cols[first]
             keep = vals != 0.0
             rows, cols, vals = rows[keep], cols[keep], vals[keep]
-        # numbering: first appearance in the objective (-1), then in the rows, else never
+        # numbering: blocks by first appearance (the objective: -1, then the rows), the
+        # columns that appear nowhere last
         n = self.num_cols
-        appears = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(appears, cols, rows)
-        appears[np.asarray(objective, dtype=float)[:n] != 0.0] = -1
-        order = np.lexsort((np.arange(n), appears))  # old index of each new column
+        never = np.iinfo(np.int64).max
+        row_first = np.full(n, never, dtype=np.int64)
+        np.minimum.at(row_first, cols, rows)
+        empty = (row_first == never) & (np.asarray(objective, dtype=float)[:n] == 0.0)
+        block = np.repeat(np.arange(len(self._blocks)), self._blocks)
+        met = np.where(np.asarray(objective_terms, dtype=bool)[:n], -1, row_first)
+        block_met = np.full(len(self._blocks), never, dtype=np.int64)
+        np.minimum.at(block_met, block, met)
+        when = np.where(empty, 0, block_met[block])  # the empty ones: in the order added
+        order = np.lexsort((np.arange(n), np.where(empty, 0, block), when, empty))
         position = np.empty(n, dtype=np.int64)
         position[order] = np.arange(n)
         new_cols = position[cols]

@@ -130,7 +130,9 @@ def build_regional(data: RegionalData, options: RegionalOptions | None = None) -
     add_fairness(m, data, options.constraints)
     objective = np.zeros(m.num_cols)
     objective[: len(m.lives)] = m.lives
-    program, position = m.finish(objective)
+    terms = np.zeros(m.num_cols, dtype=bool)
+    terms[m.u] = True  # L names every u_rk, a zero gain included
+    program, position = m.finish(objective, terms)
     lives = np.zeros(m.num_cols)
     lives[position[m.u]] = m.lives[m.u]
     return RegionalModel(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,6 +220,7 @@ class RegionalEngine:
         self._extra_rows.append(self._add_row(objective, lower=best - tol))
         solves, seconds = 0, 0.0
         contested = m.contested
+        add_violated_cuts: Callable[[np.ndarray], int] | None = None
         if len(contested):
             excess = data.excess_demand[contested]
             # u columns of each contested region (u is in region order)
@@ -244,6 +245,18 @@ class RegionalEngine:
                 coefs = np.append(np.full(len(useful_cols[j]), -slope), 1.0)
                 self._extra_rows.append(self._add_row_entries(cols, coefs, lower=fa - slope * a))
 
+            def violated_cuts(values: np.ndarray) -> int:
+                """Cuts where d_r lies below f_r(u_r); how many were added."""
+                added = 0
+                for j in range(len(contested)):
+                    u = float(values[useful_cols[j]].sum())
+                    e = float(excess[j])
+                    if values[m.shortfall[j]] < pwl_square(u, e) - CUT_TOL * (1 + e):
+                        before = len(cuts[j])
+                        add_cut(j, u)
+                        added += len(cuts[j]) - before
+                return added
+
             for j in range(len(contested)):
                 e = float(excess[j])
                 add_cut(j, float(values[useful_cols[j]].sum()))
@@ -261,18 +274,10 @@ class RegionalEngine:
                 if run.values is None or run.status is not SolveStatus.OPTIMAL:
                     return values, solves, seconds, SolveStatus.OPTIMAL
                 values = run.values
-                added = 0
-                for j in range(len(contested)):
-                    u = float(values[useful_cols[j]].sum())
-                    e = float(excess[j])
-                    true = pwl_square(u, e)
-                    if values[m.shortfall[j]] < true - CUT_TOL * (1 + e):
-                        before = len(cuts[j])
-                        add_cut(j, u)
-                        added += len(cuts[j]) - before
-                if added == 0:
+                if violated_cuts(values) == 0:
                     break
                 h.set_start(values)
+            add_violated_cuts = violated_cuts
             score = float(values[m.shortfall].sum())
             self._extra_rows.append(
                 self._add_row(shortfall_cost, upper=score + max(1e-7, 1e-9 * score))
@@ -283,13 +288,21 @@ class RegionalEngine:
         units_cost = np.zeros(h.num_cols)
         units_cost[m.x] = 1.0 + eps * np.arange(n)
         h.set_cost(units_cost, maximize=False)
-        h.set_start(values)
-        run = h.solve(deadline.remaining(), exact=True)
-        solves += 1
-        seconds += run.seconds
-        if run.values is not None and run.status is SolveStatus.OPTIMAL:
+        # Fewer units may move u_r where f_r has no cut yet: cut there too, as in stage 2; a
+        # stage-3 point is taken only once no cut is violated (else the stage-2 point stays).
+        settled = values
+        for _ in range(MAX_TIE_ROUNDS):
+            h.set_start(values)
+            run = h.solve(deadline.remaining(), exact=True)
+            solves += 1
+            seconds += run.seconds
+            if run.values is None or run.status is not SolveStatus.OPTIMAL:
+                break
             values = run.values
-        return values, solves, seconds, SolveStatus.OPTIMAL
+            if add_violated_cuts is None or add_violated_cuts(values) == 0:
+                settled = values
+                break
+        return settled, solves, seconds, SolveStatus.OPTIMAL
 
     def _separable_tie_break(
         self, objective: np.ndarray, best: float, tol: float
@@ -302,8 +315,8 @@ class RegionalEngine:
                for s in active):
             return None
         m, h = self.model, self.highs.highs
-        _, _, _, x_lower, x_upper, _ = h.getCols(len(m.x), m.x.astype(np.int32))
-        _, _, _, u_lower, u_upper, _ = h.getCols(len(m.u), m.u.astype(np.int32))
+        x_lower, x_upper = _col_bounds(h, m.x)
+        u_lower, u_upper = _col_bounds(h, m.u)
         _, _, _, supply, _ = h.getRows(1, np.array([m.supply_row], dtype=np.int32))
         if np.any(np.asarray(u_lower) != 0.0):
             return None
@@ -443,6 +456,16 @@ class RegionalEngine:
                 "need could be counted)"
             )
         return f"infeasible: {labels} contradict each other, whatever the supply and staff caps"
+
+
+def _col_bounds(highs: Any, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Current (lower, upper) bounds of `cols` in a highspy.Highs (asked in increasing order,
+    as HiGHS requires)."""
+    order = np.argsort(cols, kind="stable")
+    _, _, _, lower, upper, _ = highs.getCols(len(cols), np.ascontiguousarray(cols[order], np.int32))
+    out_lower, out_upper = np.empty(len(cols)), np.empty(len(cols))
+    out_lower[order], out_upper[order] = lower, upper
+    return out_lower, out_upper
 
 
 INTEGRALITY_TOLERANCE = 1e-6  # a bound within this of a whole number is that number (as HiGHS)

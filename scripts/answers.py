@@ -80,13 +80,15 @@ def generated(seed: int) -> Any:
             "weight": rng.choice([1.0, 2.0], n),
         }
     )
+    if seed % 3 == 2:  # some regions whose patients gain nothing
+        rows.loc[rows.index[::3], "survival_with"] = 0.1
     tiers = None
     if seed % 2:
         records = []
         for rid in rows["region"][: n // 2]:
             records += [
                 {"region": rid, "share": 0.25, "survival_with": 0.9},
-                {"region": rid, "share": 0.75, "survival_with": 0.4},
+                {"region": rid, "share": 0.75, "survival_with": 0.4 if seed % 4 == 1 else 0.1},
             ]
         tiers = pd.DataFrame(records)
     supply = int(rng.integers(0, int(max(rows["peak_demand"].sum(), 1))))
