@@ -9,6 +9,7 @@ population, S supply, cap_r staff cap.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ class ConstraintSpec:
     kind: str
     params: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         inner = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params)
         return f"{self.kind}({inner})"

@@ -19,6 +19,7 @@ check that both give the same matrix, coefficient by coefficient.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,20 +48,34 @@ class RegionalData:
     # tiers[i]: ((units_bound, gain), ...) per tier of region i; one tier when none are given
     tiers: tuple[tuple[tuple[float, float], ...], ...] = field(default_factory=tuple)
 
-    @property
+    @functools.cached_property
+    def ranked_tiers(self) -> tuple[np.ndarray, np.ndarray]:
+        """(units, gain) of each region's tiers, best gain first, as arrays [rank, region]
+        (0, 0 where a region has fewer tiers)."""
+        n = len(self.regions)
+        depth = max((len(t) for t in self.tiers), default=0)
+        bound, gain = np.zeros((depth, n)), np.zeros((depth, n))
+        for i, tiers in enumerate(self.tiers):
+            for k, (b, g) in enumerate(sorted(tiers, key=lambda t: -t[1])):
+                bound[k, i], gain[k, i] = b, g
+        return bound, gain
+
+    @functools.cached_property
     def value(self) -> np.ndarray:
         """Lives per useful unit of the best tier: g_r t_r."""
-        return np.array([max((g for _, g in t), default=0.0) for t in self.tiers]) * self.turnover
+        _, gain = self.ranked_tiers
+        best = gain[0] if len(gain) else np.zeros(len(self.regions))
+        return best * self.turnover
 
     def lives(self, units: np.ndarray) -> np.ndarray:
         """Expected extra survivors per region for an allocation (best tiers first)."""
+        bound, gain = self.ranked_tiers
+        left = np.minimum(np.asarray(units, dtype=float), self.excess_demand)
         out = np.zeros(len(self.regions))
-        for i, tiers in enumerate(self.tiers):
-            left = min(float(units[i]), float(self.excess_demand[i]))
-            for bound, gain in sorted(tiers, key=lambda t: -t[1]):
-                used = min(left, bound)
-                out[i] += gain * self.turnover[i] * used
-                left -= used
+        for k in range(len(bound)):
+            used = np.minimum(left, bound[k])
+            out = out + gain[k] * self.turnover * used
+            left = left - used
         return out
 
     def useful(self, units: np.ndarray) -> np.ndarray:

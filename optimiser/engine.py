@@ -19,6 +19,7 @@ import pandas as pd
 from models.fairness import REGISTRY, ConstraintSpec
 from models.regional import (
     RegionalData,
+    RegionalModel,
     RegionalOptions,
     build_regional,
     pwl_square,
@@ -46,9 +47,10 @@ TIE_CUT_WINDOW = 1
 def regional_data(instance: Instance, supply: int | None = None) -> RegionalData:
     """The model's numbers, computed from a validated instance."""
     regions = instance.regions
+    numbers = instance.numbers
     ids = tuple(instance.region_ids)
-    excess = instance.excess_demand.to_numpy(dtype=float)
-    gain = instance.gain.to_numpy(dtype=float)
+    excess = numbers.excess_demand
+    gain = numbers.gain
     if instance.tiers is not None:
         by_region = {rid: g for rid, g in instance.tiers.groupby("region", sort=False)}
     else:
@@ -73,10 +75,10 @@ def regional_data(instance: Instance, supply: int | None = None) -> RegionalData
         peak_demand=regions["peak_demand"].to_numpy(dtype=float),
         excess_demand=excess,
         gain=gain,
-        turnover=instance.turnover.to_numpy(dtype=float),
-        staff_cap=instance.staff_cap.to_numpy(dtype=float),
+        turnover=numbers.turnover,
+        staff_cap=numbers.staff_cap,
         weight=regions["weight"].to_numpy(dtype=float),
-        rai=instance.rai.to_numpy(dtype=float),
+        rai=numbers.rai,
         supply=int(instance.supply if supply is None else supply),
         tiers=tuple(tiers),
     )
@@ -181,6 +183,11 @@ class RegionalEngine:
         self._activate(active)
         self._drop_extra_rows()
         objective = self._objective(active)
+        separable = self._separable(objective)
+        if separable is not None:  # exact without HiGHS: the tie-broken point is a lives optimum
+            out = _exact_outcome(separable, self.data)
+            self._cache[key] = out
+            return out
         self.highs.set_cost(objective, maximize=True)
         first = self.highs.solve(deadline.remaining())
         solves, seconds = 1, first.seconds
@@ -208,61 +215,37 @@ class RegionalEngine:
         """Stage 2: Webster apportionment of useful units in proportion to E_r; stage 3: fewest
         units sent (useless units stay in the reserve), then earlier regions in file order.
 
-        Without a family that couples regions the stages are solved exactly by optimiser/ties.py
-        (no HiGHS run); otherwise as two MIPs at zero gap, f_r held by secant cuts."""
+        Two MIPs at zero gap, f_r held by secant cuts: for families that couple regions (without
+        them `solve` uses the exact method of optimiser/ties.py)."""
         tol = max(LIVES_TOL_ABS, LIVES_TOL_REL * abs(best))
-        exact = self._separable_tie_break(objective, best, tol)
-        if exact is not None:
-            out = values.copy()
-            out[self.model.x] = exact
-            return out, 0, 0.0, SolveStatus.OPTIMAL
         m, h, data = self.model, self.highs, self.data
         self._extra_rows.append(self._add_row(objective, lower=best - tol))
         solves, seconds = 0, 0.0
         contested = m.contested
         add_violated_cuts: Callable[[np.ndarray], int] | None = None
         if len(contested):
-            excess = data.excess_demand[contested]
-            # u columns of each contested region (u is in region order)
-            first = np.searchsorted(m.u_region, contested, side="left")
-            last = np.searchsorted(m.u_region, contested, side="right")
-            useful_cols = [m.u[a:b] for a, b in zip(first, last, strict=True)]
-            cuts: list[set[int]] = [set() for _ in contested]
-            total_e = float(excess.sum())
-            sent = sum(float(values[cols].sum()) for cols in useful_cols)
-
-            def add_cut(j: int, u: float) -> None:
-                e = float(excess[j])
-                a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
-                a = max(a, 0)
-                if a in cuts[j]:
-                    return
-                cuts[j].add(a)
-                b = min(a + 1.0, e)
-                fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
-                slope = (fb - fa) / (b - a)
-                cols = np.append(useful_cols[j], m.shortfall[j])  # d_r - slope * u_r >= ...
-                coefs = np.append(np.full(len(useful_cols[j]), -slope), 1.0)
-                self._extra_rows.append(self._add_row_entries(cols, coefs, lower=fa - slope * a))
+            cuts = _SecantCuts(m, data.excess_demand[contested])
+            sent = float(sum(float(values[cols].sum()) for cols in cuts.useful_cols))
+            total_e = float(cuts.excess.sum())
+            for j in range(len(contested)):
+                e = float(cuts.excess[j])
+                cuts.add(j, float(values[cuts.useful_cols[j]].sum()))
+                share = e * sent / total_e if total_e > 0 else 0.0
+                for step in range(-TIE_CUT_WINDOW, TIE_CUT_WINDOW + 1):
+                    cuts.add(j, share + step)
+            self._extra_rows.extend(cuts.flush(h))
 
             def violated_cuts(values: np.ndarray) -> int:
                 """Cuts where d_r lies below f_r(u_r); how many were added."""
-                added = 0
                 for j in range(len(contested)):
-                    u = float(values[useful_cols[j]].sum())
-                    e = float(excess[j])
+                    u = float(values[cuts.useful_cols[j]].sum())
+                    e = float(cuts.excess[j])
                     if values[m.shortfall[j]] < pwl_square(u, e) - CUT_TOL * (1 + e):
-                        before = len(cuts[j])
-                        add_cut(j, u)
-                        added += len(cuts[j]) - before
-                return added
+                        cuts.add(j, u)
+                rows = cuts.flush(h)
+                self._extra_rows.extend(rows)
+                return len(rows)
 
-            for j in range(len(contested)):
-                e = float(excess[j])
-                add_cut(j, float(values[useful_cols[j]].sum()))
-                share = e * sent / total_e if total_e > 0 else 0.0
-                for step in range(-TIE_CUT_WINDOW, TIE_CUT_WINDOW + 1):
-                    add_cut(j, share + step)
             shortfall_cost = np.zeros(h.num_cols)
             shortfall_cost[m.shortfall] = 1.0
             h.set_cost(shortfall_cost, maximize=False)
@@ -304,53 +287,39 @@ class RegionalEngine:
                 break
         return settled, solves, seconds, SolveStatus.OPTIMAL
 
-    def _separable_tie_break(
-        self, objective: np.ndarray, best: float, tol: float
-    ) -> np.ndarray | None:
-        """The units of the exact tie-break when every active family is a floor or an
-        objective weight (None otherwise, or if it would save fewer lives than HiGHS proved,
-        which the tests show never happens)."""
+    def _separable(self, objective: np.ndarray) -> SeparableTies | None:
+        """The problem as optimiser/ties.py takes it, when every active family is a floor or an
+        objective weight (None otherwise). Bounds are read from HiGHS: the sweeps change them."""
         active = [self._specs[label] for label in self._active]
-        if any(REGISTRY[s.kind].role != "objective" and REGISTRY[s.kind].floors is None
-               for s in active):
+        if any(
+            REGISTRY[s.kind].role != "objective" and REGISTRY[s.kind].floors is None
+            for s in active
+        ):
             return None
         m, h = self.model, self.highs.highs
         x_lower, x_upper = _col_bounds(h, m.x)
         u_lower, u_upper = _col_bounds(h, m.u)
-        _, _, _, supply, _ = h.getRows(1, np.array([m.supply_row], dtype=np.int32))
-        if np.any(np.asarray(u_lower) != 0.0):
+        if np.any(u_lower != 0.0):
             return None
+        _, _, _, supply, _ = h.getRows(1, np.array([m.supply_row], dtype=np.int32))
         floors = [s for s in active if REGISTRY[s.kind].floors is not None]
         contested = np.zeros(len(self.data.regions), dtype=bool)
         contested[m.contested] = True
-        problem = SeparableTies(
-            lower=np.maximum(np.asarray(x_lower), floor_bounds(self.data, floors)),
-            upper=np.asarray(x_upper),
+        return SeparableTies(
+            lower=np.maximum(x_lower, floor_bounds(self.data, floors)),
+            upper=x_upper,
             supply=float(supply[0]),
             tier_region=m.u_region,
-            tier_bound=np.asarray(u_upper),
+            tier_bound=u_upper,
             tier_value=objective[m.u],
             excess=self.data.excess_demand,
             contested=contested,
         )
-        units = tie_break_units(problem)
-        if units is None or problem_value(problem, units) < best - tol:
-            return None
-        return units
 
     def _add_row(self, cost: np.ndarray, lower: float = -math.inf, upper: float = math.inf) -> int:
         """Append lower <= cost . x <= upper (its nonzero entries, by column)."""
         cols = np.flatnonzero(cost)
         return self.highs.add_row_arrays(cols, cost[cols], lower, upper)
-
-    def _add_row_entries(
-        self, cols: np.ndarray, coefs: np.ndarray, lower: float = -math.inf,
-        upper: float = math.inf,
-    ) -> int:
-        order = np.argsort(cols, kind="stable")
-        cols, coefs = cols[order], coefs[order]
-        keep = coefs != 0.0
-        return self.highs.add_row_arrays(cols[keep], coefs[keep], lower, upper)
 
     # ---- checks and explanations
     def feasible(self, active: Sequence[ConstraintSpec]) -> bool:
@@ -456,6 +425,65 @@ class RegionalEngine:
                 "need could be counted)"
             )
         return f"infeasible: {labels} contradict each other, whatever the supply and staff caps"
+
+
+class _SecantCuts:
+    """Stage 2's cuts d_r >= f_r(a) + slope (u_r - a) on the segment [a, a + 1] of f_r, one per
+    segment and region, collected and then appended to HiGHS together (in the order added)."""
+
+    def __init__(self, m: RegionalModel, excess: np.ndarray) -> None:
+        first = np.searchsorted(m.u_region, m.contested, side="left")  # u is in region order
+        last = np.searchsorted(m.u_region, m.contested, side="right")
+        self.useful_cols = [m.u[a:b] for a, b in zip(first, last, strict=True)]
+        self.shortfall = m.shortfall
+        self.excess = excess
+        self.placed: list[set[int]] = [set() for _ in self.useful_cols]
+        self.pending: list[tuple[np.ndarray, np.ndarray, float]] = []
+
+    def add(self, j: int, u: float) -> None:
+        """The cut of region j's segment containing u (nothing if it is already placed)."""
+        e = float(self.excess[j])
+        a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
+        a = max(a, 0)
+        if a in self.placed[j]:
+            return
+        self.placed[j].add(a)
+        b = min(a + 1.0, e)
+        fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
+        slope = (fb - fa) / (b - a)
+        cols = np.append(self.useful_cols[j], self.shortfall[j])  # d_r - slope * u_r >= ...
+        coefs = np.append(np.full(len(self.useful_cols[j]), -slope), 1.0)
+        order = np.argsort(cols, kind="stable")
+        keep = coefs[order] != 0.0
+        self.pending.append((cols[order][keep], coefs[order][keep], fa - slope * a))
+
+    def flush(self, highs: MatrixHighsModel) -> list[int]:
+        """Append the pending cuts; their row indices."""
+        if not self.pending:
+            return []
+        sizes = [len(c) for c, _, _ in self.pending]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        rows = highs.add_rows_arrays(
+            starts,
+            np.concatenate([c for c, _, _ in self.pending]),
+            np.concatenate([v for _, v, _ in self.pending]),
+            np.array([lo for _, _, lo in self.pending]),
+            np.full(len(self.pending), math.inf),
+        )
+        self.pending.clear()
+        return rows.tolist()
+
+
+def _exact_outcome(problem: SeparableTies, data: RegionalData) -> Outcome:
+    """The Outcome of optimiser/ties.py: optimal with its tie-break, or infeasible floors."""
+    t0 = time.perf_counter()
+    units = tie_break_units(problem)
+    if units is None:
+        return Outcome(SolveStatus.INFEASIBLE, None, None, None, None, time.perf_counter() - t0, 0)
+    whole = units.astype(np.int64)
+    lives = float(data.lives(whole).sum())
+    objective = problem_value(problem, units)
+    return Outcome(SolveStatus.OPTIMAL, whole, lives, objective, 0.0, time.perf_counter() - t0, 0)
 
 
 def _col_bounds(highs: Any, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

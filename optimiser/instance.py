@@ -5,6 +5,7 @@ Every problem is reported with the file, line, region and column at fault; nothi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import tomllib
@@ -47,6 +48,46 @@ MAX_SUPPLY = 10**9  # units; beyond it numbers lose meaning (and int64 overflows
 
 
 @dataclass(frozen=True)
+class InstanceNumbers:
+    """The derived quantities of docs/model.md, one array entry per region in file order."""
+
+    excess_demand: np.ndarray
+    horizon: float
+    los: np.ndarray
+    turnover: np.ndarray
+    gain: np.ndarray
+    staff_cap: np.ndarray
+    rai: np.ndarray
+
+    @classmethod
+    def of(cls, regions: pd.DataFrame, horizon_days: float | None) -> InstanceNumbers:
+        def column(name: str) -> np.ndarray:
+            return regions[name].to_numpy(dtype=float)
+
+        excess = np.maximum(column("peak_demand") - column("capacity"), 0.0)
+        given = column("los_days")
+        known = given[~np.isnan(given)]
+        if horizon_days is not None:
+            horizon = float(horizon_days)
+        else:
+            horizon = float(known.mean()) if len(known) else 1.0
+        los = np.where(np.isnan(given), horizon, given)
+        cap = column("staff_cap")
+        relative_los = los / los.mean()
+        arrays = {
+            "excess_demand": excess,
+            "los": los,
+            "turnover": horizon / los,
+            "gain": column("survival_with") - column("survival_without"),
+            "staff_cap": np.where(np.isnan(cap), math.inf, cap),
+            "rai": excess * column("survival_with") / (relative_los * column("pressure")),
+        }
+        for values in arrays.values():
+            values.setflags(write=False)  # shared by every model of the instance
+        return cls(horizon=horizon, **arrays)
+
+
+@dataclass(frozen=True)
 class Instance:
     """A validated regional-triage instance.
 
@@ -68,55 +109,54 @@ class Instance:
     path: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    # Derived quantities, named as in docs/model.md.
+    # Derived quantities, named as in docs/model.md: computed once (`numbers`), as arrays in
+    # region order; the properties label them with the region ids.
     @property
     def region_ids(self) -> list[str]:
         return [str(r) for r in self.regions.index]
 
+    @functools.cached_property
+    def numbers(self) -> InstanceNumbers:
+        """E_r, H, los_r, t_r, g_r, cap_r and RAI_r as numpy arrays (an instance is immutable)."""
+        return InstanceNumbers.of(self.regions, self.horizon_days)
+
+    def _series(self, values: np.ndarray, name: str) -> pd.Series:
+        return pd.Series(values, index=self.regions.index, name=name)
+
     @property
     def excess_demand(self) -> pd.Series:
         """E_r = max(0, peak_demand_r - capacity_r)."""
-        e = (self.regions["peak_demand"] - self.regions["capacity"]).clip(lower=0.0)
-        return e.rename("excess_demand")
+        return self._series(self.numbers.excess_demand, "excess_demand")
 
     @property
     def horizon(self) -> float:
         """H: horizon_days, else the unweighted mean of given los_days, else 1."""
-        if self.horizon_days is not None:
-            return float(self.horizon_days)
-        los = self.regions["los_days"].dropna()
-        return float(los.mean()) if len(los) else 1.0
+        return self.numbers.horizon
 
     @property
     def los(self) -> pd.Series:
         """los_r, with H where a region gives none."""
-        return self.regions["los_days"].fillna(self.horizon).rename("los_days")
+        return self._series(self.numbers.los, "los_days")
 
     @property
     def turnover(self) -> pd.Series:
         """t_r = H / los_r: patients one unit treats over the horizon."""
-        return (self.horizon / self.los).rename("turnover")
+        return self._series(self.numbers.turnover, "turnover")
 
     @property
     def gain(self) -> pd.Series:
         """g_r = survival_with_r - survival_without_r."""
-        r = self.regions
-        return (r["survival_with"] - r["survival_without"]).rename("gain")
+        return self._series(self.numbers.gain, "gain")
 
     @property
     def staff_cap(self) -> pd.Series:
         """Most extra units a region can staff (inf when unlimited)."""
-        return self.regions["staff_cap"].fillna(math.inf).rename("staff_cap")
+        return self._series(self.numbers.staff_cap, "staff_cap")
 
     @property
     def rai(self) -> pd.Series:
         """Regional Allocation Index: E_r * survival_with_r / (relative los_r * pressure_r)."""
-        los = self.los
-        relative_los = los / los.mean()
-        r = self.regions
-        return (self.excess_demand * r["survival_with"] / (relative_los * r["pressure"])).rename(
-            "rai"
-        )
+        return self._series(self.numbers.rai, "rai")
 
     def with_supply(self, supply: int) -> Instance:
         """The same instance with another supply (validated)."""
@@ -127,6 +167,10 @@ class Instance:
 
     def fingerprint(self) -> str:
         """A stable hash of everything that determines an answer (for provenance and caching)."""
+        return self._fingerprint
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
         h = hashlib.sha256()
         h.update(self.regions.to_csv(lineterminator="\n").encode())
         if self.tiers is not None:

@@ -449,6 +449,34 @@ class MatrixHighsModel(HighsModel):
         self.num_rows += 1
         return self.num_rows - 1
 
+    def add_rows_arrays(
+        self,
+        starts: np.ndarray,
+        index: np.ndarray,
+        value: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+    ) -> np.ndarray:
+        """Append rows i: lower[i] <= value[s:e] . x[index[s:e]] <= upper[i], s = starts[i],
+        e = starts[i + 1] (or the end); returns their row indices."""
+        lower = np.asarray(lower, dtype=float)
+        upper = np.asarray(upper, dtype=float)
+        index = np.asarray(index, dtype=np.int32)
+        self.highs.addRows(
+            len(lower),
+            lower,
+            upper,
+            len(index),
+            np.asarray(starts, dtype=np.int32),
+            index,
+            np.asarray(value, dtype=float),
+        )
+        self._row_lower = np.concatenate([self._row_lower, lower])
+        self._row_upper = np.concatenate([self._row_upper, upper])
+        first = self.num_rows
+        self.num_rows += len(lower)
+        return np.arange(first, self.num_rows)
+
     def set_row_bounds(
         self, row: int, lower: float, upper: float, *, remember: bool = True
     ) -> None:
