@@ -31,7 +31,7 @@ from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
 from optimiser.results import PRICE_COLUMNS, AllocationResult, SolverInfo
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, solver_versions
-from optimiser.ties import SeparableTies, problem_value, tie_break_units
+from optimiser.ties import SeparableTies, tie_break_units
 
 # Tolerances, declared once. LIVES_TOL: how far a tie-break may drift from the best lives value
 # (relative, plus an absolute floor); it is far below one life.
@@ -249,6 +249,10 @@ class RegionalEngine:
             shortfall_cost = np.zeros(h.num_cols)
             shortfall_cost[m.shortfall] = 1.0
             h.set_cost(shortfall_cost, maximize=False)
+            values = values.copy()  # a feasible start: d_r = f_r(u_r) meets every cut
+            for j in range(len(contested)):
+                u = float(values[cuts.useful_cols[j]].sum())
+                values[m.shortfall[j]] = pwl_square(u, float(cuts.excess[j]))
             h.set_start(values)
             for _ in range(MAX_TIE_ROUNDS):
                 run = h.solve(deadline.remaining(), exact=True)
@@ -477,13 +481,13 @@ class _SecantCuts:
 def _exact_outcome(problem: SeparableTies, data: RegionalData) -> Outcome:
     """The Outcome of optimiser/ties.py: optimal with its tie-break, or infeasible floors."""
     t0 = time.perf_counter()
-    units = tie_break_units(problem)
-    if units is None:
+    tied = tie_break_units(problem)
+    if tied is None:
         return Outcome(SolveStatus.INFEASIBLE, None, None, None, None, time.perf_counter() - t0, 0)
-    whole = units.astype(np.int64)
+    whole = tied.units.astype(np.int64)
     lives = float(data.lives(whole).sum())
-    objective = problem_value(problem, units)
-    return Outcome(SolveStatus.OPTIMAL, whole, lives, objective, 0.0, time.perf_counter() - t0, 0)
+    seconds = time.perf_counter() - t0
+    return Outcome(SolveStatus.OPTIMAL, whole, lives, tied.objective, 0.0, seconds, 0)
 
 
 def _col_bounds(highs: Any, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -57,8 +57,15 @@ class SeparableTies:
     contested: np.ndarray  # bool: E_r > 0 and g_r t_r > 0 (the regions stage 2 weighs)
 
 
-def tie_break_units(p: SeparableTies) -> np.ndarray | None:
-    """The units of the three stages, or None when the bounds admit no allocation."""
+@dataclass(frozen=True)
+class Tied:
+    units: np.ndarray  # whole units, as floats
+    objective: float  # sum_r F_r(units_r)
+
+
+def tie_break_units(p: SeparableTies) -> Tied | None:
+    """The units of the three stages and their objective, or None when the bounds admit no
+    allocation."""
     n = len(p.lower)
     lo = np.ceil(np.asarray(p.lower, dtype=float) - WHOLE_TOL)
     hi = np.floor(np.asarray(p.upper, dtype=float) + WHOLE_TOL)
@@ -73,7 +80,26 @@ def tie_break_units(p: SeparableTies) -> np.ndarray | None:
     useful = np.minimum(useful, p.excess)
 
     # stage 1: the lives-optimal face [a, b] (sum = S when binding, <= S otherwise)
-    region, value, count = _lives_blocks(lo, hi, p.tier_region, p.tier_bound, p.tier_value, eps)
+    ends, values = _ranked_tiers(n, p.tier_region, p.tier_bound, p.tier_value, eps)
+    units = _three_stages(p, lo, hi, supply, useful, ends, values, eps)
+    objective = 0.0
+    for k in range(len(values)):
+        objective += float((values[k] * np.clip(units - ends[k], 0.0, ends[k + 1] - ends[k])).sum())
+    return Tied(units, objective)
+
+
+def _three_stages(
+    p: SeparableTies,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    supply: float,
+    useful: np.ndarray,
+    ends: np.ndarray,
+    values: np.ndarray,
+    eps: float,
+) -> np.ndarray:
+    n = len(lo)
+    region, value, count = _lives_blocks(lo, hi, ends, values, eps)
     free = supply - lo.sum()
     total = count.sum()
     if total <= free:
@@ -114,12 +140,7 @@ def tie_break_units(p: SeparableTies) -> np.ndarray | None:
 
 
 def _lives_blocks(
-    lo: np.ndarray,
-    hi: np.ndarray,
-    tier_region: np.ndarray,
-    tier_bound: np.ndarray,
-    tier_value: np.ndarray,
-    eps: float,
+    lo: np.ndarray, hi: np.ndarray, ends: np.ndarray, values: np.ndarray, eps: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Units a region may get beyond lo_r, as blocks (region, lives per unit, units) of equal
     marginal lives (only positive ones), from the tiers of positive value filled best first.
@@ -129,7 +150,6 @@ def _lives_blocks(
     tier (value w_rk exactly) or is one unit straddling tier ends (its lives summed by tier).
     """
     n = len(lo)
-    ends, values = _ranked_tiers(n, tier_region, tier_bound, tier_value, eps)
     k_max = len(values)
     top = np.maximum(np.minimum(hi, np.ceil(ends[-1] - 1e-12)), lo)
     # break points per region: lo, top, and the whole numbers around each tier end
@@ -161,6 +181,11 @@ def _ranked_tiers(
     """The tiers of positive value of each region, best first, as arrays by rank k:
     ends[k] .. ends[k + 1] are the units tier k serves, values[k] its lives per unit (0 and an
     empty range where a region has fewer tiers). Sums run within a region: no cancellation."""
+    if len(tier_region) == n and np.array_equal(tier_region, np.arange(n)):  # one tier each
+        keep = tier_value > eps
+        ends = np.zeros((2, n))
+        ends[1] = np.where(keep, tier_bound, 0.0)
+        return ends, np.where(keep, tier_value, 0.0)[np.newaxis]
     keep = tier_value > eps
     region, bound, value = tier_region[keep], tier_bound[keep], tier_value[keep]
     order = np.lexsort((np.arange(len(region)), -value, region))
@@ -176,16 +201,6 @@ def _ranked_tiers(
         ends[k + 1, region[sel]] += bound[sel]
         values[k, region[sel]] = value[sel]
     return ends, values
-
-
-def problem_value(p: SeparableTies, units: np.ndarray) -> float:
-    """The objective sum_r F_r(x_r) of an allocation (tiers of positive value, best first)."""
-    ends, values = _ranked_tiers(len(p.lower), p.tier_region, p.tier_bound, p.tier_value, 0.0)
-    x = np.asarray(units, dtype=float)
-    total = 0.0
-    for k in range(len(values)):
-        total += float((values[k] * np.clip(x - ends[k], 0.0, ends[k + 1] - ends[k])).sum())
-    return total
 
 
 class _Steps:
