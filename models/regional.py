@@ -53,11 +53,15 @@ class RegionalData:
         """(units, gain) of each region's tiers, best gain first, as arrays [rank, region]
         (0, 0 where a region has fewer tiers)."""
         n = len(self.regions)
-        depth = max((len(t) for t in self.tiers), default=0)
+        sizes = np.fromiter((len(t) for t in self.tiers), dtype=np.int64, count=n)
+        flat = np.array([t for tiers in self.tiers for t in tiers], dtype=float).reshape(-1, 2)
+        region = np.repeat(np.arange(n), sizes)
+        order = np.lexsort((np.arange(len(region)), -flat[:, 1], region))  # stable, best first
+        rank = np.arange(len(region)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        depth = int(sizes.max()) if n else 0
         bound, gain = np.zeros((depth, n)), np.zeros((depth, n))
-        for i, tiers in enumerate(self.tiers):
-            for k, (b, g) in enumerate(sorted(tiers, key=lambda t: -t[1])):
-                bound[k, i], gain[k, i] = b, g
+        bound[rank, region[order]] = flat[order, 0]
+        gain[rank, region[order]] = flat[order, 1]
         return bound, gain
 
     @functools.cached_property

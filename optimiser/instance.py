@@ -113,7 +113,7 @@ class Instance:
     # region order; the properties label them with the region ids.
     @property
     def region_ids(self) -> list[str]:
-        return [str(r) for r in self.regions.index]
+        return self.regions.index.astype(str).tolist()
 
     @functools.cached_property
     def numbers(self) -> InstanceNumbers:
