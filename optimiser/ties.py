@@ -152,6 +152,15 @@ def _lives_blocks(
     n = len(lo)
     k_max = len(values)
     top = np.maximum(np.minimum(hi, np.ceil(ends[-1] - 1e-12)), lo)
+    if k_max == 1:  # one tier each: whole units (lo, min(top, floor b)], then a part unit
+        whole = np.floor(ends[1])
+        full = np.maximum(np.minimum(top, whole) - lo, 0.0)
+        part = (ends[1] > whole) & (lo <= whole) & (whole + 1.0 <= top)
+        region = np.concatenate([np.arange(n), np.arange(n)])
+        lives = np.concatenate([values[0], values[0] * (ends[1] - whole)])
+        count = np.concatenate([full, part.astype(float)])
+        useful = (count > 0) & (lives > eps)
+        return region[useful], lives[useful], count[useful]
     # break points per region: lo, top, and the whole numbers around each tier end
     pts_region = np.concatenate([np.arange(n)] * (2 + 2 * k_max))
     pts = np.concatenate([lo, top, *np.floor(ends[1:]), *np.ceil(ends[1:])])
