@@ -163,3 +163,18 @@ def test_building_is_linear_in_regions() -> None:
 
     small, large = best_build(20_000), best_build(40_000)
     assert large < 3.0 * small, (small, large)
+
+
+def test_generator_is_seeded_and_loads(tmp_path) -> None:
+    from optimiser.generator import RegionalSpec, generate_regional, regional_frame
+
+    spec = RegionalSpec(regions=500, seed=3)
+    first, supply = regional_frame(spec)
+    again, same_supply = regional_frame(spec)
+    assert first.equals(again) and supply == same_supply
+    assert not first.equals(regional_frame(RegionalSpec(regions=500, seed=4))[0])
+    folder = generate_regional(spec, tmp_path / "synthetic")
+    instance = optimiser.load_instance(folder)
+    assert len(instance.regions) == 500 and instance.supply == supply
+    result = optimiser.solve(instance, ["min_units:units=2"])
+    assert result.status == "optimal" and sum(result.allocation.values()) <= supply
