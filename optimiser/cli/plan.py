@@ -12,15 +12,13 @@ import typer
 from optimiser.cli import app
 from optimiser.cli.common import exit_without_answer, write_outputs
 from optimiser.cli.regional import fail_with_problems
-from optimiser.errors import InputError, Problem
+from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 from optimiser.multiperiod.check import check_plan, recorded_context
 from optimiser.multiperiod.engine import METHODS, plan
 from optimiser.multiperiod.generator import GeneratorSpec, generate
 from optimiser.multiperiod.instance import MultiPeriodInstance, load_multiperiod
 from optimiser.multiperiod.report import check_text, plan_text
 from optimiser.multiperiod.results import PlanResult
-
-EXIT_RULES_BROKEN = 1  # check-plan: the plan breaks at least one rule
 
 Dir = Annotated[
     Path,
