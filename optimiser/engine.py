@@ -677,7 +677,7 @@ def _price_table(
             notes.append(f"marginal: without it the rest is {without.status}")
         else:
             marginal = without.lives - everything.lives
-            margin = _difference(without, everything)
+            margin = price_difference(without, everything)
             if SolveStatus.TIME_LIMIT in (without.status, everything.status):
                 notes.append("marginal: from time-limited solves (not proven optimal)")
         rows.append(
@@ -694,7 +694,7 @@ def _price_table(
     return price_frame(rows)
 
 
-def _difference(first: Outcome, second: Outcome) -> tuple[float | None, float | None]:
+def price_difference(first: Outcome, second: Outcome) -> tuple[float | None, float | None]:
     """The interval of (first's optimum - second's optimum) the bounds prove (an objective
     without a lives bound contributes its allocation's lives)."""
     if first.lives is None or second.lives is None:
