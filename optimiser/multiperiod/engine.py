@@ -150,7 +150,11 @@ def check_constraints(specs: Sequence[ConstraintSpec]) -> None:
 
 
 def executed_moves(
-    instance: MultiPeriodInstance, rows: pd.DataFrame, today: int, file: str = "executed"
+    instance: MultiPeriodInstance,
+    rows: pd.DataFrame,
+    today: int,
+    file: str = "executed",
+    held_units: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Executed ship/transfer rows as data: depot deliveries net of what left, the units they
     bring to (or take from) each region per day, and the units taken from depots. Checks that
@@ -193,12 +197,13 @@ def executed_moves(
     own = instance.own.to_numpy(dtype=float)
     hand = own + np.cumsum(inflow, axis=1)
     share = instance.settings.donor_keep_share if instance.settings.transfers else 0.0
-    low = hand < share * own - 1e-9
+    low = hand < np.maximum(share * own, held_units) - 1e-9
     for r, d in zip(*np.nonzero(low), strict=True):
         problems.append(
             Problem(
                 f"region {instance.regions[r]} would hold {hand[r, d]:g} units on day {d}: more "
-                "units sent than it had (or below the donor protection share)",
+                "units sent than it had (below the donor protection share, or taken from "
+                "patients on units since the start)",
                 file=file,
             )
         )
@@ -254,6 +259,7 @@ class PlanEngine:
                 self.executed,
                 self.today,
                 file=self.executed.attrs.get("file", "executed"),
+                held_units=data.held_units(),
             )
             data = replace(
                 data,
@@ -285,12 +291,15 @@ class PlanEngine:
 
     # ---- helpers
     def _zero_plan(self) -> np.ndarray:
-        """Ship nothing, admit nobody: feasible without fairness rows (a start for HiGHS)."""
+        """Ship nothing, admit nobody but the patients already on units (they keep them):
+        feasible without fairness rows (a start for HiGHS)."""
         p, d = self.program, self.data
         x = np.zeros(p.shape[1])
         x[p.cols["stock"]] = np.cumsum(d.deliveries, axis=1).ravel()
         inflow = d.inflow if d.inflow is not None else 0.0
         x[p.cols["hand"]] = (d.own + np.cumsum(inflow * np.ones_like(d.own), axis=1)).ravel()
+        x[p.cols["admit"]] = p.col_lower[p.cols["admit"]]
+        x[p.cols["occ"]] = d.held_units().ravel()
         return x
 
     def _exact(self) -> MatrixHighsModel:

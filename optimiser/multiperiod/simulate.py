@@ -35,6 +35,7 @@ import pandas as pd
 from optimiser.multiperiod.demand import (
     length_of_stay,
     patient_groups,
+    patients_on_units,
     patient_lanes,
     transfer_lanes,
 )
@@ -197,6 +198,12 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
             taken.append((e, x))
         return taken
 
+    # Patients on units when the plan starts (census only) hold them until their course ends:
+    # in treatment before any row of day 0 leaves; the plan's day-0 admit rows for their
+    # cohorts count them first (`on_start`).
+    on_units = patients_on_units(instance.demand_kind, groups, own)
+    on_start: dict[tuple[int, int], float] = defaultdict(float)
+
     for d in range(T):
         # own capacity, deliveries, arrivals in transit, new patients
         on_hand_now += own[:, d] - (own[:, d - 1] if d > 0 else 0.0)
@@ -205,6 +212,13 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
             on_hand_now[r] += u
         for r, e, stay, size in arriving.get(d, []):
             waiting[r][e] = [size, stay]
+        if d == 0:
+            for g in np.nonzero(on_units > 0)[0]:
+                r, e = int(groups.region[g]), int(groups.day[g])
+                count = float(on_units[g])
+                waiting[r][e][0] -= count
+                on_start[r, e] += count
+                treat(r, r, 0, count, int(groups.stay[g]), e)
         day_rows = by_day.get(d)
         shipments_today: dict[int, int] = defaultdict(int)
         pt_today = np.zeros(n)
@@ -345,6 +359,19 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                 r = rix[row.dst]
                 free = free_units(r, d)
                 u = float(row.units)
+                if d == 0:  # patients on units since the start are counted first
+                    cohort = float(row.cohort_day)
+                    keys = [
+                        k
+                        for k in sorted(on_start)
+                        if k[0] == r and (math.isnan(cohort) or k[1] == int(cohort))
+                    ]
+                    for key in keys:
+                        already = min(u, on_start[key])
+                        on_start[key] -= already
+                        u -= already
+                    if u <= TOL:
+                        continue
                 if u > free + TOL:
                     broke(
                         "no_free_unit",
