@@ -10,9 +10,9 @@ from models.multiperiod import MultiPeriodData
 from optimiser.multiperiod.demand import (
     held_occupancy,
     length_of_stay,
-    patients_on_units,
     patient_groups,
     patient_lanes,
+    patients_on_units,
     transfer_lanes,
 )
 from optimiser.multiperiod.instance import MultiPeriodInstance

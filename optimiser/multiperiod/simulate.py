@@ -35,8 +35,8 @@ import pandas as pd
 from optimiser.multiperiod.demand import (
     length_of_stay,
     patient_groups,
-    patients_on_units,
     patient_lanes,
+    patients_on_units,
     transfer_lanes,
 )
 from optimiser.multiperiod.instance import MultiPeriodInstance
