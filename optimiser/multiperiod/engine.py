@@ -55,6 +55,7 @@ VALUE_DIGITS = 9
 # to PRICE_PRECISION = 0.01 lives; `--gap` adds a relative tolerance (looser, faster).
 ABS_GAP = PRICE_PRECISION / 2
 DEFAULT_GAP: float | None = None
+INF_BOUND = math.inf
 # Method: "exact" (HiGHS branch-and-bound on the whole model) up to this many integer
 # columns, else "rounding" (column generation, rounding, repair: colgen.py).
 EXACT_LIMIT = 5_000
@@ -939,6 +940,95 @@ class PlanEngine:
                 float
             )
 
+    def settle_patients(
+        self, out: PlanOutcome, active: Sequence[ConstraintSpec], deadline: Deadline
+    ) -> PlanOutcome:
+        """The patient flow of a plan made final for its movements, lexicographically:
+        (A) the most (weighted) lives the plan's shipments and transfers allow, then (B) with
+        that held, every patient admitted as early as possible (maximise
+        sum (last_g + 1 - s) y_{g,s}: waiting patient-days, counting a patient turned away as
+        waiting to its last day). So no patient waits, or is turned away, while a staffed unit
+        is free in their region for their whole stay (docs/multiperiod.md, "Waiting"): such a
+        patient could be admitted at once, earlier or in addition, with nothing else changed,
+        which (A) or (B) would take. Never fewer lives than `out`."""
+        if out.values is None:
+            return out
+        p = self.program
+        cost = self.objective(active)
+        values = out.values
+        early = np.zeros(p.shape[1])
+        ag, as_ = p.admit
+        early[p.cols["admit"]] = self.data.group_last[ag] + 1 - as_
+        og, os_ = p.send
+        early[p.cols["send"]] = self.data.group_last[og] + 1 - os_
+        fixed = np.nonzero(p.integrality)[0]
+        if self.colgen is not None:
+            cg = self.colgen
+            cg.include(cg.candidates[np.nonzero(values[cg.candidates])[0]])
+            highs, position = cg.highs, cg.position
+            restore_lower, restore_upper = cg.lower, cg.upper
+            cols = fixed[position[fixed] >= 0]
+        else:
+            highs = self._exact()
+            position = np.arange(p.shape[1])
+            restore_lower, restore_upper = p.col_lower, p.col_upper
+            cols = fixed
+            highs.set_integrality(fixed, False)
+        pos = position[cols]
+        highs.set_col_bounds_arrays(pos, values[cols], values[cols])
+        held_row: int | None = None
+        try:
+            master = position >= 0
+            full = np.nonzero(master)[0]
+
+            def run(objective: np.ndarray) -> np.ndarray | None:
+                vector = np.zeros(highs.num_cols)
+                vector[position[full]] = objective[full]
+                highs.set_cost(vector, maximize=True)
+                if isinstance(highs, MatrixHighsModel) and self.colgen is not None:
+                    highs.set_option("simplex_strategy", 1)
+                result = highs.solve(deadline.remaining(0.05))
+                if result.values is None or result.status is not SolveStatus.OPTIMAL:
+                    return None
+                x = np.zeros(p.shape[1])
+                x[full] = result.values[position[full]]
+                return x
+
+            first = run(cost)
+            if first is None:
+                return out
+            best = float(cost @ first)
+            used = np.nonzero(cost[full])[0]
+            held_row = highs.add_row_arrays(
+                position[full[used]],
+                cost[full[used]],
+                best - 1e-6,
+                INF_BOUND,
+            )
+            second = run(early)
+            settled = second if second is not None else first
+        finally:
+            if held_row is not None:
+                highs.set_row_bounds(held_row, -INF_BOUND, INF_BOUND)
+            highs.set_col_bounds_arrays(pos, restore_lower[cols], restore_upper[cols])
+            if self.colgen is None:
+                highs.set_integrality(fixed, True)
+        settled[cols] = values[cols]
+        for name, block in p.cols.items():
+            if name.startswith("fair:") or name in ("ship", "transfer", "uses", "stock", "hand"):
+                settled[block] = values[block]
+        objective = float(cost @ clean_values(p, settled))
+        if objective < (out.objective or 0.0) - 1e-6 * max(1.0, abs(out.objective or 0.0)):
+            return out
+        gap = out.gap if out.bound is None else _gap(out.bound, objective)
+        return replace(
+            out,
+            values=settled,
+            lives=self.lives_of(settled),
+            objective=objective,
+            gap=gap,
+        ).with_lives_bound(out.lives_bound is not None)
+
     def star_key(self) -> tuple[Any, ...]:
         """What L* depends on: the instance, its settings, executed moves, today, the method
         and the tolerances (not the candidate constraints: they only add columns after the
@@ -1419,6 +1509,7 @@ def plan(
     if cached_star is not None:
         engine.seed_star(cached_star)
     main = engine.solve(active, tie_break=tie_break, time_limit=budget.remaining())
+    main = engine.settle_patients(main, active, budget)
     timings["solve"] = time.perf_counter() - t_start - timings["build"] - timings["translate"]
     t_main = time.perf_counter()
     explanation = None
