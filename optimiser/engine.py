@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -580,7 +580,7 @@ def _rule_price(policy: str, lives: float | None, star: Outcome) -> pd.DataFrame
 
 
 def price_interval(
-    star: Outcome | Any, low_lives: float | None, high_lives: float | None
+    star: Optimum, low_lives: float | None, high_lives: float | None
 ) -> tuple[float | None, float | None]:
     """The lives given up against L*, as the interval the solver's bounds prove: L* lies in
     [its incumbent, its bound] and the other figure in [low_lives, high_lives], so the
@@ -694,7 +694,18 @@ def _price_table(
     return price_frame(rows)
 
 
-def price_difference(first: Outcome, second: Outcome) -> tuple[float | None, float | None]:
+class Optimum(Protocol):
+    """What a price needs of a solve: its allocation's (or plan's) lives and, when the
+    objective is lives, the proven upper bound on them."""
+
+    @property
+    def lives(self) -> float | None: ...
+
+    @property
+    def lives_bound(self) -> float | None: ...
+
+
+def price_difference(first: Optimum, second: Optimum) -> tuple[float | None, float | None]:
     """The interval of (first's optimum - second's optimum) the bounds prove (an objective
     without a lives bound contributes its allocation's lives)."""
     if first.lives is None or second.lives is None:
