@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -108,6 +107,12 @@ class RegionalEngine:
     def __post_init__(self) -> None:
         t0 = time.perf_counter()
         self.data = regional_data(self.instance, self.supply)
+        # Absolute gap 0.005 lives (prices exact to 0.01), and never looser than 1e-6 of the
+        # most lives the instance could save (small instances keep their old precision).
+        most = float(self.data.lives(np.ceil(self.data.excess_demand)).sum())
+        gap = min(self.options.mip_abs_gap, max(1e-7, 1e-6 * most))
+        if gap < self.options.mip_abs_gap:
+            self.options = replace(self.options, mip_abs_gap=gap)
         self.model = build_regional(self.data, RegionalOptions(constraints=self.candidates))
         self.build_seconds = time.perf_counter() - t0
         self.highs = HighsModel(self.model, self.options)
@@ -448,12 +453,6 @@ def multiperiod_problem(path: Any) -> Problem:
     )
 
 
-def refuse_multiperiod(instance: Instance) -> None:
-    """InputError for an instance loaded from a multi-period folder (see multiperiod_problem)."""
-    if instance.path is not None and (Path(instance.path) / "demand.csv").is_file():
-        raise InputError(multiperiod_problem(instance.path))
-
-
 def check_time_limit(time_limit: Any) -> None:
     """InputError unless `time_limit` is None or a number of seconds > 0."""
     if time_limit is not None and (
@@ -494,7 +493,6 @@ def solve(
     t_start = time.perf_counter()
     check_time_limit(time_limit)
     budget = deadline if deadline is not None else Deadline(time_limit, start=t_start)
-    refuse_multiperiod(instance)
     check_policy(policy)
     check_seed(seed)
     if supply is not None:
@@ -776,7 +774,6 @@ def evaluate(
     constraints it breaks. An AllocationResult is scored under the supply and constraints it
     was solved with (unless `supply` / `constraints` say otherwise): a result solved at a
     supply of 1,200 is not scored against the instance's 1,000."""
-    refuse_multiperiod(instance)
     if isinstance(allocation, AllocationResult):
         result = allocation
         if supply is None:
@@ -879,7 +876,6 @@ def compare(
     whole comparison; a solve it cuts short says `time_limit` in the status column."""
     check_time_limit(time_limit)
     budget = deadline if deadline is not None else Deadline(time_limit)
-    refuse_multiperiod(instance)
     check_seed(seed)
     if supply is not None:
         instance = instance.with_supply(validate_supply(supply, "supply"))
