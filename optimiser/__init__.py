@@ -1,9 +1,9 @@
 """Regional triage engine: allocate a scarce life-saving resource across health regions.
 
->>> import optimiser
->>> inst = optimiser.load_instance("instances/pugh2021")
->>> result = optimiser.solve(inst, constraints=["per_capita_floor:share=0.5"])
->>> result.allocation, result.lives_saved
+    >>> import optimiser
+    >>> inst = optimiser.load_instance("instances/pugh2021")
+    >>> result = optimiser.solve(inst, constraints=["per_capita_floor:share=0.5"])
+    >>> result.allocation, result.lives_saved
 """
 
 from models.fairness import REGISTRY as CONSTRAINTS

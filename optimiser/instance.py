@@ -668,7 +668,9 @@ def _validate_regions(
     frame = pd.DataFrame(columns, index=pd.Index(ids, name="region"))
     names = [str(v).strip() for v in raw["name"]] if "name" in raw.columns else [""] * len(ids)
     default_name = str(defaults.get("name", "")).strip()
-    frame.insert(0, "name", [n or default_name or rid for n, rid in zip(names, ids, strict=True)])
+    frame.insert(
+        0, "name", [n or default_name or rid for n, rid in zip(names, ids, strict=True)]
+    )
     return frame
 
 

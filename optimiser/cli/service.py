@@ -43,9 +43,8 @@ DaskOpt = Annotated[
 ]
 DatabaseOpt = Annotated[
     str | None,
-    typer.Option(
-        help="SQLAlchemy URL of the job store, e.g. postgresql://...; default SQLite in --data-dir."
-    ),
+    typer.Option(help="SQLAlchemy URL of the job store, e.g. postgresql://..."
+                 "; default SQLite in --data-dir."),
 ]
 WorkersOpt = Annotated[
     int | None,
@@ -67,12 +66,8 @@ def serve_command(
     from optimiser.service.workers import start_fork_server
 
     settings = Settings.from_env(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        dask_scheduler=dask_scheduler,
-        database=database,
-        workers=workers,
+        host=host, port=port, data_dir=data_dir, dask_scheduler=dask_scheduler,
+        database=database, workers=workers,
     )
     if not settings.dask_scheduler:
         start_fork_server()  # warms up while the rest of the server loads

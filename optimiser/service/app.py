@@ -69,17 +69,10 @@ def _document_security(app: FastAPI) -> None:
             return app.openapi_schema
         spec = build()
         spec.setdefault("components", {})["securitySchemes"] = {
-            "HTTPBearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "Authorization: Bearer <token>",
-            },
-            "APIKeyHeader": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "X-API-Key",
-                "description": "Or X-API-Key: <token>",
-            },
+            "HTTPBearer": {"type": "http", "scheme": "bearer",
+                           "description": "Authorization: Bearer <token>"},
+            "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                             "description": "Or X-API-Key: <token>"},
         }
         for path, operations in spec.get("paths", {}).items():
             if path in PUBLIC_PATHS:

@@ -81,9 +81,8 @@ def _prefixed(error: ApiError, prefix: str) -> ApiError:
         item = dict(item)
         item["field"] = prefix if not field else f"{prefix}.{field}"
         problems.append(item)
-    return ApiError(
-        error.status, error.code, error.message, problems=problems, headers=error.headers
-    )
+    return ApiError(error.status, error.code, error.message, problems=problems,
+                    headers=error.headers)
 
 
 class Service:
@@ -118,9 +117,8 @@ class Service:
         )
         self.recovered = {"requeued": requeued, "failed": failed}
         if requeued or failed:
-            log.warning(
-                "recovered jobs of a previous run: %d re-queued, %d failed", requeued, failed
-            )
+            log.warning("recovered jobs of a previous run: %d re-queued, %d failed",
+                        requeued, failed)
         if runner is None:
             runner = (
                 DaskRunner(settings.dask_scheduler, settings.workers)
@@ -222,29 +220,16 @@ class Service:
     # ---- metrics
     def _register_gauges(self) -> None:
         m = self.metrics
-        m.gauge(
-            "triage_queue_depth",
-            "Work waiting: queued jobs in the store, synchronous solves waiting for a solver.",
-            lambda: {("jobs",): self._job_counts.get(QUEUED, 0), ("solve",): self.runner.waiting},
-            ("queue",),
-        )
-        m.gauge(
-            "triage_jobs",
-            "Jobs in the store by status.",
-            lambda: {(s,): n for s, n in self._job_counts.items()},
-            ("status",),
-        )
-        m.gauge(
-            "triage_workers",
-            "Solver slots: total and busy.",
-            lambda: {("total",): self.runner.size, ("busy",): self.runner.busy},
-            ("state",),
-        )
-        m.gauge(
-            "triage_up_seconds",
-            "Seconds since this server started.",
-            lambda: {(): time.time() - self.started_at},
-        )
+        m.gauge("triage_queue_depth", "Work waiting: queued jobs in the store, synchronous "
+                "solves waiting for a solver.",
+                lambda: {("jobs",): self._job_counts.get(QUEUED, 0),
+                         ("solve",): self.runner.waiting}, ("queue",))
+        m.gauge("triage_jobs", "Jobs in the store by status.",
+                lambda: {(s,): n for s, n in self._job_counts.items()}, ("status",))
+        m.gauge("triage_workers", "Solver slots: total and busy.",
+                lambda: {("total",): self.runner.size, ("busy",): self.runner.busy}, ("state",))
+        m.gauge("triage_up_seconds", "Seconds since this server started.",
+                lambda: {(): time.time() - self.started_at})
 
     async def render_metrics(self) -> str:
         with contextlib.suppress(Exception):
@@ -293,17 +278,12 @@ class Service:
         skip parsing and validation there, and, with the result cache, the solve itself."""
         if regions > self.settings.max_sync_regions:
             self.metrics.rejected.inc("too_large_for_sync")
-            message = (
-                f"{regions:,} regions: synchronous solves take at most "
-                f"{self.settings.max_sync_regions:,}; submit it as a job (POST /v1/jobs)"
-            )
-            raise ApiError(
-                413,
-                "too_large_for_sync",
-                message,
-                problems=[{"field": "regions", "message": message}],
-            )
-        limit = self.time_limit(requested_limit, self.settings.max_time_limit, "options.time_limit")
+            message = (f"{regions:,} regions: synchronous solves take at most "
+                       f"{self.settings.max_sync_regions:,}; submit it as a job (POST /v1/jobs)")
+            raise ApiError(413, "too_large_for_sync", message,
+                           problems=[{"field": "regions", "message": message}])
+        limit = self.time_limit(requested_limit, self.settings.max_time_limit,
+                                "options.time_limit")
         key = sha256_bytes(body)
         if not self.settings.result_cache:
             return await self._solve_now(body, key, limit), "off"
@@ -328,12 +308,8 @@ class Service:
             raise
         except BaseException:
             future.set_exception(
-                ApiError(
-                    503,
-                    "unavailable",
-                    "the shared solve was interrupted; retry",
-                    headers={"Retry-After": "1"},
-                )
+                ApiError(503, "unavailable", "the shared solve was interrupted; retry",
+                         headers={"Retry-After": "1"})
             )
             raise
         finally:
@@ -348,20 +324,12 @@ class Service:
     async def _solve_now(self, body: bytes, key: str, limit: float) -> SolveOutcome:
         if not self.runner.ready:
             detail = self._runner_error or "starting"
-            raise ApiError(
-                503,
-                "unavailable",
-                f"the solvers are not ready ({detail}); retry",
-                headers={"Retry-After": "2"},
-            )
+            raise ApiError(503, "unavailable", f"the solvers are not ready ({detail}); retry",
+                           headers={"Retry-After": "2"})
         if self.runner.waiting >= self.settings.max_pending:
             self.metrics.rejected.inc("queue_full")
-            raise ApiError(
-                503,
-                "busy",
-                f"server busy: {self.runner.waiting} solves waiting",
-                headers={"Retry-After": "1"},
-            )
+            raise ApiError(503, "busy", f"server busy: {self.runner.waiting} solves waiting",
+                           headers={"Retry-After": "1"})
         hard = self.hard_timeout(limit)
         for attempt in (1, 2):
             async with self.runner.slot(SYNC_PRIORITY) as slot:
@@ -375,24 +343,17 @@ class Service:
                 except WorkerLost as exc:
                     self.metrics.worker_restarts.inc("lost")
                     if exc.started or attempt == 2:  # it died solving this: do not insist
-                        raise ApiError(
-                            500, "worker_lost", f"{exc} while solving; retry or report it"
-                        ) from None
+                        raise ApiError(500, "worker_lost",
+                                       f"{exc} while solving; retry or report it") from None
         ok = bool(reply["ok"])
-        self.metrics.solve_seconds.observe(
-            float(reply["seconds"]), "solve", "ok" if ok else "error"
-        )
+        self.metrics.solve_seconds.observe(float(reply["seconds"]), "solve",
+                                           "ok" if ok else "error")
         if not ok:
             error = reply["error"]
-            raise ApiError(
-                int(error["status"]),
-                str(error["code"]),
-                str(error["message"]),
-                problems=error.get("problems"),
-            )
-        return SolveOutcome(
-            reply["body"].encode(), float(reply["seconds"]), limit, reply.get("result_status")
-        )
+            raise ApiError(int(error["status"]), str(error["code"]), str(error["message"]),
+                           problems=error.get("problems"))
+        return SolveOutcome(reply["body"].encode(), float(reply["seconds"]), limit,
+                            reply.get("result_status"))
 
     # ---- jobs
     async def submit(
@@ -402,63 +363,37 @@ class Service:
         by this owner returns that job (409 if the request differs)."""
         task = KINDS.get(kind)
         if task is None:
-            raise ApiError(
-                422,
-                "invalid_input",
-                f"unknown job kind {kind!r} (known: {', '.join(KINDS)})",
-                problems=[
-                    {
-                        "field": "kind",
-                        "message": f"unknown job kind {kind!r} (known: {', '.join(KINDS)})",
-                    }
-                ],
-            )
+            raise ApiError(422, "invalid_input", f"unknown job kind {kind!r} (known: "
+                           f"{', '.join(KINDS)})", problems=[{"field": "kind", "message":
+                           f"unknown job kind {kind!r} (known: {', '.join(KINDS)})"}])
         options = dict(request.get("options") or {})
         options["time_limit"] = self.time_limit(
-            options.get("time_limit"),
-            self.settings.max_job_time_limit,
+            options.get("time_limit"), self.settings.max_job_time_limit,
             "request.options.time_limit",
         )
         request = {**request, "options": options}
         text = canonical(request)
         request_hash = sha256(kind + "\n" + text)
         if idempotency_key is not None:
-            if not (
-                0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
-                and idempotency_key.isascii()
-                and idempotency_key.isprintable()
-            ):
-                message = (
-                    f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters"
-                )
-                raise ApiError(
-                    422,
-                    "invalid_input",
-                    message,
-                    problems=[{"field": "Idempotency-Key", "message": message}],
-                )
+            if not (0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY
+                    and idempotency_key.isascii() and idempotency_key.isprintable()):
+                message = (f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII "
+                           "characters")
+                raise ApiError(422, "invalid_input", message,
+                               problems=[{"field": "Idempotency-Key", "message": message}])
             existing = await self.db(self.store.by_idempotency_key, owner, idempotency_key)
             if existing is not None:
                 return self._same_request(existing, request_hash), False
         if await self.db(self.store.count_active, owner) >= self.settings.max_active_jobs:
             self.metrics.rejected.inc("active_jobs")
-            raise ApiError(
-                429,
-                "too_many_jobs",
-                f"at most {self.settings.max_active_jobs} queued or running jobs per token",
-                headers={"Retry-After": "5"},
-            )
+            raise ApiError(429, "too_many_jobs", f"at most {self.settings.max_active_jobs} "
+                           "queued or running jobs per token", headers={"Retry-After": "5"})
         try:
             await asyncio.to_thread(task.validate, request, options["time_limit"])
         except ApiError as exc:
             raise _prefixed(exc, "request") from None
         job, created = await self.db(
-            self.store.create,
-            owner,
-            kind,
-            text,
-            request_hash,
-            options["time_limit"],
+            self.store.create, owner, kind, text, request_hash, options["time_limit"],
             idempotency_key,
         )
         if not created:
@@ -470,11 +405,8 @@ class Service:
     @staticmethod
     def _same_request(job: Job, request_hash: str) -> Job:
         if job.request_hash != request_hash:
-            raise ApiError(
-                409,
-                "conflict",
-                f"this Idempotency-Key was already used for a different request (job {job.id})",
-            )
+            raise ApiError(409, "conflict", "this Idempotency-Key was already used for a "
+                           f"different request (job {job.id})")
         return job
 
     async def cancel(self, owner: str, job_id: str) -> Job:
@@ -501,9 +433,8 @@ class Service:
             slot = await stack.enter_async_context(self.runner.slot(JOB_PRIORITY))
             job = None
             try:
-                job = await self.db(
-                    self.store.claim_next, self.runner_id, self.settings.lease_seconds
-                )
+                job = await self.db(self.store.claim_next, self.runner_id,
+                                    self.settings.lease_seconds)
             except Exception as exc:  # the store is down: retry shortly
                 log.error("cannot claim jobs: %s", exc)
             if job is None:
@@ -521,13 +452,8 @@ class Service:
         try:
             try:
                 reply = await self.runner.run(
-                    slot,
-                    job.kind,
-                    job.request or "{}",
-                    job.request_hash,
-                    job.time_limit,
-                    self.hard_timeout(job.time_limit),
-                    cancel,
+                    slot, job.kind, job.request or "{}", job.request_hash, job.time_limit,
+                    self.hard_timeout(job.time_limit), cancel,
                 )
             except TaskCancelled:
                 if self.runner.kind == "processes":  # its solver process was replaced
@@ -539,29 +465,20 @@ class Service:
             except WorkerLost as exc:
                 self.metrics.worker_restarts.inc("lost")
                 if not exc.started or job.attempts < self.settings.job_attempts:
-                    await self.db(
-                        self.store.requeue, job.id, self.runner_id, f"re-queued: {exc}", exc.started
-                    )
+                    await self.db(self.store.requeue, job.id, self.runner_id,
+                                  f"re-queued: {exc}", exc.started)
                     return
-                error = {
-                    "status": 500,
-                    "code": "worker_lost",
-                    "message": f"{exc}; tried {job.attempts} time(s)",
-                }
+                error = {"status": 500, "code": "worker_lost",
+                         "message": f"{exc}; tried {job.attempts} time(s)"}
             else:
-                self.metrics.solve_seconds.observe(
-                    float(reply["seconds"]), job.kind, "ok" if reply["ok"] else "error"
-                )
+                self.metrics.solve_seconds.observe(float(reply["seconds"]), job.kind,
+                                                   "ok" if reply["ok"] else "error")
                 if reply["ok"]:
                     status, result = DONE, reply["body"]
                 else:
                     error = reply["error"]
             finished = await self.db(
-                self.store.finish,
-                job.id,
-                self.runner_id,
-                status,
-                result,
+                self.store.finish, job.id, self.runner_id, status, result,
                 None if error is None else json.dumps(error),
             )
             if finished:
@@ -582,7 +499,8 @@ class Service:
             await asyncio.sleep(period)
             try:
                 if self._running:
-                    await self.db(self.store.heartbeat, self.runner_id, self.settings.lease_seconds)
+                    await self.db(self.store.heartbeat, self.runner_id,
+                                  self.settings.lease_seconds)
                     for job_id, event in list(self._running.items()):
                         if await self.db(self.store.status_of, job_id) == CANCELLED:
                             event.set()

@@ -88,9 +88,9 @@ def problem_field(problem: Problem, prefix: str = "") -> str | None:
     return field
 
 
-def problems_json(
-    problems: Iterable[Problem], prefix: str = "", field: str | None = None
-) -> list[dict[str, Any]]:
+def problems_json(problems: Iterable[Problem], prefix: str = "", field: str | None = None) -> list[
+    dict[str, Any]
+]:
     """[{"field": ..., "message": <the CLI's text>}, ...]; `field` overrides the pointer."""
     out = []
     for problem in problems:

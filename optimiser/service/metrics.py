@@ -98,34 +98,27 @@ class Metrics:
 
     def __init__(self) -> None:
         self.requests = Counter(
-            "triage_http_requests_total",
-            "HTTP requests by route and status code.",
+            "triage_http_requests_total", "HTTP requests by route and status code.",
             ("method", "route", "status"),
         )
         self.latency = Histogram(
-            "triage_http_request_duration_seconds",
-            "HTTP request latency by route.",
+            "triage_http_request_duration_seconds", "HTTP request latency by route.",
             ("method", "route"),
         )
         self.solve_seconds = Histogram(
-            "triage_solve_seconds",
-            "Time in the solver process per task (validation, solve, result).",
-            ("kind", "outcome"),
-            SOLVE_BUCKETS,
+            "triage_solve_seconds", "Time in the solver process per task (validation, solve, "
+            "result).", ("kind", "outcome"), SOLVE_BUCKETS,
         )
         self.jobs_finished = Counter(
-            "triage_jobs_finished_total",
-            "Jobs finished, by kind and final status.",
+            "triage_jobs_finished_total", "Jobs finished, by kind and final status.",
             ("kind", "status"),
         )
         self.rejected = Counter(
-            "triage_rejected_total",
-            "Requests refused by a limit (rate, concurrency, size...).",
+            "triage_rejected_total", "Requests refused by a limit (rate, concurrency, size...).",
             ("reason",),
         )
         self.cache = Counter(
-            "triage_result_cache_total",
-            "POST /v1/solve answered from the result cache or not.",
+            "triage_result_cache_total", "POST /v1/solve answered from the result cache or not.",
             ("outcome",),
         )
         self.worker_restarts = Counter(
@@ -133,22 +126,15 @@ class Metrics:
         )
         self.gauges: list[Gauge] = []
 
-    def gauge(
-        self, name: str, help: str, read: Callable[[], dict[Labels, float]], labels: Labels = ()
-    ) -> None:
+    def gauge(self, name: str, help: str, read: Callable[[], dict[Labels, float]],
+              labels: Labels = ()) -> None:
         self.gauges.append(Gauge(name, help, read, labels))
 
     def render(self) -> str:
         lines: list[str] = []
         metrics: list[Counter | Histogram | Gauge] = [
-            self.requests,
-            self.latency,
-            self.solve_seconds,
-            self.jobs_finished,
-            self.rejected,
-            self.cache,
-            self.worker_restarts,
-            *self.gauges,
+            self.requests, self.latency, self.solve_seconds, self.jobs_finished, self.rejected,
+            self.cache, self.worker_restarts, *self.gauges,
         ]
         for metric in metrics:
             lines.extend(metric.render())

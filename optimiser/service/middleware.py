@@ -87,11 +87,8 @@ class ServiceMiddleware:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 elapsed = f"app;dur={(time.perf_counter() - start) * 1000:.2f}".encode()
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *SECURITY_HEADERS,
-                    (b"server-timing", elapsed),
-                ]
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS,
+                                      (b"server-timing", elapsed)]
             await send(message)
 
         try:
@@ -99,24 +96,16 @@ class ServiceMiddleware:
                 if scope["path"] not in self.public:
                     owner = self._admit(scope)
                 media = _media_type(scope)
-                if (
-                    scope.get("method") in ("POST", "PUT", "PATCH")
-                    and media is not None
-                    and not (media in JSON_TYPES or media.endswith("+json"))
+                if scope.get("method") in ("POST", "PUT", "PATCH") and media is not None and not (
+                    media in JSON_TYPES or media.endswith("+json")
                 ):
-                    raise ApiError(
-                        415,
-                        "unsupported_media_type",
-                        f"the body must be JSON (Content-Type: application/json), got {media!r}",
-                    )
+                    raise ApiError(415, "unsupported_media_type", f"the body must be JSON "
+                                   f"(Content-Type: application/json), got {media!r}")
                 length = _content_length(scope)
                 if length is not None and length > limit:
                     self.metrics.rejected.inc("body_too_large")
-                    raise ApiError(
-                        413,
-                        "body_too_large",
-                        f"request body too large: {length} bytes, the limit is {limit}",
-                    )
+                    raise ApiError(413, "body_too_large", f"request body too large: {length} "
+                                   f"bytes, the limit is {limit}")
             except ApiError as error:
                 await error.response()(scope, receive, send_wrapper)
                 return
@@ -164,9 +153,8 @@ class ServiceMiddleware:
         return principal.name
 
 
-KNOWN_PATHS = frozenset(
-    {"/v1/solve", "/v1/jobs", "/v1/health", "/v1/ready", "/metrics", *DOCS_PATHS}
-)
+KNOWN_PATHS = frozenset({"/v1/solve", "/v1/jobs", "/v1/health", "/v1/ready", "/metrics",
+                         *DOCS_PATHS})
 
 
 def _route_label(path: str) -> str:
@@ -175,7 +163,7 @@ def _route_label(path: str) -> str:
     bounded set of labels whatever clients send."""
     if path in KNOWN_PATHS:
         return path
-    if path.startswith("/v1/jobs/") and "/" not in path[len("/v1/jobs/") :]:
+    if path.startswith("/v1/jobs/") and "/" not in path[len("/v1/jobs/"):]:
         return "/v1/jobs/{job_id}"
     return "unmatched"
 

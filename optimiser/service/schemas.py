@@ -8,6 +8,7 @@ value gets exactly the CLI's message; here they carry only their documented JSON
 Service-only fields (options flags, job kind, paging) are validated by pydantic.
 """
 
+
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema
@@ -26,27 +27,15 @@ REGION_ROW_SCHEMA: dict[str, Any] = {
         "region": {"type": "string", "minLength": 1, "description": "Unique region id."},
         "name": {"type": "string"},
         "population": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e10},
-        "capacity": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1e9,
-            "description": "Existing equipped beds.",
-        },
-        "peak_demand": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1e9,
-            "description": "Projected peak need.",
-        },
+        "capacity": {"type": "number", "minimum": 0, "maximum": 1e9,
+                     "description": "Existing equipped beds."},
+        "peak_demand": {"type": "number", "minimum": 0, "maximum": 1e9,
+                        "description": "Projected peak need."},
         "survival_with": {"type": "number", "minimum": 0, "maximum": 1, "default": 1},
         "survival_without": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
         "los_days": {"type": "number", "minimum": 1e-3, "maximum": 1e5},
-        "staff_cap": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 1e9,
-            "description": "Most extra units.",
-        },
+        "staff_cap": {"type": "integer", "minimum": 0, "maximum": 1e9,
+                      "description": "Most extra units."},
         "pressure": {"type": "number", "minimum": 1e-6, "maximum": 1, "default": 1},
         "weight": {"type": "number", "minimum": 0, "maximum": 1e6, "default": 1},
     },
@@ -85,29 +74,18 @@ class SolveOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     time_limit: engine_checked(  # type: ignore[valid-type]
-        {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "description": "Seconds per solver run; "
-            "capped by the server's maximum (TRIAGE_MAX_TIME_LIMIT, or TRIAGE_MAX_JOB_TIME_LIMIT "
-            "for jobs). Default TRIAGE_DEFAULT_TIME_LIMIT.",
-        }
+        {"type": "number", "exclusiveMinimum": 0, "description": "Seconds per solver run; "
+         "capped by the server's maximum (TRIAGE_MAX_TIME_LIMIT, or TRIAGE_MAX_JOB_TIME_LIMIT "
+         "for jobs). Default TRIAGE_DEFAULT_TIME_LIMIT."}
     ) = None
     supply: engine_checked(  # type: ignore[valid-type]
-        {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 1e9,
-            "description": "Override the instance's supply.",
-        }
+        {"type": "integer", "minimum": 0, "maximum": 1e9,
+         "description": "Override the instance's supply."}
     ) = None
     constraints: engine_checked(  # type: ignore[valid-type]
-        {
-            "type": "array",
-            "description": "Extra fairness constraints: objects "
-            "{kind, ...params} or CLI strings 'kind:param=value'.",
-            "items": {"anyOf": [CONSTRAINT_SCHEMA, {"type": "string"}]},
-        }
+        {"type": "array", "description": "Extra fairness constraints: objects "
+         "{kind, ...params} or CLI strings 'kind:param=value'.",
+         "items": {"anyOf": [CONSTRAINT_SCHEMA, {"type": "string"}]}}
     ) = None
     default_constraints: StrictBool = Field(
         True, description="Apply the instance's own constraints (CLI --no-default-constraints)."
@@ -135,11 +113,8 @@ class InstanceFields(BaseModel):
         {"type": "number", "minimum": 1e-3, "maximum": 1e5}
     ) = None
     defaults: engine_checked(  # type: ignore[valid-type]
-        {
-            "type": "object",
-            "description": "Default of any optional regions column.",
-            "additionalProperties": NUMBER,
-        }
+        {"type": "object", "description": "Default of any optional regions column.",
+         "additionalProperties": NUMBER}
     ) = None
     regions: engine_checked(  # type: ignore[valid-type]
         {"type": "array", "minItems": 1, "items": REGION_ROW_SCHEMA}
@@ -148,11 +123,8 @@ class InstanceFields(BaseModel):
         {"type": "array", "items": TIER_ROW_SCHEMA}
     ) = None
     constraints: engine_checked(  # type: ignore[valid-type]
-        {
-            "type": "array",
-            "items": CONSTRAINT_SCHEMA,
-            "description": "Constraints active by default ([[constraints]] of instance.toml).",
-        }
+        {"type": "array", "items": CONSTRAINT_SCHEMA,
+         "description": "Constraints active by default ([[constraints]] of instance.toml)."}
     ) = None
     assumptions: engine_checked({"type": "object"}) = None  # type: ignore[valid-type]
     provenance: engine_checked({"type": "object"}) = None  # type: ignore[valid-type]
@@ -174,18 +146,10 @@ class SolveRequest(InstanceFields):
                     "name": "pugh2021",
                     "supply": 1000,
                     "regions": [
-                        {
-                            "region": "A",
-                            "population": 9000000,
-                            "capacity": 1000,
-                            "peak_demand": 2000,
-                        },
-                        {
-                            "region": "B",
-                            "population": 10500000,
-                            "capacity": 700,
-                            "peak_demand": 2500,
-                        },
+                        {"region": "A", "population": 9000000, "capacity": 1000,
+                         "peak_demand": 2000},
+                        {"region": "B", "population": 10500000, "capacity": 700,
+                         "peak_demand": 2500},
                     ],
                     "constraints": [{"kind": "per_capita_floor", "share": 0.5}],
                     "policy": "optimal",
@@ -202,48 +166,31 @@ class SolveRequest(InstanceFields):
 
 
 def _rows(title: str, required: list[str], properties: dict[str, Any], doc: str) -> Any:
-    return engine_checked(
-        {
-            "type": "array",
-            "description": doc,
-            "items": {
-                "type": "object",
-                "title": title,
-                "required": required,
-                "properties": properties,
-                "additionalProperties": False,
-            },
-        }
-    )
+    return engine_checked({"type": "array", "description": doc, "items": {
+        "type": "object", "title": title, "required": required, "properties": properties,
+        "additionalProperties": False}})
 
 
 DAY = {"type": "integer", "minimum": 0, "maximum": 999}
 COUNT = {"type": "number", "minimum": 0, "maximum": 1e9}
 DEMAND_ROWS = _rows(
-    "DemandRow",
-    ["region", "day"],
+    "DemandRow", ["region", "day"],
     {"region": {"type": "string"}, "day": DAY, "new_patients": COUNT, "census": COUNT},
     "Rows of demand.csv: region, day, new_patients or census.",
 )
 DELIVERY_ROWS = _rows(
-    "DeliveryRow",
-    ["day", "quantity"],
-    {
-        "day": DAY,
-        "quantity": {"type": "integer", "minimum": 0, "maximum": 1e9},
-        "depot": {"type": "string"},
-    },
+    "DeliveryRow", ["day", "quantity"],
+    {"day": DAY, "quantity": {"type": "integer", "minimum": 0, "maximum": 1e9},
+     "depot": {"type": "string"}},
     "Rows of deliveries.csv.",
 )
 LEAD_TIME_ROWS = _rows(
-    "LeadTimeRow",
-    ["from", "to", "days"],
+    "LeadTimeRow", ["from", "to", "days"],
     {"from": {"type": "string"}, "to": {"type": "string"}, "days": DAY},
     "Rows of lead_times.csv.",
 )
 CAPACITY_ROWS = _rows(
-    "CapacityRow",
-    ["region", "day"],
+    "CapacityRow", ["region", "day"],
     {"region": {"type": "string"}, "day": DAY, "capacity": COUNT, "staff_cap": COUNT},
     "Rows of capacity.csv.",
 )
@@ -255,12 +202,8 @@ class PlanOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     time_limit: engine_checked(  # type: ignore[valid-type]
-        {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "description": "Seconds; capped by "
-            "TRIAGE_MAX_JOB_TIME_LIMIT. Default TRIAGE_DEFAULT_TIME_LIMIT.",
-        }
+        {"type": "number", "exclusiveMinimum": 0, "description": "Seconds; capped by "
+         "TRIAGE_MAX_JOB_TIME_LIMIT. Default TRIAGE_DEFAULT_TIME_LIMIT."}
     ) = None
     constraints: engine_checked(  # type: ignore[valid-type]
         {"type": "array", "items": {"anyOf": [CONSTRAINT_SCHEMA, {"type": "string"}]}}
@@ -277,10 +220,8 @@ class PlanRequest(InstanceFields):
     the rows of demand.csv, deliveries.csv, lead_times.csv and capacity.csv (docs/multiperiod)."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            "additionalProperties": False,
-            "required": ["regions", "supply", "demand"],
-        },
+        json_schema_extra={"additionalProperties": False, "required": ["regions", "supply",
+                                                                       "demand"]},
     )
 
     multiperiod: engine_checked(  # type: ignore[valid-type]
@@ -336,6 +277,12 @@ class PriceRow(BaseModel):
     lives_saved_alone: float | None
     lives_lost_alone: float | None
     lives_lost_marginal: float | None
+    # the intervals the solver's bounds prove; exact: both at most 0.01 lives wide
+    lives_lost_alone_low: float | None = None
+    lives_lost_alone_high: float | None = None
+    lives_lost_marginal_low: float | None = None
+    lives_lost_marginal_high: float | None = None
+    exact: bool | None = None
     note: str | None = None
 
 
@@ -352,10 +299,8 @@ class SolveResult(BaseModel):
     """Exactly the JSON of `triage solve --json` (AllocationResult.to_dict())."""
 
     instance: str
-    status: str = Field(
-        description='"optimal", "time_limit" (best found, see solver.gap), '
-        '"infeasible" (see explanation) or "rule" (a baseline policy).'
-    )
+    status: str = Field(description='"optimal", "time_limit" (best found, see solver.gap), '
+                        '"infeasible" (see explanation) or "rule" (a baseline policy).')
     policy: str
     resource: str
     supply: int
@@ -368,6 +313,7 @@ class SolveResult(BaseModel):
         False, description="Constraints were active but the price was not asked for."
     )
     lives_optimal: float | None
+    lives_optimal_bound: float | None = None
     lives_lost_total: float | None
     lives_lost_pct: float | None
     regions: list[dict[str, Any]]
@@ -418,17 +364,16 @@ class Ready(BaseModel):
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the error statuses an endpoint can answer."""
-    return {
-        status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
-        for status in statuses
-    }
+    return {status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
+            for status in statuses}
 
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed JSON, or a bad header.",
     401: "Missing or invalid token.",
     404: "No such job for this token.",
-    409: "Conflict: the job already finished, or the Idempotency-Key was used for another request.",
+    409: "Conflict: the job already finished, or the Idempotency-Key was used for another "
+    "request.",
     413: "Body over the size limit (TRIAGE_MAX_BODY_BYTES), or, for POST /v1/solve, an "
     "instance over TRIAGE_MAX_SYNC_REGIONS regions (submit it as a job).",
     415: "The body is not JSON (Content-Type must be application/json).",

@@ -40,9 +40,7 @@ class Settings(BaseModel):
         None, description="Send solves to this Dask scheduler (tcp://HOST:PORT)."
     )
     workers: int = Field(
-        default_factory=default_workers,
-        ge=1,
-        le=256,
+        default_factory=default_workers, ge=1, le=256,
         description="Solver processes (with Dask: most solves in flight).",
     )
     tokens: str | None = Field(None, description="API tokens: 'name:token,name2:token2'.")
@@ -52,11 +50,9 @@ class Settings(BaseModel):
     max_time_limit: float = Field(60.0, gt=0, description="Cap on POST /v1/solve time limits.")
     max_job_time_limit: float = Field(600.0, gt=0, description="Cap on job time limits.")
     hard_limit_factor: float = Field(
-        5.0,
-        ge=1,
-        description="A task still running after factor x its time limit + grace "
+        5.0, ge=1, description="A task still running after factor x its time limit + grace "
         "seconds is killed (the time limit is one budget for every solver run of a request; "
-        "the margin covers loading, validation and work between runs).",
+        "the margin covers loading, validation and work between runs)."
     )
     hard_limit_grace: float = Field(10.0, ge=0, description="See TRIAGE_HARD_LIMIT_FACTOR.")
     rate_limit: float = Field(50.0, gt=0, description="Requests per second per token.")
@@ -70,18 +66,15 @@ class Settings(BaseModel):
     job_attempts: int = Field(3, ge=1, description="Runs of a job before it is marked failed.")
     lease_seconds: float = Field(30.0, gt=0, description="A running job's lease (replicas).")
     max_sync_regions: int = Field(
-        2000,
-        ge=1,
-        description="Largest instance (regions) POST /v1/solve takes; larger ones "
-        "go to POST /v1/jobs.",
+        2000, ge=1, description="Largest instance (regions) POST /v1/solve takes; larger ones "
+        "go to POST /v1/jobs."
     )
     public_docs: bool = Field(
         False, description="Serve /docs and /openapi.json without a token (trusted networks)."
     )
     access_log: bool = Field(False, description="Log every request (uvicorn access log).")
     log_level: str = Field(
-        "info",
-        pattern="^(critical|error|warning|info|debug)$",
+        "info", pattern="^(critical|error|warning|info|debug)$",
         description="critical, error, warning, info or debug.",
     )
 
@@ -94,7 +87,9 @@ class Settings(BaseModel):
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
         """Read TRIAGE_* variables, then apply `overrides` (None values are ignored)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}

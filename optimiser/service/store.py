@@ -221,13 +221,8 @@ class JobStore:
 
     def requeue(self, job_id: str, runner: str, note: str, count_attempt: bool = True) -> bool:
         """Put a running job back in the queue (a worker crashed, or this server stops)."""
-        values: dict[str, Any] = {
-            "status": QUEUED,
-            "runner": None,
-            "lease_until": None,
-            "started_at": None,
-            "note": note,
-        }
+        values: dict[str, Any] = {"status": QUEUED, "runner": None, "lease_until": None,
+                                  "started_at": None, "note": note}
         if not count_attempt:
             values["attempts"] = jobs.c.attempts - 1
         with self.engine.begin() as conn:
@@ -250,12 +245,8 @@ class JobStore:
                         jobs.c.status.in_([QUEUED, RUNNING]),
                     )
                 )
-                .values(
-                    status=CANCELLED,
-                    finished_at=time.time(),
-                    lease_until=None,
-                    note="cancelled by the client",
-                )
+                .values(status=CANCELLED, finished_at=time.time(), lease_until=None,
+                        note="cancelled by the client")
             )
         return self.get(job_id, owner, with_result=False)
 

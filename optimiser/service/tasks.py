@@ -216,9 +216,8 @@ def load_request(request: Request) -> dict[str, Any]:
         try:
             request = json.loads(request)
         except ValueError as exc:
-            raise ApiError(
-                400, "malformed_json", f"malformed JSON in the request body: {exc}"
-            ) from None
+            raise ApiError(400, "malformed_json", f"malformed JSON in the request body: {exc}")\
+                from None
     if not isinstance(request, Mapping):
         raise ApiError(422, "invalid_input", "the request must be a JSON object")
     return dict(request)
@@ -261,9 +260,8 @@ def prepare_solve(request: Mapping[str, Any], time_limit: float | None = None) -
 _prepared: OrderedDict[tuple[str, float | None], dict[str, Any]] = OrderedDict()
 
 
-def solve_task(
-    request: Request, key: str | None = None, time_limit: float | None = None
-) -> dict[str, Any]:
+def solve_task(request: Request, key: str | None = None,
+               time_limit: float | None = None) -> dict[str, Any]:
     """POST /v1/solve and jobs of kind "solve": the JSON of `triage solve --json`.
 
     With a `key` (a hash of the request text), the validated arguments are remembered, so a
@@ -330,19 +328,11 @@ def check_plan_size(request: Mapping[str, Any]) -> None:
     count = len(regions) if isinstance(regions, list) else 0
     problems: list[Problem] = []
     if horizon > MAX_PLAN_DAYS:
-        problems.append(
-            Problem(
-                f"multiperiod.days: a horizon of {horizon:g} days is above the "
-                f"service's bound of {MAX_PLAN_DAYS}"
-            )
-        )
+        problems.append(Problem(f"multiperiod.days: a horizon of {horizon:g} days is above the "
+                                f"service's bound of {MAX_PLAN_DAYS}"))
     elif horizon * count > MAX_PLAN_CELLS:
-        problems.append(
-            Problem(
-                f"multiperiod.days: {count} regions x {horizon:g} days is above "
-                f"the service's bound of {MAX_PLAN_CELLS:,} region-days"
-            )
-        )
+        problems.append(Problem(f"multiperiod.days: {count} regions x {horizon:g} days is above "
+                                f"the service's bound of {MAX_PLAN_CELLS:,} region-days"))
     if problems:
         raise _invalid(problems, ["multiperiod.days"])
 
@@ -372,16 +362,11 @@ def prepare_plan(request: Mapping[str, Any], time_limit: float | None = None) ->
             raise _invalid([Problem(f"{name}: must be a list of row objects")], [name])
         frames[name] = pd.DataFrame(list(rows))
     if "demand" not in frames:
-        raise _invalid(
-            [Problem("demand: required (rows of region, day and new_patients or census)")],
-            ["demand"],
-        )
+        raise _invalid([Problem("demand: required (rows of region, day and new_patients or "
+                                "census)")], ["demand"])
     try:
         instance = multiperiod_from_frames(
-            base,
-            frames["demand"],
-            frames.get("deliveries"),
-            frames.get("lead_times"),
+            base, frames["demand"], frames.get("deliveries"), frames.get("lead_times"),
             frames.get("capacity"),
         )
     except InputError as exc:
@@ -399,9 +384,8 @@ def prepare_plan(request: Mapping[str, Any], time_limit: float | None = None) ->
     return arguments
 
 
-def plan_task(
-    request: Request, key: str | None = None, time_limit: float | None = None
-) -> dict[str, Any]:
+def plan_task(request: Request, key: str | None = None,
+              time_limit: float | None = None) -> dict[str, Any]:
     """Jobs of kind "plan": the JSON of `triage plan --json`."""
     from optimiser.multiperiod import plan
 
@@ -409,9 +393,8 @@ def plan_task(
     try:
         result = plan(arguments.pop("instance"), **arguments)
     except InputError as exc:
-        fields = [
-            "options.mip_gap" if p.column == "mip_gap" else _solve_field(p) for p in exc.problems
-        ]
+        fields = ["options.mip_gap" if p.column == "mip_gap" else _solve_field(p)
+                  for p in exc.problems]
         raise _invalid(exc.problems, fields) from None
     payload: dict[str, Any] = result.to_dict()
     return payload
@@ -442,17 +425,12 @@ def run_task(
     try:
         task = KINDS.get(kind)
         if task is None:
-            raise ApiError(
-                422, "invalid_input", f"unknown job kind {kind!r} (known: {', '.join(KINDS)})"
-            )
+            raise ApiError(422, "invalid_input",
+                           f"unknown job kind {kind!r} (known: {', '.join(KINDS)})")
         result = task.run(request, key, time_limit)
         body = json.dumps(result, allow_nan=False, separators=(",", ":"))
-        return {
-            "ok": True,
-            "body": body,
-            "seconds": time.perf_counter() - t0,
-            "result_status": result.get("status"),
-        }
+        return {"ok": True, "body": body, "seconds": time.perf_counter() - t0,
+                "result_status": result.get("status")}
     except ApiError as exc:
         return {"ok": False, "error": exc.payload()["error"], "seconds": time.perf_counter() - t0}
     except InfeasibleError as exc:
@@ -460,12 +438,9 @@ def run_task(
         return {"ok": False, "error": error, "seconds": time.perf_counter() - t0}
     except Exception as exc:  # a worker answers, it does not crash
         log.exception("task %s failed", kind)
-        error = {
-            "status": 500,
-            "code": "internal",
-            "message": f"internal error in the solver ({type(exc).__name__}); "
-            "the server log has details",
-        }
+        error = {"status": 500, "code": "internal",
+                 "message": f"internal error in the solver ({type(exc).__name__}); "
+                 "the server log has details"}
         return {"ok": False, "error": error, "seconds": time.perf_counter() - t0}
 
 

@@ -333,10 +333,8 @@ class ProcessPool(Runner):
             try:
                 worker.conn.send((kind, request, key, time_limit))
             except (BrokenPipeError, OSError) as exc:
-                raise WorkerLost(
-                    f"solver process {worker.pid} died before taking the task ({exc})",
-                    started=False,
-                ) from None
+                raise WorkerLost(f"solver process {worker.pid} died before taking the task "
+                                 f"({exc})", started=False) from None
             while True:
                 readable.clear()
                 # poll before recv: a wake-up can be stale (the reader callback may run once
@@ -353,8 +351,7 @@ class ProcessPool(Runner):
                     if waited == "timeout":
                         outcome = waited
                         raise TaskTimeout(
-                            f"stopped after its hard time limit of {hard_timeout:g} s"
-                        )
+                            f"stopped after its hard time limit of {hard_timeout:g} s")
                     continue
                 try:
                     message: Any = worker.conn.recv()

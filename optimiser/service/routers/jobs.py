@@ -62,12 +62,8 @@ async def submit_job(
     request: Request,
     idempotency_key: Annotated[
         str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="Retry safely: same key (per token), same job.",
-        ),
+        Header(alias="Idempotency-Key", min_length=1, max_length=200,
+               description="Retry safely: same key (per token), same job."),
     ] = None,
 ) -> JSONResponse:
     job, created = await service_of(request).submit(
@@ -76,17 +72,12 @@ async def submit_job(
     headers = {"Location": f"/v1/jobs/{job.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(
-        job_view(job, with_result=False), status_code=202 if created else 200, headers=headers
-    )
+    return JSONResponse(job_view(job, with_result=False), status_code=202 if created else 200,
+                        headers=headers)
 
 
-@router.get(
-    "/v1/jobs",
-    response_model=JobList,
-    responses=error_responses(*AUTHED),
-    summary="The caller's jobs, newest first (results omitted).",
-)
+@router.get("/v1/jobs", response_model=JobList, responses=error_responses(*AUTHED),
+            summary="The caller's jobs, newest first (results omitted).")
 async def list_jobs(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
@@ -99,28 +90,22 @@ async def list_jobs(
     if cursor is not None:
         if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):  # fits in int64
             message = "cursor: not a cursor from next_cursor"
-            raise ApiError(
-                422, "invalid_input", message, problems=[{"field": "cursor", "message": message}]
-            )
+            raise ApiError(422, "invalid_input", message,
+                           problems=[{"field": "cursor", "message": message}])
         before = int(cursor)
     service = service_of(request)
     jobs = await service.db(service.store.list, caller(request).name, limit + 1, before, status)
     more = len(jobs) > limit
     jobs = jobs[:limit]
-    return JSONResponse(
-        {
-            "jobs": [job_view(j, with_result=False) for j in jobs],
-            "next_cursor": str(jobs[-1].seq) if more and jobs else None,
-        }
-    )
+    return JSONResponse({
+        "jobs": [job_view(j, with_result=False) for j in jobs],
+        "next_cursor": str(jobs[-1].seq) if more and jobs else None,
+    })
 
 
-@router.get(
-    "/v1/jobs/{job_id}",
-    response_model=JobView,
-    responses=error_responses(*AUTHED, 404),
-    summary="A job's status, and its result when done.",
-)
+@router.get("/v1/jobs/{job_id}", response_model=JobView,
+            responses=error_responses(*AUTHED, 404),
+            summary="A job's status, and its result when done.")
 async def get_job(job_id: str, request: Request) -> JSONResponse:
     service = service_of(request)
     job = await service.db(service.store.get, job_id, caller(request).name)

@@ -10,7 +10,6 @@ from optimiser.service.schemas import AUTHED, SolveRequest, SolveResult, error_r
 
 router = APIRouter(tags=["solve"])
 
-
 @router.post(
     "/v1/solve",
     response_model=SolveResult,
