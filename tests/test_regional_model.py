@@ -148,7 +148,7 @@ def test_building_is_linear_in_regions() -> None:
                 "staff_cap": capacity,
             }
         )
-        return optimiser.instance_from_frames(rows, int(n * 100))
+        return optimiser.instance_from_frames(rows, int(n * 100), horizon_days=30.0)
 
     def best_build(n: int) -> float:
         inst = instance(n)

@@ -12,15 +12,14 @@ import typer
 from optimiser.cli import app
 from optimiser.cli.common import exit_without_answer, write_outputs
 from optimiser.cli.regional import fail_with_problems
-from optimiser.errors import InputError, Problem
+from optimiser.deadline import Deadline
+from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 from optimiser.multiperiod.check import check_plan, recorded_context
 from optimiser.multiperiod.engine import METHODS, plan
 from optimiser.multiperiod.generator import GeneratorSpec, generate
 from optimiser.multiperiod.instance import MultiPeriodInstance, load_multiperiod
 from optimiser.multiperiod.report import check_text, plan_text
 from optimiser.multiperiod.results import PlanResult
-
-EXIT_RULES_BROKEN = 1  # check-plan: the plan breaks at least one rule
 
 Dir = Annotated[
     Path,
@@ -197,8 +196,12 @@ def plan_command(
     transfer_neighbours: NeighboursOpt = None,
     max_transfer_lead_days: TransferLeadOpt = None,
     gap: Annotated[
-        float, typer.Option(help="Relative optimality gap accepted (default 1e-4).")
-    ] = 1e-4,
+        float | None,
+        typer.Option(
+            help="Also accept plans within this relative gap of the bound (default: none; "
+            "every optimum is proved within 0.005 lives, so prices are exact to 0.01 lives)."
+        ),
+    ] = None,
     method: Annotated[str, typer.Option(help=f"Solution method: {', '.join(METHODS)}.")] = "auto",
     no_price: Annotated[
         bool, typer.Option("--no-price", help="Skip the price-of-fairness report.")
@@ -208,6 +211,9 @@ def plan_command(
     ] = False,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
+    if time_limit is not None and not time_limit > 0:
+        raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
+    deadline = Deadline(time_limit)  # the budget counts loading the instance too
     instance = load(instance_dir)
     changes = setting_changes(
         transfers,
@@ -235,6 +241,7 @@ def plan_command(
             price_of_fairness=not no_price,
             progress=not json_output and sys.stderr.isatty(),
             method=method,
+            deadline=deadline,
         )
     except InputError as exc:
         fail_with_problems(exc, instance_dir)

@@ -16,9 +16,10 @@ import typer
 from optimiser.cli import app
 from optimiser.cli.common import echo_json, exit_without_answer, write_outputs
 from optimiser.constraints import to_specs
-from optimiser.engine import compare, evaluate, solve
-from optimiser.errors import EXIT_INPUT, InputError, Problem
-from optimiser.instance import MAX_SUPPLY, load_instance
+from optimiser.deadline import Deadline
+from optimiser.engine import check_time_limit, compare, evaluate, multiperiod_problem, solve
+from optimiser.errors import EXIT_INPUT, EXIT_RULES_BROKEN, InputError, Problem
+from optimiser.instance import MAX_SUPPLY, Instance, load_instance
 from optimiser.policies import POLICIES
 from optimiser.report import allocation_text, comparison_text, price_text
 from optimiser.results import AllocationResult, _clean
@@ -82,7 +83,9 @@ def solve_command(
     ] = False,
 ) -> None:
     """Allocate the supply: the most expected survivors under the active fairness constraints."""
-    instance = load_instance(instance_dir)
+    check_time_limit(time_limit)
+    deadline = Deadline(time_limit)  # the budget counts loading the instance too
+    instance = load_single_period(instance_dir)
     result = solve(
         instance,
         constraints=constraint or [],
@@ -92,6 +95,7 @@ def solve_command(
         time_limit=time_limit,
         price_of_fairness=not no_price,
         seed=seed,
+        deadline=deadline,
     )
     if out is not None and result.lives_saved is not None:
         write_result(result, out)
@@ -116,15 +120,22 @@ def compare_command(
     ] = None,
     json_output: JsonOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", help="Seconds for the whole comparison (loading included)."),
+    ] = None,
 ) -> None:
     """Every baseline policy beside the optimum: lives saved and lives lost."""
-    instance = load_instance(instance_dir)
+    check_time_limit(time_limit)
+    deadline = Deadline(time_limit)
+    instance = load_single_period(instance_dir)
     table = compare(
         instance,
         constraint or [],
         default_constraints=not no_default_constraints,
         supply=supply,
         seed=seed,
+        deadline=deadline,
     )
     if json_output:
         records = []
@@ -192,8 +203,10 @@ def evaluate_command(
     no_default_constraints: NoDefaults = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Score an allocation (the engine's, fed back in, or one made by hand)."""
-    instance = load_instance(instance_dir)
+    """Score an allocation (the engine's, fed back in, or one made by hand). Exit 0: it
+    breaks no rule; 1: scored, and breaks rules (supply, staff caps, active constraints),
+    listed under violations, as `triage check-plan`."""
+    instance = load_single_period(instance_dir)
     try:
         units = read_allocation(allocation, instance.region_ids)
     except InputError as exc:  # list every bad line of the allocation, not just the first
@@ -214,6 +227,19 @@ def evaluate_command(
         typer.echo(result.to_json())
     else:
         typer.echo(allocation_text(result))
+    if result.violations:
+        raise typer.Exit(EXIT_RULES_BROKEN)
+
+
+def load_single_period(instance_dir: Path) -> Instance:
+    """The instance of a single-period command; a multi-period folder (it has demand.csv)
+    is refused with a pointer to `triage plan` (exit 2): its supply arrives over time in
+    deliveries.csv, so one allocation of `supply` would not be its answer."""
+    from optimiser.multiperiod.instance import is_multiperiod
+
+    if is_multiperiod(instance_dir):
+        raise InputError(multiperiod_problem(instance_dir))
+    return load_instance(instance_dir)
 
 
 def _units_problem(value: Any, shown: str | None = None) -> str | None:
