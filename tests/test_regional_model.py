@@ -116,7 +116,7 @@ def instances(draw: st.DrawFn) -> optimiser.Instance:
         pd.DataFrame(rows),
         draw(st.integers(0, 150)),
         tiers=pd.DataFrame(tiers) if tiers else None,
-        horizon_days=draw(st.sampled_from([None, 10.0])),
+        horizon_days=draw(st.sampled_from(["mean_los", 10.0])),
     )
 
 
