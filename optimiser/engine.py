@@ -19,7 +19,6 @@ import pandas as pd
 from models.fairness import REGISTRY, ConstraintSpec
 from models.regional import (
     RegionalData,
-    RegionalModel,
     RegionalOptions,
     build_regional,
     pwl_square,
@@ -32,7 +31,7 @@ from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
 from optimiser.results import PRICE_COLUMNS, PRICE_PRECISION, AllocationResult, SolverInfo
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, solver_versions
-from optimiser.ties import SeparableTies, tie_break_units
+from optimiser.ties import SecantCuts, SeparableTies, tie_break_units
 
 # Tolerances, declared once. LIVES_TOL: how far a tie-break may drift from the best lives value
 # (relative, plus an absolute floor); it is far below one life.
@@ -230,7 +229,7 @@ class RegionalEngine:
         contested = m.contested
         add_violated_cuts: Callable[[np.ndarray], int] | None = None
         if len(contested):
-            cuts = _SecantCuts(m, data.excess_demand[contested])
+            cuts = SecantCuts(m, data.excess_demand[contested])
             sent = float(sum(float(values[cols].sum()) for cols in cuts.useful_cols))
             total_e = float(cuts.excess.sum())
             for j in range(len(contested)):
@@ -435,53 +434,6 @@ class RegionalEngine:
                 "need could be counted)"
             )
         return f"infeasible: {labels} contradict each other, whatever the supply and staff caps"
-
-
-class _SecantCuts:
-    """Stage 2's cuts d_r >= f_r(a) + slope (u_r - a) on the segment [a, a + 1] of f_r, one per
-    segment and region, collected and then appended to HiGHS together (in the order added)."""
-
-    def __init__(self, m: RegionalModel, excess: np.ndarray) -> None:
-        first = np.searchsorted(m.u_region, m.contested, side="left")  # u is in region order
-        last = np.searchsorted(m.u_region, m.contested, side="right")
-        self.useful_cols = [m.u[a:b] for a, b in zip(first, last, strict=True)]
-        self.shortfall = m.shortfall
-        self.excess = excess
-        self.placed: list[set[int]] = [set() for _ in self.useful_cols]
-        self.pending: list[tuple[np.ndarray, np.ndarray, float]] = []
-
-    def add(self, j: int, u: float) -> None:
-        """The cut of region j's segment containing u (nothing if it is already placed)."""
-        e = float(self.excess[j])
-        a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
-        a = max(a, 0)
-        if a in self.placed[j]:
-            return
-        self.placed[j].add(a)
-        b = min(a + 1.0, e)
-        fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
-        slope = (fb - fa) / (b - a)
-        cols = np.append(self.useful_cols[j], self.shortfall[j])  # d_r - slope * u_r >= ...
-        coefs = np.append(np.full(len(self.useful_cols[j]), -slope), 1.0)
-        order = np.argsort(cols, kind="stable")
-        keep = coefs[order] != 0.0
-        self.pending.append((cols[order][keep], coefs[order][keep], fa - slope * a))
-
-    def flush(self, highs: MatrixHighsModel) -> list[int]:
-        """Append the pending cuts; their row indices."""
-        if not self.pending:
-            return []
-        sizes = [len(c) for c, _, _ in self.pending]
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        rows = highs.add_rows_arrays(
-            starts,
-            np.concatenate([c for c, _, _ in self.pending]),
-            np.concatenate([v for _, v, _ in self.pending]),
-            np.array([lo for _, _, lo in self.pending]),
-            np.full(len(self.pending), math.inf),
-        )
-        self.pending.clear()
-        return rows.tolist()
 
 
 def _exact_outcome(problem: SeparableTies, data: RegionalData, lives_objective: bool) -> Outcome:

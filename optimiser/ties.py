@@ -33,9 +33,15 @@ against the MIP stages and a brute force.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from models.regional import RegionalModel
+    from optimiser.solver import MatrixHighsModel
 
 GROUP_REL = 1e-9  # marginal lives this close (relative to the largest) are equal
 DELTA_TOL = 1e-12  # stage-2 decreases this close are equal (they lie in (0, 2])
@@ -271,3 +277,50 @@ class _Steps:
             else:
                 high = mid
         return low
+
+
+class SecantCuts:
+    """Stage 2's cuts d_r >= f_r(a) + slope (u_r - a) on the segment [a, a + 1] of f_r, one per
+    segment and region, collected and then appended to HiGHS together (in the order added)."""
+
+    def __init__(self, m: RegionalModel, excess: np.ndarray) -> None:
+        first = np.searchsorted(m.u_region, m.contested, side="left")  # u is in region order
+        last = np.searchsorted(m.u_region, m.contested, side="right")
+        self.useful_cols = [m.u[a:b] for a, b in zip(first, last, strict=True)]
+        self.shortfall = m.shortfall
+        self.excess = excess
+        self.placed: list[set[int]] = [set() for _ in self.useful_cols]
+        self.pending: list[tuple[np.ndarray, np.ndarray, float]] = []
+
+    def add(self, j: int, u: float) -> None:
+        """The cut of region j's segment containing u (nothing if it is already placed)."""
+        e = float(self.excess[j])
+        a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
+        a = max(a, 0)
+        if a in self.placed[j]:
+            return
+        self.placed[j].add(a)
+        b = min(a + 1.0, e)
+        fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
+        slope = (fb - fa) / (b - a)
+        cols = np.append(self.useful_cols[j], self.shortfall[j])  # d_r - slope * u_r >= ...
+        coefs = np.append(np.full(len(self.useful_cols[j]), -slope), 1.0)
+        order = np.argsort(cols, kind="stable")
+        keep = coefs[order] != 0.0
+        self.pending.append((cols[order][keep], coefs[order][keep], fa - slope * a))
+
+    def flush(self, highs: MatrixHighsModel) -> list[int]:
+        """Append the pending cuts; their row indices."""
+        if not self.pending:
+            return []
+        sizes = [len(c) for c, _, _ in self.pending]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        rows = highs.add_rows_arrays(
+            starts,
+            np.concatenate([c for c, _, _ in self.pending]),
+            np.concatenate([v for _, v, _ in self.pending]),
+            np.array([lo for _, _, lo in self.pending]),
+            np.full(len(self.pending), math.inf),
+        )
+        self.pending.clear()
+        return rows.tolist()
