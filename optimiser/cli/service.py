@@ -63,14 +63,14 @@ def serve_command(
 ) -> None:
     """Serve the engine over HTTP (docs/service.md). Tokens: TRIAGE_TOKENS or TRIAGE_TOKENS_FILE."""
     from optimiser.service.settings import Settings
-    from optimiser.service.workers import start_fork_server
+    from optimiser.service.workers import start_solver_fork_server
 
     settings = Settings.from_env(
         host=host, port=port, data_dir=data_dir, dask_scheduler=dask_scheduler,
         database=database, workers=workers,
     )
     if not settings.dask_scheduler:
-        start_fork_server()  # warms up while the rest of the server loads
+        start_solver_fork_server()  # warms up while the rest of the server loads
     import uvicorn
 
     from optimiser.service.app import create_app

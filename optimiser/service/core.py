@@ -47,7 +47,7 @@ from optimiser.service.workers import (
     JOB_PRIORITY,
     SYNC_PRIORITY,
     DaskRunner,
-    ProcessPool,
+    ProcessRunner,
     Runner,
     TaskCancelled,
     TaskTimeout,
@@ -123,7 +123,7 @@ class Service:
             runner = (
                 DaskRunner(settings.dask_scheduler, settings.workers)
                 if settings.dask_scheduler
-                else ProcessPool(settings.workers)
+                else ProcessRunner(settings.workers)
             )
         self.runner = runner
         self._db = ThreadPoolExecutor(
