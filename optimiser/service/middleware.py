@@ -103,7 +103,7 @@ class ServiceMiddleware:
                                    f"(Content-Type: application/json), got {media!r}")
                 length = _content_length(scope)
                 if length is not None and length > limit:
-                    self.metrics.rejected.inc("body_too_large")
+                    self.metrics.rejected.labels("body_too_large").inc()
                     raise ApiError(413, "body_too_large", f"request body too large: {length} "
                                    f"bytes, the limit is {limit}")
             except ApiError as error:
@@ -116,7 +116,7 @@ class ServiceMiddleware:
                 if message["type"] == "http.request":
                     received[0] += len(message.get("body", b""))
                     if received[0] > limit:
-                        self.metrics.rejected.inc("body_too_large")
+                        self.metrics.rejected.labels("body_too_large").inc()
                         raise BodyTooLarge(limit)
                 return message
 
@@ -127,15 +127,15 @@ class ServiceMiddleware:
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or _route_label(scope["path"])
             method = scope.get("method", "")
-            self.metrics.requests.inc(method, path, str(status[0]))
-            self.metrics.latency.observe(time.perf_counter() - start, method, path)
+            self.metrics.requests.labels(method, path, str(status[0])).inc()
+            self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)
 
     def _admit(self, scope: Scope) -> str:
         """The caller's name, counted in by its limits; raises a 401 or 429 ApiError."""
         token, other_scheme = _token(scope)
         principal = self.service.tokens.check(token)
         if principal is None:
-            self.metrics.rejected.inc("unauthorized")
+            self.metrics.rejected.labels("unauthorized").inc()
             how = "send 'Authorization: Bearer <token>' or 'X-API-Key: <token>'"
             if token:
                 message = "invalid API token"
@@ -147,7 +147,7 @@ class ServiceMiddleware:
         try:
             self.service.limiter.admit(principal.name)
         except ApiError as exc:
-            self.metrics.rejected.inc(exc.code)
+            self.metrics.rejected.labels(exc.code).inc()
             raise
         scope.setdefault("state", {})["principal"] = principal
         return principal.name

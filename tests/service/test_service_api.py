@@ -453,10 +453,10 @@ def test_metrics_are_prometheus_text(server, pugh_request):
     assert '# TYPE triage_http_requests_total counter' in text
     assert 'triage_http_requests_total{method="POST",route="/v1/solve",status="200"}' in text
     bucket = "triage_http_request_duration_seconds_bucket"
-    assert bucket + '{method="POST",route="/v1/solve",le="+Inf"}' in text
+    assert bucket + '{le="+Inf",method="POST",route="/v1/solve"}' in text
     assert 'triage_solve_seconds_count{kind="solve",outcome="ok"}' in text
     assert 'triage_queue_depth{queue="jobs"}' in text
-    assert 'triage_workers{state="total"} 2' in text
+    assert 'triage_workers{state="total"} 2.0' in text
     for line in text.splitlines():  # every sample line is "name{labels} number"
         if line and not line.startswith("#"):
             float(line.rsplit(" ", 1)[1].replace("+Inf", "inf"))
