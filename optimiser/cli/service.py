@@ -94,8 +94,11 @@ def serve_command(
         f"{len(service.tokens)} token(s); recovered jobs: {service.recovered}",
         err=True,
     )
+    from optimiser.service.http_protocol import protocol_with
+
     config = uvicorn.Config(
         application,
+        http=protocol_with(settings.header_timeout),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

@@ -42,6 +42,7 @@ from optimiser.service.store import (
     Job,
     JobStore,
 )
+from optimiser.service.store_guard import RETRY_AFTER, StoreUnavailable
 from optimiser.service.tasks import KINDS, canonical, check_time_limit, sha256
 from optimiser.service.workers import (
     JOB_PRIORITY,
@@ -106,6 +107,10 @@ class Service:
             self._lock_store()
         try:
             self.store = JobStore(settings.database_url)
+        except StoreUnavailable as exc:  # damaged, missing where it existed, or swapped
+            self._unlock_store()
+            where = "--database" if settings.database else f"--data-dir {settings.data_dir}"
+            raise InputError(Problem(f"{where}: {exc}")) from None
         except Exception as exc:  # a bad URL or unreachable database
             self._unlock_store()
             raise InputError(
@@ -213,9 +218,16 @@ class Service:
         self._unlock_store()
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking store call on the store's thread."""
+        """Run a blocking store call on the store's thread; a store that cannot serve it is a
+        503 with Retry-After (the request changed nothing)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+        except StoreUnavailable as exc:
+            self.metrics.store_errors.labels(getattr(fn, "__name__", "store")).inc()
+            log.error("job store: %s", exc)
+            raise ApiError(503, "store_unavailable", f"{exc}; retry later",
+                           headers={"Retry-After": RETRY_AFTER}) from None
 
     # ---- metrics
     def _register_gauges(self) -> None:
@@ -238,11 +250,11 @@ class Service:
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
-        try:
-            await asyncio.wait_for(self.db(self.store.ping), 5)
-            checks["store"] = "ok"
+        try:  # the same file as at start, readable, and a write commits
+            problem = await asyncio.wait_for(self.db(self.store.problem), 5)
+            checks["store"] = "ok" if problem is None else f"failed: {problem}"
         except Exception as exc:
-            checks["store"] = f"unavailable: {type(exc).__name__}"
+            checks["store"] = f"unavailable: {getattr(exc, 'message', type(exc).__name__)}"
         if self.runner.ready:
             checks["solvers"] = f"ok ({self.runner.kind}, {self.runner.size})"
         elif self._runner_error:
@@ -392,10 +404,16 @@ class Service:
             await asyncio.to_thread(task.validate, request, options["time_limit"])
         except ApiError as exc:
             raise _prefixed(exc, "request") from None
-        job, created = await self.db(
-            self.store.create, owner, kind, text, request_hash, options["time_limit"],
-            idempotency_key,
-        )
+        try:
+            job, created = await self.db(
+                self.store.create, owner, kind, text, request_hash, options["time_limit"],
+                idempotency_key,
+            )
+        except ApiError as exc:
+            if exc.code == "store_unavailable":
+                exc.message = ("the job could not be recorded durably, so it was not accepted: "
+                               + exc.message)
+            raise
         if not created:
             return self._same_request(job, request_hash), False
         assert self._work is not None

@@ -1,17 +1,19 @@
-"""ASGI middleware: authentication, per-token limits, body size limit, metrics, headers.
+"""ASGI middleware: authentication, per-token limits, body size and time limits, metrics.
 
 Written against raw ASGI (not BaseHTTPMiddleware) so that it adds microseconds, not
-milliseconds, to each request. A request is authenticated and admitted by the token's rate and
-concurrency limits *before* its body is read, so an unauthenticated client cannot make the
-server parse anything.
+milliseconds, to each request. A request is authenticated and counted by the token's rate
+limit *before* its body is read, so an unauthenticated client cannot make the server parse
+anything; the body is then read whole, within TRIAGE_BODY_TIMEOUT seconds and
+TRIAGE_MAX_BODY_BYTES bytes, and only then does the request take one of the token's
+concurrency slots (a client trickling its body holds none).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optimiser.service.auth import Principal
@@ -23,15 +25,11 @@ if TYPE_CHECKING:
 PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json"})
 JSON_TYPES = ("application/json",)
+CLOSE = {"Connection": "close"}  # the rest of the body is not read: end the connection
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
 ]
-
-
-class BodyTooLarge(StarletteHTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body too large: the limit is {limit} bytes")
 
 
 def principal_of(scope_or_request: Any) -> Principal:
@@ -72,6 +70,7 @@ class ServiceMiddleware:
         self.service = service
         self.metrics = service.metrics
         self.max_body_bytes = service.settings.max_body_bytes
+        self.body_timeout = service.settings.body_timeout
         self.public = PUBLIC_PATHS | (DOCS_PATHS if service.settings.public_docs else set())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,6 +81,7 @@ class ServiceMiddleware:
         status = [500]
         limit = self.max_body_bytes
         owner: str | None = None
+        entered = False
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -94,9 +94,10 @@ class ServiceMiddleware:
         try:
             try:
                 if scope["path"] not in self.public:
-                    owner = self._admit(scope)
+                    owner = self._authenticate(scope)
                 media = _media_type(scope)
-                if scope.get("method") in ("POST", "PUT", "PATCH") and media is not None and not (
+                has_body = scope.get("method") in ("POST", "PUT", "PATCH")
+                if has_body and media is not None and not (
                     media in JSON_TYPES or media.endswith("+json")
                 ):
                     raise ApiError(415, "unsupported_media_type", f"the body must be JSON "
@@ -105,24 +106,21 @@ class ServiceMiddleware:
                 if length is not None and length > limit:
                     self.metrics.rejected.labels("body_too_large").inc()
                     raise ApiError(413, "body_too_large", f"request body too large: {length} "
-                                   f"bytes, the limit is {limit}")
+                                   f"bytes, the limit is {limit}", headers=CLOSE)
+                body = await self._read_body(receive, limit) if has_body else None
+                if owner is not None:  # a slot only once the body is complete
+                    self._enter(owner)
+                    entered = True
             except ApiError as error:
                 await error.response()(scope, receive, send_wrapper)
                 return
-            received = [0]
-
-            async def receive_limited() -> Message:
-                message = await receive()
-                if message["type"] == "http.request":
-                    received[0] += len(message.get("body", b""))
-                    if received[0] > limit:
-                        self.metrics.rejected.labels("body_too_large").inc()
-                        raise BodyTooLarge(limit)
-                return message
-
-            await self.app(scope, receive_limited, send_wrapper)
+            except _Disconnected:
+                status[0] = 499  # the client went away before its body was complete
+                return
+            await self.app(scope, receive if body is None else _replay(body, receive),
+                           send_wrapper)
         finally:
-            if owner is not None:
+            if entered and owner is not None:
                 self.service.limiter.release(owner)
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or _route_label(scope["path"])
@@ -130,8 +128,36 @@ class ServiceMiddleware:
             self.metrics.requests.labels(method, path, str(status[0])).inc()
             self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)
 
-    def _admit(self, scope: Scope) -> str:
-        """The caller's name, counted in by its limits; raises a 401 or 429 ApiError."""
+    async def _read_body(self, receive: Receive, limit: int) -> bytes:
+        """The whole body within TRIAGE_BODY_TIMEOUT seconds (408 otherwise) and at most
+        `limit` bytes (413), also when streamed without a Content-Length."""
+        loop = asyncio.get_running_loop()
+        timeout = self.body_timeout
+        deadline = loop.time() + timeout
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                self.metrics.rejected.labels("body_timeout").inc()
+                raise ApiError(408, "body_timeout", f"request body not received within "
+                               f"{timeout:g} s (TRIAGE_BODY_TIMEOUT)", headers=CLOSE) from None
+            if message["type"] == "http.disconnect":
+                raise _Disconnected()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                self.metrics.rejected.labels("body_too_large").inc()
+                raise ApiError(413, "body_too_large",
+                               f"request body too large: the limit is {limit} bytes",
+                               headers=CLOSE)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _authenticate(self, scope: Scope) -> str:
+        """The caller's name, counted by its rate limit; raises a 401 or 429 ApiError."""
         token, other_scheme = _token(scope)
         principal = self.service.tokens.check(token)
         if principal is None:
@@ -145,12 +171,37 @@ class ServiceMiddleware:
                 message = f"missing API token: {how}"
             raise ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
         try:
-            self.service.limiter.admit(principal.name)
+            self.service.limiter.take(principal.name)
         except ApiError as exc:
             self.metrics.rejected.labels(exc.code).inc()
             raise
         scope.setdefault("state", {})["principal"] = principal
         return principal.name
+
+    def _enter(self, owner: str) -> None:
+        try:
+            self.service.limiter.enter(owner)
+        except ApiError as exc:
+            self.metrics.rejected.labels(exc.code).inc()
+            raise
+
+
+class _Disconnected(Exception):
+    """The client closed the connection before its body was complete."""
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive() that gives the body already read, then waits for the disconnect."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 KNOWN_PATHS = frozenset({"/v1/solve", "/v1/jobs", "/v1/health", "/v1/ready", "/metrics",

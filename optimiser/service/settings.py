@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     tokens: str | None = Field(None, description="API tokens: 'name:token,name2:token2'.")
     tokens_file: Path | None = Field(None, description="File of 'name:token' lines.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body.")
+    header_timeout: float = Field(
+        10.0, gt=0, le=3600, description="Seconds a connection has to send a request's "
+        "complete headers (408 and closed otherwise)."
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a request has to send its whole body once its "
+        "headers are in (408 otherwise); no concurrency slot is held meanwhile."
+    )
     default_time_limit: float = Field(10.0, gt=0, description="Solver time limit if none given.")
     max_time_limit: float = Field(60.0, gt=0, description="Cap on POST /v1/solve time limits.")
     max_job_time_limit: float = Field(600.0, gt=0, description="Cap on job time limits.")
