@@ -19,6 +19,14 @@ import pandas as pd
 
 from optimiser.constraints import ConstraintSpec, check_region_keys, parse_constraint_table
 from optimiser.errors import InputError, Problem
+from optimiser.textfiles import (
+    ProblemList,
+    did_you_mean,
+    path_problem,
+    read_csv_table,
+    read_text,
+    strict_float,
+)
 
 REQUIRED_COLUMNS = ("region", "population", "capacity", "peak_demand")
 OPTIONAL_DEFAULTS: dict[str, float | None] = {
@@ -30,6 +38,7 @@ OPTIONAL_DEFAULTS: dict[str, float | None] = {
     "weight": 1.0,
 }
 TEXT_COLUMNS = ("region", "name")
+REGION_COLUMNS = (*REQUIRED_COLUMNS, "name", *OPTIONAL_DEFAULTS)
 TOP_LEVEL_KEYS = {
     "name",
     "description",
@@ -43,7 +52,6 @@ TOP_LEVEL_KEYS = {
     "provenance",
     "multiperiod",
 }
-MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_SUPPLY = 10**9  # units; beyond it numbers lose meaning (and int64 overflows)
 
 
@@ -144,14 +152,18 @@ class Instance:
 def load_instance(path: str | Path) -> Instance:
     """Load and validate an instance folder; raises InputError listing every problem found."""
     folder = Path(path)
-    if not folder.exists():
+    problem = path_problem(folder, "folder")
+    if problem == "folder not found":
         raise InputError(Problem(f"instance folder not found: {folder}"))
-    if not folder.is_dir():
+    if problem == "not a folder":
         raise InputError(Problem(f"not a folder: {folder} (an instance is a folder)"))
+    if problem is not None:
+        raise InputError(Problem(f"instance folder {folder}: {problem}"))
     problems: list[Problem] = []
     meta = _read_toml(folder / "instance.toml", problems)
-    regions_raw = _read_csv(folder / "regions.csv", problems, required=True)
-    tiers_raw = _read_csv(folder / "tiers.csv", problems, required=False)
+    regions_raw = _read_csv(folder / "regions.csv", problems, required=True,
+                            expected=REGION_COLUMNS)
+    tiers_raw = _read_csv(folder / "tiers.csv", problems, required=False, expected=TIER_COLUMNS)
     if meta is None or regions_raw is None:
         # Still check what could be read, so that `triage validate` lists every problem.
         regions = None
@@ -236,26 +248,55 @@ def _gives_los(regions: pd.DataFrame) -> bool:
 def instance_from_dict(payload: Mapping[str, Any]) -> Instance:
     """Build an instance from a JSON-like mapping (the service's body and the folder's schema).
 
-    Keys: the instance.toml keys plus `regions` (list of row objects) and optional `tiers`.
+    Keys: the instance.toml keys plus `regions` (list of row objects) and optional `tiers`
+    (an empty list: no tiers). A key may be left out but not null; in a row, null is an empty
+    cell (the column's default). Problems name rows as `regions[i].key`.
     """
     if not isinstance(payload, Mapping):
         raise InputError(Problem("the instance must be a JSON object"))
-    problems: list[Problem] = []
-    meta = {k: v for k, v in payload.items() if k not in ("regions", "tiers")}
+    problems: list[Problem] = [
+        Problem("must not be null (leave the key out instead)", column=str(key))
+        for key, value in payload.items() if value is None
+    ]
+    meta = {k: v for k, v in payload.items() if k not in ("regions", "tiers") and v is not None}
     regions = payload.get("regions")
     if not isinstance(regions, list) or not regions:
         raise InputError(Problem("must be a non-empty list of region objects", column="regions"))
     for i, row in enumerate(regions):
         if not isinstance(row, Mapping):
             raise InputError(Problem(f"regions[{i}] must be an object", column="regions"))
-    regions_raw = _frame_as_text(pd.DataFrame(list(regions)), "regions")
+    regions_raw = _rows_as_text(regions, "regions", REGION_COLUMNS, REQUIRED_COLUMNS, problems)
     tiers_raw = None
-    if payload.get("tiers") is not None:
-        tiers = payload["tiers"]
+    tiers = payload.get("tiers")
+    if tiers is not None:
         if not isinstance(tiers, list) or not all(isinstance(t, Mapping) for t in tiers):
             raise InputError(Problem("must be a list of tier objects", column="tiers"))
-        tiers_raw = _frame_as_text(pd.DataFrame(list(tiers)), "tiers")
+        if tiers:
+            tiers_raw = _rows_as_text(tiers, "tiers", TIER_COLUMNS, TIER_COLUMNS, problems)
     return _build(meta, regions_raw, tiers_raw, problems, None)
+
+
+def _rows_as_text(
+    rows: list[Mapping[str, Any]],
+    name: str,
+    allowed: Sequence[str],
+    required: Sequence[str],
+    problems: list[Problem],
+) -> pd.DataFrame:
+    """JSON row objects as a table of text cells: an unknown key is a problem of its row
+    (`regions[3].regionz`), a missing key an empty cell (so a required one is reported)."""
+    listed = ProblemList(problems, name)
+    for i, row in enumerate(rows):
+        for key in row:
+            if key not in allowed:
+                listed.add(Problem(
+                    f"unknown key{did_you_mean(str(key), allowed)} (allowed: "
+                    f"{', '.join(allowed)})",
+                    file=name, line=i + 1, column=str(key), line_word="row"))
+    listed.close()
+    present = [c for c in allowed if c in required or any(c in row for row in rows)]
+    frame = pd.DataFrame([{c: row.get(c) for c in present} for row in rows], columns=present)
+    return _frame_as_text(frame, name)
 
 
 def instance_to_dict(instance: Instance) -> dict[str, Any]:
@@ -296,30 +337,7 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
 
 
 def _read_bytes(path: Path, problems: list[Problem], required: bool) -> str | None:
-    if not path.exists():
-        if required:
-            problems.append(Problem("file not found", file=path.name))
-        return None
-    if not path.is_file():
-        problems.append(Problem("is not a regular file", file=path.name))
-        return None
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(Problem(f"file too large ({size} bytes)", file=path.name))
-            return None
-        data = path.read_bytes()
-    except OSError as exc:
-        problems.append(Problem(f"cannot read file: {exc.strerror or exc}", file=path.name))
-        return None
-    if b"\x00" in data:
-        problems.append(Problem("binary file (contains NUL bytes); expected text", file=path.name))
-        return None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(f"not UTF-8 text (byte {exc.start})", file=path.name))
-        return None
+    return read_text(path, problems, required)
 
 
 def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
@@ -333,47 +351,23 @@ def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
         return None
 
 
-def _read_csv(path: Path, problems: list[Problem], required: bool) -> pd.DataFrame | None:
-    import csv
-    import io
-
+def _read_csv(
+    path: Path, problems: list[Problem], required: bool, expected: Sequence[str] = ()
+) -> pd.DataFrame | None:
+    """A CSV file as a DataFrame of text cells (attrs: file, lines), or None when nothing of
+    it can be used; every problem is appended (optimiser.textfiles)."""
     before = len(problems)
     text = _read_bytes(path, problems, required)
     if text is None:
         return None
-    if not text.strip():
-        problems.append(Problem("empty file: no header and no rows", file=path.name))
+    table = read_csv_table(text, path.name, problems, expected)
+    if table is None or (len(problems) > before and not table.rows):
         return None
-    rows = list(csv.reader(io.StringIO(text)))
-    header = [h.strip() for h in rows[0]]
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    lines = [i + 2 for i, r in enumerate(rows[1:]) if any(cell.strip() for cell in r)]
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        problems.append(Problem(f"duplicate column(s) in header: {', '.join(dup)}", file=path.name))
-        return None
-    if any(h == "" for h in header):
-        problems.append(Problem("empty column name in header", file=path.name, line=1))
-        return None
-    kept_rows, kept_lines = [], []
-    for line, r in zip(lines, body, strict=True):
-        if len(r) != len(header):  # reported; the other rows are still checked
-            hint = " (an unclosed quote?)" if any('"' in c for c in r) else ""
-            problems.append(
-                Problem(
-                    f"has {len(r)} fields, header has {len(header)}{hint}",
-                    file=path.name,
-                    line=line,
-                )
-            )
-        else:
-            kept_rows.append(r)
-            kept_lines.append(line)
-    if len(problems) > before and not kept_rows:
-        return None
-    frame = pd.DataFrame([[c.strip() for c in r] for r in kept_rows], columns=header, dtype=object)
+    frame = pd.DataFrame(
+        [[c.strip() for c in r] for r in table.rows], columns=table.header, dtype=object
+    )
     frame.attrs["file"] = path.name
-    frame.attrs["lines"] = kept_lines
+    frame.attrs["lines"] = table.lines
     return frame
 
 
@@ -465,13 +459,24 @@ def _build(
                 _meta_problem(f"must be a number > 0, got {horizon!r}", "horizon_days", toml_file)
             )
             horizon = None
+        elif not HORIZON_BOUNDS.minimum <= horizon <= HORIZON_BOUNDS.maximum:
+            problems.append(_meta_problem(
+                f"must be between {HORIZON_BOUNDS.minimum:g} and {HORIZON_BOUNDS.maximum:g} days "
+                f"(beyond it numbers lose meaning), got {horizon:g}", "horizon_days", toml_file))
+            horizon = None
         else:
             horizon = float(horizon)
     defaults = meta.get("defaults", {})
     if not isinstance(defaults, Mapping):
         problems.append(_meta_problem("must be a table", "defaults", toml_file))
         defaults = {}
+    usable: dict[str, Any] = {}  # the defaults of the right type, for the regions' check
     for key, val in defaults.items():
+        if (key == "name" and isinstance(val, str)) or (
+            key in OPTIONAL_DEFAULTS and not isinstance(val, bool)
+            and isinstance(val, int | float) and math.isfinite(val)
+        ):
+            usable[key] = val
         if key == "name":
             if not isinstance(val, str):
                 problems.append(
@@ -489,6 +494,10 @@ def _build(
             problems.append(
                 _meta_problem(f"must be a number, got {val!r}", f"defaults.{key}", toml_file)
             )
+        elif not math.isfinite(val):
+            problems.append(
+                _meta_problem(f"must be finite, got {val!r}", f"defaults.{key}", toml_file)
+            )
     for key in ("assumptions", "provenance", "multiperiod"):
         if key in meta and not isinstance(meta[key], Mapping):
             problems.append(_meta_problem("must be a table", key, toml_file))
@@ -499,7 +508,7 @@ def _build(
     except InputError as exc:
         problems.extend(exc.problems)
 
-    regions = _validate_regions(regions_raw, dict(defaults), problems, toml_file)
+    regions = _validate_regions(regions_raw, usable, problems, toml_file)
     tiers = None
     if tiers_raw is not None:
         tiers = _validate_tiers(tiers_raw, _region_ids(regions, regions_raw), problems, regions)
@@ -539,11 +548,23 @@ def _in_rows(problem: Problem, *frames: pd.DataFrame | None) -> Problem:
 
 
 def _parse_number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value
+    """A number as the docs define it (optimiser.textfiles.strict_float): no 9_000_000, no
+    digits of other scripts."""
+    return strict_float(text)
+
+
+def _hints(missing: Sequence[str], present: Sequence[str]) -> str:
+    """' (found Region: did you mean region?)' style hints for missing columns."""
+    found = []
+    for name in present:
+        hint = did_you_mean(name, missing)
+        if hint:
+            found.append(f"'{name}'{hint}")
+    return f"; found {', '.join(found)}" if found else ""
+
+
+def _with_hints(names: Sequence[str], choices: Sequence[str]) -> str:
+    return ", ".join(f"{n}{did_you_mean(n, choices)}" for n in names)
 
 
 def _validate_regions(
@@ -556,32 +577,32 @@ def _validate_regions(
     lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
     before = len(problems)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    unknown = [c for c in raw.columns if c not in REGION_COLUMNS]
     if missing:
-        problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
-        return None
-    unknown = [
-        c
-        for c in raw.columns
-        if c not in REQUIRED_COLUMNS and c not in OPTIONAL_DEFAULTS and c != "name"
-    ]
+        problems.append(Problem(
+            f"missing required column(s): {', '.join(missing)}"
+            + _hints(missing, unknown), file=file))
     if unknown:
         problems.append(
             Problem(
-                f"unknown column(s): {', '.join(unknown)} (optional columns: name, "
-                f"{', '.join(OPTIONAL_DEFAULTS)})",
+                f"unknown column(s): {_with_hints(unknown, REGION_COLUMNS)} (optional columns: "
+                f"name, {', '.join(OPTIONAL_DEFAULTS)})",
                 file=file,
             )
         )
+    if missing:
+        return None
     if len(raw) == 0:
         problems.append(Problem("empty table: no regions", file=file))
         return None
+    listed = ProblemList(problems, file)
     ids = [str(v).strip() for v in raw["region"]]
     seen: dict[str, int] = {}
     for line, rid in zip(lines, ids, strict=True):
         if rid == "":
-            problems.append(Problem("empty region id", file=file, line=line, column="region"))
+            listed.add(Problem("empty region id", file=file, line=line, column="region"))
         elif rid in seen:
-            problems.append(
+            listed.add(
                 Problem(
                     f"duplicate region id '{rid}' (first on line {seen[rid]})",
                     file=file,
@@ -603,7 +624,7 @@ def _validate_regions(
             text = str(text).strip()
             if text == "":
                 if col in REQUIRED_COLUMNS:
-                    problems.append(
+                    listed.add(
                         Problem(
                             "missing value", file=file, line=line, column=col, region=rid or None
                         )
@@ -614,7 +635,7 @@ def _validate_regions(
                 continue
             value = _parse_number(text)
             if value is None:
-                problems.append(
+                listed.add(
                     Problem(
                         f"not a number: {text!r}",
                         file=file,
@@ -626,7 +647,7 @@ def _validate_regions(
                 values.append(math.nan)
                 continue
             if not math.isfinite(value):
-                problems.append(
+                listed.add(
                     Problem(
                         f"must be finite, got {text}",
                         file=file,
@@ -639,7 +660,7 @@ def _validate_regions(
                 continue
             message = _check_range(col, value)
             if message:
-                problems.append(
+                listed.add(
                     Problem(message, file=file, line=line, column=col, region=rid or None)
                 )
             values.append(value)
@@ -654,7 +675,7 @@ def _validate_regions(
         lines, ids, columns["survival_with"], columns["survival_without"], strict=True
     ):
         if sw == sw and swo == swo and swo > sw:
-            problems.append(
+            listed.add(
                 Problem(
                     f"survival_without ({swo:g}) is greater than survival_with ({sw:g})",
                     file=file,
@@ -663,6 +684,7 @@ def _validate_regions(
                     region=rid or None,
                 )
             )
+    listed.close()
     if len(problems) > before:
         return None
     frame = pd.DataFrame(columns, index=pd.Index(ids, name="region"))
@@ -707,16 +729,41 @@ def _check_range(col: str, value: float) -> str | None:
     return None
 
 
-# Sanity bounds: far beyond any real region, but they keep every computation finite.
-UPPER_BOUNDS: dict[str, float] = {
-    "population": 1e10,
-    "capacity": MAX_SUPPLY,
-    "peak_demand": MAX_SUPPLY,
-    "staff_cap": MAX_SUPPLY,
-    "los_days": 1e5,
-    "weight": 1e6,
+# Sanity bounds: far beyond any real region, but they keep every computation finite. The one
+# definition of what a number may be: the engine checks it, the service states it in its
+# OpenAPI schema (optimiser.service.schemas), every path (file, DataFrame, JSON) uses it.
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Allowed values: minimum <= value <= maximum, a whole number if `whole`."""
+
+    minimum: float
+    maximum: float
+    whole: bool = False
+
+
+COLUMN_BOUNDS: dict[str, Bounds] = {
+    "population": Bounds(1.0, 1e10),  # > 0, and at least one person
+    "capacity": Bounds(0.0, MAX_SUPPLY),
+    "peak_demand": Bounds(0.0, MAX_SUPPLY),
+    "survival_with": Bounds(0.0, 1.0),
+    "survival_without": Bounds(0.0, 1.0),
+    "los_days": Bounds(1e-3, 1e5),
+    "staff_cap": Bounds(0.0, MAX_SUPPLY, whole=True),
+    "pressure": Bounds(1e-6, 1.0),
+    "weight": Bounds(0.0, 1e6),
 }
-LOWER_BOUNDS: dict[str, float] = {"population": 1.0, "los_days": 1e-3, "pressure": 1e-6}
+TIER_BOUNDS: dict[str, Bounds] = {"share": Bounds(0.0, 1.0), "survival_with": Bounds(0.0, 1.0)}
+HORIZON_BOUNDS = Bounds(1e-3, 1e5)  # days
+SUPPLY_BOUNDS = Bounds(0.0, MAX_SUPPLY, whole=True)
+UPPER_BOUNDS: dict[str, float] = {
+    c: COLUMN_BOUNDS[c].maximum
+    for c in ("population", "capacity", "peak_demand", "staff_cap", "los_days", "weight")
+}
+LOWER_BOUNDS: dict[str, float] = {
+    c: COLUMN_BOUNDS[c].minimum for c in ("population", "los_days", "pressure")
+}
 
 
 TIER_TOLERANCE = 1e-6

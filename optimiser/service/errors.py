@@ -88,26 +88,71 @@ def problem_field(problem: Problem, prefix: str = "") -> str | None:
     return field
 
 
+# Location words of the CLI's messages, stripped from the service's (the JSON path says where)
+_LEADS = (
+    re.compile(r"^field '[^']+': "),
+    re.compile(r"^(?:options\.)?constraints\[\d+\]: (?:parameter '(?P<param>[^']+)' )?"),
+    re.compile(r"^(?:--constraint|constraint) '[^']*': (?:parameter '(?P<param>[^']+)' )?"),
+    re.compile(r"^(?:demand|deliveries|lead_times|capacity|regions|tiers)(?:\.csv)?: "),
+)
+_FILE_WORDS = (
+    (re.compile(r"\b(regions|tiers|demand|deliveries|lead_times|capacity)\.csv\b"), r"\1"),
+    (re.compile(r"\binstance\.toml\b"), "the instance"),
+    (re.compile(r"\bcolumn\(s\)"), "key(s)"),
+    (re.compile(r"\bcolumns\b"), "keys"),
+    (re.compile(r"\bcolumn\b"), "key"),
+    (re.compile(r"\bline (\d+)\b"), "row \\1"),
+)
+
+
+def json_message(problem: Problem, field: str | None) -> tuple[str | None, str]:
+    """(JSON path, message) of a Problem as the service says it: the path first, then what is
+    wrong, without the CLI's file, line, column or flag words."""
+    text = problem.message
+    for lead in _LEADS:
+        found = lead.match(text)
+        if found:
+            text = text[found.end():]
+            param = found.groupdict().get("param")
+            if param and field is not None and not field.endswith(f".{param}"):
+                field = f"{field}.{param}"
+            if param:
+                text = text[0].lower() + text[1:] if text else text
+            break
+    for pattern, words in _FILE_WORDS:
+        text = pattern.sub(words, text)
+    if problem.region is not None and problem.region not in (field or "") and \
+            f"'{problem.region}'" not in text:
+        text += f" (region '{problem.region}')"
+    return field, (f"{field}: {text}" if field else text)
+
+
+def json_problem(problem: Problem, field: str | None) -> dict[str, Any]:
+    """{"field", "message"[, "region"]} for a Problem at `field`."""
+    field, message = json_message(problem, field)
+    item: dict[str, Any] = {"field": field, "message": message}
+    if problem.region is not None:
+        item["region"] = problem.region
+    return item
+
+
 def problems_json(problems: Iterable[Problem], prefix: str = "", field: str | None = None) -> list[
     dict[str, Any]
 ]:
-    """[{"field": ..., "message": <the CLI's text>}, ...]; `field` overrides the pointer."""
-    out = []
-    for problem in problems:
-        item: dict[str, Any] = {
-            "field": field if field is not None else problem_field(problem, prefix),
-            "message": str(problem),
-        }
-        if problem.region is not None:
-            item["region"] = problem.region
-        out.append(item)
-    return out
+    """[{"field": ..., "message": ...}, ...]; `field` overrides the pointer."""
+    return [json_problem(p, field if field is not None else problem_field(p, prefix))
+            for p in problems]
+
+
+def summary_of(items: list[dict[str, Any]]) -> str:
+    first = str(items[0]["message"]) if items else "invalid input"
+    more = len(items) - 1
+    return first if more <= 0 else f"{first} (and {more} more problem{'s' * (more > 1)})"
 
 
 def input_error(exc: InputError, prefix: str = "", field: str | None = None) -> ApiError:
-    return ApiError(
-        422, "invalid_input", exc.summary(), problems=problems_json(exc.problems, prefix, field)
-    )
+    items = problems_json(exc.problems, prefix, field)
+    return ApiError(422, "invalid_input", summary_of(items), problems=items)
 
 
 def _loc_to_field(loc: Iterable[Any]) -> str:

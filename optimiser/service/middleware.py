@@ -11,7 +11,10 @@ concurrency slots (a client trickling its body holds none).
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -108,6 +111,8 @@ class ServiceMiddleware:
                     raise ApiError(413, "body_too_large", f"request body too large: {length} "
                                    f"bytes, the limit is {limit}", headers=CLOSE)
                 body = await self._read_body(receive, limit) if has_body else None
+                if body is not None and _SURROGATE_ESCAPE.search(body):
+                    _refuse_lone_surrogates(body)
                 if owner is not None:  # a slot only once the body is complete
                     self._enter(owner)
                     entered = True
@@ -184,6 +189,51 @@ class ServiceMiddleware:
         except ApiError as exc:
             self.metrics.rejected.labels(exc.code).inc()
             raise
+
+
+# a JSON escape of a UTF-16 surrogate (\\ud800-\\udfff); rare, so only then is the body walked
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(body: bytes) -> None:
+    """422 naming every string (or key) of the body that holds a lone UTF-16 surrogate: such
+    text cannot be stored or encoded as UTF-8. Malformed JSON is left to the route (400)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return
+    fields = list(_surrogate_paths(data, ""))
+    if fields:
+        problems = [{"field": f or None, "message": f"{f or 'body'}: a lone UTF-16 surrogate "
+                     "(\\ud800-\\udfff without its pair) is not text"} for f in fields[:20]]
+        raise ApiError(422, "invalid_input", str(problems[0]["message"]) + (
+            f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""), problems=problems)
+
+
+def _surrogate_paths(value: Any, path: str) -> Iterator[str]:
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if _has_lone_surrogate(item):
+                yield where
+        elif isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                child_path = f"{where}.{key}" if where else str(key)
+                if _has_lone_surrogate(key):
+                    yield f"{where}.<key>" if where else "<key>"
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            for i in range(len(item) - 1, -1, -1):
+                stack.append((item[i], f"{where}[{i}]"))
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class _Disconnected(Exception):

@@ -23,7 +23,7 @@ from optimiser.engine import solve
 from optimiser.errors import InfeasibleError, InputError, Problem
 from optimiser.instance import Instance, instance_from_dict, validate_supply
 from optimiser.policies import check_policy
-from optimiser.service.errors import ApiError, problem_field
+from optimiser.service.errors import ApiError, json_problem, problem_field, summary_of
 
 log = logging.getLogger("optimiser.service.tasks")
 
@@ -147,14 +147,8 @@ def check_bounds(payload: Mapping[str, Any], options: Mapping[str, Any]) -> None
 
 
 def _invalid(problems: list[Problem], fields: list[str | None]) -> ApiError:
-    exc = InputError(problems)
-    items = []
-    for problem, field in zip(problems, fields, strict=True):
-        item: dict[str, Any] = {"field": field, "message": str(problem)}
-        if problem.region is not None:
-            item["region"] = problem.region
-        items.append(item)
-    return ApiError(422, "invalid_input", exc.summary(), problems=items)
+    items = [json_problem(p, f) for p, f in zip(problems, fields, strict=True)]
+    return ApiError(422, "invalid_input", summary_of(items), problems=items)
 
 
 def _solve_field(problem: Problem) -> str | None:
