@@ -277,7 +277,7 @@ def instance_from_dict(payload: Mapping[str, Any]) -> Instance:
 
 
 def _rows_as_text(
-    rows: list[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     name: str,
     allowed: Sequence[str],
     required: Sequence[str],
@@ -286,17 +286,47 @@ def _rows_as_text(
     """JSON row objects as a table of text cells: an unknown key is a problem of its row
     (`regions[3].regionz`), a missing key an empty cell (so a required one is reported)."""
     listed = ProblemList(problems, name)
+    cleaned = []
     for i, row in enumerate(rows):
-        for key in row:
+        kept: dict[str, Any] = {}
+        for key, value in row.items():
             if key not in allowed:
                 listed.add(Problem(
                     f"unknown key{did_you_mean(str(key), allowed)} (allowed: "
                     f"{', '.join(allowed)})",
                     file=name, line=i + 1, column=str(key), line_word="row"))
+                continue
+            reason = _json_type_problem(str(key), value)
+            if reason:
+                listed.add(Problem(reason, file=name, line=i + 1, column=str(key),
+                                   line_word="row"))
+                continue
+            kept[key] = value
+        cleaned.append(kept)
     listed.close()
+    rows = cleaned
     present = [c for c in allowed if c in required or any(c in row for row in rows)]
     frame = pd.DataFrame([{c: row.get(c) for c in present} for row in rows], columns=present)
     return _frame_as_text(frame, name)
+
+
+def _json_type_problem(column: str, value: Any) -> str | None:
+    """JSON types of row values: text columns take strings, the others numbers (a number
+    written as a string, "9000", is refused as the schema says); null is an empty cell."""
+    if value is None:
+        return None
+    if column in TEXT_COLUMNS:
+        return None if isinstance(value, str) else f"must be a string, got {_short(value)}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number, got {_short(value)}"
+    if isinstance(value, int) and abs(value) > 10**30:
+        return "must be a number of at most 30 digits"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def instance_to_dict(instance: Instance) -> dict[str, Any]:

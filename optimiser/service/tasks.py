@@ -21,7 +21,14 @@ from typing import Any
 from optimiser.constraints import ConstraintSpec, to_specs
 from optimiser.engine import solve
 from optimiser.errors import InfeasibleError, InputError, Problem
-from optimiser.instance import Instance, instance_from_dict, validate_supply
+from optimiser.instance import (
+    COLUMN_BOUNDS,
+    SUPPLY_BOUNDS,
+    Instance,
+    instance_from_dict,
+    validate_supply,
+)
+from optimiser.instance import HORIZON_BOUNDS as _HORIZON
 from optimiser.policies import check_policy
 from optimiser.service.errors import ApiError, json_problem, problem_field, summary_of
 
@@ -70,19 +77,13 @@ def cached_instance(payload: Mapping[str, Any]) -> Instance:
     return instance
 
 
-# The service's own bounds on numbers (on top of the engine's rules): values far outside them
-# make no sense for a health system and can overflow floating point in the model.
+# The engine's bounds on numbers (optimiser.instance: one set for every path), checked here
+# first so that a huge number is refused before the instance is parsed.
 SERVICE_BOUNDS: dict[str, tuple[float | None, float]] = {
-    "population": (None, 1e10),
-    "capacity": (None, 1e9),
-    "peak_demand": (None, 1e9),
-    "staff_cap": (None, 1e9),
-    "los_days": (1e-3, 1e5),
-    "pressure": (1e-6, 1.0),
-    "weight": (None, 1e6),
+    column: (bounds.minimum or None, bounds.maximum) for column, bounds in COLUMN_BOUNDS.items()
 }
-MAX_SUPPLY = 1e9
-HORIZON_BOUNDS = (1e-3, 1e5)
+MAX_SUPPLY = SUPPLY_BOUNDS.maximum
+HORIZON_BOUNDS = (_HORIZON.minimum, _HORIZON.maximum)
 
 
 def _as_number(value: Any) -> float | None:
@@ -110,9 +111,9 @@ def _bound_problem(value: Any, bounds: tuple[float | None, float]) -> str | None
     low, high = bounds
     if number > high:
         shown = f"{value!r}" if abs(number) < 1e30 else "a number of more than 30 digits"
-        return f"{shown} is above the service's bound of {high:g}"
+        return f"must be at most {high:g}, got {shown}"
     if low is not None and 0 < number < low:
-        return f"{value!r} is below the service's bound of {low:g}"
+        return f"must be at least {low:g} when positive, got {value!r}"
     return None
 
 
@@ -124,7 +125,7 @@ def check_bounds(payload: Mapping[str, Any], options: Mapping[str, Any]) -> None
     def check(value: Any, bounds: tuple[float | None, float], field: str) -> None:
         reason = _bound_problem(value, bounds)
         if reason:
-            problems.append(Problem(f"{field}: {reason}"))
+            problems.append(Problem(reason))
             fields.append(field)
 
     regions = payload.get("regions")
