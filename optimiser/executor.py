@@ -20,12 +20,21 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from optimiser.errors import InputError, Problem
 from optimiser.process_pool import ProcessPool, WorkerLost
 
-__all__ = ["LocalExecutor", "WorkerLost", "connect_dask", "default_workers", "make_executor"]
+__all__ = [
+    "LocalExecutor",
+    "SchedulerProblem",
+    "WorkerLost",
+    "connect_dask",
+    "default_workers",
+    "make_executor",
+    "scheduler_problem",
+]
 
 DASK_TIMEOUT = 10.0  # seconds to reach a --dask-scheduler and hear it answer as one
 
@@ -171,69 +180,78 @@ def make_executor(
             client.close()
 
 
-def _probe_scheduler(address: str, timeout: float) -> str | None:
-    """Why `address` is not a Dask scheduler we can talk to (None: it answered like one).
+@dataclass(frozen=True)
+class SchedulerProblem:
+    """Why an address is not a Dask scheduler we can use now. `fatal`: it never will be (a
+    malformed address, another program answering); otherwise it may not be up yet."""
+
+    reason: str
+    fatal: bool
+
+
+def scheduler_problem(address: str, timeout: float | None = None) -> SchedulerProblem | None:
+    """None if a Dask scheduler answers at `address` within `timeout` seconds.
 
     A Dask scheduler writes its handshake as soon as a connection opens: the message's length
     and its frame count (8 bytes each, little-endian), then the frames' lengths. Anything else
     listening there (a web server, a database) says nothing or something else, which Dask's
     own client would read as lengths (one such read asked for 3 EiB of memory)."""
-    from distributed.comm.addressing import parse_address, parse_host_port
+    timeout = DASK_TIMEOUT if timeout is None else timeout
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
 
-    scheme, location = parse_address(address)
-    if scheme not in ("tcp", "tls"):
-        return None  # inproc, ucx...: Dask's client checks those itself
-    host, port = parse_host_port(location)
+        scheme, location = parse_address(address)
+        if scheme == "inproc":
+            return None
+        host, port = parse_host_port(location)
+    except (TypeError, ValueError) as exc:
+        return SchedulerProblem(
+            f"not a scheduler address ({exc}); expected tcp://HOST:PORT", fatal=True)
+    if scheme != "tcp":
+        return None  # tls (encrypted handshake), ucx...: Dask's client checks those itself
     deadline = time.monotonic() + timeout
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
-            if scheme == "tls":
-                return None  # the handshake is encrypted: leave it to Dask
             data = b""
             while len(data) < 16:
                 sock.settimeout(max(0.01, deadline - time.monotonic()))
                 chunk = sock.recv(16 - len(data))
                 if not chunk:
-                    return "the connection was closed without a Dask handshake"
+                    return SchedulerProblem(
+                        "the connection was closed without a Dask handshake (not a Dask "
+                        "scheduler)", fatal=True)
                 data += chunk
     except TimeoutError:
-        return f"nothing answered as a Dask scheduler within {timeout:g} s"
+        return SchedulerProblem(
+            f"nothing answered as a Dask scheduler within {timeout:g} s", fatal=False)
     except OSError as exc:
-        return f"cannot connect ({exc.strerror or exc})"
+        return SchedulerProblem(f"cannot connect ({exc.strerror or exc})", fatal=False)
     length, frames = struct.unpack("<QQ", data)
     if not (1 <= frames <= 1024 and 8 + 8 * frames <= length <= 1 << 30):
-        return "something else listens there (not a Dask scheduler)"
+        return SchedulerProblem("something else listens there (not a Dask scheduler)",
+                                fatal=True)
     return None
 
 
-def connect_dask(address: str, timeout: float | None = None, what: str = "--dask-scheduler") -> Any:
+def connect_dask(
+    address: str, timeout: float | None = None, what: str = "--dask-scheduler", note: str = ""
+) -> Any:
     """A distributed.Client connected to `address` (tcp://HOST:PORT) within `timeout` seconds
     (default DASK_TIMEOUT); InputError when the address is malformed, nothing answers there,
-    or what answers is not a Dask scheduler. Never a traceback."""
+    or what answers is not a Dask scheduler (`note` ends the message). Never a traceback."""
     timeout = DASK_TIMEOUT if timeout is None else timeout
     try:
         from distributed import Client
-        from distributed.comm.addressing import parse_address, parse_host_port
     except ImportError as exc:
         raise InputError(Problem(f"{what} needs the 'distributed' package ({exc})")) from None
-    try:
-        scheme, location = parse_address(address)
-        if scheme != "inproc":
-            parse_host_port(location)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            Problem(f"{what} {address!r}: not a scheduler address ({exc}); "
-                    "expected tcp://HOST:PORT")
-        ) from None
     started = time.monotonic()
-    reason = _probe_scheduler(address, timeout)
-    if reason is not None:
-        raise InputError(Problem(f"{what} {address}: {reason}; nothing was written"))
+    problem = scheduler_problem(address, timeout)
+    if problem is not None:
+        raise InputError(Problem(f"{what} {address}: {problem.reason}{note}"))
     left = max(1.0, timeout - (time.monotonic() - started))
     try:
         return Client(address, set_as_default=False, timeout=f"{left:g}s")
     except Exception as exc:  # OSError, TimeoutError, a protocol error: all one message
         raise InputError(
-            Problem(f"{what} {address}: cannot connect ({type(exc).__name__}: {exc}); "
-                    "nothing was written")
+            Problem(f"{what} {address}: cannot connect ({type(exc).__name__}: {exc}){note}")
         ) from None

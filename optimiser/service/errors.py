@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from optimiser.errors import InputError, Problem
 
@@ -218,6 +219,19 @@ _HTTP_CODES = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of all routes whose path matches the request's (HEAD wherever GET is)."""
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, not the method
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers on `app`."""
 
@@ -233,14 +247,19 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(exc, InputError)
         return input_error(exc).response()
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
         detail = exc.detail if isinstance(exc.detail, str) else "error"
+        headers = dict(exc.headers or {})
         if status == 404 and detail == "Not Found":
             detail = "no such endpoint (see /docs)"
+        if status == 405:  # every method of every route at this path, not just the first's
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"method {request.method} not allowed here; allowed: {', '.join(allowed)}"
         code = _HTTP_CODES.get(status, "error")
-        return ApiError(status, code, detail, headers=exc.headers).response()
+        return ApiError(status, code, detail, headers=headers).response()
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)

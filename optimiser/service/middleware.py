@@ -85,6 +85,9 @@ class ServiceMiddleware:
         limit = self.max_body_bytes
         owner: str | None = None
         entered = False
+        method = scope.get("method", "")
+        if method == "HEAD":  # every GET route answers HEAD: the same headers, no body
+            scope = {**scope, "method": "GET"}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -92,6 +95,8 @@ class ServiceMiddleware:
                 elapsed = f"app;dur={(time.perf_counter() - start) * 1000:.2f}".encode()
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS,
                                       (b"server-timing", elapsed)]
+            elif message["type"] == "http.response.body" and method == "HEAD":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
@@ -129,7 +134,6 @@ class ServiceMiddleware:
                 self.service.limiter.release(owner)
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or _route_label(scope["path"])
-            method = scope.get("method", "")
             self.metrics.requests.labels(method, path, str(status[0])).inc()
             self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)
 

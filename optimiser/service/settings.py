@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from optimiser.errors import InputError, Problem
@@ -90,6 +90,26 @@ class Settings(BaseSettings):
         description="critical, error, warning, info or debug.",
     )
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        """An IP address (v4 or v6) or a host name this machine resolves."""
+        import ipaddress
+        import socket
+
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            pass
+        if not value or any(c in value for c in "/:@ ") or value.replace(".", "").isdigit():
+            raise ValueError(f"not an IP address or host name: {value!r}")
+        try:
+            socket.getaddrinfo(value, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise ValueError(f"cannot resolve host name {value!r}") from None
+        return value
+
     @property
     def database_url(self) -> str:
         return self.database or f"sqlite:///{(self.data_dir / 'jobs.sqlite3').resolve()}"
@@ -112,7 +132,8 @@ class Settings(BaseSettings):
                 where = ("--" + name.replace("_", "-")) if name in given else (
                     ENV_PREFIX + name.upper())
                 shown = "" if name == "tokens" else f" (got {err.get('input')!r})"
-                problems.append(Problem(f"{where}: {err['msg']}{shown}"))
+                message = str(err['msg']).removeprefix('Value error, ')
+                problems.append(Problem(f"{where}: {message}{shown}"))
             raise InputError(problems) from None
 
 

@@ -441,7 +441,11 @@ def run_sweep(
         isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
     ):
         raise InputError(Problem(f"chunk size must be a whole number >= 1, got {chunk_size!r}"))
-    client = connect_dask(scheduler) if isinstance(scheduler, str) else None
+    client = (
+        connect_dask(scheduler, note="; nothing was written")
+        if isinstance(scheduler, str)
+        else None
+    )
     try:
         return _run(
             plan,
