@@ -7,16 +7,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from netfakes import banner_server, http_server
 
 from optimiser.errors import InputError
 from optimiser.executor import LocalExecutor, WorkerLost, connect_dask
@@ -115,59 +112,6 @@ def test_busy_workers_die_within_two_seconds_of_a_kill_9_of_their_owner():
 
 # ---------------------------------------------------------------------------------------------
 # Dask scheduler addresses where something else listens
-
-
-class _Quiet(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # pragma: no cover - never asked
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def http_server() -> Iterator[str]:
-    """A web server on loopback: it waits for a request, as web servers do."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"tcp://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextlib.contextmanager
-def banner_server() -> Iterator[str]:
-    """A server that speaks first (like SSH or SMTP), in its own protocol."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"SSH-2.0-OpenSSH_9.6 a banner, not a Dask handshake\r\n")
-                time.sleep(0.5)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
 
 
 def test_a_web_server_is_not_a_dask_scheduler():

@@ -76,13 +76,21 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def _prefixed(error: ApiError, prefix: str) -> ApiError:
+    """The error of a nested request (a job's `request`): JSON paths from the body's root."""
     problems = []
     for item in error.problems:
         field = item.get("field")
         item = dict(item)
         item["field"] = prefix if not field else f"{prefix}.{field}"
+        message = str(item.get("message", ""))
+        if field and message.startswith(f"{field}: "):
+            item["message"] = f"{item['field']}: {message[len(field) + 2:]}"
         problems.append(item)
-    return ApiError(error.status, error.code, error.message, problems=problems,
+    message = error.message
+    first = error.problems[0].get("field") if error.problems else None
+    if first and message.startswith(f"{first}: "):
+        message = f"{prefix}.{message}"
+    return ApiError(error.status, error.code, message, problems=problems,
                     headers=error.headers)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -219,11 +219,22 @@ _HTTP_CODES = {
 }
 
 
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """The routes with methods, inside included routers too (routers are included without a
+    prefix here, so a leaf route matches the request's path as it is)."""
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        if inner is not None:
+            yield from _leaf_routes(inner)
+        else:
+            yield route
+
+
 def allowed_methods(request: Request) -> list[str]:
     """The methods of all routes whose path matches the request's (HEAD wherever GET is)."""
 
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in _leaf_routes(request.app.router.routes):
         match, _ = route.matches(request.scope)  # PARTIAL: the path matches, not the method
         if match is not Match.NONE:
             methods.update(getattr(route, "methods", None) or ())

@@ -226,11 +226,21 @@ def prepare_solve(request: Mapping[str, Any], time_limit: float | None = None) -
     if time_limit is not None:
         options = {**options, "time_limit": time_limit}
     check_bounds(payload, options)
+    problems: list[Problem] = []  # every stage is checked: all problems in one answer
+    fields: list[str | None] = []
+    instance = None
     try:
         instance = cached_instance(payload)
     except InputError as exc:
-        raise _invalid(exc.problems, [problem_field(p) for p in exc.problems]) from None
-    extra = option_constraints(options.get("constraints"))
+        problems += exc.problems
+        fields += [problem_field(p) for p in exc.problems]
+    extra: tuple[ConstraintSpec, ...] = ()
+    try:
+        extra = option_constraints(options.get("constraints"))
+    except ApiError as exc:
+        items = [Problem(str(i["message"]).removeprefix(f"{i['field']}: ")) for i in exc.problems]
+        problems += items
+        fields += [i["field"] for i in exc.problems]
     try:
         if not isinstance(policy, str):
             raise InputError(Problem(f"must be a string, got {policy!r}", column="policy"))
@@ -239,7 +249,10 @@ def prepare_solve(request: Mapping[str, Any], time_limit: float | None = None) -
         if supply is not None:
             validate_supply(supply, "supply")
     except InputError as exc:
-        raise _invalid(exc.problems, [_solve_field(p) for p in exc.problems]) from None
+        problems += exc.problems
+        fields += [_solve_field(p) for p in exc.problems]
+    if problems or instance is None:
+        raise _invalid(problems, fields)
     return {
         "instance": instance,
         "constraints": extra,
