@@ -13,7 +13,16 @@ Service-only fields (options flags, job kind, paging) are validated by pydantic.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
 
 from models.fairness import MAX_PARAMETER, REGISTRY, ParamSpec
 from optimiser.instance import (
@@ -25,10 +34,13 @@ from optimiser.instance import (
     TIER_BOUNDS,
     Bounds,
 )
-from optimiser.policies import POLICIES
+from optimiser.policies import MAX_SEED, POLICIES
+from optimiser.service.tasks import PLAN_COLUMNS
 
 NUMBER = {"type": "number"}
-NON_BLANK = {"type": "string", "pattern": "\\S", "description": "Not empty nor only spaces."}
+# a character that is not white space, as Python's str.strip() and ECMA's \s both see it
+NON_BLANK = {"type": "string", "pattern": "[^\\s\\u001c-\\u001f\\u0085]",
+             "description": "Not empty nor only spaces."}
 COLUMN_DOCS = {
     "region": "Unique region id.",
     "population": "People living in the region.",
@@ -129,6 +141,11 @@ CONSTRAINT_TEXT = {
 }
 
 
+def _whole(value: Any) -> Any:
+    """A JSON number with no fraction (5.0) is an integer, as JSON Schema says."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def engine_checked(schema: dict[str, Any]) -> Any:
     """A field the engine validates (same messages as the CLI), documented by `schema`."""
     return Annotated[Any, WithJsonSchema(schema)]
@@ -156,7 +173,9 @@ class SolveOptions(BaseModel):
         True, description="Apply the instance's own constraints (CLI --no-default-constraints)."
     )
     price_of_fairness: StrictBool = Field(True, description="Compute the price-of-fairness table.")
-    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seed of the lottery policy.")
+    seed: Annotated[StrictInt, BeforeValidator(_whole)] = Field(
+        0, ge=0, le=MAX_SEED, description="Seed of the lottery policy."
+    )
 
 
 class InstanceFields(BaseModel):
@@ -232,33 +251,36 @@ class SolveRequest(InstanceFields):
     options: SolveOptions | None = None
 
 
-def _rows(title: str, required: list[str], properties: dict[str, Any], doc: str) -> Any:
-    return engine_checked({"type": "array", "description": doc, "items": {
+def _rows(title: str, required: list[str], properties: dict[str, Any], doc: str,
+          **extra: Any) -> Any:
+    return engine_checked({"type": "array", "description": doc, "minItems": 1, "items": {
         "type": "object", "title": title, "required": required, "properties": properties,
-        "additionalProperties": False}})
+        "additionalProperties": False, **extra}})
 
 
 DAY = {"type": "integer", "minimum": 0, "maximum": 999}
 COUNT = {"type": "number", "minimum": 0, "maximum": 1e9}
+UNITS = {"type": "integer", "minimum": 0, "maximum": 1e9}
 DEMAND_ROWS = _rows(
-    "DemandRow", ["region", "day"],
+    "DemandRow", list(PLAN_COLUMNS["demand"][0]),
     {"region": {"type": "string"}, "day": DAY, "new_patients": COUNT, "census": COUNT},
     "Rows of demand.csv: region, day, new_patients or census.",
+    anyOf=[{"required": ["new_patients"]}, {"required": ["census"]}],
 )
 DELIVERY_ROWS = _rows(
-    "DeliveryRow", ["day", "quantity"],
+    "DeliveryRow", list(PLAN_COLUMNS["deliveries"][0]),
     {"day": DAY, "quantity": {"type": "integer", "minimum": 0, "maximum": 1e9},
      "depot": {"type": "string"}},
     "Rows of deliveries.csv.",
 )
 LEAD_TIME_ROWS = _rows(
-    "LeadTimeRow", ["from", "to", "days"],
+    "LeadTimeRow", list(PLAN_COLUMNS["lead_times"][0]),
     {"from": {"type": "string"}, "to": {"type": "string"}, "days": DAY},
     "Rows of lead_times.csv.",
 )
 CAPACITY_ROWS = _rows(
-    "CapacityRow", ["region", "day"],
-    {"region": {"type": "string"}, "day": DAY, "capacity": COUNT, "staff_cap": COUNT},
+    "CapacityRow", list(PLAN_COLUMNS["capacity"][0]),
+    {"region": {"type": "string"}, "day": DAY, "capacity": UNITS, "staff_cap": UNITS},
     "Rows of capacity.csv.",
 )
 
@@ -282,6 +304,17 @@ class PlanOptions(BaseModel):
     ) = None
 
 
+def _plan_region_row_schema() -> dict[str, Any]:
+    """Regions of a plan: capacities are whole units over the horizon."""
+    schema = _region_row_schema()
+    for column in ("capacity", "staff_cap"):
+        prop = dict(schema["properties"][column])
+        prop["type"] = (["integer", "null"] if isinstance(prop["type"], list) else "integer")
+        schema["properties"][column] = prop
+    schema["title"] = "PlanRegionRow"
+    return schema
+
+
 class PlanRequest(InstanceFields):
     """A multi-period instance as JSON: the single-period fields, the [multiperiod] table, and
     the rows of demand.csv, deliveries.csv, lead_times.csv and capacity.csv (docs/multiperiod)."""
@@ -291,6 +324,9 @@ class PlanRequest(InstanceFields):
                                                                        "demand"]},
     )
 
+    regions: engine_checked(  # type: ignore[valid-type]
+        {"type": "array", "minItems": 1, "items": _plan_region_row_schema()}
+    ) = None
     multiperiod: engine_checked(  # type: ignore[valid-type]
         {"type": "object", "description": "The [multiperiod] table of instance.toml."}
     ) = None

@@ -312,6 +312,37 @@ KINDS: dict[str, TaskKind] = {
 
 
 PLAN_TABLES = ("demand", "deliveries", "lead_times", "capacity")
+# (required, optional) keys of each table's rows; the OpenAPI schema is built from them too
+PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "demand": (("region", "day"), ("new_patients", "census")),
+    "deliveries": (("day", "quantity"), ("depot",)),
+    "lead_times": (("from", "to", "days"), ()),
+    "capacity": (("region", "day"), ("capacity", "staff_cap")),
+}
+PLAN_TEXT = frozenset({"region", "depot", "from", "to"})
+
+
+def _plan_frame(name: str, rows: list[Any], problems: list[Problem], pd: Any) -> Any:
+    """A plan table's JSON rows as a DataFrame with every required column (so that an empty
+    table is reported as such); unknown keys and values of the wrong JSON type are problems
+    of their row (`deliveries[2].qty`)."""
+    required, optional = PLAN_COLUMNS[name]
+    allowed = (*required, *optional)
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            if key not in allowed:
+                reason: str | None = f"unknown key (allowed: {', '.join(allowed)})"
+            elif key in PLAN_TEXT:
+                reason = None if isinstance(value, str) else f"must be a string, got {value!r}"
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                reason = f"must be a number, got {value!r}"
+            else:
+                reason = None
+            if reason:
+                problems.append(Problem(reason, file=f"{name}.csv", line=i + 1,
+                                        column=str(key), line_word="row"))
+    columns = [*required, *(c for c in optional if any(c in row for row in rows))]
+    return pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
 MAX_PLAN_DAYS = 1000
 MAX_PLAN_CELLS = 200_000  # regions x days: twice the largest case of the multi-period benchmark
 
@@ -362,13 +393,16 @@ def prepare_plan(request: Mapping[str, Any], time_limit: float | None = None) ->
     except InputError as exc:
         raise _invalid(exc.problems, [problem_field(p) for p in exc.problems]) from None
     frames: dict[str, Any] = {}
+    row_problems: list[Problem] = []
     for name in PLAN_TABLES:
         rows = request.get(name)
         if rows is None:
             continue
         if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
             raise _invalid([Problem(f"{name}: must be a list of row objects")], [name])
-        frames[name] = pd.DataFrame(list(rows))
+        frames[name] = _plan_frame(name, rows, row_problems, pd)
+    if row_problems:
+        raise _invalid(row_problems, [problem_field(p) for p in row_problems])
     if "demand" not in frames:
         raise _invalid([Problem("demand: required (rows of region, day and new_patients or "
                                 "census)")], ["demand"])

@@ -136,8 +136,9 @@ def build_plan(
         raise InputError(Problem(f"time limit must be a number of seconds > 0, got {time_limit!r}"))
     try:
         seed = check_seed(seed)
-    except InputError:
-        raise InputError(Problem(f"--seed must be a whole number >= 0, got {seed!r}")) from None
+    except InputError as exc:
+        reason = exc.problems[0].message.removeprefix("seed: ")
+        raise InputError(Problem(f"--seed {reason}")) from None
     base = active_constraints(instance, constraints, default_constraints)
     items: list[Any] = list(vary) if not isinstance(vary, Mapping | str) else []
     if items and all(isinstance(d, Dimension) for d in items):

@@ -63,8 +63,9 @@ async def submit_job(
     request: Request,
     idempotency_key: Annotated[
         str | None,
-        Header(alias="Idempotency-Key", min_length=1, max_length=200,
-               description="Retry safely: same key (per token), same job."),
+        Header(alias="Idempotency-Key", pattern="^[ -~]{1,200}$",
+               description="Retry safely: same key (per token), same job (1-200 printable "
+               "ASCII characters)."),
     ] = None,
 ) -> JSONResponse:
     job, created = await service_of(request).submit(
