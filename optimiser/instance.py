@@ -391,13 +391,17 @@ def _read_csv(
     if text is None:
         return None
     table = read_csv_table(text, path.name, problems, expected)
-    if table is None or (len(problems) > before and not table.rows):
+    if table is None or (len(problems) > before and not table.lines):
         return None
+    del text
     frame = pd.DataFrame(
-        [[c.strip() for c in r] for r in table.rows], columns=table.header, dtype=object
+        {name: np.array([c.strip() for c in column], dtype=object)
+         for name, column in zip(table.header, table.columns, strict=True)},
+        columns=table.header,
     )
     frame.attrs["file"] = path.name
-    frame.attrs["lines"] = table.lines
+    # an array, not a list: pandas deep-copies attrs into every column it hands out
+    frame.attrs["lines"] = np.asarray(table.lines, dtype=np.int64)
     return frame
 
 
@@ -419,7 +423,7 @@ def _frame_as_text(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     out = df.map(cell).astype(object)
     out.columns = [str(c) for c in out.columns]
     out.attrs["file"] = name
-    out.attrs["lines"] = [i + 1 for i in range(len(out))]
+    out.attrs["lines"] = np.arange(1, len(out) + 1, dtype=np.int64)
     out.attrs["line_word"] = "row"
     return out
 
@@ -577,6 +581,12 @@ def _in_rows(problem: Problem, *frames: pd.DataFrame | None) -> Problem:
     return problem
 
 
+def _line_numbers(raw: pd.DataFrame) -> list[int]:
+    """The file line (or row) of each row of a raw table."""
+    found = raw.attrs.get("lines")
+    return list(range(2, len(raw) + 2)) if found is None else [int(x) for x in found]
+
+
 def _parse_number(text: str) -> float | None:
     """A number as the docs define it (optimiser.textfiles.strict_float): no 9_000_000, no
     digits of other scripts."""
@@ -604,7 +614,7 @@ def _validate_regions(
     toml_file: str | None = "instance.toml",
 ) -> pd.DataFrame | None:
     file = raw.attrs.get("file", "regions.csv")
-    lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
+    lines = _line_numbers(raw)
     before = len(problems)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     unknown = [c for c in raw.columns if c not in REGION_COLUMNS]
@@ -651,6 +661,9 @@ def _validate_regions(
         for line, rid, text in zip(
             lines, ids, raw[col] if col in raw.columns else [""] * len(raw), strict=True
         ):
+            if listed.full:  # enough listed: stop here, in bounded time (the rest is unread)
+                listed.stop()
+                break
             text = str(text).strip()
             if text == "":
                 if col in REQUIRED_COLUMNS:
@@ -695,6 +708,9 @@ def _validate_regions(
                 )
             values.append(value)
         columns[col] = values
+    if listed.stopped:
+        listed.close()
+        return None
     # Defaults themselves must be in range.
     for col, val in defaults.items():
         if col in OPTIONAL_DEFAULTS and isinstance(val, int | float) and not isinstance(val, bool):
@@ -811,7 +827,7 @@ def _validate_tiers(
     """Check tiers.csv against the region ids; with the validated `regions`, also against
     each region's survival_without."""
     file = raw.attrs.get("file", "tiers.csv")
-    lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
+    lines = _line_numbers(raw)
     before = len(problems)
     missing = [c for c in TIER_COLUMNS if c not in raw.columns]
     if missing:

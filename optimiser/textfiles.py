@@ -12,12 +12,11 @@ from __future__ import annotations
 import csv
 import difflib
 import errno
-import io
 import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,11 +139,16 @@ def _max_depth(text: str) -> int:
 
 @dataclass
 class Table:
-    """A CSV file's header and its well-formed rows, with their line numbers."""
+    """A CSV file's header and its well-formed rows, stored by column (no list per row: a
+    file of a million rows stays near its own size in memory), with their line numbers."""
 
     header: list[str]
-    rows: list[list[str]] = field(default_factory=list)
+    columns: list[list[str]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[tuple[str, ...]]:
+        return list(zip(*self.columns, strict=True)) if self.lines else []
 
 
 class ProblemList:
@@ -156,6 +160,13 @@ class ProblemList:
         self.kept = 0
         self.dropped = 0
 
+    stopped = False  # the caller stopped checking once full (see `full`)
+
+    @property
+    def full(self) -> bool:
+        """As many problems as are listed: a caller may stop checking (bounded time)."""
+        return self.kept >= MAX_PROBLEMS_PER_FILE
+
     def add(self, problem: Problem) -> None:
         if self.kept < MAX_PROBLEMS_PER_FILE:
             self.problems.append(problem)
@@ -163,8 +174,15 @@ class ProblemList:
         else:
             self.dropped += 1
 
+    def stop(self) -> None:
+        self.stopped = True
+
     def close(self) -> None:
-        if self.dropped:
+        if self.stopped:
+            self.problems.append(Problem(
+                f"more problems may follow: checking stopped after the first "
+                f"{MAX_PROBLEMS_PER_FILE} (fix these and run again)", file=self.name))
+        elif self.dropped:
             self.problems.append(Problem(
                 f"{self.dropped:,} more problem(s) in this file, not listed (the first "
                 f"{MAX_PROBLEMS_PER_FILE} are)", file=self.name))
@@ -179,7 +197,7 @@ def read_csv_table(text: str, name: str, problems: list[Problem],
         problems.append(Problem("empty file: no header and no rows", file=name))
         return None
     listed = ProblemList(problems, name)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(_lines(text))
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:
@@ -197,8 +215,9 @@ def read_csv_table(text: str, name: str, problems: list[Problem],
         if hint:
             problems.append(Problem(hint, file=name, line=1))
             return None
-    table = Table(header)
+    table = Table(header, [[] for _ in header])
     width = len(header)
+    appends = [column.append for column in table.columns]
     while True:
         line = reader.line_num + 1
         try:
@@ -208,17 +227,30 @@ def read_csv_table(text: str, name: str, problems: list[Problem],
         except csv.Error as exc:
             listed.add(Problem(f"malformed row: {exc}", file=name, line=line))
             continue
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != width:  # reported; the other rows are still checked
-            hint = " (an unclosed quote?)" if any('"' in c for c in row) else ""
+        if not row or (not row[0].strip() and not any(cell.strip() for cell in row)):
+            continue  # a blank line
+        if len(row) != width:  # reported; the other rows are still read
+            hint = " (an unclosed quote?)" if '"' in "".join(row) else ""
             listed.add(Problem(f"has {len(row)} fields, header has {width}{hint}",
                                file=name, line=line))
             continue
-        table.rows.append(row)
+        if listed.full:
+            continue  # the file is refused anyway: count what follows, keep nothing
+        for append, cell in zip(appends, row, strict=True):
+            append(cell)
         table.lines.append(line)
     listed.close()
     return table
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` with their endings, one at a time (a 50 MB file is not copied)."""
+    start, end = 0, len(text)
+    while start < end:
+        stop = text.find("\n", start)
+        stop = end if stop < 0 else stop + 1
+        yield text[start:stop]
+        start = stop
 
 
 def delimiter_hint(only: str, expected: Sequence[str]) -> str | None:
@@ -243,3 +275,33 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
         return f" (did you mean '{by_normal[_normal(name)]}'?)"
     close = difflib.get_close_matches(_normal(name), list(by_normal), n=1, cutoff=0.75)
     return f" (did you mean '{by_normal[close[0]]}'?)" if close else ""
+
+
+def check_out_path(out: Path) -> None:
+    """InputError when --out cannot be a path on this system: a component longer than the
+    file system allows (255 bytes), a path longer than PATH_MAX, a NUL byte."""
+    text = os.fsencode(out)
+    if b"\0" in text:
+        raise InputError(Problem("--out: the path holds a NUL byte"))
+    limit = _name_max(Path(os.path.abspath(out)))
+    for part in Path(out).parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            shown = part if len(part) <= 40 else part[:37] + "..."
+            raise InputError(Problem(
+                f"--out: the path component '{shown}' is {size} bytes; the file system allows "
+                f"{limit} (nothing was written)"))
+    if len(os.fsencode(os.path.abspath(out))) >= 4096:
+        raise InputError(
+            Problem("--out: the path is longer than 4,096 bytes (nothing was written)")
+        )
+
+
+def _name_max(path: Path) -> int:
+    """The longest file name the file system of the deepest existing parent allows."""
+    for parent in [path, *path.parents]:
+        try:
+            return int(os.pathconf(parent, "PC_NAME_MAX"))
+        except (OSError, ValueError):
+            continue
+    return 255

@@ -59,6 +59,7 @@ from optimiser.sweeps.spec import (
     variant_table,
     vary_from_mapping,
 )
+from optimiser.textfiles import check_out_path
 
 FORMAT = "triage-sweep/1"
 MAX_CHUNK = 250
@@ -244,6 +245,7 @@ class SweepFolder:
 
     def open(self, spec: dict[str, Any], key: str) -> dict[str, Any] | None:
         """Create or resume; returns the stored manifest when resuming."""
+        check_out_path(self.out)
         if self.out.exists() and not self.out.is_dir():
             raise InputError(Problem(f"--out {self.out}: exists and is not a folder"))
         if self.manifest_path.exists():
