@@ -27,6 +27,7 @@ from typing import Any
 
 MARKER_SUFFIX = ".marker"
 RETRY_AFTER = "5"
+MIN_FREE_BYTES = 1 << 20  # readiness fails below this much free space beside the store
 _TREE = re.compile(r"\bTree (\d+)\b")
 
 
@@ -192,6 +193,14 @@ class SqliteIdentity:
                     "was running: recent jobs may be lost; new jobs are refused; restart")
         if not os.access(self.path, os.R_OK | os.W_OK):
             return f"the job store file {self.path} is not readable and writable by the server"
+        try:
+            disk = os.statvfs(self.path.parent)
+        except OSError:
+            return None
+        free = disk.f_bavail * disk.f_frsize
+        if free < MIN_FREE_BYTES:
+            return (f"the disk holding the job store is full ({free:,} bytes free): new jobs "
+                    "may not be recorded")
         return None
 
     def close(self) -> None:
