@@ -170,3 +170,9 @@ def test_the_service_and_cli_agree_on_bounds():
     for column, bounds in COLUMN_BOUNDS.items():
         assert SERVICE_BOUNDS[column][1] == bounds.maximum
     assert json.dumps(SERVICE_BOUNDS)  # plain numbers
+
+
+@pytest.mark.parametrize("value", ["1_000", "٥"])
+def test_constraint_parameters_are_strict_numbers_too(value):
+    refused(triage("solve", PUGH, "--constraint", f"min_units:units={value}"),
+            "parameter 'units' must be a number")
