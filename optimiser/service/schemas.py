@@ -2,7 +2,7 @@
 
 The JSON schema of an instance is generated from the rules the engine checks, so that the
 OpenAPI document and the engine agree (a schemathesis run in the suite checks it): the numbers'
-bounds from optimiser.instance.COLUMN_BOUNDS (and HORIZON_BOUNDS, SUPPLY_BOUNDS, TIER_BOUNDS),
+bounds from optimiser.instance_rules.COLUMN_BOUNDS (and HORIZON_BOUNDS, SUPPLY_BOUNDS, TIER_BOUNDS),
 each constraint kind's parameters from the fairness registry's ParamSpecs.
 
 Instance fields are validated by the engine itself (optimiser.instance_from_dict), so a bad
@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from models.fairness import MAX_PARAMETER, REGISTRY, ParamSpec
-from optimiser.instance import (
+from optimiser.instance_rules import (
     COLUMN_BOUNDS,
     HORIZON_BOUNDS,
     OPTIONAL_DEFAULTS,

@@ -77,7 +77,7 @@ def cached_instance(payload: Mapping[str, Any]) -> Instance:
     return instance
 
 
-# The engine's bounds on numbers (optimiser.instance: one set for every path), checked here
+# The engine's bounds on numbers (optimiser.instance_rules: one set for every path), checked here
 # first so that a huge number is refused before the instance is parsed.
 SERVICE_BOUNDS: dict[str, tuple[float | None, float]] = {
     column: (bounds.minimum or None, bounds.maximum) for column, bounds in COLUMN_BOUNDS.items()
