@@ -53,6 +53,9 @@ for _optional in ("plan", "service", "sweep"):
             raise
 
 
+MAX_SHOWN = 50  # problems printed for one error (triage validate lists them all)
+
+
 def fail(message: str, code: int) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -74,6 +77,13 @@ def main(argv: list[str] | None = None) -> None:
     except CLICK_ERRORS as error:
         fail(getattr(error, "format_message", error.__str__)(), EXIT_INPUT)
     except TriageError as exc:
+        problems = getattr(exc, "problems", None)
+        if problems and len(problems) > 1:  # every problem, one per line (at most MAX_SHOWN)
+            for problem in problems[:MAX_SHOWN]:
+                click.echo(f"error: {problem}", err=True)
+            if len(problems) > MAX_SHOWN:
+                click.echo(f"error: ... and {len(problems) - MAX_SHOWN} more problems", err=True)
+            sys.exit(exc.exit_code)
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", 130)
