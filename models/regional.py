@@ -21,13 +21,56 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from models.fairness import REGISTRY, ConstraintSpec
 from models.linear import INF, LinearModel, Program
+
+
+@dataclass(frozen=True)
+class DerivedNumbers:
+    """The derived quantities of docs/model.md, one array entry per region in file order."""
+
+    excess_demand: np.ndarray
+    horizon: float
+    los: np.ndarray
+    turnover: np.ndarray
+    gain: np.ndarray
+    staff_cap: np.ndarray
+    rai: np.ndarray
+
+    @classmethod
+    def of(cls, regions: Callable[[str], Any], horizon_days: float | None) -> DerivedNumbers:
+        """From the regions table (`regions(column)`: that column, in region order)."""
+
+        def column(name: str) -> np.ndarray:
+            return np.asarray(regions(name), dtype=float)
+
+        excess = np.maximum(column("peak_demand") - column("capacity"), 0.0)
+        given = column("los_days")
+        known = given[~np.isnan(given)]
+        if horizon_days is not None:
+            horizon = float(horizon_days)
+        else:
+            horizon = float(known.mean()) if len(known) else 1.0
+        los = np.where(np.isnan(given), horizon, given)
+        cap = column("staff_cap")
+        relative_los = los / los.mean()
+        arrays = {
+            "excess_demand": excess,
+            "los": los,
+            "turnover": horizon / los,
+            "gain": column("survival_with") - column("survival_without"),
+            "staff_cap": np.where(np.isnan(cap), math.inf, cap),
+            "rai": excess * column("survival_with") / (relative_los * column("pressure")),
+        }
+        for values in arrays.values():
+            values.setflags(write=False)  # shared by every model of the instance
+        return cls(horizon=horizon, **arrays)
 
 
 @dataclass(frozen=True)

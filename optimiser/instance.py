@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.regional import DerivedNumbers
 from optimiser.constraints import ConstraintSpec, check_region_keys, parse_constraint_table
 from optimiser.errors import InputError, Problem
 from optimiser.instance_rules import COLUMN_BOUNDS as COLUMN_BOUNDS
@@ -59,46 +60,6 @@ TOP_LEVEL_KEYS = {
 
 
 @dataclass(frozen=True)
-class InstanceNumbers:
-    """The derived quantities of docs/model.md, one array entry per region in file order."""
-
-    excess_demand: np.ndarray
-    horizon: float
-    los: np.ndarray
-    turnover: np.ndarray
-    gain: np.ndarray
-    staff_cap: np.ndarray
-    rai: np.ndarray
-
-    @classmethod
-    def of(cls, regions: pd.DataFrame, horizon_days: float | None) -> InstanceNumbers:
-        def column(name: str) -> np.ndarray:
-            return regions[name].to_numpy(dtype=float)
-
-        excess = np.maximum(column("peak_demand") - column("capacity"), 0.0)
-        given = column("los_days")
-        known = given[~np.isnan(given)]
-        if horizon_days is not None:
-            horizon = float(horizon_days)
-        else:
-            horizon = float(known.mean()) if len(known) else 1.0
-        los = np.where(np.isnan(given), horizon, given)
-        cap = column("staff_cap")
-        relative_los = los / los.mean()
-        arrays = {
-            "excess_demand": excess,
-            "los": los,
-            "turnover": horizon / los,
-            "gain": column("survival_with") - column("survival_without"),
-            "staff_cap": np.where(np.isnan(cap), math.inf, cap),
-            "rai": excess * column("survival_with") / (relative_los * column("pressure")),
-        }
-        for values in arrays.values():
-            values.setflags(write=False)  # shared by every model of the instance
-        return cls(horizon=horizon, **arrays)
-
-
-@dataclass(frozen=True)
 class Instance:
     """A validated regional-triage instance.
 
@@ -127,9 +88,9 @@ class Instance:
         return self.regions.index.astype(str).tolist()
 
     @functools.cached_property
-    def numbers(self) -> InstanceNumbers:
+    def numbers(self) -> DerivedNumbers:
         """E_r, H, los_r, t_r, g_r, cap_r and RAI_r as numpy arrays (an instance is immutable)."""
-        return InstanceNumbers.of(self.regions, self.horizon_days)
+        return DerivedNumbers.of(self.regions.__getitem__, self.horizon_days)
 
     def _series(self, values: np.ndarray, name: str) -> pd.Series:
         return pd.Series(values, index=self.regions.index, name=name)
