@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.bedside import Category, SnapshotData
-from optimiser.bedside.certify import Certificate, certify
+from optimiser.bedside.certify import PROPERTIES, Certificate, certify
 from optimiser.bedside.policy import Policy
 from optimiser.bedside.reserves import NONE, allocate, categories_for
 from optimiser.bedside.scores import Ranking
@@ -77,25 +77,30 @@ def _local(values: np.ndarray) -> np.ndarray:
 
 def decide_batch(policy: Policy, ranking: Ranking, flags: dict[str, np.ndarray], batch: Batch,
                  ids: list[str], *, method: str | None = None,
-                 options: SolverOptions | None = None,
-                 time_limit: float | None = None) -> BatchDecision:
-    """Choose who of `batch` receives the free units, and certify the choice."""
+                 options: SolverOptions | None = None, time_limit: float | None = None,
+                 check: bool = True) -> BatchDecision:
+    """Choose who of `batch` receives the free units, and (`check`) certify the choice."""
     method = method or policy.method
     members = batch.members
     data = snapshot_data(policy, ranking, flags, batch)
     rank = _local(ranking.rank[members])
     outcome = None
     assigned = None
-    if method == "optimal" and len(members) and batch.free > 0:
+    everyone = batch.free >= len(members) and all(c.soft for c in data.categories if c.reserve)
+    if method == "optimal" and len(members) and batch.free > 0 and not everyone:
         ip = SnapshotIP(data, options=options)
         active = [c.name for c in data.categories if c.reserve]
         outcome = ip.solve(active, rank=rank, time_limit=time_limit)
         assigned = outcome.assigned
-    if assigned is None:  # the rule, or the program stopped without an answer (time limit)
+    if assigned is None:  # the rule, or the program stopped without an answer (time limit);
+        # with units for everyone (all reserves soft) the optimum serves everyone too
         if method == "optimal" and outcome is not None:
             method = "rule"
         assigned = allocate(data.categories, rank, policy.reserve_method).assigned
     promise = method == "optimal" or policy.reserve_method == "smart"
+    if not check:
+        unchecked = Certificate(dict.fromkeys(PROPERTIES), (), int((assigned >= 0).sum()))
+        return BatchDecision(batch, tuple(data.categories), assigned, unchecked, outcome, method)
     cert = certify(data.categories, rank, assigned, [ids[i] for i in members], promise)
     if method == "optimal":  # the program promises eligibility and maximum cardinality only
         cert = _optimal_scope(cert)

@@ -92,13 +92,12 @@ def generate(spec: CohortSpec) -> pd.DataFrame:
     disease = np.where(u < p_severe, "severe", np.where(u < p_severe + p_major, "major", "none"))
     mu = 6.915957 + 0.0084102 * age + np.where(disease == "major", 0.4131818, 0.0) + np.where(
         disease == "severe", 0.7917162, 0.0)
-    sofa = np.empty(n)
-    for i in range(n):  # truncated normal by rejection: [3, 20]
-        while True:
-            value = rng.normal(mu[i], 2.959331)
-            if 3 <= value <= 20:
-                sofa[i] = round(value)
-                break
+    sofa = rng.normal(mu, 2.959331)
+    bad = (sofa < 3) | (sofa > 20)
+    while bad.any():  # truncated normal by rejection: [3, 20]
+        sofa[bad] = rng.normal(mu[bad], 2.959331)
+        bad = (sofa < 3) | (sofa > 20)
+    sofa = np.round(sofa)
     survival = survival_from_sofa(sofa)
     days_used = np.maximum(rng.gamma(2.0, spec.mean_days / 2.0, size=n), 0.5)
     ages, years = zip(*LIFE_TABLE, strict=True)
@@ -111,10 +110,9 @@ def generate(spec: CohortSpec) -> pd.DataFrame:
     male = rng.random(n) < 0.68
     ethnicity = rng.choice(["g1", "g2", "g3", "g4"], size=n, p=[0.6, 0.15, 0.15, 0.1])
     skew = np.array(spec.deprivation_skew, dtype=float)[site_index]
-    decile = np.empty(n, dtype=int)
-    for i in range(n):
-        p = 1.0 + skew[i] * (np.arange(1, 11) - 5.5) / 5.5
-        decile[i] = rng.choice(np.arange(1, 11), p=p / p.sum())
+    weights = 1.0 + skew[:, None] * (np.arange(1, 11)[None, :] - 5.5) / 5.5
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    decile = 1 + (rng.random(n)[:, None] > cumulative).sum(axis=1)
     responder = rng.random(n) < survival
     step = np.where(responder, -2.0, 1.0)
     sofa48 = np.clip(np.round(sofa + rng.normal(step, 2.0)), 0, 24)

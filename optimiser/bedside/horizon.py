@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,9 +60,10 @@ class Stream:
 
 def stream_from(cohort: Cohort, units: Units) -> Stream:
     p = cohort.patients
-    sites = list(dict.fromkeys([*units.sites, *p["site"]]))
-    index = {s: i for i, s in enumerate(sites)}
-    site = np.array([index[s] for s in p["site"]], dtype=np.int64)
+    site_names = p["site"].to_numpy(dtype=object)
+    sites = list(dict.fromkeys([*units.sites, *pd.unique(site_names)]))
+    index = pd.Index(sites)
+    site = index.get_indexer(site_names).astype(np.int64)
     day = p["day"].to_numpy(dtype=np.int64)
     days = p["days"].to_numpy(dtype=np.int64)
     horizon = int((day + days).max(initial=0)) + 1
@@ -76,7 +78,7 @@ def stream_from(cohort: Cohort, units: Units) -> Stream:
             batches.append((int(site[group[0]]), int(day[group[0]]), group))
     batches.sort(key=lambda b: (b[1], b[0]))
     nan = np.full(len(p), math.nan)
-    return Stream([str(i) for i in p.index], sites, site, day, days, capacity, flags,
+    return Stream(p.index.astype(str).tolist(), sites, site, day, days, capacity, flags,
                   p["sofa"].to_numpy(dtype=float) if "sofa" in p else nan,
                   p["sofa_48h"].to_numpy(dtype=float) if "sofa_48h" in p else nan,
                   p["sofa_120h"].to_numpy(dtype=float) if "sofa_120h" in p else nan, batches)
@@ -116,6 +118,49 @@ def reassessment_tier(before: float, after: float, hours: int) -> str:
     return "red" if change <= -3 else "yellow"
 
 
+class _Occupancy:
+    """Units in use per site, kept by day: starts and ends of courses, advanced day by day."""
+
+    def __init__(self, capacity: np.ndarray) -> None:
+        sites, horizon = capacity.shape
+        self.capacity = capacity
+        self.starts = np.zeros((sites, horizon + 1), dtype=np.int64)
+        self.ends = np.zeros((sites, horizon + 1), dtype=np.int64)
+        self.now = np.zeros(sites, dtype=np.int64)
+        self.day = np.full(sites, -1, dtype=np.int64)
+        # next_drop[s, t]: first day >= t whose units fall below day t's (horizon if none)
+        self.falls = np.zeros((sites, horizon), dtype=bool)
+        self.falls[:, 1:] = capacity[:, 1:] < capacity[:, :-1]
+
+    def advance(self, s: int, t: int) -> None:
+        self.now[s] -= int(self.ends[s, self.day[s] + 1: t + 1].sum())
+        self.day[s] = t
+
+    def free(self, s: int, t: int, window: int) -> int:
+        """Units free on day t that stay free for `window` days (no new start in between)."""
+        end = min(t + window, self.capacity.shape[1])
+        now = int(self.capacity[s, t] - self.now[s])
+        if not self.falls[s, t + 1:end].any():
+            return max(now, 0)
+        running = self.now[s] - np.concatenate(([0], np.cumsum(self.ends[s, t + 1:end])))
+        return max(int((self.capacity[s, t:end] - running).min()), 0)
+
+    def start(self, s: int, t: int, days: np.ndarray) -> None:
+        self.now[s] += len(days)
+        self.starts[s, t] += len(days)
+        np.add.at(self.ends[s], t + days, 1)
+
+    def withdraw(self, s: int, t: int, end: int) -> None:
+        self.now[s] -= 1
+        self.ends[s, end] -= 1
+        self.ends[s, t] += 1  # the course ends today (already counted in `now`)
+
+    def idle(self, last_day: int) -> int:
+        occupied = np.cumsum(self.starts - self.ends, axis=1)[:, : self.capacity.shape[1]]
+        spare = np.maximum(self.capacity - occupied, 0)
+        return int(spare[:, : last_day + 1].sum())
+
+
 def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bool = True,
                active: set[str] | None = None, rank: np.ndarray | None = None,
                record: bool = False, method: str = "rule",
@@ -129,47 +174,48 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
     withdrawn = np.zeros(n, dtype=bool)
     category = np.full(n, "", dtype=object)
     free_seen = np.zeros(n, dtype=np.int64)
-    running = np.zeros_like(stream.capacity)
-    reserve_specs = [r for r in policy.reserves
-                     if reserves and (active is None or r.name in active)]
-    entitled = {(s, r.name): 0.0 for s in range(len(stream.sites)) for r in reserve_specs}
-    active_names = {r.name for r in reserve_specs}
+    occupancy = _Occupancy(stream.capacity)
+    specs = [r for r in policy.reserves if reserves and (active is None or r.name in active)]
+    entitled = {(s, r.name): 0.0 for s in range(len(stream.sites)) for r in specs}
+    active_names = {r.name for r in specs}
+    simple = all(r.soft for r in specs) and not record and method == "rule"
+    ranked_batches = _ranked_candidates(stream, ranking.excluded, order) if simple else None
     decisions: list[BatchDecision] = []
     trials: dict[int, list[int]] = {}  # day -> patients to reassess that day
     reassess = policy.reassessment
-    for s, t, members in stream.batches:
-        candidates = members[~ranking.excluded[members]]
+    for b, (s, t, members) in enumerate(stream.batches):
+        candidates = (members[~ranking.excluded[members]] if ranked_batches is None
+                      else ranked_batches[b])
         if len(candidates) == 0:
             continue
-        window = int(stream.days[candidates].max())
-        end = min(t + window, stream.horizon)
-        free = int((stream.capacity[s, t:end] - running[s, t:end]).min())
-        free = max(free, 0)
+        occupancy.advance(s, t)
+        free = occupancy.free(s, t, int(stream.days[candidates].max()))
         if reassess and free < len(candidates):
             free += _withdraw(stream, ranking, s, t, len(candidates) - free, served, withdrawn,
-                              running, trials)
+                              occupancy, trials)
         free_seen[members] = free
         if free == 0:
             continue
-        sizes = None
-        if reserve_specs and free > 0:
+        sizes: dict[str, int] | None = None
+        if specs:
             sizes = {}
-            for spec in reserve_specs:
+            for spec in specs:
                 if spec.share is not None:
                     entitled[s, spec.name] += spec.share * free
                     sizes[spec.name] = math.floor(entitled[s, spec.name] + 1e-9)
                     entitled[s, spec.name] -= sizes[spec.name]
                 else:
                     sizes[spec.name] = spec.size(free)
-        if free >= len(candidates) and not reserve_specs and not record:
-            chosen = candidates
-            labels = np.full(len(chosen), "unreserved", dtype=object)
+        if simple:
+            chosen, labels = _sequential_soft(policy, stream.flags, candidates, free,
+                                              sizes or {}, specs)
         elif record or method == "optimal":
             batch = Batch(stream.sites[s], t, candidates, free, sizes)
-            local_policy = policy.with_changes(reserves=tuple(reserve_specs))
+            local_policy = policy.with_changes(reserves=tuple(specs))
             left = None if deadline is None else max(0.01, deadline - time.perf_counter())
             decision = decide_batch(local_policy, _ranked(ranking, order), stream.flags, batch,
-                                    stream.ids, method=method, options=options, time_limit=left)
+                                    stream.ids, method=method, options=options, time_limit=left,
+                                    check=record)
             decisions.append(decision)
             picked = decision.served
             chosen = candidates[picked]
@@ -184,15 +230,65 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
             labels = np.array([cats[c].name for c in local[picked]], dtype=object)
         served[chosen] = True
         category[chosen] = labels
-        for i in chosen:
-            running[s, t:t + stream.days[i]] += 1
-            if reassess:
-                for _hours, delay in ((48, 2), (120, 5)):
-                    if stream.days[i] > delay:
-                        trials.setdefault(t + delay, []).append(int(i))
-    idle = int(np.maximum(stream.capacity - running, 0)[:, : int(stream.day.max(initial=0)) + 1]
-               .sum()) if n else 0
+        occupancy.start(s, t, stream.days[chosen])
+        if reassess:
+            for delay in (2, 5):
+                later = chosen[stream.days[chosen] > delay]
+                if len(later):
+                    trials.setdefault(t + delay, []).extend(int(i) for i in later)
+    idle = occupancy.idle(int(stream.day.max(initial=0))) if n else 0
     return OnlineRun(served, category, withdrawn, free_seen, decisions, idle)
+
+
+def _ranked_candidates(stream: Stream, excluded: np.ndarray,
+                       order: np.ndarray) -> list[np.ndarray]:
+    """Each batch's candidates, highest priority first (one sort for the whole stream)."""
+    sizes = [len(m) for _, _, m in stream.batches]
+    members = np.concatenate([m for _, _, m in stream.batches]) if sizes else np.zeros(0, int)
+    batch = np.repeat(np.arange(len(sizes)), sizes)
+    keep = ~excluded[members]
+    members, batch = members[keep], batch[keep]
+    sorted_members = members[np.lexsort((order[members], batch))]
+    counts = np.bincount(batch, minlength=len(sizes))
+    return np.split(sorted_members, np.cumsum(counts)[:-1]) if sizes else []
+
+
+def _sequential_soft(policy: Policy, flags: dict[str, np.ndarray], ranked: np.ndarray,
+                     free: int, sizes: dict[str, int],
+                     specs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Sequential reserve processing when every reserve is soft (reserves.sequential with
+    categories_for, specialised: the same choice, without building the categories).
+    `ranked`: the candidates, highest priority first."""
+    if not specs:
+        chosen = ranked[:free]
+        return chosen, np.full(len(chosen), "unreserved", dtype=object)
+    by_name = {r.name: r for r in specs}
+    caps: dict[str, int] = {}
+    left = free
+    for name in policy.order:
+        if name in by_name:
+            caps[name] = min(max(sizes.get(name, 0), 0), left)
+            left -= caps[name]
+    taken = np.zeros(len(ranked), dtype=bool)
+    labels = np.full(len(ranked), "", dtype=object)
+    for name in policy.order:
+        if name in by_name:
+            cap = caps[name]
+            ben = flags[by_name[name].category][ranked]
+            pools = (np.flatnonzero(~taken & ben), np.flatnonzero(~taken & ~ben))
+        elif name == "unreserved":
+            cap = left
+            pools = (np.flatnonzero(~taken),)
+        else:
+            continue
+        for pool in pools:
+            if cap <= 0:
+                break
+            pick = pool[:cap]
+            taken[pick] = True
+            labels[pick] = name
+            cap -= len(pick)
+    return ranked[taken], labels[taken]
 
 
 def _ranked(ranking: Ranking, order: np.ndarray) -> Ranking:
@@ -202,7 +298,7 @@ def _ranked(ranking: Ranking, order: np.ndarray) -> Ranking:
 
 
 def _withdraw(stream: Stream, ranking: Ranking, s: int, t: int, shortage: int,
-              served: np.ndarray, withdrawn: np.ndarray, running: np.ndarray,
+              served: np.ndarray, withdrawn: np.ndarray, occupancy: _Occupancy,
               trials: dict[int, list[int]]) -> int:
     """Withdraw up to `shortage` units from patients found blue at their 48 h or 120 h trial
     today (lowest priority first); returns the units freed."""
@@ -218,7 +314,7 @@ def _withdraw(stream: Stream, ranking: Ranking, s: int, t: int, shortage: int,
     freed = 0
     for i in blue[:shortage]:
         withdrawn[i] = True
-        running[s, t:stream.day[i] + stream.days[i]] -= 1
+        occupancy.withdraw(s, t, int(stream.day[i] + stream.days[i]))
         freed += 1
     return freed
 
@@ -238,8 +334,13 @@ class Bound:
 def offline_optimum(stream: Stream, benefit: np.ndarray, excluded: np.ndarray,
                     floors: list[tuple[str, np.ndarray, int]] | None = None,
                     options: SolverOptions | None = None,
-                    time_limit: float | None = None) -> Bound:
-    """Most benefit any schedule achieves with hindsight (models/bedside.py, horizon)."""
+                    time_limit: float | None = None, exact: bool = True) -> Bound:
+    """Most benefit any schedule achieves with hindsight (models/bedside.py, horizon).
+
+    The LP relaxation first (exact without reserve floors: the rows are an interval matrix).
+    If it is fractional: `exact` runs branch and bound; otherwise the few fractional patients
+    are decided by a small integer program with everyone else fixed, and the LP value stays
+    as the proven bound (the gap is reported)."""
     keep = np.flatnonzero(~excluded)
     data = HorizonData(benefit[keep], stream.day[keep], stream.site[keep], stream.days[keep],
                        stream.capacity, [(n, m[keep], f) for n, m, f in floors or []])
@@ -250,29 +351,52 @@ def offline_optimum(stream: Stream, benefit: np.ndarray, excluded: np.ndarray,
     h.set_option("presolve", "off")
     h.set_cost(program.objective, maximize=True)
     run = h.solve(time_limit)
-    seconds, proof = run.seconds, "lp-integral"
+    seconds = run.seconds
     x = program.cols["x"]
-    if run.values is not None and run.status is SolveStatus.OPTIMAL:
-        frac = np.abs(run.values[x] - np.round(run.values[x]))
-        if float(frac.max(initial=0.0)) > INTEGRAL_TOL:
-            h.set_integrality(x, True)
-            h.set_option("presolve", "on")
-            lp_bound = run.objective
-            run = h.solve(time_limit)
-            seconds += run.seconds
-            proof = "branch-and-bound" if run.status is SolveStatus.OPTIMAL else str(run.status)
-            if run.bound is None:
-                run = type(run)(run.status, run.objective, lp_bound, run.gap, run.seconds,
-                                run.values)
-    else:
-        proof = str(run.status)
-    served = None
-    value = None
-    if run.values is not None:
-        served = np.zeros(len(benefit), dtype=bool)
-        served[keep] = run.values[x] > 0.5
-        value = float(benefit[served].sum())
-    return Bound(run.status, value, run.bound, served, proof, seconds)
+    if run.values is None or run.status is not SolveStatus.OPTIMAL:
+        return Bound(run.status, None, run.bound, None, str(run.status), seconds)
+    values, bound, proof = run.values[x], run.objective, "lp-integral"
+    frac = np.abs(values - np.round(values)) > INTEGRAL_TOL
+    if frac.any():
+        values, status, seconds, proof = _round(program, h, values, frac, exact, options,
+                                                time_limit, seconds)
+        if values is None:
+            return Bound(status, None, bound, None, proof, seconds)
+    served = np.zeros(len(benefit), dtype=bool)
+    served[keep] = values > 0.5
+    value = float(benefit[served].sum())
+    if proof == "rounded" and bound is not None and bound - value <= 1e-7 * max(1.0, bound):
+        proof = "rounded-optimal"
+    status = SolveStatus.OPTIMAL if proof != "rounded" else SolveStatus.TIME_LIMIT
+    return Bound(status, value, bound, served, proof, seconds)
+
+
+def _round(program: Any, h: MatrixHighsModel, values: np.ndarray, frac: np.ndarray,
+           exact: bool, options: SolverOptions | None, time_limit: float | None,
+           seconds: float) -> tuple[np.ndarray | None, SolveStatus, float, str]:
+    """Integer values from a fractional LP optimum (offline_optimum's doc)."""
+    x = program.cols["x"]
+    if not exact:
+        fixed = np.where(frac, 0.0, np.round(values))
+        used = program.matrix @ fixed
+        sub = MatrixHighsModel(np.zeros(int(frac.sum())), np.ones(int(frac.sum())),
+                               program.matrix[:, x[frac]], program.row_lower - used,
+                               program.row_upper - used, np.ones(int(frac.sum()),
+                                                                 dtype=np.int8), options)
+        sub.set_cost(program.objective[x[frac]], maximize=True)
+        small = sub.solve(time_limit)
+        seconds += small.seconds
+        if small.values is not None and small.status is SolveStatus.OPTIMAL:
+            fixed[frac] = np.round(small.values)
+            return fixed, SolveStatus.OPTIMAL, seconds, "rounded"
+    h.set_integrality(x, True)
+    h.set_option("presolve", "off")  # HiGHS's presolve is slower than the solve here
+    run = h.solve(time_limit)
+    seconds += run.seconds
+    if run.values is None:
+        return None, run.status, seconds, str(run.status)
+    proof = "branch-and-bound" if run.status is SolveStatus.OPTIMAL else str(run.status)
+    return run.values[x], run.status, seconds, proof
 
 
 def outcomes(stream: Stream, patients: pd.DataFrame, treated: np.ndarray) -> dict[str, float]:

@@ -168,6 +168,9 @@ def smart(categories: Sequence[Category], rank: np.ndarray) -> Allocation:
 
 
 def allocate(categories: Sequence[Category], rank: np.ndarray, method: str) -> Allocation:
-    if method == "smart":
+    """The policy's reserve rule. When every category is open to everyone (soft reserves),
+    any non-wasteful allocation is of maximum cardinality and smart processing accepts
+    exactly what sequential processing does, so the cheaper sweep is run."""
+    if method == "smart" and not all(bool(c.eligible.all()) for c in categories):
         return smart(categories, rank)
-    return sequential(categories, rank)
+    return Allocation(sequential(categories, rank).assigned, method)

@@ -80,22 +80,27 @@ class Ranking:
 
 
 def rank_patients(patients: pd.DataFrame, policy: Policy, protocol: str | None = None,
-                  mean_days: float | None = None) -> Ranking:
+                  mean_days: float | None = None, *, detail: bool = True,
+                  draws: np.ndarray | None = None) -> Ranking:
     """Score and order `patients` under `protocol` (default: the policy's priority).
 
-    DNI patients and the policy's clinical exclusions are never candidates."""
+    DNI patients and the policy's clinical exclusions are never candidates. `detail`: the
+    per-patient score components and reasons of the decision log (compare skips them);
+    `draws`: the lottery draws, when already computed for these patients and seed."""
     protocol = protocol or policy.priority
     n = len(patients)
-    ids = [str(p) for p in patients.index]
     b = benefit(patients, policy.objective)
     gain = (patients["survival_with"] - patients["survival_without"]).to_numpy(dtype=float)
-    draw = lottery_draws(ids, policy.tie_break.seed)
+    draw = draws if draws is not None else lottery_draws(
+        [str(p) for p in patients.index], policy.tie_break.seed)
     weight = np.ones(n)
     for flag, w in policy.tie_break.weights:
         weight = np.where(patients[flag].to_numpy(dtype=bool), weight * w, weight)
     lottery_key = -np.log(draw) / weight  # Efraimidis-Spirakis: lowest key wins
     excluded = patients["dni"].to_numpy(dtype=bool).copy()
-    reason = ["declined the treatment (DNI): not a candidate" if d else "" for d in excluded]
+    reason = [""] * n
+    if detail:
+        reason = ["declined the treatment (DNI): not a candidate" if d else "" for d in excluded]
     for rule in policy.exclusions:
         values = patients[rule.column].to_numpy(dtype=float)
         hit = np.zeros(n, dtype=bool)
@@ -108,62 +113,75 @@ def rank_patients(patients: pd.DataFrame, policy: Policy, protocol: str | None =
             reason[j] = f"policy exclusion: {rule.column} {values[j]:g} {bound}" + (
                 f" ({rule.reason})" if rule.reason else "")
         excluded |= hit
-    components: list[dict[str, Any]] = [{"benefit": round(float(x), 9)} for x in b]
+    extra: dict[str, np.ndarray] = {}
     ties: list[np.ndarray] = []
     if protocol == "rapr":
         days = patients["expected_days"].to_numpy(dtype=float)
         mean = float(mean_days) if mean_days else _mean_days(policy, days, excluded)
         score = b / (days / mean)
-        for i, c in enumerate(components):
-            c.update(expected_days=float(days[i]), mean_days=round(mean, 9),
-                     rapr=round(float(score[i]), 9))
+        extra = {"expected_days": days, "mean_days": np.full(n, mean), "rapr": score}
         key = -score
     elif protocol == "ny2015_tiers":
         score, tiers = ny2015_tiers(patients, policy)
-        for i, c in enumerate(components):
-            c.update(sofa=_num(patients["sofa"].iloc[i]), tier=tiers[i])
-            if tiers[i] == "blue" and policy.ny2015.exclude_blue and not excluded[i]:
-                excluded[i] = True
-                reason[i] = ("NY 2015 blue (exclusion criterion or SOFA > "
+        blue = (tiers == "blue") & ~excluded
+        if policy.ny2015.exclude_blue:
+            for j in np.flatnonzero(blue).tolist():
+                reason[j] = ("NY 2015 blue (exclusion criterion or SOFA > "
                              f"{policy.ny2015.blue_min_sofa - 1}): no unit; medical management "
                              "and palliative care")
+            excluded |= blue
+        extra = {"sofa": patients["sofa"].to_numpy(dtype=float), "tier": tiers}
         key = score.astype(float)
     elif protocol == "pittsburgh_points":
-        score, parts = pittsburgh_points(patients, policy)
-        for c, extra in zip(components, parts, strict=True):
-            c.update(extra)
+        score, extra = pittsburgh_points(patients, policy)
         key = score.astype(float)
         if policy.pittsburgh.life_cycle_tiebreak:
-            ties.append(np.array([p.get("life_cycle_group", 0) for p in parts], dtype=float))
+            ties.append(extra["life_cycle_group"])
         if policy.pittsburgh.essential_worker_tiebreak and "essential_health_worker" in patients:
             ties.append(~patients["essential_health_worker"].to_numpy(dtype=bool) * 1.0)
     elif protocol == "fcfs":
         score = patients["arrival"].to_numpy(dtype=float)
+        extra = {"arrival": score}
         key = score
-        for i, c in enumerate(components):
-            c.update(arrival=float(score[i]))
     elif protocol == "lottery":
         score = np.zeros(n)
         key = score
     elif protocol == "max_life_years":
         score = gain * patients["life_expectancy_years"].to_numpy(dtype=float)
-        for i, c in enumerate(components):
-            c.update(life_years_gain=round(float(score[i]), 9))
+        extra = {"life_years_gain": score}
         key = -score
     else:
         raise ValueError(f"unknown protocol {protocol!r}")
-    classes = _dense(np.column_stack([key, *ties]) if ties else key[:, None])
+    classes = _dense(np.column_stack([key, *ties]) if ties else key)
     order = np.lexsort((lottery_key, classes))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     lottery_rank = np.empty(n, dtype=np.int64)
     lottery_rank[np.argsort(lottery_key, kind="stable")] = np.arange(n)
-    for i, c in enumerate(components):
-        c["lottery_draw"] = round(float(draw[i]), 12)
-        if weight[i] != 1.0:
-            c["lottery_weight"] = float(weight[i])
+    components: list[dict[str, Any]] = []
+    if detail:
+        components = _components(b, extra, draw, weight)
     return Ranking(protocol, b, np.asarray(score, dtype=float), classes, rank, lottery_rank,
                    draw, weight, excluded, reason, components)
+
+
+def _components(b: np.ndarray, extra: dict[str, np.ndarray], draw: np.ndarray,
+                weight: np.ndarray) -> list[dict[str, Any]]:
+    """Per patient, what the decision log records of its score."""
+    out = []
+    columns = {k: v.tolist() for k, v in extra.items()}
+    for i in range(len(b)):
+        record: dict[str, Any] = {"benefit": round(float(b[i]), 9)}
+        for key, values in columns.items():
+            value = values[i]
+            if isinstance(value, float):
+                value = None if math.isnan(value) else round(value, 9)
+            record[key] = value
+        record["lottery_draw"] = round(float(draw[i]), 12)
+        if weight[i] != 1.0:
+            record["lottery_weight"] = float(weight[i])
+        out.append(record)
+    return out
 
 
 def _mean_days(policy: Policy, days: np.ndarray, excluded: np.ndarray) -> float:
@@ -175,9 +193,12 @@ def _mean_days(policy: Policy, days: np.ndarray, excluded: np.ndarray) -> float:
 
 
 def _dense(keys: np.ndarray) -> np.ndarray:
-    """Class 0 for the smallest key row; rows equal to 12 decimals share a class."""
+    """Class 0 for the smallest key (row); keys equal to 12 decimals share a class."""
     rounded = np.round(np.asarray(keys, dtype=float), 12)
-    _, inverse = np.unique(rounded, axis=0, return_inverse=True)
+    if rounded.ndim == 1:
+        _, inverse = np.unique(rounded, return_inverse=True)
+    else:
+        _, inverse = np.unique(rounded, axis=0, return_inverse=True)
     return np.asarray(inverse, dtype=np.int64).ravel()
 
 
@@ -198,50 +219,38 @@ def ny2015_tier(sofa: float, exclusion: bool, single_organ: bool, red_max: int,
     return "yellow"
 
 
-def ny2015_tiers(patients: pd.DataFrame, policy: Policy) -> tuple[np.ndarray, list[str]]:
+def ny2015_tiers(patients: pd.DataFrame, policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    """Tier rank (red 0, yellow 1, blue 2) and tier name per patient (DNI: blue)."""
     p = policy.ny2015
-    tiers = [
-        "blue" if dni else ny2015_tier(float(sofa), bool(exc), bool(single), p.red_max_sofa,
-                                       p.blue_min_sofa)
-        for sofa, exc, single, dni in zip(patients["sofa"].fillna(24), patients["exclusion"],
-                                          patients["single_organ_failure"], patients["dni"],
-                                          strict=True)
-    ]
-    return np.array([TIER_RANK[t] for t in tiers]), tiers
+    sofa = patients["sofa"].fillna(24).to_numpy(dtype=float)
+    blue = (patients["exclusion"].to_numpy(dtype=bool) | (sofa >= p.blue_min_sofa)
+            | patients["dni"].to_numpy(dtype=bool))
+    red = ~blue & ((sofa <= p.red_max_sofa) | patients["single_organ_failure"].to_numpy(
+        dtype=bool))
+    rank = np.where(blue, 2, np.where(red, 0, 1))
+    return rank, np.array(["red", "yellow", "blue"], dtype=object)[rank]
 
 
-def sofa_points(sofa: float, bands: tuple[tuple[int, int, int], ...]) -> int:
-    for low, high, points in bands:
-        if low <= sofa <= high:
-            return points
-    return bands[-1][2]
-
-
-def life_cycle_group(age: float, groups: tuple[int, ...]) -> int:
-    """1 for ages up to the first bound (40), 2 up to the second (60), ... (younger first)."""
-    for i, bound in enumerate(groups):
-        if age <= bound:
-            return i + 1
-    return len(groups) + 1
-
-
-def pittsburgh_points(patients: pd.DataFrame, policy: Policy) -> tuple[np.ndarray,
-                                                                       list[dict[str, Any]]]:
+def pittsburgh_points(patients: pd.DataFrame, policy: Policy) -> tuple[
+        np.ndarray, dict[str, np.ndarray]]:
+    """Points (lower is higher priority) and their parts per patient."""
     p = policy.pittsburgh
+    sofa = patients["sofa"].fillna(24).to_numpy(dtype=float)
+    points = np.full(len(sofa), p.sofa_bands[-1][2])
+    for low, high, value in reversed(p.sofa_bands):
+        points = np.where((sofa >= low) & (sofa <= high), value, points)
     table = dict(p.comorbidity_points)
-    totals, parts = [], []
-    for sofa, comorbidity, age in zip(patients["sofa"].fillna(24), patients["comorbidity"],
-                                      patients["age_years"], strict=True):
-        points = sofa_points(float(sofa), p.sofa_bands)
-        extra = table.get(str(comorbidity or "none"), 0)
-        part: dict[str, Any] = {"sofa": float(sofa), "sofa_points": points,
-                                "comorbidity": str(comorbidity or "none"),
-                                "comorbidity_points": extra, "points": points + extra}
-        if p.life_cycle_tiebreak and not (isinstance(age, float) and math.isnan(age)):
-            part["life_cycle_group"] = life_cycle_group(float(age), p.age_groups)
-        totals.append(points + extra)
-        parts.append(part)
-    return np.array(totals), parts
+    disease = patients["comorbidity"].replace("", "none").fillna("none").to_numpy(dtype=object)
+    extra = np.array([table.get(str(d), 0) for d in disease])
+    parts: dict[str, np.ndarray] = {"sofa": sofa, "sofa_points": points.astype(float),
+                                    "comorbidity": disease,
+                                    "comorbidity_points": extra.astype(float),
+                                    "points": (points + extra).astype(float)}
+    if p.life_cycle_tiebreak:
+        age = patients["age_years"].to_numpy(dtype=float)
+        groups = np.searchsorted(np.array(p.age_groups, dtype=float), age, side="left") + 1.0
+        parts["life_cycle_group"] = np.where(np.isnan(age), len(p.age_groups) + 2.0, groups)
+    return points + extra, parts
 
 
 def available(patients: pd.DataFrame, protocol: str, policy: Policy) -> str | None:
