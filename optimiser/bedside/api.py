@@ -158,6 +158,7 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
         served = candidates[online.served[candidates]]
         if len(served):
             lowest_served[s, t] = float(ranking.benefit[served].min())
+    beneficiary = {r.name: stream.flags[r.category] for r in policy.reserves}
     rows = []
     for i, pid in enumerate(stream.ids):
         s, t = int(stream.site[i]), int(stream.day[i])
@@ -169,8 +170,12 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
                                            "for a waiting candidate")
         elif online.served[i]:
             decision = "unit"
-            reason = (f"unit from {online.category[i]!r} at {site} on day {t}; ranked "
-                      f"{batch_rank[i]} of {batch_size[i]} ({policy.priority})")
+            name = str(online.category[i])
+            released = name in beneficiary and not beneficiary[name][i]
+            source = (f"a unit of the {name!r} reserve, open to all: no beneficiary waiting"
+                      if released else f"a unit from {name!r}")
+            reason = (f"{source} at {site} on day {t}; ranked {batch_rank[i]} of "
+                      f"{batch_size[i]} ({policy.priority})")
             if policy.method == "optimal":
                 reason += "; in the allocation of most expected benefit under the reserves"
         else:
@@ -198,6 +203,8 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
             "components": ranking.components[i],
         })
     frame = pd.DataFrame(rows).set_index("patient")
+    for column in ("rank", "batch_rank"):
+        frame[column] = frame[column].astype("Int64")
     return frame[[*PATIENT_COLUMNS, "components"]]
 
 

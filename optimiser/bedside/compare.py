@@ -33,8 +33,8 @@ from optimiser.errors import InputError, Problem
 
 OFFLINE = "offline_optimum"
 METRICS = ("objective_value", "lives_gained", "expected_survivors", "life_years_gained",
-           "treated", "idle_unit_days")
-GROUP_METRICS = ("survival", "share_of_units", "share_of_patients")
+           "treated", "idle_unit_days", "lives_below_offline")
+GROUP_METRICS = ("survival", "share_of_units", "share_of_patients", "units_minus_patients")
 STREAMS = ("synthetic", "resample")
 SYNTHETIC_FLAGS = ("essential_health_worker", "disadvantaged_area")
 SYNTHETIC_GROUPS = ("age_band", "sex", "ethnicity", "deprivation_decile")
@@ -187,6 +187,9 @@ def run_replication(inputs: BedsideInputs, spec: CompareSpec, protocols: list[st
         treated = bound.served if bound.served is not None else np.zeros(len(patients), bool)
         rows.append(outcome.metrics(replication, OFFLINE, reserves, treated, base.benefit, None))
         groups.extend(outcome.groups(replication, OFFLINE, reserves, treated))
+    best = next(r["lives_gained"] for r in rows if r["protocol"] == OFFLINE and not r["reserves"])
+    for row in rows:  # paired: the same stream, so the interval is of the difference itself
+        row["lives_below_offline"] = best - row["lives_gained"]
     return rows, groups
 
 
@@ -231,7 +234,9 @@ class _Outcomes:
                             "reserves": reserves, "group": group, "value": value,
                             "survival": float(alive[k] / counts[k]),
                             "share_of_units": float(got[k] / served),
-                            "share_of_patients": float(counts[k] / self.total)})
+                            "share_of_patients": float(counts[k] / self.total),
+                            "units_minus_patients": float(got[k] / served
+                                                          - counts[k] / self.total)})
         return out
 
 
@@ -248,8 +253,11 @@ def run_chunk(inputs: BedsideInputs, spec: CompareSpec, protocols: list[str],
 
 def compare(inputs: BedsideInputs, spec: CompareSpec | None = None, *,
             workers: int | None = None, scheduler: Any = None, progress: bool = True,
-            on_chunk: Callable[[int], None] | None = None) -> CompareResult:
-    """Run every protocol on `spec.replications` replications (docs/bedside.md)."""
+            on_chunk: Callable[[int], None] | None = None,
+            time_limit: float | None = None) -> CompareResult:
+    """Run every protocol on `spec.replications` replications (docs/bedside.md). With
+    `time_limit`, chunks not finished by then are dropped and the result says how many
+    replications it rests on."""
     from optimiser.executor import default_workers, make_executor
 
     spec = spec or CompareSpec()
@@ -263,9 +271,12 @@ def compare(inputs: BedsideInputs, spec: CompareSpec | None = None, *,
     chunks = [reps[i:i + size] for i in range(0, len(reps), size)]
     results: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
     bar = _progress(len(reps), progress)
+    deadline = None if time_limit is None else t0 + time_limit
     try:
         if n_workers <= 1 and scheduler is None:
             for k, chunk in enumerate(chunks):
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
                 results[k] = run_chunk(inputs, spec, protocols, chunk)
                 bar(len(chunk))
                 if on_chunk:
@@ -275,14 +286,23 @@ def compare(inputs: BedsideInputs, spec: CompareSpec | None = None, *,
                 futures: dict[Future[Any], int] = {
                     pool.submit(run_chunk, inputs, spec, protocols, chunk): k
                     for k, chunk in enumerate(chunks)}
-                for future in _as_completed(futures):
-                    k = futures[future]
-                    results[k] = future.result()
-                    bar(len(chunks[k]))
-                    if on_chunk:
-                        on_chunk(len(chunks[k]))
+                left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+                try:
+                    for future in _as_completed(futures, left):
+                        k = futures[future]
+                        results[k] = future.result()
+                        bar(len(chunks[k]))
+                        if on_chunk:
+                            on_chunk(len(chunks[k]))
+                except TimeoutError:
+                    for future in futures:
+                        future.cancel()
     finally:
         bar(0, close=True)
+    done = sum(len(chunks[k]) for k in results)
+    if done < len(reps):
+        notes.append(f"time limit: {done} of {len(reps)} replications finished; every "
+                     "figure rests on those")
     rows = [row for k in sorted(results) for row in results[k][0]]
     group_rows = [row for k in sorted(results) for row in results[k][1]]
     raw = pd.DataFrame(rows)
@@ -291,7 +311,8 @@ def compare(inputs: BedsideInputs, spec: CompareSpec | None = None, *,
         summary=summarise(raw, ["protocol", "reserves"], METRICS),
         groups=summarise(groups, ["protocol", "reserves", "group", "value"], GROUP_METRICS),
         replications=raw,
-        spec={**asdict(spec), "protocols": protocols, "workers": n_workers},
+        spec={**asdict(spec), "protocols": protocols, "workers": n_workers,
+              "completed": done},
         policy=inputs.policy.describe(),
         inputs={"sha256": inputs.hashes, "files": dict(inputs.files)},
         notes=tuple(notes),
@@ -299,10 +320,11 @@ def compare(inputs: BedsideInputs, spec: CompareSpec | None = None, *,
     )
 
 
-def _as_completed(futures: dict[Future[Any], int]) -> Iterator[Future[Any]]:
+def _as_completed(futures: dict[Future[Any], int],
+                  timeout: float | None) -> Iterator[Future[Any]]:
     from concurrent.futures import as_completed
 
-    return as_completed(futures)
+    return as_completed(futures, timeout=timeout)
 
 
 def _progress(total: int, enabled: bool) -> Callable[..., None]:
@@ -323,26 +345,29 @@ def _progress(total: int, enabled: bool) -> Callable[..., None]:
 
 def summarise(raw: pd.DataFrame, keys: list[str], metrics: tuple[str, ...]) -> pd.DataFrame:
     """Mean, sd and a 95% t-interval over replications, per key and metric."""
+    columns = [*keys, "metric", "mean", "sd", "ci_low", "ci_high", "n"]
     if raw.empty:
-        return pd.DataFrame(columns=[*keys, "metric", "mean", "sd", "ci_low", "ci_high", "n"])
-    from scipy import stats
+        return pd.DataFrame(columns=columns)
+    from scipy.special import stdtrit  # the t quantile (scipy.stats costs seconds to import)
 
-    out = []
-    for key, group in raw.groupby(keys, sort=False):
-        for metric in metrics:
-            values = group[metric].to_numpy(dtype=float)
-            values = values[~np.isnan(values)]
-            n = len(values)
-            if n == 0:
-                continue
-            mean = float(values.mean())
-            sd = float(values.std(ddof=1)) if n > 1 else 0.0
-            half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)) if n > 1 else 0.0
-            record = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-            record.update(metric=metric, mean=mean, sd=sd, ci_low=mean - half,
-                          ci_high=mean + half, n=n)
-            out.append(record)
-    return pd.DataFrame(out)
+    long = raw.melt(id_vars=keys, value_vars=list(metrics), var_name="metric",
+                    value_name="_x").dropna(subset=["_x"])
+    stats = long.groupby([*keys, "metric"], sort=False)["_x"].agg(["mean", "std", "count"])
+    stats = stats.reset_index().rename(columns={"std": "sd", "count": "n"})
+    n = stats["n"].to_numpy(dtype=float)
+    sd = np.nan_to_num(stats["sd"].to_numpy(dtype=float))
+    quantile = np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.975), 0.0)
+    half = quantile * sd / np.sqrt(n)
+    stats["sd"] = sd
+    stats["ci_low"] = stats["mean"] - half
+    stats["ci_high"] = stats["mean"] + half
+    order = {m: i for i, m in enumerate(metrics)}
+    stats["_order"] = stats["metric"].map(order)
+    first = {key: i for i, key in enumerate(dict.fromkeys(map(tuple, raw[keys].to_numpy())))}
+    stats["_key"] = [first[tuple(row)] for row in stats[keys].to_numpy()]
+    stats = stats.sort_values(["_key", "_order"], kind="stable").drop(columns=["_order", "_key"])
+    stats["n"] = stats["n"].astype(int)
+    return stats[columns].reset_index(drop=True)
 
 
 def table(result: CompareResult, metric: str = "lives_gained") -> pd.DataFrame:

@@ -121,15 +121,16 @@ def curves_to_instance(inputs: BedsideInputs, regional: str | Path, out: Path,
     rows = []
     for curve in curves:
         r = curve.site
-        swo = float(regions.at[r, "survival_without"])
+        swo = float(regions.loc[r, "survival_without"])  # type: ignore[arg-type]
+        capacity = float(regions.loc[r, "capacity"])  # type: ignore[arg-type]
         turnover = horizon / curve.mean_days
         if len(curve.concave):
             turnover = max(turnover, float(curve.concave.max()) / max(1.0 - swo, 1e-9))
         regions.at[r, "los_days"] = horizon / turnover
-        regions.at[r, "peak_demand"] = float(regions.at[r, "capacity"]) + curve.useful_units
+        regions.at[r, "peak_demand"] = capacity + curve.useful_units
         blocks = _blocks(curve.concave)
         if not blocks:
-            regions.at[r, "peak_demand"] = float(regions.at[r, "capacity"])
+            regions.at[r, "peak_demand"] = capacity
             continue
         regions.at[r, "survival_with"] = min(1.0, swo + blocks[0][1] / turnover)
         for units, marginal in blocks:

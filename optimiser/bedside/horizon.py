@@ -32,9 +32,11 @@ from optimiser.bedside.io import Cohort, Units
 from optimiser.bedside.policy import Policy
 from optimiser.bedside.reserves import allocate, categories_for
 from optimiser.bedside.scores import Ranking
+from optimiser.errors import InputError, Problem
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
 
 INTEGRAL_TOL = 1e-6
+MAX_CELLS = 5_000_000  # sites x days held in memory (40 MB of counts)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ def stream_from(cohort: Cohort, units: Units) -> Stream:
     day = p["day"].to_numpy(dtype=np.int64)
     days = p["days"].to_numpy(dtype=np.int64)
     horizon = int((day + days).max(initial=0)) + 1
+    if len(sites) * horizon > MAX_CELLS:
+        raise InputError(Problem(
+            f"{len(sites):,} sites x {horizon:,} days (arrivals and courses) is above the "
+            f"engine's bound of {MAX_CELLS:,} site-days; split the case", file=units.source))
     capacity = units.matrix(sites, horizon)
     flags = {f: p[f].to_numpy(dtype=bool) for f in cohort.categories}
     order = np.lexsort((np.arange(len(p)), day, site))
@@ -275,7 +281,8 @@ def _sequential_soft(policy: Policy, flags: dict[str, np.ndarray], ranked: np.nd
         if name in by_name:
             cap = caps[name]
             ben = flags[by_name[name].category][ranked]
-            pools = (np.flatnonzero(~taken & ben), np.flatnonzero(~taken & ~ben))
+            pools: tuple[np.ndarray, ...] = (np.flatnonzero(~taken & ben),
+                                              np.flatnonzero(~taken & ~ben))
         elif name == "unreserved":
             cap = left
             pools = (np.flatnonzero(~taken),)

@@ -119,10 +119,13 @@ class Policy:
 
     @property
     def order(self) -> tuple[str, ...]:
-        """Processing order of the categories (reserve names and 'unreserved')."""
+        """Processing order of the categories (reserve names and 'unreserved'). Default: the
+        unreserved units first, then the reserves, so that a reserve's units come over and
+        above what its beneficiaries win in open competition (Pathak et al. 2024, the
+        order that favours beneficiaries most)."""
         if self.processing_order:
             return self.processing_order
-        return (*(r.name for r in self.reserves), UNRESERVED)
+        return (UNRESERVED, *(r.name for r in self.reserves))
 
     def survival_from_sofa(self, sofa: int) -> float | None:
         for score, survival in self.sofa_survival:
