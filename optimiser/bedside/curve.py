@@ -51,10 +51,10 @@ class Curve:
                              "marginal_concave": self.concave})
 
 
-def pool_adjacent_violators(values: np.ndarray) -> np.ndarray:
+def pool_adjacent_violators(values: np.ndarray | list[float]) -> np.ndarray:
     """The non-increasing sequence closest to `values` in least squares (block means)."""
     blocks: list[list[float]] = []  # [sum, count]
-    for v in values.tolist():
+    for v in np.asarray(values, dtype=float).tolist():
         blocks.append([v, 1.0])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] < blocks[-1][0] / blocks[-1][1]:
             total, count = blocks.pop()

@@ -57,7 +57,8 @@ def snapshot_data(policy: Policy, ranking: Ranking, flags: dict[str, np.ndarray]
 
     `orders`: also the class arrays of the priority families (for the price table)."""
     members = batch.members
-    cats = categories_for(policy, batch_flags(flags, members), batch.free, batch.reserve_units)
+    cats = categories_for(policy, batch_flags(flags, members), len(members), batch.free,
+                          batch.reserve_units)
     data_orders: dict[str, np.ndarray] = {}
     if orders:
         local_rank = _local(ranking.rank[members])

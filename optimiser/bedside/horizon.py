@@ -229,7 +229,8 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
                               dtype=object)
         else:
             local_flags = {f: v[candidates] for f, v in stream.flags.items()}
-            cats = categories_for(policy, local_flags, free, sizes, active_names)
+            cats = categories_for(policy, local_flags, len(candidates), free, sizes,
+                                  active_names)
             local = allocate(cats, order[candidates], policy.reserve_method).assigned
             picked = local >= 0
             chosen = candidates[picked]
@@ -349,6 +350,9 @@ def offline_optimum(stream: Stream, benefit: np.ndarray, excluded: np.ndarray,
     are decided by a small integer program with everyone else fixed, and the LP value stays
     as the proven bound (the gap is reported)."""
     keep = np.flatnonzero(~excluded)
+    if len(keep) == 0:  # nobody to schedule: nothing to solve
+        return Bound(SolveStatus.OPTIMAL, 0.0, 0.0, np.zeros(len(benefit), dtype=bool),
+                     "no candidate", 0.0)
     data = HorizonData(benefit[keep], stream.day[keep], stream.site[keep], stream.days[keep],
                        stream.capacity, [(n, m[keep], f) for n, m, f in floors or []])
     program = build_horizon(data)

@@ -149,15 +149,17 @@ def load_inputs(
         problems.extend(exc.problems)
     units_path = Path(units) if units is not None else root / "units.csv"
     unit_table: Units | None = None
+    sites: set[str] | None = None
     try:
         unit_table = load_units(units_path, existing)
     except InputError as exc:
         problems.extend(exc.problems)
+        sites = _raw_sites(units_path)  # still check the patients' sites against the file
     patients_path = root / "patients.csv"
     raw = _read_csv(patients_path, problems, required=True)
     cohort = None
     if raw is not None:
-        cohort = validate_patients(raw, parsed, unit_table, problems)
+        cohort = validate_patients(raw, parsed, unit_table, problems, sites)
         if cohort is not None:
             cohort = _with_hash(cohort, sha256_file(patients_path))
     if problems:
@@ -384,14 +386,25 @@ def _arrival(text: str) -> float | dt.datetime | None:
 # Patients
 
 
+def _raw_sites(path: Path) -> set[str] | None:
+    """The site ids a units.csv lists, even when other cells are wrong (None if unreadable)."""
+    scratch: list[Problem] = []
+    raw = _read_csv(path, scratch, required=True) if path.suffix == ".csv" else None
+    if raw is None or "site" not in raw.columns:
+        return None
+    return {str(v).strip() for v in raw["site"] if str(v).strip()}
+
+
 def validate_patients(
     raw: pd.DataFrame,
     policy: Policy | None,
     units: Units | None,
     problems: list[Problem],
+    unit_sites: set[str] | None = None,
 ) -> Cohort | None:
-    """Check patients.csv (as text cells) against the policy and the units; None if any
-    problem was found (all of them are appended to `problems`)."""
+    """Check patients.csv (as text cells) against the policy and the units (or, when the
+    units could not be read, the `unit_sites` they list); None if any problem was found (all of
+    them are appended to `problems`)."""
     file = raw.attrs.get("file", "patients.csv")
     lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
     word = raw.attrs.get("line_word", "line")
@@ -440,7 +453,7 @@ def validate_patients(
         problems.append(Problem(message, file=file, line=line, column=column, line_word=word))
 
     sites = [str(v).strip() for v in raw["site"]]
-    known_sites = set(units.sites) if units is not None else None
+    known_sites = set(units.sites) if units is not None else unit_sites
     for line, site in zip(lines, sites, strict=True):
         if not site:
             fail(line, "site", "empty site id")

@@ -37,13 +37,14 @@ from optimiser.bedside.policy import UNRESERVED, Policy
 NONE = -1  # assigned category of a patient without a unit
 
 
-def categories_for(policy: Policy, flags: dict[str, np.ndarray], free_units: int,
+def categories_for(policy: Policy, flags: dict[str, np.ndarray], size: int, free_units: int,
                    reserve_units: dict[str, int] | None = None,
                    active: set[str] | None = None) -> list[Category]:
     """The categories of one decision, in processing order. `reserve_units` overrides the
     reserves' sizes (the horizon carries fractional shares from day to day); `active` keeps
-    only these reserves (the others' units go to the unreserved category)."""
-    n = len(next(iter(flags.values()))) if flags else 0
+    only these reserves (the others' units go to the unreserved category). `size`: the
+    number of candidates (flags hold one entry per candidate)."""
+    n = size
     specs = {r.name: r for r in policy.reserves if active is None or r.name in active}
     sizes = {}
     left = free_units

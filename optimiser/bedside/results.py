@@ -17,7 +17,7 @@ PATIENT_COLUMNS = ["site", "day", "candidate", "benefit", "score", "rank", "batc
 
 def clean(value: Any) -> Any:
     """JSON-ready scalars: numpy to Python, NaN and inf to None, floats to 9 decimals."""
-    if value is None:
+    if value is None or value is pd.NA:
         return None
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         value = value.item()
