@@ -8,7 +8,14 @@ with reserves, guardrails and a replayable record (docs/bedside.md).
 """
 
 from optimiser.bedside.api import allocate
-from optimiser.bedside.io import BedsideInputs, Cohort, Units, inputs_from_dict, load_inputs
+from optimiser.bedside.io import (
+    BedsideInputs,
+    Cohort,
+    Units,
+    case_to_dict,
+    inputs_from_dict,
+    load_inputs,
+)
 from optimiser.bedside.policy import Policy, load_policy, policy_from_dict
 from optimiser.bedside.results import BedsideResult
 
@@ -19,6 +26,7 @@ __all__ = [
     "Policy",
     "Units",
     "allocate",
+    "case_to_dict",
     "inputs_from_dict",
     "load_inputs",
     "load_policy",

@@ -616,3 +616,44 @@ def _requirements(columns: dict[str, list[Any]], lines: list[int], fail: Any,
         for i, line in enumerate(lines):
             if not columns["dni"][i] and math.isnan(columns[column][i]):
                 fail(line, column, f"missing value ({why})")
+
+
+def case_to_dict(folder: str | Path) -> dict[str, Any]:
+    """A bedside folder as the JSON body of POST /v1/bedside (the inverse of
+    inputs_from_dict): rows of patients.csv and units.csv, policy.toml as a table."""
+    import tomllib
+
+    root = Path(folder)
+
+    def rows(path: Path) -> list[dict[str, Any]]:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        out = []
+        for record in frame.to_dict("records"):
+            out.append({k: _json_cell(v) for k, v in record.items() if str(v).strip() != ""})
+        return out
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dt.date | dt.datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    policy = tomllib.loads((root / "policy.toml").read_text())
+    return {"patients": rows(root / "patients.csv"), "units": rows(root / "units.csv"),
+            "policy": plain(policy)}
+
+
+def _json_cell(text: str) -> Any:
+    word = text.strip()
+    if word.lower() in ("true", "false"):
+        return word.lower() == "true"
+    try:
+        number = float(word)
+    except ValueError:
+        return word
+    if not math.isfinite(number):
+        return word
+    return int(number) if number == int(number) and "." not in word else number

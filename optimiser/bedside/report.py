@@ -64,6 +64,8 @@ def allocation_text(result: BedsideResult) -> str:
     title = "Decisions" if result.mode == "snapshot" else "Patients receiving a unit"
     lines.append(f"{title}:")
     cols = ["site", "day", "benefit", "batch_rank", "decision", "category", "override"]
+    if result.mode == "snapshot":
+        shown = shown.sort_values(["site", "batch_rank"], kind="stable")
     view = shown[cols].head(40).copy()
     view["benefit"] = view["benefit"].map(lambda v: f"{v:.3f}")
     lines.append(view.to_string())
