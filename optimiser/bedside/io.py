@@ -629,7 +629,8 @@ def case_to_dict(folder: str | Path) -> dict[str, Any]:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         out = []
         for record in frame.to_dict("records"):
-            out.append({k: _json_cell(v) for k, v in record.items() if str(v).strip() != ""})
+            out.append({str(k): _json_cell(v) for k, v in record.items()
+                        if str(v).strip() != ""})
         return out
 
     def plain(value: Any) -> Any:
