@@ -28,6 +28,7 @@ from optimiser.bedside.policy import Policy
 from optimiser.bedside.price import PRICE_COLUMNS, horizon_price, snapshot_price
 from optimiser.bedside.results import PATIENT_COLUMNS, BedsideResult
 from optimiser.bedside.scores import PROTOCOLS, Ranking, available, rank_patients
+from optimiser.bedside.snapshot import EXACT
 from optimiser.errors import InputError, Problem
 from optimiser.solver import SolverOptions, solver_versions
 
@@ -58,7 +59,7 @@ def allocate(
     stream = stream_from(cohort, inputs.units)
     days = sorted(set(patients["day"][~ranking.excluded]))
     mode = "snapshot" if len(days) <= 1 else "horizon"
-    options = SolverOptions()
+    options = EXACT
     online = run_online(stream, policy, ranking, record=True, method=policy.method,
                         options=options, deadline=deadline)
     timings = {"decide": time.perf_counter() - t0}

@@ -32,6 +32,7 @@ from optimiser.bedside.io import Cohort, Units
 from optimiser.bedside.policy import Policy
 from optimiser.bedside.reserves import allocate, categories_for
 from optimiser.bedside.scores import Ranking
+from optimiser.bedside.snapshot import EXACT
 from optimiser.errors import InputError, Problem
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
 
@@ -358,7 +359,7 @@ def offline_optimum(stream: Stream, benefit: np.ndarray, excluded: np.ndarray,
     program = build_horizon(data)
     h = MatrixHighsModel(program.col_lower, program.col_upper, program.matrix,
                          program.row_lower, program.row_upper,
-                         np.zeros_like(program.integrality), options)
+                         np.zeros_like(program.integrality), options or EXACT)
     h.set_option("presolve", "off")
     h.set_cost(program.objective, maximize=True)
     run = h.solve(time_limit)

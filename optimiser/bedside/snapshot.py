@@ -30,6 +30,9 @@ from optimiser.bedside.reserves import NONE, maximum_cardinality, smart
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolverRun, SolveStatus
 
 INTEGRAL_TOL = 1e-6
+# A bedside decision is a set of patients: branch and bound is closed to 1e-9 of the
+# objective (the engine's default, 0.005 lives, suits prices of whole regions, not one patient).
+EXACT = SolverOptions(mip_rel_gap=0.0, mip_abs_gap=1e-9)
 LIVES_TOL_REL = 1e-7
 LIVES_TOL_ABS = 1e-7
 REDUCED_COST_TOL = 1e-9
@@ -60,7 +63,7 @@ class SnapshotIP:
         t0 = time.perf_counter()
         self.data = data
         self.per_patient = per_patient
-        self.options = options or SolverOptions()
+        self.options = options or EXACT
         self.program: Program = build_snapshot(data, per_patient=per_patient)
         p = self.program
         self.x = p.cols["x"]
