@@ -141,7 +141,7 @@ class SnapshotIP:
         best = float(objective @ values)
         status = run.status
         if rank is not None and len(x):
-            values, extra, more = self._tie_stage(values, best, rank, proof, deadline)
+            values, extra, more = self._tie_stage(values, best, rank, proof, deadline, key)
             solves += extra
             seconds += more
         served = values[x] > 0.5
@@ -180,52 +180,80 @@ class SnapshotIP:
         return mip, proof, solves + 1, seconds + mip.seconds
 
     def _tie_stage(self, values: np.ndarray, best: float, rank: np.ndarray, proof: str,
-                   deadline: float | None) -> tuple[np.ndarray, int, float]:
-        """Among the optima, the highest priority: fix every x whose value is the same in all
-        optima (nonzero reduced cost; valid when the LP optimum was integral), then maximise
-        sum (n - rank) x over the rest with benefit >= best - tol."""
+                   deadline: float | None, key: tuple[frozenset[str], str | None]
+                   ) -> tuple[np.ndarray, int, float]:
+        """Among the optima, the highest priority (sum of n - rank over those served).
+
+        When the LP optimum was integral, the optimal face is known exactly from its duals
+        (complementary slackness): every column with a nonzero reduced cost keeps its value
+        and every row with a nonzero dual stays tight in every optimum. Fixing those, every
+        remaining point is optimal, and the priority objective is maximised over it with the
+        same matrix (usually integral again). Otherwise, benefit >= best - tol is added."""
         h, x, p = self.highs, self.x, self.program
         n = len(x)
-        free = np.ones(n, dtype=bool)
-        if proof == "lp-integral":
-            duals = h.row_duals()[: p.matrix.shape[0]]  # rows added later are free
-            reduced = p.objective - p.matrix.T @ duals
-            scale = max(1.0, float(np.abs(p.objective).max(initial=0.0)))
-            free = np.abs(reduced[x]) <= REDUCED_COST_TOL * scale
-        if not free.any():
-            return values, 0, 0.0
-        fixed = x[~free]
-        fixed_values = np.round(values[fixed])
-        h.set_col_bounds_arrays(fixed, fixed_values, fixed_values)
-        tol = max(LIVES_TOL_ABS, LIVES_TOL_REL * abs(best))
-        row = h.add_row_arrays(x, self.data.benefit, best - tol, math.inf)
         weights = np.zeros(len(p.objective))
         weights[x] = (n - rank).astype(float)
-        h.set_cost(weights, maximize=True)
-        try:
-            run, _, solves, seconds = self._integer_solve(deadline, np.round(values))
-        finally:
-            h.set_row_bounds(row, -math.inf, math.inf)
-            h.set_col_bounds_arrays(fixed, p.col_lower[fixed], p.col_upper[fixed])
-            h.set_cost(p.objective, maximize=True)
+        if proof == "lp-integral":
+            rows = p.matrix.shape[0]
+            duals = h.row_duals()[:rows]  # rows added later are free
+            reduced = p.objective - p.matrix.T @ duals
+            scale = max(1.0, float(np.abs(p.objective).max(initial=0.0)))
+            tol = REDUCED_COST_TOL * scale
+            if not (np.abs(reduced[x]) <= tol).any():
+                return values, 0, 0.0  # no x can change: the optimum is unique
+            fixed = np.flatnonzero(np.abs(reduced) > tol)
+            tight = np.flatnonzero(np.abs(duals) > tol)
+            saved = (h._row_lower[tight].copy(), h._row_upper[tight].copy())
+            activity = p.matrix[tight] @ values
+            h.set_col_bounds_arrays(fixed, values[fixed], values[fixed])
+            h.set_rows_bounds(tight, activity, activity)
+            h.set_cost(weights, maximize=True)
+            try:
+                run, _, solves, seconds = self._integer_solve(deadline, values)
+            finally:
+                h.set_rows_bounds(tight, *saved)
+                h.set_col_bounds_arrays(fixed, p.col_lower[fixed], p.col_upper[fixed])
+                self._switch(*key)  # the active families' column bounds again
+                h.set_cost(p.objective, maximize=True)
+        else:
+            tol = max(LIVES_TOL_ABS, LIVES_TOL_REL * abs(best))
+            row = h.add_row_arrays(x, self.data.benefit, best - tol, math.inf)
+            h.set_cost(weights, maximize=True)
+            try:
+                run, _, solves, seconds = self._integer_solve(deadline, np.round(values))
+            finally:
+                h.set_row_bounds(row, -math.inf, math.inf)
+                h.set_cost(p.objective, maximize=True)
         if run.values is None or run.status is not SolveStatus.OPTIMAL:
             return values, solves, seconds
+        if float(self.data.benefit @ run.values[x]) < best - max(LIVES_TOL_ABS,
+                                                                  LIVES_TOL_REL * abs(best)):
+            return values, solves, seconds  # numerical safety: never trade lives for rank
         return run.values, solves, seconds
 
     def _assign(self, served: np.ndarray, values: np.ndarray, active: frozenset[str],
                 rank: np.ndarray | None) -> np.ndarray:
-        """Per-candidate categories inside the support of y (module doc)."""
+        """Per-candidate categories of the served set, by smart processing in the policy's
+        order. Grouped holders: a soft reserve is open to non-beneficiaries exactly when all
+        its beneficiaries are served (the widest the program allows, so the served set always
+        fits, and the answer depends on the set alone, not on which optimal y the LP
+        returned). Per-patient holders (the priority families): inside the support of y."""
         p = self.program
         cats = self.categories(active)
         index = {cat.name: c for c, cat in enumerate(self.data.categories)}
         restricted = []
         for cat in cats:
             c = index[cat.name]
-            holders = p.pairs[c]
-            support = holders[values[p.cols[f"y:{c}"]] > INTEGRAL_TOL]
-            allowed = np.zeros(int(p.holder.max(initial=-1)) + 1, dtype=bool)
-            allowed[support] = True
-            eligible = cat.eligible & served & allowed[p.holder]
+            if self.per_patient:
+                holders = p.pairs[c]
+                support = holders[values[p.cols[f"y:{c}"]] > INTEGRAL_TOL]
+                allowed = np.zeros(int(p.holder.max(initial=-1)) + 1, dtype=bool)
+                allowed[support] = True
+                eligible = cat.eligible & served & allowed[p.holder]
+            else:
+                open_to_all = cat.soft and bool(served[cat.beneficiary].all())
+                eligible = cat.eligible & served & (cat.beneficiary | (not cat.reserve)
+                                                    | open_to_all)
             restricted.append(Category(cat.name, cat.units, eligible, cat.beneficiary,
                                        cat.reserve, cat.soft))
         order = rank if rank is not None else np.arange(len(served))
