@@ -36,13 +36,25 @@ def test_allocate_writes_every_output_and_replays(run_cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_allocate_json_is_one_object(run_cli):
+def test_allocate_json_is_one_object(run_cli, tmp_path):
+    log = tmp_path / "log.jsonl"
     result = run_cli("bedside", "allocate", EXAMPLE, "--json", "--no-price", "--no-protocols",
-                     "--log", "/dev/null")
+                     "--log", log)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["mode"] == "horizon" and data["policy"]["approved_by"]
     assert data["summary"]["certified"] is True
+    assert log.is_file()
+
+
+def test_a_log_path_that_is_not_a_regular_file_is_refused(tmp_path):
+    """A device or a folder is never replaced by a log (nothing is written)."""
+    from optimiser.bedside.log import check_log_path
+    from optimiser.errors import InputError
+
+    for path in (Path("/dev/null"), tmp_path):
+        with pytest.raises(InputError, match="not a regular file"):
+            check_log_path(path)
 
 
 @pytest.mark.slow

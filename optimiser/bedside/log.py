@@ -85,9 +85,25 @@ def header(result: BedsideResult, options: dict[str, Any],
     }
 
 
+def check_log_path(path: Path) -> None:
+    """A log is a regular file in an existing folder: refuse anything else before any work
+    (a device such as /dev/null must never be replaced by a file)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(Problem(f"--log {path}: exists and is not a regular file; choose a "
+                                 "file path (nothing was written)"))
+    if path.is_symlink():
+        raise InputError(Problem(f"--log {path}: is a symbolic link; choose a file path "
+                                 "(nothing was written)"))
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise InputError(Problem(f"--log {path}: {parent} is not a folder"))
+
+
 def write_log(path: Path, result: BedsideResult, options: dict[str, Any],
               overrides: str | None = None) -> None:
     """Write the log next to its final name, then move it into place (never half a log)."""
+    check_log_path(path)
     lines = decision_lines(result)
     summary = {
         "type": "summary",

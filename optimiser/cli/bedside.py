@@ -82,7 +82,7 @@ def allocate_command(
 ) -> None:
     """Recommend who receives the units (an advisory decision: the officer decides)."""
     from optimiser.bedside.api import allocate
-    from optimiser.bedside.log import read_overrides, write_log
+    from optimiser.bedside.log import check_log_path, read_overrides, write_log
     from optimiser.bedside.report import allocation_text
     from optimiser.cli.common import check_out_apart
     from optimiser.cli.regional import fail_with_problems
@@ -90,6 +90,8 @@ def allocate_command(
     inputs = _load(case, units, policy, existing_capacity)
     if out is not None:
         check_out_apart(out, {"case": case})
+    if log is not None:
+        check_log_path(log)
     table = None
     if overrides is not None:
         try:
