@@ -8,6 +8,8 @@ with reserves, guardrails and a replayable record (docs/bedside.md).
 """
 
 from optimiser.bedside.api import allocate
+from optimiser.bedside.compare import CompareResult, CompareSpec, compare
+from optimiser.bedside.curve import curves_to_instance, site_curve
 from optimiser.bedside.io import (
     BedsideInputs,
     Cohort,
@@ -16,6 +18,7 @@ from optimiser.bedside.io import (
     inputs_from_dict,
     load_inputs,
 )
+from optimiser.bedside.log import read_overrides, replay, write_log
 from optimiser.bedside.policy import Policy, load_policy, policy_from_dict
 from optimiser.bedside.results import BedsideResult
 
@@ -23,12 +26,20 @@ __all__ = [
     "BedsideInputs",
     "BedsideResult",
     "Cohort",
+    "CompareResult",
+    "CompareSpec",
     "Policy",
     "Units",
     "allocate",
     "case_to_dict",
+    "compare",
+    "curves_to_instance",
     "inputs_from_dict",
     "load_inputs",
     "load_policy",
     "policy_from_dict",
+    "read_overrides",
+    "replay",
+    "site_curve",
+    "write_log",
 ]
