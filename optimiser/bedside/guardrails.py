@@ -127,10 +127,13 @@ def check_guardrails(data: Mapping[str, Any], policy: Policy, file: str | None) 
             out.extend(_criterion(flag, f"tie_break.weights.{flag}", "a lottery weight",
                                   reporting, file))
     for key in ("exclusions", "exclude", "exclusion", "cutoffs", "priority_points"):
-        items = data.get(key)
-        if items is None:
+        if key not in data:
             continue
+        items = data[key]
         rows = items if isinstance(items, list) else [items]
+        if key != "exclusions" and not any(isinstance(item, Mapping) for item in rows):
+            out.append(Problem(f"field '{key}': not supported (write clinical exclusions as "
+                               "[[exclusions]] on sofa or exclusion)", file=file))
         for i, item in enumerate(rows):
             if not isinstance(item, Mapping):
                 continue

@@ -38,6 +38,7 @@ from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
 
 INTEGRAL_TOL = 1e-6
 MAX_CELLS = 5_000_000  # sites x days held in memory (40 MB of counts)
+MAX_PATIENT_DAYS = 20_000_000  # nonzeros of the offline program (the benchmark: 220,000)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ def stream_from(cohort: Cohort, units: Units) -> Stream:
     day = p["day"].to_numpy(dtype=np.int64)
     days = p["days"].to_numpy(dtype=np.int64)
     horizon = int((day + days).max(initial=0)) + 1
+    used = int(np.minimum(days, horizon).sum())
+    if used > MAX_PATIENT_DAYS:
+        raise InputError(Problem(
+            f"{used:,} patient-days of courses is above the engine's bound of "
+            f"{MAX_PATIENT_DAYS:,} patient-days; split the case", file=cohort.file))
     if len(sites) * horizon > MAX_CELLS:
         raise InputError(Problem(
             f"{len(sites):,} sites x {horizon:,} days (arrivals and courses) is above the "

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimiser.bedside.patients import MAX_DAY, validate_patients
+from optimiser.bedside.patients import MAX_DAY, blank, validate_patients
 from optimiser.bedside.policy import Policy, load_policy, policy_from_dict
 from optimiser.errors import InputError, Problem
 from optimiser.instance import _frame_as_text, _read_csv
@@ -175,7 +175,7 @@ def inputs_from_dict(payload: Mapping[str, Any]) -> BedsideInputs:
             problems.append(Problem("must be a non-empty list of row objects", column=name,
                                     column_word="field"))
             continue
-        frames[name] = _frame_as_text(pd.DataFrame(list(rows)), name)
+        frames[name] = _json_rows(rows, name, parsed, problems)
     unit_table = None
     if "units" in frames:
         text = json.dumps(payload.get("units"), sort_keys=True)
@@ -190,6 +190,61 @@ def inputs_from_dict(payload: Mapping[str, Any]) -> BedsideInputs:
     text = json.dumps(payload.get("patients"), sort_keys=True)
     return BedsideInputs(_with_hash(cohort, hashlib.sha256(text.encode()).hexdigest()),
                          unit_table.with_origin(cohort.start_date), parsed)
+
+
+JSON_TEXT = {"patient", "site"}
+JSON_BOOLEAN = {"dni", "exclusion", "single_organ_failure"}
+JSON_NUMBER = {"arrival", "expected_days", "survival_with", "survival_without", "sofa",
+               "life_expectancy_years", "age_years", "sofa_48h", "sofa_120h", "day", "units"}
+
+
+def _json_rows(rows: list[Mapping[str, Any]], name: str, policy: Policy | None,
+               problems: list[Problem]) -> pd.DataFrame:
+    """JSON row objects as text cells, with the JSON types the schema states: ids and sites
+    are strings, measures numbers (days are day numbers: dates belong to the CSV files),
+    flags booleans; a reporting group may be a string, a number or a boolean; null is an
+    empty cell. A value of the wrong type is a problem of its row and field."""
+    flags = set(policy.categories) if policy is not None else set()
+    text_columns = JSON_TEXT | ({"site"} if name == "units" else set())
+    cleaned = []
+    for i, row in enumerate(rows):
+        kept: dict[str, Any] = {}
+        for key, value in row.items():
+            column = str(key)
+            reason = _json_type_problem(column, value, text_columns, flags)
+            if reason:
+                problems.append(Problem(reason, file=name, line=i + 1, column=column,
+                                        line_word="row"))
+                value = None
+            kept[column] = value
+        cleaned.append(kept)
+    columns = list(dict.fromkeys(k for row in cleaned for k in row))
+    frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in cleaned], columns=columns)
+    return _frame_as_text(frame, name)
+
+
+def _json_type_problem(column: str, value: Any, text: set[str], flags: set[str]) -> str | None:
+    if value is None:
+        return None
+    if column in text:
+        return None if isinstance(value, str) else f"must be a string, got {value!r:.40}"
+    if column in JSON_NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number, got {value!r:.40}"
+        if isinstance(value, int) and abs(value) > 10**15:
+            return f"must be a number of at most 15 digits, got {value!r:.40}"
+        return None
+    if column == "comorbidity":
+        return None if value in ("none", "major", "severe") else (
+            f"must be one of none, major, severe, got {value!r:.40}")
+    if column in JSON_BOOLEAN:
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r:.40}"
+    if column in flags:
+        return None if isinstance(value, bool) else (
+            f"a category flag of the policy: must be true or false, got {value!r:.40}")
+    if not isinstance(value, str | int | float | bool):
+        return f"must be a string, a number or a boolean, got {value!r:.40}"
+    return None
 
 
 def _with_hash(cohort: Cohort, digest: str) -> Cohort:
@@ -261,7 +316,7 @@ def _units_from_raw(raw: pd.DataFrame, problems: list[Problem], file: str,
     for line, site, day, units in zip(lines, raw["site"], raw["day"], raw["units"], strict=True):
         site = str(site).strip()
         where = {"file": file, "line": line, "line_word": word}
-        if not site:
+        if blank(site):
             problems.append(Problem("empty site id", column="site", **where))
             continue
         d = _day(str(day).strip())
@@ -357,20 +412,34 @@ def _day(text: str) -> int | dt.date | None:
     return int(value)
 
 
-def case_to_dict(folder: str | Path) -> dict[str, Any]:
-    """A bedside folder as the JSON body of POST /v1/bedside (the inverse of
-    inputs_from_dict): rows of patients.csv and units.csv, policy.toml as a table."""
+def case_to_dict(folder: str | Path, **files: Any) -> dict[str, Any]:
+    """A bedside folder as the JSON body of POST /v1/bedside (inputs_from_dict reads it back
+    to the same decisions): the validated patients (arrivals as day numbers, with the
+    survival the policy's SOFA table gave), the units as day numbers, policy.toml as a table.
+    `files`: load_inputs' units, policy and existing."""
     import tomllib
 
-    root = Path(folder)
-
-    def rows(path: Path) -> list[dict[str, Any]]:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        out = []
-        for record in frame.to_dict("records"):
-            out.append({str(k): _json_cell(v) for k, v in record.items()
-                        if str(v).strip() != ""})
-        return out
+    inputs = load_inputs(folder, **files)
+    cohort = inputs.cohort
+    columns = [c for c in cohort.patients.columns if c not in ("day", "days", "line")]
+    patients = []
+    for pid, row in cohort.patients[columns].iterrows():
+        record: dict[str, Any] = {"patient": str(pid)}
+        for key, value in row.items():
+            if key == "comorbidity" and value == "":
+                continue
+            if key in cohort.reporting_groups:
+                record[str(key)] = _json_cell(str(value))
+                continue
+            value = value.item() if hasattr(value, "item") else value
+            if isinstance(value, float) and math.isnan(value):
+                continue
+            if key in ("sofa", "sofa_48h", "sofa_120h"):
+                value = int(value)
+            record[str(key)] = value
+        patients.append(record)
+    units = [{"site": str(s), "day": int(d), "units": int(u)}
+             for s, d, u in inputs.units.table.itertuples(index=False)]
 
     def plain(value: Any) -> Any:
         if isinstance(value, dt.date | dt.datetime):
@@ -381,9 +450,9 @@ def case_to_dict(folder: str | Path) -> dict[str, Any]:
             return [plain(v) for v in value]
         return value
 
-    policy = tomllib.loads((root / "policy.toml").read_text())
-    return {"patients": rows(root / "patients.csv"), "units": rows(root / "units.csv"),
-            "policy": plain(policy)}
+    policy_path = Path(inputs.files["policy"])
+    policy = plain(tomllib.loads(policy_path.read_text(encoding="utf-8-sig")))
+    return {"patients": patients, "units": units, "policy": policy}
 
 
 def _json_cell(text: str) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from optimiser import __version__
+from optimiser.bedside.patients import blank
 from optimiser.bedside.results import BedsideResult, clean
 from optimiser.errors import InputError, Problem
 from optimiser.instance import _read_csv
@@ -264,7 +265,7 @@ def validate_overrides(raw: pd.DataFrame, known: set[str], file: str) -> pd.Data
             problems.append(Problem(f"must be unit or no_unit, got {decision!r}",
                                     column="decision", **where))
         for column in ("justification", "officer"):
-            if not str(row[column]).strip():
+            if blank(str(row[column])):
                 problems.append(Problem("required: an override is recorded with who decided it "
                                         "and why", column=column, **where))
         rows.append({"patient": pid, "decision": decision,

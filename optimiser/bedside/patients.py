@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +36,13 @@ OPTIONAL: dict[str, tuple[str, float, float]] = {
     "sofa_120h": ("int", 0, 24),
 }
 MAX_DAY = 100_000
+_VISIBLE = re.compile(r"[^\s\ufeff]")
+
+
+def blank(text: str) -> bool:
+    """No visible character: only whitespace (Python's and JSON Schema's: a byte order mark
+    too), so that what the service's schema calls empty (pattern \\S) is empty here."""
+    return _VISIBLE.search(text) is None
 
 
 def validate_patients(
@@ -80,7 +88,7 @@ def validate_patients(
     ids = [str(v).strip() for v in raw["patient"]]
     seen: dict[str, int] = {}
     for line, pid in zip(lines, ids, strict=True):
-        if not pid:
+        if blank(pid):
             problems.append(Problem("empty patient id", file=file, line=line, column="patient",
                                     line_word=word))
         elif pid in seen:
@@ -97,7 +105,7 @@ def validate_patients(
     sites = [str(v).strip() for v in raw["site"]]
     known_sites = set(units.sites) if units is not None else unit_sites
     for line, site in zip(lines, sites, strict=True):
-        if not site:
+        if blank(site):
             fail(line, "site", "empty site id")
         elif known_sites is not None and site not in known_sites:
             fail(line, "site", f"unknown site {site!r} (sites with units: "

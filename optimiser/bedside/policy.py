@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from optimiser.bedside.patients import blank
 from optimiser.errors import InputError, Problem
 
 OBJECTIVES = ("lives", "life_years")
@@ -195,13 +197,13 @@ class _Reader:
         if value is None:
             self.fail(path, "missing")
             return default or ""
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or blank(value):
             self.fail(path, f"must be a non-empty string, got {value!r}")
             return default or ""
         if choices is not None and value not in choices:
             self.fail(path, f"must be one of {', '.join(choices)}, got {value!r}")
             return default or choices[0]
-        return value.strip()
+        return value
 
     def number(self, data: Mapping[str, Any], key: str, path: str, default: float | None,
                low: float | None = None, high: float | None = None,
@@ -234,10 +236,11 @@ class _Reader:
 
     def names(self, data: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
         value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        if not isinstance(value, list) or not all(isinstance(v, str) and not blank(v)
+                                                  for v in value):
             self.fail(path, "must be a list of column names")
             return ()
-        seen = [v.strip() for v in value]
+        seen = list(value)
         dup = sorted({v for v in seen if seen.count(v) > 1})
         if dup:
             self.fail(path, f"names a column twice: {', '.join(dup)}")
@@ -275,6 +278,8 @@ def policy_from_dict(data: Mapping[str, Any], *, file: str | None = "policy.toml
         if key not in TOP_KEYS and key not in GUARDED_KEYS:
             r.fail(key, f"unknown field (known: {', '.join(sorted(TOP_KEYS))})")
     name = r.string(data, "name", "name")
+    if "description" in data and not isinstance(data["description"], str):
+        r.fail("description", "must be a string")
     approval_table = r.table(data, "approval")
     r.unknown(approval_table, "approval.", {"approved_by", "date", "reference"})
     if "approval" not in data:
@@ -317,9 +322,9 @@ def policy_from_dict(data: Mapping[str, Any], *, file: str | None = "policy.toml
 def _date(r: _Reader, value: Any, path: str) -> str:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    if isinstance(value, str):
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
-            return dt.date.fromisoformat(value.strip()).isoformat()
+            return dt.date.fromisoformat(value).isoformat()
         except ValueError:
             pass
     r.fail(path, f"must be a date (YYYY-MM-DD), got {value!r}")
@@ -376,7 +381,7 @@ def _sofa_survival(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[tuple[int
     r.unknown(table, "survival_from_sofa.", {"sofa", "survival_with", "source"})
     sofa, survival = table.get("sofa"), table.get("survival_with")
     source = table.get("source", "")
-    if not isinstance(source, str) or not source.strip():
+    if not isinstance(source, str) or blank(source):
         r.fail("survival_from_sofa.source", "cite where the mapping comes from")
     if not isinstance(sofa, list) or not isinstance(survival, list) or len(sofa) != len(survival):
         r.fail("survival_from_sofa", "needs lists sofa and survival_with of the same length")
@@ -397,7 +402,7 @@ def _tie_break(r: _Reader, data: Mapping[str, Any]) -> TieBreak:
     table = r.table(data, "tie_break")
     r.unknown(table, "tie_break.", {"method", "seed", "weights"})
     method = r.string(table, "method", "tie_break.method", "lottery", TIE_BREAKS)
-    seed = r.number(table, "seed", "tie_break.seed", 0, 0, 2**63 - 1, True)
+    seed = r.number(table, "seed", "tie_break.seed", 0, 0, 2**32 - 1, True)
     weights: list[tuple[str, float]] = []
     given = table.get("weights", {})
     if not isinstance(given, Mapping):
@@ -484,7 +489,11 @@ def _exclusions(r: _Reader, data: Mapping[str, Any]) -> tuple[Exclusion, ...]:
         below = r.number(item, "below", f"{path}.below", None)
         if above is None and below is None:
             r.fail(path, "give above or below (a threshold on the column)")
-        out.append(Exclusion(column, above, below, str(item.get("reason", ""))))
+        reason = item.get("reason", "")
+        if not isinstance(reason, str):
+            r.fail(f"{path}.reason", f"must be a string, got {reason!r}")
+            reason = ""
+        out.append(Exclusion(column, above, below, reason))
     return tuple(out)
 
 

@@ -48,7 +48,7 @@ def prepare_bedside(request: Mapping[str, Any]) -> tuple[Any, Any]:
     try:
         inputs = inputs_from_dict(request)
         overrides = None
-        if request.get("overrides") is not None:
+        if request.get("overrides"):  # an empty list: no override
             overrides = read_overrides_frame(request["overrides"],
                                              dict.fromkeys(inputs.cohort.patients.index))
             dni = set(inputs.cohort.patients.index[inputs.cohort.patients["dni"]])
