@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from optimiser.cli import app
+from optimiser.cli import Verbosity, app, warn
 from optimiser.cli.common import exit_without_answer, write_outputs
 from optimiser.cli.regional import fail_with_problems
 from optimiser.errors import InputError, Problem
-from optimiser.multiperiod.check import check_plan, recorded_context
-from optimiser.multiperiod.engine import METHODS, plan
-from optimiser.multiperiod.generator import GeneratorSpec, generate
-from optimiser.multiperiod.instance import MultiPeriodInstance, load_multiperiod
-from optimiser.multiperiod.report import check_text, plan_text
-from optimiser.multiperiod.results import PlanResult
+
+if TYPE_CHECKING:
+    from optimiser.multiperiod.instance import MultiPeriodInstance
+    from optimiser.multiperiod.results import PlanResult
+
+# The planner (pandas, HiGHS) is imported inside each command: `triage --help` stays fast.
+#: optimiser.multiperiod.engine.METHODS (tests/test_cli_startup.py checks they agree)
+METHOD_NAMES = ("auto", "exact", "rounding")
 
 EXIT_RULES_BROKEN = 1  # check-plan: the plan breaks at least one rule
 
@@ -151,6 +152,8 @@ def setting_changes(
 
 def load(instance_dir: Path) -> MultiPeriodInstance:
     """The instance, every problem listed on stderr (exit 2) when it is invalid."""
+    from optimiser.multiperiod.instance import load_multiperiod
+
     try:
         return load_multiperiod(instance_dir)
     except InputError as exc:
@@ -199,7 +202,9 @@ def plan_command(
     gap: Annotated[
         float, typer.Option(help="Relative optimality gap accepted (default 1e-4).")
     ] = 1e-4,
-    method: Annotated[str, typer.Option(help=f"Solution method: {', '.join(METHODS)}.")] = "auto",
+    method: Annotated[
+        str, typer.Option(help=f"Solution method: {', '.join(METHOD_NAMES)}.")
+    ] = "auto",
     no_price: Annotated[
         bool, typer.Option("--no-price", help="Skip the price-of-fairness report.")
     ] = False,
@@ -208,6 +213,9 @@ def plan_command(
     ] = False,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
+    from optimiser.multiperiod.engine import plan
+    from optimiser.multiperiod.report import plan_text
+
     instance = load(instance_dir)
     changes = setting_changes(
         transfers,
@@ -233,13 +241,13 @@ def plan_command(
             mip_gap=gap,
             tie_break=not no_tie_break,
             price_of_fairness=not no_price,
-            progress=not json_output and sys.stderr.isatty(),
+            progress=not json_output and not Verbosity.quiet() and sys.stderr.isatty(),
             method=method,
         )
     except InputError as exc:
         fail_with_problems(exc, instance_dir)
     for note in result.notes:
-        typer.echo(f"warning: {note}", err=True)
+        warn(note)
     if out is not None and result.lives_saved is not None:
         write_plan_outputs(result, out)
     typer.echo(result.to_json() if json_output else plan_text(result))
@@ -283,6 +291,11 @@ def check_plan_command(
     `triage plan --out` recorded beside it (result.json), else instance.toml's; the switch
     options, -c and --no-default-constraints override them. Exit 0: no rule broken; 1: rules
     broken; 2: invalid instance or plan file."""
+    from dataclasses import replace
+
+    from optimiser.multiperiod.check import check_plan, recorded_context
+    from optimiser.multiperiod.report import check_text
+
     instance = load(instance_dir)
     changes = setting_changes(
         transfers,
@@ -304,11 +317,10 @@ def check_plan_command(
         if record is not None and (
             record.instance != instance.name or record.days != instance.days
         ):
-            typer.echo(
-                f"warning: {record.path} is a plan of {record.instance!r} "
+            warn(
+                f"{record.path} is a plan of {record.instance!r} "
                 f"({record.days} days), not of {instance.name!r} ({instance.days} days): "
-                "its recorded settings are not used",
-                err=True,
+                "its recorded settings are not used"
             )
             record = None
         if record is not None:
@@ -317,11 +329,10 @@ def check_plan_command(
             if not constraint and not no_default_constraints:
                 labels, use_defaults = list(record.constraints), False
             if record.fingerprint and record.fingerprint != instance.fingerprint():
-                typer.echo(
-                    f"warning: the instance files changed since the plan was made "
+                warn(
+                    f"the instance files changed since the plan was made "
                     f"({record.path}: fingerprint {record.fingerprint}, now "
-                    f"{instance.fingerprint()})",
-                    err=True,
+                    f"{instance.fingerprint()})"
                 )
         if any(v is not None for v in changes.values()):
             instance = instance.with_settings(**changes)
@@ -358,6 +369,8 @@ def generate_command(
     demand_kind: Annotated[str, typer.Option(help="census or new_patients.")] = "census",
 ) -> None:
     """Write a seeded synthetic national instance (docs/multiperiod.md, "Generator")."""
+    from optimiser.multiperiod.generator import GeneratorSpec, generate
+
     if out.exists():
         raise InputError(Problem(f"{out}: already exists; choose a new folder"))
     if demand_kind not in ("census", "new_patients"):

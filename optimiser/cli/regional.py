@@ -8,20 +8,22 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import pandas as pd
 import typer
 
-from optimiser.cli import app
-from optimiser.cli.common import echo_json, exit_without_answer, write_outputs
-from optimiser.constraints import to_specs
-from optimiser.engine import compare, evaluate, solve
-from optimiser.errors import EXIT_INPUT, InputError, Problem
-from optimiser.instance import MAX_SUPPLY, load_instance
-from optimiser.policies import POLICIES
-from optimiser.report import allocation_text, comparison_text, price_text
-from optimiser.results import AllocationResult, _clean
+from optimiser.cli import app, log
+from optimiser.cli.common import ProblemsIn, echo_json, exit_without_answer, write_outputs
+from optimiser.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from optimiser.results import AllocationResult
+
+# The engine (pandas, Pyomo, HiGHS) is imported inside each command: `triage --help` stays fast.
+#: optimiser.policies.POLICIES's names (tests/test_cli_startup.py checks they agree)
+POLICY_NAMES = ("optimal", "per_capita", "excess", "excess_per_capita", "rai", "lottery")
+#: optimiser.instance.MAX_SUPPLY (checked by the same test)
+MAX_UNITS = 10**9
 
 Dir = Annotated[
     Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
@@ -45,6 +47,8 @@ def write_result(result: AllocationResult, out: Path) -> None:
     """allocation.csv (region, units: feeds back into `triage evaluate`), regions.csv,
     price_of_fairness.csv and result.json."""
 
+    import pandas as pd
+
     def write(folder: Path) -> None:
         pd.DataFrame(
             {"region": list(result.allocation), "units": list(result.allocation.values())}
@@ -59,7 +63,7 @@ def write_result(result: AllocationResult, out: Path) -> None:
 @app.command("solve")
 def solve_command(
     instance_dir: Dir,
-    policy: Annotated[str, typer.Option(help=f"One of: {', '.join(POLICIES)}.")] = "optimal",
+    policy: Annotated[str, typer.Option(help=f"One of: {', '.join(POLICY_NAMES)}.")] = "optimal",
     supply: Annotated[
         int | None, typer.Option(help="Units to allocate (default: the instance's).")
     ] = None,
@@ -82,7 +86,13 @@ def solve_command(
     ] = False,
 ) -> None:
     """Allocate the supply: the most expected survivors under the active fairness constraints."""
+    from optimiser.engine import solve
+    from optimiser.instance import load_instance
+    from optimiser.report import allocation_text, price_text
+
     instance = load_instance(instance_dir)
+    log.info("loaded %s: %d regions, supply %s", instance.name, len(instance.regions),
+             f"{instance.supply:,}")
     result = solve(
         instance,
         constraints=constraint or [],
@@ -95,12 +105,16 @@ def solve_command(
     )
     if out is not None and result.lives_saved is not None:
         write_result(result, out)
+    if result.solver is not None:
+        log.info("solved: %s in %.3f s (%d HiGHS runs)", result.status, result.solver.seconds,
+                 result.solver.solves)
     if json_output:
         typer.echo(result.to_json())
     else:
-        typer.echo(allocation_text(result))
-        typer.echo("")
-        typer.echo(price_text(result))
+        typer.echo(allocation_text(result, instance))
+        if result.lives_saved is not None:
+            typer.echo("")
+            typer.echo(price_text(result))
     exit_without_answer(
         result.status, result.explanation, result.lives_saved is not None, "allocation"
     )
@@ -118,6 +132,13 @@ def compare_command(
     seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
 ) -> None:
     """Every baseline policy beside the optimum: lives saved and lives lost."""
+    import pandas as pd
+
+    from optimiser.engine import compare
+    from optimiser.instance import load_instance
+    from optimiser.report import comparison_text
+    from optimiser.results import _clean
+
     instance = load_instance(instance_dir)
     table = compare(
         instance,
@@ -139,15 +160,13 @@ def compare_command(
         supply_used = instance.supply if supply is None else supply
         echo_json({"instance": instance.name, "supply": supply_used, "policies": records})
     else:
-        typer.echo(comparison_text(table))
+        typer.echo(comparison_text(table, instance))
 
 
 def fail_with_problems(exc: InputError, where: object) -> NoReturn:
-    """One `error: ...` line per problem on stderr, then their count; exit 2."""
-    for problem in exc.problems:
-        typer.echo(f"error: {problem}", err=True)
-    typer.echo(f"{len(exc.problems)} problem(s) found in {where}", err=True)
-    raise typer.Exit(EXIT_INPUT)
+    """One `error: ...` line per problem on stderr, then their count; exit 2 (with --json, the
+    JSON error object lists them on stdout)."""
+    raise ProblemsIn(exc, where) from exc
 
 
 @app.command("validate")
@@ -155,6 +174,7 @@ def validate_command(instance_dir: Dir) -> None:
     """Check an instance and explain every problem found (exit 2 if any). A folder with a
     demand.csv is a multi-period instance: its demand, deliveries, lead times, capacity and
     [multiperiod] settings are checked too."""
+    from optimiser.instance import load_instance
     from optimiser.multiperiod.instance import is_multiperiod, load_multiperiod
 
     try:
@@ -193,6 +213,10 @@ def evaluate_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Score an allocation (the engine's, fed back in, or one made by hand)."""
+    from optimiser.engine import evaluate
+    from optimiser.instance import load_instance
+    from optimiser.report import allocation_text
+
     instance = load_instance(instance_dir)
     try:
         units = read_allocation(allocation, instance.region_ids)
@@ -213,7 +237,7 @@ def evaluate_command(
     if json_output:
         typer.echo(result.to_json())
     else:
-        typer.echo(allocation_text(result))
+        typer.echo(allocation_text(result, instance))
 
 
 def _units_problem(value: Any, shown: str | None = None) -> str | None:
@@ -223,8 +247,8 @@ def _units_problem(value: Any, shown: str | None = None) -> str | None:
         return f"units must be a whole number >= 0, got {shown}"
     if not math.isfinite(value) or value != int(value) or value < 0:
         return f"units must be a whole number >= 0, got {shown}"
-    if value > MAX_SUPPLY:
-        return f"units must be at most {MAX_SUPPLY:,}, got {shown}"
+    if value > MAX_UNITS:
+        return f"units must be at most {MAX_UNITS:,}, got {shown}"
     return None
 
 
@@ -336,4 +360,4 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
     return out
 
 
-__all__ = ["read_allocation", "to_specs", "write_result"]
+__all__ = ["read_allocation", "write_result"]

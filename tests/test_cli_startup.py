@@ -1,0 +1,126 @@
+"""`triage --help` and `--version` start fast: the CLI imports only typer and the standard library
+before a command runs (each command imports its engine), and `import optimiser` is lazy (PEP 562).
+Checked by the modules a fresh interpreter has loaded (deterministic, unlike a stopwatch under
+load); BENCHMARKS.md has the times."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pandas", "numpy", "pyomo", "highspy", "scipy", "pyarrow", "matplotlib", "fastapi",
+         "sqlalchemy", "dask", "jinja2")
+
+PROBE = """
+import json, sys
+sys.argv = ["triage", *{args!r}]
+from optimiser.cli import main
+try:
+    main()
+except SystemExit as stop:
+    code = stop.code
+sys.stdout.flush()
+loaded = sorted({{m.split(".")[0] for m in sys.modules}})
+sys.stderr.write("\\nMODULES " + json.dumps([code, loaded]) + "\\n")
+"""
+
+
+def loaded_by(*args: str) -> tuple[int, set[str], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=list(args))],
+        capture_output=True, text=True, timeout=120,
+    )
+    marker = proc.stderr.rsplit("MODULES ", 1)[1]
+    code, modules = json.loads(marker)
+    return code, set(modules), proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("--version",), ("solve", "--help"), ("plan", "--help"), ("report", "--help"),
+     ("serve", "--help"), ("sweep", "--help")],
+)
+def test_help_and_version_import_no_engine(args: tuple[str, ...]) -> None:
+    code, modules, out = loaded_by(*args)
+    assert code in (0, None), out
+    assert out.strip()
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_version_is_the_package_version() -> None:
+    from importlib.metadata import version
+
+    import optimiser
+
+    code, _, out = loaded_by("--version")
+    assert code in (0, None)
+    assert out.strip() == f"triage (regional-triage) {optimiser.__version__}"
+    assert optimiser.__version__ == version("regional-triage")
+
+
+def test_import_optimiser_is_lazy_and_every_name_resolves() -> None:
+    probe = (
+        "import sys, optimiser\n"
+        f"heavy = {{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})\n"
+        "names = [getattr(optimiser, n) for n in optimiser.__all__]\n"
+        "print(sorted(heavy), len(names))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out[0] == "[]"
+    import optimiser
+
+    assert set(optimiser.__all__) <= set(dir(optimiser))
+    assert sorted(optimiser.__all__) == sorted(optimiser._EXPORTS)
+    with pytest.raises(AttributeError):
+        _ = optimiser.no_such_name  # type: ignore[attr-defined]
+
+
+def test_cli_name_lists_match_the_engine() -> None:
+    from optimiser.cli.plan import METHOD_NAMES
+    from optimiser.cli.regional import MAX_UNITS, POLICY_NAMES
+    from optimiser.instance import MAX_SUPPLY
+    from optimiser.multiperiod.engine import METHODS
+    from optimiser.policies import POLICIES
+
+    assert tuple(POLICIES) == POLICY_NAMES
+    assert tuple(METHODS) == METHOD_NAMES
+    assert MAX_UNITS == MAX_SUPPLY
+
+
+def test_shell_completion_is_offered() -> None:
+    out = subprocess.run([sys.executable, "-m", "optimiser", "--help"], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert "--install-completion" in out and "--show-completion" in out
+    env = {"_TRIAGE_COMPLETE": "complete_bash", "COMP_WORDS": "triage so", "COMP_CWORD": "1"}
+    import os
+
+    code = "from optimiser.cli import app; app(prog_name='triage')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env})
+    assert "solve" in proc.stdout
+
+
+def test_json_errors_are_one_json_object_on_stdout(run_cli) -> None:
+    for args, code, kind in (
+        (("solve", "instances/no-such", "--json"), 2, "invalid_input"),
+        (("solve", "instances/pugh2021", "--json", "--supply", "x"), 2, "usage"),
+        (("compare", "instances/pugh2021", "--json", "-c", "nope:x=1"), 2, "invalid_input"),
+        (("plan", "instances/pugh2021", "--json"), 2, "invalid_input"),
+    ):
+        proc = run_cli(*args)
+        assert proc.returncode == code, proc.stderr
+        payload = json.loads(proc.stdout)
+        assert payload["error"]["code"] == kind and payload["error"]["exit_code"] == code
+        assert payload["error"]["message"]
+        assert proc.stderr.startswith("error: ")
+
+
+def test_verbose_logs_and_quiet_silences_warnings(run_cli) -> None:
+    loud = run_cli("-v", "solve", "instances/pugh2021", "--no-price")
+    assert loud.returncode == 0 and "INFO: loaded pugh2021" in loud.stderr
+    quiet = run_cli("-q", "solve", "instances/pugh2021", "--no-price")
+    assert quiet.returncode == 0 and quiet.stderr == ""
