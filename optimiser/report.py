@@ -88,8 +88,9 @@ def why_text(result: AllocationResult, instance: Instance | None) -> list[str]:
         if useful[rid] > 0
     ]
     text = (
-        f"Why: a {resource} saves survival gain x patients it treats over the horizon lives "
-        "(lives/unit below); the optimum sends units where that is highest first"
+        f"Why: a {resource} saves more lives where treatment raises survival more and where "
+        "patients need it for fewer days (more patients per unit over the horizon): lives/unit "
+        "below. The optimum sends units where that is highest first"
     )
     if result.constraints:
         text += ", within what the fairness constraints require"
@@ -260,8 +261,8 @@ def price_text(result: AllocationResult) -> str:
 def comparison_text(table: pd.DataFrame, instance: Instance | None = None) -> str:
     """Policies side by side, best first; says when every policy saves the same and why, and
     when the units-by-region table is left out (more than 12 regions)."""
-    order = table["lives_saved"].astype(float).fillna(-np.inf)
-    ranked = table.loc[order.sort_values(ascending=False, kind="stable").index]
+    lives = table["lives_saved"].astype(float).fillna(-np.inf)
+    ranked = table.loc[sorted(table.index, key=lambda p: (-lives[p], p != "optimal"))]
     view = ranked[
         ["status", "lives_saved", "lives_lost_vs_optimal", "pct_of_optimal", "unallocated"]
     ].copy()

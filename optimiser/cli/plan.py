@@ -47,11 +47,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout
 
 
 def write_plan_outputs(result: PlanResult, out: Path) -> None:
-    """manifest.csv (what to dispatch), plan.csv (manifest + admissions: check-plan replays
+    """manifest.csv (what to dispatch: shipment ids, names, dates; `--executed` reads it
+    back), plan.csv (manifest + admissions: check-plan replays
     it), daily.csv (region x day), regions.csv, price_of_fairness.csv, result.json."""
 
+    from optimiser.multiperiod.report import warehouse_manifest
+
     def write(folder: Path) -> None:
-        result.manifest.to_csv(folder / "manifest.csv", index=False, lineterminator="\n")
+        warehouse_manifest(result).to_csv(
+            folder / "manifest.csv", index=False, lineterminator="\n"
+        )
         result.plan.to_csv(folder / "plan.csv", index=False, lineterminator="\n")
         result.daily.to_csv(folder / "daily.csv", index=False, lineterminator="\n")
         result.regions.to_csv(folder / "regions.csv", lineterminator="\n")
@@ -174,8 +179,9 @@ def plan_command(
     executed: Annotated[
         Path | None,
         typer.Option(
-            help="CSV of units already dispatched (day, from, to, units[, arrives]): "
-            "fixed; the rest is re-planned."
+            help="CSV of units already dispatched (day or dispatch_date, from, to, units[, "
+            "arrives or arrival_date]; the manifest.csv of `plan --out` as it is): fixed; the "
+            "rest is re-planned."
         ),
     ] = None,
     today: Annotated[
@@ -245,7 +251,8 @@ def plan_command(
             method=method,
         )
     except InputError as exc:
-        fail_with_problems(exc, instance_dir)
+        wrong = executed is not None and any(p.file == executed.name for p in exc.problems)
+        fail_with_problems(exc, executed if wrong else instance_dir)
     for note in result.notes:
         warn(note)
     if out is not None and result.lives_saved is not None:
