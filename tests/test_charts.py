@@ -387,5 +387,9 @@ def test_plan_chart_pages_stay_readable_in_the_report_and_render_to_svg():
     svg = charts.svg_text(pages[0])
     assert svg.startswith("<svg") and "R" in svg
     totals = charts.plan_totals_chart(frame, arrivals=pd.Series([50.0, 20.0], index=[3, 10]))
-    assert "day" in totals.axes[0].get_xlabel()
+    assert "day" in totals.axes[-1].get_xlabel()
+    # the depot arrivals have their own panel and scale: visible beside national totals
+    assert len(totals.axes) == 2
+    low = totals.axes[1]
+    assert max(p.get_height() for p in low.patches) >= 0.5 * low.get_ylim()[1]
     rendered(totals, "plan_totals")

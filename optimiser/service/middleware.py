@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json"})
+DOCS_ASSETS = "/docs/assets/"  # Swagger UI's own files (public code, no data): no token
 JSON_TYPES = ("application/json",)
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -93,7 +94,8 @@ class ServiceMiddleware:
 
         try:
             try:
-                if scope["path"] not in self.public:
+                path = scope["path"]
+                if path not in self.public and not path.startswith(DOCS_ASSETS):
                     owner = self._admit(scope)
                 media = _media_type(scope)
                 if scope.get("method") in ("POST", "PUT", "PATCH") and media is not None and not (
