@@ -35,7 +35,8 @@ def _table(frame: Any, columns: dict[str, str], digits: dict[str, int]) -> str:
 
 def allocation_html(result: AllocationResult) -> str:
     title = (
-        f"<b>{html.escape(result.instance)}</b>: {result.supply:,} {html.escape(result.resource)}s, "
+        f"<b>{html.escape(result.instance)}</b>: {result.supply:,} "
+        f"{html.escape(result.resource)}s, "
         f"policy {html.escape(result.policy)}, status <b>{html.escape(str(result.status))}</b>"
     )
     parts = [f"<p>{title}</p>"]

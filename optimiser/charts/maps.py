@@ -16,8 +16,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.colors import Normalize, PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from optimiser.charts.common import DPI, CountFormatter
 
@@ -66,7 +68,7 @@ def _text(value: float, measure: str) -> str:
     return f"{value:,.0f}"
 
 
-def _colourbar(fig: Figure, ax: object, norm: Normalize, cmap: str, label: str,
+def _colourbar(fig: Figure, ax: Axes, norm: Normalize, cmap: str, label: str,
                measure: str) -> None:
     from matplotlib.cm import ScalarMappable
 
@@ -109,7 +111,7 @@ def tile_map(values: Mapping[str, float] | pd.Series, *, title: str, label: str,
     return fig
 
 
-def _tile(col: int, row: int, colour: object) -> object:
+def _tile(col: int, row: int, colour: object) -> Patch:
     from matplotlib.patches import FancyBboxPatch
 
     return FancyBboxPatch((col + 0.05, row + 0.05), 0.9, 0.9,

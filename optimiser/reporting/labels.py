@@ -50,7 +50,7 @@ OPTIONS = {
     "policy": "Policy",
     "tie_break": "Tie-break rule",
     "tornado_pct": "Tornado: each input moved by ± (%)",
-    "frontiers": "Efficiency-fairness frontiers",
+    "frontiers": "Frontier charts",
     "seed": "Lottery seed",
     "sweep": "Sweep",
     "plan": "Plan",
@@ -82,7 +82,7 @@ def varied(dim: str) -> str:
     name, _, regions = dim.partition("@")
     where = f" in {', '.join(regions.split(','))}" if regions else ""
     if name.endswith("*"):
-        return f"{column(name[:-1])} (factor){where or ' (all regions)'}"
+        return f"{column(name[:-1])} (factor){where}"
     if "." in name:
         k, p = name.split(".", 1)
         return f"{kind(k)}: {PARAMS.get(p, p)}"

@@ -4,6 +4,7 @@ time series in the plan-chart contract; and the check that a plan belongs to the
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -199,3 +200,13 @@ def _few(items: Sequence[str], most: int = 6) -> str:
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
+def plan_provenance(given: PlanInput) -> dict[str, Any]:
+    out: dict[str, Any] = {"source": given.source, "files_sha256": dict(given.files_sha256)}
+    if given.result is not None:
+        out["fingerprint"] = given.result.fingerprint
+        if not given.files_sha256:  # a PlanResult from Python: hash its JSON contract
+            text = json.dumps(given.result.to_dict(), sort_keys=True, default=str)
+            out["result_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    else:
+        out["kind"] = "time series (plan-chart contract)"
+    return out
