@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -168,8 +169,11 @@ def coverage_chart(regions: pd.DataFrame, title: str | None = None) -> Figure:
 # Policies
 
 
-def policy_chart(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Lives saved by each baseline rule and by the optimum (optimiser.compare's table)."""
+def policy_chart(
+    table: pd.DataFrame, title: str | None = None, names: Mapping[str, str] | None = None
+) -> Figure:
+    """Lives saved by each baseline rule and by the optimum (optimiser.compare's table);
+    `names`: labels to show instead of the policy ids."""
     frame = table[table["lives_saved"].notna()].copy()
     frame = frame.sort_values("lives_saved", kind="stable")
     n = len(frame)
@@ -198,8 +202,9 @@ def policy_chart(table: pd.DataFrame, title: str | None = None) -> Figure:
             va="center",
             fontsize=8,
         )
+    shown = [(names or {}).get(n_, n_) for n_ in names]
     ax.set_yticks(
-        y, [n_.replace("+", "\n+ ", 1) if len(n_) > 30 else n_ for n_ in names], fontsize=8.5
+        y, [n_.replace("+", "\n+ ", 1) if len(n_) > 30 else n_ for n_ in shown], fontsize=8.5
     )
     right = max(best, float(lives.max()) if n else 0.0)
     ax.set_xlim(0, right * 1.5 if right > 0 else 1)

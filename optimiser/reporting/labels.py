@@ -42,6 +42,14 @@ KINDS = {
 }
 PARAMS = {"share": "share", "level": "level", "gap": "gap", "units": "units", "tau": "tau",
           "index": "index", "power": "power"}
+POLICIES = {
+    "optimal": "optimum (most lives)",
+    "per_capita": "per capita",
+    "excess": "in proportion to excess demand",
+    "excess_per_capita": "excess demand per capita",
+    "rai": "Regional Allocation Index",
+    "lottery": "lottery",
+}
 OPTIONS = {
     "constraints": "Fairness constraints",
     "default_constraints": "Constraints of instance.toml used",
@@ -75,6 +83,27 @@ def constraint(label: str) -> str:
         for k, _, v in (p.partition("=") for p in match.group(2).split(",") if p)
     )
     return f"{kind(match.group(1))} ({params})" if params else kind(match.group(1))
+
+
+def policy(name: str) -> str:
+    """'optimal+per_capita_floor(share=0.3)' -> 'optimum with per-capita floor (share 0.3)'."""
+    base, plus, rest = name.partition("+")
+    if plus and base == "optimal":
+        return "optimum with " + ", ".join(constraint(c) for c in _split_labels(rest))
+    return POLICIES.get(name, name.replace("_", " "))
+
+
+def _split_labels(text: str) -> list[str]:
+    out, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch in "+," and depth == 0:
+            out.append(current)
+            current = ""
+        else:
+            current += ch
+    return [c for c in [*out, current] if c]
 
 
 def varied(dim: str) -> str:

@@ -194,8 +194,9 @@ def why_section(
                 "useful_units": "useful"},
         index_label="region",
     )
+    text = " ".join(why).removeprefix("Why: ")
     return Section(f"{prefix}Why the units go where they go", "why",
-                   {"text": " ".join(why).removeprefix("Why: "), "table": table,
+                   {"text": text[:1].upper() + text[1:], "table": table,
                     "shown": len(frame), "short": int((regions["excess_demand"] > 0).sum())})
 
 
@@ -230,21 +231,29 @@ def policies_section(
 ) -> Section:
     policies = compare(instance, active, default_constraints=False, seed=seed)
     report.tables["policies"] = policies
+    shown = {p: labels.policy(str(p)) for p in policies.index}
     name = report.add_figure(
-        "policies", charts.policy_chart(policies),
+        "policies", charts.policy_chart(policies, names=shown),
         "Expected extra survivors under each baseline rule and the optimum, scored by the same "
         "lives function.",
     )
-    cols = ["status", "lives_saved", "lives_lost_vs_optimal", "pct_of_optimal", "unallocated",
-            "violates", "description"]
+    cols = ["description", "lives_saved", "lives_lost_vs_optimal", "pct_of_optimal",
+            "unallocated", "violates"]
+    frame = policies[[c for c in cols if c in policies]].copy()
+    frame.index = [shown[p] for p in policies.index]
+    if "violates" in frame:
+        frame["violates"] = [
+            ", ".join(labels.constraint(c) for c in labels._split_labels(str(v))) if v else ""
+            for v in frame["violates"]
+        ]
     table = table_view(
-        policies[[c for c in cols if c in policies]],
+        frame,
         formats={"lives_saved": ",.1f", "lives_lost_vs_optimal": ",.1f",
                  "pct_of_optimal": ".1f", "unallocated": ",.0f"},
-        labels={"status": "status", "lives_saved": "lives saved",
+        labels={"lives_saved": "lives saved",
                 "lives_lost_vs_optimal": "lives lost vs. the optimum",
                 "pct_of_optimal": "% of the optimum", "unallocated": "units not sent",
-                "violates": "breaks", "description": "rule", "policy": "policy"},
+                "violates": "breaks", "description": "rule"},
         index_label="policy",
     )
     saved = policies["lives_saved"].dropna().astype(float)
