@@ -170,10 +170,10 @@ def coverage_chart(regions: pd.DataFrame, title: str | None = None) -> Figure:
 
 
 def policy_chart(
-    table: pd.DataFrame, title: str | None = None, names: Mapping[str, str] | None = None
+    table: pd.DataFrame, title: str | None = None, labels: Mapping[str, str] | None = None
 ) -> Figure:
     """Lives saved by each baseline rule and by the optimum (optimiser.compare's table);
-    `names`: labels to show instead of the policy ids."""
+    `labels`: what to show instead of the policy ids."""
     frame = table[table["lives_saved"].notna()].copy()
     frame = frame.sort_values("lives_saved", kind="stable")
     n = len(frame)
@@ -202,7 +202,7 @@ def policy_chart(
             va="center",
             fontsize=8,
         )
-    shown = [(names or {}).get(n_, n_) for n_ in names]
+    shown = [(labels or {}).get(n_, n_) for n_ in names]
     ax.set_yticks(
         y, [n_.replace("+", "\n+ ", 1) if len(n_) > 30 else n_ for n_ in shown], fontsize=8.5
     )

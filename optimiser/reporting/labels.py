@@ -106,6 +106,17 @@ def _split_labels(text: str) -> list[str]:
     return [c for c in [*out, current] if c]
 
 
+def input_name(text: str) -> str:
+    """A tornado input, 'los_days (all regions)' / 'peak_demand, NY' -> its column's label."""
+    match = re.match(r"([a-z_]+)(.*)", text)
+    if not match:
+        return text
+    name, rest = match.group(1), match.group(2)
+    if name in KINDS:  # 'per_capita_floor share (0.3)'
+        return kind(name) + rest
+    return column(name) + rest if name in COLUMNS else text
+
+
 def varied(dim: str) -> str:
     """A varied input of a sweep: 'peak_demand*@NY,NJ' -> 'peak demand (factor) in NY, NJ'."""
     name, _, regions = dim.partition("@")

@@ -233,7 +233,7 @@ def policies_section(
     report.tables["policies"] = policies
     shown = {p: labels.policy(str(p)) for p in policies.index}
     name = report.add_figure(
-        "policies", charts.policy_chart(policies, names=shown),
+        "policies", charts.policy_chart(policies, labels=shown),
         "Expected extra survivors under each baseline rule and the optimum, scored by the same "
         "lives function.",
     )
@@ -324,15 +324,15 @@ def tornado_section(
 ) -> Section:
     t = tornado(instance, pct=pct, constraints=active, default_constraints=False)
     report.tables["tornado"] = t.rows
+    rows = t.rows.assign(input=[labels.input_name(str(i)) for i in t.rows["input"]])
     name = report.add_figure(
-        "tornado", charts.tornado_chart(t.rows, t.base, pct=t.pct),
+        "tornado", charts.tornado_chart(rows, t.base, pct=t.pct),
         f"Each input moved {t.pct:g}% down and up alone (the allocation re-optimised each "
         "time); bars show the change in expected extra survivors.",
     )
-    frame = t.rows[
+    frame = rows[
         ["input", "low_label", "lives_low", "high_label", "lives_high", "swing", "note"]
     ].set_index("input")
-    frame.index = [labels.varied(str(i)) for i in frame.index]
     table = table_view(
         frame, formats={"lives_low": ",.1f", "lives_high": ",.1f", "swing": ",.1f"},
         labels={"low_label": "low", "lives_low": "lives at low", "high_label": "high",
