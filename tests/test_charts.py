@@ -186,6 +186,7 @@ def plan_frame(regions: int = 50, days: int = 40) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_plan_chart_with_50_regions():
     frame = plan_frame()
     fig = charts.plan_chart(frame)
@@ -351,6 +352,7 @@ def test_response_chart_grid_ticks_are_grid_values(us):
     assert set(ticks) <= set(many["supply"].astype(float)) and 2 < len(ticks) <= 12
 
 
+@pytest.mark.slow
 def test_response_chart_of_a_random_sample_is_a_scatter(us):
     from optimiser.sweeps import sweep
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 HEAVY = ("pandas", "numpy", "pyomo", "highspy", "scipy", "pyarrow", "matplotlib", "fastapi",
          "sqlalchemy", "dask", "jinja2")
@@ -104,19 +107,43 @@ def test_shell_completion_is_offered() -> None:
     assert "solve" in proc.stdout
 
 
-def test_json_errors_are_one_json_object_on_stdout(run_cli) -> None:
+def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
+    """`triage ARGV` in this process (main() exits): exit code, stdout, stderr."""
+    from optimiser.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    out = capsys.readouterr()
+    return int(stop.value.code or 0), out.out, out.err
+
+
+def test_json_errors_are_one_json_object_on_stdout(capsys) -> None:
     for args, code, kind in (
-        (("solve", "instances/no-such", "--json"), 2, "invalid_input"),
-        (("solve", "instances/pugh2021", "--json", "--supply", "x"), 2, "usage"),
-        (("compare", "instances/pugh2021", "--json", "-c", "nope:x=1"), 2, "invalid_input"),
-        (("plan", "instances/pugh2021", "--json"), 2, "invalid_input"),
+        (["solve", "instances/no-such", "--json"], 2, "invalid_input"),
+        (["solve", "instances/pugh2021", "--json", "--supply", "x"], 2, "usage"),
+        (["compare", "instances/pugh2021", "--json", "-c", "nope:x=1"], 2, "invalid_input"),
+        (["plan", "instances/pugh2021", "--json"], 2, "invalid_input"),
+        (["solve", "instances/pugh2021", "--json", "--no-such-option"], 2, "usage"),
     ):
-        proc = run_cli(*args)
-        assert proc.returncode == code, proc.stderr
-        payload = json.loads(proc.stdout)
+        exit_code, out, err = run_main([*args[:1], str(REPO / args[1]), *args[2:]], capsys)
+        assert exit_code == code, err
+        payload = json.loads(out)
         assert payload["error"]["code"] == kind and payload["error"]["exit_code"] == code
         assert payload["error"]["message"]
-        assert proc.stderr.startswith("error: ")
+        assert err.startswith("error: ")
+    # every problem of a bad input is listed in the JSON object
+    exit_code, out, err = run_main(["validate", str(REPO / "instances" / "no-such"), "--json"],
+                                   capsys)
+    assert exit_code == 2 and json.loads(out)["error"]["code"] in ("usage", "invalid_input")
+
+
+def test_infeasible_is_explained_once(capsys) -> None:
+    exit_code, out, err = run_main(
+        ["solve", str(REPO / "instances" / "pugh2021"), "-c", "coverage_floor:level=0.9"], capsys
+    )
+    assert exit_code == 3
+    assert (out + err).count("needs 4,430 units") == 1
+    assert err.startswith("error: infeasible: coverage_floor(level=0.9)")
 
 
 def test_verbose_logs_and_quiet_silences_warnings(run_cli) -> None:

@@ -13,9 +13,9 @@ Other blocks (toml, csv, json, text...) are data, not commands.
 An HTML comment on the line before a block (invisible on the rendered page) changes that:
 - `<!-- docs: not-runnable REASON -->`: not run; the reason is required and is reported;
 - `<!-- docs: slow -->`: run only with the slow tests (`-m slow`, as `make test` and CI do);
-- `<!-- docs: server -->`: run against a real `triage serve` started for the block; the
-  example address `127.0.0.1:8000` becomes the server's and the example token `3vQ...Xk` a
-  real one (also in $TOKEN).
+- `<!-- docs: server -->`: run against a real `triage serve` started for the block (with the
+  slow tests: starting a server takes a while); the example address `127.0.0.1:8000` becomes
+  the server's and the example token `3vQ...Xk` a real one (also in $TOKEN).
 """
 
 from __future__ import annotations
@@ -172,7 +172,9 @@ SERVER_TOKEN = "docs-example-token-0123456789"
 def params(slow: bool) -> list[object]:
     out = []
     for block in RUN:
-        if "not-runnable" in block.markers or ("slow" in block.markers) != slow:
+        if "not-runnable" in block.markers:
+            continue
+        if ("slow" in block.markers or "server" in block.markers) != slow:
             continue
         marks = [pytest.mark.slow] if slow else []
         out.append(pytest.param(block, id=block.name, marks=marks))

@@ -330,6 +330,7 @@ def test_report_charts_of_a_sampled_sweep(pugh, tmp_path):
     assert "random sample of 120, seed 3" in rep.html
 
 
+@pytest.mark.slow
 def test_report_grid_frontier_states_what_is_held_fixed(pugh, tmp_path):
     def frontier_caption(factors: str) -> tuple[str, str]:
         sweep = run_sweep(

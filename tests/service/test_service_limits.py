@@ -8,6 +8,8 @@ import time
 import httpx
 import pytest
 
+pytestmark = pytest.mark.slow  # fault tests: hard time limits kill solvers; rate limits wait
+
 TOKENS = {name: f"{name}-token-0123456789abcdef" for name in ("rita", "carl", "hank", "jobe")}
 
 
