@@ -183,6 +183,9 @@ def validate_command(instance_dir: Dir) -> None:
             instance = plan.base
         else:
             plan, instance = None, load_instance(instance_dir)
+        from optimiser.reporting.build import load_coordinates  # the maps' coordinates.csv
+
+        coordinates = load_coordinates(instance)
     except InputError as exc:
         fail_with_problems(exc, instance_dir)
     shortage = int((instance.excess_demand > 0).sum())
@@ -190,6 +193,7 @@ def validate_command(instance_dir: Dir) -> None:
         f"ok: {instance.name}: {len(instance.regions)} regions ({shortage} with excess demand "
         f"{instance.excess_demand.sum():,.0f}), supply {instance.supply:,}, "
         f"{len(instance.constraints)} default constraint(s)"
+        + ("" if coordinates is None else f"; coordinates for {len(coordinates)} regions")
     )
     if plan is not None:
         delivered = float(plan.deliveries.to_numpy().sum())
