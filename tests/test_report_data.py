@@ -120,6 +120,7 @@ def plan_report(tmp_path_factory):
     return build_report(optimiser.load_instance(US_APR), plan=read_plan_input(out))
 
 
+@pytest.mark.slow
 def test_plan_report_dates_arrivals_and_short_donors(plan_report) -> None:
     national = plan_report.figures["plan_national"]
     assert national.axes[-1].get_xlabel() == "date"
