@@ -76,6 +76,10 @@ class MultiPeriodData:
     group_stay: np.ndarray  # rho_g
     group_size: np.ndarray  # n_g (expected patients, may be fractional)
     need: np.ndarray  # (n, T) patients needing the resource (census), treated or not
+    # patients of each group on a unit when the plan starts (census only): admitted on day 0
+    # whatever the plan, holding their unit until their course ends (demand.patients_on_units)
+    group_held: np.ndarray | None = None
+    held_occupancy: np.ndarray | None = None  # (n, T) units those patients use, day by day
     inflow: np.ndarray | None = None  # (n, T) units arriving (or leaving, < 0) by executed moves
     first_day: int = 0  # nothing new is dispatched before this day (rolling horizon: today)
     executed_from_depots: float = 0.0  # units the executed moves took from depots (off D)
@@ -111,6 +115,16 @@ class MultiPeriodData:
     @property
     def patient_transfers(self) -> bool:
         return len(self.pt_src) > 0
+
+    @property
+    def held(self) -> np.ndarray:
+        return np.zeros(len(self.group_size)) if self.group_held is None else self.group_held
+
+    def held_units(self) -> np.ndarray:
+        """(n, T): units in use by the patients on units at the start."""
+        if self.held_occupancy is None:
+            return np.zeros((self.n, self.days))
+        return self.held_occupancy
 
     @property
     def group_first(self) -> np.ndarray:
@@ -417,7 +431,10 @@ def add_admissions(m: pyo.ConcreteModel, data: MultiPeriodData) -> None:
     """y_{g,s} in [0, n_g], (g, s) in ADM: patients of group g admitted on day s; o_{g,s} (OUT)
     those sent to another region on day s. Each patient is admitted or sent at most once:
 
-        sum_s y_{g,s} + sum_s o_{g,s} <= n_g.
+        sum_s y_{g,s} + sum_s o_{g,s} <= n_g,    y_{g,0} >= held_g  (e_g <= 0),
+
+    held_g the patients of g already on a unit at the start (census only): they keep it, so
+    with cover (u <= h) no plan can send their units away.
 
     Patients never admitted nor sent are the lives lost.
     """
@@ -426,7 +443,11 @@ def add_admissions(m: pyo.ConcreteModel, data: MultiPeriodData) -> None:
         initialize=list(zip(g.tolist(), s.tolist(), strict=True)), dimen=2, ordered=True
     )
     size = data.group_size
-    m.admit = pyo.Var(m.ADM, bounds=lambda _m, g, s: (0.0, float(size[g])))
+    held, first = data.held, data.group_first
+    m.admit = pyo.Var(
+        m.ADM,
+        bounds=lambda _m, g, s: (float(held[g]) if s == first[g] else 0.0, float(size[g])),
+    )
     go, so = outflow_index(data)
     m.OUT = pyo.Set(
         initialize=list(zip(go.tolist(), so.tolist(), strict=True)), dimen=2, ordered=True

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -19,10 +19,11 @@ import pandas as pd
 from models.fairness import REGISTRY, ConstraintSpec
 from models.regional import RegionalData, RegionalOptions, build_regional, weighted_lives
 from optimiser.constraints import to_specs
+from optimiser.deadline import Deadline
 from optimiser.errors import InputError, Problem
 from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
-from optimiser.results import PRICE_COLUMNS, AllocationResult, SolverInfo
+from optimiser.results import PRICE_COLUMNS, PRICE_PRECISION, AllocationResult, SolverInfo
 from optimiser.solver import HighsModel, SolverOptions, SolveStatus, solver_versions
 
 # Tolerances, declared once. LIVES_TOL: how far a tie-break may drift from the best lives value
@@ -86,14 +87,9 @@ class Outcome:
     gap: float | None
     seconds: float
     solves: int
-
-
-class _Deadline:
-    def __init__(self, limit: float | None) -> None:
-        self.end = None if limit is None else time.perf_counter() + limit
-
-    def remaining(self) -> float | None:
-        return None if self.end is None else max(0.01, self.end - time.perf_counter())
+    # Proven upper bound on the lives of any allocation under these constraints (the
+    # solver's dual bound, when the objective is lives; None otherwise or when unknown).
+    lives_bound: float | None = None
 
 
 @dataclass
@@ -111,6 +107,12 @@ class RegionalEngine:
     def __post_init__(self) -> None:
         t0 = time.perf_counter()
         self.data = regional_data(self.instance, self.supply)
+        # Absolute gap 0.005 lives (prices exact to 0.01), and never looser than 1e-6 of the
+        # most lives the instance could save (small instances keep their old precision).
+        most = float(self.data.lives(np.ceil(self.data.excess_demand)).sum())
+        gap = min(self.options.mip_abs_gap, max(1e-7, 1e-6 * most))
+        if gap < self.options.mip_abs_gap:
+            self.options = replace(self.options, mip_abs_gap=gap)
         self.model = build_regional(self.data, RegionalOptions(constraints=self.candidates))
         self.build_seconds = time.perf_counter() - t0
         self.highs = HighsModel(self.model, self.options)
@@ -166,7 +168,7 @@ class RegionalEngine:
         key = frozenset(c.label for c in active) | ({"#tie"} if tie_break else set())
         if key in self._cache:
             return self._cache[key]
-        deadline = _Deadline(time_limit if time_limit is not None else self.options.time_limit)
+        deadline = Deadline(time_limit if time_limit is not None else self.options.time_limit)
         self._activate(active)
         self._drop_extra_rows()
         objective = self._objective(active)
@@ -174,7 +176,7 @@ class RegionalEngine:
         first = self.highs.solve(deadline.remaining())
         solves, seconds = 1, first.seconds
         if first.values is None:
-            out = Outcome(first.status, None, None, None, first.gap, seconds, solves)
+            out = Outcome(first.status, None, None, None, first.gap, seconds, solves, None)
             self._cache[key] = out
             return out
         values, status, gap = first.values, first.status, first.gap
@@ -187,12 +189,16 @@ class RegionalEngine:
         self._drop_extra_rows()
         units = self.units_of(values)
         lives = float(self.data.lives(units).sum())
-        out = Outcome(status, units, lives, first.objective, gap, seconds, solves)
+        lives_objective = objective is self.model.lives
+        bound = first.bound if lives_objective and first.bound is not None else None
+        if bound is not None:
+            bound = max(bound, lives)  # the bound holds every allocation, this one included
+        out = Outcome(status, units, lives, first.objective, gap, seconds, solves, bound)
         self._cache[key] = out
         return out
 
     def _tie_break(
-        self, objective: Any, best: float, values: np.ndarray, deadline: _Deadline
+        self, objective: Any, best: float, values: np.ndarray, deadline: Deadline
     ) -> tuple[np.ndarray, int, float, SolveStatus]:
         """Stage 2: Webster apportionment of useful units in proportion to E_r; stage 3: fewest
         units sent (useless units stay in the reserve), then earlier regions in file order."""
@@ -438,6 +444,31 @@ def active_constraints(
     return to_specs([*base, *(constraints or ())], regions=instance.region_ids)
 
 
+def multiperiod_problem(path: Any) -> Problem:
+    """Why a single-period command does not answer a multi-period folder."""
+    return Problem(
+        f"{path} is a multi-period instance (it has demand.csv): its units arrive over time "
+        "through deliveries.csv, so allocating its instance.toml supply once is not its "
+        f"answer; plan it with `triage plan {path}` (Python: optimiser.multiperiod.plan)"
+    )
+
+
+def check_time_limit(time_limit: Any) -> None:
+    """InputError unless `time_limit` is None or a number of seconds > 0."""
+    if time_limit is not None and (
+        isinstance(time_limit, bool)
+        or not isinstance(time_limit, int | float)
+        or not time_limit > 0
+    ):
+        raise InputError(
+            Problem(
+                f"must be a number of seconds > 0, got {time_limit!r}",
+                column="time_limit",
+                column_word="option",
+            )
+        )
+
+
 def solve(
     instance: Instance,
     constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
@@ -449,31 +480,27 @@ def solve(
     price_of_fairness: bool = True,
     tie_break: bool = True,
     seed: int = 0,
+    deadline: Deadline | None = None,
 ) -> AllocationResult:
     """Allocate `supply` (default: the instance's) under `policy` and the active constraints.
 
-    Returns an AllocationResult; an infeasible constraint set is a result with status
-    'infeasible' and an explanation (the CLI turns it into exit code 3).
+    `time_limit` is one wall-clock budget for the whole call (building the model, every HiGHS
+    run, the price of fairness); a caller that loaded the instance itself passes `deadline`,
+    started before loading, so loading counts too. Returns an AllocationResult; an infeasible
+    constraint set is a result with status 'infeasible' and an explanation (the CLI turns it
+    into exit code 3).
     """
     t_start = time.perf_counter()
+    check_time_limit(time_limit)
+    budget = deadline if deadline is not None else Deadline(time_limit, start=t_start)
     check_policy(policy)
     check_seed(seed)
     if supply is not None:
         supply = validate_supply(supply, "supply")
         instance = instance.with_supply(supply)
-    if time_limit is not None and (not isinstance(time_limit, int | float) or not time_limit > 0):
-        raise InputError(
-            Problem(
-                f"must be a number of seconds > 0, got {time_limit!r}",
-                column="time_limit",
-                column_word="option",
-            )
-        )
     active = active_constraints(instance, constraints, default_constraints)
-    engine = RegionalEngine(instance, active, SolverOptions(time_limit=time_limit))
+    engine = RegionalEngine(instance, active, SolverOptions(time_limit=budget.limit))
     data = engine.data
-    # time_limit is one wall-clock budget for the whole request, shared by every HiGHS run
-    budget = _Deadline(time_limit)
     baseline = engine.solve([], tie_break=tie_break, time_limit=budget.remaining())
     lives_star = baseline.lives
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
@@ -499,9 +526,9 @@ def solve(
     lives = float(data.lives(units).sum()) if units is not None else None
 
     if policy != "optimal":
-        price = _rule_price(policy, lives, lives_star)
+        price = _rule_price(policy, lives, baseline)
     elif price_of_fairness and active:
-        price = _price_table(engine, active, lives_star, budget)
+        price = _price_table(engine, active, baseline, budget)
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
     lost = None if lives is None or lives_star is None else lives_star - lives
@@ -529,6 +556,7 @@ def solve(
         constraints=tuple(c.label for c in active),
         price_of_fairness=price,
         lives_optimal=lives_star,
+        lives_optimal_bound=baseline.lives_bound,
         lives_lost_total=lost,
         lives_lost_pct=None if lost is None or not lives_star else 100.0 * lost / lives_star,
         clipped_floors=clipped_floors(data, active),
@@ -542,37 +570,103 @@ def solve(
     )
 
 
-def _rule_price(policy: str, lives: float | None, lives_star: float | None) -> pd.DataFrame:
-    lost = None if lives is None or lives_star is None else lives_star - lives
-    return pd.DataFrame(
-        [[f"policy:{policy}", lives, lost, lost, POLICIES[policy].doc]], columns=PRICE_COLUMNS
-    )
+def _rule_price(policy: str, lives: float | None, star: Outcome) -> pd.DataFrame:
+    lost = None if lives is None or star.lives is None else star.lives - lives
+    interval = price_interval(star, lives, lives)
+    doc = POLICIES[policy].doc
+    return price_frame([price_row(f"policy:{policy}", lives, lost, interval, lost, interval, doc)])
+
+
+def price_interval(
+    star: Optimum, low_lives: float | None, high_lives: float | None
+) -> tuple[float | None, float | None]:
+    """The lives given up against L*, as the interval the solver's bounds prove: L* lies in
+    [its incumbent, its bound] and the other figure in [low_lives, high_lives], so the
+    difference lies in [L*_incumbent - high_lives, L*_bound - low_lives] (never below 0:
+    no allocation saves more than L*). (None, None) when a figure is missing."""
+    if star.lives is None or low_lives is None or high_lives is None:
+        return None, None
+    star_high = star.lives if star.lives_bound is None else star.lives_bound
+    return max(0.0, star.lives - high_lives), max(0.0, star_high - low_lives)
+
+
+def price_row(
+    label: str,
+    saved_alone: float | None,
+    lost_alone: float | None,
+    alone: tuple[float | None, float | None],
+    marginal: float | None,
+    margin: tuple[float | None, float | None],
+    note: str,
+) -> list[Any]:
+    """One PRICE_COLUMNS row: a price is exact when both intervals are at most PRICE_PRECISION
+    wide; the point value is then clipped into its interval. Otherwise the row is flagged
+    (exact False) and its note says so."""
+    exact = all(
+        low is not None and high is not None and high - low <= PRICE_PRECISION + 1e-9
+        for low, high in (alone, margin)
+        if not (low is None and high is None)
+    ) and not (alone == (None, None) and margin == (None, None))
+
+    def clip(value: float | None, interval: tuple[float | None, float | None]) -> float | None:
+        low, high = interval
+        if value is None or low is None or high is None:
+            return value
+        return min(max(value, low), high)
+
+    if not exact and (alone != (None, None) or margin != (None, None)):
+        note = "; ".join(
+            n for n in (note, "not proved exact to 0.01 lives: see the _low/_high interval") if n
+        )
+    return [
+        label,
+        saved_alone,
+        clip(lost_alone, alone),
+        clip(marginal, margin),
+        alone[0],
+        alone[1],
+        margin[0],
+        margin[1],
+        exact,
+        note,
+    ]
+
+
+def price_frame(rows: list[list[Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=PRICE_COLUMNS)
 
 
 def _price_table(
     engine: RegionalEngine,
     active: Sequence[ConstraintSpec],
-    lives_star: float | None,
-    budget: _Deadline | None = None,
+    star: Outcome,
+    budget: Deadline | None = None,
 ) -> pd.DataFrame:
-    """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all."""
-    budget = budget or _Deadline(None)
+    """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all,
+    each with the interval the solver's bounds prove (docs/model.md, Price of fairness). L* is
+    the one solve `star`, shared by every row."""
+    budget = budget or Deadline(None)
     everything = engine.solve(active, tie_break=False, time_limit=budget.remaining())
     rows = []
     for spec in active:
         alone = engine.solve([spec], tie_break=False, time_limit=budget.remaining())
-        without = engine.solve(
-            [c for c in active if c != spec], tie_break=False, time_limit=budget.remaining()
-        )
+        rest = [c for c in active if c != spec]
+        without = engine.solve(rest, tie_break=False, time_limit=budget.remaining())
         notes = []
         saved_alone = lost_alone = marginal = None
+        alone_interval: tuple[float | None, float | None] = (None, None)
+        margin: tuple[float | None, float | None] = (None, None)
         if alone.lives is None and alone.status is SolveStatus.INFEASIBLE:
             notes.append("alone: " + engine.explain_infeasible([spec]))
         elif alone.lives is None:
             notes.append(f"alone: {alone.status}, no allocation found")
         else:
             saved_alone = alone.lives
-            lost_alone = None if lives_star is None else lives_star - alone.lives
+            lost_alone = None if star.lives is None else star.lives - alone.lives
+            high = alone.lives_bound if alone.lives_bound is not None else alone.lives
+            if REGISTRY[spec.kind].role == "objective":
+                high = alone.lives  # the price of the allocation the weights choose
+            alone_interval = price_interval(star, alone.lives, high)
             if alone.status is SolveStatus.TIME_LIMIT:
                 notes.append(f"alone: time limit, gap {alone.gap}")
         if everything.lives is None:
@@ -581,10 +675,45 @@ def _price_table(
             notes.append(f"marginal: without it the rest is {without.status}")
         else:
             marginal = without.lives - everything.lives
+            margin = price_difference(without, everything)
             if SolveStatus.TIME_LIMIT in (without.status, everything.status):
                 notes.append("marginal: from time-limited solves (not proven optimal)")
-        rows.append([spec.label, saved_alone, lost_alone, marginal, "; ".join(notes)])
-    return pd.DataFrame(rows, columns=PRICE_COLUMNS)
+        rows.append(
+            price_row(
+                spec.label,
+                saved_alone,
+                lost_alone,
+                alone_interval,
+                marginal,
+                margin,
+                "; ".join(notes),
+            )
+        )
+    return price_frame(rows)
+
+
+class Optimum(Protocol):
+    """What a price needs of a solve: its allocation's (or plan's) lives and, when the
+    objective is lives, the proven upper bound on them."""
+
+    @property
+    def lives(self) -> float | None: ...
+
+    @property
+    def lives_bound(self) -> float | None: ...
+
+
+def price_difference(first: Optimum, second: Optimum) -> tuple[float | None, float | None]:
+    """The interval of (first's optimum - second's optimum) the bounds prove (an objective
+    without a lives bound contributes its allocation's lives)."""
+    if first.lives is None or second.lives is None:
+        return None, None
+    first_high = first.lives if first.lives_bound is None else first.lives_bound
+    second_high = second.lives if second.lives_bound is None else second.lives_bound
+    low = first.lives - second_high
+    if first.lives_bound is not None and second.lives_bound is not None:
+        low = max(0.0, low)  # fewer constraints never save fewer lives
+    return low, first_high - second.lives
 
 
 def coverage(capacity: np.ndarray, peak: np.ndarray, units: np.ndarray | float = 0.0) -> np.ndarray:
@@ -633,7 +762,7 @@ def clipped_floors(data: RegionalData, active: Sequence[ConstraintSpec]) -> pd.D
 
 def evaluate(
     instance: Instance,
-    allocation: Mapping[str, Any] | pd.Series,
+    allocation: Mapping[str, Any] | pd.Series | AllocationResult,
     constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
     *,
     default_constraints: bool = True,
@@ -642,7 +771,19 @@ def evaluate(
 ) -> AllocationResult:
     """Score any allocation (a result fed back in, or one made by hand) with the same lives
     function, against L* (at `supply`, default the instance's), and list the active
-    constraints it breaks."""
+    constraints it breaks. An AllocationResult is scored under the supply and constraints it
+    was solved with (unless `supply` / `constraints` say otherwise): a result solved at a
+    supply of 1,200 is not scored against the instance's 1,000."""
+    if isinstance(allocation, AllocationResult):
+        result = allocation
+        if supply is None:
+            supply = result.supply
+        if constraints is None:
+            constraints = list(result.constraints)
+            default_constraints = False
+        if source == "given":
+            source = f"result:{result.policy}"
+        allocation = result.allocation
     if supply is not None:
         instance = instance.with_supply(validate_supply(supply, "supply"))
     items = dict(allocation.items())
@@ -696,10 +837,21 @@ def evaluate(
         regions=region_table(engine, units, baseline.units),
         unallocated=int(data.supply - units.sum()),
         constraints=tuple(c.label for c in active),
-        price_of_fairness=pd.DataFrame(
-            [[f"policy:{source}", lives, lost, lost, "allocation given"]], columns=PRICE_COLUMNS
+        price_of_fairness=price_frame(
+            [
+                price_row(
+                    f"policy:{source}",
+                    lives,
+                    lost,
+                    price_interval(baseline, lives, lives),
+                    lost,
+                    price_interval(baseline, lives, lives),
+                    "allocation given",
+                )
+            ]
         ),
         lives_optimal=baseline.lives,
+        lives_optimal_bound=baseline.lives_bound,
         lives_lost_total=lost,
         lives_lost_pct=None if lost is None or not baseline.lives else 100 * lost / baseline.lives,
         clipped_floors=clipped_floors(data, active),
@@ -716,15 +868,21 @@ def compare(
     default_constraints: bool = True,
     supply: int | None = None,
     seed: int = 0,
+    time_limit: float | None = None,
+    deadline: Deadline | None = None,
 ) -> pd.DataFrame:
-    """Every policy side by side: lives saved, lives lost against the optimum, units by region."""
+    """Every policy side by side: lives saved, lives lost against the optimum, units by region.
+    `time_limit` (or `deadline`, started by a caller that loaded the instance) bounds the
+    whole comparison; a solve it cuts short says `time_limit` in the status column."""
+    check_time_limit(time_limit)
+    budget = deadline if deadline is not None else Deadline(time_limit)
     check_seed(seed)
     if supply is not None:
         instance = instance.with_supply(validate_supply(supply, "supply"))
     active = active_constraints(instance, constraints, default_constraints)
-    engine = RegionalEngine(instance, active)
+    engine = RegionalEngine(instance, active, SolverOptions(time_limit=budget.limit))
     data = engine.data
-    star = engine.solve([], tie_break=True)
+    star = engine.solve([], tie_break=True, time_limit=budget.remaining())
     rows: list[tuple[str, str, np.ndarray | None, str, tuple[str, ...]]] = []
     for name in POLICIES:
         if name == "optimal":
@@ -743,7 +901,7 @@ def compare(
         )
     )
     if active:
-        fair = engine.solve(active, tie_break=True)
+        fair = engine.solve(active, tie_break=True, time_limit=budget.remaining())
         label = "optimal+" + "+".join(c.label for c in active)
         rows.append(
             (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 EXIT_OK = 0
+EXIT_RULES_BROKEN = 1  # scored, and breaks rules: `triage evaluate` and `triage check-plan`
 EXIT_INPUT = 2
 EXIT_INFEASIBLE = 3
 EXIT_INTERNAL = 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -170,12 +171,39 @@ def instance_from_frames(
     tiers: pd.DataFrame | None = None,
     constraints: Sequence[ConstraintSpec | Mapping[str, Any]] = (),
     defaults: Mapping[str, Any] | None = None,
-    horizon_days: float | None = None,
+    horizon_days: float | str | None = None,
     description: str = "",
     source: str = "",
     resource: str = "ventilator",
 ) -> Instance:
-    """Build an instance from DataFrames, with exactly the folder format's validation."""
+    """Build an instance from DataFrames, with exactly the folder format's validation.
+
+    A DataFrame carries no instance.toml: settings that change the answer are arguments.
+    `horizon_days` sets the patients one unit treats over the horizon (turnover H / los_r);
+    when the regions give `los_days` and it is not given, H is the mean length of stay (the
+    documented default), and a HorizonAssumedWarning says so (a folder's instance.toml often
+    sets another: us-states-2020 has 47 days). Pass `horizon_days="mean_los"` to take that
+    default on purpose.
+    """
+    if horizon_days == "mean_los":
+        horizon_days = None
+    elif isinstance(horizon_days, str):
+        raise InputError(
+            Problem(
+                f"must be a number of days or 'mean_los', got {horizon_days!r}",
+                column="horizon_days",
+                column_word="option",
+            )
+        )
+    elif horizon_days is None and _gives_los(regions):
+        warnings.warn(
+            "instance_from_frames: horizon_days not given; assuming H = the mean of los_days "
+            "(one course of treatment per unit). A folder's instance.toml may set another "
+            "horizon (us-states-2020: 47 days), which changes the lives saved; pass "
+            "horizon_days=... (or 'mean_los' to take this default on purpose).",
+            HorizonAssumedWarning,
+            stacklevel=2,
+        )
     meta: dict[str, Any] = {
         "name": name,
         "supply": supply,
@@ -192,6 +220,17 @@ def instance_from_frames(
     regions_raw = _frame_as_text(regions, "regions")
     tiers_raw = _frame_as_text(tiers, "tiers") if tiers is not None else None
     return _build(meta, regions_raw, tiers_raw, [], None)
+
+
+class HorizonAssumedWarning(UserWarning):
+    """instance_from_frames assumed the horizon (no horizon_days given)."""
+
+
+def _gives_los(regions: pd.DataFrame) -> bool:
+    frame = regions.reset_index() if "los_days" not in regions else regions
+    if "los_days" not in frame:
+        return False
+    return bool(pd.to_numeric(frame["los_days"], errors="coerce").notna().any())
 
 
 def instance_from_dict(payload: Mapping[str, Any]) -> Instance:

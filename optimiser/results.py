@@ -17,8 +17,18 @@ PRICE_COLUMNS = [
     "lives_saved_alone",
     "lives_lost_alone",
     "lives_lost_marginal",
+    # the intervals the solver's bounds prove (docs/model.md, Price of fairness); `exact`: both
+    # are at most PRICE_PRECISION wide, so the point values above are exact to that
+    "lives_lost_alone_low",
+    "lives_lost_alone_high",
+    "lives_lost_marginal_low",
+    "lives_lost_marginal_high",
+    "exact",
     "note",
 ]
+# A price is a difference of two optima: each is solved to within half of this (absolute MIP
+# gap), so the price is exact to it, or reported with its interval and flagged.
+PRICE_PRECISION = 0.01
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class AllocationResult:
     constraints: tuple[str, ...]
     price_of_fairness: pd.DataFrame
     lives_optimal: float | None = None  # L*, no fairness constraint
+    lives_optimal_bound: float | None = None  # proven upper bound on L* (solver's dual bound)
     lives_lost_total: float | None = None
     lives_lost_pct: float | None = None
     clipped_floors: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -93,6 +104,7 @@ class AllocationResult:
             ],
             "price_of_fairness_skipped": self.price_skipped,
             "lives_optimal": _clean(self.lives_optimal),
+            "lives_optimal_bound": _clean(self.lives_optimal_bound),
             "lives_lost_total": _clean(self.lives_lost_total),
             "lives_lost_pct": _clean(self.lives_lost_pct),
             "regions": regions,
@@ -142,6 +154,7 @@ class AllocationResult:
                 list(data.get("price_of_fairness") or []), columns=PRICE_COLUMNS
             ),
             lives_optimal=data.get("lives_optimal"),
+            lives_optimal_bound=data.get("lives_optimal_bound"),
             lives_lost_total=data.get("lives_lost_total"),
             lives_lost_pct=data.get("lives_lost_pct"),
             clipped_floors=pd.DataFrame(list(data.get("clipped_floors") or [])),

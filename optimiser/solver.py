@@ -83,6 +83,79 @@ _banner_lock = threading.Lock()
 _banner_shown = False
 
 
+def run_time_limit(highs: highspy.Highs, seconds: float | None, *, mip: bool) -> float:
+    """The `time_limit` option that lets the next run of `highs` take `seconds` (wall clock).
+
+    What HiGHS compares its time_limit with differs by solver and version: measured on
+    highspy 1.12.0 and 1.15.1, the simplex compares it with the run time of the Highs object
+    summed over every run (ERGO-Code/HiGHS#1331, #1477; highspy has no zeroAllClocks), while
+    branch-and-bound compares it with the current run's time only. Taking either reading for
+    both made re-solved LPs stop at once or per-run MIP limits grow 1, 2, 4, 8 s. So the
+    reading is measured once per process and kind (`_limit_counts_every_run`), and the limit
+    set accordingly."""
+    if seconds is None or not math.isfinite(seconds):
+        return INF
+    seconds = max(float(seconds), 1e-3)
+    if _limit_counts_every_run(mip):
+        return float(highs.getRunTime()) + seconds
+    return seconds
+
+
+@functools.cache
+def _limit_counts_every_run(mip: bool) -> bool:
+    """Does this HiGHS compare time_limit with the time of every run of a Highs object so far
+    (True) or with the current run's (False), for MIPs (`mip`) or LPs?
+
+    A probe model runs once (stopped by a short limit, or solved), so the object's clock holds
+    t > 0; then, from scratch, a second run gets time_limit = t / 2. Counted over every run,
+    the limit is already spent and the run stops at once; counted per run, HiGHS cannot stop
+    it for time before t / 2 of wall clock has passed. Both are wall-clock readings, so the
+    test holds under load. About 3 ms for LPs and 30 ms for MIPs, once per process."""
+    rng = np.random.default_rng(7)
+    n, m = (30, 6) if mip else (400, 6)
+    weights = rng.integers(20, 100, size=(m, n)).astype(float)
+    values = rng.integers(20, 100, size=n).astype(float)
+    h = new_highs()
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", 0)
+    matrix = _csc(weights)
+    h.passModel(
+        n,
+        m,
+        int(matrix[0][-1]),
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMaximize),
+        0.0,
+        values,
+        np.zeros(n),
+        np.ones(n),
+        np.full(m, -INF),
+        weights.sum(axis=1) / 2,
+        matrix[0],
+        matrix[1],
+        matrix[2],
+        np.ones(n, dtype=np.int32) if mip else np.zeros(n, dtype=np.int32),
+    )
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("time_limit", 0.02)
+    h.run()
+    spent = float(h.getRunTime())
+    h.clearSolver()
+    h.setOptionValue("time_limit", spent / 2)
+    t0 = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - t0
+    stopped = h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
+    return stopped and seconds < spent / 4
+
+
+def _csc(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows, cols = dense.shape
+    start = np.arange(0, rows * cols + 1, rows, dtype=np.int32)
+    index = np.tile(np.arange(rows, dtype=np.int32), cols)
+    return start, index, dense.T.ravel().astype(float)
+
+
 class SolveStatus(StrEnum):
     OPTIMAL = "optimal"
     TIME_LIMIT = "time_limit"
@@ -96,8 +169,11 @@ class SolverOptions:
     """Typed solver settings. Deterministic by default: one thread, fixed seed."""
 
     time_limit: float | None = None
-    mip_rel_gap: float = 1e-6
-    mip_abs_gap: float = 1e-7
+    # Absolute gap control: every optimum is proved to within half of PRICE_PRECISION (0.01
+    # lives) of its bound, so a price (a difference of two optima) is exact to 0.01 lives.
+    # The relative gap is off: at 1e-6 it let L* = 7,730 stop 0.008 lives short.
+    mip_rel_gap: float = 0.0
+    mip_abs_gap: float = 0.005
     threads: int = 1
     seed: int = 0
     log: bool = False
@@ -295,12 +371,7 @@ class HighsModel:
         far less than the default gap tolerance)."""
         h = self.highs
         limit = time_limit if time_limit is not None else self.options.time_limit
-        # HiGHS compares time_limit with the run time of the Highs object summed over every
-        # run (ERGO-Code/HiGHS#1331, #1477; highspy has no zeroAllClocks): the limit of this
-        # run is counted from the time already spent.
-        h.setOptionValue(
-            "time_limit", float(h.getRunTime()) + float(limit) if limit is not None else INF
-        )
+        h.setOptionValue("time_limit", run_time_limit(h, limit, mip=self.is_mip))
         h.setOptionValue("mip_rel_gap", 0.0 if exact else self.options.mip_rel_gap)
         h.setOptionValue("mip_abs_gap", 1e-10 if exact else self.options.mip_abs_gap)
         # Exact (tie-break) solves start from a known feasible point; HiGHS's feasibility-jump

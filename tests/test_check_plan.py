@@ -309,7 +309,9 @@ def test_a_broken_rule_is_reported_once_not_its_echoes(
     long_stay: Path, tmp_path: Path, lines: list[str], rule: str
 ) -> None:
     check = check_plan(load_multiperiod(long_stay), write_plan(tmp_path, lines))
-    assert [v["rule"] for v in check.violations] == [rule], check.violations
+    # (these hand-made plans also leave patients waiting beside free units: another rule)
+    broken = [v["rule"] for v in check.violations if v["rule"] != "idle_while_waiting"]
+    assert broken == [rule], check.violations
 
 
 def test_staff_cap_is_reported_once_per_episode(long_stay: Path, tmp_path: Path) -> None:

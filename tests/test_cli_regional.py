@@ -340,7 +340,7 @@ def test_evaluate_flags_broken_constraints_and_over_supply(tmp_path: Path, capsy
     code, out, err = cli(
         ["evaluate", PUGH, str(alloc), "--json", "-c", "min_units:units=10"], capsys
     )
-    assert code == 0, err
+    assert code == 1, err  # scored, and breaks rules (as check-plan)
     payload = json.loads(out)
     assert payload["lives_saved"] == approx_lives(2000)
     assert any("supply" in v for v in payload["violations"])
@@ -428,7 +428,7 @@ def test_a_result_json_round_trips_with_its_constraints_and_supply(
     # the same allocation is short of a stricter floor: the labels are live constraints
     code, out, err = cli(["evaluate", states, str(tmp_path / "r" / "result.json"), "--json",
                           "-c", "per_capita_floor(share=0.9)"], capsys)
-    assert code == 0, err
+    assert code == 1, err  # scored, and breaks a rule
     assert json.loads(out)["violations"] == ["per_capita_floor(share=0.9)"]
 
 

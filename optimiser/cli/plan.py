@@ -11,7 +11,8 @@ import typer
 from optimiser.cli import Verbosity, app, warn
 from optimiser.cli.common import exit_without_answer, write_outputs
 from optimiser.cli.regional import fail_with_problems
-from optimiser.errors import InputError, Problem
+from optimiser.deadline import Deadline
+from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 
 if TYPE_CHECKING:
     from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
 # The planner (pandas, HiGHS) is imported inside each command: `triage --help` stays fast.
 #: optimiser.multiperiod.engine.METHODS (tests/test_cli_startup.py checks they agree)
 METHOD_NAMES = ("auto", "exact", "rounding")
-
-EXIT_RULES_BROKEN = 1  # check-plan: the plan breaks at least one rule
 
 Dir = Annotated[
     Path,
@@ -206,8 +205,12 @@ def plan_command(
     transfer_neighbours: NeighboursOpt = None,
     max_transfer_lead_days: TransferLeadOpt = None,
     gap: Annotated[
-        float, typer.Option(help="Relative optimality gap accepted (default 1e-4).")
-    ] = 1e-4,
+        float | None,
+        typer.Option(
+            help="Also accept plans within this relative gap of the bound (default: none; "
+            "every optimum is proved within 0.005 lives, so prices are exact to 0.01 lives)."
+        ),
+    ] = None,
     method: Annotated[
         str, typer.Option(help=f"Solution method: {', '.join(METHOD_NAMES)}.")
     ] = "auto",
@@ -222,6 +225,9 @@ def plan_command(
     from optimiser.multiperiod.engine import plan
     from optimiser.multiperiod.report import plan_text
 
+    if time_limit is not None and not time_limit > 0:
+        raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
+    deadline = Deadline(time_limit)  # the budget counts loading the instance too
     instance = load(instance_dir)
     changes = setting_changes(
         transfers,
@@ -249,6 +255,7 @@ def plan_command(
             price_of_fairness=not no_price,
             progress=not json_output and not Verbosity.quiet() and sys.stderr.isatty(),
             method=method,
+            deadline=deadline,
         )
     except InputError as exc:
         wrong = executed is not None and any(p.file == executed.name for p in exc.problems)

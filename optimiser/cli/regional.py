@@ -14,9 +14,11 @@ import typer
 
 from optimiser.cli import app, log
 from optimiser.cli.common import ProblemsIn, echo_json, exit_without_answer, write_outputs
-from optimiser.errors import InputError, Problem
+from optimiser.deadline import Deadline
+from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 
 if TYPE_CHECKING:
+    from optimiser.instance import Instance
     from optimiser.results import AllocationResult
 
 # The engine (pandas, Pyomo, HiGHS) is imported inside each command: `triage --help` stays fast.
@@ -86,11 +88,12 @@ def solve_command(
     ] = False,
 ) -> None:
     """Allocate the supply: the most expected survivors under the active fairness constraints."""
-    from optimiser.engine import solve
-    from optimiser.instance import load_instance
+    from optimiser.engine import check_time_limit, solve
     from optimiser.report import allocation_text, price_text
 
-    instance = load_instance(instance_dir)
+    check_time_limit(time_limit)
+    deadline = Deadline(time_limit)  # the budget counts loading the instance too
+    instance = load_single_period(instance_dir)
     log.info("loaded %s: %d regions, supply %s", instance.name, len(instance.regions),
              f"{instance.supply:,}")
     result = solve(
@@ -102,6 +105,7 @@ def solve_command(
         time_limit=time_limit,
         price_of_fairness=not no_price,
         seed=seed,
+        deadline=deadline,
     )
     if out is not None and result.lives_saved is not None:
         write_result(result, out)
@@ -130,22 +134,28 @@ def compare_command(
     ] = None,
     json_output: JsonOpt = False,
     seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", help="Seconds for the whole comparison (loading included)."),
+    ] = None,
 ) -> None:
     """Every baseline policy beside the optimum: lives saved and lives lost."""
     import pandas as pd
 
-    from optimiser.engine import compare
-    from optimiser.instance import load_instance
+    from optimiser.engine import check_time_limit, compare
     from optimiser.report import comparison_text
     from optimiser.results import _clean
 
-    instance = load_instance(instance_dir)
+    check_time_limit(time_limit)
+    deadline = Deadline(time_limit)
+    instance = load_single_period(instance_dir)
     table = compare(
         instance,
         constraint or [],
         default_constraints=not no_default_constraints,
         supply=supply,
         seed=seed,
+        deadline=deadline,
     )
     if json_output:
         records = []
@@ -216,12 +226,13 @@ def evaluate_command(
     no_default_constraints: NoDefaults = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Score an allocation (the engine's, fed back in, or one made by hand)."""
+    """Score an allocation (the engine's, fed back in, or one made by hand). Exit 0: it
+    breaks no rule; 1: scored, and breaks rules (supply, staff caps, active constraints),
+    listed under violations, as `triage check-plan`."""
     from optimiser.engine import evaluate
-    from optimiser.instance import load_instance
     from optimiser.report import allocation_text
 
-    instance = load_instance(instance_dir)
+    instance = load_single_period(instance_dir)
     try:
         units = read_allocation(allocation, instance.region_ids)
     except InputError as exc:  # list every bad line of the allocation, not just the first
@@ -242,6 +253,21 @@ def evaluate_command(
         typer.echo(result.to_json())
     else:
         typer.echo(allocation_text(result, instance))
+    if result.violations:
+        raise typer.Exit(EXIT_RULES_BROKEN)
+
+
+def load_single_period(instance_dir: Path) -> Instance:
+    """The instance of a single-period command; a multi-period folder (it has demand.csv)
+    is refused with a pointer to `triage plan` (exit 2): its supply arrives over time in
+    deliveries.csv, so one allocation of `supply` would not be its answer."""
+    from optimiser.engine import multiperiod_problem
+    from optimiser.instance import load_instance
+    from optimiser.multiperiod.instance import is_multiperiod
+
+    if is_multiperiod(instance_dir):
+        raise InputError(multiperiod_problem(instance_dir))
+    return load_instance(instance_dir)
 
 
 def _units_problem(value: Any, shown: str | None = None) -> str | None:

@@ -372,7 +372,8 @@ def round_movements(
         if len(idx):
             sent = np.zeros(n)
             np.add.at(sent, src_all[idx], rt[idx])
-            over = sent - (hand - d.donor_share * own[:, day])
+            keep = np.maximum(d.donor_share * own[:, day], d.held_units()[:, day])
+            over = sent - (hand - keep)
             for r in np.nonzero(over > 1e-9)[0]:
                 sel = idx[src_all[idx] == r]
                 _cut(rt, xt, sel, over[r])
@@ -429,7 +430,9 @@ def _trim(
     T, B = d.days, d.batch_size
     hands = units_on_hand(p, d, rs, rt)
     X = hands[:, T - 1] - d.own[:, T - 1]
-    keep = d.donor_share * d.own  # the least a region holds (0 without donor protection)
+    # the least a region holds: donor protection, and the units of patients on them since
+    # the start
+    keep = np.maximum(d.donor_share * d.own, d.held_units())
     for r in np.nonzero(X - upper > 1e-9)[0]:
         ships = np.nonzero((sr == r) & (rs > 0))[0]
         arrive = sd[ships] + d.ship_lead[sk[ships], r]
@@ -512,7 +515,8 @@ def _top_up(
             if q == r or surplus[q] < B:
                 continue
             arrive = day + int(d.ship_lead[k, q])
-            if np.any(hands[q, arrive:] - B < d.donor_share * d.own[q, arrive:] - 1e-9):
+            keep = np.maximum(d.donor_share * d.own[q, arrive:], d.held_units()[q, arrive:])
+            if np.any(hands[q, arrive:] - B < keep - 1e-9):
                 continue
             later = [lane.get((k, int(r), t)) for t in range(day, T - int(d.ship_lead[k, r]))]
             later = [j for j in later if j is not None]

@@ -8,9 +8,11 @@ import numpy as np
 
 from models.multiperiod import MultiPeriodData
 from optimiser.multiperiod.demand import (
+    held_occupancy,
     length_of_stay,
     patient_groups,
     patient_lanes,
+    patients_on_units,
     transfer_lanes,
 )
 from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -32,6 +34,8 @@ def model_data(instance: MultiPeriodInstance) -> MultiPeriodData:
     else:
         pt_src = pt_dst = pt_lead = empty
     regions = base.regions
+    own = instance.own.to_numpy(dtype=float)
+    held = patients_on_units(instance.demand_kind, groups, own)
     return MultiPeriodData(
         regions=tuple(instance.regions),
         depots=tuple(instance.depots),
@@ -50,6 +54,8 @@ def model_data(instance: MultiPeriodInstance) -> MultiPeriodData:
         group_stay=groups.stay,
         group_size=groups.size,
         need=groups.need,
+        group_held=held,
+        held_occupancy=held_occupancy(groups, held, instance.days),
         max_wait=int(s.max_wait_days),
         batch_size=int(s.batch_size),
         max_shipments_per_day=s.max_shipments_per_day,

@@ -114,3 +114,34 @@ def patient_lanes(instance: MultiPeriodInstance) -> tuple[np.ndarray, np.ndarray
     ok = np.isfinite(lead) & (lead <= instance.settings.patient_transfer_max_lead_days)
     src, dst = np.nonzero(ok)
     return src.astype(np.int64), dst.astype(np.int64), lead[src, dst].astype(np.int64)
+
+
+def patients_on_units(kind: str, groups: PatientGroups, own: np.ndarray) -> np.ndarray:
+    """Patients of each group already on a unit when the plan starts (they hold it until their
+    course ends: no plan may take it). Only a census has patients present before day 0: the
+    census of day 0 is a steady state, in which each day's arrivals got the same share of the
+    region's own units, so every group present on day 0 (arrival day e <= 0) has the same
+    share of its patients on units: min(1, own_{r,0} / c_{r,0}), lowered if the region's own
+    units (capacity.csv) fall below those patients' needs before their courses end. A
+    `new_patients` table has nobody present before day 0: nobody is held. `own`: (n, T)."""
+    held = np.zeros(len(groups.size))
+    if kind != "census" or not len(held):
+        return held
+    n, T = own.shape
+    present = np.nonzero(groups.day <= 0)[0]
+    occupied = np.zeros((n, T))  # day-0 patients still in their course, day by day
+    for g in present:
+        occupied[groups.region[g], : min(int(groups.stay[g]), T)] += groups.size[g]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(occupied > 0, np.maximum(own, 0.0) / occupied, np.inf)
+    share = np.minimum(1.0, ratio.min(axis=1))
+    held[present] = groups.size[present] * share[groups.region[present]]
+    return held
+
+
+def held_occupancy(groups: PatientGroups, held: np.ndarray, days: int) -> np.ndarray:
+    """(n, T): units in use by the patients on units at the start, day by day."""
+    occ = np.zeros((groups.need.shape[0], days))
+    for g in np.nonzero(held > 0)[0]:
+        occ[groups.region[g], : min(int(groups.stay[g]), days)] += held[g]
+    return occ

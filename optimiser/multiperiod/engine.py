@@ -31,7 +31,8 @@ from models.multiperiod import (
     objective_weights,
 )
 from optimiser.constraints import to_specs
-from optimiser.engine import largest_needs
+from optimiser.deadline import Deadline
+from optimiser.engine import largest_needs, price_difference, price_frame, price_interval, price_row
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.colgen import ColumnGeneration, round_movements, units_on_hand
 from optimiser.multiperiod.data import model_data
@@ -40,7 +41,7 @@ from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
 from optimiser.multiperiod.plan_io import plan_frame, plan_rows, records, today_from
 from optimiser.multiperiod.results import PRICE_COLUMNS, PlanResult
 from optimiser.multiperiod.simulate import simulate
-from optimiser.results import SolverInfo
+from optimiser.results import PRICE_PRECISION, SolverInfo
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, solver_versions
 
 # Tolerances, declared once. Stage 2 keeps the lives objective within LIVES_TOL_REL (relative,
@@ -49,7 +50,12 @@ from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, solve
 LIVES_TOL_REL = 1e-9
 LIVES_TOL_ABS = 1e-7
 VALUE_DIGITS = 9
-DEFAULT_GAP = 1e-4
+# Default tolerance: every optimum proved to within ABS_GAP lives of its bound (absolute gap
+# control, the relative gap off), so a price of fairness (a difference of two optima) is exact
+# to PRICE_PRECISION = 0.01 lives; `--gap` adds a relative tolerance (looser, faster).
+ABS_GAP = PRICE_PRECISION / 2
+DEFAULT_GAP: float | None = None
+INF_BOUND = math.inf
 # Method: "exact" (HiGHS branch-and-bound on the whole model) up to this many integer
 # columns, else "rounding" (column generation, rounding, repair: colgen.py).
 EXACT_LIMIT = 5_000
@@ -74,6 +80,12 @@ class PlanOutcome:
     logistics: float | None = None
     stage1_lives: float | None = None
     bound: float | None = None
+    lives_bound: float | None = None  # upper bound on lives when the objective is lives
+
+    def with_lives_bound(self, lives_objective: bool) -> PlanOutcome:
+        if not lives_objective or self.bound is None or self.lives is None:
+            return replace(self, lives_bound=None)
+        return replace(self, lives_bound=max(self.bound, self.lives))
 
 
 @dataclass(frozen=True)
@@ -118,17 +130,13 @@ def _gap(bound: float, objective: float) -> float:
     return max(0.0, (bound - objective) / max(abs(bound), 1e-9))
 
 
-class _Deadline:
-    def __init__(self, limit: float | None) -> None:
-        self.end = None if limit is None else time.perf_counter() + limit
+class _Deadline(Deadline):
+    """The request's deadline as the planner reads it: past it (less 50 ms), start no optional
+    search (HiGHS's branch-and-bound on a large model can take minutes to set up before it
+    first looks at its time limit)."""
 
-    def remaining(self) -> float | None:
-        return None if self.end is None else max(0.05, self.end - time.perf_counter())
-
-    def expired(self) -> bool:
-        """Past the limit: start no optional search (HiGHS's branch-and-bound on a large
-        model can take minutes to set up before it first looks at its time limit)."""
-        return self.end is not None and time.perf_counter() >= self.end - 0.05
+    def expired(self, margin: float = 0.05) -> bool:
+        return super().expired(margin)
 
 
 def check_constraints(specs: Sequence[ConstraintSpec]) -> None:
@@ -143,7 +151,11 @@ def check_constraints(specs: Sequence[ConstraintSpec]) -> None:
 
 
 def executed_moves(
-    instance: MultiPeriodInstance, rows: pd.DataFrame, today: int, file: str = "executed"
+    instance: MultiPeriodInstance,
+    rows: pd.DataFrame,
+    today: int,
+    file: str = "executed",
+    held_units: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Executed ship/transfer rows as data: depot deliveries net of what left, the units they
     bring to (or take from) each region per day, and the units taken from depots. Checks that
@@ -186,12 +198,13 @@ def executed_moves(
     own = instance.own.to_numpy(dtype=float)
     hand = own + np.cumsum(inflow, axis=1)
     share = instance.settings.donor_keep_share if instance.settings.transfers else 0.0
-    low = hand < share * own - 1e-9
+    low = hand < np.maximum(share * own, held_units) - 1e-9
     for r, d in zip(*np.nonzero(low), strict=True):
         problems.append(
             Problem(
                 f"region {instance.regions[r]} would hold {hand[r, d]:g} units on day {d}: more "
-                "units sent than it had (or below the donor protection share)",
+                "units sent than it had (below the donor protection share, or taken from "
+                "patients on units since the start)",
                 file=file,
             )
         )
@@ -223,7 +236,7 @@ class PlanEngine:
             )
         self.instance = instance
         self.candidates = tuple(candidates)
-        self.options = options or SolverOptions(mip_rel_gap=DEFAULT_GAP)
+        self.options = options or SolverOptions(mip_rel_gap=0.0, mip_abs_gap=ABS_GAP)
         t0 = time.perf_counter()
         data = model_data(instance)
         self.executed = (
@@ -247,6 +260,7 @@ class PlanEngine:
                 self.executed,
                 self.today,
                 file=self.executed.attrs.get("file", "executed"),
+                held_units=data.held_units(),
             )
             data = replace(
                 data,
@@ -278,12 +292,15 @@ class PlanEngine:
 
     # ---- helpers
     def _zero_plan(self) -> np.ndarray:
-        """Ship nothing, admit nobody: feasible without fairness rows (a start for HiGHS)."""
+        """Ship nothing, admit nobody but the patients already on units (they keep them):
+        feasible without fairness rows (a start for HiGHS)."""
         p, d = self.program, self.data
         x = np.zeros(p.shape[1])
         x[p.cols["stock"]] = np.cumsum(d.deliveries, axis=1).ravel()
         inflow = d.inflow if d.inflow is not None else 0.0
         x[p.cols["hand"]] = (d.own + np.cumsum(inflow * np.ones_like(d.own), axis=1)).ravel()
+        x[p.cols["admit"]] = p.col_lower[p.cols["admit"]]
+        x[p.cols["occ"]] = d.held_units().ravel()
         return x
 
     def _exact(self) -> MatrixHighsModel:
@@ -378,20 +395,25 @@ class PlanEngine:
             out = self._solve_exact(active, tie_break, deadline, None)
         if out.status is not SolveStatus.OPTIMAL and out.status is not SolveStatus.INFEASIBLE:
             out = self._with_fallback(active, out)
+        out = out.with_lives_bound(all(REGISTRY[c.kind].role == "constraint" for c in active))
         self._cache[key] = out
         return out
 
     def _settles(self, bound: float | None, objective: float) -> bool:
         """A plan of `objective` is within the gap tolerance of the upper bound `bound`."""
-        return bound is not None and bound - objective <= self.options.mip_rel_gap * max(
-            abs(bound), 1.0
-        )
+        return bound is not None and bound - objective <= self.tolerance(bound)
+
+    def tolerance(self, bound: float) -> float:
+        """How far below the bound a plan may be and count as optimal: the absolute gap, or
+        the relative one when that is looser (as HiGHS stops at whichever is met first)."""
+        o = self.options
+        return max(o.mip_abs_gap, o.mip_rel_gap * max(abs(bound), 1.0)) + 1e-9
 
     def _proved(self, out: PlanOutcome) -> bool:
         return out.status is SolveStatus.INFEASIBLE or (
             out.values is not None
-            and out.gap is not None
-            and out.gap <= self.options.mip_rel_gap + 1e-12
+            and out.objective is not None
+            and self._settles(out.bound, out.objective)
         )
 
     def _better(self, first: PlanOutcome, second: PlanOutcome) -> PlanOutcome:
@@ -408,13 +430,10 @@ class PlanEngine:
         bounds = [o.bound for o in (first, second) if o.bound is not None]
         bound = min(bounds) if bounds else None
         gap = best.gap if bound is None else _gap(bound, best.objective or 0.0)
+        settled = bound is not None and self._settles(bound, best.objective or 0.0)
         if best is second and second.status is SolveStatus.OPTIMAL:
-            gap = second.gap  # HiGHS proved it within its tolerance
-        status = (
-            SolveStatus.OPTIMAL
-            if gap is not None and gap <= self.options.mip_rel_gap + 1e-12
-            else SolveStatus.TIME_LIMIT
-        )
+            settled = True  # HiGHS proved it within the same tolerance
+        status = SolveStatus.OPTIMAL if settled else SolveStatus.TIME_LIMIT
         return replace(best, status=status, gap=gap, bound=bound, seconds=seconds, solves=solves)
 
     def _meets_fairness(self, active: Sequence[ConstraintSpec], values: np.ndarray) -> bool:
@@ -628,7 +647,7 @@ class PlanEngine:
             return PlanOutcome(SolveStatus.ERROR, None, None, None, None, seconds, solves)
         objective, values = best
         gap = None if bound is None else _gap(bound, objective)
-        ok = gap is not None and gap <= self.options.mip_rel_gap + 1e-12
+        ok = self._settles(bound, objective)
         return PlanOutcome(
             SolveStatus.OPTIMAL if ok else SolveStatus.TIME_LIMIT,
             values,
@@ -763,9 +782,7 @@ class PlanEngine:
                 for rank, half in enumerate(halves):
                     child = tuple(half if t == wide else node[t] for t in range(len(axes)))
                     first = rank == 0 and best is None
-                    open_nodes.append(
-                        (math.inf if first else branch.bound, next(counter), child)
-                    )
+                    open_nodes.append((math.inf if first else branch.bound, next(counter), child))
         finally:
             for axis in axes:
                 cg.fix_columns(axis.lam, None)
@@ -923,10 +940,137 @@ class PlanEngine:
                 float
             )
 
-    def best_lives(self) -> float:
-        """L*: the most lives of any plan found so far. Every plan is a plan of the problem
-        without fairness constraints, so this is the best known value of its optimum."""
-        return max((o.lives for o in self._cache.values() if o.lives is not None), default=0.0)
+    def settle_patients(
+        self, out: PlanOutcome, active: Sequence[ConstraintSpec], deadline: Deadline
+    ) -> PlanOutcome:
+        """The patient flow of a plan made final for its movements, lexicographically:
+        (A) the most (weighted) lives the plan's shipments and transfers allow, then (B) with
+        that held, every patient admitted as early as possible (maximise
+        sum (last_g + 1 - s) y_{g,s}: waiting patient-days, counting a patient turned away as
+        waiting to its last day). So no patient waits, or is turned away, while a staffed unit
+        is free in their region for their whole stay (docs/multiperiod.md, "Waiting"): such a
+        patient could be admitted at once, earlier or in addition, with nothing else changed,
+        which (A) or (B) would take. Never fewer lives than `out`."""
+        if out.values is None:
+            return out
+        p = self.program
+        cost = self.objective(active)
+        values = out.values
+        early = np.zeros(p.shape[1])
+        ag, as_ = p.admit
+        early[p.cols["admit"]] = self.data.group_last[ag] + 1 - as_
+        og, os_ = p.send
+        early[p.cols["send"]] = self.data.group_last[og] + 1 - os_
+        fixed = np.nonzero(p.integrality)[0]
+        if self.colgen is not None:
+            cg = self.colgen
+            cg.include(cg.candidates[np.nonzero(values[cg.candidates])[0]])
+            highs, position = cg.highs, cg.position
+            restore_lower, restore_upper = cg.lower, cg.upper
+            cols = fixed[position[fixed] >= 0]
+        else:
+            highs = self._exact()
+            position = np.arange(p.shape[1])
+            restore_lower, restore_upper = p.col_lower, p.col_upper
+            cols = fixed
+            highs.set_integrality(fixed, False)
+        pos = position[cols]
+        highs.set_col_bounds_arrays(pos, values[cols], values[cols])
+        held_row: int | None = None
+        try:
+            master = position >= 0
+            full = np.nonzero(master)[0]
+
+            def run(objective: np.ndarray) -> np.ndarray | None:
+                vector = np.zeros(highs.num_cols)
+                vector[position[full]] = objective[full]
+                highs.set_cost(vector, maximize=True)
+                if isinstance(highs, MatrixHighsModel) and self.colgen is not None:
+                    highs.set_option("simplex_strategy", 1)
+                result = highs.solve(deadline.remaining(0.05))
+                if result.values is None or result.status is not SolveStatus.OPTIMAL:
+                    return None
+                x = np.zeros(p.shape[1])
+                x[full] = result.values[position[full]]
+                return x
+
+            first = run(cost)
+            if first is None:
+                return out
+            best = float(cost @ first)
+            used = np.nonzero(cost[full])[0]
+            held_row = highs.add_row_arrays(
+                position[full[used]],
+                cost[full[used]],
+                best - 1e-6,
+                INF_BOUND,
+            )
+            second = run(early)
+            settled = second if second is not None else first
+        finally:
+            if held_row is not None:
+                highs.set_row_bounds(held_row, -INF_BOUND, INF_BOUND)
+            highs.set_col_bounds_arrays(pos, restore_lower[cols], restore_upper[cols])
+            if self.colgen is None:
+                highs.set_integrality(fixed, True)
+        settled[cols] = values[cols]
+        for name, block in p.cols.items():
+            if name.startswith("fair:") or name in ("ship", "transfer", "uses", "stock", "hand"):
+                settled[block] = values[block]
+        objective = float(cost @ clean_values(p, settled))
+        if objective < (out.objective or 0.0) - 1e-6 * max(1.0, abs(out.objective or 0.0)):
+            return out
+        gap = out.gap if out.bound is None else _gap(out.bound, objective)
+        return replace(
+            out,
+            values=settled,
+            lives=self.lives_of(settled),
+            objective=objective,
+            gap=gap,
+        ).with_lives_bound(out.lives_bound is not None)
+
+    def star_key(self) -> tuple[Any, ...]:
+        """What L* depends on: the instance, its settings, executed moves, today, the method
+        and the tolerances (not the candidate constraints: they only add columns after the
+        plan's own)."""
+        s = self.instance.settings
+        moves = self.executed.drop(columns=["line"], errors="ignore").to_csv(index=False)
+        o = self.options
+        return (
+            self.instance.fingerprint(),
+            tuple((k, getattr(s, k)) for k in s.__dataclass_fields__),
+            moves,
+            self.today,
+            self.method,
+            o.mip_rel_gap,
+            o.mip_abs_gap,
+        )
+
+    def _plan_columns(self) -> int:
+        """Columns of the plan itself (fairness columns come after them)."""
+        fair = [c for name, c in self.program.cols.items() if name.startswith("fair:")]
+        return (
+            int(min(int(c[0]) for c in fair if len(c)))
+            if any(len(c) for c in fair)
+            else (self.program.shape[1])
+        )
+
+    def stored_star(self, out: PlanOutcome) -> PlanOutcome:
+        """The unconstrained solve as the process-wide cache keeps it (plan columns only)."""
+        values = None if out.values is None else out.values[: self._plan_columns()].copy()
+        return replace(out, values=values)
+
+    def seed_star(self, star: PlanOutcome) -> None:
+        """Take L* solved before for the same instance and settings (stored_star)."""
+        values = None
+        if star.values is not None:
+            values = np.zeros(self.program.shape[1])
+            values[: len(star.values)] = star.values
+        self._cache[frozenset()] = replace(star, values=values, seconds=0.0, solves=0)
+
+    def meets(self, active: Sequence[ConstraintSpec], values: np.ndarray) -> bool:
+        """Does a plan meet every active fairness row (fairness columns free)?"""
+        return self._meets_fairness(active, values)
 
     def feasible(self, active: Sequence[ConstraintSpec]) -> bool:
         return self.solve(active, tie_break=False).status is not SolveStatus.INFEASIBLE
@@ -1309,16 +1453,21 @@ def plan(
     executed: pd.DataFrame | str | Path | None = None,
     today: int | None = None,
     time_limit: float | None = None,
-    mip_gap: float = DEFAULT_GAP,
+    mip_gap: float | None = DEFAULT_GAP,
     tie_break: bool = True,
     price_of_fairness: bool = True,
     progress: bool = False,
     method: str = "auto",
+    deadline: Deadline | None = None,
 ) -> PlanResult:
     """Plan deliveries, transfers and admissions over the horizon.
 
-    Returns a PlanResult; an infeasible constraint set is a result with status 'infeasible'
-    and an explanation (the CLI turns it into exit code 3).
+    `time_limit` is one wall-clock budget for the whole call (building the model, every
+    solve, the price of fairness, extraction); a caller that loaded the instance passes
+    `deadline`, started before loading. `mip_gap`: a relative tolerance on top of the
+    default absolute one (every optimum within 0.005 lives of its bound: prices exact to
+    0.01 lives). Returns a PlanResult; an infeasible constraint set is a result with status
+    'infeasible' and an explanation (the CLI turns it into exit code 3).
     """
     t_start = time.perf_counter()
     if time_limit is not None and (
@@ -1333,7 +1482,13 @@ def plan(
                 column_word="option",
             )
         )
-    if isinstance(mip_gap, bool) or not isinstance(mip_gap, int | float) or not 0 <= mip_gap < 1:
+    budget = _Deadline(
+        time_limit if deadline is None else deadline.limit,
+        start=t_start if deadline is None else deadline.start,
+    )
+    if mip_gap is not None and (
+        isinstance(mip_gap, bool) or not isinstance(mip_gap, int | float) or not 0 <= mip_gap < 1
+    ):
         raise InputError(
             Problem(f"must be in [0, 1), got {mip_gap!r}", column="mip_gap", column_word="option")
         )
@@ -1342,25 +1497,35 @@ def plan(
     if executed is not None and today is None:
         today = today_from(executed)
     active = active_constraints(instance, constraints, default_constraints)
-    options = SolverOptions(time_limit=time_limit, mip_rel_gap=float(mip_gap))
+    options = SolverOptions(
+        time_limit=budget.limit,
+        mip_rel_gap=0.0 if mip_gap is None else float(mip_gap),
+        mip_abs_gap=ABS_GAP,
+    )
     engine = PlanEngine(instance, active, options, executed=executed, today=today, method=method)
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
-    deadline = _Deadline(time_limit)
-    main = engine.solve(active, tie_break=tie_break, time_limit=deadline.remaining())
+    star_key = engine.star_key()
+    cached_star = _STARS.get(star_key)
+    if cached_star is not None:
+        engine.seed_star(cached_star)
+    main = engine.solve(active, tie_break=tie_break, time_limit=budget.remaining())
+    main = engine.settle_patients(main, active, budget)
     timings["solve"] = time.perf_counter() - t_start - timings["build"] - timings["translate"]
     t_main = time.perf_counter()
     explanation = None
     if main.status is SolveStatus.INFEASIBLE:
         explanation = engine.explain_infeasible(active)
-    star = (
-        main if not active else engine.solve([], tie_break=False, time_limit=deadline.remaining())
-    )
+    star = engine.solve([], tie_break=False, time_limit=budget.remaining())
+    if star.status is SolveStatus.OPTIMAL and cached_star is None:
+        _STARS.put(star_key, engine.stored_star(star))
     if price_of_fairness and active and main.values is not None:
-        price = _price_table(engine, active, deadline, progress)
+        price = _price_table(engine, active, star, budget, progress)
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
-    # L* only once proved: a plan cut short by the time limit says nothing of the optimum
-    lives_star = engine.best_lives() if star.status is SolveStatus.OPTIMAL else None
+    # L*: the one unconstrained solve, shared by every price, and only once proved (a plan
+    # cut short by the time limit says nothing of the optimum)
+    proved = star.status is SolveStatus.OPTIMAL
+    lives_star = star.lives if proved else None
     timings["price_of_fairness"] = time.perf_counter() - t_main
     t_extract = time.perf_counter()
     parts = extract(engine, main.values) if main.values is not None else None
@@ -1385,6 +1550,7 @@ def plan(
         start_date=None if instance.start_date is None else instance.start_date.isoformat(),
         lives_saved=None if parts is None else parts["lives"],
         lives_optimal=lives_star,
+        lives_optimal_bound=star.lives_bound if proved else None,
         constraints=tuple(c.label for c in active),
         settings={k: getattr(s, k) for k in s.__dataclass_fields__},
         manifest=empty if parts is None else parts["manifest"],
@@ -1414,19 +1580,43 @@ def plan(
     )
 
 
+class _StarCache:
+    """L* per instance and settings (PlanEngine.star_key), shared by every plan and price of
+    the process: the unconstrained optimum is solved once, so every price is measured against
+    the same L* (a few entries: a plan's values are a few MB)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.items: dict[tuple[Any, ...], PlanOutcome] = {}
+
+    def get(self, key: tuple[Any, ...]) -> PlanOutcome | None:
+        out = self.items.pop(key, None)
+        if out is not None:
+            self.items[key] = out
+        return out
+
+    def put(self, key: tuple[Any, ...], value: PlanOutcome) -> None:
+        self.items.pop(key, None)
+        self.items[key] = value
+        while len(self.items) > self.size:
+            self.items.pop(next(iter(self.items)))
+
+
+_STARS = _StarCache()
+
+
 def _price_table(
     engine: PlanEngine,
     active: Sequence[ConstraintSpec],
+    star: PlanOutcome,
     deadline: _Deadline,
     progress: bool,
 ) -> pd.DataFrame:
-    """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all.
-
-    Each solve is optimal within the gap tolerance only, so a constrained plan may save a
-    fraction of a life more than the unconstrained solve found; but every plan found is a plan
-    of the unconstrained problem, so L* is the best lives of them all (PlanEngine.best_lives),
-    and likewise without_k (lives only, no prioritarian weights) is at least what all saves:
-    a price is never negative by tolerance."""
+    """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all,
+    each with the interval the bounds prove (L* in [its plan's lives, its bound], likewise
+    every other optimum): exact when both are at most 0.01 lives wide, else flagged. L* is the
+    one unconstrained solve `star`. A constraint the L* plan already meets costs exactly 0:
+    that plan is then optimal under it too."""
     from tqdm import tqdm
 
     everything = engine.solve(active, tie_break=False, time_limit=deadline.remaining())
@@ -1438,29 +1628,46 @@ def _price_table(
         disable=not progress or None,
         leave=False,
     ):
-        alone = engine.solve([spec], tie_break=False, time_limit=deadline.remaining())
+        constraint = REGISTRY[spec.kind].role == "constraint"
+        if constraint and star.values is not None and engine.meets([spec], star.values):
+            alone = star
+        else:
+            alone = engine.solve([spec], tie_break=False, time_limit=deadline.remaining())
         rest = [c for c in active if c != spec]
         without = engine.solve(rest, tie_break=False, time_limit=deadline.remaining())
-        without_lives = without.lives
-        lives_only = all(REGISTRY[c.kind].role == "constraint" for c in rest)
-        if without_lives is not None and everything.lives is not None and lives_only:
-            without_lives = max(without_lives, everything.lives)
         notes = []
         saved_alone = lost_alone = marginal = None
+        alone_interval: tuple[float | None, float | None] = (None, None)
+        margin: tuple[float | None, float | None] = (None, None)
         if alone.lives is None:
             notes.append(f"alone: {alone.status}; " + engine.explain_infeasible([spec]))
         else:
             saved_alone = alone.lives
-            lost_alone = max(engine.best_lives(), alone.lives) - alone.lives
+            lost_alone = None if star.lives is None else max(0.0, star.lives - alone.lives)
+            high = alone.lives if alone.lives_bound is None else alone.lives_bound
+            alone_interval = price_interval(star, alone.lives, high)
             if alone.status is SolveStatus.TIME_LIMIT:
                 notes.append(f"alone: time limit, gap {alone.gap}")
         if everything.lives is None:
             notes.append("marginal: the full constraint set is infeasible")
-        elif without_lives is None:
+        elif without.lives is None:
             notes.append(f"marginal: without it the rest is {without.status}")
         else:
-            marginal = without_lives - everything.lives
+            margin = price_difference(without, everything)
+            marginal = without.lives - everything.lives
+            if margin[0] is not None and margin[0] >= 0.0:
+                marginal = max(0.0, marginal)
         if REGISTRY[spec.kind].role == "objective":
             notes.append("objective weights: its price is the unweighted lives given up")
-        rows.append([spec.label, saved_alone, lost_alone, marginal, "; ".join(notes)])
-    return pd.DataFrame(rows, columns=PRICE_COLUMNS)
+        rows.append(
+            price_row(
+                spec.label,
+                saved_alone,
+                lost_alone,
+                alone_interval,
+                marginal,
+                margin,
+                "; ".join(notes),
+            )
+        )
+    return price_frame(rows)

@@ -143,7 +143,9 @@ def build_program(
     stock = b.add_cols("stock", K * T, 0.0, INF)  # k * T + d
     hand = b.add_cols("hand", n * T, (data.donor_share * own).ravel(), INF)  # r * T + d
     ag, as_ = admission_index(data)
-    admit = b.add_cols("admit", len(ag), 0.0, data.group_size[ag])
+    # patients on units at the start are admitted on day 0 (y_{g,0} >= held_g)
+    admit_low = np.where(as_ == data.group_first[ag], data.held[ag], 0.0)
+    admit = b.add_cols("admit", len(ag), admit_low, data.group_size[ag])
     og, os_ = outflow_index(data)
     send = b.add_cols("send", len(og), 0.0, data.group_size[og])
     pb, pd_ = patient_lane_index(data)

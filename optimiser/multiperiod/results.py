@@ -50,6 +50,7 @@ class PlanResult:
     resource: str = "ventilator"
     sizes: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # switches that change nothing here, said plainly
+    lives_optimal_bound: float | None = None  # proven upper bound on L*
     objective_bound: float | None = None  # best upper bound known on the objective (lives,
     # weighted when a prioritarian constraint is active): the gap is measured against it
 
@@ -108,6 +109,7 @@ class PlanResult:
             "today": self.today,
             "lives_saved": _clean(self.lives_saved),
             "lives_optimal": _clean(self.lives_optimal),
+            "lives_optimal_bound": _clean(self.lives_optimal_bound),
             "lives_lost_total": _clean(lost),
             "lives_lost_pct": _clean(
                 None

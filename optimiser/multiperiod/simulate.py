@@ -36,6 +36,7 @@ from optimiser.multiperiod.demand import (
     length_of_stay,
     patient_groups,
     patient_lanes,
+    patients_on_units,
     transfer_lanes,
 )
 from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -197,6 +198,14 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
             taken.append((e, x))
         return taken
 
+    # Patients on units when the plan starts (census only) hold them until their course ends:
+    # in treatment before any row of day 0 leaves; the plan's day-0 admit rows for their
+    # cohorts count them first (`on_start`).
+    # (day, region, cohort, patients, stay) still waiting at the end of each day's admissions
+    unserved: list[tuple[int, int, int, float, int]] = []
+    on_units = patients_on_units(instance.demand_kind, groups, own)
+    on_start: dict[tuple[int, int], float] = defaultdict(float)
+
     for d in range(T):
         # own capacity, deliveries, arrivals in transit, new patients
         on_hand_now += own[:, d] - (own[:, d - 1] if d > 0 else 0.0)
@@ -205,6 +214,13 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
             on_hand_now[r] += u
         for r, e, stay, size in arriving.get(d, []):
             waiting[r][e] = [size, stay]
+        if d == 0:
+            for g in np.nonzero(on_units > 0)[0]:
+                r, e = int(groups.region[g]), int(groups.day[g])
+                count = float(on_units[g])
+                waiting[r][e][0] -= count
+                on_start[r, e] += count
+                treat(r, r, 0, count, int(groups.stay[g]), e)
         day_rows = by_day.get(d)
         shipments_today: dict[int, int] = defaultdict(int)
         pt_today = np.zeros(n)
@@ -345,6 +361,19 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                 r = rix[row.dst]
                 free = free_units(r, d)
                 u = float(row.units)
+                if d == 0:  # patients on units since the start are counted first
+                    cohort = float(row.cohort_day)
+                    keys = [
+                        k
+                        for k in sorted(on_start)
+                        if k[0] == r and (math.isnan(cohort) or k[1] == int(cohort))
+                    ]
+                    for key in keys:
+                        already = min(u, on_start[key])
+                        on_start[key] -= already
+                        u -= already
+                    if u <= TOL:
+                        continue
                 if u > free + TOL:
                     broke(
                         "no_free_unit",
@@ -382,11 +411,15 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
             # a debt lasts as long as the shortfall it caused (patients beyond units, or units
             # sent that were not there)
             debt[r] = min(debt[r], max(occupancy[r, d] - on_hand_now[r], 0.0))
+            for e, (left, stay) in waiting[r].items():
+                if left > TOL:
+                    unserved.append((d, r, e, left, int(stay)))
             for e in [e for e, v in waiting[r].items() if last_day(e) <= d]:
                 lost[r, d] += max(waiting[r][e][0], 0.0)
                 del waiting[r][e]
         depot_debt = np.minimum(depot_debt, np.maximum(-stock, 0.0))
         on_hand[:, d] = on_hand_now
+    violations += idle_while_waiting(regions, unserved, on_hand, occupancy, own + staff)
     return Simulation(
         regions=regions,
         survivors=float(survivors_by_region.sum()),
@@ -402,6 +435,58 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
         greedy=not has_admissions,
         admissions=admissions,
     )
+
+
+def idle_while_waiting(
+    regions: Sequence[str],
+    unserved: Sequence[tuple[int, int, int, float, int]],
+    on_hand: np.ndarray,
+    occupancy: np.ndarray,
+    staffed: np.ndarray,
+) -> list[Violation]:
+    """No patient waits, or is turned away, while a staffed unit is free in their region for
+    their whole stay (docs/multiperiod.md, "Waiting"): for each patient still waiting at the
+    end of day d (admissions done), the units on hand and the staff not used by patients on
+    every day of the stay that would start on day d, after the whole plan is replayed. One
+    violation per region and cohort, on the first such day."""
+    T = on_hand.shape[1]
+    out: list[Violation] = []
+    seen: set[tuple[int, int]] = set()
+    for d, r, e, left, stay in unserved:
+        if (r, e) in seen:
+            continue
+        end = min(d + stay, T)
+        free = float(
+            min(
+                (on_hand[r, d:end] - occupancy[r, d:end]).min(),
+                (staffed[r, d:end] - occupancy[r, d:end]).min(),
+            )
+        )
+        if free > 1e-4:
+            seen.add((r, e))
+            out.append(
+                Violation(
+                    "idle_while_waiting",
+                    d,
+                    f"{regions[r]}: {left:g} patients of cohort day {e} wait (or are turned "
+                    f"away) on day {d} while {free:g} staffed units are free there for their "
+                    f"whole stay ({end - d} days)",
+                )
+            )
+    if len(out) > MAX_IDLE_LISTED:
+        more = len(out) - MAX_IDLE_LISTED
+        out = out[:MAX_IDLE_LISTED]
+        out.append(
+            Violation(
+                "idle_while_waiting",
+                out[-1].day,
+                f"{more} more region-cohorts wait beside free units",
+            )
+        )
+    return out
+
+
+MAX_IDLE_LISTED = 20
 
 
 def _arrive(

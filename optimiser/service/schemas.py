@@ -277,6 +277,12 @@ class PriceRow(BaseModel):
     lives_saved_alone: float | None
     lives_lost_alone: float | None
     lives_lost_marginal: float | None
+    # the intervals the solver's bounds prove; exact: both at most 0.01 lives wide
+    lives_lost_alone_low: float | None = None
+    lives_lost_alone_high: float | None = None
+    lives_lost_marginal_low: float | None = None
+    lives_lost_marginal_high: float | None = None
+    exact: bool | None = None
     note: str | None = None
 
 
@@ -307,6 +313,7 @@ class SolveResult(BaseModel):
         False, description="Constraints were active but the price was not asked for."
     )
     lives_optimal: float | None
+    lives_optimal_bound: float | None = None
     lives_lost_total: float | None
     lives_lost_pct: float | None
     regions: list[dict[str, Any]]
