@@ -226,14 +226,32 @@ def changes_text(regions: pd.DataFrame) -> str | None:
     )
 
 
+def price_table(price: pd.DataFrame) -> pd.DataFrame:
+    """Lives to two decimals; a price the solver proved only within an interval shows it
+    ("12.30 (12.10-12.45)"); the interval columns themselves are left out of the text."""
+    table = price.copy()
+    table["lives_saved_alone"] = table["lives_saved_alone"].map(lambda v: _num(v, 2))
+    rows: list[dict[str, Any]] = table.to_dict("records")  # type: ignore[assignment]
+    for col in ("lives_lost_alone", "lives_lost_marginal"):
+        low, high = f"{col}_low", f"{col}_high"
+        texts = []
+        for row in rows:
+            text = _num(row[col], 2)
+            exact = bool(row.get("exact", True))
+            if not exact and row.get(low) is not None and not pd.isna(row[low]):
+                text += f" ({_num(row[low], 2)}-{_num(row[high], 2)})"
+            texts.append(text)
+        table[col] = texts
+    extra = [c for c in table.columns if c.endswith(("_low", "_high")) or c == "exact"]
+    return table.drop(columns=extra)
+
+
 def price_text(result: AllocationResult) -> str:
     if result.price_skipped:
         return "Price of fairness: not computed (--no-price)."
     if result.price_of_fairness.empty:
         return "Price of fairness: no fairness constraint active."
-    table = result.price_of_fairness.copy()
-    for col in ("lives_saved_alone", "lives_lost_alone", "lives_lost_marginal"):
-        table[col] = table[col].map(lambda v: _num(v, 2))
+    table = price_table(result.price_of_fairness)
     table = table.rename(
         columns={
             "lives_saved_alone": "saved alone",

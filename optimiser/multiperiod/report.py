@@ -236,10 +236,11 @@ def plan_text(result: PlanResult) -> str:
 def price_text(price: pd.DataFrame) -> str:
     if price.empty:
         return "price of fairness: no fairness constraint active"
-    table = price.copy()
-    for col in ("lives_saved_alone", "lives_lost_alone", "lives_lost_marginal"):
-        table[col] = table[col].map(lambda v: "-" if v is None or v != v else f"{v:,.2f}")
-    return "price of fairness over the horizon (expected lives):\n" + table.to_string(index=False)
+    from optimiser.report import price_table
+
+    return "price of fairness over the horizon (expected lives):\n" + price_table(
+        price
+    ).to_string(index=False)
 
 
 def check_text(result: CheckResult) -> str:

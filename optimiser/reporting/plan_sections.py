@@ -16,7 +16,7 @@ from optimiser.multiperiod.report import short_donor_text, short_donors, warehou
 from optimiser.reporting import labels
 from optimiser.reporting.model import Report, Section, table_view
 from optimiser.reporting.plans import PlanInput
-from optimiser.reporting.single import delivered, instance_section
+from optimiser.reporting.single import delivered, instance_section, price_view
 
 MAX_PANELS = 40  # small multiples drawn (most strained first); the tables hold every region
 MANIFEST_ROWS = 300  # movements listed in the page; tables/plan_manifest.csv has them all
@@ -220,17 +220,7 @@ def price_data(result: Any) -> dict[str, Any]:
     price = result.price_of_fairness
     table = None
     if result.constraints and price is not None and len(price):
-        frame = price.set_index("constraint")
-        frame.index = [labels.constraint(str(c)) for c in frame.index]
-        table = table_view(
-            frame,
-            formats={"lives_saved_alone": ",.1f", "lives_lost_alone": ",.1f",
-                     "lives_lost_marginal": ",.1f"},
-            labels={"lives_saved_alone": "lives saved alone", "lives_lost_alone":
-                    "lives lost alone", "lives_lost_marginal": "lives lost at the margin",
-                    "note": "note"},
-            index_label="constraint",
-        )
+        table = price_view(price)
     return {
         "table": table, "lives_optimal": result.lives_optimal,
         "lives_lost_total": result.lives_lost_total, "lives_lost_pct": None, "plan": True,

@@ -268,22 +268,42 @@ def price_section(result: AllocationResult, prefix: str) -> Section:
     price = result.price_of_fairness
     table = None
     if price is not None and not price.empty:
-        frame = price.set_index("constraint")
-        frame.index = [labels.constraint(str(c)) for c in frame.index]
-        table = table_view(
-            frame,
-            formats={"lives_saved_alone": ",.1f", "lives_lost_alone": ",.1f",
-                     "lives_lost_marginal": ",.1f"},
-            labels={"lives_saved_alone": "lives saved alone", "lives_lost_alone":
-                    "lives lost alone", "lives_lost_marginal": "lives lost at the margin",
-                    "note": "note"},
-            index_label="constraint",
-        )
+        table = price_view(price)
     return Section(f"{prefix}Price of fairness", "price", {
         "table": table, "lives_optimal": result.lives_optimal,
         "lives_lost_total": result.lives_lost_total, "lives_lost_pct": result.lives_lost_pct,
         "plan": False, "tolerance": None,
     })
+
+
+def price_view(price: pd.DataFrame) -> Any:
+    """The price-of-fairness table: lives saved alone, lost alone and at the margin; where the
+    solver proved a price only within an interval, the interval beside it."""
+    frame = price.set_index("constraint")
+    frame.index = [labels.constraint(str(c)) for c in frame.index]
+    exact = frame["exact"].astype(bool) if "exact" in frame else pd.Series(True, frame.index)
+    keys = ["lives_saved_alone", "lives_lost_alone", "lives_lost_marginal"]
+    if not exact.all():
+        for col in ("lives_lost_alone", "lives_lost_marginal"):
+            low = pd.to_numeric(frame[f"{col}_low"], errors="coerce").tolist()
+            high = pd.to_numeric(frame[f"{col}_high"], errors="coerce").tolist()
+            frame[f"{col}_interval"] = [
+                "" if ok or lo != lo else f"{lo:,.1f} to {hi:,.1f}"
+                for ok, lo, hi in zip(exact.tolist(), low, high, strict=True)
+            ]
+            keys.append(f"{col}_interval")
+    if "note" in frame and frame["note"].astype(bool).any():
+        keys.append("note")
+    return table_view(
+        frame, columns=keys,
+        formats={"lives_saved_alone": ",.1f", "lives_lost_alone": ",.1f",
+                 "lives_lost_marginal": ",.1f"},
+        labels={"lives_saved_alone": "lives saved alone", "lives_lost_alone": "lives lost alone",
+                "lives_lost_marginal": "lives lost at the margin",
+                "lives_lost_alone_interval": "proved interval (alone)",
+                "lives_lost_marginal_interval": "proved interval (margin)", "note": "note"},
+        index_label="constraint",
+    )
 
 
 def frontier_section(
