@@ -50,7 +50,8 @@ run: $(STAMP)
 	@echo "== 4/4 Table 1 of Pugh et al. 2021 (four regions, no survival data)"
 	@$(BIN)/triage compare instances/pugh2021
 	@echo
-	@echo "Next: README.md; 'triage --help'; a decision report: $(BIN)/triage report instances/us-states-2020 --out report/"
+	@echo "Next: README.md and '$(BIN)/triage --help'. A decision report (HTML, charts, maps):"
+	@echo "  $(BIN)/triage report instances/us-states-2020 --out report/"
 
 # The whole suite (CI, the README's second command): the default tests, then the slow ones
 # (soak, fault and long end-to-end tests, marked @pytest.mark.slow).

@@ -148,7 +148,7 @@ def allocation_text(result: AllocationResult, instance: Instance | None = None) 
         saved += " (the most any allocation saves)"
     elif star is not None:
         saved += f" (the optimum saves {_num(star, 1)})"
-    lines.append(saved)
+    lines.append(prose(saved))
     if result.unallocated:
         lines.append(f"Kept in the national reserve (no region can use them): "
                      f"{result.unallocated:,}")
