@@ -114,14 +114,20 @@ def short_donor_text(donor: dict[str, Any], resource: str = "unit") -> str:
         if r["spare_min"] is not None:
             low, high = r["spare_min"], r["spare_max"]
             spare = (
-                f", holding {low:,.0f} spare units" if low == high
-                else f", holding {low:,.0f}-{high:,.0f} spare units"
+                f", with {low:,.0f} units to spare after sending" if low == high
+                else f", with {low:,.0f}-{high:,.0f} units to spare after sending"
             )
+        first, last = min(r["send_days"]), max(r["send_days"])
+        if all(d < first for d in r["lost_days"]):
+            when = "came earlier, when no unit could reach them in time"
+        elif all(d > last for d in r["lost_days"]):
+            when = "come later, when the units it sent are worth more where they went"
+        else:
+            when = "came on other days"
         return (
             f"{head}: on the days it sends, every patient of {r['region']} is admitted{spare}; "
-            f"the patients it could not admit came earlier, when no unit could reach them in "
-            f"time ({patience}), so its idle units save more lives where patients need them "
-            "later."
+            f"the patients it could not admit {when} ({patience}), so its idle units save more "
+            "lives where patients need them."
         )
     return (
         f"{head}: {r['lost_on_send_days']:,.0f} of those patients come on days it sends units "
