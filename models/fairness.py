@@ -1,23 +1,26 @@
 """Fairness constraints and objective policies, registered by name.
 
 Each kind declares its parameters (validated before any model is built) and one function that
-adds its constraint family to the regional model. Adding a kind is one function plus its
-`@register(...)` line. Symbols are those of docs/model.md: x_r units sent, E_r excess demand,
-c_r capacity, P_r peak demand, pop_r population, S supply, cap_r staff cap.
+adds its constraint family to the regional model (its rows and columns, as arrays: see
+models/regional.py). Adding a kind is one function plus its `@register(...)` line. Symbols are
+those of docs/model.md: x_r units sent, E_r excess demand, c_r capacity, P_r peak demand, pop_r
+population, S supply, cap_r staff cap.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyomo.environ as pyo
 
 if TYPE_CHECKING:
-    from models.regional import RegionalData
+    from models.regional import RegionalBuilder, RegionalData
+
+INF = math.inf
 
 FLOOR_EPS = 1e-9  # floor()/ceil() guard against 0.29999... from binary floating point
 THRESHOLD_SLACK = 1e-5  # |x_r - lambda w_r| <= 1 - THRESHOLD_SLACK, i.e. strictly below 1
@@ -95,7 +98,7 @@ class FairnessKind:
     doc: str
     params: tuple[ParamSpec, ...]
     role: str  # "constraint" | "objective"
-    add: Callable[[pyo.Block, pyo.ConcreteModel, RegionalData, Mapping[str, Any]], None]
+    add: Callable[[RegionalBuilder, RegionalData, Mapping[str, Any]], None]
     floors: Callable[[RegionalData, Mapping[str, Any]], np.ndarray] | None = None
     weights: Callable[[RegionalData, Mapping[str, Any]], np.ndarray] | None = None
 
@@ -113,7 +116,7 @@ def register(
     floors: Callable[[RegionalData, Mapping[str, Any]], np.ndarray] | None = None,
     weights: Callable[[RegionalData, Mapping[str, Any]], np.ndarray] | None = None,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register `add_<name>(block, m, data, params)` under `name`."""
+    """Register `add_<name>(m, data, params)` under `name`."""
 
     def wrap(func: Callable[..., None]) -> Callable[..., None]:
         REGISTRY[name] = FairnessKind(
@@ -137,7 +140,7 @@ class ConstraintSpec:
     kind: str
     params: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         inner = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params)
         return f"{self.kind}({inner})"
@@ -167,15 +170,11 @@ def _fmt(value: Any) -> str:
 # Floors: x_r >= min(f_r, cap_r), one row per region with a positive floor.
 
 
-def _add_floor_rows(
-    block: pyo.Block, m: pyo.ConcreteModel, floors: np.ndarray, data: RegionalData
-) -> None:
+def _add_floor_rows(m: RegionalBuilder, floors: np.ndarray, data: RegionalData) -> None:
     clipped = np.minimum(floors, data.staff_cap)
-    block.floor = pyo.Param(
-        m.R, initialize=dict(zip(data.regions, clipped.tolist(), strict=True)), mutable=True
-    )
-    rows = [r for r, f in zip(data.regions, clipped, strict=True) if f > 0]
-    block.lower = pyo.Constraint(rows, rule=lambda b, r: m.x[r] >= b.floor[r])
+    regions = np.flatnonzero(clipped > 0)
+    rows = m.add_rows(len(regions), clipped[regions], INF)
+    m.add(rows, m.x[regions], 1.0)
 
 
 def _share_floors(data: RegionalData, share: float, weights: np.ndarray) -> np.ndarray:
@@ -217,24 +216,24 @@ SHARE = ParamSpec(
 
 @register("per_capita_floor", SHARE, floors=per_capita_floors)
 def add_per_capita_floor(
-    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+    m: RegionalBuilder, data: RegionalData, params: Mapping[str, Any]
 ) -> None:
     """Per-capita floor (part of Table 2's egalitarian share, guaranteed):
 
     x_r >= min(cap_r, floor(share * S * pop_r / sum_s pop_s)).
     """
-    _add_floor_rows(block, m, per_capita_floors(data, params), data)
+    _add_floor_rows(m, per_capita_floors(data, params), data)
 
 
 @register("excess_per_capita_floor", SHARE, floors=excess_per_capita_floors)
 def add_excess_per_capita_floor(
-    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+    m: RegionalBuilder, data: RegionalData, params: Mapping[str, Any]
 ) -> None:
     """Excess-per-capita floor (Table 3), with w_r = E_r / pop_r:
 
     x_r >= min(cap_r, floor(share * S * w_r / sum_s w_s)).
     """
-    _add_floor_rows(block, m, excess_per_capita_floors(data, params), data)
+    _add_floor_rows(m, excess_per_capita_floors(data, params), data)
 
 
 @register(
@@ -245,13 +244,13 @@ def add_excess_per_capita_floor(
     floors=coverage_floors,
 )
 def add_coverage_floor(
-    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+    m: RegionalBuilder, data: RegionalData, params: Mapping[str, Any]
 ) -> None:
     """Coverage floor, for every region with P_r > 0:
 
     c_r + x_r >= ceil(level * P_r), i.e. x_r >= min(cap_r, max(0, ceil(level * P_r) - c_r)).
     """
-    _add_floor_rows(block, m, coverage_floors(data, params), data)
+    _add_floor_rows(m, coverage_floors(data, params), data)
 
 
 @register(
@@ -260,13 +259,13 @@ def add_coverage_floor(
     floors=capacity_per_capita_floors,
 )
 def add_capacity_per_capita_floor(
-    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+    m: RegionalBuilder, data: RegionalData, params: Mapping[str, Any]
 ) -> None:
     """Capacity per capita floor:
 
     c_r + x_r >= ceil(beds_per_100k * pop_r / 100000), clipped at cap_r.
     """
-    _add_floor_rows(block, m, capacity_per_capita_floors(data, params), data)
+    _add_floor_rows(m, capacity_per_capita_floors(data, params), data)
 
 
 @register(
@@ -277,13 +276,13 @@ def add_capacity_per_capita_floor(
     floors=min_units_floors,
 )
 def add_min_units(
-    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+    m: RegionalBuilder, data: RegionalData, params: Mapping[str, Any]
 ) -> None:
     """Minimum units, for every region with E_r > 0:
 
     x_r >= min(cap_r, ceil(min(units, E_r))).
     """
-    _add_floor_rows(block, m, min_units_floors(data, params), data)
+    _add_floor_rows(m, min_units_floors(data, params), data)
 
 
 @register(
@@ -297,7 +296,7 @@ def add_min_units(
     ),
 )
 def add_max_coverage_gap(
-    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+    m: RegionalBuilder, data: RegionalData, params: Mapping[str, Any]
 ) -> None:
     """Coverage gap: with y_r = (c_r + x_r) / P_r over regions D = {r : P_r > 0},
 
@@ -309,27 +308,28 @@ def add_max_coverage_gap(
         M_r = max y_r = (c_r + min(cap_r, S)) / P_r.
     """
     gap = float(params["gap"])
-    demand = [i for i, p in enumerate(data.peak_demand) if p > 0]
-    if not demand:
+    demand = np.flatnonzero(data.peak_demand > 0)
+    if not len(demand):
         return
-    block.min_coverage = pyo.Var(bounds=(0.0, 1.0))
-    block.all_near_full = pyo.Var(domain=pyo.Binary)
-    regions = [data.regions[i] for i in demand]
-    index = {data.regions[i]: i for i in demand}
-
-    def coverage(r: str) -> Any:
-        i = index[r]
-        return (data.capacity[i] + m.x[r]) / data.peak_demand[i]
-
-    def big_m(r: str) -> float:
-        i = index[r]
-        return (data.capacity[i] + min(data.staff_cap[i], float(data.supply))) / data.peak_demand[i]
-
-    block.lower = pyo.Constraint(regions, rule=lambda b, r: b.min_coverage <= coverage(r))
-    block.upper = pyo.Constraint(
-        regions, rule=lambda b, r: coverage(r) <= b.min_coverage + gap + big_m(r) * b.all_near_full
+    min_coverage = m.add_columns(1, 0.0, 1.0)[0]
+    all_near_full = m.add_columns(1, 0.0, 1.0, integer=True)[0]
+    x = m.x[demand]
+    per_unit = 1.0 / data.peak_demand[demand]  # y_r = c_r / P_r + x_r / P_r
+    base = data.capacity[demand] * per_unit
+    big_m = (data.capacity[demand] + np.minimum(data.staff_cap[demand], float(data.supply))) / (
+        data.peak_demand[demand]
     )
-    block.switch = pyo.Constraint(expr=block.min_coverage + gap >= block.all_near_full)
+    lower = m.add_rows(len(demand), -INF, base)  # m_cov - x_r / P_r <= c_r / P_r
+    m.add(lower, x, -per_unit)
+    m.add(lower, min_coverage, 1.0)
+    # x_r / P_r - m_cov - M_r z <= gap - c_r / P_r
+    upper = m.add_rows(len(demand), -INF, gap - base)
+    m.add(upper, x, per_unit)
+    m.add(upper, min_coverage, -1.0)
+    m.add(upper, all_near_full, -big_m)
+    switch = m.add_rows(1, -INF, gap)  # z - m_cov <= gap
+    m.add(switch, min_coverage, -1.0)
+    m.add(switch, all_near_full, 1.0)
 
 
 THRESHOLD_INDEXES = ("rai", "rai_relative", "excess_demand", "excess_per_100k")
@@ -365,7 +365,7 @@ def threshold_members(data: RegionalData, params: Mapping[str, Any]) -> np.ndarr
     ),
 )
 def add_threshold(
-    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+    m: RegionalBuilder, data: RegionalData, params: Mapping[str, Any]
 ) -> None:
     """The paper's threshold rule. T = {r : index_r >= tau} compete on an equal level: units go
     in proportion to excess demand per capita w_r = (E_r / pop_r) / max_T (E / pop), exact up to
@@ -378,35 +378,34 @@ def add_threshold(
     x_r >= q_r k_r and x_r >= lambda w_r - (1 - delta) - M_r k_r, M_r = lambda_max w_r.
     Regions below tau are left to the lives objective.
     """
-    members = threshold_members(data, params)
-    idx = [i for i in range(len(data.regions)) if members[i]]
-    if len(idx) <= 1:
+    members = np.flatnonzero(threshold_members(data, params))
+    if len(members) <= 1:
         return
     per_capita = data.excess_demand / data.population
-    scale = max(float(per_capita[idx].max()), 0.0)
+    scale = max(float(per_capita[members].max()), 0.0)
     if scale <= 0:
         return
-    w = {data.regions[i]: float(per_capita[i] / scale) for i in idx}
-    positive = [v for v in w.values() if v > 0]
-    lambda_max = (data.supply + 1.0) / min(positive)
-    block.lam = pyo.Var(bounds=(0.0, lambda_max))
-    regions = list(w)
+    w = per_capita[members] / scale
+    lambda_max = (data.supply + 1.0) / float(w[w > 0].min())
+    lam = m.add_columns(1, 0.0, lambda_max)[0]
     slack = 1.0 - THRESHOLD_SLACK
-    block.upper = pyo.Constraint(regions, rule=lambda b, r: m.x[r] <= b.lam * w[r] + slack)
-    stop = {
-        data.regions[i]: float(min(data.staff_cap[i], math.ceil(data.excess_demand[i] - FLOOR_EPS)))
-        for i in idx
-    }
-    stoppable = [r for r in regions if stop[r] < data.supply]
-    block.stopped = pyo.Var(stoppable, domain=pyo.Binary)
-
-    def lower(b: pyo.Block, r: str) -> Any:
-        if r in stoppable:
-            return m.x[r] >= b.lam * w[r] - slack - lambda_max * w[r] * b.stopped[r]
-        return m.x[r] >= b.lam * w[r] - slack
-
-    block.lower = pyo.Constraint(regions, rule=lower)
-    block.stop_level = pyo.Constraint(stoppable, rule=lambda b, r: m.x[r] >= stop[r] * b.stopped[r])
+    x = m.x[members]
+    stop = np.minimum(
+        data.staff_cap[members], np.ceil(data.excess_demand[members] - FLOOR_EPS)
+    ).astype(float)
+    can_stop = stop < data.supply
+    stoppable = np.flatnonzero(can_stop)
+    stopped = m.add_columns(len(stoppable), 0.0, 1.0, integer=True)
+    upper = m.add_rows(len(members), -INF, slack)  # x_r - w_r lambda <= 1 - delta
+    m.add(upper, x, 1.0)
+    m.add(upper, lam, -w)
+    lower = m.add_rows(len(members), -INF, slack)  # w_r lambda - x_r - M_r k_r <= 1 - delta
+    m.add(lower, x, -1.0)
+    m.add(lower, lam, w)
+    m.add(lower[stoppable], stopped, -(lambda_max * w[stoppable]))
+    stop_level = m.add_rows(len(stoppable), -INF, 0.0)  # q_r k_r - x_r <= 0
+    m.add(stop_level, x[stoppable], -1.0)
+    m.add(stop_level, stopped, stop[stoppable])
 
 
 PRIORITARIAN_WEIGHTS = ("column", "excess_per_capita")
@@ -439,7 +438,7 @@ def prioritarian_weights(data: RegionalData, params: Mapping[str, Any]) -> np.nd
     weights=prioritarian_weights,
 )
 def add_prioritarian(
-    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, params: Mapping[str, Any]
+    m: RegionalBuilder, data: RegionalData, params: Mapping[str, Any]
 ) -> None:
     """Prioritarian objective: maximise sum_r a_r * lives_r instead of sum_r lives_r.
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from models.fairness import REGISTRY, ConstraintSpec
 from optimiser.errors import InputError, Problem
+from optimiser.textfiles import strict_float
 
 __all__ = [
     "ConstraintSpec",
@@ -99,12 +100,11 @@ def _coerce(raw: str) -> Any:
     if mapping:  # a label's mapping, {A:2;B:1.5}
         items = [item.partition(":") for item in mapping.group(1).split(";") if item.strip()]
         return {key.strip(): _coerce(value.strip()) for key, _, value in items}
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw
+    text = raw.strip()
+    if re.fullmatch(r"[+-]?\d+", text, flags=re.ASCII):  # ASCII digits only: no 1_000, no ٥
+        return int(text)
+    number = strict_float(text)
+    return raw if number is None else number
 
 
 def parse_constraint_table(

@@ -1,15 +1,15 @@
 """Build once, solve many: the optimum, its tie-break, the price of fairness, explanations.
 
-Pipeline: Instance -> RegionalData -> build_regional (models/) -> HighsModel (solver.py) ->
-extract (labelled DataFrames) -> AllocationResult. The CLI, the service and the sweeps all call
-`solve`/`RegionalEngine` here; none re-implements the model.
+Pipeline: Instance -> RegionalData -> build_regional (models/: arrays) -> MatrixHighsModel
+(solver.py) -> extract (labelled DataFrames) -> AllocationResult. The CLI, the service and the
+sweeps all call `solve`/`RegionalEngine` here; none re-implements the model.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -17,14 +17,21 @@ import numpy as np
 import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
-from models.regional import RegionalData, RegionalOptions, build_regional, weighted_lives
+from models.regional import (
+    RegionalData,
+    RegionalOptions,
+    build_regional,
+    pwl_square,
+    weighted_lives,
+)
 from optimiser.constraints import to_specs
 from optimiser.deadline import Deadline
 from optimiser.errors import InputError, Problem
 from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
 from optimiser.results import PRICE_COLUMNS, PRICE_PRECISION, AllocationResult, SolverInfo
-from optimiser.solver import HighsModel, SolverOptions, SolveStatus, solver_versions
+from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, solver_versions
+from optimiser.ties import SecantCuts, SeparableTies, tie_break_units
 
 # Tolerances, declared once. LIVES_TOL: how far a tie-break may drift from the best lives value
 # (relative, plus an absolute floor); it is far below one life.
@@ -40,9 +47,10 @@ TIE_CUT_WINDOW = 1
 def regional_data(instance: Instance, supply: int | None = None) -> RegionalData:
     """The model's numbers, computed from a validated instance."""
     regions = instance.regions
+    numbers = instance.numbers
     ids = tuple(instance.region_ids)
-    excess = instance.excess_demand.to_numpy(dtype=float)
-    gain = instance.gain.to_numpy(dtype=float)
+    excess = numbers.excess_demand
+    gain = numbers.gain
     if instance.tiers is not None:
         by_region = {rid: g for rid, g in instance.tiers.groupby("region", sort=False)}
     else:
@@ -67,10 +75,10 @@ def regional_data(instance: Instance, supply: int | None = None) -> RegionalData
         peak_demand=regions["peak_demand"].to_numpy(dtype=float),
         excess_demand=excess,
         gain=gain,
-        turnover=instance.turnover.to_numpy(dtype=float),
-        staff_cap=instance.staff_cap.to_numpy(dtype=float),
+        turnover=numbers.turnover,
+        staff_cap=numbers.staff_cap,
         weight=regions["weight"].to_numpy(dtype=float),
-        rai=instance.rai.to_numpy(dtype=float),
+        rai=numbers.rai,
         supply=int(instance.supply if supply is None else supply),
         tiers=tuple(tiers),
     )
@@ -115,14 +123,18 @@ class RegionalEngine:
             self.options = replace(self.options, mip_abs_gap=gap)
         self.model = build_regional(self.data, RegionalOptions(constraints=self.candidates))
         self.build_seconds = time.perf_counter() - t0
-        self.highs = HighsModel(self.model, self.options)
+        p = self.model.program
+        self.highs = MatrixHighsModel(
+            p.col_lower, p.col_upper, p, p.row_lower, p.row_upper, p.integrality, self.options
+        )
         self.translate_seconds = self.highs.translate_seconds
-        self._x_cols = self.highs.cols(self.model.x[r] for r in self.model.R)
+        self._x_cols = self.model.x
         self._cache: dict[frozenset[str], Outcome] = {}
         self._extra_rows: list[int] = []
         for spec in self.candidates:
-            self.highs.set_active(self.model.fairness[spec.label], False)
+            self.highs.set_rows_active(self.model.fairness[spec.label], False)
         self._active: frozenset[str] = frozenset()
+        self._specs = {spec.label: spec for spec in self.candidates}
 
     # ---- switching
     def _activate(self, active: Sequence[ConstraintSpec]) -> None:
@@ -133,10 +145,10 @@ class RegionalEngine:
         for spec in self.candidates:
             want = spec.label in labels
             if want != (spec.label in self._active):
-                self.highs.set_active(self.model.fairness[spec.label], want)
+                self.highs.set_rows_active(self.model.fairness[spec.label], want)
         self._active = labels
 
-    def _objective(self, active: Sequence[ConstraintSpec]) -> Any:
+    def _objective(self, active: Sequence[ConstraintSpec]) -> np.ndarray:
         weights = [c for c in active if REGISTRY[c.kind].role == "objective"]
         if not weights:
             return self.model.lives
@@ -172,7 +184,12 @@ class RegionalEngine:
         self._activate(active)
         self._drop_extra_rows()
         objective = self._objective(active)
-        self.highs.set_objective(objective, maximize=True)
+        separable = self._separable(objective)
+        if separable is not None:  # exact without HiGHS: the tie-broken point is a lives optimum
+            out = _exact_outcome(separable, self.data, objective is self.model.lives)
+            self._cache[key] = out
+            return out
+        self.highs.set_cost(objective, maximize=True)
         first = self.highs.solve(deadline.remaining())
         solves, seconds = 1, first.seconds
         if first.values is None:
@@ -198,45 +215,49 @@ class RegionalEngine:
         return out
 
     def _tie_break(
-        self, objective: Any, best: float, values: np.ndarray, deadline: Deadline
+        self, objective: np.ndarray, best: float, values: np.ndarray, deadline: Deadline
     ) -> tuple[np.ndarray, int, float, SolveStatus]:
         """Stage 2: Webster apportionment of useful units in proportion to E_r; stage 3: fewest
-        units sent (useless units stay in the reserve), then earlier regions in file order."""
-        m, h, data = self.model, self.highs, self.data
+        units sent (useless units stay in the reserve), then earlier regions in file order.
+
+        Two MIPs at zero gap, f_r held by secant cuts: for families that couple regions (without
+        them `solve` uses the exact method of optimiser/ties.py)."""
         tol = max(LIVES_TOL_ABS, LIVES_TOL_REL * abs(best))
-        self._extra_rows.append(h.add_row(objective, lower=best - tol))
+        m, h, data = self.model, self.highs, self.data
+        self._extra_rows.append(self._add_row(objective, lower=best - tol))
         solves, seconds = 0, 0.0
-        contested = list(m.contested)
-        if contested:
-            index = {r: i for i, r in enumerate(data.regions)}
-            tiers = {r: [k for (q, k) in m.T if q == r] for r in contested}
-            useful = {r: sum(m.u[r, k] for k in tiers[r]) for r in contested}
-            useful_cols = {r: h.cols(m.u[r, k] for k in tiers[r]) for r in contested}
-            cuts: dict[str, set[int]] = {r: set() for r in contested}
-            total_e = sum(float(data.excess_demand[index[r]]) for r in contested)
-            sent = sum(float(values[useful_cols[r]].sum()) for r in contested)
-
-            def add_cut(r: str, u: float) -> None:
-                e = float(data.excess_demand[index[r]])
-                a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
-                a = max(a, 0)
-                if a in cuts[r]:
-                    return
-                cuts[r].add(a)
-                b = min(a + 1.0, e)
-                fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
-                slope = (fb - fa) / (b - a)
-                self._extra_rows.append(
-                    h.add_row(m.shortfall[r] - slope * useful[r], lower=fa - slope * a)
-                )
-
-            for r in contested:
-                e = float(data.excess_demand[index[r]])
-                add_cut(r, float(values[useful_cols[r]].sum()))
+        contested = m.contested
+        add_violated_cuts: Callable[[np.ndarray], int] | None = None
+        if len(contested):
+            cuts = SecantCuts(m, data.excess_demand[contested])
+            sent = float(sum(float(values[cols].sum()) for cols in cuts.useful_cols))
+            total_e = float(cuts.excess.sum())
+            for j in range(len(contested)):
+                e = float(cuts.excess[j])
+                cuts.add(j, float(values[cuts.useful_cols[j]].sum()))
                 share = e * sent / total_e if total_e > 0 else 0.0
                 for step in range(-TIE_CUT_WINDOW, TIE_CUT_WINDOW + 1):
-                    add_cut(r, share + step)
-            h.set_objective(sum(m.shortfall[r] for r in contested), maximize=False)
+                    cuts.add(j, share + step)
+            self._extra_rows.extend(cuts.flush(h))
+
+            def violated_cuts(values: np.ndarray) -> int:
+                """Cuts where d_r lies below f_r(u_r); how many were added."""
+                for j in range(len(contested)):
+                    u = float(values[cuts.useful_cols[j]].sum())
+                    e = float(cuts.excess[j])
+                    if values[m.shortfall[j]] < pwl_square(u, e) - CUT_TOL * (1 + e):
+                        cuts.add(j, u)
+                rows = cuts.flush(h)
+                self._extra_rows.extend(rows)
+                return len(rows)
+
+            shortfall_cost = np.zeros(h.num_cols)
+            shortfall_cost[m.shortfall] = 1.0
+            h.set_cost(shortfall_cost, maximize=False)
+            values = values.copy()  # a feasible start: d_r = f_r(u_r) meets every cut
+            for j in range(len(contested)):
+                u = float(values[cuts.useful_cols[j]].sum())
+                values[m.shortfall[j]] = pwl_square(u, float(cuts.excess[j]))
             h.set_start(values)
             for _ in range(MAX_TIE_ROUNDS):
                 run = h.solve(deadline.remaining(), exact=True)
@@ -245,35 +266,69 @@ class RegionalEngine:
                 if run.values is None or run.status is not SolveStatus.OPTIMAL:
                     return values, solves, seconds, SolveStatus.OPTIMAL
                 values = run.values
-                added = 0
-                for r in contested:
-                    u = float(values[useful_cols[r]].sum())
-                    e = float(data.excess_demand[index[r]])
-                    true = _pwl_square(u, e)
-                    if values[h.col(m.shortfall[r])] < true - CUT_TOL * (1 + e):
-                        before = len(cuts[r])
-                        add_cut(r, u)
-                        added += len(cuts[r]) - before
-                if added == 0:
+                if violated_cuts(values) == 0:
                     break
                 h.set_start(values)
-            score = float(sum(values[h.col(m.shortfall[r])] for r in contested))
+            add_violated_cuts = violated_cuts
+            score = float(values[m.shortfall].sum())
             self._extra_rows.append(
-                h.add_row(
-                    sum(m.shortfall[r] for r in contested), upper=score + max(1e-7, 1e-9 * score)
-                )
+                self._add_row(shortfall_cost, upper=score + max(1e-7, 1e-9 * score))
             )
         # Stage 3: fewest units sent, then earlier regions (a weight never worth a whole unit).
         n = len(data.regions)
         eps = 1.0 / (10.0 * n * (data.supply + 1.0))
-        h.set_objective(sum((1.0 + eps * i) * m.x[r] for i, r in enumerate(m.R)), maximize=False)
-        h.set_start(values)
-        run = h.solve(deadline.remaining(), exact=True)
-        solves += 1
-        seconds += run.seconds
-        if run.values is not None and run.status is SolveStatus.OPTIMAL:
+        units_cost = np.zeros(h.num_cols)
+        units_cost[m.x] = 1.0 + eps * np.arange(n)
+        h.set_cost(units_cost, maximize=False)
+        # Fewer units may move u_r where f_r has no cut yet: cut there too, as in stage 2; a
+        # stage-3 point is taken only once no cut is violated (else the stage-2 point stays).
+        settled = values
+        for _ in range(MAX_TIE_ROUNDS):
+            h.set_start(values)
+            run = h.solve(deadline.remaining(), exact=True)
+            solves += 1
+            seconds += run.seconds
+            if run.values is None or run.status is not SolveStatus.OPTIMAL:
+                break
             values = run.values
-        return values, solves, seconds, SolveStatus.OPTIMAL
+            if add_violated_cuts is None or add_violated_cuts(values) == 0:
+                settled = values
+                break
+        return settled, solves, seconds, SolveStatus.OPTIMAL
+
+    def _separable(self, objective: np.ndarray) -> SeparableTies | None:
+        """The problem as optimiser/ties.py takes it, when every active family is a floor or an
+        objective weight (None otherwise). Bounds are read from HiGHS: the sweeps change them."""
+        active = [self._specs[label] for label in self._active]
+        if any(
+            REGISTRY[s.kind].role != "objective" and REGISTRY[s.kind].floors is None
+            for s in active
+        ):
+            return None
+        m, h = self.model, self.highs.highs
+        x_lower, x_upper = _col_bounds(h, m.x)
+        u_lower, u_upper = _col_bounds(h, m.u)
+        if np.any(u_lower != 0.0):
+            return None
+        _, _, _, supply, _ = h.getRows(1, np.array([m.supply_row], dtype=np.int32))
+        floors = [s for s in active if REGISTRY[s.kind].floors is not None]
+        contested = np.zeros(len(self.data.regions), dtype=bool)
+        contested[m.contested] = True
+        return SeparableTies(
+            lower=np.maximum(x_lower, floor_bounds(self.data, floors)),
+            upper=x_upper,
+            supply=float(supply[0]),
+            tier_region=m.u_region,
+            tier_bound=u_upper,
+            tier_value=objective[m.u],
+            excess=self.data.excess_demand,
+            contested=contested,
+        )
+
+    def _add_row(self, cost: np.ndarray, lower: float = -math.inf, upper: float = math.inf) -> int:
+        """Append lower <= cost . x <= upper (its nonzero entries, by column)."""
+        cols = np.flatnonzero(cost)
+        return self.highs.add_row_arrays(cols, cost[cols], lower, upper)
 
     # ---- checks and explanations
     def feasible(self, active: Sequence[ConstraintSpec]) -> bool:
@@ -283,25 +338,27 @@ class RegionalEngine:
         """Labels of the active constraints an allocation breaks (rules are checked with this)."""
         broken: list[str] = []
         m, h = self.model, self.highs
-        for r, u in zip(m.R, units, strict=True):
-            h.set_col_bounds(m.x[r], float(u), float(u))
-        supply_rows = h.rows_of(m.supply_limit)
-        for row in supply_rows:  # supply is checked separately; here only the fairness families
-            h.set_row_bounds(row, -math.inf, math.inf, remember=False)
+        fixed = np.asarray(units, dtype=float)
+        h.set_cols_bounds(m.x, fixed, fixed)
+        # supply is checked separately; here only the fairness families
+        h.set_row_bounds(m.supply_row, -math.inf, math.inf, remember=False)
         try:
             for spec in active:
                 if REGISTRY[spec.kind].role != "constraint":
                     continue
                 self._activate([spec])
                 self._drop_extra_rows()
-                h.set_objective(m.lives, maximize=True)
+                h.set_cost(m.lives, maximize=True)
                 if h.solve().status is SolveStatus.INFEASIBLE:
                     broken.append(spec.label)
         finally:
-            h.set_active(m.supply_limit, True)
-            for r in m.R:
-                h.reset_col_bounds(m.x[r])
+            h.set_rows_active(np.array([m.supply_row]), True)
+            self._reset_x_bounds()
         return broken
+
+    def _reset_x_bounds(self) -> None:
+        x, p = self.model.x, self.model.program
+        self.highs.set_cols_bounds(x, p.col_lower[x], p.col_upper[x])
 
     def minimal_conflict(self, active: Sequence[ConstraintSpec]) -> list[ConstraintSpec]:
         """A smallest-by-deletion subset of `active` that is still infeasible."""
@@ -324,22 +381,20 @@ class RegionalEngine:
     ) -> np.ndarray | None:
         """An allocation with the fewest units satisfying `active`, supply unlimited."""
         m, h = self.model, self.highs
-        supply_rows = h.rows_of(m.supply_limit)
         self._activate(active)
         self._drop_extra_rows()
-        for row in supply_rows:
-            h.set_row_bounds(row, -math.inf, math.inf, remember=False)
+        h.set_row_bounds(m.supply_row, -math.inf, math.inf, remember=False)
         if not staff_caps:
-            for r in m.R:
-                h.set_col_bounds(m.x[r], 0.0, math.inf)
-        h.set_objective(sum(m.x[r] for r in m.R), maximize=False)
+            h.set_cols_bounds(m.x, np.zeros(len(m.x)), np.full(len(m.x), math.inf))
+        units_cost = np.zeros(h.num_cols)
+        units_cost[m.x] = 1.0
+        h.set_cost(units_cost, maximize=False)
         try:
             run = h.solve()
         finally:
-            h.set_active(m.supply_limit, True)
+            h.set_rows_active(np.array([m.supply_row]), True)
             if not staff_caps:
-                for r in m.R:
-                    h.reset_col_bounds(m.x[r])
+                self._reset_x_bounds()
         self.least_units_status = run.status
         if run.values is None:
             return None
@@ -381,6 +436,30 @@ class RegionalEngine:
         return f"infeasible: {labels} contradict each other, whatever the supply and staff caps"
 
 
+def _exact_outcome(problem: SeparableTies, data: RegionalData, lives_objective: bool) -> Outcome:
+    """The Outcome of optimiser/ties.py: optimal with its tie-break (exact: its lives are their
+    own bound when the objective is lives), or infeasible floors."""
+    t0 = time.perf_counter()
+    tied = tie_break_units(problem)
+    if tied is None:
+        return Outcome(SolveStatus.INFEASIBLE, None, None, None, None, time.perf_counter() - t0, 0)
+    whole = tied.units.astype(np.int64)
+    lives = float(data.lives(whole).sum())
+    seconds = time.perf_counter() - t0
+    bound = lives if lives_objective else None
+    return Outcome(SolveStatus.OPTIMAL, whole, lives, tied.objective, 0.0, seconds, 0, bound)
+
+
+def _col_bounds(highs: Any, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Current (lower, upper) bounds of `cols` in a highspy.Highs (asked in increasing order,
+    as HiGHS requires)."""
+    order = np.argsort(cols, kind="stable")
+    _, _, _, lower, upper, _ = highs.getCols(len(cols), np.ascontiguousarray(cols[order], np.int32))
+    out_lower, out_upper = np.empty(len(cols)), np.empty(len(cols))
+    out_lower[order], out_upper[order] = lower, upper
+    return out_lower, out_upper
+
+
 INTEGRALITY_TOLERANCE = 1e-6  # a bound within this of a whole number is that number (as HiGHS)
 
 
@@ -417,16 +496,6 @@ def floor_conflict(
         f"infeasible: {labels} {verb} {need:,} units ({largest_needs(data.regions, lower)}), "
         f"but supply is {data.supply:,}"
     )
-
-
-def _pwl_square(u: float, e: float) -> float:
-    """Piecewise-linear interpolation of (e - u)^2 / e at whole units (and at e)."""
-    u = min(max(u, 0.0), e)
-    a = min(math.floor(u + 1e-9), math.ceil(e) - 1)
-    a = max(a, 0)
-    b = min(a + 1.0, e)
-    fa, fb = (e - a) ** 2 / e, (e - b) ** 2 / e
-    return fa + (fb - fa) * (u - a) / (b - a) if b > a else fa
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Every problem is reported with the file, line, region and column at fault; nothi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import tomllib
@@ -12,24 +13,37 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from models.regional import DerivedNumbers
 from optimiser.constraints import ConstraintSpec, check_region_keys, parse_constraint_table
 from optimiser.errors import InputError, Problem
+from optimiser.instance_rules import COLUMN_BOUNDS as COLUMN_BOUNDS
+from optimiser.instance_rules import HORIZON_BOUNDS as HORIZON_BOUNDS
+from optimiser.instance_rules import LOWER_BOUNDS as LOWER_BOUNDS
+from optimiser.instance_rules import MAX_SUPPLY as MAX_SUPPLY
+from optimiser.instance_rules import OPTIONAL_DEFAULTS as OPTIONAL_DEFAULTS
+from optimiser.instance_rules import REGION_COLUMNS as REGION_COLUMNS
+from optimiser.instance_rules import REQUIRED_COLUMNS as REQUIRED_COLUMNS
+from optimiser.instance_rules import SUPPLY_BOUNDS as SUPPLY_BOUNDS
+from optimiser.instance_rules import TEXT_COLUMNS as TEXT_COLUMNS
+from optimiser.instance_rules import TIER_BOUNDS as TIER_BOUNDS
+from optimiser.instance_rules import TIER_COLUMNS as TIER_COLUMNS
+from optimiser.instance_rules import UPPER_BOUNDS as UPPER_BOUNDS
+from optimiser.instance_rules import Bounds as Bounds
+from optimiser.instance_rules import _check_range as _check_range
+from optimiser.instance_rules import _region_ids, _validate_regions, _validate_tiers
+from optimiser.textfiles import (
+    ProblemList,
+    did_you_mean,
+    path_problem,
+    read_csv_table,
+    read_text,
+)
 
-REQUIRED_COLUMNS = ("region", "population", "capacity", "peak_demand")
-OPTIONAL_DEFAULTS: dict[str, float | None] = {
-    "survival_with": 1.0,
-    "survival_without": 0.0,
-    "los_days": None,  # missing: the horizon H
-    "staff_cap": None,  # missing: unlimited
-    "pressure": 1.0,
-    "weight": 1.0,
-}
-TEXT_COLUMNS = ("region", "name")
 TOP_LEVEL_KEYS = {
     "name",
     "description",
@@ -43,8 +57,6 @@ TOP_LEVEL_KEYS = {
     "provenance",
     "multiperiod",
 }
-MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_SUPPLY = 10**9  # units; beyond it numbers lose meaning (and int64 overflows)
 
 
 @dataclass(frozen=True)
@@ -69,55 +81,54 @@ class Instance:
     path: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    # Derived quantities, named as in docs/model.md.
+    # Derived quantities, named as in docs/model.md: computed once (`numbers`), as arrays in
+    # region order; the properties label them with the region ids.
     @property
     def region_ids(self) -> list[str]:
-        return [str(r) for r in self.regions.index]
+        return self.regions.index.astype(str).tolist()
+
+    @functools.cached_property
+    def numbers(self) -> DerivedNumbers:
+        """E_r, H, los_r, t_r, g_r, cap_r and RAI_r as numpy arrays (an instance is immutable)."""
+        return DerivedNumbers.of(self.regions.__getitem__, self.horizon_days)
+
+    def _series(self, values: np.ndarray, name: str) -> pd.Series:
+        return pd.Series(values, index=self.regions.index, name=name)
 
     @property
     def excess_demand(self) -> pd.Series:
         """E_r = max(0, peak_demand_r - capacity_r)."""
-        e = (self.regions["peak_demand"] - self.regions["capacity"]).clip(lower=0.0)
-        return e.rename("excess_demand")
+        return self._series(self.numbers.excess_demand, "excess_demand")
 
     @property
     def horizon(self) -> float:
         """H: horizon_days, else the unweighted mean of given los_days, else 1."""
-        if self.horizon_days is not None:
-            return float(self.horizon_days)
-        los = self.regions["los_days"].dropna()
-        return float(los.mean()) if len(los) else 1.0
+        return self.numbers.horizon
 
     @property
     def los(self) -> pd.Series:
         """los_r, with H where a region gives none."""
-        return self.regions["los_days"].fillna(self.horizon).rename("los_days")
+        return self._series(self.numbers.los, "los_days")
 
     @property
     def turnover(self) -> pd.Series:
         """t_r = H / los_r: patients one unit treats over the horizon."""
-        return (self.horizon / self.los).rename("turnover")
+        return self._series(self.numbers.turnover, "turnover")
 
     @property
     def gain(self) -> pd.Series:
         """g_r = survival_with_r - survival_without_r."""
-        r = self.regions
-        return (r["survival_with"] - r["survival_without"]).rename("gain")
+        return self._series(self.numbers.gain, "gain")
 
     @property
     def staff_cap(self) -> pd.Series:
         """Most extra units a region can staff (inf when unlimited)."""
-        return self.regions["staff_cap"].fillna(math.inf).rename("staff_cap")
+        return self._series(self.numbers.staff_cap, "staff_cap")
 
     @property
     def rai(self) -> pd.Series:
         """Regional Allocation Index: E_r * survival_with_r / (relative los_r * pressure_r)."""
-        los = self.los
-        relative_los = los / los.mean()
-        r = self.regions
-        return (self.excess_demand * r["survival_with"] / (relative_los * r["pressure"])).rename(
-            "rai"
-        )
+        return self._series(self.numbers.rai, "rai")
 
     def with_supply(self, supply: int) -> Instance:
         """The same instance with another supply (validated)."""
@@ -128,6 +139,10 @@ class Instance:
 
     def fingerprint(self) -> str:
         """A stable hash of everything that determines an answer (for provenance and caching)."""
+        return self._fingerprint
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
         h = hashlib.sha256()
         h.update(self.regions.to_csv(lineterminator="\n").encode())
         if self.tiers is not None:
@@ -144,14 +159,18 @@ class Instance:
 def load_instance(path: str | Path) -> Instance:
     """Load and validate an instance folder; raises InputError listing every problem found."""
     folder = Path(path)
-    if not folder.exists():
+    problem = path_problem(folder, "folder")
+    if problem == "folder not found":
         raise InputError(Problem(f"instance folder not found: {folder}"))
-    if not folder.is_dir():
+    if problem == "not a folder":
         raise InputError(Problem(f"not a folder: {folder} (an instance is a folder)"))
+    if problem is not None:
+        raise InputError(Problem(f"instance folder {folder}: {problem}"))
     problems: list[Problem] = []
     meta = _read_toml(folder / "instance.toml", problems)
-    regions_raw = _read_csv(folder / "regions.csv", problems, required=True)
-    tiers_raw = _read_csv(folder / "tiers.csv", problems, required=False)
+    regions_raw = _read_csv(folder / "regions.csv", problems, required=True,
+                            expected=REGION_COLUMNS)
+    tiers_raw = _read_csv(folder / "tiers.csv", problems, required=False, expected=TIER_COLUMNS)
     if meta is None or regions_raw is None:
         # Still check what could be read, so that `triage validate` lists every problem.
         regions = None
@@ -236,26 +255,85 @@ def _gives_los(regions: pd.DataFrame) -> bool:
 def instance_from_dict(payload: Mapping[str, Any]) -> Instance:
     """Build an instance from a JSON-like mapping (the service's body and the folder's schema).
 
-    Keys: the instance.toml keys plus `regions` (list of row objects) and optional `tiers`.
+    Keys: the instance.toml keys plus `regions` (list of row objects) and optional `tiers`
+    (an empty list: no tiers). A key may be left out but not null; in a row, null is an empty
+    cell (the column's default). Problems name rows as `regions[i].key`.
     """
     if not isinstance(payload, Mapping):
         raise InputError(Problem("the instance must be a JSON object"))
-    problems: list[Problem] = []
-    meta = {k: v for k, v in payload.items() if k not in ("regions", "tiers")}
+    problems: list[Problem] = [
+        Problem("must not be null (leave the key out instead)", column=str(key))
+        for key, value in payload.items() if value is None
+    ]
+    meta = {k: v for k, v in payload.items() if k not in ("regions", "tiers") and v is not None}
     regions = payload.get("regions")
     if not isinstance(regions, list) or not regions:
         raise InputError(Problem("must be a non-empty list of region objects", column="regions"))
     for i, row in enumerate(regions):
         if not isinstance(row, Mapping):
             raise InputError(Problem(f"regions[{i}] must be an object", column="regions"))
-    regions_raw = _frame_as_text(pd.DataFrame(list(regions)), "regions")
+    regions_raw = _rows_as_text(regions, "regions", REGION_COLUMNS, REQUIRED_COLUMNS, problems)
     tiers_raw = None
-    if payload.get("tiers") is not None:
-        tiers = payload["tiers"]
+    tiers = payload.get("tiers")
+    if tiers is not None:
         if not isinstance(tiers, list) or not all(isinstance(t, Mapping) for t in tiers):
             raise InputError(Problem("must be a list of tier objects", column="tiers"))
-        tiers_raw = _frame_as_text(pd.DataFrame(list(tiers)), "tiers")
+        if tiers:
+            tiers_raw = _rows_as_text(tiers, "tiers", TIER_COLUMNS, TIER_COLUMNS, problems)
     return _build(meta, regions_raw, tiers_raw, problems, None)
+
+
+def _rows_as_text(
+    rows: Sequence[Mapping[str, Any]],
+    name: str,
+    allowed: Sequence[str],
+    required: Sequence[str],
+    problems: list[Problem],
+) -> pd.DataFrame:
+    """JSON row objects as a table of text cells: an unknown key is a problem of its row
+    (`regions[3].regionz`), a missing key an empty cell (so a required one is reported)."""
+    listed = ProblemList(problems, name)
+    cleaned = []
+    for i, row in enumerate(rows):
+        kept: dict[str, Any] = {}
+        for key, value in row.items():
+            if key not in allowed:
+                listed.add(Problem(
+                    f"unknown key{did_you_mean(str(key), allowed)} (allowed: "
+                    f"{', '.join(allowed)})",
+                    file=name, line=i + 1, column=str(key), line_word="row"))
+                continue
+            reason = _json_type_problem(str(key), value)
+            if reason:
+                listed.add(Problem(reason, file=name, line=i + 1, column=str(key),
+                                   line_word="row"))
+                continue
+            kept[key] = value
+        cleaned.append(kept)
+    listed.close()
+    rows = cleaned
+    present = [c for c in allowed if c in required or any(c in row for row in rows)]
+    frame = pd.DataFrame([{c: row.get(c) for c in present} for row in rows], columns=present)
+    return _frame_as_text(frame, name)
+
+
+def _json_type_problem(column: str, value: Any) -> str | None:
+    """JSON types of row values: text columns take strings, the others numbers (a number
+    written as a string, "9000", is refused as the schema says); null is an empty cell."""
+    if value is None:
+        return None
+    if column in TEXT_COLUMNS:
+        return None if isinstance(value, str) else f"must be a string, got {_short(value)}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number, got {_short(value)}"
+    if isinstance(value, int) and abs(value) > 10**30:
+        return "must be a number of at most 30 digits"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def instance_to_dict(instance: Instance) -> dict[str, Any]:
@@ -296,30 +374,7 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
 
 
 def _read_bytes(path: Path, problems: list[Problem], required: bool) -> str | None:
-    if not path.exists():
-        if required:
-            problems.append(Problem("file not found", file=path.name))
-        return None
-    if not path.is_file():
-        problems.append(Problem("is not a regular file", file=path.name))
-        return None
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(Problem(f"file too large ({size} bytes)", file=path.name))
-            return None
-        data = path.read_bytes()
-    except OSError as exc:
-        problems.append(Problem(f"cannot read file: {exc.strerror or exc}", file=path.name))
-        return None
-    if b"\x00" in data:
-        problems.append(Problem("binary file (contains NUL bytes); expected text", file=path.name))
-        return None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(f"not UTF-8 text (byte {exc.start})", file=path.name))
-        return None
+    return read_text(path, problems, required)
 
 
 def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
@@ -333,47 +388,27 @@ def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
         return None
 
 
-def _read_csv(path: Path, problems: list[Problem], required: bool) -> pd.DataFrame | None:
-    import csv
-    import io
-
+def _read_csv(
+    path: Path, problems: list[Problem], required: bool, expected: Sequence[str] = ()
+) -> pd.DataFrame | None:
+    """A CSV file as a DataFrame of text cells (attrs: file, lines), or None when nothing of
+    it can be used; every problem is appended (optimiser.textfiles)."""
     before = len(problems)
     text = _read_bytes(path, problems, required)
     if text is None:
         return None
-    if not text.strip():
-        problems.append(Problem("empty file: no header and no rows", file=path.name))
+    table = read_csv_table(text, path.name, problems, expected)
+    if table is None or (len(problems) > before and not table.lines):
         return None
-    rows = list(csv.reader(io.StringIO(text)))
-    header = [h.strip() for h in rows[0]]
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    lines = [i + 2 for i, r in enumerate(rows[1:]) if any(cell.strip() for cell in r)]
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        problems.append(Problem(f"duplicate column(s) in header: {', '.join(dup)}", file=path.name))
-        return None
-    if any(h == "" for h in header):
-        problems.append(Problem("empty column name in header", file=path.name, line=1))
-        return None
-    kept_rows, kept_lines = [], []
-    for line, r in zip(lines, body, strict=True):
-        if len(r) != len(header):  # reported; the other rows are still checked
-            hint = " (an unclosed quote?)" if any('"' in c for c in r) else ""
-            problems.append(
-                Problem(
-                    f"has {len(r)} fields, header has {len(header)}{hint}",
-                    file=path.name,
-                    line=line,
-                )
-            )
-        else:
-            kept_rows.append(r)
-            kept_lines.append(line)
-    if len(problems) > before and not kept_rows:
-        return None
-    frame = pd.DataFrame([[c.strip() for c in r] for r in kept_rows], columns=header, dtype=object)
+    del text
+    frame = pd.DataFrame(
+        {name: np.array([c.strip() for c in column], dtype=object)
+         for name, column in zip(table.header, table.columns, strict=True)},
+        columns=table.header,
+    )
     frame.attrs["file"] = path.name
-    frame.attrs["lines"] = kept_lines
+    # an array, not a list: pandas deep-copies attrs into every column it hands out
+    frame.attrs["lines"] = np.asarray(table.lines, dtype=np.int64)
     return frame
 
 
@@ -395,7 +430,7 @@ def _frame_as_text(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     out = df.map(cell).astype(object)
     out.columns = [str(c) for c in out.columns]
     out.attrs["file"] = name
-    out.attrs["lines"] = [i + 1 for i in range(len(out))]
+    out.attrs["lines"] = np.arange(1, len(out) + 1, dtype=np.int64)
     out.attrs["line_word"] = "row"
     return out
 
@@ -465,13 +500,24 @@ def _build(
                 _meta_problem(f"must be a number > 0, got {horizon!r}", "horizon_days", toml_file)
             )
             horizon = None
+        elif not HORIZON_BOUNDS.minimum <= horizon <= HORIZON_BOUNDS.maximum:
+            problems.append(_meta_problem(
+                f"must be between {HORIZON_BOUNDS.minimum:g} and {HORIZON_BOUNDS.maximum:g} days "
+                f"(beyond it numbers lose meaning), got {horizon:g}", "horizon_days", toml_file))
+            horizon = None
         else:
             horizon = float(horizon)
     defaults = meta.get("defaults", {})
     if not isinstance(defaults, Mapping):
         problems.append(_meta_problem("must be a table", "defaults", toml_file))
         defaults = {}
+    usable: dict[str, Any] = {}  # the defaults of the right type, for the regions' check
     for key, val in defaults.items():
+        if (key == "name" and isinstance(val, str)) or (
+            key in OPTIONAL_DEFAULTS and not isinstance(val, bool)
+            and isinstance(val, int | float) and math.isfinite(val)
+        ):
+            usable[key] = val
         if key == "name":
             if not isinstance(val, str):
                 problems.append(
@@ -489,6 +535,10 @@ def _build(
             problems.append(
                 _meta_problem(f"must be a number, got {val!r}", f"defaults.{key}", toml_file)
             )
+        elif not math.isfinite(val):
+            problems.append(
+                _meta_problem(f"must be finite, got {val!r}", f"defaults.{key}", toml_file)
+            )
     for key in ("assumptions", "provenance", "multiperiod"):
         if key in meta and not isinstance(meta[key], Mapping):
             problems.append(_meta_problem("must be a table", key, toml_file))
@@ -499,7 +549,7 @@ def _build(
     except InputError as exc:
         problems.extend(exc.problems)
 
-    regions = _validate_regions(regions_raw, dict(defaults), problems, toml_file)
+    regions = _validate_regions(regions_raw, usable, problems, toml_file)
     tiers = None
     if tiers_raw is not None:
         tiers = _validate_tiers(tiers_raw, _region_ids(regions, regions_raw), problems, regions)
@@ -536,290 +586,3 @@ def _in_rows(problem: Problem, *frames: pd.DataFrame | None) -> Problem:
         ):
             return replace(problem, line_word="row")
     return problem
-
-
-def _parse_number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value
-
-
-def _validate_regions(
-    raw: pd.DataFrame,
-    defaults: dict[str, Any],
-    problems: list[Problem],
-    toml_file: str | None = "instance.toml",
-) -> pd.DataFrame | None:
-    file = raw.attrs.get("file", "regions.csv")
-    lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
-    before = len(problems)
-    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
-    if missing:
-        problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
-        return None
-    unknown = [
-        c
-        for c in raw.columns
-        if c not in REQUIRED_COLUMNS and c not in OPTIONAL_DEFAULTS and c != "name"
-    ]
-    if unknown:
-        problems.append(
-            Problem(
-                f"unknown column(s): {', '.join(unknown)} (optional columns: name, "
-                f"{', '.join(OPTIONAL_DEFAULTS)})",
-                file=file,
-            )
-        )
-    if len(raw) == 0:
-        problems.append(Problem("empty table: no regions", file=file))
-        return None
-    ids = [str(v).strip() for v in raw["region"]]
-    seen: dict[str, int] = {}
-    for line, rid in zip(lines, ids, strict=True):
-        if rid == "":
-            problems.append(Problem("empty region id", file=file, line=line, column="region"))
-        elif rid in seen:
-            problems.append(
-                Problem(
-                    f"duplicate region id '{rid}' (first on line {seen[rid]})",
-                    file=file,
-                    line=line,
-                    column="region",
-                )
-            )
-        else:
-            seen[rid] = line
-
-    columns: dict[str, list[float]] = {}
-    numeric = ["population", "capacity", "peak_demand", *OPTIONAL_DEFAULTS]
-    for col in numeric:
-        values: list[float] = []
-        default = defaults.get(col, OPTIONAL_DEFAULTS.get(col))
-        for line, rid, text in zip(
-            lines, ids, raw[col] if col in raw.columns else [""] * len(raw), strict=True
-        ):
-            text = str(text).strip()
-            if text == "":
-                if col in REQUIRED_COLUMNS:
-                    problems.append(
-                        Problem(
-                            "missing value", file=file, line=line, column=col, region=rid or None
-                        )
-                    )
-                    values.append(math.nan)
-                    continue
-                values.append(math.nan if default is None else float(default))
-                continue
-            value = _parse_number(text)
-            if value is None:
-                problems.append(
-                    Problem(
-                        f"not a number: {text!r}",
-                        file=file,
-                        line=line,
-                        column=col,
-                        region=rid or None,
-                    )
-                )
-                values.append(math.nan)
-                continue
-            if not math.isfinite(value):
-                problems.append(
-                    Problem(
-                        f"must be finite, got {text}",
-                        file=file,
-                        line=line,
-                        column=col,
-                        region=rid or None,
-                    )
-                )
-                values.append(math.nan)
-                continue
-            message = _check_range(col, value)
-            if message:
-                problems.append(
-                    Problem(message, file=file, line=line, column=col, region=rid or None)
-                )
-            values.append(value)
-        columns[col] = values
-    # Defaults themselves must be in range.
-    for col, val in defaults.items():
-        if col in OPTIONAL_DEFAULTS and isinstance(val, int | float) and not isinstance(val, bool):
-            message = _check_range(col, float(val))
-            if message:
-                problems.append(Problem(f"field 'defaults.{col}': {message}", file=toml_file))
-    for line, rid, sw, swo in zip(
-        lines, ids, columns["survival_with"], columns["survival_without"], strict=True
-    ):
-        if sw == sw and swo == swo and swo > sw:
-            problems.append(
-                Problem(
-                    f"survival_without ({swo:g}) is greater than survival_with ({sw:g})",
-                    file=file,
-                    line=line,
-                    column="survival_without",
-                    region=rid or None,
-                )
-            )
-    if len(problems) > before:
-        return None
-    frame = pd.DataFrame(columns, index=pd.Index(ids, name="region"))
-    names = [str(v).strip() for v in raw["name"]] if "name" in raw.columns else [""] * len(ids)
-    default_name = str(defaults.get("name", "")).strip()
-    frame.insert(
-        0, "name", [n or default_name or rid for n, rid in zip(names, ids, strict=True)]
-    )
-    return frame
-
-
-def _region_ids(regions: pd.DataFrame | None, raw: pd.DataFrame | None) -> set[str]:
-    """Region ids to check tiers against: the validated ones, else those the file names."""
-    if regions is not None:
-        return {str(r) for r in regions.index}
-    if raw is not None and "region" in raw.columns:
-        return {str(v).strip() for v in raw["region"]}
-    return set()
-
-
-def _check_range(col: str, value: float) -> str | None:
-    if col == "population" and value <= 0:
-        return f"must be > 0, got {value:g}"
-    if col in ("capacity", "peak_demand") and value < 0:
-        return f"must be >= 0, got {value:g}"
-    if col in ("survival_with", "survival_without") and not 0.0 <= value <= 1.0:
-        return f"is a probability: must be in [0, 1], got {value:g}"
-    if col == "los_days" and value <= 0:
-        return f"must be > 0, got {value:g}"
-    if col == "staff_cap" and (value < 0 or value != int(value)):
-        return f"must be a whole number >= 0, got {value:g}"
-    if col == "pressure" and not 0.0 < value <= 1.0:
-        return f"must be in (0, 1], got {value:g}"
-    if col == "weight" and value < 0:
-        return f"must be >= 0, got {value:g}"
-    upper = UPPER_BOUNDS.get(col)
-    if upper is not None and value > upper:
-        return f"must be at most {upper:g}, got {value:g} (beyond it numbers lose meaning)"
-    lower = LOWER_BOUNDS.get(col)
-    if lower is not None and 0 < value < lower:
-        return f"must be at least {lower:g} when positive, got {value:g}"
-    return None
-
-
-# Sanity bounds: far beyond any real region, but they keep every computation finite.
-UPPER_BOUNDS: dict[str, float] = {
-    "population": 1e10,
-    "capacity": MAX_SUPPLY,
-    "peak_demand": MAX_SUPPLY,
-    "staff_cap": MAX_SUPPLY,
-    "los_days": 1e5,
-    "weight": 1e6,
-}
-LOWER_BOUNDS: dict[str, float] = {"population": 1.0, "los_days": 1e-3, "pressure": 1e-6}
-
-
-TIER_TOLERANCE = 1e-6
-
-
-TIER_COLUMNS = ("region", "share", "survival_with")
-
-
-def _validate_tiers(
-    raw: pd.DataFrame,
-    region_ids: set[str],
-    problems: list[Problem],
-    regions: pd.DataFrame | None = None,
-) -> pd.DataFrame | None:
-    """Check tiers.csv against the region ids; with the validated `regions`, also against
-    each region's survival_without."""
-    file = raw.attrs.get("file", "tiers.csv")
-    lines: list[int] = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
-    before = len(problems)
-    missing = [c for c in TIER_COLUMNS if c not in raw.columns]
-    if missing:
-        problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
-        return None
-    unknown = [c for c in raw.columns if c not in TIER_COLUMNS]
-    if unknown:
-        problems.append(
-            Problem(
-                f"unknown column(s): {', '.join(unknown)} (columns: {', '.join(TIER_COLUMNS)})",
-                file=file,
-            )
-        )
-    if len(raw) == 0:
-        problems.append(Problem("empty table: no tiers", file=file))
-        return None
-    records = []
-    unreadable: set[str] = set()
-    for line, row in zip(lines, raw.itertuples(index=False), strict=True):
-        rid = str(row.region).strip()
-        if rid not in region_ids:
-            problems.append(
-                Problem(f"unknown region '{rid}'", file=file, line=line, column="region")
-            )
-            continue
-        vals = {}
-        for col in ("share", "survival_with"):
-            text = str(getattr(row, col)).strip()
-            value = _parse_number(text)
-            if value is None or not math.isfinite(value):
-                problems.append(
-                    Problem(
-                        f"not a finite number: {text!r}",
-                        file=file,
-                        line=line,
-                        column=col,
-                        region=rid,
-                    )
-                )
-                continue
-            if not 0.0 <= value <= 1.0:
-                problems.append(
-                    Problem(
-                        f"must be in [0, 1], got {value:g}",
-                        file=file,
-                        line=line,
-                        column=col,
-                        region=rid,
-                    )
-                )
-            vals[col] = value
-        if len(vals) == 2:
-            swo = 0.0
-            if regions is not None:
-                swo = float(cast(float, regions.at[rid, "survival_without"]))
-            if vals["survival_with"] < swo:
-                problems.append(
-                    Problem(
-                        f"survival_with ({vals['survival_with']:g}) is below the region's "
-                        f"survival_without ({swo:g})",
-                        file=file,
-                        line=line,
-                        column="survival_with",
-                        region=rid,
-                    )
-                )
-            records.append((rid, line, vals["share"], vals["survival_with"]))
-        else:
-            unreadable.add(rid)
-    tiers = pd.DataFrame(records, columns=["region", "line", "share", "survival_with"])
-    for key, group in tiers.groupby("region", sort=False):
-        rid = str(key)
-        if rid in unreadable:  # a share could not be read: its sum would mislead
-            continue
-        total = float(group["share"].sum())
-        if abs(total - 1.0) > TIER_TOLERANCE:
-            problems.append(
-                Problem(
-                    f"tier shares of region '{rid}' sum to {total:g}, not 1 (lines "
-                    f"{', '.join(str(x) for x in group['line'])})",
-                    file=file,
-                    column="share",
-                )
-            )
-    if len(problems) > before:
-        return None
-    tiers["tier"] = tiers.groupby("region", sort=False).cumcount()
-    return tiers[["region", "tier", "share", "survival_with"]].reset_index(drop=True)

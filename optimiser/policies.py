@@ -98,10 +98,15 @@ def check_policy(name: str) -> str:
     return name
 
 
+MAX_SEED = 2**32 - 1  # the service's bound too (one bound for every path)
+
+
 def check_seed(seed: object) -> int:
-    """The lottery's seed: a whole number >= 0."""
+    """The lottery's seed: a whole number in [0, 2^32 - 1]."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(Problem(f"seed: must be a whole number >= 0, got {seed!r}"))
+    if seed > MAX_SEED:
+        raise InputError(Problem(f"seed: must be at most {MAX_SEED} (2^32 - 1), got {seed!r}"))
     return int(seed)
 
 

@@ -18,16 +18,25 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
-from pyomo.core.base.constraint import ConstraintData
-from pyomo.repn import generate_standard_repn
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo
 
 INF = math.inf
+
+
+@functools.cache
+def _pyomo() -> Any:
+    """pyomo.environ, imported on first use: only Pyomo models (HighsModel) need it, and it
+    costs about 0.25 s of start-up that the array models (MatrixHighsModel) never pay."""
+    import pyomo.environ
+
+    _skip_pyomo_scipy_extras()
+    return pyomo.environ
 
 
 def _skip_pyomo_scipy_extras() -> None:
@@ -41,9 +50,6 @@ def _skip_pyomo_scipy_extras() -> None:
     indicator: Any = getattr(dependencies, "scipy_available", None)
     if getattr(indicator, "_module", True) is None and hasattr(indicator, "_callback"):
         indicator._callback = None
-
-
-_skip_pyomo_scipy_extras()
 
 
 def new_highs() -> highspy.Highs:
@@ -207,20 +213,18 @@ def solver_versions() -> dict[str, str]:
 
 @functools.cache
 def _solver_versions() -> dict[str, str]:
-    from pyomo.version import version as pyomo_version
-
     return {
         "highs": new_highs().version(),
-        "pyomo": pyomo_version,
-        "highspy": _highspy_version(),
+        "pyomo": _package_version("pyomo"),  # from its metadata: no need to import Pyomo
+        "highspy": _package_version("highspy"),
     }
 
 
-def _highspy_version() -> str:
+def _package_version(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("highspy")
+        return version(name)
     except PackageNotFoundError:
         return "unknown"
 
@@ -231,6 +235,9 @@ class HighsModel:
     def __init__(self, model: pyo.ConcreteModel, options: SolverOptions | None = None) -> None:
         self.options = options or SolverOptions()
         t0 = time.perf_counter()
+        pyo = _pyomo()
+        from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
         compiled = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
         columns = list(compiled.columns)
         seen = {id(v) for v in columns}
@@ -292,6 +299,9 @@ class HighsModel:
 
     def rows_of(self, component: Any) -> list[int]:
         """Rows of a constraint, an indexed constraint or a block (recursively)."""
+        pyo = _pyomo()
+        from pyomo.core.base.constraint import ConstraintData
+
         if isinstance(component, ConstraintData):
             return list(self._rows.get(id(component), []))
         if isinstance(component, pyo.Constraint) and not component.is_indexed():
@@ -329,6 +339,9 @@ class HighsModel:
 
     def linear(self, expr: Any) -> tuple[np.ndarray, np.ndarray, float]:
         """(column indices, coefficients, constant) of a linear Pyomo expression."""
+        pyo = _pyomo()
+        from pyomo.repn import generate_standard_repn
+
         repn = generate_standard_repn(expr, compute_values=True, quadratic=False)
         if not repn.is_linear():
             raise ValueError("expression is not linear")
@@ -524,6 +537,34 @@ class MatrixHighsModel(HighsModel):
         self._row_upper = np.append(self._row_upper, upper)
         self.num_rows += 1
         return self.num_rows - 1
+
+    def add_rows_arrays(
+        self,
+        starts: np.ndarray,
+        index: np.ndarray,
+        value: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+    ) -> np.ndarray:
+        """Append rows i: lower[i] <= value[s:e] . x[index[s:e]] <= upper[i], s = starts[i],
+        e = starts[i + 1] (or the end); returns their row indices."""
+        lower = np.asarray(lower, dtype=float)
+        upper = np.asarray(upper, dtype=float)
+        index = np.asarray(index, dtype=np.int32)
+        self.highs.addRows(
+            len(lower),
+            lower,
+            upper,
+            len(index),
+            np.asarray(starts, dtype=np.int32),
+            index,
+            np.asarray(value, dtype=float),
+        )
+        self._row_lower = np.concatenate([self._row_lower, lower])
+        self._row_upper = np.concatenate([self._row_upper, upper])
+        first = self.num_rows
+        self.num_rows += len(lower)
+        return np.arange(first, self.num_rows)
 
     def set_row_bounds(
         self, row: int, lower: float, upper: float, *, remember: bool = True

@@ -34,7 +34,7 @@ sys.stderr.write("\\nMODULES " + json.dumps([code, loaded]) + "\\n")
 def loaded_by(*args: str) -> tuple[int, set[str], str]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE.format(args=list(args))],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, cwd=REPO,
     )
     marker = proc.stderr.rsplit("MODULES ", 1)[1]
     code, modules = json.loads(marker)
@@ -51,6 +51,40 @@ def test_help_and_version_import_no_engine(args: tuple[str, ...]) -> None:
     assert code in (0, None), out
     assert out.strip()
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("solve", "instances/pugh2021"),
+     ("solve", "instances/us-states-2020", "--constraint", "per_capita_floor:share=0.3"),
+     ("compare", "instances/pugh2021"), ("validate", "instances/pugh2021")],
+)
+def test_single_period_commands_load_no_pyomo_or_scipy(args: tuple[str, ...]) -> None:
+    """The regional engine builds its matrix as arrays: Pyomo (the reference model, the
+    planner) and SciPy are not loaded by a single-period command, nor by asking whether a folder
+    is multi-period (optimiser.multiperiod loads its planner on first use)."""
+    code, modules, out = loaded_by(*args)
+    assert code in (0, None), out
+    assert not modules & {"pyomo", "scipy", "fastapi"}, sorted(modules & set(HEAVY))
+    if args[0] != "validate":  # validate checks coordinates.csv with the report's own loader
+        assert not modules & {"matplotlib", "jinja2"}, sorted(modules & set(HEAVY))
+
+
+def test_multiperiod_package_is_lazy_and_every_name_resolves() -> None:
+    probe = (
+        "import sys, optimiser.multiperiod as mp\n"
+        "heavy = {m.split('.')[0] for m in sys.modules} & {'pyomo', 'scipy'}\n"
+        "names = [getattr(mp, n) for n in mp.__all__]\n"
+        "print(sorted(heavy), len(names))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, check=True, cwd=REPO).stdout.split()
+    assert out[0] == "[]"
+    import optimiser.multiperiod as mp
+
+    assert sorted(mp.__all__) == sorted(mp._EXPORTS)
+    with pytest.raises(AttributeError):
+        _ = mp.no_such_name  # type: ignore[attr-defined]
 
 
 def test_version_is_the_package_version() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCKED = ("fastapi", "uvicorn", "starlette", "sqlalchemy", "dask", "distributed", "httpx",
-           "fastapi_offline", "psycopg")
+           "fastapi_offline", "psycopg", "pydantic_settings", "prometheus_client")
 BLOCKER = textwrap.dedent(f"""
     import importlib.abc, sys
     BLOCKED = {BLOCKED!r}

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 import pytest
 from tolerances import lives_tol
 
@@ -506,8 +505,9 @@ def test_infeasible_variant_names_the_numbers(pugh):
 def test_unknown_row_family_falls_back_to_rebuilding(pugh, monkeypatch):
     """A constraint kind the fast path does not know is solved by rebuilding, correctly."""
 
-    def add_pair_cap(block, m, data, params):
-        block.cap = pyo.Constraint(expr=m.x["A"] + m.x["B"] <= float(params["units"]))
+    def add_pair_cap(m, data, params):
+        row = m.add_rows(1, -np.inf, float(params["units"]))
+        m.add(row, m.x[[data.regions.index("A"), data.regions.index("B")]], 1.0)
 
     kind = FairnessKind(
         name="pair_cap",

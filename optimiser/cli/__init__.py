@@ -1,7 +1,8 @@
 """The `triage` command line. Each command group lives in its own module and registers on `app`.
 
 Exit codes: 0 success; 2 invalid input or usage; 3 infeasible constraint set; 4 internal error.
-Errors are one message on stderr; no traceback reaches a user (set TRIAGE_DEBUG=1 to see one).
+Errors are one message on stderr (one line per problem); no traceback reaches a user (set
+TRIAGE_DEBUG=1 to see one).
 With `--json`, an error is also one JSON object on stdout:
 `{"error": {"code", "exit_code", "message", "problems": [{"message", "file", "line", ...}]}}`.
 
@@ -126,6 +127,9 @@ for _optional in ("plan", "service", "sweep", "bedside"):
             raise
 
 
+MAX_SHOWN = 50  # problems printed for one error (triage validate lists them all)
+
+
 def _problem_dict(problem: Any) -> dict[str, Any]:
     fields = ("message", "file", "line", "column", "region")
     return {k: getattr(problem, k) for k in fields if getattr(problem, k, None) is not None}
@@ -193,7 +197,15 @@ def main(argv: list[str] | None = None) -> None:
         kind = {EXIT_INPUT: "invalid_input", EXIT_INFEASIBLE: "infeasible"}.get(
             exc.exit_code, "internal"
         )
-        problems = exc.problems if isinstance(exc, InputError) else ()
+        problems: Sequence[Any] = exc.problems if isinstance(exc, InputError) else ()
+        if len(problems) > 1:  # every problem, one per line (at most MAX_SHOWN)
+            for problem in problems[:MAX_SHOWN]:
+                sys.stderr.write(f"error: {problem}\n")
+            if len(problems) > MAX_SHOWN:
+                sys.stderr.write(f"error: ... and {len(problems) - MAX_SHOWN} more problems\n")
+            if as_json:
+                _json_error(kind, exc.exit_code, str(exc), problems)
+            sys.exit(exc.exit_code)
         fail(str(exc), exc.exit_code, as_json=as_json, kind=kind, problems=problems)
     except KeyboardInterrupt:
         fail("interrupted", 130, as_json=as_json, kind="interrupted")

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from optimiser.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, InputError, Problem
+from optimiser.textfiles import check_out_path
 
 
 class ProblemsIn(InputError):
@@ -66,6 +67,7 @@ def check_out_apart(
     """InputError when --out is one of the input `folders`, inside one or contains one, or
     contains one of the input `files` (writing it would replace or mix with an input).
     Keys are option names; None values (option not given) are skipped."""
+    check_out_path(out)
     target = Path(os.path.abspath(out))
     for option, folder in folders.items():
         if folder is None:
@@ -100,6 +102,7 @@ def write_outputs(out: Path, write: Callable[[Path], None]) -> None:
     never deleted. If the final move fails, the previous content is put back.
     """
     out = Path(out)
+    check_out_path(out)
     if _inside(Path.cwd(), Path(os.path.abspath(out))):
         raise InputError(
             Problem(

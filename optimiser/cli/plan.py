@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from optimiser.cli import Verbosity, app, warn
-from optimiser.cli.common import exit_without_answer, write_outputs
+from optimiser.cli.common import check_out_apart, exit_without_answer, write_outputs
 from optimiser.cli.regional import fail_with_problems
 from optimiser.deadline import Deadline
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
@@ -228,6 +228,8 @@ def plan_command(
     if time_limit is not None and not time_limit > 0:
         raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
     deadline = Deadline(time_limit)  # the budget counts loading the instance too
+    if out is not None:  # before any work: an output inside the instance would mix with it
+        check_out_apart(out, {"INSTANCE": instance_dir})
     instance = load(instance_dir)
     changes = setting_changes(
         transfers,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,9 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from optimiser.cli import app, log
-from optimiser.cli.common import ProblemsIn, echo_json, exit_without_answer, write_outputs
+from optimiser.cli.common import (
+    ProblemsIn,
+    check_out_apart,
+    echo_json,
+    exit_without_answer,
+    write_outputs,
+)
 from optimiser.deadline import Deadline
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
+from optimiser.textfiles import load_json, read_csv_table, read_text, strict_float
 
 if TYPE_CHECKING:
     from optimiser.instance import Instance
@@ -92,6 +96,8 @@ def solve_command(
     from optimiser.report import allocation_text, price_text
 
     check_time_limit(time_limit)
+    if out is not None:  # before any work: an output inside the instance would mix with it
+        check_out_apart(out, {"INSTANCE": instance_dir})
     deadline = Deadline(time_limit)  # the budget counts loading the instance too
     instance = load_single_period(instance_dir)
     log.info("loaded %s: %d regions, supply %s", instance.name, len(instance.regions),
@@ -287,7 +293,9 @@ def result_context(path: Path) -> tuple[list[str], int] | None:
     a CSV or a JSON without them. Only called after read_allocation has read the file."""
     if path.suffix != ".json":
         return None
-    payload = json.loads(path.read_text(encoding="utf-8-sig"))
+    payload = load_json(path.read_text(encoding="utf-8-sig"), path.name)
+    if not isinstance(payload, dict):
+        return None
     labels, supply = payload.get("constraints"), payload.get("supply")
     if not isinstance(labels, list) or not all(isinstance(c, str) for c in labels):
         return None
@@ -303,26 +311,14 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
     checked against the instance.
     """
     name = path.name
-    if not path.is_file():
-        raise InputError(Problem("not a file" if path.exists() else "file not found", file=name))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read file: {exc.strerror or exc}", file=name)) from exc
-    if b"\x00" in data:
-        raise InputError(Problem("binary file (contains NUL bytes); expected text", file=name))
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(Problem(f"not UTF-8 text (byte {exc.start})", file=name)) from exc
-    known = set(regions) if regions is not None else None
     problems: list[Problem] = []
+    text = read_text(path, problems, required=True)
+    if text is None:
+        raise InputError(problems)
+    known = set(regions) if regions is not None else None
     out: dict[str, int] = {}
     if path.suffix == ".json":
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(Problem(f"malformed JSON: {exc}", file=name)) from exc
+        payload = load_json(text, name)
         alloc = payload.get("allocation") if isinstance(payload, dict) else None
         if not isinstance(alloc, dict):
             raise InputError(Problem("expected an object with an 'allocation' object", file=name))
@@ -338,10 +334,10 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
         if problems:
             raise InputError(problems)
         return out
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        raise InputError(Problem("empty file", file=name))
-    header = [h.strip() for h in rows[0]]
+    table = read_csv_table(text, name, problems, expected=("region", "units"))
+    if table is None:
+        raise InputError(problems or [Problem("empty file", file=name)])
+    header = table.header
     missing = [c for c in ("region", "units") if c not in header]
     if missing:
         raise InputError(
@@ -351,14 +347,7 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
         )
     ri, ui = header.index("region"), header.index("units")
     first: dict[str, int] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            problems.append(
-                Problem(f"has {len(row)} fields, header has {len(header)}", file=name, line=line)
-            )
-            continue
+    for line, row in zip(table.lines, table.rows, strict=True):
         rid, raw = row[ri].strip(), row[ui].strip()
         if rid in first:
             problems.append(
@@ -376,9 +365,8 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
                 Problem(f"unknown region '{rid}'", file=name, line=line, column="region")
             )
             continue
-        try:
-            number = float(raw)
-        except ValueError:
+        number = strict_float(raw)
+        if number is None:
             problems.append(Problem(f"not a number: {raw!r}", file=name, line=line, column="units"))
             continue
         if reason := _units_problem(number, raw):

@@ -18,17 +18,26 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 def _check_port_free(host: str, port: int) -> None:
     """Fail early, with a clear message, if the address cannot be bound."""
-    if port == 0:
-        return
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError as exc:
+        except OSError as exc:  # also an address of no interface of this machine
             raise InputError(
                 Problem(f"--host/--port: cannot listen on {host}:{port} ({exc.strerror or exc})")
             ) from None
+
+
+def _check_dask(address: str) -> None:
+    """A --dask-scheduler that is malformed, or where something other than a Dask scheduler
+    answers, stops the server now (exit 2). One that does not answer yet is retried by the
+    server (/v1/ready says why it is not ready)."""
+    from optimiser.executor import scheduler_problem
+
+    problem = scheduler_problem(address)
+    if problem is not None and problem.fatal:
+        raise InputError(Problem(f"--dask-scheduler {address}: {problem.reason}"))
 
 
 HostOpt = Annotated[str | None, typer.Option(help="Interface to bind; default 127.0.0.1.")]
@@ -62,8 +71,8 @@ def require_service_extra() -> None:
         except (ImportError, ValueError):
             return False
 
-    missing = [m for m in ("fastapi", "uvicorn", "sqlalchemy", "fastapi_offline")
-               if not installed(m)]
+    missing = [m for m in ("fastapi", "uvicorn", "sqlalchemy", "fastapi_offline",
+                           "pydantic_settings", "prometheus_client") if not installed(m)]
     if missing:
         raise InputError(Problem(
             f"triage serve needs the service extra ({', '.join(missing)} not installed): "
@@ -83,19 +92,21 @@ def serve_command(
     """Serve the engine over HTTP (docs/service.md). Tokens: TRIAGE_TOKENS or TRIAGE_TOKENS_FILE."""
     require_service_extra()
     from optimiser.service.settings import Settings
-    from optimiser.service.workers import start_fork_server
+    from optimiser.service.workers import start_solver_fork_server
 
     settings = Settings.from_env(
         host=host, port=port, data_dir=data_dir, dask_scheduler=dask_scheduler,
         database=database, workers=workers,
     )
-    if not settings.dask_scheduler:
-        start_fork_server()  # warms up while the rest of the server loads
+    _check_port_free(settings.host, settings.port)
+    if settings.dask_scheduler:
+        _check_dask(settings.dask_scheduler)
+    else:
+        start_solver_fork_server()  # warms up while the rest of the server loads
     import uvicorn
 
     from optimiser.service.app import create_app
 
-    _check_port_free(settings.host, settings.port)
     application = create_app(settings)
     if settings.host not in LOOPBACK:
         typer.echo(
@@ -114,8 +125,11 @@ def serve_command(
         f"{len(service.tokens)} token(s); recovered jobs: {service.recovered}",
         err=True,
     )
+    from optimiser.service.http_protocol import protocol_with
+
     config = uvicorn.Config(
         application,
+        http=protocol_with(settings.header_timeout),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

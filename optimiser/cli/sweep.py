@@ -104,6 +104,7 @@ def sweep_command(
 
     if not vary:
         raise InputError(Problem("give at least one --vary (e.g. --vary supply=500:3000:100)"))
+    check_out_apart(out, {"INSTANCE": instance_dir})
     instance = load_instance(instance_dir)
     result = run_sweep(
         instance,
@@ -209,7 +210,7 @@ def report_command(
         plan_folder = from_plan if from_plan.is_dir() else from_plan.parent
     check_out_apart(
         out,
-        {"--from-sweep": from_sweep, "--from-plan": plan_folder},
+        {"INSTANCE": instance_dir, "--from-sweep": from_sweep, "--from-plan": plan_folder},
         {"--from-plan": from_plan},
     )
     instance = load_instance(instance_dir)

@@ -9,7 +9,6 @@ PlanResult, or from the result.json `triage plan --out` writes beside plan.csv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -23,6 +22,7 @@ from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.results import CheckResult, PlanResult
 from optimiser.multiperiod.simulate import CHECKED_KINDS, fairness_violations, simulate
+from optimiser.textfiles import load_json
 
 RECORD_FILE = "result.json"  # written by `triage plan --out` beside plan.csv and manifest.csv
 
@@ -47,8 +47,8 @@ def recorded_context(plan_file: str | Path) -> RecordedPlan | None:
     if not path.is_file():
         return None
     try:
-        payload = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        payload = load_json(path.read_text(encoding="utf-8-sig"), str(path))
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(
             Problem(f"cannot read the plan's recorded settings: {exc}", file=str(path))
         ) from exc

@@ -42,12 +42,13 @@ from optimiser.service.store import (
     Job,
     JobStore,
 )
+from optimiser.service.store_guard import RETRY_AFTER, StoreUnavailable
 from optimiser.service.tasks import KINDS, canonical, check_time_limit, sha256
 from optimiser.service.workers import (
     JOB_PRIORITY,
     SYNC_PRIORITY,
     DaskRunner,
-    ProcessPool,
+    ProcessRunner,
     Runner,
     TaskCancelled,
     TaskTimeout,
@@ -75,13 +76,21 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def _prefixed(error: ApiError, prefix: str) -> ApiError:
+    """The error of a nested request (a job's `request`): JSON paths from the body's root."""
     problems = []
     for item in error.problems:
         field = item.get("field")
         item = dict(item)
         item["field"] = prefix if not field else f"{prefix}.{field}"
+        message = str(item.get("message", ""))
+        if field and message.startswith(f"{field}: "):
+            item["message"] = f"{item['field']}: {message[len(field) + 2:]}"
         problems.append(item)
-    return ApiError(error.status, error.code, error.message, problems=problems,
+    message = error.message
+    first = error.problems[0].get("field") if error.problems else None
+    if first and message.startswith(f"{first}: "):
+        message = f"{prefix}.{message}"
+    return ApiError(error.status, error.code, message, problems=problems,
                     headers=error.headers)
 
 
@@ -106,6 +115,10 @@ class Service:
             self._lock_store()
         try:
             self.store = JobStore(settings.database_url)
+        except StoreUnavailable as exc:  # damaged, missing where it existed, or swapped
+            self._unlock_store()
+            where = "--database" if settings.database else f"--data-dir {settings.data_dir}"
+            raise InputError(Problem(f"{where}: {exc}")) from None
         except Exception as exc:  # a bad URL or unreachable database
             self._unlock_store()
             raise InputError(
@@ -123,7 +136,7 @@ class Service:
             runner = (
                 DaskRunner(settings.dask_scheduler, settings.workers)
                 if settings.dask_scheduler
-                else ProcessPool(settings.workers)
+                else ProcessRunner(settings.workers)
             )
         self.runner = runner
         self._db = ThreadPoolExecutor(
@@ -213,9 +226,16 @@ class Service:
         self._unlock_store()
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking store call on the store's thread."""
+        """Run a blocking store call on the store's thread; a store that cannot serve it is a
+        503 with Retry-After (the request changed nothing)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+        except StoreUnavailable as exc:
+            self.metrics.store_errors.labels(getattr(fn, "__name__", "store")).inc()
+            log.error("job store: %s", exc)
+            raise ApiError(503, "store_unavailable", f"{exc}; retry later",
+                           headers={"Retry-After": RETRY_AFTER}) from None
 
     # ---- metrics
     def _register_gauges(self) -> None:
@@ -238,11 +258,11 @@ class Service:
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
-        try:
-            await asyncio.wait_for(self.db(self.store.ping), 5)
-            checks["store"] = "ok"
+        try:  # the same file as at start, readable, and a write commits
+            problem = await asyncio.wait_for(self.db(self.store.problem), 5)
+            checks["store"] = "ok" if problem is None else f"failed: {problem}"
         except Exception as exc:
-            checks["store"] = f"unavailable: {type(exc).__name__}"
+            checks["store"] = f"unavailable: {getattr(exc, 'message', type(exc).__name__)}"
         if self.runner.ready:
             checks["solvers"] = f"ok ({self.runner.kind}, {self.runner.size})"
         elif self._runner_error:
@@ -277,7 +297,7 @@ class Service:
         The worker parses the body; repeated bodies are recognised by their SHA-256, so they
         skip parsing and validation there, and, with the result cache, the solve itself."""
         if regions > self.settings.max_sync_regions:
-            self.metrics.rejected.inc("too_large_for_sync")
+            self.metrics.rejected.labels("too_large_for_sync").inc()
             message = (f"{regions:,} regions: synchronous solves take at most "
                        f"{self.settings.max_sync_regions:,}; submit it as a job (POST /v1/jobs)")
             raise ApiError(413, "too_large_for_sync", message,
@@ -291,13 +311,13 @@ class Service:
         hit = self._cache.get(cache_key)
         if hit is not None:
             self._cache.move_to_end(cache_key)
-            self.metrics.cache.inc("hit")
+            self.metrics.cache.labels("hit").inc()
             return hit, "hit"
         pending = self._inflight.get(cache_key)
         if pending is not None:
-            self.metrics.cache.inc("shared")
+            self.metrics.cache.labels("shared").inc()
             return await asyncio.shield(pending), "shared"
-        self.metrics.cache.inc("miss")
+        self.metrics.cache.labels("miss").inc()
         future: asyncio.Future[SolveOutcome] = asyncio.get_running_loop().create_future()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._inflight[cache_key] = future
@@ -327,7 +347,7 @@ class Service:
             raise ApiError(503, "unavailable", f"the solvers are not ready ({detail}); retry",
                            headers={"Retry-After": "2"})
         if self.runner.waiting >= self.settings.max_pending:
-            self.metrics.rejected.inc("queue_full")
+            self.metrics.rejected.labels("queue_full").inc()
             raise ApiError(503, "busy", f"server busy: {self.runner.waiting} solves waiting",
                            headers={"Retry-After": "1"})
         hard = self.hard_timeout(limit)
@@ -337,17 +357,17 @@ class Service:
                     reply = await self.runner.run(slot, "solve", body, key, limit, hard)
                     break
                 except TaskTimeout as exc:
-                    self.metrics.worker_restarts.inc("timeout")
-                    self.metrics.solve_seconds.observe(hard, "solve", "timeout")
+                    self.metrics.worker_restarts.labels("timeout").inc()
+                    self.metrics.solve_seconds.labels("solve", "timeout").observe(hard)
                     raise ApiError(504, "solve_timeout", f"the solve was {exc}") from None
                 except WorkerLost as exc:
-                    self.metrics.worker_restarts.inc("lost")
+                    self.metrics.worker_restarts.labels("lost").inc()
                     if exc.started or attempt == 2:  # it died solving this: do not insist
                         raise ApiError(500, "worker_lost",
                                        f"{exc} while solving; retry or report it") from None
         ok = bool(reply["ok"])
-        self.metrics.solve_seconds.observe(float(reply["seconds"]), "solve",
-                                           "ok" if ok else "error")
+        self.metrics.solve_seconds.labels("solve", "ok" if ok else "error").observe(
+            float(reply["seconds"]))
         if not ok:
             error = reply["error"]
             raise ApiError(int(error["status"]), str(error["code"]), str(error["message"]),
@@ -385,17 +405,23 @@ class Service:
             if existing is not None:
                 return self._same_request(existing, request_hash), False
         if await self.db(self.store.count_active, owner) >= self.settings.max_active_jobs:
-            self.metrics.rejected.inc("active_jobs")
+            self.metrics.rejected.labels("active_jobs").inc()
             raise ApiError(429, "too_many_jobs", f"at most {self.settings.max_active_jobs} "
                            "queued or running jobs per token", headers={"Retry-After": "5"})
         try:
             await asyncio.to_thread(task.validate, request, options["time_limit"])
         except ApiError as exc:
             raise _prefixed(exc, "request") from None
-        job, created = await self.db(
-            self.store.create, owner, kind, text, request_hash, options["time_limit"],
-            idempotency_key,
-        )
+        try:
+            job, created = await self.db(
+                self.store.create, owner, kind, text, request_hash, options["time_limit"],
+                idempotency_key,
+            )
+        except ApiError as exc:
+            if exc.code == "store_unavailable":
+                exc.message = ("the job could not be recorded durably, so it was not accepted: "
+                               + exc.message)
+            raise
         if not created:
             return self._same_request(job, request_hash), False
         assert self._work is not None
@@ -420,7 +446,7 @@ class Service:
         cancelled = await self.db(self.store.cancel, job_id, owner)
         assert cancelled is not None
         if cancelled.status == CANCELLED and job.status in (QUEUED, RUNNING):
-            self.metrics.jobs_finished.inc(job.kind, CANCELLED)
+            self.metrics.jobs_finished.labels(job.kind, CANCELLED).inc()
         event = self._running.get(job_id)
         if event is not None:
             event.set()
@@ -457,13 +483,13 @@ class Service:
                 )
             except TaskCancelled:
                 if self.runner.kind == "processes":  # its solver process was replaced
-                    self.metrics.worker_restarts.inc("cancelled")
+                    self.metrics.worker_restarts.labels("cancelled").inc()
                 return
             except TaskTimeout as exc:
-                self.metrics.worker_restarts.inc("timeout")
+                self.metrics.worker_restarts.labels("timeout").inc()
                 error = {"status": 504, "code": "solve_timeout", "message": f"the job was {exc}"}
             except WorkerLost as exc:
-                self.metrics.worker_restarts.inc("lost")
+                self.metrics.worker_restarts.labels("lost").inc()
                 if not exc.started or job.attempts < self.settings.job_attempts:
                     await self.db(self.store.requeue, job.id, self.runner_id,
                                   f"re-queued: {exc}", exc.started)
@@ -471,8 +497,8 @@ class Service:
                 error = {"status": 500, "code": "worker_lost",
                          "message": f"{exc}; tried {job.attempts} time(s)"}
             else:
-                self.metrics.solve_seconds.observe(float(reply["seconds"]), job.kind,
-                                                   "ok" if reply["ok"] else "error")
+                self.metrics.solve_seconds.labels(
+                    job.kind, "ok" if reply["ok"] else "error").observe(float(reply["seconds"]))
                 if reply["ok"]:
                     status, result = DONE, reply["body"]
                 else:
@@ -482,7 +508,7 @@ class Service:
                 None if error is None else json.dumps(error),
             )
             if finished:
-                self.metrics.jobs_finished.inc(job.kind, status)
+                self.metrics.jobs_finished.labels(job.kind, status).inc()
         except asyncio.CancelledError:
             raise
         except Exception:  # never lose the dispatcher to one job

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from optimiser.errors import InputError, Problem
 
@@ -88,26 +89,71 @@ def problem_field(problem: Problem, prefix: str = "") -> str | None:
     return field
 
 
+# Location words of the CLI's messages, stripped from the service's (the JSON path says where)
+_LEADS = (
+    re.compile(r"^field '[^']+': "),
+    re.compile(r"^(?:options\.)?constraints\[\d+\]: (?:parameter '(?P<param>[^']+)' )?"),
+    re.compile(r"^(?:--constraint|constraint) '[^']*': (?:parameter '(?P<param>[^']+)' )?"),
+    re.compile(r"^(?:demand|deliveries|lead_times|capacity|regions|tiers)(?:\.csv)?: "),
+)
+_FILE_WORDS = (
+    (re.compile(r"\b(regions|tiers|demand|deliveries|lead_times|capacity)\.csv\b"), r"\1"),
+    (re.compile(r"\binstance\.toml\b"), "the instance"),
+    (re.compile(r"\bcolumn\(s\)"), "key(s)"),
+    (re.compile(r"\bcolumns\b"), "keys"),
+    (re.compile(r"\bcolumn\b"), "key"),
+    (re.compile(r"\bline (\d+)\b"), "row \\1"),
+)
+
+
+def json_message(problem: Problem, field: str | None) -> tuple[str | None, str]:
+    """(JSON path, message) of a Problem as the service says it: the path first, then what is
+    wrong, without the CLI's file, line, column or flag words."""
+    text = problem.message
+    for lead in _LEADS:
+        found = lead.match(text)
+        if found:
+            text = text[found.end():]
+            param = found.groupdict().get("param")
+            if param and field is not None and not field.endswith(f".{param}"):
+                field = f"{field}.{param}"
+            if param:
+                text = text[0].lower() + text[1:] if text else text
+            break
+    for pattern, words in _FILE_WORDS:
+        text = pattern.sub(words, text)
+    if problem.region is not None and problem.region not in (field or "") and \
+            f"'{problem.region}'" not in text:
+        text += f" (region '{problem.region}')"
+    return field, (f"{field}: {text}" if field else text)
+
+
+def json_problem(problem: Problem, field: str | None) -> dict[str, Any]:
+    """{"field", "message"[, "region"]} for a Problem at `field`."""
+    field, message = json_message(problem, field)
+    item: dict[str, Any] = {"field": field, "message": message}
+    if problem.region is not None:
+        item["region"] = problem.region
+    return item
+
+
 def problems_json(problems: Iterable[Problem], prefix: str = "", field: str | None = None) -> list[
     dict[str, Any]
 ]:
-    """[{"field": ..., "message": <the CLI's text>}, ...]; `field` overrides the pointer."""
-    out = []
-    for problem in problems:
-        item: dict[str, Any] = {
-            "field": field if field is not None else problem_field(problem, prefix),
-            "message": str(problem),
-        }
-        if problem.region is not None:
-            item["region"] = problem.region
-        out.append(item)
-    return out
+    """[{"field": ..., "message": ...}, ...]; `field` overrides the pointer."""
+    return [json_problem(p, field if field is not None else problem_field(p, prefix))
+            for p in problems]
+
+
+def summary_of(items: list[dict[str, Any]]) -> str:
+    first = str(items[0]["message"]) if items else "invalid input"
+    more = len(items) - 1
+    return first if more <= 0 else f"{first} (and {more} more problem{'s' * (more > 1)})"
 
 
 def input_error(exc: InputError, prefix: str = "", field: str | None = None) -> ApiError:
-    return ApiError(
-        422, "invalid_input", exc.summary(), problems=problems_json(exc.problems, prefix, field)
-    )
+    items = problems_json(exc.problems, prefix, field)
+    return ApiError(422, "invalid_input", summary_of(items), problems=items)
 
 
 def _loc_to_field(loc: Iterable[Any]) -> str:
@@ -173,6 +219,30 @@ _HTTP_CODES = {
 }
 
 
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """The routes with methods, inside included routers too (routers are included without a
+    prefix here, so a leaf route matches the request's path as it is)."""
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        if inner is not None:
+            yield from _leaf_routes(inner)
+        else:
+            yield route
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of all routes whose path matches the request's (HEAD wherever GET is)."""
+
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, not the method
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers on `app`."""
 
@@ -188,14 +258,19 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(exc, InputError)
         return input_error(exc).response()
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
         detail = exc.detail if isinstance(exc.detail, str) else "error"
+        headers = dict(exc.headers or {})
         if status == 404 and detail == "Not Found":
             detail = "no such endpoint (see /docs)"
+        if status == 405:  # every method of every route at this path, not just the first's
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"method {request.method} not allowed here; allowed: {', '.join(allowed)}"
         code = _HTTP_CODES.get(status, "error")
-        return ApiError(status, code, detail, headers=exc.headers).response()
+        return ApiError(status, code, detail, headers=headers).response()
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)

@@ -29,7 +29,13 @@ class Limiter:
     _in_flight: dict[str, int] = field(default_factory=dict)
 
     def admit(self, owner: str) -> None:
-        """Count one request in, or raise a 429 ApiError saying when to retry."""
+        """Count one request in by both limits, or raise a 429 ApiError saying when to retry."""
+        self.take(owner)
+        self.enter(owner)
+
+    def take(self, owner: str) -> None:
+        """The rate limit: take one token of the owner's bucket (checked before the body is
+        read, so a flood is refused cheaply), or raise a 429."""
         now = time.monotonic()
         bucket = self._buckets.get(owner)
         if bucket is None:
@@ -44,6 +50,11 @@ class Limiter:
                 f"rate limit: at most {self.rate:g} requests/s (bursts of {self.burst}) per token",
                 headers={"Retry-After": str(max(1, wait))},
             )
+        bucket.tokens -= 1.0
+
+    def enter(self, owner: str) -> None:
+        """The concurrency limit: one of the owner's slots, taken once the request's body is
+        complete (a slow upload holds none), or raise a 429. Release it with release()."""
         if self._in_flight.get(owner, 0) >= self.concurrent:
             raise ApiError(
                 429,
@@ -51,7 +62,6 @@ class Limiter:
                 f"concurrency limit: at most {self.concurrent} requests in flight per token",
                 headers={"Retry-After": "1"},
             )
-        bucket.tokens -= 1.0
         self._in_flight[owner] = self._in_flight.get(owner, 0) + 1
 
     def release(self, owner: str) -> None:

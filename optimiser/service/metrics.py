@@ -1,141 +1,95 @@
-"""Prometheus metrics in the text exposition format (0.0.4), without extra dependencies."""
+"""The service's Prometheus metrics, through prometheus-client.
+
+Each Service has its own CollectorRegistry (several servers can live in one process, as in
+tests). Metric names and labels are those documented in docs/service.md; gauges are read when
+scraped. The `_created` series prometheus-client adds to counters and histograms by default
+are turned off, so the exposition holds what the docs list and no more.
+"""
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+disable_created_metrics()
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 SOLVE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 Labels = tuple[str, ...]
+Reader = Callable[[], dict[Labels, float]]
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _Gauges(Collector):
+    """Gauges whose values are read when scraped (queue depth, jobs by status, ...)."""
 
+    def __init__(self) -> None:
+        self.gauges: list[tuple[str, str, Labels, Reader]] = []
 
-def _labels(names: Labels, values: Labels, extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
-
-
-@dataclass
-class Counter:
-    name: str
-    help: str
-    labels: Labels = ()
-    values: dict[Labels, float] = field(default_factory=dict)
-
-    def inc(self, *labels: str, amount: float = 1.0) -> None:
-        self.values[labels] = self.values.get(labels, 0.0) + amount
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} counter"
-        for key, value in sorted(self.values.items()):
-            yield f"{self.name}{_labels(self.labels, key)} {_number(value)}"
-
-
-@dataclass
-class Histogram:
-    name: str
-    help: str
-    labels: Labels = ()
-    buckets: tuple[float, ...] = LATENCY_BUCKETS
-    counts: dict[Labels, list[int]] = field(default_factory=dict)
-    sums: dict[Labels, float] = field(default_factory=dict)
-
-    def observe(self, value: float, *labels: str) -> None:
-        counts = self.counts.get(labels)
-        if counts is None:
-            counts = self.counts[labels] = [0] * (len(self.buckets) + 1)
-            self.sums[labels] = 0.0
-        counts[bisect_left(self.buckets, value)] += 1
-        self.sums[labels] += value
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} histogram"
-        for key in sorted(self.counts):
-            running = 0
-            for bound, count in zip((*self.buckets, math.inf), self.counts[key], strict=True):
-                running += count
-                le = 'le="' + _number(bound) + '"'
-                yield f"{self.name}_bucket{_labels(self.labels, key, le)} {running}"
-            yield f"{self.name}_sum{_labels(self.labels, key)} {_number(self.sums[key])}"
-            yield f"{self.name}_count{_labels(self.labels, key)} {running}"
-
-
-@dataclass
-class Gauge:
-    """A value read when scraped."""
-
-    name: str
-    help: str
-    read: Callable[[], dict[Labels, float]]
-    labels: Labels = ()
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} gauge"
-        for key, value in sorted(self.read().items()):
-            yield f"{self.name}{_labels(self.labels, key)} {_number(value)}"
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, documentation, labels, read in self.gauges:
+            family = GaugeMetricFamily(name, documentation, labels=list(labels))
+            for key, value in sorted(read().items()):
+                family.add_metric(list(key), value)
+            yield family
 
 
 class Metrics:
     """The service's metrics. Updated from the event loop only."""
 
     def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
         self.requests = Counter(
             "triage_http_requests_total", "HTTP requests by route and status code.",
-            ("method", "route", "status"),
+            ("method", "route", "status"), registry=r,
         )
         self.latency = Histogram(
             "triage_http_request_duration_seconds", "HTTP request latency by route.",
-            ("method", "route"),
+            ("method", "route"), buckets=LATENCY_BUCKETS, registry=r,
         )
         self.solve_seconds = Histogram(
             "triage_solve_seconds", "Time in the solver process per task (validation, solve, "
-            "result).", ("kind", "outcome"), SOLVE_BUCKETS,
+            "result).", ("kind", "outcome"), buckets=SOLVE_BUCKETS, registry=r,
         )
         self.jobs_finished = Counter(
             "triage_jobs_finished_total", "Jobs finished, by kind and final status.",
-            ("kind", "status"),
+            ("kind", "status"), registry=r,
         )
         self.rejected = Counter(
             "triage_rejected_total", "Requests refused by a limit (rate, concurrency, size...).",
-            ("reason",),
+            ("reason",), registry=r,
         )
         self.cache = Counter(
             "triage_result_cache_total", "POST /v1/solve answered from the result cache or not.",
-            ("outcome",),
+            ("outcome",), registry=r,
         )
         self.worker_restarts = Counter(
-            "triage_worker_restarts_total", "Solver processes killed and replaced.", ("reason",)
+            "triage_worker_restarts_total", "Solver processes killed and replaced.", ("reason",),
+            registry=r,
         )
-        self.gauges: list[Gauge] = []
+        self.store_errors = Counter(
+            "triage_store_errors_total", "Job store operations that failed, by operation "
+            "(a job that could not be recorded is refused with 503).", ("operation",),
+            registry=r,
+        )
+        self._gauges = _Gauges()
+        r.register(self._gauges)
 
-    def gauge(self, name: str, help: str, read: Callable[[], dict[Labels, float]],
-              labels: Labels = ()) -> None:
-        self.gauges.append(Gauge(name, help, read, labels))
+    def gauge(self, name: str, documentation: str, read: Reader, labels: Labels = ()) -> None:
+        """A gauge read when scraped: `read()` returns {label values: value}."""
+        self._gauges.gauges.append((name, documentation, labels, read))
 
     def render(self) -> str:
-        lines: list[str] = []
-        metrics: list[Counter | Histogram | Gauge] = [
-            self.requests, self.latency, self.solve_seconds, self.jobs_finished, self.rejected,
-            self.cache, self.worker_restarts, *self.gauges,
-        ]
-        for metric in metrics:
-            lines.extend(metric.render())
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode()

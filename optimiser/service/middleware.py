@@ -1,17 +1,22 @@
-"""ASGI middleware: authentication, per-token limits, body size limit, metrics, headers.
+"""ASGI middleware: authentication, per-token limits, body size and time limits, metrics.
 
 Written against raw ASGI (not BaseHTTPMiddleware) so that it adds microseconds, not
-milliseconds, to each request. A request is authenticated and admitted by the token's rate and
-concurrency limits *before* its body is read, so an unauthenticated client cannot make the
-server parse anything.
+milliseconds, to each request. A request is authenticated and counted by the token's rate
+limit *before* its body is read, so an unauthenticated client cannot make the server parse
+anything; the body is then read whole, within TRIAGE_BODY_TIMEOUT seconds and
+TRIAGE_MAX_BODY_BYTES bytes, and only then does the request take one of the token's
+concurrency slots (a client trickling its body holds none).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optimiser.service.auth import Principal
@@ -24,15 +29,11 @@ PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json"})
 DOCS_ASSETS = "/docs/assets/"  # Swagger UI's own files (public code, no data): no token
 JSON_TYPES = ("application/json",)
+CLOSE = {"Connection": "close"}  # the rest of the body is not read: end the connection
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
 ]
-
-
-class BodyTooLarge(StarletteHTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body too large: the limit is {limit} bytes")
 
 
 def principal_of(scope_or_request: Any) -> Principal:
@@ -73,6 +74,7 @@ class ServiceMiddleware:
         self.service = service
         self.metrics = service.metrics
         self.max_body_bytes = service.settings.max_body_bytes
+        self.body_timeout = service.settings.body_timeout
         self.public = PUBLIC_PATHS | (DOCS_PATHS if service.settings.public_docs else set())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -83,6 +85,10 @@ class ServiceMiddleware:
         status = [500]
         limit = self.max_body_bytes
         owner: str | None = None
+        entered = False
+        method = scope.get("method", "")
+        if method == "HEAD":  # every GET route answers HEAD: the same headers, no body
+            scope = {**scope, "method": "GET"}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -90,54 +96,83 @@ class ServiceMiddleware:
                 elapsed = f"app;dur={(time.perf_counter() - start) * 1000:.2f}".encode()
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS,
                                       (b"server-timing", elapsed)]
+            elif message["type"] == "http.response.body" and method == "HEAD":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
             try:
                 path = scope["path"]
                 if path not in self.public and not path.startswith(DOCS_ASSETS):
-                    owner = self._admit(scope)
+                    owner = self._authenticate(scope)
                 media = _media_type(scope)
-                if scope.get("method") in ("POST", "PUT", "PATCH") and media is not None and not (
+                has_body = scope.get("method") in ("POST", "PUT", "PATCH")
+                if has_body and media is not None and not (
                     media in JSON_TYPES or media.endswith("+json")
                 ):
                     raise ApiError(415, "unsupported_media_type", f"the body must be JSON "
                                    f"(Content-Type: application/json), got {media!r}")
                 length = _content_length(scope)
                 if length is not None and length > limit:
-                    self.metrics.rejected.inc("body_too_large")
+                    self.metrics.rejected.labels("body_too_large").inc()
                     raise ApiError(413, "body_too_large", f"request body too large: {length} "
-                                   f"bytes, the limit is {limit}")
+                                   f"bytes, the limit is {limit}", headers=CLOSE)
+                body = await self._read_body(receive, limit) if has_body else None
+                if body is not None and _SURROGATE_ESCAPE.search(body):
+                    _refuse_lone_surrogates(body)
+                if owner is not None:  # a slot only once the body is complete
+                    self._enter(owner)
+                    entered = True
             except ApiError as error:
                 await error.response()(scope, receive, send_wrapper)
                 return
-            received = [0]
-
-            async def receive_limited() -> Message:
-                message = await receive()
-                if message["type"] == "http.request":
-                    received[0] += len(message.get("body", b""))
-                    if received[0] > limit:
-                        self.metrics.rejected.inc("body_too_large")
-                        raise BodyTooLarge(limit)
-                return message
-
-            await self.app(scope, receive_limited, send_wrapper)
+            except _Disconnected:
+                status[0] = 499  # the client went away before its body was complete
+                return
+            await self.app(scope, receive if body is None else _replay(body, receive),
+                           send_wrapper)
         finally:
-            if owner is not None:
+            if entered and owner is not None:
                 self.service.limiter.release(owner)
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or _route_label(scope["path"])
-            method = scope.get("method", "")
-            self.metrics.requests.inc(method, path, str(status[0]))
-            self.metrics.latency.observe(time.perf_counter() - start, method, path)
+            self.metrics.requests.labels(method, path, str(status[0])).inc()
+            self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)
 
-    def _admit(self, scope: Scope) -> str:
-        """The caller's name, counted in by its limits; raises a 401 or 429 ApiError."""
+    async def _read_body(self, receive: Receive, limit: int) -> bytes:
+        """The whole body within TRIAGE_BODY_TIMEOUT seconds (408 otherwise) and at most
+        `limit` bytes (413), also when streamed without a Content-Length."""
+        loop = asyncio.get_running_loop()
+        timeout = self.body_timeout
+        deadline = loop.time() + timeout
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                self.metrics.rejected.labels("body_timeout").inc()
+                raise ApiError(408, "body_timeout", f"request body not received within "
+                               f"{timeout:g} s (TRIAGE_BODY_TIMEOUT)", headers=CLOSE) from None
+            if message["type"] == "http.disconnect":
+                raise _Disconnected()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                self.metrics.rejected.labels("body_too_large").inc()
+                raise ApiError(413, "body_too_large",
+                               f"request body too large: the limit is {limit} bytes",
+                               headers=CLOSE)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _authenticate(self, scope: Scope) -> str:
+        """The caller's name, counted by its rate limit; raises a 401 or 429 ApiError."""
         token, other_scheme = _token(scope)
         principal = self.service.tokens.check(token)
         if principal is None:
-            self.metrics.rejected.inc("unauthorized")
+            self.metrics.rejected.labels("unauthorized").inc()
             how = "send 'Authorization: Bearer <token>' or 'X-API-Key: <token>'"
             if token:
                 message = "invalid API token"
@@ -147,12 +182,82 @@ class ServiceMiddleware:
                 message = f"missing API token: {how}"
             raise ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
         try:
-            self.service.limiter.admit(principal.name)
+            self.service.limiter.take(principal.name)
         except ApiError as exc:
-            self.metrics.rejected.inc(exc.code)
+            self.metrics.rejected.labels(exc.code).inc()
             raise
         scope.setdefault("state", {})["principal"] = principal
         return principal.name
+
+    def _enter(self, owner: str) -> None:
+        try:
+            self.service.limiter.enter(owner)
+        except ApiError as exc:
+            self.metrics.rejected.labels(exc.code).inc()
+            raise
+
+
+# a JSON escape of a UTF-16 surrogate (\\ud800-\\udfff); rare, so only then is the body walked
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(body: bytes) -> None:
+    """422 naming every string (or key) of the body that holds a lone UTF-16 surrogate: such
+    text cannot be stored or encoded as UTF-8. Malformed JSON is left to the route (400)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return
+    fields = list(_surrogate_paths(data, ""))
+    if fields:
+        problems = [{"field": f or None, "message": f"{f or 'body'}: a lone UTF-16 surrogate "
+                     "(\\ud800-\\udfff without its pair) is not text"} for f in fields[:20]]
+        raise ApiError(422, "invalid_input", str(problems[0]["message"]) + (
+            f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""), problems=problems)
+
+
+def _surrogate_paths(value: Any, path: str) -> Iterator[str]:
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if _has_lone_surrogate(item):
+                yield where
+        elif isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                child_path = f"{where}.{key}" if where else str(key)
+                if _has_lone_surrogate(key):
+                    yield f"{where}.<key>" if where else "<key>"
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            for i in range(len(item) - 1, -1, -1):
+                stack.append((item[i], f"{where}[{i}]"))
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class _Disconnected(Exception):
+    """The client closed the connection before its body was complete."""
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive() that gives the body already read, then waits for the disconnect."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 KNOWN_PATHS = frozenset({"/v1/solve", "/v1/jobs", "/v1/health", "/v1/ready", "/metrics",

@@ -1,45 +1,126 @@
 """Request and response bodies of the HTTP API (pydantic), kept apart from the domain types.
 
-Numbers also have the service's bounds (optimiser.service.tasks.SERVICE_BOUNDS), stated here as
-JSON-schema minimum/maximum.
+The JSON schema of an instance is generated from the rules the engine checks, so that the
+OpenAPI document and the engine agree (a schemathesis run in the suite checks it): the numbers'
+bounds from optimiser.instance_rules.COLUMN_BOUNDS (and HORIZON_BOUNDS, SUPPLY_BOUNDS, TIER_BOUNDS),
+each constraint kind's parameters from the fairness registry's ParamSpecs.
 
 Instance fields are validated by the engine itself (optimiser.instance_from_dict), so a bad
-value gets exactly the CLI's message; here they carry only their documented JSON schema.
+value gets the engine's message at a JSON path; here they carry only their JSON schema.
 Service-only fields (options flags, job kind, paging) are validated by pydantic.
 """
 
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
 
-from models.fairness import REGISTRY
-from optimiser.policies import POLICIES
+from models.fairness import MAX_PARAMETER, REGISTRY, ParamSpec
+from optimiser.instance_rules import (
+    COLUMN_BOUNDS,
+    HORIZON_BOUNDS,
+    OPTIONAL_DEFAULTS,
+    REQUIRED_COLUMNS,
+    SUPPLY_BOUNDS,
+    TIER_BOUNDS,
+    Bounds,
+)
+from optimiser.policies import MAX_SEED, POLICIES
+from optimiser.service.tasks import PLAN_COLUMNS
 
 NUMBER = {"type": "number"}
-REGION_ROW_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "RegionRow",
-    "description": "One row of regions.csv (same columns, same rules).",
-    "required": ["region", "population", "capacity", "peak_demand"],
-    "additionalProperties": False,
-    "properties": {
-        "region": {"type": "string", "minLength": 1, "description": "Unique region id."},
-        "name": {"type": "string"},
-        "population": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e10},
-        "capacity": {"type": "number", "minimum": 0, "maximum": 1e9,
-                     "description": "Existing equipped beds."},
-        "peak_demand": {"type": "number", "minimum": 0, "maximum": 1e9,
-                        "description": "Projected peak need."},
-        "survival_with": {"type": "number", "minimum": 0, "maximum": 1, "default": 1},
-        "survival_without": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
-        "los_days": {"type": "number", "minimum": 1e-3, "maximum": 1e5},
-        "staff_cap": {"type": "integer", "minimum": 0, "maximum": 1e9,
-                      "description": "Most extra units."},
-        "pressure": {"type": "number", "minimum": 1e-6, "maximum": 1, "default": 1},
-        "weight": {"type": "number", "minimum": 0, "maximum": 1e6, "default": 1},
-    },
+# a character that is not white space, as Python's str.strip() and ECMA's \s both see it
+NON_BLANK = {"type": "string", "pattern": "[^\\s\\u001c-\\u001f\\u0085]",
+             "description": "Not empty nor only spaces."}
+COLUMN_DOCS = {
+    "region": "Unique region id.",
+    "population": "People living in the region.",
+    "capacity": "Existing equipped beds.",
+    "peak_demand": "Projected peak need.",
+    "staff_cap": "Most extra units it can staff (null: unlimited).",
+    "los_days": "Mean length of stay in days (null: the horizon).",
 }
+
+
+def bounded(bounds: Bounds, nullable: bool = False, doc: str | None = None) -> dict[str, Any]:
+    """The JSON schema of a number with these bounds (null allowed: the column's default)."""
+    kind = "integer" if bounds.whole else "number"
+    schema: dict[str, Any] = {"type": [kind, "null"] if nullable else kind,
+                              "minimum": bounds.minimum, "maximum": bounds.maximum}
+    if doc:
+        schema["description"] = doc
+    return schema
+
+
+def _region_row_schema() -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "region": {**NON_BLANK, "description": COLUMN_DOCS["region"]},
+        "name": {"type": ["string", "null"], "description": "Display name (default the id)."},
+    }
+    for column in (*REQUIRED_COLUMNS[1:], *OPTIONAL_DEFAULTS):
+        default = OPTIONAL_DEFAULTS.get(column)
+        doc = COLUMN_DOCS.get(column, "" if default is None else f"Default {default:g}.")
+        properties[column] = bounded(COLUMN_BOUNDS[column], column not in REQUIRED_COLUMNS, doc)
+    return {
+        "type": "object",
+        "title": "RegionRow",
+        "description": "One row of regions.csv (same columns, same rules; null or left out: "
+        "the column's default).",
+        "required": list(REQUIRED_COLUMNS),
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def param_schema(spec: ParamSpec) -> dict[str, Any]:
+    """The JSON schema of a constraint parameter, from the rule the engine checks."""
+    if spec.choices is not None:
+        choice: dict[str, Any] = {"type": "string", "enum": list(spec.choices)}
+        if not spec.allow_mapping:
+            return {**choice, "description": spec.doc}
+        per_region = {"type": "object", "description": "A weight per region id.",
+                      "additionalProperties": {"type": "number", "minimum": 0,
+                                               "maximum": MAX_PARAMETER}}
+        return {"anyOf": [choice, per_region], "description": spec.doc}
+    if spec.type is str:
+        return {"type": "string", "description": spec.doc}
+    schema: dict[str, Any] = {"type": "integer" if spec.type is int else "number",
+                              "description": spec.doc}
+    low = -MAX_PARAMETER if spec.minimum is None else spec.minimum
+    high = MAX_PARAMETER if spec.maximum is None else spec.maximum
+    schema["minimum" if spec.min_inclusive or spec.minimum is None else "exclusiveMinimum"] = low
+    schema["maximum" if spec.max_inclusive or spec.maximum is None else "exclusiveMaximum"] = high
+    return schema
+
+
+def _constraint_schema() -> dict[str, Any]:
+    kinds = []
+    for name in sorted(REGISTRY):
+        kind = REGISTRY[name]
+        kinds.append({
+            "type": "object",
+            "title": f"Constraint_{name}",
+            "description": kind.doc,
+            "required": ["kind", *(p.name for p in kind.params if p.required)],
+            "properties": {"kind": {"const": name},
+                           **{p.name: param_schema(p) for p in kind.params}},
+            "additionalProperties": False,
+        })
+    return {"title": "Constraint", "description": "A fairness constraint: kind plus its "
+            'parameters (docs/model.md), e.g. {"kind": "coverage_floor", "level": 0.5}.',
+            "oneOf": kinds}
+
+
+REGION_ROW_SCHEMA = _region_row_schema()
 TIER_ROW_SCHEMA: dict[str, Any] = {
     "type": "object",
     "title": "TierRow",
@@ -47,20 +128,22 @@ TIER_ROW_SCHEMA: dict[str, Any] = {
     "required": ["region", "share", "survival_with"],
     "additionalProperties": False,
     "properties": {
-        "region": {"type": "string"},
-        "share": {"type": "number", "minimum": 0, "maximum": 1},
-        "survival_with": {"type": "number", "minimum": 0, "maximum": 1},
+        "region": NON_BLANK,
+        "share": bounded(TIER_BOUNDS["share"]),
+        "survival_with": bounded(TIER_BOUNDS["survival_with"]),
     },
 }
-CONSTRAINT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "Constraint",
-    "description": "A fairness constraint: kind plus its parameters (docs/model.md), e.g. "
-    '{"kind": "coverage_floor", "level": 0.5}.',
-    "required": ["kind"],
-    "properties": {"kind": {"type": "string", "enum": sorted(REGISTRY)}},
-    "additionalProperties": True,
+CONSTRAINT_SCHEMA = _constraint_schema()
+CONSTRAINT_TEXT = {
+    "type": "string",
+    "pattern": "^\\s*(" + "|".join(sorted(REGISTRY)) + ")\\s*(:.*)?$",
+    "description": "The CLI form 'kind:param=value[,param=value]'.",
 }
+
+
+def _whole(value: Any) -> Any:
+    """A JSON number with no fraction (5.0) is an integer, as JSON Schema says."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def engine_checked(schema: dict[str, Any]) -> Any:
@@ -79,19 +162,20 @@ class SolveOptions(BaseModel):
          "for jobs). Default TRIAGE_DEFAULT_TIME_LIMIT."}
     ) = None
     supply: engine_checked(  # type: ignore[valid-type]
-        {"type": "integer", "minimum": 0, "maximum": 1e9,
-         "description": "Override the instance's supply."}
+        bounded(SUPPLY_BOUNDS, doc="Override the instance's supply.")
     ) = None
     constraints: engine_checked(  # type: ignore[valid-type]
         {"type": "array", "description": "Extra fairness constraints: objects "
          "{kind, ...params} or CLI strings 'kind:param=value'.",
-         "items": {"anyOf": [CONSTRAINT_SCHEMA, {"type": "string"}]}}
+         "items": {"anyOf": [CONSTRAINT_SCHEMA, CONSTRAINT_TEXT]}}
     ) = None
     default_constraints: StrictBool = Field(
         True, description="Apply the instance's own constraints (CLI --no-default-constraints)."
     )
     price_of_fairness: StrictBool = Field(True, description="Compute the price-of-fairness table.")
-    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seed of the lottery policy.")
+    seed: Annotated[StrictInt, BeforeValidator(_whole)] = Field(
+        0, ge=0, le=MAX_SEED, description="Seed of the lottery policy."
+    )
 
 
 class InstanceFields(BaseModel):
@@ -102,19 +186,21 @@ class InstanceFields(BaseModel):
         json_schema_extra={"additionalProperties": False, "required": ["regions", "supply"]},
     )
 
-    name: engine_checked({"type": "string", "minLength": 1}) = None  # type: ignore[valid-type]
+    name: engine_checked(NON_BLANK) = None  # type: ignore[valid-type]
     description: engine_checked({"type": "string"}) = None  # type: ignore[valid-type]
     source: engine_checked({"type": "string"}) = None  # type: ignore[valid-type]
     resource: engine_checked({"type": "string"}) = None  # type: ignore[valid-type]
     supply: engine_checked(  # type: ignore[valid-type]
-        {"type": "integer", "minimum": 0, "maximum": 1e9, "description": "Units to allocate now."}
+        bounded(SUPPLY_BOUNDS, doc="Units to allocate now.")
     ) = None
     horizon_days: engine_checked(  # type: ignore[valid-type]
-        {"type": "number", "minimum": 1e-3, "maximum": 1e5}
+        bounded(HORIZON_BOUNDS, doc="Horizon H in days (default: the mean los_days).")
     ) = None
     defaults: engine_checked(  # type: ignore[valid-type]
         {"type": "object", "description": "Default of any optional regions column.",
-         "additionalProperties": NUMBER}
+         "additionalProperties": False,
+         "properties": {"name": {"type": "string"},
+                        **{c: bounded(COLUMN_BOUNDS[c]) for c in OPTIONAL_DEFAULTS}}}
     ) = None
     regions: engine_checked(  # type: ignore[valid-type]
         {"type": "array", "minItems": 1, "items": REGION_ROW_SCHEMA}
@@ -165,33 +251,36 @@ class SolveRequest(InstanceFields):
     options: SolveOptions | None = None
 
 
-def _rows(title: str, required: list[str], properties: dict[str, Any], doc: str) -> Any:
-    return engine_checked({"type": "array", "description": doc, "items": {
+def _rows(title: str, required: list[str], properties: dict[str, Any], doc: str,
+          **extra: Any) -> Any:
+    return engine_checked({"type": "array", "description": doc, "minItems": 1, "items": {
         "type": "object", "title": title, "required": required, "properties": properties,
-        "additionalProperties": False}})
+        "additionalProperties": False, **extra}})
 
 
 DAY = {"type": "integer", "minimum": 0, "maximum": 999}
 COUNT = {"type": "number", "minimum": 0, "maximum": 1e9}
+UNITS = {"type": "integer", "minimum": 0, "maximum": 1e9}
 DEMAND_ROWS = _rows(
-    "DemandRow", ["region", "day"],
+    "DemandRow", list(PLAN_COLUMNS["demand"][0]),
     {"region": {"type": "string"}, "day": DAY, "new_patients": COUNT, "census": COUNT},
     "Rows of demand.csv: region, day, new_patients or census.",
+    anyOf=[{"required": ["new_patients"]}, {"required": ["census"]}],
 )
 DELIVERY_ROWS = _rows(
-    "DeliveryRow", ["day", "quantity"],
+    "DeliveryRow", list(PLAN_COLUMNS["deliveries"][0]),
     {"day": DAY, "quantity": {"type": "integer", "minimum": 0, "maximum": 1e9},
      "depot": {"type": "string"}},
     "Rows of deliveries.csv.",
 )
 LEAD_TIME_ROWS = _rows(
-    "LeadTimeRow", ["from", "to", "days"],
+    "LeadTimeRow", list(PLAN_COLUMNS["lead_times"][0]),
     {"from": {"type": "string"}, "to": {"type": "string"}, "days": DAY},
     "Rows of lead_times.csv.",
 )
 CAPACITY_ROWS = _rows(
-    "CapacityRow", ["region", "day"],
-    {"region": {"type": "string"}, "day": DAY, "capacity": COUNT, "staff_cap": COUNT},
+    "CapacityRow", list(PLAN_COLUMNS["capacity"][0]),
+    {"region": {"type": "string"}, "day": DAY, "capacity": UNITS, "staff_cap": UNITS},
     "Rows of capacity.csv.",
 )
 
@@ -206,13 +295,24 @@ class PlanOptions(BaseModel):
          "TRIAGE_MAX_JOB_TIME_LIMIT. Default TRIAGE_DEFAULT_TIME_LIMIT."}
     ) = None
     constraints: engine_checked(  # type: ignore[valid-type]
-        {"type": "array", "items": {"anyOf": [CONSTRAINT_SCHEMA, {"type": "string"}]}}
+        {"type": "array", "items": {"anyOf": [CONSTRAINT_SCHEMA, CONSTRAINT_TEXT]}}
     ) = None
     default_constraints: StrictBool = True
     price_of_fairness: StrictBool = True
     mip_gap: engine_checked(  # type: ignore[valid-type]
         {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "description": "Relative gap."}
     ) = None
+
+
+def _plan_region_row_schema() -> dict[str, Any]:
+    """Regions of a plan: capacities are whole units over the horizon."""
+    schema = _region_row_schema()
+    for column in ("capacity", "staff_cap"):
+        prop = dict(schema["properties"][column])
+        prop["type"] = (["integer", "null"] if isinstance(prop["type"], list) else "integer")
+        schema["properties"][column] = prop
+    schema["title"] = "PlanRegionRow"
+    return schema
 
 
 class PlanRequest(InstanceFields):
@@ -224,6 +324,9 @@ class PlanRequest(InstanceFields):
                                                                        "demand"]},
     )
 
+    regions: engine_checked(  # type: ignore[valid-type]
+        {"type": "array", "minItems": 1, "items": _plan_region_row_schema()}
+    ) = None
     multiperiod: engine_checked(  # type: ignore[valid-type]
         {"type": "object", "description": "The [multiperiod] table of instance.toml."}
     ) = None

@@ -1,17 +1,18 @@
-"""Service settings: environment variables TRIAGE_*, overridden by `triage serve` options.
+"""Service settings (pydantic-settings): environment variables TRIAGE_*, overridden by
+`triage serve` options.
 
 Every setting is validated at start-up; a bad value stops the server with one clear message
-naming the variable (exit code 2), never a traceback.
+naming the variable or option (exit code 2), never a traceback.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from optimiser.errors import InputError, Problem
 from optimiser.executor import default_workers
@@ -25,10 +26,13 @@ def default_data_dir() -> Path:
     return Path(base) / "triage"
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
     """Everything the service can be told. Field `x` is read from TRIAGE_X."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_ignore_empty=True,
+        str_strip_whitespace=True,
+    )
 
     host: str = Field("127.0.0.1", description="Interface to bind (loopback by default).")
     port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port).")
@@ -46,6 +50,14 @@ class Settings(BaseModel):
     tokens: str | None = Field(None, description="API tokens: 'name:token,name2:token2'.")
     tokens_file: Path | None = Field(None, description="File of 'name:token' lines.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body.")
+    header_timeout: float = Field(
+        10.0, gt=0, le=3600, description="Seconds a connection has to send a request's "
+        "complete headers (408 and closed otherwise)."
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a request has to send its whole body once its "
+        "headers are in (408 otherwise); no concurrency slot is held meanwhile."
+    )
     default_time_limit: float = Field(10.0, gt=0, description="Solver time limit if none given.")
     max_time_limit: float = Field(60.0, gt=0, description="Cap on POST /v1/solve time limits.")
     max_job_time_limit: float = Field(600.0, gt=0, description="Cap on job time limits.")
@@ -78,6 +90,26 @@ class Settings(BaseModel):
         description="critical, error, warning, info or debug.",
     )
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        """An IP address (v4 or v6) or a host name this machine resolves."""
+        import ipaddress
+        import socket
+
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            pass
+        if not value or any(c in value for c in "/:@ ") or value.replace(".", "").isdigit():
+            raise ValueError(f"not an IP address or host name: {value!r}")
+        try:
+            socket.getaddrinfo(value, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise ValueError(f"cannot resolve host name {value!r}") from None
+        return value
+
     @property
     def database_url(self) -> str:
         return self.database or f"sqlite:///{(self.data_dir / 'jobs.sqlite3').resolve()}"
@@ -87,29 +119,21 @@ class Settings(BaseModel):
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
-        """Read TRIAGE_* variables, then apply `overrides` (None values are ignored)."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for name in cls.model_fields:
-            raw = environ.get(ENV_PREFIX + name.upper())
-            if raw is not None and raw.strip() != "":
-                values[name] = raw.strip()
-        origin = {name: ENV_PREFIX + name.upper() for name in values}
-        for name, value in overrides.items():
-            if value is not None:
-                values[name] = value
-                origin[name] = "--" + name.replace("_", "-")
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Read TRIAGE_* variables, then apply `overrides` (options; None values are ignored).
+        InputError naming the variable or option at fault."""
+        given = {name: value for name, value in overrides.items() if value is not None}
         try:
-            return cls.model_validate(values)
+            return cls(**given)
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
                 name = str(err["loc"][0]) if err["loc"] else "settings"
-                where = origin.get(name, ENV_PREFIX + name.upper())
-                problems.append(Problem(f"{where}: {err['msg']} (got {values.get(name)!r})"))
+                where = ("--" + name.replace("_", "-")) if name in given else (
+                    ENV_PREFIX + name.upper())
+                shown = "" if name == "tokens" else f" (got {err.get('input')!r})"
+                message = str(err['msg']).removeprefix('Value error, ')
+                problems.append(Problem(f"{where}: {message}{shown}"))
             raise InputError(problems) from None
 
 

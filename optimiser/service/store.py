@@ -3,16 +3,20 @@
 A job is committed before its id is returned, so an accepted job survives kill -9. Running
 jobs hold a lease that their server renews; a job whose lease has expired (its server died) is
 re-queued, or marked failed once it has used all its attempts: never left "running" forever.
+Every database error leaves here as StoreUnavailable (a 503 for clients), and a store that is
+damaged, missing or swapped is refused at start-up (optimiser.service.store_guard).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -32,7 +36,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from optimiser.service.store_guard import (
+    SqliteIdentity,
+    StoreUnavailable,
+    check_sqlite_file,
+    describe_error,
+    read_marker,
+    write_marker,
+)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
@@ -64,7 +77,31 @@ jobs = Table(
     Index("ix_jobs_status_seq", "status", "seq"),
 )
 
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 SUMMARY_COLUMNS = [c for c in jobs.c if c.name not in ("request", "result")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    """Database errors (other than a key already used) become StoreUnavailable."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except IntegrityError:
+            raise
+        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            reason, damaged = describe_error(exc)
+            raise StoreUnavailable(reason, damaged) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -113,10 +150,16 @@ class JobStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.path: Path | None = None
+        self.identity: SqliteIdentity | None = None
         if self.is_sqlite:
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self.path = Path(path)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                problem = check_sqlite_file(self.path)
+                if problem:
+                    raise StoreUnavailable(problem, damaged=True)
             self.engine: Engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 10}
             )
@@ -124,8 +167,28 @@ class JobStore:
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         metadata.create_all(self.engine)
+        self.store_id, created_at = self._meta()
+        if self.path is not None:
+            if read_marker(self.path) is None:
+                write_marker(self.path, self.store_id, created_at)
+            self.identity = SqliteIdentity(self.path)
+
+    def _meta(self) -> tuple[str, float]:
+        """This store's id and creation time (made on first use)."""
+        with self.engine.begin() as conn:
+            rows = dict(conn.execute(select(store_meta.c.key, store_meta.c.value)).all())
+            if "store_id" not in rows:
+                rows = {"store_id": uuid.uuid4().hex, "created_at": repr(time.time())}
+                try:
+                    conn.execute(store_meta.insert(), [
+                        {"key": k, "value": v} for k, v in rows.items()])
+                except IntegrityError:  # another replica made it first
+                    rows = dict(conn.execute(select(store_meta.c.key, store_meta.c.value)).all())
+        return str(rows["store_id"]), float(rows.get("created_at", "0") or 0)
 
     def close(self) -> None:
+        if self.identity is not None:
+            self.identity.close()
         self.engine.dispose()
 
     def ping(self) -> bool:
@@ -133,7 +196,45 @@ class JobStore:
             conn.execute(select(1))
         return True
 
+    def problem(self) -> str | None:
+        """Why the store cannot durably record a job now, or None (readiness and every new
+        job): the same file as at start, readable, and a write commits."""
+        if self.identity is not None:
+            found = self.identity.problem()
+            if found:
+                return found
+        try:
+            with self.engine.begin() as conn:
+                stored = conn.execute(
+                    select(store_meta.c.value).where(store_meta.c.key == "store_id")
+                ).scalar()
+                if stored != self.store_id:
+                    return (f"the job store was replaced while the server was running (store "
+                            f"{stored}, not {self.store_id}): new jobs are refused; restart")
+                written = conn.execute(
+                    update(store_meta).where(store_meta.c.key == "store_id")
+                    .values(value=self.store_id)
+                ).rowcount
+            if written != 1:
+                return "the job store did not record a test write"
+        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            return describe_error(exc)[0]
+        return None
+
+    def _check_file(self) -> None:
+        if self.identity is not None:
+            found = self.identity.problem()
+            if found:
+                raise StoreUnavailable(found)
+
+    def check(self) -> None:
+        """Raise StoreUnavailable when problem() finds one."""
+        found = self.problem()
+        if found:
+            raise StoreUnavailable(found)
+
     # ---- writing
+    @_guarded
     def create(
         self,
         owner: str,
@@ -145,6 +246,7 @@ class JobStore:
     ) -> tuple[Job, bool]:
         """Insert a queued job; with an Idempotency-Key already used by `owner`, return that job
         instead. Returns (job, created)."""
+        self._check_file()
         job_id = uuid.uuid4().hex
         row = {
             "id": job_id,
@@ -176,8 +278,10 @@ class JobStore:
         assert job is not None
         return job, True
 
+    @_guarded
     def claim_next(self, runner: str, lease_seconds: float) -> Job | None:
         """Mark the oldest queued job running for `runner`; None when the queue is empty."""
+        self._check_file()  # a result must not go into a file that was deleted
         for _ in range(20):
             with self.engine.begin() as conn:
                 found = conn.execute(
@@ -201,6 +305,7 @@ class JobStore:
                 return self._get_by_id(found.id)
         return None
 
+    @_guarded
     def finish(
         self, job_id: str, runner: str, status: str, result: str | None, error: str | None
     ) -> bool:
@@ -219,6 +324,7 @@ class JobStore:
             ).rowcount
         return changed == 1
 
+    @_guarded
     def requeue(self, job_id: str, runner: str, note: str, count_attempt: bool = True) -> bool:
         """Put a running job back in the queue (a worker crashed, or this server stops)."""
         values: dict[str, Any] = {"status": QUEUED, "runner": None, "lease_until": None,
@@ -233,6 +339,7 @@ class JobStore:
             ).rowcount
         return changed == 1
 
+    @_guarded
     def cancel(self, job_id: str, owner: str) -> Job | None:
         """Cancel a queued or running job (a finished one is returned unchanged)."""
         with self.engine.begin() as conn:
@@ -250,6 +357,7 @@ class JobStore:
             )
         return self.get(job_id, owner, with_result=False)
 
+    @_guarded
     def heartbeat(self, runner: str, lease_seconds: float) -> int:
         with self.engine.begin() as conn:
             return conn.execute(
@@ -258,6 +366,7 @@ class JobStore:
                 .values(lease_until=time.time() + lease_seconds)
             ).rowcount
 
+    @_guarded
     def recover(self, max_attempts: int, everything: bool = False) -> tuple[int, int]:
         """Running jobs whose server is gone (lease expired, or `everything` when this server
         owns the store alone): re-queue them, or fail those out of attempts.
@@ -297,6 +406,7 @@ class JobStore:
             ).rowcount
         return requeued, failed
 
+    @_guarded
     def release_runner(self, runner: str) -> int:
         """On a clean shutdown: this server's running jobs go back to the queue, unpenalised."""
         with self.engine.begin() as conn:
@@ -314,11 +424,13 @@ class JobStore:
             ).rowcount
 
     # ---- reading
+    @_guarded
     def _get_by_id(self, job_id: str) -> Job | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         return None if row is None else Job.of(row)
 
+    @_guarded
     def get(self, job_id: str, owner: str, with_result: bool = True) -> Job | None:
         columns = list(jobs.c) if with_result else SUMMARY_COLUMNS
         with self.engine.connect() as conn:
@@ -327,10 +439,12 @@ class JobStore:
             ).first()
         return None if row is None else Job.of(row)
 
+    @_guarded
     def status_of(self, job_id: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).scalar()
 
+    @_guarded
     def by_idempotency_key(self, owner: str, key: str) -> Job | None:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -340,6 +454,7 @@ class JobStore:
             ).first()
         return None if row is None else Job.of(row)
 
+    @_guarded
     def list(
         self, owner: str, limit: int, before_seq: int | None = None, status: str | None = None
     ) -> list[Job]:
@@ -352,6 +467,7 @@ class JobStore:
             rows = conn.execute(query.order_by(jobs.c.seq.desc()).limit(limit)).all()
         return [Job.of(r) for r in rows]
 
+    @_guarded
     def count_active(self, owner: str) -> int:
         with self.engine.connect() as conn:
             return int(
@@ -362,6 +478,7 @@ class JobStore:
                 ).scalar_one()
             )
 
+    @_guarded
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()

@@ -21,9 +21,16 @@ from typing import Any
 from optimiser.constraints import ConstraintSpec, to_specs
 from optimiser.engine import solve
 from optimiser.errors import InfeasibleError, InputError, Problem
-from optimiser.instance import Instance, instance_from_dict, validate_supply
+from optimiser.instance import (
+    COLUMN_BOUNDS,
+    SUPPLY_BOUNDS,
+    Instance,
+    instance_from_dict,
+    validate_supply,
+)
+from optimiser.instance import HORIZON_BOUNDS as _HORIZON
 from optimiser.policies import check_policy
-from optimiser.service.errors import ApiError, problem_field
+from optimiser.service.errors import ApiError, json_problem, problem_field, summary_of
 
 log = logging.getLogger("optimiser.service.tasks")
 
@@ -70,19 +77,13 @@ def cached_instance(payload: Mapping[str, Any]) -> Instance:
     return instance
 
 
-# The service's own bounds on numbers (on top of the engine's rules): values far outside them
-# make no sense for a health system and can overflow floating point in the model.
+# The engine's bounds on numbers (optimiser.instance_rules: one set for every path), checked here
+# first so that a huge number is refused before the instance is parsed.
 SERVICE_BOUNDS: dict[str, tuple[float | None, float]] = {
-    "population": (None, 1e10),
-    "capacity": (None, 1e9),
-    "peak_demand": (None, 1e9),
-    "staff_cap": (None, 1e9),
-    "los_days": (1e-3, 1e5),
-    "pressure": (1e-6, 1.0),
-    "weight": (None, 1e6),
+    column: (bounds.minimum or None, bounds.maximum) for column, bounds in COLUMN_BOUNDS.items()
 }
-MAX_SUPPLY = 1e9
-HORIZON_BOUNDS = (1e-3, 1e5)
+MAX_SUPPLY = SUPPLY_BOUNDS.maximum
+HORIZON_BOUNDS = (_HORIZON.minimum, _HORIZON.maximum)
 
 
 def _as_number(value: Any) -> float | None:
@@ -110,9 +111,9 @@ def _bound_problem(value: Any, bounds: tuple[float | None, float]) -> str | None
     low, high = bounds
     if number > high:
         shown = f"{value!r}" if abs(number) < 1e30 else "a number of more than 30 digits"
-        return f"{shown} is above the service's bound of {high:g}"
+        return f"must be at most {high:g}, got {shown}"
     if low is not None and 0 < number < low:
-        return f"{value!r} is below the service's bound of {low:g}"
+        return f"must be at least {low:g} when positive, got {value!r}"
     return None
 
 
@@ -124,7 +125,7 @@ def check_bounds(payload: Mapping[str, Any], options: Mapping[str, Any]) -> None
     def check(value: Any, bounds: tuple[float | None, float], field: str) -> None:
         reason = _bound_problem(value, bounds)
         if reason:
-            problems.append(Problem(f"{field}: {reason}"))
+            problems.append(Problem(reason))
             fields.append(field)
 
     regions = payload.get("regions")
@@ -147,14 +148,8 @@ def check_bounds(payload: Mapping[str, Any], options: Mapping[str, Any]) -> None
 
 
 def _invalid(problems: list[Problem], fields: list[str | None]) -> ApiError:
-    exc = InputError(problems)
-    items = []
-    for problem, field in zip(problems, fields, strict=True):
-        item: dict[str, Any] = {"field": field, "message": str(problem)}
-        if problem.region is not None:
-            item["region"] = problem.region
-        items.append(item)
-    return ApiError(422, "invalid_input", exc.summary(), problems=items)
+    items = [json_problem(p, f) for p, f in zip(problems, fields, strict=True)]
+    return ApiError(422, "invalid_input", summary_of(items), problems=items)
 
 
 def _solve_field(problem: Problem) -> str | None:
@@ -231,11 +226,21 @@ def prepare_solve(request: Mapping[str, Any], time_limit: float | None = None) -
     if time_limit is not None:
         options = {**options, "time_limit": time_limit}
     check_bounds(payload, options)
+    problems: list[Problem] = []  # every stage is checked: all problems in one answer
+    fields: list[str | None] = []
+    instance = None
     try:
         instance = cached_instance(payload)
     except InputError as exc:
-        raise _invalid(exc.problems, [problem_field(p) for p in exc.problems]) from None
-    extra = option_constraints(options.get("constraints"))
+        problems += exc.problems
+        fields += [problem_field(p) for p in exc.problems]
+    extra: tuple[ConstraintSpec, ...] = ()
+    try:
+        extra = option_constraints(options.get("constraints"))
+    except ApiError as exc:
+        items = [Problem(str(i["message"]).removeprefix(f"{i['field']}: ")) for i in exc.problems]
+        problems += items
+        fields += [i["field"] for i in exc.problems]
     try:
         if not isinstance(policy, str):
             raise InputError(Problem(f"must be a string, got {policy!r}", column="policy"))
@@ -244,7 +249,10 @@ def prepare_solve(request: Mapping[str, Any], time_limit: float | None = None) -
         if supply is not None:
             validate_supply(supply, "supply")
     except InputError as exc:
-        raise _invalid(exc.problems, [_solve_field(p) for p in exc.problems]) from None
+        problems += exc.problems
+        fields += [_solve_field(p) for p in exc.problems]
+    if problems or instance is None:
+        raise _invalid(problems, fields)
     return {
         "instance": instance,
         "constraints": extra,
@@ -304,6 +312,37 @@ KINDS: dict[str, TaskKind] = {
 
 
 PLAN_TABLES = ("demand", "deliveries", "lead_times", "capacity")
+# (required, optional) keys of each table's rows; the OpenAPI schema is built from them too
+PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "demand": (("region", "day"), ("new_patients", "census")),
+    "deliveries": (("day", "quantity"), ("depot",)),
+    "lead_times": (("from", "to", "days"), ()),
+    "capacity": (("region", "day"), ("capacity", "staff_cap")),
+}
+PLAN_TEXT = frozenset({"region", "depot", "from", "to"})
+
+
+def _plan_frame(name: str, rows: list[Any], problems: list[Problem], pd: Any) -> Any:
+    """A plan table's JSON rows as a DataFrame with every required column (so that an empty
+    table is reported as such); unknown keys and values of the wrong JSON type are problems
+    of their row (`deliveries[2].qty`)."""
+    required, optional = PLAN_COLUMNS[name]
+    allowed = (*required, *optional)
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            if key not in allowed:
+                reason: str | None = f"unknown key (allowed: {', '.join(allowed)})"
+            elif key in PLAN_TEXT:
+                reason = None if isinstance(value, str) else f"must be a string, got {value!r}"
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                reason = f"must be a number, got {value!r}"
+            else:
+                reason = None
+            if reason:
+                problems.append(Problem(reason, file=f"{name}.csv", line=i + 1,
+                                        column=str(key), line_word="row"))
+    columns = [*required, *(c for c in optional if any(c in row for row in rows))]
+    return pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
 MAX_PLAN_DAYS = 1000
 MAX_PLAN_CELLS = 200_000  # regions x days: twice the largest case of the multi-period benchmark
 
@@ -354,13 +393,16 @@ def prepare_plan(request: Mapping[str, Any], time_limit: float | None = None) ->
     except InputError as exc:
         raise _invalid(exc.problems, [problem_field(p) for p in exc.problems]) from None
     frames: dict[str, Any] = {}
+    row_problems: list[Problem] = []
     for name in PLAN_TABLES:
         rows = request.get(name)
         if rows is None:
             continue
         if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
             raise _invalid([Problem(f"{name}: must be a list of row objects")], [name])
-        frames[name] = pd.DataFrame(list(rows))
+        frames[name] = _plan_frame(name, rows, row_problems, pd)
+    if row_problems:
+        raise _invalid(row_problems, [problem_field(p) for p in row_problems])
     if "demand" not in frames:
         raise _invalid([Problem("demand: required (rows of region, day and new_patients or "
                                 "census)")], ["demand"])
@@ -406,7 +448,7 @@ def validate_plan(request: Mapping[str, Any], time_limit: float | None = None) -
 
 def _multiperiod_available() -> bool:
     try:
-        import optimiser.multiperiod  # noqa: F401
+        import optimiser.multiperiod.engine  # noqa: F401  (loaded now: solver processes start warm)
     except ImportError:
         return False
     return True

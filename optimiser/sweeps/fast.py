@@ -193,21 +193,16 @@ class FastModel:
         )
         m, h = self.engine.model, self.engine.highs
         self.highs = h
-        index = {r: i for i, r in enumerate(m.R)}
-        self.x_cols = h.cols(m.x[r] for r in m.R)
-        tiers = list(m.T)
-        self.u_cols = h.cols(m.u[rk] for rk in tiers)
-        self.u_region = np.array([index[r] for r, _ in tiers], dtype=np.int64)
-        self.u_tier = np.array([k for _, k in tiers], dtype=np.int64)
-        rows = h.rows_of(m.supply_limit)
-        if len(rows) != 1 or h.row_upper[rows[0]] != float(supply_max):
-            raise RuntimeError(
-                "unexpected form of the supply row"
-            )  # the compiler changed: use rebuild
-        self.supply_row = rows[0]
+        self.x_cols = m.x
+        self.u_cols = m.u
+        self.u_region = m.u_region
+        self.u_tier = m.u_tier
+        if m.program.row_upper[m.supply_row] != float(supply_max):
+            raise RuntimeError("unexpected form of the supply row")  # use rebuild
+        self.supply_row = m.supply_row
         self.blocks = [m.fairness[s.label] for s in self.row_specs]
         self.base_rows = h.num_rows
-        self.n_cols = len(h.columns)
+        self.n_cols = h.num_cols
         self._rows_on = False
         self._set_rows(True)
         self._last_tiers: tuple[Any, Any, np.ndarray, np.ndarray] | None = None
@@ -217,8 +212,8 @@ class FastModel:
 
     def _set_rows(self, on: bool) -> None:
         if on != self._rows_on:
-            for block in self.blocks:
-                self.highs.set_active(block, on)
+            for rows in self.blocks:
+                self.highs.set_rows_active(rows, on)
             self._rows_on = on
 
     @property
@@ -338,7 +333,7 @@ class FastModel:
     ) -> tuple[float | None, float, SolveStatus]:
         self._set_rows(rows)
         self._load(data, lower, data.supply)
-        self.highs.set_costs(self._costs(data, weights), maximize=True)
+        self.highs.set_cost(self._costs(data, weights), maximize=True)
         run = self.highs.solve(time_limit)
         self._last_status = run.status
         if run.values is None:

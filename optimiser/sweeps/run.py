@@ -11,7 +11,7 @@ Output folder (docs/sweeps.md):
 Running the same sweep into the same folder again resumes it: finished chunks are kept and
 only the others are solved. A folder holding a different sweep is refused, never overwritten.
 Local worker processes die with the sweep process; one that dies during the sweep is replaced
-and its chunk solved again (`_run_local`).
+and its chunk solved again (`_run_local`, on optimiser.executor's process pool).
 """
 
 from __future__ import annotations
@@ -19,18 +19,14 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import multiprocessing
 import os
 import platform
 import shutil
-import signal
-import sys
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +38,7 @@ import pandas as pd
 from models.fairness import ConstraintSpec
 from optimiser.engine import active_constraints
 from optimiser.errors import InputError, Problem, TriageError
-from optimiser.executor import default_workers, make_executor
+from optimiser.executor import WorkerLost, connect_dask, default_workers, make_executor
 from optimiser.instance import Instance
 from optimiser.policies import check_seed
 from optimiser.solver import solver_versions
@@ -63,12 +59,12 @@ from optimiser.sweeps.spec import (
     variant_table,
     vary_from_mapping,
 )
+from optimiser.textfiles import check_out_path
 
 FORMAT = "triage-sweep/1"
 MAX_CHUNK = 250
 IN_PROCESS_BELOW = 200  # smaller sweeps run in this process unless workers are asked for
 WORKER_DEATHS = 2  # a chunk whose worker dies this often when run alone is recorded as failed
-DASK_TIMEOUT = "10s"  # to connect to a --dask-scheduler
 STATUSES = ("optimal", "time_limit", "infeasible", "failed", "error", "unbounded")
 
 
@@ -141,8 +137,9 @@ def build_plan(
         raise InputError(Problem(f"time limit must be a number of seconds > 0, got {time_limit!r}"))
     try:
         seed = check_seed(seed)
-    except InputError:
-        raise InputError(Problem(f"--seed must be a whole number >= 0, got {seed!r}")) from None
+    except InputError as exc:
+        reason = exc.problems[0].message.removeprefix("seed: ")
+        raise InputError(Problem(f"--seed {reason}")) from None
     base = active_constraints(instance, constraints, default_constraints)
     items: list[Any] = list(vary) if not isinstance(vary, Mapping | str) else []
     if items and all(isinstance(d, Dimension) for d in items):
@@ -248,6 +245,7 @@ class SweepFolder:
 
     def open(self, spec: dict[str, Any], key: str) -> dict[str, Any] | None:
         """Create or resume; returns the stored manifest when resuming."""
+        check_out_path(self.out)
         if self.out.exists() and not self.out.is_dir():
             raise InputError(Problem(f"--out {self.out}: exists and is not a folder"))
         if self.manifest_path.exists():
@@ -446,7 +444,11 @@ def run_sweep(
         isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
     ):
         raise InputError(Problem(f"chunk size must be a whole number >= 1, got {chunk_size!r}"))
-    client = connect_dask(scheduler) if isinstance(scheduler, str) else None
+    client = (
+        connect_dask(scheduler, note="; nothing was written")
+        if isinstance(scheduler, str)
+        else None
+    )
     try:
         return _run(
             plan,
@@ -462,35 +464,6 @@ def run_sweep(
     finally:
         if client is not None:
             client.close()
-
-
-def connect_dask(address: str) -> Any:
-    """A distributed.Client connected to `address` (tcp://HOST:PORT); InputError when the
-    address is malformed or nothing answers there (checked before any output is written)."""
-    try:
-        from distributed import Client
-        from distributed.comm.addressing import parse_address, parse_host_port
-    except ImportError as exc:
-        raise InputError(
-            Problem(f"--dask-scheduler needs the 'distributed' package ({exc})")
-        ) from None
-    try:
-        scheme, location = parse_address(address)
-        if scheme != "inproc":
-            parse_host_port(location)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            Problem(
-                f"--dask-scheduler {address!r}: not a scheduler address ({exc}); "
-                "expected tcp://HOST:PORT"
-            )
-        ) from None
-    try:
-        return Client(address, set_as_default=False, timeout=DASK_TIMEOUT)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(
-            Problem(f"--dask-scheduler {address}: cannot connect ({exc}); nothing was written")
-        ) from None
 
 
 def _run(
@@ -639,22 +612,6 @@ Job = tuple[int, list[int], list[dict[str, Any]]]  # chunk, variant ids, their v
 Accept = Callable[[int, pd.DataFrame, pd.DataFrame], None]
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: the worker is killed when the sweep process dies, even by kill -9
-    (Linux: prctl PR_SET_PDEATHSIG; elsewhere best effort: a worker whose parent is already
-    gone exits)."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
-            pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 def _all_greedy(plan: SweepPlan, rows: list[dict[str, Any]]) -> bool:
     """Does the exact greedy solve every variant? Then this process is faster than a pool
     (about 0.5 ms a variant against the pool's start-up: 0.12 s against 2.4 s for 286
@@ -664,20 +621,11 @@ def _all_greedy(plan: SweepPlan, rows: list[dict[str, Any]]) -> bool:
     )
 
 
-def _local_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_die_with_parent,
-        initargs=(os.getpid(),),
-    )
-
-
 def _died_rows(plan: SweepPlan, job: Job, deaths: int) -> pd.DataFrame:
     """Failed rows for every variant of a chunk whose worker process keeps dying."""
     c, ids, rows = job
     reason = (
-        f"the worker process solving chunk {c} died {deaths} times while solving it alone "
+        f"the worker process solving chunk {c} died {deaths} times while solving it "
         "(killed, or crashed: e.g. out of memory); recorded as failed"
     )
     records = [
@@ -695,105 +643,76 @@ def _run_local(
     bar: Any,
     failures: list[str],
 ) -> None:
-    """Chunks on local worker processes, at most one chunk per worker at a time.
+    """Chunks on local worker processes (optimiser.executor: the project's one process pool),
+    at most one chunk per worker at a time.
 
-    A worker that dies breaks the pool: the chunks that were running are not lost but retried
-    in a new pool, each alone (so that a chunk that kills its worker is known); a chunk whose
-    worker dies WORKER_DEATHS times alone is recorded as failed and the sweep goes on. If no
-    chunk has finished at all by then, the workers themselves are broken (they die whatever
-    they run): the sweep stops there (failures), nothing is recorded as failed and a rerun
-    retries. On an interrupt, chunks that finished meanwhile are kept.
+    A worker that dies fails only the chunk it was solving (WorkerLost); it is replaced and
+    the chunk is run again; a chunk whose worker dies WORKER_DEATHS times is recorded as
+    failed and the sweep goes on. If no chunk has finished at all by then, the workers
+    themselves are broken (they die whatever they run): the sweep stops there (failures),
+    nothing is recorded as failed and a rerun retries. On an interrupt, the chunks running
+    are finished and kept; the others are not started.
     """
     queue: deque[Job] = deque(jobs)
-    suspects: deque[Job] = deque()  # were running when a worker died: retried one at a time
     deaths: dict[int, int] = {}
-    running: dict[Future[Any], tuple[Job, bool]] = {}  # future -> (job, run alone?)
-    pool: ProcessPoolExecutor | None = None
-    size = 0
+    running: dict[Future[Any], Job] = {}
     finished_any = False
-    gave_up = False  # the workers die whatever they run
+    with make_executor(None, workers) as executor:
 
-    def collect(future: Future[Any], job: Job) -> bool:
-        """Accept a finished chunk; False when its pool broke under it."""
-        nonlocal finished_any
-        c, ids, _ = job
-        try:
-            _, v, r = future.result()
-        except BrokenProcessPool:
-            return False
-        except Exception as exc:
-            failures.append(f"chunk {c}: {type(exc).__name__}: {exc}")
-        else:
-            accept(c, v, r)
-            finished_any = True
-        bar.update(len(ids))
-        return True
+        def fill() -> None:
+            while queue and len(running) < workers:
+                job = queue.popleft()
+                running[executor.submit(run_chunk, plan, *job)] = job
 
-    def died(job: Job, alone: bool) -> None:
-        nonlocal gave_up
-        c = job[0]
-        if alone:
-            deaths[c] = deaths.get(c, 0) + 1
-            if deaths[c] >= WORKER_DEATHS:
+        def collect(future: Future[Any], job: Job) -> bool:
+            """Record a finished chunk; False when it must run again."""
+            nonlocal finished_any
+            c, ids, _ = job
+            try:
+                _, v, r = future.result()
+            except WorkerLost as exc:
+                if not exc.started:  # died before taking it: not this chunk's doing
+                    queue.appendleft(job)
+                    return False
+                deaths[c] = deaths.get(c, 0) + 1
+                if deaths[c] < WORKER_DEATHS:
+                    queue.appendleft(job)
+                    return False
                 if not finished_any:  # no worker has finished anything: not this chunk's fault
-                    gave_up = True
-                    failures.append(
+                    raise _WorkersBroken(
                         f"chunk {c}: the worker processes died {deaths[c]} times before "
                         "finishing any chunk"
-                    )
-                    return
+                    ) from None
                 accept(c, _died_rows(plan, job, deaths[c]), empty_regions(plan))
-                bar.update(len(job[1]))
-                return
-        suspects.append(job)
+            except Exception as exc:
+                failures.append(f"chunk {c}: {type(exc).__name__}: {exc}")
+            else:
+                accept(c, v, r)
+                finished_any = True
+            bar.update(len(ids))
+            return True
 
-    try:
-        while (queue or suspects or running) and not gave_up:
-            want = 1 if suspects else workers
-            if pool is not None and not running and size != want:
-                pool.shutdown(wait=True)
-                pool = None
-            if pool is None:
-                pool, size = _local_pool(want), want
-            broken = False
-            try:
-                if suspects and not running:
-                    job = suspects.popleft()
-                    running[pool.submit(run_chunk, plan, *job)] = (job, True)
-                while not suspects and queue and len(running) < size:
-                    job = queue.popleft()
-                    running[pool.submit(run_chunk, plan, *job)] = (job, False)
-            except BrokenProcessPool:  # the pool broke since the last wait
-                suspects.append(job)
-                broken = True
-            if running and not broken:
+        try:
+            fill()
+            while running:
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
-                    job, alone = running.pop(future)
-                    if not collect(future, job):
-                        broken = True
-                        died(job, alone)
-            if broken:  # every chunk still running went down with the pool
-                for future, (job, alone) in list(running.items()):
-                    if not (future.done() and collect(future, job)):
-                        died(job, alone)
-                running.clear()
-                pool.shutdown(wait=True, cancel_futures=True)
-                pool = None
-    except BaseException:
-        if pool is not None:
-            for future in running:
-                future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)  # chunks already running finish
-            for future, (job, _alone) in running.items():  # keep those that finished
+                    collect(future, running.pop(future))
+                fill()
+        except _WorkersBroken as exc:
+            failures.append(str(exc))
+            executor.shutdown(wait=False, cancel_futures=True)
+        except BaseException:
+            executor.shutdown(wait=True, cancel_futures=True)  # chunks already running finish
+            for future, job in running.items():  # keep those that finished
                 if future.done() and not future.cancelled():
                     with contextlib.suppress(Exception):  # keeping results is best effort
                         collect(future, job)
-            pool = None
-        raise
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+class _WorkersBroken(Exception):
+    """Worker processes die whatever they run."""
 
 
 def _run_dask(

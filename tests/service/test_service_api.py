@@ -177,14 +177,15 @@ def _set(request: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 SCHEMA_ERRORS = [
     ("regions[1].population", -5, "regions[1].population", "must be > 0, got -5"),
-    ("regions[0].survival_with", "abc", "regions[0].survival_with", "not a number: 'abc'"),
-    ("regions[2].survival_with", 1.5, "regions[2].survival_with", "must be in [0, 1]"),
+    ("regions[0].survival_with", "abc", "regions[0].survival_with",
+     "must be a number, got 'abc'"),  # JSON types: a string is not a number (the schema's)
+    ("regions[2].survival_with", 1.5, "regions[2].survival_with", "must be at most 1"),
     ("regions[0].capacity", KeyError, "regions[0].capacity", "missing value"),
     ("supply", "x", "supply", "must be a whole number >= 0, got 'x'"),
     ("supply", 10.5, "supply", "must be a whole number >= 0"),
     ("bogus_key", 1, "bogus_key", "unknown key"),
     ("constraints", [{"kind": "coverage_floor", "level": 3}], "constraints[0].level",
-     "parameter 'level' must be <= 1, got 3"),
+     "constraints[0].level: must be <= 1, got 3"),  # the JSON path, not "parameter 'level'"
     ("constraints", [{"kind": "nope"}], "constraints[0]", "unknown constraint kind 'nope'"),
     ("defaults", {"weight": "x"}, "defaults.weight", "must be a number"),
     ("tiers", [{"region": "A", "share": 0.5, "survival_with": 0.5}], "tiers.share",
@@ -195,7 +196,7 @@ SCHEMA_ERRORS = [
     ("options.time_limit", 0, "options.time_limit", "must be a number of seconds > 0, got 0"),
     ("options.supply", -1, "options.supply", "must be >= 0, got -1"),
     ("options.constraints", [{"kind": "min_units", "units": 1}, "coverage_floor:level=2"],
-     "options.constraints[1]", "parameter 'level' must be <= 1, got 2"),
+     "options.constraints[1].level", "options.constraints[1].level: must be <= 1, got 2"),
     ("options.seed", "x", "options.seed", "valid integer"),
     ("options.price_of_fairness", "yes", "options.price_of_fairness", "valid boolean"),
     ("options.unknown", 1, "options.unknown", "Extra inputs are not permitted"),
@@ -244,7 +245,9 @@ def test_validation_messages_are_the_clis(server, pugh_request, tmp_path):
     with server.client() as client:
         bad = _set(pugh_request, "regions[1].population", -5)
         error = client.post("/v1/solve", json=bad).json()
-    assert error["error"]["problems"][0]["message"].endswith(cli_message)
+    # the same rule in the same words, located by a JSON path instead of file and column
+    assert error["error"]["problems"][0]["message"] == \
+        f"regions[1].population: {cli_message} (region 'B')"
     assert cli_message == "must be > 0, got -5"
 
 
@@ -453,10 +456,10 @@ def test_metrics_are_prometheus_text(server, pugh_request):
     assert '# TYPE triage_http_requests_total counter' in text
     assert 'triage_http_requests_total{method="POST",route="/v1/solve",status="200"}' in text
     bucket = "triage_http_request_duration_seconds_bucket"
-    assert bucket + '{method="POST",route="/v1/solve",le="+Inf"}' in text
+    assert bucket + '{le="+Inf",method="POST",route="/v1/solve"}' in text
     assert 'triage_solve_seconds_count{kind="solve",outcome="ok"}' in text
     assert 'triage_queue_depth{queue="jobs"}' in text
-    assert 'triage_workers{state="total"} 2' in text
+    assert 'triage_workers{state="total"} 2.0' in text
     for line in text.splitlines():  # every sample line is "name{labels} number"
         if line and not line.startswith("#"):
             float(line.rsplit(" ", 1)[1].replace("+Inf", "inf"))

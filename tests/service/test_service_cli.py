@@ -55,14 +55,17 @@ def test_a_bad_setting_is_named(tmp_path):
     ({"TRIAGE_TOKENS": "a:sha256:1234"}, ["64 hex digits"]),
     ({"TRIAGE_TOKENS": ""}, ["no API tokens"]),
 ])
-def test_bad_settings_are_named_in_process(tmp_path, env, words):
+def test_bad_settings_are_named_in_process(tmp_path, env, words, monkeypatch):
     """The same checks as above, without a process each (Settings and TokenRegistry)."""
     from optimiser.errors import InputError
     from optimiser.service.settings import Settings
 
-    environ = {"TRIAGE_TOKENS": "alice:alice-token-0123456789", **env}
+    for name in [n for n in os.environ if n.startswith("TRIAGE_")]:
+        monkeypatch.delenv(name)
+    for name, value in {"TRIAGE_TOKENS": "alice:alice-token-0123456789", **env}.items():
+        monkeypatch.setenv(name, value)
     with pytest.raises(InputError) as caught:
-        settings = Settings.from_env(environ, data_dir=tmp_path)
+        settings = Settings.from_env(data_dir=tmp_path)
         TokenRegistry.load(settings.tokens, settings.tokens_file)
     message = "; ".join(str(p) for p in caught.value.problems)
     for word in words:
@@ -70,12 +73,13 @@ def test_bad_settings_are_named_in_process(tmp_path, env, words):
     assert "0123456789abcdefgh" not in message  # a token is never echoed back
 
 
-def test_bad_option_is_named_in_process(tmp_path):
+def test_bad_option_is_named_in_process(tmp_path, monkeypatch):
     from optimiser.errors import InputError
     from optimiser.service.settings import Settings
 
+    monkeypatch.setenv("TRIAGE_WORKERS", "3")  # the option wins over the variable
     with pytest.raises(InputError) as caught:
-        Settings.from_env({}, data_dir=tmp_path, workers=0)
+        Settings.from_env(data_dir=tmp_path, workers=0)
     assert str(caught.value).startswith("--workers: ")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -96,16 +97,10 @@ def test_kill_9_while_jobs_run_then_restart_loses_nothing(
             assert time.monotonic() < deadline, "no job started"
             time.sleep(0.02)
         statuses = {i: client.get(f"/v1/jobs/{i}").json()["status"] for i in ids}
-    workers = server.children()
-    assert len(workers) >= 2
-    server.kill9()
-    # the solver processes die with the server (parent-death signal), none is left behind
-    deadline = time.monotonic() + 10
-    while any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-              for p in workers):
-        assert time.monotonic() < deadline, "orphan solver processes"
-        time.sleep(0.1)
     assert "running" in statuses.values()
+    wait_until_solving(server)
+    # the fork server, the solvers (mid-solve) and the resource tracker die with the server
+    assert_no_descendant_outlives(server, 2.0)
 
     server.start()  # same data dir: the store survived kill -9
     with server.client(tokens["alice"]) as client:
@@ -134,6 +129,41 @@ def test_kill_9_while_jobs_run_then_restart_loses_nothing(
     server.stop()
 
 
+def wait_until_solving(server, timeout: float = 30) -> None:
+    """Until a solver process (a grandchild of the server) is using the CPU."""
+    solvers = [p for p in psutil.Process(server.proc.pid).children(recursive=True)
+               if p.parent() is not None and p.parent().pid != server.proc.pid]
+    assert solvers, "no solver processes found"
+    idle = {p.pid: sum(p.cpu_times()[:2]) for p in solvers}
+    deadline = time.monotonic() + timeout
+    while not any(sum(p.cpu_times()[:2]) - idle[p.pid] > 0.1 for p in solvers):
+        assert time.monotonic() < deadline, "no solver picked the job up"
+        time.sleep(0.02)
+
+
+def assert_no_descendant_outlives(server, seconds: float) -> None:
+    """kill -9 the server; every process under it (fork server, solvers, resource tracker)
+    is gone within `seconds` (zombies waiting for init to reap them count as gone)."""
+    descendants = [psutil.Process(pid) for pid in server.children()]
+    assert len(descendants) >= 3, descendants  # at least the fork server and two solvers
+    server.kill9()
+    killed = time.monotonic()
+
+    def alive(process: psutil.Process) -> bool:
+        try:
+            return process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    while left := [p.pid for p in descendants if alive(p)]:
+        if time.monotonic() - killed > seconds:
+            for process in descendants:  # leave nothing behind, then fail
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+            raise AssertionError(f"processes {left} outlived the server by {seconds} s")
+        time.sleep(0.01)
+
+
 def test_a_solver_process_killed_under_a_job_is_replaced_and_the_job_rerun(
         server, slow_request, solve_in_process, tokens):
     request = slow_request(20, seed=3)
@@ -143,14 +173,10 @@ def test_a_solver_process_killed_under_a_job_is_replaced_and_the_job_rerun(
         while client.get(f"/v1/jobs/{job['id']}").json()["status"] != "running":
             assert time.monotonic() < deadline
             time.sleep(0.02)
+        # "running" is recorded before the task reaches a solver: wait until one is solving
+        wait_until_solving(server)
         solvers = [p for p in psutil.Process(server.proc.pid).children(recursive=True)
                    if p.parent() is not None and p.parent().pid != server.proc.pid]
-        assert solvers, "no solver processes found"
-        # "running" is recorded before the task reaches a solver: wait until one is solving
-        idle = {p.pid: sum(p.cpu_times()[:2]) for p in solvers}
-        while not any(sum(p.cpu_times()[:2]) - idle[p.pid] > 0.1 for p in solvers):
-            assert time.monotonic() < deadline, "no solver picked the job up"
-            time.sleep(0.02)
         # stop them all first, so that the re-run cannot reach a solver about to be killed
         for process in solvers:
             process.suspend()

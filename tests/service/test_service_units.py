@@ -125,18 +125,25 @@ def test_rate_limit_token_bucket_and_concurrency():
 
 def test_metrics_text_format():
     metrics = Metrics()
-    metrics.requests.inc("GET", "/v1/jobs", "200")
-    metrics.requests.inc("GET", "/v1/jobs", "200")
-    metrics.latency.observe(0.003, "GET", "/v1/jobs")
-    metrics.latency.observe(0.2, "GET", "/v1/jobs")
+    metrics.requests.labels("GET", "/v1/jobs", "200").inc()
+    metrics.requests.labels("GET", "/v1/jobs", "200").inc()
+    metrics.latency.labels("GET", "/v1/jobs").observe(0.003)
+    metrics.latency.labels("GET", "/v1/jobs").observe(0.2)
     metrics.gauge("triage_queue_depth", "Queued.", lambda: {("jobs",): 3}, ("queue",))
     text = metrics.render()
-    assert 'triage_http_requests_total{method="GET",route="/v1/jobs",status="200"} 2' in text
-    bucket = 'triage_http_request_duration_seconds_bucket{method="GET",route="/v1/jobs",'
-    assert bucket + 'le="0.005"} 1' in text
-    assert bucket + 'le="0.25"} 2' in text
-    assert 'triage_http_request_duration_seconds_count{method="GET",route="/v1/jobs"} 2' in text
-    assert 'triage_queue_depth{queue="jobs"} 3' in text
+    assert 'triage_http_requests_total{method="GET",route="/v1/jobs",status="200"} 2.0' in text
+    bucket = 'triage_http_request_duration_seconds_bucket{le="%s",method="GET",route="/v1/jobs"}'
+    assert bucket % "0.005" + " 1.0" in text
+    assert bucket % "0.25" + " 2.0" in text
+    assert bucket % "+Inf" + " 2.0" in text
+    assert 'triage_http_request_duration_seconds_count{method="GET",route="/v1/jobs"} 2.0' in text
+    assert 'triage_queue_depth{queue="jobs"} 3.0' in text
+    assert "_created" not in text  # only the documented series
+    from prometheus_client.parser import text_string_to_metric_families
+
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {"triage_http_requests", "triage_http_request_duration_seconds",
+            "triage_queue_depth"} <= names  # a Prometheus parser reads it
 
 
 @pytest.mark.parametrize("problem,field", [

@@ -22,6 +22,7 @@ from optimiser.service.schemas import (
 from optimiser.service.store import Job
 
 router = APIRouter(tags=["jobs"])
+CURSOR_PATTERN = "^[0-9]{1,18}$"  # a next_cursor: a job's sequence number (fits in int64)
 
 
 def _time(stamp: float | None) -> str | None:
@@ -62,8 +63,9 @@ async def submit_job(
     request: Request,
     idempotency_key: Annotated[
         str | None,
-        Header(alias="Idempotency-Key", min_length=1, max_length=200,
-               description="Retry safely: same key (per token), same job."),
+        Header(alias="Idempotency-Key", pattern="^[ -~]{1,200}$",
+               description="Retry safely: same key (per token), same job (1-200 printable "
+               "ASCII characters)."),
     ] = None,
 ) -> JSONResponse:
     job, created = await service_of(request).submit(
@@ -82,17 +84,11 @@ async def list_jobs(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
     cursor: Annotated[
-        str | None, Query(max_length=20, description="next_cursor of the previous page.")
+        str | None, Query(pattern=CURSOR_PATTERN, description="next_cursor of the previous page.")
     ] = None,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
 ) -> JSONResponse:
-    before = None
-    if cursor is not None:
-        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):  # fits in int64
-            message = "cursor: not a cursor from next_cursor"
-            raise ApiError(422, "invalid_input", message,
-                           problems=[{"field": "cursor", "message": message}])
-        before = int(cursor)
+    before = None if cursor is None else int(cursor)
     service = service_of(request)
     jobs = await service.db(service.store.list, caller(request).name, limit + 1, before, status)
     more = len(jobs) > limit

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from optimiser import __version__
 from optimiser.service.deps import service_of
+from optimiser.service.metrics import CONTENT_TYPE
 from optimiser.service.schemas import AUTHED, Health, Ready, error_responses
 
 router = APIRouter(tags=["system"])
@@ -38,5 +39,5 @@ async def ready(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> PlainTextResponse:
     return PlainTextResponse(
         await service_of(request).render_metrics(),
-        media_type="text/plain; version=0.0.4; charset=utf-8",
+        media_type=CONTENT_TYPE,
     )
