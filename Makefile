@@ -9,8 +9,13 @@ TSTAMP := $(VENV)/.installed-test
 SHELL  := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 
-# pip's progress, one line per package (its full log is hundreds of lines)
-PROGRESS := grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)' | sed -u 's/^/  /'
+# pip's progress, one short line per package (its full log is hundreds of lines; its
+# "(from ...)" chains and its list of every package installed run to 1,000 characters)
+PROGRESS := awk '/^Collecting/ { sub(/ \(from .*/, ""); print "  " $$0; fflush() } \
+	/^Successfully built/ { print "  " $$0; fflush() } \
+	/^Successfully installed/ { n = NF - 2; print "  Successfully installed " n " package" \
+	(n == 1 ? "" : "s"); fflush() } \
+	/^ERROR/ { print; fflush() }'
 # setuptools says "be careful with folders ... named like your package" on every editable
 # install of a flat layout: here those folders are the package itself, so it is noise
 export PYTHONWARNINGS := ignore:Editable installation
@@ -24,12 +29,14 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	@echo "== installing regional-triage and its dependencies into $(VENV) (about a minute the first time)"
-	$(BIN)/python -m pip install -c constraints.txt -e '.[all]' 2>&1 | $(PROGRESS)
+	@echo "pip install -c constraints.txt -e '.[all]'"
+	@$(BIN)/python -m pip install -c constraints.txt -e '.[all]' 2>&1 | $(PROGRESS)
 	@touch $@
 
 $(TSTAMP): pyproject.toml constraints.txt $(STAMP)
 	@echo "== installing the test dependencies into $(VENV)"
-	$(BIN)/python -m pip install -c constraints.txt -e '.[test,dev]' 2>&1 | $(PROGRESS)
+	@echo "pip install -c constraints.txt -e '.[test,dev]'"
+	@$(BIN)/python -m pip install -c constraints.txt -e '.[test,dev]' 2>&1 | $(PROGRESS)
 	@touch $@
 
 install: $(STAMP)
