@@ -1,42 +1,75 @@
 # Two entry points for a fresh machine (Python 3.11+, make):
-#   make run   installs into .venv and runs the main job on instances/pugh2021
-#   make test  installs the test dependencies and runs the whole suite
+#   make run   installs into .venv and runs the main job (a short tour of the engine)
+#   make test  installs the test dependencies and runs the whole suite (slow tests included)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+SHELL  := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 
-.PHONY: run test install install-test lint typecheck bench bench-all clean
+# pip's progress, one short line per package (its full log is hundreds of lines; its
+# "(from ...)" chains and its list of every package installed run to 1,000 characters)
+PROGRESS := awk '/^Collecting/ { sub(/ \(from .*/, ""); print "  " $$0; fflush() } \
+	/^Successfully built/ { print "  " $$0; fflush() } \
+	/^Successfully installed/ { n = NF - 2; print "  Successfully installed " n " package" \
+	(n == 1 ? "" : "s"); fflush() } \
+	/^ERROR/ { print; fflush() }'
+# setuptools says "be careful with folders ... named like your package" on every editable
+# install of a flat layout: here those folders are the package itself, so it is noise
+export PYTHONWARNINGS := ignore:Editable installation
+
+.PHONY: run test test-fast test-slow install install-test lint typecheck bench bench-all clean
 
 $(BIN)/python:
+	@echo "== creating $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
-	touch $@
+	@echo "== installing regional-triage and its dependencies into $(VENV) (about a minute the first time)"
+	@echo "pip install -c constraints.txt -e '.[all]'"
+	@$(BIN)/python -m pip install -c constraints.txt -e '.[all]' 2>&1 | $(PROGRESS)
+	@touch $@
 
 $(TSTAMP): pyproject.toml constraints.txt $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,dev]'
-	touch $@
+	@echo "== installing the test dependencies into $(VENV)"
+	@echo "pip install -c constraints.txt -e '.[test,dev]'"
+	@$(BIN)/python -m pip install -c constraints.txt -e '.[test,dev]' 2>&1 | $(PROGRESS)
+	@touch $@
 
 install: $(STAMP)
 install-test: $(TSTAMP)
 
+# The main job: what the engine answers, why, and what fairness costs, in four short steps.
 run: $(STAMP)
-	$(BIN)/triage solve instances/pugh2021
 	@echo
-	$(BIN)/triage compare instances/pugh2021
+	@echo "== 1/4 Where do 2,400 ventilators save the most lives? (50 US states, April 2020)"
+	@$(BIN)/triage solve instances/us-states-2020
 	@echo
-	$(BIN)/triage solve instances/pugh2021 --constraint per_capita_floor:share=0.6 --constraint min_units:units=150
+	@echo "== 2/4 The same with a fairness floor: every state gets 30% of its per-capita share"
+	@$(BIN)/triage solve instances/us-states-2020 --constraint per_capita_floor:share=0.3
 	@echo
-	@echo "# Table 1 gives no survival data, so every useful unit saves one life there and fairness"
-	@echo "# costs none. On the 50 US states (IHME lengths of stay) a per-capita floor costs lives:"
-	$(BIN)/triage solve instances/us-states-2020 --constraint per_capita_floor:share=0.3
+	@echo "== 3/4 The allocation rules people use, beside the optimum"
+	@$(BIN)/triage compare instances/us-states-2020
+	@echo
+	@echo "== 4/4 Table 1 of Pugh et al. 2021 (four regions, no survival data)"
+	@$(BIN)/triage compare instances/pugh2021
+	@echo
+	@echo "Next: README.md and '$(BIN)/triage --help'. A decision report (HTML, charts, maps):"
+	@echo "  $(BIN)/triage report instances/us-states-2020 --out report/"
 
+# The whole suite (CI, the README's second command): the default tests, then the slow ones
+# (soak, fault and long end-to-end tests, marked @pytest.mark.slow).
 test: $(TSTAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+test-fast: $(TSTAMP)  # the default selection: under 6 minutes on 2 cores
 	$(BIN)/python -m pytest -q
+
+test-slow: $(TSTAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 lint: $(TSTAMP)
 	$(BIN)/ruff check optimiser models tests benchmarks scripts

@@ -163,6 +163,12 @@ class AllocationResult:
             price_skipped=bool(data.get("price_of_fairness_skipped", False)),
         )
 
+    def _repr_html_(self) -> str:
+        """A summary for notebooks (optimiser.notebook)."""
+        from optimiser.notebook import allocation_html
+
+        return allocation_html(self)
+
     @classmethod
     def from_json(cls, text: str) -> AllocationResult:
         return cls.from_dict(json.loads(text))

@@ -204,9 +204,15 @@ def main() -> None:
     lead = pd.DataFrame(rows, columns=["from", "to", "days"])
 
     clean_dir(
-        out, {"instance.toml", "regions.csv", "demand.csv", "deliveries.csv", "lead_times.csv"}
+        out,
+        {"instance.toml", "regions.csv", "demand.csv", "deliveries.csv", "lead_times.csv",
+         "coordinates.csv"},
     )
     write_csv(reg_csv, out / "regions.csv")
+    coords = pd.DataFrame(
+        {"region": regions.region, "lat": regions.lat.round(6), "lon": regions.lon.round(6)}
+    ).sort_values("region")
+    write_csv(coords, out / "coordinates.csv")
     write_csv(dem, out / "demand.csv")
     write_csv(deliveries, out / "deliveries.csv")
     write_csv(lead, out / "lead_times.csv")
@@ -320,7 +326,12 @@ def main() -> None:
             "rows)",
             "supply_note": "supply = 0; every unit arrives through deliveries.csv",
         },
-        "assumptions": assumptions,
+        "assumptions": assumptions
+        | {
+            "coordinates": "coordinates.csv: the lat/long of each region in the Protezione "
+            "Civile dataset (dati-regioni, CC-BY-4.0; the coordinates the DPC gives for the "
+            "region, its capital), used only to draw maps."
+        },
         "provenance": {
             "script": SCRIPT,
             "command": f".venv/bin/python {SCRIPT} --data-dir ../shared/data",

@@ -21,11 +21,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from instance_utils import (
     REPO_ROOT,
+    US_CENTERS_SOURCE,
     clean_dir,
     fmt_float,
     parse_args,
     round_half_up,
     sha256_short,
+    us_state_coordinates,
     validate_instance,
     write_csv,
     write_toml,
@@ -255,8 +257,9 @@ def main() -> None:
     supply = supply_for(total_excess)
     short = t[t.excess > 0]
 
-    clean_dir(out, {"instance.toml", "regions.csv"})
+    clean_dir(out, {"instance.toml", "regions.csv", "coordinates.csv"})
     write_csv(regions_csv_frame(t), out / "regions.csv")
+    write_csv(us_state_coordinates(t.name, t.region), out / "coordinates.csv")
     meta = {
         "name": NAME,
         "description": (
@@ -271,7 +274,7 @@ def main() -> None:
         "resource": "ventilator",
         "supply": supply,
         "horizon_days": 47,
-        "assumptions": us_assumptions(t, supply),
+        "assumptions": us_assumptions(t, supply) | {"coordinates": US_CENTERS_SOURCE},
         "provenance": provenance(data_dir, SCRIPT, list(UPSTREAM)),
     }
     write_toml(meta, out / "instance.toml")

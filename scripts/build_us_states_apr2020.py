@@ -23,9 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_us_states_2020 as us
 from instance_utils import (
     REPO_ROOT,
+    US_CENTERS_SOURCE,
     clean_dir,
     largest_remainder,
     parse_args,
+    us_state_coordinates,
     validate_instance,
     write_csv,
     write_toml,
@@ -83,9 +85,12 @@ def main() -> None:
     lead = pd.DataFrame(rows, columns=["from", "to", "days"])
 
     clean_dir(
-        out, {"instance.toml", "regions.csv", "demand.csv", "deliveries.csv", "lead_times.csv"}
+        out,
+        {"instance.toml", "regions.csv", "demand.csv", "deliveries.csv", "lead_times.csv",
+         "coordinates.csv"},
     )
     write_csv(us.regions_csv_frame(t), out / "regions.csv")
+    write_csv(us_state_coordinates(t.name, t.region), out / "coordinates.csv")
     write_csv(dem, out / "demand.csv")
     write_csv(deliveries, out / "deliveries.csv")
     write_csv(lead, out / "lead_times.csv")
@@ -103,6 +108,7 @@ def main() -> None:
         "(HHS reported >4,200 new ventilators delivered to the SNS by 6 May 2020 under Defense "
         "Production Act contracts, Becker's Hospital Review citing the Wall Street Journal)."
     )
+    assumptions["coordinates"] = US_CENTERS_SOURCE
     assumptions["demand_csv"] = (
         "demand.csv census = IHME InvVen_mean per state and day (release 2020-04-12), i.e. "
         "patients needing an invasive ventilator at once; peak_demand in regions.csv = its "

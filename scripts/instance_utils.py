@@ -157,6 +157,30 @@ def write_toml(doc: dict[str, Any], path: Path) -> None:
     path.write_text(dumps_toml(doc), encoding="utf-8", newline="\n")
 
 
+US_CENTERS = Path(__file__).resolve().parent / "data" / "CenPop2010_Mean_ST.txt"
+US_CENTERS_SOURCE = (
+    "coordinates.csv: U.S. Census Bureau, 2010 Census Centers of Population by State "
+    "(CenPop2010_Mean_ST.txt, public domain; scripts/data/): each state's mean center of "
+    "population (latitude, longitude in degrees), used only to draw maps."
+)
+
+
+def us_state_coordinates(names: pd.Series, codes: pd.Series) -> pd.DataFrame:
+    """region, lat, lon of US states (by name) from the Census centers of population."""
+    centers = pd.read_csv(US_CENTERS, dtype={"STATEFP": str})
+    by_name = centers.set_index("STNAME")
+    missing = sorted(set(names) - set(by_name.index))
+    if missing:
+        raise SystemExit(f"no center of population for {missing}")
+    return pd.DataFrame(
+        {
+            "region": list(codes),
+            "lat": [round(float(by_name.loc[n, "LATITUDE"]), 6) for n in names],
+            "lon": [round(float(by_name.loc[n, "LONGITUDE"]), 6) for n in names],
+        }
+    ).sort_values("region")
+
+
 def clean_dir(out: Path, keep: set[str]) -> None:
     """Remove files in the instance folder that this script does not write."""
     out.mkdir(parents=True, exist_ok=True)
@@ -232,6 +256,13 @@ def validate_instance(folder: Path) -> dict[str, Any]:
         _check(((r.pressure > 0) & (r.pressure <= 1)).all(), "pressure in (0,1]")
     if "weight" in r:
         _check((r.weight > 0).all(), "weight > 0")
+
+    cpath = folder / "coordinates.csv"
+    if cpath.is_file():
+        c = pd.read_csv(cpath, dtype={"region": str})
+        _check(list(c.columns) == ["region", "lat", "lon"], "coordinates.csv: region, lat, lon")
+        _check(set(c.region) == set(r.region.astype(str)), "coordinates.csv regions differ")
+        _check(c.lat.between(-90, 90).all() and c.lon.between(-180, 180).all(), "bad degrees")
 
     excess = (r.peak_demand - r.capacity).clip(lower=0)
     summary: dict[str, Any] = {

@@ -186,6 +186,7 @@ def plan_frame(regions: int = 50, days: int = 40) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_plan_chart_with_50_regions():
     frame = plan_frame()
     fig = charts.plan_chart(frame)
@@ -351,6 +352,7 @@ def test_response_chart_grid_ticks_are_grid_values(us):
     assert set(ticks) <= set(many["supply"].astype(float)) and 2 < len(ticks) <= 12
 
 
+@pytest.mark.slow
 def test_response_chart_of_a_random_sample_is_a_scatter(us):
     from optimiser.sweeps import sweep
 
@@ -387,5 +389,9 @@ def test_plan_chart_pages_stay_readable_in_the_report_and_render_to_svg():
     svg = charts.svg_text(pages[0])
     assert svg.startswith("<svg") and "R" in svg
     totals = charts.plan_totals_chart(frame, arrivals=pd.Series([50.0, 20.0], index=[3, 10]))
-    assert "day" in totals.axes[0].get_xlabel()
+    assert "day" in totals.axes[-1].get_xlabel()
+    # the depot arrivals have their own panel and scale: visible beside national totals
+    assert len(totals.axes) == 2
+    low = totals.axes[1]
+    assert max(p.get_height() for p in low.patches) >= 0.5 * low.get_ylim()[1]
     rendered(totals, "plan_totals")

@@ -439,6 +439,7 @@ CONSTRAINTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED, reason="no multi-period instance shipped yet")
 @pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
 @pytest.mark.parametrize("constraint", CONSTRAINTS)

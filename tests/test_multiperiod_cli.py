@@ -74,6 +74,7 @@ def test_text_output_rolling_horizon_and_switches(small: Path, tmp_path: Path) -
     assert "re-planned from day 3" in again.stdout and "expected extra survivors" in again.stdout
 
 
+@pytest.mark.slow
 def test_threshold_over_the_horizon_plan_and_check(small: Path, tmp_path: Path) -> None:
     """The paper's threshold rule over the horizon, through the CLI: planned, priced, and the
     plan replays to the same lives with the rule checked; a hand-made plan that gives one
@@ -155,6 +156,7 @@ SWITCHES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("switches", SWITCHES, ids=" ".join)
 def test_check_plan_replays_under_the_switches_the_plan_was_made_with(
     small: Path, tmp_path: Path, switches: list[str]
@@ -171,6 +173,7 @@ def test_check_plan_replays_under_the_switches_the_plan_was_made_with(
     assert abs(check["expected_survivors"] - claim["lives_saved"]) <= 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not US.exists(), reason="us-states-apr2020 not shipped")
 def test_a_plan_with_waiting_replays_exactly_on_us(tmp_path: Path) -> None:
     """The audit's case: 654 patients_waiting violations and 12,463 survivors before."""
@@ -225,6 +228,7 @@ def test_validate_accepts_a_good_multi_period_instance(small: Path) -> None:
     assert "ok: multi-period: 12 days (census), 2 depot(s)" in result.stdout
 
 
+@pytest.mark.slow
 def test_absurd_lead_time_is_an_input_error(small: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -240,6 +244,7 @@ def test_absurd_lead_time_is_an_input_error(small: Path, tmp_path: Path) -> None
     assert "internal error" not in result.stderr and "Warning" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not US.exists(), reason="us-states-apr2020 not shipped")
 def test_a_switch_that_changes_nothing_is_said(tmp_path: Path) -> None:
     """On US every state-to-state lead time is at least 2 days: with the default distance

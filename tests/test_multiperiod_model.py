@@ -332,6 +332,7 @@ def test_threshold_members_only_compete_above_tau(tmp_path: Path) -> None:
     assert close(exact_lives(folder, (f"threshold:tau={tau}",)), 3.2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [31, 32, 33])
 @pytest.mark.parametrize("constraint", ["threshold:tau=0", "threshold:tau=0.3,index=rai_relative"])
 def test_threshold_rounding_reaches_the_exact_optimum(
@@ -464,6 +465,7 @@ def test_max_coverage_gap_holds_whatever_the_method(tmp_path: Path, method: str)
     assert check_plan(inst, result).ok
 
 
+@pytest.mark.slow
 def test_max_coverage_gap_price_and_status_are_honest(tmp_path: Path) -> None:
     """On a case where the gap costs 5.66 lives: the rounding method never claims more than
     the exact optimum (and says time_limit when it cannot prove its gap); auto reaches it, and

@@ -15,6 +15,7 @@ import heapq
 import math
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tolerances import approx_lives, lives_tol
@@ -91,6 +92,7 @@ def assert_within_supply_and_caps(instance: optimiser.Instance, allocation: dict
         assert units <= instance.staff_cap[rid], (rid, units)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(instance=instances())
 def test_optimum_equals_exact_greedy(instance, marginal_gains, lives_oracle) -> None:

@@ -239,6 +239,7 @@ def test_tie_break_never_costs_lives(make_instance) -> None:
     assert result.lives_saved == approx_lives(0.8 * 4 + 0.5 * 6)
 
 
+@pytest.mark.slow
 def test_same_allocation_in_repeated_runs_and_in_a_subprocess(
     pugh: optimiser.Instance, run_cli
 ) -> None:

@@ -59,7 +59,7 @@ def test_report_is_self_contained_with_every_chart(report):
     assert not re.search(
         r"""(src|href)=['"](https?:|//|file:)""", html
     )  # nothing fetched from elsewhere
-    images = re.findall(r"src='data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)'", html)
+    images = re.findall(r"""src=['"]data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)['"]""", html)
     assert len(images) == len(report.figures) == 5
     for data in images:
         svg = base64.b64decode(data).decode()
@@ -330,6 +330,7 @@ def test_report_charts_of_a_sampled_sweep(pugh, tmp_path):
     assert "random sample of 120, seed 3" in rep.html
 
 
+@pytest.mark.slow
 def test_report_grid_frontier_states_what_is_held_fixed(pugh, tmp_path):
     def frontier_caption(factors: str) -> tuple[str, str]:
         sweep = run_sweep(
@@ -348,11 +349,14 @@ def test_report_grid_frontier_states_what_is_held_fixed(pugh, tmp_path):
 
     caption, title = frontier_caption("0.9,1,1.1")  # the base case (factor 1) is on the grid
     assert "one line per value of supply" in caption
-    assert "Held fixed: survival_with* = 1 (factor 1: the instance's own values)" in caption
-    assert "held fixed: survival_with* = 1" in title
+    # human labels, not identifiers (survival_with*)
+    assert "Held fixed: survival with the resource (factor) = 1 (factor 1: the instance's own " \
+        "values)" in caption
+    assert "held fixed: survival with the resource (factor) = 1" in title
     caption, title = frontier_caption("0.8,0.9")
     assert (
-        "survival_with* = 0.8 (the first grid value: the base case is not on the grid)" in caption
+        "survival with the resource (factor) = 0.8 (the first grid value: the base case is "
+        "not on the grid)" in caption
     )
 
 
@@ -405,12 +409,19 @@ def test_plan_report_decision_section_reports_the_plan(us_plan, plan_report):
     )
     regions = plan_report.tables["plan_regions"]
     assert regions["expected_survivors"].sum() == pytest.approx(result.lives_saved, rel=1e-6)
+    # the national chart, the regions where something happens (of 50: most are flat lines,
+    # left out and said so) and the three maps
+    over_time = plan_report.section("plan_over_time").data
+    assert over_time["busy"] < 50 and over_time["quiet"] == 50 - over_time["busy"]
+    pages = -(-over_time["drawn"] // 20)
     assert set(plan_report.figures) == {
         "plan_national",
-        "plan_regions_1",
-        "plan_regions_2",
-        "plan_regions_3",
+        *(f"plan_regions_{k}" for k in range(1, pages + 1)),
+        "map_plan_units",
+        "map_plan_not_admitted",
+        "map_plan_shortfall",
     }
+    assert "are not drawn: they are never short" in html
 
 
 def test_plan_report_provenance_hashes_every_input(us_plan, plan_report):
@@ -427,9 +438,9 @@ def test_plan_report_provenance_hashes_every_input(us_plan, plan_report):
         )
     assert plan_report.provenance["plan_result"]["fingerprint"] == us_plan[0].fingerprint
     assert "Plan input (SHA-256)" in plan_report.html
-    assert optimiser.load_instance(US_APR).source in plan_report.html.replace(
-        "&#x27;", "'"
-    )  # whole
+    import html as html_lib
+
+    assert optimiser.load_instance(US_APR).source in html_lib.unescape(plan_report.html)  # whole
 
 
 def test_plan_report_with_a_supply_on_hand_labels_the_single_period_view(us_plan):
@@ -456,7 +467,9 @@ def test_plan_from_its_json_alone(us_plan, tmp_path):
     rep = build_report(
         optimiser.load_instance(US_APR), plan=read_plan_input(tmp_path / "result.json")
     )
-    assert "No daily.csv beside the plan" in rep.html and not rep.figures
+    assert "No daily.csv beside the plan" in rep.html
+    assert not [n for n in rep.figures if n.startswith("plan_")]  # no chart over time (maps
+    # need no daily table)
     assert "<h2>Per-region totals</h2>" in rep.html
 
 

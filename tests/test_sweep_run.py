@@ -22,6 +22,8 @@ from optimiser.errors import InputError
 from optimiser.sweeps import SweepIncomplete, SweepInterrupted, load_sweep, run_sweep
 from optimiser.sweeps.fast import run_chunk
 
+pytestmark = pytest.mark.slow  # fault and soak tests: killed workers, resumed sweeps, pools, Dask
+
 REPO = Path(__file__).resolve().parents[1]
 US = REPO / "instances" / "us-states-2020"
 VARY = {"supply": "0:3000:250", "per_capita_floor.share": "0,0.3,0.6"}  # 39 variants

@@ -1,48 +1,122 @@
 """The `triage` command line. Each command group lives in its own module and registers on `app`.
 
 Exit codes: 0 success; 2 invalid input or usage; 3 infeasible constraint set; 4 internal error.
-Errors are one message on stderr; no traceback reaches a user (set TRIAGE_DEBUG=1 to see one).
+Errors are one message on stderr (one line per problem); no traceback reaches a user (set
+TRIAGE_DEBUG=1 to see one).
+With `--json`, an error is also one JSON object on stdout:
+`{"error": {"code", "exit_code", "message", "problems": [{"message", "file", "line", ...}]}}`.
+
+Start-up is kept short (`triage --help` and `--version` well under 0.3 s): this package and the
+command modules import only typer and the standard library at module level; each command
+imports its engine (pandas, Pyomo, HiGHS, matplotlib...) inside its function.
+tests/test_cli_startup.py checks that no heavy module is imported before a command runs.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sys
 import types
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any
 
-import click
 import typer
 
-_typer_click: types.ModuleType
+from optimiser import __version__
+from optimiser.cli.common import ProblemsIn
+from optimiser.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, InputError, TriageError
+
+_click: types.ModuleType
 try:  # typer >= 0.29 raises exceptions of its vendored click copy
-    from typer._click import exceptions as _typer_click
+    from typer._click import exceptions as _click
 except ImportError:  # pragma: no cover - older typer uses click itself
-    _typer_click = click.exceptions
+    import click.exceptions as _click
+
+USAGE_ERRORS: tuple[type[BaseException], ...] = (_click.UsageError,)
+CLICK_ERRORS: tuple[type[BaseException], ...] = (_click.ClickException,)
+ABORTS: tuple[type[BaseException], ...] = (typer.Abort,)
+EXITS: tuple[type[BaseException], ...] = (typer.Exit,)
+if "click" in sys.modules and _click.__name__ != "click.exceptions":  # pragma: no cover
+    import click.exceptions as _plain  # a library that raises plain click's exceptions
+
+    USAGE_ERRORS += (_plain.UsageError,)
+    CLICK_ERRORS += (_plain.ClickException,)
+    ABORTS += (_plain.Abort,)
+    EXITS += (_plain.Exit,)
+
+log = logging.getLogger("optimiser")
 
 
-def _both(name: str) -> tuple[type[BaseException], ...]:
-    """The exception class of that name in click and in typer's vendored copy, where present."""
-    found = [getattr(module, name, None) for module in (click.exceptions, _typer_click)]
-    return tuple(dict.fromkeys(c for c in found if isinstance(c, type)))
+class Verbosity:
+    """What -v/-q asked for, read by commands that show progress bars or warnings."""
+
+    level = 0  # -1: quiet, 0: warnings, 1: info, 2: debug
+
+    @classmethod
+    def quiet(cls) -> bool:
+        return cls.level < 0
 
 
-USAGE_ERRORS = _both("UsageError")
-ABORTS = _both("Abort")
-EXITS = _both("Exit")
-CLICK_ERRORS = _both("ClickException")
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"triage (regional-triage) {__version__}")
+        raise typer.Exit()
 
-from optimiser.errors import EXIT_INPUT, EXIT_INTERNAL, TriageError  # noqa: E402
 
 app = typer.Typer(
     name="triage",
     help="Regional triage: allocate a scarce life-saving resource across health regions.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
-# Command modules register themselves on `app` when imported.
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Log what happens on stderr (-vv: debug)."
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Only errors on stderr: no warnings, no progress."),
+    ] = False,
+) -> None:
+    """Regional triage: allocate a scarce life-saving resource across health regions.
+
+    Exit codes: 0 success; 1 check-plan found broken rules; 2 invalid input or usage;
+    3 infeasible constraint set; 4 internal error or no answer found.
+    """
+    Verbosity.level = -1 if quiet else min(verbose, 2)
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("optimiser")
+    root.handlers[:] = [handler]
+    root.setLevel(level[Verbosity.level])
+    root.propagate = False
+    logging.getLogger("models").handlers[:] = [handler]
+    logging.getLogger("models").setLevel(level[Verbosity.level])
+
+
+def warn(message: str) -> None:
+    """A warning on stderr ("warning: ..."), silenced by -q."""
+    if not Verbosity.quiet():
+        typer.echo(f"warning: {message}", err=True)
+
+
+# Command modules register themselves on `app` when imported; they import only typer and the
+# standard library at module level (their engines load inside each command).
 from optimiser.cli import regional  # noqa: E402,F401
 
 for _optional in ("plan", "scenarios", "service", "sweep", "bedside"):
@@ -56,37 +130,85 @@ for _optional in ("plan", "scenarios", "service", "sweep", "bedside"):
 MAX_SHOWN = 50  # problems printed for one error (triage validate lists them all)
 
 
-def fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
+def _problem_dict(problem: Any) -> dict[str, Any]:
+    fields = ("message", "file", "line", "column", "region")
+    return {k: getattr(problem, k) for k in fields if getattr(problem, k, None) is not None}
+
+
+def _json_error(code: str, exit_code: int, message: str, problems: Sequence[Any] = ()) -> None:
+    payload = {
+        "error": {
+            "code": code,
+            "exit_code": exit_code,
+            "message": message,
+            "problems": [_problem_dict(p) for p in problems],
+        }
+    }
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def fail(
+    message: str,
+    code: int,
+    *,
+    as_json: bool = False,
+    kind: str = "error",
+    problems: Sequence[Any] = (),
+) -> None:
+    """`error: MESSAGE` on stderr (and the JSON error object on stdout with --json); exit."""
+    sys.stderr.write(f"error: {message}\n")
+    if as_json:
+        _json_error(kind, code, message, problems)
     sys.exit(code)
 
 
+def _wants_json(argv: list[str] | None) -> bool:
+    args = sys.argv[1:] if argv is None else argv
+    return "--json" in args
+
+
 def main(argv: list[str] | None = None) -> None:
+    as_json = _wants_json(argv)
     try:
         code = app(args=argv, prog_name="triage", standalone_mode=False)
     except USAGE_ERRORS as usage:
         exc: Any = usage
         message = exc.format_message()
-        if exc.ctx is not None:
+        if exc.ctx is not None and not as_json:
             message += f"\n{exc.ctx.get_usage()}"
-        fail(message, EXIT_INPUT)
+        fail(message, EXIT_INPUT, as_json=as_json, kind="usage")
     except ABORTS:
-        fail("aborted", 130)
+        fail("aborted", 130, as_json=as_json, kind="aborted")
     except EXITS as stop:
         sys.exit(getattr(stop, "exit_code", 0))
     except CLICK_ERRORS as error:
-        fail(getattr(error, "format_message", error.__str__)(), EXIT_INPUT)
+        message = getattr(error, "format_message", error.__str__)()
+        fail(message, EXIT_INPUT, as_json=as_json, kind="usage")
+    except ProblemsIn as exc:
+        count = f"{len(exc.problems)} problem(s) found in {exc.where}"
+        for problem in exc.problems:
+            sys.stderr.write(f"error: {problem}\n")
+        sys.stderr.write(count + "\n")
+        if as_json:
+            _json_error("invalid_input", EXIT_INPUT, count, exc.problems)
+        sys.exit(EXIT_INPUT)
     except TriageError as exc:
-        problems = getattr(exc, "problems", None)
-        if problems and len(problems) > 1:  # every problem, one per line (at most MAX_SHOWN)
+        kind = {EXIT_INPUT: "invalid_input", EXIT_INFEASIBLE: "infeasible"}.get(
+            exc.exit_code, "internal"
+        )
+        problems: Sequence[Any] = exc.problems if isinstance(exc, InputError) else ()
+        if len(problems) > 1:  # every problem, one per line (at most MAX_SHOWN)
             for problem in problems[:MAX_SHOWN]:
-                click.echo(f"error: {problem}", err=True)
+                sys.stderr.write(f"error: {problem}\n")
             if len(problems) > MAX_SHOWN:
-                click.echo(f"error: ... and {len(problems) - MAX_SHOWN} more problems", err=True)
+                sys.stderr.write(f"error: ... and {len(problems) - MAX_SHOWN} more problems\n")
+            if as_json:
+                _json_error(kind, exc.exit_code, str(exc), problems)
             sys.exit(exc.exit_code)
-        fail(str(exc), exc.exit_code)
+        fail(str(exc), exc.exit_code, as_json=as_json, kind=kind, problems=problems)
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        fail("interrupted", 130, as_json=as_json, kind="interrupted")
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:
@@ -95,5 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(
             f"internal error: {type(exc).__name__}: {exc} (set TRIAGE_DEBUG=1 for details)",
             EXIT_INTERNAL,
+            as_json=as_json,
+            kind="internal",
         )
     sys.exit(code if isinstance(code, int) else 0)

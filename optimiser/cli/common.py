@@ -13,18 +13,25 @@ from typing import Any
 import typer
 
 from optimiser.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, InputError, Problem
-from optimiser.solver import SolveStatus
 from optimiser.textfiles import check_out_path
+
+
+class ProblemsIn(InputError):
+    """Every problem of an input, listed one per line, then "N problem(s) found in WHERE"."""
+
+    def __init__(self, error: InputError, where: object) -> None:
+        super().__init__(error.problems)
+        self.where = str(where)
 
 
 def exit_without_answer(status: Any, explanation: str | None, found: bool, what: str) -> None:
     """Exit 3 with the explanation for an infeasible constraint set, exit 4 when no `what`
     (allocation, plan) was found; return when there is an answer."""
-    if status == SolveStatus.INFEASIBLE:
+    if status == "infeasible":  # SolveStatus.INFEASIBLE (a str enum; not imported: start-up)
         typer.echo(f"error: {explanation}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
     if not found:
-        hint = ": raise --time-limit" if status == SolveStatus.TIME_LIMIT else ""
+        hint = ": raise --time-limit" if status == "time_limit" else ""
         typer.echo(f"error: no {what} found ({status}){hint}", err=True)
         raise typer.Exit(EXIT_INTERNAL)
 

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from optimiser.cli import app
+from optimiser.cli import Verbosity, app, warn
 from optimiser.cli.common import check_out_apart, exit_without_answer, write_outputs
 from optimiser.cli.regional import fail_with_problems
 from optimiser.deadline import Deadline
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
-from optimiser.multiperiod.check import check_plan, recorded_context
-from optimiser.multiperiod.engine import METHODS, plan
-from optimiser.multiperiod.generator import GeneratorSpec, generate
-from optimiser.multiperiod.instance import MultiPeriodInstance, load_multiperiod
-from optimiser.multiperiod.report import check_text, plan_text
-from optimiser.multiperiod.results import PlanResult
+
+if TYPE_CHECKING:
+    from optimiser.multiperiod.instance import MultiPeriodInstance
+    from optimiser.multiperiod.results import PlanResult
+
+# The planner (pandas, HiGHS) is imported inside each command: `triage --help` stays fast.
+#: optimiser.multiperiod.engine.METHODS (tests/test_cli_startup.py checks they agree)
+METHOD_NAMES = ("auto", "exact", "rounding")
 
 Dir = Annotated[
     Path,
@@ -45,11 +46,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout
 
 
 def write_plan_outputs(result: PlanResult, out: Path) -> None:
-    """manifest.csv (what to dispatch), plan.csv (manifest + admissions: check-plan replays
+    """manifest.csv (what to dispatch: shipment ids, names, dates; `--executed` reads it
+    back), plan.csv (manifest + admissions: check-plan replays
     it), daily.csv (region x day), regions.csv, price_of_fairness.csv, result.json."""
 
+    from optimiser.multiperiod.report import warehouse_manifest
+
     def write(folder: Path) -> None:
-        result.manifest.to_csv(folder / "manifest.csv", index=False, lineterminator="\n")
+        warehouse_manifest(result).to_csv(
+            folder / "manifest.csv", index=False, lineterminator="\n"
+        )
         result.plan.to_csv(folder / "plan.csv", index=False, lineterminator="\n")
         result.daily.to_csv(folder / "daily.csv", index=False, lineterminator="\n")
         result.regions.to_csv(folder / "regions.csv", lineterminator="\n")
@@ -150,6 +156,8 @@ def setting_changes(
 
 def load(instance_dir: Path) -> MultiPeriodInstance:
     """The instance, every problem listed on stderr (exit 2) when it is invalid."""
+    from optimiser.multiperiod.instance import load_multiperiod
+
     try:
         return load_multiperiod(instance_dir)
     except InputError as exc:
@@ -170,8 +178,9 @@ def plan_command(
     executed: Annotated[
         Path | None,
         typer.Option(
-            help="CSV of units already dispatched (day, from, to, units[, arrives]): "
-            "fixed; the rest is re-planned."
+            help="CSV of units already dispatched (day or dispatch_date, from, to, units[, "
+            "arrives or arrival_date]; the manifest.csv of `plan --out` as it is): fixed; the "
+            "rest is re-planned."
         ),
     ] = None,
     today: Annotated[
@@ -202,7 +211,9 @@ def plan_command(
             "every optimum is proved within 0.005 lives, so prices are exact to 0.01 lives)."
         ),
     ] = None,
-    method: Annotated[str, typer.Option(help=f"Solution method: {', '.join(METHODS)}.")] = "auto",
+    method: Annotated[
+        str, typer.Option(help=f"Solution method: {', '.join(METHOD_NAMES)}.")
+    ] = "auto",
     no_price: Annotated[
         bool, typer.Option("--no-price", help="Skip the price-of-fairness report.")
     ] = False,
@@ -211,6 +222,9 @@ def plan_command(
     ] = False,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
+    from optimiser.multiperiod.engine import plan
+    from optimiser.multiperiod.report import plan_text
+
     if time_limit is not None and not time_limit > 0:
         raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
     deadline = Deadline(time_limit)  # the budget counts loading the instance too
@@ -241,14 +255,15 @@ def plan_command(
             mip_gap=gap,
             tie_break=not no_tie_break,
             price_of_fairness=not no_price,
-            progress=not json_output and sys.stderr.isatty(),
+            progress=not json_output and not Verbosity.quiet() and sys.stderr.isatty(),
             method=method,
             deadline=deadline,
         )
     except InputError as exc:
-        fail_with_problems(exc, instance_dir)
+        wrong = executed is not None and any(p.file == executed.name for p in exc.problems)
+        fail_with_problems(exc, executed if wrong else instance_dir)
     for note in result.notes:
-        typer.echo(f"warning: {note}", err=True)
+        warn(note)
     if out is not None and result.lives_saved is not None:
         write_plan_outputs(result, out)
     typer.echo(result.to_json() if json_output else plan_text(result))
@@ -292,6 +307,11 @@ def check_plan_command(
     `triage plan --out` recorded beside it (result.json), else instance.toml's; the switch
     options, -c and --no-default-constraints override them. Exit 0: no rule broken; 1: rules
     broken; 2: invalid instance or plan file."""
+    from dataclasses import replace
+
+    from optimiser.multiperiod.check import check_plan, recorded_context
+    from optimiser.multiperiod.report import check_text
+
     instance = load(instance_dir)
     changes = setting_changes(
         transfers,
@@ -313,11 +333,10 @@ def check_plan_command(
         if record is not None and (
             record.instance != instance.name or record.days != instance.days
         ):
-            typer.echo(
-                f"warning: {record.path} is a plan of {record.instance!r} "
+            warn(
+                f"{record.path} is a plan of {record.instance!r} "
                 f"({record.days} days), not of {instance.name!r} ({instance.days} days): "
-                "its recorded settings are not used",
-                err=True,
+                "its recorded settings are not used"
             )
             record = None
         if record is not None:
@@ -326,11 +345,10 @@ def check_plan_command(
             if not constraint and not no_default_constraints:
                 labels, use_defaults = list(record.constraints), False
             if record.fingerprint and record.fingerprint != instance.fingerprint():
-                typer.echo(
-                    f"warning: the instance files changed since the plan was made "
+                warn(
+                    f"the instance files changed since the plan was made "
                     f"({record.path}: fingerprint {record.fingerprint}, now "
-                    f"{instance.fingerprint()})",
-                    err=True,
+                    f"{instance.fingerprint()})"
                 )
         if any(v is not None for v in changes.values()):
             instance = instance.with_settings(**changes)
@@ -367,6 +385,8 @@ def generate_command(
     demand_kind: Annotated[str, typer.Option(help="census or new_patients.")] = "census",
 ) -> None:
     """Write a seeded synthetic national instance (docs/multiperiod.md, "Generator")."""
+    from optimiser.multiperiod.generator import GeneratorSpec, generate
+
     if out.exists():
         raise InputError(Problem(f"{out}: already exists; choose a new folder"))
     if demand_kind not in ("census", "new_patients"):

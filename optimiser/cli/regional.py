@@ -5,22 +5,31 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import pandas as pd
 import typer
 
-from optimiser.cli import app
-from optimiser.cli.common import check_out_apart, echo_json, exit_without_answer, write_outputs
-from optimiser.constraints import to_specs
+from optimiser.cli import app, log
+from optimiser.cli.common import (
+    ProblemsIn,
+    check_out_apart,
+    echo_json,
+    exit_without_answer,
+    write_outputs,
+)
 from optimiser.deadline import Deadline
-from optimiser.engine import check_time_limit, compare, evaluate, multiperiod_problem, solve
-from optimiser.errors import EXIT_INPUT, EXIT_RULES_BROKEN, InputError, Problem
-from optimiser.instance import MAX_SUPPLY, Instance, load_instance
-from optimiser.policies import POLICIES
-from optimiser.report import allocation_text, comparison_text, price_text
-from optimiser.results import AllocationResult, _clean
+from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 from optimiser.textfiles import load_json, read_csv_table, read_text, strict_float
+
+if TYPE_CHECKING:
+    from optimiser.instance import Instance
+    from optimiser.results import AllocationResult
+
+# The engine (pandas, Pyomo, HiGHS) is imported inside each command: `triage --help` stays fast.
+#: optimiser.policies.POLICIES's names (tests/test_cli_startup.py checks they agree)
+POLICY_NAMES = ("optimal", "per_capita", "excess", "excess_per_capita", "rai", "lottery")
+#: optimiser.instance.MAX_SUPPLY (checked by the same test)
+MAX_UNITS = 10**9
 
 Dir = Annotated[
     Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
@@ -44,6 +53,8 @@ def write_result(result: AllocationResult, out: Path) -> None:
     """allocation.csv (region, units: feeds back into `triage evaluate`), regions.csv,
     price_of_fairness.csv and result.json."""
 
+    import pandas as pd
+
     def write(folder: Path) -> None:
         pd.DataFrame(
             {"region": list(result.allocation), "units": list(result.allocation.values())}
@@ -58,7 +69,7 @@ def write_result(result: AllocationResult, out: Path) -> None:
 @app.command("solve")
 def solve_command(
     instance_dir: Dir,
-    policy: Annotated[str, typer.Option(help=f"One of: {', '.join(POLICIES)}.")] = "optimal",
+    policy: Annotated[str, typer.Option(help=f"One of: {', '.join(POLICY_NAMES)}.")] = "optimal",
     supply: Annotated[
         int | None, typer.Option(help="Units to allocate (default: the instance's).")
     ] = None,
@@ -81,11 +92,16 @@ def solve_command(
     ] = False,
 ) -> None:
     """Allocate the supply: the most expected survivors under the active fairness constraints."""
+    from optimiser.engine import check_time_limit, solve
+    from optimiser.report import allocation_text, price_text
+
     check_time_limit(time_limit)
     if out is not None:  # before any work: an output inside the instance would mix with it
         check_out_apart(out, {"INSTANCE": instance_dir})
     deadline = Deadline(time_limit)  # the budget counts loading the instance too
     instance = load_single_period(instance_dir)
+    log.info("loaded %s: %d regions, supply %s", instance.name, len(instance.regions),
+             f"{instance.supply:,}")
     result = solve(
         instance,
         constraints=constraint or [],
@@ -99,12 +115,16 @@ def solve_command(
     )
     if out is not None and result.lives_saved is not None:
         write_result(result, out)
+    if result.solver is not None:
+        log.info("solved: %s in %.3f s (%d HiGHS runs)", result.status, result.solver.seconds,
+                 result.solver.solves)
     if json_output:
         typer.echo(result.to_json())
     else:
-        typer.echo(allocation_text(result))
-        typer.echo("")
-        typer.echo(price_text(result))
+        typer.echo(allocation_text(result, instance))
+        if result.lives_saved is not None:
+            typer.echo("")
+            typer.echo(price_text(result))
     exit_without_answer(
         result.status, result.explanation, result.lives_saved is not None, "allocation"
     )
@@ -126,6 +146,12 @@ def compare_command(
     ] = None,
 ) -> None:
     """Every baseline policy beside the optimum: lives saved and lives lost."""
+    import pandas as pd
+
+    from optimiser.engine import check_time_limit, compare
+    from optimiser.report import comparison_text
+    from optimiser.results import _clean
+
     check_time_limit(time_limit)
     deadline = Deadline(time_limit)
     instance = load_single_period(instance_dir)
@@ -150,15 +176,13 @@ def compare_command(
         supply_used = instance.supply if supply is None else supply
         echo_json({"instance": instance.name, "supply": supply_used, "policies": records})
     else:
-        typer.echo(comparison_text(table))
+        typer.echo(comparison_text(table, instance))
 
 
 def fail_with_problems(exc: InputError, where: object) -> NoReturn:
-    """One `error: ...` line per problem on stderr, then their count; exit 2."""
-    for problem in exc.problems:
-        typer.echo(f"error: {problem}", err=True)
-    typer.echo(f"{len(exc.problems)} problem(s) found in {where}", err=True)
-    raise typer.Exit(EXIT_INPUT)
+    """One `error: ...` line per problem on stderr, then their count; exit 2 (with --json, the
+    JSON error object lists them on stdout)."""
+    raise ProblemsIn(exc, where) from exc
 
 
 @app.command("validate")
@@ -166,6 +190,7 @@ def validate_command(instance_dir: Dir) -> None:
     """Check an instance and explain every problem found (exit 2 if any). A folder with a
     demand.csv is a multi-period instance: its demand, deliveries, lead times, capacity and
     [multiperiod] settings are checked too."""
+    from optimiser.instance import load_instance
     from optimiser.multiperiod.instance import is_multiperiod, load_multiperiod
 
     try:
@@ -174,6 +199,9 @@ def validate_command(instance_dir: Dir) -> None:
             instance = plan.base
         else:
             plan, instance = None, load_instance(instance_dir)
+        from optimiser.reporting.build import load_coordinates  # the maps' coordinates.csv
+
+        coordinates = load_coordinates(instance)
     except InputError as exc:
         fail_with_problems(exc, instance_dir)
     shortage = int((instance.excess_demand > 0).sum())
@@ -181,6 +209,7 @@ def validate_command(instance_dir: Dir) -> None:
         f"ok: {instance.name}: {len(instance.regions)} regions ({shortage} with excess demand "
         f"{instance.excess_demand.sum():,.0f}), supply {instance.supply:,}, "
         f"{len(instance.constraints)} default constraint(s)"
+        + ("" if coordinates is None else f"; coordinates for {len(coordinates)} regions")
     )
     if plan is not None:
         delivered = float(plan.deliveries.to_numpy().sum())
@@ -206,6 +235,9 @@ def evaluate_command(
     """Score an allocation (the engine's, fed back in, or one made by hand). Exit 0: it
     breaks no rule; 1: scored, and breaks rules (supply, staff caps, active constraints),
     listed under violations, as `triage check-plan`."""
+    from optimiser.engine import evaluate
+    from optimiser.report import allocation_text
+
     instance = load_single_period(instance_dir)
     try:
         units = read_allocation(allocation, instance.region_ids)
@@ -226,7 +258,7 @@ def evaluate_command(
     if json_output:
         typer.echo(result.to_json())
     else:
-        typer.echo(allocation_text(result))
+        typer.echo(allocation_text(result, instance))
     if result.violations:
         raise typer.Exit(EXIT_RULES_BROKEN)
 
@@ -235,6 +267,8 @@ def load_single_period(instance_dir: Path) -> Instance:
     """The instance of a single-period command; a multi-period folder (it has demand.csv)
     is refused with a pointer to `triage plan` (exit 2): its supply arrives over time in
     deliveries.csv, so one allocation of `supply` would not be its answer."""
+    from optimiser.engine import multiperiod_problem
+    from optimiser.instance import load_instance
     from optimiser.multiperiod.instance import is_multiperiod
 
     if is_multiperiod(instance_dir):
@@ -249,8 +283,8 @@ def _units_problem(value: Any, shown: str | None = None) -> str | None:
         return f"units must be a whole number >= 0, got {shown}"
     if not math.isfinite(value) or value != int(value) or value < 0:
         return f"units must be a whole number >= 0, got {shown}"
-    if value > MAX_SUPPLY:
-        return f"units must be at most {MAX_SUPPLY:,}, got {shown}"
+    if value > MAX_UNITS:
+        return f"units must be at most {MAX_UNITS:,}, got {shown}"
     return None
 
 
@@ -344,4 +378,4 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
     return out
 
 
-__all__ = ["read_allocation", "to_specs", "write_result"]
+__all__ = ["read_allocation", "write_result"]

@@ -61,6 +61,25 @@ WorkersOpt = Annotated[
 ]
 
 
+def require_service_extra() -> None:
+    """A clear error when the service's packages (the `service` extra) are not installed."""
+    import importlib.util
+
+    def installed(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    missing = [m for m in ("fastapi", "uvicorn", "sqlalchemy", "fastapi_offline",
+                           "pydantic_settings", "prometheus_client") if not installed(m)]
+    if missing:
+        raise InputError(Problem(
+            f"triage serve needs the service extra ({', '.join(missing)} not installed): "
+            "pip install 'regional-triage[service]'"
+        ))
+
+
 @app.command("serve")
 def serve_command(
     host: HostOpt = None,
@@ -71,6 +90,7 @@ def serve_command(
     workers: WorkersOpt = None,
 ) -> None:
     """Serve the engine over HTTP (docs/service.md). Tokens: TRIAGE_TOKENS or TRIAGE_TOKENS_FILE."""
+    require_service_extra()
     from optimiser.service.settings import Settings
     from optimiser.service.workers import start_solver_fork_server
 

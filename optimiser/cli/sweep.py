@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 
-from optimiser.cli import app
+from optimiser.cli import Verbosity, app
 from optimiser.cli.common import check_out_apart, echo_json
 from optimiser.errors import InputError, Problem
-from optimiser.instance import load_instance
 
 Dir = Annotated[
     Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
@@ -100,6 +99,7 @@ def sweep_command(
     Writes variants.parquet/.csv (one row per variant) and regions.parquet/.csv (one row per
     variant and region) into --out. Interrupted? Run the same command again: it resumes.
     """
+    from optimiser.instance import load_instance
     from optimiser.sweeps import run_sweep
 
     if not vary:
@@ -120,7 +120,7 @@ def sweep_command(
         out=out,
         workers=workers,
         scheduler=dask_scheduler,
-        progress=not no_progress,
+        progress=not no_progress and not Verbosity.quiet(),
         greedy=not no_greedy,
     )
     if json_output:
@@ -199,6 +199,7 @@ def report_command(
     frontier, tornado (and a sweep's charts), with provenance for audit; with --from-plan, the
     plan's report (survivors, deliveries, shortfall, per region, over time)."""
     from optimiser.html_report import build_report, read_plan_input, write_report
+    from optimiser.instance import load_instance
     from optimiser.sweeps import load_sweep
 
     if tornado_pct < 0 or tornado_pct >= 100:

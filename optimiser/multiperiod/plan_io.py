@@ -39,7 +39,8 @@ KINDS = ("ship", "transfer", "patients", "admit")
 MOVEMENTS = ("ship", "transfer")
 PLAN_COLUMNS = ["kind", "day", "from", "to", "units", "arrives", "cohort_day"]
 DATE_COLUMNS = ["dispatch_date", "arrival_date"]
-INFO_COLUMNS = ["status"]  # written by the engine, ignored when read
+# written by the engine (manifest.csv: ids, names, resource), ignored when read
+INFO_COLUMNS = ["status", "shipment_id", "resource", "from_name", "to_name"]
 MAX_PROBLEMS = 30
 
 
@@ -86,13 +87,18 @@ def validate_plan(
     file = raw.attrs.get("file", "plan")
     raw.attrs["lines"] = np.asarray(raw.attrs.get("lines", range(2, len(raw) + 2)), dtype=np.int64)
     problems: list[Problem] = []
+    # manifest.csv as it is: its dates stand for the day numbers when those are left out
+    for number, date in (("day", "dispatch_date"), ("arrives", "arrival_date")):
+        if number not in raw.columns and date in raw.columns:
+            raw = raw.assign(**{number: raw[date]})
     required = ["day", "from", "to", "units"]
     missing = [c for c in required if c not in raw.columns]
     if missing:
         raise InputError(
             Problem(
                 f"missing required column(s): {', '.join(missing)} (columns: "
-                f"{', '.join(PLAN_COLUMNS)})",
+                f"{', '.join(PLAN_COLUMNS)}; dispatch_date and arrival_date may stand for day "
+                "and arrives)",
                 file=file,
             )
         )

@@ -1,6 +1,10 @@
-"""Readable text for `triage plan` and `triage check-plan`."""
+"""Readable text for `triage plan` and `triage check-plan`, the manifest a warehouse reads
+(`warehouse_manifest`) and why a short region gives units away (`short_donors`)."""
 
 from __future__ import annotations
+
+import textwrap
+from typing import Any
 
 import pandas as pd
 
@@ -8,6 +12,128 @@ from optimiser.multiperiod.results import CheckResult, PlanResult
 
 MANIFEST_ROWS = 25
 REGION_ROWS = 20
+ID_PREFIX = {"ship": "SH", "transfer": "TR", "patients": "PT"}
+#: manifest.csv, in the order a warehouse reads it (cohort_day only when patients move)
+MANIFEST_COLUMNS = (
+    "shipment_id", "kind", "resource", "dispatch_date", "day", "from", "from_name", "to",
+    "to_name", "units", "arrival_date", "arrives", "status", "cohort_day",
+)
+
+
+def warehouse_manifest(result: PlanResult) -> pd.DataFrame:
+    """The manifest as a warehouse reads it: a stable shipment id per movement (kind, day,
+    origin and destination: the same move keeps its id when the plan is made again), the
+    resource, region names beside the ids, dates first; no column that is always empty
+    (cohort_day is kept only when patients move). `triage plan --executed` reads it back."""
+    m = result.manifest.copy()
+    if not len(m):
+        return pd.DataFrame(columns=[c for c in MANIFEST_COLUMNS if c != "cohort_day"])
+    names = result.regions["name"].astype(str).to_dict() if "name" in result.regions else {}
+    m["resource"] = [
+        "patient" if k == "patients" else result.resource for k in m["kind"].astype(str)
+    ]
+    m["from_name"] = [names.get(str(r), str(r)) for r in m["from"]]
+    m["to_name"] = [names.get(str(r), str(r)) for r in m["to"]]
+    ids: list[str] = []
+    seen: dict[str, int] = {}
+    for kind, day, src, dst in zip(m["kind"], m["day"], m["from"], m["to"], strict=True):
+        base = f"{ID_PREFIX.get(str(kind), str(kind)[:2].upper())}-{int(day):03d}-{src}-{dst}"
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    m["shipment_id"] = ids
+    columns = [c for c in MANIFEST_COLUMNS if c in m]
+    if "cohort_day" in m and pd.to_numeric(m["cohort_day"], errors="coerce").isna().all():
+        columns.remove("cohort_day")
+    return m[columns].reset_index(drop=True)
+
+
+def short_donors(result: PlanResult, daily: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Regions that send units out while some of their own patients are not admitted, with
+    the reason read from the plan's own daily table: on the days they send, they hold spare
+    units and admit every patient; the patients they could not admit came on other days
+    (before a unit could arrive, since a patient waits at most max_wait_days)."""
+    regions = result.regions
+    daily = result.daily if daily is None else daily
+    needed = {"transfers_out", "not_admitted"}
+    if not len(regions) or not needed <= set(regions.columns) or not len(daily):
+        return []
+    m = result.manifest
+    out = []
+    wait = int((result.settings or {}).get("max_wait_days") or 0)
+    donors = regions[(regions["transfers_out"] > 0) & (regions["not_admitted"] > 0.5)]
+    for rid, row in donors.sort_values("not_admitted", ascending=False).iterrows():
+        sent = m[(m["kind"] == "transfer") & (m["from"].astype(str) == str(rid))]
+        mine = daily[daily["region"].astype(str) == str(rid)].set_index("day")
+        send_days = sorted({int(d) for d in sent["day"]})
+        lost_days = sorted(int(d) for d in mine.index[mine["not_admitted"] > 0.5])
+        lost_on_send_days = float(mine.loc[mine.index.isin(send_days), "not_admitted"].sum())
+        spare = mine.loc[mine.index.isin(send_days), "spare_units"] if "spare_units" in mine \
+            else pd.Series(dtype=float)
+        dates = mine["date"].astype(str).to_dict() if "date" in mine else {}
+        out.append({
+            "region": str(rid),
+            "name": str(row.get("name", rid)),
+            "units_out": float(row["transfers_out"]),
+            "not_admitted": float(row["not_admitted"]),
+            "send_days": send_days,
+            "lost_days": lost_days,
+            "lost_on_send_days": lost_on_send_days,
+            "spare_min": float(spare.min()) if len(spare) else None,
+            "spare_max": float(spare.max()) if len(spare) else None,
+            "max_wait_days": wait,
+            "dates": dates,
+        })
+    return out
+
+
+def _days(days: list[int], dates: dict[int, str]) -> str:
+    if not days:
+        return "on no day"
+    first, last = days[0], days[-1]
+    if first in dates and last in dates:
+        return f"on {dates[first]}" if first == last else f"{dates[first]} to {dates[last]}"
+    return f"on day {first}" if first == last else f"days {first}-{last}"
+
+
+def short_donor_text(donor: dict[str, Any], resource: str = "unit") -> str:
+    """One sentence: why this short region gives units away."""
+    r = donor
+    head = (
+        f"{r['region']} sends {r['units_out']:,.0f} {resource}s out "
+        f"({_days(r['send_days'], r['dates'])}) while {r['not_admitted']:,.0f} of its patients "
+        f"are not admitted ({_days(r['lost_days'], r['dates'])})"
+    )
+    wait = r["max_wait_days"]
+    patience = (
+        "a patient is admitted the day they need a unit or not at all"
+        if wait == 0
+        else f"a patient waits at most {wait} day{'s' * (wait > 1)} for a unit"
+    )
+    if r["lost_on_send_days"] < 0.5:
+        spare = ""
+        if r["spare_min"] is not None:
+            low, high = r["spare_min"], r["spare_max"]
+            spare = (
+                f", with {low:,.0f} units to spare after sending" if low == high
+                else f", with {low:,.0f}-{high:,.0f} units to spare after sending"
+            )
+        first, last = min(r["send_days"]), max(r["send_days"])
+        if all(d < first for d in r["lost_days"]):
+            when = "came earlier, when no unit could reach them in time"
+        elif all(d > last for d in r["lost_days"]):
+            when = "come later, when the units it sent are worth more where they went"
+        else:
+            when = "came on other days"
+        return (
+            f"{head}: on the days it sends, every patient of {r['region']} is admitted{spare}; "
+            f"the patients it could not admit {when} ({patience}), so its idle units save more "
+            "lives where patients need them."
+        )
+    return (
+        f"{head}: {r['lost_on_send_days']:,.0f} of those patients come on days it sends units "
+        f"out ({patience}); the plan keeps them elsewhere because a fairness constraint, a "
+        "lead time or a donor rule makes that worth more lives over the horizon."
+    )
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -65,8 +191,11 @@ def plan_text(result: PlanResult) -> str:
             + f"; {_num(result.reserve_left, 0)} units left in the depots"
         )
         lines.append("")
-        shown = m.head(MANIFEST_ROWS)
-        lines.append(shown.drop(columns=["cohort_day"], errors="ignore").to_string(index=False))
+        shown = warehouse_manifest(result).head(MANIFEST_ROWS)
+        lines.append(
+            shown.drop(columns=["cohort_day", "day", "arrives", "resource", "from_name",
+                                "to_name", "status"], errors="ignore").to_string(index=False)
+        )
         if len(m) > MANIFEST_ROWS:
             lines.append(f"... {len(m) - MANIFEST_ROWS} more rows (--out DIR writes manifest.csv)")
     else:
@@ -97,6 +226,14 @@ def plan_text(result: PlanResult) -> str:
             lines.append("")
             lines.append("regions with deliveries, transfers or shortfall:")
             lines.append(busy[cols].round(1).to_string())
+    donors = short_donors(result)
+    if donors:
+        lines += ["", "why short regions give units away:"]
+        for donor in donors[:5]:
+            lines.append(textwrap.fill(short_donor_text(donor, result.resource), width=100,
+                                       initial_indent="- ", subsequent_indent="  "))
+        if len(donors) > 5:
+            lines.append(f"- and {len(donors) - 5} more region(s) (see the report)")
     lines.append("")
     lines.append(price_text(result.price_of_fairness))
     return "\n".join(lines)
@@ -105,10 +242,11 @@ def plan_text(result: PlanResult) -> str:
 def price_text(price: pd.DataFrame) -> str:
     if price.empty:
         return "price of fairness: no fairness constraint active"
-    table = price.copy()
-    for col in ("lives_saved_alone", "lives_lost_alone", "lives_lost_marginal"):
-        table[col] = table[col].map(lambda v: "-" if v is None or v != v else f"{v:,.2f}")
-    return "price of fairness over the horizon (expected lives):\n" + table.to_string(index=False)
+    from optimiser.report import price_table
+
+    return "price of fairness over the horizon (expected lives):\n" + price_table(
+        price
+    ).to_string(index=False)
 
 
 def check_text(result: CheckResult) -> str:

@@ -153,6 +153,77 @@ class PlanResult:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
+    @classmethod
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        *,
+        manifest: pd.DataFrame | None = None,
+        plan: pd.DataFrame | None = None,
+        daily: pd.DataFrame | None = None,
+    ) -> PlanResult:
+        """The inverse of to_dict (a `triage plan --json` object or result.json). The JSON
+        holds no daily table and no admit rows: give `daily` and `plan` (daily.csv and
+        plan.csv of `plan --out`) to have them; `manifest` (manifest.csv) replaces the one
+        rebuilt from `shipments` and `patient_transfers`. KeyError, TypeError or ValueError
+        when the object is not the contract's."""
+        regions = pd.DataFrame(data["regions"]).set_index("region")
+        regions.index = regions.index.astype(str)
+        if manifest is None:
+            manifest = pd.DataFrame(
+                [dict(m) for m in data.get("shipments") or []]
+                + [
+                    {"kind": "patients", "units": p.get("patients"), **p}
+                    for p in data.get("patient_transfers") or []
+                ]
+            )
+        solver = data.get("solver")
+        return cls(
+            instance=str(data["instance"]),
+            status=str(data["status"]),
+            days=int(data["days"]),
+            start_date=data.get("start_date"),
+            lives_saved=data.get("lives_saved"),
+            lives_optimal=data.get("lives_optimal"),
+            constraints=tuple(data.get("constraints") or ()),
+            settings=dict(data.get("settings") or {}),
+            manifest=manifest,
+            plan=plan if plan is not None else pd.DataFrame(),
+            daily=daily if daily is not None else pd.DataFrame(),
+            regions=regions,
+            price_of_fairness=pd.DataFrame(
+                data.get("price_of_fairness") or [], columns=PRICE_COLUMNS
+            ),
+            shortfall=data.get("shortfall_resource_days"),
+            supply_shortfall=data.get("supply_shortfall_resource_days"),
+            logistics_cost=data.get("logistics_cost"),
+            reserve_left=data.get("reserve_left"),
+            today=int(data.get("today") or 0),
+            executed_rows=int(data.get("executed_rows") or 0),
+            explanation=data.get("explanation"),
+            solver=None
+            if not solver
+            else SolverInfo(
+                name=str(solver.get("name")),
+                version=str(solver.get("version")),
+                gap=solver.get("gap"),
+                seconds=float(solver.get("seconds") or 0.0),
+                solves=int(solver.get("solves") or 0),
+            ),
+            timings=dict(data.get("timings") or {}),
+            fingerprint=str(data.get("fingerprint") or ""),
+            resource=str(data.get("resource") or "ventilator"),
+            sizes=dict(data.get("model_size") or {}),
+            notes=tuple(data.get("notes") or ()),
+            objective_bound=data.get("objective_bound"),
+        )
+
+    def _repr_html_(self) -> str:
+        """A summary for notebooks (optimiser.notebook)."""
+        from optimiser.notebook import plan_html
+
+        return plan_html(self)
+
 
 @dataclass(frozen=True)
 class CheckResult:

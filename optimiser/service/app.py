@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from optimiser import __version__
 from optimiser.service.core import Service
 from optimiser.service.errors import install_handlers
-from optimiser.service.middleware import PUBLIC_PATHS, ServiceMiddleware
+from optimiser.service.middleware import DOCS_ASSETS, PUBLIC_PATHS, ServiceMiddleware
 from optimiser.service.routers import bedside, jobs, solve, system
 from optimiser.service.settings import Settings
 from optimiser.service.workers import Runner
@@ -41,7 +42,9 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         finally:
             await service.stop()
 
-    app = FastAPI(
+    # Swagger UI's JavaScript and CSS come from the installed fastapi-offline package, not a
+    # CDN: /docs works on an air-gapped network
+    app = FastAPIOffline(
         title="Regional triage solver service",
         version=__version__,
         description=DESCRIPTION,
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        static_url=DOCS_ASSETS.rstrip("/"),
     )
     app.state.service = service
     install_handlers(app)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json"})
+DOCS_ASSETS = "/docs/assets/"  # Swagger UI's own files (public code, no data): no token
 JSON_TYPES = ("application/json",)
 CLOSE = {"Connection": "close"}  # the rest of the body is not read: end the connection
 SECURITY_HEADERS = [
@@ -101,7 +102,8 @@ class ServiceMiddleware:
 
         try:
             try:
-                if scope["path"] not in self.public:
+                path = scope["path"]
+                if path not in self.public and not path.startswith(DOCS_ASSETS):
                     owner = self._authenticate(scope)
                 media = _media_type(scope)
                 has_body = scope.get("method") in ("POST", "PUT", "PATCH")

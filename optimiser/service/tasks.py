@@ -448,7 +448,7 @@ def validate_plan(request: Mapping[str, Any], time_limit: float | None = None) -
 
 def _multiperiod_available() -> bool:
     try:
-        import optimiser.multiperiod  # noqa: F401
+        import optimiser.multiperiod.engine  # noqa: F401  (loaded now: solver processes start warm)
     except ImportError:
         return False
     return True

@@ -531,7 +531,13 @@ def _run(
             jobs = [(c, chunks[c], [records[i] for i in chunks[c]]) for c in todo_now]
             in_process = scheduler is None and (
                 workers == 1
-                or (workers is None and sum(len(j[1]) for j in jobs) < IN_PROCESS_BELOW)
+                or (
+                    workers is None
+                    and (
+                        sum(len(j[1]) for j in jobs) < IN_PROCESS_BELOW
+                        or _all_greedy(plan, [row for j in jobs for row in j[2]])
+                    )
+                )
             )
             if in_process:
                 for c, ids, rows in jobs:
@@ -604,6 +610,15 @@ def _progress(enabled: bool, total: int, initial: int, name: str) -> Any:
 
 Job = tuple[int, list[int], list[dict[str, Any]]]  # chunk, variant ids, their values
 Accept = Callable[[int, pd.DataFrame, pd.DataFrame], None]
+
+
+def _all_greedy(plan: SweepPlan, rows: list[dict[str, Any]]) -> bool:
+    """Does the exact greedy solve every variant? Then this process is faster than a pool
+    (about 0.5 ms a variant against the pool's start-up: 0.12 s against 2.4 s for 286
+    lives-only variants of us-states-2020), and a script needs no `__main__` guard."""
+    return all(
+        plan.uses_greedy(variant_constraints(plan.constraints, plan.dims, row)) for row in rows
+    )
 
 
 def _died_rows(plan: SweepPlan, job: Job, deaths: int) -> pd.DataFrame:

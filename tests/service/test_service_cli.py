@@ -13,6 +13,8 @@ import pytest
 
 from optimiser.service.auth import TokenRegistry
 
+pytestmark = pytest.mark.slow  # fault tests of server start-up (each starts a server)
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a Dask cluster
+
 distributed = pytest.importorskip("distributed")
 
 

@@ -11,6 +11,8 @@ import httpx
 import psutil
 import pytest
 
+pytestmark = pytest.mark.slow  # soak and fault: load, kill -9, restart
+
 
 def variants(pugh: dict[str, Any], states: dict[str, Any]) -> list[dict[str, Any]]:
     """25 different requests: supplies, constraints and policies on two instances."""

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a throwaway PostgreSQL cluster and a replica takeover
+
 
 @pytest.mark.slow
 def test_a_replica_takes_over_the_jobs_of_a_killed_one(

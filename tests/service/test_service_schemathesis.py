@@ -17,6 +17,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import checks
 from schemathesis.generation.modes import GenerationMode
 
+pytestmark = pytest.mark.slow  # property-based fuzzing of every endpoint
+
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
 # Rules that tie several fields together (a JSON schema cannot state them): the only reasons
 # the engine may refuse a request the schema allows (docs/service.md).
