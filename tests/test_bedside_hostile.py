@@ -52,3 +52,22 @@ def test_an_out_folder_holding_the_overrides_is_refused(run_cli, case, tmp_path)
     assert again.returncode == 2, again.stdout
     assert "contains the overrides file" in again.stderr
     assert overrides.is_file()
+
+
+@pytest.mark.parametrize("column", ["survival_without", "survival_with", "expected_days",
+                                    "life_expectancy_years", "sofa", "age_years", "arrival",
+                                    "deprivation_decile"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_json_nan_and_infinity_are_refused_not_read_as_blank(column, value):
+    """Python's JSON reads NaN and Infinity: NaN in survival_without was taken as a blank
+    cell (0, the RAPR default) and answered 200; NaN in expected_days crashed the solver."""
+    from optimiser.bedside import case_to_dict, inputs_from_dict
+    from optimiser.errors import InputError
+
+    body = case_to_dict(EXAMPLE)
+    body["patients"][3][column] = value
+    with pytest.raises(InputError) as err:
+        inputs_from_dict(body)
+    fields = [(p.line, p.column) for p in err.value.problems]
+    assert (4, column) in fields, [str(p) for p in err.value.problems]
+    assert "finite" in str(err.value.problems[0])

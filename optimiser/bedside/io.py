@@ -233,6 +233,8 @@ def _json_type_problem(column: str, value: Any, text: set[str], flags: set[str])
             return f"must be a number, got {value!r:.40}"
         if isinstance(value, int) and abs(value) > 10**15:
             return f"must be a number of at most 15 digits, got {value!r:.40}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
         return None
     if column == "comorbidity":
         return None if value in ("none", "major", "severe") else (
@@ -244,6 +246,8 @@ def _json_type_problem(column: str, value: Any, text: set[str], flags: set[str])
             f"a category flag of the policy: must be true or false, got {value!r:.40}")
     if not isinstance(value, str | int | float | bool):
         return f"must be a string, a number or a boolean, got {value!r:.40}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
     return None
 
 
