@@ -237,6 +237,8 @@ def _survival(columns: dict[str, list[Any]], lines: list[int], fail: Any,
             mapped = None
             if policy is not None and not math.isnan(sofa[i]):
                 mapped = policy.survival_from_sofa(int(sofa[i]))
+            if mapped is None and policy is None and not math.isnan(sofa[i]):
+                continue  # the policy's own problems are listed; its table cannot be read
             if mapped is None:
                 where = "survival_with" if given else "sofa"
                 hint = ("give survival_with, or sofa with a survival_from_sofa table in the "
