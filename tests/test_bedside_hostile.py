@@ -71,3 +71,145 @@ def test_json_nan_and_infinity_are_refused_not_read_as_blank(column, value):
     fields = [(p.line, p.column) for p in err.value.problems]
     assert (4, column) in fields, [str(p) for p in err.value.problems]
     assert "finite" in str(err.value.problems[0])
+
+
+def _log_of(folder: Path, tmp_path: Path) -> Path:
+    from optimiser.bedside import allocate, load_inputs
+    from optimiser.bedside.log import write_log
+
+    log = tmp_path / "log.jsonl"
+    write_log(log, allocate(load_inputs(folder), price=False, protocols=False),
+              {"time_limit": None})
+    return log
+
+
+def _edit_header(log: Path, edit: object) -> None:
+    import json
+
+    lines = log.read_text().splitlines()
+    head = json.loads(lines[0])
+    edit(head)  # type: ignore[operator]
+    lines[0] = json.dumps(head, sort_keys=True, separators=(",", ":"))
+    log.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("seed", 1), ("approved_by", "Dr Nobody"), ("approval_date", "2020-01-01"),
+    ("objective", "life_years"),
+])
+def test_an_edited_log_header_is_caught(case, tmp_path, field, value):
+    """The summary hash covered the decision lines only: a header claiming another seed or
+    another approver replayed as 'identical'."""
+    from optimiser.bedside.log import replay
+
+    log = _log_of(case, tmp_path)
+    _edit_header(log, lambda head: head.__setitem__(field, value))
+    outcome = replay(log)
+    assert not outcome.identical
+    assert any(f"header field {field!r}" in d for d in outcome.differences), outcome.differences
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda head: head.__setitem__("inputs", []), "field 'inputs'"),
+    (lambda head: head.__setitem__("rule_fallback", "all"), "field 'rule_fallback'"),
+    (lambda head: head.__setitem__("overrides", 3), "field 'overrides'"),
+])
+def test_a_malformed_log_header_is_an_input_error(case, tmp_path, edit, expected):
+    from optimiser.bedside.log import replay
+    from optimiser.errors import InputError
+
+    log = _log_of(case, tmp_path)
+    _edit_header(log, edit)
+    with pytest.raises(InputError, match=expected):
+        replay(log)
+    log.write_text("[1, 2]\n" + "\n".join(log.read_text().splitlines()[1:]) + "\n")
+    with pytest.raises(InputError, match="line 1: not a JSON object"):
+        replay(log)
+
+
+def test_a_time_limit_fallback_says_so_and_replays_whatever_the_speed(case, tmp_path,
+                                                                     monkeypatch):
+    """A decision the program could not prove in time fell back to the rule, but its reason
+    still claimed 'the allocation of most expected benefit', and replay re-ran it under the
+    logged time limit (a faster machine proved the optimum: a different decision)."""
+    import json
+
+    import numpy as np
+
+    from optimiser.bedside import allocate, load_inputs
+    from optimiser.bedside import decide as decide_module
+    from optimiser.bedside.log import replay, write_log
+    from optimiser.bedside.snapshot import Outcome
+    from optimiser.solver import SolveStatus
+
+    class Stopped:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def solve(self, *args: object, **kwargs: object) -> Outcome:
+            return Outcome(SolveStatus.TIME_LIMIT, None, None, None, 0.0, 1, "time-limit")
+
+    inputs = load_inputs(case)
+    proved = allocate(inputs, price=False, protocols=False)
+    monkeypatch.setattr(decide_module, "SnapshotIP", Stopped)
+    stopped = allocate(inputs, price=False, protocols=False, time_limit=5.0)
+    assert stopped.status == "time_limit"
+    assert not np.array_equal(proved.patients["decision"], stopped.patients["decision"])
+    candidates = stopped.patients[stopped.patients["candidate"]]
+    assert all("stopped by the time limit" in r for r in candidates["reason"])
+    log = tmp_path / "log.jsonl"
+    write_log(log, stopped, {"time_limit": 5.0})
+    assert json.loads(log.read_text().splitlines()[0])["rule_fallback"] == [["H1", 0]]
+    monkeypatch.undo()  # the replay's program proves its optimum: the log still replays
+    outcome = replay(log)
+    assert outcome.identical, outcome.differences
+
+
+def test_one_policy_problem_is_not_one_problem_per_patient(case):
+    """A policy that fails to load left every SOFA-only patient 'without a survival
+    probability': 14 false problems after the one true one."""
+    from optimiser.bedside import load_inputs
+    from optimiser.errors import InputError
+
+    text = (case / "policy.toml").read_text().replace('objective = "lives"', "objective = 3")
+    (case / "policy.toml").write_text(text)
+    with pytest.raises(InputError) as err:
+        load_inputs(case)
+    found = [str(p) for p in err.value.problems]
+    assert len(found) == 1 and "field 'objective'" in found[0], found
+
+
+def test_overrides_move_units_never_create_them(case, tmp_path):
+    """A 'unit' override with no one giving a unit up recorded 5 units given where 4 are
+    free, without a word."""
+    from optimiser.bedside import allocate, load_inputs
+    from optimiser.bedside.log import read_overrides
+    from optimiser.errors import InputError
+
+    inputs = load_inputs(case)
+    known = set(inputs.cohort.patients.index)
+    path = tmp_path / "overrides.csv"
+    path.write_text("patient,decision,justification,officer\n"
+                    "P0011,unit,shortest course,Dr Example\n")
+    with pytest.raises(InputError) as err:
+        allocate(inputs, price=False, protocols=False, overrides=read_overrides(path, known))
+    message = str(err.value.problems[0])
+    assert message.startswith("overrides.csv, line 2, column 'decision'"), message
+    assert "5 units at H1 on day 0, where 4 are free" in message
+    path.write_text("patient,decision,justification,officer\n"
+                    "P0011,unit,shortest course,Dr Example\n"
+                    "P0009,no_unit,lowest benefit of those recommended,Dr Example\n")
+    result = allocate(inputs, price=False, protocols=False,
+                      overrides=read_overrides(path, known))
+    assert (result.patients["final"] == "unit").sum() == 4
+
+
+def test_an_approval_dated_in_the_future_is_refused(case):
+    """'approved on 2999-01-01' was recorded in every output as if it were an approval."""
+    from optimiser.bedside import load_inputs
+    from optimiser.errors import InputError
+
+    text = (case / "policy.toml").read_text().replace("date = 2024-03-01", "date = 2999-01-01")
+    (case / "policy.toml").write_text(text)
+    with pytest.raises(InputError, match=r"field 'approval.date': is in the future"):
+        load_inputs(case)

@@ -7,7 +7,7 @@ and price of fairness -> BedsideResult (results.py) -> decision log (log.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,15 @@ def allocate(
     protocols: bool = True,
     time_limit: float | None = None,
     overrides: pd.DataFrame | None = None,
+    rule_batches: Collection[tuple[str, int]] = (),
 ) -> BedsideResult:
     """Decide who receives the units, day by day and site by site, under the policy.
 
     One decision day (every candidate arrived the same day): a snapshot, priced by the
     integer program. Several: the online rule over the horizon, with the offline optimum
-    and the gap. `overrides` (log.read_overrides) record the officer's deviations."""
+    and the gap. `overrides` (log.read_overrides) record the officer's deviations.
+    `rule_batches` (site, day): decided by the policy's rule (replay of a run whose program
+    was stopped there by its time limit; the log lists them)."""
     t0 = time.perf_counter()
     if not isinstance(inputs, BedsideInputs):
         inputs = load_inputs(inputs)
@@ -61,16 +64,17 @@ def allocate(
     mode = "snapshot" if len(days) <= 1 else "horizon"
     options = EXACT
     online = run_online(stream, policy, ranking, record=True, method=policy.method,
-                        options=options, deadline=deadline)
+                        options=options, deadline=deadline,
+                        rule_batches=frozenset((str(a), int(b)) for a, b in rule_batches))
     timings = {"decide": time.perf_counter() - t0}
     notes: list[str] = []
-    stopped = [d for d in online.decisions if d.outcome is not None and d.method == "rule"
-               and policy.method == "optimal"]
+    stopped = [d for d in online.decisions if d.method == "rule" and policy.method == "optimal"]
     if stopped:
         notes.append(f"time limit: {len(stopped)} decision(s) fell back to the policy's rule")
     table = patient_table(stream, patients, ranking, online, policy)
     if overrides is not None:
         table = apply_overrides(table, overrides)
+        _check_override_capacity(table, online, overrides)
     benefit = ranking.benefit
     treated = online.treated
     value = float(benefit[treated].sum())
@@ -131,6 +135,10 @@ def allocate(
     )
 
 
+STOPPED = ("the program was stopped by the time limit before proving its optimum, so the "
+           "policy's rule decided")
+
+
 def _left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.01, deadline - time.perf_counter())
 
@@ -151,6 +159,7 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
     batch_rank = np.zeros(n, dtype=np.int64)
     batch_size = np.zeros(n, dtype=np.int64)
     lowest_served: dict[tuple[int, int], float] = {}
+    by_rule = {(d.batch.site, d.batch.day) for d in online.decisions if d.method == "rule"}
     for s, t, members in stream.batches:
         candidates = members[~ranking.excluded[members]]
         order = candidates[np.argsort(ranking.rank[candidates], kind="stable")]
@@ -177,13 +186,18 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
                       if released else f"a unit from {name!r}")
             reason = (f"{source} at {site} on day {t}; ranked {batch_rank[i]} of "
                       f"{batch_size[i]} ({policy.priority})")
-            if policy.method == "optimal":
+            if (site, t) in by_rule and policy.method == "optimal":
+                reason += f"; {STOPPED}"
+            elif policy.method == "optimal":
                 reason += "; in the allocation of most expected benefit under the reserves"
         else:
             decision = "no_unit"
             free = int(online.free_units[i])
             if free == 0:
                 reason = f"no free unit at {site} on day {t}"
+            elif (site, t) in by_rule and policy.method == "optimal":
+                reason = (f"{free} unit(s) free at {site} on day {t} went to candidates ranked "
+                          f"higher (ranked {batch_rank[i]} of {batch_size[i]}); {STOPPED}")
             elif policy.method == "optimal":
                 low = lowest_served.get((s, t))
                 reason = (f"{free} unit(s) free at {site} on day {t}; the allocation of most "
@@ -217,6 +231,27 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFram
         table.loc[str(pid), "override"] = (f"{row['decision']} by {row['officer']}: "
                                            f"{row['justification']}")
     return table
+
+
+def _check_override_capacity(table: pd.DataFrame, online: OnlineRun,
+                             overrides: pd.DataFrame) -> None:
+    """Overrides may move units between patients, never create them: at each site and day,
+    the patients given a unit that day number at most the units free that day."""
+    problems = []
+    given = table[table["final"] == "unit"]
+    free = pd.Series(online.free_units, index=table.index)
+    for (site, day), group in given.groupby(["site", "day"], sort=True):
+        units = int(free[group.index].max())
+        overridden = [str(p) for p in group.index if p in overrides.index]
+        if len(group) > units and overridden:
+            problems.append(Problem(
+                f"the overrides give {len(group)} units at {site} on day {day}, where "
+                f"{units} are free (overridden: {', '.join(overridden)}); record which "
+                "recommended patient goes without (decision no_unit)",
+                file=overrides.attrs.get("file", "overrides"),
+                line=overrides.attrs.get("lines", {}).get(overridden[0]), column="decision"))
+    if problems:
+        raise InputError(problems)
 
 
 def site_table(stream: Stream, patients: pd.DataFrame, online: OnlineRun,
