@@ -213,3 +213,21 @@ def test_an_approval_dated_in_the_future_is_refused(case):
     (case / "policy.toml").write_text(text)
     with pytest.raises(InputError, match=r"field 'approval.date': is in the future"):
         load_inputs(case)
+
+
+@pytest.mark.parametrize(("option", "value"), [("patients", 100_000_000), ("days", 10**9)])
+def test_a_compare_stream_too_large_for_memory_is_refused(option, value):
+    """`compare --patients 100000000` was killed by the kernel (out of memory), exit 137."""
+    from optimiser.bedside.compare import CompareSpec
+    from optimiser.errors import InputError
+
+    with pytest.raises(InputError, match=f"option '{option}': at most"):
+        CompareSpec(replications=1, **{option: value}).check()  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_compare_refuses_no_workers(run_cli):
+    result = run_cli("bedside", "compare", EXAMPLE, "--workers", "0", "--replications", "1",
+                     "--no-progress")
+    assert result.returncode == 2, result.stdout[:300]
+    assert "option 'workers': must be a whole number >= 1" in result.stderr

@@ -240,6 +240,11 @@ def compare_command(
     spec = CompareSpec(replications=replications, seed=seed, stream=stream, patients=patients,
                        days=days)
     spec.check()
+    if workers is not None and workers < 1:
+        from optimiser.errors import Problem
+
+        raise InputError(Problem(f"must be a whole number >= 1, got {workers}",
+                                 column="workers", column_word="option"))
     if out is not None:
         check_out_apart(out, *_input_paths(case, units, policy, existing_capacity))
     result = compare(inputs, spec, workers=workers, scheduler=dask_scheduler,
