@@ -231,3 +231,35 @@ def test_compare_refuses_no_workers(run_cli):
                      "--no-progress")
     assert result.returncode == 2, result.stdout[:300]
     assert "option 'workers': must be a whole number >= 1" in result.stderr
+
+
+REGIONAL_CASE = Path(__file__).resolve().parents[1] / "instances" / "bedside-synthetic"
+REGIONAL = Path(__file__).resolve().parents[1] / "instances" / "bedside-synthetic-regional"
+
+
+def test_curve_refuses_no_extra_units_and_counts_a_site_once(tmp_path):
+    """--max-units -1 wrote curves of no unit (exit 0); --sites H1,H1 wrote H1's tiers twice."""
+    import pandas as pd
+
+    from optimiser.bedside import load_inputs
+    from optimiser.bedside.curve import curves_to_instance
+    from optimiser.errors import InputError
+
+    inputs = load_inputs(REGIONAL_CASE)
+    for bad in (-1, 0):
+        with pytest.raises(InputError, match="option 'max-units': must be a whole number >= 1"):
+            curves_to_instance(inputs, REGIONAL, tmp_path / f"bad{bad}", None, bad)
+    out = tmp_path / "once"
+    out.mkdir()
+    curves, _ = curves_to_instance(inputs, REGIONAL, out, ["H1", "H1"], 3)
+    assert [c.site for c in curves] == ["H1"]
+    tiers = pd.read_csv(out / "tiers.csv")
+    assert abs(tiers.loc[tiers["region"] == "H1", "share"].sum() - 1.0) < 1e-9
+
+
+@pytest.mark.slow
+def test_generate_refuses_a_horizon_its_patients_file_could_not_hold(run_cli, tmp_path):
+    result = run_cli("bedside", "generate", "--out", tmp_path / "gen", "--days", "100000000")
+    assert result.returncode == 2 and "option 'days': must be >= 1 and <= 100,000" in (
+        result.stderr)
+    assert not (tmp_path / "gen").exists()

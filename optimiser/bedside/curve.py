@@ -106,8 +106,13 @@ def curves_to_instance(inputs: BedsideInputs, regional: str | Path, out: Path,
     """Copy the regional instance to `out` with each site's curve as tiers (module doc)."""
     from optimiser.instance import load_instance
 
+    if max_units is not None and (isinstance(max_units, bool) or not isinstance(max_units, int)
+                                  or max_units < 1):
+        raise InputError(Problem(f"must be a whole number >= 1, got {max_units!r}",
+                                 column="max-units", column_word="option"))
     instance = load_instance(regional)
-    chosen = sites or [s for s in inputs.units.sites if s in instance.region_ids]
+    chosen = (list(dict.fromkeys(sites)) if sites
+              else [s for s in inputs.units.sites if s in instance.region_ids])
     unknown = [s for s in chosen if s not in instance.region_ids]
     if unknown or not chosen:
         raise InputError(Problem(

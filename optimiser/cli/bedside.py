@@ -321,8 +321,13 @@ def generate_command(
     from optimiser.errors import Problem
 
     names = tuple(s.strip() for s in sites.split(",") if s.strip())
-    problems = [Problem(f"must be >= 1, got {value}", column=name, column_word="option")
-                for name, value in (("patients", patients), ("days", days)) if value < 1]
+    from optimiser.bedside.compare import MAX_STREAM_PATIENTS
+    from optimiser.bedside.patients import MAX_DAY
+
+    problems = [Problem(f"must be >= 1 and <= {most:,}, got {value:,}", column=name,
+                        column_word="option")
+                for name, value, most in (("patients", patients, MAX_STREAM_PATIENTS),
+                                          ("days", days, MAX_DAY)) if not 1 <= value <= most]
     if not names:
         problems.append(Problem("no site", column="sites", column_word="option"))
     if seed < 0:
