@@ -263,3 +263,22 @@ def test_generate_refuses_a_horizon_its_patients_file_could_not_hold(run_cli, tm
     assert result.returncode == 2 and "option 'days': must be >= 1 and <= 100,000" in (
         result.stderr)
     assert not (tmp_path / "gen").exists()
+
+
+def test_curve_output_records_the_policy_and_its_approval(tmp_path):
+    """Every output records who approved the policy: the curve's instance did not."""
+    import json
+
+    from optimiser.bedside import load_inputs
+    from optimiser.bedside.curve import curves_to_instance
+    from optimiser.instance import load_instance
+
+    inputs = load_inputs(REGIONAL_CASE)
+    out = tmp_path / "curves"
+    out.mkdir()
+    curves_to_instance(inputs, REGIONAL, out, ["H2"], 2)
+    record = json.loads((out / "bedside_policy.json").read_text())
+    assert record["policy"]["approved_by"] == inputs.policy.approval.approved_by
+    assert record["policy"]["approval_date"] == "2024-03-01"
+    assert record["inputs"]["sha256"] == inputs.hashes
+    load_instance(out)  # the regional engine still reads the folder

@@ -18,6 +18,7 @@ so that every survival_with_k stays a probability.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from dataclasses import dataclass, replace
@@ -146,6 +147,11 @@ def curves_to_instance(inputs: BedsideInputs, regional: str | Path, out: Path,
         kept = instance.tiers[~instance.tiers["region"].isin(chosen)]
         tiers = pd.concat([kept[["region", "share", "survival_with"]], tiers], ignore_index=True)
     _write(Path(regional), out, regions, tiers)
+    provenance = {"policy": inputs.policy.describe(), "inputs": {
+        "sha256": dict(inputs.hashes), "files": {k: str(v) for k, v in inputs.files.items()}},
+        "sites": [c.site for c in curves], "max_units": limit}
+    (out / "bedside_policy.json").write_text(
+        json.dumps(provenance, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return curves, tiers
 
 

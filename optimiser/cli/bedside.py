@@ -301,8 +301,10 @@ def curve_command(
         head = ", ".join(f"{v:.2f}" for v in c.concave[:8])
         typer.echo(f"{c.site}: {c.useful_units} extra unit(s) gain survivors; marginal "
                    f"(concave) {head}{' ...' if c.useful_units > 8 else ''}")
-    typer.echo(f"wrote {out} (regions.csv, tiers.csv, bedside_curves.csv): solve it with "
-               f"`triage solve {out}`")
+    typer.echo(f"curves under policy {inputs.policy.name!r}, approved by "
+               f"{inputs.policy.approval.approved_by} on {inputs.policy.approval.date}")
+    typer.echo(f"wrote {out} (regions.csv, tiers.csv, bedside_curves.csv, bedside_policy.json): "
+               f"solve it with `triage solve {out}`")
 
 
 @bedside.command("generate")
