@@ -282,3 +282,15 @@ def test_curve_output_records_the_policy_and_its_approval(tmp_path):
     assert record["policy"]["approval_date"] == "2024-03-01"
     assert record["inputs"]["sha256"] == inputs.hashes
     load_instance(out)  # the regional engine still reads the folder
+
+
+def test_a_reason_names_who_was_served_with_less_benefit_and_why(case):
+    """An inquiry asks why P0003 (benefit 0.792) went without while P0009 (0.53) was served:
+    the reason only said 'lowest served 0.53'."""
+    from optimiser.bedside import allocate, load_inputs
+
+    result = allocate(load_inputs(case), price=False, protocols=False)
+    reason = result.patients.loc["P0003", "reason"]
+    assert result.patients.loc["P0009", "decision"] == "unit"
+    assert "served with less benefit: P0009 (0.53, a beneficiary of 'health workers'" in reason
+    assert "served with the same benefit: P0007 (ranked 8), P0013 (ranked 4)" in reason

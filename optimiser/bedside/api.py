@@ -159,6 +159,7 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
     batch_rank = np.zeros(n, dtype=np.int64)
     batch_size = np.zeros(n, dtype=np.int64)
     lowest_served: dict[tuple[int, int], float] = {}
+    served_in: dict[tuple[int, int], np.ndarray] = {}
     by_rule = {(d.batch.site, d.batch.day) for d in online.decisions if d.method == "rule"}
     for s, t, members in stream.batches:
         candidates = members[~ranking.excluded[members]]
@@ -168,6 +169,7 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
         served = candidates[online.served[candidates]]
         if len(served):
             lowest_served[s, t] = float(ranking.benefit[served].min())
+            served_in[s, t] = served
     beneficiary = {r.name: stream.flags[r.category] for r in policy.reserves}
     rows = []
     for i, pid in enumerate(stream.ids):
@@ -204,6 +206,8 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
                           f"expected benefit under the reserves serves others (benefit "
                           f"{ranking.benefit[i]:.3g}" + (f", lowest served {low:.3g})"
                                                          if low is not None else ")"))
+                reason += _served_with_less(i, served_in.get((s, t)), stream.ids,
+                                            ranking.benefit, beneficiary, batch_rank)
             else:
                 reason = (f"{free} unit(s) free at {site} on day {t} went to candidates ranked "
                           f"higher (ranked {batch_rank[i]} of {batch_size[i]})")
@@ -231,6 +235,33 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFram
         table.loc[str(pid), "override"] = (f"{row['decision']} by {row['officer']}: "
                                            f"{row['justification']}")
     return table
+
+
+def _served_with_less(i: int, served: np.ndarray | None, ids: list[str], benefit: np.ndarray,
+                      beneficiary: Mapping[str, np.ndarray], batch_rank: np.ndarray) -> str:
+    """Who was served with less benefit than patient i, and the reserves they are
+    beneficiaries of (the optimum serves a lower benefit only because a reserve requires it:
+    its beneficiaries come first for its units, and every unit is used); and who was served
+    with the same benefit."""
+    if served is None:
+        return ""
+    equal = [int(j) for j in served if benefit[j] == benefit[i]]
+    tie = ("; served with the same benefit: " + ", ".join(
+        f"{ids[j]} (ranked {batch_rank[j]})" for j in equal[:5])
+        + " (ties go to the reserves' beneficiaries, then to the higher priority)"
+        if equal else "")
+    lower = [int(j) for j in served[np.argsort(benefit[served], kind="stable")]
+             if benefit[j] < benefit[i]]
+    if not lower:
+        return tie
+    parts = []
+    for j in lower[:5]:
+        names = [name for name, flags in beneficiary.items() if flags[j]]
+        why = (f"a beneficiary of {', '.join(repr(n) for n in names)}" if names
+               else "required by the reserves")
+        parts.append(f"{ids[j]} ({benefit[j]:.3g}, {why})")
+    more = f" and {len(lower) - 5} more" if len(lower) > 5 else ""
+    return f"; served with less benefit: {', '.join(parts)}{more}{tie}"
 
 
 def _check_override_capacity(table: pd.DataFrame, online: OnlineRun,
