@@ -294,3 +294,34 @@ def test_a_reason_names_who_was_served_with_less_benefit_and_why(case):
     assert result.patients.loc["P0009", "decision"] == "unit"
     assert "served with less benefit: P0009 (0.53, a beneficiary of 'health workers'" in reason
     assert "served with the same benefit: P0007 (ranked 8), P0013 (ranked 4)" in reason
+
+
+def test_a_result_json_with_bad_allocations_is_named_not_a_crash(tmp_path):
+    """{"allocation": {"H1": "x"}} with --existing-capacity was an internal error (exit 4);
+    existing capacity at a site the result does not allocate was added as a new site, and a
+    site listed twice was summed."""
+    import json
+
+    from optimiser.bedside.io import load_units
+    from optimiser.errors import InputError
+
+    result = tmp_path / "result.json"
+    existing = tmp_path / "existing.csv"
+    existing.write_text("site,units\nH1,40\nH2,20\nH3,15\n")
+    result.write_text(json.dumps({"allocation": {"H1": "x", "H2": -1, "H3": 10**30}}))
+    with pytest.raises(InputError) as err:
+        load_units(result, existing)
+    found = [str(p) for p in err.value.problems]
+    assert [f.split(":")[0] for f in found] == [
+        "result.json, field 'allocation.H1'", "result.json, field 'allocation.H2'",
+        "result.json, field 'allocation.H3'"], found
+    result.write_text(json.dumps({"allocation": {"H1": 20, "H2": 0, "H3": 0}}))
+    existing.write_text("site,units\nH1,40\nH9,3\nH1,2\n")
+    with pytest.raises(InputError) as err:
+        load_units(result, existing)
+    found = [str(p) for p in err.value.problems]
+    assert any("line 3, column 'site': site 'H9' is not a region" in f for f in found), found
+    assert any("line 4, column 'site': site 'H1' listed twice" in f for f in found), found
+    existing.write_text("site,units\nH1,40\nH2,20\n")
+    units = load_units(result, existing)
+    assert units.on_day("H1", 0) == 60 and units.on_day("H3", 0) == 0
