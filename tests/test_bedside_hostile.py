@@ -325,3 +325,18 @@ def test_a_result_json_with_bad_allocations_is_named_not_a_crash(tmp_path):
     existing.write_text("site,units\nH1,40\nH2,20\n")
     units = load_units(result, existing)
     assert units.on_day("H1", 0) == 60 and units.on_day("H3", 0) == 0
+
+
+def test_a_case_where_everyone_declined_reads_plainly(case):
+    """Every patient DNI: the officer was shown 'Empty DataFrame / Columns: [...]'."""
+    import pandas as pd
+
+    from optimiser.bedside import allocate, load_inputs
+    from optimiser.bedside.report import allocation_text
+
+    frame = pd.read_csv(case / "patients.csv", dtype=str, keep_default_na=False)
+    frame["dni"] = "true"
+    frame.to_csv(case / "patients.csv", index=False)
+    text = allocation_text(allocate(load_inputs(case), price=False, protocols=False))
+    assert "Empty DataFrame" not in text
+    assert "Decisions:\n  none" in text and "Not candidates: 14" in text
