@@ -340,3 +340,21 @@ def test_a_case_where_everyone_declined_reads_plainly(case):
     text = allocation_text(allocate(load_inputs(case), price=False, protocols=False))
     assert "Empty DataFrame" not in text
     assert "Decisions:\n  none" in text and "Not candidates: 14" in text
+
+
+def test_service_overrides_are_located_by_their_own_json_index():
+    """The first override (overrides[0]) was reported as overrides[1] ('line 2', the CSV
+    convention)."""
+    from optimiser.bedside import case_to_dict
+    from optimiser.service.bedside_tasks import prepare_bedside
+    from optimiser.service.errors import ApiError
+
+    body = case_to_dict(EXAMPLE)
+    body["overrides"] = [
+        {"patient": "NOPE", "decision": "unit", "justification": "x", "officer": "Dr A"},
+        {"patient": "P0002", "decision": "maybe", "justification": "x", "officer": "Dr A"}]
+    with pytest.raises(ApiError) as err:
+        prepare_bedside(body)
+    text = str(err.value.__dict__)
+    assert "overrides[0].patient" in text and "overrides[1].decision" in text, text
+    assert "row 1" in text and "overrides[2]" not in text

@@ -280,7 +280,8 @@ def _check_override_capacity(table: pd.DataFrame, online: OnlineRun,
                 f"{units} are free (overridden: {', '.join(overridden)}); record which "
                 "recommended patient goes without (decision no_unit)",
                 file=overrides.attrs.get("file", "overrides"),
-                line=overrides.attrs.get("lines", {}).get(overridden[0]), column="decision"))
+                line=overrides.attrs.get("lines", {}).get(overridden[0]), column="decision",
+                line_word=overrides.attrs.get("line_word", "line")))
     if problems:
         raise InputError(problems)
 
@@ -354,4 +355,6 @@ def read_overrides_frame(data: Any, known: Mapping[str, Any]) -> pd.DataFrame:
     from optimiser.bedside.log import validate_overrides
 
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
-    return validate_overrides(frame.astype(str), set(known), "overrides")
+    frame = frame.astype(str)
+    frame.attrs["lines"] = list(range(1, len(frame) + 1))  # row 1: the first, overrides[0]
+    return validate_overrides(frame, set(known), "overrides", line_word="row")

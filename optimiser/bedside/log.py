@@ -291,7 +291,10 @@ def read_overrides(path: Path, known: Iterable[str]) -> pd.DataFrame:
     return validate_overrides(raw, set(known), Path(path).name)
 
 
-def validate_overrides(raw: pd.DataFrame, known: set[str], file: str) -> pd.DataFrame:
+def validate_overrides(raw: pd.DataFrame, known: set[str], file: str,
+                       line_word: str = "line") -> pd.DataFrame:
+    """The overrides table checked; `raw.attrs["lines"]` numbers its rows (CSV: line 2 is the
+    first row; JSON: row 1 is the first, with line_word "row")."""
     problems: list[Problem] = []
     missing = [c for c in OVERRIDE_COLUMNS if c not in raw.columns]
     if missing:
@@ -305,11 +308,11 @@ def validate_overrides(raw: pd.DataFrame, known: set[str], file: str) -> pd.Data
     rows = []
     for line, (_, row) in zip(lines, raw.iterrows(), strict=True):
         pid = str(row["patient"]).strip()
-        where = {"file": file, "line": line}
+        where = {"file": file, "line": line, "line_word": line_word}
         if pid not in known:
             problems.append(Problem(f"unknown patient {pid!r}", column="patient", **where))
         elif pid in seen:
-            problems.append(Problem(f"patient {pid!r} overridden twice (first on line "
+            problems.append(Problem(f"patient {pid!r} overridden twice (first on {line_word} "
                                     f"{seen[pid]})", column="patient", **where))
         seen.setdefault(pid, line)
         decision = str(row["decision"]).strip()
@@ -326,5 +329,5 @@ def validate_overrides(raw: pd.DataFrame, known: set[str], file: str) -> pd.Data
     if problems:
         raise InputError(problems)
     table = pd.DataFrame(rows, columns=list(OVERRIDE_COLUMNS)).set_index("patient")
-    table.attrs.update(file=file, lines=dict(seen))
+    table.attrs.update(file=file, lines=dict(seen), line_word=line_word)
     return table
