@@ -358,3 +358,12 @@ def test_service_overrides_are_located_by_their_own_json_index():
     text = str(err.value.__dict__)
     assert "overrides[0].patient" in text and "overrides[1].decision" in text, text
     assert "row 1" in text and "overrides[2]" not in text
+
+
+def test_an_infinite_time_limit_is_an_input_error(case):
+    """--time-limit inf was an internal error (exit 4) when the log was written."""
+    from optimiser.bedside import allocate, load_inputs
+    from optimiser.errors import InputError
+
+    with pytest.raises(InputError, match="option 'time_limit': must be a number of seconds"):
+        allocate(load_inputs(case), price=False, protocols=False, time_limit=float("inf"))

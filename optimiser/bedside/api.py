@@ -6,6 +6,7 @@ and price of fairness -> BedsideResult (results.py) -> decision log (log.py).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -52,7 +53,7 @@ def allocate(
     t0 = time.perf_counter()
     if not isinstance(inputs, BedsideInputs):
         inputs = load_inputs(inputs)
-    if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
+    if time_limit is not None and (isinstance(time_limit, bool) or not 0 < time_limit < math.inf):
         raise InputError(Problem(f"must be a number of seconds > 0, got {time_limit!r}",
                                  column="time_limit", column_word="option"))
     deadline = None if time_limit is None else t0 + float(time_limit)
