@@ -367,3 +367,20 @@ def test_an_infinite_time_limit_is_an_input_error(case):
 
     with pytest.raises(InputError, match="option 'time_limit': must be a number of seconds"):
         allocate(load_inputs(case), price=False, protocols=False, time_limit=float("inf"))
+
+
+def test_an_arrival_with_a_utc_offset_is_on_the_hospitals_local_date(case):
+    """00:30+01:00 on 2 March was converted to 23:30 UTC on 1 March: the patient competed
+    for 1 March's units of units.csv, whose dates are the hospital's."""
+    import pandas as pd
+
+    from optimiser.bedside import load_inputs
+
+    frame = pd.read_csv(case / "patients.csv", dtype=str, keep_default_na=False)
+    frame["arrival"] = "2024-03-01T10:00:00+01:00"
+    frame.loc[3, "arrival"] = "2024-03-02T00:30:00+01:00"
+    frame.to_csv(case / "patients.csv", index=False)
+    (case / "units.csv").write_text("site,day,units\nH1,2024-03-01,4\nH1,2024-03-02,5\n")
+    patients = load_inputs(case).cohort.patients
+    assert patients.loc["P0004", "day"] == 1
+    assert set(patients.drop(index="P0004")["day"]) == {0}
