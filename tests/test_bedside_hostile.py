@@ -384,3 +384,20 @@ def test_an_arrival_with_a_utc_offset_is_on_the_hospitals_local_date(case):
     patients = load_inputs(case).cohort.patients
     assert patients.loc["P0004", "day"] == 1
     assert set(patients.drop(index="P0004")["day"]) == {0}
+
+
+def test_an_override_in_a_horizon_says_later_days_assume_the_recommendation(tmp_path):
+    """Over a horizon, an override changes who holds units later; the later recommendations
+    were computed without it, and nothing said so."""
+    from optimiser.bedside import allocate, load_inputs
+    from optimiser.bedside.log import read_overrides
+
+    inputs = load_inputs(REGIONAL_CASE)
+    first = allocate(inputs, price=False, protocols=False)
+    pid = first.recipients[0]
+    path = tmp_path / "overrides.csv"
+    path.write_text(f"patient,decision,justification,officer\n{pid},no_unit,transferred,Dr A\n")
+    result = allocate(inputs, price=False, protocols=False,
+                      overrides=read_overrides(path, set(inputs.cohort.patients.index)))
+    day = int(result.patients.loc[pid, "day"])
+    assert any(f"overrides change decisions from day {day}" in n for n in result.notes)

@@ -76,6 +76,12 @@ def allocate(
     if overrides is not None:
         table = apply_overrides(table, overrides)
         _check_override_capacity(table, online, overrides)
+        changed = table[table["final"] != table["decision"]]
+        if mode == "horizon" and len(changed):
+            first_day = int(changed["day"].min())
+            notes.append(f"overrides change decisions from day {first_day}: the recommendations of "
+                         "later days assume the recommendations were followed (units held, "
+                         "units free); record the overrides day by day and re-run each day")
     benefit = ranking.benefit
     treated = online.treated
     value = float(benefit[treated].sum())
