@@ -176,7 +176,7 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
         served = candidates[online.served[candidates]]
         if len(served):
             lowest_served[s, t] = float(ranking.benefit[served].min())
-            served_in[s, t] = served
+            served_in[s, t] = served[np.argsort(ranking.benefit[served], kind="stable")]
     beneficiary = {r.name: stream.flags[r.category] for r in policy.reserves}
     rows = []
     for i, pid in enumerate(stream.ids):
@@ -249,25 +249,27 @@ def _served_with_less(i: int, served: np.ndarray | None, ids: list[str], benefit
     """Who was served with less benefit than patient i, and the reserves they are
     beneficiaries of (the optimum serves a lower benefit only because a reserve requires it:
     its beneficiaries come first for its units, and every unit is used); and who was served
-    with the same benefit."""
+    with the same benefit. `served`: the batch's served patients by increasing benefit."""
     if served is None:
         return ""
-    equal = [int(j) for j in served if benefit[j] == benefit[i]]
+    values = benefit[served]
+    low = int(np.searchsorted(values, benefit[i], side="left"))
+    high = int(np.searchsorted(values, benefit[i], side="right"))
+    equal = [int(j) for j in served[low:high]]
     tie = ("; served with the same benefit: " + ", ".join(
         f"{ids[j]} (ranked {batch_rank[j]})" for j in equal[:5])
         + " (ties go to the reserves' beneficiaries, then to the higher priority)"
         if equal else "")
-    lower = [int(j) for j in served[np.argsort(benefit[served], kind="stable")]
-             if benefit[j] < benefit[i]]
+    lower = [int(j) for j in served[:min(low, 5)]]
     if not lower:
         return tie
     parts = []
-    for j in lower[:5]:
+    for j in lower:
         names = [name for name, flags in beneficiary.items() if flags[j]]
         why = (f"a beneficiary of {', '.join(repr(n) for n in names)}" if names
                else "required by the reserves")
         parts.append(f"{ids[j]} ({benefit[j]:.3g}, {why})")
-    more = f" and {len(lower) - 5} more" if len(lower) > 5 else ""
+    more = f" and {low - 5} more" if low > 5 else ""
     return f"; served with less benefit: {', '.join(parts)}{more}{tie}"
 
 
