@@ -385,6 +385,12 @@ class HighsModel:
         h = self.highs
         limit = time_limit if time_limit is not None else self.options.time_limit
         h.setOptionValue("time_limit", run_time_limit(h, limit, mip=self.is_mip))
+        # HiGHS's root reduced-cost heuristic runs a sub-MIP that never looks at the clock (nor
+        # calls back): on a 1,500-region threshold MIP it held a 2.5 s run for 25 s (HiGHS
+        # 1.13-1.15). Under a time limit it is off (BENCHMARKS.md, "Budgets at every entry").
+        h.setOptionValue(
+            "mip_heuristic_run_root_reduced_cost", limit is None or not math.isfinite(limit)
+        )
         h.setOptionValue("mip_rel_gap", 0.0 if exact else self.options.mip_rel_gap)
         h.setOptionValue("mip_abs_gap", 1e-10 if exact else self.options.mip_abs_gap)
         # Exact (tie-break) solves start from a known feasible point; HiGHS's feasibility-jump

@@ -62,6 +62,18 @@ def fail(message: str, code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if argv is None:  # the `triage` program: a --time-limit counts its start-up and its exit
+        from optimiser.cli.common import count_from_process_start, end_process
+
+        count_from_process_start()
+        try:
+            _main(None)
+        except SystemExit as stop:
+            end_process(stop.code)
+    _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         code = app(args=argv, prog_name="triage", standalone_mode=False)
     except USAGE_ERRORS as usage:

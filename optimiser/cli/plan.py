@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -10,9 +11,14 @@ from typing import Annotated
 import typer
 
 from optimiser.cli import app
-from optimiser.cli.common import check_out_apart, exit_without_answer, write_outputs
+from optimiser.cli.common import (
+    check_out_apart,
+    command_deadline,
+    exit_without_answer,
+    output_reserve,
+    write_outputs,
+)
 from optimiser.cli.regional import fail_with_problems
-from optimiser.deadline import Deadline
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 from optimiser.multiperiod.check import check_plan, recorded_context
 from optimiser.multiperiod.engine import METHODS, plan
@@ -213,9 +219,10 @@ def plan_command(
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
     if time_limit is not None and not time_limit > 0:
         raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
-    deadline = Deadline(time_limit)  # the budget counts loading the instance too
+    deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
     if out is not None:  # before any work: an output inside the instance would mix with it
         check_out_apart(out, {"INSTANCE": instance_dir})
+    loading = time.perf_counter()
     instance = load(instance_dir)
     changes = setting_changes(
         transfers,
@@ -243,7 +250,7 @@ def plan_command(
             price_of_fairness=not no_price,
             progress=not json_output and sys.stderr.isatty(),
             method=method,
-            deadline=deadline,
+            deadline=output_reserve(deadline, loading),  # the plan leaves time to write it
         )
     except InputError as exc:
         fail_with_problems(exc, instance_dir)

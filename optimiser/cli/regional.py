@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -11,9 +12,15 @@ import pandas as pd
 import typer
 
 from optimiser.cli import app
-from optimiser.cli.common import check_out_apart, echo_json, exit_without_answer, write_outputs
+from optimiser.cli.common import (
+    check_out_apart,
+    command_deadline,
+    echo_json,
+    exit_without_answer,
+    output_reserve,
+    write_outputs,
+)
 from optimiser.constraints import to_specs
-from optimiser.deadline import Deadline
 from optimiser.engine import check_time_limit, compare, evaluate, multiperiod_problem, solve
 from optimiser.errors import EXIT_INPUT, EXIT_RULES_BROKEN, InputError, Problem
 from optimiser.instance import MAX_SUPPLY, Instance, load_instance
@@ -84,7 +91,8 @@ def solve_command(
     check_time_limit(time_limit)
     if out is not None:  # before any work: an output inside the instance would mix with it
         check_out_apart(out, {"INSTANCE": instance_dir})
-    deadline = Deadline(time_limit)  # the budget counts loading the instance too
+    deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
+    loading = time.perf_counter()
     instance = load_single_period(instance_dir)
     result = solve(
         instance,
@@ -95,7 +103,7 @@ def solve_command(
         time_limit=time_limit,
         price_of_fairness=not no_price,
         seed=seed,
-        deadline=deadline,
+        deadline=output_reserve(deadline, loading),  # the solves leave time to write the answer
     )
     if out is not None and result.lives_saved is not None:
         write_result(result, out)
@@ -127,7 +135,8 @@ def compare_command(
 ) -> None:
     """Every baseline policy beside the optimum: lives saved and lives lost."""
     check_time_limit(time_limit)
-    deadline = Deadline(time_limit)
+    deadline = command_deadline(time_limit)
+    loading = time.perf_counter()
     instance = load_single_period(instance_dir)
     table = compare(
         instance,
@@ -135,7 +144,7 @@ def compare_command(
         default_constraints=not no_default_constraints,
         supply=supply,
         seed=seed,
-        deadline=deadline,
+        deadline=output_reserve(deadline, loading),
     )
     if json_output:
         records = []
