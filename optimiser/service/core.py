@@ -289,7 +289,7 @@ class Service:
 
     # ---- synchronous solves
     async def solve(
-        self, body: bytes, requested_limit: Any, regions: int = 0,
+        self, body: bytes, requested_limit: Any, regions: int = 0, kind: str = "solve",
         received: float | None = None,
     ) -> tuple[SolveOutcome, str]:
         """Solve the request `body` (JSON already checked by the router; `regions` of them)
@@ -313,8 +313,8 @@ class Service:
                                 "options.time_limit")
         key = sha256_bytes(body)
         if not self.settings.result_cache:
-            return await self._solve_now(body, key, limit, received), "off"
-        cache_key = f"{key}|{limit!r}"
+            return await self._solve_now(body, key, limit, kind, received), "off"
+        cache_key = f"{kind}|{key}|{limit!r}"
         hit = self._cache.get(cache_key)
         if hit is not None:
             self._cache.move_to_end(cache_key)
@@ -329,7 +329,7 @@ class Service:
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._inflight[cache_key] = future
         try:
-            outcome = await self._solve_now(body, key, limit, received)
+            outcome = await self._solve_now(body, key, limit, kind, received)
         except ApiError as exc:
             future.set_exception(exc)
             raise
@@ -349,8 +349,10 @@ class Service:
         return outcome, "miss"
 
     async def _solve_now(
-        self, body: bytes, key: str, limit: float, received: float
+        self, body: bytes, key: str, limit: float, kind: str = "solve",
+        received: float | None = None,
     ) -> SolveOutcome:
+        received = time.perf_counter() if received is None else received
         if not self.runner.ready:
             detail = self._runner_error or "starting"
             raise ApiError(503, "unavailable", f"the solvers are not ready ({detail}); retry",
@@ -364,11 +366,11 @@ class Service:
             async with self.runner.slot(SYNC_PRIORITY) as slot:
                 left = max(MIN_RUN_SECONDS, limit - (time.perf_counter() - received))
                 try:
-                    reply = await self.runner.run(slot, "solve", body, key, left, hard)
+                    reply = await self.runner.run(slot, kind, body, key, left, hard)
                     break
                 except TaskTimeout as exc:
                     self.metrics.worker_restarts.labels("timeout").inc()
-                    self.metrics.solve_seconds.labels("solve", "timeout").observe(hard)
+                    self.metrics.solve_seconds.labels(kind, "timeout").observe(hard)
                     raise ApiError(504, "solve_timeout", f"the solve was {exc}") from None
                 except WorkerLost as exc:
                     self.metrics.worker_restarts.labels("lost").inc()
@@ -376,7 +378,7 @@ class Service:
                         raise ApiError(500, "worker_lost",
                                        f"{exc} while solving; retry or report it") from None
         ok = bool(reply["ok"])
-        self.metrics.solve_seconds.labels("solve", "ok" if ok else "error").observe(
+        self.metrics.solve_seconds.labels(kind, "ok" if ok else "error").observe(
             float(reply["seconds"]))
         if not ok:
             error = reply["error"]
