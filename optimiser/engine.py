@@ -25,7 +25,7 @@ from models.regional import (
     weighted_lives,
 )
 from optimiser.constraints import to_specs
-from optimiser.deadline import Deadline
+from optimiser.deadline import FINISH_FACTOR, Deadline
 from optimiser.errors import InputError, Problem
 from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
@@ -111,6 +111,9 @@ class RegionalEngine:
     candidates: tuple[ConstraintSpec, ...]
     options: SolverOptions = field(default_factory=SolverOptions)
     supply: int | None = None
+    # The request's budget: every solve not given its own time limit (explanations, rule
+    # checks, least units) stops with it; None: options.time_limit per solve.
+    deadline: Deadline | None = None
 
     def __post_init__(self) -> None:
         t0 = time.perf_counter()
@@ -174,13 +177,22 @@ class RegionalEngine:
         *,
         tie_break: bool = True,
         time_limit: float | None = None,
+        skip_when_expired: bool = False,
     ) -> Outcome:
         """Most expected survivors under `active`; with `tie_break`, the documented secondary
-        criteria choose among allocations that save the same lives (docs/model.md, Ties)."""
+        criteria choose among allocations that save the same lives (docs/model.md, Ties).
+        `skip_when_expired`: an optional solve (a price) that needs HiGHS once the engine's
+        deadline has passed is not started: time_limit, no allocation (and not cached)."""
         key = frozenset(c.label for c in active) | ({"#tie"} if tie_break else set())
         if key in self._cache:
             return self._cache[key]
-        deadline = Deadline(time_limit if time_limit is not None else self.options.time_limit)
+        if not tie_break and key | {"#tie"} in self._cache:
+            # a tie-broken allocation saves the same lives (to LIVES_TOL): it serves lives-only
+            return self._cache[key | {"#tie"}]
+        if time_limit is not None:
+            deadline = Deadline(time_limit)
+        else:
+            deadline = self.deadline or Deadline(self.options.time_limit)
         self._activate(active)
         self._drop_extra_rows()
         objective = self._objective(active)
@@ -189,6 +201,8 @@ class RegionalEngine:
             out = _exact_outcome(separable, self.data, objective is self.model.lives)
             self._cache[key] = out
             return out
+        if skip_when_expired and self.deadline is not None and self.deadline.expired():
+            return Outcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
         self.highs.set_cost(objective, maximize=True)
         first = self.highs.solve(deadline.remaining())
         solves, seconds = 1, first.seconds
@@ -349,12 +363,16 @@ class RegionalEngine:
                 self._activate([spec])
                 self._drop_extra_rows()
                 h.set_cost(m.lives, maximize=True)
-                if h.solve().status is SolveStatus.INFEASIBLE:
+                if h.solve(self._time_left()).status is SolveStatus.INFEASIBLE:
                     broken.append(spec.label)
         finally:
             h.set_rows_active(np.array([m.supply_row]), True)
             self._reset_x_bounds()
         return broken
+
+    def _time_left(self) -> float | None:
+        """The time limit of a solve within the engine's deadline (None: options.time_limit)."""
+        return None if self.deadline is None else self.deadline.remaining()
 
     def _reset_x_bounds(self) -> None:
         x, p = self.model.x, self.model.program
@@ -390,7 +408,7 @@ class RegionalEngine:
         units_cost[m.x] = 1.0
         h.set_cost(units_cost, maximize=False)
         try:
-            run = h.solve()
+            run = h.solve(self._time_left())
         finally:
             h.set_rows_active(np.array([m.supply_row]), True)
             if not staff_caps:
@@ -569,27 +587,31 @@ def solve(
         instance = instance.with_supply(supply)
     active = active_constraints(instance, constraints, default_constraints)
     engine = RegionalEngine(instance, active, SolverOptions(time_limit=budget.limit))
+    # the solves leave time for the result's assembly (it grows with the instance, as building)
+    runs = engine.deadline = budget.reserved(FINISH_FACTOR * engine.build_seconds)
     data = engine.data
-    baseline = engine.solve([], tie_break=tie_break, time_limit=budget.remaining())
+    baseline = engine.solve([], tie_break=tie_break, time_limit=runs.remaining())
     lives_star = baseline.lives
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
     violations: tuple[str, ...] = ()
     explanation = None
     if policy == "optimal":
         main = (
-            engine.solve(active, tie_break=tie_break, time_limit=budget.remaining())
+            engine.solve(active, tie_break=tie_break, time_limit=runs.remaining())
             if active
             else baseline
         )
         status: SolveStatus | str = main.status
         units = main.units
         gap = main.gap
+        lives_bound = main.lives_bound
         if main.status is SolveStatus.INFEASIBLE:
             explanation = engine.explain_infeasible(active)
     else:
         units = rule_allocation(policy, data, seed)
         status = "rule"
         gap = None
+        lives_bound = None
         violations = tuple(engine.violations(units, active))
     t_main = time.perf_counter()
     lives = float(data.lives(units).sum()) if units is not None else None
@@ -597,7 +619,7 @@ def solve(
     if policy != "optimal":
         price = _rule_price(policy, lives, baseline)
     elif price_of_fairness and active:
-        price = _price_table(engine, active, baseline, budget)
+        price = _price_table(engine, active, baseline)
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
     lost = None if lives is None or lives_star is None else lives_star - lives
@@ -626,6 +648,7 @@ def solve(
         price_of_fairness=price,
         lives_optimal=lives_star,
         lives_optimal_bound=baseline.lives_bound,
+        lives_saved_bound=lives_bound,
         lives_lost_total=lost,
         lives_lost_pct=None if lost is None or not lives_star else 100.0 * lost / lives_star,
         clipped_floors=clipped_floors(data, active),
@@ -706,27 +729,30 @@ def price_frame(rows: list[list[Any]]) -> pd.DataFrame:
 
 
 def _price_table(
-    engine: RegionalEngine,
-    active: Sequence[ConstraintSpec],
-    star: Outcome,
-    budget: Deadline | None = None,
+    engine: RegionalEngine, active: Sequence[ConstraintSpec], star: Outcome
 ) -> pd.DataFrame:
     """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all,
     each with the interval the solver's bounds prove (docs/model.md, Price of fairness). L* is
-    the one solve `star`, shared by every row."""
-    budget = budget or Deadline(None)
-    everything = engine.solve(active, tie_break=False, time_limit=budget.remaining())
+    the one solve `star`, shared by every row. Every solve stops with the engine's deadline;
+    one that would need HiGHS after it is not started (its row says so, flagged)."""
+
+    def optimum(constraints: Sequence[ConstraintSpec]) -> Outcome:
+        return engine.solve(constraints, tie_break=False, skip_when_expired=True)
+
+    everything = optimum(active)
     rows = []
     for spec in active:
-        alone = engine.solve([spec], tie_break=False, time_limit=budget.remaining())
+        alone = optimum([spec])
         rest = [c for c in active if c != spec]
-        without = engine.solve(rest, tie_break=False, time_limit=budget.remaining())
+        without = optimum(rest)
         notes = []
         saved_alone = lost_alone = marginal = None
         alone_interval: tuple[float | None, float | None] = (None, None)
         margin: tuple[float | None, float | None] = (None, None)
         if alone.lives is None and alone.status is SolveStatus.INFEASIBLE:
             notes.append("alone: " + engine.explain_infeasible([spec]))
+        elif alone.lives is None and alone.solves == 0:
+            notes.append("alone: not solved, the time limit was reached first")
         elif alone.lives is None:
             notes.append(f"alone: {alone.status}, no allocation found")
         else:
@@ -950,8 +976,9 @@ def compare(
         instance = instance.with_supply(validate_supply(supply, "supply"))
     active = active_constraints(instance, constraints, default_constraints)
     engine = RegionalEngine(instance, active, SolverOptions(time_limit=budget.limit))
+    runs = engine.deadline = budget.reserved(FINISH_FACTOR * engine.build_seconds)
     data = engine.data
-    star = engine.solve([], tie_break=True, time_limit=budget.remaining())
+    star = engine.solve([], tie_break=True, time_limit=runs.remaining())
     rows: list[tuple[str, str, np.ndarray | None, str, tuple[str, ...]]] = []
     for name in POLICIES:
         if name == "optimal":
@@ -970,7 +997,7 @@ def compare(
         )
     )
     if active:
-        fair = engine.solve(active, tie_break=True, time_limit=budget.remaining())
+        fair = engine.solve(active, tie_break=True, time_limit=runs.remaining())
         label = "optimal+" + "+".join(c.label for c in active)
         rows.append(
             (

@@ -61,6 +61,9 @@ class AllocationResult:
     price_of_fairness: pd.DataFrame
     lives_optimal: float | None = None  # L*, no fairness constraint
     lives_optimal_bound: float | None = None  # proven upper bound on L* (solver's dual bound)
+    # proven upper bound on the lives of any allocation under the active constraints (the
+    # solver's dual bound; the lives themselves when exact; None for rules and weights)
+    lives_saved_bound: float | None = None
     lives_lost_total: float | None = None
     lives_lost_pct: float | None = None
     clipped_floors: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -101,6 +104,7 @@ class AllocationResult:
             "price_of_fairness_skipped": self.price_skipped,
             "lives_optimal": _clean(self.lives_optimal),
             "lives_optimal_bound": _clean(self.lives_optimal_bound),
+            "lives_saved_bound": _clean(self.lives_saved_bound),
             "lives_lost_total": _clean(self.lives_lost_total),
             "lives_lost_pct": _clean(self.lives_lost_pct),
             "regions": _region_records(self.regions),
@@ -151,6 +155,7 @@ class AllocationResult:
             ),
             lives_optimal=data.get("lives_optimal"),
             lives_optimal_bound=data.get("lives_optimal_bound"),
+            lives_saved_bound=data.get("lives_saved_bound"),
             lives_lost_total=data.get("lives_lost_total"),
             lives_lost_pct=data.get("lives_lost_pct"),
             clipped_floors=pd.DataFrame(list(data.get("clipped_floors") or [])),

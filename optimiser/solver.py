@@ -175,6 +175,9 @@ class SolveStatus(StrEnum):
     ERROR = "error"
 
 
+PROBING_RULE = 1 << 15  # HiGHS presolve_rule_off bit of probing (HiGHS's own log names it)
+
+
 @dataclass(frozen=True)
 class SolverOptions:
     """Typed solver settings. Deterministic by default: one thread, fixed seed."""
@@ -390,6 +393,16 @@ class HighsModel:
         h = self.highs
         limit = time_limit if time_limit is not None else self.options.time_limit
         h.setOptionValue("time_limit", run_time_limit(h, limit, mip=self.is_mip))
+        # HiGHS's root reduced-cost heuristic runs a sub-MIP that never looks at the clock (nor
+        # calls back): on a 1,500-region threshold MIP it held a 2.5 s run for 25 s (HiGHS
+        # 1.13-1.15). Under a time limit it is off (BENCHMARKS.md, "Budgets at every entry").
+        limited = limit is not None and math.isfinite(limit)
+        h.setOptionValue("mip_heuristic_run_root_reduced_cost", not limited)
+        # Presolve's probing does not look at the clock in HiGHS 1.13 (a 3 s run on 1,500
+        # regions under threshold(tau=0.2) ran 5.3 s, all in presolve) and takes the whole
+        # budget in 1.15 (3.05 s of 3 s, no allocation). Under a time limit it is off: both stop
+        # on time and find an allocation (BENCHMARKS.md, "Budgets at every entry point").
+        h.setOptionValue("presolve_rule_off", PROBING_RULE if limited else 0)
         h.setOptionValue("mip_rel_gap", 0.0 if exact else self.options.mip_rel_gap)
         h.setOptionValue("mip_abs_gap", 1e-10 if exact else self.options.mip_abs_gap)
         # Exact (tie-break) solves start from a known feasible point; HiGHS's feasibility-jump

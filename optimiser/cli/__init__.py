@@ -169,6 +169,19 @@ def _wants_json(argv: list[str] | None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if argv is None:  # the `triage` program: a --time-limit counts its start-up and its exit
+        from optimiser.cli.common import count_from_process_start, end_process
+
+        count_from_process_start()
+        try:
+            _main(None)
+        except SystemExit as stop:
+            end_process(stop.code)
+        end_process(0)
+    _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     as_json = _wants_json(argv)
     try:
         code = app(args=argv, prog_name="triage", standalone_mode=False)

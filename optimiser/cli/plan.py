@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from optimiser.cli import Verbosity, app, warn
-from optimiser.cli.common import check_out_apart, exit_without_answer, write_outputs
+from optimiser.cli.common import (
+    check_out_apart,
+    command_deadline,
+    exit_without_answer,
+    output_reserve,
+    write_outputs,
+)
 from optimiser.cli.regional import fail_with_problems
-from optimiser.deadline import Deadline
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 
 if TYPE_CHECKING:
@@ -227,9 +233,10 @@ def plan_command(
 
     if time_limit is not None and not time_limit > 0:
         raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
-    deadline = Deadline(time_limit)  # the budget counts loading the instance too
+    deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
     if out is not None:  # before any work: an output inside the instance would mix with it
         check_out_apart(out, {"INSTANCE": instance_dir})
+    loading = time.perf_counter()
     instance = load(instance_dir)
     changes = setting_changes(
         transfers,
@@ -257,7 +264,7 @@ def plan_command(
             price_of_fairness=not no_price,
             progress=not json_output and not Verbosity.quiet() and sys.stderr.isatty(),
             method=method,
-            deadline=deadline,
+            deadline=output_reserve(deadline, loading),  # the plan leaves time to write it
         )
     except InputError as exc:
         wrong = executed is not None and any(p.file == executed.name for p in exc.problems)

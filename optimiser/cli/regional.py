@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -13,11 +14,12 @@ from optimiser.cli import app, log
 from optimiser.cli.common import (
     ProblemsIn,
     check_out_apart,
+    command_deadline,
     echo_json,
     exit_without_answer,
+    output_reserve,
     write_outputs,
 )
-from optimiser.deadline import Deadline
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 from optimiser.textfiles import load_json, read_csv_table, read_text, strict_float
 
@@ -98,7 +100,8 @@ def solve_command(
     check_time_limit(time_limit)
     if out is not None:  # before any work: an output inside the instance would mix with it
         check_out_apart(out, {"INSTANCE": instance_dir})
-    deadline = Deadline(time_limit)  # the budget counts loading the instance too
+    deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
+    loading = time.perf_counter()
     instance = load_single_period(instance_dir)
     log.info("loaded %s: %d regions, supply %s", instance.name, len(instance.regions),
              f"{instance.supply:,}")
@@ -111,7 +114,7 @@ def solve_command(
         time_limit=time_limit,
         price_of_fairness=not no_price,
         seed=seed,
-        deadline=deadline,
+        deadline=output_reserve(deadline, loading),  # the solves leave time to write the answer
     )
     if out is not None and result.lives_saved is not None:
         write_result(result, out)
@@ -153,7 +156,8 @@ def compare_command(
     from optimiser.results import _clean
 
     check_time_limit(time_limit)
-    deadline = Deadline(time_limit)
+    deadline = command_deadline(time_limit)
+    loading = time.perf_counter()
     instance = load_single_period(instance_dir)
     table = compare(
         instance,
@@ -161,7 +165,7 @@ def compare_command(
         default_constraints=not no_default_constraints,
         supply=supply,
         seed=seed,
-        deadline=deadline,
+        deadline=output_reserve(deadline, loading),
     )
     if json_output:
         records = []

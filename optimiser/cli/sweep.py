@@ -64,7 +64,11 @@ def sweep_command(
         typer.Option("--tie-break", help="Run the tie-break stages (canonical units; slower)."),
     ] = False,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Seconds per solve.")
+        float | None,
+        typer.Option(
+            "--time-limit",
+            help="Seconds per variant: all of its work (its model, its solves, L*).",
+        ),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Local worker processes (default: all cores).")

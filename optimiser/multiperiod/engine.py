@@ -64,6 +64,10 @@ NEIGHBOURHOOD_SECONDS = 20.0  # ... after this much on the movements plan and LP
 CLEANUP_COST = 1e-4  # lives per unit of logistics cost in the rounding method's second LP
 STAGE2_GAP = 1e-4  # the tie-break stage stops within 0.01% of the least logistics cost
 METHODS = ("auto", "exact", "rounding")
+# Under a time limit the solves leave this multiple of the build time for the work after them
+# (the patient flow, extraction): all grow with the model like the build (300 regions x 90
+# days: build 0.25-0.5 s, extraction 0.27 s; the fallback plan is made before the solves).
+FINISH_SHARE_OF_BUILD = 1.0
 
 
 @dataclass(frozen=True)
@@ -289,6 +293,9 @@ class PlanEngine:
             self._exact()
         self._cache: dict[frozenset[str], PlanOutcome] = {}
         self._zero = self._zero_plan()
+        self._fallback: np.ndarray | None = None
+        # the request's budget, for solves given no time limit of their own (explanations)
+        self.deadline: Deadline | None = None
 
     # ---- helpers
     def _zero_plan(self) -> np.ndarray:
@@ -367,19 +374,12 @@ class PlanEngine:
         unknown = {c.label for c in active} - {c.label for c in self.candidates}
         if unknown:
             raise ValueError(f"not built into this engine: {sorted(unknown)}")
-        # a constraint that builds no row here (every floor 0, fewer than two threshold
-        # members) changes nothing: the same key, the same plan as without it
-        rows = self.program.fairness_rows
-        key = frozenset(
-            c.label
-            for c in active
-            if REGISTRY[c.kind].role == "objective" or len(rows.get(c.label, ()))
-        ) | ({"#tie"} if tie_break else set())
-        if key in self._cache:
-            return self._cache[key]
-        if not tie_break and key | {"#tie"} in self._cache:
-            # a tie-broken plan saves the same lives (to LIVES_TOL): it serves a lives-only ask
-            return self._cache[key | {"#tie"}]
+        key = self._key(active, tie_break)
+        known = self.solved(active, tie_break)
+        if known is not None:
+            return known
+        if time_limit is None and self.deadline is not None:
+            time_limit = self.deadline.remaining()
         deadline = _Deadline(time_limit if time_limit is not None else self.options.time_limit)
         self._activate(active)
         out: PlanOutcome | None = None
@@ -398,6 +398,28 @@ class PlanEngine:
         out = out.with_lives_bound(all(REGISTRY[c.kind].role == "constraint" for c in active))
         self._cache[key] = out
         return out
+
+    def _key(self, active: Sequence[ConstraintSpec], tie_break: bool) -> frozenset[str]:
+        """The cache key of a solve: a constraint that builds no row here (every floor 0,
+        fewer than two threshold members) changes nothing: the same key as without it."""
+        rows = self.program.fairness_rows
+        return frozenset(
+            c.label
+            for c in active
+            if REGISTRY[c.kind].role == "objective" or len(rows.get(c.label, ()))
+        ) | ({"#tie"} if tie_break else set())
+
+    def solved(
+        self, active: Sequence[ConstraintSpec], tie_break: bool = False
+    ) -> PlanOutcome | None:
+        """The outcome of this solve if it was made already (else None)."""
+        key = self._key(active, tie_break)
+        if key in self._cache:
+            return self._cache[key]
+        if not tie_break and key | {"#tie"} in self._cache:
+            # a tie-broken plan saves the same lives (to LIVES_TOL): it serves a lives-only ask
+            return self._cache[key | {"#tie"}]
+        return None
 
     def _settles(self, bound: float | None, objective: float) -> bool:
         """A plan of `objective` is within the gap tolerance of the upper bound `bound`."""
@@ -457,7 +479,10 @@ class PlanEngine:
     def fallback_values(self) -> np.ndarray:
         """The plan of last resort: nothing new shipped or transferred, every waiting patient
         admitted to its own region's units (and the executed moves' units) earliest deadline
-        first, the rule of check-plan's simulation (simulate.py), whose admissions it takes."""
+        first, the rule of check-plan's simulation (simulate.py), whose admissions it takes.
+        Made once per engine (it depends on the instance and the executed moves only)."""
+        if self._fallback is not None:
+            return self._fallback.copy()
         p, d = self.program, self.data
         sim = simulate(self.instance, self.executed)
         group = {
@@ -470,7 +495,8 @@ class PlanEngine:
         admit = p.cols["admit"]
         for home, _where, day, cohort, count in sim.admissions:
             x[admit[column[group[home, cohort], day]]] += count
-        return x
+        self._fallback = x
+        return x.copy()
 
     def _with_fallback(self, active: Sequence[ConstraintSpec], out: PlanOutcome) -> PlanOutcome:
         """Keep the better of `out` and the fallback plan (only when it meets the active
@@ -1504,22 +1530,35 @@ def plan(
     )
     engine = PlanEngine(instance, active, options, executed=executed, today=today, method=method)
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
+    if budget.limit is not None:
+        # a time-limited solve is compared with the fallback plan: made now, inside the budget
+        # and before the solves' share of it is set (300 x 90: 0.8 s, three times the build)
+        t_fallback = time.perf_counter()
+        engine.fallback_values()
+        timings["fallback"] = time.perf_counter() - t_fallback
+    # the solves leave time for what follows them (patient flow, extraction)
+    runs = _Deadline(budget.reserved(FINISH_SHARE_OF_BUILD * engine.build_seconds).limit,
+                     start=budget.start)
+    engine.deadline = runs
     star_key = engine.star_key()
     cached_star = _STARS.get(star_key)
     if cached_star is not None:
         engine.seed_star(cached_star)
-    main = engine.solve(active, tie_break=tie_break, time_limit=budget.remaining())
-    main = engine.settle_patients(main, active, budget)
-    timings["solve"] = time.perf_counter() - t_start - timings["build"] - timings["translate"]
+    main = engine.solve(active, tie_break=tie_break, time_limit=runs.remaining())
+    main = engine.settle_patients(main, active, runs)
+    timings["solve"] = (
+        time.perf_counter() - t_start - timings["build"] - timings["translate"]
+        - timings.get("fallback", 0.0)
+    )
     t_main = time.perf_counter()
     explanation = None
     if main.status is SolveStatus.INFEASIBLE:
         explanation = engine.explain_infeasible(active)
-    star = engine.solve([], tie_break=False, time_limit=budget.remaining())
+    star = _unless_expired(engine, [], runs)  # L* is reported only once proved
     if star.status is SolveStatus.OPTIMAL and cached_star is None:
         _STARS.put(star_key, engine.stored_star(star))
     if price_of_fairness and active and main.values is not None:
-        price = _price_table(engine, active, star, budget, progress)
+        price = _price_table(engine, active, star, runs, progress)
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
     # L*: the one unconstrained solve, shared by every price, and only once proved (a plan
@@ -1605,6 +1644,19 @@ class _StarCache:
 _STARS = _StarCache()
 
 
+def _unless_expired(
+    engine: PlanEngine, active: Sequence[ConstraintSpec], deadline: _Deadline
+) -> PlanOutcome:
+    """A lives-only solve within `deadline`; once it has passed, what was solved already or
+    a time_limit outcome without a plan (no solve is started past the budget)."""
+    if deadline.expired():
+        known = engine.solved(active)
+        if known is not None:
+            return known
+        return PlanOutcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
+    return engine.solve(active, tie_break=False, time_limit=deadline.remaining())
+
+
 def _price_table(
     engine: PlanEngine,
     active: Sequence[ConstraintSpec],
@@ -1619,7 +1671,7 @@ def _price_table(
     that plan is then optimal under it too."""
     from tqdm import tqdm
 
-    everything = engine.solve(active, tie_break=False, time_limit=deadline.remaining())
+    everything = _unless_expired(engine, active, deadline)
     rows = []
     for spec in tqdm(
         active,
@@ -1632,14 +1684,16 @@ def _price_table(
         if constraint and star.values is not None and engine.meets([spec], star.values):
             alone = star
         else:
-            alone = engine.solve([spec], tie_break=False, time_limit=deadline.remaining())
+            alone = _unless_expired(engine, [spec], deadline)
         rest = [c for c in active if c != spec]
-        without = engine.solve(rest, tie_break=False, time_limit=deadline.remaining())
+        without = _unless_expired(engine, rest, deadline)
         notes = []
         saved_alone = lost_alone = marginal = None
         alone_interval: tuple[float | None, float | None] = (None, None)
         margin: tuple[float | None, float | None] = (None, None)
-        if alone.lives is None:
+        if alone.lives is None and alone.solves == 0 and alone.status is SolveStatus.TIME_LIMIT:
+            notes.append("alone: not solved, the time limit was reached first")
+        elif alone.lives is None:
             notes.append(f"alone: {alone.status}; " + engine.explain_infeasible([spec]))
         else:
             saved_alone = alone.lives

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from optimiser.deadline import MIN_RUN_SECONDS
 from optimiser.errors import InputError, Problem
 from optimiser.service.auth import TokenRegistry
 from optimiser.service.errors import ApiError
@@ -288,14 +289,20 @@ class Service:
 
     # ---- synchronous solves
     async def solve(
-        self, body: bytes, requested_limit: Any, regions: int = 0, kind: str = "solve"
+        self, body: bytes, requested_limit: Any, regions: int = 0, kind: str = "solve",
+        received: float | None = None,
     ) -> tuple[SolveOutcome, str]:
         """Solve the request `body` (JSON already checked by the router; `regions` of them)
         now; returns the outcome and how it was served: "miss", "hit" (result cache),
         "shared" (an identical request in flight) or "off" (no cache).
 
         The worker parses the body; repeated bodies are recognised by their SHA-256, so they
-        skip parsing and validation there, and, with the result cache, the solve itself."""
+        skip parsing and validation there, and, with the result cache, the solve itself.
+
+        The time limit is the request's budget from `received` (a time.perf_counter() reading
+        taken when the request arrived; default now): the solver gets what is left of it
+        when its turn comes (waiting for a free solver counts)."""
+        received = time.perf_counter() if received is None else received
         if regions > self.settings.max_sync_regions:
             self.metrics.rejected.labels("too_large_for_sync").inc()
             message = (f"{regions:,} regions: synchronous solves take at most "
@@ -306,7 +313,7 @@ class Service:
                                 "options.time_limit")
         key = sha256_bytes(body)
         if not self.settings.result_cache:
-            return await self._solve_now(body, key, limit, kind), "off"
+            return await self._solve_now(body, key, limit, kind, received), "off"
         cache_key = f"{kind}|{key}|{limit!r}"
         hit = self._cache.get(cache_key)
         if hit is not None:
@@ -322,7 +329,7 @@ class Service:
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._inflight[cache_key] = future
         try:
-            outcome = await self._solve_now(body, key, limit, kind)
+            outcome = await self._solve_now(body, key, limit, kind, received)
         except ApiError as exc:
             future.set_exception(exc)
             raise
@@ -341,8 +348,11 @@ class Service:
                 self._cache.popitem(last=False)
         return outcome, "miss"
 
-    async def _solve_now(self, body: bytes, key: str, limit: float,
-                         kind: str = "solve") -> SolveOutcome:
+    async def _solve_now(
+        self, body: bytes, key: str, limit: float, kind: str = "solve",
+        received: float | None = None,
+    ) -> SolveOutcome:
+        received = time.perf_counter() if received is None else received
         if not self.runner.ready:
             detail = self._runner_error or "starting"
             raise ApiError(503, "unavailable", f"the solvers are not ready ({detail}); retry",
@@ -354,8 +364,9 @@ class Service:
         hard = self.hard_timeout(limit)
         for attempt in (1, 2):
             async with self.runner.slot(SYNC_PRIORITY) as slot:
+                left = max(MIN_RUN_SECONDS, limit - (time.perf_counter() - received))
                 try:
-                    reply = await self.runner.run(slot, kind, body, key, limit, hard)
+                    reply = await self.runner.run(slot, kind, body, key, left, hard)
                     break
                 except TaskTimeout as exc:
                     self.metrics.worker_restarts.labels("timeout").inc()

@@ -82,6 +82,9 @@ class ServiceMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        # a request's time budget counts from here (POST /v1/solve: reading and checking the
+        # body, waiting for a solver, solving, answering)
+        scope.setdefault("state", {})["received"] = start
         status = [500]
         limit = self.max_body_bytes
         owner: str | None = None

@@ -420,6 +420,10 @@ class SolveResult(BaseModel):
     )
     lives_optimal: float | None
     lives_optimal_bound: float | None = None
+    lives_saved_bound: float | None = Field(
+        None, description="Proven upper bound on the lives of any allocation under the active "
+        "constraints (equal to lives_saved when proved; null for rules and objective weights)."
+    )
     lives_lost_total: float | None
     lives_lost_pct: float | None
     regions: list[dict[str, Any]]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimiser.constraints import ConstraintSpec, to_specs
+from optimiser.deadline import Deadline
 from optimiser.engine import solve
 from optimiser.errors import InfeasibleError, InputError, Problem
 from optimiser.instance import (
@@ -265,7 +266,7 @@ def prepare_solve(request: Mapping[str, Any], time_limit: float | None = None) -
     }
 
 
-_prepared: OrderedDict[tuple[str, float | None], dict[str, Any]] = OrderedDict()
+_prepared: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
 
 def solve_task(request: Request, key: str | None = None,
@@ -273,18 +274,23 @@ def solve_task(request: Request, key: str | None = None,
     """POST /v1/solve and jobs of kind "solve": the JSON of `triage solve --json`.
 
     With a `key` (a hash of the request text), the validated arguments are remembered, so a
-    repeated request skips parsing and validation (instances are immutable)."""
-    kwargs = None if key is None else _prepared.get((key, time_limit))
+    repeated request skips parsing and validation (instances are immutable). `time_limit`
+    (the server's: what is left of the request's budget) counts from here, parsing included."""
+    started = time.perf_counter()
+    kwargs = None if key is None else _prepared.get(key)
     if kwargs is None:
         kwargs = prepare_solve(load_request(request), time_limit)
         if key is not None:
             with _instances_lock:
-                _prepared[(key, time_limit)] = kwargs
+                _prepared[key] = kwargs
                 while len(_prepared) > INSTANCE_CACHE_SIZE:
                     _prepared.popitem(last=False)
     arguments = dict(kwargs)
+    if time_limit is not None:  # the server's (it always gives one), else the request's own
+        arguments["time_limit"] = time_limit
+    deadline = Deadline(arguments["time_limit"], start=started)
     try:
-        result = solve(arguments.pop("instance"), **arguments)
+        result = solve(arguments.pop("instance"), deadline=deadline, **arguments)
     except InputError as exc:
         raise _invalid(exc.problems, [_solve_field(p) for p in exc.problems]) from None
     return result.to_dict()

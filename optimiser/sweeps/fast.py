@@ -46,6 +46,7 @@ import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
 from models.regional import RegionalData
+from optimiser.deadline import Deadline
 from optimiser.engine import (
     INTEGRALITY_TOLERANCE,
     RegionalEngine,
@@ -55,6 +56,7 @@ from optimiser.engine import (
     regional_data,
 )
 from optimiser.instance import Instance
+from optimiser.results import PRICE_PRECISION
 from optimiser.solver import SolverOptions, SolveStatus
 from optimiser.sweeps.spec import (
     Dimension,
@@ -166,6 +168,11 @@ class VariantOutcome:
     reason: str = ""
     constraints: tuple[str, ...] = ()
     region_lives: np.ndarray | None = None
+    # proven upper bounds (the solver's dual bounds; the lives themselves when exact) on the
+    # lives of any allocation under the variant's constraints, and without them (L*): the
+    # price's interval (optimiser.sweeps.prices). None: not a lives objective, or unknown.
+    lives_bound: float | None = None
+    lives_optimal_bound: float | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,50 +282,44 @@ class FastModel:
         data: RegionalData,
         specs: Sequence[ConstraintSpec],
         *,
-        time_limit: float | None = None,
-        lives_star: float | None = None,
+        deadline: Deadline | None = None,
+        lives_star: tuple[float | None, float | None] | None = None,
         want_star: bool = False,
     ) -> VariantOutcome:
-        """Most expected survivors of one variant (`data` carries its supply)."""
+        """Most expected survivors of one variant (`data` carries its supply), every solve
+        within the variant's `deadline`: the variant's own optimum first, then L* (`lives_star`:
+        L* and its bound when known already)."""
+        deadline = deadline or Deadline(None)
         if self.tie_break:
             return self._solve_tie_break(
-                data, specs, time_limit=time_limit, want_star=want_star, lives_star=lives_star
+                data, specs, deadline=deadline, want_star=want_star, lives_star=lives_star
             )
         floor_specs = [s for s in specs if family(s) == "floor"]
         weights = self._weights(data, specs)
         lower = self._floors(data, floor_specs)
-        seconds = 0.0
         fair = bool(self.row_specs) or weights is not None or bool(lower.any())
-        if want_star and lives_star is None:
-            lives_star, run_seconds, _ = self._lives_only(
-                data, np.zeros(len(lower)), None, rows=False, time_limit=time_limit
-            )
-            seconds += run_seconds
-            if not fair:
-                status = self._last_status
-                return VariantOutcome(
-                    str(status),
-                    lives_star,
-                    lives_star,
-                    self._last_units,
-                    data,
-                    seconds,
-                    region_lives=self._last_lives,
-                )
-        lives, run_seconds, status = self._lives_only(
-            data, lower, weights, rows=True, time_limit=time_limit
-        )
-        seconds += run_seconds
+        main = self._lives_only(data, lower, weights, rows=fair, time_limit=deadline.remaining())
         out = VariantOutcome(
-            str(status),
-            lives,
-            lives_star,
+            str(main.status),
+            main.lives,
+            None,
             self._last_units,
             data,
-            seconds,
+            main.seconds,
             region_lives=self._last_lives,
+            lives_bound=main.bound,
         )
-        if status is SolveStatus.INFEASIBLE:
+        if want_star and lives_star is None and not fair:
+            lives_star = (main.lives, main.bound)
+        elif want_star and lives_star is None:
+            star = self._lives_only(
+                data, np.zeros(len(lower)), None, rows=False, time_limit=deadline.remaining()
+            )
+            out.seconds += star.seconds
+            lives_star = (star.lives, star.bound)
+        if lives_star is not None:
+            out.lives_optimal, out.lives_optimal_bound = lives_star
+        if main.status is SolveStatus.INFEASIBLE:
             out.reason = self._floor_conflict(data, floor_specs, lower)
         return out
 
@@ -330,7 +331,9 @@ class FastModel:
         *,
         rows: bool,
         time_limit: float | None,
-    ) -> tuple[float | None, float, SolveStatus]:
+    ) -> _Run:
+        """One HiGHS solve; its allocation's units and lives are kept in _last_units and
+        _last_lives. The bound holds the lives only when the objective is lives (no weights)."""
         self._set_rows(rows)
         self._load(data, lower, data.supply)
         self.highs.set_cost(self._costs(data, weights), maximize=True)
@@ -338,11 +341,13 @@ class FastModel:
         self._last_status = run.status
         if run.values is None:
             self._last_units = self._last_lives = None
-            return None, run.seconds, run.status
+            return _Run(run.status, None, None, run.seconds)
         units = np.rint(run.values[self.x_cols]).astype(np.int64)
         self._last_units = units
         self._last_lives = self._lives(data, units)
-        return float(self._last_lives.sum()), run.seconds, run.status
+        lives = float(self._last_lives.sum())
+        bound = None if weights is not None or run.bound is None else max(run.bound, lives)
+        return _Run(run.status, lives, bound, run.seconds)
 
     def _lives(self, data: RegionalData, units: np.ndarray) -> np.ndarray:
         """data.lives(units), vectorised when every region has one tier (the same arithmetic:
@@ -362,9 +367,9 @@ class FastModel:
         data: RegionalData,
         specs: Sequence[ConstraintSpec],
         *,
-        time_limit: float | None,
+        deadline: Deadline,
         want_star: bool,
-        lives_star: float | None,
+        lives_star: tuple[float | None, float | None] | None,
     ) -> VariantOutcome:
         engine = self.engine
         floor_specs = [s for s in specs if family(s) == "floor"]
@@ -372,21 +377,37 @@ class FastModel:
         lower = self._floors(data, floor_specs)
         self._load(data, lower, data.supply)
         engine._cache.clear()  # outcomes cached by constraint labels are stale once bounds change
-        main = engine.solve(active, tie_break=True, time_limit=time_limit)
+        engine.deadline = deadline  # this variant's budget, for every solve of the engine
+        main = engine.solve(active, tie_break=True, time_limit=deadline.remaining())
         seconds = main.seconds
         if want_star and lives_star is None:
             if active or lower.any():
                 self._load(data, np.zeros(len(lower)), data.supply)
                 engine._cache.clear()
-                star = engine.solve([], tie_break=False, time_limit=time_limit)
+                star = engine.solve([], tie_break=False, time_limit=deadline.remaining())
                 seconds += star.seconds
-                lives_star = star.lives
+                lives_star = (star.lives, star.lives_bound)
             else:
-                lives_star = main.lives
-        out = VariantOutcome(str(main.status), main.lives, lives_star, main.units, data, seconds)
+                lives_star = (main.lives, main.lives_bound)
+        out = VariantOutcome(
+            str(main.status), main.lives, None, main.units, data, seconds,
+            lives_bound=main.lives_bound,
+        )
+        if lives_star is not None:
+            out.lives_optimal, out.lives_optimal_bound = lives_star
         if main.status is SolveStatus.INFEASIBLE:
             out.reason = self._floor_conflict(data, floor_specs, lower)
         return out
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One lives-only HiGHS solve of a variant (FastModel._lives_only)."""
+
+    status: SolveStatus
+    lives: float | None
+    bound: float | None
+    seconds: float
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,9 +519,10 @@ def solve_greedy(
     specs: Sequence[ConstraintSpec],
     *,
     want_star: bool,
-    lives_star: float | None,
+    lives_star: tuple[float | None, float | None] | None,
 ) -> VariantOutcome:
-    """One variant by the exact greedy (plan.uses_greedy(specs) must hold)."""
+    """One variant by the exact greedy (plan.uses_greedy(specs) must hold): exact, so its
+    lives are their own bound."""
     t0 = time.perf_counter()
     one_tier = plan.instance.tiers is None
     lower = floor_bounds(data, specs)
@@ -512,26 +534,29 @@ def solve_greedy(
             else greedy_units(data, np.zeros(len(lower)), one_tier=one_tier)
         )
         assert star is not None
-        lives_star = float(region_lives(data, star, one_tier).sum())
+        lives = float(region_lives(data, star, one_tier).sum())
+        lives_star = (lives, lives)
     if units is None:
         out = VariantOutcome(
             str(SolveStatus.INFEASIBLE),
-            lives_optimal=lives_star,
             data=data,
             path="greedy",
             reason=floor_conflict(data, specs, lower),
         )
     else:
-        lives = region_lives(data, units, one_tier)
+        lives_r = region_lives(data, units, one_tier)
         out = VariantOutcome(
             str(SolveStatus.OPTIMAL),
-            float(lives.sum()),
-            lives_star,
+            float(lives_r.sum()),
+            None,
             units,
             data,
             path="greedy",
-            region_lives=lives,
+            region_lives=lives_r,
+            lives_bound=float(lives_r.sum()),
         )
+    if lives_star is not None:
+        out.lives_optimal, out.lives_optimal_bound = lives_star
     out.seconds = time.perf_counter() - t0
     return out
 
@@ -545,7 +570,10 @@ class _WorkerCache:
     models: OrderedDict[tuple[Any, ...], FastModel] = field(default_factory=OrderedDict)
     data: OrderedDict[tuple[Any, ...], RegionalData] = field(default_factory=OrderedDict)
     numeric: OrderedDict[str, NumericBase] = field(default_factory=OrderedDict)
-    lives_star: OrderedDict[tuple[Any, ...], float | None] = field(default_factory=OrderedDict)
+    # L* and its proven bound, by variant data and supply
+    lives_star: OrderedDict[tuple[Any, ...], tuple[float | None, float | None]] = field(
+        default_factory=OrderedDict
+    )
 
 
 _LOCAL = threading.local()  # Dask workers run tasks in threads: one cache (and HiGHS) per thread
@@ -695,12 +723,17 @@ def _model(
     return model
 
 
-def solve_fast(plan: SweepPlan, values: Mapping[str, Any]) -> VariantOutcome:
-    """One variant on the fast path (falls back to rebuilding when it cannot express it)."""
+def solve_fast(
+    plan: SweepPlan, values: Mapping[str, Any], deadline: Deadline | None = None
+) -> VariantOutcome:
+    """One variant on the fast path (falls back to rebuilding when it cannot express it).
+    `deadline`: the variant's budget (default: plan.time_limit from now), building its model,
+    every solve and the explanation of an infeasible variant included."""
+    deadline = deadline or Deadline(plan.time_limit)
     specs = variant_constraints(plan.constraints, plan.dims, values)
     key = plan.model_key(values, specs)
     if key is None:
-        return solve_rebuild(plan, values)
+        return solve_rebuild(plan, values, deadline)
     data = variant_data(plan, values)
     cache = _cache()
     star_key = (plan.key, plan.data_key(values), data.supply)
@@ -715,26 +748,36 @@ def solve_fast(plan: SweepPlan, values: Mapping[str, Any]) -> VariantOutcome:
             out = model.solve(
                 data,
                 specs,
-                time_limit=plan.time_limit,
+                deadline=deadline,
                 lives_star=lives_star,
                 want_star=plan.price_of_fairness,
             )
         except Exception:
             cache.models.pop((plan.key, key), None)  # a model in an unknown state: not reused
             raise
-    if plan.price_of_fairness and out.lives_optimal is not None:
-        _remember(cache.lives_star, star_key, out.lives_optimal, 4096)
+    if (
+        plan.price_of_fairness
+        and out.lives_optimal is not None
+        and out.lives_optimal_bound is not None
+        and out.lives_optimal_bound - out.lives_optimal <= PRICE_PRECISION / 2 + 1e-9
+    ):  # only a proved L* serves later variants (one cut short by its budget would not)
+        _remember(cache.lives_star, star_key, (out.lives_optimal, out.lives_optimal_bound), 4096)
     out.constraints = tuple(s.label for s in specs)
     if out.status == str(SolveStatus.INFEASIBLE) and not out.reason:
         variant, _ = apply_variant(plan.instance, plan.constraints, plan.dims, values)
-        out.reason = RegionalEngine(variant, specs).explain_infeasible(specs)
+        explainer = RegionalEngine(variant, specs, deadline=deadline)
+        out.reason = explainer.explain_infeasible(specs)
     return out
 
 
-def solve_rebuild(plan: SweepPlan, values: Mapping[str, Any]) -> VariantOutcome:
-    """One variant through optimiser.solve on the modified instance: the model built anew."""
+def solve_rebuild(
+    plan: SweepPlan, values: Mapping[str, Any], deadline: Deadline | None = None
+) -> VariantOutcome:
+    """One variant through optimiser.solve on the modified instance: the model built anew,
+    within the variant's `deadline` (default: plan.time_limit from now)."""
     from optimiser.engine import solve
 
+    deadline = deadline or Deadline(plan.time_limit)
     variant, specs = apply_variant(plan.instance, plan.constraints, plan.dims, values)
     t0 = time.perf_counter()
     result = solve(
@@ -743,7 +786,7 @@ def solve_rebuild(plan: SweepPlan, values: Mapping[str, Any]) -> VariantOutcome:
         default_constraints=False,
         price_of_fairness=False,
         tie_break=plan.tie_break,
-        time_limit=plan.time_limit,
+        deadline=deadline,
     )
     units = (
         None if "units" not in result.regions else result.regions["units"].to_numpy(dtype=np.int64)
@@ -758,6 +801,8 @@ def solve_rebuild(plan: SweepPlan, values: Mapping[str, Any]) -> VariantOutcome:
         path="rebuild",
         reason=result.explanation or "",
         constraints=tuple(s.label for s in specs),
+        lives_bound=result.lives_saved_bound,
+        lives_optimal_bound=result.lives_optimal_bound if plan.price_of_fairness else None,
     )
     return out
 
@@ -772,16 +817,17 @@ def run_chunk(
     records: list[dict[str, Any]] = []
     solved: list[tuple[int, VariantOutcome]] = []
     for vid, values in zip(variant_ids, rows, strict=True):
+        deadline = Deadline(plan.time_limit)  # the variant's budget: all of its work
         try:
             if plan.mode == "rebuild":
-                out = solve_rebuild(plan, values)
+                out = solve_rebuild(plan, values, deadline)
             else:
                 try:
-                    out = solve_fast(plan, values)
+                    out = solve_fast(plan, values, deadline)
                 except VariantError:
                     raise
                 except Exception as exc:  # the fast path failed: rebuild this variant
-                    out = solve_rebuild(plan, values)
+                    out = solve_rebuild(plan, values, deadline)
                     out.reason = f"fast path failed ({type(exc).__name__}: {exc}); rebuilt"
         except VariantError as exc:
             out = VariantOutcome("failed", reason=str(exc), path=plan.mode)
@@ -802,6 +848,8 @@ def variant_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     for col in UNIT_COLUMNS:
         if col in frame:
             frame[col] = frame[col].astype("Int64")
+    if "price_of_fairness_exact" in frame:  # nullable: NA without a price
+        frame["price_of_fairness_exact"] = frame["price_of_fairness_exact"].astype("boolean")
     return frame
 
 
@@ -853,14 +901,11 @@ def _regions(solved: Sequence[tuple[int, VariantOutcome]]) -> pd.DataFrame:
 def _record(
     plan: SweepPlan, vid: int, values: Mapping[str, Any], out: VariantOutcome
 ) -> dict[str, Any]:
+    from optimiser.sweeps.prices import variant_price
+
     record: dict[str, Any] = {"variant": int(vid)}
     for d in plan.dims:
         record[d.name] = int(values[d.name]) if d.integer else float(values[d.name])
-    price = None
-    pct = None
-    if out.lives is not None and out.lives_optimal is not None:
-        price = max(0.0, out.lives_optimal - out.lives)
-        pct = 100.0 * price / out.lives_optimal if out.lives_optimal > 0 else 0.0
     supply = plan.supply_of(values)
     sent = None if out.units is None else int(out.units.sum())
     reason = out.reason
@@ -881,8 +926,7 @@ def _record(
             "status": out.status,
             "lives_saved": np.nan if out.lives is None else float(out.lives),
             "lives_optimal": np.nan if out.lives_optimal is None else float(out.lives_optimal),
-            "price_of_fairness": np.nan if price is None else price,
-            "price_of_fairness_pct": np.nan if pct is None else pct,
+            **variant_price(out),
             "supply": supply,
             "units_sent": pd.NA if sent is None else sent,
             "unallocated": pd.NA if sent is None else supply - sent,

@@ -25,7 +25,8 @@ async def solve(body: SolveRequest, request: Request) -> Response:
     requested_limit = body.options.time_limit if body.options is not None else None
     regions = len(body.regions) if isinstance(body.regions, list) else 0  # else: the engine says
     outcome, served = await service_of(request).solve(
-        await request.body(), requested_limit, regions
+        await request.body(), requested_limit, regions,
+        received=getattr(request.state, "received", None),
     )
     headers = {
         "X-Time-Limit": f"{outcome.time_limit:g}",
