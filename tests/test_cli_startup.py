@@ -18,16 +18,20 @@ HEAVY = ("pandas", "numpy", "pyomo", "highspy", "scipy", "pyarrow", "matplotlib"
          "sqlalchemy", "dask", "jinja2")
 
 PROBE = """
-import json, sys
+import atexit, json, sys
 sys.argv = ["triage", *{args!r}]
+
+
+def report():  # at exit: `triage` as a program leaves through os._exit after atexit handlers
+    sys.stdout.flush()
+    loaded = sorted({{m.split(".")[0] for m in sys.modules}})
+    sys.stderr.write("\\nMODULES " + json.dumps(loaded) + "\\n")
+    sys.stderr.flush()
+
+
+atexit.register(report)
 from optimiser.cli import main
-try:
-    main()
-except SystemExit as stop:
-    code = stop.code
-sys.stdout.flush()
-loaded = sorted({{m.split(".")[0] for m in sys.modules}})
-sys.stderr.write("\\nMODULES " + json.dumps([code, loaded]) + "\\n")
+main()
 """
 
 
@@ -36,8 +40,8 @@ def loaded_by(*args: str) -> tuple[int, set[str], str]:
         [sys.executable, "-c", PROBE.format(args=list(args))],
         capture_output=True, text=True, timeout=120, cwd=REPO,
     )
-    marker = proc.stderr.rsplit("MODULES ", 1)[1]
-    code, modules = json.loads(marker)
+    modules = json.loads(proc.stderr.rsplit("MODULES ", 1)[1])
+    code = proc.returncode
     return code, set(modules), proc.stdout
 
 
