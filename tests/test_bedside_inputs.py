@@ -74,10 +74,11 @@ def test_every_problem_is_listed_at_once(case):
 def test_policy_naming_unknown_columns(case):
     text = (case / "policy.toml").read_text().replace(
         'categories = ["essential_health_worker", "disadvantaged_area"]',
-        'categories = ["essential_health_worker", "disadvantaged_area", "veteran"]')
+        'categories = ["essential_health_worker", "disadvantaged_area", "on_waiting_list"]')
     (case / "policy.toml").write_text(text)
     found = problems(case)
-    assert any("policy.toml" in p and "'veteran'" in p and "does not have" in p for p in found)
+    assert any("policy.toml" in p and "'on_waiting_list'" in p and "does not have" in p
+               for p in found)
 
 
 def test_patients_column_the_policy_does_not_name(case):

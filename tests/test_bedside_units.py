@@ -49,7 +49,7 @@ def test_units_from_a_regional_result_and_existing_capacity(folder, tmp_path):
     assert [inputs.units.on_day(s, 0) for s in ("H1", "H2", "H3")] == [40, 30, 15]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"allocation": {"H1": -1}}))
-    with pytest.raises(Exception, match="not a whole number"):
+    with pytest.raises(Exception, match=r"field .allocation.H1.: must be a whole number"):
         load_inputs(folder, units=bad)
 
 

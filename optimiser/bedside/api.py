@@ -6,8 +6,9 @@ and price of fairness -> BedsideResult (results.py) -> decision log (log.py).
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +41,19 @@ def allocate(
     protocols: bool = True,
     time_limit: float | None = None,
     overrides: pd.DataFrame | None = None,
+    rule_batches: Collection[tuple[str, int]] = (),
 ) -> BedsideResult:
     """Decide who receives the units, day by day and site by site, under the policy.
 
     One decision day (every candidate arrived the same day): a snapshot, priced by the
     integer program. Several: the online rule over the horizon, with the offline optimum
-    and the gap. `overrides` (log.read_overrides) record the officer's deviations."""
+    and the gap. `overrides` (log.read_overrides) record the officer's deviations.
+    `rule_batches` (site, day): decided by the policy's rule (replay of a run whose program
+    was stopped there by its time limit; the log lists them)."""
     t0 = time.perf_counter()
     if not isinstance(inputs, BedsideInputs):
         inputs = load_inputs(inputs)
-    if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
+    if time_limit is not None and (isinstance(time_limit, bool) or not 0 < time_limit < math.inf):
         raise InputError(Problem(f"must be a number of seconds > 0, got {time_limit!r}",
                                  column="time_limit", column_word="option"))
     deadline = None if time_limit is None else t0 + float(time_limit)
@@ -61,16 +65,23 @@ def allocate(
     mode = "snapshot" if len(days) <= 1 else "horizon"
     options = EXACT
     online = run_online(stream, policy, ranking, record=True, method=policy.method,
-                        options=options, deadline=deadline)
+                        options=options, deadline=deadline,
+                        rule_batches=frozenset((str(a), int(b)) for a, b in rule_batches))
     timings = {"decide": time.perf_counter() - t0}
     notes: list[str] = []
-    stopped = [d for d in online.decisions if d.outcome is not None and d.method == "rule"
-               and policy.method == "optimal"]
+    stopped = [d for d in online.decisions if d.method == "rule" and policy.method == "optimal"]
     if stopped:
         notes.append(f"time limit: {len(stopped)} decision(s) fell back to the policy's rule")
     table = patient_table(stream, patients, ranking, online, policy)
     if overrides is not None:
         table = apply_overrides(table, overrides)
+        _check_override_capacity(table, online, overrides)
+        changed = table[table["final"] != table["decision"]]
+        if mode == "horizon" and len(changed):
+            first_day = int(changed["day"].min())
+            notes.append(f"overrides change decisions from day {first_day}: the recommendations of "
+                         "later days assume the recommendations were followed (units held, "
+                         "units free); record the overrides day by day and re-run each day")
     benefit = ranking.benefit
     treated = online.treated
     value = float(benefit[treated].sum())
@@ -131,6 +142,10 @@ def allocate(
     )
 
 
+STOPPED = ("the program was stopped by the time limit before proving its optimum, so the "
+           "policy's rule decided")
+
+
 def _left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.01, deadline - time.perf_counter())
 
@@ -151,6 +166,8 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
     batch_rank = np.zeros(n, dtype=np.int64)
     batch_size = np.zeros(n, dtype=np.int64)
     lowest_served: dict[tuple[int, int], float] = {}
+    served_in: dict[tuple[int, int], np.ndarray] = {}
+    by_rule = {(d.batch.site, d.batch.day) for d in online.decisions if d.method == "rule"}
     for s, t, members in stream.batches:
         candidates = members[~ranking.excluded[members]]
         order = candidates[np.argsort(ranking.rank[candidates], kind="stable")]
@@ -159,6 +176,7 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
         served = candidates[online.served[candidates]]
         if len(served):
             lowest_served[s, t] = float(ranking.benefit[served].min())
+            served_in[s, t] = served[np.argsort(ranking.benefit[served], kind="stable")]
     beneficiary = {r.name: stream.flags[r.category] for r in policy.reserves}
     rows = []
     for i, pid in enumerate(stream.ids):
@@ -177,19 +195,26 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
                       if released else f"a unit from {name!r}")
             reason = (f"{source} at {site} on day {t}; ranked {batch_rank[i]} of "
                       f"{batch_size[i]} ({policy.priority})")
-            if policy.method == "optimal":
+            if (site, t) in by_rule and policy.method == "optimal":
+                reason += f"; {STOPPED}"
+            elif policy.method == "optimal":
                 reason += "; in the allocation of most expected benefit under the reserves"
         else:
             decision = "no_unit"
             free = int(online.free_units[i])
             if free == 0:
                 reason = f"no free unit at {site} on day {t}"
+            elif (site, t) in by_rule and policy.method == "optimal":
+                reason = (f"{free} unit(s) free at {site} on day {t} went to candidates ranked "
+                          f"higher (ranked {batch_rank[i]} of {batch_size[i]}); {STOPPED}")
             elif policy.method == "optimal":
                 low = lowest_served.get((s, t))
                 reason = (f"{free} unit(s) free at {site} on day {t}; the allocation of most "
                           f"expected benefit under the reserves serves others (benefit "
                           f"{ranking.benefit[i]:.3g}" + (f", lowest served {low:.3g})"
                                                          if low is not None else ")"))
+                reason += _served_with_less(i, served_in.get((s, t)), stream.ids,
+                                            ranking.benefit, beneficiary, batch_rank)
             else:
                 reason = (f"{free} unit(s) free at {site} on day {t} went to candidates ranked "
                           f"higher (ranked {batch_rank[i]} of {batch_size[i]})")
@@ -217,6 +242,57 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFram
         table.loc[str(pid), "override"] = (f"{row['decision']} by {row['officer']}: "
                                            f"{row['justification']}")
     return table
+
+
+def _served_with_less(i: int, served: np.ndarray | None, ids: list[str], benefit: np.ndarray,
+                      beneficiary: Mapping[str, np.ndarray], batch_rank: np.ndarray) -> str:
+    """Who was served with less benefit than patient i, and the reserves they are
+    beneficiaries of (the optimum serves a lower benefit only because a reserve requires it:
+    its beneficiaries come first for its units, and every unit is used); and who was served
+    with the same benefit. `served`: the batch's served patients by increasing benefit."""
+    if served is None:
+        return ""
+    values = benefit[served]
+    low = int(np.searchsorted(values, benefit[i], side="left"))
+    high = int(np.searchsorted(values, benefit[i], side="right"))
+    equal = [int(j) for j in served[low:high]]
+    tie = ("; served with the same benefit: " + ", ".join(
+        f"{ids[j]} (ranked {batch_rank[j]})" for j in equal[:5])
+        + " (ties go to the reserves' beneficiaries, then to the higher priority)"
+        if equal else "")
+    lower = [int(j) for j in served[:min(low, 5)]]
+    if not lower:
+        return tie
+    parts = []
+    for j in lower:
+        names = [name for name, flags in beneficiary.items() if flags[j]]
+        why = (f"a beneficiary of {', '.join(repr(n) for n in names)}" if names
+               else "required by the reserves")
+        parts.append(f"{ids[j]} ({benefit[j]:.3g}, {why})")
+    more = f" and {low - 5} more" if low > 5 else ""
+    return f"; served with less benefit: {', '.join(parts)}{more}{tie}"
+
+
+def _check_override_capacity(table: pd.DataFrame, online: OnlineRun,
+                             overrides: pd.DataFrame) -> None:
+    """Overrides may move units between patients, never create them: at each site and day,
+    the patients given a unit that day number at most the units free that day."""
+    problems = []
+    given = table[table["final"] == "unit"]
+    free = pd.Series(online.free_units, index=table.index)
+    for (site, day), group in given.groupby(["site", "day"], sort=True):
+        units = int(free[group.index].max())
+        overridden = [str(p) for p in group.index if p in overrides.index]
+        if len(group) > units and overridden:
+            problems.append(Problem(
+                f"the overrides give {len(group)} units at {site} on day {day}, where "
+                f"{units} are free (overridden: {', '.join(overridden)}); record which "
+                "recommended patient goes without (decision no_unit)",
+                file=overrides.attrs.get("file", "overrides"),
+                line=overrides.attrs.get("lines", {}).get(overridden[0]), column="decision",
+                line_word=overrides.attrs.get("line_word", "line")))
+    if problems:
+        raise InputError(problems)
 
 
 def site_table(stream: Stream, patients: pd.DataFrame, online: OnlineRun,
@@ -288,4 +364,6 @@ def read_overrides_frame(data: Any, known: Mapping[str, Any]) -> pd.DataFrame:
     from optimiser.bedside.log import validate_overrides
 
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
-    return validate_overrides(frame.astype(str), set(known), "overrides")
+    frame = frame.astype(str)
+    frame.attrs["lines"] = list(range(1, len(frame) + 1))  # row 1: the first, overrides[0]
+    return validate_overrides(frame, set(known), "overrides", line_word="row")

@@ -26,6 +26,7 @@ import pandas as pd
 from optimiser.bedside.generator import CohortSpec, generate
 from optimiser.bedside.horizon import offline_optimum, run_online, stream_from
 from optimiser.bedside.io import BedsideInputs, Cohort
+from optimiser.bedside.patients import MAX_DAY
 from optimiser.bedside.policy import Policy
 from optimiser.bedside.results import clean, frame_records
 from optimiser.bedside.scores import PROTOCOLS, available, lottery_draws, rank_patients
@@ -39,6 +40,9 @@ STREAMS = ("synthetic", "resample")
 SYNTHETIC_FLAGS = ("essential_health_worker", "disadvantaged_area")
 SYNTHETIC_GROUPS = ("age_band", "sex", "ethnicity", "deprivation_decile")
 MAX_REPLICATIONS = 100_000
+# one replication's stream is held in memory by each worker: 500,000 patients is 25 times the
+# benchmark's 20,000-patient horizon (100 million exhausted the machine's memory)
+MAX_STREAM_PATIENTS = 500_000
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,12 @@ class CompareSpec:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 problems.append(Problem(f"must be a whole number >= {low}, got {value!r}",
                                         column=name, column_word="option"))
-        if isinstance(self.replications, int) and self.replications > MAX_REPLICATIONS:
-            problems.append(Problem(f"at most {MAX_REPLICATIONS:,}, got {self.replications:,}",
-                                    column="replications", column_word="option"))
+        for name, value, most in (("replications", self.replications, MAX_REPLICATIONS),
+                                  ("patients", self.patients, MAX_STREAM_PATIENTS),
+                                  ("days", self.days, MAX_DAY)):
+            if isinstance(value, int) and not isinstance(value, bool) and value > most:
+                problems.append(Problem(f"at most {most:,}, got {value:,}", column=name,
+                                        column_word="option"))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             problems.append(Problem(f"must be a whole number >= 0, got {self.seed!r}",
                                     column="seed", column_word="option"))

@@ -18,6 +18,7 @@ so that every survival_with_k stays a probability.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from dataclasses import dataclass, replace
@@ -106,8 +107,13 @@ def curves_to_instance(inputs: BedsideInputs, regional: str | Path, out: Path,
     """Copy the regional instance to `out` with each site's curve as tiers (module doc)."""
     from optimiser.instance import load_instance
 
+    if max_units is not None and (isinstance(max_units, bool) or not isinstance(max_units, int)
+                                  or max_units < 1):
+        raise InputError(Problem(f"must be a whole number >= 1, got {max_units!r}",
+                                 column="max-units", column_word="option"))
     instance = load_instance(regional)
-    chosen = sites or [s for s in inputs.units.sites if s in instance.region_ids]
+    chosen = (list(dict.fromkeys(sites)) if sites
+              else [s for s in inputs.units.sites if s in instance.region_ids])
     unknown = [s for s in chosen if s not in instance.region_ids]
     if unknown or not chosen:
         raise InputError(Problem(
@@ -141,6 +147,11 @@ def curves_to_instance(inputs: BedsideInputs, regional: str | Path, out: Path,
         kept = instance.tiers[~instance.tiers["region"].isin(chosen)]
         tiers = pd.concat([kept[["region", "share", "survival_with"]], tiers], ignore_index=True)
     _write(Path(regional), out, regions, tiers)
+    provenance = {"policy": inputs.policy.describe(), "inputs": {
+        "sha256": dict(inputs.hashes), "files": {k: str(v) for k, v in inputs.files.items()}},
+        "sites": [c.site for c in curves], "max_units": limit}
+    (out / "bedside_policy.json").write_text(
+        json.dumps(provenance, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return curves, tiers
 
 

@@ -54,16 +54,24 @@ ESSENTIAL_HEALTH_WORKER = "essential_health_worker"
 AGE_OR_DISABILITY = {"age", "aged", "ages", "elderly", "old", "older", "birth", "dob", "born",
                      "disability", "disabilities", "disabled", "handicap", "handicapped",
                      "impairment", "impaired", "frailty", "frail", "cfs", "dementia",
-                     "cognitive", "intellectual", "autism", "autistic", "mental"}
+                     "cognitive", "intellectual", "autism", "autistic", "mental", "young",
+                     "younger", "youngest", "youth", "elder", "elders", "senior", "seniors",
+                     "retired", "retiree", "pensioner", "pensioners", "geriatric"}
 OTHER_PROTECTED = {"sex", "gender", "ethnicity", "ethnic", "race", "racial", "religion",
-                   "religious", "nationality", "pregnancy", "pregnant", "orientation"}
+                   "religious", "nationality", "pregnancy", "pregnant", "orientation", "male",
+                   "males", "female", "females", "men", "women", "man", "woman",
+                   "transgender", "trans", "caste", "tribe", "tribal"}
 SOCIAL_WORTH = {"occupation", "occupational", "job", "profession", "professional",
                 "employment", "employed", "unemployed", "employer", "worker", "workers",
                 "insurance", "insured", "uninsured", "payer", "wealth", "wealthy", "income",
                 "salary", "assets", "net", "worth", "social", "society", "societal", "vip",
                 "celebrity", "education", "educated", "criminal", "prisoner", "incarcerated",
                 "immigration", "citizenship", "citizen", "political", "contribution",
-                "productivity", "productive", "rank", "status"}
+                "productivity", "productive", "rank", "status", "veteran", "veterans",
+                "military", "soldier", "soldiers", "police", "firefighter", "firefighters",
+                "teacher", "teachers", "nurse", "nurses", "doctor", "doctors", "physician",
+                "physicians", "clergy", "staff", "employee", "employees", "donor", "donors",
+                "famous", "dignitary"}
 COST_PER_QALY = {"qaly", "qalys", "daly", "dalys", "icer", "cost", "costs", "price", "wtp",
                  "willingness", "monetary", "budget", "effectiveness"}
 COST_OBJECTIVES = ("qaly", "qalys", "cost_per_qaly", "cost_effectiveness", "net_benefit",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,9 +179,12 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
                active: set[str] | None = None, rank: np.ndarray | None = None,
                record: bool = False, method: str = "rule",
                options: SolverOptions | None = None,
-               deadline: float | None = None) -> OnlineRun:
+               deadline: float | None = None,
+               rule_batches: Collection[tuple[str, int]] = ()) -> OnlineRun:
     """Apply the rule day by day. `rank` overrides the ranking's order (price of fairness);
-    `record` keeps each batch's certified decision (slower: one certificate per batch)."""
+    `record` keeps each batch's certified decision (slower: one certificate per batch);
+    `rule_batches` (site, day) are decided by the rule whatever `method` (a replay of
+    decisions that fell back to the rule at a time limit)."""
     n = len(stream.ids)
     order = ranking.rank if rank is None else rank
     served = np.zeros(n, dtype=bool)
@@ -226,8 +230,9 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
             batch = Batch(stream.sites[s], t, candidates, free, sizes)
             local_policy = policy.with_changes(reserves=tuple(specs))
             left = None if deadline is None else max(0.01, deadline - time.perf_counter())
+            here = "rule" if (stream.sites[s], t) in rule_batches else method
             decision = decide_batch(local_policy, _ranked(ranking, order), stream.flags, batch,
-                                    stream.ids, method=method, options=options, time_limit=left,
+                                    stream.ids, method=here, options=options, time_limit=left,
                                     check=record)
             decisions.append(decision)
             picked = decision.served

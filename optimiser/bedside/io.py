@@ -233,6 +233,8 @@ def _json_type_problem(column: str, value: Any, text: set[str], flags: set[str])
             return f"must be a number, got {value!r:.40}"
         if isinstance(value, int) and abs(value) > 10**15:
             return f"must be a number of at most 15 digits, got {value!r:.40}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
         return None
     if column == "comorbidity":
         return None if value in ("none", "major", "severe") else (
@@ -244,6 +246,8 @@ def _json_type_problem(column: str, value: Any, text: set[str], flags: set[str])
             f"a category flag of the policy: must be true or false, got {value!r:.40}")
     if not isinstance(value, str | int | float | bool):
         return f"must be a string, a number or a boolean, got {value!r:.40}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
     return None
 
 
@@ -357,36 +361,55 @@ def _units_from_result(path: Path, existing: str | Path | None) -> Units:
             raise TypeError("allocation is not an object")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(Problem(f"not a regional result.json ({exc})", file=path.name)) from None
-    counts = {str(k): v for k, v in allocation.items()}
     problems: list[Problem] = []
+    counts: dict[str, int] = {}
+    for key, units in allocation.items():
+        site = str(key)
+        if (isinstance(units, bool) or not isinstance(units, int)
+                or not 0 <= units <= MAX_UNITS):
+            problems.append(Problem(f"must be a whole number of units (0-{MAX_UNITS:,}), got "
+                                    f"{units!r:.40}", file=path.name, column=f"allocation.{site}",
+                                    column_word="field"))
+            continue
+        counts[site] = units
     if existing is not None:
         raw = _read_csv(Path(existing), problems, required=True)
         if raw is not None:
             if set(raw.columns) != {"site", "units"}:
                 problems.append(Problem("columns must be site, units", file=Path(existing).name))
             else:
-                for line, site, units in zip(raw.attrs["lines"], raw["site"], raw["units"],
-                                             strict=True):
-                    u = _whole(str(units).strip(), MAX_UNITS)
-                    if u is None:
-                        problems.append(Problem(f"must be a whole number >= 0, got {units!r}",
-                                                file=Path(existing).name, line=line,
-                                                column="units"))
-                        continue
-                    counts[str(site).strip()] = counts.get(str(site).strip(), 0) + u
-    rows = []
-    for site, units in counts.items():
-        if isinstance(units, bool) or not isinstance(units, int) or units < 0:
-            problems.append(Problem(f"allocation of {site!r} is not a whole number >= 0: "
-                                    f"{units!r}", file=path.name))
-            continue
-        rows.append((site, 0, units))
+                _add_existing(raw, Path(existing).name, set(map(str, allocation)), counts,
+                              problems)
+    rows = [(site, 0, units) for site, units in counts.items()]
     if problems:
         raise InputError(problems)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if existing is not None:
         digest = hashlib.sha256((digest + sha256_file(Path(existing))).encode()).hexdigest()
     return Units(pd.DataFrame(rows, columns=["site", "day", "units"]), path.name, digest)
+
+
+def _add_existing(raw: pd.DataFrame, file: str, regions: set[str], counts: dict[str, int],
+                  problems: list[Problem]) -> None:
+    """--existing-capacity (site, units): added to the allocation of each region it names."""
+    seen: dict[str, int] = {}
+    for line, site_text, units in zip(raw.attrs["lines"], raw["site"], raw["units"],
+                                      strict=True):
+        site = str(site_text).strip()
+        where = {"file": file, "line": line}
+        if site not in regions:
+            problems.append(Problem(f"site {site!r} is not a region of the result (its regions: "
+                                    f"{', '.join(sorted(regions))})", column="site", **where))
+        elif site in seen:
+            problems.append(Problem(f"site {site!r} listed twice (first on line {seen[site]})",
+                                    column="site", **where))
+        seen.setdefault(site, line)
+        u = _whole(str(units).strip(), MAX_UNITS)
+        if u is None:
+            problems.append(Problem(f"must be a whole number >= 0, got {units!r}",
+                                    column="units", **where))
+        elif site in regions and seen[site] == line and site in counts:
+            counts[site] += u
 
 
 def _whole(text: str, high: int) -> int | None:

@@ -83,7 +83,22 @@ def header(result: BedsideResult, options: dict[str, Any],
         "overrides": None if overrides is None else {
             "file": overrides, "sha256": _sha(Path(overrides))},
         "solver": result.solver,
+        "rule_fallback": rule_fallback(result),
     }
+
+
+def rule_fallback(result: BedsideResult) -> list[list[Any]]:
+    """[site, day] of each decision the policy's rule took because the program was stopped
+    by the time limit: replay decides those by the rule, and proves every other optimum
+    again without a time limit (so a replay never depends on the machine's speed)."""
+    if result.policy.get("method") != "optimal":
+        return []
+    return sorted([str(c["site"]), int(c["day"])] for c in result.certificates
+                  if c.get("method") == "rule")
+
+
+# header fields a replay recomputes and compares (not the time, paths, versions)
+UNCHECKED_HEADER = frozenset({"created", "inputs", "engine", "solver", "options"})
 
 
 def check_log_path(path: Path) -> None:
@@ -153,13 +168,45 @@ def read_log(path: Path) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
             parsed.append(json.loads(line))
         except ValueError as exc:
             raise InputError(Problem(f"not JSON: {exc}", file=name, line=number)) from None
+        if not isinstance(parsed[-1], dict):
+            raise InputError(Problem("not a JSON object", file=name, line=number))
     if not parsed or parsed[0].get("type") != "header" or parsed[-1].get("type") != "summary":
         raise InputError(Problem("not a decision log (header line and summary line expected)",
                                  file=name))
     if parsed[0].get("log_version") != LOG_VERSION:
         raise InputError(Problem(f"log version {parsed[0].get('log_version')!r} not supported "
                                  f"(expected {LOG_VERSION})", file=name, line=1))
+    _check_header(parsed[0], name)
     return parsed[0], lines[1:-1], parsed[-1]
+
+
+def _check_header(head: dict[str, Any], name: str) -> None:
+    """The header's fields replay relies on have their types (an edited header is exit 2)."""
+    problems = []
+
+    def bad(column: str, rule: str) -> None:
+        problems.append(Problem(rule, file=name, line=1, column=column, column_word="field"))
+
+    inputs = head.get("inputs")
+    if not isinstance(inputs, dict) or not all(
+            isinstance(inputs.get(k), dict) for k in ("files", "sha256")):
+        bad("inputs", "must be an object with files and sha256 objects")
+    elif not all(isinstance(v, str) for part in ("files", "sha256")
+                 for v in inputs[part].values()):
+        bad("inputs", "file names and hashes must be strings")
+    overrides = head.get("overrides")
+    if overrides is not None and not (isinstance(overrides, dict) and all(
+            isinstance(overrides.get(k), str) for k in ("file", "sha256"))):
+        bad("overrides", "must be null or an object with file and sha256 strings")
+    fallback = head.get("rule_fallback")
+    if not isinstance(fallback, list) or not all(
+            isinstance(x, list) and len(x) == 2 and isinstance(x[0], str)
+            and isinstance(x[1], int) and not isinstance(x[1], bool) for x in fallback):
+        bad("rule_fallback", "must be a list of [site, day] pairs")
+    if not isinstance(head.get("policy"), dict):
+        bad("policy", "must be an object")
+    if problems:
+        raise InputError(problems)
 
 
 def replay(path: str | Path, folder: str | Path | None = None) -> Replay:
@@ -204,11 +251,16 @@ def replay(path: str | Path, folder: str | Path | None = None) -> Replay:
     if logged_overrides:
         known = set(inputs.cohort.patients.index)
         overrides = read_overrides(Path(logged_overrides["file"]), known)
-    options = dict(log_header.get("options") or {})
-    result = allocate(inputs, price=False, protocols=False,
-                      time_limit=options.get("time_limit"), overrides=overrides)
+    result = allocate(inputs, price=False, protocols=False, overrides=overrides,
+                      rule_batches=[(str(s), int(d)) for s, d in log_header["rule_fallback"]])
     again = decision_lines(result)
     differences = []
+    rebuilt = header(result, {}, None if not logged_overrides else logged_overrides["file"])
+    for key in sorted((set(rebuilt) | set(log_header)) - UNCHECKED_HEADER):
+        if canonical(rebuilt.get(key)) != canonical(log_header.get(key)):
+            differences.append(f"line 1, header field {key!r}: logged "
+                               f"{canonical(log_header.get(key))[:120]} ... replayed "
+                               f"{canonical(rebuilt.get(key))[:120]}")
     for number, (old, new) in enumerate(zip(lines, again, strict=False), start=2):
         if old != new:
             differences.append(f"line {number}: logged {old[:160]} ... replayed {new[:160]}")
@@ -239,7 +291,10 @@ def read_overrides(path: Path, known: Iterable[str]) -> pd.DataFrame:
     return validate_overrides(raw, set(known), Path(path).name)
 
 
-def validate_overrides(raw: pd.DataFrame, known: set[str], file: str) -> pd.DataFrame:
+def validate_overrides(raw: pd.DataFrame, known: set[str], file: str,
+                       line_word: str = "line") -> pd.DataFrame:
+    """The overrides table checked; `raw.attrs["lines"]` numbers its rows (CSV: line 2 is the
+    first row; JSON: row 1 is the first, with line_word "row")."""
     problems: list[Problem] = []
     missing = [c for c in OVERRIDE_COLUMNS if c not in raw.columns]
     if missing:
@@ -253,11 +308,11 @@ def validate_overrides(raw: pd.DataFrame, known: set[str], file: str) -> pd.Data
     rows = []
     for line, (_, row) in zip(lines, raw.iterrows(), strict=True):
         pid = str(row["patient"]).strip()
-        where = {"file": file, "line": line}
+        where = {"file": file, "line": line, "line_word": line_word}
         if pid not in known:
             problems.append(Problem(f"unknown patient {pid!r}", column="patient", **where))
         elif pid in seen:
-            problems.append(Problem(f"patient {pid!r} overridden twice (first on line "
+            problems.append(Problem(f"patient {pid!r} overridden twice (first on {line_word} "
                                     f"{seen[pid]})", column="patient", **where))
         seen.setdefault(pid, line)
         decision = str(row["decision"]).strip()
@@ -273,4 +328,6 @@ def validate_overrides(raw: pd.DataFrame, known: set[str], file: str) -> pd.Data
                      "officer": str(row["officer"]).strip()})
     if problems:
         raise InputError(problems)
-    return pd.DataFrame(rows, columns=list(OVERRIDE_COLUMNS)).set_index("patient")
+    table = pd.DataFrame(rows, columns=list(OVERRIDE_COLUMNS)).set_index("patient")
+    table.attrs.update(file=file, lines=dict(seen), line_word=line_word)
+    return table

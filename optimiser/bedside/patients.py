@@ -237,6 +237,8 @@ def _survival(columns: dict[str, list[Any]], lines: list[int], fail: Any,
             mapped = None
             if policy is not None and not math.isnan(sofa[i]):
                 mapped = policy.survival_from_sofa(int(sofa[i]))
+            if mapped is None and policy is None and not math.isnan(sofa[i]):
+                continue  # the policy's own problems are listed; its table cannot be read
             if mapped is None:
                 where = "survival_with" if given else "sofa"
                 hint = ("give survival_with, or sofa with a survival_from_sofa table in the "
@@ -279,8 +281,9 @@ def _arrival(text: str) -> float | dt.datetime | None:
             stamp = dt.datetime.fromisoformat(text)
         except ValueError:
             return None
-        return stamp.replace(tzinfo=None) if stamp.tzinfo is None else stamp.astimezone(
-            dt.UTC).replace(tzinfo=None)
+        # the hospital's own clock: a UTC offset is dropped, not converted (00:30+01:00 on
+        # 2 March arrived on the 2 March of units.csv's local dates, not on 1 March in UTC)
+        return stamp.replace(tzinfo=None)
     if not math.isfinite(value) or not 0 <= value <= MAX_DAY:
         return None
     return value

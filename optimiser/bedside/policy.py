@@ -6,6 +6,7 @@ list of known ones; guardrails (guardrails.py) run on the parsed policy. docs/be
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import math
@@ -320,15 +321,23 @@ def policy_from_dict(data: Mapping[str, Any], *, file: str | None = "policy.toml
 
 
 def _date(r: _Reader, value: Any, path: str) -> str:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        try:
-            return dt.date.fromisoformat(value).isoformat()
-        except ValueError:
-            pass
-    r.fail(path, f"must be a date (YYYY-MM-DD), got {value!r}")
-    return ""
+    day: dt.date | None = None
+    if isinstance(value, dt.datetime):
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        with contextlib.suppress(ValueError):
+            day = dt.date.fromisoformat(value)
+    if day is None:
+        r.fail(path, f"must be a date (YYYY-MM-DD), got {value!r}")
+        return ""
+    # a day of slack for time zones: the approval is recorded in every output as given
+    if day > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
+        r.fail(path, f"is in the future ({day.isoformat()}): a policy is applied only once "
+               "approved")
+        return ""
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else day.isoformat()
 
 
 def _rapr(r: _Reader, data: Mapping[str, Any]) -> float | None:

@@ -68,7 +68,7 @@ def allocation_text(result: BedsideResult) -> str:
         shown = shown.sort_values(["site", "batch_rank"], kind="stable")
     view = shown[cols].head(40).copy()
     view["benefit"] = view["benefit"].map(lambda v: f"{v:.3f}")
-    lines.append(view.to_string())
+    lines.append(view.to_string() if len(view) else "  none")
     if len(shown) > 40:
         lines.append(f"... {len(shown) - 40} more (decisions.csv or --json)")
     not_candidates = table[~table["candidate"]]

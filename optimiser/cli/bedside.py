@@ -88,10 +88,12 @@ def allocate_command(
     from optimiser.cli.regional import fail_with_problems
 
     inputs = _load(case, units, policy, existing_capacity)
+    given = _input_paths(case, units, policy, existing_capacity, overrides)
     if out is not None:
-        check_out_apart(out, {"case": case})
+        check_out_apart(out, *given)
     if log is not None:
         check_log_path(log)
+        _check_log_apart(log, *given)
     table = None
     if overrides is not None:
         try:
@@ -125,6 +127,40 @@ def allocate_command(
     else:
         typer.echo(allocation_text(result))
         typer.echo(f"\ndecision log: {log_path}")
+
+
+def _input_paths(case: Path, units: Path | None, policy: Path | None, existing: Path | None,
+                 overrides: Path | None = None) -> tuple[dict[str, Path | None],
+                                                         dict[str, Path | None]]:
+    """The folders and files a run reads, for check_out_apart: an output never replaces or
+    lands among them (a plan folder given to --units is a folder)."""
+    folders: dict[str, Path | None] = {"case": case}
+    files: dict[str, Path | None] = {"policy": policy, "existing-capacity": existing,
+                                     "overrides": overrides}
+    if units is not None and units.is_dir():
+        folders["units"] = units
+    else:
+        files["units"] = units
+    return folders, files
+
+
+def _check_log_apart(log: Path, folders: dict[str, Path | None],
+                     files: dict[str, Path | None]) -> None:
+    """--log is never an input file nor inside an input folder (it would replace an input)."""
+    import os
+
+    from optimiser.errors import Problem
+
+    target = Path(os.path.abspath(log))
+    for option, folder in folders.items():
+        source = None if folder is None else Path(os.path.abspath(folder))
+        if source is not None and (target == source or source in target.parents):
+            raise InputError(Problem(f"--log {log}: is inside the {option} folder {folder}; "
+                                     "choose a path outside it (nothing was written)"))
+    for option, file in files.items():
+        if file is not None and Path(os.path.abspath(file)) == target:
+            raise InputError(Problem(f"--log {log}: is the {option} file; choose another path "
+                                     "(nothing was written)"))
 
 
 def _refuse_dni_units(inputs: Any, table: Any, path: Path) -> None:
@@ -204,8 +240,13 @@ def compare_command(
     spec = CompareSpec(replications=replications, seed=seed, stream=stream, patients=patients,
                        days=days)
     spec.check()
+    if workers is not None and workers < 1:
+        from optimiser.errors import Problem
+
+        raise InputError(Problem(f"must be a whole number >= 1, got {workers}",
+                                 column="workers", column_word="option"))
     if out is not None:
-        check_out_apart(out, {"case": case})
+        check_out_apart(out, *_input_paths(case, units, policy, existing_capacity))
     result = compare(inputs, spec, workers=workers, scheduler=dask_scheduler,
                      progress=not no_progress and not json_output)
     if out is not None:
@@ -235,7 +276,8 @@ def curve_command(
     from optimiser.cli.common import check_out_apart
 
     inputs = _load(case, units, policy, None)
-    check_out_apart(out, {"case": case, "regional": regional})
+    folders, files = _input_paths(case, units, policy, None)
+    check_out_apart(out, {**folders, "regional": regional}, files)
     chosen = [s.strip() for s in sites.split(",") if s.strip()] if sites else None
     captured: dict[str, Any] = {}
 
@@ -259,8 +301,10 @@ def curve_command(
         head = ", ".join(f"{v:.2f}" for v in c.concave[:8])
         typer.echo(f"{c.site}: {c.useful_units} extra unit(s) gain survivors; marginal "
                    f"(concave) {head}{' ...' if c.useful_units > 8 else ''}")
-    typer.echo(f"wrote {out} (regions.csv, tiers.csv, bedside_curves.csv): solve it with "
-               f"`triage solve {out}`")
+    typer.echo(f"curves under policy {inputs.policy.name!r}, approved by "
+               f"{inputs.policy.approval.approved_by} on {inputs.policy.approval.date}")
+    typer.echo(f"wrote {out} (regions.csv, tiers.csv, bedside_curves.csv, bedside_policy.json): "
+               f"solve it with `triage solve {out}`")
 
 
 @bedside.command("generate")
@@ -279,8 +323,13 @@ def generate_command(
     from optimiser.errors import Problem
 
     names = tuple(s.strip() for s in sites.split(",") if s.strip())
-    problems = [Problem(f"must be >= 1, got {value}", column=name, column_word="option")
-                for name, value in (("patients", patients), ("days", days)) if value < 1]
+    from optimiser.bedside.compare import MAX_STREAM_PATIENTS
+    from optimiser.bedside.patients import MAX_DAY
+
+    problems = [Problem(f"must be >= 1 and <= {most:,}, got {value:,}", column=name,
+                        column_word="option")
+                for name, value, most in (("patients", patients, MAX_STREAM_PATIENTS),
+                                          ("days", days, MAX_DAY)) if not 1 <= value <= most]
     if not names:
         problems.append(Problem("no site", column="sites", column_word="option"))
     if seed < 0:

@@ -89,3 +89,18 @@ def test_bedside_and_compare_jobs(server, body):
         assert refused.status_code == 422
         assert refused.json()["error"]["problems"][0]["field"] == \
             "request.options.replications"
+
+
+def test_nan_in_a_patient_row_is_a_422_naming_the_field(server, body):
+    """NaN is not JSON, but Python's parser reads it: it must never stand for a blank cell."""
+    import json
+
+    request = copy.deepcopy(body)
+    request["patients"][2]["survival_without"] = float("nan")
+    request["patients"][5]["expected_days"] = float("nan")
+    with server.client() as client:
+        response = client.post("/v1/bedside", content=json.dumps(request).encode(),
+                               headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    fields = {p["field"] for p in response.json()["error"]["problems"]}
+    assert {"patients[2].survival_without", "patients[5].expected_days"} <= fields

@@ -42,6 +42,8 @@ ACROSS_FIELDS = re.compile("|".join([
     r"missing value \(", r"listed twice", r"patient-days", r"site-days", r"unknown patient",
     r"overridden twice", r"declined the treatment", r"above the service's bound",
     r"the synthetic cohort has no column",
+    # relative to the day the request arrives (a policy is applied only once approved)
+    r"is in the future", r"the overrides give .* units at",
 ]))
 
 
