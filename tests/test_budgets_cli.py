@@ -48,5 +48,9 @@ def test_the_command_ends_within_its_budget(large, command, tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     if command == "solve":
         answer = json.loads(done.stdout)
-        assert answer["status"] == "time_limit" and answer["lives_saved"] is not None
+        # on a quiet machine HiGHS may prove the optimum just inside the budget (9.4 s of 10)
+        assert answer["status"] in ("time_limit", "optimal"), answer["status"]
+        assert answer["lives_saved"] is not None
+        if answer["status"] == "optimal":
+            assert answer["solver"]["gap"] <= 0.005 / answer["lives_saved"] + 1e-12
         assert (tmp_path / "out" / "result.json").exists()
