@@ -15,9 +15,10 @@ from optimiser.cli.regional import fail_with_problems
 from optimiser.deadline import Deadline
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 from optimiser.multiperiod.check import check_plan, recorded_context
-from optimiser.multiperiod.engine import METHODS, plan
+from optimiser.multiperiod.engine import METHODS
 from optimiser.multiperiod.generator import GeneratorSpec, generate
 from optimiser.multiperiod.instance import MultiPeriodInstance, load_multiperiod
+from optimiser.multiperiod.planner import plan
 from optimiser.multiperiod.report import check_text, plan_text
 from optimiser.multiperiod.results import PlanResult
 

@@ -6,14 +6,15 @@
     >>> result.lives_saved, result.manifest.head()
 
 Stages, each callable on its own: load_multiperiod (load + validate) -> model_data ->
-build_program (fast path) or models.multiperiod.build_multiperiod (Pyomo reference) ->
-PlanEngine.solve -> extract -> PlanResult; check_plan replays any plan through simulate.
+models.multiperiod.build_plan_model (the one model) -> PlanEngine.solve (methods/) -> extract
+-> PlanResult; check_plan replays any plan through simulate. docs/architecture.md maps it.
 docs/multiperiod.md describes the model and the files.
 """
 
 from optimiser.multiperiod.check import check_plan
 from optimiser.multiperiod.data import model_data
-from optimiser.multiperiod.engine import PlanEngine, extract, plan
+from optimiser.multiperiod.engine import PlanEngine
+from optimiser.multiperiod.extract import extract
 from optimiser.multiperiod.generator import GeneratorSpec, generate
 from optimiser.multiperiod.instance import (
     MultiPeriodInstance,
@@ -23,6 +24,7 @@ from optimiser.multiperiod.instance import (
     multiperiod_from_frames,
 )
 from optimiser.multiperiod.plan_io import read_plan
+from optimiser.multiperiod.planner import plan
 from optimiser.multiperiod.results import CheckResult, PlanResult
 from optimiser.multiperiod.simulate import simulate
 
