@@ -323,6 +323,11 @@ def add_fairness(
             block.switch = pyo.Constraint(expr=block.min_coverage + gap >= block.all_near_full)
         elif spec.kind == "threshold":
             add_horizon_threshold(block, data, spec, received)
+        elif spec.kind == "max_share_of_supply":
+            cap = math.floor(float(spec.options["share"]) * data.supply + FLOOR_EPS)
+            block.upper = pyo.Constraint(
+                range(data.n), rule=lambda _b, r, cap=cap: received(r) <= cap
+            )
         else:
             raise ValueError(f"the Pyomo oracle does not state {spec.kind} over the horizon")
 

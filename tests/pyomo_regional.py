@@ -151,7 +151,18 @@ def _threshold(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, spec:
     block.stop_level = pyo.Constraint(stoppable, rule=lambda b, r: m.x[r] >= stop[r] * b.stopped[r])
 
 
+def _max_share_of_supply(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, spec: Any
+) -> None:
+    """x_r <= floor(share S) where the staff cap allows more."""
+    cap = math.floor(float(spec.options["share"]) * data.supply + FLOOR_EPS)
+    staff = dict(zip(data.regions, data.staff_cap.tolist(), strict=True))
+    rows = [r for r in data.regions if staff[r] > cap]
+    block.upper = pyo.Constraint(rows, rule=lambda b, r: m.x[r] <= cap)
+
+
 FAMILIES: Mapping[str, Callable[..., None]] = {
     "max_coverage_gap": _max_coverage_gap,
     "threshold": _threshold,
+    "max_share_of_supply": _max_share_of_supply,
 }
