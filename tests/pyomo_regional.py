@@ -4,7 +4,7 @@ product's array model is checked against (tests/test_regional_model.py).
 It is the model as docs/model.md writes it (and as the engine built it before it assembled
 its own arrays): one Pyomo component per family, compiled by Pyomo's standard-form compiler
 (optimiser.solver.HighsModel). The fairness families are restated here from their docstrings in
-models/fairness.py; only the floor values f_r (the registry's `floors` functions, checked
+models/fairness/; only the floor values f_r (the registry's `floors` functions, checked
 against hand-computed floors in tests/test_fairness_constraints.py) are shared.
 """
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_multiperiod_cli import triage
 from test_multiperiod_support import close, write_instance
 from test_regional_model import assert_same_model
 
@@ -217,16 +217,6 @@ def test_sweeps_fast_path_agrees_with_rebuilding() -> None:
     assert fast["lives_saved"].nunique() > 4
     levels = frontier(inst, "max_share_of_supply", levels=[0.1, 0.5, 1.0])
     assert levels["lives_saved"].tolist() == pytest.approx([0.8 * 1 + 0.4 + 0.2, 6.0, 8.0])
-
-
-def triage(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "optimiser", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
 
 
 @pytest.mark.slow

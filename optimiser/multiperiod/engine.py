@@ -4,7 +4,7 @@
 Pipeline: MultiPeriodInstance -> model_data (+ executed moves) -> build_plan_model
 (models/multiperiod.py) -> a solution method (methods/: exact, rounding) -> extract.py ->
 PlanResult (planner.py, `plan`). check-plan lives apart (check.py, simulate.py): no model code.
-The engine implements the engine protocol of optimiser/pricing.py (prices of fairness,
+The engine implements the engine protocol of optimiser/engine_protocol.py (prices of fairness,
 conflicts and explanations are written there once, for every engine).
 """
 
@@ -301,7 +301,7 @@ class PlanEngine:
         """The plan of last resort (methods/fallback.py)."""
         return fallback_values(self.setting, self.instance, self.executed)
 
-    # ---- the engine protocol (optimiser/pricing.py)
+    # ---- the engine protocol (optimiser/engine_protocol.py)
     def meets(self, active: Sequence[ConstraintSpec], values: np.ndarray | None) -> bool:
         """Does a plan meet every row of the `active` families (their own columns free)?"""
         if values is None:
