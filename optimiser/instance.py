@@ -56,6 +56,7 @@ TOP_LEVEL_KEYS = {
     "assumptions",
     "provenance",
     "multiperiod",
+    "uncertainty",  # scenario generator (optimiser/scenarios/table.py, docs/scenarios.md)
 }
 
 
@@ -539,7 +540,7 @@ def _build(
             problems.append(
                 _meta_problem(f"must be finite, got {val!r}", f"defaults.{key}", toml_file)
             )
-    for key in ("assumptions", "provenance", "multiperiod"):
+    for key in ("assumptions", "provenance", "multiperiod", "uncertainty"):
         if key in meta and not isinstance(meta[key], Mapping):
             problems.append(_meta_problem("must be a table", key, toml_file))
     constraints: tuple[ConstraintSpec, ...] = ()
@@ -559,7 +560,9 @@ def _build(
         raise InputError([_in_rows(p, regions_raw, tiers_raw) for p in problems])
     assert regions is not None
     extra: dict[str, Any] = {
-        k: meta[k] for k in ("assumptions", "provenance", "multiperiod") if k in meta
+        k: meta[k]
+        for k in ("assumptions", "provenance", "multiperiod", "uncertainty")
+        if k in meta
     }
     return Instance(
         name=name.strip(),

@@ -92,10 +92,9 @@ def lead_days(km: float) -> int:
     return 1 + int(km // KM_PER_DAY)
 
 
-def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], REPO_ROOT / "instances" / NAME)
-    data_dir: Path = args.data_dir.resolve()
-    out: Path = args.out_dir
+def build_region_table(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(regions with every intermediate quantity, the DPC daily rows of the window, all DPC
+    daily rows): shared with scripts/build_backtest_italy_apr2020.py."""
     paths = {f: data_dir / f for f in UPSTREAM}
     for p in paths.values():
         if not p.is_file():
@@ -153,8 +152,11 @@ def main() -> None:
         for c, d in zip(regions.capacity, regions.peak_demand, strict=True)
     ]
     regions = regions.sort_values("region").reset_index(drop=True)
+    return regions, dem, daily
 
-    reg_csv = pd.DataFrame(
+
+def regions_csv_frame(regions: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "region": regions.region,
             "name": regions.name,
@@ -168,6 +170,15 @@ def main() -> None:
             "pressure": [fmt_float(x, 4) for x in regions.pressure],
         }
     )
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0], REPO_ROOT / "instances" / NAME)
+    data_dir: Path = args.data_dir.resolve()
+    out: Path = args.out_dir
+    paths = {f: data_dir / f for f in UPSTREAM}
+    regions, dem, _ = build_region_table(data_dir)
+    reg_csv = regions_csv_frame(regions)
 
     # deliveries.csv
     drows = []

@@ -45,7 +45,7 @@ app = typer.Typer(
 # Command modules register themselves on `app` when imported.
 from optimiser.cli import regional  # noqa: E402,F401
 
-for _optional in ("plan", "service", "sweep"):
+for _optional in ("plan", "scenarios", "service", "sweep", "bedside"):
     try:
         __import__(f"optimiser.cli.{_optional}")
     except ModuleNotFoundError as exc:  # a command group whose module is not present

@@ -12,7 +12,7 @@ from optimiser import __version__
 from optimiser.service.core import Service
 from optimiser.service.errors import install_handlers
 from optimiser.service.middleware import PUBLIC_PATHS, ServiceMiddleware
-from optimiser.service.routers import jobs, solve, system
+from optimiser.service.routers import bedside, jobs, solve, system
 from optimiser.service.settings import Settings
 from optimiser.service.workers import Runner
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     app.include_router(system.router)
     app.include_router(solve.router)
     app.include_router(jobs.router)
+    app.include_router(bedside.router)
     _document_security(app)
     return app
 

@@ -288,7 +288,7 @@ class Service:
 
     # ---- synchronous solves
     async def solve(
-        self, body: bytes, requested_limit: Any, regions: int = 0
+        self, body: bytes, requested_limit: Any, regions: int = 0, kind: str = "solve"
     ) -> tuple[SolveOutcome, str]:
         """Solve the request `body` (JSON already checked by the router; `regions` of them)
         now; returns the outcome and how it was served: "miss", "hit" (result cache),
@@ -306,8 +306,8 @@ class Service:
                                 "options.time_limit")
         key = sha256_bytes(body)
         if not self.settings.result_cache:
-            return await self._solve_now(body, key, limit), "off"
-        cache_key = f"{key}|{limit!r}"
+            return await self._solve_now(body, key, limit, kind), "off"
+        cache_key = f"{kind}|{key}|{limit!r}"
         hit = self._cache.get(cache_key)
         if hit is not None:
             self._cache.move_to_end(cache_key)
@@ -322,7 +322,7 @@ class Service:
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._inflight[cache_key] = future
         try:
-            outcome = await self._solve_now(body, key, limit)
+            outcome = await self._solve_now(body, key, limit, kind)
         except ApiError as exc:
             future.set_exception(exc)
             raise
@@ -341,7 +341,8 @@ class Service:
                 self._cache.popitem(last=False)
         return outcome, "miss"
 
-    async def _solve_now(self, body: bytes, key: str, limit: float) -> SolveOutcome:
+    async def _solve_now(self, body: bytes, key: str, limit: float,
+                         kind: str = "solve") -> SolveOutcome:
         if not self.runner.ready:
             detail = self._runner_error or "starting"
             raise ApiError(503, "unavailable", f"the solvers are not ready ({detail}); retry",
@@ -354,11 +355,11 @@ class Service:
         for attempt in (1, 2):
             async with self.runner.slot(SYNC_PRIORITY) as slot:
                 try:
-                    reply = await self.runner.run(slot, "solve", body, key, limit, hard)
+                    reply = await self.runner.run(slot, kind, body, key, limit, hard)
                     break
                 except TaskTimeout as exc:
                     self.metrics.worker_restarts.labels("timeout").inc()
-                    self.metrics.solve_seconds.labels("solve", "timeout").observe(hard)
+                    self.metrics.solve_seconds.labels(kind, "timeout").observe(hard)
                     raise ApiError(504, "solve_timeout", f"the solve was {exc}") from None
                 except WorkerLost as exc:
                     self.metrics.worker_restarts.labels("lost").inc()
@@ -366,7 +367,7 @@ class Service:
                         raise ApiError(500, "worker_lost",
                                        f"{exc} while solving; retry or report it") from None
         ok = bool(reply["ok"])
-        self.metrics.solve_seconds.labels("solve", "ok" if ok else "error").observe(
+        self.metrics.solve_seconds.labels(kind, "ok" if ok else "error").observe(
             float(reply["seconds"]))
         if not ok:
             error = reply["error"]

@@ -351,7 +351,10 @@ class PlanJob(BaseModel):
     request: PlanRequest
 
 
-JobRequest = Annotated[SolveJob | PlanJob, Field(discriminator="kind")]
+from optimiser.service.bedside_schemas import BedsideCompareJob, BedsideJob  # noqa: E402
+
+JobRequest = Annotated[SolveJob | PlanJob | BedsideJob | BedsideCompareJob,
+                       Field(discriminator="kind")]
 """An asynchronous job: a kind and its request. Kinds are registered in
 optimiser.service.tasks.KINDS; adding one is one task function and one model here."""
 

@@ -457,6 +457,10 @@ def _multiperiod_available() -> bool:
 if _multiperiod_available():
     KINDS["plan"] = TaskKind("plan", plan_task, validate_plan, "a multi-period delivery plan")
 
+from optimiser.service.bedside_tasks import register as _register_bedside  # noqa: E402
+
+_register_bedside(KINDS, TaskKind)
+
 
 def run_task(
     kind: str, request: Request, key: str | None = None, time_limit: float | None = None

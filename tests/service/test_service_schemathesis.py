@@ -29,6 +29,17 @@ ACROSS_FIELDS = re.compile("|".join([
     r"missing parameter", r"unknown parameter", r"must be (?:one of|<|>|a number)",
     r"has both .census. and .new_patients.", r"to itself", r"needs a length of stay",
     r"outside the horizon",
+    # bedside (optimiser/bedside): columns and names the policy ties to the patients and units,
+    # guardrails on the names a policy uses, totals across rows
+    r"unknown site", r"duplicate patient id", r"a column the policy does not name",
+    r"a category flag of the policy", r"does not have", r"not listed in categories",
+    r"is also a category", r"two reserves are named", r"reserve shares sum to",
+    r"must list every reserve", r"must be below blue_min_sofa", r"weights apply only",
+    r"needs weights", r"of the same length", r"clinical exclusions may use",
+    r"refused by guardrail", r"no survival probability", r"needs survival_with",
+    r"missing value \(", r"listed twice", r"patient-days", r"site-days", r"unknown patient",
+    r"overridden twice", r"declined the treatment", r"above the service's bound",
+    r"the synthetic cohort has no column",
 ]))
 
 

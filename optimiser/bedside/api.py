@@ -1,0 +1,291 @@
+"""`allocate`: the one implementation behind `triage bedside allocate`, the Python API and
+POST /v1/bedside. Pipeline: load+validate (io.py) -> score (scores.py) -> decide each batch
+(decide.py: the program or the rule, certified) -> horizon bound (horizon.py) -> protocols
+and price of fairness -> BedsideResult (results.py) -> decision log (log.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimiser.bedside.decide import Batch
+from optimiser.bedside.horizon import (
+    OnlineRun,
+    Stream,
+    offline_optimum,
+    outcomes,
+    run_online,
+    stream_from,
+)
+from optimiser.bedside.io import BedsideInputs, load_inputs
+from optimiser.bedside.policy import Policy
+from optimiser.bedside.price import PRICE_COLUMNS, horizon_price, snapshot_price
+from optimiser.bedside.results import PATIENT_COLUMNS, BedsideResult
+from optimiser.bedside.scores import PROTOCOLS, Ranking, available, rank_patients
+from optimiser.bedside.snapshot import EXACT
+from optimiser.errors import InputError, Problem
+from optimiser.solver import SolverOptions, solver_versions
+
+
+def allocate(
+    inputs: BedsideInputs | str | Path,
+    *,
+    price: bool = True,
+    protocols: bool = True,
+    time_limit: float | None = None,
+    overrides: pd.DataFrame | None = None,
+) -> BedsideResult:
+    """Decide who receives the units, day by day and site by site, under the policy.
+
+    One decision day (every candidate arrived the same day): a snapshot, priced by the
+    integer program. Several: the online rule over the horizon, with the offline optimum
+    and the gap. `overrides` (log.read_overrides) record the officer's deviations."""
+    t0 = time.perf_counter()
+    if not isinstance(inputs, BedsideInputs):
+        inputs = load_inputs(inputs)
+    if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
+        raise InputError(Problem(f"must be a number of seconds > 0, got {time_limit!r}",
+                                 column="time_limit", column_word="option"))
+    deadline = None if time_limit is None else t0 + float(time_limit)
+    policy, cohort = inputs.policy, inputs.cohort
+    patients = cohort.patients
+    ranking = rank_patients(patients, policy)
+    stream = stream_from(cohort, inputs.units)
+    days = sorted(set(patients["day"][~ranking.excluded]))
+    mode = "snapshot" if len(days) <= 1 else "horizon"
+    options = EXACT
+    online = run_online(stream, policy, ranking, record=True, method=policy.method,
+                        options=options, deadline=deadline)
+    timings = {"decide": time.perf_counter() - t0}
+    notes: list[str] = []
+    stopped = [d for d in online.decisions if d.outcome is not None and d.method == "rule"
+               and policy.method == "optimal"]
+    if stopped:
+        notes.append(f"time limit: {len(stopped)} decision(s) fell back to the policy's rule")
+    table = patient_table(stream, patients, ranking, online, policy)
+    if overrides is not None:
+        table = apply_overrides(table, overrides)
+    benefit = ranking.benefit
+    treated = online.treated
+    value = float(benefit[treated].sum())
+    bound = offline_optimum(stream, benefit, ranking.excluded, options=options,
+                            time_limit=_left(deadline))
+    floors = [(r.name, patients[r.category].to_numpy(dtype=bool),
+               int((patients[r.category].to_numpy(dtype=bool) & treated).sum()))
+              for r in policy.reserves]
+    bound_reserves = (offline_optimum(stream, benefit, ranking.excluded, floors, options,
+                                      _left(deadline)) if floors else bound)
+    horizon = {
+        "online": value,
+        "offline_optimum": bound.value,
+        "offline_bound": bound.bound,
+        "offline_proof": bound.proof,
+        "offline_with_reserves": bound_reserves.value,
+        "gap": None if bound.value is None else bound.value - value,
+        "gap_with_reserves": None if bound_reserves.value is None
+        else bound_reserves.value - value,
+        "idle_unit_days": online.idle_unit_days,
+    }
+    timings["offline"] = time.perf_counter() - t0 - timings["decide"]
+    protocol_table = (protocol_rows(stream, patients, policy, bound, bound_reserves, notes)
+                      if protocols else pd.DataFrame())
+    price_table = pd.DataFrame(columns=PRICE_COLUMNS)
+    if price:
+        price_table = price_rows(mode, stream, policy, ranking, online, options, deadline)
+    timings["protocols_and_price"] = time.perf_counter() - t0 - sum(timings.values())
+    status = "time_limit" if stopped else ("optimal" if policy.method == "optimal" else "rule")
+    summary = {
+        "candidates": int((~ranking.excluded).sum()),
+        "patients": len(patients),
+        **outcomes(stream, patients, treated),
+        "objective_value": value,
+        "withdrawn": int(online.withdrawn.sum()),
+        "decisions": len(online.decisions),
+        "certified": all(not d.certificate.violations for d in online.decisions),
+    }
+    timings["total"] = time.perf_counter() - t0
+    versions = solver_versions()
+    return BedsideResult(
+        mode=mode,
+        status=status,
+        objective=policy.objective,
+        policy=policy.describe(),
+        patients=table,
+        sites=site_table(stream, patients, online, ranking),
+        summary=summary,
+        protocols=protocol_table,
+        price_of_fairness=price_table,
+        certificates=[_certificate(d) for d in online.decisions],
+        horizon=horizon,
+        inputs={"sha256": inputs.hashes, "files": dict(inputs.files)},
+        start_date=cohort.start_date,
+        solver={"name": "highs", "version": versions["highs"], "highspy": versions["highspy"]},
+        timings=timings,
+        notes=tuple(notes),
+    )
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.01, deadline - time.perf_counter())
+
+
+def _certificate(decision: Any) -> dict[str, Any]:
+    b = decision.batch
+    return {"site": b.site, "day": b.day, "method": decision.method, "free_units": b.free,
+            "candidates": len(b.members),
+            "categories": {c.name: c.units for c in decision.categories},
+            **decision.certificate.to_dict(), "notes": list(decision.certificate.notes),
+            "proof": None if decision.outcome is None else decision.outcome.proof}
+
+
+def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, online: OnlineRun,
+                  policy: Policy) -> pd.DataFrame:
+    """One row per patient: score, rank, draw, decision and the reason in words."""
+    n = len(patients)
+    batch_rank = np.zeros(n, dtype=np.int64)
+    batch_size = np.zeros(n, dtype=np.int64)
+    lowest_served: dict[tuple[int, int], float] = {}
+    for s, t, members in stream.batches:
+        candidates = members[~ranking.excluded[members]]
+        order = candidates[np.argsort(ranking.rank[candidates], kind="stable")]
+        batch_rank[order] = np.arange(1, len(order) + 1)
+        batch_size[candidates] = len(candidates)
+        served = candidates[online.served[candidates]]
+        if len(served):
+            lowest_served[s, t] = float(ranking.benefit[served].min())
+    beneficiary = {r.name: stream.flags[r.category] for r in policy.reserves}
+    rows = []
+    for i, pid in enumerate(stream.ids):
+        s, t = int(stream.site[i]), int(stream.day[i])
+        site = stream.sites[s]
+        if ranking.excluded[i]:
+            decision, reason = "not_candidate", ranking.reason[i]
+        elif online.withdrawn[i]:
+            decision, reason = "no_unit", ("unit withdrawn at the NY 2015 reassessment (blue) "
+                                           "for a waiting candidate")
+        elif online.served[i]:
+            decision = "unit"
+            name = str(online.category[i])
+            released = name in beneficiary and not beneficiary[name][i]
+            source = (f"a unit of the {name!r} reserve, open to all: no beneficiary waiting"
+                      if released else f"a unit from {name!r}")
+            reason = (f"{source} at {site} on day {t}; ranked {batch_rank[i]} of "
+                      f"{batch_size[i]} ({policy.priority})")
+            if policy.method == "optimal":
+                reason += "; in the allocation of most expected benefit under the reserves"
+        else:
+            decision = "no_unit"
+            free = int(online.free_units[i])
+            if free == 0:
+                reason = f"no free unit at {site} on day {t}"
+            elif policy.method == "optimal":
+                low = lowest_served.get((s, t))
+                reason = (f"{free} unit(s) free at {site} on day {t}; the allocation of most "
+                          f"expected benefit under the reserves serves others (benefit "
+                          f"{ranking.benefit[i]:.3g}" + (f", lowest served {low:.3g})"
+                                                         if low is not None else ")"))
+            else:
+                reason = (f"{free} unit(s) free at {site} on day {t} went to candidates ranked "
+                          f"higher (ranked {batch_rank[i]} of {batch_size[i]})")
+        rows.append({
+            "patient": pid, "site": site, "day": t, "candidate": not ranking.excluded[i],
+            "benefit": float(ranking.benefit[i]), "score": float(ranking.score[i]),
+            "rank": None if ranking.excluded[i] else int(ranking.rank[i]) + 1,
+            "batch_rank": None if ranking.excluded[i] else int(batch_rank[i]),
+            "lottery_draw": float(ranking.draw[i]), "decision": decision,
+            "category": str(online.category[i]), "withdrawn": bool(online.withdrawn[i]),
+            "reason": reason, "override": "", "final": decision,
+            "components": ranking.components[i],
+        })
+    frame = pd.DataFrame(rows).set_index("patient")
+    for column in ("rank", "batch_rank"):
+        frame[column] = frame[column].astype("Int64")
+    return frame[[*PATIENT_COLUMNS, "components"]]
+
+
+def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """The officer's deviations: `final` takes the override, `override` keeps who and why."""
+    table = table.copy()
+    for pid, row in overrides.iterrows():
+        table.loc[str(pid), "final"] = str(row["decision"])
+        table.loc[str(pid), "override"] = (f"{row['decision']} by {row['officer']}: "
+                                           f"{row['justification']}")
+    return table
+
+
+def site_table(stream: Stream, patients: pd.DataFrame, online: OnlineRun,
+               ranking: Ranking) -> pd.DataFrame:
+    rows = []
+    for s, site in enumerate(stream.sites):
+        mine = stream.site == s
+        result = outcomes(stream, patients[mine], online.treated[mine])
+        rows.append({"site": site, "patients": int(mine.sum()),
+                     "candidates": int((mine & ~ranking.excluded).sum()),
+                     "units_first_day": int(stream.capacity[s, 0]),
+                     "units_max": int(stream.capacity[s].max(initial=0)), **result,
+                     "withdrawn": int((online.withdrawn & mine).sum())})
+    return pd.DataFrame(rows).set_index("site")
+
+
+def protocol_rows(stream: Stream, patients: pd.DataFrame, policy: Policy, bound: Any,
+                  bound_reserves: Any, notes: list[str]) -> pd.DataFrame:
+    """Every protocol, with and without the policy's reserves, scored by the same objective,
+    beside the offline optimum (docs/bedside.md, "Protocols")."""
+    rows = []
+    variants = (False, True) if policy.reserves else (False,)
+    for protocol in PROTOCOLS:
+        why = available(patients, protocol, policy)
+        if why:
+            notes.append(f"protocol {protocol} skipped: {why}")
+            continue
+        ranking = rank_patients(patients, policy, protocol)
+        for reserves in variants:
+            run = run_online(stream, policy, ranking, reserves=reserves)
+            rows.append({"protocol": protocol, "reserves": reserves,
+                         "objective_value": float(ranking.benefit[run.treated].sum()),
+                         **outcomes(stream, patients, run.treated)})
+    benefit = rank_patients(patients, policy, "lottery").benefit
+    for reserves, b in ((False, bound), (True, bound_reserves)):
+        if reserves and not policy.reserves:
+            continue
+        treated = b.served if b.served is not None else np.zeros(len(patients), dtype=bool)
+        rows.append({"protocol": "offline_optimum", "reserves": reserves,
+                     "objective_value": float(benefit[treated].sum()),
+                     **outcomes(stream, patients, treated)})
+    return pd.DataFrame(rows)
+
+
+def price_rows(mode: str, stream: Stream, policy: Policy, ranking: Ranking,
+               online: OnlineRun, options: SolverOptions,
+               deadline: float | None) -> pd.DataFrame:
+    if mode == "horizon":
+        return horizon_price(stream, policy, ranking)
+    frames = []
+    for s, t, members in stream.batches:
+        candidates = members[~ranking.excluded[members]]
+        free = int(online.free_units[members].max(initial=0)) if len(members) else 0
+        if len(candidates) == 0 or free == 0:
+            continue
+        decision = next((d for d in online.decisions if d.batch.site == stream.sites[s]
+                         and d.batch.day == t), None)
+        sizes = decision.batch.reserve_units if decision is not None else None
+        batch = Batch(stream.sites[s], t, candidates, free, sizes)
+        frames.append(snapshot_price(policy, ranking, stream.flags, batch, options,
+                                     _left(deadline)))
+    if not frames:
+        return pd.DataFrame(columns=PRICE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_overrides_frame(data: Any, known: Mapping[str, Any]) -> pd.DataFrame:
+    """Overrides given in Python or JSON: rows {patient, decision, justification, officer}."""
+    from optimiser.bedside.log import validate_overrides
+
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
+    return validate_overrides(frame.astype(str), set(known), "overrides")

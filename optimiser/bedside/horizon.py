@@ -1,0 +1,431 @@
+"""Over time: patients arrive day by day, a unit comes free when a course ends
+(docs/bedside.md, "Horizon").
+
+* Online: each day, at each site, the rule decides among the day's arrivals for the units free
+  that day (what a hospital can do). A unit is offered only if it stays free for the longest
+  course among the day's candidates (units on hand can fall later: a plan moves them out), so
+  no course is ever cut short by a planned departure. A patient who gets no unit on arrival is
+  treated without it (survival_without); nobody waits. Reserves take their share of each
+  day's free units, the fractions carried over from day to day so that the share holds over
+  the horizon.
+* Reassessment (off by default; ethically contested): NY 2015's time-limited trials. At 48 h
+  and 120 h a patient on a unit is re-scored; one found "blue" gives up the unit, but only if
+  a candidate waiting that day would otherwise go without (then survival_without applies).
+* Offline: with hindsight, the integer program of models/bedside.py over the whole horizon:
+  the most benefit any schedule can achieve, the upper bound no rule can beat. With reserves,
+  each reserve's beneficiaries are served at least as often as the online rule served them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.bedside import HorizonData, build_horizon
+from optimiser.bedside.decide import Batch, BatchDecision, decide_batch
+from optimiser.bedside.io import Cohort, Units
+from optimiser.bedside.policy import Policy
+from optimiser.bedside.reserves import allocate, categories_for
+from optimiser.bedside.scores import Ranking
+from optimiser.bedside.snapshot import EXACT
+from optimiser.errors import InputError, Problem
+from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
+
+INTEGRAL_TOL = 1e-6
+MAX_CELLS = 5_000_000  # sites x days held in memory (40 MB of counts)
+MAX_PATIENT_DAYS = 20_000_000  # nonzeros of the offline program (the benchmark: 220,000)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A cohort as arrays: what the online rule and the offline program read."""
+
+    ids: list[str]
+    sites: list[str]
+    site: np.ndarray
+    day: np.ndarray
+    days: np.ndarray
+    capacity: np.ndarray  # [site, day], covering every course's end
+    flags: dict[str, np.ndarray]
+    sofa: np.ndarray
+    sofa_48h: np.ndarray
+    sofa_120h: np.ndarray
+    batches: list[tuple[int, int, np.ndarray]]  # (site, day, members) with arrivals
+
+    @property
+    def horizon(self) -> int:
+        return int(self.capacity.shape[1])
+
+
+def stream_from(cohort: Cohort, units: Units) -> Stream:
+    p = cohort.patients
+    site_names = p["site"].to_numpy(dtype=object)
+    sites = list(dict.fromkeys([*units.sites, *pd.unique(site_names)]))
+    index = pd.Index(sites)
+    site = index.get_indexer(site_names).astype(np.int64)
+    day = p["day"].to_numpy(dtype=np.int64)
+    days = p["days"].to_numpy(dtype=np.int64)
+    horizon = int((day + days).max(initial=0)) + 1
+    used = int(np.minimum(days, horizon).sum())
+    if used > MAX_PATIENT_DAYS:
+        raise InputError(Problem(
+            f"{used:,} patient-days of courses is above the engine's bound of "
+            f"{MAX_PATIENT_DAYS:,} patient-days; split the case", file=cohort.file))
+    if len(sites) * horizon > MAX_CELLS:
+        raise InputError(Problem(
+            f"{len(sites):,} sites x {horizon:,} days (arrivals and courses) is above the "
+            f"engine's bound of {MAX_CELLS:,} site-days; split the case", file=units.source))
+    capacity = units.matrix(sites, horizon)
+    flags = {f: p[f].to_numpy(dtype=bool) for f in cohort.categories}
+    order = np.lexsort((np.arange(len(p)), day, site))
+    batches = []
+    if len(order):
+        keys = site[order] * (horizon + 1) + day[order]
+        cuts = np.flatnonzero(np.diff(keys)) + 1
+        for group in np.split(order, cuts):
+            batches.append((int(site[group[0]]), int(day[group[0]]), group))
+    batches.sort(key=lambda b: (b[1], b[0]))
+    nan = np.full(len(p), math.nan)
+    return Stream(p.index.astype(str).tolist(), sites, site, day, days, capacity, flags,
+                  p["sofa"].to_numpy(dtype=float) if "sofa" in p else nan,
+                  p["sofa_48h"].to_numpy(dtype=float) if "sofa_48h" in p else nan,
+                  p["sofa_120h"].to_numpy(dtype=float) if "sofa_120h" in p else nan, batches)
+
+
+@dataclass
+class OnlineRun:
+    served: np.ndarray
+    category: np.ndarray  # name per patient ("" none)
+    withdrawn: np.ndarray
+    free_units: np.ndarray  # units free at each patient's decision
+    decisions: list[BatchDecision] = field(default_factory=list)
+    idle_unit_days: int = 0
+
+    @property
+    def treated(self) -> np.ndarray:
+        """Served and kept the unit to the end of the course."""
+        return self.served & ~self.withdrawn
+
+
+def reassessment_tier(before: float, after: float, hours: int) -> str:
+    """NY 2015 reassessment (from Christian et al., CMAJ 2006), completed where the table is
+    silent (docs/bedside.md): at 48 h blue if SOFA > 11 or (8-11 and not decreasing), red if
+    < 11 and decreasing, else yellow; at 120 h blue if SOFA > 11 or not decreasing since 48 h,
+    red if < 11 and down by >= 3, yellow if down by 1-2."""
+    if math.isnan(after) or math.isnan(before):
+        return "unknown"
+    change = after - before
+    if after > 11:
+        return "blue"
+    if hours == 48:
+        if 8 <= after <= 11 and change >= 0:
+            return "blue"
+        return "red" if change < 0 else "yellow"
+    if change >= 0:
+        return "blue"
+    return "red" if change <= -3 else "yellow"
+
+
+class _Occupancy:
+    """Units in use per site, kept by day: starts and ends of courses, advanced day by day."""
+
+    def __init__(self, capacity: np.ndarray) -> None:
+        sites, horizon = capacity.shape
+        self.capacity = capacity
+        self.starts = np.zeros((sites, horizon + 1), dtype=np.int64)
+        self.ends = np.zeros((sites, horizon + 1), dtype=np.int64)
+        self.now = np.zeros(sites, dtype=np.int64)
+        self.day = np.full(sites, -1, dtype=np.int64)
+        # next_drop[s, t]: first day >= t whose units fall below day t's (horizon if none)
+        self.falls = np.zeros((sites, horizon), dtype=bool)
+        self.falls[:, 1:] = capacity[:, 1:] < capacity[:, :-1]
+
+    def advance(self, s: int, t: int) -> None:
+        self.now[s] -= int(self.ends[s, self.day[s] + 1: t + 1].sum())
+        self.day[s] = t
+
+    def free(self, s: int, t: int, window: int) -> int:
+        """Units free on day t that stay free for `window` days (no new start in between)."""
+        end = min(t + window, self.capacity.shape[1])
+        now = int(self.capacity[s, t] - self.now[s])
+        if not self.falls[s, t + 1:end].any():
+            return max(now, 0)
+        running = self.now[s] - np.concatenate(([0], np.cumsum(self.ends[s, t + 1:end])))
+        return max(int((self.capacity[s, t:end] - running).min()), 0)
+
+    def start(self, s: int, t: int, days: np.ndarray) -> None:
+        self.now[s] += len(days)
+        self.starts[s, t] += len(days)
+        np.add.at(self.ends[s], t + days, 1)
+
+    def withdraw(self, s: int, t: int, end: int) -> None:
+        self.now[s] -= 1
+        self.ends[s, end] -= 1
+        self.ends[s, t] += 1  # the course ends today (already counted in `now`)
+
+    def idle(self, last_day: int) -> int:
+        occupied = np.cumsum(self.starts - self.ends, axis=1)[:, : self.capacity.shape[1]]
+        spare = np.maximum(self.capacity - occupied, 0)
+        return int(spare[:, : last_day + 1].sum())
+
+
+def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bool = True,
+               active: set[str] | None = None, rank: np.ndarray | None = None,
+               record: bool = False, method: str = "rule",
+               options: SolverOptions | None = None,
+               deadline: float | None = None) -> OnlineRun:
+    """Apply the rule day by day. `rank` overrides the ranking's order (price of fairness);
+    `record` keeps each batch's certified decision (slower: one certificate per batch)."""
+    n = len(stream.ids)
+    order = ranking.rank if rank is None else rank
+    served = np.zeros(n, dtype=bool)
+    withdrawn = np.zeros(n, dtype=bool)
+    category = np.full(n, "", dtype=object)
+    free_seen = np.zeros(n, dtype=np.int64)
+    occupancy = _Occupancy(stream.capacity)
+    specs = [r for r in policy.reserves if reserves and (active is None or r.name in active)]
+    entitled = {(s, r.name): 0.0 for s in range(len(stream.sites)) for r in specs}
+    active_names = {r.name for r in specs}
+    simple = all(r.soft for r in specs) and not record and method == "rule"
+    ranked_batches = _ranked_candidates(stream, ranking.excluded, order) if simple else None
+    decisions: list[BatchDecision] = []
+    trials: dict[int, list[int]] = {}  # day -> patients to reassess that day
+    reassess = policy.reassessment
+    for b, (s, t, members) in enumerate(stream.batches):
+        candidates = (members[~ranking.excluded[members]] if ranked_batches is None
+                      else ranked_batches[b])
+        if len(candidates) == 0:
+            continue
+        occupancy.advance(s, t)
+        free = occupancy.free(s, t, int(stream.days[candidates].max()))
+        if reassess and free < len(candidates):
+            free += _withdraw(stream, ranking, s, t, len(candidates) - free, served, withdrawn,
+                              occupancy, trials)
+        free_seen[members] = free
+        if free == 0:
+            continue
+        sizes: dict[str, int] | None = None
+        if specs:
+            sizes = {}
+            for spec in specs:
+                if spec.share is not None:
+                    entitled[s, spec.name] += spec.share * free
+                    sizes[spec.name] = math.floor(entitled[s, spec.name] + 1e-9)
+                    entitled[s, spec.name] -= sizes[spec.name]
+                else:
+                    sizes[spec.name] = spec.size(free)
+        if simple:
+            chosen, labels = _sequential_soft(policy, stream.flags, candidates, free,
+                                              sizes or {}, specs)
+        elif record or method == "optimal":
+            batch = Batch(stream.sites[s], t, candidates, free, sizes)
+            local_policy = policy.with_changes(reserves=tuple(specs))
+            left = None if deadline is None else max(0.01, deadline - time.perf_counter())
+            decision = decide_batch(local_policy, _ranked(ranking, order), stream.flags, batch,
+                                    stream.ids, method=method, options=options, time_limit=left,
+                                    check=record)
+            decisions.append(decision)
+            picked = decision.served
+            chosen = candidates[picked]
+            labels = np.array([decision.categories[c].name for c in decision.assigned[picked]],
+                              dtype=object)
+        else:
+            local_flags = {f: v[candidates] for f, v in stream.flags.items()}
+            cats = categories_for(policy, local_flags, len(candidates), free, sizes,
+                                  active_names)
+            local = allocate(cats, order[candidates], policy.reserve_method).assigned
+            picked = local >= 0
+            chosen = candidates[picked]
+            labels = np.array([cats[c].name for c in local[picked]], dtype=object)
+        served[chosen] = True
+        category[chosen] = labels
+        occupancy.start(s, t, stream.days[chosen])
+        if reassess:
+            for delay in (2, 5):
+                later = chosen[stream.days[chosen] > delay]
+                if len(later):
+                    trials.setdefault(t + delay, []).extend(int(i) for i in later)
+    idle = occupancy.idle(int(stream.day.max(initial=0))) if n else 0
+    return OnlineRun(served, category, withdrawn, free_seen, decisions, idle)
+
+
+def _ranked_candidates(stream: Stream, excluded: np.ndarray,
+                       order: np.ndarray) -> list[np.ndarray]:
+    """Each batch's candidates, highest priority first (one sort for the whole stream)."""
+    sizes = [len(m) for _, _, m in stream.batches]
+    members = np.concatenate([m for _, _, m in stream.batches]) if sizes else np.zeros(0, int)
+    batch = np.repeat(np.arange(len(sizes)), sizes)
+    keep = ~excluded[members]
+    members, batch = members[keep], batch[keep]
+    sorted_members = members[np.lexsort((order[members], batch))]
+    counts = np.bincount(batch, minlength=len(sizes))
+    return np.split(sorted_members, np.cumsum(counts)[:-1]) if sizes else []
+
+
+def _sequential_soft(policy: Policy, flags: dict[str, np.ndarray], ranked: np.ndarray,
+                     free: int, sizes: dict[str, int],
+                     specs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Sequential reserve processing when every reserve is soft (reserves.sequential with
+    categories_for, specialised: the same choice, without building the categories).
+    `ranked`: the candidates, highest priority first."""
+    if not specs:
+        chosen = ranked[:free]
+        return chosen, np.full(len(chosen), "unreserved", dtype=object)
+    by_name = {r.name: r for r in specs}
+    caps: dict[str, int] = {}
+    left = free
+    for name in policy.order:
+        if name in by_name:
+            caps[name] = min(max(sizes.get(name, 0), 0), left)
+            left -= caps[name]
+    taken = np.zeros(len(ranked), dtype=bool)
+    labels = np.full(len(ranked), "", dtype=object)
+    for name in policy.order:
+        if name in by_name:
+            cap = caps[name]
+            ben = flags[by_name[name].category][ranked]
+            pools: tuple[np.ndarray, ...] = (np.flatnonzero(~taken & ben),
+                                              np.flatnonzero(~taken & ~ben))
+        elif name == "unreserved":
+            cap = left
+            pools = (np.flatnonzero(~taken),)
+        else:
+            continue
+        for pool in pools:
+            if cap <= 0:
+                break
+            pick = pool[:cap]
+            taken[pick] = True
+            labels[pick] = name
+            cap -= len(pick)
+    return ranked[taken], labels[taken]
+
+
+def _ranked(ranking: Ranking, order: np.ndarray) -> Ranking:
+    from dataclasses import replace
+
+    return ranking if order is ranking.rank else replace(ranking, rank=order)
+
+
+def _withdraw(stream: Stream, ranking: Ranking, s: int, t: int, shortage: int,
+              served: np.ndarray, withdrawn: np.ndarray, occupancy: _Occupancy,
+              trials: dict[int, list[int]]) -> int:
+    """Withdraw up to `shortage` units from patients found blue at their 48 h or 120 h trial
+    today (lowest priority first); returns the units freed."""
+    due = [i for i in trials.get(t, []) if stream.site[i] == s and served[i] and not withdrawn[i]]
+    blue = []
+    for i in due:
+        hours = 48 if t - stream.day[i] == 2 else 120
+        before = stream.sofa[i] if hours == 48 else stream.sofa_48h[i]
+        after = stream.sofa_48h[i] if hours == 48 else stream.sofa_120h[i]
+        if reassessment_tier(before, after, hours) == "blue":
+            blue.append(i)
+    blue.sort(key=lambda i: -ranking.rank[i])
+    freed = 0
+    for i in blue[:shortage]:
+        withdrawn[i] = True
+        occupancy.withdraw(s, t, int(stream.day[i] + stream.days[i]))
+        freed += 1
+    return freed
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The offline optimum (or its proven bound when stopped early)."""
+
+    status: SolveStatus
+    value: float | None
+    bound: float | None
+    served: np.ndarray | None
+    proof: str
+    seconds: float
+
+
+def offline_optimum(stream: Stream, benefit: np.ndarray, excluded: np.ndarray,
+                    floors: list[tuple[str, np.ndarray, int]] | None = None,
+                    options: SolverOptions | None = None,
+                    time_limit: float | None = None, exact: bool = True) -> Bound:
+    """Most benefit any schedule achieves with hindsight (models/bedside.py, horizon).
+
+    The LP relaxation first (exact without reserve floors: the rows are an interval matrix).
+    If it is fractional: `exact` runs branch and bound; otherwise the few fractional patients
+    are decided by a small integer program with everyone else fixed, and the LP value stays
+    as the proven bound (the gap is reported)."""
+    keep = np.flatnonzero(~excluded)
+    if len(keep) == 0:  # nobody to schedule: nothing to solve
+        return Bound(SolveStatus.OPTIMAL, 0.0, 0.0, np.zeros(len(benefit), dtype=bool),
+                     "no candidate", 0.0)
+    data = HorizonData(benefit[keep], stream.day[keep], stream.site[keep], stream.days[keep],
+                       stream.capacity, [(n, m[keep], f) for n, m, f in floors or []])
+    program = build_horizon(data)
+    h = MatrixHighsModel(program.col_lower, program.col_upper, program.matrix,
+                         program.row_lower, program.row_upper,
+                         np.zeros_like(program.integrality), options or EXACT)
+    h.set_option("presolve", "off")
+    h.set_cost(program.objective, maximize=True)
+    run = h.solve(time_limit)
+    seconds = run.seconds
+    x = program.cols["x"]
+    if run.values is None or run.status is not SolveStatus.OPTIMAL:
+        return Bound(run.status, None, run.bound, None, str(run.status), seconds)
+    values, bound, proof = run.values[x], run.objective, "lp-integral"
+    frac = np.abs(values - np.round(values)) > INTEGRAL_TOL
+    if frac.any():
+        values, status, seconds, proof = _round(program, h, values, frac, exact, options,
+                                                time_limit, seconds)
+        if values is None:
+            return Bound(status, None, bound, None, proof, seconds)
+    served = np.zeros(len(benefit), dtype=bool)
+    served[keep] = values > 0.5
+    value = float(benefit[served].sum())
+    if proof == "rounded" and bound is not None and bound - value <= 1e-7 * max(1.0, bound):
+        proof = "rounded-optimal"
+    status = SolveStatus.OPTIMAL if proof != "rounded" else SolveStatus.TIME_LIMIT
+    return Bound(status, value, bound, served, proof, seconds)
+
+
+def _round(program: Any, h: MatrixHighsModel, values: np.ndarray, frac: np.ndarray,
+           exact: bool, options: SolverOptions | None, time_limit: float | None,
+           seconds: float) -> tuple[np.ndarray | None, SolveStatus, float, str]:
+    """Integer values from a fractional LP optimum (offline_optimum's doc)."""
+    x = program.cols["x"]
+    if not exact:
+        fixed = np.where(frac, 0.0, np.round(values))
+        used = program.matrix @ fixed
+        sub = MatrixHighsModel(np.zeros(int(frac.sum())), np.ones(int(frac.sum())),
+                               program.matrix[:, x[frac]], program.row_lower - used,
+                               program.row_upper - used, np.ones(int(frac.sum()),
+                                                                 dtype=np.int8), options)
+        sub.set_cost(program.objective[x[frac]], maximize=True)
+        small = sub.solve(time_limit)
+        seconds += small.seconds
+        if small.values is not None and small.status is SolveStatus.OPTIMAL:
+            fixed[frac] = np.round(small.values)
+            return fixed, SolveStatus.OPTIMAL, seconds, "rounded"
+    h.set_integrality(x, True)
+    h.set_option("presolve", "off")  # HiGHS's presolve is slower than the solve here
+    run = h.solve(time_limit)
+    seconds += run.seconds
+    if run.values is None:
+        return None, run.status, seconds, str(run.status)
+    proof = "branch-and-bound" if run.status is SolveStatus.OPTIMAL else str(run.status)
+    return run.values[x], run.status, seconds, proof
+
+
+def outcomes(stream: Stream, patients: pd.DataFrame, treated: np.ndarray) -> dict[str, float]:
+    """Expected survivors, survivors gained, life-years gained of a set of treated patients."""
+    sw = patients["survival_with"].to_numpy(dtype=float)
+    swo = patients["survival_without"].to_numpy(dtype=float)
+    gain = sw - swo
+    survivors = float(np.where(treated, sw, swo).sum())
+    out = {"expected_survivors": survivors, "lives_gained": float(gain[treated].sum()),
+           "treated": int(treated.sum())}
+    if "life_expectancy_years" in patients and patients["life_expectancy_years"].notna().all():
+        le = patients["life_expectancy_years"].to_numpy(dtype=float)
+        out["life_years_gained"] = float((gain * le)[treated].sum())
+    return out

@@ -1,0 +1,276 @@
+"""The decision log (JSON lines) and its replay; the officer's overrides.
+
+Every `allocate` writes one: a header (hashes of every input, the policy with who approved it
+and when, the seed, the options), one line per patient (score components, rank, category,
+lottery draw, decision, reason, and any override with its justification), and a summary with
+a hash of the decision lines. `replay` checks the inputs against the header's hashes, runs the
+same decision again and compares every decision line, byte for byte. docs/bedside.md, "Record".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimiser import __version__
+from optimiser.bedside.patients import blank
+from optimiser.bedside.results import BedsideResult, clean
+from optimiser.errors import InputError, Problem
+from optimiser.instance import _read_csv
+
+LOG_VERSION = 1
+OVERRIDE_COLUMNS = ("patient", "decision", "justification", "officer")
+DECISIONS = ("unit", "no_unit")
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def decision_lines(result: BedsideResult) -> list[str]:
+    """One canonical JSON line per patient (what replay compares)."""
+    lines = []
+    for pid, row in result.patients.iterrows():
+        override = None
+        if row.get("override"):
+            override = {"text": str(row["override"]), "final": str(row["final"])}
+        record = {
+            "type": "decision",
+            "patient": str(pid),
+            "site": str(row["site"]),
+            "day": int(row["day"]),
+            "candidate": bool(row["candidate"]),
+            "benefit": clean(row["benefit"]),
+            "score": {k: clean(v) for k, v in dict(row.get("components") or {}).items()},
+            "rank": clean(row["rank"]),
+            "batch_rank": clean(row["batch_rank"]),
+            "lottery_draw": clean(row["lottery_draw"]),
+            "category": str(row["category"]),
+            "decision": str(row["decision"]),
+            "withdrawn": bool(row["withdrawn"]),
+            "reason": str(row["reason"]),
+            "override": override,
+            "final": str(row["final"]),
+        }
+        lines.append(canonical(record))
+    return lines
+
+
+def header(result: BedsideResult, options: dict[str, Any],
+           overrides: str | None = None) -> dict[str, Any]:
+    return {
+        "type": "header",
+        "log_version": LOG_VERSION,
+        "engine": f"regional-triage {__version__}",
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "mode": result.mode,
+        "objective": result.objective,
+        "policy": result.policy,
+        "seed": result.policy.get("seed"),
+        "approved_by": result.policy.get("approved_by"),
+        "approval_date": result.policy.get("approval_date"),
+        "inputs": result.inputs,
+        "options": options,
+        "overrides": None if overrides is None else {
+            "file": overrides, "sha256": _sha(Path(overrides))},
+        "solver": result.solver,
+    }
+
+
+def check_log_path(path: Path) -> None:
+    """A log is a regular file in an existing folder: refuse anything else before any work
+    (a device such as /dev/null must never be replaced by a file)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(Problem(f"--log {path}: exists and is not a regular file; choose a "
+                                 "file path (nothing was written)"))
+    if path.is_symlink():
+        raise InputError(Problem(f"--log {path}: is a symbolic link; choose a file path "
+                                 "(nothing was written)"))
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise InputError(Problem(f"--log {path}: {parent} is not a folder"))
+
+
+def write_log(path: Path, result: BedsideResult, options: dict[str, Any],
+              overrides: str | None = None) -> None:
+    """Write the log next to its final name, then move it into place (never half a log)."""
+    check_log_path(path)
+    lines = decision_lines(result)
+    summary = {
+        "type": "summary",
+        "patients": len(lines),
+        "units": sum(1 for v in result.patients["decision"] if v == "unit"),
+        "overrides": int((result.patients["override"] != "").sum()),
+        "objective_value": clean(result.summary.get("objective_value")),
+        "decisions_sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
+    }
+    text = "\n".join([canonical(header(result, options, overrides)), *lines,
+                      canonical(summary)]) + "\n"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+@dataclass(frozen=True)
+class Replay:
+    identical: bool
+    decisions: int
+    differences: tuple[str, ...]
+    header: dict[str, Any]
+
+
+def read_log(path: Path) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    name = Path(path).name
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(f"cannot read the log: {exc}", file=name)) from None
+    lines = [line for line in text.splitlines() if line.strip()]
+    parsed = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            parsed.append(json.loads(line))
+        except ValueError as exc:
+            raise InputError(Problem(f"not JSON: {exc}", file=name, line=number)) from None
+    if not parsed or parsed[0].get("type") != "header" or parsed[-1].get("type") != "summary":
+        raise InputError(Problem("not a decision log (header line and summary line expected)",
+                                 file=name))
+    if parsed[0].get("log_version") != LOG_VERSION:
+        raise InputError(Problem(f"log version {parsed[0].get('log_version')!r} not supported "
+                                 f"(expected {LOG_VERSION})", file=name, line=1))
+    return parsed[0], lines[1:-1], parsed[-1]
+
+
+def replay(path: str | Path, folder: str | Path | None = None) -> Replay:
+    """Re-run the logged decision and compare every decision line. The inputs are found from
+    the header (or in `folder`) and must have the logged hashes, else InputError (exit 2)."""
+    from optimiser.bedside.api import allocate
+    from optimiser.bedside.io import load_inputs
+
+    log_header, lines, summary = read_log(Path(path))
+    files = dict(log_header.get("inputs", {}).get("files", {}))
+    hashes = dict(log_header.get("inputs", {}).get("sha256", {}))
+    if folder is not None:
+        files = {role: str(Path(folder) / Path(f).name) for role, f in files.items()}
+    problems = []
+    for role in ("patients", "policy", "units"):
+        given = files.get(role)
+        if given is None:
+            problems.append(Problem(f"the log names no {role} file", file=Path(path).name,
+                                    line=1))
+            continue
+        if not Path(given).exists():
+            problems.append(Problem(f"{role} file of the log not found: {given}",
+                                    file=Path(path).name, line=1))
+            continue
+        actual = _unit_hash(Path(given), files.get("existing")) if role == "units" else _sha(
+            Path(given))
+        if actual != hashes.get(role):
+            problems.append(Problem(f"the log does not match its inputs: {Path(given).name} has "
+                                    f"sha256 {actual[:12]}..., the log recorded "
+                                    f"{str(hashes.get(role))[:12]}...", file=Path(path).name,
+                                    line=1))
+    logged_overrides = log_header.get("overrides")
+    if logged_overrides and _sha(Path(logged_overrides["file"])) != logged_overrides["sha256"]:
+        problems.append(Problem("the log does not match its inputs: the overrides file "
+                                f"{logged_overrides['file']} changed or is missing",
+                                file=Path(path).name, line=1))
+    if problems:
+        raise InputError(problems)
+    inputs = load_inputs(Path(files["patients"]).parent, units=files["units"],
+                         policy=files["policy"], existing=files.get("existing"))
+    overrides = None
+    if logged_overrides:
+        known = set(inputs.cohort.patients.index)
+        overrides = read_overrides(Path(logged_overrides["file"]), known)
+    options = dict(log_header.get("options") or {})
+    result = allocate(inputs, price=False, protocols=False,
+                      time_limit=options.get("time_limit"), overrides=overrides)
+    again = decision_lines(result)
+    differences = []
+    for number, (old, new) in enumerate(zip(lines, again, strict=False), start=2):
+        if old != new:
+            differences.append(f"line {number}: logged {old[:160]} ... replayed {new[:160]}")
+    if len(lines) != len(again):
+        differences.append(f"the log has {len(lines)} decision lines, the replay {len(again)}")
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    if digest != summary.get("decisions_sha256"):
+        differences.append("the decision lines do not match the log's own summary hash "
+                           "(the log was edited)")
+    return Replay(not differences, len(lines), tuple(differences), log_header)
+
+
+def _unit_hash(path: Path, existing: str | None) -> str:
+    from optimiser.bedside.io import load_units
+
+    try:
+        return load_units(path, existing).sha256
+    except InputError:
+        return ""
+
+
+def read_overrides(path: Path, known: Iterable[str]) -> pd.DataFrame:
+    """overrides.csv: patient, decision (unit | no_unit), justification, officer."""
+    problems: list[Problem] = []
+    raw = _read_csv(Path(path), problems, required=True)
+    if raw is None:
+        raise InputError(problems)
+    return validate_overrides(raw, set(known), Path(path).name)
+
+
+def validate_overrides(raw: pd.DataFrame, known: set[str], file: str) -> pd.DataFrame:
+    problems: list[Problem] = []
+    missing = [c for c in OVERRIDE_COLUMNS if c not in raw.columns]
+    if missing:
+        raise InputError(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
+    extra = [c for c in raw.columns if c not in OVERRIDE_COLUMNS]
+    if extra:
+        problems.append(Problem(f"unknown column(s): {', '.join(extra)} (columns: "
+                                f"{', '.join(OVERRIDE_COLUMNS)})", file=file))
+    lines = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
+    seen: dict[str, int] = {}
+    rows = []
+    for line, (_, row) in zip(lines, raw.iterrows(), strict=True):
+        pid = str(row["patient"]).strip()
+        where = {"file": file, "line": line}
+        if pid not in known:
+            problems.append(Problem(f"unknown patient {pid!r}", column="patient", **where))
+        elif pid in seen:
+            problems.append(Problem(f"patient {pid!r} overridden twice (first on line "
+                                    f"{seen[pid]})", column="patient", **where))
+        seen.setdefault(pid, line)
+        decision = str(row["decision"]).strip()
+        if decision not in DECISIONS:
+            problems.append(Problem(f"must be unit or no_unit, got {decision!r}",
+                                    column="decision", **where))
+        for column in ("justification", "officer"):
+            if blank(str(row[column])):
+                problems.append(Problem("required: an override is recorded with who decided it "
+                                        "and why", column=column, **where))
+        rows.append({"patient": pid, "decision": decision,
+                     "justification": str(row["justification"]).strip(),
+                     "officer": str(row["officer"]).strip()})
+    if problems:
+        raise InputError(problems)
+    return pd.DataFrame(rows, columns=list(OVERRIDE_COLUMNS)).set_index("patient")

@@ -1,0 +1,128 @@
+"""The bedside result: labelled by patient and site ids, JSON-ready, round-trippable."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+PATIENT_COLUMNS = ["site", "day", "candidate", "benefit", "score", "rank", "batch_rank",
+                   "lottery_draw", "decision", "category", "withdrawn", "reason", "override",
+                   "final"]
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready scalars: numpy to Python, NaN and inf to None, floats to 9 decimals."""
+    if value is None or value is pd.NA:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return round(value, 9)
+    return value
+
+
+def frame_records(frame: pd.DataFrame, index: str | None = None) -> list[dict[str, Any]]:
+    out = []
+    for key, row in frame.iterrows():
+        record = {index: str(key)} if index else {}
+        record.update({str(k): clean(v) for k, v in row.items()})
+        out.append(record)
+    return out
+
+
+@dataclass(frozen=True)
+class BedsideResult:
+    """Who receives a unit, why, what it achieves, and what every alternative achieves.
+
+    patients: one row per patient (PATIENT_COLUMNS); sites: per site; protocols: each
+    protocol with and without reserves scored by the same objective; price_of_fairness: one
+    row per policy component; certificates: one per decision (site, day)."""
+
+    mode: str  # snapshot | horizon
+    status: str
+    objective: str
+    policy: dict[str, Any]
+    patients: pd.DataFrame
+    sites: pd.DataFrame
+    summary: dict[str, Any]
+    protocols: pd.DataFrame
+    price_of_fairness: pd.DataFrame
+    certificates: list[dict[str, Any]]
+    horizon: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    start_date: str | None = None
+    solver: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def decisions(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.patients["final"].items()}
+
+    @property
+    def recipients(self) -> list[str]:
+        return [str(k) for k, v in self.patients["final"].items() if v == "unit"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of `triage bedside allocate --json` and POST /v1/bedside."""
+        return {
+            "mode": self.mode,
+            "status": self.status,
+            "objective": self.objective,
+            "policy": self.policy,
+            "summary": {k: clean(v) for k, v in self.summary.items()},
+            "patients": frame_records(self.patients, "patient"),
+            "sites": frame_records(self.sites, "site"),
+            "protocols": frame_records(self.protocols),
+            "price_of_fairness": frame_records(self.price_of_fairness),
+            "certificates": self.certificates,
+            "horizon": {k: clean(v) for k, v in self.horizon.items()},
+            "inputs": self.inputs,
+            "start_date": self.start_date,
+            "solver": self.solver,
+            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "notes": list(self.notes),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BedsideResult:
+        patients = pd.DataFrame(list(data.get("patients") or []))
+        if not patients.empty:
+            patients = patients.set_index("patient")
+            patients.index = patients.index.astype(str)
+        sites = pd.DataFrame(list(data.get("sites") or []))
+        if not sites.empty:
+            sites = sites.set_index("site")
+            sites.index = sites.index.astype(str)
+        return cls(
+            mode=str(data["mode"]),
+            status=str(data["status"]),
+            objective=str(data["objective"]),
+            policy=dict(data.get("policy") or {}),
+            patients=patients,
+            sites=sites,
+            summary=dict(data.get("summary") or {}),
+            protocols=pd.DataFrame(list(data.get("protocols") or [])),
+            price_of_fairness=pd.DataFrame(list(data.get("price_of_fairness") or [])),
+            certificates=list(data.get("certificates") or []),
+            horizon=dict(data.get("horizon") or {}),
+            inputs=dict(data.get("inputs") or {}),
+            start_date=data.get("start_date"),
+            solver=dict(data.get("solver") or {}),
+            timings=dict(data.get("timings") or {}),
+            notes=tuple(data.get("notes") or ()),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> BedsideResult:
+        return cls.from_dict(json.loads(text))

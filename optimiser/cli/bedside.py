@@ -1,0 +1,296 @@
+"""`triage bedside allocate | compare | curve | replay | validate | generate` (docs/bedside.md).
+
+The engine is imported inside each command, so `triage --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from optimiser.cli import app
+from optimiser.cli.common import echo_json, write_outputs
+from optimiser.errors import EXIT_INTERNAL, InputError
+
+bedside = typer.Typer(
+    name="bedside",
+    help="Bedside triage: who receives the unit at each hospital, under the committee's policy.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(bedside, name="bedside")
+
+Case = Annotated[Path, typer.Argument(help="Folder with patients.csv, units.csv, policy.toml.")]
+UnitsOpt = Annotated[Path | None, typer.Option(
+    "--units", help="units.csv, a `triage plan --out` folder (or its daily.csv), or a regional "
+    "result.json (default: DIR/units.csv).")]
+PolicyOpt = Annotated[Path | None, typer.Option(
+    "--policy", help="policy.toml (default: DIR/policy.toml).")]
+ExistingOpt = Annotated[Path | None, typer.Option(
+    "--existing-capacity", help="CSV site,units added to a result.json's allocation.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+
+
+def _load(case: Path, units: Path | None, policy: Path | None, existing: Path | None) -> Any:
+    from optimiser.bedside.io import load_inputs
+    from optimiser.cli.regional import fail_with_problems
+
+    try:
+        return load_inputs(case, units=units, policy=policy, existing=existing)
+    except InputError as exc:
+        fail_with_problems(exc, case)
+
+
+@bedside.command("validate")
+def validate_command(case: Case, units: UnitsOpt = None, policy: PolicyOpt = None,
+                     existing_capacity: ExistingOpt = None) -> None:
+    """Check a case and list every problem (file, line, column); guardrails included."""
+    inputs = _load(case, units, policy, existing_capacity)
+    p = inputs.cohort.patients
+    typer.echo(
+        f"ok: {len(p)} patients ({int(p['dni'].sum())} DNI) at {p['site'].nunique()} site(s), "
+        f"days {int(p['day'].min())}-{int(p['day'].max())}; units from {inputs.units.source}; "
+        f"policy {inputs.policy.name!r} ({inputs.policy.priority}, {inputs.policy.method}, "
+        f"{len(inputs.policy.reserves)} reserve(s)) approved by "
+        f"{inputs.policy.approval.approved_by} on {inputs.policy.approval.date}")
+
+
+@bedside.command("allocate")
+def allocate_command(
+    case: Case,
+    units: UnitsOpt = None,
+    policy: PolicyOpt = None,
+    existing_capacity: ExistingOpt = None,
+    overrides: Annotated[Path | None, typer.Option(
+        help="overrides.csv: patient, decision (unit|no_unit), justification, officer.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write decisions.csv, sites.csv, protocols.csv, price_of_fairness.csv, "
+        "result.json and decision_log.jsonl here.")] = None,
+    log: Annotated[Path | None, typer.Option(
+        help="Decision log path (default: OUT/decision_log.jsonl, else ./decision_log.jsonl).")
+    ] = None,
+    json_output: JsonOpt = False,
+    no_price: Annotated[bool, typer.Option("--no-price", help="Skip the price of fairness.")
+                        ] = False,
+    no_protocols: Annotated[bool, typer.Option(
+        "--no-protocols", help="Skip the protocols scored beside the policy.")] = False,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", help="Seconds for the whole run (a decision still open falls back "
+        "to the policy's rule, and says so).")] = None,
+) -> None:
+    """Recommend who receives the units (an advisory decision: the officer decides)."""
+    from optimiser.bedside.api import allocate
+    from optimiser.bedside.log import check_log_path, read_overrides, write_log
+    from optimiser.bedside.report import allocation_text
+    from optimiser.cli.common import check_out_apart
+    from optimiser.cli.regional import fail_with_problems
+
+    inputs = _load(case, units, policy, existing_capacity)
+    if out is not None:
+        check_out_apart(out, {"case": case})
+    if log is not None:
+        check_log_path(log)
+    table = None
+    if overrides is not None:
+        try:
+            table = read_overrides(overrides, set(inputs.cohort.patients.index))
+        except InputError as exc:
+            fail_with_problems(exc, overrides)
+        _refuse_dni_units(inputs, table, overrides)
+    result = allocate(inputs, price=not no_price, protocols=not no_protocols,
+                      time_limit=time_limit, overrides=table)
+    options = {"price": not no_price, "protocols": not no_protocols, "time_limit": time_limit}
+    override_path = None if overrides is None else str(overrides)
+    log_path = log if log is not None else (out / "decision_log.jsonl" if out is not None
+                                            else Path("decision_log.jsonl"))
+    if out is not None:
+        def write(folder: Path) -> None:
+            result.patients.drop(columns=["components"]).to_csv(folder / "decisions.csv",
+                                                                lineterminator="\n")
+            result.sites.to_csv(folder / "sites.csv", lineterminator="\n")
+            result.protocols.to_csv(folder / "protocols.csv", index=False, lineterminator="\n")
+            result.price_of_fairness.to_csv(folder / "price_of_fairness.csv", index=False,
+                                            lineterminator="\n")
+            (folder / "result.json").write_text(result.to_json())
+            if log is None:
+                write_log(folder / "decision_log.jsonl", result, options, override_path)
+
+        write_outputs(out, write)
+    if log is not None or out is None:
+        write_log(log_path, result, options, override_path)
+    if json_output:
+        typer.echo(result.to_json())
+    else:
+        typer.echo(allocation_text(result))
+        typer.echo(f"\ndecision log: {log_path}")
+
+
+def _refuse_dni_units(inputs: Any, table: Any, path: Path) -> None:
+    from optimiser.cli.regional import fail_with_problems
+    from optimiser.errors import Problem
+
+    dni = set(inputs.cohort.patients.index[inputs.cohort.patients["dni"]])
+    bad = [pid for pid, row in table.iterrows() if pid in dni and row["decision"] == "unit"]
+    if bad:
+        fail_with_problems(InputError([
+            Problem(f"patient {pid!r} declined the treatment (DNI): an override cannot give "
+                    "them a unit (autonomy, seed 000)", file=path.name, column="decision")
+            for pid in bad]), path)
+
+
+@bedside.command("replay")
+def replay_command(
+    log: Annotated[Path, typer.Argument(help="A decision_log.jsonl written by allocate.")],
+    inputs: Annotated[Path | None, typer.Option(
+        "--inputs", help="Folder holding the logged input files (default: the logged paths).")
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Re-run a logged decision and compare every decision, byte for byte (exit 0 when
+    identical, 2 when the inputs are not the logged ones, 4 when a decision differs)."""
+    from optimiser.bedside.log import replay
+    from optimiser.cli.regional import fail_with_problems
+
+    try:
+        outcome = replay(log, inputs)
+    except InputError as exc:
+        fail_with_problems(exc, log)
+    if json_output:
+        echo_json({"identical": outcome.identical, "decisions": outcome.decisions,
+                   "differences": list(outcome.differences)})
+    elif outcome.identical:
+        typer.echo(f"replayed {outcome.decisions} decisions: identical to the log "
+                   f"(policy {outcome.header['policy']['name']!r}, approved by "
+                   f"{outcome.header['approved_by']} on {outcome.header['approval_date']})")
+    else:
+        for line in outcome.differences[:20]:
+            typer.echo(f"differs: {line}", err=True)
+    if not outcome.identical:
+        raise typer.Exit(EXIT_INTERNAL)
+
+
+@bedside.command("compare")
+def compare_command(
+    case: Case,
+    units: UnitsOpt = None,
+    policy: PolicyOpt = None,
+    existing_capacity: ExistingOpt = None,
+    replications: Annotated[int, typer.Option(help="Seeded replications.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the streams.")] = 0,
+    stream: Annotated[str, typer.Option(
+        help="synthetic (generator.py's cohort) or resample (patients.csv with replacement).")
+    ] = "synthetic",
+    patients: Annotated[int | None, typer.Option(
+        help="Patients per replication (default: as many as patients.csv).")] = None,
+    days: Annotated[int | None, typer.Option(help="Days of a synthetic stream.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: CPU count).")] = None,
+    dask_scheduler: Annotated[str | None, typer.Option(
+        "--dask-scheduler", help="Run on this Dask cluster (tcp://HOST:PORT).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write summary.csv, groups.csv, replications.parquet, result.json, report.html.")
+    ] = None,
+    json_output: JsonOpt = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")
+                           ] = False,
+) -> None:
+    """Every protocol, with and without the reserves, over seeded replications."""
+    from optimiser.bedside.compare import CompareSpec, compare
+    from optimiser.bedside.report import compare_text, write_compare
+    from optimiser.cli.common import check_out_apart
+
+    inputs = _load(case, units, policy, existing_capacity)
+    spec = CompareSpec(replications=replications, seed=seed, stream=stream, patients=patients,
+                       days=days)
+    spec.check()
+    if out is not None:
+        check_out_apart(out, {"case": case})
+    result = compare(inputs, spec, workers=workers, scheduler=dask_scheduler,
+                     progress=not no_progress and not json_output)
+    if out is not None:
+        write_outputs(out, lambda folder: write_compare(result, folder))
+    if json_output:
+        echo_json(result.to_dict())
+    else:
+        typer.echo(compare_text(result))
+
+
+@bedside.command("curve")
+def curve_command(
+    case: Case,
+    regional: Annotated[Path, typer.Option(
+        help="The regional instance whose regions are the case's sites.")],
+    out: Annotated[Path, typer.Option(help="Write the regional instance with tiers.csv here.")],
+    units: UnitsOpt = None,
+    policy: PolicyOpt = None,
+    sites: Annotated[str | None, typer.Option(
+        help="Comma-separated sites (default: every site that is a region).")] = None,
+    max_units: Annotated[int | None, typer.Option(
+        "--max-units", help="Extra units per site (default: the regional supply).")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Marginal survivors per extra unit under the policy, written as tiers.csv."""
+    from optimiser.bedside.curve import curves_to_instance
+    from optimiser.cli.common import check_out_apart
+
+    inputs = _load(case, units, policy, None)
+    check_out_apart(out, {"case": case, "regional": regional})
+    chosen = [s.strip() for s in sites.split(",") if s.strip()] if sites else None
+    captured: dict[str, Any] = {}
+
+    def write(folder: Path) -> None:
+        captured["curves"], captured["tiers"] = curves_to_instance(
+            inputs, regional, folder, chosen, max_units)
+        import pandas as pd
+
+        pd.concat([c.table() for c in captured["curves"]]).to_csv(
+            folder / "bedside_curves.csv", index=False, lineterminator="\n")
+
+    write_outputs(out, write)
+    curves = captured["curves"]
+    if json_output:
+        echo_json({"out": str(out), "curves": [
+            {"site": c.site, "useful_units": c.useful_units,
+             "marginal": [round(float(v), 9) for v in c.marginal],
+             "marginal_concave": [round(float(v), 9) for v in c.concave]} for c in curves]})
+        return
+    for c in curves:
+        head = ", ".join(f"{v:.2f}" for v in c.concave[:8])
+        typer.echo(f"{c.site}: {c.useful_units} extra unit(s) gain survivors; marginal "
+                   f"(concave) {head}{' ...' if c.useful_units > 8 else ''}")
+    typer.echo(f"wrote {out} (regions.csv, tiers.csv, bedside_curves.csv): solve it with "
+               f"`triage solve {out}`")
+
+
+@bedside.command("generate")
+def generate_command(
+    out: Annotated[Path, typer.Option(help="Folder to write patients.csv into.")],
+    patients: Annotated[int, typer.Option(help="Number of patients.")] = 300,
+    days: Annotated[int, typer.Option(help="Days of arrivals.")] = 30,
+    sites: Annotated[str, typer.Option(help="Comma-separated site ids.")] = "H1,H2,H3",
+    seed: Annotated[int, typer.Option(help="Seed.")] = 2020,
+    with_survival: Annotated[bool, typer.Option(
+        "--with-survival/--sofa-only", help="Write survival_with, or leave it to the policy's "
+        "survival_from_sofa table.")] = False,
+) -> None:
+    """Write a SYNTHETIC patients.csv (optimiser/bedside/generator.py, cited distributions)."""
+    from optimiser.bedside.generator import CohortSpec, generate, write_patients
+    from optimiser.errors import Problem
+
+    names = tuple(s.strip() for s in sites.split(",") if s.strip())
+    problems = [Problem(f"must be >= 1, got {value}", column=name, column_word="option")
+                for name, value in (("patients", patients), ("days", days)) if value < 1]
+    if not names:
+        problems.append(Problem("no site", column="sites", column_word="option"))
+    if seed < 0:
+        problems.append(Problem(f"must be >= 0, got {seed}", column="seed", column_word="option"))
+    if problems:
+        raise InputError(problems)
+    weights = (0.45, 0.35, 0.20) if len(names) == 3 else tuple(1.0 for _ in names)
+    skew = (1.0, 0.0, -1.0) if len(names) == 3 else tuple(0.0 for _ in names)
+    frame = generate(CohortSpec(patients=patients, days=days, sites=names, site_weights=weights,
+                                deprivation_skew=skew, seed=seed))
+    write_outputs(out, lambda folder: write_patients(frame, folder / "patients.csv",
+                                                     with_survival))
+    typer.echo(f"wrote {out / 'patients.csv'}: {patients} SYNTHETIC patients, seed {seed}")
