@@ -9,17 +9,22 @@ member, MTr with the regions at 30% of the largest RAI or more (each with its pr
 fairness). Each
 measurement runs in its own subprocess (clean peak memory):
 
-  engine   the product path: load + validate, model data, matrix build (fast path), load into
-           HiGHS, solve (column generation, rounding, repair, tie-break), extract.
+  engine   the product path: load + validate, model data, matrix build (models/multiperiod.py),
+           load into HiGHS, solve (column generation, rounding, repair, tie-break), extract.
+           With --trees NAME=PATH ..., the engine of each source tree (for example this one
+           and a checkout of main), run interleaved: repeat by repeat, case by case, tree by
+           tree, so both see the same machine load.
   direct   the floor: the same model built directly with highspy's API (addVars / addRows,
            written independently here), then HiGHS's own branch-and-bound to a 1% gap, with
            a time limit; the LP relaxation alone too (cases without switches only).
-  pyomo    the reference Pyomo model: build, then translation into HiGHS through Pyomo's
+  pyomo    the Pyomo oracle of the tests (tests/pyomo_multiperiod.py): build, then translation
+           into HiGHS through Pyomo's
            LinearStandardFormCompiler (solver.HighsModel) and through the appsi persistent
            interface (set_instance), with a time limit.
 
     .venv/bin/python benchmarks/multiperiod_bench.py [--cases A B MW ...]
         [--modes engine direct pyomo] [--mip-limit 600] [--repeat 3] [--json out.json]
+        [--trees new=. main=/tmp/main-checkout]
 """
 
 from __future__ import annotations
@@ -123,7 +128,7 @@ def run_engine(folder: Path, case: str) -> dict[str, Any]:
 def build_direct(data: Any) -> tuple[Any, Any, dict[str, Any]]:
     """Shipments, depot stock, transfers, units on hand, admissions, occupancy, cover, staff:
     the families the benchmark cases use (no waiting, batches, shipment limits, patient
-    transfers or fairness), written independently of optimiser/multiperiod/fastpath.py with
+    transfers or fairness), written independently of models/multiperiod.py with
     numpy and passed to highspy's addVars / addRows (row-wise)."""
     import highspy
     import numpy as np
@@ -247,7 +252,9 @@ def run_direct(folder: Path, mip_limit: float) -> dict[str, Any]:
 def run_pyomo(folder: Path, limit: float) -> dict[str, Any]:
     import pyomo.environ as pyo
 
-    from models.multiperiod import build_multiperiod
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pyomo_multiperiod import build_multiperiod
+
     from optimiser.multiperiod import load_multiperiod, model_data
     from optimiser.solver import HighsModel
 
@@ -288,7 +295,14 @@ def child(case: str, mode: str, base: Path, mip_limit: float) -> None:
     print("RESULT " + json.dumps(result, default=str))
 
 
-def spawn(case: str, mode: str, base: Path, mip_limit: float, timeout: float) -> dict[str, Any]:
+def spawn(
+    case: str,
+    mode: str,
+    base: Path,
+    mip_limit: float,
+    timeout: float,
+    tree: Path | None = None,
+) -> dict[str, Any]:
     cmd = [
         sys.executable,
         __file__,
@@ -300,6 +314,8 @@ def spawn(case: str, mode: str, base: Path, mip_limit: float, timeout: float) ->
         "--mip-limit",
         str(mip_limit),
     ]
+    if tree is not None:
+        cmd += ["--tree", str(tree)]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -350,12 +366,25 @@ def main() -> None:
         "--base", type=Path, default=None, help="folder for the generated instances"
     )
     parser.add_argument("--json", type=Path, default=None, help="write all measurements here")
+    parser.add_argument(
+        "--trees",
+        nargs="+",
+        default=None,
+        metavar="NAME=PATH",
+        help="compare the engine of these source trees, interleaved (engine mode only)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("CASE", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument("--tree", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     base = args.base or Path(tempfile.gettempdir()) / "triage-multiperiod-bench"
     base.mkdir(parents=True, exist_ok=True)
     if args.child:
+        if args.tree is not None:
+            sys.path.insert(0, str(args.tree.resolve()))
         child(args.child[0], args.child[1], base, args.mip_limit)
+        return
+    if args.trees:
+        compare_trees(args, base)
         return
     report: dict[str, Any] = {"versions": versions(), "cases": {}}
     for case in args.cases:
@@ -381,6 +410,48 @@ def main() -> None:
             entry["pyomo"] = spawn(case, "pyomo", base, args.mip_limit, args.timeout)
             print(f"[{case}] pyomo: {json.dumps(entry['pyomo'], default=str)}", flush=True)
         report["cases"][case] = entry
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    print(json.dumps(report["versions"]))
+
+
+def compare_trees(args: argparse.Namespace, base: Path) -> None:
+    """The engine of each tree, interleaved: for each repeat, each case, each tree in turn;
+    medians of total time and peak memory per tree, and their ratios to the first tree."""
+    trees = dict(t.split("=", 1) for t in args.trees)
+    for case in args.cases:
+        instance_folder(case, base)
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        c: {n: [] for n in trees} for c in args.cases
+    }
+    for r in range(args.repeat):
+        for case in args.cases:
+            for name, path in trees.items():
+                out = spawn(case, "engine", base, args.mip_limit, args.timeout, Path(path))
+                runs[case][name].append(out)
+                print(
+                    f"[{case}] {name} run {r + 1}: total {out.get('total')}, peak "
+                    f"{out.get('peak_mb')} MB, lives {out.get('lives')}, {out.get('status')}",
+                    flush=True,
+                )
+    report: dict[str, Any] = {"versions": versions(), "trees": trees, "cases": {}}
+    first = next(iter(trees))
+    for case in args.cases:
+        summary: dict[str, Any] = {}
+        for name in trees:
+            done = runs[case][name]
+            summary[name] = {
+                k: median(done, k)
+                for k in ("total", "peak_mb", "build", "translate", "solve_wall", "extract")
+            }
+            summary[name]["lives"] = sorted({d.get("lives") for d in done}, key=str)
+            summary[name]["status"] = sorted({str(d.get("status")) for d in done})
+        for name in trees:
+            for k in ("total", "peak_mb"):
+                a, b = summary[name][k], summary[first][k]
+                summary[name][f"{k}_ratio"] = None if not a or not b else a / b
+        report["cases"][case] = {"summary": summary, "runs": runs[case]}
+        print(f"[{case}] {json.dumps(summary, default=str)}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
     print(json.dumps(report["versions"]))

@@ -210,12 +210,10 @@ def stage_log() -> Iterator[dict[str, list[float]]]:
             state["tie"] = False
 
     def engine_solve(self: Any, active: Any = (), **kwargs: Any) -> Any:
-        key = frozenset(c.label for c in active) | (
-            {"#tie"} if kwargs.get("tie_break", True) else set()
-        )
-        cached = key in self._cache
+        before = len(self.outcomes())
         t0 = time.perf_counter()
         out = orig_engine_solve(self, active, **kwargs)
+        cached = len(self.outcomes()) == before
         caller = state["caller"]
         log[f"engine.solve:{caller}:{'cached' if cached else 'solved'}"].append(
             time.perf_counter() - t0
@@ -229,13 +227,13 @@ def stage_log() -> Iterator[dict[str, list[float]]]:
         finally:
             state["caller"] = "main"
 
-    orig_price = engine_module._price_table
+    orig_price = engine_module.price_table
     solver_module.HighsModel.solve = highs_solve  # type: ignore[method-assign]
     solver_module.HighsModel.set_objective = set_objective  # type: ignore[method-assign]
     solver_module.HighsModel.add_row = add_row  # type: ignore[method-assign]
     RegionalEngine._tie_break = tie_break  # type: ignore[method-assign]
     RegionalEngine.solve = engine_solve  # type: ignore[method-assign]
-    engine_module._price_table = price_table
+    engine_module.price_table = price_table
     try:
         yield log
     finally:
@@ -244,7 +242,7 @@ def stage_log() -> Iterator[dict[str, list[float]]]:
         solver_module.HighsModel.add_row = orig_add_row  # type: ignore[method-assign]
         RegionalEngine._tie_break = orig_tie  # type: ignore[method-assign]
         RegionalEngine.solve = orig_engine_solve  # type: ignore[method-assign]
-        engine_module._price_table = orig_price
+        engine_module.price_table = orig_price
 
 
 def breakdown(instance: Any, repeats: int) -> dict[str, Any]:
@@ -387,7 +385,7 @@ def run(instance_dir: str, repeats: int, with_cold: bool) -> dict[str, Any]:
 
     def engine_solve(tie: bool) -> Callable[[], Any]:
         def go() -> Any:
-            built._cache.clear()  # measure a real re-solve, not the engine's memo
+            built.forget()  # measure a real re-solve, not the engine's memo
             return built.solve(active, tie_break=tie)
 
         return go

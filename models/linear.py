@@ -4,6 +4,8 @@ Model modules add their variables and constraints family by family (`add_columns
 then `add` for the coefficients of a block of rows) and keep the returned index arrays as
 typed handles; `finish` numbers the columns and returns the arrays HiGHS takes (`Program`).
 No modelling layer sits in between: a family of 100,000 rows is a handful of numpy operations.
+The regional model (models/regional.py) and the multi-period planner's model
+(models/multiperiod.py) are both built on it.
 
 Column numbering (`finish`): blocks of columns (one `add_columns` call each) are numbered in
 the order in which they are first met, in the objective's terms and then in the rows taken in
@@ -187,6 +189,36 @@ class LinearModel:
             value=np.ascontiguousarray(vals[csc]),
         )
         return program, position
+
+    def finish_in_order(self) -> Program:
+        """The program with the columns numbered as added (the multi-period model's numbering:
+        its engines address blocks of columns by position). Coefficients given twice for one
+        (row, column) add up; zero coefficients are kept, as scipy.sparse keeps them (the
+        model's reported size counts them; HiGHS drops them on loading)."""
+        rows = _cat([e[0] for e in self._entries], np.int64)
+        cols = _cat([e[1] for e in self._entries], np.int64)
+        vals = _cat([e[2] for e in self._entries], float)
+        n = self.num_cols
+        order = np.lexsort((rows, cols))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        if len(rows):
+            first = np.ones(len(rows), dtype=bool)
+            first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+            if not first.all():
+                vals = np.add.reduceat(vals, np.flatnonzero(first))
+                rows, cols = rows[first], cols[first]
+        start = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(cols, minlength=n), out=start[1:])
+        return Program(
+            col_lower=_cat(self._col_lower, float).copy(),
+            col_upper=_cat(self._col_upper, float).copy(),
+            integrality=_cat(self._integer, np.int8).copy(),
+            row_lower=_cat(self._row_lower, float).copy(),
+            row_upper=_cat(self._row_upper, float).copy(),
+            start=start,
+            index=np.ascontiguousarray(rows, dtype=np.int32),
+            value=np.ascontiguousarray(vals),
+        )
 
 
 def _cat(parts: list[np.ndarray], dtype: type | np.dtype) -> np.ndarray:

@@ -8,7 +8,7 @@ S supply, cap_r staff cap.
     subject to  sum_r x_r <= S                                    (supply)
                 sum_k u_rk <= x_r                                 (useful units)
                 0 <= u_rk <= s_k E_r,  0 <= x_r <= cap_r, x_r integer
-                the active fairness families (models/fairness.py)
+                the active fairness families (models/fairness/)
 
 The model is built as arrays (models/linear.py), one `add_*` per family, each keeping typed
 handles (`m.x`, `m.u`, `m.supply_row`, ...) to its columns and rows; the fairness families add
@@ -242,7 +242,7 @@ def add_fairness(
     m: RegionalBuilder, data: RegionalData, constraints: Sequence[ConstraintSpec]
 ) -> None:
     """The rows (and columns) of each fairness constraint, keyed by its label
-    (models/fairness.py)."""
+    (models/fairness/)."""
     for spec in constraints:
         first = m.num_rows
         REGISTRY[spec.kind].add(m, data, spec.options)

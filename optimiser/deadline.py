@@ -25,12 +25,17 @@ _IMPORTED = time.perf_counter()
 
 class Deadline:
     """A budget of `limit` seconds from `start` (a time.perf_counter() reading; default now);
-    None: no limit."""
+    None: no limit. `margin`: the deadline counts as expired this many seconds early (the
+    planner starts no optional search in its last 50 ms: HiGHS's branch-and-bound on a large
+    model can take longer than that to set up before it first looks at its time limit)."""
 
-    def __init__(self, limit: float | None, start: float | None = None) -> None:
+    def __init__(
+        self, limit: float | None, start: float | None = None, *, margin: float = 0.0
+    ) -> None:
         self.limit = None if limit is None else float(limit)
         self.start = time.perf_counter() if start is None else start
         self.end = None if self.limit is None else self.start + self.limit
+        self.margin = margin
 
     @classmethod
     def of(cls, value: Deadline | float | None) -> Deadline:
@@ -46,7 +51,7 @@ class Deadline:
         """The same budget less `seconds` kept at its end (for the work after the solves)."""
         if self.limit is None:
             return self
-        return Deadline(self.limit - max(0.0, seconds), start=self.start)
+        return Deadline(self.limit - max(0.0, seconds), start=self.start, margin=self.margin)
 
     def left(self) -> float | None:
         """Seconds left (negative once past); None without a limit."""
@@ -57,10 +62,11 @@ class Deadline:
         left = self.left()
         return None if left is None else max(floor, left)
 
-    def expired(self, margin: float = 0.0) -> bool:
-        """Past the limit (less `margin`): start no optional search."""
+    def expired(self, margin: float | None = None) -> bool:
+        """Past the limit (less `margin`, default the deadline's own): start no optional
+        search."""
         left = self.left()
-        return left is not None and left <= margin
+        return left is not None and left <= (self.margin if margin is None else margin)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start

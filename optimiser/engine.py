@@ -2,7 +2,9 @@
 
 Pipeline: Instance -> RegionalData -> build_regional (models/: arrays) -> MatrixHighsModel
 (solver.py) -> extract (labelled DataFrames) -> AllocationResult. The CLI, the service and the
-sweeps all call `solve`/`RegionalEngine` here; none re-implements the model.
+sweeps all call `solve`/`RegionalEngine` here; none re-implements the model. The engine
+implements the engine protocol (optimiser/engine_protocol.py), where the price of fairness,
+conflicts and explanations are written once for every engine.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,14 +26,42 @@ from models.regional import (
     pwl_square,
     weighted_lives,
 )
-from optimiser.constraints import to_specs
 from optimiser.deadline import FINISH_FACTOR, Deadline
+from optimiser.engine_protocol import (
+    Optimum,
+    check_time_limit,
+    explain_infeasible,
+    largest_needs,
+    minimal_conflict,
+    price_difference,
+    price_frame,
+    price_interval,
+    price_row,
+    price_table,
+    request_deadline,
+    resolve_constraints,
+)
 from optimiser.errors import InputError, Problem
 from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
-from optimiser.results import PRICE_COLUMNS, PRICE_PRECISION, AllocationResult, SolverInfo
+from optimiser.results import PRICE_COLUMNS, AllocationResult, SolverInfo
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, solver_versions
 from optimiser.ties import SecantCuts, SeparableTies, tie_break_units
+
+__all__ = [
+    "Optimum",
+    "RegionalEngine",
+    "check_time_limit",
+    "compare",
+    "evaluate",
+    "largest_needs",
+    "price_difference",
+    "price_frame",
+    "price_interval",
+    "price_row",
+    "regional_data",
+    "solve",
+]
 
 # Tolerances, declared once. LIVES_TOL: how far a tie-break may drift from the best lives value
 # (relative, plus an absolute floor); it is far below one life.
@@ -132,7 +162,7 @@ class RegionalEngine:
         )
         self.translate_seconds = self.highs.translate_seconds
         self._x_cols = self.model.x
-        self._cache: dict[frozenset[str], Outcome] = {}
+        self._outcomes: dict[frozenset[str], Outcome] = {}
         self._extra_rows: list[int] = []
         for spec in self.candidates:
             self.highs.set_rows_active(self.model.fairness[spec.label], False)
@@ -184,11 +214,11 @@ class RegionalEngine:
         `skip_when_expired`: an optional solve (a price) that needs HiGHS once the engine's
         deadline has passed is not started: time_limit, no allocation (and not cached)."""
         key = frozenset(c.label for c in active) | ({"#tie"} if tie_break else set())
-        if key in self._cache:
-            return self._cache[key]
-        if not tie_break and key | {"#tie"} in self._cache:
+        if key in self._outcomes:
+            return self._outcomes[key]
+        if not tie_break and key | {"#tie"} in self._outcomes:
             # a tie-broken allocation saves the same lives (to LIVES_TOL): it serves lives-only
-            return self._cache[key | {"#tie"}]
+            return self._outcomes[key | {"#tie"}]
         if time_limit is not None:
             deadline = Deadline(time_limit)
         else:
@@ -199,7 +229,7 @@ class RegionalEngine:
         separable = self._separable(objective)
         if separable is not None:  # exact without HiGHS: the tie-broken point is a lives optimum
             out = _exact_outcome(separable, self.data, objective is self.model.lives)
-            self._cache[key] = out
+            self._outcomes[key] = out
             return out
         if skip_when_expired and self.deadline is not None and self.deadline.expired():
             return Outcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
@@ -208,7 +238,7 @@ class RegionalEngine:
         solves, seconds = 1, first.seconds
         if first.values is None:
             out = Outcome(first.status, None, None, None, first.gap, seconds, solves, None)
-            self._cache[key] = out
+            self._outcomes[key] = out
             return out
         values, status, gap = first.values, first.status, first.gap
         if tie_break and status is SolveStatus.OPTIMAL:
@@ -225,7 +255,7 @@ class RegionalEngine:
         if bound is not None:
             bound = max(bound, lives)  # the bound holds every allocation, this one included
         out = Outcome(status, units, lives, first.objective, gap, seconds, solves, bound)
-        self._cache[key] = out
+        self._outcomes[key] = out
         return out
 
     def _tie_break(
@@ -315,8 +345,7 @@ class RegionalEngine:
         objective weight (None otherwise). Bounds are read from HiGHS: the sweeps change them."""
         active = [self._specs[label] for label in self._active]
         if any(
-            REGISTRY[s.kind].role != "objective" and REGISTRY[s.kind].floors is None
-            for s in active
+            REGISTRY[s.kind].role != "objective" and REGISTRY[s.kind].floors is None for s in active
         ):
             return None
         m, h = self.model, self.highs.highs
@@ -380,12 +409,19 @@ class RegionalEngine:
 
     def minimal_conflict(self, active: Sequence[ConstraintSpec]) -> list[ConstraintSpec]:
         """A smallest-by-deletion subset of `active` that is still infeasible."""
-        core = [c for c in active if REGISTRY[c.kind].role == "constraint"]
-        for spec in list(core):
-            trial = [c for c in core if c != spec]
-            if not self.feasible(trial):
-                core = trial
-        return core
+        return minimal_conflict(self, active)
+
+    def outcomes(self) -> list[Outcome]:
+        """Every outcome solved so far (for the solver's totals)."""
+        return list(self._outcomes.values())
+
+    def forget(self) -> None:
+        """Drop the outcomes remembered (after bounds were changed in HiGHS: the sweeps)."""
+        self._outcomes.clear()
+
+    def known_to_meet(self, spec: ConstraintSpec, solution: Optimum) -> bool:
+        """Not known without a solve here: every price is solved for."""
+        return False
 
     def units_needed(
         self, active: Sequence[ConstraintSpec], *, staff_caps: bool = True
@@ -420,9 +456,11 @@ class RegionalEngine:
 
     def explain_infeasible(self, active: Sequence[ConstraintSpec]) -> str:
         """Name the constraints and the numbers that conflict."""
-        core = self.minimal_conflict(active) or [
-            c for c in active if REGISTRY[c.kind].role == "constraint"
-        ]
+        return explain_infeasible(self, active)
+
+    def conflict_numbers(self, core: Sequence[ConstraintSpec]) -> str:
+        """The numbers of an infeasible set `core`: what the floors need against the supply,
+        the fewest units the set needs, or the staff caps it cannot be met within."""
         labels = " and ".join(c.label for c in core)
         supply = self.data.supply
         floors = [c for c in core if REGISTRY[c.kind].floors is not None]
@@ -491,14 +529,6 @@ def floor_bounds(data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndar
     return lower
 
 
-def largest_needs(regions: Sequence[str], need: np.ndarray, shown: int = 5) -> str:
-    """'C: 1,680, B: 1,550, ...': the largest positive needs by region, for explanations."""
-    order = np.argsort(-need, kind="stable")
-    top = [f"{regions[i]}: {int(need[i]):,}" for i in order[:shown] if need[i] > 0]
-    more = " ..." if int((need > 0).sum()) > shown else ""
-    return ", ".join(top) + more
-
-
 def floor_conflict(
     data: RegionalData, floor_specs: Sequence[ConstraintSpec], lower: np.ndarray
 ) -> str:
@@ -525,10 +555,10 @@ def active_constraints(
     constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
     default_constraints: bool = True,
 ) -> tuple[ConstraintSpec, ...]:
-    base = list(instance.constraints) if default_constraints else []
-    if isinstance(constraints, str | Mapping | ConstraintSpec):  # one constraint, not a list
-        constraints = [constraints]
-    return to_specs([*base, *(constraints or ())], regions=instance.region_ids)
+    """The instance's constraints (unless `default_constraints` is False) and the caller's."""
+    return resolve_constraints(
+        instance.constraints, constraints, default_constraints, regions=instance.region_ids
+    )
 
 
 def multiperiod_problem(path: Any) -> Problem:
@@ -538,22 +568,6 @@ def multiperiod_problem(path: Any) -> Problem:
         "through deliveries.csv, so allocating its instance.toml supply once is not its "
         f"answer; plan it with `triage plan {path}` (Python: optimiser.multiperiod.plan)"
     )
-
-
-def check_time_limit(time_limit: Any) -> None:
-    """InputError unless `time_limit` is None or a number of seconds > 0."""
-    if time_limit is not None and (
-        isinstance(time_limit, bool)
-        or not isinstance(time_limit, int | float)
-        or not time_limit > 0
-    ):
-        raise InputError(
-            Problem(
-                f"must be a number of seconds > 0, got {time_limit!r}",
-                column="time_limit",
-                column_word="option",
-            )
-        )
 
 
 def solve(
@@ -579,7 +593,7 @@ def solve(
     """
     t_start = time.perf_counter()
     check_time_limit(time_limit)
-    budget = deadline if deadline is not None else Deadline(time_limit, start=t_start)
+    budget = request_deadline(time_limit, deadline, t_start)
     check_policy(policy)
     check_seed(seed)
     if supply is not None:
@@ -619,12 +633,12 @@ def solve(
     if policy != "optimal":
         price = _rule_price(policy, lives, baseline)
     elif price_of_fairness and active:
-        price = _price_table(engine, active, baseline)
+        price = price_table(engine, active, baseline, runs)
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
     lost = None if lives is None or lives_star is None else lives_star - lives
     versions = solver_versions()
-    counted = [o for o in engine._cache.values()]
+    counted = engine.outcomes()
     info = SolverInfo(
         name="highs",
         version=versions["highs"],
@@ -667,148 +681,6 @@ def _rule_price(policy: str, lives: float | None, star: Outcome) -> pd.DataFrame
     interval = price_interval(star, lives, lives)
     doc = POLICIES[policy].doc
     return price_frame([price_row(f"policy:{policy}", lives, lost, interval, lost, interval, doc)])
-
-
-def price_interval(
-    star: Optimum, low_lives: float | None, high_lives: float | None
-) -> tuple[float | None, float | None]:
-    """The lives given up against L*, as the interval the solver's bounds prove: L* lies in
-    [its incumbent, its bound] and the other figure in [low_lives, high_lives], so the
-    difference lies in [L*_incumbent - high_lives, L*_bound - low_lives] (never below 0:
-    no allocation saves more than L*). (None, None) when a figure is missing."""
-    if star.lives is None or low_lives is None or high_lives is None:
-        return None, None
-    star_high = star.lives if star.lives_bound is None else star.lives_bound
-    return max(0.0, star.lives - high_lives), max(0.0, star_high - low_lives)
-
-
-def price_row(
-    label: str,
-    saved_alone: float | None,
-    lost_alone: float | None,
-    alone: tuple[float | None, float | None],
-    marginal: float | None,
-    margin: tuple[float | None, float | None],
-    note: str,
-) -> list[Any]:
-    """One PRICE_COLUMNS row: a price is exact when both intervals are at most PRICE_PRECISION
-    wide; the point value is then clipped into its interval. Otherwise the row is flagged
-    (exact False) and its note says so."""
-    exact = all(
-        low is not None and high is not None and high - low <= PRICE_PRECISION + 1e-9
-        for low, high in (alone, margin)
-        if not (low is None and high is None)
-    ) and not (alone == (None, None) and margin == (None, None))
-
-    def clip(value: float | None, interval: tuple[float | None, float | None]) -> float | None:
-        low, high = interval
-        if value is None or low is None or high is None:
-            return value
-        return min(max(value, low), high)
-
-    if not exact and (alone != (None, None) or margin != (None, None)):
-        note = "; ".join(
-            n for n in (note, "not proved exact to 0.01 lives: see the _low/_high interval") if n
-        )
-    return [
-        label,
-        saved_alone,
-        clip(lost_alone, alone),
-        clip(marginal, margin),
-        alone[0],
-        alone[1],
-        margin[0],
-        margin[1],
-        exact,
-        note,
-    ]
-
-
-def price_frame(rows: list[list[Any]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=PRICE_COLUMNS)
-
-
-def _price_table(
-    engine: RegionalEngine, active: Sequence[ConstraintSpec], star: Outcome
-) -> pd.DataFrame:
-    """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all,
-    each with the interval the solver's bounds prove (docs/model.md, Price of fairness). L* is
-    the one solve `star`, shared by every row. Every solve stops with the engine's deadline;
-    one that would need HiGHS after it is not started (its row says so, flagged)."""
-
-    def optimum(constraints: Sequence[ConstraintSpec]) -> Outcome:
-        return engine.solve(constraints, tie_break=False, skip_when_expired=True)
-
-    everything = optimum(active)
-    rows = []
-    for spec in active:
-        alone = optimum([spec])
-        rest = [c for c in active if c != spec]
-        without = optimum(rest)
-        notes = []
-        saved_alone = lost_alone = marginal = None
-        alone_interval: tuple[float | None, float | None] = (None, None)
-        margin: tuple[float | None, float | None] = (None, None)
-        if alone.lives is None and alone.status is SolveStatus.INFEASIBLE:
-            notes.append("alone: " + engine.explain_infeasible([spec]))
-        elif alone.lives is None and alone.solves == 0:
-            notes.append("alone: not solved, the time limit was reached first")
-        elif alone.lives is None:
-            notes.append(f"alone: {alone.status}, no allocation found")
-        else:
-            saved_alone = alone.lives
-            lost_alone = None if star.lives is None else star.lives - alone.lives
-            high = alone.lives_bound if alone.lives_bound is not None else alone.lives
-            if REGISTRY[spec.kind].role == "objective":
-                high = alone.lives  # the price of the allocation the weights choose
-            alone_interval = price_interval(star, alone.lives, high)
-            if alone.status is SolveStatus.TIME_LIMIT:
-                notes.append(f"alone: time limit, gap {alone.gap}")
-        if everything.lives is None:
-            notes.append(f"marginal: the full constraint set is {everything.status}")
-        elif without.lives is None:
-            notes.append(f"marginal: without it the rest is {without.status}")
-        else:
-            marginal = without.lives - everything.lives
-            margin = price_difference(without, everything)
-            if SolveStatus.TIME_LIMIT in (without.status, everything.status):
-                notes.append("marginal: from time-limited solves (not proven optimal)")
-        rows.append(
-            price_row(
-                spec.label,
-                saved_alone,
-                lost_alone,
-                alone_interval,
-                marginal,
-                margin,
-                "; ".join(notes),
-            )
-        )
-    return price_frame(rows)
-
-
-class Optimum(Protocol):
-    """What a price needs of a solve: its allocation's (or plan's) lives and, when the
-    objective is lives, the proven upper bound on them."""
-
-    @property
-    def lives(self) -> float | None: ...
-
-    @property
-    def lives_bound(self) -> float | None: ...
-
-
-def price_difference(first: Optimum, second: Optimum) -> tuple[float | None, float | None]:
-    """The interval of (first's optimum - second's optimum) the bounds prove (an objective
-    without a lives bound contributes its allocation's lives)."""
-    if first.lives is None or second.lives is None:
-        return None, None
-    first_high = first.lives if first.lives_bound is None else first.lives_bound
-    second_high = second.lives if second.lives_bound is None else second.lives_bound
-    low = first.lives - second_high
-    if first.lives_bound is not None and second.lives_bound is not None:
-        low = max(0.0, low)  # fewer constraints never save fewer lives
-    return low, first_high - second.lives
 
 
 def coverage(capacity: np.ndarray, peak: np.ndarray, units: np.ndarray | float = 0.0) -> np.ndarray:

@@ -4,7 +4,7 @@ product's array model is checked against (tests/test_regional_model.py).
 It is the model as docs/model.md writes it (and as the engine built it before it assembled
 its own arrays): one Pyomo component per family, compiled by Pyomo's standard-form compiler
 (optimiser.solver.HighsModel). The fairness families are restated here from their docstrings in
-models/fairness.py; only the floor values f_r (the registry's `floors` functions, checked
+models/fairness/; only the floor values f_r (the registry's `floors` functions, checked
 against hand-computed floors in tests/test_fairness_constraints.py) are shared.
 """
 
@@ -151,7 +151,18 @@ def _threshold(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, spec:
     block.stop_level = pyo.Constraint(stoppable, rule=lambda b, r: m.x[r] >= stop[r] * b.stopped[r])
 
 
+def _max_share_of_supply(
+    block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, spec: Any
+) -> None:
+    """x_r <= floor(share S) where the staff cap allows more."""
+    cap = math.floor(float(spec.options["share"]) * data.supply + FLOOR_EPS)
+    staff = dict(zip(data.regions, data.staff_cap.tolist(), strict=True))
+    rows = [r for r in data.regions if staff[r] > cap]
+    block.upper = pyo.Constraint(rows, rule=lambda b, r: m.x[r] <= cap)
+
+
 FAMILIES: Mapping[str, Callable[..., None]] = {
     "max_coverage_gap": _max_coverage_gap,
     "threshold": _threshold,
+    "max_share_of_supply": _max_share_of_supply,
 }

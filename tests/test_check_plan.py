@@ -228,23 +228,31 @@ def test_binary_plan_is_refused(world: Path, tmp_path: Path) -> None:
 
 
 def test_the_simulation_is_independent_of_the_model() -> None:
-    """check-plan (check.py, simulate.py and the input readers they share with the planner)
-    imports no Pyomo, HiGHS or model code: not the model module (its floors), the model's
-    numbers (data.py), the fast path, the engine nor the solver. What is shared is listed in
-    docs/multiperiod.md ("check-plan"): instance.py, plan_io.py, demand.py and constraint
-    parsing (optimiser.constraints)."""
+    """check-plan (check.py, simulate.py, the checkers of checks/ and the input readers they
+    share with the planner) imports no Pyomo, HiGHS or model code: not the model modules (their
+    floors), the model's numbers (data.py), the engine, its methods nor the solver. What is
+    shared is listed in docs/multiperiod.md ("check-plan"): instance.py, plan_io.py, demand.py
+    and constraint parsing (optimiser.constraints)."""
     banned = {
         "pyomo",
         "highspy",
         "models",
-        "optimiser.multiperiod.fastpath",
         "optimiser.multiperiod.engine",
+        "optimiser.multiperiod.methods",
         "optimiser.multiperiod.colgen",
         "optimiser.multiperiod.data",
+        "optimiser.multiperiod.planner",
+        "optimiser.multiperiod.extract",
+        "optimiser.engine",
+        "optimiser.engine_protocol",
         "optimiser.solver",
     }
-    for name in ("simulate.py", "check.py", "demand.py", "plan_io.py"):
-        tree = ast.parse((ROOT / "optimiser" / "multiperiod" / name).read_text())
+    here = ROOT / "optimiser" / "multiperiod"
+    names = ["simulate.py", "check.py", "demand.py", "plan_io.py"]
+    names += [str(p.relative_to(here)) for p in sorted((here / "checks").glob("*.py"))]
+    assert len(names) > 6
+    for name in names:
+        tree = ast.parse((here / name).read_text())
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not {m for m in imported if any(m == b or m.startswith(b + ".") for b in banned)}, (
@@ -390,16 +398,16 @@ def test_the_threshold_is_checked(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("seed", [94, 95, 96])
 def test_the_checker_threshold_agrees_with_the_model(tmp_path: Path, seed: int) -> None:
-    """The checker's threshold (simulate.threshold_violation, from the definition) and the
-    model's (models.multiperiod.horizon_threshold) accept the same whole X: X_r = round(lambda
-    w_r) for members, lambda below every stop level, passes both; three more units for the
-    member with the least positive w, or one unit for a member without excess demand, breaks
-    the rule, and the model's limits for any lambda exclude it too."""
+    """The checker's threshold (checks/threshold.py, from the definition) and the model's
+    (models/fairness/threshold.py, horizon_threshold) accept the same whole X: X_r =
+    round(lambda w_r) for members, lambda below every stop level, passes both; three more
+    units for the member with the least positive w, or one unit for a member without excess
+    demand, breaks the rule, and the model's limits for any lambda exclude it too."""
     import numpy as np
 
-    from models.multiperiod import horizon_threshold
+    from models.fairness.threshold import horizon_threshold
     from optimiser.constraints import to_specs
-    from optimiser.multiperiod.simulate import threshold_violation
+    from optimiser.multiperiod.checks.threshold import threshold_violation
 
     inst = load_multiperiod(generate(GeneratorSpec(regions=9, days=10, seed=seed), tmp_path / "g"))
     data = model_data(inst)
@@ -479,25 +487,31 @@ def constraint_label(text: str) -> str:
 
 @pytest.mark.parametrize("seed", [91, 92, 93])
 def test_the_checker_floors_agree_with_the_model(tmp_path: Path, seed: int) -> None:
-    """Two implementations of the same definitions (simulate.required_units, written from the
-    docs; models.multiperiod.horizon_floors, from the single-period registry) agree."""
-    from models.multiperiod import horizon_floors
-    from optimiser.constraints import to_specs
-    from optimiser.multiperiod.simulate import FLOOR_KINDS, required_units
+    """Two implementations of the same definitions (each checker's `floors`, written from the
+    docs; the model's, from the single-period registry) agree."""
+    import importlib
 
+    from models.fairness import REGISTRY, horizon_floors
+    from optimiser.constraints import to_specs
+    from optimiser.multiperiod.checks._common import required
+
+    floor_kinds = {k for k, kind in REGISTRY.items() if kind.floors is not None}
     inst = load_multiperiod(generate(GeneratorSpec(regions=9, days=10, seed=seed), tmp_path / "g"))
     data = model_data(inst)
-    specs = to_specs(c for c in CONSTRAINTS if c.split(":")[0] in FLOOR_KINDS)
-    assert {s.kind for s in specs} == set(FLOOR_KINDS)
+    specs = to_specs(c for c in CONSTRAINTS if c.split(":")[0] in floor_kinds)
+    assert {s.kind for s in specs} == floor_kinds
     for spec in specs:
-        assert required_units(inst, spec).tolist() == horizon_floors(data, spec).tolist(), spec
+        checker = importlib.import_module(f"optimiser.multiperiod.checks.{spec.kind}")
+        ours = required(inst, checker.floors, spec)
+        model = horizon_floors(data, REGISTRY[spec.kind].floors, spec)
+        assert ours.tolist() == model.tolist(), spec
 
 
 def test_the_checker_checks_every_horizon_kind() -> None:
-    from models.multiperiod import HORIZON_KINDS
-    from optimiser.multiperiod.simulate import CHECKED_KINDS
+    from models.multiperiod import horizon_kinds
+    from optimiser.multiperiod.checks import checked_kinds
 
-    assert set(CHECKED_KINDS) == set(HORIZON_KINDS)
+    assert set(checked_kinds()) == set(horizon_kinds())
 
 
 # ---------------------------------------------------------------------------------------------

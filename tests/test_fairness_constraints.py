@@ -1,7 +1,7 @@
 """Every fairness constraint: hand-solved optima, independent checks of what each one promises,
 and (hypothesis) a brute-force search over every allocation of tiny random instances.
 
-The predicates below are written from the issue's definitions, not from models/fairness.py.
+The predicates below are written from the issue's definitions, not from models/fairness/.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def threshold_terms(
 ) -> list[tuple[str, float, float]]:
     """(region, w_r, stop level) for the regions of T; [] when fewer than two compete.
     w_r = (E_r / pop_r) / max_T (E / pop); a region may stop early once it holds its stop level
-    min(staff_cap_r, ceil(E_r)) (as models/fairness.py documents)."""
+    min(staff_cap_r, ceil(E_r)) (as models/fairness/ documents)."""
     members = threshold_members(inst, tau, index)
     if len(members) <= 1:
         return []

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyomo_multiperiod import MultiPeriodOptions, build_multiperiod
 from test_multiperiod_support import LIVES_TOL, close, write_instance
 
-from models.multiperiod import MultiPeriodOptions, build_multiperiod
 from optimiser.constraints import to_specs
 from optimiser.errors import InputError
 from optimiser.multiperiod import (
@@ -603,10 +603,10 @@ def test_patient_moves_are_priced_and_the_lp_optimum_is_the_full_lps(tmp_path: P
         max_wait_days=2, patient_transfers=True, patient_transfer_max_lead_days=3
     )
     engine = PlanEngine(inst, (), SolverOptions(), method="rounding")
-    p = engine.program
-    assert len(p.cols["ptransfer"]) > 0
+    p = engine.model
+    assert len(p.ptransfer.cols) > 0
     fresh = ColumnGeneration(p, engine.data, SolverOptions())
-    assert (fresh.position[p.cols["ptransfer"]] < 0).all()
+    assert (fresh.position[p.ptransfer.cols] < 0).all()
     cost = engine.objective([])
     lp = fresh.solve_lp(cost, True, None)
     full = MatrixHighsModel(
@@ -621,12 +621,12 @@ def test_patient_moves_are_priced_and_the_lp_optimum_is_the_full_lps(tmp_path: P
 def test_a_small_mip_around_the_rounded_plan_closes_the_gap(tmp_path: Path, monkeypatch) -> None:
     """With waiting, rounding alone leaves this instance above the 1e-4 gap; the neighbourhood
     MIP (the movements where plan and LP disagree) closes it without the slow polish."""
-    from optimiser.multiperiod.colgen import ColumnGeneration
+    from optimiser.multiperiod.methods import polish
 
     def no_polish(*args: object, **kwargs: object) -> None:
         raise AssertionError("polish should not be needed")
 
-    monkeypatch.setattr(ColumnGeneration, "polish", no_polish)
+    monkeypatch.setattr(polish, "polish", no_polish)
     spec = GeneratorSpec(regions=20, days=30, depots=2, neighbours=4, seed=1)
     inst = load_multiperiod(generate(spec, tmp_path / "g")).with_settings(max_wait_days=2)
     out = PlanEngine(inst, (), SolverOptions(mip_rel_gap=1e-4), method="rounding").solve([])
@@ -641,13 +641,14 @@ def test_a_gap_that_costs_nothing_is_settled_in_one_branch(tmp_path: Path, monke
     specs = to_specs(["max_coverage_gap:gap=0.05"])
     engine = PlanEngine(inst, specs, SolverOptions(mip_rel_gap=1e-4), method="rounding")
     branches: list[object] = []
-    solve_branch = engine._round_branch
+    assert engine.rounding is not None
+    solve_branch = engine.rounding.round_branch
 
     def counted(*args: object, **kwargs: object) -> object:
         branches.append(args[-1])
         return solve_branch(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(engine, "_round_branch", counted)
+    monkeypatch.setattr(engine.rounding, "round_branch", counted)
     tied = engine.solve(specs, tie_break=True)
     assert tied.status is SolveStatus.OPTIMAL
     # the problem without the gap (its bound), then z = 1 only

@@ -228,7 +228,7 @@ def plan_command(
     ] = False,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
-    from optimiser.multiperiod.engine import plan
+    from optimiser.multiperiod.planner import plan
     from optimiser.multiperiod.report import plan_text
 
     if time_limit is not None and not time_limit > 0:

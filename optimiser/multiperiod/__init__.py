@@ -6,8 +6,8 @@
     >>> result.lives_saved, result.manifest.head()
 
 Stages, each callable on its own: load_multiperiod (load + validate) -> model_data ->
-build_program (fast path) or models.multiperiod.build_multiperiod (Pyomo reference) ->
-PlanEngine.solve -> extract -> PlanResult; check_plan replays any plan through simulate.
+models.multiperiod.build_plan_model (the one model) -> PlanEngine.solve (methods/) -> extract
+-> PlanResult; check_plan replays any plan through simulate. docs/architecture.md maps it.
 docs/multiperiod.md describes the model and the files.
 """
 
@@ -24,8 +24,8 @@ _EXPORTS: dict[str, str] = {
     "check_plan": "optimiser.multiperiod.check",
     "model_data": "optimiser.multiperiod.data",
     "PlanEngine": "optimiser.multiperiod.engine",
-    "extract": "optimiser.multiperiod.engine",
-    "plan": "optimiser.multiperiod.engine",
+    "extract": "optimiser.multiperiod.extract",
+    "plan": "optimiser.multiperiod.planner",
     "GeneratorSpec": "optimiser.multiperiod.generator",
     "generate": "optimiser.multiperiod.generator",
     "MultiPeriodInstance": "optimiser.multiperiod.instance",
@@ -76,7 +76,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from optimiser.multiperiod.check import check_plan
     from optimiser.multiperiod.data import model_data
-    from optimiser.multiperiod.engine import PlanEngine, extract, plan
+    from optimiser.multiperiod.engine import PlanEngine
+    from optimiser.multiperiod.extract import extract
     from optimiser.multiperiod.generator import GeneratorSpec, generate
     from optimiser.multiperiod.instance import (
         MultiPeriodInstance,
@@ -86,5 +87,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         multiperiod_from_frames,
     )
     from optimiser.multiperiod.plan_io import read_plan
+    from optimiser.multiperiod.planner import plan
     from optimiser.multiperiod.results import CheckResult, PlanResult
     from optimiser.multiperiod.simulate import simulate

@@ -18,10 +18,11 @@ import pandas as pd
 
 from optimiser.constraints import ConstraintSpec, to_specs
 from optimiser.errors import InputError, Problem
+from optimiser.multiperiod.checks import checked_kinds, fairness_violations
 from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.results import CheckResult, PlanResult
-from optimiser.multiperiod.simulate import CHECKED_KINDS, fairness_violations, simulate
+from optimiser.multiperiod.simulate import simulate
 from optimiser.textfiles import load_json
 
 RECORD_FILE = "result.json"  # written by `triage plan --out` beside plan.csv and manifest.csv
@@ -82,14 +83,15 @@ def recorded_context(plan_file: str | Path) -> RecordedPlan | None:
 
 
 def check_constraints(specs: Iterable[ConstraintSpec]) -> tuple[ConstraintSpec, ...]:
-    """The checker's own list of what it can check over the horizon (simulate.CHECKED_KINDS)."""
+    """The checker's own list of what it can check over the horizon (a checker per kind:
+    checks/<kind>.py)."""
     specs = tuple(specs)
-    bad = [s for s in specs if s.kind not in CHECKED_KINDS]
+    bad = [s for s in specs if s.kind not in checked_kinds()]
     if bad:
         raise InputError(
             Problem(
                 f"constraint {bad[0].label}: not available over the horizon "
-                f"(multi-period constraints: {', '.join(CHECKED_KINDS)})"
+                f"(multi-period constraints: {', '.join(checked_kinds())})"
             )
         )
     return specs
@@ -123,7 +125,7 @@ def check_plan(
     active = check_constraints(to_specs([*base, *(constraints or ())]))
     sim = simulate(instance, rows)
     violations = [v.to_dict() for v in sim.violations]
-    violations += [v.to_dict() for v in fairness_violations(instance, sim.net_received, active)]
+    violations += [v.to_dict() for v in fairness_violations(instance, sim, active)]
     T = instance.days
     regions = pd.DataFrame(index=pd.Index(instance.regions, name="region"))
     regions["admitted"] = sim.admitted.sum(axis=1)

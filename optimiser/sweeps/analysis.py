@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
-from optimiser.engine import active_constraints
+from optimiser.engine import active_constraints, regional_data
 from optimiser.errors import InputError, Problem
 from optimiser.instance import Instance
 from optimiser.sweeps.run import run_sweep
 
 FRONTIER_POINTS = 21
+# regions.csv columns the lives do not read, only some constraints (their kinds' `inputs`)
+CONSTRAINT_COLUMNS = ("population", "pressure", "weight")
 
 
 def numeric_params(kind: str) -> list[str]:
@@ -50,19 +52,14 @@ def default_levels(
         high = float(spec.maximum)
     elif current is not None and current > 0:
         high = 2.0 * float(current)
-    elif kind == "min_units":
-        high = float(instance.excess_demand.max())
-    elif kind == "threshold":
-        high = float(instance.rai.max())
-    elif kind == "capacity_per_capita_floor":
-        per_100k = instance.regions["peak_demand"] / instance.regions["population"] * 100_000
-        high = float(per_100k.max())
+    elif spec.top is not None:  # the kind's natural top for this instance
+        high = float(spec.top(regional_data(instance)))
     else:
         high = 1.0
     if not high > low:
         high = low + 1.0
     levels = np.linspace(low, high, points)
-    if kind == "min_units":
+    if spec.whole:
         levels = np.unique(np.round(levels))
     return [round(float(v), 10) for v in levels]
 
@@ -118,7 +115,9 @@ class Tornado:
 
 def _scale_dims(instance: Instance, base: Sequence[ConstraintSpec]) -> list[str]:
     r = instance.regions
-    kinds = {c.kind for c in base}
+    declared: set[str] = set()  # what the active constraints' rows and weights depend on
+    for c in base:
+        declared |= REGISTRY[c.kind].inputs_of(c.options) or set()
     columns = ["peak_demand", "capacity", "survival_with", "survival_without"]
     if instance.horizon_days is not None:
         columns.append(
@@ -126,17 +125,8 @@ def _scale_dims(instance: Instance, base: Sequence[ConstraintSpec]) -> list[str]
         )  # without a fixed horizon, H is the mean los: scaling all is a no-op
     if np.isfinite(r["staff_cap"].to_numpy(dtype=float)).any():
         columns.append("staff_cap")
-    if kinds & {
-        "per_capita_floor",
-        "excess_per_capita_floor",
-        "capacity_per_capita_floor",
-        "threshold",
-    }:
-        columns.append("population")
-    if "threshold" in kinds:
-        columns.append("pressure")
-    if "prioritarian" in kinds:
-        columns.append("weight")
+    # columns that matter only through a constraint: varied when one depends on them
+    columns += [col for col in CONSTRAINT_COLUMNS if col in declared]
     out = []
     for col in columns:
         values = r[col].to_numpy(dtype=float)

@@ -14,12 +14,14 @@ only the fairness families that need rows). A variant then changes numbers in Hi
 
 A floor row x_r >= f_r and a column bound x_r >= f_r define the same feasible set, so every
 variant solves exactly the model `optimiser.solve` would build for the modified instance.
-Families that need rows (max_coverage_gap, threshold) are built into the model; when a variant
-changes an input such a family depends on, the worker builds a model for that input (models
-are keyed by those inputs, so variants sharing them share a model). The supply row and the
-big-M / lambda bounds of those families are built with the largest supply of the sweep, which
-is valid for every smaller supply. A constraint kind this module does not know falls back to
-the rebuild path, as does any variant whose fast solve raises.
+Families that need rows (max_coverage_gap, threshold, ...) are built into the model; when a
+variant changes an input such a family depends on (the inputs its kind declares,
+models/fairness/<kind>.py), the worker builds a model for that input (models are keyed by
+those inputs, so variants sharing them share a model). The supply row and the big-M / lambda
+bounds of those families are built with the largest supply of the sweep, which is valid for
+every smaller supply; a family whose rows depend on the supply itself (it declares `supply`)
+gets a model per supply. A constraint kind that declares no inputs falls back to the rebuild
+path, as does any variant whose fast solve raises.
 
 Greedy path. A lives-only variant (no tie-break, no family built as rows, no objective weights:
 only floors, if any) is a separable concave integer knapsack: x_r >= floor_r are lower bounds
@@ -66,23 +68,6 @@ from optimiser.sweeps.spec import (
     variant_constraints,
 )
 
-#: Inputs each row-building fairness family depends on (besides supply: built with the largest).
-#: A variant changing one of these gets a model built for its value.
-ROW_DEPENDENCIES: dict[str, frozenset[str]] = {
-    "max_coverage_gap": frozenset({"capacity", "peak_demand", "staff_cap"}),
-    "threshold": frozenset(
-        {
-            "population",
-            "capacity",
-            "peak_demand",
-            "survival_with",
-            "los_days",
-            "pressure",
-            "staff_cap",
-            "horizon_days",
-        }
-    ),
-}
 MODELS_PER_WORKER = 2  # built models kept per worker (least recently used dropped)
 MAX_EXTRA_ROWS = 4000  # tie-break cuts left behind in a model before it is rebuilt
 
@@ -144,16 +129,33 @@ class SweepPlan:
         rows = [s for s in specs if family(s) == "rows"]
         if self.tie_break:  # the tie-break stages read the engine's data: key on all of it
             objectives = [s for s in specs if family(s) == "objective"]
-            return (tuple(s.label for s in rows + objectives), self.data_key(values))
-        if any(s.kind not in ROW_DEPENDENCIES for s in rows):
+            supply = (self.supply_of(values),) if self.supply_bound(specs) else ()
+            return (tuple(s.label for s in rows + objectives), self.data_key(values), *supply)
+        declared = [REGISTRY[s.kind].inputs_of(s.options) for s in rows]
+        if any(inputs is None for inputs in declared):
             return None
-        deps = frozenset().union(*(ROW_DEPENDENCIES[s.kind] for s in rows)) if rows else frozenset()
+        deps = frozenset().union(*declared)  # type: ignore[arg-type]
         inputs = tuple(
             (d.name, float(values[d.name]))
             for d in self.dims
-            if d.changes_data and (d.column in deps or d.target in deps)
+            if (d.changes_data or d.target == "supply") and (d.column in deps or d.target in deps)
         )
         return (tuple(s.label for s in rows), inputs)
+
+    @staticmethod
+    def supply_bound(specs: Sequence[ConstraintSpec]) -> bool:
+        """Do the rows of a family depend on the supply itself (not only through bounds that
+        stay valid for a smaller supply)?"""
+        return any(
+            family(s) == "rows" and "supply" in (REGISTRY[s.kind].inputs_of(s.options) or ())
+            for s in specs
+        )
+
+    def built_supply(self, values: Mapping[str, Any], specs: Sequence[ConstraintSpec]) -> int:
+        """The supply a variant's model is built with: the sweep's largest (valid for every
+        smaller supply: big-M and lambda bounds only loosen), or the variant's own when a
+        family's rows depend on the supply itself (the model is then keyed by it)."""
+        return self.supply_of(values) if self.supply_bound(specs) else self.supply_max
 
 
 @dataclass
@@ -376,14 +378,14 @@ class FastModel:
         active = [s for s in specs if family(s) != "floor"]
         lower = self._floors(data, floor_specs)
         self._load(data, lower, data.supply)
-        engine._cache.clear()  # outcomes cached by constraint labels are stale once bounds change
+        engine.forget()  # outcomes cached by constraint labels are stale once bounds change
         engine.deadline = deadline  # this variant's budget, for every solve of the engine
         main = engine.solve(active, tie_break=True, time_limit=deadline.remaining())
         seconds = main.seconds
         if want_star and lives_star is None:
             if active or lower.any():
                 self._load(data, np.zeros(len(lower)), data.supply)
-                engine._cache.clear()
+                engine.forget()
                 star = engine.solve([], tie_break=False, time_limit=deadline.remaining())
                 seconds += star.seconds
                 lives_star = (star.lives, star.lives_bound)
@@ -715,7 +717,7 @@ def _model(
         model = FastModel(
             apply_data(plan.instance, plan.dims, values),
             specs,
-            plan.supply_max,
+            plan.built_supply(values, specs),
             tie_break=plan.tie_break,
             options=SolverOptions(time_limit=plan.time_limit),
         )

@@ -1,0 +1,148 @@
+"""The narrow interface of the planner's solution methods (docs/multiperiod.md, "How it is
+solved"), and what they share.
+
+A method takes a `Task` (the objective, the active fairness families, tie-break or not, the
+deadline) and answers a `PlanOutcome`; it reads the model only through the `Setting` (the
+built model, the solver options, the tolerance every optimum is proved to). The engine
+(optimiser/multiperiod/engine.py) chooses the method, switches the fairness rows, caches the
+outcomes and keeps the better of two attempts; the methods are:
+
+* exact.py: HiGHS branch-and-bound on the whole model, then the logistics tie-break;
+* rounding.py: column generation for the LP bound, rounded plans repaired by an LP, with
+  lambda_search.py for the threshold rule's lambda and polish.py near a plan that leaves a gap;
+* fallback.py: the plan of last resort (nothing shipped) when no method proves a plan;
+* settle.py: the final plan's patient flow settled for its movements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from models.fairness import ConstraintSpec, HorizonFamily
+from models.multiperiod import MultiPeriodData, PlanModel
+from optimiser.deadline import Deadline
+from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
+
+# Tolerances, declared once. Stage 2 keeps the lives objective within LIVES_TOL_REL (relative,
+# plus LIVES_TOL_ABS) of stage 1's: far below one life. VALUE_DIGITS: patients are written with
+# this many decimals.
+LIVES_TOL_REL = 1e-9
+LIVES_TOL_ABS = 1e-7
+VALUE_DIGITS = 9
+POLISH_SECONDS = 60.0  # branch-and-bound on the restricted master when rounding leaves a gap
+NEIGHBOURHOOD_SECONDS = 20.0  # ... after this much on the movements plan and LP disagree on
+CLEANUP_COST = 1e-4  # lives per unit of logistics cost in the rounding method's second LP
+STAGE2_GAP = 1e-4  # the tie-break stage stops within 0.01% of the least logistics cost
+DEADLINE_MARGIN = 0.05  # start no optional search in the deadline's last 50 ms
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """One solve for a set of active constraints."""
+
+    status: SolveStatus
+    values: np.ndarray | None
+    lives: float | None
+    objective: float | None
+    gap: float | None
+    seconds: float
+    solves: int
+    logistics: float | None = None
+    stage1_lives: float | None = None
+    bound: float | None = None
+    lives_bound: float | None = None  # upper bound on lives when the objective is lives
+
+    def with_lives_bound(self, lives_objective: bool) -> PlanOutcome:
+        if not lives_objective or self.bound is None or self.lives is None:
+            return replace(self, lives_bound=None)
+        return replace(self, lives_bound=max(self.bound, self.lives))
+
+
+def relative_gap(bound: float, objective: float) -> float:
+    """Relative gap (U - L) / U of a plan's objective L against an upper bound U."""
+    return max(0.0, (bound - objective) / max(abs(bound), 1e-9))
+
+
+def clean_values(model: PlanModel, values: np.ndarray) -> np.ndarray:
+    """Integers rounded, patients clipped to their bounds and rounded to VALUE_DIGITS decimals
+    (the numbers written to the plan, so the engine and check-plan count the same patients)."""
+    x = np.array(values, dtype=float)
+    integral = model.integrality.astype(bool)
+    x[integral] = np.rint(x[integral])
+    for cols in (model.admit.cols, model.send.cols, model.ptransfer.cols):
+        v = np.clip(x[cols], model.col_lower[cols], model.col_upper[cols])
+        v = np.floor(v * 10**VALUE_DIGITS + 1e-3) / 10**VALUE_DIGITS
+        x[cols] = np.where(v < 10**-VALUE_DIGITS, 0.0, v)
+    return x
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every method reads: the built model, the solver options, the start plan."""
+
+    model: PlanModel
+    options: SolverOptions
+    zero: np.ndarray  # ships nothing, admits only the patients on units at the start
+
+    @property
+    def data(self) -> MultiPeriodData:
+        return self.model.data
+
+    def tolerance(self, bound: float) -> float:
+        """How far below the bound a plan may be and count as optimal: the absolute gap, or
+        the relative one when that is looser (as HiGHS stops at whichever is met first)."""
+        o = self.options
+        return max(o.mip_abs_gap, o.mip_rel_gap * max(abs(bound), 1.0)) + 1e-9
+
+    def settles(self, bound: float | None, objective: float) -> bool:
+        """A plan of `objective` is within the gap tolerance of the upper bound `bound`."""
+        return bound is not None and bound - objective <= self.tolerance(bound)
+
+    def proved(self, out: PlanOutcome) -> bool:
+        return out.status is SolveStatus.INFEASIBLE or (
+            out.values is not None
+            and out.objective is not None
+            and self.settles(out.bound, out.objective)
+        )
+
+    def lives_of(self, values: np.ndarray) -> float:
+        return float(self.model.lives @ clean_values(self.model, values))
+
+    def logistics_of(self, values: np.ndarray) -> float:
+        return float(self.model.logistics @ clean_values(self.model, values))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One ask: maximise `cost` under the `families` of the active constraints (their rows
+    already switched on by the engine). `relaxed`: solves the same ask without the families
+    the rounding method branches on (a bound for each of its branches)."""
+
+    active: tuple[ConstraintSpec, ...]
+    families: tuple[HorizonFamily, ...]
+    cost: np.ndarray
+    tie_break: bool
+    deadline: Deadline
+    relaxed: Callable[[], PlanOutcome] | None = None
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The active fairness rows."""
+        rows = [f.rows for f in self.families]
+        return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+
+
+class Method(Protocol):
+    """A solution method: `solve` a task (from `start`, a plan to begin from, when given);
+    `highs`: its HiGHS model, whose fairness rows the engine switches (None until built)."""
+
+    name: str
+
+    @property
+    def highs(self) -> MatrixHighsModel | None: ...
+
+    def solve(self, task: Task, start: np.ndarray | None = None) -> PlanOutcome: ...

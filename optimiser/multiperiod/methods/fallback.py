@@ -1,0 +1,101 @@
+"""The plan of last resort: nothing new shipped or transferred, every waiting patient admitted
+to its own region's units earliest deadline first (check-plan's own admission rule, whose
+admissions it takes from the simulation), kept when no method proves a better plan in time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from optimiser.multiperiod.instance import MultiPeriodInstance
+from optimiser.multiperiod.methods.base import (
+    PlanOutcome,
+    Setting,
+    Task,
+    clean_values,
+    relative_gap,
+)
+from optimiser.multiperiod.simulate import simulate
+from optimiser.solver import SolveStatus
+
+
+def fallback_values(
+    setting: Setting, instance: MultiPeriodInstance, executed: pd.DataFrame
+) -> np.ndarray:
+    """Nothing new shipped or transferred, every waiting patient admitted to its own region's
+    units (and the executed moves' units) earliest deadline first, the rule of check-plan's
+    simulation (simulate.py), whose admissions it takes."""
+    p, d = setting.model, setting.data
+    sim = simulate(instance, executed)
+    group = {
+        (int(r), int(e)): g
+        for g, (r, e) in enumerate(zip(d.group_region, d.group_day, strict=True))
+    }
+    column = {
+        (int(g), int(t)): c
+        for g, t, c in zip(p.admit.group, p.admit.day, p.admit.cols, strict=True)
+    }
+    x = setting.zero.copy()
+    for home, _where, day, cohort, count in sim.admissions:
+        x[column[group[home, cohort], day]] += count
+    return x
+
+
+def meets_rows(setting: Setting, which: np.ndarray, values: np.ndarray) -> bool:
+    """Does a plan (the families' own columns at 0: lambda, stops, m_cov, z) meet every
+    fairness row in `which`? The fallback ships nothing, so X_r = 0 (plus executed moves): it
+    meets a threshold (lambda = 0) but not a floor."""
+    p = setting.model
+    if not len(which):
+        return True
+    x = values.copy()
+    x[p.fairness_columns] = 0.0
+    got = p.matrix[which] @ x
+    return bool(
+        np.all(got >= p.row_lower[which] - 1e-7) and np.all(got <= p.row_upper[which] + 1e-7)
+    )
+
+
+def with_fallback(
+    setting: Setting,
+    task: Task,
+    out: PlanOutcome,
+    values: np.ndarray,
+    weighted_gain: np.ndarray,
+) -> PlanOutcome:
+    """Keep the better of `out` and the fallback plan (only when it meets the active fairness
+    rows). Its gap is measured against the best bound known: the LP bound when column
+    generation finished, else every patient admitted (sum_g a_r g_r n_g, `weighted_gain`
+    a_r g_r per region). `values`: the fallback plan (fallback_values)."""
+    if not meets_rows(setting, task.rows, values):
+        return out
+    objective = float(task.cost @ clean_values(setting.model, values))
+    d = setting.data
+    everyone = float(weighted_gain[d.group_region] @ d.group_size)
+    bound = out.bound if out.bound is not None else everyone
+    if out.values is not None and (out.objective or 0.0) >= objective:
+        return PlanOutcome(
+            out.status,
+            out.values,
+            out.lives,
+            out.objective,
+            relative_gap(bound, out.objective or 0.0),
+            out.seconds,
+            out.solves,
+            out.logistics,
+            out.stage1_lives,
+            bound,
+            out.lives_bound,
+        )
+    return PlanOutcome(
+        SolveStatus.TIME_LIMIT,
+        values,
+        setting.lives_of(values),
+        objective,
+        relative_gap(bound, objective),
+        out.seconds,
+        out.solves,
+        logistics=0.0,
+        bound=bound,
+    )

@@ -1,0 +1,67 @@
+"""Polishing a rounded plan: branch-and-bound near it, then on the whole restricted master.
+
+When the rounding method's best whole plan is not within the gap tolerance of the LP bound,
+`neighbourhood` runs branch-and-bound on the few movement columns where the plan and the LP
+disagree (every other integer column fixed there: a small MIP, seconds; relaxation-induced
+neighbourhood search), and `polish` branch-and-bound on the whole restricted master of the
+column generation (every column priced in so far), from the best plan known.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from optimiser.multiperiod.colgen import SIMPLEX_DUAL, ColumnGeneration, LpResult
+
+
+def neighbourhood(
+    cg: ColumnGeneration,
+    cost: np.ndarray,
+    plan: np.ndarray,
+    lp: np.ndarray,
+    time_limit: float | None,
+) -> LpResult:
+    """Branch-and-bound on the integer columns where the whole `plan` and the `lp`
+    solution differ (relaxation-induced neighbourhood search): every integer column on
+    which they agree is fixed there, so the MIP is small; starts from `plan`."""
+    t0 = time.perf_counter()
+    h = cg.highs
+    cg.include(cg.candidates[np.nonzero(plan[cg.candidates])[0]])
+    cols = cg.integer_columns()
+    movements = cols[~np.isin(cols, cg.base_integer)]  # z stays as its caller set it
+    agree = movements[np.abs(plan[movements] - lp[movements]) <= 1e-6]
+    pos = cg.position[cols]
+    h.set_col_bounds_arrays(cg.position[agree], plan[agree], plan[agree])
+    h.set_integrality(pos, True)
+    cg.set_cost(cost, True)
+    h.set_start(cg.master(plan))
+    h.set_option("simplex_strategy", SIMPLEX_DUAL)
+    try:
+        run = h.solve(time_limit)
+    finally:
+        h.set_integrality(pos, False)
+        h.set_col_bounds_arrays(cg.position[agree], cg.lower[agree], cg.upper[agree])
+    values = None if run.values is None else cg.full(run.values)
+    return LpResult(run.status, run.objective, values, time.perf_counter() - t0, 1)
+
+
+def polish(
+    cg: ColumnGeneration, cost: np.ndarray, start_values: np.ndarray, time_limit: float
+) -> LpResult:
+    """HiGHS branch-and-bound on the restricted master from a known plan (a last resort
+    when rounding leaves a gap above the tolerance)."""
+    t0 = time.perf_counter()
+    h = cg.highs
+    pos = cg.position[cg.integer_columns()]
+    h.set_integrality(pos, True)
+    cg.set_cost(cost, True)
+    h.set_start(cg.master(start_values))
+    h.set_option("simplex_strategy", SIMPLEX_DUAL)
+    try:
+        run = h.solve(time_limit)
+    finally:
+        h.set_integrality(pos, False)
+    values = None if run.values is None else cg.full(run.values)
+    return LpResult(run.status, run.objective, values, time.perf_counter() - t0, 1)

@@ -1,0 +1,255 @@
+"""The rounding method: column generation for the LP bound U, then rounding + repair for a
+whole plan (docs/multiperiod.md, "How it is solved").
+
+A family with a `switch` (max_coverage_gap's z) is branched on, not relaxed: each assignment of
+the active switches (1 first) is its own column-generation LP (U = the largest branch optimum,
+a valid bound exactly as if the switches were binary), rounded and repaired with them fixed;
+a family with a lambda `axis` (threshold) is branched on lambda (lambda_search.py). If the best
+plan is not within the gap tolerance of U, branch-and-bound near it polishes it (polish.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.fairness import HorizonFamily
+from optimiser.multiperiod.colgen import ColumnGeneration
+from optimiser.multiperiod.methods import polish
+from optimiser.multiperiod.methods.base import (
+    CLEANUP_COST,
+    LIVES_TOL_ABS,
+    LIVES_TOL_REL,
+    NEIGHBOURHOOD_SECONDS,
+    POLISH_SECONDS,
+    PlanOutcome,
+    Setting,
+    Task,
+    relative_gap,
+)
+from optimiser.multiperiod.methods.whole import round_movements, units_on_hand
+from optimiser.solver import MatrixHighsModel, SolveStatus
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One column-generation LP of the rounding method and its best rounded plan."""
+
+    status: SolveStatus
+    bound: float | None
+    best: tuple[float, np.ndarray] | None
+    solves: int
+    seconds: float
+    lp: np.ndarray | None = None  # the LP solution (full-length)
+
+
+def received_limits(
+    families: tuple[HorizonFamily, ...],
+    switches: Mapping[str, float],
+    values: np.ndarray | None,
+    regions: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Limits lower_r <= X_r <= upper_r on the units each region receives net that the active
+    families impose (-inf / +inf: none), for the rounding: each family's `limits` (a switch
+    family in the branch `switches` gives it; a family reading the LP's own columns reads
+    them from `values`)."""
+    lower = np.full(regions, -np.inf)
+    upper = np.full(regions, np.inf)
+    for family in families:
+        limits = family.limits(values, switches.get(family.label))
+        if limits is None:
+            continue
+        lower = np.maximum(lower, limits[0])
+        upper = np.minimum(upper, limits[1])
+    return lower, upper
+
+
+class RoundingMethod:
+    """Column generation, rounding, repair and polish on the restricted master."""
+
+    name = "rounding"
+
+    def __init__(self, setting: Setting, colgen: ColumnGeneration) -> None:
+        self.setting = setting
+        self.colgen = colgen
+
+    @property
+    def highs(self) -> MatrixHighsModel:
+        return self.colgen.highs
+
+    def solve(self, task: Task, start: np.ndarray | None = None) -> PlanOutcome:
+        from optimiser.multiperiod.methods.lambda_search import lambda_search
+
+        s, cg = self.setting, self.colgen
+        switches = [f for f in task.families if f.switch is not None]
+        solves, seconds = 0, 0.0
+        bounds: list[float] = []
+        bound_known = True
+        best: tuple[float, np.ndarray] | None = None
+        feasible = False
+        # Without the switch families the problem is a relaxation of every branch: its bound
+        # holds for all of them, and a branch plan within the gap tolerance of it ends the
+        # branching (its solve is cached: the price of fairness asks for it anyway).
+        relaxed_bound: float | None = None
+        if switches and task.relaxed is not None:
+            ref = task.relaxed()
+            if ref.status is SolveStatus.INFEASIBLE:
+                return PlanOutcome(SolveStatus.INFEASIBLE, None, None, None, None, 0.0, 0)
+            relaxed_bound = ref.bound
+        zcols = np.array([f.switch for f in switches], dtype=np.int64)
+        skipped = False
+        for assignment in itertools.product((1.0, 0.0), repeat=len(switches)):
+            if best is not None and s.settles(relaxed_bound, best[0]):
+                skipped = True
+                break
+            z = {f.label: value for f, value in zip(switches, assignment, strict=True)}
+            cg.fix_columns(zcols, np.asarray(assignment, dtype=float))
+            cuts = [f.cuts(z[f.label]) for f in switches]
+            cut_rows = np.concatenate(cuts) if cuts else np.zeros(0, dtype=np.int64)
+            cg.highs.set_rows_active(cut_rows, True)
+            try:
+                branch = lambda_search(self, task, np.concatenate([task.rows, cut_rows]), z)
+            finally:
+                cg.fix_columns(zcols, None)
+                cg.highs.set_rows_active(cut_rows, False)
+            solves += branch.solves
+            seconds += branch.seconds
+            if branch.status is SolveStatus.INFEASIBLE:
+                continue
+            feasible = True
+            if branch.bound is None:
+                bound_known = False
+            else:
+                bounds.append(branch.bound)
+            if branch.best is not None and (best is None or branch.best[0] > best[0]):
+                best = branch.best
+        if not feasible and not skipped:
+            return PlanOutcome(SolveStatus.INFEASIBLE, None, None, None, None, seconds, solves)
+        bound = max(bounds) if bound_known and bounds and not skipped else None
+        if relaxed_bound is not None:
+            bound = relaxed_bound if bound is None else min(bound, relaxed_bound)
+        deadline = task.deadline
+        if not deadline.expired() and (
+            best is None or (bound is not None and not s.settles(bound, best[0]))
+        ):
+            limit = deadline.remaining()
+            begin = best[1] if best is not None else s.zero
+            polished = polish.polish(
+                cg, task.cost, begin, POLISH_SECONDS if limit is None else limit
+            )
+            solves += 1
+            seconds += polished.seconds
+            if polished.values is not None and (
+                best is None or float(task.cost @ polished.values) > best[0]
+            ):
+                best = float(task.cost @ polished.values), polished.values
+        if best is None:
+            return PlanOutcome(SolveStatus.ERROR, None, None, None, None, seconds, solves)
+        objective, values = best
+        gap = None if bound is None else relative_gap(bound, objective)
+        ok = s.settles(bound, objective)
+        return PlanOutcome(
+            SolveStatus.OPTIMAL if ok else SolveStatus.TIME_LIMIT,
+            values,
+            s.lives_of(values),
+            objective,
+            gap,
+            seconds,
+            solves,
+            logistics=s.logistics_of(values),
+            stage1_lives=None,
+            bound=bound,
+        )
+
+    def round_branch(
+        self,
+        task: Task,
+        active_rows: np.ndarray,
+        z: Mapping[str, float],
+        round_plan: bool = True,
+        incumbent: float | None = None,
+    ) -> Branch:
+        """One LP by column generation (switches fixed at `z`), rounded twice: from the
+        lives-only optimum and from an LP that also pays CLEANUP_COST per unit of logistics
+        cost. If the better of the two is not within the gap tolerance of the LP bound, a small
+        MIP around it (polish.neighbourhood) may improve it. The plan kept saves the most
+        lives; with tie_break, the lowest logistics cost among the plans within LIVES_TOL of
+        the most: the same candidates either way, so the cost never decides against a life.
+        Without `round_plan`, or when the LP bound is within the gap tolerance of `incumbent`
+        (a plan found elsewhere), the LP alone is returned."""
+        s, cg = self.setting, self.colgen
+        p = s.model
+        cost, deadline = task.cost, task.deadline
+        lp = cg.solve_lp(cost, True, deadline.remaining(), active_rows)
+        solves, seconds = lp.rounds, lp.seconds
+        if lp.values is None:
+            return Branch(lp.status, None, None, solves, seconds)
+        bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
+        closed = incumbent is not None and s.settles(bound, incumbent)
+        if not round_plan or closed:  # nothing to round, or nothing better to find here
+            return Branch(lp.status, bound, None, solves, seconds, lp.values)
+        tol = LIVES_TOL_ABS + LIVES_TOL_REL * abs(lp.objective or 0.0)
+        switch_of = {f.label: f.switch for f in task.families if f.switch is not None}
+        zcols = [switch_of[label] for label in z]
+        plans: list[tuple[float, np.ndarray, np.ndarray]] = []  # (objective, plan, its LP)
+
+        def whole(values: np.ndarray) -> None:
+            nonlocal solves, seconds
+            lower, upper = received_limits(task.families, z, values, s.data.n)
+            fixed = round_movements(p, s.data, values, lower, upper)
+            fixed[zcols] = list(z.values())
+            self.complete(task, fixed)
+            run = cg.repair(fixed, cost, True, deadline.remaining())
+            solves += 1
+            seconds += run.seconds
+            if run.values is not None and run.status is SolveStatus.OPTIMAL:
+                plans.append((float(cost @ run.values), run.values, values))
+
+        whole(lp.values)
+        # The LP optimum is degenerate (free circular transfers); an LP solution that also
+        # pays a little for logistics (lives - CLEANUP_COST x cost, re-optimised from the same
+        # basis) rounds better.
+        if lp.status is SolveStatus.OPTIMAL and not deadline.expired():
+            cheap = cg.solve_lp(
+                cost - CLEANUP_COST * p.logistics, True, deadline.remaining(), active_rows
+            )
+            solves += cheap.rounds
+            seconds += cheap.seconds
+            if cheap.values is not None:
+                whole(cheap.values)
+        if not plans:
+            return Branch(lp.status, bound, None, solves, seconds)
+        top = max(plans, key=lambda c: c[0])  # the first of equals: independent of tie_break
+        if bound is not None and not s.settles(bound, top[0]) and not deadline.expired():
+            limit = deadline.remaining()
+            near = polish.neighbourhood(
+                cg, cost, top[1], top[2], NEIGHBOURHOOD_SECONDS if limit is None else limit
+            )
+            solves += 1
+            seconds += near.seconds
+            if near.values is not None:
+                plans.append((float(cost @ near.values), near.values, top[2]))
+        most = max(c[0] for c in plans)
+        if task.tie_break:
+            close = [c for c in plans if c[0] >= most - tol]
+            chosen = min(close, key=lambda c: float(p.logistics @ c[1]))
+        else:
+            chosen = max(plans, key=lambda c: c[0])
+        return Branch(lp.status, bound, (chosen[0], chosen[1]), solves, seconds)
+
+    def complete(self, task: Task, movements: np.ndarray) -> None:
+        """Each active family's own integer columns in the whole plan `movements`, from the
+        units each region receives net by the last day (threshold's stop binaries)."""
+        s = self.setting
+        p, d = s.model, s.data
+        received: np.ndarray | None = None
+        for family in task.families:
+            if not family.completes:
+                continue
+            if received is None:
+                hands = units_on_hand(p, d, movements[p.ship.cols], movements[p.transfer.cols])
+                received = hands[:, d.days - 1] - d.own[:, d.days - 1]
+            family.complete(received, movements)

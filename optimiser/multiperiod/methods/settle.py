@@ -1,0 +1,121 @@
+"""The final plan's patient flow, settled for its movements (docs/multiperiod.md, "Waiting").
+
+Lexicographically: (A) the most (weighted) lives the plan's shipments and transfers allow, then
+(B) with that held, every patient admitted as early as possible (maximise sum (last_g + 1 - s)
+y_{g,s}: waiting patient-days, counting a patient turned away as waiting to its last day). So
+no patient waits, or is turned away, while a staffed unit is free in their region for their
+whole stay: such a patient could be admitted at once, earlier or in addition, with nothing else
+changed, which (A) or (B) would take. Never fewer lives than the plan given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from optimiser.deadline import Deadline
+from optimiser.multiperiod.colgen import ColumnGeneration
+from optimiser.multiperiod.methods.base import (
+    DEADLINE_MARGIN,
+    PlanOutcome,
+    Setting,
+    clean_values,
+    relative_gap,
+)
+from optimiser.solver import MatrixHighsModel, SolveStatus
+
+INF_BOUND = np.inf
+
+
+def settle_patients(
+    setting: Setting,
+    out: PlanOutcome,
+    cost: np.ndarray,
+    deadline: Deadline,
+    colgen: ColumnGeneration | None,
+    exact: MatrixHighsModel | None,
+) -> PlanOutcome:
+    """`out` with its patient flow settled (its movements kept), in the column generation's
+    restricted master when there is one, else in the whole model (`exact`)."""
+    if out.values is None:
+        return out
+    p, d = setting.model, setting.data
+    values = out.values
+    early = np.zeros(p.shape[1])
+    early[p.admit.cols] = d.group_last[p.admit.group] + 1 - p.admit.day
+    early[p.send.cols] = d.group_last[p.send.group] + 1 - p.send.day
+    fixed = np.nonzero(p.integrality)[0]
+    if colgen is not None:
+        cg = colgen
+        cg.include(cg.candidates[np.nonzero(values[cg.candidates])[0]])
+        highs, position = cg.highs, cg.position
+        restore_lower, restore_upper = cg.lower, cg.upper
+        cols = fixed[position[fixed] >= 0]
+    else:
+        assert exact is not None
+        highs = exact
+        position = np.arange(p.shape[1])
+        restore_lower, restore_upper = p.col_lower, p.col_upper
+        cols = fixed
+        highs.set_integrality(fixed, False)
+    pos = position[cols]
+    highs.set_col_bounds_arrays(pos, values[cols], values[cols])
+    held_row: int | None = None
+    try:
+        master = position >= 0
+        full = np.nonzero(master)[0]
+
+        def run(objective: np.ndarray) -> np.ndarray | None:
+            vector = np.zeros(highs.num_cols)
+            vector[position[full]] = objective[full]
+            highs.set_cost(vector, maximize=True)
+            if colgen is not None:
+                highs.set_option("simplex_strategy", 1)
+            result = highs.solve(deadline.remaining(DEADLINE_MARGIN))
+            if result.values is None or result.status is not SolveStatus.OPTIMAL:
+                return None
+            x = np.zeros(p.shape[1])
+            x[full] = result.values[position[full]]
+            return x
+
+        first = run(cost)
+        if first is None:
+            return out
+        best = float(cost @ first)
+        used = np.nonzero(cost[full])[0]
+        held_row = highs.add_row_arrays(
+            position[full[used]],
+            cost[full[used]],
+            best - 1e-6,
+            INF_BOUND,
+        )
+        second = run(early)
+        settled = second if second is not None else first
+    finally:
+        if held_row is not None:
+            highs.set_row_bounds(held_row, -INF_BOUND, INF_BOUND)
+        highs.set_col_bounds_arrays(pos, restore_lower[cols], restore_upper[cols])
+        if colgen is None:
+            highs.set_integrality(fixed, True)
+    settled[cols] = values[cols]
+    for block in (
+        p.fairness_columns,
+        p.ship.cols,
+        p.transfer.cols,
+        p.uses,
+        p.stock.ravel(),
+        p.hand.ravel(),
+    ):
+        settled[block] = values[block]
+    objective = float(cost @ clean_values(p, settled))
+    if objective < (out.objective or 0.0) - 1e-6 * max(1.0, abs(out.objective or 0.0)):
+        return out
+    gap = out.gap if out.bound is None else relative_gap(out.bound, objective)
+    return replace(
+        out,
+        values=settled,
+        lives=setting.lives_of(settled),
+        objective=objective,
+        gap=gap,
+    ).with_lives_bound(out.lives_bound is not None)

@@ -1,0 +1,264 @@
+"""`plan`: the planner's entry point for the CLI, the service and the Python API.
+
+Load+validate (instance.py) -> build (PlanEngine: model_data, build_plan_model) -> solve (the
+engine's methods) -> extract (extract.py) -> PlanResult (results.py). The price of fairness and
+the explanations are the engine protocol's (optimiser/engine_protocol.py), as for the regional
+engine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.fairness import ConstraintSpec
+from models.multiperiod import MultiPeriodData
+from optimiser.deadline import Deadline
+from optimiser.engine_protocol import (
+    check_time_limit,
+    explain_infeasible,
+    price_table,
+    request_deadline,
+    resolve_constraints,
+)
+from optimiser.errors import InputError, Problem
+from optimiser.multiperiod.engine import ABS_GAP, PlanEngine, check_constraints
+from optimiser.multiperiod.extract import extract
+from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
+from optimiser.multiperiod.methods.base import DEADLINE_MARGIN, PlanOutcome
+from optimiser.multiperiod.plan_io import plan_rows, today_from
+from optimiser.multiperiod.results import PRICE_COLUMNS, PlanResult
+from optimiser.results import SolverInfo
+from optimiser.solver import SolverOptions, SolveStatus, solver_versions
+
+DEFAULT_GAP: float | None = None
+
+
+def setting_notes(instance: MultiPeriodInstance, data: MultiPeriodData) -> list[str]:
+    """Switches that are on (or set away from their default) but change nothing here, said
+    plainly (the CLI prints them as warnings; the JSON carries them as `notes`)."""
+    s, defaults = instance.settings, PlanSettings()
+    notes: list[str] = []
+    lead = instance.region_lead.to_numpy(dtype=float)
+    shortest = float(np.nanmin(lead)) if np.isfinite(lead).any() else math.inf
+    if s.patient_transfers and not data.patient_transfers:
+        why = (
+            f"the shortest region-to-region lead time is {shortest:g} day(s)"
+            if math.isfinite(shortest)
+            else "there is no region-to-region lane"
+        )
+        notes.append(
+            "patient transfers are on but no pair of regions is within the distance limit "
+            f"patient_transfer_max_lead_days = {s.patient_transfer_max_lead_days} ({why}): no "
+            "patient can move; raise --patient-transfer-max-lead-days"
+        )
+    if not s.patient_transfers:
+        changed = [
+            k
+            for k in ("patient_transfer_max_per_day", "patient_transfer_max_lead_days")
+            if getattr(s, k) != getattr(defaults, k)
+        ]
+        if changed:
+            notes.append(f"{' and '.join(changed)} change nothing: patient transfers are off")
+    if s.transfers and data.n > 1 and not data.transfers:
+        notes.append(
+            "transfers are on but no transfer lane remains (lead_times.csv lanes within "
+            f"max_transfer_lead_days = {s.max_transfer_lead_days}): no unit can move between "
+            "regions"
+        )
+    if not data.transfers:
+        changed = [
+            k
+            for k in ("donor_keep_share", "transfer_neighbours", "max_transfer_lead_days")
+            if getattr(s, k) != getattr(defaults, k)
+        ]
+        if changed:
+            notes.append(f"{' and '.join(changed)} change nothing: no unit moves between regions")
+    total = data.deliveries.sum(axis=1)
+    if len(total) and data.batch_size > 1 and float(total.max()) < data.batch_size:
+        notes.append(
+            f"batch_size = {data.batch_size} is more than any depot receives "
+            f"({float(total.max()):g} units at most): nothing can be shipped"
+        )
+    return notes
+
+
+def active_constraints(
+    instance: MultiPeriodInstance,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    default_constraints: bool = True,
+) -> tuple[ConstraintSpec, ...]:
+    """The instance's constraints (unless `default_constraints` is False) and the caller's,
+    validated; InputError for a kind with no meaning over the horizon."""
+    specs = resolve_constraints(instance.base.constraints, constraints, default_constraints)
+    check_constraints(specs)
+    return specs
+
+
+# Under a time limit the solves leave this multiple of the build time for the work after them
+# (the patient flow, extraction): all grow with the model like the build (300 regions x 90
+# days: build 0.25-0.5 s, extraction 0.27 s; the fallback plan is made before the solves).
+FINISH_SHARE_OF_BUILD = 1.0
+
+
+def plan(
+    instance: MultiPeriodInstance,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    *,
+    default_constraints: bool = True,
+    executed: pd.DataFrame | str | Path | None = None,
+    today: int | None = None,
+    time_limit: float | None = None,
+    mip_gap: float | None = DEFAULT_GAP,
+    tie_break: bool = True,
+    price_of_fairness: bool = True,
+    progress: bool = False,
+    method: str = "auto",
+    deadline: Deadline | None = None,
+) -> PlanResult:
+    """Plan deliveries, transfers and admissions over the horizon.
+
+    `time_limit` is one wall-clock budget for the whole call (building the model, every
+    solve, the price of fairness, extraction); a caller that loaded the instance passes
+    `deadline`, started before loading. `mip_gap`: a relative tolerance on top of the
+    default absolute one (every optimum within 0.005 lives of its bound: prices exact to
+    0.01 lives). Returns a PlanResult; an infeasible constraint set is a result with status
+    'infeasible' and an explanation (the CLI turns it into exit code 3).
+    """
+    t_start = time.perf_counter()
+    check_time_limit(time_limit)
+    budget = request_deadline(time_limit, deadline, t_start, margin=DEADLINE_MARGIN)
+    if mip_gap is not None and (
+        isinstance(mip_gap, bool) or not isinstance(mip_gap, int | float) or not 0 <= mip_gap < 1
+    ):
+        raise InputError(
+            Problem(f"must be in [0, 1), got {mip_gap!r}", column="mip_gap", column_word="option")
+        )
+    if executed is not None:
+        executed = plan_rows(executed, instance, executed=True, name="executed")
+    if executed is not None and today is None:
+        today = today_from(executed)
+    active = active_constraints(instance, constraints, default_constraints)
+    options = SolverOptions(
+        time_limit=budget.limit,
+        mip_rel_gap=0.0 if mip_gap is None else float(mip_gap),
+        mip_abs_gap=ABS_GAP,
+    )
+    engine = PlanEngine(instance, active, options, executed=executed, today=today, method=method)
+    timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
+    if budget.limit is not None:
+        # a time-limited solve is compared with the fallback plan: made now, inside the budget
+        # and before the solves' share of it is set (300 x 90: 0.8 s, three times the build)
+        t_fallback = time.perf_counter()
+        engine.fallback_values()
+        timings["fallback"] = time.perf_counter() - t_fallback
+    # the solves leave time for what follows them (patient flow, extraction)
+    runs = engine.deadline = budget.reserved(FINISH_SHARE_OF_BUILD * engine.build_seconds)
+    star_key = engine.star_key()
+    cached_star = _STARS.get(star_key)
+    if cached_star is not None:
+        engine.seed_star(cached_star)
+    main = engine.solve(active, tie_break=tie_break, time_limit=runs.remaining())
+    main = engine.settle_patients(main, active, runs)
+    timings["solve"] = (
+        time.perf_counter() - t_start - timings["build"] - timings["translate"]
+        - timings.get("fallback", 0.0)
+    )
+    t_main = time.perf_counter()
+    explanation = None
+    if main.status is SolveStatus.INFEASIBLE:
+        explanation = explain_infeasible(engine, active)
+    star = engine.solve([], tie_break=False, skip_when_expired=True)  # L*, only once proved
+    if star.status is SolveStatus.OPTIMAL and cached_star is None:
+        _STARS.put(star_key, engine.stored_star(star))
+    if price_of_fairness and active and main.values is not None:
+        price = price_table(engine, active, star, runs, progress=progress)
+    else:
+        price = pd.DataFrame(columns=PRICE_COLUMNS)
+    # L*: the one unconstrained solve, shared by every price, and only once proved (a plan
+    # cut short by the time limit says nothing of the optimum)
+    proved = star.status is SolveStatus.OPTIMAL
+    lives_star = star.lives if proved else None
+    timings["price_of_fairness"] = time.perf_counter() - t_main
+    t_extract = time.perf_counter()
+    parts = extract(engine, main.values) if main.values is not None else None
+    timings["extract"] = time.perf_counter() - t_extract
+    timings["total"] = time.perf_counter() - t_start
+    versions = solver_versions()
+    outcomes = engine.outcomes()
+    info = SolverInfo(
+        name="highs",
+        version=versions["highs"],
+        gap=main.gap,
+        seconds=sum(o.seconds for o in outcomes),
+        solves=sum(o.solves for o in outcomes),
+        pyomo_version=versions["pyomo"],
+    )
+    empty = pd.DataFrame()
+    s = instance.settings
+    return PlanResult(
+        instance=instance.name,
+        status=main.status,
+        days=instance.days,
+        start_date=None if instance.start_date is None else instance.start_date.isoformat(),
+        lives_saved=None if parts is None else parts["lives"],
+        lives_optimal=lives_star,
+        lives_optimal_bound=star.lives_bound if proved else None,
+        constraints=tuple(c.label for c in active),
+        settings={k: getattr(s, k) for k in s.__dataclass_fields__},
+        manifest=empty if parts is None else parts["manifest"],
+        plan=empty if parts is None else parts["plan"],
+        daily=empty if parts is None else parts["daily"],
+        regions=empty if parts is None else parts["regions"],
+        price_of_fairness=price,
+        shortfall=None if parts is None else parts["shortfall"],
+        supply_shortfall=None if parts is None else parts["supply_shortfall"],
+        logistics_cost=main.logistics,
+        reserve_left=None if parts is None else parts["reserve_left"],
+        today=engine.today,
+        executed_rows=len(engine.executed),
+        explanation=explanation,
+        solver=info,
+        timings=timings,
+        fingerprint=instance.fingerprint(),
+        resource=instance.base.resource,
+        notes=tuple(setting_notes(instance, engine.data)),
+        objective_bound=main.bound,
+        sizes={
+            "columns": int(engine.model.shape[1]),
+            "rows": int(engine.model.shape[0]),
+            "nonzeros": int(engine.model.matrix.nnz),
+            "integer_columns": int(engine.model.integrality.sum()),
+        },
+    )
+
+
+class _StarCache:
+    """L* per instance and settings (PlanEngine.star_key), shared by every plan and price of
+    the process: the unconstrained optimum is solved once, so every price is measured against
+    the same L* (a few entries: a plan's values are a few MB)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.items: dict[tuple[Any, ...], PlanOutcome] = {}
+
+    def get(self, key: tuple[Any, ...]) -> PlanOutcome | None:
+        out = self.items.pop(key, None)
+        if out is not None:
+            self.items[key] = out
+        return out
+
+    def put(self, key: tuple[Any, ...], value: PlanOutcome) -> None:
+        self.items.pop(key, None)
+        self.items[key] = value
+        while len(self.items) > self.size:
+            self.items.pop(next(iter(self.items)))
+
+
+_STARS = _StarCache()
