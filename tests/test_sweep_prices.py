@@ -24,8 +24,9 @@ US = Path(__file__).resolve().parents[1] / "instances" / "us-states-2020"
 
 @pytest.fixture(scope="module")
 def hard() -> optimiser.Instance:
-    """60 regions under threshold(tau=100): a MIP HiGHS does not prove in half a second."""
-    request = threshold_instance(60, seed=1)
+    """120 regions under threshold(tau=100): a MIP HiGHS does not prove in 5 s on a quiet
+    machine (22% gap; 60 regions were proved within the 1 s budget when the cores were free)."""
+    request = threshold_instance(120, seed=1)
     request.pop("options")
     return optimiser.instance_from_dict(request)
 
