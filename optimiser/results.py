@@ -26,6 +26,7 @@ PRICE_COLUMNS = [
     "exact",
     "note",
 ]
+CLIPPED_COLUMNS = ["constraint", "region", "requested", "staff_cap"]
 # A price is a difference of two optima: each is solved to within half of this (absolute MIP
 # gap), so the price is exact to it, or reported with its interval and flagged.
 PRICE_PRECISION = 0.01
@@ -135,19 +136,14 @@ class AllocationResult:
     def from_dict(cls, data: Mapping[str, Any]) -> AllocationResult:
         """The inverse of to_dict: a stored result (`--json`, result.json, the service's
         response) as an AllocationResult again. Region order and ids are kept."""
-        regions = pd.DataFrame(list(data.get("regions") or []))
-        if not regions.empty:
-            regions = regions.set_index("region")
-            regions.index = regions.index.astype(str)
         solver = data.get("solver")
-        status = str(data["status"])
         return cls(
             instance=str(data["instance"]),
             policy=str(data["policy"]),
-            status=SolveStatus(status) if status in SolveStatus._value2member_map_ else status,
+            status=status_from_text(data["status"]),
             supply=int(data["supply"]),
             lives_saved=data.get("lives_saved"),
-            regions=regions,
+            regions=_unlimited_caps(labelled_frame(data.get("regions"), "region")),
             unallocated=data.get("unallocated"),
             constraints=tuple(data.get("constraints") or ()),
             price_of_fairness=pd.DataFrame(
@@ -158,7 +154,9 @@ class AllocationResult:
             lives_saved_bound=data.get("lives_saved_bound"),
             lives_lost_total=data.get("lives_lost_total"),
             lives_lost_pct=data.get("lives_lost_pct"),
-            clipped_floors=pd.DataFrame(list(data.get("clipped_floors") or [])),
+            clipped_floors=pd.DataFrame(
+                list(data.get("clipped_floors") or []), columns=CLIPPED_COLUMNS
+            ),
             violations=tuple(data.get("violations") or ()),
             explanation=data.get("explanation"),
             solver=None if not solver else SolverInfo(**solver),
@@ -177,6 +175,35 @@ class AllocationResult:
     @classmethod
     def from_json(cls, text: str) -> AllocationResult:
         return cls.from_dict(json.loads(text))
+
+
+def status_from_text(text: Any) -> SolveStatus | str:
+    """A SolveStatus when the text is one (a rule's or a weight's status stays text)."""
+    status = str(text)
+    return SolveStatus(status) if status in SolveStatus._value2member_map_ else status
+
+
+def labelled_frame(records: Any, index: str) -> pd.DataFrame:
+    """The inverse of a table written as one record per row with its id under `index` (the
+    `regions` lists of the results' JSON): the ids as a str index named `index`, the other
+    columns in their order. A column whose every value is null (NaN and inf are written as
+    null) is read back as float NaN: these tables are numeric apart from their names."""
+    frame = pd.DataFrame(list(records or []))
+    if frame.empty:
+        return pd.DataFrame()
+    frame = frame.set_index(index)
+    frame.index = frame.index.astype(str)
+    for name in frame.columns:
+        if frame[name].isna().all():
+            frame[name] = frame[name].astype(float)
+    return frame
+
+
+def _unlimited_caps(regions: pd.DataFrame) -> pd.DataFrame:
+    """A staff cap is never missing: inf (unlimited) is written as null, and read back so."""
+    if "staff_cap" in regions:
+        regions["staff_cap"] = regions["staff_cap"].fillna(math.inf)
+    return regions
 
 
 def _region_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -155,7 +155,7 @@ def _certificate(decision: Any) -> dict[str, Any]:
     return {"site": b.site, "day": b.day, "method": decision.method, "free_units": b.free,
             "candidates": len(b.members),
             "categories": {c.name: c.units for c in decision.categories},
-            **decision.certificate.to_dict(), "notes": list(decision.certificate.notes),
+            **decision.certificate.to_dict(),
             "proof": None if decision.outcome is None else decision.outcome.proof}
 
 

@@ -17,8 +17,9 @@ Every violation is named with the patients and the category involved.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,9 +44,20 @@ class Certificate:
     def ok(self) -> bool:
         return not self.violations
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {"holds": dict(self.holds), "violations": list(self.violations),
-                "served": self.served, "maximum": self.maximum}
+                "served": self.served, "maximum": self.maximum, "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Certificate:
+        holds = data["holds"]
+        return cls(
+            holds={str(k): None if v is None else bool(v) for k, v in holds.items()},
+            violations=tuple(str(v) for v in data.get("violations") or ()),
+            served=int(data.get("served") or 0),
+            maximum=int(data.get("maximum") or 0),
+            notes=tuple(str(n) for n in data.get("notes") or ()),
+        )
 
 
 def priority_key(category: Category, rank: np.ndarray) -> np.ndarray:

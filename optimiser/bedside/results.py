@@ -13,6 +13,11 @@ import pandas as pd
 PATIENT_COLUMNS = ["site", "day", "candidate", "benefit", "score", "rank", "batch_rank",
                    "lottery_draw", "decision", "category", "withdrawn", "reason", "override",
                    "final"]
+# Columns JSON cannot type by itself: the ranks are nullable integers (no rank when excluded),
+# and frame_records writes a site row's whole numbers as floats (one Series per row)
+RANK_COLUMNS = ("rank", "batch_rank")
+SITE_INTEGER_COLUMNS = ("patients", "candidates", "units_first_day", "units_max", "treated",
+                        "withdrawn")
 
 
 def clean(value: Any) -> Any:
@@ -35,6 +40,16 @@ def frame_records(frame: pd.DataFrame, index: str | None = None) -> list[dict[st
         record.update({str(k): clean(v) for k, v in row.items()})
         out.append(record)
     return out
+
+
+def indexed_frame(records: Any, index: str) -> pd.DataFrame:
+    """The inverse of frame_records(frame, index): the ids back as the str index."""
+    frame = pd.DataFrame(list(records or []))
+    if frame.empty:
+        return frame
+    frame = frame.set_index(index)
+    frame.index = frame.index.astype(str)
+    return frame
 
 
 @dataclass(frozen=True)
@@ -96,14 +111,17 @@ class BedsideResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BedsideResult:
-        patients = pd.DataFrame(list(data.get("patients") or []))
-        if not patients.empty:
-            patients = patients.set_index("patient")
-            patients.index = patients.index.astype(str)
-        sites = pd.DataFrame(list(data.get("sites") or []))
-        if not sites.empty:
-            sites = sites.set_index("site")
-            sites.index = sites.index.astype(str)
+        """The inverse of to_dict: tables with the original's columns, dtypes and ids."""
+        from optimiser.bedside.price import PRICE_COLUMNS
+
+        patients = indexed_frame(data.get("patients"), "patient")
+        for name in RANK_COLUMNS:
+            if name in patients:
+                patients[name] = patients[name].astype("Int64")
+        sites = indexed_frame(data.get("sites"), "site")
+        for name in SITE_INTEGER_COLUMNS:
+            if name in sites and sites[name].notna().all():
+                sites[name] = sites[name].astype("int64")
         return cls(
             mode=str(data["mode"]),
             status=str(data["status"]),
@@ -113,7 +131,8 @@ class BedsideResult:
             sites=sites,
             summary=dict(data.get("summary") or {}),
             protocols=pd.DataFrame(list(data.get("protocols") or [])),
-            price_of_fairness=pd.DataFrame(list(data.get("price_of_fairness") or [])),
+            price_of_fairness=pd.DataFrame(list(data.get("price_of_fairness") or []),
+                                           columns=PRICE_COLUMNS),
             certificates=list(data.get("certificates") or []),
             horizon=dict(data.get("horizon") or {}),
             inputs=dict(data.get("inputs") or {}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field
@@ -9,10 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from optimiser.results import PRICE_COLUMNS, SolverInfo
+from optimiser.results import PRICE_COLUMNS, SolverInfo, labelled_frame, status_from_text
 from optimiser.solver import SolveStatus
 
-__all__ = ["PRICE_COLUMNS", "CheckResult", "PlanResult"]
+__all__ = ["PRICE_COLUMNS", "CheckResult", "PlanResult", "manifest_from_dict"]
+
+MOVEMENT_ORDER = {"ship": 0, "transfer": 1, "patients": 2, "admit": 3}
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ class PlanResult:
                 "gap": _clean(self.solver.gap),
                 "seconds": round(self.solver.seconds, 6),
                 "solves": self.solver.solves,
+                "pyomo_version": self.solver.pyomo_version,
             },
             "objective_bound": _clean(self.objective_bound),
             "notes": list(self.notes),
@@ -167,20 +171,12 @@ class PlanResult:
         plan.csv of `plan --out`) to have them; `manifest` (manifest.csv) replaces the one
         rebuilt from `shipments` and `patient_transfers`. KeyError, TypeError or ValueError
         when the object is not the contract's."""
-        regions = pd.DataFrame(data["regions"]).set_index("region")
-        regions.index = regions.index.astype(str)
         if manifest is None:
-            manifest = pd.DataFrame(
-                [dict(m) for m in data.get("shipments") or []]
-                + [
-                    {"kind": "patients", "units": p.get("patients"), **p}
-                    for p in data.get("patient_transfers") or []
-                ]
-            )
+            manifest = manifest_from_dict(data)
         solver = data.get("solver")
         return cls(
             instance=str(data["instance"]),
-            status=str(data["status"]),
+            status=status_from_text(data["status"]),
             days=int(data["days"]),
             start_date=data.get("start_date"),
             lives_saved=data.get("lives_saved"),
@@ -190,7 +186,7 @@ class PlanResult:
             manifest=manifest,
             plan=plan if plan is not None else pd.DataFrame(),
             daily=daily if daily is not None else pd.DataFrame(),
-            regions=regions,
+            regions=labelled_frame(data["regions"], "region"),
             price_of_fairness=pd.DataFrame(
                 data.get("price_of_fairness") or [], columns=PRICE_COLUMNS
             ),
@@ -209,12 +205,14 @@ class PlanResult:
                 gap=solver.get("gap"),
                 seconds=float(solver.get("seconds") or 0.0),
                 solves=int(solver.get("solves") or 0),
+                pyomo_version=str(solver.get("pyomo_version") or ""),
             ),
             timings=dict(data.get("timings") or {}),
             fingerprint=str(data.get("fingerprint") or ""),
             resource=str(data.get("resource") or "ventilator"),
             sizes=dict(data.get("model_size") or {}),
             notes=tuple(data.get("notes") or ()),
+            lives_optimal_bound=data.get("lives_optimal_bound"),
             objective_bound=data.get("objective_bound"),
         )
 
@@ -270,6 +268,24 @@ class CheckResult:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        """The inverse of to_dict (a `triage check-plan --json` object); `ok` and
+        `rules_broken` are derived from the violations, `admissions` from greedy_admissions."""
+        return cls(
+            instance=str(data["instance"]),
+            plan_file=str(data["plan"]),
+            survivors=float(data["expected_survivors"]),
+            shortfall=float(data["shortfall_resource_days"]),
+            violations=[dict(v) for v in data.get("violations") or []],
+            regions=labelled_frame(data.get("regions"), "region"),
+            greedy_admissions=str(data["admissions"]).startswith("simulated"),
+            rows=int(data["rows"]),
+            constraints=tuple(data.get("constraints") or ()),
+            settings=dict(data.get("settings") or {}),
+            settings_source=str(data.get("settings_source") or "instance"),
+        )
+
 
 def _clean(value: Any) -> Any:
     if value is None:
@@ -281,3 +297,47 @@ def _clean(value: Any) -> Any:
             return None
         return round(value, 9)
     return value
+
+
+def manifest_from_dict(data: dict[str, Any]) -> pd.DataFrame:
+    """The manifest (plan_io.plan_frame's CSV form, in the extractor's row order: day, kind,
+    from, to) rebuilt from a PlanResult's `shipments` and `patient_transfers`. The JSON does
+    not carry a patients row's cohort (cohort_day is left empty there): manifest.csv has it."""
+    rows: list[dict[str, Any]] = []
+    for item in data.get("shipments") or []:
+        rows.append({**item, "units": _number(item["units"]), "cohort_day": ""})
+    for item in data.get("patient_transfers") or []:
+        rows.append(
+            {
+                "kind": "patients",
+                "day": item["day"],
+                "from": item["from"],
+                "to": item["to"],
+                "units": _number(item["patients"]),
+                "arrives": item["day"],  # patients are admitted on arrival, the same day
+                "cohort_day": "",
+                "status": item.get("status", "planned"),
+            }
+        )
+    columns = ["kind", "day", "from", "to", "units", "arrives", "cohort_day"]
+    start = data.get("start_date")
+    if start is not None:  # plan_frame's dates: instance.date of the day and of the arrival
+        first = dt.date.fromisoformat(str(start))
+        for row in rows:
+            row["dispatch_date"] = (first + dt.timedelta(days=int(row["day"]))).isoformat()
+            row["arrival_date"] = (first + dt.timedelta(days=int(row["arrives"]))).isoformat()
+        columns += ["dispatch_date", "arrival_date"]
+    frame = pd.DataFrame(rows, columns=[*columns, "status"])
+    frame = frame.astype({"day": "int64", "arrives": "int64"})
+    frame = frame.sort_values(
+        ["day", "kind", "from", "to"],
+        key=lambda c: c.map(MOVEMENT_ORDER) if c.name == "kind" else c,
+        kind="stable",
+    )
+    return frame.reset_index(drop=True)
+
+
+def _number(value: Any) -> str:
+    """plan_io's text form of a quantity: whole numbers as integers."""
+    value = float(value)
+    return str(int(value)) if value == int(value) else repr(value)

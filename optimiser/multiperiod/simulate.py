@@ -58,6 +58,16 @@ class Violation:
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "day": self.day, "line": self.line, "message": self.message}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Violation:
+        line = data.get("line")
+        return cls(
+            rule=str(data["rule"]),
+            day=int(data["day"]),
+            message=str(data["message"]),
+            line=None if line is None else int(line),
+        )
+
 
 @dataclass
 class Simulation:

@@ -114,6 +114,7 @@ class Evaluation:
         frame = pd.DataFrame(list(payload["per_scenario"]))
         frame = frame.set_index("scenario")[OUTCOME_COLUMNS]
         frame["rules_broken"] = frame["rules_broken"].fillna("").astype(str)
+        frame["violations"] = frame["violations"].astype("int64")  # a count, written as a float
         return cls(
             instance=str(payload["instance"]),
             plan=str(payload["plan"]),
