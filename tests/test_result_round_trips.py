@@ -25,7 +25,7 @@ import optimiser
 from optimiser.bedside import allocate, load_inputs
 from optimiser.bedside.certify import Certificate
 from optimiser.bedside.compare import CompareSpec, compare
-from optimiser.multiperiod import check_plan, load_multiperiod, plan
+from optimiser.multiperiod import GeneratorSpec, check_plan, generate, load_multiperiod, plan
 from optimiser.multiperiod.results import PlanResult
 from optimiser.multiperiod.simulate import Violation
 from optimiser.results import AllocationResult
@@ -157,6 +157,20 @@ def test_plan_result_manifest_is_rebuilt_from_the_json(italy_plan: tuple[Any, Pl
     _, result = italy_plan
     back = PlanResult.from_dict(json.loads(result.to_json()))
     pd.testing.assert_frame_equal(back.manifest, result.manifest, check_exact=True)
+
+
+def test_plan_manifest_with_patient_moves_is_rebuilt_from_the_json(tmp_path: Path) -> None:
+    """Patient rows keep their cohort (check-plan replays the manifest by it) and status."""
+    spec = GeneratorSpec(regions=6, days=14, depots=2, seed=44)
+    inst = load_multiperiod(generate(spec, tmp_path / "g")).with_settings(
+        max_wait_days=2, patient_transfers=True, patient_transfer_max_lead_days=3
+    )
+    result = plan(inst, price_of_fairness=False)
+    moves = result.manifest[result.manifest["kind"] == "patients"]
+    assert len(moves) and (moves["cohort_day"] != "").all()
+    back = PlanResult.from_dict(json.loads(result.to_json()))
+    pd.testing.assert_frame_equal(back.manifest, result.manifest, check_exact=True)
+    assert check_plan(inst, back.manifest).to_dict() == check_plan(inst, result.manifest).to_dict()
 
 
 def test_check_result_round_trips(italy_plan: tuple[Any, PlanResult], tmp_path: Path) -> None:

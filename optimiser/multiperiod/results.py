@@ -100,6 +100,8 @@ class PlanResult:
                         "from": row["from"],
                         "to": row["to"],
                         "patients": _clean(float(row["units"])),
+                        "cohort_day": _day_or_none(row.get("cohort_day")),
+                        "status": str(row.get("status", "planned")),
                     }
                 )
         lost = self.lives_lost_total
@@ -301,8 +303,9 @@ def _clean(value: Any) -> Any:
 
 def manifest_from_dict(data: dict[str, Any]) -> pd.DataFrame:
     """The manifest (plan_io.plan_frame's CSV form, in the extractor's row order: day, kind,
-    from, to) rebuilt from a PlanResult's `shipments` and `patient_transfers`. The JSON does
-    not carry a patients row's cohort (cohort_day is left empty there): manifest.csv has it."""
+    from, to) rebuilt from a PlanResult's `shipments` and `patient_transfers`."""
+    from optimiser.multiperiod.plan_io import _number  # the CSV's text form of a quantity
+
     rows: list[dict[str, Any]] = []
     for item in data.get("shipments") or []:
         rows.append({**item, "units": _number(item["units"]), "cohort_day": ""})
@@ -315,7 +318,7 @@ def manifest_from_dict(data: dict[str, Any]) -> pd.DataFrame:
                 "to": item["to"],
                 "units": _number(item["patients"]),
                 "arrives": item["day"],  # patients are admitted on arrival, the same day
-                "cohort_day": "",
+                "cohort_day": "" if item.get("cohort_day") is None else str(item["cohort_day"]),
                 "status": item.get("status", "planned"),
             }
         )
@@ -337,7 +340,9 @@ def manifest_from_dict(data: dict[str, Any]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _number(value: Any) -> str:
-    """plan_io's text form of a quantity: whole numbers as integers."""
-    value = float(value)
-    return str(int(value)) if value == int(value) else repr(value)
+
+def _day_or_none(value: Any) -> int | None:
+    """A manifest's cohort_day (text in plan_frame's form, a number when read from CSV)."""
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(float(value))
