@@ -147,7 +147,9 @@ class RoundingMethod:
             ):
                 best = float(task.cost @ polished.values), polished.values
         if best is None:
-            return PlanOutcome(SolveStatus.ERROR, None, None, None, None, seconds, solves)
+            # no plan: for want of time (a branch or node left unsolved) or a failed run
+            status = SolveStatus.TIME_LIMIT if deadline.expired() else SolveStatus.ERROR
+            return PlanOutcome(status, None, None, None, None, seconds, solves)
         objective, values = best
         gap = None if bound is None else relative_gap(bound, objective)
         ok = s.settles(bound, objective)
