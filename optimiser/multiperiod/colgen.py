@@ -215,6 +215,16 @@ class ColumnGeneration:
                     time.perf_counter() - start,
                     rounds,
                 )
+            if time_limit is not None and time.perf_counter() - start >= time_limit:
+                # out of time: the restricted master's optimum is a plan of the LP, not its
+                # optimum (no new round: it would start past the deadline)
+                return LpResult(
+                    SolveStatus.TIME_LIMIT,
+                    run.objective,
+                    self.full(run.values),
+                    time.perf_counter() - start,
+                    rounds,
+                )
             if len(improving) > MAX_ENTERING:
                 improving = improving[np.argsort(-gain[improving], kind="stable")[:MAX_ENTERING]]
             self.include(self.candidates[np.sort(improving)])
