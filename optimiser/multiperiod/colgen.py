@@ -197,9 +197,11 @@ class ColumnGeneration:
                 )
             if run.values is None or run.status is not SolveStatus.OPTIMAL:
                 values = None if run.values is None else self.full(run.values)
-                return LpResult(
-                    run.status, run.objective, values, time.perf_counter() - start, rounds
-                )
+                # HiGHS finding the restricted master infeasible proves nothing of the full
+                # model (columns not priced in yet; and every fairness row has its phase-1
+                # slack): only phase 1 ending above zero does (solve_lp)
+                status = SolveStatus.ERROR if run.status is SolveStatus.INFEASIBLE else run.status
+                return LpResult(status, run.objective, values, time.perf_counter() - start, rounds)
             y = h.row_duals()[: self.rows]
             reduced = cost[self.candidates] - self.priced @ y
             gain = reduced if maximize else -reduced
@@ -208,6 +210,16 @@ class ColumnGeneration:
                 status = SolveStatus.OPTIMAL if not len(improving) else SolveStatus.TIME_LIMIT
                 return LpResult(
                     status,
+                    run.objective,
+                    self.full(run.values),
+                    time.perf_counter() - start,
+                    rounds,
+                )
+            if time_limit is not None and time.perf_counter() - start >= time_limit:
+                # out of time: the restricted master's optimum is a plan of the LP, not its
+                # optimum (no new round: it would start past the deadline)
+                return LpResult(
+                    SolveStatus.TIME_LIMIT,
                     run.objective,
                     self.full(run.values),
                     time.perf_counter() - start,

@@ -226,7 +226,7 @@ def plan(
         explanation=explanation,
         solver=info,
         timings=timings,
-        fingerprint=instance.fingerprint(),
+        fingerprint=engine.fingerprint(),
         resource=instance.base.resource,
         notes=tuple(setting_notes(instance, engine.data)),
         objective_bound=main.bound,

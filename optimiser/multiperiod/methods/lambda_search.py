@@ -47,6 +47,7 @@ def lambda_search(
     best: tuple[float, np.ndarray] | None = None
     bounds: list[float] = []
     bound_known, feasible = True, False
+    cut_off = False  # a node left unexplored for time: no proof that every node is empty
     solves, seconds = 0, 0.0
     deadline = task.deadline
     try:
@@ -59,6 +60,7 @@ def lambda_search(
             if deadline.expired():
                 bound_known = bound_known and math.isfinite(parent_bound)
                 bounds.append(parent_bound)
+                cut_off = True
                 continue
             leaf = True
             for axis, (i, j) in zip(axes, node, strict=True):
@@ -113,6 +115,11 @@ def lambda_search(
             cg.fix_columns(axis.stopped, None)
         cg.highs.set_rows_active(node_rows, False)
     if not feasible:
+        # infeasible only when every node of the lambda axis was solved and proved empty
+        # (their column-generation LPs: phase 1 finished above zero); a node left open when
+        # the deadline came says nothing, and neither does the root never solved
+        if cut_off:
+            return Branch(SolveStatus.TIME_LIMIT, None, None, solves, seconds)
         return Branch(SolveStatus.INFEASIBLE, None, None, solves, seconds)
     bound = max(bounds) if bound_known and bounds else None
     status = SolveStatus.OPTIMAL if bound is not None else SolveStatus.TIME_LIMIT

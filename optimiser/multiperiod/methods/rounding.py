@@ -147,7 +147,9 @@ class RoundingMethod:
             ):
                 best = float(task.cost @ polished.values), polished.values
         if best is None:
-            return PlanOutcome(SolveStatus.ERROR, None, None, None, None, seconds, solves)
+            # no plan: for want of time (a branch or node left unsolved) or a failed run
+            status = SolveStatus.TIME_LIMIT if deadline.expired() else SolveStatus.ERROR
+            return PlanOutcome(status, None, None, None, None, seconds, solves)
         objective, values = best
         gap = None if bound is None else relative_gap(bound, objective)
         ok = s.settles(bound, objective)
@@ -208,6 +210,9 @@ class RoundingMethod:
             if run.values is not None and run.status is SolveStatus.OPTIMAL:
                 plans.append((float(cost @ run.values), run.values, values))
 
+        if incumbent is not None and deadline.expired():
+            # a plan is known already: no repair run starts once the budget is spent
+            return Branch(lp.status, bound, None, solves, seconds, lp.values)
         whole(lp.values)
         # The LP optimum is degenerate (free circular transfers); an LP solution that also
         # pays a little for logistics (lives - CLEANUP_COST x cost, re-optimised from the same

@@ -17,7 +17,6 @@ import numpy as np
 from optimiser.deadline import Deadline
 from optimiser.multiperiod.colgen import ColumnGeneration
 from optimiser.multiperiod.methods.base import (
-    DEADLINE_MARGIN,
     PlanOutcome,
     Setting,
     clean_values,
@@ -38,8 +37,8 @@ def settle_patients(
 ) -> PlanOutcome:
     """`out` with its patient flow settled (its movements kept), in the column generation's
     restricted master when there is one, else in the whole model (`exact`)."""
-    if out.values is None:
-        return out
+    if out.values is None or deadline.expired():
+        return out  # an improvement, never a need: no run starts once the budget is spent
     p, d = setting.model, setting.data
     values = out.values
     early = np.zeros(p.shape[1])
@@ -72,7 +71,7 @@ def settle_patients(
             highs.set_cost(vector, maximize=True)
             if colgen is not None:
                 highs.set_option("simplex_strategy", 1)
-            result = highs.solve(deadline.remaining(DEADLINE_MARGIN))
+            result = highs.solve(deadline.remaining())
             if result.values is None or result.status is not SolveStatus.OPTIMAL:
                 return None
             x = np.zeros(p.shape[1])
@@ -90,7 +89,7 @@ def settle_patients(
             best - 1e-6,
             INF_BOUND,
         )
-        second = run(early)
+        second = None if deadline.expired() else run(early)
         settled = second if second is not None else first
     finally:
         if held_row is not None:
