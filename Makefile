@@ -71,8 +71,10 @@ test-fast: $(TSTAMP)  # the default selection: under 6 minutes on 2 cores
 test-slow: $(TSTAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-lint: $(TSTAMP)
+lint: typecheck
 	$(BIN)/ruff check optimiser models tests benchmarks scripts
+
+typecheck: $(TSTAMP)
 	$(BIN)/mypy optimiser models
 
 # benchmarks (BENCHMARKS.md), never part of the test suite

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from optimiser.results import AllocationResult
+from optimiser.results import AllocationResult, SolverInfo
 
 if TYPE_CHECKING:
     from optimiser.instance import Instance
@@ -161,12 +161,17 @@ def allocation_text(result: AllocationResult, instance: Instance | None = None) 
     if not result.clipped_floors.empty:
         lines += ["", "Floors clipped at staff caps:", result.clipped_floors.to_string(index=False)]
     if result.solver is not None:
-        lines += [
-            "",
-            f"Solver: HiGHS {result.solver.version}, {result.solver.solves} solves, "
-            f"{result.solver.seconds:.3f} s, gap {_num(result.solver.gap, 6)}",
-        ]
+        lines += ["", _solver_line(result.solver)]
     return "\n".join(lines)
+
+
+def _solver_line(solver: SolverInfo) -> str:
+    if solver.solves == 0:  # no coupling constraint: optimiser/ties.py solves it exactly
+        return (f"Solver: exact greedy, no HiGHS run needed (no constraint couples the regions), "
+                f"{solver.seconds:.3f} s, gap {_num(solver.gap, 6)}")
+    runs = "1 HiGHS run" if solver.solves == 1 else f"{solver.solves} HiGHS runs"
+    return (f"Solver: HiGHS {solver.version}, {runs}, {solver.seconds:.3f} s, "
+            f"gap {_num(solver.gap, 6)}")
 
 
 def _regions_lines(result: AllocationResult, value: pd.Series | None) -> list[str]:

@@ -61,7 +61,8 @@ def test_help_and_version_import_no_engine(args: tuple[str, ...]) -> None:
     "args",
     [("solve", "instances/pugh2021"),
      ("solve", "instances/us-states-2020", "--constraint", "per_capita_floor:share=0.3"),
-     ("compare", "instances/pugh2021"), ("validate", "instances/pugh2021")],
+     ("compare", "instances/pugh2021"), ("validate", "instances/pugh2021"),
+     ("validate", "instances/us-states-2020")],
 )
 def test_single_period_commands_load_no_pyomo_or_scipy(args: tuple[str, ...]) -> None:
     """The regional engine builds its matrix as arrays: Pyomo (the reference model, the
@@ -70,8 +71,8 @@ def test_single_period_commands_load_no_pyomo_or_scipy(args: tuple[str, ...]) ->
     code, modules, out = loaded_by(*args)
     assert code in (0, None), out
     assert not modules & {"pyomo", "scipy", "fastapi"}, sorted(modules & set(HEAVY))
-    if args[0] != "validate":  # validate checks coordinates.csv with the report's own loader
-        assert not modules & {"matplotlib", "jinja2"}, sorted(modules & set(HEAVY))
+    # us-states-2020 has coordinates.csv: validate checks it without the report's renderer
+    assert not modules & {"matplotlib", "jinja2"}, sorted(modules & set(HEAVY))
 
 
 def test_multiperiod_package_is_lazy_and_every_name_resolves() -> None:

@@ -271,3 +271,18 @@ def test_the_sweeps_tie_break_path_uses_the_exact_method(pugh) -> None:
     for supply, row in zip((400, 1000, 1600), result.to_dict("records"), strict=True):
         direct = optimiser.solve(pugh.with_supply(supply), price_of_fairness=False)
         assert row["lives_saved"] == pytest.approx(direct.lives_saved)
+
+
+def test_the_report_says_when_no_highs_run_was_needed() -> None:
+    """`make run` printed "HiGHS 1.15.1, 0 solves, 0.000 s" for the exact method; the report
+    names the method instead, and counts HiGHS runs when there were some."""
+    from optimiser.report import allocation_text
+
+    instance = optimiser.load_instance("instances/us-states-2020")
+    separable = optimiser.solve(instance)
+    assert separable.solver is not None and separable.solver.solves == 0
+    assert "exact greedy, no HiGHS run needed" in allocation_text(separable, instance)
+    coupled = optimiser.solve(instance, constraints=["threshold:tau=0.5"])
+    assert coupled.solver is not None and coupled.solver.solves >= 1
+    text = allocation_text(coupled, instance)
+    assert "HiGHS run" in text and "exact greedy" not in text

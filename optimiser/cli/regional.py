@@ -203,7 +203,7 @@ def validate_command(instance_dir: Dir) -> None:
             instance = plan.base
         else:
             plan, instance = None, load_instance(instance_dir)
-        from optimiser.reporting.build import load_coordinates  # the maps' coordinates.csv
+        from optimiser.coordinates import load_coordinates  # the maps' coordinates.csv
 
         coordinates = load_coordinates(instance)
     except InputError as exc:
