@@ -52,8 +52,9 @@ def _largest_rai(data: RegionalData) -> float:
 @dataclass(frozen=True)
 class HorizonThreshold:
     """The numbers of threshold(tau, index) over the horizon, on X_r (docs/multiperiod.md):
-    members T = {r : index_r >= tau} (regions.csv values, the single-period index), weights
-    w_r = (E_r / pop_r) / max_T (E / pop), stop levels q_r = min(cap_r, ceil(E_r)), the
+    members T = {r : index_r >= tau and U_r > 0} (regions.csv values, the single-period index;
+    U_r the most units r can use at once), weights w_r = (E_r / pop_r) / max_T (E / pop), stop
+    levels q_r = min(cap_r, ceil(E_r), U_r), the
     members that can stop (q_r below every unit in the system), lambda_max and the big-M of
     the lower rows, M_r = lambda_max w_r."""
 
@@ -82,10 +83,13 @@ class HorizonThreshold:
 
 
 def horizon_threshold(data: MultiPeriodData, spec: ConstraintSpec) -> HorizonThreshold:
-    """threshold(tau, index) on the units received net by the last day (X_r := x_r, supply:
-    every unit in the system, since transfers can bring a member more than the depots hold)."""
+    """threshold(tau, index) on the units received net by each member's last useful day D_r
+    (X_r := x_r, supply: every unit in the system, since transfers can bring a member more than
+    the depots hold). A region that can never use a unit is no member; stop levels are capped
+    at U_r, the most units the region can use at once (MultiPeriodData.usefulness)."""
     view = data.fairness_view()
-    members = np.nonzero(threshold_members(view, spec.options))[0]
+    _, usable = data.usefulness()
+    members = np.nonzero(threshold_members(view, spec.options) & (usable > 0))[0]
     per_capita = view.excess_demand / view.population
     scale = float(per_capita[members].max()) if len(members) else 0.0
     if len(members) <= 1 or scale <= 0:
@@ -93,6 +97,7 @@ def horizon_threshold(data: MultiPeriodData, spec: ConstraintSpec) -> HorizonThr
         return HorizonThreshold(members[:0], empty, empty, empty.astype(bool), 0.0)
     weight = per_capita[members] / scale
     stop = np.minimum(view.staff_cap[members], np.ceil(view.excess_demand[members] - FLOOR_EPS))
+    stop = np.minimum(stop, usable[members])
     units = data.total_units()
     positive = weight[weight > 0]
     return HorizonThreshold(
@@ -108,8 +113,8 @@ def horizon_threshold(data: MultiPeriodData, spec: ConstraintSpec) -> HorizonThr
 class ThresholdAxis:
     """The lambda axis of one threshold for the rounding method's lambda search (models/
     fairness/horizon.py, `LambdaAxis`): member r must stop exactly when lambda >= b_r =
-    (q_r + s_r) / w_r; `low_rows` hold h_{r,T-1} >= own + ceil(min(a w_r - s_r, q_r)),
-    `high_rows` h_{r,T-1} <= own + floor(b w_r + s_r) for a node [a, b]."""
+    (q_r + s_r) / w_r; `low_rows` hold h_{r,D_r} >= own + ceil(min(a w_r - s_r, q_r)),
+    `high_rows` h_{r,D_r} <= own + floor(b w_r + s_r) for a node [a, b]."""
 
     lam: np.ndarray
     stopped: np.ndarray
@@ -118,7 +123,7 @@ class ThresholdAxis:
     rule: HorizonThreshold
     low_rows: np.ndarray
     high_rows: np.ndarray
-    own_last: np.ndarray  # own_{r,T-1} per member
+    own_measured: np.ndarray  # own_{r,D_r} per member
 
     @property
     def node_rows(self) -> np.ndarray:
@@ -129,8 +134,8 @@ class ThresholdAxis:
         low, _ = self.rule.limits(a)
         _, high = self.rule.limits(b)
         inf = np.full(len(low), np.inf)
-        lower = np.concatenate([self.own_last + low, -inf])
-        upper = np.concatenate([inf, self.own_last + high])
+        lower = np.concatenate([self.own_measured + low, -inf])
+        upper = np.concatenate([inf, self.own_measured + high])
         return self.node_rows, lower, upper
 
 
@@ -194,7 +199,7 @@ def horizon_rule(m: PlanBuilder, data: MultiPeriodData, spec: ConstraintSpec) ->
     lam = np.repeat(lam_col, count)
     stoppable = np.nonzero(rule.stoppable)[0]
     k = m.add_columns(len(stoppable), 0.0, 1.0, integer=True)
-    hands, base = m.last_hand[where], m.own_last[where]
+    hands, base = m.measured_hand[where], m.own_measured[where]
     up = m.add_rows(count, -INF, base + rule.slack)
     m.add(up, hands, 1.0)
     m.add(up, lam, -rule.weight)
@@ -226,7 +231,7 @@ def horizon_rule(m: PlanBuilder, data: MultiPeriodData, spec: ConstraintSpec) ->
         rule=rule,
         low_rows=node_low,
         high_rows=node_high,
-        own_last=data.own[where, data.days - 1],
+        own_measured=m.own_measured[where],
     )
     return family
 

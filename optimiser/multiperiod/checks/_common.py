@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from optimiser.multiperiod.checks import FairnessSpec
+from optimiser.multiperiod.demand import length_of_stay, patient_groups
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.simulate import TOL, Simulation, Violation
 
@@ -45,6 +47,98 @@ class Numbers:
         )
 
 
+@dataclass(frozen=True)
+class Useful:
+    """When each region can use a unit (docs/multiperiod.md, "Fairness over the horizon"),
+    computed here from the instance alone, region by region: `day` D_r, the last day on which
+    the region is short (the patients who could be in treatment exceed its own units, and its
+    staff can treat more) and one of its patients can be admitted (-1: never); `usable` U_r,
+    the most units it can use at once (0 when never). The rules measure X_r on D_r."""
+
+    day: np.ndarray
+    usable: np.ndarray
+
+    @classmethod
+    def of(cls, instance: MultiPeriodInstance) -> Useful:
+        T = instance.days
+        own = instance.own.to_numpy(dtype=float)
+        staff = instance.staff.to_numpy(dtype=float)
+        los = length_of_stay(instance)
+        groups = patient_groups(instance.demand_kind, instance.demand.to_numpy(dtype=float), los)
+        wait = instance.settings.max_wait_days
+        n = len(instance.regions)
+        day, usable = np.full(n, -1, dtype=np.int64), np.zeros(n)
+        for r in range(n):
+            mine = (groups.region == r) & (groups.size > 1e-12)
+            e, stay, size = groups.day[mine], groups.stay[mine], groups.size[mine]
+            first = np.maximum(e, 0)
+            last = np.where(e < 0, 0, np.minimum(e + wait, T - 1))
+            d = np.arange(T)[:, None]
+            could_be_in = ((d >= first) & (d <= last + stay - 1)) @ size
+            can_admit = ((d >= first) & (d <= last)).any(axis=1)
+            extra = np.minimum(could_be_in - own[r], staff[r])
+            short = extra > 1e-9
+            if np.any(short & can_admit):
+                day[r] = int(np.nonzero(short & can_admit)[0].max())
+                usable[r] = math.ceil(float(extra[short].max()) - 1e-9)
+        return cls(day, usable)
+
+    def measure_day(self, days: int) -> np.ndarray:
+        """D_r, or the last day for a region that can never use a unit."""
+        return np.where(self.day >= 0, self.day, days - 1)
+
+    def received(self, instance: MultiPeriodInstance, sim: Simulation) -> np.ndarray:
+        """X_r: units on hand net of the region's own on its measure day."""
+        at = self.measure_day(instance.days)
+        own = instance.own.to_numpy(dtype=float)
+        rows = np.arange(len(at))
+        return np.asarray(sim.on_hand[rows, at] - own[rows, at])
+
+
+def useless_arrivals(
+    instance: MultiPeriodInstance, sim: Simulation, scope: np.ndarray, label: str
+) -> list[Violation]:
+    """Units a region of the rule's `scope` (a mask) receives net after its last useful day
+    and keeps to the end: they can treat none of its patients and no rule asks for them (a
+    unit passed on to another region is logistics, not counted). A plan that parks them there
+    (to fit a rule measured on the last day, say) is named with region, days and units."""
+    if sim.arrived is None:
+        return []
+    useful = Useful.of(instance)
+    regions = list(instance.regions)
+    own = instance.own.to_numpy(dtype=float)
+    T = instance.days
+    out: list[Violation] = []
+    for r in np.nonzero(scope)[0]:
+        D = int(useful.day[r])
+        before = sim.on_hand[r, D] - own[r, D] if D >= 0 else 0.0
+        kept = float(sim.on_hand[r, T - 1] - own[r, T - 1] - before)
+        late = [d for d in range(D + 1, T) if sim.arrived[r, d] > TOL]
+        if kept <= TOL or not late:
+            continue
+        when = (
+            "it can never use a unit: no patient beyond its own units and staff"
+            if D < 0
+            else f"after its last useful day {D}"
+        )
+        arrivals = ", ".join(f"{sim.arrived[r, d]:g} on day {d}" for d in late[-5:])
+        out.append(
+            Violation(
+                "useless_units",
+                late[0],
+                f"{label}: {regions[r]} keeps {kept:g} units received where they can treat no "
+                f"one ({when}; arrivals {arrivals}); no fairness rule asks for them",
+            )
+        )
+    if len(out) > MAX_LISTED:
+        out = out[:MAX_LISTED] + [
+            Violation(
+                "useless_units", out[MAX_LISTED].day, f"{label}: {len(out) - MAX_LISTED} more"
+            )
+        ]
+    return out
+
+
 def check_floors(
     instance: MultiPeriodInstance,
     sim: Simulation,
@@ -52,34 +146,50 @@ def check_floors(
     floors: Callable[[Numbers, dict], np.ndarray],
 ) -> list[Violation]:
     """A floor kind's check from its definition `floors(numbers, params)`: X_r >= f_r where
-    f_r > 0, f_r clipped at the staff cap (a region with f_r <= 0 has no floor: it may give
-    units away)."""
-    f = required(instance, floors, spec)
-    return floor_violations(instance, sim.net_received, f, str(spec.label))
+    f_r > 0, f_r clipped at the staff cap and at U_r (a region with f_r <= 0 has no floor: it
+    may give units away), X_r on the region's last useful day; and no units sent to a region
+    the uncapped floor names after that day (`useless_arrivals`)."""
+    useful = Useful.of(instance)
+    f = required(instance, floors, spec, useful)
+    label = str(spec.label)
+    out = floor_violations(instance, useful.received(instance, sim), f, label, useful)
+    numbers = Numbers.of(instance)
+    named = np.minimum(floors(numbers, dict(spec.options)), numbers.cap) > 0
+    return out + useless_arrivals(instance, sim, named, label)
 
 
 def required(
-    instance: MultiPeriodInstance, floors: Callable[[Numbers, dict], np.ndarray], spec: FairnessSpec
+    instance: MultiPeriodInstance,
+    floors: Callable[[Numbers, dict], np.ndarray],
+    spec: FairnessSpec,
+    useful: Useful | None = None,
 ) -> np.ndarray:
-    """f_r of a floor kind, clipped at the staff cap."""
+    """f_r of a floor kind, clipped at the staff cap and at the most units the region can use
+    at once."""
     numbers = Numbers.of(instance)
-    return np.minimum(floors(numbers, dict(spec.options)), numbers.cap)
+    useful = useful or Useful.of(instance)
+    return np.minimum(np.minimum(floors(numbers, dict(spec.options)), numbers.cap), useful.usable)
 
 
 def floor_violations(
-    instance: MultiPeriodInstance, received: np.ndarray, floors: np.ndarray, label: str
+    instance: MultiPeriodInstance,
+    received: np.ndarray,
+    floors: np.ndarray,
+    label: str,
+    useful: Useful | None = None,
 ) -> list[Violation]:
     regions = list(instance.regions)
     last = instance.days - 1
+    at = (useful or Useful.of(instance)).measure_day(instance.days)
     out: list[Violation] = []
     short = np.nonzero((floors > 0) & (received < floors - TOL))[0]
     for r in short[:MAX_LISTED]:
         out.append(
             Violation(
                 "fairness",
-                last,
-                f"{label}: {regions[r]} receives {received[r]:g} units net by the last day, "
-                f"floor {floors[r]:g}",
+                int(at[r]),
+                f"{label}: {regions[r]} receives {received[r]:g} units net by day {at[r]} "
+                f"(its last useful day), floor {floors[r]:g}",
             )
         )
     if len(short) > MAX_LISTED:
