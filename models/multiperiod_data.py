@@ -145,11 +145,19 @@ class MultiPeriodData:
 
         N+_{r,d}: the most patients of r who could be in treatment on day d (every group g of r
         admissible by d whose stay could still cover d: first_g <= d <= last_g + rho_g - 1).
-        Day d is *short* when N+_{r,d} > own_{r,d} and staff_{r,d} > 0. D_r is the last day
-        s >= today on which r is short and one of its patients can be admitted (a unit arriving
-        later treats none of r's patients); -1: never. U_r = ceil(max over days >= today of
-        min(N+_{r,d} - own_{r,d}, staff_{r,d})), 0 for a region with no short day."""
+        Day d is *short* when N+_{r,d} > own_{r,d} and staff_{r,d} > 0, and a new unit can be
+        there by d: d >= A_r, the earliest arrival of a shipment or transfer column into r
+        (dispatched today or later). D_r is the last short day on which one of r's patients
+        can be admitted (a unit arriving later treats none of r's patients); -1: never.
+        U_r = ceil(max over short days of min(N+_{r,d} - own_{r,d}, staff_{r,d})), 0 for a
+        region with no short day."""
         n, T = self.n, self.days
+        earliest = np.full(n, T, dtype=np.int64)
+        k, sr, sd = ship_index(self)
+        np.minimum.at(earliest, sr, sd + self.ship_lead[k, sr])
+        a, td = transfer_index(self)
+        if len(a):
+            np.minimum.at(earliest, self.arc_dst[a], td + self.arc_lead[a])
         size = self.group_size
         live = size > 1e-12
         r, first, last = self.group_region[live], self.group_first[live], self.group_last[live]
@@ -163,7 +171,7 @@ class MultiPeriodData:
         np.add.at(window, (r, last + 1), -1.0)
         admissible = np.cumsum(window, axis=1)[:, :T] > 0.5
         extra = np.minimum(most - self.own, self.staff)
-        short = (extra > 1e-9) & (np.arange(T)[None, :] >= self.first_day)
+        short = (extra > 1e-9) & (np.arange(T)[None, :] >= earliest[:, None])
         useful = short & admissible
         days = np.where(useful.any(axis=1), T - 1 - np.argmax(useful[:, ::-1], axis=1), -1)
         usable = np.ceil(np.where(short, extra, 0.0).max(axis=1, initial=0.0) - 1e-9)

@@ -269,10 +269,17 @@ def add_shipment_limits(m: pyo.ConcreteModel, data: MultiPeriodData) -> None:
 def useful(data: MultiPeriodData) -> tuple[list[int], list[float]]:
     """(D_r, U_r) per region, restated group by group from docs/multiperiod.md: day d is short
     for r when the patients of r who could be in treatment on d (groups admissible by d whose
-    stay could still cover d) exceed own_{r,d} and staff_{r,d} > 0; D_r is the last short day
-    >= today on which a patient of r can be admitted (-1: none), U_r = ceil(the largest
+    stay could still cover d) exceed own_{r,d} and staff_{r,d} > 0, from the first day a
+    shipment or transfer can arrive in r; D_r is the last short day on which a patient of r can
+    be admitted (-1: none), U_r = ceil(the largest
     min(those patients - own, staff) over short days), 0 when D_r = -1."""
     T = data.days
+    earliest = [T] * data.n  # the first day a shipment or transfer column can arrive
+    for k, r, d in zip(*ship_index(data), strict=True):
+        earliest[r] = min(earliest[r], int(d + data.ship_lead[k, r]))
+    for a, d in zip(*transfer_index(data), strict=True):
+        dst = int(data.arc_dst[a])
+        earliest[dst] = min(earliest[dst], int(d + data.arc_lead[a]))
     most = [[0.0] * T for _ in range(data.n)]
     admissible = [[False] * T for _ in range(data.n)]
     for g in range(len(data.group_size)):
@@ -288,7 +295,7 @@ def useful(data: MultiPeriodData) -> tuple[list[int], list[float]]:
     days, usable = [], []
     for r in range(data.n):
         day, top = -1, 0.0
-        for d in range(data.first_day, T):
+        for d in range(earliest[r], T):
             extra = min(most[r][d] - float(data.own[r, d]), float(data.staff[r, d]))
             if extra > 1e-9:
                 top = max(top, extra)

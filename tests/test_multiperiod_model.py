@@ -443,10 +443,19 @@ def _rows(items: list[tuple]) -> object:
 
 
 def coverage_spread(inst: object, result: object) -> float:
+    """The spread of y_r = (c_r + X_r) / P_r over P_r > 0, capped at 1, with X_r measured on
+    each region's last useful day and P_r capped at what it can use (docs/multiperiod.md)."""
+    from optimiser.multiperiod.checks._common import Useful
+
     base = inst.base.regions  # type: ignore[attr-defined]
-    P = base["peak_demand"].to_numpy(dtype=float)
+    useful = Useful.of(inst)  # type: ignore[arg-type]
     c = base["capacity"].to_numpy(dtype=float)
-    X = result.regions["net_received"].to_numpy()  # type: ignore[attr-defined]
+    P = np.minimum(base["peak_demand"].to_numpy(dtype=float), c + useful.usable)
+    at = useful.measure_day(inst.days)  # type: ignore[attr-defined]
+    hand = result.daily.pivot(index="region", columns="day", values="units_on_hand")  # type: ignore[attr-defined]
+    own = inst.own.to_numpy(dtype=float)  # type: ignore[attr-defined]
+    rows = np.arange(len(at))
+    X = hand.loc[list(inst.regions)].to_numpy(dtype=float)[rows, at] - own[rows, at]  # type: ignore[attr-defined]
     y = np.minimum(1.0, (c + X)[P > 0] / P[P > 0])
     return float(y.max() - y.min())
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimiser.multiperiod.checks import FairnessSpec
-from optimiser.multiperiod.demand import length_of_stay, patient_groups
+from optimiser.multiperiod.demand import length_of_stay, patient_groups, transfer_lanes
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.simulate import TOL, Simulation, Violation
 
@@ -52,7 +52,8 @@ class Useful:
     """When each region can use a unit (docs/multiperiod.md, "Fairness over the horizon"),
     computed here from the instance alone, region by region: `day` D_r, the last day on which
     the region is short (the patients who could be in treatment exceed its own units, and its
-    staff can treat more) and one of its patients can be admitted (-1: never); `usable` U_r,
+    staff can treat more; from the first day a new unit can arrive there, `first_arrival`)
+    and one of its patients can be admitted (-1: never); `usable` U_r,
     the most units it can use at once (0 when never). The rules measure X_r on D_r."""
 
     day: np.ndarray
@@ -67,6 +68,7 @@ class Useful:
         groups = patient_groups(instance.demand_kind, instance.demand.to_numpy(dtype=float), los)
         wait = instance.settings.max_wait_days
         n = len(instance.regions)
+        earliest = first_arrival(instance)
         day, usable = np.full(n, -1, dtype=np.int64), np.zeros(n)
         for r in range(n):
             mine = (groups.region == r) & (groups.size > 1e-12)
@@ -77,7 +79,7 @@ class Useful:
             could_be_in = ((d >= first) & (d <= last + stay - 1)) @ size
             can_admit = ((d >= first) & (d <= last)).any(axis=1)
             extra = np.minimum(could_be_in - own[r], staff[r])
-            short = extra > 1e-9
+            short = (extra > 1e-9) & (np.arange(T) >= earliest[r])
             if np.any(short & can_admit):
                 day[r] = int(np.nonzero(short & can_admit)[0].max())
                 usable[r] = math.ceil(float(extra[short].max()) - 1e-9)
@@ -93,6 +95,26 @@ class Useful:
         own = instance.own.to_numpy(dtype=float)
         rows = np.arange(len(at))
         return np.asarray(sim.on_hand[rows, at] - own[rows, at])
+
+
+def first_arrival(instance: MultiPeriodInstance) -> np.ndarray:
+    """The first day a new unit can arrive in each region (the horizon's length: never): from a
+    depot, dispatched once it has received units, or, with transfers, along a lane from day
+    0; within the horizon."""
+    T = instance.days
+    deliveries = instance.deliveries.to_numpy(dtype=float)
+    ship_lead = instance.ship_lead.to_numpy(dtype=float)
+    n = len(instance.regions)
+    earliest = np.full(n, float(T))
+    for k in range(deliveries.shape[0]):
+        stocked = np.nonzero(np.cumsum(deliveries[k]) > 0)[0]
+        if len(stocked):
+            earliest = np.minimum(earliest, stocked[0] + ship_lead[k])
+    if instance.settings.transfers:
+        src, dst, lead = transfer_lanes(instance)
+        for r, days in zip(dst, lead, strict=True):
+            earliest[r] = min(earliest[r], float(days))
+    return np.where(earliest <= T - 1, earliest, T).astype(np.int64)
 
 
 def useless_arrivals(
