@@ -363,7 +363,7 @@ def add_fairness(
             block.min_coverage = pyo.Var(bounds=(0.0, 1.0))
             block.all_near_full = pyo.Var(domain=pyo.Binary)
 
-            def cov(r: int) -> Any:
+            def cov(r: int, peak: dict = peak) -> Any:
                 return (float(data.capacity[r]) + received(r)) / peak[r]
 
             def upper(b: Any, r: int, gap: float = gap, big_m: dict = big_m) -> Any:

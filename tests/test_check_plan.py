@@ -384,8 +384,8 @@ def test_the_threshold_is_checked(tmp_path: Path) -> None:
     assert violation["rule"] == "fairness"
     assert violation["message"] == (
         "threshold(tau=0, index=rai): units net by each member's last useful day are not in "
-        "proportion to excess demand per capita: A receives 4 (w = 1.0000), so lambda >= 3.0000, but B "
-        "receives 0 (w = 1.0000, stop level 4 not reached), so lambda <= 1.0000"
+        "proportion to excess demand per capita: A receives 4 (w = 1.0000), so lambda >= "
+        "3.0000, but B receives 0 (w = 1.0000, stop level 4 not reached), so lambda <= 1.0000"
     )
     even = check_plan(inst, write_plan(tmp_path, ["ship,0,D,A,2,1,", "ship,0,D,B,2,1,"]), rule)
     assert even.ok, even.violations

@@ -111,7 +111,7 @@ def first_arrival(instance: MultiPeriodInstance) -> np.ndarray:
         if len(stocked):
             earliest = np.minimum(earliest, stocked[0] + ship_lead[k])
     if instance.settings.transfers:
-        src, dst, lead = transfer_lanes(instance)
+        _, dst, lead = transfer_lanes(instance)
         for r, days in zip(dst, lead, strict=True):
             earliest[r] = min(earliest[r], float(days))
     return np.where(earliest <= T - 1, earliest, T).astype(np.int64)
@@ -153,11 +153,8 @@ def useless_arrivals(
             )
         )
     if len(out) > MAX_LISTED:
-        out = out[:MAX_LISTED] + [
-            Violation(
-                "useless_units", out[MAX_LISTED].day, f"{label}: {len(out) - MAX_LISTED} more"
-            )
-        ]
+        more = f"{label}: {len(out) - MAX_LISTED} more"
+        out = [*out[:MAX_LISTED], Violation("useless_units", out[MAX_LISTED].day, more)]
     return out
 
 

@@ -30,6 +30,7 @@ def check(instance: MultiPeriodInstance, sim: Simulation, spec: FairnessSpec) ->
     if spread <= gap + TOL:
         return named
     return [
+        *named,
         Violation(
             "fairness",
             instance.days - 1,
@@ -38,5 +39,5 @@ def check(instance: MultiPeriodInstance, sim: Simulation, spec: FairnessSpec) ->
             f"from {cover[low]:.4f} "
             f"({regions[where[low]]}) to {cover[high]:.4f} "
             f"({regions[where[high]]}): a gap of {spread:.4f} > {gap:g}",
-        )
-    ] + named
+        ),
+    ]

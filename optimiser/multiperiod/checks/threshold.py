@@ -63,7 +63,7 @@ def threshold_violation(
     useful = useful or Useful.of(instance)
     n = Numbers.of(instance)
     regions = list(instance.regions)
-    E, pop, rai = n.E, n.pop, n.rai
+    E, pop = n.E, n.pop
     members = np.nonzero(members_by_index(instance, spec) & (useful.usable > 0))[0]
     per_capita = E / pop
     if len(members) <= 1 or float(per_capita[members].max()) <= 0:

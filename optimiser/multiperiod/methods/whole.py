@@ -133,7 +133,7 @@ def _trim(
     `lower` nor below donor protection on any later day."""
     sk, sr, sd = p.ship.depot, p.ship.region, p.ship.day
     ta, td = p.transfer.lane, p.transfer.day
-    T, B = d.days, d.batch_size
+    B = d.batch_size
     hands = units_on_hand(p, d, rs, rt)
     X = measured(d, hands)
     at = d.measure_days()
@@ -227,9 +227,8 @@ def _top_up(
             keep = np.maximum(d.donor_share * d.own[q, arrive:], d.held_units()[q, arrive:])
             if np.any(hands[q, arrive:] - B < keep - 1e-9):
                 continue
-            later = [
-                lane.get((k, int(r), t)) for t in range(day, int(at[r]) + 1 - int(d.ship_lead[k, r]))
-            ]
+            by = int(at[r]) + 1 - int(d.ship_lead[k, r])  # dispatched by this day: in time
+            later = [lane.get((k, int(r), t)) for t in range(day, by)]
             later = [j for j in later if j is not None]
             if not later:
                 continue
