@@ -84,24 +84,23 @@ def test_threshold_sends_nothing_to_a_region_that_cannot_use_it(
 
 def test_check_plan_names_units_parked_where_they_treat_no_one(tmp_path: Path) -> None:
     """The plan the last-day rule asked for (3 units to A, 2 to B sent on the second-to-last
-    day, arriving on the last) is named: region, day and units."""
+    day, arriving on the last): check-plan's region table says when each region can use a unit
+    and names B's 2 parked units; no rule asks for them (B is no member), so none is broken
+    by leaving them in the depot (4 units to A)."""
     inst = load_multiperiod(idle_member(tmp_path))
     lines = ["ship,0,D,A,3,1,", "admit,1,A,A,3,1,", "ship,3,D,B,2,4,"]
     check = check_plan(inst, write_plan(tmp_path, lines), ["threshold:tau=0"])
-    parked = [v for v in check.violations if v["rule"] == "useless_units"]
-    assert [v["day"] for v in parked] == [4], check.violations
-    assert parked[0]["message"] == (
-        "threshold(tau=0, index=rai): B keeps 2 units received where they can treat no one "
-        "(it can never use a unit: no patient beyond its own units and staff; arrivals 2 on "
-        "day 4); no fairness rule asks for them"
-    )
+    assert check.regions["last_useful_day"].to_dict() == {"A": 1, "B": -1}
+    assert check.regions["units_parked_after_last_useful_day"].to_dict() == {"A": 0, "B": 2}
+    better = ["ship,0,D,A,4,1,", "admit,1,A,A,4,1,"]
+    assert check_plan(inst, write_plan(tmp_path, better), ["threshold:tau=0"]).ok
 
 
 def test_a_floor_is_met_while_the_region_can_use_it(tmp_path: Path) -> None:
     """min_units(2): on the last day C's floor was met by the 2 units arriving on day 4,
     after its patients had gone (A took all 4 early units: 4 lives). On C's last useful day
     (1) it needs 2 units then: A 2, C 2 (2 + 0.2 lives), and both models agree. check-plan
-    names the old plan twice: C short on day 1, and 2 units parked in C on day 4."""
+    names the old plan: C short on day 1, with the 2 units that reached it on day 4."""
     folder = early_peak(tmp_path)
     rule = ("min_units:units=2",)
     inst = load_multiperiod(folder)
@@ -112,7 +111,9 @@ def test_a_floor_is_met_while_the_region_can_use_it(tmp_path: Path) -> None:
     assert close(pyomo_objective(folder, rule), 2.2)
     old = ["ship,0,D,A,4,1,", "admit,1,A,A,4,1,", "ship,3,D,C,2,4,"]
     check = check_plan(inst, write_plan(tmp_path, old), list(rule))
-    assert sorted((v["rule"], v["day"]) for v in check.violations) == [
-        ("fairness", 1),
-        ("useless_units", 4),
-    ], check.violations
+    assert [(v["rule"], v["day"]) for v in check.violations] == [("fairness", 1)]
+    assert check.violations[0]["message"] == (
+        "min_units(units=2): C receives 0 units net by day 1 (its last useful day), floor 2; "
+        "it receives 2 more after that day (2 on day 4), which treat no one"
+    )
+    assert check.regions.loc["C", "units_parked_after_last_useful_day"] == 2

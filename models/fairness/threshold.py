@@ -44,6 +44,17 @@ def threshold_members(data: RegionalData, params: Mapping[str, Any]) -> np.ndarr
     return np.asarray(values >= float(params["tau"]) - FLOOR_EPS)
 
 
+def threshold_lambda_max(weight: np.ndarray, cap: np.ndarray, supply: float) -> float:
+    """The largest lambda a threshold needs: max over members with w_r > 0 of
+    (min(cap_r, S) + 1) / w_r. x_r <= min(cap_r, S) in every plan, so at that lambda every
+    upper row x_r <= lambda w_r + s holds, and lowering lambda only relaxes the lower rows:
+    any solution with a larger lambda stays one with lambda there (same x). It bounds the
+    big-M of the lower rows, M_r = lambda_max w_r, by the units a member can hold."""
+    positive = weight > 0
+    reach = np.minimum(cap[positive], supply) + 1.0
+    return float((reach / weight[positive]).max())
+
+
 def _largest_rai(data: RegionalData) -> float:
     """The frontier's natural top: the largest RAI."""
     return float(data.rai.max())
@@ -276,6 +287,10 @@ def add_threshold(m: RegionalBuilder, data: RegionalData, params: Mapping[str, A
     whole excess demand: units beyond need save no one). With binary k_r (only when q_r < S):
     x_r >= q_r k_r and x_r >= lambda w_r - (1 - delta) - M_r k_r, M_r = lambda_max w_r.
     Regions below tau are left to the lives objective.
+
+    Scaling (the matrix spanned 2e-3..2e7 on 1,500 regions, and HiGHS overran its clock):
+    lambda_max = max_{T, w > 0} (min(cap_r, S) + 1) / w_r (`threshold_lambda_max`), not
+    (S + 1) / min w, and the column is nu = w_min lambda, coefficients w_r / w_min >= 1.
     """
     members = np.flatnonzero(threshold_members(data, params))
     if len(members) <= 1:
@@ -285,8 +300,11 @@ def add_threshold(m: RegionalBuilder, data: RegionalData, params: Mapping[str, A
     if scale <= 0:
         return
     w = per_capita[members] / scale
-    lambda_max = (data.supply + 1.0) / float(w[w > 0].min())
-    lam = m.add_columns(1, 0.0, lambda_max)[0]
+    positive = w > 0
+    lambda_max = threshold_lambda_max(w, data.staff_cap[members], float(data.supply))
+    # the column is nu = w_min lambda: its coefficients w_r / w_min are >= 1 (not w_min)
+    w_min = float(w[positive].min())
+    lam = m.add_columns(1, 0.0, w_min * lambda_max)[0]
     slack = 1.0 - THRESHOLD_SLACK
     x = m.x[members]
     stop = np.minimum(
@@ -297,10 +315,10 @@ def add_threshold(m: RegionalBuilder, data: RegionalData, params: Mapping[str, A
     stopped = m.add_columns(len(stoppable), 0.0, 1.0, integer=True)
     upper = m.add_rows(len(members), -INF, slack)  # x_r - w_r lambda <= 1 - delta
     m.add(upper, x, 1.0)
-    m.add(upper, lam, -w)
+    m.add(upper, lam, -w / w_min)
     lower = m.add_rows(len(members), -INF, slack)  # w_r lambda - x_r - M_r k_r <= 1 - delta
     m.add(lower, x, -1.0)
-    m.add(lower, lam, w)
+    m.add(lower, lam, w / w_min)
     m.add(lower[stoppable], stopped, -(lambda_max * w[stoppable]))
     stop_level = m.add_rows(len(stoppable), -INF, 0.0)  # q_r k_r - x_r <= 0
     m.add(stop_level, x[stoppable], -1.0)

@@ -117,45 +117,33 @@ def first_arrival(instance: MultiPeriodInstance) -> np.ndarray:
     return np.where(earliest <= T - 1, earliest, T).astype(np.int64)
 
 
-def useless_arrivals(
-    instance: MultiPeriodInstance, sim: Simulation, scope: np.ndarray, label: str
-) -> list[Violation]:
-    """Units a region of the rule's `scope` (a mask) receives net after its last useful day
-    and keeps to the end: they can treat none of its patients and no rule asks for them (a
-    unit passed on to another region is logistics, not counted). A plan that parks them there
-    (to fit a rule measured on the last day, say) is named with region, days and units."""
-    if sim.arrived is None:
-        return []
+def parked_units(instance: MultiPeriodInstance, sim: Simulation) -> np.ndarray:
+    """Units each region receives net after its last useful day and keeps to the end (0 when
+    none; all it received net, for a region that can never use a unit): they treat none of its
+    patients and count for no rule. Units passed on to another region are not counted."""
     useful = Useful.of(instance)
-    regions = list(instance.regions)
     own = instance.own.to_numpy(dtype=float)
     T = instance.days
-    out: list[Violation] = []
-    for r in np.nonzero(scope)[0]:
-        D = int(useful.day[r])
-        before = sim.on_hand[r, D] - own[r, D] if D >= 0 else 0.0
-        kept = float(sim.on_hand[r, T - 1] - own[r, T - 1] - before)
-        late = [d for d in range(D + 1, T) if sim.arrived[r, d] > TOL]
-        if kept <= TOL or not late:
-            continue
-        when = (
-            "it can never use a unit: no patient beyond its own units and staff"
-            if D < 0
-            else f"after its last useful day {D}"
-        )
-        arrivals = ", ".join(f"{sim.arrived[r, d]:g} on day {d}" for d in late[-5:])
-        out.append(
-            Violation(
-                "useless_units",
-                late[0],
-                f"{label}: {regions[r]} keeps {kept:g} units received where they can treat no "
-                f"one ({when}; arrivals {arrivals}); no fairness rule asks for them",
-            )
-        )
-    if len(out) > MAX_LISTED:
-        more = f"{label}: {len(out) - MAX_LISTED} more"
-        out = [*out[:MAX_LISTED], Violation("useless_units", out[MAX_LISTED].day, more)]
-    return out
+    rows = np.arange(len(useful.day))
+    at = np.maximum(useful.day, 0)
+    before = np.where(useful.day >= 0, sim.on_hand[rows, at] - own[rows, at], 0.0)
+    kept = sim.on_hand[:, T - 1] - own[:, T - 1] - before
+    return np.where(kept > TOL, kept, 0.0)
+
+
+def late_arrivals(instance: MultiPeriodInstance, sim: Simulation, r: int, after: int) -> str:
+    """'' or the units arriving in region r after day `after` (its last useful day), which
+    can treat none of its patients: '; it receives 2 more after that day (2 on day 4), which
+    treat no one'."""
+    if sim.arrived is None:
+        return ""
+    late = [d for d in range(after + 1, instance.days) if sim.arrived[r, d] > TOL]
+    if not late:
+        return ""
+    total = float(sim.arrived[r, late].sum())
+    listed = ", ".join(f"{sim.arrived[r, d]:g} on day {d}" for d in late[:5])
+    more = ", ..." if len(late) > 5 else ""
+    return f"; it receives {total:g} more after that day ({listed}{more}), which treat no one"
 
 
 def check_floors(
@@ -166,15 +154,12 @@ def check_floors(
 ) -> list[Violation]:
     """A floor kind's check from its definition `floors(numbers, params)`: X_r >= f_r where
     f_r > 0, f_r clipped at the staff cap and at U_r (a region with f_r <= 0 has no floor: it
-    may give units away), X_r on the region's last useful day; and no units sent to a region
-    the uncapped floor names after that day (`useless_arrivals`)."""
+    may give units away), X_r on the region's last useful day; a region below its floor is
+    named with the units that reached it too late to count (`late_arrivals`)."""
     useful = Useful.of(instance)
     f = required(instance, floors, spec, useful)
-    label = str(spec.label)
-    out = floor_violations(instance, useful.received(instance, sim), f, label, useful)
-    numbers = Numbers.of(instance)
-    named = np.minimum(floors(numbers, dict(spec.options)), numbers.cap) > 0
-    return out + useless_arrivals(instance, sim, named, label)
+    received = useful.received(instance, sim)
+    return floor_violations(instance, received, f, str(spec.label), useful, sim)
 
 
 def required(
@@ -196,6 +181,7 @@ def floor_violations(
     floors: np.ndarray,
     label: str,
     useful: Useful | None = None,
+    sim: Simulation | None = None,
 ) -> list[Violation]:
     regions = list(instance.regions)
     last = instance.days - 1
@@ -208,7 +194,8 @@ def floor_violations(
                 "fairness",
                 int(at[r]),
                 f"{label}: {regions[r]} receives {received[r]:g} units net by day {at[r]} "
-                f"(its last useful day), floor {floors[r]:g}",
+                f"(its last useful day), floor {floors[r]:g}"
+                + ("" if sim is None else late_arrivals(instance, sim, int(r), int(at[r]))),
             )
         )
     if len(short) > MAX_LISTED:

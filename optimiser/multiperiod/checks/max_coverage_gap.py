@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from optimiser.multiperiod.checks import FairnessSpec, checker
-from optimiser.multiperiod.checks._common import Numbers, Useful, useless_arrivals
+from optimiser.multiperiod.checks._common import Numbers, Useful
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.simulate import TOL, Simulation, Violation
 
@@ -19,18 +19,16 @@ def check(instance: MultiPeriodInstance, sim: Simulation, spec: FairnessSpec) ->
     regions = list(instance.regions)
     peak = np.minimum(n.P, n.c + useful.usable)
     where = np.nonzero(peak > 0)[0]
-    named = useless_arrivals(instance, sim, n.P > 0, str(spec.label))
     if not len(where):
-        return named
+        return []
     received = useful.received(instance, sim)
     cover = np.minimum(1.0, (n.c[where] + received[where]) / peak[where])
     low, high = int(np.argmin(cover)), int(np.argmax(cover))
     spread = float(cover[high] - cover[low])
     gap = float(spec.options["gap"])
     if spread <= gap + TOL:
-        return named
+        return []
     return [
-        *named,
         Violation(
             "fairness",
             instance.days - 1,

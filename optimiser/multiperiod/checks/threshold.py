@@ -6,7 +6,7 @@ E_r, or E_r per 100,000; U_r the most units r can use at once, `Useful`) must ad
 lambda >= 0 with, for every member, X_r <= lambda w_r + s and (X_r >= lambda w_r - s or
 X_r >= q_r), where w_r = (E_r / pop_r) / max_T (E / pop), q_r = min(cap_r, ceil(E_r), U_r) and
 s = 1 - 1e-5 (X_r = 0 where w_r = 0). Each member gives an interval of lambda; the rule holds
-when they meet. Units sent to a region with index >= tau after its last useful day are named.
+when they meet.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from optimiser.multiperiod.checks import FairnessSpec, checker
-from optimiser.multiperiod.checks._common import FLOOR_EPS, Numbers, Useful, useless_arrivals
+from optimiser.multiperiod.checks._common import FLOOR_EPS, Numbers, Useful
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.simulate import TOL, Simulation, Violation
 
@@ -27,13 +27,11 @@ WITHIN_ONE_UNIT = 1.0 - 1e-5  # |X_r - lambda w_r| <= this (strictly below one u
 def check(instance: MultiPeriodInstance, sim: Simulation, spec: FairnessSpec) -> list[Violation]:
     useful = Useful.of(instance)
     broken = threshold_violation(instance, useful.received(instance, sim), spec, useful)
-    out = (
+    return (
         []
         if broken is None
         else [Violation("fairness", instance.days - 1, f"{spec.label}: {broken}")]
     )
-    named = members_by_index(instance, spec)
-    return out + useless_arrivals(instance, sim, named, str(spec.label))
 
 
 def members_by_index(instance: MultiPeriodInstance, spec: FairnessSpec) -> np.ndarray:
