@@ -476,7 +476,8 @@ def test_max_coverage_gap_holds_whatever_the_method(tmp_path: Path, method: str)
 
 @pytest.mark.slow
 def test_max_coverage_gap_price_and_status_are_honest(tmp_path: Path) -> None:
-    """On a case where the gap costs 5.66 lives: the rounding method never claims more than
+    """On a case where the gap costs 2.47 lives (5.66 measured on the last day with uncapped
+    peaks, before the last-useful-day definition): the rounding method never claims more than
     the exact optimum (and says time_limit when it cannot prove its gap); auto reaches it, and
     the price-of-fairness row says what it costs."""
     folder = generate(GeneratorSpec(regions=6, days=14, depots=2, neighbours=3, seed=1), tmp_path)
@@ -484,7 +485,7 @@ def test_max_coverage_gap_price_and_status_are_honest(tmp_path: Path) -> None:
     gap = ["max_coverage_gap:gap=0.05"]
     exact = plan(inst, gap, method="exact", mip_gap=0.0, price_of_fairness=False)
     best, free = exact.lives_saved, exact.lives_optimal
-    assert best is not None and free is not None and free - best > 5
+    assert best is not None and free is not None and free - best > 2
     rounded = plan(inst, gap, method="rounding", price_of_fairness=False)
     assert rounded.lives_saved is not None and rounded.lives_saved <= best + LIVES_TOL * best
     if rounded.status == SolveStatus.OPTIMAL:
