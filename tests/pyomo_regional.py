@@ -131,16 +131,13 @@ def _threshold(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, spec:
         return
     w = {data.regions[i]: float(per_capita[i] / scale) for i in idx}
     # lambda never needs to pass the level at which every member's upper row holds for any
-    # x_r <= min(cap_r, S); the column is nu = w_min lambda (coefficients w_r / w_min)
+    # x_r <= min(cap_r, S)
     cap = {data.regions[i]: min(float(data.staff_cap[i]), float(data.supply)) for i in idx}
     lambda_max = max((cap[r] + 1.0) / v for r, v in w.items() if v > 0)
-    w_min = min(v for v in w.values() if v > 0)
-    block.lam = pyo.Var(bounds=(0.0, w_min * lambda_max))
+    block.lam = pyo.Var(bounds=(0.0, lambda_max))
     regions = list(w)
     slack = 1.0 - THRESHOLD_SLACK
-    block.upper = pyo.Constraint(
-        regions, rule=lambda b, r: m.x[r] <= b.lam * (w[r] / w_min) + slack
-    )
+    block.upper = pyo.Constraint(regions, rule=lambda b, r: m.x[r] <= b.lam * w[r] + slack)
     stop = {
         data.regions[i]: float(min(data.staff_cap[i], math.ceil(data.excess_demand[i] - FLOOR_EPS)))
         for i in idx
@@ -150,10 +147,8 @@ def _threshold(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, spec:
 
     def lower(b: pyo.Block, r: str) -> Any:
         if r in stoppable:
-            return (
-                m.x[r] >= b.lam * (w[r] / w_min) - slack - lambda_max * w[r] * b.stopped[r]
-            )
-        return m.x[r] >= b.lam * (w[r] / w_min) - slack
+            return m.x[r] >= b.lam * w[r] - slack - lambda_max * w[r] * b.stopped[r]
+        return m.x[r] >= b.lam * w[r] - slack
 
     block.lower = pyo.Constraint(regions, rule=lower)
     block.stop_level = pyo.Constraint(stoppable, rule=lambda b, r: m.x[r] >= stop[r] * b.stopped[r])

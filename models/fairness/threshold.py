@@ -288,9 +288,11 @@ def add_threshold(m: RegionalBuilder, data: RegionalData, params: Mapping[str, A
     x_r >= q_r k_r and x_r >= lambda w_r - (1 - delta) - M_r k_r, M_r = lambda_max w_r.
     Regions below tau are left to the lives objective.
 
-    Scaling (the matrix spanned 2e-3..2e7 on 1,500 regions, and HiGHS overran its clock):
+    Scaling (the matrix spanned 2e-3..1.5e7 on 1,500 regions, and HiGHS overran its clock):
     lambda_max = max_{T, w > 0} (min(cap_r, S) + 1) / w_r (`threshold_lambda_max`), not
-    (S + 1) / min w, and the column is nu = w_min lambda, coefficients w_r / w_min >= 1.
+    (S + 1) / min w: the big-M and lambda's bound fall to 5.2e4 there. (Scaling lambda's
+    column by w_min as well made HiGHS's heuristics find a worse allocation in 10 and 30 s on
+    that instance: BENCHMARKS.md.)
     """
     members = np.flatnonzero(threshold_members(data, params))
     if len(members) <= 1:
@@ -300,11 +302,8 @@ def add_threshold(m: RegionalBuilder, data: RegionalData, params: Mapping[str, A
     if scale <= 0:
         return
     w = per_capita[members] / scale
-    positive = w > 0
     lambda_max = threshold_lambda_max(w, data.staff_cap[members], float(data.supply))
-    # the column is nu = w_min lambda: its coefficients w_r / w_min are >= 1 (not w_min)
-    w_min = float(w[positive].min())
-    lam = m.add_columns(1, 0.0, w_min * lambda_max)[0]
+    lam = m.add_columns(1, 0.0, lambda_max)[0]
     slack = 1.0 - THRESHOLD_SLACK
     x = m.x[members]
     stop = np.minimum(
@@ -315,10 +314,10 @@ def add_threshold(m: RegionalBuilder, data: RegionalData, params: Mapping[str, A
     stopped = m.add_columns(len(stoppable), 0.0, 1.0, integer=True)
     upper = m.add_rows(len(members), -INF, slack)  # x_r - w_r lambda <= 1 - delta
     m.add(upper, x, 1.0)
-    m.add(upper, lam, -w / w_min)
+    m.add(upper, lam, -w)
     lower = m.add_rows(len(members), -INF, slack)  # w_r lambda - x_r - M_r k_r <= 1 - delta
     m.add(lower, x, -1.0)
-    m.add(lower, lam, w / w_min)
+    m.add(lower, lam, w)
     m.add(lower[stoppable], stopped, -(lambda_max * w[stoppable]))
     stop_level = m.add_rows(len(stoppable), -INF, 0.0)  # q_r k_r - x_r <= 0
     m.add(stop_level, x[stoppable], -1.0)
