@@ -8,6 +8,7 @@ the tests (tests/pyomo_multiperiod.py) both use them.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -139,6 +140,11 @@ class MultiPeriodData:
         )
 
     def usefulness(self) -> tuple[np.ndarray, np.ndarray]:
+        """`useful_days` (computed once per data: the rounding asks for it per candidate)."""
+        return self.useful_days
+
+    @functools.cached_property
+    def useful_days(self) -> tuple[np.ndarray, np.ndarray]:
         """(last useful day D_r, most units usable at once U_r) per region (docs/multiperiod.md,
         "Fairness over the horizon"): the horizon fairness rules measure X_r on D_r and never
         require units a region cannot use.
