@@ -137,7 +137,7 @@ def check_plan(
     regions["units_on_hand_last_day"] = sim.on_hand[:, T - 1]
     # when each region can use a unit, and the units it keeps where they treat no one
     useful = Useful.of(instance)
-    regions["last_useful_day"] = useful.day  # -1: it can never use a unit
+    regions["last_useful_day"] = useful.day.astype(float)  # -1: it can never use a unit
     regions["units_parked_after_last_useful_day"] = parked_units(instance, sim)
     s = instance.settings
     return CheckResult(
