@@ -147,6 +147,7 @@ class PlanBuilder(LinearModel):
         self.ship_count_rows = EMPTY
         self.fairness: dict[str, HorizonFamily] = {}
         self.plan_columns = 0
+        self.measure_day = data.measure_days()
 
     @property
     def last_hand(self) -> np.ndarray:
@@ -158,6 +159,18 @@ class PlanBuilder(LinearModel):
     def own_last(self) -> np.ndarray:
         """own_{r,T-1}."""
         return self.data.own[:, self.data.days - 1]
+
+    @property
+    def measured_hand(self) -> np.ndarray:
+        """Columns of h_{r,D_r}: the fairness rules measure X_r = h_{r,D_r} - own_{r,D_r} on
+        each region's last useful day D_r (T-1 for a region that can never use a unit;
+        MultiPeriodData.usefulness)."""
+        return self.hand[np.arange(self.data.n), self.measure_day]
+
+    @property
+    def own_measured(self) -> np.ndarray:
+        """own_{r,D_r}."""
+        return self.data.own[np.arange(self.data.n), self.measure_day]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the tests (tests/pyomo_multiperiod.py) both use them.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -137,6 +138,57 @@ class MultiPeriodData:
             supply=self.supply,
             tiers=tuple(((float(e), float(g)),) for e, g in zip(excess, self.gain, strict=True)),
         )
+
+    def usefulness(self) -> tuple[np.ndarray, np.ndarray]:
+        """`useful_days` (computed once per data: the rounding asks for it per candidate)."""
+        return self.useful_days
+
+    @functools.cached_property
+    def useful_days(self) -> tuple[np.ndarray, np.ndarray]:
+        """(last useful day D_r, most units usable at once U_r) per region (docs/multiperiod.md,
+        "Fairness over the horizon"): the horizon fairness rules measure X_r on D_r and never
+        require units a region cannot use.
+
+        N+_{r,d}: the most patients of r who could be in treatment on day d (every group g of r
+        admissible by d whose stay could still cover d: first_g <= d <= last_g + rho_g - 1).
+        Day d is *short* when N+_{r,d} > own_{r,d} and staff_{r,d} > 0, and a new unit can be
+        there by d: d >= A_r, the earliest arrival of a shipment or transfer column into r
+        (dispatched today or later). D_r is the last short day on which one of r's patients
+        can be admitted (a unit arriving later treats none of r's patients); -1: never.
+        U_r = ceil(max over short days of min(N+_{r,d} - own_{r,d}, staff_{r,d})), 0 for a
+        region with no short day."""
+        n, T = self.n, self.days
+        earliest = np.full(n, T, dtype=np.int64)
+        k, sr, sd = ship_index(self)
+        np.minimum.at(earliest, sr, sd + self.ship_lead[k, sr])
+        a, td = transfer_index(self)
+        if len(a):
+            np.minimum.at(earliest, self.arc_dst[a], td + self.arc_lead[a])
+        size = self.group_size
+        live = size > 1e-12
+        r, first, last = self.group_region[live], self.group_first[live], self.group_last[live]
+        end = np.minimum(last + self.group_stay[live], T)
+        present = np.zeros((n, T + 1))
+        np.add.at(present, (r, first), size[live])
+        np.add.at(present, (r, end), -size[live])
+        most = np.cumsum(present, axis=1)[:, :T]
+        window = np.zeros((n, T + 1))
+        np.add.at(window, (r, first), 1.0)
+        np.add.at(window, (r, last + 1), -1.0)
+        admissible = np.cumsum(window, axis=1)[:, :T] > 0.5
+        extra = np.minimum(most - self.own, self.staff)
+        short = (extra > 1e-9) & (np.arange(T)[None, :] >= earliest[:, None])
+        useful = short & admissible
+        days = np.where(useful.any(axis=1), T - 1 - np.argmax(useful[:, ::-1], axis=1), -1)
+        usable = np.ceil(np.where(short, extra, 0.0).max(axis=1, initial=0.0) - 1e-9)
+        usable = np.where(days >= 0, np.maximum(usable, 0.0), 0.0)
+        return days.astype(np.int64), usable
+
+    def measure_days(self) -> np.ndarray:
+        """The day each region's X_r is measured on: its last useful day D_r, or T-1 for a
+        region that could never use a unit (no rule requires it any)."""
+        days, _ = self.usefulness()
+        return np.where(days >= 0, days, self.days - 1)
 
     def total_units(self) -> float:
         """Every unit in the system: delivered plus the regions' own (largest on any day)."""

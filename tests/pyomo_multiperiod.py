@@ -266,11 +266,55 @@ def add_shipment_limits(m: pyo.ConcreteModel, data: MultiPeriodData) -> None:
     m.ship_count = pyo.Constraint(m.KD, rule=lambda _m, k, d: sum(per_day[k, d]) <= limit)
 
 
+def useful(data: MultiPeriodData) -> tuple[list[int], list[float]]:
+    """(D_r, U_r) per region, restated group by group from docs/multiperiod.md: day d is short
+    for r when the patients of r who could be in treatment on d (groups admissible by d whose
+    stay could still cover d) exceed own_{r,d} and staff_{r,d} > 0, from the first day a
+    shipment or transfer can arrive in r; D_r is the last short day on which a patient of r can
+    be admitted (-1: none), U_r = ceil(the largest
+    min(those patients - own, staff) over short days), 0 when D_r = -1."""
+    T = data.days
+    earliest = [T] * data.n  # the first day a shipment or transfer column can arrive
+    for k, r, d in zip(*ship_index(data), strict=True):
+        earliest[r] = min(earliest[r], int(d + data.ship_lead[k, r]))
+    for a, d in zip(*transfer_index(data), strict=True):
+        dst = int(data.arc_dst[a])
+        earliest[dst] = min(earliest[dst], int(d + data.arc_lead[a]))
+    most = [[0.0] * T for _ in range(data.n)]
+    admissible = [[False] * T for _ in range(data.n)]
+    for g in range(len(data.group_size)):
+        if data.group_size[g] <= 1e-12:
+            continue
+        r = int(data.group_region[g])
+        first = max(int(data.group_day[g]), 0)
+        last = 0 if data.group_day[g] < 0 else min(int(data.group_day[g]) + data.max_wait, T - 1)
+        for d in range(first, min(last + int(data.group_stay[g]), T)):
+            most[r][d] += float(data.group_size[g])
+        for d in range(first, last + 1):
+            admissible[r][d] = True
+    days, usable = [], []
+    for r in range(data.n):
+        day, top = -1, 0.0
+        for d in range(earliest[r], T):
+            extra = min(most[r][d] - float(data.own[r, d]), float(data.staff[r, d]))
+            if extra > 1e-9:
+                top = max(top, extra)
+                if admissible[r][d]:
+                    day = d
+        days.append(day)
+        usable.append(float(math.ceil(top - 1e-9)) if day >= 0 else 0.0)
+    return days, usable
+
+
 def add_fairness(
     m: pyo.ConcreteModel, data: MultiPeriodData, constraints: Sequence[ConstraintSpec]
 ) -> None:
-    """One block per active fairness constraint, on X_r = h_{r,T-1} - own_{r,T-1} (units
-    received net of units given, by the end of the horizon), with S = sum_{k,d} D_{k,d}:
+    """One block per active fairness constraint, on X_r = h_{r,D_r} - own_{r,D_r} (units
+    received net of units given, by the region's last useful day D_r, `useful`; T-1 for a
+    region that can never use a unit), with S = sum_{k,d} D_{k,d}. A region with U_r = 0
+    (it can never use a unit) has no floor and is no threshold member; floors and stop levels
+    are capped at U_r, the coverage gap's peak demands at c_r + U_r (regions whose capped peak
+    is 0 are outside it):
 
         floors (per_capita_floor, excess_per_capita_floor, coverage_floor,
         capacity_per_capita_floor, min_units):  X_r >= f_r   (f_r the single-period floor
@@ -285,10 +329,11 @@ def add_fairness(
     """
     labels = [c.label for c in constraints]
     m.fairness = pyo.Block(labels)
-    last = data.days - 1
+    days, usable = useful(data)
+    at = [d if d >= 0 else data.days - 1 for d in days]
 
     def received(r: int) -> Any:
-        return m.hand[r, last] - float(data.own[r, last])
+        return m.hand[r, at[r]] - float(data.own[r, at[r]])
 
     view = data.fairness_view()
     units = data.total_units()  # every unit in the system: own (largest on any day) + delivered
@@ -299,21 +344,27 @@ def add_fairness(
             continue
         if kind.floors is not None:
             floors = np.minimum(kind.floors(view, spec.options), view.staff_cap)
+            floors = np.minimum(floors, np.asarray(usable))
             rows = [r for r in range(data.n) if floors[r] > 0]
             block.lower = pyo.Constraint(
                 rows, rule=lambda _b, r, f=floors: received(r) >= float(f[r])
             )
         elif spec.kind == "max_coverage_gap":
             gap = float(spec.options["gap"])
-            demand = [r for r in range(data.n) if data.peak_demand[r] > 0]
+            capped = [
+                min(float(data.peak_demand[r]), float(data.capacity[r]) + usable[r])
+                for r in range(data.n)
+            ]
+            peak = {r: capped[r] for r in range(data.n) if capped[r] > 0}
+            demand = sorted(peak)
             if not demand:
                 continue
-            big_m = {r: (data.capacity[r] + units) / data.peak_demand[r] for r in demand}
+            big_m = {r: (data.capacity[r] + units) / peak[r] for r in demand}
             block.min_coverage = pyo.Var(bounds=(0.0, 1.0))
             block.all_near_full = pyo.Var(domain=pyo.Binary)
 
-            def cov(r: int) -> Any:
-                return (float(data.capacity[r]) + received(r)) / float(data.peak_demand[r])
+            def cov(r: int, peak: dict = peak) -> Any:
+                return (float(data.capacity[r]) + received(r)) / peak[r]
 
             def upper(b: Any, r: int, gap: float = gap, big_m: dict = big_m) -> Any:
                 return cov(r) <= b.min_coverage + gap + float(big_m[r]) * b.all_near_full
@@ -322,7 +373,7 @@ def add_fairness(
             block.upper = pyo.Constraint(demand, rule=upper)
             block.switch = pyo.Constraint(expr=block.min_coverage + gap >= block.all_near_full)
         elif spec.kind == "threshold":
-            add_horizon_threshold(block, data, spec, received)
+            add_horizon_threshold(block, data, spec, received, usable)
         elif spec.kind == "max_share_of_supply":
             cap = math.floor(float(spec.options["share"]) * data.supply + FLOOR_EPS)
             block.upper = pyo.Constraint(
@@ -333,12 +384,12 @@ def add_fairness(
 
 
 def add_horizon_threshold(
-    block: Any, data: MultiPeriodData, spec: ConstraintSpec, received: Any
+    block: Any, data: MultiPeriodData, spec: ConstraintSpec, received: Any, usable: list[float]
 ) -> None:
-    """The paper's threshold rule on X_r (`received(r)`): members T = {r : index_r >= tau}
-    receive net units in proportion to w_r = (E_r / pop_r) / max_T (E / pop) within one unit,
-    for one common lambda in [0, lambda_max], or have reached their stop level
-    q_r = min(cap_r, ceil(E_r)):
+    """The paper's threshold rule on X_r (`received(r)`): members T = {r : index_r >= tau,
+    U_r > 0} receive net units in proportion to w_r = (E_r / pop_r) / max_T (E / pop) within
+    one unit, for one common lambda in [0, lambda_max], or have reached their stop level
+    q_r = min(cap_r, ceil(E_r), U_r):
 
         X_r <= lambda w_r + s_r,   X_r >= lambda w_r - s_r - M_r k_r,   X_r >= q_r k_r,
 
@@ -346,7 +397,9 @@ def add_horizon_threshold(
     every unit in the system; lambda_max = (every unit + 1) / min_{w > 0} w, M_r = lambda_max w_r.
     """
     view = data.fairness_view()
-    members = [int(r) for r in np.nonzero(threshold_members(view, spec.options))[0]]
+    members = [
+        int(r) for r in np.nonzero(threshold_members(view, spec.options))[0] if usable[r] > 0
+    ]
     per_capita = view.excess_demand / view.population
     if len(members) <= 1 or float(per_capita[members].max()) <= 0:
         return
@@ -355,7 +408,9 @@ def add_horizon_threshold(
     w = {r: float(per_capita[r] / scale) for r in members}
     s = {r: (1.0 - THRESHOLD_SLACK) if w[r] > 0 else 0.0 for r in members}
     stop = {
-        r: float(min(view.staff_cap[r], math.ceil(view.excess_demand[r] - FLOOR_EPS)))
+        r: float(
+            min(view.staff_cap[r], math.ceil(view.excess_demand[r] - FLOOR_EPS), usable[r])
+        )
         for r in members
     }
     lambda_max = (units + 1.0) / min(v for v in w.values() if v > 0)

@@ -130,7 +130,10 @@ def _threshold(block: pyo.Block, m: pyo.ConcreteModel, data: RegionalData, spec:
     if scale <= 0:
         return
     w = {data.regions[i]: float(per_capita[i] / scale) for i in idx}
-    lambda_max = (data.supply + 1.0) / min(v for v in w.values() if v > 0)
+    # lambda never needs to pass the level at which every member's upper row holds for any
+    # x_r <= min(cap_r, S)
+    cap = {data.regions[i]: min(float(data.staff_cap[i]), float(data.supply)) for i in idx}
+    lambda_max = max((cap[r] + 1.0) / v for r, v in w.items() if v > 0)
     block.lam = pyo.Var(bounds=(0.0, lambda_max))
     regions = list(w)
     slack = 1.0 - THRESHOLD_SLACK

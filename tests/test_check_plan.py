@@ -356,7 +356,7 @@ def test_a_region_without_a_floor_may_give_units_away(world: Path, tmp_path: Pat
     short = check_plan(inst, write_plan(tmp_path, ["admit,0,A,A,2,0,"]), ["min_units:units=1"])
     [violation] = short.violations
     assert violation["message"] == (
-        "min_units(units=1): B receives 0 units net by the last day, floor 1"
+        "min_units(units=1): B receives 0 units net by day 3 (its last useful day), floor 1"
     )
 
 
@@ -383,9 +383,9 @@ def test_the_threshold_is_checked(tmp_path: Path) -> None:
     [violation] = greedy.violations
     assert violation["rule"] == "fairness"
     assert violation["message"] == (
-        "threshold(tau=0, index=rai): units net by the last day are not in proportion to "
-        "excess demand per capita: A receives 4 (w = 1.0000), so lambda >= 3.0000, but B "
-        "receives 0 (w = 1.0000, stop level 4 not reached), so lambda <= 1.0000"
+        "threshold(tau=0, index=rai): units net by each member's last useful day are not in "
+        "proportion to excess demand per capita: A receives 4 (w = 1.0000), so lambda >= "
+        "3.0000, but B receives 0 (w = 1.0000, stop level 4 not reached), so lambda <= 1.0000"
     )
     even = check_plan(inst, write_plan(tmp_path, ["ship,0,D,A,2,1,", "ship,0,D,B,2,1,"]), rule)
     assert even.ok, even.violations

@@ -14,7 +14,8 @@ handles to what it built, plus the few things the rounding method asks of every 
 * `complete(received, values)`: set the family's own integer columns in a whole plan (the stop
   binaries of threshold) from the units each region receives.
 
-Symbols: X_r units received net by the end of the horizon (h_{r,T-1} - own_{r,T-1}), f_r a floor.
+Symbols: X_r units received net by the region's last useful day D_r (h_{r,D_r} - own_{r,D_r};
+T-1 for a region that can never use a unit: MultiPeriodData.usefulness), f_r a floor.
 """
 
 from __future__ import annotations
@@ -108,9 +109,11 @@ def horizon_floors(
     spec: ConstraintSpec,
 ) -> np.ndarray:
     """f_r over the horizon: the single-period floor computed with supply S (every unit the
-    depots receive), clipped at the staff cap."""
+    depots receive), clipped at the staff cap and at U_r, the most units the region can use
+    at once (0 for a region that can never use one: no floor; MultiPeriodData.usefulness)."""
     view = data.fairness_view()
-    return np.minimum(floors(view, spec.options), view.staff_cap)
+    _, usable = data.usefulness()
+    return np.minimum(np.minimum(floors(view, spec.options), view.staff_cap), usable)
 
 
 @dataclass
@@ -131,14 +134,15 @@ def horizon_floor(
 ) -> Callable[[PlanBuilder, MultiPeriodData, ConstraintSpec], HorizonFamily]:
     """The horizon family of a floor kind, from its single-period `floors` function:
 
-    X_r >= f_r  (h_{r,T-1} >= own_{r,T-1} + f_r),  r with f_r > 0.
+    X_r >= f_r  (h_{r,D_r} >= own_{r,D_r} + f_r, on the region's last useful day D_r),
+    r with f_r > 0.
     """
 
     def horizon(m: PlanBuilder, data: MultiPeriodData, spec: ConstraintSpec) -> HorizonFamily:
         f = horizon_floors(data, floors, spec)
         where = np.flatnonzero(f > 0)
-        rows = m.add_rows(len(where), m.own_last[where] + f[where], INF)
-        m.add(rows, m.last_hand[where], 1.0)
+        rows = m.add_rows(len(where), m.own_measured[where] + f[where], INF)
+        m.add(rows, m.measured_hand[where], 1.0)
         return FloorFamily(spec.label, data.n, rows, floors=f)
 
     horizon.__doc__ = horizon_floor.__doc__

@@ -24,12 +24,20 @@ if TYPE_CHECKING:
     from models.regional import RegionalBuilder, RegionalData
 
 
+def coverage_peak(data: MultiPeriodData) -> np.ndarray:
+    """P_r over the horizon: the peak demand, capped at what the region can use,
+    min(P_r, c_r + U_r) (MultiPeriodData.usefulness): full coverage never asks for units
+    nobody can use. A region that can never use a unit is fully covered by its own units
+    (0 when it has none: then, like P_r = 0, it is not in the rule)."""
+    _, usable = data.usefulness()
+    return np.minimum(data.peak_demand, data.capacity + usable)
+
+
 def coverage_big_m(data: MultiPeriodData) -> np.ndarray:
     """M_r >= (c_r + X_r) / P_r for any plan: X_r is at most every unit in the system."""
+    peak = coverage_peak(data)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(
-            data.peak_demand > 0, (data.capacity + data.total_units()) / data.peak_demand, 0.0
-        )
+        return np.where(peak > 0, (data.capacity + data.total_units()) / peak, 0.0)
 
 
 @dataclass
@@ -78,28 +86,30 @@ class CoverageGapFamily(HorizonFamily):
 def horizon_coverage_gap(
     m: PlanBuilder, data: MultiPeriodData, spec: ConstraintSpec
 ) -> HorizonFamily:
-    """y_r = (c_r + X_r) / P_r over {r : P_r > 0}, M_r = (c_r + every unit in the system) / P_r:
+    """y_r = (c_r + X_r) / P_r over {r : P_r > 0}, P_r capped at what r can use
+    (`coverage_peak`), X_r measured on r's last useful day, M_r = (c_r + every unit) / P_r:
 
         m_cov <= y_r,   y_r <= m_cov + gap + M_r z,   m_cov + gap >= z,
 
-    m_cov in [0, 1], z binary; and the cut rows h_{r,T-1} >= own_{r,T-1} + ceil((1 - gap) P_r -
+    m_cov in [0, 1], z binary; and the cut rows h_{r,D_r} >= own_{r,D_r} + ceil((1 - gap) P_r -
     c_r), valid only when z = 1 (m_cov >= 1 - gap) and X_r whole: built switched off, switched
     on in the rounding method's z = 1 branch.
     """
     gap = float(spec.options["gap"])
-    where = np.flatnonzero(data.peak_demand > 0)
+    peak = coverage_peak(data)
+    where = np.flatnonzero(peak > 0)
     family = CoverageGapFamily(
-        spec.label, data.n, gap=gap, peak_demand=data.peak_demand, capacity=data.capacity
+        spec.label, data.n, gap=gap, peak_demand=peak, capacity=data.capacity
     )
     if not len(where):
         return family
     start = m.num_rows
     mc = m.add_columns(1, 0.0, 1.0)
     z = m.add_columns(1, 0.0, 1.0, integer=True)
-    P = data.peak_demand[where]
-    base = (data.capacity[where] - m.own_last[where]) / P
+    P = peak[where]
+    base = (data.capacity[where] - m.own_measured[where]) / P
     big_m = coverage_big_m(data)[where]
-    hands = m.last_hand[where]
+    hands = m.measured_hand[where]
     low = m.add_rows(len(where), -INF, base)
     m.add(low, np.repeat(mc, len(where)), 1.0)
     m.add(low, hands, -1.0 / P)
@@ -112,7 +122,7 @@ def horizon_coverage_gap(
     m.add(switch, mc, -1.0)
     family.rows = np.arange(start, m.num_rows, dtype=np.int64)
     whole = np.ceil((1.0 - gap) * P - data.capacity[where] - 1e-9)
-    cut = m.add_rows(len(where), m.own_last[where] + whole, INF)
+    cut = m.add_rows(len(where), m.own_measured[where] + whole, INF)
     m.add(cut, hands, 1.0)
     family.cut_rows = cut
     family.columns = np.concatenate([mc, z])

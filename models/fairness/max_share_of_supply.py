@@ -43,11 +43,11 @@ class ShareCapFamily(HorizonFamily):
 def horizon_share_cap(
     m: PlanBuilder, data: MultiPeriodData, spec: ConstraintSpec
 ) -> HorizonFamily:
-    """X_r <= floor(share * S) (h_{r,T-1} <= own_{r,T-1} + floor(share * S)) for every r,
+    """X_r <= floor(share * S) (h_{r,D_r} <= own_{r,D_r} + floor(share * S)) for every r,
     S every unit delivered over the horizon."""
     cap = ceiling(float(spec.options["share"]), float(data.supply))
-    rows = m.add_rows(data.n, -INF, m.own_last + cap)
-    m.add(rows, m.last_hand, 1.0)
+    rows = m.add_rows(data.n, -INF, m.own_measured + cap)
+    m.add(rows, m.measured_hand, 1.0)
     return ShareCapFamily(spec.label, data.n, rows, cap=cap)
 
 

@@ -44,6 +44,17 @@ def threshold_members(data: RegionalData, params: Mapping[str, Any]) -> np.ndarr
     return np.asarray(values >= float(params["tau"]) - FLOOR_EPS)
 
 
+def threshold_lambda_max(weight: np.ndarray, cap: np.ndarray, supply: float) -> float:
+    """The largest lambda a threshold needs: max over members with w_r > 0 of
+    (min(cap_r, S) + 1) / w_r. x_r <= min(cap_r, S) in every plan, so at that lambda every
+    upper row x_r <= lambda w_r + s holds, and lowering lambda only relaxes the lower rows:
+    any solution with a larger lambda stays one with lambda there (same x). It bounds the
+    big-M of the lower rows, M_r = lambda_max w_r, by the units a member can hold."""
+    positive = weight > 0
+    reach = np.minimum(cap[positive], supply) + 1.0
+    return float((reach / weight[positive]).max())
+
+
 def _largest_rai(data: RegionalData) -> float:
     """The frontier's natural top: the largest RAI."""
     return float(data.rai.max())
@@ -52,8 +63,9 @@ def _largest_rai(data: RegionalData) -> float:
 @dataclass(frozen=True)
 class HorizonThreshold:
     """The numbers of threshold(tau, index) over the horizon, on X_r (docs/multiperiod.md):
-    members T = {r : index_r >= tau} (regions.csv values, the single-period index), weights
-    w_r = (E_r / pop_r) / max_T (E / pop), stop levels q_r = min(cap_r, ceil(E_r)), the
+    members T = {r : index_r >= tau and U_r > 0} (regions.csv values, the single-period index;
+    U_r the most units r can use at once), weights w_r = (E_r / pop_r) / max_T (E / pop), stop
+    levels q_r = min(cap_r, ceil(E_r), U_r), the
     members that can stop (q_r below every unit in the system), lambda_max and the big-M of
     the lower rows, M_r = lambda_max w_r."""
 
@@ -82,10 +94,13 @@ class HorizonThreshold:
 
 
 def horizon_threshold(data: MultiPeriodData, spec: ConstraintSpec) -> HorizonThreshold:
-    """threshold(tau, index) on the units received net by the last day (X_r := x_r, supply:
-    every unit in the system, since transfers can bring a member more than the depots hold)."""
+    """threshold(tau, index) on the units received net by each member's last useful day D_r
+    (X_r := x_r, supply: every unit in the system, since transfers can bring a member more than
+    the depots hold). A region that can never use a unit is no member; stop levels are capped
+    at U_r, the most units the region can use at once (MultiPeriodData.usefulness)."""
     view = data.fairness_view()
-    members = np.nonzero(threshold_members(view, spec.options))[0]
+    _, usable = data.usefulness()
+    members = np.nonzero(threshold_members(view, spec.options) & (usable > 0))[0]
     per_capita = view.excess_demand / view.population
     scale = float(per_capita[members].max()) if len(members) else 0.0
     if len(members) <= 1 or scale <= 0:
@@ -93,6 +108,7 @@ def horizon_threshold(data: MultiPeriodData, spec: ConstraintSpec) -> HorizonThr
         return HorizonThreshold(members[:0], empty, empty, empty.astype(bool), 0.0)
     weight = per_capita[members] / scale
     stop = np.minimum(view.staff_cap[members], np.ceil(view.excess_demand[members] - FLOOR_EPS))
+    stop = np.minimum(stop, usable[members])
     units = data.total_units()
     positive = weight[weight > 0]
     return HorizonThreshold(
@@ -108,8 +124,8 @@ def horizon_threshold(data: MultiPeriodData, spec: ConstraintSpec) -> HorizonThr
 class ThresholdAxis:
     """The lambda axis of one threshold for the rounding method's lambda search (models/
     fairness/horizon.py, `LambdaAxis`): member r must stop exactly when lambda >= b_r =
-    (q_r + s_r) / w_r; `low_rows` hold h_{r,T-1} >= own + ceil(min(a w_r - s_r, q_r)),
-    `high_rows` h_{r,T-1} <= own + floor(b w_r + s_r) for a node [a, b]."""
+    (q_r + s_r) / w_r; `low_rows` hold h_{r,D_r} >= own + ceil(min(a w_r - s_r, q_r)),
+    `high_rows` h_{r,D_r} <= own + floor(b w_r + s_r) for a node [a, b]."""
 
     lam: np.ndarray
     stopped: np.ndarray
@@ -118,7 +134,7 @@ class ThresholdAxis:
     rule: HorizonThreshold
     low_rows: np.ndarray
     high_rows: np.ndarray
-    own_last: np.ndarray  # own_{r,T-1} per member
+    own_measured: np.ndarray  # own_{r,D_r} per member
 
     @property
     def node_rows(self) -> np.ndarray:
@@ -129,8 +145,8 @@ class ThresholdAxis:
         low, _ = self.rule.limits(a)
         _, high = self.rule.limits(b)
         inf = np.full(len(low), np.inf)
-        lower = np.concatenate([self.own_last + low, -inf])
-        upper = np.concatenate([inf, self.own_last + high])
+        lower = np.concatenate([self.own_measured + low, -inf])
+        upper = np.concatenate([inf, self.own_measured + high])
         return self.node_rows, lower, upper
 
 
@@ -194,7 +210,7 @@ def horizon_rule(m: PlanBuilder, data: MultiPeriodData, spec: ConstraintSpec) ->
     lam = np.repeat(lam_col, count)
     stoppable = np.nonzero(rule.stoppable)[0]
     k = m.add_columns(len(stoppable), 0.0, 1.0, integer=True)
-    hands, base = m.last_hand[where], m.own_last[where]
+    hands, base = m.measured_hand[where], m.own_measured[where]
     up = m.add_rows(count, -INF, base + rule.slack)
     m.add(up, hands, 1.0)
     m.add(up, lam, -rule.weight)
@@ -226,7 +242,7 @@ def horizon_rule(m: PlanBuilder, data: MultiPeriodData, spec: ConstraintSpec) ->
         rule=rule,
         low_rows=node_low,
         high_rows=node_high,
-        own_last=data.own[where, data.days - 1],
+        own_measured=m.own_measured[where],
     )
     return family
 
@@ -271,6 +287,12 @@ def add_threshold(m: RegionalBuilder, data: RegionalData, params: Mapping[str, A
     whole excess demand: units beyond need save no one). With binary k_r (only when q_r < S):
     x_r >= q_r k_r and x_r >= lambda w_r - (1 - delta) - M_r k_r, M_r = lambda_max w_r.
     Regions below tau are left to the lives objective.
+
+    Scaling (the matrix spanned 2e-3..1.5e7 on 1,500 regions, and HiGHS overran its clock):
+    lambda_max = max_{T, w > 0} (min(cap_r, S) + 1) / w_r (`threshold_lambda_max`), not
+    (S + 1) / min w: the big-M and lambda's bound fall to 5.2e4 there. (Scaling lambda's
+    column by w_min as well made HiGHS's heuristics find a worse allocation in 10 and 30 s on
+    that instance: BENCHMARKS.md.)
     """
     members = np.flatnonzero(threshold_members(data, params))
     if len(members) <= 1:
@@ -280,7 +302,7 @@ def add_threshold(m: RegionalBuilder, data: RegionalData, params: Mapping[str, A
     if scale <= 0:
         return
     w = per_capita[members] / scale
-    lambda_max = (data.supply + 1.0) / float(w[w > 0].min())
+    lambda_max = threshold_lambda_max(w, data.staff_cap[members], float(data.supply))
     lam = m.add_columns(1, 0.0, lambda_max)[0]
     slack = 1.0 - THRESHOLD_SLACK
     x = m.x[members]

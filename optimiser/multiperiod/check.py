@@ -19,6 +19,7 @@ import pandas as pd
 from optimiser.constraints import ConstraintSpec, to_specs
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.checks import checked_kinds, fairness_violations
+from optimiser.multiperiod.checks._common import Useful, parked_units
 from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.results import CheckResult, PlanResult
@@ -134,6 +135,10 @@ def check_plan(
     regions["net_received"] = sim.net_received
     regions["shortfall"] = sim.shortfall.sum(axis=1)
     regions["units_on_hand_last_day"] = sim.on_hand[:, T - 1]
+    # when each region can use a unit, and the units it keeps where they treat no one
+    useful = Useful.of(instance)
+    regions["last_useful_day"] = useful.day.astype(float)  # -1: it can never use a unit
+    regions["units_parked_after_last_useful_day"] = parked_units(instance, sim)
     s = instance.settings
     return CheckResult(
         instance=instance.name,

@@ -339,8 +339,8 @@ class PlanEngine:
 
     def conflict_numbers(self, core: Sequence[ConstraintSpec]) -> str:
         """The constraints of `core` and the numbers that conflict: for floors, the units
-        they need net by day T-1, the largest regions, and the units delivered in time to
-        arrive by day T-1."""
+        they need net by each region's last useful day, the largest regions, and the units
+        delivered in time to arrive by day T-1."""
         labels = " and ".join(c.label for c in core)
         d = self.data
         T = d.days
@@ -358,8 +358,8 @@ class PlanEngine:
             verb = "needs" if len(core) == 1 else "together need"
             largest = largest_needs(d.regions, need)
             return (
-                f"infeasible: {labels} {verb} {int(need.sum()):,} units received net by the end of "
-                f"the horizon ({largest}), but {d.supply:,} units are delivered, "
+                f"infeasible: {labels} {verb} {int(need.sum()):,} units received net by each "
+                f"region's last useful day ({largest}), but {d.supply:,} units are delivered, "
                 f"{in_time:,.0f} of them early enough to reach a region by day {T - 1}"
             )
         return (

@@ -87,6 +87,7 @@ class Simulation:
     greedy: bool  # admissions chosen by the simulation (the plan had no admit rows)
     # (home region, region treating, day, cohort arrival day, patients) of every admission
     admissions: list[tuple[int, int, int, int, float]] = field(default_factory=list)
+    arrived: np.ndarray | None = None  # units arriving in region r on day d (ship, transfer)
 
     @property
     def shortfall(self) -> np.ndarray:
@@ -163,6 +164,7 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
     admitted = np.zeros((n, T))
     lost = np.zeros((n, T))
     on_hand = np.zeros((n, T))
+    arrived = np.zeros((n, T))  # units arriving by shipment or transfer
     survivors_by_region = np.zeros(n)
     admissions: list[tuple[int, int, int, int, float]] = []
     waiting: list[dict[int, list[float]]] = [{} for _ in range(n)]  # r -> e -> [remaining, stay]
@@ -222,6 +224,7 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
         stock += deliveries[:, d]
         for r, u in in_transit.pop(d, []):
             on_hand_now[r] += u
+            arrived[r, d] += u
         for r, e, stay, size in arriving.get(d, []):
             waiting[r][e] = [size, stay]
         if d == 0:
@@ -444,6 +447,7 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
         net_received=on_hand[:, T - 1] - own[:, T - 1],
         greedy=not has_admissions,
         admissions=admissions,
+        arrived=arrived,
     )
 
 

@@ -1,11 +1,12 @@
-"""max_share_of_supply(share): X_r <= floor(share S), S every unit delivered over the horizon."""
+"""max_share_of_supply(share): X_r <= floor(share S), S every unit delivered over the horizon,
+X_r on the region's last useful day (the last day for a region that can never use a unit)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from optimiser.multiperiod.checks import FairnessSpec, checker
-from optimiser.multiperiod.checks._common import FLOOR_EPS, MAX_LISTED, Numbers
+from optimiser.multiperiod.checks._common import FLOOR_EPS, MAX_LISTED, Numbers, Useful
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.simulate import TOL, Simulation, Violation
 
@@ -14,15 +15,17 @@ from optimiser.multiperiod.simulate import TOL, Simulation, Violation
 def check(instance: MultiPeriodInstance, sim: Simulation, spec: FairnessSpec) -> list[Violation]:
     share = float(spec.options["share"])
     cap = float(np.floor(share * Numbers.of(instance).S + FLOOR_EPS))
-    received = sim.net_received
+    useful = Useful.of(instance)
+    received = useful.received(instance, sim)
+    at = useful.measure_day(instance.days)
     over = np.nonzero(received > cap + TOL)[0]
     regions = list(instance.regions)
     last = instance.days - 1
     out = [
         Violation(
             "fairness",
-            last,
-            f"{spec.label}: {regions[r]} receives {received[r]:g} units net by the last day, "
+            int(at[r]),
+            f"{spec.label}: {regions[r]} receives {received[r]:g} units net by day {at[r]}, "
             f"more than {share:g} of the {Numbers.of(instance).S:g} delivered ({cap:g})",
         )
         for r in over[:MAX_LISTED]

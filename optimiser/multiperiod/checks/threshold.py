@@ -1,11 +1,12 @@
-"""threshold(tau, index): the paper's threshold rule on X_r, the units received net by the last
-day, from its definition.
+"""threshold(tau, index): the paper's threshold rule on X_r, the units received net by each
+member's last useful day D_r, from its definition.
 
-The members T = {r : index_r >= tau} (regions.csv values; index rai, RAI / max RAI, E_r, or E_r
-per 100,000) must admit one lambda >= 0 with, for every member, X_r <= lambda w_r + s and
-(X_r >= lambda w_r - s or X_r >= q_r), where w_r = (E_r / pop_r) / max_T (E / pop),
-q_r = min(cap_r, ceil(E_r)) and s = 1 - 1e-5 (X_r = 0 where w_r = 0). Each member gives an
-interval of lambda; the rule holds when they meet.
+The members T = {r : index_r >= tau, U_r > 0} (regions.csv values; index rai, RAI / max RAI,
+E_r, or E_r per 100,000; U_r the most units r can use at once, `Useful`) must admit one
+lambda >= 0 with, for every member, X_r <= lambda w_r + s and (X_r >= lambda w_r - s or
+X_r >= q_r), where w_r = (E_r / pop_r) / max_T (E / pop), q_r = min(cap_r, ceil(E_r), U_r) and
+s = 1 - 1e-5 (X_r = 0 where w_r = 0). Each member gives an interval of lambda; the rule holds
+when they meet.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 import numpy as np
 
 from optimiser.multiperiod.checks import FairnessSpec, checker
-from optimiser.multiperiod.checks._common import FLOOR_EPS, Numbers
+from optimiser.multiperiod.checks._common import FLOOR_EPS, Numbers, Useful
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.simulate import TOL, Simulation, Violation
 
@@ -24,7 +25,8 @@ WITHIN_ONE_UNIT = 1.0 - 1e-5  # |X_r - lambda w_r| <= this (strictly below one u
 
 @checker("threshold")
 def check(instance: MultiPeriodInstance, sim: Simulation, spec: FairnessSpec) -> list[Violation]:
-    broken = threshold_violation(instance, sim.net_received, spec)
+    useful = Useful.of(instance)
+    broken = threshold_violation(instance, useful.received(instance, sim), spec, useful)
     return (
         []
         if broken is None
@@ -32,13 +34,9 @@ def check(instance: MultiPeriodInstance, sim: Simulation, spec: FairnessSpec) ->
     )
 
 
-def threshold_violation(
-    instance: MultiPeriodInstance, net_received: np.ndarray, spec: FairnessSpec
-) -> str | None:
-    """None when the rule holds for the units received net `net_received`, else why not,
-    naming the two members whose intervals of lambda do not meet."""
+def members_by_index(instance: MultiPeriodInstance, spec: FairnessSpec) -> np.ndarray:
+    """Regions whose index is at least tau (a mask), before usefulness."""
     n = Numbers.of(instance)
-    regions = list(instance.regions)
     E, pop, rai = n.E, n.pop, n.rai
     index = str(spec.options.get("index", "rai"))
     values = {
@@ -47,12 +45,29 @@ def threshold_violation(
         "excess_demand": E,
         "excess_per_100k": E / pop * 100_000,
     }[index]
-    members = np.nonzero(values >= float(spec.options["tau"]) - FLOOR_EPS)[0]
+    return np.asarray(values >= float(spec.options["tau"]) - FLOOR_EPS)
+
+
+def threshold_violation(
+    instance: MultiPeriodInstance,
+    net_received: np.ndarray,
+    spec: FairnessSpec,
+    useful: Useful | None = None,
+) -> str | None:
+    """None when the rule holds for the units received net `net_received` (each region's X_r
+    on its last useful day), else why not, naming the two members whose intervals of lambda
+    do not meet. Members: index_r >= tau and able to use a unit (U_r > 0); stop levels capped
+    at U_r."""
+    useful = useful or Useful.of(instance)
+    n = Numbers.of(instance)
+    regions = list(instance.regions)
+    E, pop = n.E, n.pop
+    members = np.nonzero(members_by_index(instance, spec) & (useful.usable > 0))[0]
     per_capita = E / pop
     if len(members) <= 1 or float(per_capita[members].max()) <= 0:
         return None
     w = per_capita / float(per_capita[members].max())
-    stop = np.minimum(n.cap, np.ceil(E - FLOOR_EPS))
+    stop = np.minimum(np.minimum(n.cap, np.ceil(E - FLOOR_EPS)), useful.usable)
     X = np.round(net_received, 6)
     low, high = 0.0, math.inf  # the lambdas every member allows so far
     low_by, high_by = None, None
@@ -62,7 +77,7 @@ def threshold_violation(
             if abs(X[r]) > TOL:
                 return (
                     f"{name} has no excess demand per capita (w = 0), so it must receive 0 units "
-                    f"net by the last day; it receives {X[r]:g}"
+                    f"net by its last useful day; it receives {X[r]:g}"
                 )
             continue
         at_least = (X[r] - WITHIN_ONE_UNIT) / w[r]
@@ -76,7 +91,8 @@ def threshold_violation(
         return None
     assert low_by is not None and high_by is not None
     return (
-        f"units net by the last day are not in proportion to excess demand per capita: "
+        f"units net by each member's last useful day are not in proportion to excess demand "
+        f"per capita: "
         f"{regions[low_by]} receives {X[low_by]:g} (w = {w[low_by]:.4f}), so lambda >= "
         f"{low:.4f}, but {regions[high_by]} receives {X[high_by]:g} (w = {w[high_by]:.4f}, "
         f"stop level {stop[high_by]:g} not reached), so lambda <= {high:.4f}"

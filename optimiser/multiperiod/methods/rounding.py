@@ -30,7 +30,7 @@ from optimiser.multiperiod.methods.base import (
     Task,
     relative_gap,
 )
-from optimiser.multiperiod.methods.whole import round_movements, units_on_hand
+from optimiser.multiperiod.methods.whole import measured, round_movements, units_on_hand
 from optimiser.solver import MatrixHighsModel, SolveStatus
 
 
@@ -247,7 +247,7 @@ class RoundingMethod:
 
     def complete(self, task: Task, movements: np.ndarray) -> None:
         """Each active family's own integer columns in the whole plan `movements`, from the
-        units each region receives net by the last day (threshold's stop binaries)."""
+        units each region receives net by its last useful day (threshold's stop binaries)."""
         s = self.setting
         p, d = s.model, s.data
         received: np.ndarray | None = None
@@ -256,5 +256,5 @@ class RoundingMethod:
                 continue
             if received is None:
                 hands = units_on_hand(p, d, movements[p.ship.cols], movements[p.transfer.cols])
-                received = hands[:, d.days - 1] - d.own[:, d.days - 1]
+                received = measured(d, hands)
             family.complete(received, movements)

@@ -30,7 +30,7 @@ def round_movements(
     within half a unit of the LP at every day). Then, day by day: a depot ships at most what it
     holds and at most M shipments (the largest kept); a region sends at most what it holds above
     donor protection (cuts go first where rounding went up most). Last, the units each region
-    receives net by the last day, X_r, are brought within the fairness limits
+    receives net by its last useful day, X_r, are brought within the fairness limits
     lower_r <= X_r <= upper_r (-inf / +inf: no limit; docs/multiperiod.md, "Fairness over the
     horizon"): a region below `lower` gets the missing units (`_top_up`), a region above `upper`
     gives back units it was sent (`_trim`).
@@ -86,9 +86,8 @@ def round_movements(
     high = np.full(n, np.inf) if upper is None else upper
     if np.any(np.isfinite(high)):
         _trim(p, d, rs, rt, low, high)
-        hand = units_on_hand(p, d, rs, rt)[:, T - 1]
     if np.any(np.isfinite(low)):
-        _top_up(p, d, rs, rt, hand, low)
+        _top_up(p, d, rs, rt, low)
     out[p.ship.cols] = rs
     out[p.transfer.cols] = rt
     if len(p.uses):
@@ -111,6 +110,14 @@ def units_on_hand(p: PlanModel, d: MultiPeriodData, rs: np.ndarray, rt: np.ndarr
     return np.cumsum(change, axis=1)
 
 
+def measured(d: MultiPeriodData, hands: np.ndarray) -> np.ndarray:
+    """X_r: units on hand net of the region's own on its measure day (its last useful day,
+    MultiPeriodData.measure_days), from units on hand per region and day."""
+    day = d.measure_days()
+    rows = np.arange(d.n)
+    return hands[rows, day] - d.own[rows, day]
+
+
 def _trim(
     p: PlanModel,
     d: MultiPeriodData,
@@ -119,20 +126,22 @@ def _trim(
     lower: np.ndarray,
     upper: np.ndarray,
 ) -> None:
-    """Regions receiving more than `upper` net by the last day give back units they were sent:
+    """Regions receiving more than `upper` net by their measure day give back units they were
+    sent (arriving by that day):
     their latest depot shipments first (the units stay in the depot), then transfers into them
     (the donor keeps its units, if that keeps the donor within its own `upper`), never below
     `lower` nor below donor protection on any later day."""
     sk, sr, sd = p.ship.depot, p.ship.region, p.ship.day
     ta, td = p.transfer.lane, p.transfer.day
-    T, B = d.days, d.batch_size
+    B = d.batch_size
     hands = units_on_hand(p, d, rs, rt)
-    X = hands[:, T - 1] - d.own[:, T - 1]
+    X = measured(d, hands)
+    at = d.measure_days()
     # the least a region holds: donor protection, and the units of patients on them since
     # the start
     keep = np.maximum(d.donor_share * d.own, d.held_units())
     for r in np.nonzero(X - upper > 1e-9)[0]:
-        ships = np.nonzero((sr == r) & (rs > 0))[0]
+        ships = np.nonzero((sr == r) & (rs > 0) & (sd + d.ship_lead[sk, sr] <= at[r]))[0]
         arrive = sd[ships] + d.ship_lead[sk[ships], r]
         order = np.argsort(-arrive, kind="stable")
         for i, a in zip(ships[order], arrive[order], strict=True):
@@ -144,16 +153,17 @@ def _trim(
                 X[r] -= B
         if not len(ta):
             continue
-        ins = np.nonzero((d.arc_dst[ta] == r) & (rt > 0))[0]
+        ins = np.nonzero((d.arc_dst[ta] == r) & (rt > 0) & (td + d.arc_lead[ta] <= at[r]))[0]
         arrive = td[ins] + d.arc_lead[ta[ins]]
         order = np.argsort(-arrive, kind="stable")
         for i, a in zip(ins[order], arrive[order], strict=True):
             q = int(d.arc_src[ta[i]])
+            back = 1 if td[i] <= at[q] else 0  # the donor's X_q counts the unit it keeps
             while (
                 rt[i] > 0
                 and X[r] - upper[r] > 1e-9
                 and X[r] - 1 >= lower[r] - 1e-9
-                and X[q] + 1 <= upper[q] + 1e-9
+                and X[q] + back <= upper[q] + 1e-9
             ):
                 if np.any(hands[r, a:] - 1 < keep[r, a:] - 1e-9):
                     break
@@ -161,7 +171,7 @@ def _trim(
                 hands[r, a:] -= 1
                 hands[q, td[i] :] += 1
                 X[r] -= 1
-                X[q] += 1
+                X[q] += back
 
 
 def _top_up(
@@ -169,13 +179,13 @@ def _top_up(
     d: MultiPeriodData,
     rs: np.ndarray,
     rt: np.ndarray,
-    hand: np.ndarray,
     floors: np.ndarray,
 ) -> None:
     """Regions below their fairness lower limits after rounding (`floors`, -inf where there is
     none: a region without a floor may give units away) get the missing units: first from
-    depot stock nobody uses (dispatched as late as still arrives in time), then by moving a
-    batch from a region above its limit that can spare it to the same or a later day."""
+    depot stock nobody uses (dispatched as late as still arrives by the region's measure day,
+    its last useful day), then by moving a batch from a region above its limit that can spare
+    it to the same or a later day (arriving by that day)."""
     sk, sr, sd = p.ship.depot, p.ship.region, p.ship.day
     T, B = d.days, d.batch_size
     lane = {
@@ -188,10 +198,11 @@ def _top_up(
         return np.cumsum(d.deliveries - shipped, axis=1)
 
     stock = stock_now()
-    missing = floors - (hand - d.own[:, T - 1])
+    at = d.measure_days()
+    missing = floors - measured(d, units_on_hand(p, d, rs, rt))
     for r in np.nonzero(missing > 1e-9)[0]:
         for k in np.argsort(d.ship_lead[:, r], kind="stable"):
-            day = T - 1 - int(d.ship_lead[k, r])
+            day = int(at[r]) - int(d.ship_lead[k, r])
             i = lane.get((int(k), int(r), day))
             if i is None or missing[r] <= 1e-9:
                 continue
@@ -204,7 +215,7 @@ def _top_up(
     if not np.any(missing > 1e-9):
         return
     hands = units_on_hand(p, d, rs, rt)
-    surplus = (hands[:, T - 1] - d.own[:, T - 1]) - floors
+    surplus = measured(d, hands) - floors
     for r in np.nonzero(missing > 1e-9)[0]:
         for i in np.argsort(-rs, kind="stable"):
             if missing[r] <= 1e-9 or rs[i] <= 0:
@@ -216,7 +227,8 @@ def _top_up(
             keep = np.maximum(d.donor_share * d.own[q, arrive:], d.held_units()[q, arrive:])
             if np.any(hands[q, arrive:] - B < keep - 1e-9):
                 continue
-            later = [lane.get((k, int(r), t)) for t in range(day, T - int(d.ship_lead[k, r]))]
+            by = int(at[r]) + 1 - int(d.ship_lead[k, r])  # dispatched by this day: in time
+            later = [lane.get((k, int(r), t)) for t in range(day, by)]
             later = [j for j in later if j is not None]
             if not later:
                 continue
