@@ -8,9 +8,9 @@ Entry point (what `triage plan DIR --scenarios ...`, the service and `triage bac
         constraints: Iterable[ConstraintSpec | str | Mapping] | None = None,
         *,
         commit_days: int = 7,
-        risk: RiskSpec | str | None = None,          # "cvar:alpha=0.1,lambda=0.5", "worst:alpha=0.2"
+        risk: Risk | str | None = None,  # "cvar:alpha=0.1,lambda=0.5", "worst:alpha=0.2"
         default_constraints: bool = True,
-        executed: pd.DataFrame | str | Path | None = None,   # moves already made (rolling)
+        executed: pd.DataFrame | str | Path | None = None,  # moves already made (rolling)
         today: int | None = None,
         time_limit: float | None = None,
         mip_gap: float | None = None,
@@ -31,3 +31,10 @@ StochasticResult; `optimiser.stochastic.baselines.compare` scores the stochastic
 the mean, buffer, worst-case and hindsight plans out of sample (VSS, EVPI, shortfall).
 docs/stochastic.md.
 """
+
+from models.stochastic import Risk
+from optimiser.stochastic.api import plan_under_uncertainty
+from optimiser.stochastic.results import StochasticResult
+from optimiser.stochastic.risk import parse_risk
+
+__all__ = ["Risk", "StochasticResult", "parse_risk", "plan_under_uncertainty"]
