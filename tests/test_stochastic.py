@@ -359,3 +359,21 @@ def test_cli_stochastic_options_need_scenarios(
     hedge_case(tmp_path)
     code, _, err = run_cli(["plan", str(tmp_path / "hedge"), "--risk", "worst:alpha=0.2"], capsys)
     assert code == 2 and "--scenarios" in err
+
+
+def test_the_plan_that_moves_nothing_is_a_feasible_start(
+    sampled_case: tuple[MultiPeriodInstance, ScenarioSet],
+) -> None:
+    """The start given to HiGHS, and the witness that an 'infeasible' without fairness rows is
+    a solver error, not an answer."""
+    from optimiser.stochastic.engine import StochasticEngine
+    from optimiser.stochastic.risk import parse_risk
+
+    inst, scenarios = sampled_case
+    engine = StochasticEngine(
+        inst, scenarios, commit_days=3, risk=parse_risk("cvar:alpha=0.5,lambda=1")
+    )
+    start = engine.zero_plan()
+    assert engine.meets_rows(start, [])
+    start[engine.form.excess[0]] -= 1.0  # below its tail row
+    assert not engine.meets_rows(start, [])

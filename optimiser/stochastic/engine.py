@@ -256,8 +256,14 @@ class StochasticEngine:
         f, h = self.form, self.highs
         cost = self.cost(active)
         h.set_cost(cost, maximize=True)
+        start = self.zero_plan()
+        h.set_start(start)
         first = h.solve(deadline.remaining())
         solves, seconds = 1, first.seconds
+        if first.status is SolveStatus.INFEASIBLE and self.meets_rows(start, active):
+            # the plan that moves nothing meets every active row: not infeasible, whatever
+            # HiGHS says (seen on the US 50 x 47 extensive form: BENCHMARKS.md)
+            first = replace(first, status=SolveStatus.ERROR)
         if first.values is None:
             return StochasticOutcome(
                 first.status, None, None, None, None, None, first.gap, seconds, solves
@@ -336,6 +342,42 @@ class StochasticEngine:
         """CVaR_alpha of the deaths D0_s - L_s, computed from the outcomes (not the columns)."""
         deaths = self.form.base_deaths - scenario_lives
         return cvar(deaths, self.form.probability, self.risk.alpha)
+
+    def zero_plan(self) -> np.ndarray:
+        """Move nothing; admit only the patients on units at the start (they keep them); the
+        risk columns at their least values for it. Feasible without fairness rows."""
+        f = self.form
+        x = np.zeros(f.shape[1])
+        for s, (b, d) in enumerate(zip(f.blocks, self.data, strict=True)):
+            inflow = d.inflow if d.inflow is not None else 0.0
+            x[f.columns(s, b.stock.ravel())] = np.cumsum(d.deliveries, axis=1).ravel()
+            hand = d.own + np.cumsum(inflow * np.ones_like(d.own), axis=1)
+            x[f.columns(s, b.hand.ravel())] = hand.ravel()
+            x[f.columns(s, b.admit.cols)] = b.col_lower[b.admit.cols]
+            x[f.columns(s, b.occ.ravel())] = d.held_units().ravel()
+        if f.eta >= 0:
+            deaths = f.base_deaths - f.scenario_lives(x)
+            x[f.excess] = deaths  # with eta = 0
+        return x
+
+    def meets_rows(self, values: np.ndarray, active: Sequence[ConstraintSpec]) -> bool:
+        """Does `values` meet every row that is switched on (the active fairness rows, every
+        other row but the cut rows), and every column bound?"""
+        f = self.form
+        off = [self.family_rows(c.label) for c in self.candidates if c not in active]
+        off += [
+            f.rows(s, fam.cut_rows) for s, b in enumerate(f.blocks) for fam in b.fairness.values()
+        ]
+        keep = np.ones(f.shape[0], dtype=bool)
+        for rows in off:
+            keep[rows] = False
+        act = f.matrix @ values
+        tol = FEASIBILITY_TOL * np.maximum(1.0, np.abs(act))
+        rows_ok = (act >= f.row_lower - tol) & (act <= f.row_upper + tol)
+        cols_ok = (values >= f.col_lower - FEASIBILITY_TOL) & (
+            values <= f.col_upper + FEASIBILITY_TOL
+        )
+        return bool(rows_ok[keep].all() and cols_ok.all())
 
     def _clean(self, values: np.ndarray) -> np.ndarray:
         """Integer columns rounded (HiGHS's values are within its integrality tolerance)."""
