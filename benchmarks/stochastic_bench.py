@@ -10,7 +10,7 @@ price_of_fairness=False)`. Each run is a fresh process (peak memory is per proce
 scenario counts run one after another, `--repeat` rounds; medians reported.
 
     flock /work/wt/.bench.lock .venv/bin/python benchmarks/stochastic_bench.py
-        [--scenarios 20 50] [--repeat 1] [--time-limit 600] [--json out.json]
+        [--scenarios 20 50] [--repeat 1] [--time-limit 600] [--relax-recourse] [--json out.json]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 INSTANCE = ROOT / "instances" / "us-states-apr2020"
 
 
-def one_run(scenarios: int, time_limit: float, gap: float) -> dict[str, Any]:
+def one_run(scenarios: int, time_limit: float, gap: float, relax: bool) -> dict[str, Any]:
     """One plan in this process: timings, sizes, status, peak memory."""
     from optimiser.multiperiod import load_multiperiod
     from optimiser.scenarios import LognormalSpec, lognormal_scenarios
@@ -44,13 +44,20 @@ def one_run(scenarios: int, time_limit: float, gap: float) -> dict[str, Any]:
     generate = time.perf_counter() - t0
     t1 = time.perf_counter()
     result = plan_under_uncertainty(
-        inst, sets, commit_days=7, mip_gap=gap, time_limit=time_limit, price_of_fairness=False
+        inst,
+        sets,
+        commit_days=7,
+        mip_gap=gap,
+        time_limit=time_limit,
+        price_of_fairness=False,
+        relax_recourse=relax,
     )
     total = time.perf_counter() - t1
     t = result.timings
     highs = float(result.solver.get("seconds") or 0.0)
     return {
         "scenarios": scenarios,
+        "relax_recourse": relax,
         "status": str(result.status),
         "gap": result.gap,
         "expected_lives": result.expected_lives,
@@ -74,16 +81,18 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--gap", type=float, default=0.001)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--relax-recourse", action="store_true")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child run
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(one_run(args.one, args.time_limit, args.gap)))
+        print(json.dumps(one_run(args.one, args.time_limit, args.gap, args.relax_recourse)))
         return
     runs: list[dict[str, Any]] = []
     for _ in range(args.repeat):
         for count in args.scenarios:
             cmd = [sys.executable, __file__, "--one", str(count)]
             cmd += ["--time-limit", str(args.time_limit), "--gap", str(args.gap)]
+            cmd += ["--relax-recourse"] if args.relax_recourse else []
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
             run = json.loads(out.stdout.strip().splitlines()[-1])
             print(json.dumps(run), flush=True)

@@ -30,6 +30,10 @@ linearised with e_s >= 0:
               (the `cap` row K <= K*), the expected lives.
 
 At an optimum K = CVaR_alpha of the plan's deaths (eta is then a value-at-risk).
+
+`relax_recourse`: every column but the commit's is continuous (the recourse an LP). Its
+optimum bounds the integer recourse's from above; the commit stays in whole units, and it is
+what a team executes (the recourse is re-planned, in whole units, at the next re-plan).
 """
 
 from __future__ import annotations
@@ -151,6 +155,8 @@ def build_extensive_form(
     base_deaths: np.ndarray,
     commit_end: int,
     risk: Risk | None = None,
+    *,
+    relax_recourse: bool = False,
 ) -> ExtensiveForm:
     """Stack the scenario blocks and add the link rows (movements dispatched before
     `commit_end`) and, for a risk kind with a tail, eta, e_s, the tail rows and the cap row.
@@ -230,6 +236,15 @@ def build_extensive_form(
         diagonal = sp.hstack([diagonal, sp.csc_matrix((m_plan, n_risk))], format="csc")
     matrix = sp.vstack([diagonal, coupling], format="csc")
     risk_lower = np.concatenate([[-INF], np.zeros(S)]) if tail else np.zeros(0)
+    integrality = np.concatenate(
+        [*(b.integrality for b in blocks), np.zeros(n_risk, dtype=np.int8)]
+    )
+    if relax_recourse:  # only the commit stays whole: the recourse is an LP (an upper bound)
+        keep = integrality.copy()
+        integrality[:] = 0
+        for s in range(S):
+            cols = offsets[s] + first_stage
+            integrality[cols] = keep[cols]
     risk_upper = np.full(n_risk, INF)
     return ExtensiveForm(
         blocks=tuple(blocks),
@@ -249,7 +264,5 @@ def build_extensive_form(
         col_upper=np.concatenate([*(b.col_upper for b in blocks), risk_upper]),
         row_lower=np.concatenate([*(b.row_lower for b in blocks), *extra_lower]),
         row_upper=np.concatenate([*(b.row_upper for b in blocks), *extra_upper]),
-        integrality=np.concatenate(
-            [*(b.integrality for b in blocks), np.zeros(n_risk, dtype=np.int8)]
-        ),
+        integrality=integrality,
     )

@@ -377,3 +377,17 @@ def test_the_plan_that_moves_nothing_is_a_feasible_start(
     assert engine.meets_rows(start, [])
     start[engine.form.excess[0]] -= 1.0  # below its tail row
     assert not engine.meets_rows(start, [])
+
+
+def test_relaxed_recourse_bounds_the_integer_one_and_keeps_the_commit_whole(
+    sampled_case: tuple[MultiPeriodInstance, ScenarioSet],
+) -> None:
+    inst, scenarios = sampled_case
+    exact = plan_under_uncertainty(inst, scenarios, commit_days=3, price_of_fairness=False)
+    relaxed = plan_under_uncertainty(
+        inst, scenarios, commit_days=3, price_of_fairness=False, relax_recourse=True
+    )
+    assert relaxed.expected_lives >= exact.expected_lives - TOL
+    units = relaxed.committed["units"].to_numpy(dtype=float)
+    assert np.allclose(units, np.rint(units))
+    assert relaxed.sizes["relaxed_recourse"] == 1

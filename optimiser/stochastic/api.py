@@ -46,6 +46,7 @@ def plan_under_uncertainty(
     mip_gap: float | None = None,
     tie_break: bool = True,
     price_of_fairness: bool = True,
+    relax_recourse: bool = False,
 ) -> StochasticResult:
     """The two-stage plan: the movements of the commit window [today, today + commit_days)
     the same in every scenario, the rest per scenario; most expected survivors (or the risk
@@ -53,7 +54,9 @@ def plan_under_uncertainty(
     constraint holds in every scenario. `executed`/`today`: moves already made (rolling
     horizon, as `plan`). `time_limit`: one budget for the call. InputError for bad input
     (nothing computed); an infeasible constraint set is a result with status 'infeasible'
-    and an explanation."""
+    and an explanation. `relax_recourse`: only the commit in whole units, the recourse an
+    LP (faster on large instances; its expected lives are an upper bound of the integer
+    recourse's, said in the result's `sizes`)."""
     t0 = time.perf_counter()
     check_time_limit(time_limit)
     budget = request_deadline(time_limit, None, t0, margin=DEADLINE_MARGIN)
@@ -85,6 +88,7 @@ def plan_under_uncertainty(
         options=options,
         executed=rows,
         today=start,
+        relax_recourse=relax_recourse,
     )
     engine.deadline = budget
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
@@ -144,6 +148,7 @@ def plan_under_uncertainty(
             "nonzeros": int(f.matrix.nnz),
             "integer_columns": int(f.integrality.sum()),
             "first_stage_columns": len(f.first_stage),
+            "relaxed_recourse": int(relax_recourse),
         },
         scenario_info={"ids": scenarios.ids, "sampled": scenarios.sampled, **dict(scenarios.info)},
     )

@@ -139,6 +139,7 @@ class StochasticEngine:
         options: SolverOptions | None = None,
         executed: pd.DataFrame | None = None,
         today: int = 0,
+        relax_recourse: bool = False,
     ) -> None:
         check_constraints(candidates)
         check_compatible(scenarios, instance)
@@ -167,7 +168,9 @@ class StochasticEngine:
             np.array([base_deaths(instance, d) for d in self.data]),
             today + self.commit_days,
             self.risk,
+            relax_recourse=relax_recourse,
         )
+        self.relax_recourse = relax_recourse
         self.build_seconds = time.perf_counter() - t0
         f = self.form
         t1 = time.perf_counter()
