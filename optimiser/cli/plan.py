@@ -267,6 +267,14 @@ def plan_command(
     buffer: Annotated[
         float, typer.Option("--buffer", help="With --compare: the mean plan's demand buffer.")
     ] = 0.1,
+    relax_recourse: Annotated[
+        bool,
+        typer.Option(
+            "--relax-recourse",
+            help="With --scenarios: only the commit in whole units, the recourse an LP "
+            "(large instances; its expected lives are an upper bound).",
+        ),
+    ] = False,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
     from optimiser.multiperiod.planner import plan
@@ -279,6 +287,7 @@ def plan_command(
         "--risk": risk is not None,
         "--compare": compare,
         "--evaluate": evaluate_on is not None,
+        "--relax-recourse": relax_recourse,
     }
     if scenarios is None and any(stochastic_only.values()):
         used = ", ".join(k for k, v in stochastic_only.items() if v)
@@ -322,6 +331,7 @@ def plan_command(
             price=not no_price,
             out=out,
             json_output=json_output,
+            relax_recourse=relax_recourse,
         )
         return
     try:
@@ -371,6 +381,7 @@ def _stochastic_plan(
     price: bool,
     out: Path | None,
     json_output: bool,
+    relax_recourse: bool = False,
 ) -> None:
     """`plan --scenarios`: the two-stage plan (optimiser.stochastic), its report and files.
     Every input is validated before anything is written (exit 2)."""
@@ -404,6 +415,7 @@ def _stochastic_plan(
             mip_gap=gap,
             tie_break=tie_break,
             price_of_fairness=price,
+            relax_recourse=relax_recourse,
         )
         comparison = None
         if compare and result.status != "infeasible" and len(result.per_scenario):
