@@ -391,3 +391,22 @@ def test_relaxed_recourse_bounds_the_integer_one_and_keeps_the_commit_whole(
     units = relaxed.committed["units"].to_numpy(dtype=float)
     assert np.allclose(units, np.rint(units))
     assert relaxed.sizes["relaxed_recourse"] == 1
+
+
+def test_out_of_sample_comparison_scores_every_candidate(
+    sampled_case: tuple[MultiPeriodInstance, ScenarioSet],
+) -> None:
+    inst, scenarios = sampled_case
+    held_out = lognormal_scenarios(inst, LognormalSpec(scenarios=3, seed=11))
+    comparison = compare(
+        inst, scenarios, evaluation=held_out, commit_days=3, risk="worst:alpha=0.5"
+    )
+    assert not comparison.in_sample
+    assert list(comparison.table.index) == [
+        "stochastic", "risk_averse", "mean", "buffer", "worst_case", "hindsight"
+    ]
+    assert comparison.info["evaluation_scenarios"] == 3
+    assert comparison.alpha == 0.5
+    # hindsight is the bound in every evaluation, in sample or not
+    survivors = comparison.table["expected_survivors"]
+    assert (survivors["hindsight"] >= survivors - TOL).all()
