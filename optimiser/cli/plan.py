@@ -59,9 +59,7 @@ def write_plan_outputs(result: PlanResult, out: Path) -> None:
     from optimiser.multiperiod.report import warehouse_manifest
 
     def write(folder: Path) -> None:
-        warehouse_manifest(result).to_csv(
-            folder / "manifest.csv", index=False, lineterminator="\n"
-        )
+        warehouse_manifest(result).to_csv(folder / "manifest.csv", index=False, lineterminator="\n")
         result.plan.to_csv(folder / "plan.csv", index=False, lineterminator="\n")
         result.daily.to_csv(folder / "daily.csv", index=False, lineterminator="\n")
         result.regions.to_csv(folder / "regions.csv", lineterminator="\n")
@@ -226,6 +224,57 @@ def plan_command(
     no_tie_break: Annotated[
         bool, typer.Option("--no-tie-break", help="Skip the logistics tie-break stage.")
     ] = False,
+    scenarios: Annotated[
+        str | None,
+        typer.Option(
+            "--scenarios",
+            help="Plan under uncertainty (two-stage): a folder with scenarios.csv (or the CSV), "
+            "or 'instance' for the instance's own scenarios (docs/stochastic.md).",
+        ),
+    ] = None,
+    commit_days: Annotated[
+        int | None,
+        typer.Option(
+            "--commit-days",
+            help="With --scenarios: the movements of the first N days are decided now, the "
+            "same in every scenario (default 7).",
+        ),
+    ] = None,
+    risk: Annotated[
+        str | None,
+        typer.Option(
+            "--risk",
+            help="With --scenarios: neutral (default), cvar:alpha=0.1,lambda=0.5 (expected "
+            "survivors - lambda x CVaR of deaths) or worst:alpha=0.2 (the alpha-worst only).",
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="With --scenarios: also score the mean, buffer, worst-case and hindsight plans "
+            "(recourse + simulator): VSS, EVPI, shortfall.",
+        ),
+    ] = False,
+    evaluate_on: Annotated[
+        str | None,
+        typer.Option(
+            "--evaluate",
+            help="With --compare: score on these scenarios (out of sample; default: the "
+            "planning scenarios, in sample).",
+        ),
+    ] = None,
+    buffer: Annotated[
+        float, typer.Option("--buffer", help="With --compare: the mean plan's demand buffer.")
+    ] = 0.1,
+    relax_recourse: Annotated[
+        bool,
+        typer.Option(
+            "--relax-recourse",
+            help="With --scenarios: only the commit in whole units, the recourse an LP "
+            "(large instances; its expected lives are an upper bound).",
+        ),
+    ] = False,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
     from optimiser.multiperiod.planner import plan
@@ -233,6 +282,18 @@ def plan_command(
 
     if time_limit is not None and not time_limit > 0:
         raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
+    stochastic_only = {
+        "--commit-days": commit_days is not None,
+        "--risk": risk is not None,
+        "--compare": compare,
+        "--evaluate": evaluate_on is not None,
+        "--relax-recourse": relax_recourse,
+    }
+    if scenarios is None and any(stochastic_only.values()):
+        used = ", ".join(k for k, v in stochastic_only.items() if v)
+        raise InputError(Problem(f"{used} need(s) --scenarios (planning under uncertainty)"))
+    if evaluate_on is not None and not compare:
+        raise InputError(Problem("--evaluate needs --compare"))
     deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
     if out is not None:  # before any work: an output inside the instance would mix with it
         check_out_apart(out, {"INSTANCE": instance_dir})
@@ -250,6 +311,31 @@ def plan_command(
         transfer_neighbours,
         max_transfer_lead_days,
     )
+    if scenarios is not None:
+        from optimiser.cli.plan_stochastic import stochastic_plan
+
+        stochastic_plan(
+            instance_dir,
+            instance.with_settings(**changes),
+            scenarios,
+            constraint or [],
+            default_constraints=not no_default_constraints,
+            commit_days=7 if commit_days is None else commit_days,
+            risk=risk,
+            compare=compare,
+            evaluate_on=evaluate_on,
+            buffer=buffer,
+            executed=executed,
+            today=today,
+            time_limit=time_limit,
+            gap=gap,
+            tie_break=not no_tie_break,
+            price=not no_price,
+            out=out,
+            json_output=json_output,
+            relax_recourse=relax_recourse,
+        )
+        return
     try:
         instance = instance.with_settings(**changes)
         result = plan(

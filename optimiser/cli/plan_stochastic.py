@@ -1,0 +1,108 @@
+"""`triage plan DIR --scenarios ...`: the two-stage plan (optimiser.stochastic), its report and
+files (docs/stochastic.md). Called by `plan` in optimiser/cli/plan.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from optimiser.cli.common import exit_without_answer, write_outputs
+from optimiser.cli.regional import fail_with_problems
+from optimiser.errors import InputError
+
+if TYPE_CHECKING:
+    from optimiser.multiperiod.instance import MultiPeriodInstance
+
+
+def stochastic_plan(
+    instance_dir: Path,
+    instance: MultiPeriodInstance,
+    scenarios: str,
+    constraints: list[str],
+    *,
+    default_constraints: bool,
+    commit_days: int,
+    risk: str | None,
+    compare: bool,
+    evaluate_on: str | None,
+    buffer: float,
+    executed: Path | None,
+    today: int | None,
+    time_limit: float | None,
+    gap: float | None,
+    tie_break: bool,
+    price: bool,
+    out: Path | None,
+    json_output: bool,
+    relax_recourse: bool = False,
+) -> None:
+    """`plan --scenarios`: the two-stage plan (optimiser.stochastic), its report and files.
+    Every input is validated before anything is written (exit 2)."""
+    import json
+
+    from optimiser.cli.scenarios import _scenarios_for
+    from optimiser.stochastic.api import plan_under_uncertainty
+    from optimiser.stochastic.compare import compare as compare_plans
+    from optimiser.stochastic.report import stochastic_text, write_stochastic_outputs
+
+    def chosen(text: str) -> str | None:
+        return None if text == "instance" else text
+
+    try:
+        planning = _scenarios_for(instance_dir, instance, chosen(scenarios))
+        held_out = (
+            None
+            if evaluate_on is None
+            else _scenarios_for(instance_dir, instance, chosen(evaluate_on))
+        )
+        result = plan_under_uncertainty(
+            instance,
+            planning,
+            constraints,
+            commit_days=commit_days,
+            risk=risk,
+            default_constraints=default_constraints,
+            executed=executed,
+            today=today,
+            time_limit=time_limit,
+            mip_gap=gap,
+            tie_break=tie_break,
+            price_of_fairness=price,
+            relax_recourse=relax_recourse,
+        )
+        comparison = None
+        if compare and result.status != "infeasible" and len(result.per_scenario):
+            comparison = compare_plans(
+                instance,
+                planning,
+                constraints,
+                evaluation=held_out,
+                commit_days=commit_days,
+                risk=risk,
+                buffer=buffer,
+                default_constraints=default_constraints,
+                executed=result.executed if len(result.executed) else None,
+                today=result.today,
+                stochastic=result if risk is None else None,
+            )
+    except InputError as exc:
+        where = scenarios if any(p.file for p in exc.problems) else instance_dir
+        fail_with_problems(exc, where)
+    if out is not None and result.expected_lives is not None:
+
+        def write(folder: Path) -> None:
+            write_stochastic_outputs(result, folder, comparison)
+
+        write_outputs(out, write)
+    if json_output:
+        payload = result.to_dict()
+        if comparison is not None:
+            payload["comparison"] = comparison.to_dict()
+        typer.echo(json.dumps(payload, indent=2, allow_nan=False))
+    else:
+        typer.echo(stochastic_text(result, comparison))
+    exit_without_answer(
+        result.status, result.explanation, result.expected_lives is not None, "plan"
+    )
