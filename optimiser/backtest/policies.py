@@ -119,8 +119,12 @@ def register(policy: BacktestPolicy) -> BacktestPolicy:
 
 
 def empty_manifest() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object if c in ("kind", "from", "to") else "int64")
-                         for c in MANIFEST_COLUMNS})
+    return pd.DataFrame(
+        {
+            c: pd.Series(dtype=object if c in ("kind", "from", "to") else "int64")
+            for c in MANIFEST_COLUMNS
+        }
+    )
 
 
 def manifest_of(frame: pd.DataFrame) -> pd.DataFrame:
@@ -250,8 +254,9 @@ def _two_stage(risk: str | None) -> Callable[[WeekContext], WeekPlan]:
         # ctx.forecast (observed before) and call the two-stage planner with the executed
         # moves fixed and `risk`; until then it refuses, whatever calls it
         reason = _stochastic_unavailable() or "not wired"
-        raise InputError(Problem(f"{risk or 'stochastic'}: {reason}", column="policy",
-                                 column_word="option"))
+        raise InputError(
+            Problem(f"{risk or 'stochastic'}: {reason}", column="policy", column_word="option")
+        )
 
     return make
 

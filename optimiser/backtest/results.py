@@ -87,10 +87,9 @@ class BacktestResult:
         return frame
 
     def to_dict(self) -> dict[str, Any]:
-        def grid(frame: pd.DataFrame) -> dict[str, list[float]]:
-            return {
-                str(r): [_num(v) for v in frame.loc[r].to_numpy(dtype=float)] for r in self.regions
-            }
+        def grid(frame: pd.DataFrame) -> dict[str, list[float | None]]:
+            values = frame.reindex(self.regions).to_numpy(dtype=float)
+            return {str(r): [_num(float(v)) for v in values[i]] for i, r in enumerate(self.regions)}
 
         return {
             "instance": self.instance,
@@ -151,9 +150,7 @@ class BacktestResult:
             regions=regions,
             table=typed_table(table),
             weeks=typed_weeks(weeks),
-            executed={
-                str(p): manifest_frame(rows) for p, rows in payload["executed"].items()
-            },
+            executed={str(p): manifest_frame(rows) for p, rows in payload["executed"].items()},
             on_hand={str(p): grid(g) for p, g in payload["on_hand"].items()},
             shortfall={str(p): grid(g) for p, g in payload["shortfall"].items()},
             observed=grid(payload["observed"]),

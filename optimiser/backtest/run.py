@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimiser.backtest.moves import carried_out
 from optimiser.backtest.policies import (
     MANIFEST_COLUMNS,
     POLICIES,
@@ -37,7 +38,6 @@ from optimiser.backtest.results import (
     typed_table,
     typed_weeks,
 )
-from optimiser.backtest.moves import carried_out
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.scenarios.backtest import Backtest, load_backtest
@@ -105,8 +105,9 @@ def check_request(
     first_day = max(0, (date - first).days)
     left = backtest.instance.days - first_day
     if isinstance(commit_days, bool) or not isinstance(commit_days, int) or commit_days < 1:
-        problems.append(_option(f"must be a whole number of days >= 1, got {commit_days!r}",
-                                "commit-days"))
+        problems.append(
+            _option(f"must be a whole number of days >= 1, got {commit_days!r}", "commit-days")
+        )
     elif left > 0 and commit_days > left:
         problems.append(
             _option(
@@ -185,8 +186,9 @@ def rolling(
                 "policy": policy,
                 "day": today,
                 "date": date.isoformat(),
-                "forecast": forecast.name if forecast is not None else
-                ("observed" if spec.name == "hindsight" else ""),
+                "forecast": forecast.name
+                if forecast is not None
+                else ("observed" if spec.name == "hindsight" else ""),
                 "status": week.status,
                 "claimed_lives": math.nan if week.claimed_lives is None else week.claimed_lives,
                 "dispatched_units": int(window["units"].sum()),
@@ -218,7 +220,7 @@ def score(
     observed = backtest.observed_scenarios()
     instance = backtest.instance
     evaluation = evaluate(instance, moves, observed, policy=replay, workers=1)
-    row = evaluation.per_scenario.iloc[0].to_dict()
+    row = {str(k): v for k, v in evaluation.per_scenario.iloc[0].to_dict().items()}
     reality = observed.instance_for(instance, observed.ids[0])
     rows = replay_rows(plan_rows(moves, reality, name=f"{replay} plan"), replay)
     sim = simulate(reality, rows)
@@ -233,7 +235,7 @@ def backtest(
     commit_days: int = DEFAULT_COMMIT_DAYS,
     buffer: float = DEFAULT_BUFFER,
     forecast: str | None = None,
-    time_limit: float | None = None,
+    plan_time_limit: float | None = None,
     mip_gap: float | None = None,
     progress: bool = False,
 ) -> BacktestResult:
@@ -241,15 +243,17 @@ def backtest(
     dispatch the first `commit_days` of the plan, re-plan every `commit_days` with the
     observed census of the days before and the latest release of `forecast` (a source of
     forecasts/releases.csv; default ihme), and replay every policy's executed moves against the
-    observed census. InputError (exit 2 in the CLI) for a bad folder or option."""
+    observed census. `plan_time_limit`: seconds for each plan (default none: every plan
+    solved to optimality). InputError (exit 2 in the CLI) for a bad folder or option."""
     bt = source if isinstance(source, Backtest) else load_backtest(source)
     if isinstance(as_of, str):
         try:
             as_of = dt.date.fromisoformat(as_of.strip())
         except ValueError:
-            raise InputError(_option(f"must be a date YYYY-MM-DD, got {as_of!r}", "as-of")) from None
+            wrong = f"must be a date YYYY-MM-DD, got {as_of!r}"
+            raise InputError(_option(wrong, "as-of")) from None
     request = check_request(bt, as_of, commit_days, forecast, policies, buffer)
-    options = BacktestOptions(request.source, float(buffer), time_limit, mip_gap)
+    options = BacktestOptions(request.source, float(buffer), plan_time_limit, mip_gap)
     forecasts = _Forecasts(bt, request.source)
     T = bt.instance.days
     replans = len(range(request.first_day, T, request.commit_days))
@@ -283,8 +287,16 @@ def backtest(
             shortfall[name] = pd.DataFrame(short, index=index, columns=columns)
             records[name] = {
                 "replay": spec.replay,
-                **{k: row[k] for k in ("survivors", "deaths", "not_admitted", "shortfall",
-                                       "supply_shortfall")},
+                **{
+                    k: row[k]
+                    for k in (
+                        "survivors",
+                        "deaths",
+                        "not_admitted",
+                        "shortfall",
+                        "supply_shortfall",
+                    )
+                },
                 "units_shipped": int(moves.loc[moves["kind"] == "ship", "units"].sum()),
                 "units_transferred": int(moves.loc[moves["kind"] == "transfer", "units"].sum()),
                 "replans": len(done),
@@ -329,5 +341,12 @@ def backtest(
     )
 
 
-__all__ = ["DEFAULT_BUFFER", "DEFAULT_COMMIT_DAYS", "Request", "backtest", "check_request",
-           "rolling", "score"]
+__all__ = [
+    "DEFAULT_BUFFER",
+    "DEFAULT_COMMIT_DAYS",
+    "Request",
+    "backtest",
+    "check_request",
+    "rolling",
+    "score",
+]
