@@ -1,0 +1,296 @@
+"""Baselines and the value of planning under uncertainty, scored by check-plan's simulator.
+
+Every candidate is a first-stage plan: the movements of the commit window, made before the
+demand is known. How it does in a scenario (docs/stochastic.md, "Scoring a plan"):
+
+1. recourse: the deterministic planner (`optimiser.multiperiod.planner.plan`) re-plans the
+   rest of the horizon for that scenario's demand with the candidate's commit fixed as
+   executed moves (`executed=`, `today` = the end of the window): what a team would do once
+   it sees the demand, the same rule for every candidate;
+2. the recourse plan is replayed `as_is` through the independent simulator
+   (optimiser.scenarios.evaluate, which calls check-plan's `simulate`): survivors, deaths,
+   shortfall in resource-days, rules broken.
+
+Candidates: the stochastic plan (risk neutral) and, when asked, a risk-averse one; the plan
+made on the mean forecast (the probability-weighted mean demand); the mean plus a demand
+buffer (COVIDAnalytics' rule, 10% by default); the worst-case plan (made on the upper
+envelope: each region-day's largest demand over the scenarios); perfect hindsight (each
+scenario planned knowing its demand: the bound, no common commit).
+
+VSS = E[survivors | stochastic] - E[survivors | mean plan]; EVPI = E[survivors | hindsight]
+- E[survivors | stochastic]; both from the simulator's survivors over the evaluation
+scenarios. Out of sample when `evaluation` is a set not used to make the plans (default:
+the planning set itself, flagged in sample).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
+from models.fairness import ConstraintSpec
+from optimiser.multiperiod.instance import MultiPeriodInstance
+from optimiser.multiperiod.planner import plan
+from optimiser.multiperiod.results import PlanResult
+from optimiser.scenarios.evaluate import DEFAULT_ALPHA, Evaluation, evaluate
+from optimiser.scenarios.model import ScenarioSet, check_compatible
+from optimiser.solver import SolveStatus
+from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, plan_under_uncertainty
+from optimiser.stochastic.results import COMMITTED_COLUMNS
+
+DEFAULT_BUFFER = 0.10
+METRICS = (
+    "expected_survivors",
+    "expected_deaths",
+    "probability_of_shortfall",
+    "expected_shortfall",
+    "cvar_shortfall",
+    "cvar_deaths",
+)
+TABLE_COLUMNS = [*METRICS, "recourse_without_fairness"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Each candidate's figures over the evaluation scenarios (table: index candidate,
+    TABLE_COLUMNS), VSS and EVPI (survivors), and how they were obtained."""
+
+    table: pd.DataFrame
+    vss: float | None
+    evpi: float | None
+    in_sample: bool
+    alpha: float
+    commit_days: int
+    committed: dict[str, pd.DataFrame] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "candidates": [
+                {"candidate": str(c), **{k: _num(v) for k, v in row.items()}}
+                for c, row in self.table.iterrows()
+            ],
+            "vss": _num(self.vss),
+            "evpi": _num(self.evpi),
+            "in_sample": self.in_sample,
+            "alpha": self.alpha,
+            "commit_days": self.commit_days,
+            "committed": {
+                k: [{c: _num(v) for c, v in r.items()} for r in f.to_dict("records")]
+                for k, f in self.committed.items()
+            },
+            "info": self.info,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        table = pd.DataFrame(list(data["candidates"])).set_index("candidate")[TABLE_COLUMNS]
+        return cls(
+            table=table,
+            vss=data.get("vss"),
+            evpi=data.get("evpi"),
+            in_sample=bool(data["in_sample"]),
+            alpha=float(data["alpha"]),
+            commit_days=int(data["commit_days"]),
+            committed={
+                k: pd.DataFrame(list(v), columns=COMMITTED_COLUMNS)
+                for k, v in (data.get("committed") or {}).items()
+            },
+            info=dict(data.get("info") or {}),
+        )
+
+
+def _num(v: Any) -> Any:
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float):
+        return None if v != v or v in (float("inf"), float("-inf")) else round(v, 9)
+    return v
+
+
+def with_demand(instance: MultiPeriodInstance, table: pd.DataFrame) -> MultiPeriodInstance:
+    """The instance with a demand table (regions x days) in place of its own."""
+    table = table.reindex(index=instance.regions).astype(float)
+    table.columns = instance.demand.columns
+    return replace(instance, demand=table)
+
+
+def forecast_tables(scenarios: ScenarioSet, buffer: float) -> dict[str, pd.DataFrame]:
+    """The single forecasts the deterministic baselines plan on."""
+    mean = scenarios.expected_demand()
+    envelope = scenarios.demand.groupby(level="region", sort=False).max().reindex(mean.index)
+    return {"mean": mean, "buffer": mean * (1.0 + buffer), "worst_case": envelope}
+
+
+def commit_of(result: PlanResult, start: int, end: int) -> pd.DataFrame:
+    """A deterministic plan's movements dispatched in [start, end) (its first stage)."""
+    frame = result.plan
+    if not len(frame):
+        return pd.DataFrame(columns=COMMITTED_COLUMNS)
+    day = frame["day"].astype(int)
+    keep = frame["kind"].isin(("ship", "transfer")) & (day >= start) & (day < end)
+    out = frame.loc[keep, COMMITTED_COLUMNS].copy()
+    out["units"] = out["units"].astype(float)
+    out["day"] = out["day"].astype("int64")
+    out["arrives"] = out["arrives"].astype("int64")
+    return out.reset_index(drop=True)
+
+
+def recourse(
+    instance: MultiPeriodInstance,
+    executed: pd.DataFrame,
+    end: int,
+    scenarios: ScenarioSet,
+    constraints: Sequence[ConstraintSpec | str | Mapping[str, Any]],
+    default_constraints: bool,
+) -> tuple[dict[str, PlanResult], int]:
+    """Per scenario, the deterministic re-plan from day `end` with `executed` fixed. A
+    scenario in which the fairness constraints cannot hold after this commit is re-planned
+    without them (counted: the second value)."""
+    plans: dict[str, PlanResult] = {}
+    relaxed = 0
+    for sid, inst in scenarios.instances(instance):
+        result = plan(
+            inst,
+            constraints,
+            default_constraints=default_constraints,
+            executed=executed,
+            today=end,
+            price_of_fairness=False,
+        )
+        if result.status is SolveStatus.INFEASIBLE:
+            relaxed += 1
+            result = plan(
+                inst,
+                [],
+                default_constraints=False,
+                executed=executed,
+                today=end,
+                price_of_fairness=False,
+            )
+        plans[sid] = result
+    return plans, relaxed
+
+
+def compare(
+    instance: MultiPeriodInstance,
+    scenarios: ScenarioSet,
+    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
+    *,
+    evaluation: ScenarioSet | None = None,
+    commit_days: int = DEFAULT_COMMIT_DAYS,
+    risk: str | None = None,
+    buffer: float = DEFAULT_BUFFER,
+    alpha: float = DEFAULT_ALPHA,
+    default_constraints: bool = True,
+    executed: pd.DataFrame | None = None,
+    today: int = 0,
+    stochastic: Any = None,
+) -> Comparison:
+    """Make every candidate's commit on `scenarios`, score each over `evaluation` (default:
+    `scenarios`, in sample) by recourse + simulator; VSS and EVPI. `stochastic`: a
+    StochasticResult already made for these inputs (not made again)."""
+    from optimiser.errors import InputError, Problem
+
+    if not 0.0 <= buffer <= 10.0:
+        raise InputError(
+            Problem(f"must be in [0, 10], got {buffer!r}", column="buffer", column_word="option")
+        )
+    check_compatible(scenarios, instance)
+    held_out = evaluation if evaluation is not None else scenarios
+    check_compatible(held_out, instance)
+    specs = list(constraints or [])
+    if stochastic is None:
+        stochastic = plan_under_uncertainty(
+            instance,
+            scenarios,
+            specs,
+            commit_days=commit_days,
+            default_constraints=default_constraints,
+            executed=executed,
+            today=today,
+            price_of_fairness=False,
+        )
+    start, end = stochastic.today, stochastic.commit_end
+    prior = stochastic.executed
+    commits: dict[str, pd.DataFrame] = {"stochastic": stochastic.committed}
+    if risk is not None:
+        averse = plan_under_uncertainty(
+            instance,
+            scenarios,
+            specs,
+            commit_days=commit_days,
+            risk=risk,
+            default_constraints=default_constraints,
+            executed=executed,
+            today=today,
+            price_of_fairness=False,
+        )
+        commits[f"risk_averse ({averse.risk})"] = averse.committed
+    for name, table in forecast_tables(scenarios, buffer).items():
+        det = plan(
+            with_demand(instance, table),
+            specs,
+            default_constraints=default_constraints,
+            executed=executed,
+            today=today if executed is not None else None,
+            price_of_fairness=False,
+        )
+        commits[name] = commit_of(det, start, end)
+    rows: dict[str, dict[str, float]] = {}
+    evaluations: dict[str, Evaluation] = {}
+    for name, commit in commits.items():
+        fixed = pd.concat([f for f in (prior, commit) if len(f)] or [commit], ignore_index=True)
+        plans, relaxed = recourse(instance, fixed, end, held_out, specs, default_constraints)
+        evaluations[name] = evaluate(instance, plans, held_out, alpha=alpha, workers=1)
+        rows[name] = _row(evaluations[name], relaxed)
+    hindsight = {}
+    relaxed = 0
+    for sid, inst in held_out.instances(instance):
+        result = plan(
+            inst,
+            specs,
+            default_constraints=default_constraints,
+            executed=executed,
+            today=today if executed is not None else None,
+            price_of_fairness=False,
+        )
+        if result.status is SolveStatus.INFEASIBLE:
+            relaxed += 1
+            result = plan(inst, [], default_constraints=False, price_of_fairness=False)
+        hindsight[sid] = result
+    evaluations["hindsight"] = evaluate(instance, hindsight, held_out, alpha=alpha, workers=1)
+    rows["hindsight"] = _row(evaluations["hindsight"], relaxed)
+    table = pd.DataFrame.from_dict(rows, orient="index")[TABLE_COLUMNS]
+    table.index.name = "candidate"
+    survivors = table["expected_survivors"]
+    return Comparison(
+        table=table,
+        vss=float(survivors["stochastic"] - survivors["mean"]),
+        evpi=float(survivors["hindsight"] - survivors["stochastic"]),
+        in_sample=evaluation is None,
+        alpha=alpha,
+        commit_days=stochastic.commit_days,
+        committed=commits,
+        info={
+            "planning_scenarios": len(scenarios),
+            "evaluation_scenarios": len(held_out),
+            "buffer": buffer,
+            "worst_case": "upper envelope: each region-day's largest demand over the scenarios",
+            "recourse": "deterministic re-plan per scenario with the commit fixed, replayed "
+            "as_is through check-plan's simulator",
+        },
+    )
+
+
+def _row(evaluation: Evaluation, relaxed: int) -> dict[str, float]:
+    out = {k: float(evaluation.metrics[k].value) for k in METRICS}
+    out["recourse_without_fairness"] = float(relaxed)
+    return out
