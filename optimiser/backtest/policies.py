@@ -36,12 +36,26 @@ MOVES = ("ship", "transfer")
 @dataclass(frozen=True)
 class BacktestOptions:
     """What every policy may read: the forecast source planned on, the demand buffer, the
-    planner's limits."""
+    planner's limits (time_limit: seconds per plan), the commit window, and for the two-stage
+    policies the scenarios drawn around the forecast each week (log-normal, lead time from
+    the re-planning day: sigma0 0.3, growth 0.03 a day, peak shifts of sd 7 days, rank
+    correlation 0.5: about +-60% two weeks ahead at 95%, a guess a team could have made in
+    April 2020, deliberately not the errors measured afterwards) and the risk measure."""
 
     source: str
     buffer: float = 0.1
+    anchor: str = "none"  # ANCHORS
     time_limit: float | None = None
     mip_gap: float | None = None
+    commit_days: int = 7
+    # the stochastic policies' scenarios (week_scenarios): a team's guess, not fitted to 2020
+    scenarios: int = 10
+    seed: int = 1
+    sigma0: float = 0.3
+    sigma_growth: float = 0.03
+    correlation: float = 0.5
+    peak_shift_sd: float = 7.0
+    risk: str = "cvar:alpha=0.1,lambda=0.5"
 
 
 @dataclass(frozen=True)
@@ -69,11 +83,17 @@ class WeekContext:
         return self.backtest.observed.reindex(self.instance.regions).to_numpy(dtype=float)
 
     def forecast_demand(self, factor: float = 1.0) -> np.ndarray:
-        """Demand as known on the date: observed before today, the forecast's mean (times
-        `factor`) from today on."""
+        """Demand as known on the date: observed before today; from today on the forecast's
+        mean, anchored to the last observed day if the options say so (`anchored`), times
+        `factor`."""
         assert self.forecast is not None
-        values = self.forecast.mean.reindex(self.instance.regions).to_numpy(dtype=float) * factor
-        values[:, : self.today] = self.observed()[:, : self.today]
+        values = self.forecast.mean.reindex(self.instance.regions).to_numpy(dtype=float).copy()
+        observed = self.observed()
+        t = self.today
+        if self.options.anchor == "level" and t > 0:
+            values[:, t:] = anchored(values[:, t:], values[:, t - 1], observed[:, t - 1])
+        values[:, t:] *= factor
+        values[:, :t] = observed[:, :t]
         return values
 
     def instance_with(self, demand: np.ndarray) -> MultiPeriodInstance:
@@ -81,6 +101,23 @@ class WeekContext:
         inst = self.instance
         table = pd.DataFrame(demand, index=inst.demand.index, columns=inst.demand.columns)
         return replace(inst, demand=table)
+
+
+ANCHORS = ("none", "level")
+
+
+def anchored(
+    future: np.ndarray, forecast_last: np.ndarray, observed_last: np.ndarray
+) -> np.ndarray:
+    """The forecast from today on, moved to the level observed the day before ("level"):
+    scaled by observed / forecast on that day where the forecast had at least one patient
+    (its shape kept), shifted by their difference where it had less (a forecast of zero has
+    no shape to scale); never below 0."""
+    out = future.copy()
+    scale = forecast_last >= 1.0
+    out[scale] = future[scale] * (observed_last[scale] / forecast_last[scale])[:, None]
+    out[~scale] = future[~scale] + (observed_last[~scale] - forecast_last[~scale])[:, None]
+    return np.maximum(out, 0.0)
 
 
 @dataclass(frozen=True)
@@ -217,10 +254,11 @@ register(
 )
 
 # ---------------------------------------------------------------------------------------------
-# The two-stage planner (track `stoch` of issue 13). Its entry point is looked up by name so
-# that this module does not depend on it; until it exists, the policies say so and fail.
+# The two-stage planner (track `stoch` of issue 13: optimiser.stochastic.plan_under_uncertainty).
+# Looked up by name, so that this module runs without it: where it is missing, the policies
+# say so and refuse to run.
 
-STOCHASTIC_ENTRY = ("optimiser.stochastic", "plan_two_stage")
+STOCHASTIC_ENTRY = ("optimiser.stochastic", "plan_under_uncertainty")
 
 
 def _stochastic_entry() -> Callable[..., Any] | None:
@@ -239,23 +277,78 @@ def _stochastic_unavailable() -> str | None:
     if _stochastic_entry() is None:
         return (
             f"the two-stage planner ({'.'.join(STOCHASTIC_ENTRY)}) is not in this "
-            "installation (issue 13, track stoch): this policy cannot run yet"
+            "installation (issue 13, track stoch): this policy cannot run"
         )
-    return (
-        f"the two-stage planner ({'.'.join(STOCHASTIC_ENTRY)}) is installed but the backtest "
-        "does not call it yet (optimiser/backtest/policies.py, _two_stage): this policy cannot "
-        "run yet"
+    return None
+
+
+def week_scenarios(ctx: WeekContext) -> Any:
+    """Demand scenarios as known on the date: the observed census before today in every
+    scenario; from today on, log-normal errors around the latest forecast's mean
+    (optimiser.scenarios.generators.lognormal_scenarios) whose lead time counts from today,
+    with the parameters of ctx.options (not fitted to what happened). Seeded by the options'
+    seed and the day: the same backtest gives the same scenarios."""
+    from optimiser.scenarios.generators import LognormalSpec, lognormal_scenarios
+    from optimiser.scenarios.model import make_scenario_set
+
+    o, t, inst = ctx.options, ctx.today, ctx.instance
+    forecast = ctx.forecast_demand()
+    ahead = np.concatenate([forecast[:, t:], np.repeat(forecast[:, -1:], t, axis=1)], axis=1)
+    spec = LognormalSpec(
+        scenarios=o.scenarios,
+        seed=o.seed + t,
+        sigma0=o.sigma0,
+        sigma_growth=o.sigma_growth,
+        correlation=o.correlation,
+        peak_shift_sd=o.peak_shift_sd,
+    )
+    base = pd.DataFrame(ahead, index=inst.demand.index, columns=inst.demand.columns)
+    drawn = lognormal_scenarios(inst, spec, base, base_name="forecast").array(inst.regions)
+    values = np.empty_like(drawn)
+    values[:, :, t:] = drawn[:, :, : inst.days - t]
+    values[:, :, :t] = ctx.observed()[None, :, :t]
+    return make_scenario_set(
+        inst,
+        values,
+        sampled=True,
+        info={
+            "generator": "backtest week",
+            "today": t,
+            "forecast": ctx.forecast.name if ctx.forecast is not None else "",
+            "lognormal": {k: getattr(spec, k) for k in spec.__dataclass_fields__},
+        },
     )
 
 
 def _two_stage(risk: str | None) -> Callable[[WeekContext], WeekPlan]:
     def make(ctx: WeekContext) -> WeekPlan:
-        # the hook: once wired, build scenarios of the days from ctx.today on around
-        # ctx.forecast (observed before) and call the two-stage planner with the executed
-        # moves fixed and `risk`; until then it refuses, whatever calls it
-        reason = _stochastic_unavailable() or "not wired"
-        raise InputError(
-            Problem(f"{risk or 'stochastic'}: {reason}", column="policy", column_word="option")
+        entry = _stochastic_entry()
+        if entry is None:
+            reason = _stochastic_unavailable() or "unavailable"
+            raise InputError(Problem(reason, column="policy", column_word="option"))
+        result = entry(
+            ctx.instance_with(ctx.forecast_demand()),
+            week_scenarios(ctx),
+            commit_days=ctx.options.commit_days,
+            risk=ctx.options.risk if risk else None,
+            executed=ctx.executed if len(ctx.executed) else None,
+            today=ctx.today,
+            time_limit=ctx.options.time_limit,
+            mip_gap=ctx.options.mip_gap,
+            price_of_fairness=False,
+        )
+        status = str(getattr(result.status, "value", result.status))
+        if result.expected_lives is None:
+            from optimiser.errors import TriageError
+
+            raise TriageError(
+                f"the two-stage planner found no plan on {ctx.date} (day {ctx.today}): {status}"
+                + (f" ({result.explanation})" if result.explanation else "")
+            )
+        return WeekPlan(
+            manifest=manifest_of(result.committed),
+            claimed_lives=result.expected_lives,
+            status=status,
         )
 
     return make
@@ -316,6 +409,17 @@ def check_policies(names: list[str] | tuple[str, ...] | None) -> tuple[list[str]
     return chosen, left_out
 
 
+def check_anchor(anchor: str) -> None:
+    if anchor not in ANCHORS:
+        raise InputError(
+            Problem(
+                f"unknown anchor {anchor!r} (anchors: {', '.join(ANCHORS)})",
+                column="anchor",
+                column_word="option",
+            )
+        )
+
+
 def check_buffer(buffer: float) -> None:
     if (
         isinstance(buffer, bool)
@@ -333,6 +437,7 @@ def check_buffer(buffer: float) -> None:
 
 
 __all__ = [
+    "ANCHORS",
     "DEFAULT_POLICIES",
     "MANIFEST_COLUMNS",
     "POLICIES",
@@ -340,6 +445,8 @@ __all__ = [
     "BacktestPolicy",
     "WeekContext",
     "WeekPlan",
+    "anchored",
+    "check_anchor",
     "check_buffer",
     "check_policies",
     "empty_manifest",

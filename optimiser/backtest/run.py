@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from optimiser.backtest.policies import (
     POLICIES,
     BacktestOptions,
     WeekContext,
+    check_anchor,
     check_buffer,
     check_policies,
     empty_manifest,
@@ -235,16 +236,21 @@ def backtest(
     commit_days: int = DEFAULT_COMMIT_DAYS,
     buffer: float = DEFAULT_BUFFER,
     forecast: str | None = None,
+    anchor: str = "none",
     plan_time_limit: float | None = None,
     mip_gap: float | None = None,
+    stochastic: Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> BacktestResult:
     """Plan on `as_of` (default: the window's first day) with the forecasts released by then,
     dispatch the first `commit_days` of the plan, re-plan every `commit_days` with the
     observed census of the days before and the latest release of `forecast` (a source of
-    forecasts/releases.csv; default ihme), and replay every policy's executed moves against the
+    forecasts/releases.csv; default ihme; `anchor` "level": moved to the census observed the
+    day before, policies.anchored), and replay every policy's executed moves against the
     observed census. `plan_time_limit`: seconds for each plan (default none: every plan
-    solved to optimality). InputError (exit 2 in the CLI) for a bad folder or option."""
+    solved to optimality). `stochastic`: the two-stage policies' options (BacktestOptions:
+    scenarios, seed, sigma0, sigma_growth, correlation, peak_shift_sd, risk). InputError
+    (exit 2 in the CLI) for a bad folder or option."""
     bt = source if isinstance(source, Backtest) else load_backtest(source)
     if isinstance(as_of, str):
         try:
@@ -253,7 +259,31 @@ def backtest(
             wrong = f"must be a date YYYY-MM-DD, got {as_of!r}"
             raise InputError(_option(wrong, "as-of")) from None
     request = check_request(bt, as_of, commit_days, forecast, policies, buffer)
-    options = BacktestOptions(request.source, float(buffer), plan_time_limit, mip_gap)
+    known = set(BacktestOptions.__dataclass_fields__) - {
+        "source",
+        "buffer",
+        "time_limit",
+        "mip_gap",
+        "commit_days",
+    }
+    unknown = sorted(set(stochastic or {}) - known)
+    if unknown:
+        raise InputError(
+            _option(
+                f"unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+                "stochastic",
+            )
+        )
+    check_anchor(anchor)
+    options = BacktestOptions(
+        request.source,
+        float(buffer),
+        anchor,
+        plan_time_limit,
+        mip_gap,
+        request.commit_days,
+        **dict(stochastic or {}),
+    )
     forecasts = _Forecasts(bt, request.source)
     T = bt.instance.days
     replans = len(range(request.first_day, T, request.commit_days))
@@ -332,6 +362,7 @@ def backtest(
         ),
         unavailable=request.unavailable,
         info={
+            "anchor": anchor,
             "known_on_a_date": "the observed census of the days before it and the latest "
             f"release of {request.source} published on or before it",
             "releases": [r.name for r in forecasts.releases],

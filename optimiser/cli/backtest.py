@@ -51,6 +51,13 @@ def backtest_command(
             "re-plan uses its latest release by then.",
         ),
     ] = None,
+    anchor: Annotated[
+        str,
+        typer.Option(
+            help="none: each forecast as published; level: from each re-planning date, moved "
+            "to the census observed the day before (scaled, or shifted where it was under 1)."
+        ),
+    ] = "none",
     policy: Annotated[
         list[str] | None,
         typer.Option(
@@ -89,6 +96,7 @@ def backtest_command(
             commit_days=commit_days,
             buffer=buffer,
             forecast=forecast,
+            anchor=anchor,
             progress=not no_progress
             and not json_output
             and not Verbosity.quiet()
@@ -124,11 +132,14 @@ def write_backtest(result: BacktestResult, folder: Path) -> None:
 def backtest_text(result: BacktestResult) -> str:
     """The readable table: one line per policy."""
     t = result.table
+    anchored = (
+        " (anchored to the last observed level)" if result.info.get("anchor") == "level" else ""
+    )
     lines = [
         f"backtest {result.instance}: plans from {result.as_of}, re-planned every "
-        f"{result.commit_days} days on {result.source}'s latest forecast and the observed "
-        f"census; replayed against the observed census ({len(result.regions)} regions, "
-        f"{result.days} days from {result.start_date})",
+        f"{result.commit_days} days on {result.source}'s latest forecast{anchored} and the "
+        f"observed census; replayed against the observed census ({len(result.regions)} "
+        f"regions, {result.days} days from {result.start_date})",
         f"{'policy':<12} {'lives saved':>12} {'deaths':>10} {'never admitted':>15} "
         f"{result.resource + '-days short':>22} {'below hindsight':>16} {'shipped':>8} "
         f"{'moved':>7}",
