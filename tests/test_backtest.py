@@ -256,3 +256,104 @@ def test_the_policy_registry_names_every_policy() -> None:
     assert {"none", "mean", "buffer", "hindsight", "stochastic", "risk-averse"} <= set(POLICIES)
     for policy in POLICIES.values():
         assert policy.doc and policy.replay in ("manifest", "as_is")
+
+
+def test_the_chart_renders_every_policy(tiny: Path, tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    from optimiser.backtest.chart import backtest_chart
+    from optimiser.charts import save
+
+    result = backtest(tiny, policies=FIXED, commit_days=7, forecast="fc")
+    fig = backtest_chart(result)
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert labels[0].startswith("observed census")
+    assert [lab.split(":")[0] for lab in labels[1:]] == FIXED
+    paths = save(fig, tmp_path, "backtest")
+    image = imread(paths["png"])
+    assert image.shape[0] > 500 and image.shape[1] > 800
+    assert float(np.std(image[..., :3])) > 0.05  # not blank
+    assert "observed census" in paths["svg"].read_text()
+
+
+def test_cli_writes_every_output_and_refuses_bad_input(tiny: Path, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    proc = run_cli("backtest", tiny, "-f", "fc", "-p", "none", "-p", "hindsight", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "hindsight" in proc.stdout and "110.0" in proc.stdout
+    names = {p.name for p in out.iterdir()}
+    assert {"result.json", "policies.csv", "weeks.csv", "daily.csv", "executed"} <= names
+    assert {"backtest.png", "backtest.svg"} <= names
+    again = BacktestResult.from_json((out / "result.json").read_text())
+    assert again.table.loc["none", "shortfall"] == pytest.approx(110.0)
+    assert pd.read_csv(out / "policies.csv", index_col=0).loc["none", "shortfall"] == 110.0
+    bad = tmp_path / "bad"
+    proc = run_cli("backtest", tiny, "-f", "fc", "--as-of", "2020-04-06", "--out", bad)
+    assert proc.returncode == 2
+    assert "before the first forecast release (fc@2020-04-07)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not bad.exists()
+    proc = run_cli("backtest", tiny, "-f", "fc", "--commit-days", "20", "--json")
+    assert proc.returncode == 2
+    assert "commit-days" in proc.stdout + proc.stderr
+
+
+def test_the_two_stage_policies_commit_what_the_stochastic_planner_commits(tiny: Path) -> None:
+    """Each week's moves are the two-stage plan's first stage (optimiser.stochastic), made on
+    scenarios that hold the observed census before the re-planning day; the last window is
+    cut to the days left (5 + 5 + 4); hindsight bounds them too."""
+    from optimiser.backtest.policies import BacktestOptions, WeekContext, week_scenarios
+    from optimiser.stochastic import plan_under_uncertainty
+
+    options = {"scenarios": 3, "seed": 4}
+    result = backtest(
+        tiny,
+        policies=[*FIXED, "stochastic", "risk-averse"],
+        commit_days=5,
+        forecast="fc",
+        stochastic=options,
+    )
+    weeks = result.weeks[result.weeks["policy"] == "stochastic"]
+    assert list(weeks["day"]) == [0, 5, 10]
+    t = result.table
+    assert (t["survivors"] <= t.loc["hindsight", "survivors"] + 1e-6).all()
+    bt = load_backtest(tiny)
+    empty = pd.DataFrame(columns=["kind", "day", "from", "to", "units", "arrives"])
+    ctx = WeekContext(
+        bt,
+        0,
+        START,
+        bt.forecast(bt.releases[0]),
+        empty,
+        BacktestOptions("fc", commit_days=5, **options),
+    )
+    scenarios = week_scenarios(ctx)
+    assert scenarios.ids == ["s001", "s002", "s003"]
+    direct = plan_under_uncertainty(
+        ctx.instance_with(ctx.forecast_demand()),
+        scenarios,
+        commit_days=5,
+        mip_gap=0.01,
+        price_of_fairness=False,
+    )
+    got = result.executed["stochastic"]
+    got = got[got["day"] < 5].reset_index(drop=True)
+    expect = direct.committed[["kind", "day", "from", "to", "units", "arrives"]]
+    expect = expect.sort_values(["day", "kind", "from", "to"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expect, check_dtype=False)
+    late = WeekContext(bt, 5, START, ctx.forecast, empty, BacktestOptions("fc", **options))
+    cube = week_scenarios(late).array(bt.instance.regions)
+    assert np.allclose(cube[:, :, :5], bt.observed.to_numpy(dtype=float)[None, :, :5])
+
+
+def test_an_unavailable_policy_fails_loudly(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import optimiser.backtest.policies as policies
+
+    monkeypatch.setattr(policies, "STOCHASTIC_ENTRY", ("optimiser.no_such_planner", "plan"))
+    with pytest.raises(InputError) as caught:
+        backtest(tiny, policies=["mean", "stochastic"], forecast="fc")
+    assert "stochastic: the two-stage planner (optimiser.no_such_planner.plan) is not in" in str(
+        caught.value
+    )
+    # the default list never had it: the four policies run
+    assert list(backtest(tiny, forecast="fc").table.index) == FIXED

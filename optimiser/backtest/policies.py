@@ -56,6 +56,8 @@ class BacktestOptions:
     correlation: float = 0.5
     peak_shift_sd: float = 7.0
     risk: str = "cvar:alpha=0.1,lambda=0.5"
+    two_stage_gap: float | None = 0.01  # relative MIP gap of the two-stage solves
+    two_stage_time_limit: float | None = None  # seconds per two-stage solve
 
 
 @dataclass(frozen=True)
@@ -329,12 +331,12 @@ def _two_stage(risk: str | None) -> Callable[[WeekContext], WeekPlan]:
         result = entry(
             ctx.instance_with(ctx.forecast_demand()),
             week_scenarios(ctx),
-            commit_days=ctx.options.commit_days,
+            commit_days=min(ctx.options.commit_days, ctx.instance.days - ctx.today),
             risk=ctx.options.risk if risk else None,
             executed=ctx.executed if len(ctx.executed) else None,
             today=ctx.today,
-            time_limit=ctx.options.time_limit,
-            mip_gap=ctx.options.mip_gap,
+            time_limit=ctx.options.two_stage_time_limit,
+            mip_gap=ctx.options.two_stage_gap,
             price_of_fairness=False,
         )
         status = str(getattr(result.status, "value", result.status))
@@ -371,7 +373,9 @@ register(
     )
 )
 
-DEFAULT_POLICIES = ("none", "mean", "buffer", "stochastic", "risk-averse", "hindsight")
+# the stochastic policies solve a two-stage extensive form every week (minutes on the shipped
+# instances, docs/backtest.md): asked for by name, not run by default
+DEFAULT_POLICIES = ("none", "mean", "buffer", "hindsight")
 
 
 def check_policies(names: list[str] | tuple[str, ...] | None) -> tuple[list[str], dict[str, str]]:

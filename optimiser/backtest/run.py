@@ -249,7 +249,8 @@ def backtest(
     day before, policies.anchored), and replay every policy's executed moves against the
     observed census. `plan_time_limit`: seconds for each plan (default none: every plan
     solved to optimality). `stochastic`: the two-stage policies' options (BacktestOptions:
-    scenarios, seed, sigma0, sigma_growth, correlation, peak_shift_sd, risk). InputError
+    scenarios, seed, sigma0, sigma_growth, correlation, peak_shift_sd, risk, two_stage_gap,
+    two_stage_time_limit). InputError
     (exit 2 in the CLI) for a bad folder or option."""
     bt = source if isinstance(source, Backtest) else load_backtest(source)
     if isinstance(as_of, str):

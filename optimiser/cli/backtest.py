@@ -63,10 +63,18 @@ def backtest_command(
         typer.Option(
             "--policy",
             "-p",
-            help="Policies to compare (repeat; default: every available one): none, mean, "
-            "buffer, stochastic, risk-averse, hindsight.",
+            help="Policies to compare (repeat): none, mean, buffer, hindsight (the default), "
+            "stochastic, risk-averse (two-stage plans: slower).",
         ),
     ] = None,
+    scenarios: Annotated[
+        int,
+        typer.Option(help="Scenarios of each week's two-stage plan (stochastic, risk-averse)."),
+    ] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the two-stage plans' scenarios.")] = 1,
+    risk: Annotated[
+        str, typer.Option(help="Risk measure of the risk-averse policy.")
+    ] = "cvar:alpha=0.1,lambda=0.5",
     out: Annotated[
         Path | None,
         typer.Option(
@@ -97,6 +105,7 @@ def backtest_command(
             buffer=buffer,
             forecast=forecast,
             anchor=anchor,
+            stochastic={"scenarios": scenarios, "seed": seed, "risk": risk},
             progress=not no_progress
             and not json_output
             and not Verbosity.quiet()
