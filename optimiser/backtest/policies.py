@@ -174,7 +174,7 @@ def manifest_of(frame: pd.DataFrame) -> pd.DataFrame:
     out = rows[MANIFEST_COLUMNS].copy()
     out["day"] = out["day"].astype("int64")
     out["arrives"] = out["arrives"].astype("int64")
-    out["units"] = pd.to_numeric(out["units"]).astype("int64")
+    out["units"] = np.rint(pd.to_numeric(out["units"]).to_numpy(dtype=float)).astype("int64")
     return out.reset_index(drop=True)
 
 
