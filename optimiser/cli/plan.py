@@ -59,9 +59,7 @@ def write_plan_outputs(result: PlanResult, out: Path) -> None:
     from optimiser.multiperiod.report import warehouse_manifest
 
     def write(folder: Path) -> None:
-        warehouse_manifest(result).to_csv(
-            folder / "manifest.csv", index=False, lineterminator="\n"
-        )
+        warehouse_manifest(result).to_csv(folder / "manifest.csv", index=False, lineterminator="\n")
         result.plan.to_csv(folder / "plan.csv", index=False, lineterminator="\n")
         result.daily.to_csv(folder / "daily.csv", index=False, lineterminator="\n")
         result.regions.to_csv(folder / "regions.csv", lineterminator="\n")
@@ -226,6 +224,49 @@ def plan_command(
     no_tie_break: Annotated[
         bool, typer.Option("--no-tie-break", help="Skip the logistics tie-break stage.")
     ] = False,
+    scenarios: Annotated[
+        str | None,
+        typer.Option(
+            "--scenarios",
+            help="Plan under uncertainty (two-stage): a folder with scenarios.csv (or the CSV), "
+            "or 'instance' for the instance's own scenarios (docs/stochastic.md).",
+        ),
+    ] = None,
+    commit_days: Annotated[
+        int | None,
+        typer.Option(
+            "--commit-days",
+            help="With --scenarios: the movements of the first N days are decided now, the "
+            "same in every scenario (default 7).",
+        ),
+    ] = None,
+    risk: Annotated[
+        str | None,
+        typer.Option(
+            "--risk",
+            help="With --scenarios: neutral (default), cvar:alpha=0.1,lambda=0.5 (expected "
+            "survivors - lambda x CVaR of deaths) or worst:alpha=0.2 (the alpha-worst only).",
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="With --scenarios: also score the mean, buffer, worst-case and hindsight plans "
+            "(recourse + simulator): VSS, EVPI, shortfall.",
+        ),
+    ] = False,
+    evaluate_on: Annotated[
+        str | None,
+        typer.Option(
+            "--evaluate",
+            help="With --compare: score on these scenarios (out of sample; default: the "
+            "planning scenarios, in sample).",
+        ),
+    ] = None,
+    buffer: Annotated[
+        float, typer.Option("--buffer", help="With --compare: the mean plan's demand buffer.")
+    ] = 0.1,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
     from optimiser.multiperiod.planner import plan
@@ -233,6 +274,17 @@ def plan_command(
 
     if time_limit is not None and not time_limit > 0:
         raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
+    stochastic_only = {
+        "--commit-days": commit_days is not None,
+        "--risk": risk is not None,
+        "--compare": compare,
+        "--evaluate": evaluate_on is not None,
+    }
+    if scenarios is None and any(stochastic_only.values()):
+        used = ", ".join(k for k, v in stochastic_only.items() if v)
+        raise InputError(Problem(f"{used} need(s) --scenarios (planning under uncertainty)"))
+    if evaluate_on is not None and not compare:
+        raise InputError(Problem("--evaluate needs --compare"))
     deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
     if out is not None:  # before any work: an output inside the instance would mix with it
         check_out_apart(out, {"INSTANCE": instance_dir})
@@ -250,6 +302,28 @@ def plan_command(
         transfer_neighbours,
         max_transfer_lead_days,
     )
+    if scenarios is not None:
+        _stochastic_plan(
+            instance_dir,
+            instance.with_settings(**changes),
+            scenarios,
+            constraint or [],
+            default_constraints=not no_default_constraints,
+            commit_days=7 if commit_days is None else commit_days,
+            risk=risk,
+            compare=compare,
+            evaluate_on=evaluate_on,
+            buffer=buffer,
+            executed=executed,
+            today=today,
+            time_limit=time_limit,
+            gap=gap,
+            tie_break=not no_tie_break,
+            price=not no_price,
+            out=out,
+            json_output=json_output,
+        )
+        return
     try:
         instance = instance.with_settings(**changes)
         result = plan(
@@ -275,6 +349,96 @@ def plan_command(
         write_plan_outputs(result, out)
     typer.echo(result.to_json() if json_output else plan_text(result))
     exit_without_answer(result.status, result.explanation, result.lives_saved is not None, "plan")
+
+
+def _stochastic_plan(
+    instance_dir: Path,
+    instance: MultiPeriodInstance,
+    scenarios: str,
+    constraints: list[str],
+    *,
+    default_constraints: bool,
+    commit_days: int,
+    risk: str | None,
+    compare: bool,
+    evaluate_on: str | None,
+    buffer: float,
+    executed: Path | None,
+    today: int | None,
+    time_limit: float | None,
+    gap: float | None,
+    tie_break: bool,
+    price: bool,
+    out: Path | None,
+    json_output: bool,
+) -> None:
+    """`plan --scenarios`: the two-stage plan (optimiser.stochastic), its report and files.
+    Every input is validated before anything is written (exit 2)."""
+    import json
+
+    from optimiser.cli.scenarios import _scenarios_for
+    from optimiser.stochastic.api import plan_under_uncertainty
+    from optimiser.stochastic.compare import compare as compare_plans
+    from optimiser.stochastic.report import stochastic_text, write_stochastic_outputs
+
+    def chosen(text: str) -> str | None:
+        return None if text == "instance" else text
+
+    try:
+        planning = _scenarios_for(instance_dir, instance, chosen(scenarios))
+        held_out = (
+            None
+            if evaluate_on is None
+            else _scenarios_for(instance_dir, instance, chosen(evaluate_on))
+        )
+        result = plan_under_uncertainty(
+            instance,
+            planning,
+            constraints,
+            commit_days=commit_days,
+            risk=risk,
+            default_constraints=default_constraints,
+            executed=executed,
+            today=today,
+            time_limit=time_limit,
+            mip_gap=gap,
+            tie_break=tie_break,
+            price_of_fairness=price,
+        )
+        comparison = None
+        if compare and result.status != "infeasible" and len(result.per_scenario):
+            comparison = compare_plans(
+                instance,
+                planning,
+                constraints,
+                evaluation=held_out,
+                commit_days=commit_days,
+                risk=risk,
+                buffer=buffer,
+                default_constraints=default_constraints,
+                executed=result.executed if len(result.executed) else None,
+                today=result.today,
+                stochastic=result if risk is None else None,
+            )
+    except InputError as exc:
+        where = scenarios if any(p.file for p in exc.problems) else instance_dir
+        fail_with_problems(exc, where)
+    if out is not None and result.expected_lives is not None:
+
+        def write(folder: Path) -> None:
+            write_stochastic_outputs(result, folder, comparison)
+
+        write_outputs(out, write)
+    if json_output:
+        payload = result.to_dict()
+        if comparison is not None:
+            payload["comparison"] = comparison.to_dict()
+        typer.echo(json.dumps(payload, indent=2, allow_nan=False))
+    else:
+        typer.echo(stochastic_text(result, comparison))
+    exit_without_answer(
+        result.status, result.explanation, result.expected_lives is not None, "plan"
+    )
 
 
 @app.command("check-plan")

@@ -33,7 +33,7 @@ _ROW_TABLES = {
     "lead_times.csv": "lead_times",
     "capacity.csv": "capacity",
 }
-_JOB_KINDS = ("solve", "plan", "bedside", "bedside_compare")
+_JOB_KINDS = ("solve", "plan", "bedside", "bedside_compare", "stochastic_plan")
 
 
 class ApiError(Exception):

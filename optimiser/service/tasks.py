@@ -462,6 +462,9 @@ def _multiperiod_available() -> bool:
 
 if _multiperiod_available():
     KINDS["plan"] = TaskKind("plan", plan_task, validate_plan, "a multi-period delivery plan")
+    from optimiser.service.stochastic_tasks import register as _register_stochastic
+
+    _register_stochastic(KINDS, TaskKind)
 
 from optimiser.service.bedside_tasks import register as _register_bedside  # noqa: E402
 

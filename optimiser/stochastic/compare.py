@@ -188,7 +188,7 @@ def compare(
     commit_days: int = DEFAULT_COMMIT_DAYS,
     risk: str | None = None,
     buffer: float = DEFAULT_BUFFER,
-    alpha: float = DEFAULT_ALPHA,
+    alpha: float | None = None,
     default_constraints: bool = True,
     executed: pd.DataFrame | None = None,
     today: int = 0,
@@ -196,8 +196,13 @@ def compare(
 ) -> Comparison:
     """Make every candidate's commit on `scenarios`, score each over `evaluation` (default:
     `scenarios`, in sample) by recourse + simulator; VSS and EVPI. `stochastic`: a
-    StochasticResult already made for these inputs (not made again)."""
+    StochasticResult already made for these inputs (not made again). `alpha`: the tail of
+    the CVaR figures (default: the risk measure's, else 0.1)."""
     from optimiser.errors import InputError, Problem
+    from optimiser.stochastic.risk import parse_risk
+
+    measure = parse_risk(risk) if risk is not None else None
+    tail = alpha if alpha is not None else (measure.alpha if measure else DEFAULT_ALPHA)
 
     if not 0.0 <= buffer <= 10.0:
         raise InputError(
@@ -233,7 +238,7 @@ def compare(
             today=today,
             price_of_fairness=False,
         )
-        commits[f"risk_averse ({averse.risk})"] = averse.committed
+        commits["risk_averse"] = averse.committed
     for name, table in forecast_tables(scenarios, buffer).items():
         det = plan(
             with_demand(instance, table),
@@ -249,7 +254,7 @@ def compare(
     for name, commit in commits.items():
         fixed = pd.concat([f for f in (prior, commit) if len(f)] or [commit], ignore_index=True)
         plans, relaxed = recourse(instance, fixed, end, held_out, specs, default_constraints)
-        evaluations[name] = evaluate(instance, plans, held_out, alpha=alpha, workers=1)
+        evaluations[name] = evaluate(instance, plans, held_out, alpha=tail, workers=1)
         rows[name] = _row(evaluations[name], relaxed)
     hindsight = {}
     relaxed = 0
@@ -266,7 +271,7 @@ def compare(
             relaxed += 1
             result = plan(inst, [], default_constraints=False, price_of_fairness=False)
         hindsight[sid] = result
-    evaluations["hindsight"] = evaluate(instance, hindsight, held_out, alpha=alpha, workers=1)
+    evaluations["hindsight"] = evaluate(instance, hindsight, held_out, alpha=tail, workers=1)
     rows["hindsight"] = _row(evaluations["hindsight"], relaxed)
     table = pd.DataFrame.from_dict(rows, orient="index")[TABLE_COLUMNS]
     table.index.name = "candidate"
@@ -276,13 +281,14 @@ def compare(
         vss=float(survivors["stochastic"] - survivors["mean"]),
         evpi=float(survivors["hindsight"] - survivors["stochastic"]),
         in_sample=evaluation is None,
-        alpha=alpha,
+        alpha=tail,
         commit_days=stochastic.commit_days,
         committed=commits,
         info={
             "planning_scenarios": len(scenarios),
             "evaluation_scenarios": len(held_out),
             "buffer": buffer,
+            "risk": None if measure is None else measure.label,
             "worst_case": "upper envelope: each region-day's largest demand over the scenarios",
             "recourse": "deterministic re-plan per scenario with the commit fixed, replayed "
             "as_is through check-plan's simulator",

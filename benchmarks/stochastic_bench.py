@@ -1,0 +1,112 @@
+"""Two-stage stochastic planner benchmark (BENCHMARKS.md, "Stochastic planner: extensive form").
+
+Target (issue 13): US 50 x 47 (instances/us-states-apr2020, transfers on) with 20 scenarios
+to a 0.1% gap in under 2 minutes on 2 cores; the extensive form's build and translation under
+20% of HiGHS's own time; memory at 50 scenarios stated.
+
+Scenarios: log-normal around the instance's forecast (optimiser.scenarios.LognormalSpec
+defaults, seed 1). The plan: `plan_under_uncertainty(..., commit_days=7, mip_gap=0.001,
+price_of_fairness=False)`. Each run is a fresh process (peak memory is per process), the
+scenario counts run one after another, `--repeat` rounds; medians reported.
+
+    flock /work/wt/.bench.lock .venv/bin/python benchmarks/stochastic_bench.py
+        [--scenarios 20 50] [--repeat 1] [--time-limit 600] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+INSTANCE = ROOT / "instances" / "us-states-apr2020"
+
+
+def one_run(scenarios: int, time_limit: float, gap: float) -> dict[str, Any]:
+    """One plan in this process: timings, sizes, status, peak memory."""
+    from optimiser.multiperiod import load_multiperiod
+    from optimiser.scenarios import LognormalSpec, lognormal_scenarios
+    from optimiser.stochastic import plan_under_uncertainty
+
+    inst = load_multiperiod(INSTANCE).with_settings(transfers=True)
+    t0 = time.perf_counter()
+    sets = lognormal_scenarios(inst, LognormalSpec(scenarios=scenarios, seed=1))
+    generate = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    result = plan_under_uncertainty(
+        inst, sets, commit_days=7, mip_gap=gap, time_limit=time_limit, price_of_fairness=False
+    )
+    total = time.perf_counter() - t1
+    t = result.timings
+    highs = float(result.solver.get("seconds") or 0.0)
+    return {
+        "scenarios": scenarios,
+        "status": str(result.status),
+        "gap": result.gap,
+        "expected_lives": result.expected_lives,
+        "generate_s": round(generate, 3),
+        "build_s": round(t["build"], 3),
+        "translate_s": round(t["translate"], 3),
+        "highs_s": round(highs, 3),
+        "total_s": round(total, 3),
+        "build_translate_share_of_highs": round((t["build"] + t["translate"]) / highs, 4)
+        if highs
+        else None,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "sizes": result.sizes,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", type=int, nargs="+", default=[20, 50])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--time-limit", type=float, default=600.0)
+    parser.add_argument("--gap", type=float, default=0.001)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child run
+    args = parser.parse_args()
+    if args.one is not None:
+        print(json.dumps(one_run(args.one, args.time_limit, args.gap)))
+        return
+    runs: list[dict[str, Any]] = []
+    for _ in range(args.repeat):
+        for count in args.scenarios:
+            cmd = [sys.executable, __file__, "--one", str(count)]
+            cmd += ["--time-limit", str(args.time_limit), "--gap", str(args.gap)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            run = json.loads(out.stdout.strip().splitlines()[-1])
+            print(json.dumps(run), flush=True)
+            runs.append(run)
+    import highspy
+    import numpy
+    import scipy
+
+    summary = {
+        "python": platform.python_version(),
+        "highspy": getattr(highspy, "__version__", "?"),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "median_total_s": {
+            str(c): statistics.median(r["total_s"] for r in runs if r["scenarios"] == c)
+            for c in args.scenarios
+        },
+        "runs": runs,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Request body of the job kind "stochastic_plan" (optimiser/service/stochastic_tasks.py): a
+plan request plus the demand scenarios and the two-stage options (docs/stochastic.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from optimiser.service.schemas import PlanOptions, PlanRequest, engine_checked
+
+
+class StochasticPlanOptions(PlanOptions):
+    """PlanOptions plus the commit window and the risk measure."""
+
+    commit_days: engine_checked(  # type: ignore[valid-type]
+        {"type": "integer", "minimum": 1, "description": "Days whose movements are decided "
+         "now, the same in every scenario (default 7)."}
+    ) = None
+    risk: engine_checked(  # type: ignore[valid-type]
+        {"type": "string", "description": "neutral (default), cvar:alpha=A,lambda=L or "
+         "worst:alpha=A."}
+    ) = None
+
+
+class StochasticPlanRequest(PlanRequest):
+    """A plan request with `scenarios`: ScenarioSet.to_dict's JSON (demand_kind, scenarios:
+    [{id, probability, demand: {region: [value per day]}}])."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"additionalProperties": False,
+                           "required": ["regions", "supply", "demand", "scenarios"]},
+    )
+
+    scenarios: engine_checked(  # type: ignore[valid-type]
+        {"type": "object", "description": "The demand scenarios (docs/stochastic.md)."}
+    ) = None
+    options: StochasticPlanOptions | None = None
+
+
+class StochasticPlanJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["stochastic_plan"] = Field(
+        description="A two-stage delivery plan under demand scenarios (`triage plan --scenarios`).")
+    request: StochasticPlanRequest

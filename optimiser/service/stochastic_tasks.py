@@ -1,0 +1,97 @@
+"""Task kind "stochastic_plan": the two-stage plan of `triage plan --scenarios` as a job
+(tasks.KINDS registers it). The request is a "plan" request plus `scenarios` (the JSON of
+ScenarioSet.to_dict: a list of {id, probability, demand: {region: [value per day]}}) and the
+options `commit_days` (default 7) and `risk` ("cvar:alpha=0.1,lambda=0.5", "worst:alpha=0.2")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from optimiser.errors import InputError, Problem
+
+STOCHASTIC_OPTIONS = ("commit_days", "risk")
+MAX_SCENARIO_CELLS = 2_000_000  # scenarios x regions x days per job
+
+
+def _scenario_field(problem: Problem) -> str:
+    column = problem.column or ""
+    if column.startswith("scenarios"):
+        return column
+    return "scenarios"
+
+
+def prepare_stochastic(
+    request: Mapping[str, Any], time_limit: float | None = None
+) -> dict[str, Any]:
+    """Validate a stochastic plan request; the arguments of plan_under_uncertainty()."""
+    from optimiser.scenarios.io import scenarios_from_dict
+    from optimiser.service.tasks import _invalid, prepare_plan
+    from optimiser.stochastic.engine import check_commit
+    from optimiser.stochastic.risk import parse_risk
+
+    body = dict(request)
+    given = body.pop("scenarios", None)
+    options = dict(body.get("options") or {})
+    chosen = {k: options.pop(k) for k in STOCHASTIC_OPTIONS if k in options}
+    body["options"] = options
+    if given is None:
+        raise _invalid(
+            [Problem("required: the demand scenarios (ScenarioSet.to_dict's JSON)")],
+            ["scenarios"],
+        )
+    arguments = prepare_plan(body, time_limit)
+    instance = arguments["instance"]
+    count = len(given.get("scenarios") or []) if isinstance(given, Mapping) else 0
+    if count * len(instance.regions) * instance.days > MAX_SCENARIO_CELLS:
+        raise _invalid(
+            [Problem(f"{count} scenarios x {len(instance.regions)} regions x {instance.days} "
+                     f"days is above the service's bound of {MAX_SCENARIO_CELLS:,}")],
+            ["scenarios"],
+        )
+    try:
+        arguments["scenarios"] = scenarios_from_dict(given, instance)
+    except InputError as exc:
+        where: list[str | None] = [_scenario_field(p) for p in exc.problems]
+        raise _invalid(exc.problems, where) from None
+    try:
+        arguments["risk"] = parse_risk(chosen.get("risk"))
+        commit = chosen.get("commit_days", 7)
+        arguments["commit_days"] = check_commit(commit, 0, instance.days)
+    except InputError as exc:
+        fields: list[str | None] = [
+            f"options.{(p.column or 'risk').replace('-', '_')}" for p in exc.problems
+        ]
+        raise _invalid(exc.problems, fields) from None
+    return arguments
+
+
+def stochastic_task(
+    request: Any, key: str | None = None, time_limit: float | None = None
+) -> dict[str, Any]:
+    """Jobs of kind "stochastic_plan": the JSON of `triage plan --scenarios ... --json`."""
+    from optimiser.service.tasks import _invalid, load_request
+    from optimiser.stochastic import plan_under_uncertainty
+
+    arguments = prepare_stochastic(load_request(request), time_limit)
+    instance = arguments.pop("instance")
+    scenarios = arguments.pop("scenarios")
+    try:
+        result = plan_under_uncertainty(instance, scenarios, **arguments)
+    except InputError as exc:
+        raise _invalid(exc.problems, [f"options.{p.column}" if p.column else None
+                                      for p in exc.problems]) from None
+    return result.to_dict()
+
+
+def validate_stochastic(request: Mapping[str, Any], time_limit: float | None = None) -> None:
+    prepare_stochastic(request, time_limit)
+
+
+def register(kinds: dict[str, Any], task_kind: Any) -> None:
+    kinds["stochastic_plan"] = task_kind(
+        "stochastic_plan",
+        stochastic_task,
+        validate_stochastic,
+        "a two-stage delivery plan under demand scenarios (docs/stochastic.md)",
+    )
