@@ -48,7 +48,7 @@ def loaded_by(*args: str) -> tuple[int, set[str], str]:
 @pytest.mark.parametrize(
     "args",
     [("--help",), ("--version",), ("solve", "--help"), ("plan", "--help"), ("report", "--help"),
-     ("serve", "--help"), ("sweep", "--help")],
+     ("serve", "--help"), ("sweep", "--help"), ("backtest", "--help")],
 )
 def test_help_and_version_import_no_engine(args: tuple[str, ...]) -> None:
     code, modules, out = loaded_by(*args)

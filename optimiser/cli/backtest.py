@@ -1,0 +1,175 @@
+"""`triage backtest DIR`: plans made week by week with what was known then, replayed against
+what happened (docs/backtest.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from optimiser.cli import app
+from optimiser.cli.common import check_out_apart, write_outputs
+from optimiser.cli.regional import fail_with_problems
+from optimiser.errors import InputError
+
+if TYPE_CHECKING:
+    from optimiser.backtest.results import BacktestResult
+
+
+@app.command("backtest")
+def backtest_command(
+    instance_dir: Annotated[
+        Path,
+        typer.Argument(help="Backtest instance folder (observed.csv, forecasts/releases.csv)."),
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Date of the first plan, YYYY-MM-DD (default: the window's first day); not "
+            "before the first release of the forecast.",
+        ),
+    ] = None,
+    commit_days: Annotated[
+        int,
+        typer.Option(
+            "--commit-days", help="Days of each plan dispatched before re-planning (weekly: 7)."
+        ),
+    ] = 7,
+    buffer: Annotated[
+        float,
+        typer.Option(help="Demand buffer of the 'buffer' policy: 0.1 plans on 110% of the mean."),
+    ] = 0.1,
+    forecast: Annotated[
+        str | None,
+        typer.Option(
+            "--forecast",
+            "-f",
+            help="Forecast source of forecasts/releases.csv planned on (default: ihme); each "
+            "re-plan uses its latest release by then.",
+        ),
+    ] = None,
+    anchor: Annotated[
+        str,
+        typer.Option(
+            help="none: each forecast as published; level: from each re-planning date, moved "
+            "to the census observed the day before (scaled, or shifted where it was under 1)."
+        ),
+    ] = "none",
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policy",
+            "-p",
+            help="Policies to compare (repeat): none, mean, buffer, hindsight (the default), "
+            "stochastic, risk-averse (two-stage plans: slower).",
+        ),
+    ] = None,
+    scenarios: Annotated[
+        int,
+        typer.Option(help="Scenarios of each week's two-stage plan (stochastic, risk-averse)."),
+    ] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the two-stage plans' scenarios.")] = 1,
+    risk: Annotated[
+        str, typer.Option(help="Risk measure of the risk-averse policy.")
+    ] = "cvar:alpha=0.1,lambda=0.5",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write result.json, policies.csv, weeks.csv, daily.csv, executed/*.csv and "
+            "backtest.png/.svg here (atomically)."
+        ),
+    ] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Plan as a team could have on a date, with only the forecasts published by then; dispatch
+    the first commit window; re-plan with the observed census and the latest forecast; replay
+    each policy's executed moves against the observed census with check-plan's simulator.
+    Exit 0, or 2 for invalid input (nothing written)."""
+    from optimiser.backtest.run import backtest
+    from optimiser.cli import Verbosity
+    from optimiser.scenarios.backtest import load_backtest
+
+    try:
+        if out is not None:
+            check_out_apart(out, {"instance": instance_dir})
+        loaded = load_backtest(instance_dir)
+        result = backtest(
+            loaded,
+            as_of=as_of,
+            policies=policy,
+            commit_days=commit_days,
+            buffer=buffer,
+            forecast=forecast,
+            anchor=anchor,
+            stochastic={"scenarios": scenarios, "seed": seed, "risk": risk},
+            progress=not no_progress
+            and not json_output
+            and not Verbosity.quiet()
+            and sys.stderr.isatty(),
+        )
+    except InputError as exc:
+        fail_with_problems(exc, instance_dir)
+    if out is not None:
+        write_outputs(out, lambda folder: write_backtest(result, folder))
+    if json_output:
+        typer.echo(result.to_json())
+        return
+    for name, reason in result.unavailable.items():
+        typer.echo(f"warning: policy {name} left out: {reason}", err=True)
+    typer.echo(backtest_text(result))
+
+
+def write_backtest(result: BacktestResult, folder: Path) -> None:
+    """The files of --out (into a folder that write_outputs moves into place)."""
+    from optimiser.backtest.chart import backtest_chart
+    from optimiser.charts import save
+
+    (folder / "result.json").write_text(result.to_json() + "\n")
+    result.table.to_csv(folder / "policies.csv", lineterminator="\n", float_format="%.6f")
+    result.weeks.to_csv(folder / "weeks.csv", index=False, lineterminator="\n")
+    result.totals().to_csv(folder / "daily.csv", lineterminator="\n", float_format="%.6f")
+    (folder / "executed").mkdir()
+    for name, moves in result.executed.items():
+        moves.to_csv(folder / "executed" / f"{name}.csv", index=False, lineterminator="\n")
+    save(backtest_chart(result), folder, "backtest")
+
+
+def backtest_text(result: BacktestResult) -> str:
+    """The readable table: one line per policy."""
+    t = result.table
+    anchored = (
+        " (anchored to the last observed level)" if result.info.get("anchor") == "level" else ""
+    )
+    lines = [
+        f"backtest {result.instance}: plans from {result.as_of}, re-planned every "
+        f"{result.commit_days} days on {result.source}'s latest forecast{anchored} and the "
+        f"observed census; replayed against the observed census ({len(result.regions)} "
+        f"regions, {result.days} days from {result.start_date})",
+        f"{'policy':<12} {'lives saved':>12} {'deaths':>10} {'never admitted':>15} "
+        f"{result.resource + '-days short':>22} {'below hindsight':>16} {'shipped':>8} "
+        f"{'moved':>7}",
+    ]
+    for name, row in t.iterrows():
+        below = row["lives_below_hindsight"]
+        lines.append(
+            f"{name!s:<12} {row['survivors']:>12,.1f} {row['deaths']:>10,.1f} "
+            f"{row['not_admitted']:>15,.1f} {row['shortfall']:>22,.1f} "
+            f"{'-' if below != below else f'{below:,.1f}':>16} {int(row['units_shipped']):>8,} "
+            f"{int(row['units_transferred']):>7,}"
+        )
+    cut = t["transfer_units_cut"]
+    for name, units in cut[cut > 0].items():
+        lines.append(
+            f"note: {name}: {int(units):,} units of committed transfers were not sent: the "
+            "donor's patients were on them in reality"
+        )
+    lines.append(
+        "lives saved: expected extra survivors from treatment (check-plan's simulator); "
+        "hindsight replays its own admissions, the others their moves with the simulator's "
+        "admissions"
+    )
+    return "\n".join(lines)
