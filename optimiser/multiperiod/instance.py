@@ -20,14 +20,18 @@ import pandas as pd
 
 from optimiser.errors import InputError, Problem
 from optimiser.instance import Instance, _read_csv, load_instance
-from optimiser.multiperiod.input_tables import (
+
+# Re-exported (hence the noqa): DEFAULT_DEPOT, MAX_LISTED, MAX_ROW_PROBLEMS, _lines, _listing,
+# _ranges, _report_rows, day_numbers and numbers (plan_io and the scenario readers import them
+# from here)
+from optimiser.multiperiod.input_tables import (  # noqa: F401
     DEFAULT_DEPOT,
     _capacity,
     _deliveries,
     _demand,
     _lead_times,
 )
-from optimiser.multiperiod.row_checks import (
+from optimiser.multiperiod.row_checks import (  # noqa: F401
     DEMAND_KINDS,
     MAX_DAYS,
     MAX_LISTED,
@@ -41,29 +45,6 @@ from optimiser.multiperiod.row_checks import (
     day_numbers,
     numbers,
 )
-
-# Re-exported (callers import them from here): the bounds and the row checks
-# (optimiser/multiperiod/row_checks.py, used by the scenario readers too) and the default depot.
-__all__ = [
-    "DEFAULT_DEPOT",
-    "DEMAND_KINDS",
-    "MAX_DAYS",
-    "MAX_LISTED",
-    "MAX_ROW_PROBLEMS",
-    "MAX_UNITS",
-    "MultiPeriodInstance",
-    "PlanSettings",
-    "_lines",
-    "_listing",
-    "_ranges",
-    "_report_rows",
-    "build_multiperiod_instance",
-    "day_numbers",
-    "is_multiperiod",
-    "load_multiperiod",
-    "multiperiod_from_frames",
-    "numbers",
-]
 
 DAY_SETTINGS = ("max_transfer_lead_days", "max_wait_days", "patient_transfer_max_lead_days")
 

@@ -69,18 +69,13 @@ from optimiser.sweeps.spec import (
     apply_variant,
     variant_constraints,
 )
-from optimiser.sweeps.sweep_plan import SweepPlan, VariantOutcome, kind_family
 
-# Re-exported (callers import them from optimiser.sweeps.fast): the model, the greedy path, the
-# plan and outcome of a variant, and variant_constraints (optimiser.sweeps.spec).
-__all__ = [
-    "FastModel",
-    "SweepPlan",
-    "VariantOutcome",
-    "kind_family",
-    "solve_greedy",
-    "variant_constraints",
-]
+# Re-exported (hence the noqa): kind_family (optimiser/sweeps/run.py imports it from here)
+from optimiser.sweeps.sweep_plan import (  # noqa: F401
+    SweepPlan,
+    VariantOutcome,
+    kind_family,
+)
 
 MODELS_PER_WORKER = 2  # built models kept per worker (least recently used dropped)
 

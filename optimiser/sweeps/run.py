@@ -46,31 +46,21 @@ from optimiser.sweeps.fast import (
     variant_constraints,
     variant_frame,
 )
-from optimiser.sweeps.folder import FORMAT, SweepFolder, SweepResult, load_sweep
-from optimiser.sweeps.variants import (
+
+# Re-exported (hence the noqa): MAX_CHUNK and load_sweep (callers import them from here)
+from optimiser.sweeps.folder import (  # noqa: F401
+    FORMAT,
+    SweepFolder,
+    SweepResult,
+    load_sweep,
+)
+from optimiser.sweeps.variants import (  # noqa: F401
     MAX_CHUNK,
     _order,
     build_plan,
     chunks_of,
     default_chunk_size,
 )
-
-# Re-exported (callers import them from optimiser.sweeps.run): the output folder
-# (optimiser/sweeps/folder.py) and the variants' plan (optimiser/sweeps/variants.py).
-__all__ = [
-    "FORMAT",
-    "MAX_CHUNK",
-    "SweepFolder",
-    "SweepIncomplete",
-    "SweepInterrupted",
-    "SweepResult",
-    "build_plan",
-    "chunks_of",
-    "default_chunk_size",
-    "load_sweep",
-    "run_sweep",
-    "sweep",
-]
 
 IN_PROCESS_BELOW = 200  # smaller sweeps run in this process unless workers are asked for
 WORKER_DEATHS = 2  # a chunk whose worker dies this often when run alone is recorded as failed
