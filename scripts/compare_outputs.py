@@ -20,10 +20,11 @@ What is ignored, and why (nothing else is; every other byte and number must be e
   `<work>` (the commands themselves use relative paths, so `command` fields compare as is).
 - the report's `engine_commit` (provenance.json): the git commit each tree is checked out at,
   which is what differs between the trees by construction.
-- SVG element ids (`clip-path="url(#p1a2b...)"`, markers `#m1a2b...`): matplotlib salts them
-  with the time; they are renumbered in order of appearance. SVG charts embedded in
-  report.html as base64 are decoded and normalised the same way, and the provenance JSON
-  embedded in it (HTML-escaped) loses the same keys as provenance.json.
+- SVG element ids (clip paths `#p1a2b...`, markers `#m...`, hatches `#h...`, images `image...`,
+  path collections `C0_0_...`): matplotlib salts them with the time; they are renumbered in
+  order of appearance. SVG charts embedded in report.html as base64 are decoded and normalised
+  the same way, and the provenance JSON embedded in it (HTML-escaped) loses the same keys as
+  provenance.json.
 Versions are not ignored: both trees run on the same interpreter and packages (the `engine`
 version is the project's, equal in both).
 
@@ -315,9 +316,9 @@ def _svg(text: str) -> str:
     ids: dict[str, str] = {}
 
     def rename(match: re.Match[str]) -> str:
-        return ids.setdefault(match.group(0), f"p{len(ids):04d}")
+        return ids.setdefault(match.group(0), f"{match.group(1)}{len(ids):04d}")
 
-    return re.sub(r"\b[mp][0-9a-f]{10}\b", rename, text)
+    return re.sub(r"\b(m|p|h|image|C\d+_\d+_)[0-9a-f]{10}\b", rename, text)
 
 
 def _json(value: Any) -> Any:
