@@ -4,6 +4,9 @@ A Pyomo model is compiled once (Pyomo's linear standard-form compiler) and loade
 highspy.Highs object. Re-solves then change only what differs: constraint families are switched
 on and off through their row bounds, objectives are swapped, rows are appended, column bounds
 are changed. Each solve returns a frozen `SolverRun`; a time limit is never reported as optimal.
+
+Longer than the project's ~600 lines on purpose: this stays the one module that talks to HiGHS
+(docs/model.md), so how a HiGHS object is made, limited in time and read is audited in one file.
 """
 
 from __future__ import annotations

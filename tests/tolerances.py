@@ -1,7 +1,7 @@
 """Numerical tolerances of the test suite, declared once.
 
 The engine solves with HiGHS at a relative MIP gap of 1e-6 and pins tie-break stages to the
-best lives value within 1e-7 relative (optimiser/engine.py). A lives value is therefore
+best lives value within 1e-7 relative (optimiser/regional_engine.py). A lives value is therefore
 compared with LIVES_REL relative plus LIVES_ABS absolute tolerance: far below one life, far
 above floating-point noise.
 """

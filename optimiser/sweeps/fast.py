@@ -23,18 +23,21 @@ every smaller supply; a family whose rows depend on the supply itself (it declar
 gets a model per supply. A constraint kind that declares no inputs falls back to the rebuild
 path, as does any variant whose fast solve raises.
 
-Greedy path. A lives-only variant (no tie-break, no family built as rows, no objective weights:
-only floors, if any) is a separable concave integer knapsack: x_r >= floor_r are lower bounds
-and each region's lives are concave in x_r (best tiers fill first), so giving each remaining
-unit to the largest marginal lives is exact (docs/model.md). `solve_greedy` does that in numpy
-without calling HiGHS (`path = greedy` in the output); `SweepPlan.greedy = False` (--no-greedy)
-sends every variant to HiGHS. tests/test_sweep.py checks it against HiGHS on random variants.
+The fast model is optimiser/sweeps/fast_model.py (FastModel); what a worker is given and
+answers, optimiser/sweeps/sweep_plan.py (SweepPlan, VariantOutcome).
+
+Greedy path (optimiser/sweeps/greedy.py). A lives-only variant (no tie-break, no family built as
+rows, no objective weights: only floors, if any) is a separable concave integer knapsack: x_r >=
+floor_r are lower bounds and each region's lives are concave in x_r (best tiers fill first), so
+giving each remaining unit to the largest marginal lives is exact (docs/model.md).
+`solve_greedy` does that in numpy without calling HiGHS (`path = greedy` in the output);
+`SweepPlan.greedy = False` (--no-greedy) sends every variant to HiGHS. tests/test_sweep.py
+checks it against HiGHS on random variants.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import threading
 import time
@@ -46,20 +49,19 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from models.fairness import REGISTRY, ConstraintSpec
+from models.fairness import ConstraintSpec
 from models.regional import RegionalData
 from optimiser.deadline import Deadline
 from optimiser.engine import (
-    INTEGRALITY_TOLERANCE,
     RegionalEngine,
     coverage,
-    floor_bounds,
-    floor_conflict,
     regional_data,
 )
 from optimiser.instance import Instance
 from optimiser.results import PRICE_PRECISION
 from optimiser.solver import SolverOptions, SolveStatus
+from optimiser.sweeps.fast_model import FastModel
+from optimiser.sweeps.greedy import solve_greedy
 from optimiser.sweeps.spec import (
     Dimension,
     VariantError,
@@ -68,499 +70,14 @@ from optimiser.sweeps.spec import (
     variant_constraints,
 )
 
+# Re-exported (hence the noqa): kind_family (optimiser/sweeps/run.py imports it from here)
+from optimiser.sweeps.sweep_plan import (  # noqa: F401
+    SweepPlan,
+    VariantOutcome,
+    kind_family,
+)
+
 MODELS_PER_WORKER = 2  # built models kept per worker (least recently used dropped)
-MAX_EXTRA_ROWS = 4000  # tie-break cuts left behind in a model before it is rebuilt
-
-
-def kind_family(name: str) -> str:
-    """'floor' (column bounds), 'objective' (costs), 'rows' (built into the model)."""
-    kind = REGISTRY[name]
-    if kind.role == "objective":
-        return "objective"
-    if kind.floors is not None:
-        return "floor"
-    return "rows"
-
-
-def family(spec: ConstraintSpec) -> str:
-    return kind_family(spec.kind)
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    """Everything a worker needs to solve any variant of a sweep (picklable)."""
-
-    instance: Instance
-    constraints: tuple[ConstraintSpec, ...]
-    dims: tuple[Dimension, ...]
-    price_of_fairness: bool = False
-    tie_break: bool = False
-    time_limit: float | None = None
-    mode: str = "fast"  # "fast" | "rebuild"
-    supply_max: int = 0
-    key: str = ""  # spec hash: names this sweep in worker caches
-    greedy: bool = True  # lives-only variants with floors at most: exact greedy, no HiGHS
-
-    def supply_of(self, values: Mapping[str, Any]) -> int:
-        for d in self.dims:
-            if d.target == "supply":
-                return int(values[d.name])
-        return int(self.instance.supply)
-
-    def data_key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple((d.name, float(values[d.name])) for d in self.dims if d.changes_data)
-
-    def uses_greedy(self, specs: Sequence[ConstraintSpec]) -> bool:
-        """Is the exact greedy valid for a variant with these constraints? Lives only: no
-        tie-break, and every active constraint a floor (lower bounds of x_r)."""
-        return (
-            self.greedy
-            and self.mode == "fast"
-            and not self.tie_break
-            and all(family(s) == "floor" for s in specs)
-        )
-
-    def model_key(
-        self, values: Mapping[str, Any], specs: Sequence[ConstraintSpec]
-    ) -> tuple[Any, ...] | None:
-        """Variants with equal keys share a built model; None: this variant is rebuilt."""
-        if self.mode == "rebuild":
-            return None
-        rows = [s for s in specs if family(s) == "rows"]
-        if self.tie_break:  # the tie-break stages read the engine's data: key on all of it
-            objectives = [s for s in specs if family(s) == "objective"]
-            supply = (self.supply_of(values),) if self.supply_bound(specs) else ()
-            return (tuple(s.label for s in rows + objectives), self.data_key(values), *supply)
-        declared = [REGISTRY[s.kind].inputs_of(s.options) for s in rows]
-        if any(inputs is None for inputs in declared):
-            return None
-        deps = frozenset().union(*declared)  # type: ignore[arg-type]
-        inputs = tuple(
-            (d.name, float(values[d.name]))
-            for d in self.dims
-            if (d.changes_data or d.target == "supply") and (d.column in deps or d.target in deps)
-        )
-        return (tuple(s.label for s in rows), inputs)
-
-    @staticmethod
-    def supply_bound(specs: Sequence[ConstraintSpec]) -> bool:
-        """Do the rows of a family depend on the supply itself (not only through bounds that
-        stay valid for a smaller supply)?"""
-        return any(
-            family(s) == "rows" and "supply" in (REGISTRY[s.kind].inputs_of(s.options) or ())
-            for s in specs
-        )
-
-    def built_supply(self, values: Mapping[str, Any], specs: Sequence[ConstraintSpec]) -> int:
-        """The supply a variant's model is built with: the sweep's largest (valid for every
-        smaller supply: big-M and lambda bounds only loosen), or the variant's own when a
-        family's rows depend on the supply itself (the model is then keyed by it)."""
-        return self.supply_of(values) if self.supply_bound(specs) else self.supply_max
-
-
-@dataclass
-class VariantOutcome:
-    status: str
-    lives: float | None = None
-    lives_optimal: float | None = None
-    units: np.ndarray | None = None
-    data: RegionalData | None = None
-    seconds: float = 0.0
-    path: str = "fast"
-    reason: str = ""
-    constraints: tuple[str, ...] = ()
-    region_lives: np.ndarray | None = None
-    # proven upper bounds (the solver's dual bounds; the lives themselves when exact) on the
-    # lives of any allocation under the variant's constraints, and without them (L*): the
-    # price's interval (optimiser.sweeps.prices). None: not a lives objective, or unknown.
-    lives_bound: float | None = None
-    lives_optimal_bound: float | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# The fast model
-
-
-class FastModel:
-    """One built regional model, re-solved for many variants by changing numbers in HiGHS."""
-
-    def __init__(
-        self,
-        instance: Instance,
-        specs: Sequence[ConstraintSpec],
-        supply_max: int,
-        *,
-        tie_break: bool,
-        options: SolverOptions | None = None,
-    ) -> None:
-        self.tie_break = tie_break
-        self.row_specs = tuple(s for s in specs if family(s) == "rows")
-        self.objective_specs = tuple(s for s in specs if family(s) == "objective")
-        candidates = self.row_specs + (self.objective_specs if tie_break else ())
-        self.engine = RegionalEngine(
-            instance, candidates, options or SolverOptions(), supply=supply_max
-        )
-        m, h = self.engine.model, self.engine.highs
-        self.highs = h
-        self.x_cols = m.x
-        self.u_cols = m.u
-        self.u_region = m.u_region
-        self.u_tier = m.u_tier
-        if m.program.row_upper[m.supply_row] != float(supply_max):
-            raise RuntimeError("unexpected form of the supply row")  # use rebuild
-        self.supply_row = m.supply_row
-        self.blocks = [m.fairness[s.label] for s in self.row_specs]
-        self.base_rows = h.num_rows
-        self.n_cols = h.num_cols
-        self._rows_on = False
-        self._set_rows(True)
-        self._last_tiers: tuple[Any, Any, np.ndarray, np.ndarray] | None = None
-        self._last_units: np.ndarray | None = None
-        self._last_lives: np.ndarray | None = None
-        self._last_status = SolveStatus.ERROR
-
-    def _set_rows(self, on: bool) -> None:
-        if on != self._rows_on:
-            for rows in self.blocks:
-                self.highs.set_rows_active(rows, on)
-            self._rows_on = on
-
-    @property
-    def worn(self) -> bool:
-        """Too many rows left behind by tie-break stages: rebuild."""
-        return self.highs.num_rows - self.base_rows > MAX_EXTRA_ROWS
-
-    # ---- numbers of a variant
-    def _tier_numbers(self, data: RegionalData) -> tuple[np.ndarray, np.ndarray]:
-        """(lives per useful unit g_rk t_r, useful-unit bound s_k E_r) in column order; cached
-        while the variant's tiers and turnover are the same objects (supply-only changes)."""
-        last = self._last_tiers
-        if last is not None and last[0] is data.tiers and last[1] is data.turnover:
-            return last[2], last[3]
-        if len(self.u_cols) == len(
-            data.regions
-        ):  # one tier per region: (E_r, g_r), as regional_data makes it
-            per_unit = np.asarray(data.gain, dtype=float) * data.turnover
-            bounds = np.asarray(data.excess_demand, dtype=float)
-        else:
-            pairs = [data.tiers[i][k] for i, k in zip(self.u_region, self.u_tier, strict=True)]
-            per_unit = np.array([g for _, g in pairs], dtype=float) * data.turnover[self.u_region]
-            bounds = np.array([b for b, _ in pairs], dtype=float)
-        self._last_tiers = (data.tiers, data.turnover, per_unit, bounds)
-        return per_unit, bounds
-
-    def _costs(self, data: RegionalData, weights: np.ndarray | None) -> np.ndarray:
-        per_unit, _ = self._tier_numbers(data)
-        if weights is not None:
-            per_unit = per_unit * weights[self.u_region]
-        cost = np.zeros(self.n_cols)
-        cost[self.u_cols] = per_unit
-        return cost
-
-    def _useful_bounds(self, data: RegionalData) -> np.ndarray:
-        return self._tier_numbers(data)[1]
-
-    def _floors(self, data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray:
-        return floor_bounds(data, specs)
-
-    def _weights(self, data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray | None:
-        weights = None
-        for spec in specs:
-            fn = REGISTRY[spec.kind].weights
-            if REGISTRY[spec.kind].role == "objective" and fn is not None:
-                a = fn(data, spec.options)
-                weights = a if weights is None else weights * a
-        return weights
-
-    def _load(self, data: RegionalData, lower: np.ndarray, supply: int) -> None:
-        h = self.highs
-        h.set_cols_bounds(self.x_cols, lower, data.staff_cap)
-        h.set_cols_bounds(self.u_cols, np.zeros(len(self.u_cols)), self._useful_bounds(data))
-        h.set_row_bounds(self.supply_row, -math.inf, float(supply))
-
-    # ---- solving
-    def solve(
-        self,
-        data: RegionalData,
-        specs: Sequence[ConstraintSpec],
-        *,
-        deadline: Deadline | None = None,
-        lives_star: tuple[float | None, float | None] | None = None,
-        want_star: bool = False,
-    ) -> VariantOutcome:
-        """Most expected survivors of one variant (`data` carries its supply), every solve
-        within the variant's `deadline`: the variant's own optimum first, then L* (`lives_star`:
-        L* and its bound when known already)."""
-        deadline = deadline or Deadline(None)
-        if self.tie_break:
-            return self._solve_tie_break(
-                data, specs, deadline=deadline, want_star=want_star, lives_star=lives_star
-            )
-        floor_specs = [s for s in specs if family(s) == "floor"]
-        weights = self._weights(data, specs)
-        lower = self._floors(data, floor_specs)
-        fair = bool(self.row_specs) or weights is not None or bool(lower.any())
-        main = self._lives_only(data, lower, weights, rows=fair, time_limit=deadline.remaining())
-        out = VariantOutcome(
-            str(main.status),
-            main.lives,
-            None,
-            self._last_units,
-            data,
-            main.seconds,
-            region_lives=self._last_lives,
-            lives_bound=main.bound,
-        )
-        if want_star and lives_star is None and not fair:
-            lives_star = (main.lives, main.bound)
-        elif want_star and lives_star is None:
-            star = self._lives_only(
-                data, np.zeros(len(lower)), None, rows=False, time_limit=deadline.remaining()
-            )
-            out.seconds += star.seconds
-            lives_star = (star.lives, star.bound)
-        if lives_star is not None:
-            out.lives_optimal, out.lives_optimal_bound = lives_star
-        if main.status is SolveStatus.INFEASIBLE:
-            out.reason = self._floor_conflict(data, floor_specs, lower)
-        return out
-
-    def _lives_only(
-        self,
-        data: RegionalData,
-        lower: np.ndarray,
-        weights: np.ndarray | None,
-        *,
-        rows: bool,
-        time_limit: float | None,
-    ) -> _Run:
-        """One HiGHS solve; its allocation's units and lives are kept in _last_units and
-        _last_lives. The bound holds the lives only when the objective is lives (no weights)."""
-        self._set_rows(rows)
-        self._load(data, lower, data.supply)
-        self.highs.set_cost(self._costs(data, weights), maximize=True)
-        run = self.highs.solve(time_limit)
-        self._last_status = run.status
-        if run.values is None:
-            self._last_units = self._last_lives = None
-            return _Run(run.status, None, None, run.seconds)
-        units = np.rint(run.values[self.x_cols]).astype(np.int64)
-        self._last_units = units
-        self._last_lives = self._lives(data, units)
-        lives = float(self._last_lives.sum())
-        bound = None if weights is not None or run.bound is None else max(run.bound, lives)
-        return _Run(run.status, lives, bound, run.seconds)
-
-    def _lives(self, data: RegionalData, units: np.ndarray) -> np.ndarray:
-        """data.lives(units), vectorised when every region has one tier (the same arithmetic:
-        g_r t_r * min(x_r, E_r)); with tiers, data.lives itself."""
-        if len(self.u_cols) != len(data.regions):
-            return data.lives(units)
-        per_unit, _ = self._tier_numbers(data)
-        return per_unit * np.minimum(units.astype(float), data.excess_demand)
-
-    def _floor_conflict(
-        self, data: RegionalData, floor_specs: Sequence[ConstraintSpec], lower: np.ndarray
-    ) -> str:
-        return floor_conflict(data, floor_specs, lower)
-
-    def _solve_tie_break(
-        self,
-        data: RegionalData,
-        specs: Sequence[ConstraintSpec],
-        *,
-        deadline: Deadline,
-        want_star: bool,
-        lives_star: tuple[float | None, float | None] | None,
-    ) -> VariantOutcome:
-        engine = self.engine
-        floor_specs = [s for s in specs if family(s) == "floor"]
-        active = [s for s in specs if family(s) != "floor"]
-        lower = self._floors(data, floor_specs)
-        self._load(data, lower, data.supply)
-        engine.forget()  # outcomes cached by constraint labels are stale once bounds change
-        engine.deadline = deadline  # this variant's budget, for every solve of the engine
-        main = engine.solve(active, tie_break=True, time_limit=deadline.remaining())
-        seconds = main.seconds
-        if want_star and lives_star is None:
-            if active or lower.any():
-                self._load(data, np.zeros(len(lower)), data.supply)
-                engine.forget()
-                star = engine.solve([], tie_break=False, time_limit=deadline.remaining())
-                seconds += star.seconds
-                lives_star = (star.lives, star.lives_bound)
-            else:
-                lives_star = (main.lives, main.lives_bound)
-        out = VariantOutcome(
-            str(main.status), main.lives, None, main.units, data, seconds,
-            lives_bound=main.lives_bound,
-        )
-        if lives_star is not None:
-            out.lives_optimal, out.lives_optimal_bound = lives_star
-        if main.status is SolveStatus.INFEASIBLE:
-            out.reason = self._floor_conflict(data, floor_specs, lower)
-        return out
-
-
-@dataclass(frozen=True)
-class _Run:
-    """One lives-only HiGHS solve of a variant (FastModel._lives_only)."""
-
-    status: SolveStatus
-    lives: float | None
-    bound: float | None
-    seconds: float
-
-
-# ---------------------------------------------------------------------------------------------
-# The greedy path (exact for lives-only variants whose constraints are all floors)
-
-
-def _unit_blocks(
-    data: RegionalData, lower: np.ndarray, one_tier: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The units a region may get beyond its floor, as blocks (region, lives per unit, units)
-    of equal marginal lives; within a region the blocks' lives per unit never increase.
-
-    Lives of x units in region r: F_r(x) = sum_k v_rk * clip(x - B_r,k-1, 0, b_rk), tiers by
-    v_rk = g_rk t_r descending, B cumulative bounds: concave and piecewise linear, so the
-    marginal lives of unit j, F_r(j) - F_r(j - 1), is constant between the whole numbers next
-    to the tier boundaries. Units beyond the last positive-value tier save no one: not offered.
-    """
-    cap = data.staff_cap
-    if one_tier:
-        value = np.asarray(data.gain, dtype=float) * data.turnover
-        excess = np.asarray(data.excess_demand, dtype=float)
-        whole = np.floor(excess + INTEGRALITY_TOLERANCE)
-        frac = excess - whole
-        frac = np.where(frac > INTEGRALITY_TOLERANCE, frac, 0.0)
-        n_full = np.maximum(0.0, np.minimum(whole, cap) - lower)
-        part = (frac > 0) & (whole + 1 <= cap) & (whole + 1 > lower)
-        positive = value > 0
-        full_rows = np.flatnonzero(positive & (n_full > 0))
-        part_rows = np.flatnonzero(positive & part)
-        regions = np.concatenate([full_rows, part_rows])
-        gains = np.concatenate([value[full_rows], value[part_rows] * frac[part_rows]])
-        counts = np.concatenate([n_full[full_rows], np.ones(len(part_rows))])
-        return regions, gains, counts
-    regions_l: list[int] = []
-    gains_l: list[float] = []
-    counts_l: list[float] = []
-    for i, tiers in enumerate(data.tiers):
-        turnover = float(data.turnover[i])
-        pieces = sorted(
-            ((g * turnover, b) for b, g in tiers if b > 0 and g * turnover > 0),
-            key=lambda t: -t[0],
-        )
-        if not pieces:
-            continue
-        bounds = np.cumsum([b for _, b in pieces])
-        values = [v for v, _ in pieces]
-
-        def lives(x: float, values: list[float] = values, bounds: np.ndarray = bounds) -> float:
-            total, start = 0.0, 0.0
-            for v, end in zip(values, bounds, strict=True):
-                total += v * min(max(x - start, 0.0), end - start)
-                start = end
-            return total
-
-        top = min(float(cap[i]), math.ceil(float(bounds[-1]) - INTEGRALITY_TOLERANCE))
-        low = float(lower[i])
-        if top <= low:
-            continue
-        points = {low, top}
-        for end in bounds:
-            for p in (
-                math.floor(end + INTEGRALITY_TOLERANCE),
-                math.ceil(end - INTEGRALITY_TOLERANCE),
-            ):
-                if low < p < top:
-                    points.add(float(p))
-        ordered = sorted(points)
-        for a, b in itertools.pairwise(ordered):
-            gain = lives(a + 1) - lives(a)
-            if gain > 0:
-                regions_l.append(i)
-                gains_l.append(gain)
-                counts_l.append(b - a)
-    return (
-        np.array(regions_l, dtype=np.int64),
-        np.array(gains_l, dtype=float),
-        np.array(counts_l, dtype=float),
-    )
-
-
-def greedy_units(data: RegionalData, lower: np.ndarray, *, one_tier: bool) -> np.ndarray | None:
-    """The lives-maximising whole units with x_r in [lower_r, cap_r] and sum x_r <= supply
-    (None: the floors alone exceed the supply). Exact: lives are separable and concave in x_r."""
-    floors = np.ceil(np.asarray(lower, dtype=float) - INTEGRALITY_TOLERANCE)
-    left = float(data.supply) - float(floors.sum())
-    if left < -INTEGRALITY_TOLERANCE:
-        return None
-    regions, gains, counts = _unit_blocks(data, floors, one_tier)
-    order = np.argsort(-gains, kind="stable")
-    counts = counts[order]
-    before = np.cumsum(counts) - counts
-    take = np.clip(left - before, 0.0, counts)
-    extra = np.bincount(regions[order], weights=take, minlength=len(data.regions))
-    return np.rint(floors + extra).astype(np.int64)
-
-
-def region_lives(data: RegionalData, units: np.ndarray, one_tier: bool) -> np.ndarray:
-    """Lives per region: g_r t_r * min(x_r, E_r) with one tier (FastModel's arithmetic), else
-    data.lives."""
-    if not one_tier:
-        return data.lives(units)
-    per_unit = np.asarray(data.gain, dtype=float) * data.turnover
-    return per_unit * np.minimum(units.astype(float), data.excess_demand)
-
-
-def solve_greedy(
-    plan: SweepPlan,
-    data: RegionalData,
-    specs: Sequence[ConstraintSpec],
-    *,
-    want_star: bool,
-    lives_star: tuple[float | None, float | None] | None,
-) -> VariantOutcome:
-    """One variant by the exact greedy (plan.uses_greedy(specs) must hold): exact, so its
-    lives are their own bound."""
-    t0 = time.perf_counter()
-    one_tier = plan.instance.tiers is None
-    lower = floor_bounds(data, specs)
-    units = greedy_units(data, lower, one_tier=one_tier)
-    if want_star and lives_star is None:
-        star = (
-            units
-            if not lower.any()
-            else greedy_units(data, np.zeros(len(lower)), one_tier=one_tier)
-        )
-        assert star is not None
-        lives = float(region_lives(data, star, one_tier).sum())
-        lives_star = (lives, lives)
-    if units is None:
-        out = VariantOutcome(
-            str(SolveStatus.INFEASIBLE),
-            data=data,
-            path="greedy",
-            reason=floor_conflict(data, specs, lower),
-        )
-    else:
-        lives_r = region_lives(data, units, one_tier)
-        out = VariantOutcome(
-            str(SolveStatus.OPTIMAL),
-            float(lives_r.sum()),
-            None,
-            units,
-            data,
-            path="greedy",
-            region_lives=lives_r,
-            lives_bound=float(lives_r.sum()),
-        )
-    if lives_star is not None:
-        out.lives_optimal, out.lives_optimal_bound = lives_star
-    out.seconds = time.perf_counter() - t0
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

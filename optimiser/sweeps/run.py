@@ -10,24 +10,21 @@ Output folder (docs/sweeps.md):
 
 Running the same sweep into the same folder again resumes it: finished chunks are kept and
 only the others are solved. A folder holding a different sweep is refused, never overwritten.
-Local worker processes die with the sweep process; one that dies during the sweep is replaced
-and its chunk solved again (`_run_local`, on optimiser.executor's process pool).
+The folder is read and written by optimiser/sweeps/folder.py; the plan of the variants and
+their chunks is made by optimiser/sweeps/variants.py. Local worker processes die with the
+sweep process; one that dies during the sweep is replaced and its chunk solved again
+(`_run_local`, on optimiser.executor's process pool).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import math
-import os
 import platform
 import shutil
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,33 +33,35 @@ import numpy as np
 import pandas as pd
 
 from models.fairness import ConstraintSpec
-from optimiser.engine import active_constraints
 from optimiser.errors import InputError, Problem, TriageError
 from optimiser.executor import WorkerLost, connect_dask, default_workers, make_executor
 from optimiser.instance import Instance
-from optimiser.policies import check_seed
 from optimiser.solver import solver_versions
 from optimiser.sweeps.fast import (
     SweepPlan,
     VariantOutcome,
     _record,
     empty_regions,
-    kind_family,
     run_chunk,
     variant_constraints,
     variant_frame,
 )
-from optimiser.sweeps.spec import (
-    Dimension,
-    parse_vary_all,
-    spec_hash,
-    variant_table,
-    vary_from_mapping,
-)
-from optimiser.textfiles import check_out_path
 
-FORMAT = "triage-sweep/1"
-MAX_CHUNK = 250
+# Re-exported (hence the noqa): MAX_CHUNK and load_sweep (callers import them from here)
+from optimiser.sweeps.folder import (  # noqa: F401
+    FORMAT,
+    SweepFolder,
+    SweepResult,
+    load_sweep,
+)
+from optimiser.sweeps.variants import (  # noqa: F401
+    MAX_CHUNK,
+    _order,
+    build_plan,
+    chunks_of,
+    default_chunk_size,
+)
+
 IN_PROCESS_BELOW = 200  # smaller sweeps run in this process unless workers are asked for
 WORKER_DEATHS = 2  # a chunk whose worker dies this often when run alone is recorded as failed
 STATUSES = ("optimal", "time_limit", "infeasible", "failed", "error", "unbounded")
@@ -80,17 +79,6 @@ class SweepIncomplete(TriageError):
     exit_code = 4
 
 
-@dataclass
-class SweepResult:
-    """variants: one row per variant; regions: one row per variant and region."""
-
-    variants: pd.DataFrame
-    regions: pd.DataFrame
-    manifest: dict[str, Any]
-    out: Path | None = None
-    solved: int = 0  # variants solved by this call (the rest were resumed)
-
-
 def _versions() -> dict[str, str]:
     import optimiser
 
@@ -102,267 +90,6 @@ def _versions() -> dict[str, str]:
         "pyomo": versions["pyomo"],
         "python": platform.python_version(),
     }
-
-
-def build_plan(
-    instance: Instance,
-    vary: Mapping[str, Any] | Sequence[str] | Sequence[Dimension],
-    *,
-    samples: int | None = None,
-    seed: int = 0,
-    constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
-    default_constraints: bool = True,
-    price_of_fairness: bool = False,
-    tie_break: bool = False,
-    time_limit: float | None = None,
-    mode: str = "fast",
-    design: pd.DataFrame | None = None,
-    greedy: bool = True,
-) -> tuple[SweepPlan, pd.DataFrame, dict[str, Any]]:
-    """Validate everything up front; returns the plan, the variant table and the spec.
-
-    greedy: solve lives-only variants (no tie-break, floors at most) by the exact greedy rather
-    than HiGHS (fast mode only; see optimiser.sweeps.fast)."""
-    if not isinstance(instance, Instance):
-        raise InputError(
-            Problem("instance must be an optimiser.Instance (optimiser.load_instance)")
-        )
-    if mode not in ("fast", "rebuild"):
-        raise InputError(Problem(f"mode must be 'fast' or 'rebuild', got {mode!r}"))
-    if time_limit is not None and (
-        isinstance(time_limit, bool)
-        or not isinstance(time_limit, int | float)
-        or not time_limit > 0
-    ):
-        raise InputError(Problem(f"time limit must be a number of seconds > 0, got {time_limit!r}"))
-    try:
-        seed = check_seed(seed)
-    except InputError as exc:
-        reason = exc.problems[0].message.removeprefix("seed: ")
-        raise InputError(Problem(f"--seed {reason}")) from None
-    base = active_constraints(instance, constraints, default_constraints)
-    items: list[Any] = list(vary) if not isinstance(vary, Mapping | str) else []
-    if items and all(isinstance(d, Dimension) for d in items):
-        dims = parse_vary_all(items, instance, base)
-    else:
-        dims = parse_vary_all(vary_from_mapping(vary), instance, base)  # type: ignore[arg-type]
-    if design is not None:
-        table = _check_design(design, dims)
-    else:
-        table = variant_table(dims, samples, seed)
-    supply_max = int(instance.supply)
-    for d in dims:
-        if d.target == "supply":
-            supply_max = int(table[d.name].max())
-    spec: dict[str, Any] = {
-        "format": FORMAT,
-        "instance": instance.name,
-        "fingerprint": instance.fingerprint(),
-        "vary": [d.text for d in dims],
-        "samples": samples,
-        "seed": seed if samples is not None else None,
-        "design": None if design is None else _design_digest(table),
-        "constraints": [c.label for c in base],
-        "price_of_fairness": bool(price_of_fairness),
-        "tie_break": bool(tie_break),
-        "time_limit": time_limit,
-        "mode": mode,
-    }
-    if not greedy:  # only when asked: sweeps written before the greedy path keep their hash
-        spec["greedy"] = False
-    key = spec_hash(spec)
-    plan = SweepPlan(
-        instance=instance,
-        constraints=base,
-        dims=dims,
-        price_of_fairness=bool(price_of_fairness),
-        tie_break=bool(tie_break),
-        time_limit=time_limit,
-        mode=mode,
-        supply_max=supply_max,
-        key=key,
-        greedy=bool(greedy),
-    )
-    return plan, table, spec
-
-
-def _check_design(design: pd.DataFrame, dims: Sequence[Dimension]) -> pd.DataFrame:
-    names = [d.name for d in dims]
-    missing = [n for n in names if n not in design.columns]
-    if missing:
-        raise InputError(Problem(f"design: missing column(s) {', '.join(missing)}"))
-    table = design[names].astype(float).reset_index(drop=True)
-    if not np.isfinite(table.to_numpy()).all():
-        raise InputError(Problem("design: values must be finite numbers"))
-    for d in dims:
-        if d.integer:
-            table[d.name] = table[d.name].round().astype(np.int64)
-    table.index = pd.RangeIndex(len(table), name="variant")
-    return table
-
-
-def _design_digest(table: pd.DataFrame) -> str:
-    return spec_hash({"csv": table.to_csv(lineterminator="\n")})
-
-
-def _order(plan: SweepPlan, table: pd.DataFrame) -> list[int]:
-    """Variant ids grouped by the model they need (so a chunk reuses one built model)."""
-    if plan.mode == "rebuild":
-        return list(range(len(table)))
-    kinds = [c.kind for c in plan.constraints] + [d.kind for d in plan.dims if d.kind is not None]
-    if not plan.tie_break and all(kind_family(k) != "rows" for k in kinds):
-        return list(range(len(table)))
-    records: list[dict[str, Any]] = table.to_dict("records")  # type: ignore[assignment]
-    keys = []
-    for vid, values in enumerate(records):
-        try:
-            key = plan.model_key(values, variant_constraints(plan.constraints, plan.dims, values))
-        except Exception:
-            key = None
-        keys.append((repr(key), vid))
-    return [vid for _, vid in sorted(keys)]
-
-
-def chunks_of(order: Sequence[int], size: int) -> list[list[int]]:
-    return [list(order[i : i + size]) for i in range(0, len(order), size)]
-
-
-def default_chunk_size(n: int) -> int:
-    return max(1, min(MAX_CHUNK, math.ceil(n / 64)))
-
-
-# ---------------------------------------------------------------------------------------------
-# The output folder
-
-
-class SweepFolder:
-    """manifest.json + parts/ (+ the final tables once complete)."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = Path(out)
-        self.parts = self.out / "parts"
-        self.manifest_path = self.out / "manifest.json"
-
-    def open(self, spec: dict[str, Any], key: str) -> dict[str, Any] | None:
-        """Create or resume; returns the stored manifest when resuming."""
-        check_out_path(self.out)
-        if self.out.exists() and not self.out.is_dir():
-            raise InputError(Problem(f"--out {self.out}: exists and is not a folder"))
-        if self.manifest_path.exists():
-            try:
-                manifest = json.loads(self.manifest_path.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise InputError(
-                    Problem(f"--out {self.out}: unreadable manifest.json ({exc})")
-                ) from exc
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise InputError(
-                    Problem(f"--out {self.out}: manifest.json is not a sweep manifest")
-                )
-            if manifest.get("spec_hash") != key:
-                raise InputError(
-                    Problem(
-                        f"--out {self.out} holds another sweep "
-                        f"(spec hash {manifest.get('spec_hash')}, "
-                        f"instance {manifest.get('spec', {}).get('instance')}; this one is {key}); "
-                        "choose another folder or delete that one"
-                    )
-                )
-            return manifest
-        if self.out.exists() and any(p for p in self.out.iterdir() if not p.name.startswith(".")):
-            raise InputError(
-                Problem(f"--out {self.out}: folder exists, is not empty and holds no sweep")
-            )
-        try:
-            self.out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(
-                Problem(f"--out {self.out}: cannot create ({exc.strerror or exc})")
-            ) from exc
-        return None
-
-    def done_chunks(self) -> set[int]:
-        if not self.parts.is_dir():
-            return set()
-        for tmp in self.parts.glob(".tmp-*"):  # left by a hard kill: never counted
-            shutil.rmtree(tmp, ignore_errors=True)
-        done = set()
-        for folder in self.parts.glob("chunk-*"):
-            if (folder / "variants.parquet").is_file() and (folder / "regions.parquet").is_file():
-                done.add(int(folder.name.split("-")[1]))
-        return done
-
-    def write_chunk(self, chunk: int, variants: pd.DataFrame, regions: pd.DataFrame) -> None:
-        self.parts.mkdir(parents=True, exist_ok=True)
-        tmp = self.parts / f".tmp-{uuid.uuid4().hex[:12]}"
-        tmp.mkdir()  # the user's umask applies (tempfile.mkdtemp would make it 0700)
-        try:
-            variants.to_parquet(tmp / "variants.parquet", index=False)
-            regions.to_parquet(tmp / "regions.parquet", index=False)
-            os.replace(tmp, self.parts / f"chunk-{chunk:06d}")
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-
-    def read_chunks(self, chunks: Iterable[int]) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
-        variants, regions = [], []
-        for chunk in sorted(chunks):
-            folder = self.parts / f"chunk-{chunk:06d}"
-            variants.append(pd.read_parquet(folder / "variants.parquet"))
-            regions.append(pd.read_parquet(folder / "regions.parquet"))
-        return variants, regions
-
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        _atomic_write(
-            self.manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2, default=str))
-        )
-
-    def write_final(self, variants: pd.DataFrame, regions: pd.DataFrame) -> None:
-        _atomic_write(self.out / "variants.parquet", lambda p: variants.to_parquet(p, index=False))
-        _atomic_write(self.out / "variants.csv", lambda p: variants.to_csv(p, index=False))
-        _atomic_write(self.out / "regions.parquet", lambda p: regions.to_parquet(p, index=False))
-        _atomic_write(self.out / "regions.csv", lambda p: regions.to_csv(p, index=False))
-
-    def read_final(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-        paths = [self.out / "variants.parquet", self.out / "regions.parquet"]
-        if not all(p.is_file() for p in paths):
-            return None
-        return pd.read_parquet(paths[0]), pd.read_parquet(paths[1])
-
-
-def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write to a temporary file beside `path`, then rename it into place. The file is created
-    with mode 0666 minus the umask, like any file the user writes (mkstemp would give 0600)."""
-    while True:
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}"
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            break
-        except FileExistsError:
-            continue
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def load_sweep(folder: str | Path) -> SweepResult:
-    """Read a finished sweep folder (for reports)."""
-    store = SweepFolder(Path(folder))
-    if not store.manifest_path.is_file():
-        raise InputError(Problem(f"{folder}: no manifest.json; not a sweep output folder"))
-    try:
-        manifest = json.loads(store.manifest_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(Problem(f"{folder}: unreadable manifest.json ({exc})")) from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise InputError(Problem(f"{folder}: manifest.json is not a sweep manifest"))
-    final = store.read_final() if manifest.get("status") == "complete" else None
-    if final is None:
-        raise InputError(Problem(f"{folder}: the sweep is not complete; run it again to resume it"))
-    return SweepResult(final[0], final[1], manifest, Path(folder))
 
 
 # ---------------------------------------------------------------------------------------------
