@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,11 +106,18 @@ class OnlineRun:
     free_units: np.ndarray  # units free at each patient's decision
     decisions: list[BatchDecision] = field(default_factory=list)
     idle_unit_days: int = 0
+    final: np.ndarray | None = None  # with overrides: who held a unit (served: recommended)
 
     @property
     def treated(self) -> np.ndarray:
         """Served and kept the unit to the end of the course."""
         return self.served & ~self.withdrawn
+
+    @property
+    def final_treated(self) -> np.ndarray:
+        """Held a unit to the end of the course, the overrides applied (the recommendation
+        when there is none)."""
+        return (self.served if self.final is None else self.final) & ~self.withdrawn
 
 
 def reassessment_tier(before: float, after: float, hours: int) -> str:
@@ -180,14 +187,24 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
                record: bool = False, method: str = "rule",
                options: SolverOptions | None = None,
                deadline: float | None = None,
-               rule_batches: Collection[tuple[str, int]] = ()) -> OnlineRun:
+               rule_batches: Collection[tuple[str, int]] = (),
+               forced: Mapping[int, bool] | None = None) -> OnlineRun:
     """Apply the rule day by day. `rank` overrides the ranking's order (price of fairness);
     `record` keeps each batch's certified decision (slower: one certificate per batch);
     `rule_batches` (site, day) are decided by the rule whatever `method` (a replay of
-    decisions that fell back to the rule at a time limit)."""
+    decisions that fell back to the rule at a time limit).
+
+    `forced` (patient index -> True: a unit, False: none) are the officer's overrides: each
+    day's recommendation is made first (`served`), then the overrides of that day replace it
+    for the patients they name (`final`), and the units held from then on are the final
+    decisions': every later day is decided from the overridden state (a unit refused by an
+    override is free that day for the next day's candidates; a unit given holds for the
+    patient's course)."""
     n = len(stream.ids)
     order = ranking.rank if rank is None else rank
     served = np.zeros(n, dtype=bool)
+    final = np.zeros(n, dtype=bool) if forced else served
+    give_by, deny_by = _forced_by_batch(stream, forced or {})
     withdrawn = np.zeros(n, dtype=bool)
     category = np.full(n, "", dtype=object)
     free_seen = np.zeros(n, dtype=np.int64)
@@ -200,18 +217,23 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
     decisions: list[BatchDecision] = []
     trials: dict[int, list[int]] = {}  # day -> patients to reassess that day
     reassess = policy.reassessment
+    empty = np.zeros(0, dtype=np.int64)
     for b, (s, t, members) in enumerate(stream.batches):
         candidates = (members[~ranking.excluded[members]] if ranked_batches is None
                       else ranked_batches[b])
-        if len(candidates) == 0:
+        give, deny = give_by.get(b, empty), deny_by.get(b, empty)
+        if len(candidates) == 0 and len(give) == 0:
             continue
         occupancy.advance(s, t)
-        free = occupancy.free(s, t, int(stream.days[candidates].max()))
+        free = occupancy.free(s, t, int(stream.days[np.concatenate((candidates, give))].max()))
         if reassess and free < len(candidates):
-            free += _withdraw(stream, ranking, s, t, len(candidates) - free, served, withdrawn,
+            free += _withdraw(stream, ranking, s, t, len(candidates) - free, final, withdrawn,
                               occupancy, trials)
         free_seen[members] = free
-        if free == 0:
+        if free == 0 or len(candidates) == 0:
+            if len(give):  # more units than free: refused by the caller (api)
+                final[give] = True
+                occupancy.start(s, t, stream.days[give])
             continue
         sizes: dict[str, int] | None = None
         if specs:
@@ -249,6 +271,9 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
             labels = np.array([cats[c].name for c in local[picked]], dtype=object)
         served[chosen] = True
         category[chosen] = labels
+        if forced:
+            chosen = np.union1d(np.setdiff1d(chosen, deny), give)
+            final[chosen] = True
         occupancy.start(s, t, stream.days[chosen])
         if reassess:
             for delay in (2, 5):
@@ -256,7 +281,23 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
                 if len(later):
                     trials.setdefault(t + delay, []).extend(int(i) for i in later)
     idle = occupancy.idle(int(stream.day.max(initial=0))) if n else 0
-    return OnlineRun(served, category, withdrawn, free_seen, decisions, idle)
+    return OnlineRun(served, category, withdrawn, free_seen, decisions, idle,
+                     final if forced else None)
+
+
+def _forced_by_batch(stream: Stream, forced: Mapping[int, bool]
+                     ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """The overrides by batch: patients given a unit, patients refused one."""
+    if not forced:
+        return {}, {}
+    batch_of = {(s, t): b for b, (s, t, _) in enumerate(stream.batches)}
+    give: dict[int, list[int]] = {}
+    deny: dict[int, list[int]] = {}
+    for i, unit in sorted(forced.items()):
+        b = batch_of[int(stream.site[i]), int(stream.day[i])]
+        (give if unit else deny).setdefault(b, []).append(int(i))
+    return ({b: np.array(v, dtype=np.int64) for b, v in give.items()},
+            {b: np.array(v, dtype=np.int64) for b, v in deny.items()})
 
 
 def _ranked_candidates(stream: Stream, excluded: np.ndarray,
