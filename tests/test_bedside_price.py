@@ -51,7 +51,7 @@ def test_prices_against_brute_force_and_their_signs(data):
             value[frozenset(chosen)] = out.objective
     nested = {n: n == "tie_break:lottery" for n in names}  # both orders are on in `all`
     rows = _rows("H1", names, value, {}, nested)
-    for _, name, _, lost_alone, marginal, is_nested, exact, note in rows:
+    for _, _name, _, lost_alone, marginal, is_nested, exact, note in rows:
         assert lost_alone >= 0
         assert exact, note
         assert marginal == 0 or abs(marginal) > PRICE_TOL
