@@ -173,7 +173,8 @@ def run_replication(inputs: BedsideInputs, spec: CompareSpec, protocols: list[st
     groups: list[dict[str, Any]] = []
     policy_treated: dict[bool, np.ndarray] = {}
     for protocol in protocols:
-        ranking = rank_patients(patients, policy, protocol, detail=False, draws=draws)
+        ranking = (base if protocol == "lottery"  # the same call
+                   else rank_patients(patients, policy, protocol, detail=False, draws=draws))
         for reserves in variants:
             run = run_online(stream, policy, ranking, reserves=reserves)
             if protocol == policy.priority:
@@ -212,8 +213,11 @@ class _Outcomes:
         self.total = len(patients)
         self.codes = []
         for group in reporting:
-            values = patients[group].astype(str).to_numpy()
-            labels, codes = np.unique(values, return_inverse=True)
+            # sorted labels and codes, as np.unique would give, by hashing (sorting 2,000
+            # Python strings cost more than a protocol's run)
+            codes, labels = pd.factorize(patients[group].astype(str).to_numpy(dtype=object),
+                                         sort=True)
+            labels = np.asarray(labels, dtype=object)
             self.codes.append((group, labels, codes, np.bincount(codes,
                                                                  minlength=len(labels))))
 
