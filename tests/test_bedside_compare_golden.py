@@ -36,3 +36,15 @@ def test_compare_answers_are_unchanged_bit_for_bit(stream):
     assert result.replications["lives_gained"].head(4).tolist() == lives
     assert _sha(result.replications) == replications
     assert _sha(result.groups) == groups
+
+
+def test_lottery_draws_equal_their_definition():
+    """u = (first 8 bytes of sha256("seed|id") as an integer + 0.5) / 2^64, computed here the
+    slow way, equals the vectorised draws to the last bit."""
+    from optimiser.bedside.scores import lottery_draws
+
+    ids = [f"P{k:05d}" for k in range(3000)] + ["é", "", "x y", "R1-00001"]
+    for seed in (0, 1, 20240301, 10**12):
+        expected = [(int.from_bytes(hashlib.sha256(f"{seed}|{pid}".encode()).digest()[:8],
+                                    "big") + 0.5) / 2.0**64 for pid in ids]
+        assert lottery_draws(ids, seed).tolist() == expected
