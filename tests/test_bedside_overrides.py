@@ -133,3 +133,21 @@ def test_replay_of_a_horizon_override_catches_an_edited_later_day(tmp_path):
     text[k] = json.dumps(record, sort_keys=True, separators=(",", ":"))
     log.write_text("\n".join(text) + "\n")
     assert not replay(log).identical
+
+
+def test_the_service_re_simulates_a_horizon_override_too():
+    """POST /v1/bedside runs the same function: the body's overrides re-simulate day 1."""
+    from bedside_cases import policy
+
+    from optimiser.service.bedside_tasks import bedside_task
+
+    body = {"patients": ROWS, "units": [{"site": "H1", "day": 0, "units": 1}],
+            "policy": policy(), "overrides": OVERRIDE,
+            "options": {"price_of_fairness": False, "protocols": False}}
+    out = bedside_task(body)
+    final = {p["patient"]: p["final"] for p in out["patients"]}
+    assert final == {"A": "no_unit", "B": "unit", "C": "unit", "D": "no_unit"}
+    decisions = {p["patient"]: p["decision"] for p in out["patients"]}
+    assert decisions["C"] == "unit" and decisions["A"] == "unit"
+    logged = {x["patient"]: x for x in out["decision_log"][1:]}
+    assert logged["B"]["override"]["final"] == "unit"

@@ -24,7 +24,12 @@ import numpy as np
 import pandas as pd
 
 from optimiser.bedside.generator import CohortSpec, generate
-from optimiser.bedside.horizon import offline_optimum, run_online, stream_from
+from optimiser.bedside.horizon import (
+    offline_optimum,
+    ranked_candidates,
+    run_online,
+    stream_from,
+)
 from optimiser.bedside.io import BedsideInputs, Cohort
 from optimiser.bedside.patients import MAX_DAY
 from optimiser.bedside.policy import Policy
@@ -175,8 +180,9 @@ def run_replication(inputs: BedsideInputs, spec: CompareSpec, protocols: list[st
     for protocol in protocols:
         ranking = (base if protocol == "lottery"  # the same call
                    else rank_patients(patients, policy, protocol, detail=False, draws=draws))
+        ranked = ranked_candidates(stream, ranking.excluded, ranking.rank)
         for reserves in variants:
-            run = run_online(stream, policy, ranking, reserves=reserves)
+            run = run_online(stream, policy, ranking, reserves=reserves, ranked=ranked)
             if protocol == policy.priority:
                 policy_treated[reserves] = run.treated
             rows.append(outcome.metrics(replication, protocol, reserves, run.treated,

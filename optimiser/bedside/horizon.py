@@ -206,7 +206,8 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
                options: SolverOptions | None = None,
                deadline: float | None = None,
                rule_batches: Collection[tuple[str, int]] = (),
-               forced: Mapping[int, bool] | None = None) -> OnlineRun:
+               forced: Mapping[int, bool] | None = None,
+               ranked: list[list[int]] | None = None) -> OnlineRun:
     """Apply the rule day by day. `rank` overrides the ranking's order (price of fairness);
     `record` keeps each batch's certified decision (slower: one certificate per batch);
     `rule_batches` (site, day) are decided by the rule whatever `method` (a replay of
@@ -217,7 +218,10 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
     for the patients they name (`final`), and the units held from then on are the final
     decisions': every later day is decided from the overridden state (a unit refused by an
     override is free that day for the next day's candidates; a unit given holds for the
-    patient's course)."""
+    patient's course).
+
+    `ranked`: ranked_candidates(stream, ranking.excluded, ranking.rank), when the caller runs
+    the same ranking more than once (compare: with and without reserves)."""
     n = len(stream.ids)
     order = ranking.rank if rank is None else rank
     served = np.zeros(n, dtype=bool)
@@ -232,8 +236,9 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
     active_names = {r.name for r in specs}
     if (all(r.soft for r in specs) and not record and method == "rule"
             and not policy.reassessment and not forced):
-        return _run_soft(stream, policy, _ranked_candidates(stream, ranking.excluded, order),
-                         specs)
+        if ranked is None or rank is not None:
+            ranked = ranked_candidates(stream, ranking.excluded, order)
+        return _run_soft(stream, policy, ranked, specs)
     decisions: list[BatchDecision] = []
     trials: dict[int, list[int]] = {}  # day -> patients to reassess that day
     reassess = policy.reassessment
@@ -319,8 +324,8 @@ def _forced_by_batch(stream: Stream, forced: Mapping[int, bool]
             {b: np.array(v, dtype=np.int64) for b, v in deny.items()})
 
 
-def _ranked_candidates(stream: Stream, excluded: np.ndarray,
-                       order: np.ndarray) -> list[np.ndarray]:
+def ranked_candidates(stream: Stream, excluded: np.ndarray,
+                      order: np.ndarray) -> list[list[int]]:
     """Each batch's candidates, highest priority first (one sort for the whole stream)."""
     sizes = [len(m) for _, _, m in stream.batches]
     members = np.concatenate([m for _, _, m in stream.batches]) if sizes else np.zeros(0, int)
@@ -329,10 +334,14 @@ def _ranked_candidates(stream: Stream, excluded: np.ndarray,
     members, batch = members[keep], batch[keep]
     sorted_members = members[np.lexsort((order[members], batch))]
     counts = np.bincount(batch, minlength=len(sizes))
-    return np.split(sorted_members, np.cumsum(counts)[:-1]) if sizes else []
+    if not sizes:
+        return []
+    flat = sorted_members.tolist()
+    cuts = np.cumsum(counts).tolist()
+    return [flat[a:b] for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
 
 
-def _run_soft(stream: Stream, policy: Policy, ranked: list[np.ndarray],
+def _run_soft(stream: Stream, policy: Policy, ranked: list[list[int]],
               specs: list[Any]) -> OnlineRun:
     """run_online when the rule decides, every reserve is soft, nobody is reassessed and
     nothing is overridden (compare's runs): the same decisions as the general loop (soft
@@ -348,7 +357,7 @@ def _run_soft(stream: Stream, policy: Policy, ranked: list[np.ndarray],
     labels_all: list[str] = []
     free_by_batch: list[tuple[np.ndarray, int]] = []
     for b, (s, t, members) in enumerate(stream.batches):
-        candidates = ranked[b].tolist()
+        candidates = ranked[b]
         if not candidates:
             continue
         occupancy.advance(s, t)
