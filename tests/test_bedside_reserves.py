@@ -151,8 +151,10 @@ def test_fast_soft_path_equals_the_general_sequential(n, free, data):
     cats = categories_for(policy, flags, n, free)
     general = allocate(cats, rank, "sequential").assigned
     ranked = np.argsort(rank, kind="stable")
-    chosen, labels = _sequential_soft(policy, flags, ranked, free,
-                                      {s.name: s.size(free) for s in specs}, list(specs))
-    assert sorted(chosen.tolist()) == sorted(np.flatnonzero(general >= 0).tolist())
-    for i, label in zip(chosen.tolist(), labels.tolist(), strict=True):
+    chosen, labels = _sequential_soft(policy.order, list(specs),
+                                      {c: f.tolist() for c, f in flags.items()},
+                                      ranked.tolist(), free,
+                                      {s.name: s.size(free) for s in specs})
+    assert sorted(chosen) == sorted(np.flatnonzero(general >= 0).tolist())
+    for i, label in zip(chosen, labels, strict=True):
         assert cats[general[i]].name == label

@@ -64,9 +64,15 @@ def allocate(
     days = sorted(set(patients["day"][~ranking.excluded]))
     mode = "snapshot" if len(days) <= 1 else "horizon"
     options = EXACT
+    forced = None
+    if overrides is not None and len(overrides):
+        position = {pid: k for k, pid in enumerate(stream.ids)}
+        forced = {position[str(pid)]: str(row["decision"]) == "unit"
+                  for pid, row in overrides.iterrows()}
     online = run_online(stream, policy, ranking, record=True, method=policy.method,
                         options=options, deadline=deadline,
-                        rule_batches=frozenset((str(a), int(b)) for a, b in rule_batches))
+                        rule_batches=frozenset((str(a), int(b)) for a, b in rule_batches),
+                        forced=forced)
     timings = {"decide": time.perf_counter() - t0}
     notes: list[str] = []
     stopped = [d for d in online.decisions if d.method == "rule" and policy.method == "optimal"]
@@ -79,11 +85,12 @@ def allocate(
         changed = table[table["final"] != table["decision"]]
         if mode == "horizon" and len(changed):
             first_day = int(changed["day"].min())
-            notes.append(f"overrides change decisions from day {first_day}: the recommendations of "
-                         "later days assume the recommendations were followed (units held, "
-                         "units free); record the overrides day by day and re-run each day")
+            notes.append(f"overrides change decisions from day {first_day}: every later day "
+                         "was decided from the overridden state (the units the overridden "
+                         "patients hold or leave free); outcomes are those of the final "
+                         "decisions")
     benefit = ranking.benefit
-    treated = online.treated
+    treated = online.final_treated
     value = float(benefit[treated].sum())
     bound = offline_optimum(stream, benefit, ranking.excluded, options=options,
                             time_limit=_left(deadline))
@@ -300,7 +307,7 @@ def site_table(stream: Stream, patients: pd.DataFrame, online: OnlineRun,
     rows = []
     for s, site in enumerate(stream.sites):
         mine = stream.site == s
-        result = outcomes(stream, patients[mine], online.treated[mine])
+        result = outcomes(stream, patients[mine], online.final_treated[mine])
         rows.append({"site": site, "patients": int(mine.sum()),
                      "candidates": int((mine & ~ranking.excluded).sum()),
                      "units_first_day": int(stream.capacity[s, 0]),

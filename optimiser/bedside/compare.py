@@ -24,7 +24,12 @@ import numpy as np
 import pandas as pd
 
 from optimiser.bedside.generator import CohortSpec, generate
-from optimiser.bedside.horizon import offline_optimum, run_online, stream_from
+from optimiser.bedside.horizon import (
+    offline_optimum,
+    ranked_candidates,
+    run_online,
+    stream_from,
+)
 from optimiser.bedside.io import BedsideInputs, Cohort
 from optimiser.bedside.patients import MAX_DAY
 from optimiser.bedside.policy import Policy
@@ -173,9 +178,11 @@ def run_replication(inputs: BedsideInputs, spec: CompareSpec, protocols: list[st
     groups: list[dict[str, Any]] = []
     policy_treated: dict[bool, np.ndarray] = {}
     for protocol in protocols:
-        ranking = rank_patients(patients, policy, protocol, detail=False, draws=draws)
+        ranking = (base if protocol == "lottery"  # the same call
+                   else rank_patients(patients, policy, protocol, detail=False, draws=draws))
+        ranked = ranked_candidates(stream, ranking.excluded, ranking.rank)
         for reserves in variants:
-            run = run_online(stream, policy, ranking, reserves=reserves)
+            run = run_online(stream, policy, ranking, reserves=reserves, ranked=ranked)
             if protocol == policy.priority:
                 policy_treated[reserves] = run.treated
             rows.append(outcome.metrics(replication, protocol, reserves, run.treated,
@@ -212,8 +219,11 @@ class _Outcomes:
         self.total = len(patients)
         self.codes = []
         for group in reporting:
-            values = patients[group].astype(str).to_numpy()
-            labels, codes = np.unique(values, return_inverse=True)
+            # sorted labels and codes, as np.unique would give, by hashing (sorting 2,000
+            # Python strings cost more than a protocol's run)
+            codes, labels = pd.factorize(patients[group].astype(str).to_numpy(dtype=object),
+                                         sort=True)
+            labels = np.asarray(labels, dtype=object)
             self.codes.append((group, labels, codes, np.bincount(codes,
                                                                  minlength=len(labels))))
 

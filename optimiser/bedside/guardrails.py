@@ -5,16 +5,20 @@ worth judgments (the narrow essential-health-worker category is the documented e
 bedside cost per QALY; and, since a blanket rule can hide in a score, no score cut-off on a
 protected attribute. Reporting groups are for reporting only, never a criterion.
 
-The checks read the policy's names and structure: a committee could defeat them by renaming a
-column, so they are a safety net, not a proof; the decision log records every criterion used,
-so an inquiry sees what each decision rested on. docs/bedside.md, "Guardrails", lists exactly
-what is refused.
+Two kinds of check. By name (`check_guardrails`, on the policy alone): whole words of a
+column's name (split at punctuation, digits and camelCase), stems for the long unambiguous
+roots (disab..., insur..., ethnic...; never a short root inside a word: 'stage' is not 'age')
+and age cut-offs written as a number (under_65, over80, 65plus). By value (`check_values`, on
+the patients): a criterion flag that is a function of a reporting group on the data (a
+renamed group), or an age cut-off on age_years. Both are a safety net, not a proof (docs:
+what neither can see); the decision log records every criterion used, so an inquiry sees
+what each decision rested on. docs/bedside.md, "Guardrails", lists exactly what is refused.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,8 +82,34 @@ COST_OBJECTIVES = ("qaly", "qalys", "cost_per_qaly", "cost_effectiveness", "net_
                    "net_monetary_benefit", "daly")
 
 
+# Roots matched inside a word (long and unambiguous: 'nondisabled', 'uninsured', 'lowincome')
+PROTECTED_STEMS = ("disab", "handicap", "impair", "frail", "dement", "cognit", "autis",
+                   "geriatr", "ethnic", "racial", "relig", "gender", "pregnan", "nationalit")
+SOCIAL_STEMS = ("insur", "wealth", "income", "salar", "occupation", "employ", "profession",
+                "citizen", "immigra", "educat", "worth", "pension", "prisoner", "veteran")
+CUTOFF_WORDS = {"under", "over", "above", "below", "older", "younger", "plus", "upto",
+                "atleast", "lt", "gt"}
+MIN_GROUP_EVIDENCE = 2  # patients per group value, on average, before a value check refuses
+MIN_AGE_SIDE = 3  # patients on each side of an age cut-off
+MIN_AGE_PATIENTS = 20
+
+
 def words(name: str) -> set[str]:
-    return {w for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
+    """Whole words of a name: split at punctuation, between letters and digits, and at
+    camelCase ('ageOver80' -> age, over, 80)."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([A-Za-z])([0-9])|([0-9])([A-Za-z])", r"\1\3 \2\4", spaced)
+    return {w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w}
+
+
+def _stem(found: set[str], stems: tuple[str, ...]) -> bool:
+    return any(stem in word for word in found for stem in stems)
+
+
+def is_age_cutoff(found: set[str]) -> bool:
+    """A threshold written as a number of years: under_65, over80, 65plus, age_75."""
+    numbers = [int(w) for w in found if w.isdigit() and 0 < int(w) <= 120]
+    return bool(numbers) and bool(found & CUTOFF_WORDS)
 
 
 def classify(column: str) -> Rule | None:
@@ -89,11 +119,90 @@ def classify(column: str) -> Rule | None:
         return None
     if found & COST_PER_QALY:
         return G3
-    if found & SOCIAL_WORTH:
+    if found & SOCIAL_WORTH or _stem(found, SOCIAL_STEMS):
         return G2
-    if found & (AGE_OR_DISABILITY | OTHER_PROTECTED):
+    if (found & (AGE_OR_DISABILITY | OTHER_PROTECTED) or _stem(found, PROTECTED_STEMS)
+            or is_age_cutoff(found)):
         return G4
     return None
+
+
+PROTECTED_VALUES = {"m", "f", "male", "female", "man", "woman", "men", "women", "white",
+                    "black", "asian", "hispanic", "latino", "latina", "latinx", "caucasian",
+                    "african", "indigenous", "aboriginal", "maori", "arab", "jewish", "muslim",
+                    "christian", "hindu", "sikh", "buddhist", "catholic", "protestant",
+                    "disabled", "insured", "uninsured", "medicaid", "medicare"}
+
+
+def protected_group(group: str, values: Sequence[str]) -> bool:
+    """A reporting group on a protected attribute: by its name (classify), or by its values
+    (sex, ethnicity, religion or insurance labels)."""
+    if classify(group) is not None:
+        return True
+    labels = {v.strip().lower() for v in values if v.strip()}
+    return bool(labels) and any(words(v) & PROTECTED_VALUES for v in labels)
+
+
+def criteria(policy: Policy) -> list[tuple[str, str, str]]:
+    """The flag columns the policy uses as criteria: (column, field, what)."""
+    out = [(name, f"categories[{i}]", "the category flag")
+           for i, name in enumerate(policy.categories)]
+    out += [(spec.category, f"reserves[{i}].category", "the reserve category")
+            for i, spec in enumerate(policy.reserves) if spec.category not in policy.categories]
+    out += [(flag, f"tie_break.weights.{flag}", "the lottery weight")
+            for flag, _ in policy.tie_break.weights if flag not in policy.categories]
+    return out
+
+
+def check_values(policy: Policy, columns: Mapping[str, Sequence[Any]],
+                 file: str | None) -> list[Problem]:
+    """Guardrails on the data: every criterion flag the policy uses that is
+
+    * a function of a protected reporting group on these patients (every value of the group
+      maps to one flag value, the flag takes both values, and there are at least
+      MIN_GROUP_EVIDENCE patients per group value: below that a match is too likely a
+      coincidence), G5: a renamed reporting group. A group is protected when its name breaks
+      a rule (age_band, sex, ethnicity, insurance...) or its values are sex or ethnicity
+      labels (PROTECTED_VALUES); deprivation_decile -> disadvantaged_area is allowed, the
+      disadvantage reserve being the documented exception;
+    * an age cut-off: with age_years given, every flagged patient older than every other, or
+      younger (at least MIN_AGE_SIDE patients on each side, MIN_AGE_PATIENTS in all), G4.
+
+    The policy file names the field; the message names the evidence."""
+    out: list[Problem] = []
+    ages = [a for a in columns.get("age_years", []) if isinstance(a, float) and a == a]
+    n_ages = len(ages) if len(ages) == len(columns.get("age_years", [])) else 0
+    for column, field, what in criteria(policy):
+        flag = [bool(v) for v in columns.get(column, [])]
+        if len(set(flag)) < 2:
+            continue
+        for group in policy.reporting_groups:
+            values = [str(v) for v in columns.get(group, [])]
+            if len(values) != len(flag) or not protected_group(group, values):
+                continue
+            mapping: dict[str, set[bool]] = {}
+            for v, f in zip(values, flag, strict=True):
+                mapping.setdefault(v, set()).add(f)
+            if (all(len(m) == 1 for m in mapping.values())
+                    and len(flag) >= MIN_GROUP_EVIDENCE * len(mapping)):
+                shown = ", ".join(f"{v}={'true' if next(iter(m)) else 'false'}"
+                                  for v, m in sorted(mapping.items())[:6])
+                out.append(refusal(G5, field, f"{what} {column!r} is the reporting group "
+                                   f"{group!r} by another name: on these patients it is "
+                                   f"determined by it ({shown})", file))
+                break
+        else:
+            if n_ages >= MIN_AGE_PATIENTS:
+                yes = [a for a, f in zip(ages, flag, strict=True) if f]
+                no = [a for a, f in zip(ages, flag, strict=True) if not f]
+                if min(len(yes), len(no)) >= MIN_AGE_SIDE and (
+                        max(yes) < min(no) or max(no) < min(yes)):
+                    side = "under" if max(yes) < min(no) else "over"
+                    cut = min(no) if side == "under" else max(no)
+                    out.append(refusal(G4, field, f"{what} {column!r} is an age cut-off: on "
+                                       f"these patients it flags exactly those {side} "
+                                       f"{cut:g} years (age_years)", file))
+    return out
 
 
 def refusal(rule: Rule, field: str, what: str, file: str | None) -> Problem:
@@ -172,6 +281,10 @@ def _criterion(name: str, field: str, what: str, reporting: set[str],
     if rule is G2 and words(name) & {"worker", "workers"}:
         detail = (f"{what} {name!r} ranks patients by occupation (only "
                   f"{ESSENTIAL_HEALTH_WORKER!r}, the narrow documented exception, is allowed)")
+    elif rule is G4 and is_age_cutoff(words(name)) and not words(name) & AGE_OR_DISABILITY:
+        detail = (f"{what} {name!r} reads as an age cut-off (a number of years with "
+                  f"{'/'.join(sorted(words(name) & CUTOFF_WORDS))}); a clinical threshold "
+                  "belongs in [[exclusions]] on sofa, or name the flag after what it measures")
     else:
         detail = f"{what} {name!r} is a criterion on {_kind(rule)}"
     return [refusal(rule, field, detail, file)]

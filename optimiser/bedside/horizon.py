@@ -18,9 +18,10 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,11 +107,18 @@ class OnlineRun:
     free_units: np.ndarray  # units free at each patient's decision
     decisions: list[BatchDecision] = field(default_factory=list)
     idle_unit_days: int = 0
+    final: np.ndarray | None = None  # with overrides: who held a unit (served: recommended)
 
     @property
     def treated(self) -> np.ndarray:
         """Served and kept the unit to the end of the course."""
         return self.served & ~self.withdrawn
+
+    @property
+    def final_treated(self) -> np.ndarray:
+        """Held a unit to the end of the course, the overrides applied (the recommendation
+        when there is none)."""
+        return (self.served if self.final is None else self.final) & ~self.withdrawn
 
 
 def reassessment_tier(before: float, after: float, hours: int) -> str:
@@ -133,44 +141,61 @@ def reassessment_tier(before: float, after: float, hours: int) -> str:
 
 
 class _Occupancy:
-    """Units in use per site, kept by day: starts and ends of courses, advanced day by day."""
+    """Units in use per site, kept by day: starts and ends of courses, advanced day by day.
+
+    Plain Python lists and ints: a decision touches a handful of entries, where numpy's
+    per-call overhead cost more than the work (compare runs this 12 times per replication)."""
 
     def __init__(self, capacity: np.ndarray) -> None:
         sites, horizon = capacity.shape
         self.capacity = capacity
-        self.starts = np.zeros((sites, horizon + 1), dtype=np.int64)
-        self.ends = np.zeros((sites, horizon + 1), dtype=np.int64)
-        self.now = np.zeros(sites, dtype=np.int64)
-        self.day = np.full(sites, -1, dtype=np.int64)
-        # next_drop[s, t]: first day >= t whose units fall below day t's (horizon if none)
-        self.falls = np.zeros((sites, horizon), dtype=bool)
-        self.falls[:, 1:] = capacity[:, 1:] < capacity[:, :-1]
+        self.horizon = horizon
+        self.units = capacity.tolist()
+        self.starts = [[0] * (horizon + 1) for _ in range(sites)]
+        self.ends = [[0] * (horizon + 1) for _ in range(sites)]
+        self.now = [0] * sites
+        self.day = [-1] * sites
+        # the days each site's units fall below the day before's
+        falls = capacity[:, 1:] < capacity[:, :-1]
+        self.falls = [(np.flatnonzero(row) + 1).tolist() for row in falls]
 
     def advance(self, s: int, t: int) -> None:
-        self.now[s] -= int(self.ends[s, self.day[s] + 1: t + 1].sum())
+        self.now[s] -= sum(self.ends[s][self.day[s] + 1: t + 1])
         self.day[s] = t
 
     def free(self, s: int, t: int, window: int) -> int:
         """Units free on day t that stay free for `window` days (no new start in between)."""
-        end = min(t + window, self.capacity.shape[1])
-        now = int(self.capacity[s, t] - self.now[s])
-        if not self.falls[s, t + 1:end].any():
+        end = min(t + window, self.horizon)
+        units = self.units[s]
+        now = units[t] - self.now[s]
+        falls = self.falls[s]
+        k = bisect.bisect_right(falls, t)
+        if k == len(falls) or falls[k] >= end:
             return max(now, 0)
-        running = self.now[s] - np.concatenate(([0], np.cumsum(self.ends[s, t + 1:end])))
-        return max(int((self.capacity[s, t:end] - running).min()), 0)
+        ends = self.ends[s]
+        running = self.now[s]
+        low = now
+        for day in range(t + 1, end):
+            running -= ends[day]
+            low = min(low, units[day] - running)
+        return max(low, 0)
 
-    def start(self, s: int, t: int, days: np.ndarray) -> None:
+    def start(self, s: int, t: int, days: Collection[int]) -> None:
         self.now[s] += len(days)
-        self.starts[s, t] += len(days)
-        np.add.at(self.ends[s], t + days, 1)
+        self.starts[s][t] += len(days)
+        ends = self.ends[s]
+        for d in days:
+            ends[t + d] += 1
 
     def withdraw(self, s: int, t: int, end: int) -> None:
         self.now[s] -= 1
-        self.ends[s, end] -= 1
-        self.ends[s, t] += 1  # the course ends today (already counted in `now`)
+        self.ends[s][end] -= 1
+        self.ends[s][t] += 1  # the course ends today (already counted in `now`)
 
     def idle(self, last_day: int) -> int:
-        occupied = np.cumsum(self.starts - self.ends, axis=1)[:, : self.capacity.shape[1]]
+        starts = np.array(self.starts, dtype=np.int64).reshape(len(self.starts), -1)
+        ends = np.array(self.ends, dtype=np.int64).reshape(len(self.ends), -1)
+        occupied = np.cumsum(starts - ends, axis=1)[:, : self.horizon]
         spare = np.maximum(self.capacity - occupied, 0)
         return int(spare[:, : last_day + 1].sum())
 
@@ -180,14 +205,28 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
                record: bool = False, method: str = "rule",
                options: SolverOptions | None = None,
                deadline: float | None = None,
-               rule_batches: Collection[tuple[str, int]] = ()) -> OnlineRun:
+               rule_batches: Collection[tuple[str, int]] = (),
+               forced: Mapping[int, bool] | None = None,
+               ranked: list[list[int]] | None = None) -> OnlineRun:
     """Apply the rule day by day. `rank` overrides the ranking's order (price of fairness);
     `record` keeps each batch's certified decision (slower: one certificate per batch);
     `rule_batches` (site, day) are decided by the rule whatever `method` (a replay of
-    decisions that fell back to the rule at a time limit)."""
+    decisions that fell back to the rule at a time limit).
+
+    `forced` (patient index -> True: a unit, False: none) are the officer's overrides: each
+    day's recommendation is made first (`served`), then the overrides of that day replace it
+    for the patients they name (`final`), and the units held from then on are the final
+    decisions': every later day is decided from the overridden state (a unit refused by an
+    override is free that day for the next day's candidates; a unit given holds for the
+    patient's course).
+
+    `ranked`: ranked_candidates(stream, ranking.excluded, ranking.rank), when the caller runs
+    the same ranking more than once (compare: with and without reserves)."""
     n = len(stream.ids)
     order = ranking.rank if rank is None else rank
     served = np.zeros(n, dtype=bool)
+    final = np.zeros(n, dtype=bool) if forced else served
+    give_by, deny_by = _forced_by_batch(stream, forced or {})
     withdrawn = np.zeros(n, dtype=bool)
     category = np.full(n, "", dtype=object)
     free_seen = np.zeros(n, dtype=np.int64)
@@ -195,23 +234,33 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
     specs = [r for r in policy.reserves if reserves and (active is None or r.name in active)]
     entitled = {(s, r.name): 0.0 for s in range(len(stream.sites)) for r in specs}
     active_names = {r.name for r in specs}
-    simple = all(r.soft for r in specs) and not record and method == "rule"
-    ranked_batches = _ranked_candidates(stream, ranking.excluded, order) if simple else None
+    if (all(r.soft for r in specs) and not record and method == "rule"
+            and not policy.reassessment and not forced):
+        if ranked is None or rank is not None:
+            ranked = ranked_candidates(stream, ranking.excluded, order)
+        return _run_soft(stream, policy, ranked, specs)
     decisions: list[BatchDecision] = []
     trials: dict[int, list[int]] = {}  # day -> patients to reassess that day
     reassess = policy.reassessment
+    empty = np.zeros(0, dtype=np.int64)
     for b, (s, t, members) in enumerate(stream.batches):
-        candidates = (members[~ranking.excluded[members]] if ranked_batches is None
-                      else ranked_batches[b])
-        if len(candidates) == 0:
+        candidates = members[~ranking.excluded[members]]
+        give, deny = give_by.get(b, empty), deny_by.get(b, empty)
+        if len(candidates) == 0 and len(give) == 0:
             continue
         occupancy.advance(s, t)
-        free = occupancy.free(s, t, int(stream.days[candidates].max()))
+        longest = int(stream.days[candidates].max(initial=0))
+        if len(give):
+            longest = max(longest, int(stream.days[give].max()))
+        free = occupancy.free(s, t, longest)
         if reassess and free < len(candidates):
-            free += _withdraw(stream, ranking, s, t, len(candidates) - free, served, withdrawn,
+            free += _withdraw(stream, ranking, s, t, len(candidates) - free, final, withdrawn,
                               occupancy, trials)
         free_seen[members] = free
-        if free == 0:
+        if free == 0 or len(candidates) == 0:
+            if len(give):  # more units than free: refused by the caller (api)
+                final[give] = True
+                occupancy.start(s, t, stream.days[give].tolist())
             continue
         sizes: dict[str, int] | None = None
         if specs:
@@ -223,10 +272,7 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
                     entitled[s, spec.name] -= sizes[spec.name]
                 else:
                     sizes[spec.name] = spec.size(free)
-        if simple:
-            chosen, labels = _sequential_soft(policy, stream.flags, candidates, free,
-                                              sizes or {}, specs)
-        elif record or method == "optimal":
+        if record or method == "optimal":
             batch = Batch(stream.sites[s], t, candidates, free, sizes)
             local_policy = policy.with_changes(reserves=tuple(specs))
             left = None if deadline is None else max(0.01, deadline - time.perf_counter())
@@ -249,18 +295,37 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
             labels = np.array([cats[c].name for c in local[picked]], dtype=object)
         served[chosen] = True
         category[chosen] = labels
-        occupancy.start(s, t, stream.days[chosen])
+        if forced:
+            chosen = np.union1d(np.setdiff1d(chosen, deny), give)
+            final[chosen] = True
+        occupancy.start(s, t, stream.days[chosen].tolist())
         if reassess:
             for delay in (2, 5):
                 later = chosen[stream.days[chosen] > delay]
                 if len(later):
                     trials.setdefault(t + delay, []).extend(int(i) for i in later)
     idle = occupancy.idle(int(stream.day.max(initial=0))) if n else 0
-    return OnlineRun(served, category, withdrawn, free_seen, decisions, idle)
+    return OnlineRun(served, category, withdrawn, free_seen, decisions, idle,
+                     final if forced else None)
 
 
-def _ranked_candidates(stream: Stream, excluded: np.ndarray,
-                       order: np.ndarray) -> list[np.ndarray]:
+def _forced_by_batch(stream: Stream, forced: Mapping[int, bool]
+                     ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """The overrides by batch: patients given a unit, patients refused one."""
+    if not forced:
+        return {}, {}
+    batch_of = {(s, t): b for b, (s, t, _) in enumerate(stream.batches)}
+    give: dict[int, list[int]] = {}
+    deny: dict[int, list[int]] = {}
+    for i, unit in sorted(forced.items()):
+        b = batch_of[int(stream.site[i]), int(stream.day[i])]
+        (give if unit else deny).setdefault(b, []).append(int(i))
+    return ({b: np.array(v, dtype=np.int64) for b, v in give.items()},
+            {b: np.array(v, dtype=np.int64) for b, v in deny.items()})
+
+
+def ranked_candidates(stream: Stream, excluded: np.ndarray,
+                      order: np.ndarray) -> list[list[int]]:
     """Each batch's candidates, highest priority first (one sort for the whole stream)."""
     sizes = [len(m) for _, _, m in stream.batches]
     members = np.concatenate([m for _, _, m in stream.batches]) if sizes else np.zeros(0, int)
@@ -269,46 +334,101 @@ def _ranked_candidates(stream: Stream, excluded: np.ndarray,
     members, batch = members[keep], batch[keep]
     sorted_members = members[np.lexsort((order[members], batch))]
     counts = np.bincount(batch, minlength=len(sizes))
-    return np.split(sorted_members, np.cumsum(counts)[:-1]) if sizes else []
+    if not sizes:
+        return []
+    flat = sorted_members.tolist()
+    cuts = np.cumsum(counts).tolist()
+    return [flat[a:b] for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
 
 
-def _sequential_soft(policy: Policy, flags: dict[str, np.ndarray], ranked: np.ndarray,
-                     free: int, sizes: dict[str, int],
-                     specs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+def _run_soft(stream: Stream, policy: Policy, ranked: list[list[int]],
+              specs: list[Any]) -> OnlineRun:
+    """run_online when the rule decides, every reserve is soft, nobody is reassessed and
+    nothing is overridden (compare's runs): the same decisions as the general loop (soft
+    reserves are open to all, so smart processing places exactly what sequential does), in
+    plain Python over lists, a day's batch being a few dozen candidates. `ranked`: each batch's
+    candidates, highest priority first."""
+    n = len(stream.ids)
+    days = stream.days.tolist()
+    flags = {r.category: stream.flags[r.category].tolist() for r in specs}
+    occupancy = _Occupancy(stream.capacity)
+    entitled = {(s, r.name): 0.0 for s in range(len(stream.sites)) for r in specs}
+    chosen_all: list[int] = []
+    labels_all: list[str] = []
+    free_by_batch: list[tuple[np.ndarray, int]] = []
+    for b, (s, t, members) in enumerate(stream.batches):
+        candidates = ranked[b]
+        if not candidates:
+            continue
+        occupancy.advance(s, t)
+        free = occupancy.free(s, t, max(map(days.__getitem__, candidates)))
+        free_by_batch.append((members, free))
+        if free == 0:
+            continue
+        sizes = {}
+        for spec in specs:
+            if spec.share is not None:
+                entitled[s, spec.name] += spec.share * free
+                sizes[spec.name] = math.floor(entitled[s, spec.name] + 1e-9)
+                entitled[s, spec.name] -= sizes[spec.name]
+            else:
+                sizes[spec.name] = spec.size(free)
+        chosen, labels = _sequential_soft(policy.order, specs, flags, candidates, free, sizes)
+        occupancy.start(s, t, [days[i] for i in chosen])
+        chosen_all += chosen
+        labels_all += labels
+    served = np.zeros(n, dtype=bool)
+    served[chosen_all] = True
+    category = np.full(n, "", dtype=object)
+    category[chosen_all] = labels_all
+    free_seen = np.zeros(n, dtype=np.int64)
+    for members, free in free_by_batch:
+        free_seen[members] = free
+    idle = occupancy.idle(int(stream.day.max(initial=0))) if n else 0
+    return OnlineRun(served, category, np.zeros(n, dtype=bool), free_seen, [], idle)
+
+
+def _sequential_soft(order: Sequence[str], specs: Sequence[Any],
+                     flags: Mapping[str, Sequence[bool]], ranked: Sequence[int], free: int,
+                     sizes: Mapping[str, int]) -> tuple[list[int], list[str]]:
     """Sequential reserve processing when every reserve is soft (reserves.sequential with
     categories_for, specialised: the same choice, without building the categories).
-    `ranked`: the candidates, highest priority first."""
+    `ranked`: the candidates, highest priority first; `flags[category][i]`: patient i is a
+    beneficiary. Returns the chosen, in that order, and their categories."""
     if not specs:
-        chosen = ranked[:free]
-        return chosen, np.full(len(chosen), "unreserved", dtype=object)
+        chosen = list(ranked[:free])
+        return chosen, ["unreserved"] * len(chosen)
     by_name = {r.name: r for r in specs}
     caps: dict[str, int] = {}
     left = free
-    for name in policy.order:
+    for name in order:
         if name in by_name:
             caps[name] = min(max(sizes.get(name, 0), 0), left)
             left -= caps[name]
-    taken = np.zeros(len(ranked), dtype=bool)
-    labels = np.full(len(ranked), "", dtype=object)
-    for name in policy.order:
+    label: list[str | None] = [None] * len(ranked)
+    for name in order:
         if name in by_name:
             cap = caps[name]
-            ben = flags[by_name[name].category][ranked]
-            pools: tuple[np.ndarray, ...] = (np.flatnonzero(~taken & ben),
-                                              np.flatnonzero(~taken & ~ben))
+            if cap <= 0:
+                continue
+            ben = flags[by_name[name].category]
+            for want in (True, False):
+                for k, i in enumerate(ranked):
+                    if cap <= 0:
+                        break
+                    if label[k] is None and bool(ben[i]) is want:
+                        label[k] = name
+                        cap -= 1
         elif name == "unreserved":
             cap = left
-            pools = (np.flatnonzero(~taken),)
-        else:
-            continue
-        for pool in pools:
-            if cap <= 0:
-                break
-            pick = pool[:cap]
-            taken[pick] = True
-            labels[pick] = name
-            cap -= len(pick)
-    return ranked[taken], labels[taken]
+            for k in range(len(label)):
+                if cap <= 0:
+                    break
+                if label[k] is None:
+                    label[k] = name
+                    cap -= 1
+    picked = [k for k, x in enumerate(label) if x is not None]
+    return [ranked[k] for k in picked], [str(label[k]) for k in picked]
 
 
 def _ranked(ranking: Ranking, order: np.ndarray) -> Ranking:

@@ -160,6 +160,11 @@ def validate_patients(
     _survival(columns, lines, fail, policy, "survival_with" in raw.columns)
     if policy is not None:
         _requirements(columns, lines, fail, policy)
+    if policy is not None and len(problems) == before:
+        from optimiser.bedside.guardrails import check_values
+
+        problems.extend(check_values(policy, columns, "policy.toml" if file == "patients.csv"
+                                     else "policy"))
     if len(problems) > before:
         return None
     from optimiser.bedside.io import Cohort  # io imports this module

@@ -14,6 +14,17 @@ lottery's order). As in the regional engine:
   unrestricted rule gives each free unit to the candidate of highest benefit. (The offline
   optimum is reported beside it: the gap is the price of not knowing the future, not of
   fairness.)
+
+Signs (snapshot). Every V is proved optimal to 1e-9 lives (EXACT), so a figure within
+PRICE_TOL of 0 is 0 and printed as 0. `lost_alone` is never negative: V(unrestricted) is
+the largest of all. `lost_marginal` is never negative when the policy with the component is
+a restriction of the policy without it (`nested`): a tie-break (the score+lottery order
+implies the score's classes), or a reserve while no order family is on. It is not one, and
+the marginal price can be a proven gain (negative), in two cases (docs/bedside.md, "Price of
+fairness"): a reserve under a priority order (its units follow the reserve's own order, its
+beneficiaries first, instead of the unreserved order) and the priority score beside a
+tie-break (without the score the lottery orders everyone). A nested price below -PRICE_TOL
+would be a solver failure: it is flagged (exact false), never reported as a result.
 """
 
 from __future__ import annotations
@@ -30,7 +41,9 @@ from optimiser.bedside.scores import Ranking
 from optimiser.bedside.snapshot import SnapshotIP
 from optimiser.solver import SolverOptions, SolveStatus
 
-PRICE_COLUMNS = ["site", "component", "value_alone", "lost_alone", "lost_marginal", "note"]
+PRICE_COLUMNS = ["site", "component", "value_alone", "lost_alone", "lost_marginal", "nested",
+                 "exact", "note"]
+PRICE_TOL = 1e-7  # lives: the programs are closed to 1e-9 (EXACT); below this a price is 0
 # Above this many candidates in one decision the respect-of-priorities program (per patient)
 # takes minutes (2,000 candidates: 71 s); the reserves are still priced exactly, by the grouped
 # program, and the priority and tie-break rows say why they are not.
@@ -57,7 +70,11 @@ def _kind(priority: bool, tie: bool) -> str | None:
 
 
 def _rows(site: str, names: list[str], value: dict[frozenset[str], float | None],
-          notes: dict[frozenset[str], str]) -> list[list[Any]]:
+          notes: dict[frozenset[str], str], nested: dict[str, bool] | None = None,
+          proved: bool = True) -> list[list[Any]]:
+    """One row per component. `nested[name]`: the policy with it is a restriction of the
+    policy without it (so its marginal price cannot be below 0); None: no such claim (the
+    horizon's online rules). `proved`: the figures are optima (not rule simulations)."""
     full = frozenset(names)
     free = value.get(frozenset())
     every = value.get(full)
@@ -67,13 +84,62 @@ def _rows(site: str, names: list[str], value: dict[frozenset[str], float | None]
         without = value.get(full - {name})
         note = "; ".join(n for key in (frozenset([name]), full - {name}, full, frozenset())
                          if (n := notes.get(key)))
-        rows.append([
-            site, name, alone,
-            None if alone is None or free is None else free - alone,
-            None if without is None or every is None else without - every,
-            note,
-        ])
+        lost_alone = None if alone is None or free is None else free - alone
+        marginal = None if without is None or every is None else without - every
+        is_nested = None if nested is None else nested[name]
+        exact = not note
+        if proved:
+            lost_alone = _snap(lost_alone)
+            marginal = _snap(marginal)
+            if lost_alone is not None and lost_alone < 0:
+                exact = False
+                note = _join(note, "lost_alone below 0 beyond the solver's precision: not proved")
+            if marginal is not None and marginal < 0:
+                if is_nested:
+                    exact = False
+                    note = _join(note, "lost_marginal below 0 beyond the solver's precision: "
+                                       "not proved")
+                else:
+                    note = _join(note, _gain_note(name, -marginal))
+        rows.append([site, name, alone, lost_alone, marginal, is_nested, exact, note])
     return rows
+
+
+def _snap(price: float | None) -> float | None:
+    """A price within PRICE_TOL of 0 is 0 (the solves are proved to 1e-9 lives)."""
+    if price is None:
+        return None
+    return 0.0 if abs(price) <= PRICE_TOL else price
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _gain_note(name: str, gain: float) -> str:
+    if name.startswith("reserve:"):
+        why = ("its units follow the reserve's own order (its beneficiaries first) instead of "
+               "the unreserved order")
+    else:
+        why = "without the score, the tie-break's lottery alone orders every candidate"
+    return (f"a proven gain of {gain:.6g}: removing it from the policy loses lives, because "
+            f"{why} (the two policies are not nested)")
+
+
+def nested_components(policy: Policy, names: list[str]) -> dict[str, bool]:
+    """Whether the policy with each component is a restriction of the policy without it
+    (module docstring)."""
+    ordered = any(not n.startswith("reserve:") for n in names)
+    tie = f"tie_break:{policy.tie_break.method}" in names
+    out = {}
+    for name in names:
+        if name.startswith("reserve:"):
+            out[name] = not ordered
+        elif name.startswith("priority:"):
+            out[name] = not tie
+        else:
+            out[name] = True
+    return out
 
 
 def snapshot_price(policy: Policy, ranking: Ranking, flags: dict[str, np.ndarray], batch: Batch,
@@ -96,14 +162,14 @@ def snapshot_price(policy: Policy, ranking: Ranking, flags: dict[str, np.ndarray
         value[chosen] = out.objective
         if out.status is not SolveStatus.OPTIMAL:
             notes[chosen] = f"{'+'.join(sorted(chosen)) or 'unrestricted'}: {out.status}"
-    rows = _rows(batch.site, names, value, notes)
+    rows = _rows(batch.site, names, value, notes, nested_components(policy, names))
     if large:
         why = (f"{len(batch.members)} candidates: above {MAX_PRIORITY_PRICE}, the "
                "respect-of-priorities program is not solved; reserves priced among reserves")
         for row in rows:
             row[-1] = "; ".join(n for n in (row[-1], "marginal among the reserves only") if n)
-        rows += [[batch.site, name, None, None, None, why] for name in components(policy)
-                 if not name.startswith("reserve:")]
+        rows += [[batch.site, name, None, None, None, None, False, why]
+                 for name in components(policy) if not name.startswith("reserve:")]
     return pd.DataFrame(rows, columns=PRICE_COLUMNS)
 
 
@@ -133,4 +199,4 @@ def horizon_price(stream: Stream, policy: Policy, ranking: Ranking) -> pd.DataFr
         run = run_online(stream, policy, ranking, reserves=bool(reserves), active=set(reserves),
                          rank=ranks[priority, tie])
         value[chosen] = float(ranking.benefit[run.treated].sum())
-    return pd.DataFrame(_rows("all", names, value, {}), columns=PRICE_COLUMNS)
+    return pd.DataFrame(_rows("all", names, value, {}, proved=False), columns=PRICE_COLUMNS)

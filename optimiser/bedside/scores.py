@@ -43,11 +43,15 @@ NEEDS = {
 
 def lottery_draws(ids: Any, seed: int) -> np.ndarray:
     """u_i in (0, 1): the first 8 bytes of sha256("seed|patient id"), as a fraction."""
-    out = np.empty(len(ids))
-    for i, pid in enumerate(ids):
-        digest = hashlib.sha256(f"{seed}|{pid}".encode()).digest()
-        out[i] = (int.from_bytes(digest[:8], "big") + 0.5) / 2.0**64
-    return out
+    prefix = hashlib.sha256(f"{seed}|".encode())
+    heads = bytearray()
+    for pid in ids:
+        digest = prefix.copy()
+        digest.update(str(pid).encode())
+        heads += digest.digest()[:8]
+    # uint64 -> float64 rounds to nearest as int -> float does; then + 0.5 and / 2^64 as before
+    top = np.frombuffer(bytes(heads), dtype=">u8").astype(np.float64)
+    return (top + 0.5) / 2.0**64
 
 
 def benefit(patients: pd.DataFrame, objective: str) -> np.ndarray:
