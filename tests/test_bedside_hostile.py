@@ -386,9 +386,9 @@ def test_an_arrival_with_a_utc_offset_is_on_the_hospitals_local_date(case):
     assert set(patients.drop(index="P0004")["day"]) == {0}
 
 
-def test_an_override_in_a_horizon_says_later_days_assume_the_recommendation(tmp_path):
-    """Over a horizon, an override changes who holds units later; the later recommendations
-    were computed without it, and nothing said so."""
+def test_an_override_in_a_horizon_says_later_days_were_decided_from_it(tmp_path):
+    """Over a horizon, an override changes who holds units later: the later days are decided
+    from the overridden state (tests/test_bedside_overrides.py), and the result says so."""
     from optimiser.bedside import allocate, load_inputs
     from optimiser.bedside.log import read_overrides
 
@@ -400,4 +400,5 @@ def test_an_override_in_a_horizon_says_later_days_assume_the_recommendation(tmp_
     result = allocate(inputs, price=False, protocols=False,
                       overrides=read_overrides(path, set(inputs.cohort.patients.index)))
     day = int(result.patients.loc[pid, "day"])
-    assert any(f"overrides change decisions from day {day}" in n for n in result.notes)
+    assert any(f"overrides change decisions from day {day}" in n
+               and "decided from the overridden state" in n for n in result.notes)

@@ -151,3 +151,10 @@ def test_the_service_re_simulates_a_horizon_override_too():
     assert decisions["C"] == "unit" and decisions["A"] == "unit"
     logged = {x["patient"]: x for x in out["decision_log"][1:]}
     assert logged["B"]["override"]["final"] == "unit"
+    # the log's header records that overrides were given, and which (their rows' hash)
+    head = out["decision_log"][0]
+    assert head["overrides"]["file"] == "request:overrides"
+    assert len(head["overrides"]["sha256"]) == 64
+    changed = bedside_task({**body, "overrides": [{**OVERRIDE[0], "justification": "other"},
+                                                  OVERRIDE[1]]})
+    assert changed["decision_log"][0]["overrides"]["sha256"] != head["overrides"]["sha256"]

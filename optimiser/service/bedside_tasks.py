@@ -3,6 +3,7 @@ and `compare`, run in a solver process (tasks.KINDS registers them)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -67,7 +68,7 @@ def bedside_task(request: Any, key: str | None = None,
     """POST /v1/bedside and jobs of kind "bedside": the JSON of `triage bedside allocate
     --json`, plus the decision log's lines."""
     from optimiser.bedside.api import allocate
-    from optimiser.bedside.log import decision_lines, header
+    from optimiser.bedside.log import canonical, decision_lines, header
 
     body = _load(request)
     inputs, overrides = prepare_bedside(body)
@@ -82,8 +83,12 @@ def bedside_task(request: Any, key: str | None = None,
     out = result.to_dict()
     log_options = {"price": options.get("price_of_fairness", True),
                    "protocols": options.get("protocols", True), "time_limit": limit}
-    out["decision_log"] = [header(result, log_options),
-                           *(json.loads(line) for line in decision_lines(result))]
+    head = header(result, log_options)
+    if overrides is not None:  # the request's rows, hashed as the CLI hashes overrides.csv
+        rows = canonical(body["overrides"]).encode()
+        head["overrides"] = {"file": "request:overrides",
+                             "sha256": hashlib.sha256(rows).hexdigest()}
+    out["decision_log"] = [head, *(json.loads(line) for line in decision_lines(result))]
     return out
 
 
