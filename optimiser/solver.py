@@ -91,6 +91,8 @@ def new_highs() -> highspy.Highs:
 _banner_lock = threading.Lock()
 _banner_shown = False
 
+NODES_UNLIMITED = 2**31 - 1  # HiGHS's default mip_max_nodes (kHighsIInf)
+
 
 def run_time_limit(highs: highspy.Highs, seconds: float | None, *, mip: bool) -> float:
     """The `time_limit` option that lets the next run of `highs` take `seconds` (wall clock).
@@ -398,12 +400,17 @@ class HighsModel:
         self._start = values
 
     # ---- solve
-    def solve(self, time_limit: float | None = None, *, exact: bool = False) -> SolverRun:
+    def solve(
+        self, time_limit: float | None = None, *, exact: bool = False, node_limit: int | None = None
+    ) -> SolverRun:
         """Run HiGHS. `exact`: zero MIP gap (tie-break stages, where objectives differ by
-        far less than the default gap tolerance)."""
+        far less than the default gap tolerance). `node_limit`: at most this many
+        branch-and-bound nodes, a budget of work that, unlike a time limit, gives the same
+        answer whatever the machine's load (a run stopped by it is TIME_LIMIT: not proved)."""
         h = self.highs
         limit = time_limit if time_limit is not None else self.options.time_limit
         h.setOptionValue("time_limit", run_time_limit(h, limit, mip=self.is_mip))
+        h.setOptionValue("mip_max_nodes", NODES_UNLIMITED if node_limit is None else node_limit)
         # HiGHS's root reduced-cost heuristic runs a sub-MIP that never looks at the clock (nor
         # calls back): on a 1,500-region threshold MIP it held a 2.5 s run for 25 s (HiGHS
         # 1.13-1.15). Under a time limit it is off (BENCHMARKS.md, "Budgets at every entry").

@@ -30,6 +30,7 @@ from optimiser.multiperiod.executed import executed_moves
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.methods.base import (
     DEADLINE_MARGIN,
+    FALLBACK_NODES,
     Method,
     PlanOutcome,
     Setting,
@@ -50,7 +51,6 @@ ABS_GAP = 0.005
 # Method: "exact" (HiGHS branch-and-bound on the whole model) up to this many integer
 # columns, else "rounding" (column generation, rounding, repair: methods/rounding.py).
 EXACT_LIMIT = 5_000
-POLISH_SECONDS = 60.0  # the exact fallback's budget without a time limit
 METHODS = ("auto", "exact", "rounding")
 EXECUTED_COLUMNS = ["kind", "day", "src", "dst", "units", "arrives", "cohort_day", "line"]
 
@@ -249,13 +249,10 @@ class PlanEngine:
                 and not self.setting.proved(out)
                 and not deadline.expired()
             ):
-                # never unbounded in time: without a limit, the fallback gets POLISH_SECONDS
-                budget = (
-                    deadline
-                    if deadline.end is not None
-                    else Deadline(POLISH_SECONDS, margin=DEADLINE_MARGIN)
-                )
-                exact = self.exact.solve(replace(task, deadline=budget), out.values)
+                # never unbounded: without a time limit, a budget of nodes (the same answer
+                # whatever the machine's load)
+                nodes = None if deadline.end is not None else FALLBACK_NODES
+                exact = self.exact.solve(replace(task, node_limit=nodes), out.values)
                 out = self._better(out, exact)
         else:
             out = self.exact.solve(task)

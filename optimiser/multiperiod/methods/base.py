@@ -33,8 +33,13 @@ from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
 LIVES_TOL_REL = 1e-9
 LIVES_TOL_ABS = 1e-7
 VALUE_DIGITS = 9
-POLISH_SECONDS = 60.0  # branch-and-bound on the restricted master when rounding leaves a gap
-NEIGHBOURHOOD_SECONDS = 20.0  # ... after this much on the movements plan and LP disagree on
+# Optional searches without a time limit get a budget of branch-and-bound nodes, not of
+# seconds: a wall-clock budget proved less on a loaded machine and so changed the answer
+# (the same plan asked twice, under load average 3 and 8, gave L* and "not proved"). With a
+# time limit the deadline bounds them too.
+POLISH_NODES = 2_000  # branch-and-bound on the restricted master when rounding leaves a gap
+NEIGHBOURHOOD_NODES = 500  # ... on the movements where the whole plan and the LP disagree
+FALLBACK_NODES = 5_000  # the exact method after the rounding method (auto, small models)
 CLEANUP_COST = 1e-4  # lives per unit of logistics cost in the rounding method's second LP
 STAGE2_GAP = 1e-4  # the tie-break stage stops within 0.01% of the least logistics cost
 DEADLINE_MARGIN = 0.05  # start no optional search in the deadline's last 50 ms
@@ -128,6 +133,7 @@ class Task:
     tie_break: bool
     deadline: Deadline
     relaxed: Callable[[], PlanOutcome] | None = None
+    node_limit: int | None = None  # a budget of branch-and-bound nodes per HiGHS run
 
     @property
     def rows(self) -> np.ndarray:

@@ -62,7 +62,7 @@ class ExactMethod:
         cost = task.cost
         h.set_cost(cost, maximize=True)
         h.set_start(start if start is not None else s.zero)
-        first = h.solve(task.deadline.remaining())
+        first = h.solve(task.deadline.remaining(), node_limit=task.node_limit)
         solves, seconds = 1, first.seconds
         if first.values is None:
             return PlanOutcome(first.status, None, None, None, first.gap, seconds, solves)
@@ -76,7 +76,7 @@ class ExactMethod:
             options = h.options
             h.options = replace(options, mip_rel_gap=STAGE2_GAP)
             try:
-                second = h.solve(task.deadline.remaining())
+                second = h.solve(task.deadline.remaining(), node_limit=task.node_limit)
             finally:
                 h.options = options
                 h.set_col_bounds_arrays(held, p.col_lower[held], p.col_upper[held])

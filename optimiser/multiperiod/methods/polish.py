@@ -22,6 +22,7 @@ def neighbourhood(
     plan: np.ndarray,
     lp: np.ndarray,
     time_limit: float | None,
+    node_limit: int | None = None,
 ) -> LpResult:
     """Branch-and-bound on the integer columns where the whole `plan` and the `lp`
     solution differ (relaxation-induced neighbourhood search): every integer column on
@@ -39,7 +40,7 @@ def neighbourhood(
     h.set_start(cg.master(plan))
     h.set_option("simplex_strategy", SIMPLEX_DUAL)
     try:
-        run = h.solve(time_limit)
+        run = h.solve(time_limit, node_limit=node_limit)
     finally:
         h.set_integrality(pos, False)
         h.set_col_bounds_arrays(cg.position[agree], cg.lower[agree], cg.upper[agree])
@@ -48,7 +49,11 @@ def neighbourhood(
 
 
 def polish(
-    cg: ColumnGeneration, cost: np.ndarray, start_values: np.ndarray, time_limit: float
+    cg: ColumnGeneration,
+    cost: np.ndarray,
+    start_values: np.ndarray,
+    time_limit: float | None,
+    node_limit: int | None = None,
 ) -> LpResult:
     """HiGHS branch-and-bound on the restricted master from a known plan (a last resort
     when rounding leaves a gap above the tolerance)."""
@@ -60,7 +65,7 @@ def polish(
     h.set_start(cg.master(start_values))
     h.set_option("simplex_strategy", SIMPLEX_DUAL)
     try:
-        run = h.solve(time_limit)
+        run = h.solve(time_limit, node_limit=node_limit)
     finally:
         h.set_integrality(pos, False)
     values = None if run.values is None else cg.full(run.values)

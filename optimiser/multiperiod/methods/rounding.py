@@ -23,8 +23,8 @@ from optimiser.multiperiod.methods.base import (
     CLEANUP_COST,
     LIVES_TOL_ABS,
     LIVES_TOL_REL,
-    NEIGHBOURHOOD_SECONDS,
-    POLISH_SECONDS,
+    NEIGHBOURHOOD_NODES,
+    POLISH_NODES,
     PlanOutcome,
     Setting,
     Task,
@@ -138,7 +138,7 @@ class RoundingMethod:
             limit = deadline.remaining()
             begin = best[1] if best is not None else s.zero
             polished = polish.polish(
-                cg, task.cost, begin, POLISH_SECONDS if limit is None else limit
+                cg, task.cost, begin, limit, POLISH_NODES if limit is None else None
             )
             solves += 1
             seconds += polished.seconds
@@ -231,7 +231,7 @@ class RoundingMethod:
         if bound is not None and not s.settles(bound, top[0]) and not deadline.expired():
             limit = deadline.remaining()
             near = polish.neighbourhood(
-                cg, cost, top[1], top[2], NEIGHBOURHOOD_SECONDS if limit is None else limit
+                cg, cost, top[1], top[2], limit, NEIGHBOURHOOD_NODES if limit is None else None
             )
             solves += 1
             seconds += near.seconds
