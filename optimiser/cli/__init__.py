@@ -119,7 +119,7 @@ def warn(message: str) -> None:
 # standard library at module level (their engines load inside each command).
 from optimiser.cli import regional  # noqa: E402,F401
 
-for _optional in ("plan", "scenarios", "backtest", "service", "sweep", "bedside"):
+for _optional in ("plan", "scenarios", "saa", "backtest", "service", "sweep", "bedside"):
     try:
         __import__(f"optimiser.cli.{_optional}")
     except ModuleNotFoundError as exc:  # a command group whose module is not present

@@ -29,12 +29,15 @@ models.stochastic.build_extensive_form (one block of models/multiperiod.py per s
 the linking rows and the risk columns) -> StochasticEngine.solve -> extract ->
 StochasticResult; `optimiser.stochastic.baselines.compare` scores the stochastic plan against
 the mean, buffer, worst-case and hindsight plans out of sample (VSS, EVPI, shortfall).
-docs/stochastic.md.
+`saa(instance, source, ...) -> SaaResult` (optimiser.stochastic.replications): sample-average
+approximation with M independent replications, the candidate's out-of-sample value and
+Mak-Morton-Wood bounds on its optimality gap. docs/stochastic.md.
 """
 
 from models.stochastic import Risk
 from optimiser.stochastic.api import plan_under_uncertainty
+from optimiser.stochastic.replications import SaaResult, saa
 from optimiser.stochastic.results import StochasticResult
 from optimiser.stochastic.risk import parse_risk
 
-__all__ = ["Risk", "StochasticResult", "parse_risk", "plan_under_uncertainty"]
+__all__ = ["Risk", "SaaResult", "StochasticResult", "parse_risk", "plan_under_uncertainty", "saa"]

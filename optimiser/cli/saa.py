@@ -1,0 +1,182 @@
+"""`triage scenarios saa DIR`: sample-average approximation of the two-stage planner with
+independent replications and statistical bounds on the optimality gap (Mak, Morton and Wood
+1999; optimiser.stochastic.replications, docs/stochastic.md, "Sample-average approximation").
+Registers on `triage scenarios` (optimiser/cli/scenarios.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from optimiser.cli.common import check_out_apart, write_outputs
+from optimiser.cli.plan import ConstraintOpt, NoDefaults
+from optimiser.cli.regional import fail_with_problems
+from optimiser.cli.scenarios import Dir, JsonOpt, _load, scenarios_app
+from optimiser.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from optimiser.multiperiod.instance import MultiPeriodInstance
+    from optimiser.stochastic.replications import SaaResult, Source
+
+
+@scenarios_app.command("saa")
+def saa_command(
+    instance_dir: Dir,
+    scenarios: Annotated[
+        str | None,
+        typer.Option(
+            "--scenarios",
+            "-s",
+            help="Take this scenario set (folder or CSV) as the true distribution and draw "
+            "from it with replacement (default: the generator of --method or of instance.toml's "
+            "[uncertainty] table, run with fresh seeds).",
+        ),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="Generator to sample from: lognormal (its defaults), or the "
+            "instance's [uncertainty] method with its parameters."
+        ),
+    ] = None,
+    replications: Annotated[
+        int, typer.Option("--replications", "-M", help="Independent SAA problems M (>= 2).")
+    ] = 10,
+    sample: Annotated[
+        int, typer.Option("--sample", "-N", help="Scenarios N in each SAA problem.")
+    ] = 10,
+    evaluate_on: Annotated[
+        int,
+        typer.Option("--evaluate-on", help="Fresh scenarios N' scoring the candidate (N' >> N)."),
+    ] = 200,
+    select_on: Annotated[
+        int | None,
+        typer.Option(help="Scenarios of the sample choosing the candidate (default N)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Master seed (same seed, same answer).")] = 0,
+    confidence: Annotated[float, typer.Option(help="Level of the one-sided bounds (0.95).")] = 0.95,
+    commit_days: Annotated[
+        int, typer.Option("--commit-days", help="The first-stage window in days (7).")
+    ] = 7,
+    constraint: ConstraintOpt = None,
+    no_default_constraints: NoDefaults = False,
+    gap: Annotated[
+        float | None, typer.Option(help="Relative MIP gap of each SAA problem (default none).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes (default: the cores).")
+    ] = None,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option("--dask-scheduler", help="Run on an existing Dask cluster: tcp://HOST:PORT."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write saa.json, replications.csv and committed.csv (the candidate)."),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Sample-average approximation: M replications of N scenarios, the candidate's
+    out-of-sample lives on N' scenarios, and bounds on its optimality gap."""
+    import json
+
+    from optimiser.stochastic.replications import saa
+
+    instance = _load(instance_dir)
+    try:
+        if out is not None:
+            check_out_apart(out, {"instance": instance_dir})
+        source = _source(instance_dir, instance, scenarios, method)
+        result = saa(
+            instance,
+            source,
+            constraint or [],
+            replications=replications,
+            sample_size=sample,
+            evaluation_size=evaluate_on,
+            selection_size=select_on,
+            seed=seed,
+            confidence=confidence,
+            commit_days=commit_days,
+            default_constraints=not no_default_constraints,
+            mip_gap=gap,
+            workers=workers,
+            scheduler=dask_scheduler,
+        )
+    except InputError as exc:
+        fail_with_problems(exc, instance_dir)
+    if out is not None:
+
+        def write(folder: Path) -> None:
+            (folder / "saa.json").write_text(result.to_json() + "\n")
+            result.per_replication.to_csv(folder / "replications.csv")
+            result.committed.to_csv(folder / "committed.csv", index=False)
+
+        write_outputs(out, write)
+    if json_output:
+        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        return
+    typer.echo(saa_text(result))
+
+
+def _source(
+    instance_dir: Path, instance: MultiPeriodInstance, scenarios: str | None, method: str | None
+) -> Source:
+    from optimiser.cli.scenarios import _scenarios_for
+    from optimiser.scenarios.table import GeneratorRequest, request_from_table
+
+    if scenarios is not None:
+        if method is not None:
+            raise InputError(
+                Problem(
+                    "give --scenarios or --method, not both", column="method", column_word="option"
+                )
+            )
+        return _scenarios_for(instance_dir, instance, scenarios)
+    table = instance.base.extra.get("uncertainty")
+    if table is not None and method in (None, table.get("method")):
+        return request_from_table(table)
+    if method is None:
+        raise InputError(
+            Problem(
+                "give --scenarios (a set to resample) or --method (a generator): the instance "
+                "has no [uncertainty] table",
+                column="method",
+                column_word="option",
+            )
+        )
+    if method != "lognormal":
+        raise InputError(
+            Problem(
+                f"--method {method!r} needs forecasts: describe it in instance.toml's "
+                "[uncertainty] table (or use lognormal)",
+                column="method",
+                column_word="option",
+            )
+        )
+    return GeneratorRequest(method="lognormal", parameters={})
+
+
+def saa_text(result: SaaResult) -> str:
+    c = f"{result.confidence:.0%}"
+    moves = result.committed
+    lines: list[Any] = [
+        f"SAA {result.instance}: {result.replications} replications x {result.sample_size} "
+        f"scenarios, candidate scored on {result.evaluation_size} fresh ones (seed {result.seed})",
+        f"  upper bound on the true optimum  {result.upper_bound:10.3f} expected lives "
+        f"({c} one-sided: <= {result.upper_bound_high:.3f})",
+        f"  candidate (replication {result.candidate}) out of sample {result.lower_bound:10.3f} "
+        f"({c} one-sided: >= {result.lower_bound_low:.3f})",
+        f"  optimality gap (MMW)             {result.gap:10.3f} ({c} one-sided: <= "
+        f"{result.gap_high:.3f})",
+        f"  commit of the first {result.commit_days} day(s): {len(moves)} move(s), "
+        f"{float(moves['units'].sum()) if len(moves) else 0.0:g} units",
+    ]
+    if result.recourse_without_fairness:
+        lines.append(
+            f"  note: {result.recourse_without_fairness} recourse solve(s) could not keep the "
+            "fairness constraints after the commit and were re-planned without them"
+        )
+    return "\n".join(lines)

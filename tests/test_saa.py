@@ -1,0 +1,157 @@
+"""Sample-average approximation (optimiser/stochastic/saa.py) on a discrete distribution small
+enough that the true two-stage optimum is known exactly: by hand, and by the extensive form on
+every scenario of the distribution. The SAA bounds must bracket it, the candidate's exact value
+(computed by hand from its commit) must not exceed it, and the same seed gives the same answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_multiperiod_support import write_instance
+
+from optimiser.cli import main
+from optimiser.errors import InputError
+from optimiser.multiperiod import load_multiperiod
+from optimiser.multiperiod.instance import MultiPeriodInstance
+from optimiser.scenarios import make_scenario_set, write_scenarios
+from optimiser.scenarios.model import ScenarioSet
+from optimiser.stochastic import plan_under_uncertainty
+from optimiser.stochastic.replications import SaaResult, recourse_lives, saa, seeds
+
+TOL = 0.011  # every optimum is proved within 0.005 lives of its bound
+
+
+def hedge(tmp_path: Path) -> tuple[Path, MultiPeriodInstance, ScenarioSet]:
+    """2 regions x 3 days, 2 units at the depot on day 0 (the commit), one day to either
+    region; patients arrive on day 1 and cannot wait. s1 (p 0.4): 2 patients in A (gain 1.0);
+    s2 (p 0.6): 1 patient in B (gain 0.8). Ship (a, b), a + b = 2: E = 0.4 min(a, 2) + 0.48
+    min(b, 1): (2, 0) 0.8, (1, 1) 0.88, (0, 2) 0.48. The true optimum z* = 0.88."""
+    folder = write_instance(
+        tmp_path / "hedge",
+        [
+            {"region": "A", "capacity": 0, "los_days": 2},
+            {"region": "B", "capacity": 0, "los_days": 2, "survival_with": 0.8},
+        ],
+        {"A": [0, 1, 0], "B": [0, 0.5, 0]},
+        deliveries=[(0, 2, "D")],
+        leads=[("D", "A", 1), ("D", "B", 1)],
+        multiperiod={"transfers": False},
+    )
+    inst = load_multiperiod(folder)
+    cube = np.array([[[0, 2, 0], [0, 0, 0]], [[0, 0, 0], [0, 1, 0]]], dtype=float)
+    return folder, inst, make_scenario_set(inst, cube, ["s1", "s2"], [0.4, 0.6], sampled=False)
+
+
+def exact_value(result: SaaResult) -> float:
+    """The candidate's true expected lives, by hand from its commit."""
+    rows = result.committed
+    a = float(rows.loc[rows["to"] == "A", "units"].sum())
+    b = float(rows.loc[rows["to"] == "B", "units"].sum())
+    return 0.4 * min(a, 2.0) + 0.6 * 0.8 * min(b, 1.0)
+
+
+def test_saa_bounds_bracket_the_exact_optimum(tmp_path: Path) -> None:
+    _, inst, dist = hedge(tmp_path)
+    true = plan_under_uncertainty(inst, dist, commit_days=1, price_of_fairness=False)
+    assert true.expected_lives == pytest.approx(0.88, abs=1e-6)  # all scenarios enumerated
+    z = true.expected_lives
+    result = saa(
+        inst,
+        dist,
+        replications=6,
+        sample_size=3,
+        evaluation_size=60,
+        seed=7,
+        commit_days=1,
+        workers=1,
+    )
+    candidate = exact_value(result)
+    assert result.upper_bound_high >= z - TOL
+    assert z + TOL >= candidate
+    assert result.lower_bound_low <= candidate + TOL
+    assert result.gap >= -TOL
+    assert result.gap_high >= z - candidate - TOL
+    table = result.per_replication
+    assert (table["gap"] >= -TOL).all()  # MMW: the candidate is feasible in every SAA problem
+    # the candidate scored on its own replication's sample is that replication's optimum
+    own = table.loc[result.candidate]
+    assert own["candidate_value"] == pytest.approx(own["value"], abs=TOL)
+    assert table["selection"].max() == own["selection"]
+    assert table["seed"].nunique() == 6 and table["value"].nunique() > 1  # independent draws
+    # the recourse that scores a commit, over the whole distribution, is the hand value
+    lives, relaxed = recourse_lives(inst, result.committed, 1, dist, [], True)
+    assert float(np.dot(lives, dist.probability)) == pytest.approx(candidate, abs=TOL)
+    assert relaxed == 0 and result.recourse_without_fairness == 0
+
+
+def test_saa_is_deterministic_and_round_trips(tmp_path: Path) -> None:
+    _, inst, dist = hedge(tmp_path)
+    kwargs = dict(replications=3, sample_size=2, evaluation_size=8, seed=11, commit_days=1)
+    first = saa(inst, dist, workers=1, **kwargs)  # type: ignore[arg-type]
+    again = saa(inst, dist, workers=2, **kwargs)  # type: ignore[arg-type]  # on processes
+    assert first.to_dict() == again.to_dict()
+    other = saa(inst, dist, workers=1, **{**kwargs, "seed": 12})  # type: ignore[arg-type]
+    assert other.per_replication["seed"].tolist() != first.per_replication["seed"].tolist()
+    back = SaaResult.from_dict(json.loads(first.to_json()))
+    assert back.to_dict() == first.to_dict()
+    assert seeds(11, 3) == seeds(11, 3) and len(set(seeds(11, 5))) == 5
+
+
+def test_saa_refuses_one_replication_and_bad_arguments(tmp_path: Path) -> None:
+    _, inst, dist = hedge(tmp_path)
+    with pytest.raises(InputError, match="at least two independent replications"):
+        saa(inst, dist, replications=1, sample_size=3, evaluation_size=10, commit_days=1)
+    with pytest.raises(InputError) as info:
+        saa(inst, dist, replications=2, sample_size=0, evaluation_size=1, confidence=1.5)
+    text = " ".join(str(p) for p in info.value.problems)
+    assert "sample" in text and "evaluate-on" in text and "confidence" in text
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_saa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder, _, dist = hedge(tmp_path)
+    (tmp_path / "dist").mkdir()
+    write_scenarios(dist, tmp_path / "dist")
+    args = [
+        "scenarios",
+        "saa",
+        str(folder),
+        "--scenarios",
+        str(tmp_path / "dist"),
+        "--replications",
+        "3",
+        "--sample",
+        "2",
+        "--evaluate-on",
+        "6",
+        "--seed",
+        "5",
+        "--commit-days",
+        "1",
+        "--workers",
+        "1",
+    ]
+    code, out, err = run([*args, "--json"], capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["replications"] == 3 and payload["evaluation_size"] == 6
+    assert SaaResult.from_dict(payload).to_dict() == payload
+    code, out, err = run(args, capsys)
+    assert code == 0 and "upper bound" in out, err
+    code, _, err = run([*args[:6], "1", *args[7:]], capsys)
+    assert code == 2 and "at least two" in err
+    code, out, err = run([*args, "--confidence", "2"], capsys)
+    assert code == 2 and "confidence" in err and not out
+    assert run(["scenarios", "saa", str(tmp_path / "nowhere"), "--sample", "2"], capsys)[0] == 2
