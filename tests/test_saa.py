@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_multiperiod_support import write_instance
 
@@ -155,3 +156,16 @@ def test_cli_saa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run([*args, "--confidence", "2"], capsys)
     assert code == 2 and "confidence" in err and not out
     assert run(["scenarios", "saa", str(tmp_path / "nowhere"), "--sample", "2"], capsys)[0] == 2
+    code, _, err = run([*args, "--method", "lognormal"], capsys)
+    assert code == 2 and "not both" in err
+    code, _, err = run([*args[:3], "--sample", "2", "--commit-days", "1"], capsys)
+    assert code == 2 and "[uncertainty]" in err  # no source: the instance has no table
+    out = tmp_path / "saa-out"
+    code, _, err = run([*args, "--out", str(out)], capsys)
+    assert code == 0, err
+    saved = SaaResult.from_dict(json.loads((out / "saa.json").read_text()))
+    assert saved.to_dict() == payload  # same seed, same answer, through the CLI too
+    assert len(pd.read_csv(out / "replications.csv")) == 3
+    committed = pd.read_csv(out / "committed.csv")
+    assert committed["units"].tolist() == [r["units"] for r in payload["committed"]]
+    assert set(committed["to"]) <= {"A", "B"} and (committed["day"] == 0).all()

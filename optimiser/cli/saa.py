@@ -6,7 +6,7 @@ Registers on `triage scenarios` (optimiser/cli/scenarios.py)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -159,20 +159,26 @@ def _source(
     return GeneratorRequest(method="lognormal", parameters={})
 
 
+def _lives(value: float) -> str:
+    """A figure in expected lives; below the solver's proven precision (0.005) it is 0."""
+    return f"{0.0 if abs(value) < 0.005 else value:.3f}"
+
+
 def saa_text(result: SaaResult) -> str:
     c = f"{result.confidence:.0%}"
     moves = result.committed
-    lines: list[Any] = [
+    units = float(moves["units"].sum()) if len(moves) else 0.0
+    lines = [
         f"SAA {result.instance}: {result.replications} replications x {result.sample_size} "
         f"scenarios, candidate scored on {result.evaluation_size} fresh ones (seed {result.seed})",
-        f"  upper bound on the true optimum  {result.upper_bound:10.3f} expected lives "
-        f"({c} one-sided: <= {result.upper_bound_high:.3f})",
-        f"  candidate (replication {result.candidate}) out of sample {result.lower_bound:10.3f} "
-        f"({c} one-sided: >= {result.lower_bound_low:.3f})",
-        f"  optimality gap (MMW)             {result.gap:10.3f} ({c} one-sided: <= "
-        f"{result.gap_high:.3f})",
-        f"  commit of the first {result.commit_days} day(s): {len(moves)} move(s), "
-        f"{float(moves['units'].sum()) if len(moves) else 0.0:g} units",
+        f"  {'upper bound on the true optimum':<44}{_lives(result.upper_bound):>10} expected "
+        f"lives ({c} one-sided: <= {_lives(result.upper_bound_high)})",
+        f"  {f'candidate (replication {result.candidate}), out of sample':<44}"
+        f"{_lives(result.lower_bound):>10} ({c} one-sided: >= {_lives(result.lower_bound_low)})",
+        f"  {'optimality gap (Mak, Morton and Wood)':<44}{_lives(result.gap):>10} "
+        f"({c} one-sided: <= {_lives(result.gap_high)})",
+        f"  the candidate's commit, first {result.commit_days} day(s): {len(moves)} move(s), "
+        f"{units:g} units",
     ]
     if result.recourse_without_fairness:
         lines.append(

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from models.fairness import ConstraintSpec
-from optimiser.errors import InputError, Problem, TriageError
+from optimiser.errors import InfeasibleError, InputError, Problem, TriageError
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.scenarios.model import ScenarioSet, check_compatible, make_scenario_set
 from optimiser.scenarios.table import GeneratorRequest
@@ -186,6 +186,11 @@ def solve_replication(
         mip_gap=mip_gap,
         price_of_fairness=False,
     )
+    if result.status == "infeasible":
+        raise InfeasibleError(
+            "an SAA replication is infeasible: the constraints cannot hold in every scenario "
+            f"of its sample. {result.explanation or ''}".strip()
+        )
     if result.expected_lives is None:
         raise TriageError(
             f"an SAA replication has no plan (status {result.status}): "
@@ -236,12 +241,15 @@ def _run_all(
     from optimiser.executor import WorkerLost, default_workers, make_executor
 
     count = min(workers or default_workers(), len(tasks))
-    with make_executor(scheduler, count) as pool:
-        futures = [pool.submit(fn, *args) for fn, args in tasks]
-        try:
+    try:
+        with make_executor(scheduler, count) as pool:
+            futures = [pool.submit(fn, *args) for fn, args in tasks]
             return [f.result() for f in futures]
-        except (BrokenExecutor, WorkerLost) as exc:
-            raise TriageError(f"a worker process died during SAA ({exc})") from None
+    except (BrokenExecutor, WorkerLost) as exc:
+        raise TriageError(
+            f"a worker process died or could not start during SAA ({exc}); a script that "
+            "starts workers needs an `if __name__ == '__main__':` guard"
+        ) from None
 
 
 def _check(
