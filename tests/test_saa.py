@@ -70,6 +70,8 @@ def test_saa_bounds_bracket_the_exact_optimum(tmp_path: Path) -> None:
         workers=1,
     )
     candidate = exact_value(result)
+    assert result.upper_bound_high >= result.upper_bound >= result.lower_bound - 1.0
+    assert result.lower_bound_low <= result.lower_bound and result.gap_high >= result.gap
     assert result.upper_bound_high >= z - TOL
     assert z + TOL >= candidate
     assert result.lower_bound_low <= candidate + TOL
@@ -169,3 +171,20 @@ def test_cli_saa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     committed = pd.read_csv(out / "committed.csv")
     assert committed["units"].tolist() == [r["units"] for r in payload["committed"]]
     assert set(committed["to"]) <= {"A", "B"} and (committed["day"] == 0).all()
+
+
+@pytest.mark.slow  # starts a Dask cluster
+def test_saa_on_a_dask_cluster_gives_the_same_answer(tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    _, inst, dist = hedge(tmp_path)
+    kwargs = dict(replications=2, sample_size=2, evaluation_size=6, seed=3, commit_days=1)
+    alone = saa(inst, dist, workers=1, **kwargs)  # type: ignore[arg-type]
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        remote = saa(inst, dist, scheduler=client, **kwargs)  # type: ignore[arg-type]
+    assert remote.to_dict() == alone.to_dict()

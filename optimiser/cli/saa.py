@@ -81,6 +81,7 @@ def saa_command(
     """Sample-average approximation: M replications of N scenarios, the candidate's
     out-of-sample lives on N' scenarios, and bounds on its optimality gap."""
     import json
+    import sys
 
     from optimiser.stochastic.replications import saa
 
@@ -104,6 +105,7 @@ def saa_command(
             mip_gap=gap,
             workers=workers,
             scheduler=dask_scheduler,
+            progress=not json_output and sys.stderr.isatty(),
         )
     except InputError as exc:
         fail_with_problems(exc, instance_dir)

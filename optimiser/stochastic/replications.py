@@ -23,6 +23,7 @@ Replications and recourse solves run on optimiser.executor (local processes, or 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -227,29 +228,83 @@ def recourse_lives(
     return out, relaxed
 
 
-def _run_all(
-    tasks: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
-    workers: int | None,
-    scheduler: Any,
-) -> list[Any]:
-    """Every task's result in order: in this process (workers=1), else on optimiser.executor
-    (local processes or a Dask scheduler). The results do not depend on where they ran."""
-    if scheduler is None and (workers == 1 or len(tasks) == 1):
-        return [fn(*args) for fn, args in tasks]
-    from concurrent.futures import BrokenExecutor
+class _Runner:
+    """One executor for a whole SAA run: every batch of tasks comes back in order, run in this
+    process (workers=1) or on optimiser.executor (local processes, or a Dask scheduler). The
+    results do not depend on where they ran. A progress bar on a terminal (`progress`)."""
 
-    from optimiser.executor import WorkerLost, default_workers, make_executor
+    def __init__(self, workers: int | None, scheduler: Any, progress: bool) -> None:
+        self.workers = workers
+        self.scheduler = scheduler
+        self.progress = progress
+        self._stack = contextlib.ExitStack()
+        self.pool: Any = None
 
-    count = min(workers or default_workers(), len(tasks))
-    try:
-        with make_executor(scheduler, count) as pool:
-            futures = [pool.submit(fn, *args) for fn, args in tasks]
+    def __enter__(self) -> _Runner:
+        if self.scheduler is not None or self.workers != 1:
+            from optimiser.executor import WorkerLost, default_workers, make_executor
+
+            self.count = self.workers or default_workers()
+            try:
+                self.pool = self._stack.enter_context(make_executor(self.scheduler, self.count))
+            except WorkerLost as exc:
+                raise _lost(exc) from None
+        else:
+            self.count = 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def run(
+        self,
+        tasks: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
+        what: str,
+        size: Callable[[Any], int] = lambda _: 1,
+        total: int | None = None,
+    ) -> list[Any]:
+        from concurrent.futures import BrokenExecutor, as_completed
+
+        from tqdm.auto import tqdm
+
+        from optimiser.executor import WorkerLost
+
+        bar = tqdm(
+            total=total or len(tasks),
+            desc=what,
+            disable=None if self.progress else True,
+            dynamic_ncols=True,
+        )
+        try:
+            if self.pool is None:
+                out = []
+                for fn, args in tasks:
+                    out.append(fn(*args))
+                    bar.update(size(out[-1]))
+                return out
+            futures = [self.pool.submit(fn, *args) for fn, args in tasks]
+            for future in as_completed(futures):
+                bar.update(size(future.result()))
             return [f.result() for f in futures]
-    except (BrokenExecutor, WorkerLost) as exc:
-        raise TriageError(
-            f"a worker process died or could not start during SAA ({exc}); a script that "
-            "starts workers needs an `if __name__ == '__main__':` guard"
-        ) from None
+        except (BrokenExecutor, WorkerLost) as exc:
+            raise _lost(exc) from None
+        finally:
+            bar.close()
+
+
+def _lost(exc: BaseException) -> TriageError:
+    return TriageError(
+        f"a worker process died or could not start during SAA ({exc}); a script that "
+        "starts workers needs an `if __name__ == '__main__':` guard"
+    )
+
+
+def _chunks(sample: ScenarioSet, parts: int) -> list[ScenarioSet]:
+    """The scenarios in about `parts` consecutive chunks (about four per worker: a slow chunk
+    does not hold the others back, as in optimiser.scenarios.evaluate)."""
+    ids = sample.ids
+    size = max(1, math.ceil(len(ids) / parts))
+    return [sample.subset(ids[a : a + size]) for a in range(0, len(ids), size)]
 
 
 def _check(
@@ -325,11 +380,14 @@ def saa(
     mip_gap: float | None = None,
     workers: int | None = None,
     scheduler: Any = None,
+    progress: bool = False,
 ) -> SaaResult:
     """M = `replications` SAA problems of N = `sample_size` scenarios each, the candidate
     chosen on `selection_size` scenarios (default N), scored on N' = `evaluation_size`; the
     bounds of the module docstring. `source`: a GeneratorRequest (run with fresh seeds) or a
-    ScenarioSet taken as the true distribution (resampled). Same seed, same answer."""
+    ScenarioSet taken as the true distribution (resampled). Same seed, same answer, however
+    the work is split: `workers` local processes (1: this process; default the cores) or a
+    Dask `scheduler` (address or client). `progress`: bars on a terminal."""
     _check(replications, sample_size, selection_size, evaluation_size, seed, confidence, workers)
     if isinstance(source, ScenarioSet):
         check_compatible(source, instance)
@@ -340,35 +398,44 @@ def saa(
     samples = [draw(instance, source, sample_size, s) for s in rep_seeds[:M]]
     selection = draw(instance, source, select_n, rep_seeds[M])
     evaluation = draw(instance, source, evaluation_size, rep_seeds[M + 1])
-    reps = _run_all(
-        [
-            (solve_replication, (instance, s, specs, default_constraints, commit_days, mip_gap))
-            for s in samples
-        ],
-        workers,
-        scheduler,
-    )
-    end = reps[0]["end"]
-    scored = _run_all(
-        [
-            (recourse_lives, (instance, r["committed"], end, selection, specs, default_constraints))
-            for r in reps
-        ],
-        workers,
-        scheduler,
-    )
-    p_sel = selection.probability.to_numpy(dtype=float)
-    selection_means = [float(np.dot(lives, p_sel)) for lives, _ in scored]
-    best = int(np.argmax(selection_means))  # ties: the first replication
-    committed = reps[best]["committed"]
-    runs = _run_all(
-        [
-            (recourse_lives, (instance, committed, end, s, specs, default_constraints))
-            for s in [*samples, evaluation]
-        ],
-        workers,
-        scheduler,
-    )
+    with _Runner(workers, scheduler, progress) as runner:
+        reps = runner.run(
+            [
+                (solve_replication, (instance, s, specs, default_constraints, commit_days, mip_gap))
+                for s in samples
+            ],
+            f"SAA replications ({M} x {sample_size} scenarios)",
+        )
+        end = reps[0]["end"]
+        scored = runner.run(
+            [
+                (
+                    recourse_lives,
+                    (instance, r["committed"], end, selection, specs, default_constraints),
+                )
+                for r in reps
+            ],
+            "choose the candidate",
+        )
+        p_sel = selection.probability.to_numpy(dtype=float)
+        selection_means = [float(np.dot(lives, p_sel)) for lives, _ in scored]
+        best = int(np.argmax(selection_means))  # ties: the first replication
+        committed = reps[best]["committed"]
+        parts = _chunks(evaluation, 4 * runner.count) if runner.count > 1 else [evaluation]
+        runs = runner.run(
+            [
+                (recourse_lives, (instance, committed, end, s, specs, default_constraints))
+                for s in [*samples, *parts]
+            ],
+            "score the candidate",
+            size=lambda r: len(r[0]),
+            total=M * sample_size + evaluation_size,
+        )
+    outside_runs = runs[M:]
+    runs = [
+        *runs[:M],
+        ([x for lives, _ in outside_runs for x in lives], sum(r for _, r in outside_runs)),
+    ]
     relaxed = sum(r for _, r in runs) + sum(r for _, r in scored)
     own = np.array([float(np.mean(lives)) for lives, _ in runs[:M]])
     bounds = np.array([r["bound"] for r in reps])
