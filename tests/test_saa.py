@@ -188,3 +188,33 @@ def test_saa_on_a_dask_cluster_gives_the_same_answer(tmp_path: Path) -> None:
     ):
         remote = saa(inst, dist, scheduler=client, **kwargs)  # type: ignore[arg-type]
     assert remote.to_dict() == alone.to_dict()
+
+
+def test_cli_saa_infeasible_replication_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from optimiser.multiperiod import GeneratorSpec, generate
+
+    folder = generate(GeneratorSpec(regions=3, days=10, seed=3), tmp_path / "small")
+    args = [
+        "scenarios",
+        "saa",
+        str(folder),
+        "--method",
+        "lognormal",
+        "-M",
+        "2",
+        "-N",
+        "2",
+        "--evaluate-on",
+        "4",
+        "--commit-days",
+        "3",
+        "--workers",
+        "1",
+    ]
+    code, out, err = run(
+        [*args, "-c", "min_units:units=100000", "--out", str(tmp_path / "o")], capsys
+    )
+    assert code == 3 and "min_units" in err and "infeasible" in err and not out
+    assert not (tmp_path / "o").exists()
