@@ -28,7 +28,8 @@ def fan_chart(
 ) -> Figure:
     """rows: one area's rows of FanData.table (day, need_qNN..., on_hand_mean/min/max).
     Bands pair the quantiles from the outside in (5-95%, 25-75%); the median is a line; the
-    units on hand a line (their min-max over the scenarios shaded when the replay differs)."""
+    units on hand a line (mean), with dashed lines for the fewest and the most over the scenarios
+    when the replay differs between them."""
     from optimiser.stochastic.fan import quantile_label
 
     days = rows["day"].to_numpy()
@@ -60,9 +61,10 @@ def fan_chart(
         else "units on hand (moves committed now)"
     )
     if (rows["on_hand_max"] - rows["on_hand_min"]).abs().max() > 1e-9:
-        ax.fill_between(days, rows["on_hand_min"], rows["on_hand_max"], step="mid",
-                        color=COLOURS["units"], alpha=0.15, linewidth=0,
-                        label="units on hand, range over scenarios")
+        for column, label in (("on_hand_min", "fewest"), ("on_hand_max", "most")):
+            ax.step(days, rows[column], where="mid", color=COLOURS["units"], linewidth=1.0,
+                    linestyle="--", label=f"units on hand, {label} over scenarios",
+                    gid=f"fan_{column}")
     ax.step(days, rows["on_hand_mean"], where="mid", color=COLOURS["units"], linewidth=2.0,
             label=hand_label, gid="fan_on_hand")
     title = "National total" if area == "national" else area
