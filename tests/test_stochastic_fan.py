@@ -17,6 +17,7 @@ from matplotlib.image import imread
 from scenario_support import write_set
 from test_stochastic import hedge_case, run_cli
 
+from optimiser.errors import InputError
 from optimiser.reporting.build import write_report_files
 from optimiser.reporting.stochastic import build_stochastic_report, chosen_areas
 from optimiser.stochastic import plan_under_uncertainty
@@ -132,3 +133,42 @@ def test_cli_plan_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert html.count('<figure id="fig-fan_') == 3
     assert (out / "committed.csv").exists() and (out / "tables" / "fan.csv").exists()
     assert (out / "charts" / "fan_B.svg").exists()
+
+
+def split_plan(folder: Path) -> Path:
+    """One unit to each region on day 0 (arriving day 1): the plan the mean forecast makes."""
+    path = folder / "split.csv"
+    path.write_text("kind,day,from,to,units,arrives\nship,0,D,A,1,1\nship,0,D,B,1,1\n")
+    return path
+
+
+def test_fan_of_an_evaluated_plan_by_hand(hedge) -> None:
+    """The split plan holds 1 unit in A and 1 in B from day 1 in every scenario: A (need 2 in
+    s1) is short with probability 1/2, B (need 1 in s2) never, the nation (2 units for a need
+    of 2 or 1) never."""
+    from optimiser.stochastic.fan import plan_fan
+
+    tmp, inst, scenarios, _ = hedge
+    fan = plan_fan(inst, scenarios, split_plan(tmp))
+    assert fan.replay == "manifest"
+    assert fan.area("A")["on_hand_mean"].tolist() == [0, 1, 1]
+    assert fan.area("B")["on_hand_max"].tolist() == [0, 1, 1]
+    assert fan.area("A")["need_q95"].tolist() == [0, 2, 2]
+    assert fan.short_days.to_dict() == {"A": 0.5, "B": 0.0, "national": 0.0}
+    with pytest.raises(InputError, match="policy"):
+        plan_fan(inst, scenarios, split_plan(tmp), policy="bogus")
+
+
+def test_cli_scenarios_evaluate_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inst, scenarios = hedge_case(tmp_path)
+    sets = write_set(tmp_path / "sets", inst, scenarios.array(inst.regions), [0.5, 0.5])
+    base = ["scenarios", "evaluate", str(tmp_path / "hedge"), str(split_plan(tmp_path)),
+            "--scenarios", str(sets), "--no-progress"]
+    code, _, err = run_cli([*base, "--report"], capsys)
+    assert code == 2 and "--report needs --out" in err
+    out = tmp_path / "eval"
+    code, _, err = run_cli([*base, "--out", str(out), "--report"], capsys)
+    assert code == 0, err
+    html = (out / "report.html").read_text()
+    assert html.count('<figure id="fig-fan_') == 3 and "as written" in html
+    assert (out / "evaluation.json").exists() and (out / "charts" / "fan_A.svg").exists()

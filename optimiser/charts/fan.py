@@ -12,6 +12,12 @@ from matplotlib.ticker import MaxNLocator
 from optimiser.charts.common import COLOURS, DPI, CountFormatter
 
 FAN_RED = "#c0392b"
+HAND_LABELS = {  # how the units on hand were obtained (FanData.replay)
+    "recourse": "each scenario's recourse, mean",
+    "committed": "moves committed now",
+    "manifest": "the plan's moves as written, mean",
+    "as_is": "the plan as written, mean",
+}
 
 
 def _pct(q: float) -> str:
@@ -55,11 +61,7 @@ def fan_chart(
         label = "median need" if abs(mid - 0.5) < 1e-9 else f"need, {_pct(mid)} quantile"
         ax.step(days, rows[f"need_{quantile_label(mid)}"], where="mid", color=FAN_RED,
                 linewidth=1.6, label=label, gid="fan_median")
-    hand_label = (
-        "units on hand (each scenario's recourse, mean)"
-        if replay == "recourse"
-        else "units on hand (moves committed now)"
-    )
+    hand_label = "units on hand (" + HAND_LABELS.get(replay, replay) + ")"
     if (rows["on_hand_max"] - rows["on_hand_min"]).abs().max() > 1e-9:
         for column, label in (("on_hand_min", "fewest"), ("on_hand_max", "most")):
             ax.step(days, rows[column], where="mid", color=COLOURS["units"], linewidth=1.0,

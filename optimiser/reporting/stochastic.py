@@ -1,12 +1,14 @@
-"""The report of a two-stage plan (`triage plan DIR --scenarios S --out OUT --report`): its
-figures, the moves committed now, what each scenario leads to, and fan charts of the
-scenarios' need against the units on hand (optimiser.stochastic.fan gathers their data,
-optimiser.charts.fan draws them). Data first, as Sections; rendering is render_html's."""
+"""Reports with fan charts of the scenarios' need against the units on hand: of a two-stage
+plan (`triage plan DIR --scenarios S --out OUT --report`: its figures, the moves committed
+now, each scenario's outcome) and of a plan evaluated over a scenario set (`triage scenarios
+evaluate DIR PLAN --out OUT --report`: the evaluation's figures and outcomes).
+optimiser.stochastic.fan gathers the fan data, optimiser.charts.fan draws it; data first, as
+Sections; rendering is render_html's."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -16,6 +18,9 @@ from optimiser.reporting.provenance import provenance
 from optimiser.reporting.render import render_html
 from optimiser.stochastic.fan import NATIONAL, FanData
 from optimiser.stochastic.results import StochasticResult
+
+if TYPE_CHECKING:
+    from optimiser.scenarios.evaluate import Evaluation
 
 DEFAULT_REGIONS = 5  # regions charted beside the national total unless named
 
@@ -141,6 +146,71 @@ def build_stochastic_report(
         "expected_lives": result.expected_lives,
         "scenario_set": result.scenario_info,
     }
+    report.sections.append(Section("Provenance", "provenance", {"provenance": report.provenance}))
+    report.html = render_html(report)
+    return report
+
+
+METRIC_LABELS = {
+    "expected_survivors": "Expected survivors",
+    "expected_deaths": "Expected deaths",
+    "expected_not_admitted": "Expected patients not admitted",
+    "probability_of_shortfall": "Probability of a shortfall",
+    "expected_shortfall": "Expected shortfall (resource-days)",
+    "cvar_shortfall": "CVaR of the shortfall (resource-days)",
+    "expected_supply_shortfall": "Expected supply shortfall (resource-days)",
+    "cvar_deaths": "CVaR of deaths",
+    "probability_of_broken_rules": "Probability the plan breaks a rule",
+}
+
+
+NUMBERS = ("survivors", "deaths", "patients", "admitted", "not_admitted", "shortfall",
+           "supply_shortfall")
+
+
+def evaluation_rows(evaluation: Evaluation) -> list[tuple[str, str]]:
+    rows = [
+        ("Plan", evaluation.plan),
+        ("Replay", evaluation.policy),
+        ("Scenarios", f"{evaluation.scenarios:,}" + (" (a sample)" if evaluation.sampled else "")),
+    ]
+    for key, estimate in evaluation.metrics.items():
+        text = _fmt(estimate.value)
+        if estimate.low is not None and estimate.high is not None:
+            text += (f" ({evaluation.confidence:.0%} interval {_fmt(estimate.low)}–"
+                     f"{_fmt(estimate.high)})")
+        rows.append((METRIC_LABELS.get(key, key.replace("_", " ")), text))
+    return rows
+
+
+def build_evaluation_report(
+    instance: MultiPeriodInstance,
+    evaluation: Evaluation,
+    fan: FanData,
+    *,
+    regions: Sequence[str] | None = None,
+    command: Sequence[str] | None = None,
+) -> Report:
+    """The report of a plan evaluated over a scenario set, with its fan charts."""
+    report = Report(title=f"Plan {evaluation.plan} over {evaluation.scenarios} scenario(s): "
+                          f"{instance.name}")
+    report.sections.append(Section("Plan evaluated over the scenarios", "key_values",
+                                   {"rows": evaluation_rows(evaluation)}))
+    report.tables["per_scenario"] = evaluation.per_scenario
+    report.sections.append(Section(
+        "Per scenario (simulator)", "table",
+        {"table": table_view(evaluation.per_scenario, limit=50, csv="tables/per_scenario.csv",
+                             summary="What the replay gives in each scenario",
+                             formats={"probability": ".4f", "violations": ",.0f",
+                                      **{c: ",.1f" for c in NUMBERS}})},
+    ))
+    report.sections.append(fan_section(report, fan, chosen_areas(fan, regions)))
+    options: dict[str, Any] = {
+        "policy": evaluation.policy,
+        "fan_quantiles": ", ".join(f"{q:g}" for q in fan.quantiles),
+    }
+    report.provenance = provenance(instance.base, options, command=command)
+    report.provenance["evaluation"] = evaluation.to_dict()
     report.sections.append(Section("Provenance", "provenance", {"provenance": report.provenance}))
     report.html = render_html(report)
     return report

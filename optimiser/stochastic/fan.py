@@ -7,8 +7,9 @@ run once per scenario on the instance with that scenario's demand:
 
 * need: patients needing a unit on each day (treated or not: the simulator's `need`), the
   demand in the same unit as the units on hand;
-* on hand: units in the region at the end of the day (the simulator's `on_hand`), under one
-  of two replays:
+* on hand: units in the region at the end of the day (the simulator's `on_hand`). For a plan
+  evaluated over a scenario set (`plan_fan`), the evaluation's replay ("manifest" or
+  "as_is"); for a two-stage plan (`fan_data`), one of two replays:
   - "recourse" (default): each scenario's recourse plan, the deterministic re-plan from the
     end of the commit window with the commit fixed (optimiser.stochastic.compare.recourse,
     the rule `--compare` scores with), replayed as it is: what a team would have on hand;
@@ -33,7 +34,7 @@ from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.simulate import simulate
-from optimiser.scenarios.evaluate import replay_rows
+from optimiser.scenarios.evaluate import POLICIES, PlanLike, plan_and_instance, replay_rows
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.stochastic.results import StochasticResult
 
@@ -177,6 +178,35 @@ def fan_data(
             if plan.plan is None or str(plan.status) == "infeasible":
                 raise InputError(Problem(f"scenario {sid}: no recourse plan ({plan.status})"))
             rows[sid] = replay_rows(plan_rows(plan.plan, instance, name=sid), "as_is")
+    return fan_of_rows(instance, scenarios, rows, replay, quantiles)
+
+
+def plan_fan(
+    instance: MultiPeriodInstance,
+    scenarios: ScenarioSet,
+    plan: PlanLike,
+    *,
+    policy: str = "manifest",
+    quantiles: Sequence[float] = QUANTILES,
+) -> FanData:
+    """The fan of one plan (a plan CSV, its DataFrame or a PlanResult, whose settings are
+    replayed) evaluated over `scenarios` as optimiser.scenarios.evaluate replays it (policy
+    "manifest": its ship and transfer rows as written, admissions by the simulator; "as_is")."""
+    if policy not in POLICIES:
+        raise InputError(Problem(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}"))
+    check_compatible(scenarios, instance)
+    instance, rows, _ = plan_and_instance(instance, plan)
+    return fan_of_rows(instance, scenarios, replay_rows(rows, policy), policy, quantiles)
+
+
+def fan_of_rows(
+    instance: MultiPeriodInstance,
+    scenarios: ScenarioSet,
+    rows: pd.DataFrame | Mapping[str, pd.DataFrame],
+    replay: str,
+    quantiles: Sequence[float] = QUANTILES,
+) -> FanData:
+    """FanData of replay rows (one for all scenarios, or one per scenario id)."""
     need, hand = simulated(instance, scenarios, rows)
     p = scenarios.probability.to_numpy(dtype=float)
     table = fan_table(need, hand, p, instance.regions, quantiles)
