@@ -292,6 +292,8 @@ def child(case: str, mode: str, base: Path, mip_limit: float) -> None:
         result = run_direct(folder, mip_limit)
     else:
         result = run_pyomo(folder, mip_limit)
+    # CPU seconds of the whole child (load and build included): what shared cores move least
+    result["cpu_s"] = time.process_time()
     print("RESULT " + json.dumps(result, default=str))
 
 
@@ -430,7 +432,8 @@ def compare_trees(args: argparse.Namespace, base: Path) -> None:
                 out = spawn(case, "engine", base, args.mip_limit, args.timeout, Path(path))
                 runs[case][name].append(out)
                 print(
-                    f"[{case}] {name} run {r + 1}: total {out.get('total')}, peak "
+                    f"[{case}] {name} run {r + 1}: total {out.get('total')}, CPU "
+                    f"{out.get('cpu_s')}, peak "
                     f"{out.get('peak_mb')} MB, lives {out.get('lives')}, {out.get('status')}",
                     flush=True,
                 )
@@ -442,12 +445,14 @@ def compare_trees(args: argparse.Namespace, base: Path) -> None:
             done = runs[case][name]
             summary[name] = {
                 k: median(done, k)
-                for k in ("total", "peak_mb", "build", "translate", "solve_wall", "extract")
+                for k in (
+                    "total", "cpu_s", "peak_mb", "build", "translate", "solve_wall", "extract"
+                )
             }
             summary[name]["lives"] = sorted({d.get("lives") for d in done}, key=str)
             summary[name]["status"] = sorted({str(d.get("status")) for d in done})
         for name in trees:
-            for k in ("total", "peak_mb"):
+            for k in ("total", "cpu_s", "peak_mb"):
                 a, b = summary[name][k], summary[first][k]
                 summary[name][f"{k}_ratio"] = None if not a or not b else a / b
         report["cases"][case] = {"summary": summary, "runs": runs[case]}
