@@ -275,6 +275,14 @@ def plan_command(
             "(large instances; its expected lives are an upper bound).",
         ),
     ] = False,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="With --scenarios and --out: also write OUT/report.html, with fan charts of "
+            "the scenarios' need against the units on hand (docs/stochastic.md).",
+        ),
+    ] = False,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
     from optimiser.multiperiod.planner import plan
@@ -288,12 +296,15 @@ def plan_command(
         "--compare": compare,
         "--evaluate": evaluate_on is not None,
         "--relax-recourse": relax_recourse,
+        "--report": report,
     }
     if scenarios is None and any(stochastic_only.values()):
         used = ", ".join(k for k, v in stochastic_only.items() if v)
         raise InputError(Problem(f"{used} need(s) --scenarios (planning under uncertainty)"))
     if evaluate_on is not None and not compare:
         raise InputError(Problem("--evaluate needs --compare"))
+    if report and out is None:
+        raise InputError(Problem("--report needs --out (the folder report.html is written to)"))
     deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
     if out is not None:  # before any work: an output inside the instance would mix with it
         check_out_apart(out, {"INSTANCE": instance_dir})
@@ -334,6 +345,7 @@ def plan_command(
             out=out,
             json_output=json_output,
             relax_recourse=relax_recourse,
+            report=report,
         )
         return
     try:

@@ -14,6 +14,9 @@ from optimiser.errors import InputError
 
 if TYPE_CHECKING:
     from optimiser.multiperiod.instance import MultiPeriodInstance
+    from optimiser.reporting.model import Report
+    from optimiser.scenarios.model import ScenarioSet
+    from optimiser.stochastic.results import StochasticResult
 
 
 def stochastic_plan(
@@ -37,6 +40,7 @@ def stochastic_plan(
     out: Path | None,
     json_output: bool,
     relax_recourse: bool = False,
+    report: bool = False,
 ) -> None:
     """`plan --scenarios`: the two-stage plan (optimiser.stochastic), its report and files.
     Every input is validated before anything is written (exit 2)."""
@@ -50,6 +54,7 @@ def stochastic_plan(
     def chosen(text: str) -> str | None:
         return None if text == "instance" else text
 
+    page: Report | None = None
     try:
         planning = _scenarios_for(instance_dir, instance, chosen(scenarios))
         held_out = (
@@ -87,6 +92,9 @@ def stochastic_plan(
                 today=result.today,
                 stochastic=result if risk is None else None,
             )
+        if report and out is not None and result.expected_lives is not None:
+            page = stochastic_report(instance, planning, result, constraints,
+                                     default_constraints)
     except InputError as exc:
         where = scenarios if any(p.file for p in exc.problems) else instance_dir
         fail_with_problems(exc, where)
@@ -94,6 +102,10 @@ def stochastic_plan(
 
         def write(folder: Path) -> None:
             write_stochastic_outputs(result, folder, comparison)
+            if page is not None:
+                from optimiser.reporting.build import write_report_files
+
+                write_report_files(page, folder)
 
         write_outputs(out, write)
     if json_output:
@@ -106,3 +118,23 @@ def stochastic_plan(
     exit_without_answer(
         result.status, result.explanation, result.expected_lives is not None, "plan"
     )
+
+
+def stochastic_report(
+    instance: MultiPeriodInstance,
+    scenarios: ScenarioSet,
+    result: StochasticResult,
+    constraints: list[str],
+    default_constraints: bool,
+) -> Report:
+    """The report of a two-stage plan with its fan charts: each planning scenario's recourse
+    (the re-plan with the commit fixed, under the plan's constraints) replayed by the
+    simulator."""
+    import sys
+
+    from optimiser.reporting.stochastic import build_stochastic_report
+    from optimiser.stochastic.fan import fan_data
+
+    fan = fan_data(instance, scenarios, result, constraints=constraints,
+                   default_constraints=default_constraints)
+    return build_stochastic_report(instance, result, fan, command=["triage", *sys.argv[1:]])

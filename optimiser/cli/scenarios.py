@@ -380,6 +380,14 @@ def evaluate_command(
         Path | None,
         typer.Option(help="Write evaluation.json and per_scenario.csv here."),
     ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="With --out: also write report.html, with fan charts of the scenarios' need "
+            "against the plan's units on hand (docs/scenarios.md).",
+        ),
+    ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -389,7 +397,10 @@ def evaluate_command(
     from optimiser.multiperiod.check import recorded_context
     from optimiser.scenarios.evaluate import evaluate
 
+    if report and out is None:
+        raise InputError(Problem("--report needs --out (the folder report.html is written to)"))
     instance = _load(instance_dir)
+    page = None
     try:
         if out is not None:
             check_out_apart(out, {"instance": instance_dir}, {"plan": plan_file})
@@ -420,6 +431,14 @@ def evaluate_command(
             scheduler=dask_scheduler,
             progress=not no_progress and not json_output and sys.stderr.isatty(),
         )
+        if report:
+            from optimiser.reporting.stochastic import build_evaluation_report
+            from optimiser.stochastic.fan import plan_fan
+
+            fan = plan_fan(instance, chosen, plan_file, policy=result.policy)
+            page = build_evaluation_report(
+                instance, result, fan, command=["triage", *sys.argv[1:]]
+            )
     except InputError as exc:
         fail_with_problems(exc, instance_dir)
     if out is not None:
@@ -427,6 +446,10 @@ def evaluate_command(
         def write(folder: Path) -> None:
             (folder / "evaluation.json").write_text(result.to_json() + "\n")
             result.per_scenario.to_csv(folder / "per_scenario.csv", lineterminator="\n")
+            if page is not None:
+                from optimiser.reporting.build import write_report_files
+
+                write_report_files(page, folder)
 
         write_outputs(out, write)
     typer.echo(result.to_json() if json_output else evaluation_text(result))

@@ -173,26 +173,30 @@ def write_report(report: Report, out: str | Path) -> Path:
     optimiser.cli.common.write_outputs: into a temporary folder moved into place (never half a
     report), and an existing `out` is replaced only if triage wrote it (a folder of other files,
     e.g. a sweep's, is refused: InputError, left untouched). Files follow the user's umask."""
+    from optimiser.cli.common import write_outputs
+
+    out = Path(out)
+    write_outputs(out, lambda folder: write_report_files(report, folder))
+    return out / "report.html"
+
+
+def write_report_files(report: Report, folder: Path) -> None:
+    """report.html, charts/, tables/ and provenance.json into `folder` (already made; callers
+    write through write_outputs so a report is never half written)."""
     import json
 
     from optimiser import charts
-    from optimiser.cli.common import write_outputs
 
-    def write(folder: Path) -> None:
-        (folder / "report.html").write_text(report.html, encoding="utf-8")
-        (folder / "charts").mkdir()
-        for name, fig in report.figures.items():
-            fig.savefig(folder / "charts" / f"{name}.png", dpi=charts.DPI)
-            svg = report.svgs.get(name) or charts.svg_text(fig)
-            (folder / "charts" / f"{name}.svg").write_text(svg, encoding="utf-8")
-        tables = folder / "tables"
-        tables.mkdir()
-        for name, frame in report.tables.items():
-            frame.to_csv(tables / f"{name}.csv", index=not isinstance(frame.index, pd.RangeIndex))
-        (folder / "provenance.json").write_text(
-            json.dumps(report.provenance, indent=2, default=str), encoding="utf-8"
-        )
-
-    out = Path(out)
-    write_outputs(out, write)
-    return out / "report.html"
+    (folder / "report.html").write_text(report.html, encoding="utf-8")
+    (folder / "charts").mkdir()
+    for name, fig in report.figures.items():
+        fig.savefig(folder / "charts" / f"{name}.png", dpi=charts.DPI)
+        svg = report.svgs.get(name) or charts.svg_text(fig)
+        (folder / "charts" / f"{name}.svg").write_text(svg, encoding="utf-8")
+    tables = folder / "tables"
+    tables.mkdir()
+    for name, frame in report.tables.items():
+        frame.to_csv(tables / f"{name}.csv", index=not isinstance(frame.index, pd.RangeIndex))
+    (folder / "provenance.json").write_text(
+        json.dumps(report.provenance, indent=2, default=str), encoding="utf-8"
+    )

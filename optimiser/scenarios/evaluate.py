@@ -143,9 +143,11 @@ def replay_rows(rows: pd.DataFrame, policy: str) -> pd.DataFrame:
     return out
 
 
-def _plan_and_instance(
+def plan_and_instance(
     instance: MultiPeriodInstance, plan: PlanLike
 ) -> tuple[MultiPeriodInstance, pd.DataFrame, str]:
+    """The instance under the plan's settings (a PlanResult's), the plan's validated rows and
+    its name."""
     if isinstance(plan, PlanResult):
         instance = instance.with_settings(**plan.settings)
         return instance, plan_rows(plan.plan, instance, name="PlanResult.plan"), "PlanResult"
@@ -240,7 +242,7 @@ def evaluate(
             raise InputError(
                 Problem(f"no plan for scenario(s) {', '.join(missing[:8])}", column="plan")
             )
-        replayed = [_plan_and_instance(instance, plan[s]) for s in ids]
+        replayed = [plan_and_instance(instance, plan[s]) for s in ids]
         settings = {repr(r[0].settings) for r in replayed}
         if len(settings) > 1:
             raise InputError(Problem("the per-scenario plans were made under different settings"))
@@ -248,7 +250,7 @@ def evaluate(
         rows_for = [replay_rows(r[1], chosen) for r in replayed]
         name = f"{len(ids)} per-scenario plans"
     else:
-        instance, rows, name = _plan_and_instance(instance, plan)
+        instance, rows, name = plan_and_instance(instance, plan)
         rows_for = replay_rows(rows, chosen)
     cube = scenarios.array(instance.regions)
     started = time.perf_counter()

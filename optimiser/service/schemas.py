@@ -351,11 +351,14 @@ class PlanJob(BaseModel):
     request: PlanRequest
 
 
+from optimiser.service.backtest_schemas import BacktestJob  # noqa: E402
 from optimiser.service.bedside_schemas import BedsideCompareJob, BedsideJob  # noqa: E402
 from optimiser.service.stochastic_schemas import StochasticPlanJob  # noqa: E402
 
-JobRequest = Annotated[SolveJob | PlanJob | BedsideJob | BedsideCompareJob | StochasticPlanJob,
-                       Field(discriminator="kind")]
+JobRequest = Annotated[
+    SolveJob | PlanJob | BedsideJob | BedsideCompareJob | StochasticPlanJob | BacktestJob,
+    Field(discriminator="kind"),
+]
 """An asynchronous job: a kind and its request. Kinds are registered in
 optimiser.service.tasks.KINDS; adding one is one task function and one model here."""
 

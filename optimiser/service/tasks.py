@@ -465,6 +465,9 @@ if _multiperiod_available():
     from optimiser.service.stochastic_tasks import register as _register_stochastic
 
     _register_stochastic(KINDS, TaskKind)
+    from optimiser.service.backtest_tasks import register as _register_backtest
+
+    _register_backtest(KINDS, TaskKind)
 
 from optimiser.service.bedside_tasks import register as _register_bedside  # noqa: E402
 
