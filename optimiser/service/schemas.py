@@ -305,12 +305,18 @@ class PlanOptions(BaseModel):
 
 
 def _plan_region_row_schema() -> dict[str, Any]:
-    """Regions of a plan: capacities are whole units over the horizon."""
+    """Regions of a plan: capacities are whole units over the horizon, and a stay is at most
+    MAX_DAYS (the planner's own bound: optimiser/multiperiod/instance.py)."""
+    from optimiser.multiperiod.row_checks import MAX_DAYS
+
     schema = _region_row_schema()
     for column in ("capacity", "staff_cap"):
         prop = dict(schema["properties"][column])
         prop["type"] = (["integer", "null"] if isinstance(prop["type"], list) else "integer")
         schema["properties"][column] = prop
+    stay = dict(schema["properties"]["los_days"])
+    stay["maximum"] = min(float(stay["maximum"]), float(MAX_DAYS))
+    schema["properties"]["los_days"] = stay
     schema["title"] = "PlanRegionRow"
     return schema
 

@@ -141,6 +141,10 @@ def test_the_openapi_document_carries_the_engine_rules(server):
     floor = next(k for k in kinds["oneOf"] if k["properties"]["kind"]["const"] == "coverage_floor")
     assert floor["required"] == ["kind", "level"]
     assert floor["properties"]["level"]["maximum"] == 1
+    # a plan's stays are bounded as the planner bounds them (the regional bound is wider)
+    for kind in ("PlanRequest", "BacktestRequest"):
+        rows = spec["components"]["schemas"][kind]["properties"]["regions"]["items"]
+        assert rows["properties"]["los_days"]["maximum"] == 3660, kind
 
 
 # ---- slow clients
