@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import highspy
 import numpy as np
 
+from optimiser import guarded_run
+
 if TYPE_CHECKING:
     import pyomo.environ as pyo
 
@@ -426,42 +428,45 @@ class HighsModel:
         # Exact (tie-break) solves start from a known feasible point; HiGHS's feasibility-jump
         # heuristic then only costs time (~10 ms a solve on us-states-2020; same optimum).
         h.setOptionValue("mip_heuristic_run_feasibility_jump", not exact)
-        if self._start is not None and self.is_mip:
-            sol = highspy.HighsSolution()
-            sol.col_value = list(self._start)
-            sol.value_valid = True
-            h.setSolution(sol)
-            self._start = None
+        start, self._start = (self._start if self.is_mip else None), None
+        if limited and self.is_mip:
+            return self._solve_guarded(float(limit), start)  # type: ignore[arg-type]
+        if start is not None:
+            h.setSolution(_solution(start))
         t0 = time.perf_counter()
         h.run()
+        return _read_run(h, self.is_mip, time.perf_counter() - t0)
+
+    def _solve_guarded(self, limit: float, start: np.ndarray | None) -> SolverRun:
+        """A MIP run under a time limit: on a copy of the model in a thread, answered at the
+        wall-clock limit even when HiGHS runs on unclocked (optimiser/guarded_run.py). This
+        object's Highs is never run, so it stays usable whatever happens to the copy."""
+        t0 = time.perf_counter()
+        h = self.highs
+        runner = new_highs()
+        runner.passOptions(h.getOptions())
+        runner.passModel(h.getModel())
+        left = max(limit - (time.perf_counter() - t0), 1e-3)
+        runner.setOptionValue("time_limit", run_time_limit(runner, left, mip=True))
+        start_objective = None
+        if start is not None:
+            runner.setSolution(_solution(start))
+            lp = h.getLp()
+            start_objective = float(np.dot(np.asarray(lp.col_cost_), start) + lp.offset_)
+        incumbent = guarded_run.Incumbent(start, start_objective)
+        finished, _ = guarded_run.run_with_deadline(runner, left, incumbent, _RUN_HOOK)
         seconds = time.perf_counter() - t0
-        model_status = h.getModelStatus()
-        info = h.getInfo()
-        has_point = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        values = np.array(h.getSolution().col_value) if has_point else None
-        S = highspy.HighsModelStatus
-        if model_status == S.kOptimal:
-            status = SolveStatus.OPTIMAL
-        elif model_status in (S.kTimeLimit, S.kIterationLimit, S.kInterrupt, S.kSolutionLimit):
-            status = SolveStatus.TIME_LIMIT
-        elif model_status == S.kInfeasible:
-            status, values = SolveStatus.INFEASIBLE, None
-        elif model_status in (S.kUnbounded, S.kUnboundedOrInfeasible):
-            status, values = SolveStatus.UNBOUNDED, None
-        else:
-            status = SolveStatus.ERROR
-        objective = float(info.objective_function_value) if values is not None else None
-        bound = None
+        if finished:
+            return _read_run(runner, True, seconds)
+        found = incumbent.found()
+        if found.values is None or found.objective is None:
+            return SolverRun(SolveStatus.TIME_LIMIT, None, None, None, seconds, None)
         gap = None
-        if values is not None:
-            if self.is_mip:
-                bound = float(info.mip_dual_bound)
-                gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
-                if status is SolveStatus.OPTIMAL and gap is not None and gap < 0:
-                    gap = 0.0
-            else:
-                bound, gap = objective, 0.0
-        return SolverRun(status, objective, bound, gap, seconds, values)
+        if found.bound is not None:
+            gap = abs(found.bound - found.objective) / max(1.0, abs(found.objective))
+        return SolverRun(
+            SolveStatus.TIME_LIMIT, found.objective, found.bound, gap, seconds, found.values
+        )
 
     # ---- numeric in-place changes (sweeps, issue 5; appended, no existing behaviour changed)
     def set_cols_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -484,6 +489,48 @@ class HighsModel:
         self.highs.changeObjectiveOffset(0.0)
         sense = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
         self.highs.changeObjectiveSense(sense)
+
+
+def _solution(values: np.ndarray) -> highspy.HighsSolution:
+    sol = highspy.HighsSolution()
+    sol.col_value = list(values)
+    sol.value_valid = True
+    return sol
+
+
+# What runs a guarded MIP in its thread (None: Highs.run); tests put a stalled HiGHS here.
+_RUN_HOOK: Any = None
+
+
+def _read_run(h: highspy.Highs, is_mip: bool, seconds: float) -> SolverRun:
+    """The SolverRun of a finished run of `h`: a time limit is never reported as optimal."""
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    has_point = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    values = np.array(h.getSolution().col_value) if has_point else None
+    S = highspy.HighsModelStatus
+    if model_status == S.kOptimal:
+        status = SolveStatus.OPTIMAL
+    elif model_status in (S.kTimeLimit, S.kIterationLimit, S.kInterrupt, S.kSolutionLimit):
+        status = SolveStatus.TIME_LIMIT
+    elif model_status == S.kInfeasible:
+        status, values = SolveStatus.INFEASIBLE, None
+    elif model_status in (S.kUnbounded, S.kUnboundedOrInfeasible):
+        status, values = SolveStatus.UNBOUNDED, None
+    else:
+        status = SolveStatus.ERROR
+    objective = float(info.objective_function_value) if values is not None else None
+    bound = None
+    gap = None
+    if values is not None:
+        if is_mip:
+            bound = float(info.mip_dual_bound)
+            gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+            if status is SolveStatus.OPTIMAL and gap is not None and gap < 0:
+                gap = 0.0
+        else:
+            bound, gap = objective, 0.0
+    return SolverRun(status, objective, bound, gap, seconds, values)
 
 
 def _bound(value: Any, default: float) -> float:

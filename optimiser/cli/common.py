@@ -33,7 +33,8 @@ def count_from_process_start() -> None:
 def end_process(code: object) -> NoReturn:
     """Leave the `triage` program with `code`, as sys.exit(code) would, but without the
     interpreter's teardown (freeing every module: 0.3-0.4 s that --time-limit would count):
-    output flushed and atexit handlers run (logging, multiprocessing, temporary folders)."""
+    output flushed and atexit handlers run (logging, multiprocessing, temporary folders), but
+    not the wait for HiGHS runs abandoned at their deadline (optimiser/guarded_run.py)."""
     if code is None or isinstance(code, int):
         status = code or 0
     else:
@@ -42,6 +43,9 @@ def end_process(code: object) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed pipe: nothing more can be said
             stream.flush()
+    guard = sys.modules.get("optimiser.guarded_run")
+    if guard is not None:  # HiGHS runs abandoned at their deadline: os._exit ends them
+        guard.forget_abandoned_runs()
     atexit._run_exitfuncs()
     os._exit(status)
 
