@@ -35,6 +35,7 @@ from optimiser.engine_protocol import (
 )
 from optimiser.instance import Instance
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
+from optimiser.threshold_start import threshold_start
 from optimiser.ties import SecantCuts, SeparableTies, tie_break_units
 
 # Tolerances, declared once. LIVES_TOL: how far a tie-break may drift from the best lives value
@@ -46,6 +47,10 @@ MAX_TIE_ROUNDS = 60
 # Secant cuts placed up front on each side of a region's proportional share: valid anywhere
 # (f_r is convex), and they spare most lazy rounds (pugh2021: 11 HiGHS runs -> 3).
 TIE_CUT_WINDOW = 1
+# A solve under a time limit looks for a feasible start (`_offer_start`) when at least this many
+# seconds are left, and spends at most this share of them completing it.
+START_MIN_SECONDS = 0.5
+START_SHARE = 0.1
 
 
 def regional_data(instance: Instance, supply: int | None = None) -> RegionalData:
@@ -208,6 +213,7 @@ class RegionalEngine:
         if skip_when_expired and self.deadline is not None and self.deadline.expired():
             return Outcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
         self.highs.set_cost(objective, maximize=True)
+        self._offer_start(active, objective, deadline)
         first = self.highs.solve(deadline.remaining())
         solves, seconds = 1, first.seconds
         if first.values is None:
@@ -231,6 +237,39 @@ class RegionalEngine:
         out = Outcome(status, units, lives, first.objective, gap, seconds, solves, bound)
         self._outcomes[key] = out
         return out
+
+    def _offer_start(
+        self, active: Sequence[ConstraintSpec], objective: np.ndarray, deadline: Deadline
+    ) -> None:
+        """Under a time limit, give HiGHS a good feasible start when the rules are one
+        threshold (with floors or objective weights): optimiser/threshold_start.py, completed
+        to every column by a run with x fixed (which checks it against the model's rows as
+        they are now, sweeps' changes included). A run stopped at its deadline before finding
+        better answers with it (solver.py, guarded runs)."""
+        left = deadline.left()
+        if left is None or left < START_MIN_SECONDS:
+            return
+        thresholds = [s for s in active if s.kind == "threshold"]
+        floors = [s for s in active if REGISTRY[s.kind].floors is not None]
+        others = [s for s in active if s.kind != "threshold" and s not in floors]
+        if len(thresholds) != 1 or any(REGISTRY[s.kind].role != "objective" for s in others):
+            return
+        units = threshold_start(self.data, thresholds[0].options, floor_bounds(self.data, floors))
+        if units is None:
+            return
+        m, h = self.model, self.highs
+        lower, upper = _col_bounds(h.highs, m.x)
+        if np.any(units < lower - 1e-9) or np.any(units > upper + 1e-9):
+            return
+        h.set_cols_bounds(m.x, units, units)
+        try:
+            run = h.solve(min(left, max(START_MIN_SECONDS, START_SHARE * left)))
+        finally:
+            h.set_cols_bounds(m.x, lower, upper)
+        if run.values is not None:
+            values = run.values.copy()
+            values[m.x] = units  # whole, as HiGHS's start needs them
+            h.set_start(values)
 
     def _tie_break(
         self, objective: np.ndarray, best: float, values: np.ndarray, deadline: Deadline

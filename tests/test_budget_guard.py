@@ -127,3 +127,63 @@ def test_solve_keeps_its_budget_when_highs_stalls(stall) -> None:
     assert sum(result.allocation.values()) <= instance.supply
     assert result.lives_saved is not None and result.lives_saved_bound is not None
     assert result.lives_saved <= result.lives_saved_bound + 1e-6
+
+
+# ---- the feasible start under threshold(tau): good answers when the budget runs out
+
+
+@pytest.mark.parametrize(
+    ("n", "seed", "tau"), [(20, 1, 100), (40, 2, 0), (60, 3, 30), (25, 4, 0.2)]
+)
+def test_the_threshold_start_meets_the_rule_checked_independently(n, seed, tau) -> None:
+    from test_fairness_constraints import Checker
+
+    from optimiser.engine import regional_data
+    from optimiser.threshold_start import threshold_start
+
+    request = threshold_instance(n, seed=seed)
+    request.pop("options")
+    request["constraints"] = []
+    instance = optimiser.instance_from_dict(request)
+    spec = optimiser.ConstraintSpec("threshold", {"tau": tau})
+    data = regional_data(instance)
+    units = threshold_start(data, {"tau": tau})
+    assert units is not None and units.sum() <= instance.supply
+    assert np.all(units >= 0) and np.all(units <= data.staff_cap)
+    x = {rid: int(u) for rid, u in zip(instance.region_ids, units, strict=True)}
+    assert Checker(instance, [spec])(x)
+    optimum = optimiser.solve(instance, [spec], price_of_fairness=False)
+    assert optimum.status == "optimal"
+    assert float(data.lives(units).sum()) <= optimum.lives_saved + 1e-6
+
+
+def test_a_solve_whose_highs_run_finds_nothing_answers_with_the_start(monkeypatch) -> None:
+    """The start's completion (the first HiGHS run) finishes; the main run then hangs before
+    HiGHS finds anything: the answer is the start, status time_limit, with no bound claimed."""
+    from optimiser.engine import regional_data
+    from optimiser.threshold_start import threshold_start
+
+    release = threading.Event()
+    calls: list[int] = []
+
+    def first_runs_then_hangs(runner: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            runner.run()
+        else:
+            release.wait(STALL)
+
+    monkeypatch.setattr(solver, "_RUN_HOOK", first_runs_then_hangs)
+    request = threshold_instance(40, seed=2)
+    request.pop("options")
+    instance = optimiser.instance_from_dict(request)
+    try:
+        result = optimiser.solve(instance, time_limit=3)
+    finally:
+        release.set()
+        assert guarded_run.wait_for_abandoned_runs(30.0)
+    units = threshold_start(regional_data(instance), {"tau": 100})
+    assert units is not None and len(calls) == 2
+    assert result.status == "time_limit"
+    assert result.lives_saved == pytest.approx(float(regional_data(instance).lives(units).sum()))
+    assert result.lives_saved_bound is None
