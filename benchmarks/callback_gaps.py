@@ -40,12 +40,28 @@ KINDS = {1: "simplex", 2: "ipm", 6: "mip"}
 
 
 def install() -> None:
-    """Wrap HighsModel.solve so that every run is traced."""
-    from optimiser import solver
+    """Wrap HighsModel.solve so that every run is traced (a limited MIP runs on a copy of the
+    model in a thread, optimiser/guarded_run.py: the copy is the Highs object traced)."""
+    from optimiser import guarded_run, solver
 
     original = solver.HighsModel.solve
+    original_guarded = guarded_run.run_with_deadline
+    current: dict[str, Any] = {}
 
-    def traced(self: Any, time_limit: float | None = None, *, exact: bool = False) -> Any:
+    def guarded(runner: Any, *args: Any, **kwargs: Any) -> Any:
+        current["highs"] = runner
+        for cb in (runner.cbSimplexInterrupt, runner.cbIpmInterrupt, runner.cbMipInterrupt):
+            cb.subscribe(current["record"])
+        if current.get("log"):
+            for name in ("output_flag", "log_dev_level"):
+                runner.setOptionValue(name, current["highs_options"][name])
+            runner.setOptionValue("log_to_console", False)
+            runner.cbLogging.subscribe(current["log"])
+        return original_guarded(runner, *args, **kwargs)
+
+    guarded_run.run_with_deadline = guarded  # type: ignore[assignment]
+
+    def traced(self: Any, time_limit: float | None = None, **kwargs: Any) -> Any:
         limit = time_limit if time_limit is not None else self.options.time_limit
         calls: list[tuple[float, int, float | None]] = []  # wall, type, HiGHS's MIP clock
 
@@ -68,22 +84,27 @@ def install() -> None:
             h.setOptionValue("log_to_console", False)
             h.setOptionValue("log_dev_level", 1)
             h.cbLogging.subscribe(log)
+        current.clear()
+        current.update(highs=h, record=record, log=log if log_path else None,
+                       highs_options={"output_flag": True, "log_dev_level": 1})
         t0 = time.perf_counter()
         try:
-            return original(self, time_limit, exact=exact)
+            return original(self, time_limit, **kwargs)
         finally:
             t1 = time.perf_counter()
             for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
                 cb.unsubscribe(record)
+            # the Highs object that ran (the guarded copy, which an abandoned run still holds)
+            ran = current.get("highs", h)
             if log_path:
                 h.cbLogging.unsubscribe(log)
                 with open(log_path, "a", encoding="utf-8") as out:
                     out.write(f"--- run (limit {limit})\n")
                     stamps = sorted([(t, "  [callback]\n") for t, _, _ in calls] + lines)
                     out.writelines(f"{t - t0:8.3f} {text}" for t, text in stamps)
-            RUNS.append(summary(t0, t1, limit, calls, highs_time_limit(h),
-                                mip=self.is_mip, status=str(h.getModelStatus()),
-                                iterations=int(h.getInfo().simplex_iteration_count)))
+            RUNS.append(summary(t0, t1, limit, calls, highs_time_limit(ran),
+                                mip=self.is_mip, status=str(ran.getModelStatus()),
+                                iterations=int(ran.getInfo().simplex_iteration_count)))
 
     solver.HighsModel.solve = traced  # type: ignore[method-assign]
     atexit.register(report)

@@ -1,17 +1,25 @@
 """`--time-limit` is a budget for the whole command, the process's start-up, loading and
 writing included (issue 9: `triage solve --time-limit 10` ran 64 s on 1,500 regions under a
-threshold, `--time-limit 3` 17-37 s). The program is timed from outside, as a user would.
-threshold(tau=100), not the issue's tau=0.2: under tau=0.2 HiGHS's root node can run on for
-seconds past its limit when the cores are busy (BENCHMARKS.md, "Budgets at every entry
-point"; open). `triage plan` is measured by benchmarks/budgets_bench.py, not here: on 300 x 90
-under threshold(tau=0) it overran (48 s of 30) and once answered "infeasible" under a 10 s
-limit (open, for the planner's track)."""
+threshold, `--time-limit 3` 17-37 s; under tau=0.2 HiGHS's implied-bound separator ran on
+unclocked and the command took 11.5-11.9 s of 11 until the deadline guard, optimiser/
+guarded_run.py). The program is timed from outside, as a user would.
+
+Under load the allowance max(1 s, 10%) is applied to the time the command was given a core:
+its wall time less the time its threads waited on the run queue for one (the kernel's
+schedstat, sampled every 20 ms; threads that ended early and the last 20 ms are not counted,
+so the measure errs towards too long). An unclocked solver stretch is time on a core and still
+counts in full: the test can fail on it. `triage plan` is measured by benchmarks/
+budgets_bench.py, not here: on 300 x 90 under threshold(tau=0) it overran (48 s of 30) and
+once answered "infeasible" under a 10 s limit (open, for the planner's track)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,21 +38,54 @@ def large(tmp_path_factory) -> Path:
     return generate_regional(RegionalSpec(regions=1500, seed=0), tmp_path_factory.mktemp("big"))
 
 
-def timed(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "optimiser", *args], capture_output=True,
-                          text=True, cwd=ROOT)
-    return done, time.perf_counter() - started
+def timed(*args: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """The command's result, its wall seconds, and the seconds its threads waited for a core."""
+    waited: dict[str, float] = {}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "optimiser", *args], stdout=out, stderr=err, text=True, cwd=ROOT
+        )
+        while proc.poll() is None:
+            waited.update(run_queue_waits(proc.pid))
+            time.sleep(0.02)
+        took = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
+    return done, took, sum(waited.values())
+
+
+def run_queue_waits(pid: int) -> dict[str, float]:
+    """Seconds each thread of `pid` has waited on the run queue (Linux schedstat; {} where the
+    kernel does not say: then nothing is discounted)."""
+    waits = {}
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with (
+                contextlib.suppress(OSError, ValueError, IndexError),
+                open(f"/proc/{pid}/task/{task}/schedstat") as handle,
+            ):
+                waits[task] = int(handle.read().split()[1]) / 1e9
+    return waits
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["solve", "compare"])
-def test_the_command_ends_within_its_budget(large, command, tmp_path) -> None:
-    args = [command, str(large), "-c", "threshold:tau=100", "--time-limit", str(BUDGET), "--json"]
+@pytest.mark.parametrize(("command", "tau"), [("solve", 100), ("compare", 100), ("solve", 0.2)])
+def test_the_command_ends_within_its_budget(large, command, tau, tmp_path) -> None:
+    args = [
+        command,
+        str(large),
+        "-c",
+        f"threshold:tau={tau}",
+        "--time-limit",
+        str(BUDGET),
+        "--json",
+    ]
     if command == "solve":
         args += ["--out", str(tmp_path / "out")]
-    done, took = timed(*args)
-    assert took < BUDGET + SLACK, (took, done.stderr[-2000:])
+    done, took, waited = timed(*args)
+    assert took - waited < BUDGET + SLACK, (took, waited, done.stderr[-2000:])
     assert done.returncode == 0, done.stderr[-2000:]
     if command == "solve":
         answer = json.loads(done.stdout)
