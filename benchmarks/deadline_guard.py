@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
 
     trees = {"this": (sys.executable, ROOT)}
     if args.baseline:
-        base = Path(args.baseline).resolve()
+        base = Path(os.path.abspath(args.baseline))  # not resolved: a venv's python is a link
         trees["baseline"] = (str(base), base.parents[2])
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
     with tempfile.TemporaryDirectory() as tmp:
