@@ -218,3 +218,28 @@ def test_cli_saa_with_executed_and_risk(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and "bad.csv" in err and "Nowhere" in err and not out
     code, out, err = run([*args[:-4], "--commit-days", "3", *args[-2:], "--today", "2"], capsys)
     assert code == 2 and "commit" in err and not out
+
+
+def test_saa_time_limit_reports_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from optimiser.stochastic.replications import SaaTimeLimit
+
+    folder, inst, dist = rolling(tmp_path)
+    with pytest.raises(SaaTimeLimit, match="time limit"):
+        saa(inst, dist, replications=2, sample_size=2, evaluation_size=500, commit_days=1,
+            workers=1, time_limit=0.01)  # fmt: skip
+    (tmp_path / "dist").mkdir()
+    write_scenarios(dist, tmp_path / "dist")
+    out = tmp_path / "o"
+    code, stdout, err = run(
+        ["scenarios", "saa", str(folder), "--scenarios", str(tmp_path / "dist"), "-M", "2",
+         "-N", "2", "--evaluate-on", "500", "--commit-days", "1", "--workers", "1",
+         "--time-limit", "0.01", "--out", str(out)],
+        capsys,
+    )  # fmt: skip
+    assert code == 4 and "time limit" in err and not stdout and not out.exists()
+    code, stdout, err = run(
+        ["scenarios", "saa", str(folder), "--scenarios", str(tmp_path / "dist"), "-M", "2",
+         "--time-limit", "0"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and ("time_limit" in err or "time-limit" in err)

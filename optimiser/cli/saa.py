@@ -64,7 +64,7 @@ def saa_command(
         str | None,
         typer.Option(
             help="Risk measure, as `triage plan --risk`: neutral, cvar:alpha=A,lambda=L or "
-            "worst:alpha=A (the bounds then bound E[lives] - L x CVaR_A(deaths), or "
+            "worst:alpha=A (the bounds then bound E(lives) - L x CVaR_A(deaths), or "
             "-CVaR_A(deaths))."
         ),
     ] = None,
@@ -85,6 +85,13 @@ def saa_command(
     no_default_constraints: NoDefaults = False,
     gap: Annotated[
         float | None, typer.Option(help="Relative MIP gap of each SAA problem (default none).")
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            help="Seconds for the whole run; past it nothing is reported (exit 4).",
+        ),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Local worker processes (default: the cores).")
@@ -132,6 +139,7 @@ def saa_command(
             executed=executed,
             today=today,
             mip_gap=gap,
+            time_limit=time_limit,
             workers=workers,
             scheduler=dask_scheduler,
             progress=not (no_progress or json_output or Verbosity.quiet()) and sys.stderr.isatty(),

@@ -87,9 +87,11 @@ def solve_replication(
     risk: Risk | None = None,
     executed: pd.DataFrame | None = None,
     today: int | None = None,
+    stop_at: float | None = None,
 ) -> dict[str, Any]:
     """One SAA problem (the extensive form on `sample`, the executed moves fixed): v_m, b_m
-    (of the risk measure's objective, SaaObjective) and the commit x_m."""
+    (of the risk measure's objective, SaaObjective) and the commit x_m. `stop_at` (epoch
+    seconds): the run's deadline; a replication stopped by it keeps HiGHS's proven bound."""
     result = plan_under_uncertainty(
         instance,
         sample,
@@ -101,12 +103,15 @@ def solve_replication(
         today=today,
         mip_gap=mip_gap,
         price_of_fairness=False,
+        time_limit=_remaining(stop_at),
     )
     if result.status == "infeasible":
         raise InfeasibleError(
             "an SAA replication is infeasible: the constraints cannot hold in every scenario "
             f"of its sample. {result.explanation or ''}".strip()
         )
+    if result.expected_lives is None and result.status == "time_limit":
+        raise SaaTimeLimit("an SAA replication found no plan before the time limit")
     if result.expected_lives is None:
         raise TriageError(
             f"an SAA replication has no plan (status {result.status}): "
@@ -157,13 +162,25 @@ def recourse_outcomes(
     constraints: list[Any],
     default_constraints: bool,
     deaths: bool = False,
+    stop_at: float | None = None,
 ) -> tuple[list[float], list[float], int]:
-    """recourse_lives, and (with `deaths`) each scenario's deaths D0 - L (empty otherwise)."""
+    """recourse_lives, and (with `deaths`) each scenario's deaths D0 - L (empty otherwise).
+    `stop_at` (epoch seconds): SaaTimeLimit once it has passed (checked between scenarios)."""
     from optimiser.multiperiod.data import model_data
     from optimiser.stochastic.compare import recourse
     from optimiser.stochastic.engine import base_deaths
 
-    plans, relaxed = recourse(instance, commit, end, sample, constraints, default_constraints)
+    if stop_at is None:
+        plans, relaxed = recourse(instance, commit, end, sample, constraints, default_constraints)
+    else:
+        plans, relaxed = {}, 0
+        for sid in sample.ids:
+            _remaining(stop_at)
+            one, r = recourse(
+                instance, commit, end, sample.subset([sid]), constraints, default_constraints
+            )
+            plans.update(one)
+            relaxed += r
     lives_out, deaths_out = [], []
     for sid, inst in sample.instances(instance) if deaths else ((s, None) for s in sample.ids):
         lives = plans[sid].lives_saved
@@ -237,6 +254,27 @@ class _Runner:
             raise _lost(exc) from None
         finally:
             bar.close()
+
+
+class SaaTimeLimit(TriageError):
+    """The run's time limit passed before every replication and scenario was scored: no
+    bounds are reported (exit code 4, a 504 in the service)."""
+
+
+def _remaining(stop_at: float | None) -> float | None:
+    """Seconds left before `stop_at`; SaaTimeLimit when none are."""
+    if stop_at is None:
+        return None
+    import time
+
+    left = stop_at - time.time()
+    if left <= 0:
+        raise SaaTimeLimit(
+            "SAA stopped at its time limit before every replication and scenario was scored; "
+            "no bounds are reported (give a longer time limit, or fewer or smaller "
+            "replications)"
+        )
+    return left
 
 
 def _lost(exc: BaseException) -> TriageError:
@@ -343,6 +381,7 @@ def saa(
     executed: pd.DataFrame | str | Path | None = None,
     today: int | None = None,
     mip_gap: float | None = None,
+    time_limit: float | None = None,
     workers: int | None = None,
     scheduler: Any = None,
     progress: bool = False,
@@ -354,10 +393,16 @@ def saa(
     plan_under_uncertainty's (a risk measure changes what is bounded: SaaResult.objective).
     Same seed, same answer, however the work is split: `workers` local processes (1: this
     process; default the cores) or a Dask `scheduler` (address or client). `progress`: bars
-    on a terminal."""
+    on a terminal. `time_limit`: seconds for the whole run (SaaTimeLimit when it passes; a
+    replication it stops keeps its proven bound)."""
+    import time
+
+    from optimiser.engine_protocol import check_time_limit
     from optimiser.multiperiod.planner import active_constraints
     from optimiser.stochastic.risk import parse_risk
 
+    check_time_limit(time_limit)
+    stop_at = None if time_limit is None else time.time() + float(time_limit)
     _check(replications, sample_size, selection_size, evaluation_size, seed, confidence, workers)
     if isinstance(source, ScenarioSet):
         check_compatible(source, instance)
@@ -412,6 +457,7 @@ def saa(
                         measure,
                         rows,
                         today,
+                        stop_at,
                     ),
                 )
                 for s in samples
@@ -437,6 +483,7 @@ def saa(
                         specs,
                         default_constraints,
                         tail,
+                        stop_at,
                     ),
                 )
                 for r in reps
@@ -456,7 +503,7 @@ def saa(
             [
                 (
                     recourse_outcomes,
-                    (instance, fixed(committed), end, s, specs, default_constraints, tail),
+                    (instance, fixed(committed), end, s, specs, default_constraints, tail, stop_at),
                 )
                 for s in [*samples, *parts]
             ],
@@ -542,6 +589,7 @@ def _describe(source: Source) -> dict[str, Any]:
 
 __all__ = [
     "SaaResult",
+    "SaaTimeLimit",
     "draw",
     "recourse_lives",
     "recourse_outcomes",
