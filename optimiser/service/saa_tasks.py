@@ -93,7 +93,9 @@ def prepare_saa(request: Mapping[str, Any], time_limit: float | None = None) -> 
     options = dict(body.get("options") or {})
     chosen = {**DEFAULTS, **{k: options.pop(k) for k in SAA_OPTIONS if k in options}}
     body["options"] = options
-    source_fields: dict[str, Any] = {k: body.pop(k) for k in ("scenarios", "generator") if k in body}
+    source_fields: dict[str, Any] = {
+        k: body.pop(k) for k in ("scenarios", "generator") if k in body
+    }
     arguments = prepare_plan(body, time_limit)
     arguments.pop("price_of_fairness", None)
     instance = arguments["instance"]
