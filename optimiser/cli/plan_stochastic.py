@@ -45,7 +45,9 @@ def stochastic_plan(
     """`plan --scenarios`: the two-stage plan (optimiser.stochastic), its report and files.
     Every input is validated before anything is written (exit 2)."""
     import json
+    import sys
 
+    from optimiser.cli import Verbosity
     from optimiser.cli.scenarios import _scenarios_for
     from optimiser.stochastic.api import plan_under_uncertainty
     from optimiser.stochastic.compare import compare as compare_plans
@@ -55,6 +57,7 @@ def stochastic_plan(
         return None if text == "instance" else text
 
     page: Report | None = None
+    progress = not json_output and not Verbosity.quiet() and sys.stderr.isatty()
     try:
         planning = _scenarios_for(instance_dir, instance, chosen(scenarios))
         held_out = (
@@ -91,6 +94,7 @@ def stochastic_plan(
                 executed=result.executed if len(result.executed) else None,
                 today=result.today,
                 stochastic=result if risk is None else None,
+                progress=progress,
             )
         if report and out is not None and result.expected_lives is not None:
             page = stochastic_report(instance, planning, result, constraints,

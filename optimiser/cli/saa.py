@@ -60,10 +60,38 @@ def saa_command(
     commit_days: Annotated[
         int, typer.Option("--commit-days", help="The first-stage window in days (7).")
     ] = 7,
+    risk: Annotated[
+        str | None,
+        typer.Option(
+            help="Risk measure, as `triage plan --risk`: neutral, cvar:alpha=A,lambda=L or "
+            "worst:alpha=A (the bounds then bound E(lives) - L x CVaR_A(deaths), or "
+            "-CVaR_A(deaths))."
+        ),
+    ] = None,
+    executed: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of units already dispatched (as `triage plan --executed`): fixed in "
+            "every scenario; the commit window starts at --today."
+        ),
+    ] = None,
+    today: Annotated[
+        int | None,
+        typer.Option(
+            help="Re-plan from this day (default: the day after the last executed dispatch)."
+        ),
+    ] = None,
     constraint: ConstraintOpt = None,
     no_default_constraints: NoDefaults = False,
     gap: Annotated[
         float | None, typer.Option(help="Relative MIP gap of each SAA problem (default none).")
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            help="Seconds for the whole run; past it nothing is reported (exit 4).",
+        ),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Local worker processes (default: the cores).")
@@ -74,15 +102,20 @@ def saa_command(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Write saa.json, replications.csv and committed.csv (the candidate)."),
+        typer.Option(
+            help="Write saa.json, replications.csv, committed.csv (the candidate) and "
+            "executed.csv (the executed moves, then the commit: the next --executed)."
+        ),
     ] = None,
     json_output: JsonOpt = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:
     """Sample-average approximation: M replications of N scenarios, the candidate's
     out-of-sample lives on N' scenarios, and bounds on its optimality gap."""
     import json
     import sys
 
+    from optimiser.cli import Verbosity
     from optimiser.stochastic.replications import saa
 
     instance = _load(instance_dir)
@@ -101,20 +134,26 @@ def saa_command(
             seed=seed,
             confidence=confidence,
             commit_days=commit_days,
+            risk=risk,
             default_constraints=not no_default_constraints,
+            executed=executed,
+            today=today,
             mip_gap=gap,
+            time_limit=time_limit,
             workers=workers,
             scheduler=dask_scheduler,
-            progress=not json_output and sys.stderr.isatty(),
+            progress=not (no_progress or json_output or Verbosity.quiet()) and sys.stderr.isatty(),
         )
     except InputError as exc:
-        fail_with_problems(exc, instance_dir)
+        wrong = executed is not None and any(p.file == executed.name for p in exc.problems)
+        fail_with_problems(exc, executed if wrong else instance_dir)
     if out is not None:
 
         def write(folder: Path) -> None:
             (folder / "saa.json").write_text(result.to_json() + "\n")
             result.per_replication.to_csv(folder / "replications.csv")
             result.committed.to_csv(folder / "committed.csv", index=False)
+            result.executed_rows().to_csv(folder / "executed.csv", index=False)
 
         write_outputs(out, write)
     if json_output:
@@ -170,17 +209,26 @@ def saa_text(result: SaaResult) -> str:
     c = f"{result.confidence:.0%}"
     moves = result.committed
     units = float(moves["units"].sum()) if len(moves) else 0.0
+    unit = "expected lives" if result.risk == "neutral" else "(objective)"
     lines = [
         f"SAA {result.instance}: {result.replications} replications x {result.sample_size} "
         f"scenarios, candidate scored on {result.evaluation_size} fresh ones (seed {result.seed})",
-        f"  {'upper bound on the true optimum':<44}{_lives(result.upper_bound):>10} expected "
-        f"lives ({c} one-sided: <= {_lives(result.upper_bound_high)})",
+    ]
+    if result.risk != "neutral":
+        lines.append(f"  risk {result.risk}: the bounds bound {result.objective}")
+    if len(result.executed) or result.today:
+        lines.append(
+            f"  {len(result.executed)} executed move(s) fixed; re-planned from day {result.today}"
+        )
+    lines += [
+        f"  {'upper bound on the true optimum':<44}{_lives(result.upper_bound):>10} {unit} "
+        f"({c} one-sided: <= {_lives(result.upper_bound_high)})",
         f"  {f'candidate (replication {result.candidate}), out of sample':<44}"
         f"{_lives(result.lower_bound):>10} ({c} one-sided: >= {_lives(result.lower_bound_low)})",
         f"  {'optimality gap (Mak, Morton and Wood)':<44}{_lives(result.gap):>10} "
         f"({c} one-sided: <= {_lives(result.gap_high)})",
-        f"  the candidate's commit, first {result.commit_days} day(s): {len(moves)} move(s), "
-        f"{units:g} units",
+        f"  the candidate's commit, days {result.today}..{result.today + result.commit_days - 1}: "
+        f"{len(moves)} move(s), {units:g} units",
     ]
     if result.recourse_without_fairness:
         lines.append(

@@ -33,7 +33,9 @@ _ROW_TABLES = {
     "lead_times.csv": "lead_times",
     "capacity.csv": "capacity",
 }
-_JOB_KINDS = ("solve", "plan", "bedside", "bedside_compare", "stochastic_plan", "backtest")
+_JOB_KINDS = (
+    "solve", "plan", "bedside", "bedside_compare", "stochastic_plan", "backtest", "saa",
+)
 
 
 class ApiError(Exception):

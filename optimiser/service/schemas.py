@@ -359,10 +359,12 @@ class PlanJob(BaseModel):
 
 from optimiser.service.backtest_schemas import BacktestJob  # noqa: E402
 from optimiser.service.bedside_schemas import BedsideCompareJob, BedsideJob  # noqa: E402
+from optimiser.service.saa_schemas import SaaJob  # noqa: E402
 from optimiser.service.stochastic_schemas import StochasticPlanJob  # noqa: E402
 
 JobRequest = Annotated[
-    SolveJob | PlanJob | BedsideJob | BedsideCompareJob | StochasticPlanJob | BacktestJob,
+    SolveJob | PlanJob | BedsideJob | BedsideCompareJob | StochasticPlanJob | BacktestJob
+    | SaaJob,
     Field(discriminator="kind"),
 ]
 """An asynchronous job: a kind and its request. Kinds are registered in

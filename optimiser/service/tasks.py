@@ -468,6 +468,9 @@ if _multiperiod_available():
     from optimiser.service.backtest_tasks import register as _register_backtest
 
     _register_backtest(KINDS, TaskKind)
+    from optimiser.service.saa_tasks import register as _register_saa
+
+    _register_saa(KINDS, TaskKind)
 
 from optimiser.service.bedside_tasks import register as _register_bedside  # noqa: E402
 

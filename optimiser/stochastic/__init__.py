@@ -31,7 +31,9 @@ StochasticResult; `optimiser.stochastic.baselines.compare` scores the stochastic
 the mean, buffer, worst-case and hindsight plans out of sample (VSS, EVPI, shortfall).
 `saa(instance, source, ...) -> SaaResult` (optimiser.stochastic.replications): sample-average
 approximation with M independent replications, the candidate's out-of-sample value and
-Mak-Morton-Wood bounds on its optimality gap. docs/stochastic.md.
+Mak-Morton-Wood bounds on its optimality gap; it takes the planner's `risk`, `executed` and
+`today` (with a risk measure the bounds bound E[lives] - lambda CVaR(deaths) or -CVaR(deaths):
+`SaaResult.objective`) and a `time_limit` for the whole run. docs/stochastic.md.
 """
 
 from models.stochastic import Risk

@@ -26,7 +26,7 @@ the planning set itself, flagged in sample).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -150,10 +150,11 @@ def recourse(
     scenarios: ScenarioSet,
     constraints: Sequence[ConstraintSpec | str | Mapping[str, Any]],
     default_constraints: bool,
+    tick: Callable[[], object] | None = None,
 ) -> tuple[dict[str, PlanResult], int]:
     """Per scenario, the deterministic re-plan from day `end` with `executed` fixed. A
     scenario in which the fairness constraints cannot hold after this commit is re-planned
-    without them (counted: the second value)."""
+    without them (counted: the second value). `tick`: called after each scenario."""
     plans: dict[str, PlanResult] = {}
     relaxed = 0
     for sid, inst in scenarios.instances(instance):
@@ -176,6 +177,8 @@ def recourse(
                 price_of_fairness=False,
             )
         plans[sid] = result
+        if tick is not None:
+            tick()
     return plans, relaxed
 
 
@@ -193,11 +196,13 @@ def compare(
     executed: pd.DataFrame | None = None,
     today: int = 0,
     stochastic: Any = None,
+    progress: bool = False,
 ) -> Comparison:
     """Make every candidate's commit on `scenarios`, score each over `evaluation` (default:
     `scenarios`, in sample) by recourse + simulator; VSS and EVPI. `stochastic`: a
     StochasticResult already made for these inputs (not made again). `alpha`: the tail of
-    the CVaR figures (default: the risk measure's, else 0.1)."""
+    the CVaR figures (default: the risk measure's, else 0.1). `progress`: a bar on a
+    terminal over the re-plans (one per candidate and evaluation scenario)."""
     from optimiser.errors import InputError, Problem
     from optimiser.stochastic.risk import parse_risk
 
@@ -249,13 +254,26 @@ def compare(
             price_of_fairness=False,
         )
         commits[name] = commit_of(det, start, end)
+    from tqdm.auto import tqdm
+
     rows: dict[str, dict[str, float]] = {}
     evaluations: dict[str, Evaluation] = {}
+    bar = tqdm(
+        total=(len(commits) + 1) * len(held_out),
+        desc="score the candidates",
+        unit="re-plan",
+        disable=None if progress else True,  # None: shown on a terminal only
+        dynamic_ncols=True,
+    )
     for name, commit in commits.items():
+        bar.set_postfix_str(name)
         fixed = pd.concat([f for f in (prior, commit) if len(f)] or [commit], ignore_index=True)
-        plans, relaxed = recourse(instance, fixed, end, held_out, specs, default_constraints)
+        plans, relaxed = recourse(
+            instance, fixed, end, held_out, specs, default_constraints, tick=bar.update
+        )
         evaluations[name] = evaluate(instance, plans, held_out, alpha=tail, workers=1)
         rows[name] = _row(evaluations[name], relaxed)
+    bar.set_postfix_str("hindsight")
     hindsight = {}
     relaxed = 0
     for sid, inst in held_out.instances(instance):
@@ -271,6 +289,8 @@ def compare(
             relaxed += 1
             result = plan(inst, [], default_constraints=False, price_of_fairness=False)
         hindsight[sid] = result
+        bar.update()
+    bar.close()
     evaluations["hindsight"] = evaluate(instance, hindsight, held_out, alpha=tail, workers=1)
     rows["hindsight"] = _row(evaluations["hindsight"], relaxed)
     table = pd.DataFrame.from_dict(rows, orient="index")[TABLE_COLUMNS]

@@ -19,132 +19,40 @@ The true problem: z* = max_x E[Q(x, xi)], x the commit (first stage), Q the best
 Q(x, xi) is the deterministic planner's optimum for that demand with x fixed as executed moves
 (the same recourse as optimiser.stochastic.compare), so every figure is in the model's lives.
 Replications and recourse solves run on optimiser.executor (local processes, or Dask).
+
+Rolling horizon: `executed` moves (and `today`) are fixed in every replication, selection and
+evaluation scenario, as the stochastic planner fixes them; the commit is the window [today,
+today + commit_days). A risk measure (`risk`, as the stochastic planner's) changes what is
+bounded: f(x) = E[L] - lambda CVaR_alpha(deaths), or -CVaR_alpha(deaths), with the lower bound
+and the gap taken at an eta fixed on the selection sample (optimiser.stochastic.saa_objective).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from models.fairness import ConstraintSpec
+from models.fairness import REGISTRY, ConstraintSpec
+from models.stochastic import Risk
 from optimiser.errors import InfeasibleError, InputError, Problem, TriageError
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.scenarios.model import ScenarioSet, check_compatible, make_scenario_set
+from optimiser.scenarios.stats import cvar
 from optimiser.scenarios.table import GeneratorRequest
 from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, plan_under_uncertainty
-from optimiser.stochastic.results import COMMITTED_COLUMNS
+from optimiser.stochastic.saa_objective import SaaObjective
+from optimiser.stochastic.saa_result import SaaResult
 
 DEFAULT_CONFIDENCE = 0.95
 MAX_SCENARIOS = 100_000
 Source = GeneratorRequest | ScenarioSet
-
-
-@dataclass(frozen=True)
-class SaaResult:
-    """The SAA bounds. replications: index replication; seed, value (v_m), bound (b_m),
-    selection (the commit's mean recourse lives on the selection sample), candidate_value
-    (x^'s mean on replication m's sample), gap (G_m). Bounds are one-sided at `confidence`."""
-
-    instance: str
-    replications: int
-    sample_size: int
-    selection_size: int
-    evaluation_size: int
-    seed: int
-    confidence: float
-    commit_days: int
-    candidate: int
-    committed: pd.DataFrame
-    upper_bound: float
-    upper_bound_high: float
-    lower_bound: float
-    lower_bound_low: float
-    gap: float
-    gap_high: float
-    per_replication: pd.DataFrame
-    recourse_without_fairness: int = 0
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            k: _num(getattr(self, k))
-            for k in (
-                "instance",
-                "replications",
-                "sample_size",
-                "selection_size",
-                "evaluation_size",
-                "seed",
-                "confidence",
-                "commit_days",
-                "candidate",
-                "upper_bound",
-                "upper_bound_high",
-                "lower_bound",
-                "lower_bound_low",
-                "gap",
-                "gap_high",
-                "recourse_without_fairness",
-            )
-        }
-        out["committed"] = [
-            {c: _num(v) for c, v in r.items()} for r in self.committed.to_dict("records")
-        ]
-        table = self.per_replication
-        out["per_replication"] = [
-            {"replication": int(i), **{c: _num(v) for c, v in r.items()}}
-            for i, r in zip(table.index.tolist(), table.to_dict("records"), strict=True)
-        ]
-        out["info"] = self.info
-        return out
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SaaResult:
-        frame = pd.DataFrame(list(data["per_replication"]), columns=["replication", *REP_COLUMNS])
-        committed = pd.DataFrame(list(data["committed"]), columns=COMMITTED_COLUMNS)
-        committed = committed.astype({"day": "int64", "arrives": "int64", "units": float})
-        return cls(
-            replications=int(data["replications"]),
-            sample_size=int(data["sample_size"]),
-            selection_size=int(data["selection_size"]),
-            evaluation_size=int(data["evaluation_size"]),
-            seed=int(data["seed"]),
-            confidence=float(data["confidence"]),
-            commit_days=int(data["commit_days"]),
-            candidate=int(data["candidate"]),
-            upper_bound=float(data["upper_bound"]),
-            upper_bound_high=float(data["upper_bound_high"]),
-            lower_bound=float(data["lower_bound"]),
-            lower_bound_low=float(data["lower_bound_low"]),
-            gap=float(data["gap"]),
-            gap_high=float(data["gap_high"]),
-            recourse_without_fairness=int(data.get("recourse_without_fairness") or 0),
-            instance=str(data["instance"]),
-            committed=committed,
-            per_replication=frame.set_index("replication").astype({"seed": "int64"}),
-            info=dict(data.get("info") or {}),
-        )
-
-
-REP_COLUMNS = ["seed", "value", "bound", "selection", "candidate_value", "gap"]
-
-
-def _num(v: Any) -> Any:
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float):
-        return None if not math.isfinite(v) else round(v, 9)
-    return v
 
 
 def seeds(master: int, count: int) -> list[int]:
@@ -176,33 +84,59 @@ def solve_replication(
     default_constraints: bool,
     commit_days: int,
     mip_gap: float | None,
+    risk: Risk | None = None,
+    executed: pd.DataFrame | None = None,
+    today: int | None = None,
+    stop_at: float | None = None,
 ) -> dict[str, Any]:
-    """One SAA problem (the extensive form on `sample`): v_m, b_m and the commit x_m."""
+    """One SAA problem (the extensive form on `sample`, the executed moves fixed): v_m, b_m
+    (of the risk measure's objective, SaaObjective) and the commit x_m. `stop_at` (epoch
+    seconds): the run's deadline; a replication stopped by it keeps HiGHS's proven bound."""
     result = plan_under_uncertainty(
         instance,
         sample,
         constraints,
         commit_days=commit_days,
+        risk=risk,
         default_constraints=default_constraints,
+        executed=executed,
+        today=today,
         mip_gap=mip_gap,
         price_of_fairness=False,
+        time_limit=_remaining(stop_at),
     )
     if result.status == "infeasible":
         raise InfeasibleError(
             "an SAA replication is infeasible: the constraints cannot hold in every scenario "
             f"of its sample. {result.explanation or ''}".strip()
         )
+    if result.expected_lives is None and result.status == "time_limit":
+        raise SaaTimeLimit("an SAA replication found no plan before the time limit")
     if result.expected_lives is None:
         raise TriageError(
             f"an SAA replication has no plan (status {result.status}): "
             f"{result.explanation or 'no explanation'}"
         )
-    bound = result.lives_bound if result.lives_bound is not None else result.expected_lives
+    measure = risk or Risk()
+    if measure.kind == "neutral":
+        value = float(result.expected_lives)
+        bound = result.lives_bound if result.lives_bound is not None else value
+    else:  # the objective of the risk measure, from the outcomes; HiGHS's bound on it
+        table = result.per_scenario
+        value = SaaObjective(measure).sample_value(
+            table["lives"].to_numpy(dtype=float),
+            table["deaths"].to_numpy(dtype=float),
+            table["probability"].to_numpy(dtype=float),
+        )
+        proven = result.solver.get("bound")
+        bound = value if proven is None else max(float(proven), value)
     return {
-        "value": float(result.expected_lives),
+        "value": value,
         "bound": float(bound),
         "committed": result.committed,
         "end": int(result.commit_end),
+        "today": int(result.today),
+        "executed": result.executed,
     }
 
 
@@ -216,16 +150,46 @@ def recourse_lives(
 ) -> tuple[list[float], int]:
     """Q(commit, xi) for every scenario of `sample` (the deterministic re-plan from `end`
     with the commit fixed); the second value counts scenarios re-planned without fairness."""
-    from optimiser.stochastic.compare import recourse
+    out = recourse_outcomes(instance, commit, end, sample, constraints, default_constraints)
+    return out[0], out[2]
 
-    plans, relaxed = recourse(instance, commit, end, sample, constraints, default_constraints)
-    out = []
-    for sid in sample.ids:
+
+def recourse_outcomes(
+    instance: MultiPeriodInstance,
+    commit: pd.DataFrame,
+    end: int,
+    sample: ScenarioSet,
+    constraints: list[Any],
+    default_constraints: bool,
+    deaths: bool = False,
+    stop_at: float | None = None,
+) -> tuple[list[float], list[float], int]:
+    """recourse_lives, and (with `deaths`) each scenario's deaths D0 - L (empty otherwise).
+    `stop_at` (epoch seconds): SaaTimeLimit once it has passed (checked between scenarios)."""
+    from optimiser.multiperiod.data import model_data
+    from optimiser.stochastic.compare import recourse
+    from optimiser.stochastic.engine import base_deaths
+
+    if stop_at is None:
+        plans, relaxed = recourse(instance, commit, end, sample, constraints, default_constraints)
+    else:
+        plans, relaxed = {}, 0
+        for sid in sample.ids:
+            _remaining(stop_at)
+            one, r = recourse(
+                instance, commit, end, sample.subset([sid]), constraints, default_constraints
+            )
+            plans.update(one)
+            relaxed += r
+    lives_out, deaths_out = [], []
+    for sid, inst in sample.instances(instance) if deaths else ((s, None) for s in sample.ids):
         lives = plans[sid].lives_saved
         if lives is None:
             raise TriageError(f"no recourse plan in scenario {sid} (status {plans[sid].status})")
-        out.append(float(lives))
-    return out, relaxed
+        lives_out.append(float(lives))
+        if inst is not None:
+            deaths_out.append(base_deaths(instance, model_data(inst)) - float(lives))
+    return lives_out, deaths_out, relaxed
 
 
 class _Runner:
@@ -292,6 +256,27 @@ class _Runner:
             bar.close()
 
 
+class SaaTimeLimit(TriageError):
+    """The run's time limit passed before every replication and scenario was scored: no
+    bounds are reported (exit code 4, a 504 in the service)."""
+
+
+def _remaining(stop_at: float | None) -> float | None:
+    """Seconds left before `stop_at`; SaaTimeLimit when none are."""
+    if stop_at is None:
+        return None
+    import time
+
+    left = stop_at - time.time()
+    if left <= 0:
+        raise SaaTimeLimit(
+            "SAA stopped at its time limit before every replication and scenario was scored; "
+            "no bounds are reported (give a longer time limit, or fewer or smaller "
+            "replications)"
+        )
+    return left
+
+
 def _lost(exc: BaseException) -> TriageError:
     return TriageError(
         f"a worker process died or could not start during SAA ({exc}); a script that "
@@ -356,6 +341,21 @@ def _check(
         raise InputError(problems)
 
 
+def _check_window(instance: MultiPeriodInstance, commit_days: Any, today: Any) -> None:
+    """today and the commit window, checked before any scenario is drawn (the planner's rules)."""
+    from optimiser.stochastic.engine import check_commit
+
+    if isinstance(today, bool) or not isinstance(today, int) or not 0 <= today < instance.days:
+        raise InputError(
+            Problem(
+                f"today must be a day of the horizon 0..{instance.days - 1}, got {today!r}",
+                column="today",
+                column_word="option",
+            )
+        )
+    check_commit(commit_days, today, instance.days)
+
+
 def _one_sided(x: np.ndarray, confidence: float) -> float:
     """t_{n-1, c} s / sqrt(n): the one-sided half-width of a mean of n i.i.d. values."""
     from scipy.stats import t
@@ -376,8 +376,12 @@ def saa(
     seed: int = 0,
     confidence: float = DEFAULT_CONFIDENCE,
     commit_days: int = DEFAULT_COMMIT_DAYS,
+    risk: Risk | str | Mapping[str, Any] | None = None,
     default_constraints: bool = True,
+    executed: pd.DataFrame | str | Path | None = None,
+    today: int | None = None,
     mip_gap: float | None = None,
+    time_limit: float | None = None,
     workers: int | None = None,
     scheduler: Any = None,
     progress: bool = False,
@@ -385,46 +389,122 @@ def saa(
     """M = `replications` SAA problems of N = `sample_size` scenarios each, the candidate
     chosen on `selection_size` scenarios (default N), scored on N' = `evaluation_size`; the
     bounds of the module docstring. `source`: a GeneratorRequest (run with fresh seeds) or a
-    ScenarioSet taken as the true distribution (resampled). Same seed, same answer, however
-    the work is split: `workers` local processes (1: this process; default the cores) or a
-    Dask `scheduler` (address or client). `progress`: bars on a terminal."""
+    ScenarioSet taken as the true distribution (resampled). `risk`, `executed`, `today`: as
+    plan_under_uncertainty's (a risk measure changes what is bounded: SaaResult.objective).
+    Same seed, same answer, however the work is split: `workers` local processes (1: this
+    process; default the cores) or a Dask `scheduler` (address or client). `progress`: bars
+    on a terminal. `time_limit`: seconds for the whole run (SaaTimeLimit when it passes; a
+    replication it stops keeps its proven bound)."""
+    import time
+
+    from optimiser.engine_protocol import check_time_limit
+    from optimiser.multiperiod.planner import active_constraints
+    from optimiser.stochastic.risk import parse_risk
+
+    check_time_limit(time_limit)
+    stop_at = None if time_limit is None else time.time() + float(time_limit)
     _check(replications, sample_size, selection_size, evaluation_size, seed, confidence, workers)
     if isinstance(source, ScenarioSet):
         check_compatible(source, instance)
+    measure = parse_risk(risk)
+    objective = SaaObjective(measure)
     specs = list(constraints or [])
+    if measure.kind != "neutral":
+        weighted = [
+            c.label
+            for c in active_constraints(instance, specs, default_constraints)
+            if REGISTRY[c.kind].role != "constraint"
+        ]
+        if weighted:
+            raise InputError(
+                Problem(
+                    f"SAA with a risk measure bounds expected lives and CVaR of deaths; "
+                    f"{', '.join(weighted)} changes the objective's weights, so HiGHS's bound "
+                    "would not bound it: drop one of the two",
+                    column="risk",
+                    column_word="option",
+                )
+            )
+    rows = None
+    if executed is not None:
+        from optimiser.multiperiod.plan_io import plan_rows
+
+        rows = plan_rows(executed, instance, executed=True, name="executed")
+    if today is None:
+        from optimiser.multiperiod.plan_io import today_from
+
+        today = today_from(rows) if rows is not None else 0
+    _check_window(instance, commit_days, today)
     select_n = selection_size or sample_size
     M = replications
     rep_seeds = seeds(seed, M + 2)
     samples = [draw(instance, source, sample_size, s) for s in rep_seeds[:M]]
     selection = draw(instance, source, select_n, rep_seeds[M])
     evaluation = draw(instance, source, evaluation_size, rep_seeds[M + 1])
+    tail = objective.tail
     with _Runner(workers, scheduler, progress) as runner:
         reps = runner.run(
             [
-                (solve_replication, (instance, s, specs, default_constraints, commit_days, mip_gap))
+                (
+                    solve_replication,
+                    (
+                        instance,
+                        s,
+                        specs,
+                        default_constraints,
+                        commit_days,
+                        mip_gap,
+                        measure,
+                        rows,
+                        today,
+                        stop_at,
+                    ),
+                )
                 for s in samples
             ],
             f"SAA replications ({M} x {sample_size} scenarios)",
         )
         end = reps[0]["end"]
+        prior = reps[0]["executed"]
+
+        def fixed(commit: pd.DataFrame) -> pd.DataFrame:
+            parts = [f for f in (prior, commit) if len(f)]
+            return pd.concat(parts, ignore_index=True) if parts else commit
+
         scored = runner.run(
             [
                 (
-                    recourse_lives,
-                    (instance, r["committed"], end, selection, specs, default_constraints),
+                    recourse_outcomes,
+                    (
+                        instance,
+                        fixed(r["committed"]),
+                        end,
+                        selection,
+                        specs,
+                        default_constraints,
+                        tail,
+                        stop_at,
+                    ),
                 )
                 for r in reps
             ],
             "choose the candidate",
         )
         p_sel = selection.probability.to_numpy(dtype=float)
-        selection_means = [float(np.dot(lives, p_sel)) for lives, _ in scored]
+        selection_means = [
+            objective.sample_value(np.array(lives), np.array(deaths), p_sel)
+            for lives, deaths, _ in scored
+        ]
         best = int(np.argmax(selection_means))  # ties: the first replication
         committed = reps[best]["committed"]
+        eta = objective.eta(np.array(scored[best][1]), p_sel)
         parts = _chunks(evaluation, 4 * runner.count) if runner.count > 1 else [evaluation]
         runs = runner.run(
             [
-                (recourse_lives, (instance, committed, end, s, specs, default_constraints))
+                (
+                    recourse_outcomes,
+                    (instance, fixed(committed), end, s, specs, default_constraints, tail, stop_at),
+                )
                 for s in [*samples, *parts]
             ],
             "score the candidate",
@@ -432,15 +512,18 @@ def saa(
             total=M * sample_size + evaluation_size,
         )
     outside_runs = runs[M:]
-    runs = [
-        *runs[:M],
-        ([x for lives, _ in outside_runs for x in lives], sum(r for _, r in outside_runs)),
-    ]
-    relaxed = sum(r for _, r in runs) + sum(r for _, r in scored)
-    own = np.array([float(np.mean(lives)) for lives, _ in runs[:M]])
+    outside_lives = np.array([x for lives, _, _ in outside_runs for x in lives])
+    outside_deaths = np.array([x for _, deaths, _ in outside_runs for x in deaths])
+    relaxed = sum(r for _, _, r in runs) + sum(r for _, _, r in scored)
+    own = np.array(
+        [
+            float(np.mean(objective.terms(np.array(lives), np.array(deaths), eta)))
+            for lives, deaths, _ in runs[:M]
+        ]
+    )
     bounds = np.array([r["bound"] for r in reps])
     gaps = bounds - own
-    outside = np.array(runs[M][0])
+    outside = objective.terms(outside_lives, outside_deaths, eta)
     upper = float(bounds.mean())
     lower = float(outside.mean())
     gap = float(gaps.mean())
@@ -455,6 +538,21 @@ def saa(
         },
         index=pd.RangeIndex(1, M + 1, name="replication"),
     ).astype({"seed": "int64"})
+    info: dict[str, Any] = {
+        "source": _describe(source),
+        "seeds": {"selection": rep_seeds[M], "evaluation": rep_seeds[M + 1]},
+        "recourse": "deterministic re-plan per scenario with the executed moves and the "
+        "commit fixed (the model's lives)",
+        "gap_estimator": "Mak, Morton and Wood 1999, multiple replications, common random numbers",
+    }
+    if tail:
+        uniform = np.full(len(outside_deaths), 1.0 / len(outside_deaths))
+        info["candidate_out_of_sample"] = {
+            "expected_lives": round(float(outside_lives.mean()), 9),
+            "cvar_deaths": round(cvar(outside_deaths, uniform, measure.alpha), 9),
+            "note": "plug-in estimates on the evaluation scenarios (the sample CVaR is biased "
+            "low); the bounds use eta fixed on the selection sample",
+        }
     return SaaResult(
         instance=instance.name,
         replications=M,
@@ -474,14 +572,12 @@ def saa(
         gap_high=gap + _one_sided(gaps, confidence),
         per_replication=table,
         recourse_without_fairness=int(relaxed),
-        info={
-            "source": _describe(source),
-            "seeds": {"selection": rep_seeds[M], "evaluation": rep_seeds[M + 1]},
-            "recourse": "deterministic re-plan per scenario with the commit fixed "
-            "(the model's lives)",
-            "gap_estimator": "Mak, Morton and Wood 1999, multiple replications, common "
-            "random numbers",
-        },
+        info=info,
+        risk=measure.label,
+        objective=objective.describe(),
+        today=int(reps[0]["today"]),
+        eta=eta,
+        executed=prior,
     )
 
 
@@ -491,4 +587,13 @@ def _describe(source: Source) -> dict[str, Any]:
     return {"resample": len(source), "of": dict(source.info)}
 
 
-__all__ = ["SaaResult", "draw", "recourse_lives", "saa", "seeds", "solve_replication"]
+__all__ = [
+    "SaaResult",
+    "SaaTimeLimit",
+    "draw",
+    "recourse_lives",
+    "recourse_outcomes",
+    "saa",
+    "seeds",
+    "solve_replication",
+]
