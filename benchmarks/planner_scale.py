@@ -137,7 +137,17 @@ def exponent(n0: float, t0: float, n1: float, t1: float) -> float:
 def line(label: str, r: dict[str, Any]) -> str:
     if "error" in r:
         return f"{label}: ERROR {r['error'][-300:]}"
-    keys = ("process", "load", "build", "solve", "extract", "engine", "highs_last", "peak_mb")
+    keys = (
+        "process",
+        "cpu_s",
+        "load",
+        "build",
+        "solve",
+        "extract",
+        "engine",
+        "highs_last",
+        "peak_mb",
+    )
     parts = [f"{k} {r[k]:.2f}" for k in keys if isinstance(r.get(k), int | float)]
     return (
         f"{label}: "
