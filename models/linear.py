@@ -199,7 +199,7 @@ class LinearModel:
         cols = _cat([e[1] for e in self._entries], np.int64)
         vals = _cat([e[2] for e in self._entries], float)
         n = self.num_cols
-        order = np.lexsort((rows, cols))
+        order = _column_major(rows, cols)
         rows, cols, vals = rows[order], cols[order], vals[order]
         if len(rows):
             first = np.ones(len(rows), dtype=bool)
@@ -219,6 +219,18 @@ class LinearModel:
             index=np.ascontiguousarray(rows, dtype=np.int32),
             value=np.ascontiguousarray(vals),
         )
+
+
+def _column_major(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The permutation np.lexsort((rows, cols)) returns (by column, then row, stable), as one
+    stable argsort of the key col * (largest row + 1) + row: the same order, 2.5x faster than
+    lexsort's two passes on the planner's 800 x 90 model (2.4M entries; BENCHMARKS.md)."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    span = int(rows.max()) + 1
+    if rows.min() < 0 or cols.min() < 0 or (int(cols.max()) + 1) * span >= 2**62:
+        return np.lexsort((rows, cols))
+    return np.argsort(cols * span + rows, kind="stable")
 
 
 def _cat(parts: list[np.ndarray], dtype: type | np.dtype) -> np.ndarray:

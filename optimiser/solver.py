@@ -595,11 +595,29 @@ class MatrixHighsModel(HighsModel):
         )
         self.translate_seconds = time.perf_counter() - t0
         self._start = None
+        # the costs HiGHS holds (set_cost, add_columns); None: unknown
+        self._cost: np.ndarray | None = np.zeros(num_col)
 
     def set_cost(self, cost: np.ndarray, maximize: bool, offset: float = 0.0) -> None:
-        """Replace the objective: cost . x + offset, maximised or minimised."""
+        """Replace the objective: cost . x + offset, maximised or minimised.
+
+        Only the entries that differ (bit for bit) from the costs HiGHS holds are passed: the
+        planner re-sets a cost vector over every column of its master each column-generation
+        round (1,000 regions x 90 days: ~1M columns, 0.03-0.05 s a call). HiGHS ends in the
+        same state as with the whole vector; at least one entry is always passed, so HiGHS
+        takes the same "new costs" step as before even when nothing changed."""
         n = self.num_cols
-        self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(cost, dtype=float))
+        values = np.ascontiguousarray(cost, dtype=np.float64)
+        if values.shape == (n,) and self._cost is not None:
+            changed = np.flatnonzero(values.view(np.int64) != self._cost.view(np.int64))
+            if not len(changed) and n:
+                changed = np.zeros(1, dtype=np.int64)
+            index = changed.astype(np.int32)
+            self.highs.changeColsCost(len(index), index, np.ascontiguousarray(values[changed]))
+            self._cost = values.copy()
+        else:  # not one cost per column: passed as before, and the held costs are unknown
+            self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), values)
+            self._cost = None
         self.highs.changeObjectiveOffset(float(offset))
         sense = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
         self.highs.changeObjectiveSense(sense)
@@ -697,6 +715,8 @@ class MatrixHighsModel(HighsModel):
         )
         first = self.num_cols
         self.num_cols += k
+        if self._cost is not None:
+            self._cost = np.concatenate([self._cost, np.asarray(cost, dtype=np.float64)])
         return np.arange(first, first + k)
 
     def set_integrality(self, cols: np.ndarray, integer: bool) -> None:
