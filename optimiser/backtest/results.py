@@ -42,6 +42,8 @@ WEEK_COLUMNS = [
     "claimed_lives",
     "dispatched_units",
     "moves",
+    "time_limit",  # the plan's share of the backtest's budget (seconds; NaN: no limit)
+    "seconds",  # what the plan took
 ]
 
 
@@ -66,6 +68,10 @@ class BacktestResult:
     shortfall: dict[str, pd.DataFrame]  # policy -> regions x days (resource-days)
     observed: pd.DataFrame  # regions x days
     unavailable: dict[str, str] = field(default_factory=dict)
+    # "optimal": every policy completed, every plan proved optimal (within its gap);
+    # "time_limit": the budget cut a plan short (weeks' status) or left a policy out
+    status: str = "optimal"
+    incomplete: dict[str, str] = field(default_factory=dict)  # policy -> why, plans made
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -115,6 +121,8 @@ class BacktestResult:
             "shortfall": {p: grid(f) for p, f in self.shortfall.items()},
             "observed": grid(self.observed),
             "unavailable": dict(self.unavailable),
+            "status": self.status,
+            "incomplete": dict(self.incomplete),
             "info": self.info,
         }
 
@@ -155,6 +163,8 @@ class BacktestResult:
             shortfall={str(p): grid(g) for p, g in payload["shortfall"].items()},
             observed=grid(payload["observed"]),
             unavailable={str(k): str(v) for k, v in payload.get("unavailable", {}).items()},
+            status=str(payload.get("status", "optimal")),
+            incomplete={str(k): str(v) for k, v in payload.get("incomplete", {}).items()},
             info=dict(payload.get("info", {})),
         )
 
@@ -189,7 +199,8 @@ def typed_weeks(weeks: pd.DataFrame) -> pd.DataFrame:
         out[c] = out[c].astype(object)
     for c in ("day", "dispatched_units", "moves"):
         out[c] = out[c].astype("int64")
-    out["claimed_lives"] = out["claimed_lives"].astype(float)
+    for c in ("claimed_lives", "time_limit", "seconds"):
+        out[c] = out[c].astype(float)
     return out.reset_index(drop=True)
 
 
