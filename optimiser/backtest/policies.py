@@ -139,6 +139,7 @@ class WeekPlan:
     claimed_lives: float | None = None
     status: str = "optimal"
     setup_seconds: float = 0.0  # building the model (cannot be interrupted: budget.py)
+    scenarios: Any = None  # the ScenarioSet a two-stage plan hedged against (the fan chart)
 
 
 class NoPlanInTime(Exception):
@@ -350,9 +351,10 @@ def _two_stage(risk: str | None) -> Callable[[WeekContext], WeekPlan]:
         if entry is None:
             reason = _stochastic_unavailable() or "unavailable"
             raise InputError(Problem(reason, column="policy", column_word="option"))
+        scenarios = week_scenarios(ctx)
         result = entry(
             ctx.instance_with(ctx.forecast_demand()),
-            week_scenarios(ctx),
+            scenarios,
             commit_days=min(ctx.options.commit_days, ctx.instance.days - ctx.today),
             risk=ctx.options.risk if risk else None,
             executed=ctx.executed if len(ctx.executed) else None,
@@ -377,6 +379,7 @@ def _two_stage(risk: str | None) -> Callable[[WeekContext], WeekPlan]:
             claimed_lives=result.expected_lives,
             status=status,
             setup_seconds=_setup(result.timings),
+            scenarios=scenarios,
         )
 
     return make

@@ -12,12 +12,15 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from optimiser.backtest.policies import MANIFEST_COLUMNS
+
+if TYPE_CHECKING:
+    from optimiser.stochastic.fan import FanData
 
 TABLE_COLUMNS = [
     "replay",
@@ -72,6 +75,9 @@ class BacktestResult:
     # "time_limit": the budget cut a plan short (weeks' status) or left a policy out
     status: str = "optimal"
     incomplete: dict[str, str] = field(default_factory=dict)  # policy -> why, plans made
+    # two-stage policies: the scenarios of their first plan against their units on hand
+    # (optimiser.backtest.run.policy_fan)
+    fans: dict[str, FanData] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -123,6 +129,7 @@ class BacktestResult:
             "unavailable": dict(self.unavailable),
             "status": self.status,
             "incomplete": dict(self.incomplete),
+            "fans": {p: fan_to_dict(f) for p, f in self.fans.items()},
             "info": self.info,
         }
 
@@ -165,12 +172,47 @@ class BacktestResult:
             unavailable={str(k): str(v) for k, v in payload.get("unavailable", {}).items()},
             status=str(payload.get("status", "optimal")),
             incomplete={str(k): str(v) for k, v in payload.get("incomplete", {}).items()},
+            fans={str(p): fan_from_dict(f) for p, f in payload.get("fans", {}).items()},
             info=dict(payload.get("info", {})),
         )
 
     @classmethod
     def from_json(cls, text: str) -> BacktestResult:
         return cls.from_dict(json.loads(text))
+
+
+def fan_to_dict(fan: FanData) -> dict[str, Any]:
+    return {
+        "replay": fan.replay,
+        "quantiles": list(fan.quantiles),
+        "resource": fan.resource,
+        "scenarios": fan.scenarios,
+        "probability_short": {str(a): _num(float(v)) for a, v in fan.short_days.items()},
+        "rows": [
+            {str(c): _cell(v) for c, v in row.items()} for row in fan.table.to_dict("records")
+        ],
+    }
+
+
+def fan_from_dict(data: Mapping[str, Any]) -> FanData:
+    from optimiser.stochastic.fan import FanData
+
+    table = pd.DataFrame(list(data["rows"]))
+    table["area"] = table["area"].astype(object)
+    table["day"] = table["day"].astype("int64")
+    for c in table.columns[2:]:
+        table[c] = table[c].astype(float)
+    short = data.get("probability_short", {})
+    return FanData(
+        table=table,
+        replay=str(data["replay"]),
+        quantiles=tuple(float(q) for q in data["quantiles"]),
+        resource=str(data["resource"]),
+        scenarios=int(data["scenarios"]),
+        short_days=pd.Series({str(a): _back(v) for a, v in short.items()}, dtype=float).rename_axis(
+            "area"
+        ),
+    )
 
 
 def manifest_frame(rows: Any) -> pd.DataFrame:

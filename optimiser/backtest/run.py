@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.scenarios.backtest import Backtest, load_backtest
 from optimiser.scenarios.forecasts import Forecast, Release
+
+if TYPE_CHECKING:
+    from optimiser.stochastic.fan import FanData
 
 DEFAULT_COMMIT_DAYS = 7
 DEFAULT_BUFFER = 0.1
@@ -164,6 +167,7 @@ class Rolled:
     weeks: list[dict[str, Any]]
     cut: int
     stopped: str | None = None
+    scenarios: Any = None  # the first plan's scenario set (two-stage policies), for the fan
 
 
 def rolling(
@@ -184,6 +188,7 @@ def rolling(
     executed = empty_manifest()
     weeks: list[dict[str, Any]] = []
     full_plan = None
+    first_scenarios = None
     cut = 0
     days = range(request.first_day, T, request.commit_days) if spec.rolling else [request.first_day]
     weight = spec.weight(options)
@@ -217,6 +222,8 @@ def rolling(
         executed = pd.concat([executed, window[MANIFEST_COLUMNS]], ignore_index=True)
         if not spec.rolling:
             full_plan = week.plan
+        if first_scenarios is None:
+            first_scenarios = week.scenarios
         weeks.append(
             {
                 "policy": policy,
@@ -237,7 +244,9 @@ def rolling(
             on_week()
     executed, lost = carried_out(_reality(backtest), executed)
     executed = executed.sort_values(["day", "kind", "from", "to"], kind="stable")
-    return Rolled(executed.reset_index(drop=True), full_plan, weeks, cut + lost)
+    return Rolled(
+        executed.reset_index(drop=True), full_plan, weeks, cut + lost, scenarios=first_scenarios
+    )
 
 
 def _stopped(budget: BacktestBudget, made: int, planned: int, date: dt.date) -> str:
@@ -271,6 +280,17 @@ def score(
     rows = replay_rows(plan_rows(moves, reality, name=f"{replay} plan"), replay)
     sim = simulate(reality, rows)
     return row, sim.on_hand, sim.shortfall
+
+
+def policy_fan(backtest: Backtest, moves: pd.DataFrame, scenarios: Any) -> FanData:
+    """The fan of a two-stage policy: the demand scenarios its first plan hedged against
+    (the week's scenario set, from the first planning day on), each replayed through
+    check-plan's simulator with the moves the policy executed over the whole window
+    (optimiser.stochastic.fan.plan_fan, replay "manifest"): the need for units in those
+    scenarios against the units the policy had on hand."""
+    from optimiser.stochastic.fan import plan_fan
+
+    return plan_fan(backtest.instance, scenarios, moves, policy="manifest")
 
 
 def backtest(
@@ -367,6 +387,7 @@ def backtest(
     shortfall: dict[str, pd.DataFrame] = {}
     weeks: list[dict[str, Any]] = []
     incomplete: dict[str, str] = {}
+    fans: dict[str, FanData] = {}
     regions = list(bt.instance.regions)
     index = pd.Index(regions, name="region")
     columns = pd.RangeIndex(T, name="day")
@@ -391,6 +412,8 @@ def backtest(
             replayed = full if spec.replay == "as_is" and full is not None else moves
             scoring = time.perf_counter()
             row, hand, short = score(bt, replayed, spec.replay)
+            if rolled.scenarios is not None:
+                fans[name] = policy_fan(bt, moves, rolled.scenarios)
             budget.scored(spec.replay, time.perf_counter() - scoring)
             executed[name] = manifest_frame(moves.to_dict("records"))
             on_hand[name] = pd.DataFrame(hand, index=index, columns=columns)
@@ -446,6 +469,7 @@ def backtest(
         ),
         unavailable=request.unavailable,
         status="time_limit" if cut_short else "optimal",
+        fans=fans,
         incomplete=incomplete,
         info={
             "anchor": anchor,
@@ -467,6 +491,7 @@ __all__ = [
     "Rolled",
     "backtest",
     "check_request",
+    "policy_fan",
     "rolling",
     "score",
 ]

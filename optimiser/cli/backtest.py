@@ -16,10 +16,12 @@ from optimiser.errors import EXIT_INTERNAL, InputError, Problem
 
 if TYPE_CHECKING:
     from optimiser.backtest.results import BacktestResult
+    from optimiser.reporting.model import Report
 
 # Kept from a --time-limit for writing --out (after the plans): the PNG and SVG charts and the
 # report take 1.0-1.6 s for the US ventilator backtest on two loaded cores.
 OUTPUT_SECONDS = 2.5
+REPORT_SECONDS = 4.0  # --report: the page's SVGs and PNGs, a fan chart per two-stage policy
 
 
 @app.command("backtest")
@@ -96,6 +98,15 @@ def backtest_command(
             "backtest.png/.svg here (atomically)."
         ),
     ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="With --out: also write OUT/report.html: the policies against what "
+            "happened, the observed census against each policy's units on hand, and for the "
+            "two-stage policies the fan of their first plan's demand scenarios.",
+        ),
+    ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
@@ -116,13 +127,15 @@ def backtest_command(
     try:
         if time_limit is not None and not time_limit > 0:
             raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
+        if report and out is None:
+            raise InputError(Problem("--report needs --out (the folder report.html is written to)"))
         if out is not None:
             check_out_apart(out, {"instance": instance_dir})
         loading = time.perf_counter()
         loaded = load_backtest(instance_dir)
         budget = output_reserve(deadline, loading)
         if out is not None:  # the charts and the report are drawn after the plans
-            budget = budget.reserved(OUTPUT_SECONDS)
+            budget = budget.reserved(OUTPUT_SECONDS + (REPORT_SECONDS if report else 0.0))
         result = backtest(
             loaded,
             as_of=as_of,
@@ -147,7 +160,12 @@ def backtest_command(
         typer.echo("error: no policy completed within the time limit: raise --time-limit", err=True)
         raise typer.Exit(EXIT_INTERNAL)
     if out is not None:
-        write_outputs(out, lambda folder: write_backtest(result, folder))
+        page = None
+        if report:
+            from optimiser.backtest.report import build_backtest_report
+
+            page = build_backtest_report(result, loaded.instance, command=["triage", *sys.argv[1:]])
+        write_outputs(out, lambda folder: write_backtest(result, folder, page))
     if json_output:
         typer.echo(result.to_json())
         return
@@ -158,8 +176,9 @@ def backtest_command(
     typer.echo(backtest_text(result))
 
 
-def write_backtest(result: BacktestResult, folder: Path) -> None:
-    """The files of --out (into a folder that write_outputs moves into place)."""
+def write_backtest(result: BacktestResult, folder: Path, page: Report | None = None) -> None:
+    """The files of --out (into a folder that write_outputs moves into place); with `page`
+    (--report), report.html and its charts/, tables/ and provenance.json."""
     from optimiser.backtest.chart import backtest_chart
     from optimiser.charts import save
 
@@ -171,6 +190,10 @@ def write_backtest(result: BacktestResult, folder: Path) -> None:
     for name, moves in result.executed.items():
         moves.to_csv(folder / "executed" / f"{name}.csv", index=False, lineterminator="\n")
     save(backtest_chart(result), folder, "backtest")
+    if page is not None:
+        from optimiser.reporting.build import write_report_files
+
+        write_report_files(page, folder)
 
 
 def backtest_text(result: BacktestResult) -> str:
