@@ -116,3 +116,41 @@ def test_a_bad_time_limit_is_refused() -> None:
 
     with pytest.raises(InputError, match="seconds > 0"):
         backtest(US, as_of="2020-04-15", policies=["none"], time_limit=0)
+
+
+def test_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    """`triage backtest` shows a bar (one step per plan, the policy named) when stderr is a
+    terminal, and none otherwise (a pipe, the tests, --json)."""
+    import os
+    import pty
+
+    from test_backtest import write_backtest
+
+    tiny = write_backtest(tmp_path / "tiny")
+    args = [sys.executable, "-m", "optimiser", "backtest", str(tiny), "-f", "fc",
+            "--commit-days", "5", "-p", "none", "-p", "mean"]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and "plan/s" not in piped.stderr and "|" not in piped.stderr
+    leader, follower = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # 120 columns
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=follower,
+                          stdin=subprocess.DEVNULL) as proc:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    text = seen.decode(errors="replace")
+    assert "backtest tiny-backtest" in text and "6/6" in text, text
+    assert "mean" in text

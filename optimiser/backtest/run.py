@@ -394,6 +394,7 @@ def backtest(
     try:
         for name in request.policies:
             spec = POLICIES[name]
+            bar.set_postfix_str(name, refresh=True)  # which policy the plans are of
             rolled = rolling(
                 bt,
                 name,
