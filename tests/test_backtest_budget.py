@@ -78,10 +78,10 @@ def test_the_split_rule() -> None:
     assert budget.limit("mean", 1.0) == pytest.approx((100 - 0.5) / 6, abs=0.05)
     budget.scored("manifest", 0.2)
     assert budget.to_score == [] and budget.score_seconds["manifest"] == pytest.approx(0.3)
-    short = BacktestBudget(Deadline(1.0), 1.0, weight_left=2.0, to_score=[])
+    short = BacktestBudget(Deadline(3.0), 3.0, weight_left=2.0, to_score=[])
     short.planned("stochastic", 1.0, setup=5.0, seconds=5.0, limit=None)
-    assert not short.can_start("stochastic", 1.0)  # its set-up took 5 s, 1 s is left
-    assert short.can_start("none", 0.0)  # no solve
+    assert not short.can_start("stochastic", 1.0)  # its set-up took 5 s, 3 s are left
+    assert short.can_start("none", 0.0)  # no solve: only its own score (1.5 s at most)
     assert BacktestBudget(Deadline(None), None, 1.0, []).limit("mean", 1.0) is None
 
 

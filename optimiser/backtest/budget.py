@@ -73,8 +73,9 @@ class BacktestBudget:
         ran past its limit before, and MIN_PLAN_SECONDS of solving."""
         if not self.limited:
             return True
-        if weight <= 0:  # no solve: only the context, always cheap
-            return self.for_plans() > 0
+        if weight <= 0:  # no solve, only its own score to pay for
+            left = self.deadline.left()
+            return left is not None and left > max(self.score_seconds.values())
         setup, overrun = self._fixed(policy, weight)
         return self.for_plans() >= setup + overrun + MIN_PLAN_SECONDS
 
