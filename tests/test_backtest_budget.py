@@ -154,3 +154,20 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     text = seen.decode(errors="replace")
     assert "backtest tiny-backtest" in text and "6/6" in text, text
     assert "mean" in text
+
+
+def test_no_policy_completed_is_exit_4_with_nothing_written(tmp_path: Path) -> None:
+    """A budget that start-up alone spends: exit 4, the JSON says status time_limit and names
+    every policy not completed, --out is not written."""
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "optimiser", "backtest", str(US), "--time-limit", "0.3",
+         "--json", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert done.returncode == 4, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["status"] == "time_limit" and payload["policies"] == []
+    assert set(payload["incomplete"]) == set(POLICIES)
+    assert "no policy completed within the time limit" in done.stderr
+    assert not out.exists()

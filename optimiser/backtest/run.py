@@ -253,7 +253,7 @@ def _stopped(budget: BacktestBudget, made: int, planned: int, date: dt.date) -> 
     left = max(0.0, budget.for_plans())
     return (
         f"time limit: {made} of {planned} plan(s) made; {left:.2f} s were left for the plans "
-        f"from {date} on, too little to build the next (budget {budget.given:g} s)"
+        f"from {date} on, too little for the next (budget {budget.given:g} s)"
     )
 
 

@@ -159,7 +159,9 @@ def backtest_command(
         )
     except InputError as exc:
         fail_with_problems(exc, instance_dir)
-    if not len(result.table):
+    if not len(result.table):  # as `triage plan` without a plan: the JSON says so, exit 4
+        if json_output:
+            typer.echo(result.to_json())
         for name, why in result.incomplete.items():
             typer.echo(f"error: {name}: {why}", err=True)
         typer.echo("error: no policy completed within the time limit: raise --time-limit", err=True)
