@@ -1,8 +1,9 @@
 """A backtest's time limit holds end to end (the brief: "a budget given by the user holds end to
 end", within max(1 s, 10%)): the Python API and `triage backtest --time-limit` bound the whole
-backtest, not each weekly plan. The US ventilator backtest re-planned every 3 days makes 16
-plans per policy (about 0.1-0.7 s each on two loaded cores): together far beyond the budgets
-below, so the budget must cut them short and say so."""
+backtest, not each weekly plan. The US ventilator backtest re-planned every day makes 47 plans
+per policy (0.06 s each on a free core, up to 0.7 s on two loaded ones): 141 plans, together
+beyond the budgets below even on a free machine, so the budget must cut them short and say
+so."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def allowance(limit: float) -> float:
     return limit + max(1.0, 0.1 * limit)
 
 
-def check_honest(result: BacktestResult, limit: float) -> None:
+def check_honest(result: BacktestResult, limit: float, replans: int) -> None:
     """Status time_limit; every policy either scored or said not completed; a policy's plans
     listed in weeks are those made; nothing scored for a policy not completed."""
     assert result.status == "time_limit"
@@ -41,18 +42,18 @@ def check_honest(result: BacktestResult, limit: float) -> None:
         assert name not in result.on_hand and name not in result.executed
     for name in scored:  # a completed rolling policy planned every re-planning date
         made = int((result.weeks["policy"] == name).sum())
-        assert made == (1 if name == "hindsight" else 16), (name, made)
+        assert made == (1 if name == "hindsight" else replans), (name, made)
     shares = result.weeks["time_limit"].dropna()
     assert len(shares) and (shares > 0).all() and (shares <= limit).all()
 
 
 def test_the_api_time_limit_bounds_the_whole_backtest() -> None:
-    limit = 6.0
+    limit = 4.0
     began = time.perf_counter()
-    result = backtest(US, as_of="2020-04-15", policies=POLICIES, commit_days=3, time_limit=limit)
+    result = backtest(US, as_of="2020-04-15", policies=POLICIES, commit_days=1, time_limit=limit)
     wall = time.perf_counter() - began
     assert wall <= allowance(limit), wall
-    check_honest(result, limit)
+    check_honest(result, limit, 47)
     assert result.info["seconds"] <= allowance(limit)
     again = BacktestResult.from_json(result.to_json())
     assert again.status == "time_limit" and again.incomplete == result.incomplete
@@ -88,12 +89,12 @@ def test_the_split_rule() -> None:
 def test_the_cli_time_limit_holds_from_the_process_start(tmp_path: Path) -> None:
     """`triage backtest --time-limit` counts start-up, loading and writing --out too; the
     output is complete (status time_limit in result.json, the policies left out said so)."""
-    limit = 12.0
+    limit = 8.0
     out = tmp_path / "out"
     began = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "optimiser", "backtest", str(US), "--as-of", "2020-04-15",
-         "--commit-days", "2", "--time-limit", str(limit), "--out", str(out), "--no-progress"]
+         "--commit-days", "1", "--time-limit", str(limit), "--out", str(out), "--no-progress"]
         + [a for p in POLICIES for a in ("-p", p)],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
@@ -104,7 +105,7 @@ def test_the_cli_time_limit_holds_from_the_process_start(tmp_path: Path) -> None
         assert not out.exists()
         return
     assert done.returncode == 0, done.stderr
-    assert "status: time_limit (budget 12 s)" in done.stdout
+    assert "status: time_limit (budget 8 s)" in done.stdout
     assert "not completed, left out" in done.stderr
     payload = json.loads((out / "result.json").read_text())
     assert payload["status"] == "time_limit" and payload["incomplete"]
