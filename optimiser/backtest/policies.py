@@ -75,6 +75,12 @@ class WeekContext:
     forecast: Forecast | None
     executed: pd.DataFrame
     options: BacktestOptions
+    time_limit: float | None = None  # this plan's share of the backtest's budget (budget.py)
+
+    def limit(self, configured: float | None) -> float | None:
+        """Seconds this plan may take: its share of the budget, capped by the option."""
+        given = [t for t in (self.time_limit, configured) if t is not None]
+        return min(given) if given else None
 
     @property
     def instance(self) -> MultiPeriodInstance:
@@ -132,6 +138,17 @@ class WeekPlan:
     plan: pd.DataFrame | None = None
     claimed_lives: float | None = None
     status: str = "optimal"
+    setup_seconds: float = 0.0  # building the model (cannot be interrupted: budget.py)
+    scenarios: Any = None  # the ScenarioSet a two-stage plan hedged against (the fan chart)
+
+
+class NoPlanInTime(Exception):
+    """A plan cut short by its time limit before it found any plan: its policy is left out
+    as not completed (budget.py)."""
+
+
+def _setup(timings: dict[str, float]) -> float:
+    return float(sum(timings.get(k, 0.0) for k in ("build", "translate", "fallback")))
 
 
 @dataclass(frozen=True)
@@ -143,6 +160,8 @@ class BacktestPolicy:
     replay: str = "manifest"  # how the simulator replays it: optimiser.scenarios.evaluate
     needs_forecast: bool = True
     unavailable: Callable[[], str | None] = field(default=lambda: None)
+    # what one plan costs against a deterministic plan (the budget's split rule, budget.py)
+    weight: Callable[[BacktestOptions], float] = field(default=lambda options: 1.0)
 
 
 POLICIES: dict[str, BacktestPolicy] = {}
@@ -186,11 +205,13 @@ def _planned(ctx: WeekContext, demand: np.ndarray) -> WeekPlan:
         ctx.instance_with(demand),
         executed=ctx.executed if len(ctx.executed) else None,
         today=ctx.today,
-        time_limit=ctx.options.time_limit,
+        time_limit=ctx.limit(ctx.options.time_limit),
         mip_gap=ctx.options.mip_gap,
         price_of_fairness=False,
     )
     status = str(getattr(result.status, "value", result.status))
+    if result.lives_saved is None and status == "time_limit":
+        raise NoPlanInTime(f"no plan found in its {ctx.limit(ctx.options.time_limit) or 0:.2f} s")
     if result.lives_saved is None:
         from optimiser.errors import TriageError
 
@@ -203,6 +224,7 @@ def _planned(ctx: WeekContext, demand: np.ndarray) -> WeekPlan:
         plan=result.plan,
         claimed_lives=result.lives_saved,
         status=status,
+        setup_seconds=_setup(result.timings),
     )
 
 
@@ -228,6 +250,7 @@ register(
         "no deliveries: every region keeps its own units; nothing leaves the depots",
         _no_deliveries,
         needs_forecast=False,
+        weight=lambda options: 0.0,
     )
 )
 register(
@@ -328,18 +351,22 @@ def _two_stage(risk: str | None) -> Callable[[WeekContext], WeekPlan]:
         if entry is None:
             reason = _stochastic_unavailable() or "unavailable"
             raise InputError(Problem(reason, column="policy", column_word="option"))
+        scenarios = week_scenarios(ctx)
         result = entry(
             ctx.instance_with(ctx.forecast_demand()),
-            week_scenarios(ctx),
+            scenarios,
             commit_days=min(ctx.options.commit_days, ctx.instance.days - ctx.today),
             risk=ctx.options.risk if risk else None,
             executed=ctx.executed if len(ctx.executed) else None,
             today=ctx.today,
-            time_limit=ctx.options.two_stage_time_limit,
+            time_limit=ctx.limit(ctx.options.two_stage_time_limit),
             mip_gap=ctx.options.two_stage_gap,
             price_of_fairness=False,
         )
         status = str(getattr(result.status, "value", result.status))
+        if result.expected_lives is None and status == "time_limit":
+            limit = ctx.limit(ctx.options.two_stage_time_limit)
+            raise NoPlanInTime(f"no two-stage plan found in its {limit or 0:.2f} s")
         if result.expected_lives is None:
             from optimiser.errors import TriageError
 
@@ -351,9 +378,16 @@ def _two_stage(risk: str | None) -> Callable[[WeekContext], WeekPlan]:
             manifest=manifest_of(result.committed),
             claimed_lives=result.expected_lives,
             status=status,
+            setup_seconds=_setup(result.timings),
+            scenarios=scenarios,
         )
 
     return make
+
+
+def _scenario_weight(options: BacktestOptions) -> float:
+    """A two-stage plan's extensive form holds one copy of the plan per scenario."""
+    return float(max(1, options.scenarios))
 
 
 register(
@@ -362,6 +396,7 @@ register(
         "two-stage stochastic plan over scenarios around the latest forecast (expected lives)",
         _two_stage(None),
         unavailable=_stochastic_unavailable,
+        weight=_scenario_weight,
     )
 )
 register(
@@ -370,6 +405,7 @@ register(
         "two-stage plan, expected lives minus lambda x CVaR_alpha of deaths",
         _two_stage("cvar"),
         unavailable=_stochastic_unavailable,
+        weight=_scenario_weight,
     )
 )
 
@@ -447,6 +483,7 @@ __all__ = [
     "POLICIES",
     "BacktestOptions",
     "BacktestPolicy",
+    "NoPlanInTime",
     "WeekContext",
     "WeekPlan",
     "anchored",

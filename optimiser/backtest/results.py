@@ -12,12 +12,15 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from optimiser.backtest.policies import MANIFEST_COLUMNS
+
+if TYPE_CHECKING:
+    from optimiser.stochastic.fan import FanData
 
 TABLE_COLUMNS = [
     "replay",
@@ -42,6 +45,8 @@ WEEK_COLUMNS = [
     "claimed_lives",
     "dispatched_units",
     "moves",
+    "time_limit",  # the plan's share of the backtest's budget (seconds; NaN: no limit)
+    "seconds",  # what the plan took
 ]
 
 
@@ -66,6 +71,13 @@ class BacktestResult:
     shortfall: dict[str, pd.DataFrame]  # policy -> regions x days (resource-days)
     observed: pd.DataFrame  # regions x days
     unavailable: dict[str, str] = field(default_factory=dict)
+    # "optimal": every policy completed, every plan proved optimal (within its gap);
+    # "time_limit": the budget cut a plan short (weeks' status) or left a policy out
+    status: str = "optimal"
+    incomplete: dict[str, str] = field(default_factory=dict)  # policy -> why, plans made
+    # two-stage policies: the scenarios of their first plan against their units on hand
+    # (optimiser.backtest.run.policy_fan)
+    fans: dict[str, FanData] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -115,6 +127,9 @@ class BacktestResult:
             "shortfall": {p: grid(f) for p, f in self.shortfall.items()},
             "observed": grid(self.observed),
             "unavailable": dict(self.unavailable),
+            "status": self.status,
+            "incomplete": dict(self.incomplete),
+            "fans": {p: fan_to_dict(f) for p, f in self.fans.items()},
             "info": self.info,
         }
 
@@ -155,12 +170,49 @@ class BacktestResult:
             shortfall={str(p): grid(g) for p, g in payload["shortfall"].items()},
             observed=grid(payload["observed"]),
             unavailable={str(k): str(v) for k, v in payload.get("unavailable", {}).items()},
+            status=str(payload.get("status", "optimal")),
+            incomplete={str(k): str(v) for k, v in payload.get("incomplete", {}).items()},
+            fans={str(p): fan_from_dict(f) for p, f in payload.get("fans", {}).items()},
             info=dict(payload.get("info", {})),
         )
 
     @classmethod
     def from_json(cls, text: str) -> BacktestResult:
         return cls.from_dict(json.loads(text))
+
+
+def fan_to_dict(fan: FanData) -> dict[str, Any]:
+    return {
+        "replay": fan.replay,
+        "quantiles": list(fan.quantiles),
+        "resource": fan.resource,
+        "scenarios": fan.scenarios,
+        "probability_short": {str(a): _num(float(v)) for a, v in fan.short_days.items()},
+        "rows": [
+            {str(c): _cell(v) for c, v in row.items()} for row in fan.table.to_dict("records")
+        ],
+    }
+
+
+def fan_from_dict(data: Mapping[str, Any]) -> FanData:
+    from optimiser.stochastic.fan import FanData
+
+    table = pd.DataFrame(list(data["rows"]))
+    table["area"] = table["area"].astype(object)
+    table["day"] = table["day"].astype("int64")
+    for c in table.columns[2:]:
+        table[c] = table[c].astype(float)
+    short = data.get("probability_short", {})
+    return FanData(
+        table=table,
+        replay=str(data["replay"]),
+        quantiles=tuple(float(q) for q in data["quantiles"]),
+        resource=str(data["resource"]),
+        scenarios=int(data["scenarios"]),
+        short_days=pd.Series({str(a): _back(v) for a, v in short.items()}, dtype=float).rename_axis(
+            "area"
+        ),
+    )
 
 
 def manifest_frame(rows: Any) -> pd.DataFrame:
@@ -189,7 +241,8 @@ def typed_weeks(weeks: pd.DataFrame) -> pd.DataFrame:
         out[c] = out[c].astype(object)
     for c in ("day", "dispatched_units", "moves"):
         out[c] = out[c].astype("int64")
-    out["claimed_lives"] = out["claimed_lives"].astype(float)
+    for c in ("claimed_lives", "time_limit", "seconds"):
+        out[c] = out[c].astype(float)
     return out.reset_index(drop=True)
 
 

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from optimiser.backtest.budget import BacktestBudget
 from optimiser.backtest.moves import carried_out
 from optimiser.backtest.policies import (
     MANIFEST_COLUMNS,
     POLICIES,
     BacktestOptions,
+    NoPlanInTime,
     WeekContext,
     check_anchor,
     check_buffer,
@@ -39,10 +42,15 @@ from optimiser.backtest.results import (
     typed_table,
     typed_weeks,
 )
+from optimiser.deadline import Deadline
+from optimiser.engine_protocol import check_time_limit, request_deadline
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.scenarios.backtest import Backtest, load_backtest
 from optimiser.scenarios.forecasts import Forecast, Release
+
+if TYPE_CHECKING:
+    from optimiser.stochastic.fan import FanData
 
 DEFAULT_COMMIT_DAYS = 7
 DEFAULT_BUFFER = 0.1
@@ -147,6 +155,21 @@ class _Forecasts:
         return self.read[release.name]
 
 
+@dataclass
+class Rolled:
+    """One policy over the window: its executed moves (manifest form), the full plan of a
+    policy replayed as it is (else None), one record per re-planning date planned, the units
+    of committed transfers cut because the donor's patients held them (moves.carried_out),
+    and why it stopped before the end of the window (None: it completed)."""
+
+    moves: pd.DataFrame
+    full_plan: pd.DataFrame | None
+    weeks: list[dict[str, Any]]
+    cut: int
+    stopped: str | None = None
+    scenarios: Any = None  # the first plan's scenario set (two-stage policies), for the fan
+
+
 def rolling(
     backtest: Backtest,
     policy: str,
@@ -154,34 +177,53 @@ def rolling(
     options: BacktestOptions,
     forecasts: _Forecasts,
     on_week: Any = None,
-) -> tuple[pd.DataFrame, pd.DataFrame | None, list[dict[str, Any]], int]:
-    """One policy over the window: its executed moves (manifest form), the full plan for a
-    policy replayed as it is (else None), one record per re-planning date, and the units of
-    committed transfers cut because the donor's patients held them (moves.carried_out)."""
+    budget: BacktestBudget | None = None,
+) -> Rolled:
+    """One policy over the window, re-planned every commit window; each plan within its share
+    of `budget` (budget.py; None: no limit). Stops, with the reason, when the budget cannot
+    pay for the next plan or a plan found nothing in its share."""
     spec = POLICIES[policy]
     T = backtest.instance.days
     start = backtest.window[0]
     executed = empty_manifest()
     weeks: list[dict[str, Any]] = []
     full_plan = None
+    first_scenarios = None
     cut = 0
     days = range(request.first_day, T, request.commit_days) if spec.rolling else [request.first_day]
-    for today in days:
+    weight = spec.weight(options)
+    for k, today in enumerate(days):
         date = start + dt.timedelta(days=today)
+        if budget is not None and not budget.can_start(policy, weight):
+            budget.skipped(weight * (len(days) - k), spec.replay)
+            return Rolled(executed, None, weeks, cut, _stopped(budget, len(weeks), len(days), date))
         forecast = forecasts.as_of(max(date, request.as_of)) if spec.needs_forecast else None
         if len(executed):  # what the donors could spare, now that their census is known
             known = WeekContext(backtest, today, date, forecast, executed, options)
             demand = known.forecast_demand() if forecast is not None else known.observed()
             executed, lost = carried_out(known.instance_with(demand), executed)
             cut += lost
-        ctx = WeekContext(backtest, today, date, forecast, executed, options)
-        week = spec.make(ctx)
+        share = None if budget is None or weight <= 0 else budget.limit(policy, weight)
+        ctx = WeekContext(backtest, today, date, forecast, executed, options, share)
+        began = time.perf_counter()
+        try:
+            week = spec.make(ctx)
+        except NoPlanInTime as exc:
+            if budget is not None:
+                budget.skipped(weight * (len(days) - k), spec.replay)
+            why = f"{exc} on {date} (day {today}); {len(weeks)} of {len(days)} plan(s) made"
+            return Rolled(executed, None, weeks, cut, why)
+        seconds = time.perf_counter() - began
+        if budget is not None:
+            budget.planned(policy, weight, week.setup_seconds, seconds, share)
         end = today + request.commit_days if spec.rolling else T
         m = week.manifest
         window = m[(m["day"] >= today) & (m["day"] < end)]
         executed = pd.concat([executed, window[MANIFEST_COLUMNS]], ignore_index=True)
         if not spec.rolling:
             full_plan = week.plan
+        if first_scenarios is None:
+            first_scenarios = week.scenarios
         weeks.append(
             {
                 "policy": policy,
@@ -194,13 +236,25 @@ def rolling(
                 "claimed_lives": math.nan if week.claimed_lives is None else week.claimed_lives,
                 "dispatched_units": int(window["units"].sum()),
                 "moves": len(window),
+                "time_limit": math.nan if share is None else share,
+                "seconds": seconds,
             }
         )
         if on_week is not None:
             on_week()
     executed, lost = carried_out(_reality(backtest), executed)
     executed = executed.sort_values(["day", "kind", "from", "to"], kind="stable")
-    return executed.reset_index(drop=True), full_plan, weeks, cut + lost
+    return Rolled(
+        executed.reset_index(drop=True), full_plan, weeks, cut + lost, scenarios=first_scenarios
+    )
+
+
+def _stopped(budget: BacktestBudget, made: int, planned: int, date: dt.date) -> str:
+    left = max(0.0, budget.for_plans())
+    return (
+        f"time limit: {made} of {planned} plan(s) made; {left:.2f} s were left for the plans "
+        f"from {date} on, too little for the next (budget {budget.given:g} s)"
+    )
 
 
 def _reality(backtest: Backtest) -> MultiPeriodInstance:
@@ -228,6 +282,17 @@ def score(
     return row, sim.on_hand, sim.shortfall
 
 
+def policy_fan(backtest: Backtest, moves: pd.DataFrame, scenarios: Any) -> FanData:
+    """The fan of a two-stage policy: the demand scenarios its first plan hedged against
+    (the week's scenario set, from the first planning day on), each replayed through
+    check-plan's simulator with the moves the policy executed over the whole window
+    (optimiser.stochastic.fan.plan_fan, replay "manifest"): the need for units in those
+    scenarios against the units the policy had on hand."""
+    from optimiser.stochastic.fan import plan_fan
+
+    return plan_fan(backtest.instance, scenarios, moves, policy="manifest")
+
+
 def backtest(
     source: str | Path | Backtest,
     *,
@@ -237,21 +302,32 @@ def backtest(
     buffer: float = DEFAULT_BUFFER,
     forecast: str | None = None,
     anchor: str = "none",
+    time_limit: float | None = None,
     plan_time_limit: float | None = None,
     mip_gap: float | None = None,
     stochastic: Mapping[str, Any] | None = None,
     progress: bool = False,
+    deadline: Deadline | None = None,
 ) -> BacktestResult:
     """Plan on `as_of` (default: the window's first day) with the forecasts released by then,
     dispatch the first `commit_days` of the plan, re-plan every `commit_days` with the
     observed census of the days before and the latest release of `forecast` (a source of
     forecasts/releases.csv; default ihme; `anchor` "level": moved to the census observed the
     day before, policies.anchored), and replay every policy's executed moves against the
-    observed census. `plan_time_limit`: seconds for each plan (default none: every plan
-    solved to optimality). `stochastic`: the two-stage policies' options (BacktestOptions:
+    observed census. `time_limit`: seconds for the whole backtest, loading, every plan and
+    the replays (default none: every plan solved to optimality); each plan gets its share of
+    what is left (optimiser.backtest.budget); when the budget runs out the result says so
+    (status time_limit; the policies not completed in `incomplete`, the plans made in
+    `weeks`) and scores only the policies completed. `deadline`: a budget the caller started
+    before (the CLI, from the process's start). `plan_time_limit`: also a cap on each plan.
+    `stochastic`: the two-stage policies' options (BacktestOptions:
     scenarios, seed, sigma0, sigma_growth, correlation, peak_shift_sd, risk, two_stage_gap,
     two_stage_time_limit). InputError
     (exit 2 in the CLI) for a bad folder or option."""
+    began = time.perf_counter()
+    check_time_limit(time_limit)
+    check_time_limit(plan_time_limit)
+    clock = request_deadline(time_limit, deadline, began)
     bt = source if isinstance(source, Backtest) else load_backtest(source)
     if isinstance(as_of, str):
         try:
@@ -288,7 +364,14 @@ def backtest(
     forecasts = _Forecasts(bt, request.source)
     T = bt.instance.days
     replans = len(range(request.first_day, T, request.commit_days))
-    total = sum(replans if POLICIES[p].rolling else 1 for p in request.policies)
+    plans = {p: replans if POLICIES[p].rolling else 1 for p in request.policies}
+    total = sum(plans.values())
+    budget = BacktestBudget(
+        clock,
+        time_limit if time_limit is not None else clock.limit,
+        weight_left=sum(n * POLICIES[p].weight(options) for p, n in plans.items()),
+        to_score=[POLICIES[p].replay for p in request.policies],
+    )
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -303,16 +386,36 @@ def backtest(
     on_hand: dict[str, pd.DataFrame] = {}
     shortfall: dict[str, pd.DataFrame] = {}
     weeks: list[dict[str, Any]] = []
+    incomplete: dict[str, str] = {}
+    fans: dict[str, FanData] = {}
     regions = list(bt.instance.regions)
     index = pd.Index(regions, name="region")
     columns = pd.RangeIndex(T, name="day")
     try:
         for name in request.policies:
             spec = POLICIES[name]
-            moves, full, done, cut = rolling(bt, name, request, options, forecasts, bar.update)
-            weeks += done
+            bar.set_postfix_str(name, refresh=True)  # which policy the plans are of
+            rolled = rolling(
+                bt,
+                name,
+                request,
+                options,
+                forecasts,
+                bar.update,
+                budget if budget.limited else None,
+            )
+            weeks += rolled.weeks
+            if rolled.stopped is not None:
+                incomplete[name] = rolled.stopped
+                bar.update(plans[name] - len(rolled.weeks))
+                continue
+            moves, full, done, cut = rolled.moves, rolled.full_plan, rolled.weeks, rolled.cut
             replayed = full if spec.replay == "as_is" and full is not None else moves
+            scoring = time.perf_counter()
             row, hand, short = score(bt, replayed, spec.replay)
+            if rolled.scenarios is not None:
+                fans[name] = policy_fan(bt, moves, rolled.scenarios)
+            budget.scored(spec.replay, time.perf_counter() - scoring)
             executed[name] = manifest_frame(moves.to_dict("records"))
             on_hand[name] = pd.DataFrame(hand, index=index, columns=columns)
             shortfall[name] = pd.DataFrame(short, index=index, columns=columns)
@@ -337,11 +440,15 @@ def backtest(
     finally:
         bar.close()
     table = pd.DataFrame.from_dict(records, orient="index")
+    if not records:  # the budget ran out before any policy completed
+        table = pd.DataFrame(columns=[c for c in TABLE_COLUMNS if c != "lives_below_hindsight"])
     bound = records["hindsight"]["survivors"] if "hindsight" in records else math.nan
     table["lives_below_hindsight"] = bound - table["survivors"]
     table.index.name = "policy"
     table = table[TABLE_COLUMNS]
     start = bt.window[0]
+    week_table = typed_weeks(pd.DataFrame(weeks, columns=WEEK_COLUMNS))
+    cut_short = incomplete or (week_table["status"] == "time_limit").any()
     return BacktestResult(
         instance=bt.instance.name,
         resource=bt.instance.base.resource,
@@ -354,7 +461,7 @@ def backtest(
         source=request.source,
         regions=regions,
         table=typed_table(table),
-        weeks=typed_weeks(pd.DataFrame(weeks, columns=WEEK_COLUMNS)),
+        weeks=week_table,
         executed=executed,
         on_hand=on_hand,
         shortfall=shortfall,
@@ -362,6 +469,9 @@ def backtest(
             bt.observed.reindex(regions).to_numpy(dtype=float), index=index, columns=columns
         ),
         unavailable=request.unavailable,
+        status="time_limit" if cut_short else "optimal",
+        fans=fans,
+        incomplete=incomplete,
         info={
             "anchor": anchor,
             "known_on_a_date": "the observed census of the days before it and the latest "
@@ -369,6 +479,8 @@ def backtest(
             "releases": [r.name for r in forecasts.releases],
             "scored_by": "optimiser.scenarios.evaluate on Backtest.observed_scenarios() "
             "(check-plan's simulator)",
+            "time_limit": time_limit if time_limit is not None else clock.limit,
+            "seconds": round(clock.elapsed(), 3),
         },
     )
 
@@ -377,8 +489,10 @@ __all__ = [
     "DEFAULT_BUFFER",
     "DEFAULT_COMMIT_DAYS",
     "Request",
+    "Rolled",
     "backtest",
     "check_request",
+    "policy_fan",
     "rolling",
     "score",
 ]

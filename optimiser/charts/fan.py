@@ -31,11 +31,13 @@ def fan_chart(
     quantiles: tuple[float, ...],
     resource: str,
     replay: str,
+    observed: Any = None,
 ) -> Figure:
     """rows: one area's rows of FanData.table (day, need_qNN..., on_hand_mean/min/max).
     Bands pair the quantiles from the outside in (5-95%, 25-75%); the median is a line; the
     units on hand a line (mean), with dashed lines for the fewest and the most over the scenarios
-    when the replay differs between them."""
+    when the replay differs between them. `observed`: the census that was observed, one value
+    per day (a backtest), drawn as a black line over the fan."""
     from optimiser.stochastic.fan import quantile_label
 
     days = rows["day"].to_numpy()
@@ -69,6 +71,9 @@ def fan_chart(
                     gid=f"fan_{column}")
     ax.step(days, rows["on_hand_mean"], where="mid", color=COLOURS["units"], linewidth=2.0,
             label=hand_label, gid="fan_on_hand")
+    if observed is not None:
+        ax.step(days, list(observed), where="mid", color="black", linewidth=1.8,
+                label="observed census (what happened)", gid="fan_observed")
     title = "National total" if area == "national" else area
     ax.set_title(f"{title}: {resource}s needed vs on hand")
     ax.set_xlabel("day")
@@ -82,8 +87,11 @@ def fan_chart(
     return fig
 
 
-def fan_charts(fan: Any, areas: list[str]) -> dict[str, Figure]:
-    """One fan chart per area (FanData.area order as given)."""
+def fan_charts(
+    fan: Any, areas: list[str], observed: dict[str, Any] | None = None
+) -> dict[str, Figure]:
+    """One fan chart per area (FanData.area order as given); `observed`: area -> the observed
+    census per day, drawn over the fan where given."""
     return {
         area: fan_chart(
             fan.area(area),
@@ -91,6 +99,7 @@ def fan_charts(fan: Any, areas: list[str]) -> dict[str, Figure]:
             quantiles=fan.quantiles,
             resource=fan.resource,
             replay=fan.replay,
+            observed=None if observed is None else observed.get(area),
         )
         for area in areas
     }

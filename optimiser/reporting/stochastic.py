@@ -46,34 +46,45 @@ def chosen_areas(fan: FanData, regions: Sequence[str] | None = None,
     return [NATIONAL, *ranked[:limit]]
 
 
-def fan_section(report: Report, fan: FanData, areas: Sequence[str]) -> Section:
-    """The fan charts (one per area) and the probability of a short day per area."""
+def fan_section(
+    report: Report,
+    fan: FanData,
+    areas: Sequence[str],
+    *,
+    observed: dict[str, Any] | None = None,
+    key: str = "fan",
+    heading: str = "Demand scenarios against units on hand",
+) -> Section:
+    """The fan charts (one per area) and the probability of a short day per area. A backtest
+    passes `observed` (area -> the census observed per day, drawn over the fan) and a `key`
+    per policy (figure names key_AREA, table key.csv)."""
     from optimiser.charts.fan import fan_charts
 
     names = []
-    for area, figure in fan_charts(fan, list(areas)).items():
-        name = f"fan_{area}".replace(" ", "_").replace("/", "_")
+    for area, figure in fan_charts(fan, list(areas), observed).items():
+        name = f"{key}_{area}".replace(" ", "_").replace("/", "_")
         caption = (
             f"{'National total' if area == NATIONAL else area}: patients needing a "
             f"{fan.resource} each day over {fan.scenarios} scenario(s) (bands: probability-"
             f"weighted quantiles) against the {fan.resource}s on hand"
         )
         names.append(report.add_figure(name, figure, caption))
-    report.tables["fan"] = fan.table
+    report.tables[key] = fan.table
     short = pd.DataFrame({"probability_short": fan.short_days})
     return Section(
-        "Demand scenarios against units on hand",
+        heading,
         "fan",
         {
             "figures": names,
             "replay": fan.replay,
             "scenarios": fan.scenarios,
             "resource": fan.resource,
+            "observed": observed is not None,
             "short": table_view(
                 short.loc[list(areas)],
                 formats={"probability_short": ".0%"},
                 labels={"probability_short": "P(a day short)", "area": "Area"},
-                csv="tables/fan.csv",
+                csv=f"tables/{key}.csv",
             ),
         },
     )

@@ -7,7 +7,9 @@ reads no folder: like a plan job, the instance comes inline (a "plan" request wh
   day), mean, lower?, upper?}]}], each published forecast with its rows
   (forecasts/releases.csv and the file each row names).
 
-options: the plan options plus as_of, policies, commit_days, buffer, forecast, anchor.
+options: the plan options plus as_of, policies, commit_days, buffer, forecast, anchor; the
+job's time_limit bounds the whole backtest (optimiser/backtest/budget.py), as `triage backtest
+--time-limit` does.
 Errors are 422s naming the JSON path (observed[3].census, releases[1].forecast[0].mean).
 """
 
@@ -204,7 +206,7 @@ def prepare_backtest(
         "buffer": buffer,
         "forecast": chosen.get("forecast"),
         "anchor": chosen.get("anchor", "none"),
-        "plan_time_limit": arguments.get("time_limit"),
+        "time_limit": arguments.get("time_limit"),  # the whole backtest (budget.py)
         "mip_gap": arguments.get("mip_gap"),
     }
 

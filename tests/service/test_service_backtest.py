@@ -76,3 +76,21 @@ def test_bad_backtest_requests_are_a_422_naming_the_field(server, change, field)
         response = client.post("/v1/jobs", json={"kind": "backtest", "request": bad})
     error = assert_json_error(response, 422, "invalid_input")
     assert any((p["field"] or "").startswith(f"request.{field}") for p in error["problems"]), error
+
+
+def test_the_job_time_limit_bounds_the_whole_backtest(server):
+    """options.time_limit is the whole backtest's budget (as `triage backtest --time-limit`),
+    not each weekly plan's: the result says which budget it ran under and its status."""
+    request = copy.deepcopy(REQUEST)
+    request["options"]["time_limit"] = 30
+    with server.client() as client:
+        job = client.post("/v1/jobs", json={"kind": "backtest", "request": request})
+        assert job.status_code == 202, job.text
+        done = wait_job(client, job.json()["id"], timeout=120)
+    assert done["status"] == "done", done["error"]
+    result = done["result"]
+    assert result["info"]["time_limit"] == 30
+    assert result["status"] == "optimal" and result["incomplete"] == {}
+    assert 0 < result["info"]["seconds"] <= 30
+    shares = [w["time_limit"] for w in result["weeks"] if w["policy"] != "none"]
+    assert shares and all(0 < s <= 30 for s in shares)
