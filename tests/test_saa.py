@@ -77,7 +77,14 @@ def test_saa_bounds_bracket_the_exact_optimum(tmp_path: Path) -> None:
     assert result.lower_bound_low <= candidate + TOL
     assert result.gap >= -TOL
     assert result.gap_high >= z - candidate - TOL
+    # seed 7: the candidate ships (2, 0), exact value 0.8, true gap 0.08; both gap bounds
+    # must cover it (the old estimator, with the candidate's own G ~ 0 in the mean, gave 0.1)
+    assert candidate == pytest.approx(0.8) and result.gap_high_from == "crn"
+    assert result.gap_high >= 0.08 - TOL and result.gap_high_from_bounds >= 0.08 - TOL
     table = result.per_replication
+    others = table[table.index != result.candidate]
+    assert result.gap == pytest.approx(float((others["bound"] - others["candidate_value"]).mean()))
+    assert result.gap == pytest.approx(0.12, abs=TOL)
     assert (table["gap"] >= -TOL).all()  # MMW: the candidate is feasible in every SAA problem
     # the candidate scored on its own replication's sample is that replication's optimum
     own = table.loc[result.candidate]
@@ -101,6 +108,48 @@ def test_saa_is_deterministic_and_round_trips(tmp_path: Path) -> None:
     back = SaaResult.from_dict(json.loads(first.to_json()))
     assert back.to_dict() == first.to_dict()
     assert seeds(11, 3) == seeds(11, 3) and len(set(seeds(11, 5))) == 5
+
+
+def test_saa_gap_leaves_the_candidates_replication_out(tmp_path: Path) -> None:
+    """MMW's gap needs x^ independent of the samples it is scored on; x^ is one replication's
+    own optimum, so that replication (G ~ 0, its MIP gap only) is left out of the gap."""
+    from scipy.stats import t
+
+    _, inst, dist = hedge(tmp_path)
+    kwargs = dict(sample_size=3, evaluation_size=60, seed=7, commit_days=1, workers=1)
+    result = saa(inst, dist, replications=3, **kwargs)  # type: ignore[arg-type]
+    table = result.per_replication
+    assert table["in_gap"].tolist() == [r != result.candidate for r in table.index]
+    assert not table.loc[result.candidate, "in_gap"]
+    assert "optimised on this sample" in table.loc[result.candidate, "note"]
+    others = table[table.index != result.candidate]
+    terms = (others["bound"] - others["candidate_value"]).to_numpy()
+    assert len(terms) == 2 and terms.max() > TOL  # the two replications differ here
+    assert result.gap == pytest.approx(terms.mean(), abs=1e-9)
+    half = t.ppf(0.95, 1) * np.std(terms, ddof=1) / np.sqrt(2)
+    assert result.gap_high == pytest.approx(terms.mean() + half, abs=1e-9)
+    assert result.gap_high_from == "crn" and "other than" in result.info["gap_high"]
+    # the bound from the two one-sided bounds, each at (1 + 0.95) / 2, by hand
+    bounds = table["bound"].to_numpy()
+    upper_high = bounds.mean() + t.ppf(0.975, 2) * np.std(bounds, ddof=1) / np.sqrt(3)
+    ratio = t.ppf(0.975, 59) / t.ppf(0.95, 59)  # the lower bound's half-width at 97.5%
+    lower_low = result.lower_bound - (result.lower_bound - result.lower_bound_low) * ratio
+    spread = upper_high - lower_low
+    assert result.gap_high_from_bounds == pytest.approx(max(0.0, spread), abs=1e-9)
+    assert result.gap_high_from_bounds >= result.upper_bound_high - result.lower_bound_low
+    assert exact_value(result) == pytest.approx(0.88)  # (1, 1): the true gap is 0
+    assert result.gap_high >= -TOL and result.gap_high_from_bounds >= -TOL
+    back = SaaResult.from_dict(json.loads(result.to_json()))
+    assert back.to_dict() == result.to_dict()
+    assert back.per_replication["in_gap"].tolist() == table["in_gap"].tolist()
+    # M = 2: a single replication besides the candidate's, no variance: the bounds' gap
+    two = saa(inst, dist, replications=2, **kwargs)  # type: ignore[arg-type]
+    assert two.gap_high_from == "bounds" and two.gap_high == two.gap_high_from_bounds
+    assert "no variance" in two.info["gap_high"]
+    kept = two.per_replication[two.per_replication["in_gap"]]
+    assert len(kept) == 1 and two.gap == pytest.approx(
+        float(kept["bound"].iloc[0] - kept["candidate_value"].iloc[0]), abs=1e-9
+    )
 
 
 def test_saa_refuses_one_replication_and_bad_arguments(tmp_path: Path) -> None:
@@ -150,11 +199,17 @@ def test_cli_saa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, err
     payload = json.loads(out)
     assert payload["replications"] == 3 and payload["evaluation_size"] == 6
+    assert payload["gap_high_from"] == "crn" and payload["gap_high_from_bounds"] >= 0
+    assert [r["in_gap"] for r in payload["per_replication"]].count(False) == 1
     assert SaaResult.from_dict(payload).to_dict() == payload
     code, out, err = run(args, capsys)
     assert code == 0 and "upper bound" in out, err
     code, _, err = run([*args[:6], "1", *args[7:]], capsys)
     assert code == 2 and "at least two" in err
+    code, out, err = run([*args[:6], "2", *args[7:]], capsys)  # the explained fallback
+    assert code == 0 and "from the two bounds" in out and "no variance estimate" in out, err
+    code, out, err = run([*args[:6], "2", *args[7:], "--json"], capsys)
+    assert code == 0 and json.loads(out)["gap_high_from"] == "bounds", err
     code, out, err = run([*args, "--confidence", "2"], capsys)
     assert code == 2 and "confidence" in err and not out
     assert run(["scenarios", "saa", str(tmp_path / "nowhere"), "--sample", "2"], capsys)[0] == 2

@@ -225,11 +225,20 @@ def saa_text(result: SaaResult) -> str:
         f"({c} one-sided: <= {_lives(result.upper_bound_high)})",
         f"  {f'candidate (replication {result.candidate}), out of sample':<44}"
         f"{_lives(result.lower_bound):>10} ({c} one-sided: >= {_lives(result.lower_bound_low)})",
-        f"  {'optimality gap (Mak, Morton and Wood)':<44}{_lives(result.gap):>10} "
-        f"({c} one-sided: <= {_lives(result.gap_high)})",
+        f"  {f'optimality gap (MMW, without replication {result.candidate})':<44}"
+        f"{_lives(result.gap):>10} ({c} one-sided: <= {_lives(result.gap_high)}"
+        f"{'' if result.gap_high_from == 'crn' else ', from the two bounds'})",
+        f"  {'gap from the two bounds (no independence)':<44}{'':>10} "
+        f"({c} one-sided: <= {_lives(result.gap_high_from_bounds)}; each bound at "
+        f"{(1 + result.confidence) / 2:.1%})",
         f"  the candidate's commit, days {result.today}..{result.today + result.commit_days - 1}: "
         f"{len(moves)} move(s), {units:g} units",
     ]
+    if result.gap_high_from == "bounds":
+        lines.append(
+            "  note: with 2 replications only one is independent of the candidate, so the "
+            "gap has no variance estimate; its one-sided bound is the one from the two bounds"
+        )
     if result.recourse_without_fairness:
         lines.append(
             f"  note: {result.recourse_without_fairness} recourse solve(s) could not keep the "

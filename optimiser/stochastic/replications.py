@@ -14,7 +14,12 @@ The true problem: z* = max_x E[Q(x, xi)], x the commit (first stage), Q the best
   bound estimate, with the one-sided bound  mean - t_{N'-1, c} s / sqrt(N');
 * the gap z* - E[Q(x^, xi)] (MMW's multiple-replication procedure, common random numbers):
   G_m = b_m - (1/N) sum_i Q(x^, xi^{m,i}) >= 0 (x^ is feasible in every replication's SAA
-  problem), G = mean(G_m), one-sided bound  G + t_{M-1, c} s_G / sqrt(M).
+  problem). MMW need x^ independent of the samples it is scored on; x^ is replication
+  best's own optimum, whose G_best is only its MIP gap, so that replication is left out:
+  G = mean over the M-1 others, one-sided bound  G + t_{M-2, c} s_G / sqrt(M-1) (with M = 2
+  there is no variance: the bound below is reported instead);
+* a gap bound that needs no independence at all: upper_bound_high - lower_bound_low with each
+  one-sided bound at (1 + c) / 2, valid at c by the union bound whatever x^ is.
 
 Q(x, xi) is the deterministic planner's optimum for that demand with x fixed as executed moves
 (the same recourse as optimiser.stochastic.compare), so every figure is in the model's lives.
@@ -364,6 +369,31 @@ def _one_sided(x: np.ndarray, confidence: float) -> float:
     return float(t.ppf(confidence, n - 1)) * float(np.std(x, ddof=1)) / math.sqrt(n)
 
 
+CANDIDATE_NOTE = (
+    "the candidate's own replication: x^ was optimised on this sample, so its G_m is only the "
+    "MIP gap and would bias the gap estimate low; left out of the gap"
+)
+
+
+def _gap_estimate(
+    gaps: np.ndarray, best: int, confidence: float
+) -> tuple[float, float | None, str]:
+    """MMW's gap estimate over the replications other than the candidate's (the candidate
+    must not depend on the samples it is scored on), its one-sided bound at `confidence`
+    (None with a single term: no variance) and what the bound is, in words."""
+    terms = np.delete(gaps, best)
+    gap = float(terms.mean())
+    if len(terms) < 2:
+        return gap, None, (
+            "M = 2: one replication besides the candidate's, so the common-random-numbers gap "
+            "has no variance estimate; gap_high is gap_high_from_bounds"
+        )
+    return gap, gap + _one_sided(terms, confidence), (
+        f"gap + t_(M-2, c) s / sqrt(M-1) over the {len(terms)} replications other than "
+        "the candidate's"
+    )
+
+
 def saa(
     instance: MultiPeriodInstance,
     source: Source,
@@ -526,7 +556,13 @@ def saa(
     outside = objective.terms(outside_lives, outside_deaths, eta)
     upper = float(bounds.mean())
     lower = float(outside.mean())
-    gap = float(gaps.mean())
+    estimate = _gap_estimate(gaps, best, confidence)
+    # needs no independence between x^ and any sample: each bound at (1 + c) / 2, so both
+    # hold together with probability >= c (union bound)
+    both = (1.0 + confidence) / 2.0
+    spread = (upper + _one_sided(bounds, both)) - (lower - _one_sided(outside, both))
+    from_bounds = max(0.0, spread)  # the true gap is >= 0
+    in_gap = np.arange(M) != best
     table = pd.DataFrame(
         {
             "seed": rep_seeds[:M],
@@ -535,15 +571,24 @@ def saa(
             "selection": selection_means,
             "candidate_value": own,
             "gap": gaps,
+            "in_gap": in_gap,
+            "note": ["" if keep else CANDIDATE_NOTE for keep in in_gap],
         },
         index=pd.RangeIndex(1, M + 1, name="replication"),
-    ).astype({"seed": "int64"})
+    ).astype({"seed": "int64", "in_gap": bool})
     info: dict[str, Any] = {
         "source": _describe(source),
         "seeds": {"selection": rep_seeds[M], "evaluation": rep_seeds[M + 1]},
         "recourse": "deterministic re-plan per scenario with the executed moves and the "
         "commit fixed (the model's lives)",
-        "gap_estimator": "Mak, Morton and Wood 1999, multiple replications, common random numbers",
+        "gap_estimator": "Mak, Morton and Wood 1999, multiple replications, common random "
+        f"numbers, over the {M - 1} replication(s) other than the candidate's "
+        f"(replication {best + 1}: x^ was optimised on its sample)",
+        "gap_high": estimate[2],
+        "gap_high_from_bounds": f"upper_bound_high - lower_bound_low with each one-sided bound "
+        f"at {both:g} = (1 + {confidence:g}) / 2, so the difference holds at {confidence:g} "
+        "(union bound) whatever the candidate; it needs no independence between the "
+        "candidate and the replications' samples",
     }
     if tail:
         uniform = np.full(len(outside_deaths), 1.0 / len(outside_deaths))
@@ -568,8 +613,10 @@ def saa(
         upper_bound_high=upper + _one_sided(bounds, confidence),
         lower_bound=lower,
         lower_bound_low=lower - _one_sided(outside, confidence),
-        gap=gap,
-        gap_high=gap + _one_sided(gaps, confidence),
+        gap=estimate[0],
+        gap_high=from_bounds if estimate[1] is None else estimate[1],
+        gap_high_from_bounds=from_bounds,
+        gap_high_from="crn" if estimate[1] is not None else "bounds",
         per_replication=table,
         recourse_without_fairness=int(relaxed),
         info=info,

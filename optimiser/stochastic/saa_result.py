@@ -20,7 +20,11 @@ from optimiser.stochastic.saa_objective import SaaObjective
 class SaaResult:
     """The SAA bounds. replications: index replication; seed, value (v_m), bound (b_m),
     selection (the commit's mean recourse lives on the selection sample), candidate_value
-    (x^'s mean on replication m's sample), gap (G_m). Bounds are one-sided at `confidence`."""
+    (x^'s mean on replication m's sample), gap (G_m), in_gap (False for the candidate's own
+    replication, left out of `gap`), note (why a row is out). Bounds are one-sided at
+    `confidence`; gap_high_from_bounds = upper_bound_high - lower_bound_low with each at
+    (1 + confidence) / 2 (needs no independence); gap_high is the common-random-numbers bound
+    (gap_high_from "crn") or, with M = 2, gap_high_from_bounds (gap_high_from "bounds")."""
 
     instance: str
     replications: int
@@ -38,6 +42,8 @@ class SaaResult:
     lower_bound_low: float
     gap: float
     gap_high: float
+    gap_high_from_bounds: float
+    gap_high_from: str  # "crn": MMW over the non-candidate replications; "bounds" (M = 2)
     per_replication: pd.DataFrame
     recourse_without_fairness: int = 0
     info: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +80,8 @@ class SaaResult:
                 "lower_bound_low",
                 "gap",
                 "gap_high",
+                "gap_high_from_bounds",
+                "gap_high_from",
                 "recourse_without_fairness",
                 "risk",
                 "objective",
@@ -120,10 +128,14 @@ class SaaResult:
             lower_bound_low=float(data["lower_bound_low"]),
             gap=float(data["gap"]),
             gap_high=float(data["gap_high"]),
+            gap_high_from_bounds=float(data["gap_high_from_bounds"]),
+            gap_high_from=str(data["gap_high_from"]),
             recourse_without_fairness=int(data.get("recourse_without_fairness") or 0),
             instance=str(data["instance"]),
             committed=committed,
-            per_replication=frame.set_index("replication").astype({"seed": "int64"}),
+            per_replication=frame.set_index("replication").astype(
+                {"seed": "int64", "in_gap": bool, "note": str}
+            ),
             info=dict(data.get("info") or {}),
             risk=str(data.get("risk") or "neutral"),
             objective=str(data.get("objective") or SaaObjective(Risk()).describe()),
@@ -133,7 +145,9 @@ class SaaResult:
         )
 
 
-REP_COLUMNS = ["seed", "value", "bound", "selection", "candidate_value", "gap"]
+REP_COLUMNS = [
+    "seed", "value", "bound", "selection", "candidate_value", "gap", "in_gap", "note"
+]  # fmt: skip
 
 
 def _num(v: Any) -> Any:
