@@ -163,7 +163,11 @@ def test_risk_measure_changes_what_saa_bounds(
     assert optimum + TOL >= candidate
     assert result.lower_bound_low <= candidate + TOL
     assert result.gap >= -TOL and result.gap_high >= optimum - candidate - TOL
+    assert result.gap_high_from_bounds >= optimum - candidate - TOL
     assert (result.per_replication["gap"] >= -TOL).all()
+    kept = result.per_replication[result.per_replication["in_gap"]]  # all but the candidate's
+    assert len(kept) == 4 and result.candidate not in kept.index
+    assert result.gap == pytest.approx(float(kept["gap"].mean()), abs=1e-9)
     if risk != "neutral":
         # eta is the value-at-risk of the candidate's deaths: 0.9 for (2, 0)
         assert result.eta == pytest.approx(0.9, abs=1e-9)

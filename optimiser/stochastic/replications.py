@@ -384,14 +384,16 @@ def _gap_estimate(
     terms = np.delete(gaps, best)
     gap = float(terms.mean())
     if len(terms) < 2:
-        return gap, None, (
-            "M = 2: one replication besides the candidate's, so the common-random-numbers gap "
-            "has no variance estimate; gap_high is gap_high_from_bounds"
+        why = (
+            "M = 2: one replication besides the candidate's, so the common-random-numbers "
+            "gap has no variance estimate; gap_high is gap_high_from_bounds"
         )
-    return gap, gap + _one_sided(terms, confidence), (
+        return gap, None, why
+    why = (
         f"gap + t_(M-2, c) s / sqrt(M-1) over the {len(terms)} replications other than "
         "the candidate's"
     )
+    return gap, gap + _one_sided(terms, confidence), why
 
 
 def saa(

@@ -24,7 +24,8 @@ as they do for E[L]:
   selection sample), and (1/N') sum_j F(x^, eta^, xi_j) on fresh scenarios is an unbiased
   estimate of f(x^, eta^) <= f(x^): a conservative lower bound. (The plug-in estimate
   mean L - lambda CVaR_hat(D) would not be: the sample CVaR is biased low.)
-* gap: G_m = b_m - (1/N) sum_i F(x^, eta^, xi^{m,i}) >= v_m - f_N^m(x^) >= 0, and
+* gap: G_m = b_m - (1/N) sum_i F(x^, eta^, xi^{m,i}) >= v_m - f_N^m(x^) >= 0, and for m
+  not the candidate's own replication (x^ must not depend on the sample it is scored on)
   E[G_m] >= z* - f(x^, eta^) >= z* - f(x^).
 
 All figures are in the model's lives (expected survivors, deaths in expected counts).
