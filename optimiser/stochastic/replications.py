@@ -52,6 +52,12 @@ from optimiser.scenarios.model import ScenarioSet, check_compatible, make_scenar
 from optimiser.scenarios.stats import cvar
 from optimiser.scenarios.table import GeneratorRequest
 from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, plan_under_uncertainty
+from optimiser.stochastic.saa_bounds import (
+    CANDIDATE_NOTE,
+    gap_estimate,
+    gap_from_bounds,
+    one_sided,
+)
 from optimiser.stochastic.saa_objective import SaaObjective
 from optimiser.stochastic.saa_result import SaaResult
 
@@ -361,41 +367,6 @@ def _check_window(instance: MultiPeriodInstance, commit_days: Any, today: Any) -
     check_commit(commit_days, today, instance.days)
 
 
-def _one_sided(x: np.ndarray, confidence: float) -> float:
-    """t_{n-1, c} s / sqrt(n): the one-sided half-width of a mean of n i.i.d. values."""
-    from scipy.stats import t
-
-    n = len(x)
-    return float(t.ppf(confidence, n - 1)) * float(np.std(x, ddof=1)) / math.sqrt(n)
-
-
-CANDIDATE_NOTE = (
-    "the candidate's own replication: x^ was optimised on this sample, so its G_m is only the "
-    "MIP gap and would bias the gap estimate low; left out of the gap"
-)
-
-
-def _gap_estimate(
-    gaps: np.ndarray, best: int, confidence: float
-) -> tuple[float, float | None, str]:
-    """MMW's gap estimate over the replications other than the candidate's (the candidate
-    must not depend on the samples it is scored on), its one-sided bound at `confidence`
-    (None with a single term: no variance) and what the bound is, in words."""
-    terms = np.delete(gaps, best)
-    gap = float(terms.mean())
-    if len(terms) < 2:
-        why = (
-            "M = 2: one replication besides the candidate's, so the common-random-numbers "
-            "gap has no variance estimate; gap_high is gap_high_from_bounds"
-        )
-        return gap, None, why
-    why = (
-        f"gap + t_(M-2, c) s / sqrt(M-1) over the {len(terms)} replications other than "
-        "the candidate's"
-    )
-    return gap, gap + _one_sided(terms, confidence), why
-
-
 def saa(
     instance: MultiPeriodInstance,
     source: Source,
@@ -558,12 +529,9 @@ def saa(
     outside = objective.terms(outside_lives, outside_deaths, eta)
     upper = float(bounds.mean())
     lower = float(outside.mean())
-    estimate = _gap_estimate(gaps, best, confidence)
-    # needs no independence between x^ and any sample: each bound at (1 + c) / 2, so both
-    # hold together with probability >= c (union bound)
+    estimate = gap_estimate(gaps, best, confidence)
+    from_bounds = gap_from_bounds(bounds, outside, confidence)
     both = (1.0 + confidence) / 2.0
-    spread = (upper + _one_sided(bounds, both)) - (lower - _one_sided(outside, both))
-    from_bounds = max(0.0, spread)  # the true gap is >= 0
     in_gap = np.arange(M) != best
     table = pd.DataFrame(
         {
@@ -612,9 +580,9 @@ def saa(
         candidate=best + 1,
         committed=committed,
         upper_bound=upper,
-        upper_bound_high=upper + _one_sided(bounds, confidence),
+        upper_bound_high=upper + one_sided(bounds, confidence),
         lower_bound=lower,
-        lower_bound_low=lower - _one_sided(outside, confidence),
+        lower_bound_low=lower - one_sided(outside, confidence),
         gap=estimate[0],
         gap_high=from_bounds if estimate[1] is None else estimate[1],
         gap_high_from_bounds=from_bounds,
