@@ -30,6 +30,7 @@ from optimiser.bedside.price import PRICE_COLUMNS, horizon_price, snapshot_price
 from optimiser.bedside.results import PATIENT_COLUMNS, BedsideResult
 from optimiser.bedside.scores import PROTOCOLS, Ranking, available, rank_patients
 from optimiser.bedside.snapshot import EXACT
+from optimiser.deadline import Deadline
 from optimiser.errors import InputError, Problem
 from optimiser.solver import SolverOptions, solver_versions
 
@@ -349,6 +350,7 @@ def price_rows(mode: str, stream: Stream, policy: Policy, ranking: Ranking,
                deadline: float | None) -> pd.DataFrame:
     if mode == "horizon":
         return horizon_price(stream, policy, ranking)
+    budget = Deadline(_left(deadline))  # the request's: every price solve asks what is left
     frames = []
     for s, t, members in stream.batches:
         candidates = members[~ranking.excluded[members]]
@@ -359,8 +361,7 @@ def price_rows(mode: str, stream: Stream, policy: Policy, ranking: Ranking,
                          and d.batch.day == t), None)
         sizes = decision.batch.reserve_units if decision is not None else None
         batch = Batch(stream.sites[s], t, candidates, free, sizes)
-        frames.append(snapshot_price(policy, ranking, stream.flags, batch, options,
-                                     _left(deadline)))
+        frames.append(snapshot_price(policy, ranking, stream.flags, batch, options, budget))
     if not frames:
         return pd.DataFrame(columns=PRICE_COLUMNS)
     return pd.concat(frames, ignore_index=True)
