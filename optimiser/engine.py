@@ -201,8 +201,6 @@ def solve(
     )
 
 
-
-
 def coverage(capacity: np.ndarray, peak: np.ndarray, units: np.ndarray | float = 0.0) -> np.ndarray:
     """min(1, (capacity + units) / peak); 1 where there is no demand."""
     with np.errstate(divide="ignore", invalid="ignore"):
