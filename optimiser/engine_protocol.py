@@ -24,6 +24,7 @@ already has meets a constraint (`known_to_meet`) and puts the numbers of a confl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -364,12 +365,14 @@ def resolve_constraints(
     return to_specs([*base, *(constraints or ())], regions=regions)
 
 
-def check_time_limit(time_limit: Any) -> None:
-    """InputError unless `time_limit` is None or a number of seconds > 0."""
+def check_time_limit(time_limit: Any, *, finite: bool = False) -> None:
+    """InputError unless `time_limit` is None or a number of seconds > 0 (and, with `finite`,
+    not infinite: the bedside decision log records the budget it ran under)."""
     if time_limit is not None and (
         isinstance(time_limit, bool)
         or not isinstance(time_limit, int | float)
         or not time_limit > 0
+        or (finite and not math.isfinite(time_limit))
     ):
         raise InputError(
             Problem(

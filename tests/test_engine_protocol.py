@@ -26,6 +26,7 @@ import optimiser
 from optimiser.bedside import allocate, load_inputs
 from optimiser.bedside.price import HorizonRules, SnapshotEngine
 from optimiser.engine_protocol import ComponentOptima, component_optima, join_notes
+from optimiser.errors import InputError
 from optimiser.multiperiod import load_multiperiod, plan
 from optimiser.multiperiod.engine import PlanEngine
 from optimiser.regional_engine import RegionalEngine
@@ -263,3 +264,11 @@ def test_notes_are_joined_in_one_place() -> None:
         "alone: time_limit; objective weights"
     )
     assert join_notes("", "") == ""
+
+
+@pytest.mark.parametrize("bad", ["5", True, 0, -1.0, float("inf"), float("nan")])
+def test_the_bedside_time_limit_is_checked_by_the_protocol(bad: Any) -> None:
+    """One check for every engine: a time limit given as text was a TypeError in bedside."""
+    inputs = case([{"patient": "A", "survival_with": 0.8}], 1)
+    with pytest.raises(InputError, match="option 'time_limit': must be a number of seconds > 0"):
+        allocate(inputs, price=False, protocols=False, time_limit=bad)
