@@ -26,6 +26,7 @@ from optimiser.engine_protocol import (
     Optimum,
     check_time_limit,
     largest_needs,
+    policy_price,
     price_difference,
     price_frame,
     price_interval,
@@ -155,7 +156,7 @@ def solve(
     lives = float(data.lives(units).sum()) if units is not None else None
 
     if policy != "optimal":
-        price = _rule_price(policy, lives, baseline)
+        price = policy_price(f"policy:{policy}", lives, baseline, POLICIES[policy].doc)
     elif price_of_fairness and active:
         price = price_table(engine, active, baseline, runs)
     else:
@@ -198,13 +199,6 @@ def solve(
         resource=instance.resource,
         price_skipped=policy == "optimal" and bool(active) and not price_of_fairness,
     )
-
-
-def _rule_price(policy: str, lives: float | None, star: Outcome) -> pd.DataFrame:
-    lost = None if lives is None or star.lives is None else star.lives - lives
-    interval = price_interval(star, lives, lives)
-    doc = POLICIES[policy].doc
-    return price_frame([price_row(f"policy:{policy}", lives, lost, interval, lost, interval, doc)])
 
 
 def coverage(capacity: np.ndarray, peak: np.ndarray, units: np.ndarray | float = 0.0) -> np.ndarray:
@@ -328,19 +322,7 @@ def evaluate(
         regions=region_table(engine, units, baseline.units),
         unallocated=int(data.supply - units.sum()),
         constraints=tuple(c.label for c in active),
-        price_of_fairness=price_frame(
-            [
-                price_row(
-                    f"policy:{source}",
-                    lives,
-                    lost,
-                    price_interval(baseline, lives, lives),
-                    lost,
-                    price_interval(baseline, lives, lives),
-                    "allocation given",
-                )
-            ]
-        ),
+        price_of_fairness=policy_price(f"policy:{source}", lives, baseline, "allocation given"),
         lives_optimal=baseline.lives,
         lives_optimal_bound=baseline.lives_bound,
         lives_lost_total=lost,

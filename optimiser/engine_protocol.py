@@ -6,8 +6,14 @@ answering an `Optimum`: status, lives, the proven bound on them), says whether a
 already has meets a constraint (`known_to_meet`) and puts the numbers of a conflict into words
 (`conflict_numbers`). Written here once, for every engine:
 
-* `price_table`: the price of fairness, alone and at the margin, each with the interval the
-  solver's bounds prove and an `exact` flag (docs/model.md, "Price of fairness");
+* `component_optima`: the solves behind the price of fairness of each component (alone, and at
+  the margin), with `lost_alone` / `lost_marginal` and their notes, for every engine: those
+  above with fairness constraints, the bedside engine with its policy components (reserves,
+  the priority score, the tie-break; optimiser/bedside/price.py supplies only how to solve
+  with a set of them and its own columns);
+* `price_table`: the price of fairness of fairness constraints, alone and at the margin, each
+  with the interval the solver's bounds prove and an `exact` flag (docs/model.md, "Price of
+  fairness"); `policy_price`: the one-row table of an allocation rule or a given allocation;
 * `minimal_conflict` and `explain_infeasible`: the smallest-by-deletion infeasible subset of
   the active constraints, and its explanation;
 * `resolve_constraints`: the active constraints of a request (the instance's defaults, then the
@@ -18,8 +24,10 @@ already has meets a constraint (`known_to_meet`) and puts the numbers of a confl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -64,12 +72,16 @@ class Optimum(Protocol):
     def solves(self) -> int: ...
 
 
-class FairnessEngine(Protocol):
-    """An engine built once for an instance and its candidate constraints."""
+C = TypeVar("C")  # a component priced: a ConstraintSpec, or a bedside policy component
+C_contra = TypeVar("C_contra", contravariant=True)
+
+
+class PricedEngine(Protocol[C_contra]):
+    """What the price of fairness needs of an engine: solve with a set of components on."""
 
     def solve(
         self,
-        active: Sequence[ConstraintSpec] = (),
+        active: Sequence[C_contra] = (),
         *,
         tie_break: bool = True,
         time_limit: float | None = None,
@@ -79,10 +91,14 @@ class FairnessEngine(Protocol):
         engine's own deadline has passed (time_limit, no solution, `solves` 0)."""
         ...
 
-    def known_to_meet(self, spec: ConstraintSpec, solution: Optimum) -> bool:
+    def known_to_meet(self, spec: C_contra, solution: Optimum) -> bool:
         """True when `solution` (a solve without `spec`) is known to meet `spec`: it is then
         optimal under `spec` too. False when unknown (a price is then solved for)."""
         ...
+
+
+class FairnessEngine(PricedEngine[ConstraintSpec], Protocol):
+    """An engine built once for an instance and its candidate fairness constraints."""
 
     def conflict_numbers(self, core: Sequence[ConstraintSpec]) -> str:
         """The explanation of an infeasible set `core`: the constraints and the numbers that
@@ -147,6 +163,11 @@ def price_difference(first: Optimum, second: Optimum) -> tuple[float | None, flo
     return low, first_high - second.lives
 
 
+def join_notes(*parts: str) -> str:
+    """A price row's note: its parts in order, "; " between them, the empty ones left out."""
+    return "; ".join(part for part in parts if part)
+
+
 def price_row(
     label: str,
     saved_alone: float | None,
@@ -172,9 +193,7 @@ def price_row(
         return min(max(value, low), high)
 
     if not exact and (alone != (None, None) or margin != (None, None)):
-        note = "; ".join(
-            n for n in (note, "not proved exact to 0.01 lives: see the _low/_high interval") if n
-        )
+        note = join_notes(note, "not proved exact to 0.01 lives: see the _low/_high interval")
     return [
         label,
         saved_alone,
@@ -193,6 +212,79 @@ def price_frame(rows: list[list[Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PRICE_COLUMNS)
 
 
+def policy_price(label: str, lives: float | None, star: Bounded, note: str) -> pd.DataFrame:
+    """The one-row price table of an allocation made without the optimiser (a rule, or one
+    given): the lives it gives up against L*, alone and at the margin alike."""
+    lost = None if lives is None or star.lives is None else star.lives - lives
+    interval = price_interval(star, lives, lives)
+    return price_frame([price_row(label, lives, lost, interval, lost, interval, note)])
+
+
+@dataclass(frozen=True)
+class ComponentOptima(Generic[C]):
+    """The solves behind the price of one component f: L* (`star`, no component on), f alone,
+    every active component but f (`without`) and all of them (`everything`)."""
+
+    component: C
+    star: Optimum
+    alone: Optimum
+    without: Optimum
+    everything: Optimum
+
+    @property
+    def lost_alone(self) -> float | None:
+        """L* - V({f}): what f costs on its own."""
+        if self.star.lives is None or self.alone.lives is None:
+            return None
+        return self.star.lives - self.alone.lives
+
+    @property
+    def lost_marginal(self) -> float | None:
+        """V(all - {f}) - V(all): what f costs beside the others."""
+        if self.without.lives is None or self.everything.lives is None:
+            return None
+        return self.without.lives - self.everything.lives
+
+
+def component_optima(
+    engine: PricedEngine[C],
+    active: Sequence[C],
+    star: Optimum,
+    deadline: Deadline | None = None,
+    *,
+    progress: bool = False,
+    may_be_known: Callable[[C], bool] = lambda component: True,
+) -> list[ComponentOptima[C]]:
+    """The solves behind the price of each component of `active`, under one budget: all of
+    them once, then each alone and all but each. L* is the one solve `star` (none on), shared
+    by every component; a component `star` is known to meet (`engine.known_to_meet`, asked
+    only where `may_be_known`) costs no solve alone: that solution is optimal under it too.
+    No solve is started past `deadline` (its figure is then missing, `solves` 0)."""
+    from tqdm import tqdm
+
+    deadline = deadline or Deadline(None)
+
+    def optimum(components: Sequence[C]) -> Optimum:
+        return engine.solve(
+            components, tie_break=False, time_limit=deadline.remaining(), skip_when_expired=True
+        )
+
+    everything = optimum(active)
+    out = []
+    for spec in tqdm(
+        active,
+        desc="price of fairness",
+        unit="constraint",
+        disable=not progress or None,
+        leave=False,
+    ):
+        known = may_be_known(spec) and engine.known_to_meet(spec, star)
+        alone = star if known else optimum([spec])
+        without = optimum([c for c in active if c != spec])
+        out.append(ComponentOptima(spec, star, alone, without, everything))
+    return out
+
+
 def price_table(
     engine: FairnessEngine,
     active: Sequence[ConstraintSpec],
@@ -203,35 +295,16 @@ def price_table(
 ) -> pd.DataFrame:
     """lives_saved_alone, lives_lost_alone = L* - alone, lives_lost_marginal = without_k - all,
     each with the interval the solver's bounds prove (docs/model.md, Price of fairness): exact
-    when both are at most 0.01 lives wide, else flagged. L* is the one unconstrained solve
-    `star`, shared by every row; a constraint `star` is known to meet costs exactly 0 (that
-    solution is optimal under it too)."""
-    from tqdm import tqdm
-
-    deadline = deadline or Deadline(None)
-
-    def optimum(constraints: Sequence[ConstraintSpec]) -> Optimum:
-        # an optional solve: none is started past the budget (its row then says so, flagged)
-        return engine.solve(
-            constraints, tie_break=False, time_limit=deadline.remaining(), skip_when_expired=True
-        )
-
-    everything = optimum(active)
+    when both are at most 0.01 lives wide, else flagged. The solves are `component_optima`'s
+    (an objective's price is always solved for)."""
     rows = []
-    for spec in tqdm(
-        active,
-        desc="price of fairness",
-        unit="constraint",
-        disable=not progress or None,
-        leave=False,
+    for o in component_optima(
+        engine, active, star, deadline, progress=progress, may_be_known=is_constraint
     ):
-        objective = REGISTRY[spec.kind].role == "objective"
-        known = not objective and engine.known_to_meet(spec, star)
-        alone = star if known else optimum([spec])
-        rest = [c for c in active if c != spec]
-        without = optimum(rest)
+        spec, alone, without, everything = o.component, o.alone, o.without, o.everything
+        objective = not is_constraint(spec)
         notes = []
-        saved_alone = lost_alone = marginal = None
+        saved_alone = None
         alone_interval: tuple[float | None, float | None] = (None, None)
         margin: tuple[float | None, float | None] = (None, None)
         if alone.lives is None and alone.status is SolveStatus.INFEASIBLE:
@@ -242,7 +315,6 @@ def price_table(
             notes.append(f"alone: {alone.status}, no allocation found")
         else:
             saved_alone = alone.lives
-            lost_alone = None if star.lives is None else star.lives - alone.lives
             high = alone.lives_bound if alone.lives_bound is not None else alone.lives
             if objective:
                 high = alone.lives  # the price of the allocation the weights choose
@@ -254,7 +326,6 @@ def price_table(
         elif without.lives is None:
             notes.append(f"marginal: without it the rest is {without.status}")
         else:
-            marginal = without.lives - everything.lives
             margin = price_difference(without, everything)
             if SolveStatus.TIME_LIMIT in (without.status, everything.status):
                 notes.append("marginal: from time-limited solves (not proven optimal)")
@@ -264,11 +335,11 @@ def price_table(
             price_row(
                 spec.label,
                 saved_alone,
-                lost_alone,
+                o.lost_alone,
                 alone_interval,
-                marginal,
+                o.lost_marginal,
                 margin,
-                "; ".join(notes),
+                join_notes(*notes),
             )
         )
     return price_frame(rows)
@@ -294,12 +365,14 @@ def resolve_constraints(
     return to_specs([*base, *(constraints or ())], regions=regions)
 
 
-def check_time_limit(time_limit: Any) -> None:
-    """InputError unless `time_limit` is None or a number of seconds > 0."""
+def check_time_limit(time_limit: Any, *, finite: bool = False) -> None:
+    """InputError unless `time_limit` is None or a number of seconds > 0 (and, with `finite`,
+    not infinite: the bedside decision log records the budget it ran under)."""
     if time_limit is not None and (
         isinstance(time_limit, bool)
         or not isinstance(time_limit, int | float)
         or not time_limit > 0
+        or (finite and not math.isfinite(time_limit))
     ):
         raise InputError(
             Problem(

@@ -3,11 +3,14 @@
 policy with a component is not a restriction of the policy without it), never from solver
 tolerance: the brute force below finds the same optima and the same negative differences.
 Nested prices are never below 0, figures within PRICE_TOL of 0 are 0, and a non-nested
-negative price is reported as a proven gain with its reason."""
+negative price is reported as a proven gain with its reason. The figures reach the rows through
+the engine protocol (`priced_rows` -> optimiser/engine_protocol.py, `component_optima`)."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,10 +20,37 @@ from test_bedside_snapshot import brute_force, snapshots
 
 from optimiser.bedside import allocate
 from optimiser.bedside.certify import priority_key
-from optimiser.bedside.price import PRICE_TOL, _rows
+from optimiser.bedside.price import (
+    PRICE_TOL,
+    Priced,
+    SnapshotEngine,
+    components,
+    nested_components,
+    priced_rows,
+)
 from optimiser.bedside.reserves import maximum_cardinality
 from optimiser.bedside.scores import lottery_draws
 from optimiser.bedside.snapshot import SnapshotIP
+from optimiser.deadline import Deadline
+from optimiser.solver import SolveStatus
+
+
+class ValueEngine:
+    """V of every set of components from a table, as an engine answers the protocol (None: not
+    solved in time). `solved`: the sets asked for, in order."""
+
+    def __init__(self, value: dict[frozenset[str], float | None]) -> None:
+        self.value = value
+        self.solved: list[frozenset[str]] = []
+
+    def solve(self, active: Sequence[str] = (), **_: Any) -> Priced:
+        key = frozenset(active)
+        self.solved.append(key)
+        lives = self.value.get(key)
+        return Priced(SolveStatus.OPTIMAL if lives is not None else SolveStatus.TIME_LIMIT, lives)
+
+    def known_to_meet(self, component: str, solution: Any) -> bool:
+        return False
 
 
 def _kind(priority: bool, tie: bool) -> str | None:
@@ -50,7 +80,7 @@ def test_prices_against_brute_force_and_their_signs(data):
             assert out.objective == pytest.approx(expected, abs=1e-9)
             value[frozenset(chosen)] = out.objective
     nested = {n: n == "tie_break:lottery" for n in names}  # both orders are on in `all`
-    rows = _rows("H1", names, value, {}, nested)
+    rows = priced_rows("H1", ValueEngine(value), names, nested)
     for _, _name, _, lost_alone, marginal, is_nested, exact, note in rows:
         assert lost_alone >= 0
         assert exact, note
@@ -126,7 +156,8 @@ def test_a_price_within_the_tolerance_is_zero_and_a_nested_negative_is_flagged()
     value.update({full - {n}: 0.9 for n in names})
     value[full - {"tie_break:lottery"}] = 0.9 - 1e-9  # tolerance noise
     value[full - {"reserve:r"}] = 0.8  # a real negative, but the row claims nesting
-    rows = {r[1]: r for r in _rows("H1", names, value, {}, dict.fromkeys(names, True))}
+    rows = {r[1]: r for r in priced_rows("H1", ValueEngine(value), names,
+                                          dict.fromkeys(names, True))}
     assert rows["tie_break:lottery"][4] == 0.0 and rows["tie_break:lottery"][6]
     assert rows["reserve:r"][4] == pytest.approx(-0.1)
     assert rows["reserve:r"][6] is False
@@ -140,3 +171,43 @@ def test_price_rows_are_numbers_in_the_json(tmp_path):
     assert set(record) >= {"nested", "exact", "lost_marginal"}
     assert isinstance(record["exact"], bool)
     assert np.isfinite(record["lost_alone"])
+
+
+def test_a_set_not_solved_leaves_its_prices_missing_and_says_which():
+    """Each row's note names the sets of its own solves that are not optimal (alone, without
+    it, all, unrestricted); its figures that need them are missing and the row is not exact."""
+    names = ["reserve:r", "priority:score"]
+    full = frozenset(names)
+    value: dict[frozenset[str], float | None] = {frozenset(): 1.0, full: 0.9,
+                                                 frozenset(["reserve:r"]): 0.95,
+                                                 frozenset(["priority:score"]): None}
+    rows = {r[1]: r for r in priced_rows("H1", ValueEngine(value), names)}
+    reserve, score = rows["reserve:r"], rows["priority:score"]
+    assert reserve[3] == pytest.approx(0.05) and reserve[4] is None and not reserve[6]
+    assert reserve[7] == "priority:score: time_limit"
+    assert score[2] is None and score[3] is None and score[4] == pytest.approx(0.05)
+    assert score[7] == "priority:score: time_limit" and not score[6]
+
+
+def test_no_price_solve_starts_past_the_request_deadline():
+    """The protocol's budget holds for bedside prices too: once the request's deadline has
+    passed, no program is started (one already solved would still count); every figure is then
+    missing, every row says so and none is exact."""
+
+    class NoProgram:
+        def solved(self, active, kind):
+            return False
+
+        def solve(self, *args, **kwargs):
+            raise AssertionError("a price solve started past the deadline")
+
+    inputs = case([{"patient": "A", "survival_with": 0.8}, {"patient": "B", "survival_with": 0.5}],
+                  1, method="optimal")
+    names = components(inputs.policy)
+    expired = Deadline(0.0)
+    rows = priced_rows("H1", SnapshotEngine(inputs.policy, NoProgram(), expired), names,
+                       nested_components(inputs.policy, names), deadline=expired)
+    assert [r[1] for r in rows] == names
+    for row in rows:
+        assert row[2:5] == [None, None, None] and row[6] is False
+        assert "unrestricted: time_limit" in row[7]

@@ -6,7 +6,6 @@ and price of fairness -> BedsideResult (results.py) -> decision log (log.py).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -30,6 +29,8 @@ from optimiser.bedside.price import PRICE_COLUMNS, horizon_price, snapshot_price
 from optimiser.bedside.results import PATIENT_COLUMNS, BedsideResult
 from optimiser.bedside.scores import PROTOCOLS, Ranking, available, rank_patients
 from optimiser.bedside.snapshot import EXACT
+from optimiser.deadline import Deadline
+from optimiser.engine_protocol import check_time_limit
 from optimiser.errors import InputError, Problem
 from optimiser.solver import SolverOptions, solver_versions
 
@@ -53,9 +54,7 @@ def allocate(
     t0 = time.perf_counter()
     if not isinstance(inputs, BedsideInputs):
         inputs = load_inputs(inputs)
-    if time_limit is not None and (isinstance(time_limit, bool) or not 0 < time_limit < math.inf):
-        raise InputError(Problem(f"must be a number of seconds > 0, got {time_limit!r}",
-                                 column="time_limit", column_word="option"))
+    check_time_limit(time_limit, finite=True)
     deadline = None if time_limit is None else t0 + float(time_limit)
     policy, cohort = inputs.policy, inputs.cohort
     patients = cohort.patients
@@ -349,6 +348,7 @@ def price_rows(mode: str, stream: Stream, policy: Policy, ranking: Ranking,
                deadline: float | None) -> pd.DataFrame:
     if mode == "horizon":
         return horizon_price(stream, policy, ranking)
+    budget = Deadline(_left(deadline))  # the request's: every price solve asks what is left
     frames = []
     for s, t, members in stream.batches:
         candidates = members[~ranking.excluded[members]]
@@ -359,8 +359,7 @@ def price_rows(mode: str, stream: Stream, policy: Policy, ranking: Ranking,
                          and d.batch.day == t), None)
         sizes = decision.batch.reserve_units if decision is not None else None
         batch = Batch(stream.sites[s], t, candidates, free, sizes)
-        frames.append(snapshot_price(policy, ranking, stream.flags, batch, options,
-                                     _left(deadline)))
+        frames.append(snapshot_price(policy, ranking, stream.flags, batch, options, budget))
     if not frames:
         return pd.DataFrame(columns=PRICE_COLUMNS)
     return pd.concat(frames, ignore_index=True)

@@ -25,10 +25,17 @@ fairness"): a reserve under a priority order (its units follow the reserve's own
 beneficiaries first, instead of the unreserved order) and the priority score beside a
 tie-break (without the score the lottery orders everyone). A nested price below -PRICE_TOL
 would be a solver failure: it is flagged (exact false), never reported as a result.
+
+The solves, their budget and the two differences are the engine protocol's
+(optimiser/engine_protocol.py, `component_optima`), as for the regional engine and the planners:
+this module supplies how to solve with a set of components on (`SnapshotEngine`, the program;
+`HorizonRules`, the online rule) and the bedside columns (sign rules, `nested`, notes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,6 +46,14 @@ from optimiser.bedside.horizon import Stream, run_online
 from optimiser.bedside.policy import Policy
 from optimiser.bedside.scores import Ranking
 from optimiser.bedside.snapshot import SnapshotIP
+from optimiser.deadline import Deadline
+from optimiser.engine_protocol import (
+    ComponentOptima,
+    Optimum,
+    PricedEngine,
+    component_optima,
+    join_notes,
+)
 from optimiser.solver import SolverOptions, SolveStatus
 
 PRICE_COLUMNS = ["site", "component", "value_alone", "lost_alone", "lost_marginal", "nested",
@@ -69,23 +84,105 @@ def _kind(priority: bool, tie: bool) -> str | None:
     return "lottery" if tie else None
 
 
-def _rows(site: str, names: list[str], value: dict[frozenset[str], float | None],
-          notes: dict[frozenset[str], str], nested: dict[str, bool] | None = None,
-          proved: bool = True) -> list[list[Any]]:
-    """One row per component. `nested[name]`: the policy with it is a restriction of the
-    policy without it (so its marginal price cannot be below 0); None: no such claim (the
-    horizon's online rules). `proved`: the figures are optima (not rule simulations)."""
+@dataclass(frozen=True)
+class Priced:
+    """V of one set of components, as the engine protocol reads an optimum: `lives` is the
+    objective (expected survivors or life-years), proved (snapshot) or the rule's exact value
+    (horizon), so its bound is itself."""
+
+    status: SolveStatus
+    lives: float | None
+    gap: float | None = None
+    solves: int = 1
+
+    @property
+    def lives_bound(self) -> float | None:
+        return self.lives
+
+
+class SnapshotEngine:
+    """One decision's program (models/bedside.py) with policy components switched on: the
+    bedside engine as the engine protocol prices it."""
+
+    def __init__(self, policy: Policy, ip: SnapshotIP, deadline: Deadline | None = None) -> None:
+        self.policy = policy
+        self.ip = ip
+        self.deadline = deadline or Deadline(None)
+
+    def solve(self, active: Sequence[str] = (), *, tie_break: bool = True,
+              time_limit: float | None = None, skip_when_expired: bool = False) -> Priced:
+        """V(active). `tie_break` is the protocol's (the price solves never need it: V is
+        the same for every optimum)."""
+        reserves, priority, tie = _split(self.policy, set(active))
+        kind = _kind(priority, tie)
+        if skip_when_expired and self.deadline.expired() and not self.ip.solved(reserves, kind):
+            return Priced(SolveStatus.TIME_LIMIT, None, None, 0)
+        out = self.ip.solve(reserves, kind, time_limit=time_limit)
+        return Priced(out.status, out.objective, out.gap, out.solves)
+
+    def known_to_meet(self, component: str, solution: Optimum) -> bool:
+        """Not known without a solve: every set is solved for (each once, the program caches)."""
+        return False
+
+
+class HorizonRules:
+    """The online rule run over the horizon with policy components on; the unrestricted rule
+    gives each free unit to the candidate of highest benefit. Rules run whole (no solver, no
+    budget: a rule's run is not optional work cut by the deadline), each set once."""
+
+    def __init__(self, stream: Stream, policy: Policy, ranking: Ranking) -> None:
+        self.stream, self.policy, self.ranking = stream, policy, ranking
+        n = len(ranking.benefit)
+        score_first = np.empty(n, dtype=np.int64)
+        score_first[np.lexsort((np.arange(n), -ranking.benefit, ranking.classes))] = np.arange(n)
+        self.ranks = {(False, False): benefit_rank(ranking), (True, False): score_first,
+                      (False, True): ranking.lottery_rank, (True, True): ranking.rank}
+        self._values: dict[frozenset[str], float] = {}
+
+    def solve(self, active: Sequence[str] = (), *, tie_break: bool = True,
+              time_limit: float | None = None, skip_when_expired: bool = False) -> Priced:
+        key = frozenset(active)
+        if key not in self._values:
+            reserves, priority, tie = _split(self.policy, set(key))
+            run = run_online(self.stream, self.policy, self.ranking, reserves=bool(reserves),
+                             active=set(reserves), rank=self.ranks[priority, tie])
+            self._values[key] = float(self.ranking.benefit[run.treated].sum())
+        return Priced(SolveStatus.OPTIMAL, self._values[key])
+
+    def known_to_meet(self, component: str, solution: Optimum) -> bool:
+        return False
+
+
+def priced_rows(site: str, engine: PricedEngine[str], names: list[str],
+                nested: dict[str, bool] | None = None, *, proved: bool = True,
+                deadline: Deadline | None = None) -> list[list[Any]]:
+    """One PRICE_COLUMNS row per component, from the engine protocol's solves
+    (`component_optima`: V(unrestricted) once, then every set it needs, under `deadline`).
+    `nested[name]`: the policy with it is a restriction of the policy without it (so its
+    marginal price cannot be below 0); None: no such claim (the horizon's online rules).
+    `proved`: the figures are optima (not rule simulations)."""
+    budget = deadline or Deadline(None)
+    star = engine.solve([], tie_break=False, time_limit=budget.remaining(),
+                        skip_when_expired=True)
+    return _rows(site, names, component_optima(engine, names, star, budget), nested, proved)
+
+
+def _status_note(chosen: frozenset[str], solved: Optimum) -> str:
+    if solved.status is SolveStatus.OPTIMAL:
+        return ""
+    return f"{'+'.join(sorted(chosen)) or 'unrestricted'}: {solved.status}"
+
+
+def _rows(site: str, names: list[str], optima: list[ComponentOptima[str]],
+          nested: dict[str, bool] | None, proved: bool) -> list[list[Any]]:
     full = frozenset(names)
-    free = value.get(frozenset())
-    every = value.get(full)
     rows = []
-    for name in names:
-        alone = value.get(frozenset([name]))
-        without = value.get(full - {name})
-        note = "; ".join(n for key in (frozenset([name]), full - {name}, full, frozenset())
-                         if (n := notes.get(key)))
-        lost_alone = None if alone is None or free is None else free - alone
-        marginal = None if without is None or every is None else without - every
+    for o in optima:
+        name = o.component
+        note = join_notes(_status_note(frozenset([name]), o.alone),
+                          _status_note(full - {name}, o.without),
+                          _status_note(full, o.everything), _status_note(frozenset(), o.star))
+        lost_alone, marginal = o.lost_alone, o.lost_marginal
         is_nested = None if nested is None else nested[name]
         exact = not note
         if proved:
@@ -93,15 +190,16 @@ def _rows(site: str, names: list[str], value: dict[frozenset[str], float | None]
             marginal = _snap(marginal)
             if lost_alone is not None and lost_alone < 0:
                 exact = False
-                note = _join(note, "lost_alone below 0 beyond the solver's precision: not proved")
+                note = join_notes(note, "lost_alone below 0 beyond the solver's precision: "
+                                        "not proved")
             if marginal is not None and marginal < 0:
                 if is_nested:
                     exact = False
-                    note = _join(note, "lost_marginal below 0 beyond the solver's precision: "
-                                       "not proved")
+                    note = join_notes(note, "lost_marginal below 0 beyond the solver's "
+                                            "precision: not proved")
                 else:
-                    note = _join(note, _gain_note(name, -marginal))
-        rows.append([site, name, alone, lost_alone, marginal, is_nested, exact, note])
+                    note = join_notes(note, _gain_note(name, -marginal))
+        rows.append([site, name, o.alone.lives, lost_alone, marginal, is_nested, exact, note])
     return rows
 
 
@@ -110,10 +208,6 @@ def _snap(price: float | None) -> float | None:
     if price is None:
         return None
     return 0.0 if abs(price) <= PRICE_TOL else price
-
-
-def _join(*parts: str) -> str:
-    return "; ".join(p for p in parts if p)
 
 
 def _gain_note(name: str, gain: float) -> str:
@@ -144,30 +238,22 @@ def nested_components(policy: Policy, names: list[str]) -> dict[str, bool]:
 
 def snapshot_price(policy: Policy, ranking: Ranking, flags: dict[str, np.ndarray], batch: Batch,
                    options: SolverOptions | None = None,
-                   time_limit: float | None = None) -> pd.DataFrame:
+                   deadline: Deadline | None = None) -> pd.DataFrame:
     """The program's price of each component for one decision."""
     names = components(policy)
     large = len(batch.members) > MAX_PRIORITY_PRICE
     if large:
         names = [n for n in names if n.startswith("reserve:")]
     data = snapshot_data(policy, ranking, flags, batch, orders=not large)
-    ip = SnapshotIP(data, per_patient=not large, options=options)
-    value: dict[frozenset[str], float | None] = {}
-    notes: dict[frozenset[str], str] = {}
-    full = frozenset(names)
-    sets = {frozenset(), full, *(frozenset([n]) for n in names), *(full - {n} for n in names)}
-    for chosen in sets:
-        reserves, priority, tie = _split(policy, set(chosen))
-        out = ip.solve(reserves, _kind(priority, tie), time_limit=time_limit)
-        value[chosen] = out.objective
-        if out.status is not SolveStatus.OPTIMAL:
-            notes[chosen] = f"{'+'.join(sorted(chosen)) or 'unrestricted'}: {out.status}"
-    rows = _rows(batch.site, names, value, notes, nested_components(policy, names))
+    engine = SnapshotEngine(policy, SnapshotIP(data, per_patient=not large, options=options),
+                            deadline)
+    rows = priced_rows(batch.site, engine, names, nested_components(policy, names),
+                       deadline=deadline)
     if large:
         why = (f"{len(batch.members)} candidates: above {MAX_PRIORITY_PRICE}, the "
                "respect-of-priorities program is not solved; reserves priced among reserves")
         for row in rows:
-            row[-1] = "; ".join(n for n in (row[-1], "marginal among the reserves only") if n)
+            row[-1] = join_notes(row[-1], "marginal among the reserves only")
         rows += [[batch.site, name, None, None, None, None, False, why]
                  for name in components(policy) if not name.startswith("reserve:")]
     return pd.DataFrame(rows, columns=PRICE_COLUMNS)
@@ -184,19 +270,6 @@ def benefit_rank(ranking: Ranking) -> np.ndarray:
 
 def horizon_price(stream: Stream, policy: Policy, ranking: Ranking) -> pd.DataFrame:
     """The online rule's price of each component over the horizon."""
-    names = components(policy)
-    n = len(ranking.benefit)
-    by_benefit = benefit_rank(ranking)
-    score_first = np.empty(n, dtype=np.int64)
-    score_first[np.lexsort((np.arange(n), -ranking.benefit, ranking.classes))] = np.arange(n)
-    ranks = {(False, False): by_benefit, (True, False): score_first,
-             (False, True): ranking.lottery_rank, (True, True): ranking.rank}
-    value: dict[frozenset[str], float | None] = {}
-    full = frozenset(names)
-    sets = {frozenset(), full, *(frozenset([n]) for n in names), *(full - {n} for n in names)}
-    for chosen in sets:
-        reserves, priority, tie = _split(policy, set(chosen))
-        run = run_online(stream, policy, ranking, reserves=bool(reserves), active=set(reserves),
-                         rank=ranks[priority, tie])
-        value[chosen] = float(ranking.benefit[run.treated].sum())
-    return pd.DataFrame(_rows("all", names, value, {}, proved=False), columns=PRICE_COLUMNS)
+    engine = HorizonRules(stream, policy, ranking)
+    return pd.DataFrame(priced_rows("all", engine, components(policy), proved=False),
+                        columns=PRICE_COLUMNS)

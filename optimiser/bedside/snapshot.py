@@ -152,6 +152,11 @@ class SnapshotIP:
             self._cache[key] = out
         return out
 
+    def solved(self, active: Sequence[str] = (), kind: str | None = None) -> bool:
+        """True when `solve(active, kind)` (without `rank`) is already known: it costs nothing
+        (a price's solve is skipped past its deadline unless it is)."""
+        return (frozenset(active), kind) in self._cache
+
     def _remaining(self, deadline: float | None) -> float | None:
         return None if deadline is None else max(0.01, deadline - time.perf_counter())
 
