@@ -3,7 +3,10 @@ a "plan" request plus the distribution (`scenarios`: ScenarioSet.to_dict's JSON,
 or `generator`: {"method": "lognormal", ...parameters}), `executed` (rows of moves already
 made) and the options of the CLI (replications, sample, evaluate_on, select_on, seed,
 confidence, commit_days, risk, today). The job's time limit holds for the whole run: past it
-the job fails with a 504 and no bounds (optimiser.stochastic.replications.SaaTimeLimit)."""
+the job is done with `"status": "time_limit"`, no bounds and the reason
+(optimiser.stochastic.replications.SaaTimeLimit; exit 4 in the CLI). A 5xx stays for what the
+service itself got wrong: a budget the user gave running out is an answer, as for every other
+job kind."""
 
 from __future__ import annotations
 
@@ -143,7 +146,6 @@ def prepare_saa(request: Mapping[str, Any], time_limit: float | None = None) -> 
 def saa_task(request: Any, key: str | None = None,
              time_limit: float | None = None) -> dict[str, Any]:
     """Jobs of kind "saa": the JSON of `triage scenarios saa --json`, in this worker process."""
-    from optimiser.service.errors import ApiError
     from optimiser.service.tasks import _invalid, load_request
     from optimiser.stochastic.replications import SaaTimeLimit, saa
 
@@ -155,9 +157,16 @@ def saa_task(request: Any, key: str | None = None,
         raise _invalid(exc.problems, [_option_field(p) if p.column else None
                                       for p in exc.problems]) from None
     except SaaTimeLimit as exc:
-        raise ApiError(504, "solve_timeout", f"{exc} (time limit {time_limit:g} s)"
-                       if time_limit else str(exc)) from None
-    payload: dict[str, Any] = {"kind": "saa", **result.to_dict()}
+        return {
+            "kind": "saa",
+            "status": "time_limit",
+            "instance": instance.name,
+            "time_limit": time_limit,
+            "bounds": None,
+            "message": f"{exc} (time limit {time_limit:g} s): no bounds are reported"
+            if time_limit else f"{exc}: no bounds are reported",
+        }
+    payload: dict[str, Any] = {"kind": "saa", "status": "done", **result.to_dict()}
     return payload
 
 
