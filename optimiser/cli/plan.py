@@ -339,6 +339,8 @@ def plan_command(
             executed=executed,
             today=today,
             time_limit=time_limit,
+            deadline=deadline,
+            loading=loading,
             gap=gap,
             tie_break=not no_tie_break,
             price=not no_price,

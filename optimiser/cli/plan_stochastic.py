@@ -3,16 +3,20 @@ files (docs/stochastic.md). Called by `plan` in optimiser/cli/plan.py."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from optimiser.cli.common import exit_without_answer, write_outputs
+from optimiser.cli import warn
+from optimiser.cli.common import exit_without_answer, output_reserve, write_outputs
 from optimiser.cli.regional import fail_with_problems
 from optimiser.errors import InputError
+from optimiser.stochastic.compare_budget import OutOfTime
 
 if TYPE_CHECKING:
+    from optimiser.deadline import Deadline
     from optimiser.multiperiod.instance import MultiPeriodInstance
     from optimiser.reporting.model import Report
     from optimiser.scenarios.model import ScenarioSet
@@ -41,9 +45,13 @@ def stochastic_plan(
     json_output: bool,
     relax_recourse: bool = False,
     report: bool = False,
+    deadline: Deadline | None = None,
+    loading: float | None = None,
 ) -> None:
     """`plan --scenarios`: the two-stage plan (optimiser.stochastic), its report and files.
-    Every input is validated before anything is written (exit 2)."""
+    Every input is validated before anything is written (exit 2). `deadline`: the command's
+    budget (from the process's start; `loading`: when loading the instance began), shared by
+    the plan, --compare and --report, less what writing the answer will take."""
     import json
     import sys
 
@@ -65,6 +73,10 @@ def stochastic_plan(
             if evaluate_on is None
             else _scenarios_for(instance_dir, instance, chosen(evaluate_on))
         )
+        budget = None
+        if deadline is not None and deadline.limit is not None:
+            began = loading if loading is not None else time.perf_counter()
+            budget = output_reserve(deadline, began)
         result = plan_under_uncertainty(
             instance,
             planning,
@@ -79,6 +91,7 @@ def stochastic_plan(
             tie_break=tie_break,
             price_of_fairness=price,
             relax_recourse=relax_recourse,
+            deadline=budget,
         )
         comparison = None
         if compare and result.status != "infeasible" and len(result.per_scenario):
@@ -95,10 +108,14 @@ def stochastic_plan(
                 today=result.today,
                 stochastic=result if risk is None else None,
                 progress=progress,
+                deadline=budget,
             )
         if report and out is not None and result.expected_lives is not None:
-            page = stochastic_report(instance, planning, result, constraints,
-                                     default_constraints)
+            try:
+                page = stochastic_report(instance, planning, result, constraints,
+                                         default_constraints, budget)
+            except OutOfTime as why:  # no fan from part of the scenarios
+                warn(f"report.html not written: its fan charts' {why}: raise --time-limit")
     except InputError as exc:
         where = scenarios if any(p.file for p in exc.problems) else instance_dir
         fail_with_problems(exc, where)
@@ -130,6 +147,7 @@ def stochastic_report(
     result: StochasticResult,
     constraints: list[str],
     default_constraints: bool,
+    deadline: Deadline | None = None,
 ) -> Report:
     """The report of a two-stage plan with its fan charts: each planning scenario's recourse
     (the re-plan with the commit fixed, under the plan's constraints) replayed by the
@@ -140,5 +158,5 @@ def stochastic_report(
     from optimiser.stochastic.fan import fan_data
 
     fan = fan_data(instance, scenarios, result, constraints=constraints,
-                   default_constraints=default_constraints)
+                   default_constraints=default_constraints, deadline=deadline)
     return build_stochastic_report(instance, result, fan, command=["triage", *sys.argv[1:]])

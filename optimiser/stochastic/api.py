@@ -15,13 +15,14 @@ import pandas as pd
 
 from models.fairness import ConstraintSpec
 from models.stochastic import Risk
+from optimiser.deadline import Deadline
 from optimiser.engine_protocol import check_time_limit, price_table, request_deadline
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.engine import ABS_GAP
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.methods.base import DEADLINE_MARGIN
 from optimiser.multiperiod.plan_io import plan_rows, today_from
-from optimiser.multiperiod.planner import active_constraints
+from optimiser.multiperiod.planner import FINISH_SHARE_OF_BUILD, active_constraints
 from optimiser.results import PRICE_COLUMNS
 from optimiser.scenarios.model import ScenarioSet
 from optimiser.solver import SolverOptions, SolveStatus, solver_versions
@@ -47,6 +48,7 @@ def plan_under_uncertainty(
     tie_break: bool = True,
     price_of_fairness: bool = True,
     relax_recourse: bool = False,
+    deadline: Deadline | None = None,
 ) -> StochasticResult:
     """The two-stage plan: the movements of the commit window [today, today + commit_days)
     the same in every scenario, the rest per scenario; most expected survivors (or the risk
@@ -56,10 +58,12 @@ def plan_under_uncertainty(
     (nothing computed); an infeasible constraint set is a result with status 'infeasible'
     and an explanation. `relax_recourse`: only the commit in whole units, the recourse an
     LP (faster on large instances; its expected lives are an upper bound of the integer
-    recourse's, said in the result's `sizes`)."""
+    recourse's, said in the result's `sizes`). `deadline`: the budget of a caller that started
+    it before loading (the CLI: from the process's start, less what writing the answer will
+    take; the service: from the job's start); it replaces `time_limit`."""
     t0 = time.perf_counter()
     check_time_limit(time_limit)
-    budget = request_deadline(time_limit, None, t0, margin=DEADLINE_MARGIN)
+    budget = request_deadline(time_limit, deadline, t0, margin=DEADLINE_MARGIN)
     if mip_gap is not None and (
         isinstance(mip_gap, bool) or not isinstance(mip_gap, int | float) or not 0 <= mip_gap < 1
     ):
@@ -90,7 +94,10 @@ def plan_under_uncertainty(
         today=start,
         relax_recourse=relax_recourse,
     )
-    engine.deadline = budget
+    # the solves leave time for what follows them (extraction), as plan()'s do
+    engine.deadline = budget.reserved(
+        FINISH_SHARE_OF_BUILD * (engine.build_seconds + engine.translate_seconds)
+    )
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
     t1 = time.perf_counter()
     main = engine.solve(active, tie_break=tie_break)

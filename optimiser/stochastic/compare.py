@@ -26,6 +26,7 @@ the planning set itself, flagged in sample).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from models.fairness import ConstraintSpec
+from optimiser.deadline import Deadline
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.planner import plan
 from optimiser.multiperiod.results import PlanResult
@@ -40,6 +42,7 @@ from optimiser.scenarios.evaluate import DEFAULT_ALPHA, Evaluation, evaluate
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.solver import SolveStatus
 from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, plan_under_uncertainty
+from optimiser.stochastic.compare_budget import CompareBudget, OutOfTime
 from optimiser.stochastic.results import COMMITTED_COLUMNS
 
 DEFAULT_BUFFER = 0.10
@@ -67,9 +70,18 @@ class Comparison:
     commit_days: int
     committed: dict[str, pd.DataFrame] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    # "complete", or "time_limit": the budget ran out; `not_scored` says which candidates
+    # were left out and why (a candidate is scored on every evaluation scenario or not at
+    # all), `cut_short` which scored ones had re-plans not proved optimal (scenario ids)
+    status: str = "complete"
+    not_scored: dict[str, str] = field(default_factory=dict)
+    cut_short: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "status": self.status,
+            "not_scored": dict(self.not_scored),
+            "cut_short": {k: list(v) for k, v in self.cut_short.items()},
             "candidates": [
                 {"candidate": str(c), **{k: _num(v) for k, v in row.items()}}
                 for c, row in self.table.iterrows()
@@ -91,7 +103,9 @@ class Comparison:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
-        table = pd.DataFrame(list(data["candidates"])).set_index("candidate")[TABLE_COLUMNS]
+        table = pd.DataFrame(
+            list(data["candidates"]), columns=["candidate", *TABLE_COLUMNS]
+        ).set_index("candidate")[TABLE_COLUMNS]
         return cls(
             table=table,
             vss=data.get("vss"),
@@ -104,6 +118,9 @@ class Comparison:
                 for k, v in (data.get("committed") or {}).items()
             },
             info=dict(data.get("info") or {}),
+            status=str(data.get("status", "complete")),
+            not_scored={str(k): str(v) for k, v in (data.get("not_scored") or {}).items()},
+            cut_short={str(k): list(v) for k, v in (data.get("cut_short") or {}).items()},
         )
 
 
@@ -151,31 +168,42 @@ def recourse(
     constraints: Sequence[ConstraintSpec | str | Mapping[str, Any]],
     default_constraints: bool,
     tick: Callable[[], object] | None = None,
+    budget: CompareBudget | None = None,
 ) -> tuple[dict[str, PlanResult], int]:
     """Per scenario, the deterministic re-plan from day `end` with `executed` fixed. A
     scenario in which the fairness constraints cannot hold after this commit is re-planned
-    without them (counted: the second value). `tick`: called after each scenario."""
+    without them (counted: the second value). `tick`: called after each scenario.
+    `budget`: each re-plan within its share; a scenario whose re-plan could not start or
+    found no plan ends the loop (the plans returned are then fewer than the scenarios)."""
     plans: dict[str, PlanResult] = {}
     relaxed = 0
     for sid, inst in scenarios.instances(instance):
-        result = plan(
-            inst,
-            constraints,
-            default_constraints=default_constraints,
-            executed=executed,
-            today=end,
-            price_of_fairness=False,
-        )
-        if result.status is SolveStatus.INFEASIBLE:
-            relaxed += 1
-            result = plan(
+
+        def replan(limit: float | None, specs: Any = constraints, own: bool = default_constraints,
+                   inst: MultiPeriodInstance = inst) -> PlanResult:
+            return plan(
                 inst,
-                [],
-                default_constraints=False,
+                specs,
+                default_constraints=own,
                 executed=executed,
                 today=end,
                 price_of_fairness=False,
+                time_limit=limit,
             )
+
+        try:
+            result = budget.run(1, replan) if budget is not None else replan(None)
+            if result.status is SolveStatus.INFEASIBLE:
+                relaxed += 1
+                result = (
+                    budget.run(0, lambda t: replan(t, [], False))
+                    if budget is not None
+                    else replan(None, [], False)
+                )
+        except OutOfTime:
+            break
+        if result.lives_saved is None and budget is not None and budget.limited:
+            break  # no plan in its share: the candidate is not scored
         plans[sid] = result
         if tick is not None:
             tick()
@@ -197,15 +225,26 @@ def compare(
     today: int = 0,
     stochastic: Any = None,
     progress: bool = False,
+    time_limit: float | None = None,
+    deadline: Deadline | None = None,
 ) -> Comparison:
     """Make every candidate's commit on `scenarios`, score each over `evaluation` (default:
     `scenarios`, in sample) by recourse + simulator; VSS and EVPI. `stochastic`: a
     StochasticResult already made for these inputs (not made again). `alpha`: the tail of
     the CVaR figures (default: the risk measure's, else 0.1). `progress`: a bar on a
-    terminal over the re-plans (one per candidate and evaluation scenario)."""
+    terminal over the re-plans (one per candidate and evaluation scenario).
+
+    `time_limit` (or a caller's `deadline`): one budget for the whole comparison, shared
+    among its plans (optimiser/stochastic/compare_budget.py). When it runs out, the
+    candidates not scored on every evaluation scenario are left out (`not_scored` says why),
+    VSS and EVPI are given only when both their candidates were scored, and the status is
+    time_limit; scored candidates whose re-plans were cut short are listed in `cut_short`."""
+    from optimiser.engine_protocol import check_time_limit, request_deadline
     from optimiser.errors import InputError, Problem
     from optimiser.stochastic.risk import parse_risk
 
+    t0 = time.perf_counter()
+    check_time_limit(time_limit)
     measure = parse_risk(risk) if risk is not None else None
     tail = alpha if alpha is not None else (measure.alpha if measure else DEFAULT_ALPHA)
 
@@ -217,89 +256,169 @@ def compare(
     held_out = evaluation if evaluation is not None else scenarios
     check_compatible(held_out, instance)
     specs = list(constraints or [])
+    n, forecasts = len(held_out), forecast_tables(scenarios, buffer)
+    stochastic_weight = float(len(scenarios))
+    candidates = 1 + (risk is not None) + len(forecasts)
+    budget = CompareBudget(
+        request_deadline(time_limit, deadline, t0),
+        weight=(stochastic_weight if stochastic is None else 0.0)
+        + (stochastic_weight if risk is not None else 0.0)
+        + len(forecasts)
+        + (candidates + 1) * n,
+        scores=candidates + 1,
+        scenarios=n,
+    )
+    not_scored: dict[str, str] = {}
+    late = "its plan was not started: the time limit was reached"
+
+    def two_stage(chosen: str | None) -> Callable[[float | None], Any]:
+        def make(limit: float | None) -> Any:
+            return plan_under_uncertainty(
+                instance,
+                scenarios,
+                specs,
+                commit_days=commit_days,
+                risk=chosen,
+                default_constraints=default_constraints,
+                executed=executed,
+                today=today,
+                price_of_fairness=False,
+                time_limit=limit,
+            )
+
+        return make
+
     if stochastic is None:
-        stochastic = plan_under_uncertainty(
-            instance,
-            scenarios,
-            specs,
-            commit_days=commit_days,
-            default_constraints=default_constraints,
-            executed=executed,
-            today=today,
-            price_of_fairness=False,
-        )
+        stochastic = budget.run(stochastic_weight, two_stage(None))  # the window's days
     start, end = stochastic.today, stochastic.commit_end
     prior = stochastic.executed
-    commits: dict[str, pd.DataFrame] = {"stochastic": stochastic.committed}
+    commits: dict[str, pd.DataFrame] = {}
+    if not _unplanned(stochastic.expected_lives, stochastic.status):
+        commits["stochastic"] = stochastic.committed
+    else:
+        not_scored["stochastic"] = f"no plan found ({stochastic.status})"
+        budget.skip(n)
     if risk is not None:
-        averse = plan_under_uncertainty(
-            instance,
-            scenarios,
-            specs,
-            commit_days=commit_days,
-            risk=risk,
-            default_constraints=default_constraints,
-            executed=executed,
-            today=today,
-            price_of_fairness=False,
-        )
-        commits["risk_averse"] = averse.committed
-    for name, table in forecast_tables(scenarios, buffer).items():
-        det = plan(
-            with_demand(instance, table),
-            specs,
-            default_constraints=default_constraints,
-            executed=executed,
-            today=today if executed is not None else None,
-            price_of_fairness=False,
-        )
+        try:
+            averse = budget.run(stochastic_weight, two_stage(risk))
+        except OutOfTime:
+            averse = None
+            not_scored["risk_averse"] = late
+            budget.skip(n)
+        if averse is not None and _unplanned(averse.expected_lives, averse.status):
+            not_scored["risk_averse"] = f"no plan found ({averse.status})"
+            budget.skip(n)
+        elif averse is not None:
+            commits["risk_averse"] = averse.committed
+    for name, table in forecasts.items():
+
+        def deterministic(limit: float | None, table: pd.DataFrame = table) -> PlanResult:
+            return plan(
+                with_demand(instance, table),
+                specs,
+                default_constraints=default_constraints,
+                executed=executed,
+                today=today if executed is not None else None,
+                price_of_fairness=False,
+                time_limit=limit,
+            )
+
+        try:
+            det = budget.run(1, deterministic)
+        except OutOfTime:
+            not_scored[name] = late
+            budget.skip(n)
+            continue
+        if _unplanned(det.lives_saved, det.status):
+            not_scored[name] = f"no plan found ({det.status})"
+            budget.skip(n)
+            continue
         commits[name] = commit_of(det, start, end)
     from tqdm.auto import tqdm
 
     rows: dict[str, dict[str, float]] = {}
-    evaluations: dict[str, Evaluation] = {}
+    cut_short: dict[str, list[str]] = {}
     bar = tqdm(
-        total=(len(commits) + 1) * len(held_out),
+        total=(len(commits) + 1) * n,
         desc="score the candidates",
         unit="re-plan",
         disable=None if progress else True,  # None: shown on a terminal only
         dynamic_ncols=True,
     )
+
+    def score(name: str, plans: dict[str, PlanResult], relaxed: int) -> None:
+        """The candidate's row, only when every evaluation scenario has its plan."""
+        if len(plans) < n:
+            not_scored[name] = (
+                f"re-planned {len(plans)} of {n} evaluation scenario(s) before the time limit"
+            )
+            budget.skip(n - len(plans))
+            return
+        if not budget.can_score(n):
+            not_scored[name] = "not replayed: the time limit was reached"
+            budget.skip(0)
+            return
+        scoring = time.perf_counter()
+        rows[name] = _row(evaluate(instance, plans, held_out, alpha=tail, workers=1), relaxed)
+        budget.scored(time.perf_counter() - scoring, n)
+        short = [sid for sid, p in plans.items() if p.status is SolveStatus.TIME_LIMIT]
+        if short:
+            cut_short[name] = short
+
     for name, commit in commits.items():
         bar.set_postfix_str(name)
         fixed = pd.concat([f for f in (prior, commit) if len(f)] or [commit], ignore_index=True)
         plans, relaxed = recourse(
-            instance, fixed, end, held_out, specs, default_constraints, tick=bar.update
+            instance, fixed, end, held_out, specs, default_constraints, tick=bar.update,
+            budget=budget,
         )
-        evaluations[name] = evaluate(instance, plans, held_out, alpha=tail, workers=1)
-        rows[name] = _row(evaluations[name], relaxed)
+        score(name, plans, relaxed)
     bar.set_postfix_str("hindsight")
-    hindsight = {}
+    hindsight: dict[str, PlanResult] = {}
     relaxed = 0
     for sid, inst in held_out.instances(instance):
-        result = plan(
-            inst,
-            specs,
-            default_constraints=default_constraints,
-            executed=executed,
-            today=today if executed is not None else None,
-            price_of_fairness=False,
-        )
-        if result.status is SolveStatus.INFEASIBLE:
-            relaxed += 1
-            result = plan(inst, [], default_constraints=False, price_of_fairness=False)
+
+        def foresight(limit: float | None, inst: MultiPeriodInstance = inst) -> PlanResult:
+            return plan(
+                inst,
+                specs,
+                default_constraints=default_constraints,
+                executed=executed,
+                today=today if executed is not None else None,
+                price_of_fairness=False,
+                time_limit=limit,
+            )
+
+        def unconstrained(limit: float | None, inst: MultiPeriodInstance = inst) -> PlanResult:
+            return plan(inst, [], default_constraints=False, price_of_fairness=False,
+                        time_limit=limit)
+
+        try:
+            result = budget.run(1, foresight)
+            if result.status is SolveStatus.INFEASIBLE:
+                relaxed += 1
+                result = budget.run(0, unconstrained)
+        except OutOfTime:
+            break
+        if result.lives_saved is None and budget.limited:
+            break
         hindsight[sid] = result
         bar.update()
     bar.close()
-    evaluations["hindsight"] = evaluate(instance, hindsight, held_out, alpha=tail, workers=1)
-    rows["hindsight"] = _row(evaluations["hindsight"], relaxed)
-    table = pd.DataFrame.from_dict(rows, orient="index")[TABLE_COLUMNS]
-    table.index.name = "candidate"
+    score("hindsight", hindsight, relaxed)
+    table = pd.DataFrame(
+        [rows[k] for k in rows], index=pd.Index(list(rows), name="candidate"),
+        columns=TABLE_COLUMNS,
+    )
     survivors = table["expected_survivors"]
+
+    def difference(a: str, b: str) -> float | None:
+        return float(survivors[a] - survivors[b]) if a in rows and b in rows else None
+
     return Comparison(
         table=table,
-        vss=float(survivors["stochastic"] - survivors["mean"]),
-        evpi=float(survivors["hindsight"] - survivors["stochastic"]),
+        vss=difference("stochastic", "mean"),
+        evpi=difference("hindsight", "stochastic"),
         in_sample=evaluation is None,
         alpha=tail,
         commit_days=stochastic.commit_days,
@@ -312,8 +431,18 @@ def compare(
             "worst_case": "upper envelope: each region-day's largest demand over the scenarios",
             "recourse": "deterministic re-plan per scenario with the commit fixed, replayed "
             "as_is through check-plan's simulator",
+            "time_limit": budget.deadline.limit,
         },
+        status="time_limit" if not_scored or cut_short else "complete",
+        not_scored=not_scored,
+        cut_short=cut_short,
     )
+
+
+def _unplanned(lives: float | None, status: Any) -> bool:
+    """No plan, and not because the constraints cannot hold (an infeasible commit plan is
+    scored as the commit of nothing, as it always was)."""
+    return lives is None and status is not SolveStatus.INFEASIBLE
 
 
 def _row(evaluation: Evaluation, relaxed: int) -> dict[str, float]:

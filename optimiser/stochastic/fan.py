@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimiser.deadline import Deadline
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
@@ -149,10 +150,13 @@ def fan_data(
     constraints: Sequence[Any] | None = None,
     default_constraints: bool = True,
     quantiles: Sequence[float] = QUANTILES,
+    deadline: Deadline | None = None,
 ) -> FanData:
     """The fan of `result` (a two-stage plan made for `instance`) over `scenarios` (its
     planning set, or a held-out one). constraints / default_constraints: the recourse's, the
-    plan's own by default (result.constraints)."""
+    plan's own by default (result.constraints). `deadline`: the recourse re-plans share what
+    is left of it (optimiser/stochastic/compare_budget.py); OutOfTime when they could not all
+    be made in it (no fan from part of the scenarios)."""
     if replay not in REPLAYS:
         raise InputError(Problem(f"replay must be one of {', '.join(REPLAYS)}, got {replay!r}"))
     check_compatible(scenarios, instance)
@@ -163,7 +167,11 @@ def fan_data(
         rows: pd.DataFrame | dict[str, pd.DataFrame] = replay_rows(fixed, "manifest")
     else:
         from optimiser.stochastic.compare import recourse
+        from optimiser.stochastic.compare_budget import CompareBudget, OutOfTime
 
+        budget = None
+        if deadline is not None and deadline.limit is not None:
+            budget = CompareBudget(deadline, len(scenarios), 0, len(scenarios))
         chosen = list(result.constraints) if constraints is None else list(constraints)
         plans, _ = recourse(
             instance,
@@ -172,7 +180,12 @@ def fan_data(
             scenarios,
             chosen,
             default_constraints if constraints is not None else False,
+            budget=budget,
         )
+        if len(plans) < len(scenarios):
+            raise OutOfTime(
+                f"re-planned {len(plans)} of {len(scenarios)} scenario(s) before the time limit"
+            )
         rows = {}
         for sid, plan in plans.items():
             if plan.plan is None or str(plan.status) == "infeasible":

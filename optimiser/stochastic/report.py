@@ -60,6 +60,19 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
                 f"{row['expected_shortfall']:9.2f} {row['cvar_shortfall']:12.2f}"
             )
         lines.append(f"VSS {_fmt(c.vss)} survivors; EVPI {_fmt(c.evpi)} survivors")
+        if c.status == "time_limit":
+            limit = c.info.get("time_limit")
+            budget = f" (budget {limit:g} s)" if limit is not None else ""
+            lines.append(
+                f"comparison status: time_limit{budget}: "
+                + "; ".join(
+                    [f"{k} not scored, left out: {why}" for k, why in c.not_scored.items()]
+                    + [
+                        f"{k}: {len(ids)} re-plan(s) cut short, not proved optimal"
+                        for k, ids in c.cut_short.items()
+                    ]
+                )
+            )
     return "\n".join(lines)
 
 
