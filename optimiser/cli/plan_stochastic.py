@@ -77,6 +77,13 @@ def stochastic_plan(
         if deadline is not None and deadline.limit is not None:
             began = loading if loading is not None else time.perf_counter()
             budget = output_reserve(deadline, began)
+        # the plan is the answer: with --compare or --report it takes half of the budget
+        # left (a third with both), the comparison and the fan charts what it leaves
+        parts = 1 + int(compare) + int(report and out is not None)
+        solving = budget
+        left = None if budget is None else budget.left()
+        if budget is not None and left is not None and parts > 1:
+            solving = budget.reserved(max(0.0, left) * (parts - 1) / parts)
         result = plan_under_uncertainty(
             instance,
             planning,
@@ -91,7 +98,7 @@ def stochastic_plan(
             tie_break=tie_break,
             price_of_fairness=price,
             relax_recourse=relax_recourse,
-            deadline=budget,
+            deadline=solving,
         )
         comparison = None
         if compare and result.status != "infeasible" and len(result.per_scenario):

@@ -368,10 +368,16 @@ def compare(
     for name, commit in commits.items():
         bar.set_postfix_str(name)
         fixed = pd.concat([f for f in (prior, commit) if len(f)] or [commit], ignore_index=True)
-        plans, relaxed = recourse(
-            instance, fixed, end, held_out, specs, default_constraints, tick=bar.update,
-            budget=budget,
-        )
+        try:
+            plans, relaxed = recourse(
+                instance, fixed, end, held_out, specs, default_constraints, tick=bar.update,
+                budget=budget,
+            )
+        except InputError as exc:  # e.g. a commit cut short that moves units it has not
+            first = str(exc).splitlines()[0] if str(exc) else "invalid"
+            not_scored[name] = f"its commit cannot be executed in a scenario: {first}"
+            budget.skip(n)
+            continue
         score(name, plans, relaxed)
     bar.set_postfix_str("hindsight")
     hindsight: dict[str, PlanResult] = {}
