@@ -239,7 +239,7 @@ def compare(
     candidates not scored on every evaluation scenario are left out (`not_scored` says why),
     VSS and EVPI are given only when both their candidates were scored, and the status is
     time_limit; scored candidates whose re-plans were cut short are listed in `cut_short`."""
-    from optimiser.engine_protocol import check_time_limit, request_deadline
+    from optimiser.engine_protocol import check_time_limit
     from optimiser.errors import InputError, Problem
     from optimiser.stochastic.risk import parse_risk
 
@@ -260,7 +260,7 @@ def compare(
     stochastic_weight = float(len(scenarios))
     candidates = 1 + (risk is not None) + len(forecasts)
     budget = CompareBudget(
-        request_deadline(time_limit, deadline, t0),
+        deadline if deadline is not None else Deadline(time_limit, start=t0),
         weight=(stochastic_weight if stochastic is None else 0.0)
         + (stochastic_weight if risk is not None else 0.0)
         + len(forecasts)

@@ -1,0 +1,121 @@
+"""`--time-limit` of `triage plan --scenarios` holds for the whole command (start-up, loading,
+the scenarios, the two-stage plan, --compare and the output), and compare() stops scoring
+honestly when its budget runs out: a candidate is scored on every evaluation scenario or left
+out and said so, never scored on part of them."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from test_budgets_cli import timed
+from test_stochastic import hedge_case
+
+import optimiser.stochastic.compare as compare_module
+from optimiser.cli import main
+from optimiser.deadline import Deadline
+from optimiser.stochastic import plan_under_uncertainty
+from optimiser.stochastic.compare import Comparison, compare
+
+ROOT = Path(__file__).resolve().parents[1]
+US = ROOT / "instances" / "us-states-apr2020"
+BUDGET = 10.0  # holds the program's start-up (2-4 s when both cores are busy)
+SLACK = max(1.0, 0.1 * BUDGET)
+
+
+@pytest.fixture(scope="module")
+def us_scenarios(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four lognormal scenarios of US 50 states x 47 days: the two-stage plan is not proved
+    optimal in a minute, so a 10 s budget always cuts it short."""
+    out = tmp_path_factory.mktemp("us") / "sc"
+    with pytest.raises(SystemExit) as ended:
+        main(["scenarios", "generate", str(US), "--method", "lognormal", "--scenarios", "4",
+              "--seed", "1", "--out", str(out)])
+    assert ended.value.code in (0, None)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [[], ["--compare"]], ids=["plan", "compare"])
+def test_plan_with_scenarios_ends_within_its_budget(us_scenarios: Path, extra: list[str]) -> None:
+    done, took, waited = timed(
+        "plan", str(US), "--scenarios", str(us_scenarios), "--no-price", "--time-limit",
+        str(BUDGET), "--json", *extra,
+    )
+    assert took - waited < BUDGET + SLACK, (took, waited, done.stderr[-2000:])
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout)
+    assert answer["status"] == "time_limit"
+    assert answer["expected_lives"] is not None
+    if extra:
+        comparison = answer["comparison"]
+        assert comparison["status"] == "time_limit"
+        scored = {c["candidate"] for c in comparison["candidates"]}
+        assert set(comparison["not_scored"]) | scored == {
+            "stochastic", "mean", "buffer", "worst_case", "hindsight"}
+        assert not set(comparison["not_scored"]) & scored
+
+
+def test_compare_cut_short_leaves_out_what_it_did_not_score(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget runs out after the 6th plan (the three forecasts, the stochastic commit's
+    two re-plans, the mean commit's first): the stochastic plan is scored, the mean plan
+    (1 of 2 scenarios re-planned) and the rest are left out; no VSS, no EVPI."""
+    inst, scenarios = hedge_case(tmp_path)
+    result = plan_under_uncertainty(inst, scenarios, commit_days=1)
+    deadline = Deadline(30.0)
+    calls = []
+    real_plan = compare_module.plan
+
+    def plan_then_run_out(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real_plan(*args, **kwargs)
+        calls.append(kwargs.get("time_limit"))
+        if len(calls) == 6:
+            deadline.end = time.perf_counter()  # the budget is spent
+        return out
+
+    monkeypatch.setattr(compare_module, "plan", plan_then_run_out)
+    comparison = compare(inst, scenarios, commit_days=1, stochastic=result, deadline=deadline)
+    assert len(calls) == 6 and all(c is not None and c > 0 for c in calls)
+    assert comparison.status == "time_limit"
+    assert list(comparison.table.index) == ["stochastic"]
+    assert comparison.table.loc["stochastic", "expected_survivors"] == pytest.approx(1.0, abs=1e-6)
+    assert comparison.not_scored["mean"] == (
+        "re-planned 1 of 2 evaluation scenario(s) before the time limit")
+    assert set(comparison.not_scored) == {"mean", "buffer", "worst_case", "hindsight"}
+    assert comparison.vss is None and comparison.evpi is None
+    again = Comparison.from_dict(json.loads(comparison.to_json()))
+    assert again.status == "time_limit" and again.not_scored == comparison.not_scored
+    assert list(again.table.index) == ["stochastic"]
+
+
+def test_compare_with_time_to_spare_scores_every_candidate(tmp_path: Path) -> None:
+    inst, scenarios = hedge_case(tmp_path)
+    result = plan_under_uncertainty(inst, scenarios, commit_days=1)
+    comparison = compare(inst, scenarios, commit_days=1, stochastic=result, time_limit=120)
+    assert comparison.status == "complete" and not comparison.not_scored
+    assert comparison.vss == pytest.approx(0.1, abs=1e-6)
+    assert comparison.evpi == pytest.approx(0.4, abs=1e-6)
+
+
+def test_a_spent_budget_scores_nothing_and_says_so(tmp_path: Path) -> None:
+    inst, scenarios = hedge_case(tmp_path)
+    result = plan_under_uncertainty(inst, scenarios, commit_days=1)
+    spent = Deadline(0.001, start=time.perf_counter() - 1.0)
+    comparison = compare(inst, scenarios, commit_days=1, stochastic=result, deadline=spent)
+    assert comparison.status == "time_limit"
+    assert comparison.table.empty and comparison.vss is None and comparison.evpi is None
+    assert set(comparison.not_scored) == {"stochastic", "mean", "buffer", "worst_case",
+                                          "hindsight"}
+
+
+def test_plan_under_uncertainty_counts_a_callers_deadline(tmp_path: Path) -> None:
+    """A deadline started before loading is the budget (time_limit ignored): one already
+    spent leaves no time for the tie-break, and the answer says time_limit or the zero start."""
+    inst, scenarios = hedge_case(tmp_path)
+    spent = Deadline(0.5, start=time.perf_counter() - 10.0)
+    result = plan_under_uncertainty(inst, scenarios, commit_days=1, deadline=spent)
+    assert result.solver["solves"] <= 1
