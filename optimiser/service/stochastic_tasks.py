@@ -69,15 +69,23 @@ def prepare_stochastic(
 def stochastic_task(
     request: Any, key: str | None = None, time_limit: float | None = None
 ) -> dict[str, Any]:
-    """Jobs of kind "stochastic_plan": the JSON of `triage plan --scenarios ... --json`."""
+    """Jobs of kind "stochastic_plan": the JSON of `triage plan --scenarios ... --json`.
+    The job's time limit counts from here: reading the request and its scenarios included
+    (the job has no comparison to share it with)."""
+    import time
+
+    from optimiser.deadline import Deadline
     from optimiser.service.tasks import _invalid, load_request
     from optimiser.stochastic import plan_under_uncertainty
 
+    started = time.perf_counter()
     arguments = prepare_stochastic(load_request(request), time_limit)
     instance = arguments.pop("instance")
     scenarios = arguments.pop("scenarios")
+    limit = arguments.get("time_limit")
+    deadline = None if limit is None else Deadline(limit, start=started)
     try:
-        result = plan_under_uncertainty(instance, scenarios, **arguments)
+        result = plan_under_uncertainty(instance, scenarios, **arguments, deadline=deadline)
     except InputError as exc:
         raise _invalid(exc.problems, [f"options.{p.column}" if p.column else None
                                       for p in exc.problems]) from None

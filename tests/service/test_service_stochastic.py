@@ -66,3 +66,31 @@ def test_bad_stochastic_requests_are_a_422_naming_the_field(server, change, fiel
         response = client.post("/v1/jobs", json={"kind": "stochastic_plan", "request": bad})
     error = assert_json_error(response, 422, "invalid_input")
     assert any(p["field"].startswith(f"request.{field}") for p in error["problems"]), error
+
+
+def test_the_job_time_limit_counts_reading_the_request(monkeypatch):
+    """The job's budget starts when the job does: the time spent reading the request and its
+    scenarios is taken from the plan's (before, the plan started its own clock)."""
+    import time
+
+    import optimiser.service.stochastic_tasks as tasks
+    import optimiser.stochastic as stochastic
+
+    real_prepare, real_plan, seen = tasks.prepare_stochastic, stochastic.plan_under_uncertainty, {}
+
+    def slow_prepare(request, time_limit=None):
+        arguments = real_prepare(request, time_limit)
+        time.sleep(0.3)  # a large request takes time to read
+        return arguments
+
+    def record(instance, scenarios, **kwargs):
+        seen.update(kwargs, now=time.perf_counter())
+        return real_plan(instance, scenarios, **kwargs)
+
+    monkeypatch.setattr(tasks, "prepare_stochastic", slow_prepare)
+    monkeypatch.setattr(stochastic, "plan_under_uncertainty", record)
+    answer = tasks.stochastic_task(copy.deepcopy(REQUEST), time_limit=30.0)
+    assert answer["expected_lives"] is not None
+    deadline = seen["deadline"]
+    assert deadline is not None and deadline.limit == 30.0
+    assert seen["now"] - deadline.start >= 0.3
