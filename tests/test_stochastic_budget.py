@@ -119,3 +119,15 @@ def test_plan_under_uncertainty_counts_a_callers_deadline(tmp_path: Path) -> Non
     spent = Deadline(0.5, start=time.perf_counter() - 10.0)
     result = plan_under_uncertainty(inst, scenarios, commit_days=1, deadline=spent)
     assert result.solver["solves"] <= 1
+
+
+def test_the_report_fan_is_not_drawn_from_part_of_the_scenarios(tmp_path: Path) -> None:
+    from optimiser.stochastic.compare_budget import OutOfTime
+    from optimiser.stochastic.fan import fan_data
+
+    inst, scenarios = hedge_case(tmp_path)
+    result = plan_under_uncertainty(inst, scenarios, commit_days=1)
+    spent = Deadline(0.001, start=time.perf_counter() - 1.0)
+    with pytest.raises(OutOfTime, match="re-planned 0 of 2 scenario"):
+        fan_data(inst, scenarios, result, deadline=spent)
+    assert fan_data(inst, scenarios, result, deadline=Deadline(120.0)).scenarios == 2
