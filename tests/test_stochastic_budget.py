@@ -131,3 +131,21 @@ def test_the_report_fan_is_not_drawn_from_part_of_the_scenarios(tmp_path: Path) 
     with pytest.raises(OutOfTime, match="re-planned 0 of 2 scenario"):
         fan_data(inst, scenarios, result, deadline=spent)
     assert fan_data(inst, scenarios, result, deadline=Deadline(120.0)).scenarios == 2
+
+
+def test_a_bound_not_proven_is_null_in_json_not_a_crash(tmp_path: Path) -> None:
+    """A run stopped before HiGHS proved a bound reports it as +-inf; the JSON says null (it
+    was an internal error, exit 4, in a whole-suite run under load)."""
+    import dataclasses
+    import math
+
+    from optimiser.stochastic.results import StochasticResult
+
+    inst, scenarios = hedge_case(tmp_path)
+    result = plan_under_uncertainty(inst, scenarios, commit_days=1)
+    stopped = dataclasses.replace(
+        result, solver={**result.solver, "bound": math.inf, "objective": -math.inf}
+    )
+    data = json.loads(stopped.to_json())
+    assert data["solver"]["bound"] is None and data["solver"]["objective"] is None
+    assert StochasticResult.from_json(stopped.to_json()).to_dict() == data

@@ -103,7 +103,8 @@ class StochasticResult:
             ],
             "price_of_fairness": _records(self.price_of_fairness),
             "explanation": self.explanation,
-            "solver": dict(self.solver),
+            # a run stopped before HiGHS proved a bound reports it as +-inf: null in JSON
+            "solver": {k: _clean(v) for k, v in self.solver.items()},
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "model_size": dict(self.sizes),
             "scenario_set": dict(self.scenario_info),
