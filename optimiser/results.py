@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from optimiser.json_values import json_number
 from optimiser.solver import SolveStatus
 
 PRICE_COLUMNS = [
@@ -94,23 +95,23 @@ class AllocationResult:
             "policy": self.policy,
             "resource": self.resource,
             "supply": self.supply,
-            "lives_saved": _clean(self.lives_saved),
+            "lives_saved": json_number(self.lives_saved),
             "allocation": self.allocation,
             "unallocated": self.unallocated,
             "constraints": list(self.constraints),
             "price_of_fairness": [
-                {k: _clean(v) for k, v in row.items()}
+                {k: json_number(v) for k, v in row.items()}
                 for row in self.price_of_fairness.to_dict("records")
             ],
             "price_of_fairness_skipped": self.price_skipped,
-            "lives_optimal": _clean(self.lives_optimal),
-            "lives_optimal_bound": _clean(self.lives_optimal_bound),
-            "lives_saved_bound": _clean(self.lives_saved_bound),
-            "lives_lost_total": _clean(self.lives_lost_total),
-            "lives_lost_pct": _clean(self.lives_lost_pct),
+            "lives_optimal": json_number(self.lives_optimal),
+            "lives_optimal_bound": json_number(self.lives_optimal_bound),
+            "lives_saved_bound": json_number(self.lives_saved_bound),
+            "lives_lost_total": json_number(self.lives_lost_total),
+            "lives_lost_pct": json_number(self.lives_lost_pct),
             "regions": _region_records(self.regions),
             "clipped_floors": [
-                {k: _clean(v) for k, v in row.items()}
+                {k: json_number(v) for k, v in row.items()}
                 for row in self.clipped_floors.to_dict("records")
             ],
             "violations": list(self.violations),
@@ -120,12 +121,12 @@ class AllocationResult:
             else {
                 "name": self.solver.name,
                 "version": self.solver.version,
-                "gap": _clean(self.solver.gap),
-                "seconds": round(self.solver.seconds, 6),
+                "gap": json_number(self.solver.gap),
+                "seconds": json_number(self.solver.seconds, 6),
                 "solves": self.solver.solves,
                 "pyomo_version": self.solver.pyomo_version,
             },
-            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "timings": {k: json_number(v, 6) for k, v in self.timings.items()},
             "fingerprint": self.fingerprint,
         }
 
@@ -214,20 +215,6 @@ def _region_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     names = [str(k) for k in frame.columns]
     return [
-        {"region": str(rid), **dict(zip(names, map(_clean, row), strict=True))}
+        {"region": str(rid), **dict(zip(names, map(json_number, row), strict=True))}
         for rid, row in zip(frame.index, frame.values, strict=True)
     ]
-
-
-def _clean(value: Any) -> Any:
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return None
-        return round(value, 9)
-    return value

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from optimiser.backtest.policies import MANIFEST_COLUMNS
+from optimiser.json_values import json_number, json_ready
 
 if TYPE_CHECKING:
     from optimiser.stochastic.fan import FanData
@@ -101,7 +102,10 @@ class BacktestResult:
     def to_dict(self) -> dict[str, Any]:
         def grid(frame: pd.DataFrame) -> dict[str, list[float | None]]:
             values = frame.reindex(self.regions).to_numpy(dtype=float)
-            return {str(r): [_num(float(v)) for v in values[i]] for i, r in enumerate(self.regions)}
+            return {
+                str(r): [json_number(float(v)) for v in values[i]]
+                for i, r in enumerate(self.regions)
+            }
 
         return {
             "instance": self.instance,
@@ -111,16 +115,18 @@ class BacktestResult:
             "days": self.days,
             "as_of": self.as_of,
             "commit_days": self.commit_days,
-            "buffer": self.buffer,
+            "buffer": json_number(self.buffer),
             "source": self.source,
             "regions": list(self.regions),
             "policies": [
-                {"policy": str(p), **{c: _cell(row[c]) for c in TABLE_COLUMNS}}
+                {"policy": str(p), **{c: json_number(row[c]) for c in TABLE_COLUMNS}}
                 for p, row in self.table.iterrows()
             ],
-            "weeks": [{c: _cell(row[c]) for c in WEEK_COLUMNS} for _, row in self.weeks.iterrows()],
+            "weeks": [
+                {c: json_number(row[c]) for c in WEEK_COLUMNS} for _, row in self.weeks.iterrows()
+            ],
             "executed": {
-                p: [{c: _cell(row[c]) for c in MANIFEST_COLUMNS} for _, row in m.iterrows()]
+                p: [{c: json_number(row[c]) for c in MANIFEST_COLUMNS} for _, row in m.iterrows()]
                 for p, m in self.executed.items()
             },
             "on_hand": {p: grid(f) for p, f in self.on_hand.items()},
@@ -130,7 +136,7 @@ class BacktestResult:
             "status": self.status,
             "incomplete": dict(self.incomplete),
             "fans": {p: fan_to_dict(f) for p, f in self.fans.items()},
-            "info": self.info,
+            "info": json_ready(self.info),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -187,9 +193,9 @@ def fan_to_dict(fan: FanData) -> dict[str, Any]:
         "quantiles": list(fan.quantiles),
         "resource": fan.resource,
         "scenarios": fan.scenarios,
-        "probability_short": {str(a): _num(float(v)) for a, v in fan.short_days.items()},
+        "probability_short": {str(a): json_number(float(v)) for a, v in fan.short_days.items()},
         "rows": [
-            {str(c): _cell(v) for c, v in row.items()} for row in fan.table.to_dict("records")
+            {str(c): json_number(v) for c, v in row.items()} for row in fan.table.to_dict("records")
         ],
     }
 
@@ -246,24 +252,8 @@ def typed_weeks(weeks: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _num(v: float) -> float | None:
-    return None if not math.isfinite(v) else round(float(v), 9)
-
-
 def _back(v: Any) -> float:
     return math.nan if v is None else float(v)
-
-
-def _cell(v: Any) -> Any:
-    if isinstance(v, str) or v is None:
-        return v
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | np.integer):
-        return int(v)
-    if isinstance(v, float | np.floating):
-        return _num(float(v))
-    return v
 
 
 __all__ = [

@@ -33,9 +33,10 @@ from optimiser.bedside.horizon import (
 from optimiser.bedside.io import BedsideInputs, Cohort
 from optimiser.bedside.patients import MAX_DAY
 from optimiser.bedside.policy import Policy
-from optimiser.bedside.results import clean, frame_records
+from optimiser.bedside.results import frame_records
 from optimiser.bedside.scores import PROTOCOLS, available, lottery_draws, rank_patients
 from optimiser.errors import InputError, Problem
+from optimiser.json_values import json_number, json_ready
 
 OFFLINE = "offline_optimum"
 METRICS = ("objective_value", "lives_gained", "expected_survivors", "life_years_gained",
@@ -99,10 +100,11 @@ class CompareResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec, "policy": self.policy, "inputs": self.inputs,
+        return {"spec": json_ready(self.spec), "policy": json_ready(self.policy),
+                "inputs": json_ready(self.inputs),
                 "summary": frame_records(self.summary), "groups": frame_records(self.groups),
                 "notes": list(self.notes),
-                "timings": {k: round(v, 6) for k, v in self.timings.items()}}
+                "timings": {k: json_number(v, 6) for k, v in self.timings.items()}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompareResult:
@@ -392,7 +394,3 @@ def table(result: CompareResult, metric: str = "lives_gained") -> pd.DataFrame:
     rows = result.summary[result.summary["metric"] == metric]
     return rows[["protocol", "reserves", "mean", "ci_low", "ci_high", "n"]].reset_index(
         drop=True)
-
-
-def to_json_ready(value: Any) -> Any:
-    return clean(value)

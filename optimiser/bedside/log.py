@@ -23,9 +23,10 @@ import pandas as pd
 
 from optimiser import __version__
 from optimiser.bedside.patients import blank
-from optimiser.bedside.results import BedsideResult, clean
+from optimiser.bedside.results import BedsideResult
 from optimiser.errors import InputError, Problem
 from optimiser.instance import _read_csv
+from optimiser.json_values import json_number
 
 LOG_VERSION = 1
 OVERRIDE_COLUMNS = ("patient", "decision", "justification", "officer")
@@ -49,11 +50,11 @@ def decision_lines(result: BedsideResult) -> list[str]:
             "site": str(row["site"]),
             "day": int(row["day"]),
             "candidate": bool(row["candidate"]),
-            "benefit": clean(row["benefit"]),
-            "score": {k: clean(v) for k, v in dict(row.get("components") or {}).items()},
-            "rank": clean(row["rank"]),
-            "batch_rank": clean(row["batch_rank"]),
-            "lottery_draw": clean(row["lottery_draw"]),
+            "benefit": json_number(row["benefit"]),
+            "score": {k: json_number(v) for k, v in dict(row.get("components") or {}).items()},
+            "rank": json_number(row["rank"]),
+            "batch_rank": json_number(row["batch_rank"]),
+            "lottery_draw": json_number(row["lottery_draw"]),
             "category": str(row["category"]),
             "decision": str(row["decision"]),
             "withdrawn": bool(row["withdrawn"]),
@@ -126,7 +127,7 @@ def write_log(path: Path, result: BedsideResult, options: dict[str, Any],
         "patients": len(lines),
         "units": sum(1 for v in result.patients["decision"] if v == "unit"),
         "overrides": int((result.patients["override"] != "").sum()),
-        "objective_value": clean(result.summary.get("objective_value")),
+        "objective_value": json_number(result.summary.get("objective_value")),
         "decisions_sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
     }
     text = "\n".join([canonical(header(result, options, overrides)), *lines,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from optimiser.json_values import json_number, json_ready
 
 PATIENT_COLUMNS = ["site", "day", "candidate", "benefit", "score", "rank", "batch_rank",
                    "lottery_draw", "decision", "category", "withdrawn", "reason", "override",
@@ -20,24 +21,11 @@ SITE_INTEGER_COLUMNS = ("patients", "candidates", "units_first_day", "units_max"
                         "withdrawn")
 
 
-def clean(value: Any) -> Any:
-    """JSON-ready scalars: numpy to Python, NaN and inf to None, floats to 9 decimals."""
-    if value is None or value is pd.NA:
-        return None
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return round(value, 9)
-    return value
-
-
 def frame_records(frame: pd.DataFrame, index: str | None = None) -> list[dict[str, Any]]:
     out = []
     for key, row in frame.iterrows():
         record = {index: str(key)} if index else {}
-        record.update({str(k): clean(v) for k, v in row.items()})
+        record.update({str(k): json_number(v) for k, v in row.items()})
         out.append(record)
     return out
 
@@ -91,18 +79,18 @@ class BedsideResult:
             "mode": self.mode,
             "status": self.status,
             "objective": self.objective,
-            "policy": self.policy,
-            "summary": {k: clean(v) for k, v in self.summary.items()},
+            "policy": json_ready(self.policy),
+            "summary": json_ready(self.summary),
             "patients": frame_records(self.patients, "patient"),
             "sites": frame_records(self.sites, "site"),
             "protocols": frame_records(self.protocols),
             "price_of_fairness": frame_records(self.price_of_fairness),
-            "certificates": self.certificates,
-            "horizon": {k: clean(v) for k, v in self.horizon.items()},
-            "inputs": self.inputs,
+            "certificates": json_ready(self.certificates),
+            "horizon": json_ready(self.horizon),
+            "inputs": json_ready(self.inputs),
             "start_date": self.start_date,
-            "solver": self.solver,
-            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "solver": json_ready(self.solver),
+            "timings": {k: json_number(v, 6) for k, v in self.timings.items()},
             "notes": list(self.notes),
         }
 

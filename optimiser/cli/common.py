@@ -85,7 +85,10 @@ def exit_without_answer(status: Any, explanation: str | None, found: bool, what:
 
 
 def echo_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, allow_nan=False, default=str))
+    """One JSON object on stdout (a non-finite number is null: optimiser.json_values)."""
+    from optimiser.json_values import json_ready
+
+    typer.echo(json.dumps(json_ready(payload), indent=2, allow_nan=False, default=str))
 
 
 OUTPUT_MARKER = ".triage-output"  # written into every output folder: safe to replace later

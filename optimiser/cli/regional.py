@@ -152,8 +152,8 @@ def compare_command(
     import pandas as pd
 
     from optimiser.engine import check_time_limit, compare
+    from optimiser.json_values import json_number
     from optimiser.report import comparison_text
-    from optimiser.results import _clean
 
     check_time_limit(time_limit)
     deadline = command_deadline(time_limit)
@@ -175,7 +175,7 @@ def compare_command(
                 for c in table.columns
                 if c.startswith("units:")
             }
-            item = {k: _clean(row[k]) for k in table.columns if not k.startswith("units:")}
+            item = {k: json_number(row[k]) for k in table.columns if not k.startswith("units:")}
             records.append({"policy": name, **item, "allocation": units})
         supply_used = instance.supply if supply is None else supply
         echo_json({"instance": instance.name, "supply": supply_used, "policies": records})

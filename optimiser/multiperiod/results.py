@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from optimiser.json_values import json_number, json_ready
 from optimiser.results import PRICE_COLUMNS, SolverInfo, labelled_frame, status_from_text
 from optimiser.solver import SolveStatus
 
@@ -99,7 +100,7 @@ class PlanResult:
                         "day": int(row["day"]),
                         "from": row["from"],
                         "to": row["to"],
-                        "patients": _clean(float(row["units"])),
+                        "patients": json_number(float(row["units"])),
                         "cohort_day": _day_or_none(row.get("cohort_day")),
                         "status": str(row.get("status", "planned")),
                     }
@@ -112,30 +113,30 @@ class PlanResult:
             "days": self.days,
             "start_date": self.start_date,
             "today": self.today,
-            "lives_saved": _clean(self.lives_saved),
-            "lives_optimal": _clean(self.lives_optimal),
-            "lives_optimal_bound": _clean(self.lives_optimal_bound),
-            "lives_lost_total": _clean(lost),
-            "lives_lost_pct": _clean(
+            "lives_saved": json_number(self.lives_saved),
+            "lives_optimal": json_number(self.lives_optimal),
+            "lives_optimal_bound": json_number(self.lives_optimal_bound),
+            "lives_lost_total": json_number(lost),
+            "lives_lost_pct": json_number(
                 None
                 if lost is None or not self.lives_optimal
                 else 100.0 * lost / self.lives_optimal
             ),
-            "shortfall_resource_days": _clean(self.shortfall),
-            "supply_shortfall_resource_days": _clean(self.supply_shortfall),
-            "logistics_cost": _clean(self.logistics_cost),
-            "reserve_left": _clean(self.reserve_left),
+            "shortfall_resource_days": json_number(self.shortfall),
+            "supply_shortfall_resource_days": json_number(self.supply_shortfall),
+            "logistics_cost": json_number(self.logistics_cost),
+            "reserve_left": json_number(self.reserve_left),
             "constraints": list(self.constraints),
-            "settings": self.settings,
+            "settings": json_ready(self.settings),
             "shipments": self.shipments(),
             "patient_transfers": patients,
             "executed_rows": self.executed_rows,
             "regions": [
-                {"region": str(rid), **{str(k): _clean(v) for k, v in row.items()}}
+                {"region": str(rid), **{str(k): json_number(v) for k, v in row.items()}}
                 for rid, row in self.regions.iterrows()
             ],
             "price_of_fairness": [
-                {k: _clean(v) for k, v in row.items()}
+                {k: json_number(v) for k, v in row.items()}
                 for row in self.price_of_fairness.to_dict("records")
             ],
             "explanation": self.explanation,
@@ -144,15 +145,15 @@ class PlanResult:
             else {
                 "name": self.solver.name,
                 "version": self.solver.version,
-                "gap": _clean(self.solver.gap),
-                "seconds": round(self.solver.seconds, 6),
+                "gap": json_number(self.solver.gap),
+                "seconds": json_number(self.solver.seconds, 6),
                 "solves": self.solver.solves,
                 "pyomo_version": self.solver.pyomo_version,
             },
-            "objective_bound": _clean(self.objective_bound),
+            "objective_bound": json_number(self.objective_bound),
             "notes": list(self.notes),
-            "model_size": self.sizes,
-            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "model_size": json_ready(self.sizes),
+            "timings": {k: json_number(v, 6) for k, v in self.timings.items()},
             "fingerprint": self.fingerprint,
         }
 
@@ -250,19 +251,19 @@ class CheckResult:
             "instance": self.instance,
             "plan": self.plan_file,
             "ok": self.ok,
-            "expected_survivors": _clean(self.survivors),
-            "shortfall_resource_days": _clean(self.shortfall),
+            "expected_survivors": json_number(self.survivors),
+            "shortfall_resource_days": json_number(self.shortfall),
             "admissions": "simulated (the plan has no admit rows)"
             if self.greedy_admissions
             else "from the plan",
             "rows": self.rows,
-            "violations": self.violations,
+            "violations": json_ready(self.violations),
             "rules_broken": sorted({v["rule"] for v in self.violations}),
             "constraints": list(self.constraints),
-            "settings": self.settings,
+            "settings": json_ready(self.settings),
             "settings_source": self.settings_source,
             "regions": [
-                {"region": str(rid), **{str(k): _clean(v) for k, v in row.items()}}
+                {"region": str(rid), **{str(k): json_number(v) for k, v in row.items()}}
                 for rid, row in self.regions.iterrows()
             ],
         }
@@ -287,18 +288,6 @@ class CheckResult:
             settings=dict(data.get("settings") or {}),
             settings_source=str(data.get("settings_source") or "instance"),
         )
-
-
-def _clean(value: Any) -> Any:
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return None
-        return round(value, 9)
-    return value
 
 
 def manifest_from_dict(data: dict[str, Any]) -> pd.DataFrame:
@@ -338,7 +327,6 @@ def manifest_from_dict(data: dict[str, Any]) -> pd.DataFrame:
         kind="stable",
     )
     return frame.reset_index(drop=True)
-
 
 
 def _day_or_none(value: Any) -> int | None:

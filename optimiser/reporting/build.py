@@ -27,6 +27,7 @@ from optimiser.coordinates import load_coordinates
 from optimiser.engine import active_constraints, solve
 from optimiser.errors import InfeasibleError, InputError, Problem
 from optimiser.instance import Instance
+from optimiser.json_values import json_ready
 from optimiser.reporting import plan_sections, single
 from optimiser.reporting.model import Report, Section
 from optimiser.reporting.plans import check_plan_matches, plan_input, plan_provenance
@@ -198,5 +199,6 @@ def write_report_files(report: Report, folder: Path) -> None:
     for name, frame in report.tables.items():
         frame.to_csv(tables / f"{name}.csv", index=not isinstance(frame.index, pd.RangeIndex))
     (folder / "provenance.json").write_text(
-        json.dumps(report.provenance, indent=2, default=str), encoding="utf-8"
+        json.dumps(json_ready(report.provenance), indent=2, default=str, allow_nan=False),
+        encoding="utf-8",
     )

@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from optimiser import charts
+from optimiser.json_values import json_ready
 from optimiser.reporting import labels
 from optimiser.reporting.model import Report, is_number, missing
 
@@ -85,5 +86,5 @@ def render_html(report: Report) -> str:
         engine=prov.get("versions", {}).get("engine", ""),
         highs=prov.get("versions", {}).get("highs", ""),
         options=labels.option_rows(prov.get("options", {})),
-        provenance_json=json.dumps(prov, indent=2, default=str),
+        provenance_json=json.dumps(json_ready(prov), indent=2, default=str, allow_nan=False),
     )

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from optimiser.errors import InputError, Problem, TriageError
+from optimiser.json_values import json_number, json_ready
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.results import PlanResult
@@ -90,7 +91,7 @@ class Evaluation:
         for sid, row in self.per_scenario.iterrows():
             item: dict[str, Any] = {"scenario": str(sid)}
             for k, v in row.items():
-                item[str(k)] = v if isinstance(v, str) else _clean(float(v))
+                item[str(k)] = v if isinstance(v, str) else json_number(float(v))
             rows.append(item)
         return {
             "instance": self.instance,
@@ -103,7 +104,7 @@ class Evaluation:
             "shortfall_tolerance": self.shortfall_tolerance,
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
             "per_scenario": rows,
-            "info": self.info,
+            "info": json_ready(self.info),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -127,10 +128,6 @@ class Evaluation:
             per_scenario=frame,
             info=dict(payload.get("info", {})),
         )
-
-
-def _clean(v: float) -> float | None:
-    return None if not math.isfinite(v) else round(v, 9)
 
 
 def replay_rows(rows: pd.DataFrame, policy: str) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimiser.json_values import json_ready
 from optimiser.multiperiod.demand import PatientGroups, length_of_stay, patient_groups
 from optimiser.multiperiod.instance import MultiPeriodInstance
 
@@ -131,7 +132,7 @@ class ScenarioSet:
             "start_date": None if self.start_date is None else self.start_date.isoformat(),
             "regions": self.regions,
             "sampled": self.sampled,
-            "info": dict(self.info),
+            "info": json_ready(self.info),
             "scenarios": [
                 {
                     "id": sid,

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from optimiser.json_values import json_number
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -30,7 +32,11 @@ class Estimate:
     high: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": _clean(self.value), "low": _clean(self.low), "high": _clean(self.high)}
+        return {
+            "value": json_number(self.value),
+            "low": json_number(self.low),
+            "high": json_number(self.high),
+        }
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> Estimate:
@@ -43,12 +49,6 @@ class Estimate:
             number(payload.get("low")),
             number(payload.get("high")),
         )
-
-
-def _clean(v: float | None) -> float | None:
-    if v is None or not math.isfinite(v):
-        return None
-    return round(float(v), 9)
 
 
 def weighted_mean(x: np.ndarray, p: np.ndarray) -> float:

@@ -35,6 +35,7 @@ import pandas as pd
 
 from models.fairness import ConstraintSpec
 from optimiser.deadline import Deadline
+from optimiser.json_values import json_number, json_ready
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.planner import plan
 from optimiser.multiperiod.results import PlanResult
@@ -83,19 +84,19 @@ class Comparison:
             "not_scored": dict(self.not_scored),
             "cut_short": {k: list(v) for k, v in self.cut_short.items()},
             "candidates": [
-                {"candidate": str(c), **{k: _num(v) for k, v in row.items()}}
+                {"candidate": str(c), **{k: json_number(v) for k, v in row.items()}}
                 for c, row in self.table.iterrows()
             ],
-            "vss": _num(self.vss),
-            "evpi": _num(self.evpi),
+            "vss": json_number(self.vss),
+            "evpi": json_number(self.evpi),
             "in_sample": self.in_sample,
             "alpha": self.alpha,
             "commit_days": self.commit_days,
             "committed": {
-                k: [{c: _num(v) for c, v in r.items()} for r in f.to_dict("records")]
+                k: [{c: json_number(v) for c, v in r.items()} for r in f.to_dict("records")]
                 for k, f in self.committed.items()
             },
-            "info": self.info,
+            "info": json_ready(self.info),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -122,14 +123,6 @@ class Comparison:
             not_scored={str(k): str(v) for k, v in (data.get("not_scored") or {}).items()},
             cut_short={str(k): list(v) for k, v in (data.get("cut_short") or {}).items()},
         )
-
-
-def _num(v: Any) -> Any:
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float):
-        return None if v != v or v in (float("inf"), float("-inf")) else round(v, 9)
-    return v
 
 
 def with_demand(instance: MultiPeriodInstance, table: pd.DataFrame) -> MultiPeriodInstance:

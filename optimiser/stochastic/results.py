@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from optimiser.json_values import json_number, json_ready
 from optimiser.results import PRICE_COLUMNS, status_from_text
 from optimiser.solver import SolveStatus
 
 COMMITTED_COLUMNS = ["kind", "day", "from", "to", "units", "arrives"]
 SCENARIO_COLUMNS = ["probability", "lives", "deaths", "patients", "units_shipped"]
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float):
-        return None if not math.isfinite(v) else round(v, 9)
-    if hasattr(v, "item"):
-        return _clean(v.item())
-    return v
 
 
 @dataclass(frozen=True)
@@ -86,28 +78,28 @@ class StochasticResult:
             "today": self.today,
             "commit_days": self.commit_days,
             "risk": self.risk,
-            "alpha": self.alpha,
+            "alpha": json_number(self.alpha),
             "constraints": list(self.constraints),
-            "settings": dict(self.settings),
-            "expected_lives": _clean(self.expected_lives),
-            "lives_bound": _clean(self.lives_bound),
-            "lives_optimal": _clean(self.lives_optimal),
-            "gap": _clean(self.gap),
-            "cvar_deaths": _clean(self.cvar_deaths),
-            "expected_deaths": _clean(self.expected_deaths),
+            "settings": json_ready(self.settings),
+            "expected_lives": json_number(self.expected_lives),
+            "lives_bound": json_number(self.lives_bound),
+            "lives_optimal": json_number(self.lives_optimal),
+            "gap": json_number(self.gap),
+            "cvar_deaths": json_number(self.cvar_deaths),
+            "expected_deaths": json_number(self.expected_deaths),
             "committed": _records(self.committed),
             "executed": _records(self.executed),
             "per_scenario": [
-                {"scenario": str(sid), **{str(k): _clean(v) for k, v in row.items()}}
+                {"scenario": str(sid), **{str(k): json_number(v) for k, v in row.items()}}
                 for sid, row in self.per_scenario.iterrows()
             ],
             "price_of_fairness": _records(self.price_of_fairness),
             "explanation": self.explanation,
             # a run stopped before HiGHS proved a bound reports it as +-inf: null in JSON
-            "solver": {k: _clean(v) for k, v in self.solver.items()},
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-            "model_size": dict(self.sizes),
-            "scenario_set": dict(self.scenario_info),
+            "solver": json_ready(self.solver),
+            "timings": {k: json_number(v, 4) for k, v in self.timings.items()},
+            "model_size": json_ready(self.sizes),
+            "scenario_set": json_ready(self.scenario_info),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -154,7 +146,7 @@ class StochasticResult:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{str(k): json_number(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _frame(rows: Any, columns: list[str]) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from optimiser.errors import InputError, Problem
+from optimiser.json_values import json_ready
 from optimiser.textfiles import check_out_path
 
 FORMAT = "triage-sweep/1"
@@ -112,7 +113,10 @@ class SweepFolder:
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         _atomic_write(
-            self.manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2, default=str))
+            self.manifest_path,
+            lambda p: p.write_text(
+                json.dumps(json_ready(manifest), indent=2, default=str, allow_nan=False)
+            ),
         )
 
     def write_final(self, variants: pd.DataFrame, regions: pd.DataFrame) -> None:
