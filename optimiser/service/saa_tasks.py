@@ -157,17 +157,29 @@ def saa_task(request: Any, key: str | None = None,
         raise _invalid(exc.problems, [_option_field(p) if p.column else None
                                       for p in exc.problems]) from None
     except SaaTimeLimit as exc:
-        return {
-            "kind": "saa",
-            "status": "time_limit",
-            "instance": instance.name,
-            "time_limit": time_limit,
-            "bounds": None,
-            "message": f"{exc} (time limit {time_limit:g} s): no bounds are reported"
-            if time_limit else f"{exc}: no bounds are reported",
-        }
-    payload: dict[str, Any] = {"kind": "saa", "status": "done", **result.to_dict()}
-    return payload
+        return stopped_payload(instance, arguments, exc, time_limit)
+    return result.to_dict()
+
+
+def stopped_payload(instance: Any, arguments: Mapping[str, Any], exc: Exception,
+                    time_limit: float | None) -> dict[str, Any]:
+    """The job's answer when its time limit stopped the run: SaaResult.stopped's JSON (status
+    time_limit, no bounds, the reason and what was asked), which SaaResult.from_dict reads."""
+    from optimiser.stochastic.replications import SaaResult
+    from optimiser.stochastic.saa_objective import SaaObjective
+
+    risk = arguments["risk"]
+    message = f"{exc} (time limit {time_limit:g} s): no bounds are reported" if time_limit \
+        else f"{exc}: no bounds are reported"
+    stopped = SaaResult.stopped(
+        instance.name, message, time_limit,
+        replications=arguments["replications"], sample_size=arguments["sample_size"],
+        selection_size=arguments["selection_size"] or arguments["sample_size"],
+        evaluation_size=arguments["evaluation_size"], seed=arguments["seed"],
+        confidence=arguments["confidence"], commit_days=arguments["commit_days"],
+        risk=risk.label, objective=SaaObjective(risk).describe(), today=arguments["today"],
+    )
+    return stopped.to_dict()
 
 
 def validate_saa(request: Mapping[str, Any], time_limit: float | None = None) -> None:
