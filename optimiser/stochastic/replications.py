@@ -364,6 +364,31 @@ def _check_window(instance: MultiPeriodInstance, commit_days: Any, today: Any) -
                 column_word="option",
             )
         )
+    last = instance.days - 1
+    if today == last:
+        raise InputError(
+            Problem(
+                f"today {today} is the horizon's last day (the horizon has days 0..{last}): "
+                "SAA scores each commit by re-planning the days after its commit window, and "
+                f"none are left; give an earlier today (at most {last - 1})",
+                column="today",
+                column_word="option",
+            )
+        )
+    whole = isinstance(commit_days, int | np.integer) and not isinstance(commit_days, bool)
+    if whole and int(commit_days) >= 1 and today + int(commit_days) > last:
+        end = today + int(commit_days) - 1
+        raise InputError(
+            Problem(
+                f"the commit window days {today}..{end} (today {today} + {int(commit_days)} "
+                f"days) {'ends on' if end == last else 'ends after'} the horizon's last day "
+                f"(the horizon has days 0..{last}): SAA scores each commit by re-planning the "
+                f"days after its commit window, so at least one must be left; give a commit "
+                f"window of at most {last - today} day(s)",
+                column="commit-days",
+                column_word="option",
+            )
+        )
     check_commit(commit_days, today, instance.days)
 
 
