@@ -5,6 +5,7 @@ Registers on `triage scenarios` (optimiser/cli/scenarios.py)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -201,7 +202,10 @@ def _source(
 
 
 def _lives(value: float) -> str:
-    """A figure in expected lives; below the solver's proven precision (0.005) it is 0."""
+    """A figure in expected lives; below the solver's proven precision (0.005) it is 0; no
+    finite figure (a bound HiGHS did not prove) is said so."""
+    if not math.isfinite(value):
+        return "not proven"
     return f"{0.0 if abs(value) < 0.005 else value:.3f}"
 
 

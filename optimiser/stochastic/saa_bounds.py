@@ -10,9 +10,13 @@ import numpy as np
 
 
 def one_sided(x: np.ndarray, confidence: float) -> float:
-    """t_{n-1, c} s / sqrt(n): the one-sided half-width of a mean of n i.i.d. values."""
+    """t_{n-1, c} s / sqrt(n): the one-sided half-width of a mean of n i.i.d. values; inf
+    when one is not finite (a replication whose bound HiGHS did not prove is +inf: the bound
+    holds, unbounded, and never turns into a NaN that max(0, .) would read as 0)."""
     from scipy.stats import t
 
+    if not np.isfinite(x).all():
+        return math.inf
     n = len(x)
     return float(t.ppf(confidence, n - 1)) * float(np.std(x, ddof=1)) / math.sqrt(n)
 
