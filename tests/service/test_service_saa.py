@@ -47,7 +47,7 @@ def test_saa_is_a_job_with_executed_moves_and_risk(server):
                     sample_size=2, evaluation_size=4, seed=5, commit_days=1,
                     risk="cvar:alpha=0.3,lambda=0.5", executed=pd.DataFrame(EXECUTED), workers=1)
     got = done["result"]
-    assert got.pop("kind") == "saa" and got.pop("status") == "done"
+    assert got["kind"] == "saa" and got["status"] == "done"
     assert got == reference.to_dict()  # same seed, same answer, in the service too
     assert got["today"] == 1 and got["executed"][0]["to"] == "B"
     assert got["risk"] == "cvar:alpha=0.3,lambda=0.5" and "CVaR_0.3" in got["objective"]
