@@ -19,10 +19,9 @@ import harden_nobound
 import numpy as np
 import pandas as pd
 import pytest
-from test_saa import hedge
+from test_saa import hedge, run
 
 import optimiser
-from optimiser.cli import main
 from optimiser.json_values import json_number, json_ready
 from optimiser.multiperiod import check_plan, plan
 from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -89,16 +88,6 @@ def test_json_number_and_json_ready_are_the_one_encoding() -> None:
 @pytest.fixture
 def no_proven_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     harden_nobound.install(monkeypatch)
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_cli_solve_json_with_no_proven_bound(

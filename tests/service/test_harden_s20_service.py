@@ -7,7 +7,6 @@ JSON (no NaN or Infinity) whose unproven bounds are null, read back by from_dict
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from harden_nobound import SITECUSTOMIZE
+from test_harden_s20_nonfinite import strict
 from test_service_api import assert_json_error, wait_job
 from test_service_saa import REQUEST as SAA_REQUEST
 from test_service_stochastic import REQUEST as STOCHASTIC_REQUEST
@@ -24,14 +24,6 @@ from optimiser.results import AllocationResult
 from optimiser.stochastic import SaaResult, StochasticResult
 
 TESTS = Path(__file__).resolve().parents[1]
-
-
-def _refuse(token: str) -> None:
-    raise AssertionError(f"{token} is not JSON")
-
-
-def strict(text: str) -> Any:
-    return json.loads(text, parse_constant=_refuse)
 
 
 def job_result(server: Any, kind: str, request: dict[str, Any]) -> dict[str, Any]:
