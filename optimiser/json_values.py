@@ -5,8 +5,9 @@ writes without that flag (`NaN`, `Infinity`) is not JSON to any other reader. A 
 produces them where it has no figure: a dual bound not proven before a time limit is +-inf,
 a gap with no incumbent is inf, an unlimited staff cap is inf, an empty mean is NaN. Every
 result writes them as null ("no finite figure"), numpy scalars as Python ones, and floats
-rounded to 9 decimals (below any precision a solver proves). `from_dict` reads null back as
-None (or NaN in a numeric table).
+rounded to 9 decimals (below any precision a solver proves); what the user gave (settings,
+a policy, a generator's parameters) is kept to the last bit (digits=None). `from_dict` reads
+null back as None (or NaN in a numeric table).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 DIGITS = 9
 
 
-def json_number(value: Any, digits: int = DIGITS) -> Any:
+def json_number(value: Any, digits: int | None = DIGITS) -> Any:
     """One scalar, JSON-ready: NaN, +-inf and pandas' NA are None, numpy scalars are Python
-    ones, floats are rounded to `digits`; anything else (str, int, bool, None) as it is."""
+    ones, floats are rounded to `digits` (None: kept to the last bit); anything else (str,
+    int, bool, None) as it is."""
     if value is None or isinstance(value, str):
         return value
     if hasattr(value, "item") and not isinstance(value, bytes):
@@ -29,13 +31,15 @@ def json_number(value: Any, digits: int = DIGITS) -> Any:
         except (ValueError, TypeError):
             return value
     if isinstance(value, float):
-        return round(value, digits) if math.isfinite(value) else None
+        if not math.isfinite(value):
+            return None
+        return value if digits is None else round(value, digits)
     if value.__class__.__name__ == "NAType":  # pd.NA (no pandas import here: start-up time)
         return None
     return value
 
 
-def json_ready(value: Any, digits: int = DIGITS) -> Any:
+def json_ready(value: Any, digits: int | None = DIGITS) -> Any:
     """A free-form table (solver info, model size, settings, info: nested mappings, lists and
     scalars), JSON-ready all the way down: keys as str, each scalar by json_number, numpy
     arrays as lists. Objects JSON cannot write (a date, a path) are left for the caller."""

@@ -80,6 +80,8 @@ def test_json_number_and_json_ready_are_the_one_encoding() -> None:
     assert json_number(pd.NA) is None and json_number(np.bool_(True)) is True
     assert json_number(math.inf) is None and json_number(2.5e-10) == 0.0
     assert json_number("inf") == "inf" and json_number(None) is None
+    # what the user gave is kept to the last bit; non-finite is null all the same
+    assert json_ready({"tau": 1 / 3, "cap": math.inf}, digits=None) == {"tau": 1 / 3, "cap": None}
 
 
 # --- through the CLI, with a HiGHS that proves no bound ---------------------------------------

@@ -100,8 +100,9 @@ class CompareResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spec": json_ready(self.spec), "policy": json_ready(self.policy),
-                "inputs": json_ready(self.inputs),
+        return {"spec": json_ready(self.spec, digits=None),
+                "policy": json_ready(self.policy, digits=None),
+                "inputs": json_ready(self.inputs, digits=None),
                 "summary": frame_records(self.summary), "groups": frame_records(self.groups),
                 "notes": list(self.notes),
                 "timings": {k: json_number(v, 6) for k, v in self.timings.items()}}

@@ -127,7 +127,7 @@ class PlanResult:
             "logistics_cost": json_number(self.logistics_cost),
             "reserve_left": json_number(self.reserve_left),
             "constraints": list(self.constraints),
-            "settings": json_ready(self.settings),
+            "settings": json_ready(self.settings, digits=None),
             "shipments": self.shipments(),
             "patient_transfers": patients,
             "executed_rows": self.executed_rows,
@@ -260,7 +260,7 @@ class CheckResult:
             "violations": json_ready(self.violations),
             "rules_broken": sorted({v["rule"] for v in self.violations}),
             "constraints": list(self.constraints),
-            "settings": json_ready(self.settings),
+            "settings": json_ready(self.settings, digits=None),
             "settings_source": self.settings_source,
             "regions": [
                 {"region": str(rid), **{str(k): json_number(v) for k, v in row.items()}}

@@ -24,6 +24,7 @@ from pandas.api.types import is_numeric_dtype
 
 from optimiser.errors import InputError, Problem
 from optimiser.instance import _frame_as_text, _in_rows, _read_bytes, _read_csv
+from optimiser.json_values import json_ready
 from optimiser.multiperiod.instance import (
     DEMAND_KINDS,
     MAX_LISTED,
@@ -140,7 +141,9 @@ def write_scenarios(scenarios: ScenarioSet, folder: str | Path) -> None:
         "start_date": None if scenarios.start_date is None else scenarios.start_date.isoformat(),
         **dict(scenarios.info),
     }
-    (folder / META_FILE).write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n")
+    # the generator's parameters as given (no rounding); a non-finite one is null
+    text = json.dumps(json_ready(meta, digits=None), indent=2, allow_nan=False)
+    (folder / META_FILE).write_text(text + "\n")
 
 
 MAX_SCENARIO_BYTES = 1024**3  # scenarios.csv: about 25,000 scenarios of 50 regions x 47 days

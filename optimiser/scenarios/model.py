@@ -132,7 +132,7 @@ class ScenarioSet:
             "start_date": None if self.start_date is None else self.start_date.isoformat(),
             "regions": self.regions,
             "sampled": self.sampled,
-            "info": json_ready(self.info),
+            "info": json_ready(self.info, digits=None),
             "scenarios": [
                 {
                     "id": sid,

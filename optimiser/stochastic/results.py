@@ -80,7 +80,7 @@ class StochasticResult:
             "risk": self.risk,
             "alpha": json_number(self.alpha),
             "constraints": list(self.constraints),
-            "settings": json_ready(self.settings),
+            "settings": json_ready(self.settings, digits=None),
             "expected_lives": json_number(self.expected_lives),
             "lives_bound": json_number(self.lives_bound),
             "lives_optimal": json_number(self.lives_optimal),
