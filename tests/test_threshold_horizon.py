@@ -81,7 +81,9 @@ def after_runs(
     monkeypatch.setattr(ColumnGeneration, name, counted)
 
 
-def generated(tmp_path_factory: pytest.TempPathFactory, regions: int, days: int, seed: int):
+def generated(
+    tmp_path_factory: pytest.TempPathFactory, regions: int, days: int, seed: int
+) -> MultiPeriodInstance:
     spec = GeneratorSpec(
         regions=regions, days=days, depots=3, neighbours=10, transfers=True, seed=seed
     )
@@ -102,9 +104,7 @@ def holds(engine: PlanEngine, specs: Any, values: Any) -> bool:
     p = engine.model
     rows = np.concatenate([f.rows for f in engine.families(specs)])
     got = p.matrix[rows] @ values
-    return bool(
-        np.all(got >= p.row_lower[rows] - 1e-7) and np.all(got <= p.row_upper[rows] + 1e-7)
-    )
+    return bool(np.all(got >= p.row_lower[rows] - 1e-7) and np.all(got <= p.row_upper[rows] + 1e-7))
 
 
 def everyone_admitted(engine: PlanEngine) -> float:
@@ -123,7 +123,7 @@ def test_the_root_lp_is_the_bound_when_the_search_is_cut_off(
     bound was lost, and the gap reported was the trivial one's."""
     specs = to_specs(THRESHOLD)
     engine = PlanEngine(instance, specs, SolverOptions(), method="rounding")
-    lps: list[float] = []
+    lps: list[float | None] = []
     real = ColumnGeneration.solve_lp
 
     def first_lp(self: ColumnGeneration, *args: Any, **kwargs: Any) -> Any:
@@ -137,6 +137,7 @@ def test_the_root_lp_is_the_bound_when_the_search_is_cut_off(
     assert out.status is SolveStatus.TIME_LIMIT
     assert len(lps) == 1 and lps[0] is not None
     root = lps[0]
+    assert root is not None
     assert out.bound == pytest.approx(root, abs=1e-6)
     assert root < everyone_admitted(engine) - 1.0  # a better bound than the trivial one
     assert out.values is not None and engine.meets(specs, out.values)
@@ -151,7 +152,7 @@ def test_plan_reports_the_root_bound_in_its_result_and_price_row(
     """Through `plan`: the result's objective_bound and gap, and the price row's interval
     (lives given up alone at most L*'s bound - the plan's lives, at least L*'s plan - the
     root bound), come from the root LP."""
-    lps: list[float] = []
+    lps: list[float | None] = []
     real = ColumnGeneration.solve_lp
 
     def first_lp(self: ColumnGeneration, *args: Any, **kwargs: Any) -> Any:
@@ -164,6 +165,7 @@ def test_plan_reports_the_root_bound_in_its_result_and_price_row(
     result = plan(instance, THRESHOLD, time_limit=LONG, method="rounding")
     assert result.status == SolveStatus.TIME_LIMIT
     root = lps[0]
+    assert root is not None
     assert result.objective_bound == pytest.approx(root, abs=1e-6)
     assert result.lives_saved is not None and result.solver is not None
     assert result.solver.gap == pytest.approx((root - result.lives_saved) / root, rel=1e-6)

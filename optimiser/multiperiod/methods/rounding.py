@@ -260,9 +260,7 @@ class RoundingMethod:
         axes = [f.axis for f in task.families if f.axis is not None]
         if axes:
             cg = self.colgen
-            bounds = [
-                (float(cg.lower[axis.lam[0]]), float(cg.upper[axis.lam[0]])) for axis in axes
-            ]
+            bounds = [(float(cg.lower[axis.lam[0]]), float(cg.upper[axis.lam[0]])) for axis in axes]
             meeting = rule_movements(self.setting.model, task.rows, axes, bounds, values, rounded)
             if meeting is not None:
                 return meeting
