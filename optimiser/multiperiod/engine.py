@@ -280,11 +280,11 @@ class PlanEngine:
         if second.status is SolveStatus.INFEASIBLE:
             return replace(second, seconds=seconds, solves=solves)
         plans = [o for o in (first, second) if o.values is not None]
-        if not plans:
-            return replace(second, seconds=seconds, solves=solves)
-        best = max(plans, key=lambda o: o.objective or 0.0)
         bounds = [o.bound for o in (first, second) if o.bound is not None]
         bound = min(bounds) if bounds else None
+        if not plans:
+            return replace(second, seconds=seconds, solves=solves, bound=bound)
+        best = max(plans, key=lambda o: o.objective or 0.0)
         gap = best.gap if bound is None else relative_gap(bound, best.objective or 0.0)
         settled = bound is not None and self.setting.settles(bound, best.objective or 0.0)
         if best is second and second.status is SolveStatus.OPTIMAL:

@@ -9,7 +9,8 @@ outcomes and keeps the better of two attempts; the methods are:
 
 * exact.py: HiGHS branch-and-bound on the whole model, then the logistics tie-break;
 * rounding.py: column generation for the LP bound, rounded plans repaired by an LP, with
-  lambda_search.py for the threshold rule's lambda and polish.py near a plan that leaves a gap;
+  lambda_search.py for the threshold rule's lambda (rule_repair.py: whole plans that meet it)
+  and polish.py near a plan that leaves a gap;
 * fallback.py: the plan of last resort (nothing shipped) when no method proves a plan;
 * settle.py: the final plan's patient flow settled for its movements.
 """

@@ -42,7 +42,11 @@ def lambda_search(
     node_rows = np.concatenate([axis.node_rows for axis in axes])
     active_rows = np.concatenate([active_rows, node_rows])
     root = tuple((0, len(axis.points) - 1) for axis in axes)
-    open_nodes: list[tuple[float, int, tuple[tuple[int, int], ...]]] = [(math.inf, 0, root)]
+    # (priority, order, node, bound): `bound` the parent's LP bound (valid for every plan of
+    # the node, inf for the root); the priority is the bound, or inf for the node dived into
+    open_nodes: list[tuple[float, int, tuple[tuple[int, int], ...], float]] = [
+        (math.inf, 0, root, math.inf)
+    ]
     counter = itertools.count(1)
     best: tuple[float, np.ndarray] | None = None
     bounds: list[float] = []
@@ -53,7 +57,7 @@ def lambda_search(
     try:
         while open_nodes:
             open_nodes.sort(key=lambda node: (-node[0], node[1]))
-            parent_bound, _, node = open_nodes.pop(0)
+            _, _, node, parent_bound = open_nodes.pop(0)
             if best is not None and s.settles(parent_bound, best[0]):
                 bounds.append(parent_bound)
                 continue
@@ -86,7 +90,11 @@ def lambda_search(
             if branch.best is not None and (best is None or branch.best[0] > best[0]):
                 best = branch.best
             if branch.bound is None:
-                bound_known = False
+                # the node's LP did not finish (time limit): its parent's bound still holds
+                # for it (the root's LP unfinished: no bound known)
+                cut_off = True
+                bound_known = bound_known and math.isfinite(parent_bound)
+                bounds.append(parent_bound)
                 continue
             if leaf:
                 bounds.append(branch.bound)
@@ -108,7 +116,8 @@ def lambda_search(
             for rank, half in enumerate(halves):
                 child = tuple(half if t == wide else node[t] for t in range(len(axes)))
                 first = rank == 0 and best is None
-                open_nodes.append((math.inf if first else branch.bound, next(counter), child))
+                priority = math.inf if first else branch.bound
+                open_nodes.append((priority, next(counter), child, branch.bound))
     finally:
         for axis in axes:
             cg.fix_columns(axis.lam, None)

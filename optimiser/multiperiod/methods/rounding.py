@@ -11,7 +11,7 @@ plan is not within the gap tolerance of U, branch-and-bound near it polishes it 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,7 @@ from optimiser.multiperiod.methods.base import (
     Task,
     relative_gap,
 )
+from optimiser.multiperiod.methods.rule_repair import rule_movements
 from optimiser.multiperiod.methods.whole import measured, round_movements, units_on_hand
 from optimiser.solver import MatrixHighsModel, SolveStatus
 
@@ -148,8 +149,9 @@ class RoundingMethod:
                 best = float(task.cost @ polished.values), polished.values
         if best is None:
             # no plan: for want of time (a branch or node left unsolved) or a failed run
+            # (the bound proved so far is kept: the fallback plan's gap is measured against it)
             status = SolveStatus.TIME_LIMIT if deadline.expired() else SolveStatus.ERROR
-            return PlanOutcome(status, None, None, None, None, seconds, solves)
+            return PlanOutcome(status, None, None, None, None, seconds, solves, bound=bound)
         objective, values = best
         gap = None if bound is None else relative_gap(bound, objective)
         ok = s.settles(bound, objective)
@@ -198,12 +200,16 @@ class RoundingMethod:
         zcols = [switch_of[label] for label in z]
         plans: list[tuple[float, np.ndarray, np.ndarray]] = []  # (objective, plan, its LP)
 
-        def whole(values: np.ndarray) -> None:
-            nonlocal solves, seconds
+        def rounded(values: np.ndarray) -> np.ndarray:
             lower, upper = received_limits(task.families, z, values, s.data.n)
             fixed = round_movements(p, s.data, values, lower, upper)
             fixed[zcols] = list(z.values())
             self.complete(task, fixed)
+            return fixed
+
+        def whole(values: np.ndarray) -> None:
+            nonlocal solves, seconds
+            fixed = self.rule_rounded(task, values, rounded)
             run = cg.repair(fixed, cost, True, deadline.remaining())
             solves += 1
             seconds += run.seconds
@@ -244,6 +250,21 @@ class RoundingMethod:
         else:
             chosen = max(plans, key=lambda c: c[0])
         return Branch(lp.status, bound, (chosen[0], chosen[1]), solves, seconds)
+
+    def rule_rounded(
+        self, task: Task, values: np.ndarray, rounded: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """`rounded(values)`, the whole movements near an LP solution; under a lambda rule
+        (threshold) the first of the plans rounded at a lambda scanned down from the LP's that
+        meets every active fairness row (methods/rule_repair.py), when the LP's own misses."""
+        axes = [f.axis for f in task.families if f.axis is not None]
+        if axes:
+            cg = self.colgen
+            bounds = [(float(cg.lower[axis.lam[0]]), float(cg.upper[axis.lam[0]])) for axis in axes]
+            meeting = rule_movements(self.setting.model, task.rows, axes, bounds, values, rounded)
+            if meeting is not None:
+                return meeting
+        return rounded(values)
 
     def complete(self, task: Task, movements: np.ndarray) -> None:
         """Each active family's own integer columns in the whole plan `movements`, from the
