@@ -9,6 +9,7 @@ the evaluation's per-scenario figures."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,52 @@ def test_plans_replay_as_the_reference_did(worlds: list[tuple[MultiPeriodInstanc
     # the broken plans did break rules of every family (stock, lanes, patients, staff)
     assert {"depot_stock", "lead_time", "units_taken_from_patients"} <= rules
     assert len(rules) >= 6, rules
+
+
+TIGHTER: list[dict[str, Any]] = [
+    {"transfers": False, "patient_transfers": False},
+    {"transfer_neighbours": 1, "patient_transfer_max_lead_days": 0},
+    {"batch_size": 7, "max_shipments_per_day": 1, "donor_keep_share": 0.9},
+    {"max_transfer_lead_days": 0, "patient_transfer_max_per_day": 0.5, "max_wait_days": 1},
+]
+RULES = {
+    "batch_size",
+    "depot_stock",
+    "donor_protection",
+    "idle_while_waiting",
+    "lead_time",
+    "no_free_unit",
+    "patient_lane",
+    "patient_transfer_limit",
+    "patient_transfers_off",
+    "patients_waiting",
+    "region_stock",
+    "shipments_per_day",
+    "staff_cap",
+    "transfers_off",
+    "units_taken_from_patients",
+    "unknown_lane",
+}  # every rule simulate.py names
+
+
+def test_plans_replayed_under_other_rules_break_them_as_the_reference_did(
+    worlds: list[tuple[MultiPeriodInstance, Any]],
+) -> None:
+    """Each plan replayed under tighter switches than it was made for, with a third of its
+    staff, or with fewer units of its own: every rule of the simulator is broken somewhere,
+    and reported alike."""
+    rules: set[str] = set()
+    for inst, result in worlds:
+        rows = plan_rows(result.plan, inst, name="plan")
+        worlds_replayed = [inst.with_settings(**tight) for tight in TIGHTER]
+        worlds_replayed.append(replace(inst, staff=inst.staff * 0.3))
+        worlds_replayed.append(replace(inst, own=(inst.own * 0.6).round()))
+        for other in worlds_replayed:
+            for table in (rows, replay_rows(rows, "manifest"), _broken(rows, 11)):
+                ref = reference_simulate(other, table)
+                assert_same(simulate(other, table), ref)
+                rules |= {v.rule for v in ref.violations}
+    assert rules == RULES, RULES - rules
 
 
 def test_scenarios_replay_as_the_reference_did(

@@ -218,7 +218,8 @@ class PlanReplay:
         arrived = np.zeros((n, T))  # units arriving by shipment or transfer
         survivors_by_region = np.zeros(n)
         admissions: list[tuple[int, int, int, int, float]] = []
-        waiting: list[dict[int, list[float]]] = [{} for _ in range(n)]  # r -> e -> [left, stay]
+        # r -> e -> [patients left, stay, last admission day], in order of arrival day
+        waiting: list[dict[int, list[Any]]] = [{} for _ in range(n)]
 
         def treat(origin: int, where: int, day: int, count: float, stay: int, cohort: int) -> None:
             occupancy[where, day : day + stay] += count
@@ -226,6 +227,18 @@ class PlanReplay:
             admitted[origin, day] += count
             survivors_by_region[origin] += gain[origin] * count
             admissions.append((origin, where, day, cohort, count))
+
+        def treat_regions(rs: np.ndarray, day: int, counts: np.ndarray, stays: np.ndarray) -> None:
+            """treat(r, r, day, count, stay, ...) for several regions at once (each region at
+            most once: the cells are distinct, so each gets the one sum treat() makes); the
+            caller lists the admissions."""
+            cols, valid = _windows(day, stays, T)
+            r_cells = np.broadcast_to(rs[:, None], valid.shape)[valid]
+            x_cells = np.broadcast_to(counts[:, None], valid.shape)[valid]
+            occupancy[r_cells, cols[valid]] += x_cells
+            treated[r_cells, cols[valid]] += x_cells
+            admitted[rs, day] += counts
+            survivors_by_region[rs] += gain[rs] * counts
 
         def free_units(r: int, d: int) -> float:
             """Units in r not in use by patients, counting the debt already reported."""
@@ -240,7 +253,7 @@ class PlanReplay:
             if not math.isnan(cohort):
                 keys = [int(cohort)] if int(cohort) in pool else []
             else:
-                keys = sorted(pool, key=lambda e: (last_day(e), pool[e][1], e))
+                keys = sorted(pool, key=lambda e: (pool[e][2], pool[e][1], e))
             have = sum(pool[e][0] for e in keys)
             if count > have + TOL:
                 which = f" of cohort day {int(cohort)}" if not math.isnan(cohort) else ""
@@ -274,12 +287,14 @@ class PlanReplay:
                     continue
                 j = 0
                 order = (
-                    sorted(pool, key=lambda e: (last_day(e), pool[e][1], e))
+                    sorted(pool, key=lambda e: (pool[e][2], pool[e][1], e))
                     if len(pool) > 1
-                    else list(pool)
+                    else pool
                 )
                 for e in order:
-                    size = pool[e][0] - max(reserved.get((r, e), 0.0), 0.0)
+                    kept = reserved.get((r, e)) if reserved else None
+                    # no reservation: max(0.0, 0.0) = 0.0 off, and x - 0.0 is x
+                    size = pool[e][0] if kept is None else pool[e][0] - max(kept, 0.0)
                     if size <= 1e-12:
                         continue
                     if j == len(cohorts):
@@ -299,15 +314,7 @@ class PlanReplay:
                 if not len(yes):
                     continue
                 xs = x[yes]
-                cells = valid[yes]
-                r_cells = np.broadcast_to(rows[yes], cells.shape)[cells]
-                c_cells = cols[yes][cells]
-                x_cells = np.broadcast_to(xs[:, None], cells.shape)[cells]
-                occupancy[r_cells, c_cells] += x_cells  # one region once per round: no repeats
-                treated[r_cells, c_cells] += x_cells
-                ry = rs[yes]
-                admitted[ry, d] += xs
-                survivors_by_region[ry] += gain[ry] * xs
+                treat_regions(rs[yes], d, xs, stays[yes])
                 for i, count in zip(yes.tolist(), xs.tolist(), strict=True):
                     r, e = batch_j[i][0], batch_j[i][1]
                     waiting[r][e][0] -= count
@@ -332,14 +339,22 @@ class PlanReplay:
                 on_hand_now[r] += u
                 arrived[r, d] += u
             for r, e, stay, size in arriving.get(d, []):
-                waiting[r][e] = [size, stay]
+                waiting[r][e] = [size, stay, last_day(e)]
             if d == 0:
-                for g in np.nonzero(on_units > 0)[0]:
-                    r, e = int(groups.region[g]), int(groups.day[g])
-                    count = float(on_units[g])
+                held = np.flatnonzero(on_units > 0)
+                held_r, held_c = groups.region[held], on_units[held]
+                for r, e, count in zip(
+                    held_r.tolist(), groups.day[held].tolist(), held_c.tolist(), strict=True
+                ):
                     waiting[r][e][0] -= count
                     on_start[r, e] += count
-                    treat(r, r, 0, count, int(groups.stay[g]), e)
+                    admissions.append((r, r, 0, e, count))
+                # the k-th group of every region at once, so that each region's sums keep
+                # the groups' order (groups are listed by region)
+                rank = np.arange(len(held)) - np.searchsorted(held_r, held_r)
+                for k in range(int(rank.max()) + 1 if len(held) else 0):
+                    at = np.flatnonzero(rank == k)
+                    treat_regions(held_r[at], 0, held_c[at], groups.stay[held][at])
             shipments_today: dict[int, int] = defaultdict(int)
             for row, line, u, a, b, lead in self.moves.get(d, ()):
                 if row.kind == "ship":
@@ -525,14 +540,17 @@ class PlanReplay:
             for r, pool in enumerate(waiting):
                 if not pool:
                     continue
-                for e, (left, stay) in pool.items():
+                gone = []
+                for e, (left, stay, last) in pool.items():
                     if left > TOL:
                         unserved.append((d, r, e, left, int(stay)))
-                gone = [e for e in pool if last_day(e) <= d]
+                    if last <= d:
+                        gone.append(e)
                 if gone:
+                    lost_today = lost[r, d]
                     for e in gone:
-                        lost[r, d] += max(pool[e][0], 0.0)
-                        del pool[e]
+                        lost_today += max(pool.pop(e)[0], 0.0)
+                    lost[r, d] = lost_today
             depot_debt = np.minimum(depot_debt, np.maximum(-stock, 0.0))
             on_hand[:, d] = on_hand_now
         violations += idle_while_waiting(regions, unserved, on_hand, occupancy, staffed)
