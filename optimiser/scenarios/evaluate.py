@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import BrokenExecutor, as_completed
 from dataclasses import dataclass, field, fields
 from itertools import repeat
@@ -189,9 +189,11 @@ def evaluate_chunk(
     rows: pd.DataFrame | Sequence[pd.DataFrame],
     ids: Sequence[str],
     demand: np.ndarray,
+    done: Callable[[int], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Replay in the scenarios `ids` (demand: scenarios x regions x days); `rows`: one plan
-    for all, or one per scenario. Runs in worker processes: module-level and picklable."""
+    for all, or one per scenario; `done(1)` after each scenario. Runs in worker processes:
+    module-level and picklable."""
     # a plan is prepared once (its rows, the instance's tables) and replayed in each demand
     replays: Iterable[PlanReplay] = (
         repeat(PlanReplay(instance, rows))
@@ -201,6 +203,8 @@ def evaluate_chunk(
     out = []
     for i, (sid, replay) in enumerate(zip(ids, replays, strict=False)):  # repeat(): endless
         out.append({"scenario": sid, **outcome_of(instance, replay.run(demand[i]))})
+        if done is not None:
+            done(1)
     return out
 
 
@@ -366,11 +370,7 @@ def _run(
     client = None
     try:
         if scheduler is None and (workers == 1 or (workers is None and S < IN_PROCESS_BELOW)):
-            out = []
-            for i, sid in enumerate(ids):
-                out += evaluate_chunk(instance, _rows_at(rows, i, i + 1), [sid], cube[i : i + 1])
-                bar.update(1)
-            return out, "in process"
+            return evaluate_chunk(instance, rows, ids, cube, bar.update), "in process"
         if isinstance(scheduler, str):
             from optimiser.executor import connect_dask
 
