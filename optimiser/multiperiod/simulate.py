@@ -179,11 +179,17 @@ class PlanReplay:
             survivors_by_region[origin] += gain[origin] * count
             admissions.append((origin, where, day, cohort, count))
 
-        def treat_regions(rs: np.ndarray, day: int, counts: np.ndarray, stays: np.ndarray) -> None:
+        def treat_regions(
+            rs: np.ndarray,
+            day: int,
+            counts: np.ndarray,
+            stays: np.ndarray,
+            window: tuple[np.ndarray, np.ndarray] | None = None,
+        ) -> None:
             """treat(r, r, day, count, stay, ...) for several regions at once (each region at
             most once: the cells are distinct, so each gets the one sum treat() makes); the
-            caller lists the admissions."""
-            cols, valid = windows(day, stays, T)
+            caller lists the admissions. `window`: windows(day, stays, T), when known."""
+            cols, valid = window or windows(day, stays, T)
             r_cells = np.broadcast_to(rs[:, None], valid.shape)[valid]
             x_cells = np.broadcast_to(counts[:, None], valid.shape)[valid]
             occupancy[r_cells, cols[valid]] += x_cells
@@ -232,7 +238,11 @@ class PlanReplay:
             patients a later patients row moves (`reserved`) stay waiting. Regions do not
             share units here: the j-th cohort of every region is admitted at once (round j),
             and the admissions are listed region by region, as one region at a time would."""
-            cohorts: list[list[tuple[int, int, int, float]]] = []  # round -> (r, e, stay, size)
+            # round j: the j-th cohort with patients to admit of every region, in columns
+            r_of: list[list[int]] = []
+            e_of: list[list[int]] = []
+            stay_of: list[list[int]] = []
+            size_of: list[list[float]] = []
             for r, pool in enumerate(waiting):
                 if not pool:
                     continue
@@ -243,34 +253,39 @@ class PlanReplay:
                     else pool
                 )
                 for e in order:
+                    left, stay, _ = pool[e]
                     kept = reserved.get((r, e)) if reserved else None
                     # no reservation: max(0.0, 0.0) = 0.0 off, and x - 0.0 is x
-                    size = pool[e][0] if kept is None else pool[e][0] - max(kept, 0.0)
+                    size = left if kept is None else left - max(kept, 0.0)
                     if size <= 1e-12:
                         continue
-                    if j == len(cohorts):
-                        cohorts.append([])
-                    cohorts[j].append((r, e, int(pool[e][1]), size))
+                    if j == len(r_of):
+                        for column in (r_of, e_of, stay_of, size_of):
+                            column.append([])
+                    r_of[j].append(r)
+                    e_of[j].append(e)
+                    stay_of[j].append(int(stay))
+                    size_of[j].append(size)
                     j += 1
             made: list[tuple[int, int, tuple[int, int, int, int, float]]] = []
-            for j, batch_j in enumerate(cohorts):
-                rs = np.fromiter((c[0] for c in batch_j), dtype=np.int64, count=len(batch_j))
-                stays = np.fromiter((c[2] for c in batch_j), dtype=np.int64, count=len(batch_j))
-                sizes = np.fromiter((c[3] for c in batch_j), dtype=float, count=len(batch_j))
+            for j in range(len(r_of)):
+                rs = np.array(r_of[j], dtype=np.int64)
+                stays = np.array(stay_of[j], dtype=np.int64)
                 cols, valid = windows(d, stays, T)
                 rows = rs[:, None]
                 free = np.where(valid, self.room_cap[rows, cols] - occupancy[rows, cols], np.inf)
-                x = np.minimum(sizes, np.maximum(free.min(axis=1), 0.0))
+                x = np.minimum(np.array(size_of[j]), np.maximum(free.min(axis=1), 0.0))
                 yes = np.flatnonzero(x > 0)
                 if not len(yes):
                     continue
                 xs = x[yes]
-                treat_regions(rs[yes], d, xs, stays[yes])
+                treat_regions(rs[yes], d, xs, stays[yes], (cols[yes], valid[yes]))
                 for i, count in zip(yes.tolist(), xs.tolist(), strict=True):
-                    r, e = batch_j[i][0], batch_j[i][1]
+                    r, e = r_of[j][i], e_of[j][i]
                     waiting[r][e][0] -= count
                     made.append((r, j, (r, r, d, e, count)))
-            made.sort(key=lambda m: (m[0], m[1]))
+            if len(r_of) > 1:  # one round is in region order already
+                made.sort(key=lambda m: (m[0], m[1]))
             admissions.extend(m[2] for m in made)
 
         # Patients on units when the plan starts (census only) hold them until their course
