@@ -275,3 +275,12 @@ def test_a_replay_does_not_change_the_prepared_plan(
     replay.run(inst.demand.to_numpy(dtype=float) * 2.0)
     assert_same(replay.run(), first)
     assert_same(replay.run(inst.demand.to_numpy(dtype=float)), first)
+
+
+def test_a_demand_of_another_shape_is_refused(
+    worlds: list[tuple[MultiPeriodInstance, Any]],
+) -> None:
+    inst, result = worlds[0]
+    replay = PlanReplay(inst, plan_rows(result.plan, inst, name="plan"))
+    with pytest.raises(ValueError, match="regions x days"):
+        replay.run(inst.demand.to_numpy(dtype=float)[:, :-1])

@@ -101,11 +101,11 @@ class PlanReplay:
                 self.moves.setdefault(d, []).append((row, line, u, q, r, lanes.get((q, r))))
             elif row.kind == "patients":
                 q, r = rix[row.src], rix[row.dst]
-                item = (row, line, u, q, r, float(row.cohort_day))
-                self.patients.setdefault(d, []).append(item)
+                moved = (row, line, u, q, r, float(row.cohort_day))
+                self.patients.setdefault(d, []).append(moved)
             elif row.kind == "admit":
-                item2 = (row, line, u, rix[row.dst], float(row.cohort_day))
-                self.admits.setdefault(d, []).append(item2)
+                admit = (row, line, u, rix[row.dst], float(row.cohort_day))
+                self.admits.setdefault(d, []).append(admit)
         self.days_with_rows = set(self.moves) | set(self.patients) | set(self.admits)
         self.has_admissions = bool((plan["kind"] == "admit").any())
         self.planned = _planned_on_hand(instance, plan, self.own)
@@ -127,7 +127,10 @@ class PlanReplay:
         gain, los, plane = self.gain, self.los, self.plane
         n, T = len(regions), instance.days
         table = instance.demand.to_numpy(dtype=float) if demand is None else demand
-        groups = patient_groups(instance.demand_kind, np.asarray(table, dtype=float), los)
+        table = np.asarray(table, dtype=float)
+        if table.shape != (n, T):
+            raise ValueError(f"demand must be regions x days, {n} x {T}; got {table.shape}")
+        groups = patient_groups(instance.demand_kind, table, los)
         donor = s.donor_keep_share if s.transfers else 0.0
         batch = s.batch_size
         max_wait = s.max_wait_days
