@@ -7,12 +7,17 @@ The plan: `triage plan`'s optimal plan of the instance (its manifest, replayed w
 simulator's own admission rule in each scenario). The scenarios: 1,000 log-normal scenarios
 (seed 1, sigma0 0.05, sigma_growth 0.02, rank correlation 0.5, peak shifts of sd 4 days).
 
+  evaluate-1p    optimiser.scenarios.evaluate(workers=1): everything in this process, 1 core
   evaluate-2p    optimiser.scenarios.evaluate(workers=2): 2 local processes, end to end
                  (processes started, instance and plan sent, 1,000 replays, metrics)
   evaluate-dask  the same on a Dask LocalCluster of 2 worker processes (1 thread each), the
                  cluster started beforehand (its start-up is reported apart)
-  floor          simulate() alone in this process, per scenario (instances built beforehand),
-                 x 1,000 / 2: the time 2 perfectly used cores would need
+  floor          the replay alone in this process, per scenario: the plan prepared once
+                 (PlanReplay) and run in each scenario's demand, x 1,000 / 2: the time 2
+                 perfectly used cores would need. Interleaved with it, on the same scenarios:
+                 simulate() (prepares the plan on every call) and the simulator as it was
+                 before it was made fast (tests/simulate_reference.py, on instances built
+                 beforehand); the three give the same replay (asserted, to the bit)
   instead        what a user would do without this feature: each scenario written as an
                  instance (multiperiod_from_frames, the files' validation) and replayed with
                  check_plan(); timed on 20 scenarios, per scenario
@@ -68,7 +73,7 @@ def main() -> None:
 
     from optimiser.multiperiod import check_plan, load_multiperiod, multiperiod_from_frames, plan
     from optimiser.multiperiod.plan_io import plan_rows
-    from optimiser.multiperiod.simulate import simulate
+    from optimiser.multiperiod.simulate import PlanReplay, simulate
     from optimiser.scenarios import LognormalSpec, evaluate, lognormal_scenarios
     from optimiser.scenarios.evaluate import replay_rows
 
@@ -82,21 +87,46 @@ def main() -> None:
     print(f"plan: {result.lives_saved:,.1f} lives; {len(manifest)} manifest rows", flush=True)
     print(f"generated {len(scenarios)} scenarios in {generate_s:.3f} s", flush=True)
 
-    # floor: simulate() alone, per scenario
+    # floor: the replay alone, per scenario; beside it simulate() and the previous simulator
+    sys.path.insert(0, str(ROOT / "tests"))
+    from simulate_reference import reference_simulate
+
     rows = replay_rows(plan_rows(manifest, inst, name="manifest"), "manifest")
     sample = scenarios.ids[:100]
+    cube = scenarios.array(inst.regions)[: len(sample)]
     instances = [scenarios.instance_for(inst, sid) for sid in sample]
-    t0, c0 = time.perf_counter(), time.process_time()
-    for one in instances:
-        simulate(one, rows)
-    per_scenario = (time.perf_counter() - t0) / len(instances)
-    cpu_per_scenario = (time.process_time() - c0) / len(instances)
+    replay = PlanReplay(inst, rows)
+    unit: dict[str, list[float]] = {"replay": [], "simulate": [], "before": []}
+    unit_cpu: dict[str, list[float]] = {k: [] for k in unit}
+    for i, one in enumerate(instances):
+        made = {}
+        for name in unit:
+            t0, c0 = time.perf_counter(), time.process_time()
+            if name == "replay":
+                made[name] = replay.run(cube[i])
+            elif name == "simulate":
+                made[name] = simulate(one, rows)
+            else:
+                made[name] = reference_simulate(one, rows)
+            unit[name].append(time.perf_counter() - t0)
+            unit_cpu[name].append(time.process_time() - c0)
+        a, b = made["replay"], made["before"]
+        assert a.survivors == b.survivors and a.violations == b.violations
+        assert all(
+            getattr(x, f).tobytes() == getattr(b, f).tobytes()
+            for x in (a, made["simulate"])
+            for f in ("admitted", "lost", "occupancy", "on_hand", "need", "treated")
+        ), "the replays disagree"
+    per_scenario = statistics.mean(unit["replay"])
+    cpu_per_scenario = statistics.mean(unit_cpu["replay"])
     floor_s = per_scenario * len(scenarios) / 2
     cpu_floor_s = cpu_per_scenario * len(scenarios) / 2
+    unit_ms = {k: round(1000 * statistics.median(v), 2) for k, v in unit.items()}
+    unit_cpu_ms = {k: round(1000 * statistics.mean(v), 2) for k, v in unit_cpu.items()}
     print(
-        f"floor: simulate() {1000 * per_scenario:.1f} ms per scenario (CPU "
+        f"floor: replay {1000 * per_scenario:.1f} ms per scenario (CPU "
         f"{1000 * cpu_per_scenario:.1f} ms) -> {floor_s:.1f} s for all on 2 cores (CPU-bound: "
-        f"{cpu_floor_s:.1f} s)",
+        f"{cpu_floor_s:.1f} s); per scenario, median ms {unit_ms}, mean CPU ms {unit_cpu_ms}",
         flush=True,
     )
 
@@ -132,15 +162,18 @@ def main() -> None:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return usage.ru_utime + usage.ru_stime
 
-    runs: dict[str, list[float]] = {"evaluate-2p": [], "evaluate-dask": []}
-    cpu: dict[str, list[float]] = {"evaluate-2p": [], "evaluate-dask": []}
+    runs: dict[str, list[float]] = {"evaluate-1p": [], "evaluate-2p": [], "evaluate-dask": []}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     figures: dict[str, Any] = {}
     try:
         for r in range(args.repeat):
             for name in runs:
                 t0, own0 = time.perf_counter(), time.process_time()
-                workers0 = children_cpu() if name == "evaluate-2p" else dask_cpu()
-                if name == "evaluate-2p":
+                workers0 = children_cpu() if name != "evaluate-dask" else dask_cpu()
+                if name == "evaluate-1p":
+                    ev = evaluate(inst, manifest, scenarios, workers=1)
+                    workers1 = children_cpu()
+                elif name == "evaluate-2p":
                     ev = evaluate(inst, manifest, scenarios, workers=2)
                     workers1 = children_cpu()  # the pool's processes have exited: counted
                 else:
@@ -159,13 +192,18 @@ def main() -> None:
     finally:
         client.close()
         cluster.close()
-    assert figures["evaluate-2p"] == figures["evaluate-dask"], "the two paths disagree"
+    assert figures["evaluate-1p"] == figures["evaluate-2p"] == figures["evaluate-dask"], (
+        "the paths disagree"
+    )
     medians = {k: statistics.median(v) for k, v in runs.items()}
     report = {
         "scenarios": len(scenarios),
         "generate_s": round(generate_s, 3),
         "simulate_ms_per_scenario": round(1000 * per_scenario, 2),
         "simulate_cpu_ms_per_scenario": round(1000 * cpu_per_scenario, 2),
+        "unit_median_ms": unit_ms,
+        "unit_mean_cpu_ms": unit_cpu_ms,
+        "speed_up_over_before_cpu": round(unit_cpu_ms["before"] / unit_cpu_ms["replay"], 2),
         "floor_2_cores_s": round(floor_s, 2),
         "floor_2_free_cores_cpu_s": round(cpu_floor_s, 2),
         "instead_s_per_scenario": round(instead_per, 3),

@@ -248,7 +248,7 @@ def test_the_simulation_is_independent_of_the_model() -> None:
         "optimiser.solver",
     }
     here = ROOT / "optimiser" / "multiperiod"
-    names = ["simulate.py", "check.py", "demand.py", "plan_io.py"]
+    names = ["simulate.py", "simulation.py", "check.py", "demand.py", "plan_io.py"]
     names += [str(p.relative_to(here)) for p in sorted((here / "checks").glob("*.py"))]
     assert len(names) > 6
     for name in names:

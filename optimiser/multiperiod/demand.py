@@ -44,46 +44,60 @@ def patient_groups(kind: str, demand: np.ndarray, los: np.ndarray) -> PatientGro
 
     With enough units for everybody the occupancy then equals the census, except where the
     census falls faster than stays of L_r days allow (`clipped` counts those patient-days).
+
+    The regions are computed together, day by day; each region's sums are made in the order
+    of its groups (arrival day), so every figure is what adding the groups one at a time
+    gives. Groups are listed by region, then arrival day.
     """
     n, T = demand.shape
-    regions, days, stays, sizes = [], [], [], []
-    need = np.zeros((n, T))
+    L = np.asarray(los, dtype=np.int64)
+    width = int(L.max()) if n else 0
+    present = np.zeros((n, T + width + 1))  # patients present per day from groups added so far
     clipped = np.zeros(n)
-    for r in range(n):
-        L = int(los[r])
-        present = np.zeros(T + L + 1)  # patients present per day from groups added so far
+    offsets = np.arange(width)
+    parts: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []  # regions, e, stays, sizes
 
-        def add(e: int, stay: int, size: float, r: int = r, present: np.ndarray = present) -> None:
-            if size <= 0:
-                return
-            regions.append(r)
-            days.append(e)
-            stays.append(stay)
-            sizes.append(size)
-            start = max(e, 0)
-            present[start : start + stay] += size
+    def add(e: int, stay: np.ndarray, size: np.ndarray, among: np.ndarray) -> None:
+        """Groups arriving on day e in the regions `among` (those of positive size)."""
+        among = among & ~(size <= 0)
+        if not among.any():
+            return
+        start = max(e, 0)
+        window = present[:, start : start + width]
+        cells = (offsets < stay[:, None]) & among[:, None]
+        np.add(window, size[:, None], out=window, where=cells)
+        parts.append((np.flatnonzero(among), e, stay[among], size[among]))
 
-        if kind == "census":
-            share = float(demand[r, 0]) / L
-            for j in range(L - 1, 0, -1):
-                add(-j, L - j, share)
-            add(0, L, share)
-            for d in range(1, T):
-                gap = float(demand[r, d]) - present[d]
-                if gap > 1e-12:
-                    add(d, L, gap)
-                else:
-                    clipped[r] += max(0.0, -gap)
-        else:
-            for d in range(T):
-                add(d, L, float(demand[r, d]))
-        need[r] = present[:T]
+    everywhere = np.ones(n, dtype=bool)
+    if kind == "census":
+        share = demand[:, 0] / L
+        for j in range(width - 1, 0, -1):
+            add(-j, L - j, share, j < L)
+        add(0, L, share, everywhere)
+        for d in range(1, T):
+            gap = demand[:, d] - present[:, d]
+            grows = gap > 1e-12
+            add(d, L, gap, grows)
+            np.add(clipped, np.fmax(0.0, -gap), out=clipped, where=~grows)
+    else:
+        for d in range(T):
+            add(d, L, demand[:, d].astype(float), everywhere)
+    if parts:
+        region = np.concatenate([p[0] for p in parts])
+        day = np.concatenate([np.full(len(p[0]), p[1], dtype=np.int64) for p in parts])
+        stays = np.concatenate([p[2] for p in parts])
+        sizes = np.concatenate([p[3] for p in parts])
+        order = np.lexsort((day, region))
+        region, day, stays, sizes = region[order], day[order], stays[order], sizes[order]
+    else:
+        region = day = stays = np.zeros(0, dtype=np.int64)
+        sizes = np.zeros(0)
     return PatientGroups(
-        region=np.asarray(regions, dtype=np.int64),
-        day=np.asarray(days, dtype=np.int64),
-        stay=np.asarray(stays, dtype=np.int64),
-        size=np.asarray(sizes, dtype=float),
-        need=need,
+        region=region.astype(np.int64),
+        day=day.astype(np.int64),
+        stay=stays.astype(np.int64),
+        size=sizes.astype(float),
+        need=present[:, :T].copy(),
         clipped=clipped,
     )
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,208 +39,295 @@ from optimiser.multiperiod.demand import (
 )
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import records
-
-TOL = 1e-6  # patients and units are compared with this slack (plans carry rounded floats)
-FLOOR_EPS = 1e-9  # floor()/ceil() guard, as in the definitions (docs/model.md)
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule: its name, the day, the plan line (when one row is at fault), a message."""
-
-    rule: str
-    day: int
-    message: str
-    line: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "day": self.day, "line": self.line, "message": self.message}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Violation:
-        line = data.get("line")
-        return cls(
-            rule=str(data["rule"]),
-            day=int(data["day"]),
-            message=str(data["message"]),
-            line=None if line is None else int(line),
-        )
-
-
-@dataclass
-class Simulation:
-    """What the replay found. Arrays are regions x days."""
-
-    regions: list[str]
-    survivors: float
-    violations: list[Violation]
-    admitted: np.ndarray  # patients of region r admitted (here or, when sent, elsewhere) on day d
-    lost: np.ndarray  # patients of region r whose last admission day was d, never admitted
-    occupancy: np.ndarray  # patients in treatment in region r on day d
-    on_hand: np.ndarray  # units in region r at the end of day d
-    need: np.ndarray  # patients of r needing the resource on day d (treated or not)
-    treated: np.ndarray  # patients of r in treatment (anywhere) on day d
-    survivors_by_region: np.ndarray
-    net_received: np.ndarray  # X_r: units received minus units sent by the end of the horizon
-    greedy: bool  # admissions chosen by the simulation (the plan had no admit rows)
-    # (home region, region treating, day, cohort arrival day, patients) of every admission
-    admissions: list[tuple[int, int, int, int, float]] = field(default_factory=list)
-    arrived: np.ndarray | None = None  # units arriving in region r on day d (ship, transfer)
-
-    @property
-    def shortfall(self) -> np.ndarray:
-        """Resource-days of unmet need: max(0, need - treated) per region and day."""
-        return np.maximum(self.need - self.treated, 0.0)
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations
+from optimiser.multiperiod.simulation import (
+    FLOOR_EPS,
+    MAX_IDLE_LISTED,
+    TOL,
+    Simulation,
+    Violation,
+    idle_while_waiting,
+    windows,
+)
 
 
 def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
     """Replay `plan` (rows from plan_io.read_plan / plan_rows) through the instance, day by
     day, with the instance's settings."""
-    s = instance.settings
-    regions = list(instance.regions)
-    n, T = len(regions), instance.days
-    rix = {r: i for i, r in enumerate(regions)}
-    kix = {k: i for i, k in enumerate(instance.depots)}
-    own = instance.own.to_numpy(dtype=float)
-    staff = instance.staff.to_numpy(dtype=float)
-    deliveries = instance.deliveries.to_numpy(dtype=float)
-    ship_lead = instance.ship_lead.to_numpy(dtype=float)
-    gain = instance.base.gain.to_numpy(dtype=float)
-    los = length_of_stay(instance)
-    groups = patient_groups(instance.demand_kind, instance.demand.to_numpy(dtype=float), los)
-    lanes: dict[tuple[int, int], int] = {}
-    if s.transfers:
-        src, dst, lead = transfer_lanes(instance)
-        lanes = {(int(a), int(b)): int(c) for a, b, c in zip(src, dst, lead, strict=True)}
-    plane: dict[tuple[int, int], int] = {}
-    if s.patient_transfers:
-        src, dst, lead = patient_lanes(instance)
-        plane = {(int(a), int(b)): int(c) for a, b, c in zip(src, dst, lead, strict=True)}
-    donor = s.donor_keep_share if s.transfers else 0.0
-    batch = s.batch_size
-    violations: list[Violation] = []
+    return PlanReplay(instance, plan).run()
 
-    def broke(rule: str, day: int, message: str, line: int | None = None) -> None:
-        violations.append(Violation(rule, int(day), message, None if line is None else int(line)))
 
-    # Patients: need (independent of treatment) and cohorts waiting by region.
-    need = np.zeros((n, T))
-    arriving: dict[int, list[tuple[int, int, int, float]]] = defaultdict(
-        list
-    )  # day -> (r, e, stay, size)
-    for r, e, stay, size in zip(groups.region, groups.day, groups.stay, groups.size, strict=True):
-        first = max(int(e), 0)
-        need[r, first : first + int(stay)] += size
-        arriving[first].append((int(r), int(e), int(stay), float(size)))
+class PlanReplay:
+    """A plan made ready to replay in an instance: everything the replay needs that does not
+    depend on the demand table (the instance's tables as arrays, the lanes, the plan's rows by
+    day as plain tuples, the units the plan keeps in each region) is computed once, and
+    `run(demand)` replays the plan under one demand table. `simulate()` is one run with the
+    instance's own demand; the out-of-sample evaluation prepares a plan once and runs it in
+    every scenario. The rules and the order of every sum are those described at the top of
+    this module (tests/test_simulate_fast.py holds the replay to the bit against the
+    day-by-day reference kept in tests/simulate_reference.py)."""
 
-    def last_day(e: int) -> int:
-        return 0 if e < 0 else min(e + s.max_wait_days, T - 1)
+    def __init__(self, instance: MultiPeriodInstance, plan: pd.DataFrame) -> None:
+        s = instance.settings
+        self.instance = instance
+        self.regions = list(instance.regions)
+        rix = {r: i for i, r in enumerate(self.regions)}
+        kix = {k: i for i, k in enumerate(instance.depots)}
+        self.own = instance.own.to_numpy(dtype=float)
+        self.staff = instance.staff.to_numpy(dtype=float)
+        self.staffed = self.own + self.staff
+        self.deliveries = instance.deliveries.to_numpy(dtype=float)
+        self.gain = instance.base.gain.to_numpy(dtype=float)
+        self.los = length_of_stay(instance)
+        lanes: dict[tuple[int, int], int] = {}
+        if s.transfers:
+            src, dst, lead = transfer_lanes(instance)
+            lanes = {(int(a), int(b)): int(c) for a, b, c in zip(src, dst, lead, strict=True)}
+        self.plane: dict[tuple[int, int], int] = {}
+        if s.patient_transfers:
+            src, dst, lead = patient_lanes(instance)
+            self.plane = {(int(a), int(b)): int(c) for a, b, c in zip(src, dst, lead, strict=True)}
+        ship_lead = instance.ship_lead.to_numpy(dtype=float)
+        # the day's rows in plan order, by kind: (row, line, units, from index, to index, lead)
+        self.moves: dict[int, list[tuple[Any, int, float, int, int, int | None]]] = {}
+        self.patients: dict[int, list[tuple[Any, int, float, int, int, float]]] = {}
+        self.admits: dict[int, list[tuple[Any, int, float, int, float]]] = {}
+        for row in records(plan.sort_values(["day", "line"], kind="stable")):
+            d, line, u = int(row.day), int(row.line), float(row.units)
+            if row.kind == "ship":
+                k, r = kix[row.src], rix[row.dst]
+                self.moves.setdefault(d, []).append((row, line, u, k, r, int(ship_lead[k, r])))
+            elif row.kind == "transfer":
+                q, r = rix[row.src], rix[row.dst]
+                self.moves.setdefault(d, []).append((row, line, u, q, r, lanes.get((q, r))))
+            elif row.kind == "patients":
+                q, r = rix[row.src], rix[row.dst]
+                moved = (row, line, u, q, r, float(row.cohort_day))
+                self.patients.setdefault(d, []).append(moved)
+            elif row.kind == "admit":
+                admit = (row, line, u, rix[row.dst], float(row.cohort_day))
+                self.admits.setdefault(d, []).append(admit)
+        self.days_with_rows = set(self.moves) | set(self.patients) | set(self.admits)
+        self.has_admissions = bool((plan["kind"] == "admit").any())
+        self.planned = _planned_on_hand(instance, plan, self.own)
+        # units both the plan and the staff leave free: min(planned, staffed) - occupancy is
+        # the smaller of the two differences, exactly (rounding is monotone)
+        self.room_cap = np.minimum(self.planned, self.staffed)
+        # Patients a later patients row moves (by home region and cohort): the simulation's
+        # own admissions leave them waiting, so a manifest without admit rows replays its moves.
+        self.reserved: dict[tuple[int, int], float] = defaultdict(float)
+        for row in records(plan[plan["kind"] == "patients"]):
+            if not math.isnan(float(row.cohort_day)):
+                self.reserved[rix[row.src], int(row.cohort_day)] += float(row.units)
 
-    rows = plan.sort_values(["day", "line"], kind="stable")
-    by_day = {int(str(d)): g for d, g in rows.groupby("day", sort=True)}
-    has_admissions = bool((plan["kind"] == "admit").any())
-    planned = _planned_on_hand(instance, plan, own)
-    # Patients a later patients row moves (by home region and cohort): the simulation's own
-    # admissions leave them waiting, so a manifest without admit rows replays its moves.
-    reserved: dict[tuple[int, int], float] = defaultdict(float)
-    for row in records(plan[plan["kind"] == "patients"]):
-        if not math.isnan(float(row.cohort_day)):
-            reserved[rix[row.src], int(row.cohort_day)] += float(row.units)
+    def run(self, demand: np.ndarray | None = None) -> Simulation:
+        """Replay under `demand` (regions x days in the instance's order; default: the
+        instance's own demand table)."""
+        instance, s = self.instance, self.instance.settings
+        regions, own, staff, staffed = self.regions, self.own, self.staff, self.staffed
+        gain, los, plane = self.gain, self.los, self.plane
+        n, T = len(regions), instance.days
+        table = instance.demand.to_numpy(dtype=float) if demand is None else demand
+        table = np.asarray(table, dtype=float)
+        if table.shape != (n, T):
+            raise ValueError(f"demand must be regions x days, {n} x {T}; got {table.shape}")
+        groups = patient_groups(instance.demand_kind, table, los)
+        donor = s.donor_keep_share if s.transfers else 0.0
+        batch = s.batch_size
+        max_wait = s.max_wait_days
+        violations: list[Violation] = []
 
-    stock = np.zeros(len(kix))
-    depot_debt = np.zeros(len(kix))  # units shipped beyond a depot's stock, already reported
-    on_hand_now = np.zeros(n)
-    debt = np.zeros(n)  # units taken beyond a region's (free) units, already reported
-    staff_over = np.zeros(n)  # patients beyond the staff cap, already reported
-    in_transit: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    occupancy = np.zeros((n, T))
-    treated = np.zeros((n, T))
-    admitted = np.zeros((n, T))
-    lost = np.zeros((n, T))
-    on_hand = np.zeros((n, T))
-    arrived = np.zeros((n, T))  # units arriving by shipment or transfer
-    survivors_by_region = np.zeros(n)
-    admissions: list[tuple[int, int, int, int, float]] = []
-    waiting: list[dict[int, list[float]]] = [{} for _ in range(n)]  # r -> e -> [remaining, stay]
-
-    def treat(origin: int, where: int, day: int, count: float, stay: int, cohort: int) -> None:
-        occupancy[where, day : day + stay] += count
-        treated[origin, day : day + stay] += count
-        admitted[origin, day] += count
-        survivors_by_region[origin] += gain[origin] * count
-        admissions.append((origin, where, day, cohort, count))
-
-    def free_units(r: int, d: int) -> float:
-        """Units in r not in use by patients, counting the debt already reported."""
-        return float(on_hand_now[r] + debt[r] - occupancy[r, d])
-
-    def take(
-        r: int, count: float, cohort: float, day: int, line: int, what: str
-    ) -> list[tuple[int, float]]:
-        """Remove `count` waiting patients of region r (one cohort, or earliest deadline first)."""
-        pool = waiting[r]
-        if not math.isnan(cohort):
-            keys = [int(cohort)] if int(cohort) in pool else []
-        else:
-            keys = sorted(pool, key=lambda e: (last_day(e), pool[e][1], e))
-        have = sum(pool[e][0] for e in keys)
-        if count > have + TOL:
-            which = f" of cohort day {int(cohort)}" if not math.isnan(cohort) else ""
-            broke(
-                "patients_waiting",
-                day,
-                f"{what} {count:g} patients of {regions[r]}{which} on day {day}, but only "
-                f"{have:g} are waiting",
-                line,
+        def broke(rule: str, day: int, message: str, line: int | None = None) -> None:
+            violations.append(
+                Violation(rule, int(day), message, None if line is None else int(line))
             )
-        taken: list[tuple[int, float]] = []
-        left = count
-        for e in keys:
-            if left <= 0:
-                break
-            x = min(left, pool[e][0])
-            pool[e][0] -= x
-            left -= x
-            taken.append((e, x))
-        return taken
 
-    # Patients on units when the plan starts (census only) hold them until their course ends:
-    # in treatment before any row of day 0 leaves; the plan's day-0 admit rows for their
-    # cohorts count them first (`on_start`).
-    # (day, region, cohort, patients, stay) still waiting at the end of each day's admissions
-    unserved: list[tuple[int, int, int, float, int]] = []
-    on_units = patients_on_units(instance.demand_kind, groups, own)
-    on_start: dict[tuple[int, int], float] = defaultdict(float)
+        # Patients: need (independent of treatment; patient_groups adds the groups in the
+        # order the replay would) and cohorts arriving each day, by region.
+        need = groups.need.copy()
+        arriving: dict[int, list[tuple[int, int, int, float]]] = defaultdict(list)
+        for r, e, stay, size in zip(
+            groups.region.tolist(),
+            groups.day.tolist(),
+            groups.stay.tolist(),
+            groups.size.tolist(),
+            strict=True,
+        ):
+            arriving[max(e, 0)].append((r, e, stay, size))
 
-    for d in range(T):
-        # own capacity, deliveries, arrivals in transit, new patients
-        on_hand_now += own[:, d] - (own[:, d - 1] if d > 0 else 0.0)
-        stock += deliveries[:, d]
-        for r, u in in_transit.pop(d, []):
-            on_hand_now[r] += u
-            arrived[r, d] += u
-        for r, e, stay, size in arriving.get(d, []):
-            waiting[r][e] = [size, stay]
-        if d == 0:
-            for g in np.nonzero(on_units > 0)[0]:
-                r, e = int(groups.region[g]), int(groups.day[g])
-                count = float(on_units[g])
-                waiting[r][e][0] -= count
-                on_start[r, e] += count
-                treat(r, r, 0, count, int(groups.stay[g]), e)
-        day_rows = by_day.get(d)
-        shipments_today: dict[int, int] = defaultdict(int)
-        pt_today = np.zeros(n)
-        if day_rows is not None:
-            for row in records(day_rows):
-                line, u = int(row.line), float(row.units)
+        def last_day(e: int) -> int:
+            return 0 if e < 0 else min(e + max_wait, T - 1)
+
+        reserved = defaultdict(float, self.reserved)
+        stock = np.zeros(len(instance.depots))
+        depot_debt = np.zeros(len(instance.depots))  # units shipped beyond stock, reported
+        on_hand_now = np.zeros(n)
+        debt = np.zeros(n)  # units taken beyond a region's (free) units, already reported
+        staff_over = np.zeros(n)  # patients beyond the staff cap, already reported
+        in_transit: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        occupancy = np.zeros((n, T))
+        treated = np.zeros((n, T))
+        admitted = np.zeros((n, T))
+        lost = np.zeros((n, T))
+        on_hand = np.zeros((n, T))
+        arrived = np.zeros((n, T))  # units arriving by shipment or transfer
+        survivors_by_region = np.zeros(n)
+        admissions: list[tuple[int, int, int, int, float]] = []
+        # r -> e -> [patients left, stay, last admission day], in order of arrival day
+        waiting: list[dict[int, list[Any]]] = [{} for _ in range(n)]
+
+        def treat(origin: int, where: int, day: int, count: float, stay: int, cohort: int) -> None:
+            occupancy[where, day : day + stay] += count
+            treated[origin, day : day + stay] += count
+            admitted[origin, day] += count
+            survivors_by_region[origin] += gain[origin] * count
+            admissions.append((origin, where, day, cohort, count))
+
+        def treat_regions(
+            rs: np.ndarray,
+            day: int,
+            counts: np.ndarray,
+            stays: np.ndarray,
+            window: tuple[np.ndarray, np.ndarray] | None = None,
+        ) -> None:
+            """treat(r, r, day, count, stay, ...) for several regions at once (each region at
+            most once: the cells are distinct, so each gets the one sum treat() makes); the
+            caller lists the admissions. `window`: windows(day, stays, T), when known."""
+            cols, valid = window or windows(day, stays, T)
+            r_cells = np.broadcast_to(rs[:, None], valid.shape)[valid]
+            x_cells = np.broadcast_to(counts[:, None], valid.shape)[valid]
+            occupancy[r_cells, cols[valid]] += x_cells
+            treated[r_cells, cols[valid]] += x_cells
+            admitted[rs, day] += counts
+            survivors_by_region[rs] += gain[rs] * counts
+
+        def free_units(r: int, d: int) -> float:
+            """Units in r not in use by patients, counting the debt already reported."""
+            return float(on_hand_now[r] + debt[r] - occupancy[r, d])
+
+        def take(
+            r: int, count: float, cohort: float, day: int, line: int, what: str
+        ) -> list[tuple[int, float]]:
+            """Remove `count` waiting patients of region r (one cohort, or earliest deadline
+            first)."""
+            pool = waiting[r]
+            if not math.isnan(cohort):
+                keys = [int(cohort)] if int(cohort) in pool else []
+            else:
+                keys = sorted(pool, key=lambda e: (pool[e][2], pool[e][1], e))
+            have = sum(pool[e][0] for e in keys)
+            if count > have + TOL:
+                which = f" of cohort day {int(cohort)}" if not math.isnan(cohort) else ""
+                broke(
+                    "patients_waiting",
+                    day,
+                    f"{what} {count:g} patients of {regions[r]}{which} on day {day}, but only "
+                    f"{have:g} are waiting",
+                    line,
+                )
+            taken: list[tuple[int, float]] = []
+            left = count
+            for e in keys:
+                if left <= 0:
+                    break
+                x = min(left, pool[e][0])
+                pool[e][0] -= x
+                left -= x
+                taken.append((e, x))
+            return taken
+
+        def admit_greedy(d: int) -> None:
+            """Admit waiting patients, earliest deadline first (then shortest stay), whenever
+            a unit the plan keeps in the region and staff are free for every day of the stay;
+            patients a later patients row moves (`reserved`) stay waiting. Regions do not
+            share units here: the j-th cohort of every region is admitted at once (round j),
+            and the admissions are listed region by region, as one region at a time would."""
+            # round j: the j-th cohort with patients to admit of every region, in columns
+            r_of: list[list[int]] = []
+            e_of: list[list[int]] = []
+            stay_of: list[list[int]] = []
+            size_of: list[list[float]] = []
+            for r, pool in enumerate(waiting):
+                if not pool:
+                    continue
+                j = 0
+                order = (
+                    sorted(pool, key=lambda e: (pool[e][2], pool[e][1], e))
+                    if len(pool) > 1
+                    else pool
+                )
+                for e in order:
+                    left, stay, _ = pool[e]
+                    kept = reserved.get((r, e)) if reserved else None
+                    # no reservation: max(0.0, 0.0) = 0.0 off, and x - 0.0 is x
+                    size = left if kept is None else left - max(kept, 0.0)
+                    if size <= 1e-12:
+                        continue
+                    if j == len(r_of):
+                        for column in (r_of, e_of, stay_of, size_of):
+                            column.append([])
+                    r_of[j].append(r)
+                    e_of[j].append(e)
+                    stay_of[j].append(int(stay))
+                    size_of[j].append(size)
+                    j += 1
+            made: list[tuple[int, int, tuple[int, int, int, int, float]]] = []
+            for j in range(len(r_of)):
+                rs = np.array(r_of[j], dtype=np.int64)
+                stays = np.array(stay_of[j], dtype=np.int64)
+                cols, valid = windows(d, stays, T)
+                rows = rs[:, None]
+                free = np.where(valid, self.room_cap[rows, cols] - occupancy[rows, cols], np.inf)
+                x = np.minimum(np.array(size_of[j]), np.maximum(free.min(axis=1), 0.0))
+                yes = np.flatnonzero(x > 0)
+                if not len(yes):
+                    continue
+                xs = x[yes]
+                treat_regions(rs[yes], d, xs, stays[yes], (cols[yes], valid[yes]))
+                for i, count in zip(yes.tolist(), xs.tolist(), strict=True):
+                    r, e = r_of[j][i], e_of[j][i]
+                    waiting[r][e][0] -= count
+                    made.append((r, j, (r, r, d, e, count)))
+            if len(r_of) > 1:  # one round is in region order already
+                made.sort(key=lambda m: (m[0], m[1]))
+            admissions.extend(m[2] for m in made)
+
+        # Patients on units when the plan starts (census only) hold them until their course
+        # ends: in treatment before any row of day 0 leaves; the plan's day-0 admit rows for
+        # their cohorts count them first (`on_start`).
+        # (day, region, cohort, patients, stay) still waiting at the end of each day's admissions
+        unserved: list[tuple[int, int, int, float, int]] = []
+        on_units = patients_on_units(instance.demand_kind, groups, own)
+        on_start: dict[tuple[int, int], float] = defaultdict(float)
+        own_change = np.diff(own, axis=1, prepend=0.0).T.copy()  # own[:, d] - own[:, d - 1]
+
+        for d in range(T):
+            # own capacity, deliveries, arrivals in transit, new patients
+            on_hand_now += own_change[d]
+            stock += self.deliveries[:, d]
+            for r, u in in_transit.pop(d, []):
+                on_hand_now[r] += u
+                arrived[r, d] += u
+            for r, e, stay, size in arriving.get(d, []):
+                waiting[r][e] = [size, stay, last_day(e)]
+            if d == 0:
+                held = np.flatnonzero(on_units > 0)
+                held_r, held_c = groups.region[held], on_units[held]
+                for r, e, count in zip(
+                    held_r.tolist(), groups.day[held].tolist(), held_c.tolist(), strict=True
+                ):
+                    waiting[r][e][0] -= count
+                    on_start[r, e] += count
+                    admissions.append((r, r, 0, e, count))
+                # the k-th group of every region at once, so that each region's sums keep
+                # the groups' order (groups are listed by region)
+                rank = np.arange(len(held)) - np.searchsorted(held_r, held_r)
+                for k in range(int(rank.max()) + 1 if len(held) else 0):
+                    at = np.flatnonzero(rank == k)
+                    treat_regions(held_r[at], 0, held_c[at], groups.stay[held][at])
+            shipments_today: dict[int, int] = defaultdict(int)
+            for row, line, u, a, b, lead in self.moves.get(d, ()):
                 if row.kind == "ship":
-                    k, r = kix[row.src], rix[row.dst]
-                    days = int(ship_lead[k, r])
+                    k, r = a, b
                     available = stock[k] + depot_debt[k]
                     if u > available + TOL:
                         broke(
@@ -263,57 +348,57 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                     if u > 0:
                         shipments_today[k] += 1
                     stock[k] -= u
-                    _arrive(row, d, days, u, r, in_transit, broke)
-                elif row.kind == "transfer":
-                    q, r = rix[row.src], rix[row.dst]
-                    lane_days = lanes.get((q, r))
-                    if not s.transfers:
-                        broke(
-                            "transfers_off",
-                            d,
-                            f"transfers {u:g} units {row.src} -> {row.dst}, but transfers are "
-                            "switched off",
-                            line,
-                        )
-                    elif lane_days is None:
-                        broke(
-                            "unknown_lane",
-                            d,
-                            f"no transfer lane {row.src} -> {row.dst} (lead_times.csv and "
-                            "transfer limits)",
-                            line,
-                        )
-                    if lane_days is None:
-                        lane_days = int(row.arrives) - d
-                    held = on_hand_now[q] + debt[q]
-                    in_use = occupancy[q, d]
-                    if u > held + TOL:
-                        broke(
-                            "region_stock",
-                            d,
-                            f"{row.src} sends {u:g} units on day {d}, but holds {max(held, 0):g}",
-                            line,
-                        )
-                    elif u > held - in_use + TOL:
-                        broke(
-                            "units_taken_from_patients",
-                            d,
-                            f"{row.src} sends {u:g} units on day {d}: {held:g} on hand, "
-                            f"{in_use:g} in use by patients, only {max(held - in_use, 0):g} spare",
-                            line,
-                        )
-                    debt[q] += max(0.0, u - max(held - in_use, 0.0))
-                    on_hand_now[q] -= u
-                    kept = on_hand_now[q] + debt[q]
-                    if donor > 0 and kept < donor * own[q, d] - TOL:
-                        broke(
-                            "donor_protection",
-                            d,
-                            f"{row.src} keeps {kept:g} units after sending, below "
-                            f"{donor:g} x its own {own[q, d]:g}",
-                            line,
-                        )
-                    _arrive(row, d, lane_days, u, r, in_transit, broke)
+                    _arrive(row, d, int(lead or 0), u, r, in_transit, broke)
+                    continue
+                q, r = a, b
+                lane_days = lead
+                if not s.transfers:
+                    broke(
+                        "transfers_off",
+                        d,
+                        f"transfers {u:g} units {row.src} -> {row.dst}, but transfers are "
+                        "switched off",
+                        line,
+                    )
+                elif lane_days is None:
+                    broke(
+                        "unknown_lane",
+                        d,
+                        f"no transfer lane {row.src} -> {row.dst} (lead_times.csv and "
+                        "transfer limits)",
+                        line,
+                    )
+                if lane_days is None:
+                    lane_days = int(row.arrives) - d
+                held = on_hand_now[q] + debt[q]
+                in_use = occupancy[q, d]
+                if u > held + TOL:
+                    broke(
+                        "region_stock",
+                        d,
+                        f"{row.src} sends {u:g} units on day {d}, but holds {max(held, 0):g}",
+                        line,
+                    )
+                elif u > held - in_use + TOL:
+                    broke(
+                        "units_taken_from_patients",
+                        d,
+                        f"{row.src} sends {u:g} units on day {d}: {held:g} on hand, "
+                        f"{in_use:g} in use by patients, only {max(held - in_use, 0):g} spare",
+                        line,
+                    )
+                debt[q] += max(0.0, u - max(held - in_use, 0.0))
+                on_hand_now[q] -= u
+                kept = on_hand_now[q] + debt[q]
+                if donor > 0 and kept < donor * own[q, d] - TOL:
+                    broke(
+                        "donor_protection",
+                        d,
+                        f"{row.src} keeps {kept:g} units after sending, below "
+                        f"{donor:g} x its own {own[q, d]:g}",
+                        line,
+                    )
+                _arrive(row, d, lane_days, u, r, in_transit, broke)
             for k, count in shipments_today.items():
                 if s.max_shipments_per_day is not None and count > s.max_shipments_per_day:
                     broke(
@@ -323,24 +408,23 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                         f"{s.max_shipments_per_day}",
                     )
             # patient transfers, then the plan's admissions
-            for row in records(day_rows):
-                if row.kind != "patients":
-                    continue
-                line, u, q, r = int(row.line), float(row.units), rix[row.src], rix[row.dst]
+            day_patients = self.patients.get(d, ())
+            pt_today = np.zeros(n)
+            for row, line, u, q, r, cohort in day_patients:
                 if not s.patient_transfers:
                     broke(
                         "patient_transfers_off",
                         d,
-                        f"moves {u:g} patients {row.src} -> {row.dst}, but patient transfers are "
-                        "switched off",
+                        f"moves {u:g} patients {row.src} -> {row.dst}, but patient transfers "
+                        "are switched off",
                         line,
                     )
                 elif (q, r) not in plane:
                     broke(
                         "patient_lane",
                         d,
-                        f"{row.src} -> {row.dst} is beyond the patient transfer distance limit "
-                        f"({s.patient_transfer_max_lead_days} day(s))",
+                        f"{row.src} -> {row.dst} is beyond the patient transfer distance "
+                        f"limit ({s.patient_transfer_max_lead_days} day(s))",
                         line,
                     )
                 free = free_units(r, d)
@@ -354,13 +438,12 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                     )
                     debt[r] += u - max(free, 0.0)
                 pt_today[q] += u
-                cohort = float(row.cohort_day)
                 if not math.isnan(cohort):
                     reserved[q, int(cohort)] -= u
                 for e, x in take(q, u, cohort, d, line, "moves"):
                     treat(q, r, d, x, int(los[q]), e)
             limit = s.patient_transfer_max_per_day
-            if limit is not None:
+            if limit is not None and d in self.days_with_rows:
                 for origin in np.nonzero(pt_today > limit + TOL)[0]:
                     broke(
                         "patient_transfer_limit",
@@ -368,14 +451,9 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                         f"{regions[origin]} sends {pt_today[origin]:g} patients on day {d}, "
                         f"limit {limit:g}",
                     )
-            for row in records(day_rows):
-                if row.kind != "admit":
-                    continue
-                r = rix[row.dst]
+            for row, line, u, r, cohort in self.admits.get(d, ()):
                 free = free_units(r, d)
-                u = float(row.units)
                 if d == 0:  # patients on units since the start are counted first
-                    cohort = float(row.cohort_day)
                     keys = [
                         k
                         for k in sorted(on_start)
@@ -393,114 +471,74 @@ def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
                         d,
                         f"admits {u:g} patients in {row.dst} on day {d}, but only "
                         f"{max(free, 0):g} units are free",
-                        int(row.line),
+                        line,
                     )
                     debt[r] += u - max(free, 0.0)
-                for e, x in take(r, u, float(row.cohort_day), d, int(row.line), "admits"):
+                for e, x in take(r, u, cohort, d, line, "admits"):
                     treat(r, r, d, x, int(waiting[r][e][1]), e)
-        if not has_admissions:
-            _admit_greedy(d, waiting, reserved, last_day, planned, occupancy, own, staff, treat, T)
-        for r in range(n):
-            over = occupancy[r, d] - (own[r, d] + staff[r, d])
-            if over > staff_over[r] + TOL:
-                broke(
-                    "staff_cap",
-                    d,
-                    f"{regions[r]} treats {occupancy[r, d]:g} patients on day {d}; staff allow "
-                    f"{own[r, d] + staff[r, d]:g} ({own[r, d]:g} own units + staff_cap "
-                    f"{staff[r, d]:g})",
-                )
-                staff_over[r] = over
-            staff_over[r] = min(staff_over[r], max(over, 0.0))
-            deficit = occupancy[r, d] - (on_hand_now[r] + debt[r])
-            if deficit > TOL:
-                broke(
-                    "units_taken_from_patients",
-                    d,
-                    f"{regions[r]} has {occupancy[r, d]:g} patients in treatment on day {d} but "
-                    f"{on_hand_now[r]:g} units",
-                )
-                debt[r] += deficit
+            if not self.has_admissions:
+                admit_greedy(d)
+            # staff and cover, every region at once (each region's figures are its own)
+            occ_d = occupancy[:, d]
+            over = occ_d - staffed[:, d]
+            over_staff = over > staff_over + TOL
+            deficit = occ_d - (on_hand_now + debt)
+            short = deficit > TOL
+            for r in np.flatnonzero(over_staff | short).tolist():
+                if over_staff[r]:
+                    broke(
+                        "staff_cap",
+                        d,
+                        f"{regions[r]} treats {occupancy[r, d]:g} patients on day {d}; staff "
+                        f"allow {own[r, d] + staff[r, d]:g} ({own[r, d]:g} own units + "
+                        f"staff_cap {staff[r, d]:g})",
+                    )
+                if short[r]:
+                    broke(
+                        "units_taken_from_patients",
+                        d,
+                        f"{regions[r]} has {occupancy[r, d]:g} patients in treatment on day {d} "
+                        f"but {on_hand_now[r]:g} units",
+                    )
+            np.copyto(staff_over, over, where=over_staff)
+            np.minimum(staff_over, np.maximum(over, 0.0), out=staff_over)
+            np.add(debt, deficit, out=debt, where=short)
             # a debt lasts as long as the shortfall it caused (patients beyond units, or units
             # sent that were not there)
-            debt[r] = min(debt[r], max(occupancy[r, d] - on_hand_now[r], 0.0))
-            for e, (left, stay) in waiting[r].items():
-                if left > TOL:
-                    unserved.append((d, r, e, left, int(stay)))
-            for e in [e for e, v in waiting[r].items() if last_day(e) <= d]:
-                lost[r, d] += max(waiting[r][e][0], 0.0)
-                del waiting[r][e]
-        depot_debt = np.minimum(depot_debt, np.maximum(-stock, 0.0))
-        on_hand[:, d] = on_hand_now
-    violations += idle_while_waiting(regions, unserved, on_hand, occupancy, own + staff)
-    return Simulation(
-        regions=regions,
-        survivors=float(survivors_by_region.sum()),
-        violations=violations,
-        admitted=admitted,
-        lost=lost,
-        occupancy=occupancy,
-        on_hand=on_hand,
-        need=need,
-        treated=treated,
-        survivors_by_region=survivors_by_region,
-        net_received=on_hand[:, T - 1] - own[:, T - 1],
-        greedy=not has_admissions,
-        admissions=admissions,
-        arrived=arrived,
-    )
-
-
-def idle_while_waiting(
-    regions: Sequence[str],
-    unserved: Sequence[tuple[int, int, int, float, int]],
-    on_hand: np.ndarray,
-    occupancy: np.ndarray,
-    staffed: np.ndarray,
-) -> list[Violation]:
-    """No patient waits, or is turned away, while a staffed unit is free in their region for
-    their whole stay (docs/multiperiod.md, "Waiting"): for each patient still waiting at the
-    end of day d (admissions done), the units on hand and the staff not used by patients on
-    every day of the stay that would start on day d, after the whole plan is replayed. One
-    violation per region and cohort, on the first such day."""
-    T = on_hand.shape[1]
-    out: list[Violation] = []
-    seen: set[tuple[int, int]] = set()
-    for d, r, e, left, stay in unserved:
-        if (r, e) in seen:
-            continue
-        end = min(d + stay, T)
-        free = float(
-            min(
-                (on_hand[r, d:end] - occupancy[r, d:end]).min(),
-                (staffed[r, d:end] - occupancy[r, d:end]).min(),
-            )
+            np.minimum(debt, np.maximum(occ_d - on_hand_now, 0.0), out=debt)
+            for r, pool in enumerate(waiting):
+                if not pool:
+                    continue
+                gone = []
+                for e, (left, stay, last) in pool.items():
+                    if left > TOL:
+                        unserved.append((d, r, e, left, int(stay)))
+                    if last <= d:
+                        gone.append(e)
+                if gone:
+                    lost_today = lost[r, d]
+                    for e in gone:
+                        lost_today += max(pool.pop(e)[0], 0.0)
+                    lost[r, d] = lost_today
+            depot_debt = np.minimum(depot_debt, np.maximum(-stock, 0.0))
+            on_hand[:, d] = on_hand_now
+        violations += idle_while_waiting(regions, unserved, on_hand, occupancy, staffed)
+        return Simulation(
+            regions=regions,
+            survivors=float(survivors_by_region.sum()),
+            violations=violations,
+            admitted=admitted,
+            lost=lost,
+            occupancy=occupancy,
+            on_hand=on_hand,
+            need=need,
+            treated=treated,
+            survivors_by_region=survivors_by_region,
+            net_received=on_hand[:, T - 1] - own[:, T - 1],
+            greedy=not self.has_admissions,
+            admissions=admissions,
+            arrived=arrived,
         )
-        if free > 1e-4:
-            seen.add((r, e))
-            out.append(
-                Violation(
-                    "idle_while_waiting",
-                    d,
-                    f"{regions[r]}: {left:g} patients of cohort day {e} wait (or are turned "
-                    f"away) on day {d} while {free:g} staffed units are free there for their "
-                    f"whole stay ({end - d} days)",
-                )
-            )
-    if len(out) > MAX_IDLE_LISTED:
-        more = len(out) - MAX_IDLE_LISTED
-        out = out[:MAX_IDLE_LISTED]
-        out.append(
-            Violation(
-                "idle_while_waiting",
-                out[-1].day,
-                f"{more} more region-cohorts wait beside free units",
-            )
-        )
-    return out
-
-
-MAX_IDLE_LISTED = 20
 
 
 def _arrive(
@@ -541,32 +579,13 @@ def _planned_on_hand(
     return np.cumsum(delta, axis=1)
 
 
-def _admit_greedy(
-    d: int,
-    waiting: list[dict[int, list[float]]],
-    reserved: Mapping[tuple[int, int], float],
-    last_day: Any,
-    planned: np.ndarray,
-    occupancy: np.ndarray,
-    own: np.ndarray,
-    staff: np.ndarray,
-    treat: Any,
-    T: int,
-) -> None:
-    """Admit waiting patients, earliest deadline first (then shortest stay), whenever a unit the
-    plan keeps in the region and staff are free for every day of the stay; patients a later
-    patients row moves (`reserved`) stay waiting."""
-    for r, pool in enumerate(waiting):
-        for e in sorted(pool, key=lambda e: (last_day(e), pool[e][1], e)):
-            size = pool[e][0] - max(reserved.get((r, e), 0.0), 0.0)
-            stay = pool[e][1]
-            if size <= 1e-12:
-                continue
-            end = min(d + int(stay), T)
-            units_free = planned[r, d:end] - occupancy[r, d:end]
-            staff_free = own[r, d:end] + staff[r, d:end] - occupancy[r, d:end]
-            room = float(min(units_free.min(), staff_free.min()))
-            x = min(size, max(room, 0.0))
-            if x > 0:
-                pool[e][0] -= x
-                treat(r, r, d, x, int(stay), e)
+__all__ = [
+    "FLOOR_EPS",
+    "MAX_IDLE_LISTED",
+    "TOL",
+    "PlanReplay",
+    "Simulation",
+    "Violation",
+    "idle_while_waiting",
+    "simulate",
+]

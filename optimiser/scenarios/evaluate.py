@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import BrokenExecutor, as_completed
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from optimiser.json_values import json_number, json_ready
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.results import PlanResult
-from optimiser.multiperiod.simulate import simulate
+from optimiser.multiperiod.simulate import PlanReplay, Simulation, simulate
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.scenarios.stats import (
     Estimate,
@@ -154,7 +155,11 @@ def plan_and_instance(
 
 def outcome(instance: MultiPeriodInstance, rows: pd.DataFrame) -> dict[str, Any]:
     """One replay through simulate(): the figures of OUTCOME_COLUMNS (but probability)."""
-    sim = simulate(instance, rows)
+    return outcome_of(instance, simulate(instance, rows))
+
+
+def outcome_of(instance: MultiPeriodInstance, sim: Simulation) -> dict[str, Any]:
+    """The figures of OUTCOME_COLUMNS (but probability) of a replay in `instance`."""
     regions = instance.base.regions
     with_unit = regions["survival_with"].to_numpy(dtype=float)
     without = regions["survival_without"].to_numpy(dtype=float)
@@ -181,16 +186,22 @@ def evaluate_chunk(
     rows: pd.DataFrame | Sequence[pd.DataFrame],
     ids: Sequence[str],
     demand: np.ndarray,
+    done: Callable[[int], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Replay in the scenarios `ids` (demand: scenarios x regions x days); `rows`: one plan
-    for all, or one per scenario. Runs in worker processes: module-level and picklable."""
+    for all, or one per scenario; `done(1)` after each scenario. Runs in worker processes:
+    module-level and picklable."""
+    # a plan is prepared once (its rows, the instance's tables) and replayed in each demand
+    replays: Iterable[PlanReplay] = (
+        repeat(PlanReplay(instance, rows))
+        if isinstance(rows, pd.DataFrame)
+        else (PlanReplay(instance, plan) for plan in rows)
+    )
     out = []
-    columns = instance.demand.columns
-    index = instance.demand.index
-    for i, sid in enumerate(ids):
-        table = pd.DataFrame(demand[i], index=index, columns=columns)
-        plan = rows if isinstance(rows, pd.DataFrame) else rows[i]
-        out.append({"scenario": sid, **outcome(replace(instance, demand=table), plan)})
+    for i, (sid, replay) in enumerate(zip(ids, replays, strict=False)):  # repeat(): endless
+        out.append({"scenario": sid, **outcome_of(instance, replay.run(demand[i]))})
+        if done is not None:
+            done(1)
     return out
 
 
@@ -356,11 +367,7 @@ def _run(
     client = None
     try:
         if scheduler is None and (workers == 1 or (workers is None and S < IN_PROCESS_BELOW)):
-            out = []
-            for i, sid in enumerate(ids):
-                out += evaluate_chunk(instance, _rows_at(rows, i, i + 1), [sid], cube[i : i + 1])
-                bar.update(1)
-            return out, "in process"
+            return evaluate_chunk(instance, rows, ids, cube, bar.update), "in process"
         if isinstance(scheduler, str):
             from optimiser.executor import connect_dask
 
@@ -433,5 +440,6 @@ __all__ = [
     "evaluate_chunk",
     "metrics",
     "outcome",
+    "outcome_of",
     "replay_rows",
 ]

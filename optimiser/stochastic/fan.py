@@ -24,7 +24,7 @@ function, no interpolation: every band edge is a value some scenario takes).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,7 @@ from optimiser.deadline import Deadline
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
-from optimiser.multiperiod.simulate import simulate
+from optimiser.multiperiod.simulate import PlanReplay
 from optimiser.scenarios.evaluate import POLICIES, PlanLike, plan_and_instance, replay_rows
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.stochastic.results import StochasticResult
@@ -131,11 +131,11 @@ def simulated(
     """need and on_hand (scenarios, regions, days) of the plan rows (plan_io's form; one for
     every scenario or one per scenario id) replayed by the simulator in each scenario."""
     need, hand = [], []
-    columns, index = instance.demand.columns, instance.demand.index
+    # one plan for every scenario is prepared once (PlanReplay), then run in each
+    shared = PlanReplay(instance, rows) if isinstance(rows, pd.DataFrame) else None
+    per_scenario = rows if isinstance(rows, Mapping) else {}
     for sid, cube in zip(scenarios.ids, scenarios.array(instance.regions), strict=True):
-        table = pd.DataFrame(cube, index=index, columns=columns)
-        plan = rows if isinstance(rows, pd.DataFrame) else rows[sid]
-        sim = simulate(replace(instance, demand=table), plan)
+        sim = (shared or PlanReplay(instance, per_scenario[sid])).run(cube)
         need.append(sim.need)
         hand.append(sim.on_hand)
     return np.array(need), np.array(hand)

@@ -1,0 +1,131 @@
+"""What check-plan's replay found (optimiser/multiperiod/simulate.py): the `Simulation` and its
+`Violation`s, and the check made on the finished replay, `idle_while_waiting`. No model code
+here either (docs/multiperiod.md, "check-plan")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+TOL = 1e-6  # patients and units are compared with this slack (plans carry rounded floats)
+FLOOR_EPS = 1e-9  # floor()/ceil() guard, as in the definitions (docs/model.md)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: its name, the day, the plan line (when one row is at fault), a message."""
+
+    rule: str
+    day: int
+    message: str
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "day": self.day, "line": self.line, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Violation:
+        line = data.get("line")
+        return cls(
+            rule=str(data["rule"]),
+            day=int(data["day"]),
+            message=str(data["message"]),
+            line=None if line is None else int(line),
+        )
+
+
+@dataclass
+class Simulation:
+    """What the replay found. Arrays are regions x days."""
+
+    regions: list[str]
+    survivors: float
+    violations: list[Violation]
+    admitted: np.ndarray  # patients of region r admitted (here or, when sent, elsewhere) on day d
+    lost: np.ndarray  # patients of region r whose last admission day was d, never admitted
+    occupancy: np.ndarray  # patients in treatment in region r on day d
+    on_hand: np.ndarray  # units in region r at the end of day d
+    need: np.ndarray  # patients of r needing the resource on day d (treated or not)
+    treated: np.ndarray  # patients of r in treatment (anywhere) on day d
+    survivors_by_region: np.ndarray
+    net_received: np.ndarray  # X_r: units received minus units sent by the end of the horizon
+    greedy: bool  # admissions chosen by the simulation (the plan had no admit rows)
+    # (home region, region treating, day, cohort arrival day, patients) of every admission
+    admissions: list[tuple[int, int, int, int, float]] = field(default_factory=list)
+    arrived: np.ndarray | None = None  # units arriving in region r on day d (ship, transfer)
+
+    @property
+    def shortfall(self) -> np.ndarray:
+        """Resource-days of unmet need: max(0, need - treated) per region and day."""
+        return np.maximum(self.need - self.treated, 0.0)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def windows(first: int | np.ndarray, lengths: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Day indices (clipped to the horizon) of windows starting on `first` (one day or one
+    per window) of `lengths` days, and which of them are inside the window and the horizon."""
+    offsets = np.arange(int(lengths.max()))
+    days = np.asarray(first).reshape(-1, 1) + offsets
+    days = np.broadcast_to(days, (len(lengths), len(offsets)))
+    valid = (offsets < lengths[:, None]) & (days < T)
+    return np.minimum(days, T - 1), valid
+
+
+def idle_while_waiting(
+    regions: Sequence[str],
+    unserved: Sequence[tuple[int, int, int, float, int]],
+    on_hand: np.ndarray,
+    occupancy: np.ndarray,
+    staffed: np.ndarray,
+) -> list[Violation]:
+    """No patient waits, or is turned away, while a staffed unit is free in their region for
+    their whole stay (docs/multiperiod.md, "Waiting"): for each patient still waiting at the
+    end of day d (admissions done), the units on hand and the staff not used by patients on
+    every day of the stay that would start on day d, after the whole plan is replayed. One
+    violation per region and cohort, on the first such day."""
+    T = on_hand.shape[1]
+    out: list[Violation] = []
+    if not len(unserved):
+        return out
+    # every entry's free units at once: min(on_hand, staffed) - occupancy is the smaller of
+    # the two differences, exactly (rounding is monotone)
+    spare = np.minimum(on_hand, staffed) - occupancy
+    days = np.fromiter((u[0] for u in unserved), dtype=np.int64, count=len(unserved))
+    where = np.fromiter((u[1] for u in unserved), dtype=np.int64, count=len(unserved))
+    stays = np.fromiter((u[4] for u in unserved), dtype=np.int64, count=len(unserved))
+    cols, valid = windows(days, stays, T)
+    free_all = np.where(valid, spare[where[:, None], cols], np.inf).min(axis=1)
+    seen: set[tuple[int, int]] = set()
+    for (d, r, e, left, stay), free in zip(unserved, free_all.tolist(), strict=True):
+        if (r, e) in seen or not free > 1e-4:
+            continue
+        seen.add((r, e))
+        out.append(
+            Violation(
+                "idle_while_waiting",
+                d,
+                f"{regions[r]}: {left:g} patients of cohort day {e} wait (or are turned "
+                f"away) on day {d} while {free:g} staffed units are free there for their "
+                f"whole stay ({min(d + stay, T) - d} days)",
+            )
+        )
+    if len(out) > MAX_IDLE_LISTED:
+        more = len(out) - MAX_IDLE_LISTED
+        out = out[:MAX_IDLE_LISTED]
+        out.append(
+            Violation(
+                "idle_while_waiting",
+                out[-1].day,
+                f"{more} more region-cohorts wait beside free units",
+            )
+        )
+    return out
+
+
+MAX_IDLE_LISTED = 20
