@@ -4,8 +4,11 @@ shared among its plans as the backtest's (optimiser/backtest/budget.py) is.
 compare() makes many plans: each candidate's commit (a deterministic plan, weight 1, or a
 two-stage plan, weight the number of scenarios), then one recourse re-plan per candidate and
 evaluation scenario (weight 1 each), then replays each candidate through the simulator (a
-score). Each plan may take what is left of the budget, less the scores still to make, times
-its weight over the weight of the plans still to make; what it leaves passes on. A plan is
+score). The plans come in tiers (`open`): first the stochastic plan, the mean-forecast plan and
+hindsight together, then each other candidate alone, in order. Each plan may take what is
+left of the budget, less the scores of its tier still to make, times its weight over the
+weight of its tier's plans still to make; what it leaves passes on, to its tier and then to
+the next. A plan is
 not started when what is left is below the longest set-up (build, translate, fallback) seen
 plus how far a plan ran past its limit plus MIN_PLAN_SECONDS: it would overrun. A candidate
 whose plans were not all made is left out (not scored), never scored on part of the
@@ -14,7 +17,6 @@ scenarios.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,6 +37,7 @@ class CompareBudget:
 
     def __init__(self, deadline: Deadline, weight: float, scores: int, scenarios: int) -> None:
         self.deadline = deadline
+        self.clock = deadline.clock  # what the budget is counted on (the wall clock)
         self.weight_left = float(weight)
         self.scores_left = scores
         self.scenarios = max(1, scenarios)
@@ -51,6 +54,12 @@ class CompareBudget:
             return float("inf")
         return left - self.scores_left * self.scenarios * self.score_per_scenario
 
+    def open(self, weight: float, scores: int) -> None:
+        """A tier of plans of total `weight` and `scores` candidates to replay: the next plans
+        share what is left among these only (what an earlier tier did not use is theirs)."""
+        self.weight_left = float(weight)
+        self.scores_left = scores
+
     def limit(self, weight: float) -> float | None:
         """The time limit of the next plan of `weight`; None without a budget. Raises
         OutOfTime when it should not start."""
@@ -66,9 +75,9 @@ class CompareBudget:
     def run(self, weight: float, make: Callable[[float | None], R]) -> R:
         """`make(time_limit)` within this plan's share (OutOfTime: not started)."""
         limit = self.limit(weight)
-        started = time.perf_counter()
+        started = self.clock()
         result = make(limit)
-        took = time.perf_counter() - started
+        took = self.clock() - started
         self.weight_left = max(0.0, self.weight_left - weight)
         timings: dict[str, Any] = getattr(result, "timings", {}) or {}
         setup = sum(float(timings.get(k, 0.0)) for k in ("build", "translate", "fallback"))
