@@ -78,8 +78,9 @@ def test_a_budget_for_seven_plans_scores_stochastic_mean_and_hindsight(
     assert comparison.vss == pytest.approx(0.1, abs=1e-6)
     assert comparison.evpi == pytest.approx(0.4, abs=1e-6)
     assert comparison.status == "time_limit"
-    late = "its plan was not started: the time limit was reached"
-    assert comparison.not_scored == {"buffer": late, "worst_case": late}
+    assert set(comparison.not_scored) == {"buffer", "worst_case"}
+    for why in comparison.not_scored.values():
+        assert why.startswith("not started: its 3 plan(s) would take about 3.0 s")
     again = Comparison.from_dict(json.loads(comparison.to_json()))
     assert again.not_scored == comparison.not_scored
     pd.testing.assert_frame_equal(again.table, comparison.table, check_dtype=False)
@@ -96,15 +97,17 @@ def test_a_budget_for_five_plans_scores_stochastic_and_mean_never_part_of_hindsi
     assert list(comparison.table.index) == ["stochastic", "mean"]
     assert comparison.vss == pytest.approx(0.1, abs=1e-6) and comparison.evpi is None
     assert comparison.not_scored["hindsight"] == (
-        "re-planned 0 of 2 evaluation scenario(s) before the time limit")
+        "not started: its 2 plan(s) would take about 2.0 s at the slowest plan's pace so far "
+        "(1.00 s); 0.2 s were left")
     assert set(comparison.not_scored) == {"hindsight", "buffer", "worst_case"}
 
 
 def test_the_priority_tier_shares_the_budget_the_rest_come_in_order(
     tmp_path: Path, plan_clock: PlanClock
 ) -> None:
-    """With room for everything: 13 plans, the priority tier's first, then buffer's, then
-    worst_case's; the first plan's share is the tier's budget over its 7 plans."""
+    """With room for everything: 13 plans, the priority candidates' first, then buffer's,
+    then worst_case's. Before any plan was measured the first plan shares the budget with its
+    own candidate's only; once a plan took 1 s, every candidate fits and they all share."""
     inst, scenarios = hedge_case(tmp_path)
     result = plan_under_uncertainty(inst, scenarios, commit_days=1)
     limits: list[float] = []
@@ -123,8 +126,10 @@ def test_the_priority_tier_shares_the_budget_the_rest_come_in_order(
                                             "hindsight"]
     assert comparison.info["order"] == ["stochastic", "mean", "hindsight", "buffer",
                                         "worst_case"]
-    # 100 s less the three scores' reserve (3 x 2 scenarios x 0.1 s), over 7 plans
-    assert limits[0] == pytest.approx((100.0 - 0.6) / 7, rel=1e-9)
+    # 100 s less one score's reserve (2 scenarios x 0.1 s), over the stochastic's 2 plans
+    assert limits[0] == pytest.approx((100.0 - 0.2) / 2, rel=1e-9)
+    # then 99 s less the 5 scores' reserve (5 x 0.2 s) over the 12 plans left
+    assert limits[1] == pytest.approx((99.0 - 1.0) / 12, rel=1e-9)
 
 
 def donor_case(tmp_path: Path) -> tuple[MultiPeriodInstance, ScenarioSet]:

@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from models.fairness import ConstraintSpec
+from models.stochastic import Risk
 from optimiser.backtest.moves import carried_out
 from optimiser.deadline import Deadline
 from optimiser.errors import InputError, Problem
@@ -266,7 +267,7 @@ def compare(
     *,
     evaluation: ScenarioSet | None = None,
     commit_days: int = DEFAULT_COMMIT_DAYS,
-    risk: str | None = None,
+    risk: Risk | str | Mapping[str, Any] | None = None,
     buffer: float = DEFAULT_BUFFER,
     alpha: float | None = None,
     default_constraints: bool = True,
@@ -286,15 +287,18 @@ def compare(
     re-plans (one per candidate and evaluation scenario).
 
     A baseline's commit made on one forecast may order transfers a donor cannot make in some
-    scenario (its patients hold the units): there the transfer is cut to what the donor can
-    spare, and the candidate's `commit_units_cut` says how many units were cut (expected over
-    the evaluation scenarios; see `recourse`).
+    planning scenario (its patients hold the units): it is cut to what the donors can send in
+    every planning scenario before it is scored (optimiser/stochastic/executable.py; the
+    units cut in `info["units_cut_to_plan"]`, the commit scored in `committed`). In an
+    evaluation scenario none of the plans saw, a commit the donor cannot make is cut there,
+    for every candidate alike (`commit_units_cut`: expected units cut; see `recourse`).
 
-    `time_limit` (or a caller's `deadline`): one budget for the whole comparison. Its plans
-    come by priority (optimiser/stochastic/compare_budget.py): first the stochastic plan (and
-    the risk-averse one when it was made already), the mean-forecast plan and hindsight,
-    sharing the budget; then, each alone with what is left, the risk-averse plan when it is
-    still to make, the buffer plan and the worst-case plan. When the budget runs out, the
+    `time_limit` (or a caller's `deadline`): one budget for the whole comparison. The
+    candidates come in priority order (optimiser/stochastic/compare_budget.py): the
+    stochastic plan (and the risk-averse one when it was made already), the mean-forecast
+    plan, hindsight, then the risk-averse plan when it is still to make, the buffer plan and
+    the worst-case plan; a candidate that does not fit in what is left at the pace plans have
+    taken is not started, so the budget goes to those before it. When the budget runs out, the
     candidates not scored on every evaluation scenario are left out (`not_scored` says why),
     VSS and EVPI are given only when both their candidates were scored, and the status is
     time_limit; scored candidates whose re-plans were cut short are listed in `cut_short`."""
@@ -342,7 +346,7 @@ def compare(
         ),
     )
 
-    def two_stage(given: Any, chosen: str | None) -> _Maker:
+    def two_stage(given: Any, chosen: Risk | str | Mapping[str, Any] | None) -> _Maker:
         def make(limit: float | None) -> Any:
             return plan_under_uncertainty(
                 instance,
@@ -400,7 +404,7 @@ def compare(
     makers.update({name: forecast(name, table) for name, table in forecasts.items()})
     makers["hindsight"] = _Maker(0.0, None)
     first = ["stochastic", *(["risk_averse"] if averse is not None else []), "mean", "hindsight"]
-    tiers = [first, *[[name] for name in makers if name not in first]]
+    order = [*first, *[name for name in makers if name not in first]]
     from tqdm.auto import tqdm
 
     with tqdm(
@@ -410,8 +414,7 @@ def compare(
         disable=None if progress else True,  # None: shown on a terminal only
         dynamic_ncols=True,
     ) as bar:
-        for tier in tiers:
-            run.tier({name: makers[name] for name in tier}, bar)
+        run.candidates({name: makers[name] for name in order}, bar)
     table = pd.DataFrame(
         [run.rows[k] for k in makers if k in run.rows],
         index=pd.Index([k for k in makers if k in run.rows], name="candidate"),
@@ -444,7 +447,7 @@ def compare(
             "scenario where a commit still cannot be made, the donor cuts what it cannot send",
             "units_cut_to_plan": {k: v for k, v in run.repaired.items() if v},
             "cut_scenarios": {k: v for k, v in run.cut_scenarios.items() if v},
-            "order": [name for tier in tiers for name in tier],
+            "order": order,
             "time_limit": run.budget.deadline.limit,
         },
         status="time_limit" if not_scored or run.cut_short else "complete",
@@ -465,7 +468,7 @@ class _Maker:
 
 @dataclass
 class _Scoring:
-    """The candidates' figures, made tier by tier within one budget."""
+    """The candidates' figures, made one candidate after the other within one budget."""
 
     instance: MultiPeriodInstance
     held_out: ScenarioSet
@@ -483,11 +486,22 @@ class _Scoring:
     cut_scenarios: dict[str, list[str]] = field(default_factory=dict)
     repaired: dict[str, int] = field(default_factory=dict)
 
-    def tier(self, makers: Mapping[str, _Maker], bar: Any) -> None:
-        """These candidates, sharing what is left of the budget (in this order)."""
-        n = len(self.held_out)
-        self.budget.open(sum(m.weight + n for m in makers.values()), len(makers))
-        for name, maker in makers.items():
+    def candidates(self, makers: Mapping[str, _Maker], bar: Any) -> None:
+        """Each candidate in this order (priority), while the budget holds it."""
+        n, budget = len(self.held_out), self.budget
+        names = list(makers)
+        for i, name in enumerate(names):
+            maker = makers[name]
+            need = maker.weight + n
+            if not budget.fits(need):
+                left = budget.deadline.left() or 0.0
+                self.not_scored[name] = (
+                    f"not started: its {need:g} plan(s) would take about "
+                    f"{need * budget.plan_seconds:.1f} s at the slowest plan's pace so far "
+                    f"({budget.plan_seconds:.2f} s); {max(0.0, left):.1f} s were left"
+                )
+                continue
+            budget.start(need, [makers[m].weight + n for m in names[i + 1 :]])
             bar.set_postfix_str(name)
             if maker.make is None:
                 self.score(name, *self.hindsight(bar.update))
@@ -496,11 +510,9 @@ class _Scoring:
                 commit = maker.make()
             except OutOfTime:
                 self.not_scored[name] = "its plan was not started: the time limit was reached"
-                self.budget.skip(maker.weight + n)
                 continue
             if isinstance(commit, str):
                 self.not_scored[name] = commit
-                self.budget.skip(n)
                 continue
             self.commits[name] = commit
             fixed = pd.concat(
@@ -517,7 +529,6 @@ class _Scoring:
                 self.not_scored[name] = (
                     f"its commit cannot be executed: {lines[0] if lines else 'invalid'}"
                 )
-                self.budget.skip(n)
                 continue
             self.score(name, plans, relaxed, cuts)
 
