@@ -260,3 +260,31 @@ def test_cli_compare_scores_the_mean_plan_whose_commit_was_cut(
     assert answer["info"]["units_cut_to_plan"] == {"mean": 1}
     assert {c["candidate"] for c in answer["candidates"]} == {
         "stochastic", "mean", "buffer", "worst_case", "hindsight"}
+
+
+def test_with_a_risk_measure_the_plan_made_is_scored_as_it_is_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan_and_compare (the CLI's and the service's path) with a risk measure: the
+    risk-averse plan is the answer, scored first and not made again; the risk-neutral one is
+    made once, for VSS and EVPI."""
+    import optimiser.stochastic.plan_compare as shared
+
+    inst, scenarios = hedge_case(tmp_path)
+    made: list[Any] = []
+    real = compare_module.plan_under_uncertainty
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(kwargs.get("risk"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare_module, "plan_under_uncertainty", counted)
+    result, comparison = shared.plan_and_compare(
+        inst, scenarios, commit_days=1, risk="worst:alpha=0.5", price_of_fairness=False)
+    assert made == [None]  # only the risk-neutral plan, inside compare()
+    assert comparison is not None and comparison.info["order"][:2] == [
+        "risk_averse", "stochastic"]
+    pd.testing.assert_frame_equal(comparison.committed["risk_averse"], result.committed)
+    assert comparison.vss == pytest.approx(0.1, abs=1e-6)
+    assert set(comparison.table.index) == {"stochastic", "risk_averse", "mean", "buffer",
+                                           "worst_case", "hindsight"}

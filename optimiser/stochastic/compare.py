@@ -25,7 +25,6 @@ the planning set itself, flagged in sample).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,98 +46,12 @@ from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.solver import SolveStatus
 from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, _plan_form, plan_under_uncertainty
 from optimiser.stochastic.compare_budget import CompareBudget, OutOfTime
+from optimiser.stochastic.comparison import METRICS, TABLE_COLUMNS, Comparison
 from optimiser.stochastic.engine import check_commit
 from optimiser.stochastic.executable import executable_in_every, in_scenario
 from optimiser.stochastic.results import COMMITTED_COLUMNS
 
 DEFAULT_BUFFER = 0.10
-METRICS = (
-    "expected_survivors",
-    "expected_deaths",
-    "probability_of_shortfall",
-    "expected_shortfall",
-    "cvar_shortfall",
-    "cvar_deaths",
-)
-# recourse_without_fairness: evaluation scenarios re-planned without the fairness constraints
-# (they could not hold after the commit); commit_units_cut: expected units of committed
-# transfers that donors could not make (cut to what they could spare, see `recourse`)
-TABLE_COLUMNS = [*METRICS, "recourse_without_fairness", "commit_units_cut"]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Each candidate's figures over the evaluation scenarios (table: index candidate,
-    TABLE_COLUMNS), VSS and EVPI (survivors), and how they were obtained."""
-
-    table: pd.DataFrame
-    vss: float | None
-    evpi: float | None
-    in_sample: bool
-    alpha: float
-    commit_days: int
-    committed: dict[str, pd.DataFrame] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-    # "complete", or "time_limit": the budget ran out; `not_scored` says which candidates
-    # were left out and why (a candidate is scored on every evaluation scenario or not at
-    # all), `cut_short` which scored ones had re-plans not proved optimal (scenario ids)
-    status: str = "complete"
-    not_scored: dict[str, str] = field(default_factory=dict)
-    cut_short: dict[str, list[str]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "not_scored": dict(self.not_scored),
-            "cut_short": {k: list(v) for k, v in self.cut_short.items()},
-            "candidates": [
-                {"candidate": str(c), **{k: _num(v) for k, v in row.items()}}
-                for c, row in self.table.iterrows()
-            ],
-            "vss": _num(self.vss),
-            "evpi": _num(self.evpi),
-            "in_sample": self.in_sample,
-            "alpha": self.alpha,
-            "commit_days": self.commit_days,
-            "committed": {
-                k: [{c: _num(v) for c, v in r.items()} for r in f.to_dict("records")]
-                for k, f in self.committed.items()
-            },
-            "info": self.info,
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
-        table = pd.DataFrame(
-            list(data["candidates"]), columns=["candidate", *TABLE_COLUMNS]
-        ).set_index("candidate")[TABLE_COLUMNS].astype(float)
-        return cls(
-            table=table,
-            vss=data.get("vss"),
-            evpi=data.get("evpi"),
-            in_sample=bool(data["in_sample"]),
-            alpha=float(data["alpha"]),
-            commit_days=int(data["commit_days"]),
-            committed={
-                k: pd.DataFrame(list(v), columns=COMMITTED_COLUMNS)
-                for k, v in (data.get("committed") or {}).items()
-            },
-            info=dict(data.get("info") or {}),
-            status=str(data.get("status", "complete")),
-            not_scored={str(k): str(v) for k, v in (data.get("not_scored") or {}).items()},
-            cut_short={str(k): list(v) for k, v in (data.get("cut_short") or {}).items()},
-        )
-
-
-def _num(v: Any) -> Any:
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float):
-        return None if v != v or v in (float("inf"), float("-inf")) else round(v, 9)
-    return v
 
 
 def with_demand(instance: MultiPeriodInstance, table: pd.DataFrame) -> MultiPeriodInstance:
@@ -295,13 +208,14 @@ def compare(
 
     `time_limit` (or a caller's `deadline`): one budget for the whole comparison. The
     candidates come in priority order (optimiser/stochastic/compare_budget.py): the
-    stochastic plan (and the risk-averse one when it was made already), the mean-forecast
-    plan, hindsight, then the risk-averse plan when it is still to make, the buffer plan and
-    the worst-case plan; a candidate that does not fit in what is left at the pace plans have
-    taken is not started, so the budget goes to those before it. When the budget runs out, the
-    candidates not scored on every evaluation scenario are left out (`not_scored` says why),
-    VSS and EVPI are given only when both their candidates were scored, and the status is
-    time_limit; scored candidates whose re-plans were cut short are listed in `cut_short`."""
+    risk-averse plan when it was made already (`averse`: the answer of --risk), the
+    stochastic plan, the mean-forecast plan, hindsight, then the risk-averse plan when it is
+    still to make, the buffer plan and the worst-case plan; a candidate that does not fit in
+    what is left at the pace plans have taken is not started, so the budget goes to those
+    before it. When the budget runs out, the candidates not scored on every evaluation
+    scenario are left out (`not_scored` says why), VSS and EVPI are given only when both
+    their candidates were scored, and the status is time_limit; scored candidates whose
+    re-plans were cut short are listed in `cut_short`."""
     from optimiser.engine_protocol import check_time_limit
     from optimiser.stochastic.risk import parse_risk
 
@@ -403,7 +317,8 @@ def compare(
         makers["risk_averse"] = two_stage(averse, risk)
     makers.update({name: forecast(name, table) for name, table in forecasts.items()})
     makers["hindsight"] = _Maker(0.0, None)
-    first = ["stochastic", *(["risk_averse"] if averse is not None else []), "mean", "hindsight"]
+    # the plan asked for first (the risk-averse one when it was made already: --risk's answer)
+    first = [*(["risk_averse"] if averse is not None else []), "stochastic", "mean", "hindsight"]
     order = [*first, *[name for name in makers if name not in first]]
     from tqdm.auto import tqdm
 
@@ -603,3 +518,16 @@ def _unplanned(lives: float | None, status: Any) -> bool:
     """No plan, and not because the constraints cannot hold (an infeasible commit plan is
     scored as the commit of nothing, as it always was)."""
     return lives is None and status is not SolveStatus.INFEASIBLE
+
+
+__all__ = [
+    "DEFAULT_BUFFER",
+    "METRICS",
+    "TABLE_COLUMNS",
+    "Comparison",
+    "commit_of",
+    "compare",
+    "forecast_tables",
+    "recourse",
+    "with_demand",
+]
