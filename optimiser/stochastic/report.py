@@ -65,13 +65,13 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
             )
         for name, units in (c.info.get("units_cut_to_plan") or {}).items():
             lines.append(
-                f"  {name}: its commit was cut by {units} unit(s) of transfers that donors "
-                "could not make in every planning scenario (their patients on units)"
+                f"  {name}: commit cut by {units} unit(s): transfers its donors could not "
+                "make in every planning scenario"
             )
         if (c.table.get("commit_units_cut", pd.Series(dtype=float)) > 0).any():
             lines.append(
-                "  units cut: expected units of committed transfers a donor could not make in "
-                "an evaluation scenario (cut there to what it could spare)"
+                "  units cut: expected committed units a donor could not send in an "
+                "evaluation scenario (cut there)"
             )
         lines.append(f"VSS {_fmt(c.vss)} survivors; EVPI {_fmt(c.evpi)} survivors")
         if c.status == "time_limit":
