@@ -51,10 +51,17 @@ def test_plan_with_scenarios_ends_within_its_budget(us_scenarios: Path, extra: l
     if extra:
         comparison = answer["comparison"]
         assert comparison["status"] == "time_limit"
+        assert comparison["info"]["order"] == [
+            "stochastic", "mean", "hindsight", "buffer", "worst_case"]
         scored = {c["candidate"] for c in comparison["candidates"]}
         assert set(comparison["not_scored"]) | scored == {
             "stochastic", "mean", "buffer", "worst_case", "hindsight"}
         assert not set(comparison["not_scored"]) & scored
+        for row in comparison["candidates"]:  # a candidate scored has every figure
+            assert all(row[k] is not None for k in ("expected_survivors", "expected_deaths"))
+        reasons = ("not started: its ", "re-planned ", "its plan was not started",
+                   "not replayed")
+        assert all(why.startswith(reasons) for why in comparison["not_scored"].values())
 
 
 def test_compare_with_time_to_spare_scores_every_candidate(tmp_path: Path) -> None:
