@@ -48,7 +48,10 @@ def prepare_stochastic(
         )
     arguments = prepare_plan(body, time_limit)
     instance = arguments["instance"]
-    count = len(given.get("scenarios") or []) if isinstance(given, Mapping) else 0
+    count = sum(  # the planning scenarios and those the comparison scores on
+        len(one.get("scenarios") or []) if isinstance(one, Mapping) else 0
+        for one in (given, held_out)
+    )
     if count * len(instance.regions) * instance.days > MAX_SCENARIO_CELLS:
         raise _invalid(
             [Problem(f"{count} scenarios x {len(instance.regions)} regions x {instance.days} "
@@ -65,14 +68,16 @@ def prepare_stochastic(
             arguments["evaluation"] = scenarios_from_dict(held_out, instance)
         except InputError as exc:
             raise _invalid(exc.problems, ["evaluation" for _ in exc.problems]) from None
-    compare = chosen.get("compare", False)
+    compare = chosen.get("compare")
+    compare = False if compare is None else compare
     if not isinstance(compare, bool):
         raise _invalid([Problem(f"must be true or false, got {compare!r}")], ["options.compare"])
-    buffer = chosen.get("buffer", DEFAULT_BUFFER)
+    buffer = chosen.get("buffer")
+    buffer = DEFAULT_BUFFER if buffer is None else buffer
     if isinstance(buffer, bool) or not isinstance(buffer, int | float) or not 0 <= buffer <= 10:
         raise _invalid([Problem(f"must be a number in [0, 10], got {buffer!r}")],
                        ["options.buffer"])
-    if not compare and (held_out is not None or "buffer" in chosen):
+    if not compare and (held_out is not None or chosen.get("buffer") is not None):
         raise _invalid([Problem("needs options.compare: true")],
                        ["evaluation" if held_out is not None else "options.buffer"])
     arguments["compare_plans"] = compare
