@@ -97,7 +97,7 @@ def test_a_budget_for_five_plans_scores_stochastic_and_mean_never_part_of_hindsi
     assert list(comparison.table.index) == ["stochastic", "mean"]
     assert comparison.vss == pytest.approx(0.1, abs=1e-6) and comparison.evpi is None
     assert comparison.not_scored["hindsight"] == (
-        "not started: its 2 plan(s) would take about 2.0 s at the slowest plan's pace so far "
+        "not started: its 2 plan(s) would take about 2.0 s at the pace of the plans so far "
         "(1.00 s); 0.2 s were left")
     assert set(comparison.not_scored) == {"hindsight", "buffer", "worst_case"}
 

@@ -412,7 +412,7 @@ class _Scoring:
                 left = budget.deadline.left() or 0.0
                 self.not_scored[name] = (
                     f"not started: its {need:g} plan(s) would take about "
-                    f"{need * budget.plan_seconds:.1f} s at the slowest plan's pace so far "
+                    f"{need * budget.plan_seconds:.1f} s at the pace of the plans so far "
                     f"({budget.plan_seconds:.2f} s); {max(0.0, left):.1f} s were left"
                 )
                 continue

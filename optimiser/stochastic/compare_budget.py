@@ -8,8 +8,9 @@ score). The candidates come one after the other in priority order (the stochasti
 mean-forecast plan and hindsight first, then the other baselines), each started with `start`.
 A plan's time limit is what is left, less the scores still to make, times its weight over the
 weight of the plans it shares the rest with: its own candidate's still to make, and those of
-the candidates after it that fit, in priority order, at the longest a plan has taken so far
-(`plan_seconds`; before any was measured, its own candidate's only). What a plan leaves passes
+the candidates after it that fit, in priority order, at the pace plans have taken so far
+(`plan_seconds`, the mean of the deterministic plans measured; before any was measured, its
+own candidate's only). What a plan leaves passes
 on. A candidate that does not fit at that pace is not started (`fits`), so the budget goes to
 the candidates of higher priority instead of being spread thinly over all of them. A plan's
 limit is its share less the most a plan has run past its limit (the planner's extraction is
@@ -49,7 +50,8 @@ class CompareBudget:
         self.scenarios = max(1, scenarios)
         self.score_per_scenario = SCORE_SECONDS
         self.setup_per_weight = 0.0  # the longest set-up + overrun seen, per unit of weight
-        self.plan_seconds = 0.0  # the longest a deterministic plan (weight 1) took, all told
+        self.plan_seconds = 0.0  # the mean time a deterministic plan (weight 1) took, all told
+        self._plans_measured = 0
         self.overrun = 0.0  # the most a plan ran past its time limit (extraction, set-up)
 
     @property
@@ -121,8 +123,9 @@ class CompareBudget:
         self.overrun = max(self.overrun, past)
         if weight > 0:
             self.setup_per_weight = max(self.setup_per_weight, (setup + past) / weight)
-        if weight == 1:
-            self.plan_seconds = max(self.plan_seconds, took)
+        if weight == 1:  # the pace: plans far from their limit take about this long
+            self._plans_measured += 1
+            self.plan_seconds += (took - self.plan_seconds) / self._plans_measured
         return result
 
     def skip(self, weight: float, score: bool = True) -> None:
