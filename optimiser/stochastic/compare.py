@@ -322,14 +322,17 @@ def compare(
     order = [*first, *[name for name in makers if name not in first]]
     from tqdm.auto import tqdm
 
-    with tqdm(
+    bar = tqdm(
         total=len(makers) * len(held_out),
         desc="score the candidates",
         unit="re-plan",
         disable=None if progress else True,  # None: shown on a terminal only
         dynamic_ncols=True,
-    ) as bar:
+    )
+    try:
         run.candidates({name: makers[name] for name in order}, bar)
+    finally:
+        bar.close()
     table = pd.DataFrame(
         [run.rows[k] for k in makers if k in run.rows],
         index=pd.Index([k for k in makers if k in run.rows], name="candidate"),
