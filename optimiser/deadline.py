@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 
 MIN_RUN_SECONDS = 0.01  # a run asked to stop at once still gets this long (HiGHS needs > 0)
 # A request's own work after its solves (extraction, JSON, files) is reserved as this multiple
@@ -27,13 +28,21 @@ class Deadline:
     """A budget of `limit` seconds from `start` (a time.perf_counter() reading; default now);
     None: no limit. `margin`: the deadline counts as expired this many seconds early (the
     planner starts no optional search in its last 50 ms: HiGHS's branch-and-bound on a large
-    model can take longer than that to set up before it first looks at its time limit)."""
+    model can take longer than that to set up before it first looks at its time limit).
+    `clock`: what the budget is counted on (default time.perf_counter; tests count a budget in
+    work done, e.g. plans made, to check deterministically what fits in it)."""
 
     def __init__(
-        self, limit: float | None, start: float | None = None, *, margin: float = 0.0
+        self,
+        limit: float | None,
+        start: float | None = None,
+        *,
+        margin: float = 0.0,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
+        self.clock = clock
         self.limit = None if limit is None else float(limit)
-        self.start = time.perf_counter() if start is None else start
+        self.start = clock() if start is None else start
         self.end = None if self.limit is None else self.start + self.limit
         self.margin = margin
 
@@ -51,11 +60,13 @@ class Deadline:
         """The same budget less `seconds` kept at its end (for the work after the solves)."""
         if self.limit is None:
             return self
-        return Deadline(self.limit - max(0.0, seconds), start=self.start, margin=self.margin)
+        return Deadline(
+            self.limit - max(0.0, seconds), start=self.start, margin=self.margin, clock=self.clock
+        )
 
     def left(self) -> float | None:
         """Seconds left (negative once past); None without a limit."""
-        return None if self.end is None else self.end - time.perf_counter()
+        return None if self.end is None else self.end - self.clock()
 
     def remaining(self, floor: float = MIN_RUN_SECONDS) -> float | None:
         """Seconds a run may take now: what is left, at least `floor`; None without a limit."""
@@ -69,7 +80,7 @@ class Deadline:
         return left is not None and left <= (self.margin if margin is None else margin)
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return self.clock() - self.start
 
 
 def process_start() -> float:

@@ -57,8 +57,7 @@ def stochastic_plan(
 
     from optimiser.cli import Verbosity
     from optimiser.cli.scenarios import _scenarios_for
-    from optimiser.stochastic.api import plan_under_uncertainty
-    from optimiser.stochastic.compare import compare as compare_plans
+    from optimiser.stochastic.plan_compare import plan_and_compare
     from optimiser.stochastic.report import stochastic_text, write_stochastic_outputs
 
     def chosen(text: str) -> str | None:
@@ -79,44 +78,27 @@ def stochastic_plan(
             budget = output_reserve(deadline, began)
         # the plan is the answer: with --compare or --report it takes half of the budget
         # left (a third with both), the comparison and the fan charts what it leaves
-        parts = 1 + int(compare) + int(report and out is not None)
-        solving = budget
-        left = None if budget is None else budget.left()
-        if budget is not None and left is not None and parts > 1:
-            solving = budget.reserved(max(0.0, left) * (parts - 1) / parts)
-        result = plan_under_uncertainty(
+        result, comparison = plan_and_compare(
             instance,
             planning,
             constraints,
+            compare_plans=compare,
+            evaluation=held_out,
+            buffer=buffer,
             commit_days=commit_days,
             risk=risk,
             default_constraints=default_constraints,
             executed=executed,
             today=today,
             time_limit=time_limit,
+            deadline=budget,
             mip_gap=gap,
             tie_break=tie_break,
             price_of_fairness=price,
             relax_recourse=relax_recourse,
-            deadline=solving,
+            progress=progress,
+            parts_after=int(report and out is not None),
         )
-        comparison = None
-        if compare and result.status != "infeasible" and len(result.per_scenario):
-            comparison = compare_plans(
-                instance,
-                planning,
-                constraints,
-                evaluation=held_out,
-                commit_days=commit_days,
-                risk=risk,
-                buffer=buffer,
-                default_constraints=default_constraints,
-                executed=result.executed if len(result.executed) else None,
-                today=result.today,
-                stochastic=result if risk is None else None,
-                progress=progress,
-                deadline=budget,
-            )
         if report and out is not None and result.expected_lives is not None:
             try:
                 page = stochastic_report(instance, planning, result, constraints,

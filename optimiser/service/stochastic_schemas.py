@@ -21,6 +21,15 @@ class StochasticPlanOptions(PlanOptions):
         {"type": "string", "description": "neutral (default), cvar:alpha=A,lambda=L or "
          "worst:alpha=A."}
     ) = None
+    compare: engine_checked(  # type: ignore[valid-type]
+        {"type": "boolean", "description": "Also score the plan against the mean, buffer, "
+         "worst-case and hindsight plans (`triage plan --compare`): the answer's "
+         "`comparison`. Under the time limit the stochastic, mean and hindsight plans first."}
+    ) = None
+    buffer: engine_checked(  # type: ignore[valid-type]
+        {"type": "number", "minimum": 0, "maximum": 10, "description": "With compare: the "
+         "buffer plan's demand buffer over the mean (default 0.1)."}
+    ) = None
 
 
 class StochasticPlanRequest(PlanRequest):
@@ -34,6 +43,10 @@ class StochasticPlanRequest(PlanRequest):
 
     scenarios: engine_checked(  # type: ignore[valid-type]
         {"type": "object", "description": "The demand scenarios (docs/stochastic.md)."}
+    ) = None
+    evaluation: engine_checked(  # type: ignore[valid-type]
+        {"type": "object", "description": "With options.compare: the scenarios to score on "
+         "(out of sample; same form as scenarios; default the planning scenarios)."}
     ) = None
     options: StochasticPlanOptions | None = None
 

@@ -1,7 +1,11 @@
 """Task kind "stochastic_plan": the two-stage plan of `triage plan --scenarios` as a job
 (tasks.KINDS registers it). The request is a "plan" request plus `scenarios` (the JSON of
 ScenarioSet.to_dict: a list of {id, probability, demand: {region: [value per day]}}) and the
-options `commit_days` (default 7) and `risk` ("cvar:alpha=0.1,lambda=0.5", "worst:alpha=0.2")."""
+options `commit_days` (default 7) and `risk` ("cvar:alpha=0.1,lambda=0.5", "worst:alpha=0.2").
+`options.compare` (`triage plan --compare`): also score the plan against the mean, buffer
+(`options.buffer`, default 0.1), worst-case and hindsight plans, on `evaluation` (scenarios in
+the same JSON; default the planning ones), within the job's time limit as the CLI does
+(optimiser/stochastic/plan_compare.py); the answer then carries `comparison`."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 
 from optimiser.errors import InputError, Problem
 
-STOCHASTIC_OPTIONS = ("commit_days", "risk")
+STOCHASTIC_OPTIONS = ("commit_days", "risk", "compare", "buffer")
 MAX_SCENARIO_CELLS = 2_000_000  # scenarios x regions x days per job
 
 
@@ -27,11 +31,13 @@ def prepare_stochastic(
     """Validate a stochastic plan request; the arguments of plan_under_uncertainty()."""
     from optimiser.scenarios.io import scenarios_from_dict
     from optimiser.service.tasks import _invalid, prepare_plan
+    from optimiser.stochastic.compare import DEFAULT_BUFFER
     from optimiser.stochastic.engine import check_commit
     from optimiser.stochastic.risk import parse_risk
 
     body = dict(request)
     given = body.pop("scenarios", None)
+    held_out = body.pop("evaluation", None)
     options = dict(body.get("options") or {})
     chosen = {k: options.pop(k) for k in STOCHASTIC_OPTIONS if k in options}
     body["options"] = options
@@ -42,7 +48,10 @@ def prepare_stochastic(
         )
     arguments = prepare_plan(body, time_limit)
     instance = arguments["instance"]
-    count = len(given.get("scenarios") or []) if isinstance(given, Mapping) else 0
+    count = sum(  # the planning scenarios and those the comparison scores on
+        len(one.get("scenarios") or []) if isinstance(one, Mapping) else 0
+        for one in (given, held_out)
+    )
     if count * len(instance.regions) * instance.days > MAX_SCENARIO_CELLS:
         raise _invalid(
             [Problem(f"{count} scenarios x {len(instance.regions)} regions x {instance.days} "
@@ -54,6 +63,25 @@ def prepare_stochastic(
     except InputError as exc:
         where: list[str | None] = [_scenario_field(p) for p in exc.problems]
         raise _invalid(exc.problems, where) from None
+    if held_out is not None:
+        try:
+            arguments["evaluation"] = scenarios_from_dict(held_out, instance)
+        except InputError as exc:
+            raise _invalid(exc.problems, ["evaluation" for _ in exc.problems]) from None
+    compare = chosen.get("compare")
+    compare = False if compare is None else compare
+    if not isinstance(compare, bool):
+        raise _invalid([Problem(f"must be true or false, got {compare!r}")], ["options.compare"])
+    buffer = chosen.get("buffer")
+    buffer = DEFAULT_BUFFER if buffer is None else buffer
+    if isinstance(buffer, bool) or not isinstance(buffer, int | float) or not 0 <= buffer <= 10:
+        raise _invalid([Problem(f"must be a number in [0, 10], got {buffer!r}")],
+                       ["options.buffer"])
+    if not compare and (held_out is not None or chosen.get("buffer") is not None):
+        raise _invalid([Problem("needs options.compare: true")],
+                       ["evaluation" if held_out is not None else "options.buffer"])
+    arguments["compare_plans"] = compare
+    arguments["buffer"] = float(buffer)
     try:
         arguments["risk"] = parse_risk(chosen.get("risk"))
         commit = chosen.get("commit_days", 7)
@@ -69,14 +97,15 @@ def prepare_stochastic(
 def stochastic_task(
     request: Any, key: str | None = None, time_limit: float | None = None
 ) -> dict[str, Any]:
-    """Jobs of kind "stochastic_plan": the JSON of `triage plan --scenarios ... --json`.
-    The job's time limit counts from here: reading the request and its scenarios included
-    (the job has no comparison to share it with)."""
+    """Jobs of kind "stochastic_plan": the JSON of `triage plan --scenarios ... --json`
+    (with `options.compare`, `--compare`'s: the plan's and `comparison`). The job's time
+    limit counts from here: reading the request and its scenarios included; with the
+    comparison it is shared as the CLI shares it."""
     import time
 
     from optimiser.deadline import Deadline
     from optimiser.service.tasks import _invalid, load_request
-    from optimiser.stochastic import plan_under_uncertainty
+    from optimiser.stochastic.plan_compare import plan_and_compare
 
     started = time.perf_counter()
     arguments = prepare_stochastic(load_request(request), time_limit)
@@ -85,11 +114,15 @@ def stochastic_task(
     limit = arguments.get("time_limit")
     deadline = None if limit is None else Deadline(limit, start=started)
     try:
-        result = plan_under_uncertainty(instance, scenarios, **arguments, deadline=deadline)
+        result, comparison = plan_and_compare(instance, scenarios, **arguments,
+                                              deadline=deadline)
     except InputError as exc:
         raise _invalid(exc.problems, [f"options.{p.column}" if p.column else None
                                       for p in exc.problems]) from None
-    return result.to_dict()
+    payload = result.to_dict()
+    if comparison is not None:
+        payload["comparison"] = comparison.to_dict()
+    return payload
 
 
 def validate_stochastic(request: Mapping[str, Any], time_limit: float | None = None) -> None:

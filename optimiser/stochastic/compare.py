@@ -25,7 +25,6 @@ the planning set itself, flagged in sample).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,95 +33,25 @@ from typing import Any
 import pandas as pd
 
 from models.fairness import ConstraintSpec
+from models.stochastic import Risk
+from optimiser.backtest.moves import carried_out
 from optimiser.deadline import Deadline
-from optimiser.json_values import json_number, json_ready
+from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.instance import MultiPeriodInstance
+from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.planner import plan
 from optimiser.multiperiod.results import PlanResult
-from optimiser.scenarios.evaluate import DEFAULT_ALPHA, Evaluation, evaluate
+from optimiser.scenarios.evaluate import DEFAULT_ALPHA, evaluate
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.solver import SolveStatus
-from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, plan_under_uncertainty
+from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, _plan_form, plan_under_uncertainty
 from optimiser.stochastic.compare_budget import CompareBudget, OutOfTime
+from optimiser.stochastic.comparison import METRICS, TABLE_COLUMNS, Comparison
+from optimiser.stochastic.engine import check_commit
+from optimiser.stochastic.executable import executable_in_every, in_scenario
 from optimiser.stochastic.results import COMMITTED_COLUMNS
 
 DEFAULT_BUFFER = 0.10
-METRICS = (
-    "expected_survivors",
-    "expected_deaths",
-    "probability_of_shortfall",
-    "expected_shortfall",
-    "cvar_shortfall",
-    "cvar_deaths",
-)
-TABLE_COLUMNS = [*METRICS, "recourse_without_fairness"]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Each candidate's figures over the evaluation scenarios (table: index candidate,
-    TABLE_COLUMNS), VSS and EVPI (survivors), and how they were obtained."""
-
-    table: pd.DataFrame
-    vss: float | None
-    evpi: float | None
-    in_sample: bool
-    alpha: float
-    commit_days: int
-    committed: dict[str, pd.DataFrame] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-    # "complete", or "time_limit": the budget ran out; `not_scored` says which candidates
-    # were left out and why (a candidate is scored on every evaluation scenario or not at
-    # all), `cut_short` which scored ones had re-plans not proved optimal (scenario ids)
-    status: str = "complete"
-    not_scored: dict[str, str] = field(default_factory=dict)
-    cut_short: dict[str, list[str]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "not_scored": dict(self.not_scored),
-            "cut_short": {k: list(v) for k, v in self.cut_short.items()},
-            "candidates": [
-                {"candidate": str(c), **{k: json_number(v) for k, v in row.items()}}
-                for c, row in self.table.iterrows()
-            ],
-            "vss": json_number(self.vss),
-            "evpi": json_number(self.evpi),
-            "in_sample": self.in_sample,
-            "alpha": self.alpha,
-            "commit_days": self.commit_days,
-            "committed": {
-                k: [{c: json_number(v) for c, v in r.items()} for r in f.to_dict("records")]
-                for k, f in self.committed.items()
-            },
-            "info": json_ready(self.info),
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
-        table = pd.DataFrame(
-            list(data["candidates"]), columns=["candidate", *TABLE_COLUMNS]
-        ).set_index("candidate")[TABLE_COLUMNS]
-        return cls(
-            table=table,
-            vss=data.get("vss"),
-            evpi=data.get("evpi"),
-            in_sample=bool(data["in_sample"]),
-            alpha=float(data["alpha"]),
-            commit_days=int(data["commit_days"]),
-            committed={
-                k: pd.DataFrame(list(v), columns=COMMITTED_COLUMNS)
-                for k, v in (data.get("committed") or {}).items()
-            },
-            info=dict(data.get("info") or {}),
-            status=str(data.get("status", "complete")),
-            not_scored={str(k): str(v) for k, v in (data.get("not_scored") or {}).items()},
-            cut_short={str(k): list(v) for k, v in (data.get("cut_short") or {}).items()},
-        )
 
 
 def with_demand(instance: MultiPeriodInstance, table: pd.DataFrame) -> MultiPeriodInstance:
@@ -162,45 +91,86 @@ def recourse(
     default_constraints: bool,
     tick: Callable[[], object] | None = None,
     budget: CompareBudget | None = None,
+    cuts: dict[str, int] | None = None,
 ) -> tuple[dict[str, PlanResult], int]:
     """Per scenario, the deterministic re-plan from day `end` with `executed` fixed. A
     scenario in which the fairness constraints cannot hold after this commit is re-planned
     without them (counted: the second value). `tick`: called after each scenario.
     `budget`: each re-plan within its share; a scenario whose re-plan could not start or
-    found no plan ends the loop (the plans returned are then fewer than the scenarios)."""
+    found no plan ends the loop (the plans returned are then fewer than the scenarios).
+
+    A commit may order a transfer its donor cannot make in a scenario: the scenario's
+    patients on units hold the units the forecast left free. Without `cuts` that is an
+    InputError naming the scenario; with `cuts`, such a transfer is cut to what the donor can
+    spare there (optimiser.backtest.moves.carried_out: the backtest's rule, a donor knows its
+    own census when it dispatches) and `cuts[scenario]` says how many units were cut (0 for
+    every scenario where the commit was carried out as made)."""
     plans: dict[str, PlanResult] = {}
     relaxed = 0
     for sid, inst in scenarios.instances(instance):
-
-        def replan(limit: float | None, specs: Any = constraints, own: bool = default_constraints,
-                   inst: MultiPeriodInstance = inst) -> PlanResult:
-            return plan(
-                inst,
-                specs,
-                default_constraints=own,
-                executed=executed,
-                today=end,
-                price_of_fairness=False,
-                time_limit=limit,
-            )
-
+        one = _Replan(inst, sid, executed, end, constraints, default_constraints, cuts)
         try:
-            result = budget.run(1, replan) if budget is not None else replan(None)
+            result = budget.run(1, one.first) if budget is not None else one.first(None)
             if result.status is SolveStatus.INFEASIBLE:
                 relaxed += 1
                 result = (
-                    budget.run(0, lambda t: replan(t, [], False))
+                    budget.run(0, one.without_fairness)
                     if budget is not None
-                    else replan(None, [], False)
+                    else one.without_fairness(None)
                 )
         except OutOfTime:
             break
         if result.lives_saved is None and budget is not None and budget.limited:
             break  # no plan in its share: the candidate is not scored
+        if cuts is not None:
+            cuts.setdefault(sid, 0)
         plans[sid] = result
         if tick is not None:
             tick()
     return plans, relaxed
+
+
+@dataclass
+class _Replan:
+    """One scenario's re-plan after the commit (recourse)."""
+
+    instance: MultiPeriodInstance
+    sid: str
+    moves: pd.DataFrame
+    end: int
+    constraints: Sequence[ConstraintSpec | str | Mapping[str, Any]]
+    default_constraints: bool
+    cuts: dict[str, int] | None
+
+    def replan(self, limit: float | None, fairness: bool = True) -> PlanResult:
+        return plan(
+            self.instance,
+            self.constraints if fairness else [],
+            default_constraints=self.default_constraints and fairness,
+            executed=self.moves,
+            today=self.end,
+            price_of_fairness=False,
+            time_limit=limit,
+        )
+
+    def without_fairness(self, limit: float | None) -> PlanResult:
+        return self.replan(limit, fairness=False)
+
+    def first(self, limit: float | None) -> PlanResult:
+        """The re-plan; with `cuts`, after cutting transfers the donors cannot make."""
+        try:
+            return self.replan(limit)
+        except InputError as exc:
+            if self.cuts is None:
+                raise in_scenario(exc, self.sid) from None
+            self.moves, cut = carried_out(self.instance, self.moves)
+            if not cut:  # not a transfer its donor could not make: say what it is
+                raise in_scenario(exc, self.sid) from None
+            self.cuts[self.sid] = cut
+        try:
+            return self.replan(limit)
+        except InputError as again:
+            raise in_scenario(again, self.sid) from None
 
 
 def compare(
@@ -210,30 +180,43 @@ def compare(
     *,
     evaluation: ScenarioSet | None = None,
     commit_days: int = DEFAULT_COMMIT_DAYS,
-    risk: str | None = None,
+    risk: Risk | str | Mapping[str, Any] | None = None,
     buffer: float = DEFAULT_BUFFER,
     alpha: float | None = None,
     default_constraints: bool = True,
     executed: pd.DataFrame | None = None,
     today: int = 0,
     stochastic: Any = None,
+    averse: Any = None,
     progress: bool = False,
     time_limit: float | None = None,
     deadline: Deadline | None = None,
 ) -> Comparison:
     """Make every candidate's commit on `scenarios`, score each over `evaluation` (default:
-    `scenarios`, in sample) by recourse + simulator; VSS and EVPI. `stochastic`: a
-    StochasticResult already made for these inputs (not made again). `alpha`: the tail of
-    the CVaR figures (default: the risk measure's, else 0.1). `progress`: a bar on a
-    terminal over the re-plans (one per candidate and evaluation scenario).
+    `scenarios`, in sample) by recourse + simulator; VSS and EVPI. `stochastic`: the
+    risk-neutral StochasticResult already made for these inputs, `averse` the risk-averse one
+    (measure `risk`) if made (neither is made again). `alpha`: the tail of the CVaR figures
+    (default: the risk measure's, else 0.1). `progress`: a bar on a terminal over the
+    re-plans (one per candidate and evaluation scenario).
 
-    `time_limit` (or a caller's `deadline`): one budget for the whole comparison, shared
-    among its plans (optimiser/stochastic/compare_budget.py). When it runs out, the
-    candidates not scored on every evaluation scenario are left out (`not_scored` says why),
-    VSS and EVPI are given only when both their candidates were scored, and the status is
-    time_limit; scored candidates whose re-plans were cut short are listed in `cut_short`."""
+    A baseline's commit made on one forecast may order transfers a donor cannot make in some
+    planning scenario (its patients hold the units): it is cut to what the donors can send in
+    every planning scenario before it is scored (optimiser/stochastic/executable.py; the
+    units cut in `info["units_cut_to_plan"]`, the commit scored in `committed`). In an
+    evaluation scenario none of the plans saw, a commit the donor cannot make is cut there,
+    for every candidate alike (`commit_units_cut`: expected units cut; see `recourse`).
+
+    `time_limit` (or a caller's `deadline`): one budget for the whole comparison. The
+    candidates come in priority order (optimiser/stochastic/compare_budget.py): the
+    risk-averse plan when it was made already (`averse`: the answer of --risk), the
+    stochastic plan, the mean-forecast plan, hindsight, then the risk-averse plan when it is
+    still to make, the buffer plan and the worst-case plan; a candidate that does not fit in
+    what is left at the pace plans have taken is not started, so the budget goes to those
+    before it. When the budget runs out, the candidates not scored on every evaluation
+    scenario are left out (`not_scored` says why), VSS and EVPI are given only when both
+    their candidates were scored, and the status is time_limit; scored candidates whose
+    re-plans were cut short are listed in `cut_short`."""
     from optimiser.engine_protocol import check_time_limit
-    from optimiser.errors import InputError, Problem
     from optimiser.stochastic.risk import parse_risk
 
     t0 = time.perf_counter()
@@ -245,31 +228,44 @@ def compare(
         raise InputError(
             Problem(f"must be in [0, 10], got {buffer!r}", column="buffer", column_word="option")
         )
+    if averse is not None and risk is None:
+        raise InputError(Problem("averse= (a risk-averse plan) needs risk= (its measure)"))
     check_compatible(scenarios, instance)
     held_out = evaluation if evaluation is not None else scenarios
     check_compatible(held_out, instance)
-    specs = list(constraints or [])
-    n, forecasts = len(held_out), forecast_tables(scenarios, buffer)
-    stochastic_weight = float(len(scenarios))
-    candidates = 1 + (risk is not None) + len(forecasts)
-    budget = CompareBudget(
-        deadline if deadline is not None else Deadline(time_limit, start=t0),
-        weight=(stochastic_weight if stochastic is None else 0.0)
-        + (stochastic_weight if risk is not None else 0.0)
-        + len(forecasts)
-        + (candidates + 1) * n,
-        scores=candidates + 1,
-        scenarios=n,
+    if stochastic is not None:
+        start, end, prior = stochastic.today, stochastic.commit_end, stochastic.executed
+    else:
+        start = int(today or 0)
+        end = start + check_commit(commit_days, start, instance.days)
+        prior = (
+            _plan_form(plan_rows(executed, instance, executed=True, name="executed"))
+            if executed is not None
+            else pd.DataFrame(columns=COMMITTED_COLUMNS)
+        )
+    run = _Scoring(
+        instance=instance,
+        held_out=held_out,
+        specs=list(constraints or []),
+        default_constraints=default_constraints,
+        today=start,
+        end=end,
+        prior=prior,
+        tail=tail,
+        budget=CompareBudget(
+            deadline if deadline is not None else Deadline(time_limit, start=t0),
+            weight=0.0,
+            scores=0,
+            scenarios=len(held_out),
+        ),
     )
-    not_scored: dict[str, str] = {}
-    late = "its plan was not started: the time limit was reached"
 
-    def two_stage(chosen: str | None) -> Callable[[float | None], Any]:
+    def two_stage(given: Any, chosen: Risk | str | Mapping[str, Any] | None) -> _Maker:
         def make(limit: float | None) -> Any:
             return plan_under_uncertainty(
                 instance,
                 scenarios,
-                specs,
+                run.specs,
                 commit_days=commit_days,
                 risk=chosen,
                 default_constraints=default_constraints,
@@ -279,36 +275,19 @@ def compare(
                 time_limit=limit,
             )
 
-        return make
+        def commit() -> pd.DataFrame | str:
+            made = given if given is not None else run.budget.run(len(scenarios), make)
+            if _unplanned(made.expected_lives, made.status):
+                return f"no plan found ({made.status})"
+            return made.committed
 
-    if stochastic is None:
-        stochastic = budget.run(stochastic_weight, two_stage(None))  # the window's days
-    start, end = stochastic.today, stochastic.commit_end
-    prior = stochastic.executed
-    commits: dict[str, pd.DataFrame] = {}
-    if not _unplanned(stochastic.expected_lives, stochastic.status):
-        commits["stochastic"] = stochastic.committed
-    else:
-        not_scored["stochastic"] = f"no plan found ({stochastic.status})"
-        budget.skip(n)
-    if risk is not None:
-        try:
-            averse = budget.run(stochastic_weight, two_stage(risk))
-        except OutOfTime:
-            averse = None
-            not_scored["risk_averse"] = late
-            budget.skip(n)
-        if averse is not None and _unplanned(averse.expected_lives, averse.status):
-            not_scored["risk_averse"] = f"no plan found ({averse.status})"
-            budget.skip(n)
-        elif averse is not None:
-            commits["risk_averse"] = averse.committed
-    for name, table in forecasts.items():
+        return _Maker(0.0 if given is not None else float(len(scenarios)), commit)
 
-        def deterministic(limit: float | None, table: pd.DataFrame = table) -> PlanResult:
+    def forecast(name: str, table: pd.DataFrame) -> _Maker:
+        def make(limit: float | None) -> PlanResult:
             return plan(
                 with_demand(instance, table),
-                specs,
+                run.specs,
                 default_constraints=default_constraints,
                 executed=executed,
                 today=today if executed is not None else None,
@@ -316,112 +295,64 @@ def compare(
                 time_limit=limit,
             )
 
-        try:
-            det = budget.run(1, deterministic)
-        except OutOfTime:
-            not_scored[name] = late
-            budget.skip(n)
-            continue
-        if _unplanned(det.lives_saved, det.status):
-            not_scored[name] = f"no plan found ({det.status})"
-            budget.skip(n)
-            continue
-        commits[name] = commit_of(det, start, end)
+        def commit() -> pd.DataFrame | str:
+            det = run.budget.run(1, make)
+            if _unplanned(det.lives_saved, det.status):
+                return f"no plan found ({det.status})"
+            made = commit_of(det, start, end)
+            fixed = pd.concat([f for f in (prior, made) if len(f)] or [made], ignore_index=True)
+            try:
+                fixed, cut = executable_in_every(
+                    instance, scenarios, fixed, end, f"{name} plan's commit"
+                )
+            except InputError as exc:
+                return "; ".join(p.message for p in exc.problems)
+            run.repaired[name] = cut
+            return fixed.loc[fixed["day"].astype(int) >= start].reset_index(drop=True)
+
+        return _Maker(1.0, commit)
+
+    forecasts = forecast_tables(scenarios, buffer)
+    makers = {"stochastic": two_stage(stochastic, None)}
+    if risk is not None:
+        makers["risk_averse"] = two_stage(averse, risk)
+    makers.update({name: forecast(name, table) for name, table in forecasts.items()})
+    makers["hindsight"] = _Maker(0.0, None)
+    # the plan asked for first (the risk-averse one when it was made already: --risk's answer)
+    first = [*(["risk_averse"] if averse is not None else []), "stochastic", "mean", "hindsight"]
+    order = [*first, *[name for name in makers if name not in first]]
     from tqdm.auto import tqdm
 
-    rows: dict[str, dict[str, float]] = {}
-    cut_short: dict[str, list[str]] = {}
     bar = tqdm(
-        total=(len(commits) + 1) * n,
+        total=len(makers) * len(held_out),
         desc="score the candidates",
         unit="re-plan",
         disable=None if progress else True,  # None: shown on a terminal only
         dynamic_ncols=True,
     )
-
-    def score(name: str, plans: dict[str, PlanResult], relaxed: int) -> None:
-        """The candidate's row, only when every evaluation scenario has its plan."""
-        if len(plans) < n:
-            not_scored[name] = (
-                f"re-planned {len(plans)} of {n} evaluation scenario(s) before the time limit"
-            )
-            budget.skip(n - len(plans))
-            return
-        if not budget.can_score(n):
-            not_scored[name] = "not replayed: the time limit was reached"
-            budget.skip(0)
-            return
-        scoring = time.perf_counter()
-        rows[name] = _row(evaluate(instance, plans, held_out, alpha=tail, workers=1), relaxed)
-        budget.scored(time.perf_counter() - scoring, n)
-        short = [sid for sid, p in plans.items() if p.status is SolveStatus.TIME_LIMIT]
-        if short:
-            cut_short[name] = short
-
-    for name, commit in commits.items():
-        bar.set_postfix_str(name)
-        fixed = pd.concat([f for f in (prior, commit) if len(f)] or [commit], ignore_index=True)
-        try:
-            plans, relaxed = recourse(
-                instance, fixed, end, held_out, specs, default_constraints, tick=bar.update,
-                budget=budget,
-            )
-        except InputError as exc:  # e.g. a commit cut short that moves units it has not
-            first = str(exc).splitlines()[0] if str(exc) else "invalid"
-            not_scored[name] = f"its commit cannot be executed in a scenario: {first}"
-            budget.skip(n)
-            continue
-        score(name, plans, relaxed)
-    bar.set_postfix_str("hindsight")
-    hindsight: dict[str, PlanResult] = {}
-    relaxed = 0
-    for sid, inst in held_out.instances(instance):
-
-        def foresight(limit: float | None, inst: MultiPeriodInstance = inst) -> PlanResult:
-            return plan(
-                inst,
-                specs,
-                default_constraints=default_constraints,
-                executed=executed,
-                today=today if executed is not None else None,
-                price_of_fairness=False,
-                time_limit=limit,
-            )
-
-        def unconstrained(limit: float | None, inst: MultiPeriodInstance = inst) -> PlanResult:
-            return plan(inst, [], default_constraints=False, price_of_fairness=False,
-                        time_limit=limit)
-
-        try:
-            result = budget.run(1, foresight)
-            if result.status is SolveStatus.INFEASIBLE:
-                relaxed += 1
-                result = budget.run(0, unconstrained)
-        except OutOfTime:
-            break
-        if result.lives_saved is None and budget.limited:
-            break
-        hindsight[sid] = result
-        bar.update()
-    bar.close()
-    score("hindsight", hindsight, relaxed)
+    try:
+        run.candidates({name: makers[name] for name in order}, bar)
+    finally:
+        bar.close()
     table = pd.DataFrame(
-        [rows[k] for k in rows], index=pd.Index(list(rows), name="candidate"),
+        [run.rows[k] for k in makers if k in run.rows],
+        index=pd.Index([k for k in makers if k in run.rows], name="candidate"),
         columns=TABLE_COLUMNS,
     )
     survivors = table["expected_survivors"]
 
     def difference(a: str, b: str) -> float | None:
-        return float(survivors[a] - survivors[b]) if a in rows and b in rows else None
+        return float(survivors[a] - survivors[b]) if a in run.rows and b in run.rows else None
 
+    not_scored = {k: run.not_scored[k] for k in makers if k in run.not_scored}
     return Comparison(
         table=table,
         vss=difference("stochastic", "mean"),
         evpi=difference("hindsight", "stochastic"),
         in_sample=evaluation is None,
         alpha=tail,
-        commit_days=stochastic.commit_days,
-        committed=commits,
+        commit_days=end - start,
+        committed={k: run.commits[k] for k in makers if k in run.commits},
         info={
             "planning_scenarios": len(scenarios),
             "evaluation_scenarios": len(held_out),
@@ -430,12 +361,172 @@ def compare(
             "worst_case": "upper envelope: each region-day's largest demand over the scenarios",
             "recourse": "deterministic re-plan per scenario with the commit fixed, replayed "
             "as_is through check-plan's simulator",
-            "time_limit": budget.deadline.limit,
+            "commit_cuts": "a baseline's commit is cut to transfers the donors can make in "
+            "every planning scenario (optimiser/stochastic/executable.py); in an evaluation "
+            "scenario where a commit still cannot be made, the donor cuts what it cannot send",
+            "units_cut_to_plan": {k: v for k, v in run.repaired.items() if v},
+            "cut_scenarios": {k: v for k, v in run.cut_scenarios.items() if v},
+            "order": order,
+            "time_limit": run.budget.deadline.limit,
         },
-        status="time_limit" if not_scored or cut_short else "complete",
+        status="time_limit" if not_scored or run.cut_short else "complete",
         not_scored=not_scored,
-        cut_short=cut_short,
+        cut_short=dict(run.cut_short),
     )
+
+
+@dataclass(frozen=True)
+class _Maker:
+    """How a candidate's commit is made: the weight of its plan (0: made already, or no
+    commit: hindsight) and `make()`, the commit or why there is none (OutOfTime: not
+    started)."""
+
+    weight: float
+    make: Callable[[], pd.DataFrame | str] | None
+
+
+@dataclass
+class _Scoring:
+    """The candidates' figures, made one candidate after the other within one budget."""
+
+    instance: MultiPeriodInstance
+    held_out: ScenarioSet
+    specs: list[Any]
+    default_constraints: bool
+    today: int
+    end: int
+    prior: pd.DataFrame
+    tail: float
+    budget: CompareBudget
+    rows: dict[str, dict[str, float]] = field(default_factory=dict)
+    commits: dict[str, pd.DataFrame] = field(default_factory=dict)
+    not_scored: dict[str, str] = field(default_factory=dict)
+    cut_short: dict[str, list[str]] = field(default_factory=dict)
+    cut_scenarios: dict[str, list[str]] = field(default_factory=dict)
+    repaired: dict[str, int] = field(default_factory=dict)
+
+    def candidates(self, makers: Mapping[str, _Maker], bar: Any) -> None:
+        """Each candidate in this order (priority), while the budget holds it."""
+        n, budget = len(self.held_out), self.budget
+        names = list(makers)
+        for i, name in enumerate(names):
+            maker = makers[name]
+            need = maker.weight + n
+            if not budget.fits(need):
+                left = budget.deadline.left() or 0.0
+                self.not_scored[name] = (
+                    f"not started: its {need:g} plan(s) would take about "
+                    f"{need * budget.plan_seconds:.1f} s at the pace of the plans so far "
+                    f"({budget.plan_seconds:.2f} s); {max(0.0, left):.1f} s were left"
+                )
+                continue
+            budget.start(need, [makers[m].weight + n for m in names[i + 1 :]])
+            bar.set_postfix_str(name)
+            if maker.make is None:
+                self.score(name, *self.hindsight(bar.update))
+                continue
+            try:
+                commit = maker.make()
+            except OutOfTime:
+                self.not_scored[name] = "its plan was not started: the time limit was reached"
+                continue
+            if isinstance(commit, str):
+                self.not_scored[name] = commit
+                continue
+            self.commits[name] = commit
+            fixed = pd.concat(
+                [f for f in (self.prior, commit) if len(f)] or [commit], ignore_index=True
+            )
+            cuts: dict[str, int] = {}
+            try:
+                plans, relaxed = recourse(
+                    self.instance,
+                    fixed,
+                    self.end,
+                    self.held_out,
+                    self.specs,
+                    self.default_constraints,
+                    tick=bar.update,
+                    budget=self.budget,
+                    cuts=cuts,
+                )
+            except InputError as exc:  # what cutting transfers cannot mend
+                lines = str(exc).splitlines()
+                self.not_scored[name] = (
+                    f"its commit cannot be executed: {lines[0] if lines else 'invalid'}"
+                )
+                continue
+            self.score(name, plans, relaxed, cuts)
+
+    def hindsight(self, tick: Callable[[], object]) -> tuple[dict[str, PlanResult], int]:
+        """Each evaluation scenario planned knowing its demand (after the moves executed
+        before today, as every candidate)."""
+        plans: dict[str, PlanResult] = {}
+        relaxed = 0
+        for sid, inst in self.held_out.instances(self.instance):
+
+            def foresight(limit: float | None, inst: MultiPeriodInstance = inst) -> PlanResult:
+                return plan(
+                    inst,
+                    self.specs,
+                    default_constraints=self.default_constraints,
+                    executed=self.prior if len(self.prior) else None,
+                    today=self.today if len(self.prior) else None,
+                    price_of_fairness=False,
+                    time_limit=limit,
+                )
+
+            def unconstrained(limit: float | None, inst: MultiPeriodInstance = inst) -> PlanResult:
+                return plan(
+                    inst, [], default_constraints=False, price_of_fairness=False, time_limit=limit
+                )
+
+            try:
+                result = self.budget.run(1, foresight)
+                if result.status is SolveStatus.INFEASIBLE:
+                    relaxed += 1
+                    result = self.budget.run(0, unconstrained)
+            except OutOfTime:
+                break
+            if result.lives_saved is None and self.budget.limited:
+                break
+            plans[sid] = result
+            tick()
+        return plans, relaxed
+
+    def score(
+        self,
+        name: str,
+        plans: dict[str, PlanResult],
+        relaxed: int,
+        cuts: Mapping[str, int] | None = None,
+    ) -> None:
+        """The candidate's row, only when every evaluation scenario has its plan."""
+        n, budget = len(self.held_out), self.budget
+        if len(plans) < n:
+            self.not_scored[name] = (
+                f"re-planned {len(plans)} of {n} evaluation scenario(s) before the time limit"
+            )
+            budget.skip(n - len(plans))
+            return
+        if not budget.can_score(n):
+            self.not_scored[name] = "not replayed: the time limit was reached"
+            budget.skip(0)
+            return
+        scoring = budget.clock()
+        evaluation = evaluate(self.instance, plans, self.held_out, alpha=self.tail, workers=1)
+        row = {k: float(evaluation.metrics[k].value) for k in METRICS}
+        row["recourse_without_fairness"] = float(relaxed)
+        p = self.held_out.probability
+        row["commit_units_cut"] = float(
+            sum(float(p[sid]) * units for sid, units in (cuts or {}).items())
+        )
+        self.rows[name] = row
+        self.cut_scenarios[name] = [sid for sid, units in (cuts or {}).items() if units]
+        budget.scored(budget.clock() - scoring, n)
+        short = [sid for sid, p_ in plans.items() if p_.status is SolveStatus.TIME_LIMIT]
+        if short:
+            self.cut_short[name] = short
 
 
 def _unplanned(lives: float | None, status: Any) -> bool:
@@ -444,7 +535,14 @@ def _unplanned(lives: float | None, status: Any) -> bool:
     return lives is None and status is not SolveStatus.INFEASIBLE
 
 
-def _row(evaluation: Evaluation, relaxed: int) -> dict[str, float]:
-    out = {k: float(evaluation.metrics[k].value) for k in METRICS}
-    out["recourse_without_fairness"] = float(relaxed)
-    return out
+__all__ = [
+    "DEFAULT_BUFFER",
+    "METRICS",
+    "TABLE_COLUMNS",
+    "Comparison",
+    "commit_of",
+    "compare",
+    "forecast_tables",
+    "recourse",
+    "with_demand",
+]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from optimiser.stochastic.compare import Comparison
 from optimiser.stochastic.results import StochasticResult
 
@@ -52,12 +54,24 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
         )
         lines.append(
             "  candidate                       survivors   deaths  P(short)  E[short]  CVaR[short]"
+            "  units cut"
         )
         for name, row in zip(c.table.index, c.table.to_dict("records"), strict=True):
             lines.append(
                 f"  {name!s:30s} {row['expected_survivors']:10.2f} "
                 f"{row['expected_deaths']:8.2f} {row['probability_of_shortfall']:9.2f} "
-                f"{row['expected_shortfall']:9.2f} {row['cvar_shortfall']:12.2f}"
+                f"{row['expected_shortfall']:9.2f} {row['cvar_shortfall']:12.2f} "
+                f"{row.get('commit_units_cut', 0.0):10.2f}"
+            )
+        for name, units in (c.info.get("units_cut_to_plan") or {}).items():
+            lines.append(
+                f"  {name}: commit cut by {units} unit(s): transfers its donors could not "
+                "make in every planning scenario"
+            )
+        if (c.table.get("commit_units_cut", pd.Series(dtype=float)) > 0).any():
+            lines.append(
+                "  units cut: expected committed units a donor could not send in an "
+                "evaluation scenario (cut there)"
             )
         lines.append(f"VSS {_fmt(c.vss)} survivors; EVPI {_fmt(c.evpi)} survivors")
         if c.status == "time_limit":
@@ -66,7 +80,7 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
             lines.append(
                 f"comparison status: time_limit{budget}: "
                 + "; ".join(
-                    [f"{k} not scored, left out: {why}" for k, why in c.not_scored.items()]
+                    [f"{k} not scored: {why}" for k, why in c.not_scored.items()]
                     + [
                         f"{k}: {len(ids)} re-plan(s) cut short, not proved optimal"
                         for k, ids in c.cut_short.items()
