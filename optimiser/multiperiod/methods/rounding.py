@@ -34,6 +34,11 @@ from optimiser.multiperiod.methods.rule_repair import rule_movements
 from optimiser.multiperiod.methods.whole import measured, round_movements, units_on_hand
 from optimiser.solver import MatrixHighsModel, SolveStatus
 
+# Priced (movement) columns from which the logistics-paying LP is solved first (100 x 90 with
+# 10-nearest transfers: 115,460; us-states-apr2020: 108,780; italy-2020-wave1: 42,091; the
+# tests' generated ones: a few thousand).
+CHEAP_FIRST_CANDIDATES = 50_000
+
 
 @dataclass(frozen=True)
 class Branch:
@@ -187,8 +192,24 @@ class RoundingMethod:
         s, cg = self.setting, self.colgen
         p = s.model
         cost, deadline = task.cost, task.deadline
-        lp = cg.solve_lp(cost, True, deadline.remaining(), active_rows)
+        cheap_cost = cost - CLEANUP_COST * p.logistics
+        # On a large model without a lambda axis, the LP that pays for logistics first: column
+        # generation is far faster on it than on the degenerate lives-only LP, whose optimum
+        # is then a few primal pivots (often none) away (BENCHMARKS.md, "Planner growth").
+        # Lambda nodes keep the lives LP first (a bound before the deadline); so do small
+        # models, where both LPs are cheap and the lives LP's own (degenerate) vertex rounds
+        # to a second candidate plan.
+        early = None
+        if (
+            round_plan
+            and len(cg.candidates) >= CHEAP_FIRST_CANDIDATES
+            and not any(f.axis is not None for f in task.families)
+        ):
+            early = cg.solve_lp(cheap_cost, True, deadline.remaining(), active_rows)
+        lp = cg.solve_lp(cost, True, deadline.remaining(), active_rows, warm=early is not None)
         solves, seconds = lp.rounds, lp.seconds
+        if early is not None:
+            solves, seconds = solves + early.rounds, seconds + early.seconds
         if lp.values is None:
             return Branch(lp.status, None, None, solves, seconds)
         bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
@@ -223,10 +244,11 @@ class RoundingMethod:
         # The LP optimum is degenerate (free circular transfers); an LP solution that also
         # pays a little for logistics (lives - CLEANUP_COST x cost, re-optimised from the same
         # basis) rounds better.
-        if lp.status is SolveStatus.OPTIMAL and not deadline.expired():
-            cheap = cg.solve_lp(
-                cost - CLEANUP_COST * p.logistics, True, deadline.remaining(), active_rows
-            )
+        if early is not None:
+            if early.values is not None and not np.array_equal(early.values, lp.values):
+                whole(early.values)  # (the same values round to the same plan)
+        elif lp.status is SolveStatus.OPTIMAL and not deadline.expired():
+            cheap = cg.solve_lp(cheap_cost, True, deadline.remaining(), active_rows, warm=True)
             solves += cheap.rounds
             seconds += cheap.seconds
             if cheap.values is not None:

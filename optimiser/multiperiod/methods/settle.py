@@ -65,12 +65,12 @@ def settle_patients(
         master = position >= 0
         full = np.nonzero(master)[0]
 
-        def run(objective: np.ndarray) -> np.ndarray | None:
+        def run(objective: np.ndarray, strategy: int = 1) -> np.ndarray | None:
             vector = np.zeros(highs.num_cols)
             vector[position[full]] = objective[full]
             highs.set_cost(vector, maximize=True)
             if colgen is not None:
-                highs.set_option("simplex_strategy", 1)
+                highs.set_option("simplex_strategy", strategy)
             result = highs.solve(deadline.remaining())
             if result.values is None or result.status is not SolveStatus.OPTIMAL:
                 return None
@@ -89,7 +89,8 @@ def settle_patients(
             best - 1e-6,
             INF_BOUND,
         )
-        second = None if deadline.expired() else run(early)
+        # the basis of `first` stays primal feasible (new costs, a row it meets): the primal
+        second = None if deadline.expired() else run(early, 4)
         settled = second if second is not None else first
     finally:
         if held_row is not None:
