@@ -21,7 +21,11 @@ extract from `PlanResult.timings`, HiGHS seconds of the last run, peak RSS (MB),
 
     flock /work/wt/.bench.lock .venv/bin/python benchmarks/planner_scale.py \
         [--groups scale days threshold switches] [--sizes 100 200 ...] [--repeat 1] \
-        [--json out.json]
+        [--compare /path/to/other/tree] [--json out.json]
+
+`--compare TREE`: every job also runs TREE's code (TREE/benchmarks/planner_scale.py as the
+child: its own tree first on sys.path), interleaved job by job with this tree's (TREE's run
+first), and the summary gives both trees' exponents and this tree's time over TREE's.
 """
 
 from __future__ import annotations
@@ -112,8 +116,11 @@ def child(regions: int, days: int, how: str, base: Path) -> dict[str, Any]:
     }
 
 
-def spawn(regions: int, days: int, how: str, base: Path, timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", str(regions), str(days), how, "--base", str(base)]
+def spawn(
+    regions: int, days: int, how: str, base: Path, timeout: float, script: Path | None = None
+) -> dict[str, Any]:
+    path = str(script or __file__)
+    cmd = [sys.executable, path, "--child", str(regions), str(days), how, "--base", str(base)]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -192,6 +199,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1200.0)
     parser.add_argument("--base", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--compare", type=Path, default=None, help="another tree to run beside")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     base = args.base or Path(tempfile.gettempdir()) / "triage-planner-scale"
@@ -211,25 +219,48 @@ def main() -> None:
         jobs += [("plain 300x90", 300, 90, "plain"), ("switches 300x90", 300, 90, "switches")]
     for _, n, d, _ in jobs:
         folder_of(n, d, base)
-    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in jobs}
-    for r in range(args.repeat):  # interleaved: every job once per repeat
+    trees: list[tuple[str, Path | None]] = [("", None)]
+    if args.compare is not None:
+        other = args.compare.resolve() / "benchmarks" / "planner_scale.py"
+        trees = [(" [compare]", other), ("", None)]
+    runs: dict[str, list[dict[str, Any]]] = {
+        label + tag: [] for label, *_ in jobs for tag, _ in trees
+    }
+    for r in range(args.repeat):  # interleaved: every job once per repeat (and per tree)
         for label, n, d, how in jobs:
-            out = spawn(n, d, how, base, args.timeout)
-            runs[label].append(out)
-            print(line(f"{label} [{r + 1}]", out), flush=True)
+            for tag, script in trees:
+                out = spawn(n, d, how, base, args.timeout, script)
+                runs[label + tag].append(out)
+                print(line(f"{label}{tag} [{r + 1}]", out), flush=True)
     summary = {
         label: med([x for x in done if "error" not in x] or done) for label, done in runs.items()
     }
     report: dict[str, Any] = {"versions": versions(), "summary": summary}
-    sizes = [n for n in args.sizes if "engine" in summary.get(f"scale {n}x90", {})]
-    if len(sizes) >= 2:
-        eng = {n: summary[f"scale {n}x90"]["engine"] for n in sizes}
-        steps = {f"{a}->{b}": exponent(a, eng[a], b, eng[b]) for a, b in itertools.pairwise(sizes)}
-        steps[f"{sizes[0]}->{sizes[-1]}"] = exponent(
-            sizes[0], eng[sizes[0]], sizes[-1], eng[sizes[-1]]
-        )
-        report["exponents"] = steps
-        print("engine-time exponents: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+    for tag, _ in trees:
+        sizes = [n for n in args.sizes if "engine" in summary.get(f"scale {n}x90{tag}", {})]
+        if len(sizes) < 2:
+            continue
+        for key in ("engine", "cpu_s"):
+            got = {n: summary[f"scale {n}x90{tag}"][key] for n in sizes}
+            steps = {
+                f"{a}->{b}": exponent(a, got[a], b, got[b]) for a, b in itertools.pairwise(sizes)
+            }
+            steps[f"{sizes[0]}->{sizes[-1]}"] = exponent(
+                sizes[0], got[sizes[0]], sizes[-1], got[sizes[-1]]
+            )
+            report[f"exponents{tag} ({key})"] = steps
+            print(f"{key} exponents{tag}: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+    if args.compare is not None:
+        ratios = {}
+        for label, *_ in jobs:
+            a, b = summary.get(label + " [compare]", {}), summary.get(label, {})
+            if isinstance(a.get("cpu_s"), float) and isinstance(b.get("cpu_s"), float):
+                ratios[label] = {
+                    "cpu": b["cpu_s"] / a["cpu_s"],
+                    "engine": b["engine"] / a["engine"],
+                }
+        report["ratio_to_compare"] = ratios
+        print("this tree / compare: " + json.dumps(ratios))
     if "plain 300x90" in summary and "switches 300x90" in summary:
         a, b = summary["plain 300x90"], summary["switches 300x90"]
         if "engine" in a and "engine" in b:
