@@ -122,6 +122,7 @@ def test_a_repair_puts_the_lps_basis_back(instance: MultiPeriodInstance) -> None
     assert run.status is SolveStatus.OPTIMAL
     again = cg.solve_lp(lives, True, None, warm=True)
     assert again.rounds == 1 and close_rel(again.objective, lp.objective or 0.0)
+    assert again.values is not None
     assert cg.highs.highs.getInfo().simplex_iteration_count == 0
     assert np.allclose(clean_values(p, again.values), clean_values(p, lp.values))
 
