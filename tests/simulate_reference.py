@@ -1,7 +1,8 @@
 """The replay simulator of check-plan as it was before it was made fast (optimiser/multiperiod/
 simulate.py at 918cd7e, with demand.patient_groups of that commit), kept verbatim as the
 reference the fast replay is tested against (tests/test_simulate_fast.py): same answers to the
-bit. Not used by the product."""
+bit. Not used by the product. One rule changed since, in both: the greedy admissions (plans
+without admit rows) leave free the units a later patients row fills (`arrivals`)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,12 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
     for row in records(plan[plan["kind"] == "patients"]):
         if not math.isnan(float(row.cohort_day)):
             reserved[rix[row.src], int(row.cohort_day)] += float(row.units)
+    # ... and the units those rows fill at their destination stay free for them (added when
+    # the fast replay learnt it: (day, destination, patients, stay) in plan order)
+    arrivals = [
+        (int(row.day), rix[row.dst], float(row.units), int(los[rix[row.src]]))
+        for row in records(rows[rows["kind"] == "patients"])
+    ]
 
     stock = np.zeros(len(kix))
     depot_debt = np.zeros(len(kix))  # units shipped beyond a depot's stock, already reported
@@ -328,7 +335,9 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                 for e, x in take(r, u, float(row.cohort_day), d, int(row.line), "admits"):
                     treat(r, r, d, x, int(waiting[r][e][1]), e)
         if not has_admissions:
-            _admit_greedy(d, waiting, reserved, last_day, planned, occupancy, own, staff, treat, T)
+            _admit_greedy(
+                d, waiting, reserved, arrivals, last_day, planned, occupancy, own, staff, treat, T
+            )
         for r in range(n):
             over = occupancy[r, d] - (own[r, d] + staff[r, d])
             if over > staff_over[r] + TOL:
@@ -474,6 +483,7 @@ def _admit_greedy(
     d: int,
     waiting: list[dict[int, list[float]]],
     reserved: Mapping[tuple[int, int], float],
+    arrivals: Sequence[tuple[int, int, float, int]],
     last_day: Any,
     planned: np.ndarray,
     occupancy: np.ndarray,
@@ -483,17 +493,22 @@ def _admit_greedy(
     T: int,
 ) -> None:
     """Admit waiting patients, earliest deadline first (then shortest stay), whenever a unit the
-    plan keeps in the region and staff are free for every day of the stay; patients a later
-    patients row moves (`reserved`) stay waiting."""
+    plan keeps in the region and staff are free for every day of the stay, beside the patients
+    a later patients row brings (`arrivals`); patients a later patients row moves (`reserved`)
+    stay waiting."""
     for r, pool in enumerate(waiting):
+        coming = np.zeros(T)
+        for moved, where, count, length in arrivals:
+            if moved > d and where == r:
+                coming[moved : moved + length] += count
         for e in sorted(pool, key=lambda e: (last_day(e), pool[e][1], e)):
             size = pool[e][0] - max(reserved.get((r, e), 0.0), 0.0)
             stay = pool[e][1]
             if size <= 1e-12:
                 continue
             end = min(d + int(stay), T)
-            units_free = planned[r, d:end] - occupancy[r, d:end]
-            staff_free = own[r, d:end] + staff[r, d:end] - occupancy[r, d:end]
+            units_free = planned[r, d:end] - occupancy[r, d:end] - coming[d:end]
+            staff_free = own[r, d:end] + staff[r, d:end] - occupancy[r, d:end] - coming[d:end]
             room = float(min(units_free.min(), staff_free.min()))
             x = min(size, max(room, 0.0))
             if x > 0:

@@ -19,6 +19,7 @@ from optimiser.multiperiod import (
     plan,
 )
 from optimiser.multiperiod.instance import is_multiperiod
+from optimiser.multiperiod.methods import rounding
 from optimiser.solver import SolveStatus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -518,10 +519,18 @@ def test_the_checker_checks_every_horizon_kind() -> None:
 # Which file to replay (docs/multiperiod.md, "check-plan")
 
 
-def test_the_manifest_alone_replays_its_patient_moves(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cheap_first", [None, 0], ids=["lp-order-default", "lp-order-cheap-first"])
+def test_the_manifest_alone_replays_its_patient_moves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cheap_first: int | None
+) -> None:
     """With waiting and patient transfers the manifest's patient rows name their cohorts; the
-    simulation's own admissions leave those patients waiting for their move, so the manifest
-    alone breaks no rule (and scores at most the engine's lives; plan.csv scores exactly)."""
+    simulation's own admissions leave those patients waiting for their move, and the units
+    the moves fill free for them, so the manifest alone breaks no rule (and scores at most the
+    engine's lives; plan.csv scores exactly). With the logistics-paying LP solved first, the
+    plan moves 23.9999 patients R001 -> R002 on day 7 and 23 R002 -> R001 on day 11: the
+    simulation once admitted the 0.0001 left in R001 on day 10 into a unit of the 23."""
+    if cheap_first is not None:
+        monkeypatch.setattr(rounding, "CHEAP_FIRST_CANDIDATES", cheap_first)
     spec = GeneratorSpec(regions=6, days=14, depots=2, seed=44)
     inst = load_multiperiod(generate(spec, tmp_path / "g")).with_settings(
         max_wait_days=2, patient_transfers=True, patient_transfer_max_lead_days=3
@@ -532,3 +541,27 @@ def test_the_manifest_alone_replays_its_patient_moves(tmp_path: Path) -> None:
     assert check.greedy_admissions and check.ok, check.violations[:3]
     assert check.survivors <= result.lives_saved + 1e-6
     assert close(check_plan(inst, result.plan).survivors, result.lives_saved)
+
+
+def test_the_manifest_alone_leaves_free_the_units_its_patient_moves_fill(tmp_path: Path) -> None:
+    """A owns 1 unit; its patient arrives on day 0 (stays 2 days, may wait 3); B owns none and
+    its patient (day 1) is moved to A on day 1. The simulation's own admissions must not put
+    A's patient on A's unit on day 0 (it would hold it on day 1, when B's patient arrives):
+    A's patient waits, and takes the unit on day 3, once B's stay has ended."""
+    folder = write_instance(
+        tmp_path / "moves_in",
+        [
+            {"region": "A", "capacity": 1, "los_days": 2, "survival_with": 0.5},
+            {"region": "B", "capacity": 0, "los_days": 2, "survival_with": 0.9},
+        ],
+        {"A": [1, 0, 0, 0, 0, 0], "B": [0, 1, 0, 0, 0, 0]},
+        leads=[("A", "B", 1), ("B", "A", 1)],
+    )
+    inst = load_multiperiod(folder).with_settings(max_wait_days=3, patient_transfers=True)
+    check = check_plan(inst, write_plan(tmp_path, ["patients,1,B,A,1,1,1"]))
+    assert check.greedy_admissions and check.ok, check.violations
+    assert close(check.survivors, 0.5 + 0.9)
+    assert check.regions["admitted"].to_dict() == pytest.approx({"A": 1.0, "B": 1.0})
+    # the same plan with its admissions written out replays alike
+    full = ["patients,1,B,A,1,1,1", "admit,3,A,A,1,3,0"]
+    assert close(check_plan(inst, write_plan(tmp_path, full, "full.csv")).survivors, 1.4)

@@ -22,6 +22,7 @@ from simulate_reference import reference_simulate
 from optimiser.multiperiod import GeneratorSpec, generate, load_multiperiod, plan
 from optimiser.multiperiod.demand import length_of_stay, patient_groups
 from optimiser.multiperiod.instance import MultiPeriodInstance
+from optimiser.multiperiod.methods import rounding
 from optimiser.multiperiod.plan_io import plan_rows, validate_plan
 from optimiser.multiperiod.simulate import PlanReplay, Simulation, simulate
 from optimiser.scenarios import LognormalSpec, evaluate, lognormal_scenarios
@@ -239,6 +240,31 @@ def test_a_replan_with_executed_moves_replays_as_the_reference_did(tmp_path: Pat
     for rows in (plan_rows(again.plan, inst, name="plan"), plan_rows(again.manifest, inst)):
         for table in (rows, replay_rows(rows, "manifest"), _broken(rows, 7)):
             assert_same(simulate(inst, table), reference_simulate(inst, table))
+
+
+@pytest.mark.parametrize("cheap_first", [None, 0], ids=["lp-order-default", "lp-order-cheap-first"])
+def test_manifests_with_patient_moves_replay_as_the_reference_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cheap_first: int | None
+) -> None:
+    """The planner's manifest with its patient rows (no admit rows: the simulation's own
+    admissions, which leave free the units a later patients row fills), as written and broken:
+    the plans of tests/test_check_plan.py's manifest-alone test, under both LP orders. A
+    prepared replay run twice gives the same answer (the units kept free are per run)."""
+    if cheap_first is not None:
+        monkeypatch.setattr(rounding, "CHEAP_FIRST_CANDIDATES", cheap_first)
+    folder = generate(GeneratorSpec(regions=6, days=14, depots=2, seed=44), tmp_path / "g")
+    inst = load_multiperiod(folder).with_settings(
+        max_wait_days=2, patient_transfers=True, patient_transfer_max_lead_days=3
+    )
+    result = plan(inst, price_of_fairness=False)
+    inst = inst.with_settings(**result.settings)
+    manifest = plan_rows(result.manifest, inst, name="manifest")
+    assert (manifest["kind"] == "patients").any() and not (manifest["kind"] == "admit").any()
+    for table in [manifest, *(_broken(manifest, seed) for seed in range(2, 8))]:
+        replay = PlanReplay(inst, table)
+        first = replay.run()
+        assert_same(first, reference_simulate(inst, table))
+        assert_same(replay.run(), first)
 
 
 def test_the_evaluation_gives_the_reference_figures(

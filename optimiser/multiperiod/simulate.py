@@ -12,8 +12,9 @@ units free of patients, donor protection, lanes, lead times, batch size, shipmen
 patient transfers (checked against waiting patients, free units at the destination, lanes,
 per-day limit), admitted on arrival; admissions (the plan's admit rows, or, when the plan has
 none, every waiting patient for whom a unit and staff are free for the whole stay, earliest
-deadline first, leaving waiting the patients a later patients row moves); staff and cover
-checks; patients whose last admission day has passed are lost.
+deadline first, leaving waiting the patients a later patients row moves and free the units a
+later patients row fills); staff and cover checks; patients whose last admission day has
+passed are lost.
 
 A broken rule is reported once, at its cause: units a row takes beyond what a depot or region
 had (or beyond the units free of patients) are booked as that depot's or region's *debt*, and
@@ -46,6 +47,8 @@ from optimiser.multiperiod.simulation import (
     Simulation,
     Violation,
     idle_while_waiting,
+    incoming_after,
+    planned_on_hand,
     windows,
 )
 
@@ -108,7 +111,7 @@ class PlanReplay:
                 self.admits.setdefault(d, []).append(admit)
         self.days_with_rows = set(self.moves) | set(self.patients) | set(self.admits)
         self.has_admissions = bool((plan["kind"] == "admit").any())
-        self.planned = _planned_on_hand(instance, plan, self.own)
+        self.planned = planned_on_hand(instance, plan, self.own)
         # units both the plan and the staff leave free: min(planned, staffed) - occupancy is
         # the smaller of the two differences, exactly (rounding is monotone)
         self.room_cap = np.minimum(self.planned, self.staffed)
@@ -118,6 +121,16 @@ class PlanReplay:
         for row in records(plan[plan["kind"] == "patients"]):
             if not math.isnan(float(row.cohort_day)):
                 self.reserved[rix[row.src], int(row.cohort_day)] += float(row.units)
+        # ... and the units those rows fill at their destination stay free for them:
+        # (day, patients, stay) by destination, in plan order; `incoming[r, t]`: patients the
+        # rows still to come put in r on day t (rows of day d are gone after day d's moves).
+        self.arrivals: dict[int, list[tuple[int, float, int]]] = defaultdict(list)
+        for d, day_moves in sorted(self.patients.items()):
+            for _row, _line, u, q, r, _cohort in day_moves:
+                self.arrivals[r].append((d, u, int(self.los[q])))
+        self.incoming = np.zeros_like(self.own)
+        for r, rows in self.arrivals.items():
+            self.incoming[r] = incoming_after(rows, -1, self.incoming.shape[1])
 
     def run(self, demand: np.ndarray | None = None) -> Simulation:
         """Replay under `demand` (regions x days in the instance's order; default: the
@@ -158,6 +171,7 @@ class PlanReplay:
             return 0 if e < 0 else min(e + max_wait, T - 1)
 
         reserved = defaultdict(float, self.reserved)
+        incoming = self.incoming.copy() if self.arrivals and not self.has_admissions else None
         stock = np.zeros(len(instance.depots))
         depot_debt = np.zeros(len(instance.depots))  # units shipped beyond stock, reported
         on_hand_now = np.zeros(n)
@@ -237,8 +251,9 @@ class PlanReplay:
 
         def admit_greedy(d: int) -> None:
             """Admit waiting patients, earliest deadline first (then shortest stay), whenever
-            a unit the plan keeps in the region and staff are free for every day of the stay;
-            patients a later patients row moves (`reserved`) stay waiting. Regions do not
+            a unit the plan keeps in the region and staff are free for every day of the stay,
+            beside the patients a later patients row brings (`incoming`); patients a later
+            patients row moves (`reserved`) stay waiting. Regions do not
             share units here: the j-th cohort of every region is admitted at once (round j),
             and the admissions are listed region by region, as one region at a time would."""
             # round j: the j-th cohort with patients to admit of every region, in columns
@@ -276,7 +291,10 @@ class PlanReplay:
                 stays = np.array(stay_of[j], dtype=np.int64)
                 cols, valid = windows(d, stays, T)
                 rows = rs[:, None]
-                free = np.where(valid, self.room_cap[rows, cols] - occupancy[rows, cols], np.inf)
+                free = self.room_cap[rows, cols] - occupancy[rows, cols]
+                if incoming is not None:  # (x - 0.0 is x: no arrivals, no change)
+                    free = free - incoming[rows, cols]
+                free = np.where(valid, free, np.inf)
                 x = np.minimum(np.array(size_of[j]), np.maximum(free.min(axis=1), 0.0))
                 yes = np.flatnonzero(x > 0)
                 if not len(yes):
@@ -442,6 +460,9 @@ class PlanReplay:
                     reserved[q, int(cohort)] -= u
                 for e, x in take(q, u, cohort, d, line, "moves"):
                     treat(q, r, d, x, int(los[q]), e)
+            if incoming is not None and day_patients:
+                for r in {moved[4] for moved in day_patients}:
+                    incoming[r] = incoming_after(self.arrivals[r], d, T)
             limit = s.patient_transfer_max_per_day
             if limit is not None and d in self.days_with_rows:
                 for origin in np.nonzero(pt_today > limit + TOL)[0]:
@@ -560,23 +581,6 @@ def _arrive(
             int(row.line),
         )
     in_transit[arrives].append((r, units))
-
-
-def _planned_on_hand(
-    instance: MultiPeriodInstance, plan: pd.DataFrame, own: np.ndarray
-) -> np.ndarray:
-    """Units each region will hold each day if every movement of the plan happens."""
-    n, T = own.shape
-    rix = {r: i for i, r in enumerate(instance.regions)}
-    delta = np.zeros((n, T))
-    delta[:, 0] = own[:, 0]
-    delta[:, 1:] = own[:, 1:] - own[:, :-1]
-    for row in records(plan):
-        if row.kind in ("ship", "transfer"):
-            delta[rix[row.dst], int(row.arrives)] += float(row.units)
-        if row.kind == "transfer":
-            delta[rix[row.src], int(row.day)] -= float(row.units)
-    return np.cumsum(delta, axis=1)
 
 
 __all__ = [

@@ -1,6 +1,7 @@
 """What check-plan's replay found (optimiser/multiperiod/simulate.py): the `Simulation` and its
-`Violation`s, and the check made on the finished replay, `idle_while_waiting`. No model code
-here either (docs/multiperiod.md, "check-plan")."""
+`Violation`s, and the check made on the finished replay, `idle_while_waiting`; and what the
+replay reads from the plan before it starts (`planned_on_hand`, `incoming_after`). No model
+code here either (docs/multiperiod.md, "check-plan")."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from optimiser.multiperiod.instance import MultiPeriodInstance
+from optimiser.multiperiod.plan_io import records
 
 TOL = 1e-6  # patients and units are compared with this slack (plans carry rounded floats)
 FLOOR_EPS = 1e-9  # floor()/ceil() guard, as in the definitions (docs/model.md)
@@ -129,3 +134,30 @@ def idle_while_waiting(
 
 
 MAX_IDLE_LISTED = 20
+
+
+def incoming_after(rows: list[tuple[int, float, int]], day: int, T: int) -> np.ndarray:
+    """Patients in treatment each day (of T) from the patients rows (day moved, patients,
+    stay) into one region that move after `day`, summed in the rows' order."""
+    out = np.zeros(T)
+    for moved, count, stay in rows:
+        if moved > day:
+            out[moved : moved + stay] += count
+    return out
+
+
+def planned_on_hand(
+    instance: MultiPeriodInstance, plan: pd.DataFrame, own: np.ndarray
+) -> np.ndarray:
+    """Units each region will hold each day if every movement of the plan happens."""
+    n, T = own.shape
+    rix = {r: i for i, r in enumerate(instance.regions)}
+    delta = np.zeros((n, T))
+    delta[:, 0] = own[:, 0]
+    delta[:, 1:] = own[:, 1:] - own[:, :-1]
+    for row in records(plan):
+        if row.kind in ("ship", "transfer"):
+            delta[rix[row.dst], int(row.arrives)] += float(row.units)
+        if row.kind == "transfer":
+            delta[rix[row.src], int(row.day)] -= float(row.units)
+    return np.cumsum(delta, axis=1)
