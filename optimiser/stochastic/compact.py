@@ -70,6 +70,11 @@ class CompactForm:
     def shape(self) -> tuple[int, int]:
         return (self.matrix.shape[0], self.matrix.shape[1])
 
+    @property
+    def movements(self) -> np.ndarray:
+        """Compact columns of the unit movements: shipments, then transfers."""
+        return np.concatenate([self.ship.cols, self.transfer.cols])
+
     def cost(self, full_cost: np.ndarray) -> np.ndarray:
         """A cost on the extensive form's columns as a cost on the compact columns (summed)."""
         return np.bincount(self.column_of, weights=full_cost, minlength=self.shape[1])

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
@@ -38,15 +39,17 @@ import numpy as np
 from models.fairness import REGISTRY, ConstraintSpec
 from models.multiperiod import PlanModel
 from optimiser.deadline import Deadline
-from optimiser.multiperiod.colgen import ColumnGeneration
+from optimiser.multiperiod.colgen import SIMPLEX_DUAL, ColumnGeneration
+from optimiser.multiperiod.engine import EXACT_LIMIT
 from optimiser.multiperiod.methods.base import (
     CLEANUP_COST,
     DEADLINE_MARGIN,
+    FALLBACK_NODES,
     PlanOutcome,
     relative_gap,
 )
 from optimiser.multiperiod.methods.whole import round_movements
-from optimiser.solver import SolveStatus
+from optimiser.solver import SolverRun, SolveStatus
 from optimiser.stochastic.compact import CompactForm, build_compact
 from optimiser.stochastic.fixed_commit import solve_recourse
 
@@ -148,28 +151,54 @@ class Decomposition:
                 starts.append(cheap.values)
         if lp.values is not None:
             starts.append(lp.values)
-        best: tuple[float, np.ndarray, list[PlanOutcome]] | None = None
-        tried: list[bytes] = []
-        for lp_values in starts:
-            if best is not None and (deadline.expired() or self._settles(bound, best[0])):
-                break
-            commit = self.round_commit(c.expand(lp_values))
+        best: tuple[float, np.ndarray] | None = None
+        tried: set[bytes] = set()
+
+        def attempt(commit: np.ndarray) -> None:
+            nonlocal best, solves
             if commit.tobytes() in tried:
-                continue
-            tried.append(commit.tobytes())
+                return
+            tried.add(commit.tobytes())
             plan = self.recourse(commit, active, tie_break, deadline)
             if plan is None:
-                continue
+                return
             values, outs = plan
             objective = float(full_cost @ values)
             solves += sum(o.solves for o in outs)
             if best is None or objective > best[0]:
-                best = (objective, values, outs)
+                best = (objective, values)
+
+        for lp_values in starts:
+            if best is not None and (deadline.expired() or self._settles(bound, best[0])):
+                break
+            attempt(self.round_commit(c.expand(lp_values)))
+        small = int(c.integrality.sum()) <= EXACT_LIMIT
+        if small and not deadline.expired() and (best is None or not self._settles(bound, best[0])):
+            # a small model whose LP bound does not settle it (an integrality gap):
+            # branch-and-bound on the whole compact form, every column in the master (its
+            # bound then holds for the model), from the best plan; its commit re-planned
+            closing = self._branch_and_bound(cost, None if best is None else best[1], deadline)
+            solves += 1
+            self.info["branch_and_bound"] = 1
+            if closing.status is SolveStatus.INFEASIBLE and best is None:
+                return StochasticOutcome(
+                    SolveStatus.INFEASIBLE, None, None, None, None, None, None, _since(t0), solves
+                )
+            if closing.bound is not None:
+                bound = closing.bound if bound is None else min(bound, closing.bound)
+            if closing.values is not None:
+                attempt(np.rint(closing.values[c.first_stage]))
+        if best is None:
+            # the plan of last resort, as the extensive form's start and the planner's
+            # fallback: nothing moved (it meets every row but the fairness rows)
+            zero = e.zero_plan()
+            if e.meets_rows(zero, active):
+                best = (float(full_cost @ zero), zero)
         seconds = _since(t0)
         if best is None:
             status = SolveStatus.TIME_LIMIT if deadline.expired() else SolveStatus.ERROR
             return StochasticOutcome(status, None, None, None, None, bound, None, seconds, solves)
-        objective, values, outs = best
+        objective, values = best
         settled = self._settles(bound, objective)
         per = f.scenario_lives(values)
         lives = float(f.probability @ per)
@@ -190,6 +219,28 @@ class Decomposition:
             tail=float(e.tail_of(per)) if f.eta >= 0 else None,
             logistics=float(f.expected([b.logistics for b in f.blocks]) @ values),
         )
+
+    def _branch_and_bound(
+        self, cost: np.ndarray, start: np.ndarray | None, deadline: Deadline
+    ) -> SolverRun:
+        """HiGHS's branch-and-bound on the compact form with every column priced in (a
+        budget of nodes without a time limit: the same answer whatever the load); values in
+        the compact numbering."""
+        cg, c = self.colgen, self.compact
+        cg.include(cg.candidates)
+        h = cg.highs
+        pos = cg.position[cg.integer_columns()]
+        h.set_integrality(pos, True)
+        cg.set_cost(cost, True)
+        h.set_start(cg.master(c.compact(start)) if start is not None else None)
+        h.set_option("simplex_strategy", SIMPLEX_DUAL)
+        nodes = None if deadline.end is not None else FALLBACK_NODES
+        try:
+            run = h.solve(deadline.remaining(), node_limit=nodes)
+        finally:
+            h.set_integrality(pos, False)
+        values = None if run.values is None else cg.full(run.values)
+        return replace(run, values=values)
 
     def _settles(self, bound: float | None, objective: float) -> bool:
         o = self.engine.options
