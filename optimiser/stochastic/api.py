@@ -117,6 +117,8 @@ def plan_under_uncertainty(
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
     timings["price_of_fairness"] = time.perf_counter() - t2
+    if engine.decomposition is not None:  # the decomposition's steps, inside solve + prices
+        timings.update({f"rounding_{k}": v for k, v in engine.decomposition.phases.items()})
     timings["total"] = time.perf_counter() - t0
     s = instance.settings
     f = engine.form

@@ -118,20 +118,27 @@ def build_compact(form: ExtensiveForm) -> CompactForm:
     rows = np.ones(form.shape[0], dtype=bool)
     rows[form.link_rows] = False
     keep_rows = np.flatnonzero(rows)
-    mapping = sp.csc_matrix(
-        (np.ones(n_full), (np.arange(n_full), column_of)), shape=(n_full, len(kept))
-    )
-    matrix = (form.matrix[keep_rows] @ mapping).tocsc()
-    matrix.sum_duplicates()
     row_position = np.full(form.shape[0], -1, dtype=np.int64)
     row_position[keep_rows] = np.arange(len(keep_rows))
+    # entries moved to their compact row and column (a copy's entries onto block 0's column;
+    # the link rows' entries dropped); no two copies share a row, so nothing is summed
+    entries = form.matrix.tocoo()
+    inside = row_position[entries.row] >= 0
+    matrix = sp.csc_matrix(
+        (
+            entries.data[inside],
+            (row_position[entries.row[inside]], column_of[entries.col[inside]]),
+        ),
+        shape=(len(keep_rows), len(kept)),
+    )
 
     def handles(attribute: str) -> Handles:
-        cols = [
-            column_of[form.columns(s, getattr(b, attribute).cols)]
-            for s, b in enumerate(form.blocks)
-        ]
-        return Handles(np.unique(np.concatenate(cols)) if cols else EMPTY)
+        """The compact columns of a movement family, sorted, each once (a mask: np.unique
+        took 3.5 s of 5 on US 50 x 47 x 20)."""
+        seen = np.zeros(len(kept), dtype=bool)
+        for s, b in enumerate(form.blocks):
+            seen[column_of[form.columns(s, getattr(b, attribute).cols)]] = True
+        return Handles(np.flatnonzero(seen).astype(np.int64))
 
     families: dict[str, StackedFamily] = {}
     for label in form.blocks[0].fairness:

@@ -84,6 +84,7 @@ class Decomposition:
         self._seeded = False
         self.seconds = time.perf_counter() - t0
         self.info: dict[str, int] = {}  # the last solve's master: its size, its LP rounds
+        self.phases: dict[str, float] = {}  # seconds of each step, summed over the solves
 
     # ---- the LP bound
     def _activate(self, active: Sequence[ConstraintSpec]) -> np.ndarray:
@@ -132,9 +133,12 @@ class Decomposition:
         if not self._seeded:
             solves += self._seed(deadline)
             self._seeded = True
+            self._clock("seed", t0)
         full_cost = e.cost(active)
         cost = c.cost(full_cost)
+        tick = time.perf_counter()
         lp = cg.solve_lp(cost, True, deadline.remaining(), rows)
+        tick = self._clock("bound", tick)
         solves += lp.rounds
         if lp.status is SolveStatus.INFEASIBLE:  # phase 1 proved it: no plan meets the rows
             return StochasticOutcome(
@@ -149,6 +153,7 @@ class Decomposition:
             solves += cheap.rounds
             if cheap.values is not None and cheap.status is SolveStatus.OPTIMAL:
                 starts.append(cheap.values)
+            tick = self._clock("cleanup_lp", tick)
         if lp.values is not None:
             starts.append(lp.values)
         best: tuple[float, np.ndarray] | None = None
@@ -172,6 +177,7 @@ class Decomposition:
             if best is not None and (deadline.expired() or self._settles(bound, best[0])):
                 break
             attempt(self.round_commit(c.expand(lp_values)))
+        tick = self._clock("recourse", tick)
         small = int(c.integrality.sum()) <= EXACT_LIMIT
         if small and not deadline.expired() and (best is None or not self._settles(bound, best[0])):
             # a small model whose LP bound does not settle it (an integrality gap):
@@ -188,6 +194,7 @@ class Decomposition:
                 bound = closing.bound if bound is None else min(bound, closing.bound)
             if closing.values is not None:
                 attempt(np.rint(closing.values[c.first_stage]))
+            self._clock("branch_and_bound", tick)
         if best is None:
             # the plan of last resort, as the extensive form's start and the planner's
             # fallback: nothing moved (it meets every row but the fairness rows)
@@ -241,6 +248,11 @@ class Decomposition:
             h.set_integrality(pos, False)
         values = None if run.values is None else cg.full(run.values)
         return replace(run, values=values)
+
+    def _clock(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - since
+        return now
 
     def _settles(self, bound: float | None, objective: float) -> bool:
         o = self.engine.options
