@@ -279,3 +279,41 @@ def test_a_spent_budget_is_never_optimal(
     )
     assert result.status == "time_limit"
     assert result.committed.empty or result.gap is not None
+
+
+def test_cvar_risk_by_decomposition(tmp_path: Path) -> None:
+    inst, scenarios = brute_case(tmp_path)
+    risk = "cvar:alpha=0.4,lambda=0.5"
+    exact, decomposed = both(inst, scenarios, commit_days=2, risk=risk, price_of_fairness=False)
+    assert exact.status == "optimal" and decomposed.status == "optimal"
+    assert decomposed.solver["objective"] == pytest.approx(exact.solver["objective"], abs=EQUAL)
+    assert decomposed.cvar_deaths == pytest.approx(exact.cvar_deaths, abs=EQUAL)
+    assert decomposed.expected_lives == pytest.approx(exact.expected_lives, abs=EQUAL)
+
+
+def test_auto_decomposes_above_the_planners_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optimiser.stochastic.engine as engine_module
+
+    inst, scenarios = hedge_case(tmp_path)
+    monkeypatch.setattr(engine_module, "EXACT_LIMIT", 3)  # the hedge case has more
+    result = plan_under_uncertainty(inst, scenarios, commit_days=1)
+    assert result.solver["method"] == "rounding" and result.status == "optimal"
+    assert result.expected_lives == pytest.approx(1.0, abs=EQUAL)
+    assert result.timings["rounding_bound"] >= 0.0
+
+
+def test_the_decomposition_is_deterministic(
+    transfers_case: tuple[MultiPeriodInstance, ScenarioSet],
+) -> None:
+    """Without a time limit every step is bounded by rounds and nodes: the same plan twice
+    (fresh engines), to the bit."""
+    inst, scenarios = transfers_case
+    runs = [
+        StochasticEngine(inst, scenarios, commit_days=4, method="rounding").solve([])
+        for _ in range(2)
+    ]
+    assert runs[0].values is not None and runs[1].values is not None
+    assert np.array_equal(runs[0].values, runs[1].values)
+    assert runs[0].bound == runs[1].bound
