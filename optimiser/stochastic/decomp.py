@@ -57,6 +57,12 @@ if TYPE_CHECKING:
     from optimiser.stochastic.engine import StochasticEngine, StochasticOutcome
 
 
+# Columns priced into the compact master per round: fewer than the planner's 20,000, as each
+# primal re-solve of the S-block master costs more (US 50 x 47 x 20, LP by column generation:
+# 30 s with 20,000, 13.6 s with 5,000, 16.3 s with 2,000; loaded machine, BENCHMARKS.md).
+ENTERING_PER_ROUND = 5_000
+
+
 def value_at_risk(deaths: np.ndarray, probability: np.ndarray, alpha: float) -> float:
     """An eta minimising eta + (1/alpha) sum_s p_s [D_s - eta]^+ (Rockafellar-Uryasev): the
     deaths of the scenario where the alpha-worst tail's probability is reached."""
@@ -77,6 +83,7 @@ class Decomposition:
         self.colgen = ColumnGeneration(
             cast(PlanModel, self.compact), engine.data[0], engine.options
         )
+        self.colgen.max_entering = ENTERING_PER_ROUND
         for family in self.compact.fairness.values():
             self.colgen.highs.set_rows_active(family.rows, False)
             self.colgen.highs.set_rows_active(family.cut_rows, False)
