@@ -317,3 +317,22 @@ def test_the_decomposition_is_deterministic(
     assert runs[0].values is not None and runs[1].values is not None
     assert np.array_equal(runs[0].values, runs[1].values)
     assert runs[0].bound == runs[1].bound
+
+
+def test_an_optimal_without_a_bound_is_not_a_proof(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HiGHS answered 'optimal' with an infinite dual bound on the US x 20 extensive form
+    (BENCHMARKS.md): the exact method reports it as an error, never as optimal."""
+    from optimiser.solver import SolverRun
+
+    inst, scenarios = hedge_case(tmp_path)
+    real = MatrixHighsModel.solve
+
+    def no_bound(self: MatrixHighsModel, *args: Any, **kwargs: Any) -> SolverRun:
+        run = real(self, *args, **kwargs)
+        return SolverRun(run.status, run.objective, float("inf"), None, run.seconds, run.values)
+
+    monkeypatch.setattr(MatrixHighsModel, "solve", no_bound)
+    result = plan_under_uncertainty(inst, scenarios, commit_days=1, method="exact")
+    assert result.status != "optimal"

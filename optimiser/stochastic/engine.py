@@ -11,6 +11,7 @@ them), its model the planner's own (models.multiperiod.build_plan_model).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -310,6 +311,10 @@ class StochasticEngine:
         h.set_start(start)
         first = h.solve(deadline.remaining())
         solves, seconds = 1, first.seconds
+        if first.status is SolveStatus.OPTIMAL and not math.isfinite(first.bound or math.nan):
+            # HiGHS 1.15.1 said "optimal" with no finite dual bound on US 50 x 47 x 20 (a plan
+            # of 4,886 expected lives where the decomposition proves 23,704): not a proof
+            first = replace(first, status=SolveStatus.ERROR)
         if first.status is SolveStatus.INFEASIBLE and self.meets_rows(start, active):
             # the plan that moves nothing meets every active row: not infeasible, whatever
             # HiGHS says (seen on the US 50 x 47 extensive form: BENCHMARKS.md)
