@@ -105,14 +105,15 @@ def test_the_decomposition_through_the_job_function():
     from optimiser.service.stochastic_tasks import stochastic_task
     from optimiser.stochastic import plan_under_uncertainty
 
-    request = copy.deepcopy(REQUEST)
+    request: dict[str, Any] = copy.deepcopy(REQUEST)
     request["options"] = {"commit_days": 2, "method": "rounding", "price_of_fairness": False}
     got = stochastic_task(request)
-    base = optimiser.instance_from_dict({k: v for k, v in TINY_PLAN.items()
+    tiny: dict[str, Any] = dict(TINY_PLAN)
+    base = optimiser.instance_from_dict({k: v for k, v in tiny.items()
                                          if k not in ("demand", "deliveries")})
-    inst = multiperiod_from_frames(base, pd.DataFrame(TINY_PLAN["demand"]),
-                                   pd.DataFrame(TINY_PLAN["deliveries"]))
-    reference = plan_under_uncertainty(inst, scenarios_from_dict(REQUEST["scenarios"], inst),
+    inst = multiperiod_from_frames(base, pd.DataFrame(tiny["demand"]),
+                                   pd.DataFrame(tiny["deliveries"]))
+    reference = plan_under_uncertainty(inst, scenarios_from_dict(request["scenarios"], inst),
                                        commit_days=2, method="exact", price_of_fairness=False)
     assert got["solver"]["method"] == "rounding"
     assert got["status"] == "optimal" and reference.status == "optimal"
