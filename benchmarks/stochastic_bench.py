@@ -6,11 +6,15 @@ to a 0.1% gap in under 2 minutes on 2 cores; the extensive form's build and tran
 
 Scenarios: log-normal around the instance's forecast (optimiser.scenarios.LognormalSpec
 defaults, seed 1). The plan: `plan_under_uncertainty(..., commit_days=7, mip_gap=0.001,
-price_of_fairness=False)`. Each run is a fresh process (peak memory is per process), the
-scenario counts run one after another, `--repeat` rounds; medians reported.
+price_of_fairness=False, method=M)` for each method M of `--methods` (exact: HiGHS on the
+whole extensive form; rounding: the decomposition, optimiser/stochastic/decomp.py). Each run
+is a fresh process (peak memory is per process); per round the scenario counts and, for each,
+the methods run one after another (interleaved), `--repeat` rounds; medians reported. A
+run's gap is reported only when both its bound and its plan are proved (`lives_bound`).
 
     flock /work/wt/.bench.lock .venv/bin/python benchmarks/stochastic_bench.py
-        [--scenarios 20 50] [--repeat 1] [--time-limit 600] [--relax-recourse] [--json out.json]
+        [--scenarios 20 50] [--methods exact rounding] [--repeat 1] [--time-limit 600]
+        [--relax-recourse] [--json out.json]
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ sys.path.insert(0, str(ROOT))
 INSTANCE = ROOT / "instances" / "us-states-apr2020"
 
 
-def one_run(scenarios: int, time_limit: float, gap: float, relax: bool) -> dict[str, Any]:
+def one_run(
+    scenarios: int, time_limit: float, gap: float, relax: bool, method: str
+) -> dict[str, Any]:
     """One plan in this process: timings, sizes, status, peak memory."""
     from optimiser.multiperiod import load_multiperiod
     from optimiser.scenarios import LognormalSpec, lognormal_scenarios
@@ -51,16 +57,20 @@ def one_run(scenarios: int, time_limit: float, gap: float, relax: bool) -> dict[
         time_limit=time_limit,
         price_of_fairness=False,
         relax_recourse=relax,
+        method=method,
     )
     total = time.perf_counter() - t1
     t = result.timings
     highs = float(result.solver.get("seconds") or 0.0)
     return {
         "scenarios": scenarios,
+        "asked": method,
+        "method": result.solver.get("method", method),
         "relax_recourse": relax,
         "status": str(result.status),
         "gap": result.gap,
         "expected_lives": result.expected_lives,
+        "lives_bound": result.lives_bound,
         "generate_s": round(generate, 3),
         "build_s": round(t["build"], 3),
         "translate_s": round(t["translate"], 3),
@@ -70,6 +80,11 @@ def one_run(scenarios: int, time_limit: float, gap: float, relax: bool) -> dict[
         if highs
         else None,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cpu_s": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_utime
+            + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
+            3,
+        ),
         "sizes": result.sizes,
     }
 
@@ -82,21 +97,28 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.001)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--relax-recourse", action="store_true")
+    parser.add_argument("--methods", nargs="+", default=["exact", "rounding"])
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child run
+    parser.add_argument("--method", default="auto", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(one_run(args.one, args.time_limit, args.gap, args.relax_recourse)))
+        print(
+            json.dumps(
+                one_run(args.one, args.time_limit, args.gap, args.relax_recourse, args.method)
+            )
+        )
         return
     runs: list[dict[str, Any]] = []
     for _ in range(args.repeat):
         for count in args.scenarios:
-            cmd = [sys.executable, __file__, "--one", str(count)]
-            cmd += ["--time-limit", str(args.time_limit), "--gap", str(args.gap)]
-            cmd += ["--relax-recourse"] if args.relax_recourse else []
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            run = json.loads(out.stdout.strip().splitlines()[-1])
-            print(json.dumps(run), flush=True)
-            runs.append(run)
+            for method in args.methods:
+                cmd = [sys.executable, __file__, "--one", str(count), "--method", method]
+                cmd += ["--time-limit", str(args.time_limit), "--gap", str(args.gap)]
+                cmd += ["--relax-recourse"] if args.relax_recourse else []
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                run = json.loads(out.stdout.strip().splitlines()[-1])
+                print(json.dumps(run), flush=True)
+                runs.append(run)
     import highspy
     import numpy
     import scipy
@@ -107,8 +129,11 @@ def main() -> None:
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "median_total_s": {
-            str(c): statistics.median(r["total_s"] for r in runs if r["scenarios"] == c)
+            f"{c} {m}": statistics.median(
+                r["total_s"] for r in runs if r["scenarios"] == c and r["asked"] == m
+            )
             for c in args.scenarios
+            for m in args.methods
         },
         "runs": runs,
     }

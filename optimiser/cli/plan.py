@@ -216,7 +216,12 @@ def plan_command(
         ),
     ] = None,
     method: Annotated[
-        str, typer.Option(help=f"Solution method: {', '.join(METHOD_NAMES)}.")
+        str,
+        typer.Option(
+            help=f"Solution method: {', '.join(METHOD_NAMES)} (with --scenarios: exact is "
+            "HiGHS on the whole extensive form, rounding the decomposition; "
+            "docs/scenarios.md)."
+        ),
     ] = "auto",
     no_price: Annotated[
         bool, typer.Option("--no-price", help="Skip the price-of-fairness report.")
@@ -348,6 +353,7 @@ def plan_command(
             json_output=json_output,
             relax_recourse=relax_recourse,
             report=report,
+            method=method,
         )
         return
     try:

@@ -47,6 +47,7 @@ def stochastic_plan(
     report: bool = False,
     deadline: Deadline | None = None,
     loading: float | None = None,
+    method: str = "auto",
 ) -> None:
     """`plan --scenarios`: the two-stage plan (optimiser.stochastic), its report and files.
     Every input is validated before anything is written (exit 2). `deadline`: the command's
@@ -97,6 +98,7 @@ def stochastic_plan(
             price_of_fairness=price,
             relax_recourse=relax_recourse,
             progress=progress,
+            method=method,
             parts_after=int(report and out is not None),
         )
         if report and out is not None and result.expected_lives is not None:

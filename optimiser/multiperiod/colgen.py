@@ -73,6 +73,7 @@ class ColumnGeneration:
         self.position = np.full(N, -1, dtype=np.int64)
         self.position[base] = np.arange(len(base))
         self.members = base.copy()
+        self.max_entering = MAX_ENTERING  # columns added per round (a caller may change it)
         self.highs = MatrixHighsModel(
             p.col_lower[base],
             p.col_upper[base],
@@ -238,8 +239,9 @@ class ColumnGeneration:
                     time.perf_counter() - start,
                     rounds,
                 )
-            if len(improving) > MAX_ENTERING:
-                improving = improving[np.argsort(-gain[improving], kind="stable")[:MAX_ENTERING]]
+            if len(improving) > self.max_entering:
+                order = np.argsort(-gain[improving], kind="stable")
+                improving = improving[order[: self.max_entering]]
             self.include(self.candidates[np.sort(improving)])
             strategy = SIMPLEX_PRIMAL  # the basis stays primal feasible: re-optimise from it
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from optimiser.errors import InputError, Problem
 
-STOCHASTIC_OPTIONS = ("commit_days", "risk", "compare", "buffer")
+STOCHASTIC_OPTIONS = ("commit_days", "risk", "compare", "buffer", "method")
 MAX_SCENARIO_CELLS = 2_000_000  # scenarios x regions x days per job
 
 
@@ -32,7 +32,7 @@ def prepare_stochastic(
     from optimiser.scenarios.io import scenarios_from_dict
     from optimiser.service.tasks import _invalid, prepare_plan
     from optimiser.stochastic.compare import DEFAULT_BUFFER
-    from optimiser.stochastic.engine import check_commit
+    from optimiser.stochastic.engine import METHODS, check_commit
     from optimiser.stochastic.risk import parse_risk
 
     body = dict(request)
@@ -82,6 +82,11 @@ def prepare_stochastic(
                        ["evaluation" if held_out is not None else "options.buffer"])
     arguments["compare_plans"] = compare
     arguments["buffer"] = float(buffer)
+    method = chosen.get("method", "auto")
+    if method not in METHODS:
+        raise _invalid([Problem(f"must be one of {', '.join(METHODS)}, got {method!r}")],
+                       ["options.method"])
+    arguments["method"] = method
     try:
         arguments["risk"] = parse_risk(chosen.get("risk"))
         commit = chosen.get("commit_days", 7)

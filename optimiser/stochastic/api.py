@@ -49,6 +49,7 @@ def plan_under_uncertainty(
     price_of_fairness: bool = True,
     relax_recourse: bool = False,
     deadline: Deadline | None = None,
+    method: str = "auto",
 ) -> StochasticResult:
     """The two-stage plan: the movements of the commit window [today, today + commit_days)
     the same in every scenario, the rest per scenario; most expected survivors (or the risk
@@ -60,7 +61,10 @@ def plan_under_uncertainty(
     LP (faster on large instances; its expected lives are an upper bound of the integer
     recourse's, said in the result's `sizes`). `deadline`: the budget of a caller that started
     it before loading (the CLI: from the process's start, less what writing the answer will
-    take; the service: from the job's start); it replaces `time_limit`."""
+    take; the service: from the job's start); it replaces `time_limit`. `method`: "exact"
+    (HiGHS's branch-and-bound on the whole extensive form), "rounding" (decomposition:
+    column generation for the LP bound, a whole commit, the planner's recourse per scenario;
+    optimiser/stochastic/decomp.py) or "auto" (exact up to 5,000 integer columns)."""
     t0 = time.perf_counter()
     check_time_limit(time_limit)
     budget = request_deadline(time_limit, deadline, t0, margin=DEADLINE_MARGIN)
@@ -93,6 +97,7 @@ def plan_under_uncertainty(
         executed=rows,
         today=start,
         relax_recourse=relax_recourse,
+        method=method,
     )
     # the solves leave time for what follows them (extraction), as plan()'s do
     engine.deadline = budget.reserved(
@@ -112,6 +117,8 @@ def plan_under_uncertainty(
     else:
         price = pd.DataFrame(columns=PRICE_COLUMNS)
     timings["price_of_fairness"] = time.perf_counter() - t2
+    if engine.decomposition is not None:  # the decomposition's steps, inside solve + prices
+        timings.update({f"rounding_{k}": v for k, v in engine.decomposition.phases.items()})
     timings["total"] = time.perf_counter() - t0
     s = instance.settings
     f = engine.form
@@ -146,6 +153,7 @@ def plan_under_uncertainty(
             "solves": sum(o.solves for o in outcomes),
             "objective": main.objective,
             "bound": main.bound,
+            "method": engine.method,
         },
         timings=timings,
         sizes={
@@ -156,6 +164,7 @@ def plan_under_uncertainty(
             "integer_columns": int(f.integrality.sum()),
             "first_stage_columns": len(f.first_stage),
             "relaxed_recourse": int(relax_recourse),
+            **(engine.decomposition.info if engine.decomposition is not None else {}),
         },
         scenario_info={"ids": scenarios.ids, "sampled": scenarios.sampled, **dict(scenarios.info)},
     )

@@ -11,6 +11,7 @@ them), its model the planner's own (models.multiperiod.build_plan_model).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,15 +27,26 @@ from optimiser.deadline import Deadline
 from optimiser.engine_protocol import explain_infeasible, minimal_conflict
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.data import model_data
-from optimiser.multiperiod.engine import ABS_GAP, EXECUTED_COLUMNS, check_constraints
+from optimiser.multiperiod.engine import (
+    ABS_GAP,
+    EXACT_LIMIT,
+    EXECUTED_COLUMNS,
+    check_constraints,
+)
 from optimiser.multiperiod.executed import executed_moves
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.methods.base import DEADLINE_MARGIN, STAGE2_GAP
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.scenarios.stats import cvar
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
+from optimiser.stochastic.decomp import Decomposition
 
 FEASIBILITY_TOL = 1e-6
+# Methods: "exact" (HiGHS's branch-and-bound on the whole extensive form), "rounding" (the
+# decomposition of optimiser/stochastic/decomp.py: column generation for the LP bound, a whole
+# commit, the planner's recourse per scenario); "auto": exact up to EXACT_LIMIT integer
+# columns in the extensive form (the planner's own limit), rounding above it.
+METHODS = ("auto", "exact", "rounding")
 WORST_TOL = 1e-6  # K held within this (relative, plus ABS_GAP) of its optimum in worst's stage 2
 
 
@@ -140,8 +152,17 @@ class StochasticEngine:
         executed: pd.DataFrame | None = None,
         today: int = 0,
         relax_recourse: bool = False,
+        method: str = "auto",
     ) -> None:
         check_constraints(candidates)
+        if method not in METHODS:
+            raise InputError(
+                Problem(
+                    f"must be one of {', '.join(METHODS)}, got {method!r}",
+                    column="method",
+                    column_word="option",
+                )
+            )
         check_compatible(scenarios, instance)
         if not 0 <= today <= instance.days - 1:
             raise InputError(
@@ -172,22 +193,46 @@ class StochasticEngine:
         )
         self.relax_recourse = relax_recourse
         self.build_seconds = time.perf_counter() - t0
-        f = self.form
-        t1 = time.perf_counter()
-        self.highs = MatrixHighsModel(
-            f.col_lower,
-            f.col_upper,
-            f.matrix,
-            f.row_lower,
-            f.row_upper,
-            f.integrality,
-            self.options,
-        )
-        self.translate_seconds = time.perf_counter() - t1
+        integers = int(self.form.integrality.sum())
+        if method == "auto":
+            method = "exact" if integers <= EXACT_LIMIT or relax_recourse else "rounding"
+        if method == "rounding" and relax_recourse:
+            raise InputError(
+                Problem(
+                    "relax_recourse needs method exact (the rounding method's recourse is "
+                    "already whole)",
+                    column="method",
+                    column_word="option",
+                )
+            )
+        self.method = method
+        self._highs: MatrixHighsModel | None = None
+        self.decomposition: Decomposition | None = None
         self._active: frozenset[str] = frozenset(self.form.blocks[0].fairness)
-        self._activate(())
+        t1 = time.perf_counter()
+        if method == "exact":
+            self._activate(())
+        else:
+            self.decomposition = Decomposition(self)
+        self.translate_seconds = time.perf_counter() - t1
         self._outcomes: dict[frozenset[str], StochasticOutcome] = {}
         self.deadline: Deadline | None = None
+
+    @property
+    def highs(self) -> MatrixHighsModel:
+        """The whole extensive form in HiGHS (method exact), loaded on first use."""
+        if self._highs is None:
+            f = self.form
+            self._highs = MatrixHighsModel(
+                f.col_lower,
+                f.col_upper,
+                f.matrix,
+                f.row_lower,
+                f.row_upper,
+                f.integrality,
+                self.options,
+            )
+        return self._highs
 
     # ---- fairness rows across the blocks
     def family_rows(self, label: str) -> np.ndarray:
@@ -248,8 +293,11 @@ class StochasticEngine:
                 time_limit = self.deadline.remaining()
         limit = time_limit if time_limit is not None else self.options.time_limit
         deadline = Deadline(limit, margin=DEADLINE_MARGIN)
-        self._activate(active)
-        out = self._solve(active, tie_break, deadline)
+        if self.decomposition is not None:
+            out = self.decomposition.solve(active, tie_break, deadline)
+        else:
+            self._activate(active)
+            out = self._solve(active, tie_break, deadline)
         self._outcomes[key] = out
         return out
 
@@ -263,6 +311,10 @@ class StochasticEngine:
         h.set_start(start)
         first = h.solve(deadline.remaining())
         solves, seconds = 1, first.seconds
+        if first.status is SolveStatus.OPTIMAL and not math.isfinite(first.bound or math.nan):
+            # HiGHS 1.15.1 said "optimal" with no finite dual bound on US 50 x 47 x 20 (a plan
+            # of 4,886 expected lives where the decomposition proves 23,704): not a proof
+            first = replace(first, status=SolveStatus.ERROR)
         if first.status is SolveStatus.INFEASIBLE and self.meets_rows(start, active):
             # the plan that moves nothing meets every active row: not infeasible, whatever
             # HiGHS says (seen on the US 50 x 47 extensive form: BENCHMARKS.md)

@@ -39,6 +39,7 @@ def plan_and_compare(
     relax_recourse: bool = False,
     progress: bool = False,
     parts_after: int = 0,
+    method: str = "auto",
 ) -> tuple[StochasticResult, Comparison | None]:
     """The two-stage plan (plan_under_uncertainty) and, with `compare_plans`, its comparison
     (compare), within one budget: `deadline` (started by the caller before loading) or
@@ -46,7 +47,8 @@ def plan_and_compare(
     of what is left, a third with one more part to follow (`parts_after`: the CLI's
     --report fan charts), and the comparison what the plan leaves. The plan made is scored
     as it is (the risk-averse plan with `risk`, else the stochastic one), not made again.
-    No comparison when the plan is infeasible or none was found."""
+    No comparison when the plan is infeasible or none was found. `method`: the plan's
+    (plan_under_uncertainty)."""
     budget = deadline if deadline is not None else (
         None if time_limit is None else Deadline(time_limit)
     )
@@ -70,6 +72,7 @@ def plan_and_compare(
         price_of_fairness=price_of_fairness,
         relax_recourse=relax_recourse,
         deadline=solving,
+        method=method,
     )
     if not compare_plans or result.status == "infeasible" or not len(result.per_scenario):
         return result, None

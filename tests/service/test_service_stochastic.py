@@ -58,6 +58,7 @@ def test_a_stochastic_plan_is_a_job(server):
     (lambda r: r["options"].update(commit_days=0), "options.commit_days"),
     (lambda r: r["options"].update(risk="cvar:alpha=2,lambda=1"), "options.risk"),
     (lambda r: r.pop("scenarios"), "scenarios"),
+    (lambda r: r["options"].update(method="ph"), "options.method"),
 ])
 def test_bad_stochastic_requests_are_a_422_naming_the_field(server, change, field):
     bad = copy.deepcopy(REQUEST)
@@ -94,3 +95,26 @@ def test_the_job_time_limit_counts_reading_the_request(monkeypatch):
     deadline = seen["deadline"]
     assert deadline is not None and deadline.limit == 30.0
     assert seen["now"] - deadline.start >= 0.3
+
+
+def test_the_decomposition_through_the_job_function():
+    """options.method reaches the planner: the decomposition's answer, as the API's."""
+    import optimiser
+    from optimiser.multiperiod import multiperiod_from_frames
+    from optimiser.scenarios import scenarios_from_dict
+    from optimiser.service.stochastic_tasks import stochastic_task
+    from optimiser.stochastic import plan_under_uncertainty
+
+    request: dict[str, Any] = copy.deepcopy(REQUEST)
+    request["options"] = {"commit_days": 2, "method": "rounding", "price_of_fairness": False}
+    got = stochastic_task(request)
+    tiny: dict[str, Any] = dict(TINY_PLAN)
+    base = optimiser.instance_from_dict({k: v for k, v in tiny.items()
+                                         if k not in ("demand", "deliveries")})
+    inst = multiperiod_from_frames(base, pd.DataFrame(tiny["demand"]),
+                                   pd.DataFrame(tiny["deliveries"]))
+    reference = plan_under_uncertainty(inst, scenarios_from_dict(request["scenarios"], inst),
+                                       commit_days=2, method="exact", price_of_fairness=False)
+    assert got["solver"]["method"] == "rounding"
+    assert got["status"] == "optimal" and reference.status == "optimal"
+    assert got["expected_lives"] == pytest.approx(reference.expected_lives, abs=0.011)
