@@ -21,15 +21,17 @@ fairness rows). Minimise the logistics cost C of the tie-break (per unit: 1 + le
 free column is whole in a whole plan (the data are whole: validated by instance.py), so with
 B = 1 the LP is a min-cost flow on the time-expanded network of regions and depots and its
 vertices are whole. The plan given is feasible in the LP, so its optimum costs at most the
-plan's C. A solution that is not whole (batches B > 1, a fairness row over several regions) is
-solved again with x and t integer, from the plan given. Every answer is checked against the
-model's rows before it replaces the plan (else the plan is kept and `status` says why).
+plan's C. An optimum that is not whole (batches B > 1 make x a multiple of B; a fairness row
+over several regions) is solved again with the shipments held at the plan's (the transfers
+alone are a network), then, if need be, with x and t integer from the plan given. Every answer
+is checked against the model's rows before it replaces the plan (else the plan is kept and
+`status` says why).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +51,7 @@ MIN_SECONDS = 0.05  # start no cleanup with less than this left of the budget
 WAIT_TOL = 1e-9  # a group with more patients than this not yet served is waiting
 PRICE_TOL = 1e-7  # a column enters when its reduced cost is below -PRICE_TOL
 PRICE_BATCH = 20_000  # at most this many columns enter a round
+WHOLE_NODES = 5_000  # branch-and-bound nodes for whole movements without a time limit
 
 
 def units_moved(model: PlanModel, values: np.ndarray) -> tuple[float, float]:
@@ -154,20 +157,9 @@ def clean_movements(
         # a plan off its own rows (never expected): nothing to compare a cleanup against
         return out, done("rejected", "the plan given does not meet the model's rows")
     lp = _cleanup_lp(p, rows, x0)
-    priced = _solve_priced(lp, setting, deadline)
-    if priced.values is None:
-        return out, done("not_finished", f"the cleanup LP ended {priced.status}: plan kept")
-    y = priced.values
-    moving = lp.movement_positions
-    lp_whole = bool(np.all(np.abs(y[moving] - np.rint(y[moving])) <= WHOLE_TOL))
-    if not lp_whole:
-        left = deadline.left()
-        if left is not None and left < MIN_SECONDS:
-            return out, done("not_finished", "no time left for whole movements", lp_whole=False)
-        mip = _whole_movements(lp, priced, setting, deadline)
-        if mip is None:
-            return out, done("not_finished", "no whole movements in time", lp_whole=False)
-        y = mip
+    y, lp_whole, why = _least_cost(lp, setting, deadline)
+    if y is None:
+        return out, done("not_finished", why, lp_whole=lp_whole)
     n_ship = len(p.ship.cols)
     ship = np.rint(y[:n_ship])
     moved = np.rint(y[n_ship : n_ship + len(p.transfer.cols)])
@@ -203,6 +195,44 @@ def clean_movements(
     )
 
 
+def _least_cost(
+    lp: _Lp, setting: Setting, deadline: Deadline
+) -> tuple[np.ndarray | None, bool | None, str]:
+    """Whole movements of least cost: (values in the LP's positions or None, whether the first
+    LP's optimum was whole, why none). The LP first; when its optimum is not whole (batches
+    B > 1 make x a multiple of B; a fairness row over several regions), the LP again with the
+    shipments held at the plan's (the transfers alone are a network: whole); when that is not
+    whole either, branch-and-bound (methods: _whole_movements)."""
+    priced = _solve_priced(lp, setting, deadline)
+    if priced.values is None:
+        return None, None, f"the cleanup LP ended {priced.status}: plan kept"
+    if _is_whole(lp, priced.values):
+        return priced.values, True, ""
+    held = _held_shipments(lp)
+    again = _solve_priced(held, setting, deadline)
+    if again.values is not None and _is_whole(held, again.values):
+        return again.values, False, ""
+    left = deadline.left()
+    if left is not None and left < MIN_SECONDS:
+        return None, False, "no time left for whole movements: plan kept"
+    mip = _whole_movements(lp, priced, deadline)
+    if mip is None:
+        return None, False, "no whole movements in time: plan kept"
+    return mip, False, ""
+
+
+def _is_whole(lp: _Lp, values: np.ndarray) -> bool:
+    moving = values[lp.movement_positions]
+    return bool(np.all(np.abs(moving - np.rint(moving)) <= WHOLE_TOL))
+
+
+def _held_shipments(lp: _Lp) -> _Lp:
+    """The LP with every shipment held at the plan's value (the first `ships` positions)."""
+    lower, upper = lp.lower.copy(), lp.upper.copy()
+    lower[: lp.ships] = upper[: lp.ships] = lp.start[: lp.ships]
+    return replace(lp, lower=lower, upper=upper)
+
+
 def _keep_patients(p: PlanModel, given: np.ndarray, cleaned: np.ndarray) -> np.ndarray:
     """The cleaned movements with the plan's own (unrounded) values everywhere else but the
     columns the movements imply (so extraction rounds the patients exactly as before)."""
@@ -224,6 +254,7 @@ class _Lp:
     cost: np.ndarray
     start: np.ndarray  # the plan given, in the LP's positions
     movement_positions: np.ndarray
+    ships: int  # positions 0..ships-1 are the shipments
 
     @property
     def columns(self) -> int:
@@ -276,6 +307,7 @@ def _cleanup_lp(p: PlanModel, rows: np.ndarray, x0: np.ndarray) -> _Lp:
         cost=cost,
         start=x0[free],
         movement_positions=moving,
+        ships=len(p.ship.cols),
     )
 
 
@@ -377,9 +409,7 @@ def _solve_priced(lp: _Lp, setting: Setting, deadline: Deadline) -> _Priced:
         highs.set_option("simplex_strategy", SIMPLEX_PRIMAL)
 
 
-def _whole_movements(
-    lp: _Lp, priced: _Priced, setting: Setting, deadline: Deadline
-) -> np.ndarray | None:
+def _whole_movements(lp: _Lp, priced: _Priced, deadline: Deadline) -> np.ndarray | None:
     """Whole movements of least cost on the columns priced in (an LP optimum that is not whole:
     batches, a fairness row over several regions): branch-and-bound from the plan given, which
     is feasible there. None when no whole solution came in time."""
@@ -390,7 +420,9 @@ def _whole_movements(
     moving = position[lp.movement_positions]
     highs.set_integrality(moving[moving >= 0], True)
     highs.set_start(lp.start[priced.included])
-    run = highs.solve(deadline.remaining())
+    # without a time limit, a budget of nodes (the same answer whatever the machine's load)
+    nodes = WHOLE_NODES if deadline.end is None else None
+    run = highs.solve(deadline.remaining(), node_limit=nodes)
     if run.values is None:
         return None
     values = np.zeros(lp.columns)
