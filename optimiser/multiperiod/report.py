@@ -152,6 +152,8 @@ def cleanup_line(cleanup: MovementCleanup) -> str:
         )
     if c.status == "unchanged":
         return f"movements: {c.units_before:,.0f} units moved, already the least logistics cost"
+    if c.status == "skipped" and not c.units_before:
+        return "movements: nothing moved"
     why = f": {c.reason}" if c.reason else ""
     return f"movements not cleaned up ({c.status.replace('_', ' ')}{why})"
 
