@@ -108,8 +108,10 @@ def active_constraints(
 FINISH_SHARE_OF_BUILD = 1.0
 # ... and this multiple for the movement cleanup (methods/cleanup.py), done last, before the
 # extraction (100 x 90 threshold, 304,315 units moved: 0.5 s, 6 builds; 300 x 90 unconstrained:
-# 1.1 s, 3 builds; measured with both cores busy).
+# 1.1-1.5 s, 3-4 builds; measured with both cores busy), or this share of the budget when more
+# (small models: a solve that overruns its deadline by a little leaves the cleanup nothing).
 CLEANUP_SHARE_OF_BUILD = 10.0
+CLEANUP_SHARE_OF_BUDGET = 0.02
 
 
 def plan(
@@ -165,7 +167,11 @@ def plan(
         timings["fallback"] = time.perf_counter() - t_fallback
     # the solves leave time for what follows them (patient flow, cleanup, extraction)
     finish = budget.reserved(FINISH_SHARE_OF_BUILD * engine.build_seconds)
-    runs = engine.deadline = finish.reserved(CLEANUP_SHARE_OF_BUILD * engine.build_seconds)
+    cleanup_reserve = max(
+        CLEANUP_SHARE_OF_BUILD * engine.build_seconds,
+        CLEANUP_SHARE_OF_BUDGET * (budget.limit or 0.0),
+    )
+    runs = engine.deadline = finish.reserved(cleanup_reserve)
     star_key = engine.star_key()
     cached_star = _STARS.get(star_key)
     if cached_star is not None:
