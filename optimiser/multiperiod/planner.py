@@ -107,11 +107,11 @@ def active_constraints(
 # days: build 0.25-0.5 s, extraction 0.27 s; the fallback plan is made before the solves).
 FINISH_SHARE_OF_BUILD = 1.0
 # ... and this multiple for the movement cleanup (methods/cleanup.py), done last, before the
-# extraction (100 x 90 threshold, 304,315 units moved: 0.5 s, 6 builds; 300 x 90 unconstrained:
-# 1.1-1.5 s, 3-4 builds; measured with both cores busy), or this share of the budget when more
+# extraction (300 x 90 threshold, 434,900 units moved: 2.2-2.4 s, 10 builds; 100 x 90, 304,315
+# units: 0.5 s, 6 builds; measured with both cores busy), or this share of the budget when more
 # (small models: a solve that overruns its deadline by a little leaves the cleanup nothing).
-CLEANUP_SHARE_OF_BUILD = 10.0
-CLEANUP_SHARE_OF_BUDGET = 0.02
+CLEANUP_SHARE_OF_BUILD = 20.0
+CLEANUP_SHARE_OF_BUDGET = 0.03
 
 
 def plan(
