@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument(
         "--plain", action="store_true", help="also the plain plan (no rule, no time limit)"
     )
+    parser.add_argument("--plain-only", action="store_true", help="only the plain plan")
     parser.add_argument("--child", type=int)
     parser.add_argument("--base", type=Path)
     args = parser.parse_args()
@@ -92,8 +93,8 @@ def main() -> None:
 
     base = Path(tempfile.mkdtemp(prefix="cleanup-bench-"))
     rows = []
-    cases = [(n, False) for n in args.sizes]
-    cases += [(n, True) for n in args.sizes] if args.plain else []
+    cases = [] if args.plain_only else [(n, False) for n in args.sizes]
+    cases += [(n, True) for n in args.sizes] if args.plain or args.plain_only else []
     for n, plain in cases:
         cmd = [
             sys.executable, __file__, "--child", str(n), "--limit", str(args.limit),
