@@ -23,12 +23,12 @@ B = 1 the LP is a min-cost flow on the time-expanded network of regions and depo
 vertices are whole. One rule of check-plan is not a row: no patient waits beside a unit free
 for the whole stay (simulation.idle_while_waiting). A unit kept at home could sit free beside
 a patient the held admissions turned away, so the units on hand are capped at the plan's on
-one day of each waiting patient's stay (`_idle_caps`). The plan given is feasible in the LP, so its optimum costs at most the
-plan's C. An optimum that is not whole (batches B > 1 make x a multiple of B; a fairness row
-over several regions) is solved again with the shipments held at the plan's (the transfers
-alone are a network), then, if need be, with x and t integer from the plan given. Every answer
-is checked against the model's rows before it replaces the plan (else the plan is kept and
-`status` says why).
+one day of each waiting patient's stay (`_idle_caps`). The plan given is feasible in the LP,
+so its optimum costs at most the plan's C. An optimum that is not whole (batches B > 1 make x a
+multiple of B; a fairness row over several regions) is solved again with the shipments held at
+the plan's (the transfers alone are a network), then, if need be, with x and t integer from the
+plan given. Every answer is checked against the model's rows before it replaces the plan (else
+the plan is kept and `status` says why).
 """
 
 from __future__ import annotations
