@@ -32,6 +32,7 @@ from optimiser.multiperiod.engine import ABS_GAP, PlanEngine, check_constraints
 from optimiser.multiperiod.extract import extract
 from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
 from optimiser.multiperiod.methods.base import DEADLINE_MARGIN, PlanOutcome
+from optimiser.multiperiod.methods.cleanup import clean_movements, skipped_cleanup
 from optimiser.multiperiod.plan_io import plan_rows, today_from
 from optimiser.multiperiod.results import PRICE_COLUMNS, PlanResult
 from optimiser.results import SolverInfo
@@ -105,6 +106,12 @@ def active_constraints(
 # (the patient flow, extraction): all grow with the model like the build (300 regions x 90
 # days: build 0.25-0.5 s, extraction 0.27 s; the fallback plan is made before the solves).
 FINISH_SHARE_OF_BUILD = 1.0
+# ... and this multiple for the movement cleanup (methods/cleanup.py), done last, before the
+# extraction (300 x 90 threshold, 434,900 units moved: 2.2-2.4 s, 10 builds; 100 x 90, 304,315
+# units: 0.5 s, 6 builds; measured with both cores busy), or this share of the budget when more
+# (small models: a solve that overruns its deadline by a little leaves the cleanup nothing).
+CLEANUP_SHARE_OF_BUILD = 20.0
+CLEANUP_SHARE_OF_BUDGET = 0.03
 
 
 def plan(
@@ -158,8 +165,13 @@ def plan(
         t_fallback = time.perf_counter()
         engine.fallback_values()
         timings["fallback"] = time.perf_counter() - t_fallback
-    # the solves leave time for what follows them (patient flow, extraction)
-    runs = engine.deadline = budget.reserved(FINISH_SHARE_OF_BUILD * engine.build_seconds)
+    # the solves leave time for what follows them (patient flow, cleanup, extraction)
+    finish = budget.reserved(FINISH_SHARE_OF_BUILD * engine.build_seconds)
+    cleanup_reserve = max(
+        CLEANUP_SHARE_OF_BUILD * engine.build_seconds,
+        CLEANUP_SHARE_OF_BUDGET * (budget.limit or 0.0),
+    )
+    runs = engine.deadline = finish.reserved(cleanup_reserve)
     star_key = engine.star_key()
     cached_star = _STARS.get(star_key)
     if cached_star is not None:
@@ -186,6 +198,14 @@ def plan(
     proved = star.status is SolveStatus.OPTIMAL
     lives_star = star.lives if proved else None
     timings["price_of_fairness"] = time.perf_counter() - t_main
+    # the plan's movements at the least logistics cost, its admissions (and lives) fixed
+    if tie_break:
+        rows = [f.rows for f in engine.families(active)]
+        fair_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        main, cleanup = clean_movements(engine.setting, main, fair_rows, finish)
+    else:
+        cleanup = skipped_cleanup(engine.setting, main, "the logistics tie-break is off")
+    timings["cleanup"] = cleanup.seconds
     t_extract = time.perf_counter()
     parts = extract(engine, main.values) if main.values is not None else None
     timings["extract"] = time.perf_counter() - t_extract
@@ -230,6 +250,7 @@ def plan(
         resource=instance.base.resource,
         notes=tuple(setting_notes(instance, engine.data)),
         objective_bound=main.bound,
+        movement_cleanup=cleanup,
         sizes={
             "columns": int(engine.model.shape[1]),
             "rows": int(engine.model.shape[0]),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from optimiser.multiperiod.results import CheckResult, PlanResult
+from optimiser.multiperiod.results import CheckResult, MovementCleanup, PlanResult
 
 MANIFEST_ROWS = 25
 REGION_ROWS = 20
@@ -140,6 +140,24 @@ def _num(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def cleanup_line(cleanup: MovementCleanup) -> str:
+    """What the movement cleanup did (methods/cleanup.py), in one line."""
+    c = cleanup
+    if c.status == "cleaned":
+        return (
+            f"movements cleaned up (admissions fixed): {c.units_before:,.0f} -> "
+            f"{c.units_after:,.0f} units moved ({c.transferred_before:,.0f} -> "
+            f"{c.transferred_after:,.0f} transferred), logistics cost {c.cost_before:,.0f} -> "
+            f"{c.cost_after:,.0f}, {c.seconds:.2f} s"
+        )
+    if c.status == "unchanged":
+        return f"movements: {c.units_before:,.0f} units moved, already the least logistics cost"
+    if c.status == "skipped" and not c.units_before:
+        return "movements: nothing moved"
+    why = f": {c.reason}" if c.reason else ""
+    return f"movements not cleaned up ({c.status.replace('_', ' ')}{why})"
+
+
 def plan_text(result: PlanResult) -> str:
     lines = [
         f"Plan for {result.instance}: {result.days} days"
@@ -200,6 +218,8 @@ def plan_text(result: PlanResult) -> str:
             lines.append(f"... {len(m) - MANIFEST_ROWS} more rows (--out DIR writes manifest.csv)")
     else:
         lines.append("manifest: nothing to ship or transfer")
+    if result.movement_cleanup is not None:
+        lines.append(cleanup_line(result.movement_cleanup))
     regions = result.regions
     if len(regions):
         busy = regions[

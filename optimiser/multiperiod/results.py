@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -14,9 +14,61 @@ from optimiser.json_values import json_number, json_ready
 from optimiser.results import PRICE_COLUMNS, SolverInfo, labelled_frame, status_from_text
 from optimiser.solver import SolveStatus
 
-__all__ = ["PRICE_COLUMNS", "CheckResult", "PlanResult", "manifest_from_dict"]
+__all__ = [
+    "PRICE_COLUMNS",
+    "CheckResult",
+    "MovementCleanup",
+    "PlanResult",
+    "manifest_from_dict",
+]
 
 MOVEMENT_ORDER = {"ship": 0, "transfer": 1, "patients": 2, "admit": 3}
+
+CLEANUP_STATUSES = ("cleaned", "unchanged", "skipped", "not_finished", "rejected")
+
+
+@dataclass(frozen=True)
+class MovementCleanup:
+    """What the movement cleanup did to a plan: `status` cleaned (movements replaced),
+    unchanged (already the least cost), skipped (not run: `reason`), not_finished (the budget
+    ran out: the plan is kept as it was) or rejected (an answer failed the check of the rows:
+    kept as it was). Units moved count units shipped plus units transferred."""
+
+    status: str
+    reason: str = ""
+    units_before: float = 0.0
+    units_after: float = 0.0
+    transferred_before: float = 0.0
+    transferred_after: float = 0.0
+    cost_before: float = 0.0
+    cost_after: float = 0.0
+    seconds: float = 0.0
+    lp_whole: bool | None = None  # the LP's optimum was whole (no MIP needed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (json_number(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MovementCleanup:
+        """The inverse of to_dict; ValueError for a status not in CLEANUP_STATUSES."""
+        status = str(data["status"])
+        if status not in CLEANUP_STATUSES:
+            raise ValueError(
+                f"movement cleanup status must be one of {CLEANUP_STATUSES}, got {status!r}"
+            )
+        whole = data.get("lp_whole")
+        return cls(
+            status=status,
+            reason=str(data.get("reason") or ""),
+            units_before=float(data.get("units_before") or 0.0),
+            units_after=float(data.get("units_after") or 0.0),
+            transferred_before=float(data.get("transferred_before") or 0.0),
+            transferred_after=float(data.get("transferred_after") or 0.0),
+            cost_before=float(data.get("cost_before") or 0.0),
+            cost_after=float(data.get("cost_after") or 0.0),
+            seconds=float(data.get("seconds") or 0.0),
+            lp_whole=None if whole is None else bool(whole),
+        )
 
 
 @dataclass(frozen=True)
@@ -57,6 +109,7 @@ class PlanResult:
     lives_optimal_bound: float | None = None  # proven upper bound on L*
     objective_bound: float | None = None  # best upper bound known on the objective (lives,
     # weighted when a prioritarian constraint is active): the gap is measured against it
+    movement_cleanup: MovementCleanup | None = None  # what the movement cleanup did
 
     @property
     def lives_lost_total(self) -> float | None:
@@ -151,6 +204,9 @@ class PlanResult:
                 "pyomo_version": self.solver.pyomo_version,
             },
             "objective_bound": json_number(self.objective_bound),
+            "movement_cleanup": None
+            if self.movement_cleanup is None
+            else self.movement_cleanup.to_dict(),
             "notes": list(self.notes),
             "model_size": json_ready(self.sizes),
             "timings": {k: json_number(v, 6) for k, v in self.timings.items()},
@@ -217,6 +273,9 @@ class PlanResult:
             notes=tuple(data.get("notes") or ()),
             lives_optimal_bound=data.get("lives_optimal_bound"),
             objective_bound=data.get("objective_bound"),
+            movement_cleanup=None
+            if not data.get("movement_cleanup")
+            else MovementCleanup.from_dict(data["movement_cleanup"]),
         )
 
     def _repr_html_(self) -> str:

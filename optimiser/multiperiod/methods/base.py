@@ -12,7 +12,8 @@ outcomes and keeps the better of two attempts; the methods are:
   lambda_search.py for the threshold rule's lambda (rule_repair.py: whole plans that meet it)
   and polish.py near a plan that leaves a gap;
 * fallback.py: the plan of last resort (nothing shipped) when no method proves a plan;
-* settle.py: the final plan's patient flow settled for its movements.
+* settle.py: the final plan's patient flow settled for its movements;
+* cleanup.py: the final plan's movements at the least logistics cost, its patient flow fixed.
 """
 
 from __future__ import annotations
