@@ -232,8 +232,13 @@ def backtest_text(result: BacktestResult) -> str:
         cut_short = sorted(
             set(weeks.loc[weeks["status"] == "time_limit", "policy"]) - set(result.incomplete)
         )
+        budget = (
+            f"budget {limit:g} s"
+            if limit is not None
+            else "no time limit set: a plan stopped at the solver's own round or node limits"
+        )
         lines.append(
-            f"status: time_limit (budget {limit:g} s): "
+            f"status: time_limit ({budget}): "
             + "; ".join(
                 [f"{p} not completed, left out" for p in result.incomplete]
                 + [f"{p}: plan(s) cut short, not proved optimal" for p in cut_short]
