@@ -334,9 +334,11 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_threshold_rule_holds_after_cleaning_a_rounded_plan(generated: Path) -> None:
     """40 regions x 30 days under threshold:tau=0 (every region a member), rounding method
-    without the tie-break: the plan rounded from the lives-only LP moves about 15,000 units;
-    cleaned, it moves a tenth of that, check-plan (which checks the rule from its own
-    definition) finds no rule broken and the same survivors."""
+    without the tie-break: cleaned, the plan moves no more than the rounded one (about 15,000
+    units -> 1,300 before the planner's LPs went warm; the rounded plan now moves about 1,300
+    itself), no two lanes cross, check-plan (which checks the rule from its own definition)
+    finds no rule broken and the same survivors. The cycles themselves are tested above on
+    hand-made plans."""
     from optimiser.constraints import to_specs
 
     inst = load_multiperiod(generated)
@@ -347,7 +349,7 @@ def test_the_threshold_rule_holds_after_cleaning_a_rounded_plan(generated: Path)
     rows = np.concatenate([f.rows for f in engine.families(specs)])
     clean, info = clean_movements(engine.setting, out, rows, Deadline(None))
     assert info.status == "cleaned"
-    assert info.units_after < info.units_before and info.cost_after < info.cost_before
+    assert info.units_after <= info.units_before and info.cost_after <= info.cost_before + 1e-9
     assert clean.values is not None and clean.lives == out.lives
     before = replay(engine, out.values, ("threshold:tau=0",))
     after = replay(engine, clean.values, ("threshold:tau=0",))
@@ -356,7 +358,6 @@ def test_the_threshold_rule_holds_after_cleaning_a_rounded_plan(generated: Path)
     got = engine.model.matrix[rows] @ clean.values  # the rule's rows at the plan's lambda
     assert np.all(got >= engine.model.row_lower[rows] - 1e-6)
     assert np.all(got <= engine.model.row_upper[rows] + 1e-6)
-    assert crossing(engine, out.values)
     assert not crossing(engine, clean.values)
 
 
