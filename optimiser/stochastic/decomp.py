@@ -13,9 +13,13 @@ movements only (shipments in batches, transfers); patients are continuous. So:
    relaxation of the same problem); U is reported only when column generation finished (no
    column prices out), else no bound.
 2. Commit. The LP's first-stage movements made whole (methods/whole.py's rounding on block 0:
-   lane totals rounded, no depot or region sending units it has not got), once from the LP
-   that also pays CLEANUP_COST per unit of logistics cost (the lives LP is degenerate: free
-   circular transfers) and, if that plan is not within the tolerance, from the lives LP.
+   lane totals rounded, no depot or region sending units it has not got), then cut until
+   every scenario can keep them (commit_round.py: what a region may send depends on the
+   scenario's patients already on units), once from the LP that also pays CLEANUP_COST per
+   unit of logistics cost (the lives LP is degenerate: free circular transfers) and, if that
+   plan is not within the tolerance, from the lives LP. If no scenario plan keeps either,
+   the commit of nothing (every movement left to the recourse); the plan that moves nothing
+   at all is the last resort only when that fails too.
 3. Recourse. Per scenario, its block with the commit fixed (a deterministic plan) solved by the
    planner's rounding method (optimiser/stochastic/fixed_commit.py). Together they are a plan
    of the extensive form (checked row by row: `StochasticEngine.meets_rows`, link rows
@@ -50,6 +54,7 @@ from optimiser.multiperiod.methods.base import (
 )
 from optimiser.multiperiod.methods.whole import round_movements
 from optimiser.solver import SolverRun, SolveStatus
+from optimiser.stochastic.commit_round import keepable_commit
 from optimiser.stochastic.compact import CompactForm, build_compact
 from optimiser.stochastic.fixed_commit import solve_recourse
 
@@ -184,6 +189,10 @@ class Decomposition:
             if best is not None and (deadline.expired() or self._settles(bound, best[0])):
                 break
             attempt(self.round_commit(c.expand(lp_values)))
+        if best is None and not deadline.expired():
+            # no rounded commit kept: commit nothing now and adapt later, a plan at least as
+            # good as the last resort below whenever that one is a plan
+            attempt(np.zeros(len(f.first_stage)))
         tick = self._clock("recourse", tick)
         small = int(c.integrality.sum()) <= EXACT_LIMIT
         if small and not deadline.expired() and (best is None or not self._settles(bound, best[0])):
@@ -270,11 +279,13 @@ class Decomposition:
 
     def round_commit(self, lp: np.ndarray) -> np.ndarray:
         """Whole first-stage movements near the LP's (block 0's copy; every copy is equal):
-        block 0's movements rounded as the planner rounds a plan, the first stage kept."""
+        block 0's movements rounded as the planner rounds a plan, the first stage kept, then
+        cut until every scenario can keep them (commit_round.py: a unit rounded up may be one
+        another scenario's patients are on)."""
         e, f = self.engine, self.engine.form
         block = f.blocks[0]
         whole = round_movements(block, e.data[0], f.block_values(lp, 0))
-        return whole[f.first_stage]
+        return keepable_commit(f, e.data, whole[f.first_stage])
 
     def recourse(
         self,
