@@ -13,14 +13,19 @@ the methods run one after another (interleaved), `--repeat` rounds; medians repo
 run's gap is reported only when both its bound and its plan are proved (`lives_bound`).
 
     flock /work/wt/.bench.lock .venv/bin/python benchmarks/stochastic_bench.py
-        [--scenarios 20 50] [--methods exact rounding] [--repeat 1] [--time-limit 600]
-        [--relax-recourse] [--json out.json]
+        [--scenarios 20 50] [--methods exact rounding] [--risks neutral cvar:alpha=0.1,lambda=0.5]
+        [--repeat 1] [--time-limit 600] [--relax-recourse] [--json out.json]
+
+`--risks`: the risk measures (`--risk` of `triage plan`), each run for every scenario count
+and method, interleaved. Each run records the load average (1 minute) at its start and end.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import os
 import platform
 import resource
 import statistics
@@ -37,13 +42,14 @@ INSTANCE = ROOT / "instances" / "us-states-apr2020"
 
 
 def one_run(
-    scenarios: int, time_limit: float, gap: float, relax: bool, method: str
+    scenarios: int, time_limit: float, gap: float, relax: bool, method: str, risk: str
 ) -> dict[str, Any]:
     """One plan in this process: timings, sizes, status, peak memory."""
     from optimiser.multiperiod import load_multiperiod
     from optimiser.scenarios import LognormalSpec, lognormal_scenarios
     from optimiser.stochastic import plan_under_uncertainty
 
+    load_start = os.getloadavg()[0]
     inst = load_multiperiod(INSTANCE).with_settings(transfers=True)
     t0 = time.perf_counter()
     sets = lognormal_scenarios(inst, LognormalSpec(scenarios=scenarios, seed=1))
@@ -58,6 +64,7 @@ def one_run(
         price_of_fairness=False,
         relax_recourse=relax,
         method=method,
+        risk=risk,
     )
     total = time.perf_counter() - t1
     t = result.timings
@@ -65,6 +72,9 @@ def one_run(
     return {
         "scenarios": scenarios,
         "asked": method,
+        "risk": risk,
+        "objective": result.solver.get("objective"),
+        "bound": result.solver.get("bound"),
         "method": result.solver.get("method", method),
         "relax_recourse": relax,
         "status": str(result.status),
@@ -85,6 +95,7 @@ def one_run(
             + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
             3,
         ),
+        "load_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "sizes": result.sizes,
     }
 
@@ -98,13 +109,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--relax-recourse", action="store_true")
     parser.add_argument("--methods", nargs="+", default=["exact", "rounding"])
+    parser.add_argument("--risks", nargs="+", default=["neutral"])
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child run
     parser.add_argument("--method", default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--risk", default="neutral", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
         print(
             json.dumps(
-                one_run(args.one, args.time_limit, args.gap, args.relax_recourse, args.method)
+                one_run(
+                    args.one, args.time_limit, args.gap, args.relax_recourse, args.method, args.risk
+                )
             )
         )
         return
@@ -112,28 +127,36 @@ def main() -> None:
     for _ in range(args.repeat):
         for count in args.scenarios:
             for method in args.methods:
-                cmd = [sys.executable, __file__, "--one", str(count), "--method", method]
-                cmd += ["--time-limit", str(args.time_limit), "--gap", str(args.gap)]
-                cmd += ["--relax-recourse"] if args.relax_recourse else []
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                run = json.loads(out.stdout.strip().splitlines()[-1])
-                print(json.dumps(run), flush=True)
-                runs.append(run)
+                for risk in args.risks:
+                    cmd = [sys.executable, __file__, "--one", str(count), "--method", method]
+                    cmd += ["--time-limit", str(args.time_limit), "--gap", str(args.gap)]
+                    cmd += ["--risk", risk]
+                    cmd += ["--relax-recourse"] if args.relax_recourse else []
+                    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                    run = json.loads(out.stdout.strip().splitlines()[-1])
+                    print(json.dumps(run), flush=True)
+                    runs.append(run)
     import highspy
     import numpy
+    import pyomo.version
     import scipy
 
     summary = {
         "python": platform.python_version(),
-        "highspy": getattr(highspy, "__version__", "?"),
+        "highspy": importlib.metadata.version("highspy"),
+        "highs": f"{highspy.Highs().version()}",
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
+        "pyomo": pyomo.version.version,
         "median_total_s": {
-            f"{c} {m}": statistics.median(
-                r["total_s"] for r in runs if r["scenarios"] == c and r["asked"] == m
+            f"{c} {m} {k}": statistics.median(
+                r["total_s"]
+                for r in runs
+                if r["scenarios"] == c and r["asked"] == m and r["risk"] == k
             )
             for c in args.scenarios
             for m in args.methods
+            for k in args.risks
         },
         "runs": runs,
     }
