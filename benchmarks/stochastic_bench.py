@@ -96,6 +96,7 @@ def one_run(
             3,
         ),
         "load_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+        "timings": {k: round(float(v), 3) for k, v in t.items()},  # rounding_*: its phases
         "sizes": result.sizes,
     }
 
