@@ -13,12 +13,15 @@ simulator, and on the US ICU week itself.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scenario_support import write_set
 from test_multiperiod_support import write_instance
+from test_stochastic import run_cli
 from test_stochastic_decomp import scenario_plans
 
 import optimiser.stochastic.decomp as decomp
@@ -205,6 +208,28 @@ def test_the_commit_of_nothing_comes_before_the_plan_that_moves_nothing(
     assert result.committed.empty
     assert result.per_scenario["lives"].to_numpy() == pytest.approx(table[0], abs=TOL)
     assert result.status != "optimal"  # the LP bound (16) is not reached
+
+
+def test_cli_risk_averse_plan_commits_what_every_scenario_keeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same through `triage plan DIR --scenarios S --risk cvar:... --method rounding`:
+    committed.csv holds the 1-unit transfer, the JSON the brute force's expected lives."""
+    monkeypatch.setattr(decomp, "EXACT_LIMIT", 0)
+    inst, scenarios = held_case(tmp_path)
+    table = brute_force(inst, scenarios)
+    sets = write_set(tmp_path / "sets", inst, scenarios.array(inst.regions), [0.5, 0.5])
+    out = tmp_path / "out"
+    args = ["plan", str(tmp_path / "held"), "--scenarios", str(sets), "--commit-days", "1"]
+    args += ["--risk", "cvar:alpha=0.5,lambda=0.5", "--method", "rounding", "--no-price"]
+    code, stdout, err = run_cli([*args, "--json", "--out", str(out)], capsys)
+    assert code == 0, err
+    payload = json.loads(stdout)
+    assert payload["expected_lives"] == pytest.approx(float(table[1].mean()), abs=TOL)
+    committed = pd.read_csv(out / "committed.csv")
+    assert committed[["kind", "day", "from", "to", "units"]].values.tolist() == [
+        ["transfer", 0, "A", "B", 1]
+    ]
 
 
 def test_us_icu_first_week_risk_averse_moves_units() -> None:
