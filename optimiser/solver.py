@@ -266,8 +266,8 @@ def limit_explanation(
         + ("" if gap is None or not math.isfinite(gap) else f", gap {100 * gap:.4f}%")
     )
     return (
-        f"iteration limit: no time limit stopped this {what}; it stopped at {named} before "
-        f"proving it optimal ({proof}). Its best {what} is reported."
+        f"iteration limit: no time limit stopped this {what}; the method's own limits did: "
+        f"{named}. Not proved optimal: {proof}. The best {what} found is reported."
     )
 
 
@@ -522,7 +522,8 @@ class HighsModel:
             note_limit(
                 "HiGHS's iteration limit"
                 if node_limit is None
-                else f"the branch-and-bound node limit ({node_limit:,} nodes)"
+                else f"the branch-and-bound node limit ({node_limit:,} node"
+                + ("s)" if node_limit != 1 else ")")
             )
         return run
 

@@ -262,9 +262,9 @@ class PlanEngine:
                 out = self._better(out, exact)
             elif not self.setting.proved(out) and out.values is not None:
                 note_limit(
-                    "the rounding method's plans (rounded, repaired, polished; no "
-                    f"branch-and-bound on {self.integers:,} integer columns"
-                    + (f", over {EXACT_LIMIT:,})" if not small else ": method 'rounding')")
+                    "the rounding method's plans, no branch-and-bound on "
+                    f"{self.integers:,} integer columns"
+                    + (f" (over {EXACT_LIMIT:,})" if not small else " (method 'rounding')")
                 )
         else:
             out = self.exact.solve(task)

@@ -219,8 +219,8 @@ class Decomposition:
         settled = self._settles(bound, objective)
         if not settled and not small and bound is not None:
             note_limit(
-                f"the rounded commit and its recourse (no branch-and-bound on "
-                f"{int(c.integrality.sum()):,} integer columns, over {EXACT_LIMIT:,})"
+                "the rounded commit and its recourse, no branch-and-bound on "
+                f"{int(c.integrality.sum()):,} integer columns (over {EXACT_LIMIT:,})"
             )
         per = f.scenario_lives(values)
         lives = float(f.probability @ per)
