@@ -150,7 +150,12 @@ def solve(
             )
         status: SolveStatus | str = main.status
         explanation = limit_explanation(
-            status, main_limits if active else limits, main.gap, main.lives_bound, "allocation"
+            status,
+            main_limits if active else limits,
+            main.gap,
+            main.lives_bound,
+            "allocation",
+            main.units is not None,
         )
         units = main.units
         gap = main.gap

@@ -252,10 +252,16 @@ def limits_reached() -> Iterator[list[str]]:
 
 
 def limit_explanation(
-    status: object, limits: Iterable[str], gap: float | None, bound: float | None, what: str
+    status: object,
+    limits: Iterable[str],
+    gap: float | None,
+    bound: float | None,
+    what: str,
+    found: bool = True,
 ) -> str | None:
     """The explanation of an ITERATION_LIMIT result: the limits that stopped it and the gap
-    and bound it proved (`what`: "plan", "allocation"); None for any other status."""
+    and bound it proved (`what`: "plan", "allocation"; `found`: one was); None for any other
+    status."""
     if status != SolveStatus.ITERATION_LIMIT:
         return None
     named = "; ".join(limits) or "the method's own limits of work"
@@ -267,7 +273,8 @@ def limit_explanation(
     )
     return (
         f"iteration limit: no time limit stopped this {what}; the method's own limits did: "
-        f"{named}. Not proved optimal: {proof}. The best {what} found is reported."
+        f"{named}. Not proved optimal: {proof}. "
+        + (f"The best {what} found is reported." if found else f"No {what} was found.")
     )
 
 

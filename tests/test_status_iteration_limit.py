@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import status_limits
@@ -223,3 +224,30 @@ def test_the_cli_still_says_time_limit_when_the_time_limit_stops_it(
         assert data["status"] == "time_limit" and data["explanation"] is None
     else:  # no plan at all in 0.3 s on a loaded machine
         assert "(time_limit): raise --time-limit" in done.stderr
+
+
+def test_an_allocation_stopped_at_highs_iteration_limit_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`triage solve`'s engine has no limits of its own: HiGHS's iteration or solution limit
+    (kIterationLimit, kSolutionLimit) is the one way there, read by the solver layer as
+    iteration_limit and named in the allocation's explanation."""
+    import dataclasses
+
+    import optimiser
+    from optimiser import solver
+
+    real = solver._read_run
+
+    def stopped(h: Any, is_mip: bool, seconds: float) -> Any:
+        run = real(h, is_mip, seconds)
+        if not is_mip or run.values is None:
+            return run
+        return dataclasses.replace(run, status=SolveStatus.ITERATION_LIMIT, gap=0.001)
+
+    monkeypatch.setattr(solver, "_read_run", stopped)
+    pugh = optimiser.load_instance(REPO / "instances" / "pugh2021")
+    result = optimiser.solve(pugh, ["threshold:tau=0.2"], price_of_fairness=False)
+    assert_iteration_limit(result.status, result.explanation, "HiGHS's iteration limit")
+    assert result.lives_saved is not None and not result.is_optimal
+    assert "The best allocation found is reported." in (result.explanation or "")

@@ -190,7 +190,9 @@ def plan(
         - timings.get("fallback", 0.0)
     )
     t_main = time.perf_counter()
-    explanation = limit_explanation(main.status, limits, main.gap, main.bound, "plan")
+    explanation = limit_explanation(
+        main.status, limits, main.gap, main.bound, "plan", main.values is not None
+    )
     if main.status is SolveStatus.INFEASIBLE:
         explanation = explain_infeasible(engine, active)
     star = engine.solve([], tie_break=False, skip_when_expired=True)  # L*, only once proved

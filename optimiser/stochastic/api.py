@@ -114,7 +114,9 @@ def plan_under_uncertainty(
     with limits_reached() as limits:  # the own limits (rounds, nodes) the plan stopped at
         main = engine.solve(active, tie_break=tie_break)
     timings["solve"] = time.perf_counter() - t1
-    explanation = limit_explanation(main.status, limits, main.gap, main.bound, "plan")
+    explanation = limit_explanation(
+        main.status, limits, main.gap, main.bound, "plan", main.values is not None
+    )
     if main.status is SolveStatus.INFEASIBLE:
         explanation = engine.explain_infeasible(active)
     t2 = time.perf_counter()
