@@ -251,3 +251,24 @@ def test_an_allocation_stopped_at_highs_iteration_limit_says_so(
     assert_iteration_limit(result.status, result.explanation, "HiGHS's iteration limit")
     assert result.lives_saved is not None and not result.is_optimal
     assert "The best allocation found is reported." in (result.explanation or "")
+
+
+@pytest.mark.usefixtures("tiny_limits")
+def test_a_comparison_whose_re_plans_stopped_at_their_limits_says_iteration_limit(
+    case: tuple[MultiPeriodInstance, ScenarioSet],
+) -> None:
+    """No time limit: the candidates' re-plans stop at the planner's own limits, so the
+    comparison is complete but not proved: iteration_limit, never time_limit; its text says
+    so and it reads back."""
+    from optimiser.stochastic.compare import Comparison, compare
+    from optimiser.stochastic.report import stochastic_text
+
+    inst, scenarios = case
+    result = plan_under_uncertainty(inst, scenarios, commit_days=4, price_of_fairness=False)
+    comparison = compare(inst, scenarios, commit_days=4, stochastic=result)
+    assert comparison.status == "iteration_limit" and not comparison.not_scored
+    assert comparison.cut_short  # the re-plans not proved optimal, named
+    text = stochastic_text(result, comparison)
+    assert "comparison status: iteration_limit (no time limit reached): " in text
+    assert "re-plan(s) stopped at their own round or node limits" in text
+    assert Comparison.from_dict(json.loads(comparison.to_json())).status == "iteration_limit"
