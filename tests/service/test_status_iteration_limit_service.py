@@ -45,7 +45,7 @@ def job_result(server: Any, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_job_stopped_at_its_round_limit_says_iteration_limit(limited_server: Any) -> None:
-    request = copy.deepcopy(REQUEST)
+    request: dict[str, Any] = copy.deepcopy(REQUEST)
     request["options"].update(method="rounding", time_limit=120)
     result = job_result(limited_server, request)
     assert result["status"] == "iteration_limit"
@@ -58,7 +58,7 @@ def test_a_job_stopped_at_its_round_limit_says_iteration_limit(limited_server: A
 
 
 def test_a_spent_time_limit_still_says_time_limit(limited_server: Any) -> None:
-    request = copy.deepcopy(REQUEST)
+    request: dict[str, Any] = copy.deepcopy(REQUEST)
     request["options"].update(method="rounding", time_limit=0.001)
     result = job_result(limited_server, request)
     assert result["status"] == "time_limit" and result["explanation"] is None
