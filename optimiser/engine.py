@@ -47,7 +47,13 @@ from optimiser.regional_engine import (
     regional_data,
 )
 from optimiser.results import PRICE_COLUMNS, AllocationResult, SolverInfo
-from optimiser.solver import SolverOptions, SolveStatus, solver_versions
+from optimiser.solver import (
+    SolverOptions,
+    SolveStatus,
+    limit_explanation,
+    limits_reached,
+    solver_versions,
+)
 
 # Re-exported from here (callers import them from optimiser.engine): INTEGRALITY_TOLERANCE,
 # Outcome, RegionalEngine, floor_bounds, floor_conflict, regional_data, price_table.
@@ -129,18 +135,28 @@ def solve(
     # the solves leave time for the result's assembly (it grows with the instance, as building)
     runs = engine.deadline = budget.reserved(FINISH_FACTOR * engine.build_seconds)
     data = engine.data
-    baseline = engine.solve([], tie_break=tie_break, time_limit=runs.remaining())
+    with limits_reached() as limits:  # HiGHS's own limits, if it stopped at one
+        baseline = engine.solve([], tie_break=tie_break, time_limit=runs.remaining())
     lives_star = baseline.lives
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
     violations: tuple[str, ...] = ()
     explanation = None
     if policy == "optimal":
-        main = (
-            engine.solve(active, tie_break=tie_break, time_limit=runs.remaining())
-            if active
-            else baseline
-        )
+        with limits_reached() as main_limits:
+            main = (
+                engine.solve(active, tie_break=tie_break, time_limit=runs.remaining())
+                if active
+                else baseline
+            )
         status: SolveStatus | str = main.status
+        explanation = limit_explanation(
+            status,
+            main_limits if active else limits,
+            main.gap,
+            main.lives_bound,
+            "allocation",
+            main.units is not None,
+        )
         units = main.units
         gap = main.gap
         lives_bound = main.lives_bound

@@ -321,6 +321,8 @@ def price_table(
             alone_interval = price_interval(star, alone.lives, high)
             if alone.status is SolveStatus.TIME_LIMIT:
                 notes.append(f"alone: time limit, gap {alone.gap}")
+            elif alone.status is SolveStatus.ITERATION_LIMIT:
+                notes.append(f"alone: iteration limit (rounds or nodes), gap {alone.gap}")
         if everything.lives is None:
             notes.append(f"marginal: the full constraint set is {everything.status}")
         elif without.lives is None:
@@ -329,6 +331,9 @@ def price_table(
             margin = price_difference(without, everything)
             if SolveStatus.TIME_LIMIT in (without.status, everything.status):
                 notes.append("marginal: from time-limited solves (not proven optimal)")
+            elif SolveStatus.ITERATION_LIMIT in (without.status, everything.status):
+                notes.append("marginal: from solves stopped at their iteration limits (not proven "
+                             "optimal)")
         if objective:
             notes.append(OBJECTIVE_NOTE)
         rows.append(

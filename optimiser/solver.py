@@ -12,13 +12,14 @@ Longer than the project's ~600 lines on purpose: this stays the one module that 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ from optimiser import guarded_run
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
+
+    from optimiser.deadline import Deadline
 
 INF = math.inf
 
@@ -183,11 +186,96 @@ def _csc(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class SolveStatus(StrEnum):
+    """How a run ended. A run stopped before proving its answer is TIME_LIMIT only when the
+    user's time limit stopped it; ITERATION_LIMIT when the method's own limits of work did
+    (column-generation rounds, branch-and-bound nodes, HiGHS iterations: what Pyomo's
+    contrib.solver calls TerminationCondition.iterationLimit, its one condition for every
+    limit that is not time). Both come with the best answer found and its proven gap."""
+
     OPTIMAL = "optimal"
     TIME_LIMIT = "time_limit"
+    ITERATION_LIMIT = "iteration_limit"
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
     ERROR = "error"
+
+    @property
+    def stopped(self) -> bool:
+        """Stopped at a limit (time, or the method's own) before proving its answer."""
+        return self in STOPPED
+
+
+STOPPED = frozenset({SolveStatus.TIME_LIMIT, SolveStatus.ITERATION_LIMIT})
+
+
+def stop_status(deadline: Deadline | None, *runs: object) -> SolveStatus:
+    """The status of work that stopped before proving its answer: TIME_LIMIT when the user's
+    time limit stopped it (its `deadline` has passed, or one of the `runs`' statuses says a
+    time limit stopped it), else ITERATION_LIMIT (the method's own limits: no time limit was
+    set, or it was not reached). A time limit is never reported as optimal; a limit the user
+    never set is never reported as a time limit."""
+    if SolveStatus.TIME_LIMIT in runs or (deadline is not None and deadline.expired()):
+        return SolveStatus.TIME_LIMIT
+    return SolveStatus.ITERATION_LIMIT
+
+
+# What stopped the work of the current request at its own limits (`note_limit`), in words, for
+# the result's explanation (`limits_reached`); per thread and task, so concurrent requests in
+# one process keep apart.
+_LIMITS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "triage_limits", default=None
+)
+
+
+def note_limit(what: str) -> None:
+    """Record that a run stopped at its own limit `what` (e.g. "branch-and-bound node limit
+    (5,000 nodes)"), for the explanation of an ITERATION_LIMIT result."""
+    seen = _LIMITS.get()
+    if seen is not None and what not in seen:
+        seen.append(what)
+
+
+@contextlib.contextmanager
+def limits_reached() -> Iterator[list[str]]:
+    """Collect, in order, the limits `note_limit` records inside the block (nested blocks
+    share the outer list)."""
+    seen = _LIMITS.get()
+    if seen is not None:
+        yield seen
+        return
+    seen = []
+    token = _LIMITS.set(seen)
+    try:
+        yield seen
+    finally:
+        _LIMITS.reset(token)
+
+
+def limit_explanation(
+    status: object,
+    limits: Iterable[str],
+    gap: float | None,
+    bound: float | None,
+    what: str,
+    found: bool = True,
+) -> str | None:
+    """The explanation of an ITERATION_LIMIT result: the limits that stopped it and the gap
+    and bound it proved (`what`: "plan", "allocation"; `found`: one was); None for any other
+    status."""
+    if status != SolveStatus.ITERATION_LIMIT:
+        return None
+    named = "; ".join(limits) or "the method's own limits of work"
+    proof = (
+        "no bound was proved"
+        if bound is None or not math.isfinite(bound)
+        else f"proven objective bound {bound:,.4f}"
+        + ("" if gap is None or not math.isfinite(gap) else f", gap {100 * gap:.4f}%")
+    )
+    return (
+        f"iteration limit: no time limit stopped this {what}; the method's own limits did: "
+        f"{named}. Not proved optimal: {proof}. "
+        + (f"The best {what} found is reported." if found else f"No {what} was found.")
+    )
 
 
 PROBING_RULE = 1 << 15  # HiGHS presolve_rule_off bit of probing (HiGHS's own log names it)
@@ -408,7 +496,7 @@ class HighsModel:
         """Run HiGHS. `exact`: zero MIP gap (tie-break stages, where objectives differ by
         far less than the default gap tolerance). `node_limit`: at most this many
         branch-and-bound nodes, a budget of work that, unlike a time limit, gives the same
-        answer whatever the machine's load (a run stopped by it is TIME_LIMIT: not proved)."""
+        answer whatever the machine's load (a run stopped by it is ITERATION_LIMIT: not proved)."""
         h = self.highs
         limit = time_limit if time_limit is not None else self.options.time_limit
         h.setOptionValue("time_limit", run_time_limit(h, limit, mip=self.is_mip))
@@ -430,12 +518,21 @@ class HighsModel:
         h.setOptionValue("mip_heuristic_run_feasibility_jump", not exact)
         start, self._start = (self._start if self.is_mip else None), None
         if limited and self.is_mip:
-            return self._solve_guarded(float(limit), start)  # type: ignore[arg-type]
-        if start is not None:
-            h.setSolution(_solution(start))
-        t0 = time.perf_counter()
-        h.run()
-        return _read_run(h, self.is_mip, time.perf_counter() - t0)
+            run = self._solve_guarded(float(limit), start)  # type: ignore[arg-type]
+        else:
+            if start is not None:
+                h.setSolution(_solution(start))
+            t0 = time.perf_counter()
+            h.run()
+            run = _read_run(h, self.is_mip, time.perf_counter() - t0)
+        if run.status is SolveStatus.ITERATION_LIMIT:
+            note_limit(
+                "HiGHS's iteration limit"
+                if node_limit is None
+                else f"the branch-and-bound node limit ({node_limit:,} node"
+                + ("s)" if node_limit != 1 else ")")
+            )
+        return run
 
     def _solve_guarded(self, limit: float, start: np.ndarray | None) -> SolverRun:
         """A MIP run under a time limit: on a copy of the model in a thread, answered at the
@@ -511,8 +608,10 @@ def _read_run(h: highspy.Highs, is_mip: bool, seconds: float) -> SolverRun:
     S = highspy.HighsModelStatus
     if model_status == S.kOptimal:
         status = SolveStatus.OPTIMAL
-    elif model_status in (S.kTimeLimit, S.kIterationLimit, S.kInterrupt, S.kSolutionLimit):
+    elif model_status in (S.kTimeLimit, S.kInterrupt):  # interrupted: at the deadline
         status = SolveStatus.TIME_LIMIT
+    elif model_status in (S.kIterationLimit, S.kSolutionLimit):  # mip_max_nodes: kSolutionLimit
+        status = SolveStatus.ITERATION_LIMIT
     elif model_status == S.kInfeasible:
         status, values = SolveStatus.INFEASIBLE, None
     elif model_status in (S.kUnbounded, S.kUnboundedOrInfeasible):

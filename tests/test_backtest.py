@@ -202,8 +202,8 @@ def test_the_result_round_trips(tiny: Path) -> None:
 
 def test_a_plan_stopped_short_without_a_time_limit_is_said_so(tiny: Path) -> None:
     """A plan can stop at the solver's own round or node limits with no --time-limit given
-    (status time_limit, no budget): the text says so instead of failing on the missing budget
-    (the 20-state ICU backtest with 10 scenarios ended in an internal error there)."""
+    (status iteration_limit, no budget): the text says so instead of failing on the missing
+    budget (the 20-state ICU backtest with 10 scenarios ended in an internal error there)."""
     import dataclasses
 
     from optimiser.cli.backtest import backtest_text
@@ -211,11 +211,11 @@ def test_a_plan_stopped_short_without_a_time_limit_is_said_so(tiny: Path) -> Non
     result = backtest(tiny, policies=FIXED, commit_days=7, forecast="fc")
     assert result.info["time_limit"] is None
     weeks = result.weeks.copy()
-    weeks.loc[weeks["policy"] == "mean", "status"] = "time_limit"
-    stopped = dataclasses.replace(result, status="time_limit", weeks=weeks)
+    weeks.loc[weeks["policy"] == "mean", "status"] = "iteration_limit"
+    stopped = dataclasses.replace(result, status="iteration_limit", weeks=weeks)
     text = backtest_text(stopped)
-    assert "status: time_limit (no time limit set: a plan stopped at the solver's own" in text
-    assert "mean: plan(s) cut short, not proved optimal" in text
+    assert "status: iteration_limit (no time limit reached: plan(s) stopped at the" in text
+    assert "own round or node limits, not proved optimal): mean" in text
 
 
 def test_a_committed_transfer_is_cut_to_what_the_donor_could_spare(tiny: Path) -> None:

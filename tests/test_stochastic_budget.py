@@ -27,7 +27,9 @@ SLACK = max(1.0, 0.1 * BUDGET)
 @pytest.fixture(scope="module")
 def us_scenarios(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four lognormal scenarios of US 50 states x 47 days: the two-stage plan is not proved
-    optimal in a minute, so a 10 s budget always cuts it short."""
+    optimal (the decomposition stops about 4 s in, 0.0048% short of its bound and above the
+    tolerance, at its own limits: iteration_limit; a share of the budget shorter than that
+    cuts it short: time_limit). Never optimal."""
     out = tmp_path_factory.mktemp("us") / "sc"
     with pytest.raises(SystemExit) as ended:
         main(["scenarios", "generate", str(US), "--method", "lognormal", "--scenarios", "4",
@@ -46,7 +48,9 @@ def test_plan_with_scenarios_ends_within_its_budget(us_scenarios: Path, extra: l
     assert took - waited < BUDGET + SLACK, (took, waited, done.stderr[-2000:])
     assert done.returncode == 0, done.stderr[-2000:]
     answer = json.loads(done.stdout)
-    assert answer["status"] == "time_limit"
+    assert answer["status"] in ("time_limit", "iteration_limit"), answer["status"]
+    if answer["status"] == "iteration_limit":  # the decomposition's own limits, named
+        assert "no branch-and-bound on" in answer["explanation"]
     assert answer["expected_lives"] is not None
     if extra:
         comparison = answer["comparison"]

@@ -73,7 +73,8 @@ class BacktestResult:
     observed: pd.DataFrame  # regions x days
     unavailable: dict[str, str] = field(default_factory=dict)
     # "optimal": every policy completed, every plan proved optimal (within its gap);
-    # "time_limit": the budget cut a plan short (weeks' status) or left a policy out
+    # "time_limit": the budget cut a plan short (weeks' status) or left a policy out;
+    # "iteration_limit": no budget did, but a plan stopped at its own round or node limits
     status: str = "optimal"
     incomplete: dict[str, str] = field(default_factory=dict)  # policy -> why, plans made
     # two-stage policies: the scenarios of their first plan against their units on hand

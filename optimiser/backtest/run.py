@@ -449,6 +449,8 @@ def backtest(
     start = bt.window[0]
     week_table = typed_weeks(pd.DataFrame(weeks, columns=WEEK_COLUMNS))
     cut_short = incomplete or (week_table["status"] == "time_limit").any()
+    # without the budget reaching a plan, plans stopped at their own round or node limits
+    own_limits = (week_table["status"] == "iteration_limit").any()
     return BacktestResult(
         instance=bt.instance.name,
         resource=bt.instance.base.resource,
@@ -469,7 +471,7 @@ def backtest(
             bt.observed.reindex(regions).to_numpy(dtype=float), index=index, columns=columns
         ),
         unavailable=request.unavailable,
-        status="time_limit" if cut_short else "optimal",
+        status="time_limit" if cut_short else ("iteration_limit" if own_limits else "optimal"),
         fans=fans,
         incomplete=incomplete,
         info={

@@ -510,7 +510,8 @@ def offline_optimum(stream: Stream, benefit: np.ndarray, excluded: np.ndarray,
     value = float(benefit[served].sum())
     if proof == "rounded" and bound is not None and bound - value <= 1e-7 * max(1.0, bound):
         proof = "rounded-optimal"
-    status = SolveStatus.OPTIMAL if proof != "rounded" else SolveStatus.TIME_LIMIT
+    # "rounded": the LP bound stands, not closed by branch-and-bound (a choice, not time)
+    status = SolveStatus.OPTIMAL if proof != "rounded" else SolveStatus.ITERATION_LIMIT
     return Bound(status, value, bound, served, proof, seconds)
 
 

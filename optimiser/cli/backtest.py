@@ -226,22 +226,25 @@ def backtest_text(result: BacktestResult) -> str:
             f"{'-' if below != below else f'{below:,.1f}':>16} {int(row['units_shipped']):>8,} "
             f"{int(row['units_transferred']):>7,}"
         )
+    weeks = result.weeks
+    own = sorted(set(weeks.loc[weeks["status"] == "iteration_limit", "policy"]))
+    if result.status == "iteration_limit":
+        lines.append(
+            "status: iteration_limit (no time limit reached: plan(s) stopped at the planner's "
+            "own round or node limits, not proved optimal): " + ", ".join(own)
+        )
     if result.status == "time_limit":
         limit = result.info.get("time_limit")
-        weeks = result.weeks
         cut_short = sorted(
             set(weeks.loc[weeks["status"] == "time_limit", "policy"]) - set(result.incomplete)
         )
-        budget = (
-            f"budget {limit:g} s"
-            if limit is not None
-            else "no time limit set: a plan stopped at the solver's own round or node limits"
-        )
+        budget = f"budget {limit:g} s" if limit is not None else "the plans' time limits"
         lines.append(
             f"status: time_limit ({budget}): "
             + "; ".join(
                 [f"{p} not completed, left out" for p in result.incomplete]
                 + [f"{p}: plan(s) cut short, not proved optimal" for p in cut_short]
+                + [f"{p}: plan(s) stopped at own round or node limits" for p in own]
             )
         )
     cut = t["transfer_units_cut"]

@@ -74,12 +74,15 @@ class ProblemsIn(InputError):
 
 def exit_without_answer(status: Any, explanation: str | None, found: bool, what: str) -> None:
     """Exit 3 with the explanation for an infeasible constraint set, exit 4 when no `what`
-    (allocation, plan) was found; return when there is an answer."""
+    (allocation, plan) was found; return when there is an answer (also one stopped at the
+    time limit or at the method's own iteration limits: exit 0, its status says so)."""
     if status == "infeasible":  # SolveStatus.INFEASIBLE (a str enum; not imported: start-up)
         typer.echo(f"error: {explanation}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
     if not found:
         hint = ": raise --time-limit" if status == "time_limit" else ""
+        if status == "iteration_limit" and explanation:  # which limit stopped it
+            hint = f": {explanation}"
         typer.echo(f"error: no {what} found ({status}){hint}", err=True)
         raise typer.Exit(EXIT_INTERNAL)
 

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.multiperiod import MultiPeriodData, PlanModel
-from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
+from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, note_limit
 
 PRICE_TOL = 1e-7  # a column enters when its reduced cost improves the objective by more
 MAX_ENTERING = 20_000  # columns added per round (the most improving first)
@@ -221,7 +221,14 @@ class ColumnGeneration:
             gain = reduced if maximize else -reduced
             improving = np.nonzero((gain > PRICE_TOL) & (self.position[self.candidates] < 0))[0]
             if not len(improving) or rounds >= MAX_ROUNDS:
-                status = SolveStatus.OPTIMAL if not len(improving) else SolveStatus.TIME_LIMIT
+                # columns still price out after MAX_ROUNDS: the method's own limit, not time
+                status = SolveStatus.OPTIMAL
+                if len(improving):
+                    status = SolveStatus.ITERATION_LIMIT
+                    note_limit(
+                        f"column generation's round limit ({MAX_ROUNDS:,} round"
+                        + ("s)" if MAX_ROUNDS != 1 else ")")
+                    )
                 return LpResult(
                     status,
                     run.objective,

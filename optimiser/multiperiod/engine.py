@@ -42,7 +42,13 @@ from optimiser.multiperiod.methods.fallback import fallback_values, meets_rows, 
 from optimiser.multiperiod.methods.rounding import RoundingMethod
 from optimiser.multiperiod.methods.settle import settle_patients
 from optimiser.multiperiod.plan_io import today_from
-from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
+from optimiser.solver import (
+    MatrixHighsModel,
+    SolverOptions,
+    SolveStatus,
+    note_limit,
+    stop_status,
+)
 
 # Default tolerance: every optimum proved to within ABS_GAP lives of its bound (absolute gap
 # control, the relative gap off), so a price of fairness (a difference of two optima) is exact
@@ -254,6 +260,12 @@ class PlanEngine:
                 nodes = None if deadline.end is not None else FALLBACK_NODES
                 exact = self.exact.solve(replace(task, node_limit=nodes), out.values)
                 out = self._better(out, exact)
+            elif not self.setting.proved(out) and out.values is not None:
+                note_limit(
+                    "the rounding method's plans, no branch-and-bound on "
+                    f"{self.integers:,} integer columns"
+                    + (f" (over {EXACT_LIMIT:,})" if not small else " (method 'rounding')")
+                )
         else:
             out = self.exact.solve(task)
         if out.status is not SolveStatus.OPTIMAL and out.status is not SolveStatus.INFEASIBLE:
@@ -289,7 +301,7 @@ class PlanEngine:
         settled = bound is not None and self.setting.settles(bound, best.objective or 0.0)
         if best is second and second.status is SolveStatus.OPTIMAL:
             settled = True  # HiGHS proved it within the same tolerance
-        status = SolveStatus.OPTIMAL if settled else SolveStatus.TIME_LIMIT
+        status = SolveStatus.OPTIMAL if settled else stop_status(None, first.status, second.status)
         return replace(best, status=status, gap=gap, bound=bound, seconds=seconds, solves=solves)
 
     def settle_patients(

@@ -36,7 +36,13 @@ from optimiser.multiperiod.methods.cleanup import clean_movements, skipped_clean
 from optimiser.multiperiod.plan_io import plan_rows, today_from
 from optimiser.multiperiod.results import PRICE_COLUMNS, PlanResult
 from optimiser.results import SolverInfo
-from optimiser.solver import SolverOptions, SolveStatus, solver_versions
+from optimiser.solver import (
+    SolverOptions,
+    SolveStatus,
+    limit_explanation,
+    limits_reached,
+    solver_versions,
+)
 
 DEFAULT_GAP: float | None = None
 
@@ -176,14 +182,17 @@ def plan(
     cached_star = _STARS.get(star_key)
     if cached_star is not None:
         engine.seed_star(cached_star)
-    main = engine.solve(active, tie_break=tie_break, time_limit=runs.remaining())
-    main = engine.settle_patients(main, active, runs)
+    with limits_reached() as limits:  # the own limits (rounds, nodes) the plan stopped at
+        main = engine.solve(active, tie_break=tie_break, time_limit=runs.remaining())
+        main = engine.settle_patients(main, active, runs)
     timings["solve"] = (
         time.perf_counter() - t_start - timings["build"] - timings["translate"]
         - timings.get("fallback", 0.0)
     )
     t_main = time.perf_counter()
-    explanation = None
+    explanation = limit_explanation(
+        main.status, limits, main.gap, main.bound, "plan", main.values is not None
+    )
     if main.status is SolveStatus.INFEASIBLE:
         explanation = explain_infeasible(engine, active)
     star = engine.solve([], tie_break=False, skip_when_expired=True)  # L*, only once proved

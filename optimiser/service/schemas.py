@@ -417,8 +417,11 @@ class SolveResult(BaseModel):
     """Exactly the JSON of `triage solve --json` (AllocationResult.to_dict())."""
 
     instance: str
-    status: str = Field(description='"optimal", "time_limit" (best found, see solver.gap), '
-                        '"infeasible" (see explanation) or "rule" (a baseline policy).')
+    status: str = Field(description='"optimal", "time_limit" (stopped by its time limit: best '
+                        'found, see solver.gap), "iteration_limit" (stopped at the solver\'s own '
+                        'iteration or node limits, no time limit reached: best found, see '
+                        'solver.gap and explanation), "infeasible" (see explanation) or "rule" '
+                        '(a baseline policy).')
     policy: str
     resource: str
     supply: int

@@ -30,6 +30,12 @@ class StochasticPlanOptions(PlanOptions):
         {"type": "number", "minimum": 0, "maximum": 10, "description": "With compare: the "
          "buffer plan's demand buffer over the mean (default 0.1)."}
     ) = None
+    # the job function read it (commit e7e95b3) but this schema refused it before it got there
+    method: engine_checked(  # type: ignore[valid-type]
+        {"type": "string", "enum": ["auto", "exact", "rounding"], "description": "auto "
+         "(default), exact (HiGHS on the whole extensive form) or rounding (the "
+         "decomposition), as `triage plan --scenarios --method`."}
+    ) = None
 
 
 class StochasticPlanRequest(PlanRequest):

@@ -82,7 +82,8 @@ def prepare_stochastic(
                        ["evaluation" if held_out is not None else "options.buffer"])
     arguments["compare_plans"] = compare
     arguments["buffer"] = float(buffer)
-    method = chosen.get("method", "auto")
+    method = chosen.get("method")
+    method = "auto" if method is None else method
     if method not in METHODS:
         raise _invalid([Problem(f"must be one of {', '.join(METHODS)}, got {method!r}")],
                        ["options.method"])

@@ -25,7 +25,13 @@ from optimiser.multiperiod.plan_io import plan_rows, today_from
 from optimiser.multiperiod.planner import FINISH_SHARE_OF_BUILD, active_constraints
 from optimiser.results import PRICE_COLUMNS
 from optimiser.scenarios.model import ScenarioSet
-from optimiser.solver import SolverOptions, SolveStatus, solver_versions
+from optimiser.solver import (
+    SolverOptions,
+    SolveStatus,
+    limit_explanation,
+    limits_reached,
+    solver_versions,
+)
 from optimiser.stochastic.engine import StochasticEngine, StochasticOutcome
 from optimiser.stochastic.results import COMMITTED_COLUMNS, SCENARIO_COLUMNS, StochasticResult
 from optimiser.stochastic.risk import parse_risk
@@ -105,9 +111,12 @@ def plan_under_uncertainty(
     )
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
     t1 = time.perf_counter()
-    main = engine.solve(active, tie_break=tie_break)
+    with limits_reached() as limits:  # the own limits (rounds, nodes) the plan stopped at
+        main = engine.solve(active, tie_break=tie_break)
     timings["solve"] = time.perf_counter() - t1
-    explanation = None
+    explanation = limit_explanation(
+        main.status, limits, main.gap, main.bound, "plan", main.values is not None
+    )
     if main.status is SolveStatus.INFEASIBLE:
         explanation = engine.explain_infeasible(active)
     t2 = time.perf_counter()

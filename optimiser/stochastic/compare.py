@@ -43,7 +43,7 @@ from optimiser.multiperiod.planner import plan
 from optimiser.multiperiod.results import PlanResult
 from optimiser.scenarios.evaluate import DEFAULT_ALPHA, evaluate
 from optimiser.scenarios.model import ScenarioSet, check_compatible
-from optimiser.solver import SolveStatus
+from optimiser.solver import STOPPED, SolveStatus
 from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, _plan_form, plan_under_uncertainty
 from optimiser.stochastic.compare_budget import CompareBudget, OutOfTime
 from optimiser.stochastic.comparison import METRICS, TABLE_COLUMNS, Comparison
@@ -369,7 +369,9 @@ def compare(
             "order": order,
             "time_limit": run.budget.deadline.limit,
         },
-        status="time_limit" if not_scored or run.cut_short else "complete",
+        status="time_limit"
+        if not_scored or run.timed_out
+        else ("iteration_limit" if run.cut_short else "complete"),
         not_scored=not_scored,
         cut_short=dict(run.cut_short),
     )
@@ -402,6 +404,7 @@ class _Scoring:
     commits: dict[str, pd.DataFrame] = field(default_factory=dict)
     not_scored: dict[str, str] = field(default_factory=dict)
     cut_short: dict[str, list[str]] = field(default_factory=dict)
+    timed_out: set[str] = field(default_factory=set)  # cut_short by the time limit
     cut_scenarios: dict[str, list[str]] = field(default_factory=dict)
     repaired: dict[str, int] = field(default_factory=dict)
 
@@ -524,9 +527,11 @@ class _Scoring:
         self.rows[name] = row
         self.cut_scenarios[name] = [sid for sid, units in (cuts or {}).items() if units]
         budget.scored(budget.clock() - scoring, n)
-        short = [sid for sid, p_ in plans.items() if p_.status is SolveStatus.TIME_LIMIT]
+        short = [sid for sid, p_ in plans.items() if p_.status in STOPPED]
         if short:
             self.cut_short[name] = short
+        if any(p_.status is SolveStatus.TIME_LIMIT for p_ in plans.values()):
+            self.timed_out.add(name)
 
 
 def _unplanned(lives: float | None, status: Any) -> bool:

@@ -43,7 +43,9 @@ class Comparison:
     info: dict[str, Any] = field(default_factory=dict)
     # "complete", or "time_limit": the budget ran out; `not_scored` says which candidates
     # were left out and why (a candidate is scored on every evaluation scenario or not at
-    # all), `cut_short` which scored ones had re-plans not proved optimal (scenario ids)
+    # all), `cut_short` which scored ones had re-plans not proved optimal (scenario ids);
+    # "iteration_limit": no budget ran out, but re-plans in `cut_short` stopped at their own
+    # round or node limits
     status: str = "complete"
     not_scored: dict[str, str] = field(default_factory=dict)
     cut_short: dict[str, list[str]] = field(default_factory=dict)

@@ -53,7 +53,7 @@ from optimiser.multiperiod.methods.base import (
     relative_gap,
 )
 from optimiser.multiperiod.methods.whole import round_movements
-from optimiser.solver import SolverRun, SolveStatus
+from optimiser.solver import SolverRun, SolveStatus, note_limit, stop_status
 from optimiser.stochastic.commit_round import keepable_commit
 from optimiser.stochastic.compact import CompactForm, build_compact
 from optimiser.stochastic.fixed_commit import solve_recourse
@@ -152,6 +152,7 @@ class Decomposition:
         lp = cg.solve_lp(cost, True, deadline.remaining(), rows)
         tick = self._clock("bound", tick)
         solves += lp.rounds
+        stops = [lp.status]  # what the runs behind the plan ended with (a time limit or not)
         if lp.status is SolveStatus.INFEASIBLE:  # phase 1 proved it: no plan meets the rows
             return StochasticOutcome(
                 SolveStatus.INFEASIBLE, None, None, None, None, None, None, _since(t0), solves
@@ -182,6 +183,7 @@ class Decomposition:
             values, outs = plan
             objective = float(full_cost @ values)
             solves += sum(o.solves for o in outs)
+            stops.extend(o.status for o in outs)
             if best is None or objective > best[0]:
                 best = (objective, values)
 
@@ -201,6 +203,7 @@ class Decomposition:
             # bound then holds for the model), from the best plan; its commit re-planned
             closing = self._branch_and_bound(cost, None if best is None else best[1], deadline)
             solves += 1
+            stops.append(closing.status)
             self.info["branch_and_bound"] = 1
             if closing.status is SolveStatus.INFEASIBLE and best is None:
                 return StochasticOutcome(
@@ -223,13 +226,18 @@ class Decomposition:
             return StochasticOutcome(status, None, None, None, None, bound, None, seconds, solves)
         objective, values = best
         settled = self._settles(bound, objective)
+        if not settled and not small and bound is not None:
+            note_limit(
+                "the rounded commit and its recourse, no branch-and-bound on "
+                f"{int(c.integrality.sum()):,} integer columns (over {EXACT_LIMIT:,})"
+            )
         per = f.scenario_lives(values)
         lives = float(f.probability @ per)
         lives_objective = e.risk.kind == "neutral" and all(
             REGISTRY[s.kind].role == "constraint" for s in active
         )
         return StochasticOutcome(
-            status=SolveStatus.OPTIMAL if settled else SolveStatus.TIME_LIMIT,
+            status=SolveStatus.OPTIMAL if settled else stop_status(deadline, *stops),
             values=values,
             lives=lives,
             lives_bound=max(bound, lives) if lives_objective and bound is not None else None,

@@ -31,7 +31,7 @@ from optimiser.multiperiod.methods.base import (
 )
 from optimiser.multiperiod.methods.exact import ExactMethod
 from optimiser.multiperiod.methods.rounding import RoundingMethod
-from optimiser.solver import SolverOptions, SolveStatus
+from optimiser.solver import SolverOptions, SolveStatus, stop_status
 
 COMMIT_TOL = 1e-6
 
@@ -118,5 +118,5 @@ def _better(setting: Setting, first: PlanOutcome, second: PlanOutcome) -> PlanOu
     if best is second and second.status is SolveStatus.OPTIMAL:
         settled = True
     gap = best.gap if bound is None else relative_gap(bound, best.objective or 0.0)
-    status = SolveStatus.OPTIMAL if settled else SolveStatus.TIME_LIMIT
+    status = SolveStatus.OPTIMAL if settled else stop_status(None, first.status, second.status)
     return replace(best, status=status, gap=gap, bound=bound, seconds=seconds, solves=solves)

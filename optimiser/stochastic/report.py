@@ -74,6 +74,15 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
                 "evaluation scenario (cut there)"
             )
         lines.append(f"VSS {_fmt(c.vss)} survivors; EVPI {_fmt(c.evpi)} survivors")
+        if c.status == "iteration_limit":
+            lines.append(
+                "comparison status: iteration_limit (no time limit reached): "
+                + "; ".join(
+                    f"{k}: {len(ids)} re-plan(s) stopped at their own round or node limits, "
+                    "not proved optimal"
+                    for k, ids in c.cut_short.items()
+                )
+            )
         if c.status == "time_limit":
             limit = c.info.get("time_limit")
             budget = f" (budget {limit:g} s)" if limit is not None else ""

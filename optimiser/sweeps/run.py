@@ -64,7 +64,9 @@ from optimiser.sweeps.variants import (  # noqa: F401
 
 IN_PROCESS_BELOW = 200  # smaller sweeps run in this process unless workers are asked for
 WORKER_DEATHS = 2  # a chunk whose worker dies this often when run alone is recorded as failed
-STATUSES = ("optimal", "time_limit", "infeasible", "failed", "error", "unbounded")
+STATUSES = (
+    "optimal", "time_limit", "iteration_limit", "infeasible", "failed", "error", "unbounded"
+)
 
 
 class SweepInterrupted(TriageError):

@@ -17,7 +17,7 @@ from optimiser.multiperiod.methods.base import (
     relative_gap,
 )
 from optimiser.multiperiod.simulate import simulate
-from optimiser.solver import SolveStatus
+from optimiser.solver import SolveStatus, note_limit, stop_status
 
 
 def fallback_values(
@@ -88,8 +88,11 @@ def with_fallback(
             bound,
             out.lives_bound,
         )
+    status = stop_status(task.deadline, out.status)
+    if status is SolveStatus.ITERATION_LIMIT:
+        note_limit("the plan of last resort (nothing shipped): no method found a better plan")
     return PlanOutcome(
-        SolveStatus.TIME_LIMIT,
+        status,
         values,
         setting.lives_of(values),
         objective,

@@ -23,7 +23,7 @@ import numpy as np
 
 from models.fairness import LambdaAxis
 from optimiser.multiperiod.methods.base import Task
-from optimiser.solver import SolveStatus
+from optimiser.solver import SolveStatus, stop_status
 
 if TYPE_CHECKING:
     from optimiser.multiperiod.methods.rounding import Branch, RoundingMethod
@@ -128,8 +128,8 @@ def lambda_search(
         # (their column-generation LPs: phase 1 finished above zero); a node left open when
         # the deadline came says nothing, and neither does the root never solved
         if cut_off:
-            return Branch(SolveStatus.TIME_LIMIT, None, None, solves, seconds)
+            return Branch(stop_status(deadline), None, None, solves, seconds)
         return Branch(SolveStatus.INFEASIBLE, None, None, solves, seconds)
     bound = max(bounds) if bound_known and bounds else None
-    status = SolveStatus.OPTIMAL if bound is not None else SolveStatus.TIME_LIMIT
+    status = SolveStatus.OPTIMAL if bound is not None else stop_status(deadline)
     return Branch(status, bound, best, solves, seconds)

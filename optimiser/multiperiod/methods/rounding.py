@@ -32,7 +32,7 @@ from optimiser.multiperiod.methods.base import (
 )
 from optimiser.multiperiod.methods.rule_repair import rule_movements
 from optimiser.multiperiod.methods.whole import measured, round_movements, units_on_hand
-from optimiser.solver import MatrixHighsModel, SolveStatus
+from optimiser.solver import MatrixHighsModel, SolveStatus, stop_status
 
 # Priced (movement) columns from which the logistics-paying LP is solved first (100 x 90 with
 # 10-nearest transfers: 115,460; us-states-apr2020: 108,780; italy-2020-wave1: 42,091; the
@@ -161,7 +161,7 @@ class RoundingMethod:
         gap = None if bound is None else relative_gap(bound, objective)
         ok = s.settles(bound, objective)
         return PlanOutcome(
-            SolveStatus.OPTIMAL if ok else SolveStatus.TIME_LIMIT,
+            SolveStatus.OPTIMAL if ok else stop_status(deadline),
             values,
             s.lives_of(values),
             objective,

@@ -17,7 +17,9 @@ router = APIRouter(tags=["solve"])
     summary="Solve an instance now (the JSON of `triage solve --json`).",
     description="An infeasible constraint set is an answer, not an error: 200 with status "
     '"infeasible" and an explanation naming the constraints and numbers that conflict. A '
-    'solve stopped by its time limit is 200 with status "time_limit" and the gap in solver.gap.',
+    'solve stopped by its time limit is 200 with status "time_limit" and the gap in solver.gap; '
+    'one stopped at the solver\'s own iteration or node limits, "iteration_limit", with the '
+    "limit named in explanation.",
 )
 async def solve(body: SolveRequest, request: Request) -> Response:
     # The body passed FastAPI's checks; the solver process parses the same bytes again (cheaper
