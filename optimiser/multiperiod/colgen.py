@@ -54,9 +54,13 @@ class ColumnGeneration:
         p = program
         self.program, self.data = p, data
         N = p.shape[1]
-        # Priced columns: shipments and transfers (integer) and patient moves (continuous): an
-        # optimal plan uses few of each. Everything else stays in the master from the start.
-        self.candidates = np.concatenate([p.ship.cols, p.transfer.cols, p.ptransfer.cols])
+        # Priced columns: shipments and transfers (integer), patient moves and the patients
+        # sent on them (continuous): an optimal plan uses few of each (a patient sent is of use
+        # only with a move priced in; 300 x 90, waiting 2 days: the LP 25 s -> 16 s, BENCHMARKS.md
+        # "Waiting and patient transfers at scale"). Everything else stays in the master.
+        self.candidates = np.concatenate(
+            [p.ship.cols, p.transfer.cols, p.ptransfer.cols, p.send.cols]
+        )
         self.partner = np.full(N, -1, dtype=np.int64)  # ship column -> its 'uses' binary
         if len(p.uses):
             self.partner[p.ship.cols] = p.uses
