@@ -14,6 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from optimiser.multiperiod import GeneratorSpec, check_plan, generate, load_multiperiod, plan
+from optimiser.multiperiod.engine import PlanEngine
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.methods import polish
 from optimiser.multiperiod.methods.face import hold_optimal_face, release
@@ -56,6 +57,20 @@ def test_the_repair_reaches_the_bound_without_the_neighbourhood_mip(
     replay = check_plan(instance, result)
     assert replay.ok, replay.violations[:3]
     assert replay.survivors == pytest.approx(result.lives_saved, abs=1e-5)
+
+
+def test_patients_sent_are_priced_in_not_held(instance: MultiPeriodInstance) -> None:
+    """The master starts without the send columns o_{g,s} (one per transferable group and
+    day of its window: held, they made the 300 x 90 LP 1.5x slower) and prices in only some."""
+    engine = PlanEngine(instance)
+    cg, p = engine.colgen, engine.model
+    assert cg is not None and len(p.send.cols) > 1000
+    assert not np.any(cg.position[p.send.cols] >= 0)
+    out = engine.solve([])
+    assert out.status is SolveStatus.OPTIMAL
+    held = int(np.count_nonzero(cg.position[p.send.cols] >= 0))
+    assert 0 < held < 0.6 * len(p.send.cols)
+    assert out.lives == pytest.approx(MAIN_LIVES_150x30, abs=0.005)
 
 
 def test_the_optimal_face_keeps_the_first_objective_and_is_released() -> None:
