@@ -80,12 +80,14 @@ def settle_patients(
         first = run(cost)
         if first is None:
             return out
-        # (B) on the optimal face of (A) (methods/face.py): the same lives exactly. Solved
-        # afresh (presolve removes the fixed columns and rows): (A)'s basis is a poor start
-        # for the new costs (300 x 90 with waiting: 9.7 s by the dual simplex from it, 17 s by
-        # the primal, ~2 s afresh)
+        # (B) on the optimal face of (A) (methods/face.py): the same lives exactly. When
+        # patients can wait or be sent (a group with a choice has a cohort row), solved afresh
+        # (presolve removes the fixed columns and rows): (A)'s basis is a poor start for the
+        # new costs (300 x 90, waiting 2 days: 9.7 s by the dual simplex from it, 17 s by the
+        # primal, 2-3 s afresh); else (B) has little to do and (A)'s basis is kept (0.1 s).
         face = hold_optimal_face(highs)
-        highs.highs.clearSolver()
+        if len(p.cohort_rows):
+            highs.highs.clearSolver()
         second = None if deadline.expired() else run(early, 1)
         settled = second if second is not None else first
     finally:
