@@ -91,6 +91,7 @@ def test_the_optimal_face_keeps_the_first_objective_and_is_released() -> None:
     first = h.solve()
     assert first.objective == pytest.approx(1.5)
     face = hold_optimal_face(h)
+    assert face is not None
     h.set_cost(np.array([1.0, -1.0, 0.0]), maximize=True)
     second = h.solve()
     assert second.values is not None
@@ -100,6 +101,12 @@ def test_the_optimal_face_keeps_the_first_objective_and_is_released() -> None:
     again = h.solve()
     assert again.values is not None
     assert np.allclose(again.values, [0.0, 1.0, 0.0])
+    # every dual zero (max 0): nothing to fix, and highspy's answer for no columns is no entry
+    h.set_cost(np.zeros(3), maximize=True)
+    h.solve()
+    empty = hold_optimal_face(h)
+    assert empty is not None and len(empty.cols) == 0 and len(empty.rows) == 0
+    release(h, empty)
 
 
 def test_a_waiting_plan_settles_on_the_face(tmp_path: Path) -> None:

@@ -37,21 +37,25 @@ class HeldFace:
     row_upper: np.ndarray
 
 
-def hold_optimal_face(highs: MatrixHighsModel, tol: float = FACE_TOL) -> HeldFace:
+def hold_optimal_face(highs: MatrixHighsModel, tol: float = FACE_TOL) -> HeldFace | None:
     """Fix, in `highs` (just solved to an LP optimum), every column with a reduced cost above
     `tol` in size at its value and every row with a dual above `tol` in size at its activity.
     The basis stays optimal and primal feasible (those columns and rows are non-basic at
-    the bounds they are fixed at). `release` puts the bounds back."""
+    the bounds they are fixed at). `release` puts the bounds back. None (nothing changed) when
+    the last solve left no valid duals."""
     h = highs.highs
     solution = h.getSolution()
+    if not solution.dual_valid:
+        return None  # no duals: no face to hold
     col_dual = np.asarray(solution.col_dual, dtype=float)
     row_dual = np.asarray(solution.row_dual, dtype=float)
     cols = np.flatnonzero(np.abs(col_dual) > tol).astype(np.int32)
     rows = np.flatnonzero(np.abs(row_dual) > tol).astype(np.int32)
     _, _, _, col_lower, col_upper, _ = h.getCols(len(cols), cols)
     _, _, row_lower, row_upper, _ = h.getRows(len(rows), rows)
-    col_lower, col_upper = np.asarray(col_lower), np.asarray(col_upper)
-    row_lower, row_upper = np.asarray(row_lower), np.asarray(row_upper)
+    # (highspy answers one entry when asked for none)
+    col_lower, col_upper = np.asarray(col_lower)[: len(cols)], np.asarray(col_upper)[: len(cols)]
+    row_lower, row_upper = np.asarray(row_lower)[: len(rows)], np.asarray(row_upper)[: len(rows)]
     # already fixed columns (the movements of the plan being settled) need no change
     loose = col_lower != col_upper
     face = HeldFace(cols[loose], col_lower[loose], col_upper[loose], rows, row_lower, row_upper)

@@ -86,9 +86,9 @@ def settle_patients(
         # new costs (300 x 90, waiting 2 days: 9.7 s by the dual simplex from it, 17 s by the
         # primal, 2-3 s afresh); else (B) has little to do and (A)'s basis is kept (0.1 s).
         face = hold_optimal_face(highs)
-        if len(p.cohort_rows):
+        if face is not None and len(p.cohort_rows):
             highs.highs.clearSolver()
-        second = None if deadline.expired() else run(early, 1)
+        second = None if face is None or deadline.expired() else run(early, 1)
         settled = second if second is not None else first
     finally:
         if face is not None:
