@@ -202,7 +202,7 @@ class RoundingMethod:
         early = None
         if (
             round_plan
-            and len(cg.candidates) >= CHEAP_FIRST_CANDIDATES
+            and len(cg.candidates) - len(p.send.cols) >= CHEAP_FIRST_CANDIDATES
             and not any(f.axis is not None for f in task.families)
         ):
             early = cg.solve_lp(cheap_cost, True, deadline.remaining(), active_rows)
