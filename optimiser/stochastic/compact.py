@@ -61,6 +61,7 @@ class CompactForm:
     ship: Handles
     transfer: Handles
     ptransfer: Handles
+    send: Handles  # patients sent (waiting switch): continuous, priced in like patient moves
     uses: np.ndarray  # empty: the shipment limit's binaries stay in the master (a shared
     # first-stage shipment has one per block, so none can be priced in as its partner)
     fairness: dict[str, StackedFamily]
@@ -161,6 +162,7 @@ def build_compact(form: ExtensiveForm) -> CompactForm:
         ship=handles("ship"),
         transfer=handles("transfer"),
         ptransfer=handles("ptransfer"),
+        send=handles("send"),
         uses=EMPTY,
         fairness=families,
         first_stage=base,
