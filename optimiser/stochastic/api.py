@@ -29,6 +29,7 @@ from optimiser.solver import SolverOptions, SolveStatus, solver_versions
 from optimiser.stochastic.engine import StochasticEngine, StochasticOutcome
 from optimiser.stochastic.results import COMMITTED_COLUMNS, SCENARIO_COLUMNS, StochasticResult
 from optimiser.stochastic.risk import parse_risk
+from optimiser.stochastic.settle import settle_scenarios
 
 DEFAULT_COMMIT_DAYS = 7
 
@@ -106,6 +107,7 @@ def plan_under_uncertainty(
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
     t1 = time.perf_counter()
     main = engine.solve(active, tie_break=tie_break)
+    main = settle_scenarios(engine, main, active, engine.deadline)
     timings["solve"] = time.perf_counter() - t1
     explanation = None
     if main.status is SolveStatus.INFEASIBLE:

@@ -189,12 +189,58 @@ class Decomposition:
             if best is not None and (deadline.expired() or self._settles(bound, best[0])):
                 break
             attempt(self.round_commit(c.expand(lp_values)))
+        rounded = best is not None
         if best is None and not deadline.expired():
             # no rounded commit kept: commit nothing now and adapt later, a plan at least as
             # good as the last resort below whenever that one is a plan
             attempt(np.zeros(len(f.first_stage)))
         tick = self._clock("recourse", tick)
         small = int(c.integrality.sum()) <= EXACT_LIMIT
+        if (
+            not small
+            and lp.values is not None
+            and not deadline.expired()
+            and (best is None or not self._settles(bound, best[0]))
+        ):
+            # the rounded commits fall short of the bound, or no scenario kept them (the rows
+            # of a fairness constraint, a batch size or a shipment limit that rounding breaks
+            # in some scenario): branch-and-bound on the restricted master (the columns the
+            # LP priced in, every integer column whole) from the best plan. Its plans are
+            # plans of the extensive form (absent columns are 0); its bound bounds nothing
+            start = None if best is None else best[1]
+            runs = [self._branch_and_bound(cost, start, deadline, every_column=False)]
+            self.info["restricted_branch_and_bound"] = 1
+            if runs[0].values is None and not rounded and not deadline.expired():
+                # the columns priced in hold no whole plan (a shipment limit's binaries):
+                # every column in, as on a small model (its bound holds, its infeasibility
+                # is a proof); else the commit of nothing or the plan of nothing is all
+                runs.append(self._branch_and_bound(cost, start, deadline))
+                self.info["branch_and_bound"] = 1
+                if runs[-1].status is SolveStatus.INFEASIBLE and best is None:
+                    return StochasticOutcome(
+                        SolveStatus.INFEASIBLE,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        _since(t0),
+                        solves + len(runs),
+                    )
+                if runs[-1].bound is not None:
+                    bound = runs[-1].bound if bound is None else min(bound, runs[-1].bound)
+            solves += len(runs)
+            for run in runs:
+                if run.values is None:
+                    continue
+                attempt(np.rint(run.values[c.first_stage]))
+                whole = self._risk_columns(c.expand(run.values))
+                if e.meets_rows(whole, active) and (
+                    best is None or float(full_cost @ whole) > best[0]
+                ):
+                    best = (float(full_cost @ whole), whole)
+            tick = self._clock("restricted_branch_and_bound", tick)
         if small and not deadline.expired() and (best is None or not self._settles(bound, best[0])):
             # a small model whose LP bound does not settle it (an integrality gap):
             # branch-and-bound on the whole compact form, every column in the master (its
@@ -244,13 +290,20 @@ class Decomposition:
         )
 
     def _branch_and_bound(
-        self, cost: np.ndarray, start: np.ndarray | None, deadline: Deadline
+        self,
+        cost: np.ndarray,
+        start: np.ndarray | None,
+        deadline: Deadline,
+        *,
+        every_column: bool = True,
     ) -> SolverRun:
         """HiGHS's branch-and-bound on the compact form with every column priced in (a
         budget of nodes without a time limit: the same answer whatever the load); values in
-        the compact numbering."""
+        the compact numbering. `every_column=False`: on the restricted master as it is (its
+        plans are plans, its bound bounds nothing)."""
         cg, c = self.colgen, self.compact
-        cg.include(cg.candidates)
+        if every_column:
+            cg.include(cg.candidates)
         h = cg.highs
         pos = cg.position[cg.integer_columns()]
         h.set_integrality(pos, True)
@@ -312,14 +365,21 @@ class Decomposition:
             outs.append(out)
             a = int(f.offsets[s])
             x[a : a + block.shape[1]] = out.values
+        x = self._risk_columns(x)
+        if not e.meets_rows(x, active):
+            return None
+        return x, outs
+
+    def _risk_columns(self, x: np.ndarray) -> np.ndarray:
+        """`x` with the risk columns (eta, the excess deaths) at their best for its
+        outcomes."""
+        e, f = self.engine, self.engine.form
         if f.eta >= 0:
             deaths = f.base_deaths - f.scenario_lives(x)
             eta = value_at_risk(deaths, f.probability, e.risk.alpha)
             x[f.eta] = eta
             x[f.excess] = np.maximum(deaths - eta, 0.0)
-        if not e.meets_rows(x, active):
-            return None
-        return x, outs
+        return x
 
 
 def _since(t0: float) -> float:
