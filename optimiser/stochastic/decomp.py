@@ -76,6 +76,18 @@ def value_at_risk(deaths: np.ndarray, probability: np.ndarray, alpha: float) -> 
     return float(deaths[order][int(np.argmax(reached))]) if len(order) else 0.0
 
 
+def with_risk_columns(engine: StochasticEngine, x: np.ndarray) -> np.ndarray:
+    """`x` (changed in place) with the risk columns (eta, the excess deaths) at their best
+    for its outcomes."""
+    f = engine.form
+    if f.eta >= 0:
+        deaths = f.base_deaths - f.scenario_lives(x)
+        eta = value_at_risk(deaths, f.probability, engine.risk.alpha)
+        x[f.eta] = eta
+        x[f.excess] = np.maximum(deaths - eta, 0.0)
+    return x
+
+
 class Decomposition:
     """Column generation on the compact extensive form of a StochasticEngine, and the
     commit-plus-recourse plans measured against its bound."""
@@ -371,19 +383,11 @@ class Decomposition:
         return x, outs
 
     def _risk_columns(self, x: np.ndarray) -> np.ndarray:
-        """`x` with the risk columns (eta, the excess deaths) at their best for its
-        outcomes."""
-        e, f = self.engine, self.engine.form
-        if f.eta >= 0:
-            deaths = f.base_deaths - f.scenario_lives(x)
-            eta = value_at_risk(deaths, f.probability, e.risk.alpha)
-            x[f.eta] = eta
-            x[f.excess] = np.maximum(deaths - eta, 0.0)
-        return x
+        return with_risk_columns(self.engine, x)
 
 
 def _since(t0: float) -> float:
     return time.perf_counter() - t0
 
 
-__all__ = ["Decomposition", "value_at_risk"]
+__all__ = ["Decomposition", "value_at_risk", "with_risk_columns"]

@@ -31,7 +31,7 @@ from optimiser.deadline import Deadline
 from optimiser.multiperiod.methods.base import PlanOutcome, Setting, relative_gap
 from optimiser.multiperiod.methods.exact import ExactMethod
 from optimiser.multiperiod.methods.settle import settle_patients
-from optimiser.stochastic.decomp import value_at_risk
+from optimiser.stochastic.decomp import with_risk_columns
 from optimiser.stochastic.fixed_commit import start_plan
 
 if TYPE_CHECKING:
@@ -71,11 +71,7 @@ def settle_scenarios(
         if settled.values is not None:
             a = int(f.offsets[s])
             values[a : a + block.shape[1]] = settled.values
-    if f.eta >= 0:
-        deaths = f.base_deaths - f.scenario_lives(values)
-        eta = value_at_risk(deaths, f.probability, engine.risk.alpha)
-        values[f.eta] = eta
-        values[f.excess] = np.maximum(deaths - eta, 0.0)
+    values = with_risk_columns(engine, values)
     objective = float(engine.cost(active) @ values)
     worse = objective < out.objective - 1e-6 * max(1.0, abs(out.objective))
     if worse or not engine.meets_rows(values, active):
