@@ -18,8 +18,9 @@ movements only (shipments in batches, transfers); patients are continuous. So:
    scenario's patients already on units), once from the LP that also pays CLEANUP_COST per
    unit of logistics cost (the lives LP is degenerate: free circular transfers) and, if that
    plan is not within the tolerance, from the lives LP. If no scenario plan keeps either,
-   the commit of nothing (every movement left to the recourse); the plan that moves nothing
-   at all is the last resort only when that fails too.
+   the commit of nothing (every movement left to the recourse), then branch-and-bound on the
+   restricted master (on every column when that holds no whole plan), the best kept; the plan
+   that moves nothing at all is the last resort only when all of these fail.
 3. Recourse. Per scenario, its block with the commit fixed (a deterministic plan) solved by the
    planner's rounding method (optimiser/stochastic/fixed_commit.py). Together they are a plan
    of the extensive form (checked row by row: `StochasticEngine.meets_rows`, link rows
@@ -209,20 +210,21 @@ class Decomposition:
         tick = self._clock("recourse", tick)
         small = int(c.integrality.sum()) <= EXACT_LIMIT
         if (
-            not small
+            not (small or rounded or deadline.expired())
             and lp.values is not None
-            and not deadline.expired()
             and (best is None or not self._settles(bound, best[0]))
         ):
-            # the rounded commits fall short of the bound, or no scenario kept them (the rows
-            # of a fairness constraint, a batch size or a shipment limit that rounding breaks
-            # in some scenario): branch-and-bound on the restricted master (the columns the
-            # LP priced in, every integer column whole) from the best plan. Its plans are
-            # plans of the extensive form (absent columns are 0); its bound bounds nothing
+            # no scenario kept a rounded commit (the rows of a fairness constraint, a batch
+            # size or a shipment limit that rounding breaks in some scenario): branch-and-bound
+            # on the restricted master (the columns the LP priced in, every integer column
+            # whole) from the commit of nothing's plan, if any. Its plans are plans of the
+            # extensive form (absent columns are 0); its bound bounds nothing. Not when a
+            # rounded commit was kept: on a large model that would spend every solve's budget
+            # (or nodes) on a gap the plan already states
             start = None if best is None else best[1]
             runs = [self._branch_and_bound(cost, start, deadline, every_column=False)]
             self.info["restricted_branch_and_bound"] = 1
-            if runs[0].values is None and not rounded and not deadline.expired():
+            if runs[0].values is None and not deadline.expired():
                 # the columns priced in hold no whole plan (a shipment limit's binaries):
                 # every column in, as on a small model (its bound holds, its infeasibility
                 # is a proof); else the commit of nothing or the plan of nothing is all
