@@ -55,7 +55,7 @@ EXAMPLES = {
     "per_capita_floor": "share=0.9",
     "excess_per_capita_floor": "share=0.9",
     "coverage_floor": "level=0.8",
-    "capacity_per_capita_floor": "beds_per_100k=8",
+    "capacity_per_capita_floor": "beds_per_100k=16",
     "min_units": "units=15",
     "max_coverage_gap": "gap=0.05",
     "threshold": "tau=0",
@@ -248,6 +248,35 @@ def test_price_of_fairness_in_expected_lives(
     )
     if REGISTRY[kind].role == "constraint":
         assert row["lives_lost_alone"] >= -TOL
+    if kind in EXAMPLES:  # the examples bind: each costs lives
+        assert row["lives_lost_alone"] > 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", kinds())
+def test_decompositions_price_brackets_exacts(
+    case: tuple[MultiPeriodInstance, ScenarioSet], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The price of each kind by the decomposition (its own steps only): its interval holds
+    exact's price, and when it says exact, it is exact's to 0.01 expected lives."""
+    monkeypatch.setattr(decomp, "EXACT_LIMIT", 0)
+    inst, scenarios = case
+    prices = {}
+    for method in ("exact", "rounding"):
+        result = plan_under_uncertainty(
+            inst,
+            scenarios,
+            [example(kind)],
+            commit_days=COMMIT_DAYS,
+            method=method,
+            default_constraints=False,
+        )
+        (prices[method],) = result.price_of_fairness.to_dict("records")
+    exact, mine = prices["exact"]["lives_lost_alone"], prices["rounding"]
+    assert mine["lives_lost_alone_low"] <= exact + 0.011
+    assert mine["lives_lost_alone_high"] >= exact - 0.011
+    if mine["exact"]:
+        assert mine["lives_lost_alone"] == pytest.approx(exact, abs=0.011)
 
 
 def test_unknown_kind_fails_loudly(
