@@ -107,8 +107,10 @@ def plan_under_uncertainty(
     timings = {"build": engine.build_seconds, "translate": engine.translate_seconds}
     t1 = time.perf_counter()
     main = engine.solve(active, tie_break=tie_break)
-    main = settle_scenarios(engine, main, active, engine.deadline)
     timings["solve"] = time.perf_counter() - t1
+    t_settle = time.perf_counter()
+    main = settle_scenarios(engine, main, active, engine.deadline)
+    timings["settle"] = time.perf_counter() - t_settle
     explanation = None
     if main.status is SolveStatus.INFEASIBLE:
         explanation = engine.explain_infeasible(active)
