@@ -35,6 +35,7 @@ from optimiser.solver import (
 from optimiser.stochastic.engine import StochasticEngine, StochasticOutcome
 from optimiser.stochastic.results import COMMITTED_COLUMNS, SCENARIO_COLUMNS, StochasticResult
 from optimiser.stochastic.risk import parse_risk
+from optimiser.stochastic.settle import settle_scenarios
 
 DEFAULT_COMMIT_DAYS = 7
 
@@ -114,6 +115,9 @@ def plan_under_uncertainty(
     with limits_reached() as limits:  # the own limits (rounds, nodes) the plan stopped at
         main = engine.solve(active, tie_break=tie_break)
     timings["solve"] = time.perf_counter() - t1
+    t_settle = time.perf_counter()
+    main = settle_scenarios(engine, main, active, engine.deadline)
+    timings["settle"] = time.perf_counter() - t_settle
     explanation = limit_explanation(
         main.status, limits, main.gap, main.bound, "plan", main.values is not None
     )
