@@ -1,0 +1,66 @@
+"""No patient waits beside a free unit when the budget is spent before the patient flow is
+settled (docs/multiperiod.md, "Waiting"; methods/idle_repair.py).
+
+Found on 30 regions x 30 days (generator seed 2, waiting 1 day, `-c threshold:tau=0`,
+`--time-limit 30`): the solves spent the budget, the settling of the patient flow
+(methods/settle.py) started no LP, and check-plan rejected the plan for 21 region-cohorts (68
+listed and more) waiting beside staffed units free for their whole stay. The tests reproduce it
+without a clock: the settling is handed a deadline already spent, as the solves leave it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from optimiser.deadline import Deadline
+from optimiser.multiperiod import check_plan, load_multiperiod, plan
+from optimiser.multiperiod import engine as engine_module
+from optimiser.multiperiod.methods import settle as settle_module
+from optimiser.multiperiod.methods.settle import settle_patients
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["waiting", "patient-transfers"])
+def seed2(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from optimiser.multiperiod import GeneratorSpec, generate
+
+    folder = tmp_path_factory.mktemp("seed2") / "g30x30"
+    spec = GeneratorSpec(
+        regions=30, days=30, depots=1, seed=2, max_wait_days=1, patient_transfers=request.param
+    )
+    return generate(spec, folder)
+
+
+def spent_budget(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any]]:
+    """The planner's settling gets a deadline already spent (as when the solves used the whole
+    budget); returns the (plan given, plan settled) pairs."""
+    seen: list[tuple[Any, Any]] = []
+
+    def settle(setting: Any, out: Any, cost: Any, deadline: Any, *rest: Any) -> Any:
+        got = settle_patients(setting, out, cost, Deadline(0.0, start=0.0), *rest)
+        seen.append((out, got))
+        return got
+
+    monkeypatch.setattr(engine_module, "settle_patients", settle)
+    return seen
+
+
+def test_a_plan_whose_budget_ran_out_keeps_no_unit_idle_beside_a_waiting_patient(
+    seed2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """check-plan replays the plan with no rule broken and the planner's survivors; the plan
+    the solves gave broke the rule (so the repair is what keeps it), and no life is lost."""
+    seen = spent_budget(monkeypatch)
+    inst = load_multiperiod(seed2)
+    result = plan(inst, price_of_fairness=False)
+    check = check_plan(inst, result)
+    assert [v["message"] for v in check.violations] == []
+    assert check.survivors == pytest.approx(result.lives_saved, abs=1e-6)
+    ((given, settled),) = seen
+    assert settled is not given
+    assert settled.objective >= given.objective - 1e-7
+
+    monkeypatch.setattr(settle_module, "repaired", lambda setting, out, cost: out)
+    broken = check_plan(inst, plan(inst, price_of_fairness=False))
+    assert {v["rule"] for v in broken.violations} == {"idle_while_waiting"}
