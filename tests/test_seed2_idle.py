@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from optimiser.deadline import Deadline
@@ -64,3 +65,24 @@ def test_a_plan_whose_budget_ran_out_keeps_no_unit_idle_beside_a_waiting_patient
     monkeypatch.setattr(settle_module, "repaired", lambda setting, out, cost: out)
     broken = check_plan(inst, plan(inst, price_of_fairness=False))
     assert {v["rule"] for v in broken.violations} == {"idle_while_waiting"}
+
+
+def test_settled_patient_quantities_carry_no_fraction_of_the_lives_allowance(
+    seed2: Path,
+) -> None:
+    """The settling's second LP (admissions as early as possible) held the lives to 10^-6 and
+    spent that allowance on quantities: with patient transfers this plan said "move 2.564e-06
+    patients" (R011 -> R019, day 2) and "admit 56.999997435". On the first LP's optimal face the
+    quantities are the data's own: no patients row below 10^-6 and none within 10^-4 of a whole
+    number without being it (the plan file writes 9 decimals: 1/9 is 0.111111111); check-plan
+    replays the plan with no rule broken."""
+    inst = load_multiperiod(seed2)
+    result = plan(inst, price_of_fairness=False)
+    rows = result.plan[result.plan["kind"].isin(["admit", "patients"])]
+    units = rows["units"].astype(float).to_numpy()
+    assert units.min() >= 1e-6
+    near = np.abs(units - np.round(units))
+    assert not ((near > 0) & (near < 1e-4)).any(), rows[(near > 0) & (near < 1e-4)]
+    check = check_plan(inst, result)
+    assert [v["message"] for v in check.violations] == []
+    assert check.survivors == pytest.approx(result.lives_saved, abs=1e-6)

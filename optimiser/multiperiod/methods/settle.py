@@ -11,7 +11,7 @@ run (the budget spent) or do not finish, the rule is kept without them (methods/
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,7 +26,8 @@ from optimiser.multiperiod.methods.base import (
 from optimiser.multiperiod.methods.idle_repair import admit_beside_free_units
 from optimiser.solver import MatrixHighsModel, SolveStatus
 
-INF_BOUND = np.inf
+FACE_TOL = 1e-9  # a reduced cost or dual larger than this holds its column or row
+BOUND_TOL = 1e-7  # HiGHS's primal feasibility tolerance: a value this close to a bound is on it
 
 
 def settle_patients(
@@ -64,7 +65,7 @@ def settle_patients(
         highs.set_integrality(fixed, False)
     pos = position[cols]
     highs.set_col_bounds_arrays(pos, values[cols], values[cols])
-    held_row: int | None = None
+    face: _Face | None = None
     try:
         master = position >= 0
         full = np.nonzero(master)[0]
@@ -85,20 +86,15 @@ def settle_patients(
         first = run(cost)
         if first is None:
             return repaired(setting, out, cost)
-        best = float(cost @ first)
-        used = np.nonzero(cost[full])[0]
-        held_row = highs.add_row_arrays(
-            position[full[used]],
-            cost[full[used]],
-            best - 1e-6,
-            INF_BOUND,
-        )
-        # the basis of `first` stays primal feasible (new costs, a row it meets): the primal
+        free = np.setdiff1d(position[full], pos)
+        face = _Face.fix(highs, free)
+        # the basis of `first` stays primal feasible (new costs, bounds at its values): the
+        # primal simplex
         second = None if deadline.expired() else run(early, 4)
         settled = second if second is not None else first
     finally:
-        if held_row is not None:
-            highs.set_row_bounds(held_row, -INF_BOUND, INF_BOUND)
+        if face is not None:
+            face.restore(highs)
         highs.set_col_bounds_arrays(pos, restore_lower[cols], restore_upper[cols])
         if colgen is None:
             highs.set_integrality(fixed, True)
@@ -116,6 +112,63 @@ def settle_patients(
     if objective < (out.objective or 0.0) - 1e-6 * max(1.0, abs(out.objective or 0.0)):
         return repaired(setting, out, cost)
     return with_values(setting, out, settled, cost)
+
+
+@dataclass(frozen=True)
+class _Face:
+    """The optimal face of the LP just solved, fixed in HiGHS: every column with a reduced
+    cost and every inequality row with a dual held where the optimum has them. By
+    complementary slackness every point left has the optimum's objective exactly, so the second
+    LP cannot trade lives for earlier admissions (an allowance on a lives row did: "move
+    2.564e-06 patients" and "admit 56.999997435" in the manifest). `lower`/`upper`: the bounds
+    to restore."""
+
+    cols: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    rows: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+
+    @classmethod
+    def fix(cls, highs: MatrixHighsModel, cols: np.ndarray) -> _Face:
+        """Fix the face among `cols` (HiGHS positions) and every row."""
+        h = highs.highs
+        solution = h.getSolution()
+        reduced = np.asarray(solution.col_dual, dtype=float)[cols]
+        cols = cols[np.abs(reduced) > FACE_TOL].astype(np.int32)
+        value = np.asarray(solution.col_value, dtype=float)[cols]
+        _, _, _, col_lower, col_upper, _ = h.getCols(len(cols), cols)
+        col_lower, col_upper = np.asarray(col_lower), np.asarray(col_upper)
+        value = _at_bound(value, col_lower, col_upper)
+        dual = np.abs(np.asarray(solution.row_dual, dtype=float))
+        rows = np.nonzero(dual > FACE_TOL)[0].astype(np.int32)
+        _, _, row_lower, row_upper, _ = h.getRows(len(rows), rows)
+        row_lower, row_upper = np.asarray(row_lower), np.asarray(row_upper)
+        ranged = row_lower < row_upper
+        rows, row_lower, row_upper = rows[ranged], row_lower[ranged], row_upper[ranged]
+        activity = np.asarray(solution.row_value, dtype=float)[rows]
+        activity = _at_bound(activity, row_lower, row_upper)
+        if len(cols):
+            h.changeColsBounds(len(cols), cols, value, value)
+        if len(rows):
+            h.changeRowsBounds(len(rows), rows, activity, activity)  # type: ignore[attr-defined]
+        return cls(cols, col_lower, col_upper, rows, row_lower, row_upper)
+
+    def restore(self, highs: MatrixHighsModel) -> None:
+        h = highs.highs
+        if len(self.cols):
+            h.changeColsBounds(len(self.cols), self.cols, self.col_lower, self.col_upper)
+        if len(self.rows):
+            h.changeRowsBounds(  # type: ignore[attr-defined]
+                len(self.rows), self.rows, self.row_lower, self.row_upper
+            )
+
+
+def _at_bound(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """`value`, or the bound it is within BOUND_TOL of (the data's own number, exactly)."""
+    out = np.where(np.abs(value - lower) <= BOUND_TOL, lower, value)
+    return np.where(np.abs(value - upper) <= BOUND_TOL, upper, out)
 
 
 def repaired(setting: Setting, out: PlanOutcome, cost: np.ndarray) -> PlanOutcome:
