@@ -25,9 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from models.multiperiod import PlanModel
+from optimiser.multiperiod.methods.whole import units_on_hand
 
-FREE_TOL = 1e-7  # a unit this free (check-plan reports from 1e-4) is not free
-LEFT_TOL = 1e-9  # a group with fewer patients than this waiting has none
+FREE_TOL = 1e-6  # a unit this free (check-plan reports from 1e-4) is not free
+LEFT_TOL = 1e-6  # a group with this few patients waiting has none (check-plan's tolerance)
 MAX_PASSES = 50
 
 
@@ -45,13 +46,14 @@ def admit_beside_free_units(p: PlanModel, values: np.ndarray) -> np.ndarray | No
     """`values` with no patient waiting beside a unit free for the whole stay (their movements
     kept); None when nothing changes or the repair does not apply (a fairness row reads the
     patient flow)."""
-    if fairness_reads_patients(p):
-        return None
     d = p.data
     n, T = d.n, d.days
     x = np.array(values, dtype=float)
-    u = x[p.occ].copy()  # (n, T) occupancy, kept in step with every change
-    cap = np.minimum(x[p.hand], d.own + d.staff)  # inf + finite: staff unlimited
+    # units on hand and occupancy from the plan's own movements and patient flow (a plan made
+    # outside an LP, the fallback's, leaves the columns that follow from them as they were)
+    hand = units_on_hand(p, d, x[p.ship.cols], x[p.transfer.cols])
+    u = _occupancy(p, x)  # (n, T), kept in step with every change
+    cap = np.minimum(hand, d.own + d.staff)  # inf + finite: staff unlimited
     G = len(d.group_size)
     first, last, stay = d.group_first, d.group_last, d.group_stay
     region = d.group_region
@@ -60,6 +62,8 @@ def admit_beside_free_units(p: PlanModel, values: np.ndarray) -> np.ndarray | No
     send_of = _positions(p.send.group, p.send.day, first, G)
     y = x[p.admit.cols]
     o = x[p.send.cols]
+    if not len(_waiting_beside_free(p, y, o, send_of, cap - u)) or fairness_reads_patients(p):
+        return None
     z = x[p.ptransfer.cols]
     lanes_out = _lanes_from(d.pt_src, p.ptransfer.lane, p.ptransfer.day, n, T)
     z_dst = d.pt_dst[p.ptransfer.lane]  # destination of each patient-move column
@@ -68,6 +72,7 @@ def admit_beside_free_units(p: PlanModel, values: np.ndarray) -> np.ndarray | No
         candidates = _waiting_beside_free(p, y, o, send_of, cap - u)
         if not len(candidates):
             break
+        moved = False
         for i in candidates.tolist():
             g, day = int(p.admit.group[i]), int(p.admit.day[i])
             r, rho = int(region[g]), int(stay[g])
@@ -78,41 +83,74 @@ def admit_beside_free_units(p: PlanModel, values: np.ndarray) -> np.ndarray | No
             free = float((cap[r, day : day + rho] - u[r, day : day + rho]).min())
             if left <= LEFT_TOL or free <= FREE_TOL:
                 continue  # an earlier step of this pass served them or took the units
-            amount = min(left, free)
             width = last[g] - first[g] + 1
             total = y[a0 : a0 + width].sum() + (o[s0 : s0 + width].sum() if s0 >= 0 else 0.0)
-            rest = amount - min(amount, max(0.0, float(d.group_size[g] - total)))
-            # then patients sent later, the latest first: no longer sent
-            for s in range(int(last[g]), day, -1):
-                if rest <= LEFT_TOL or s0 < 0:
+            now = a0 + day - first[g]  # the admission column of day `day`
+            # patients turned away: admitted today
+            take = min(left, free, max(0.0, float(d.group_size[g] - total)))
+            y[now] += take
+            u[r, day : day + rho] += take
+            left, free = left - take, free - take
+            moved = moved or take > 0.0
+            # patients sent later: admitted today, not sent
+            for s in range(day + 1, int(last[g]) + 1):
+                if s0 < 0 or left <= LEFT_TOL or free <= FREE_TOL:
                     break
                 k = s0 + s - first[g]
-                back = min(rest, float(o[k]))
+                back = min(left, free, float(o[k]))
                 if back > 0.0:
                     o[k] -= back
-                    rest -= back
                     _unsend(z, lanes_out[r][s], back, z_dst, u, s, int(d.los[r]))
-            # then patients admitted later, the latest first: admitted today instead
-            for s in range(int(last[g]), day, -1):
-                if rest <= LEFT_TOL:
+                    y[now] += back
+                    u[r, day : day + rho] += back
+                    left, free = left - back, free - back
+                    moved = True
+            # patients admitted later (the nearest first): admitted today instead, which needs
+            # units only on the days before their admission
+            for s in range(day + 1, int(last[g]) + 1):
+                if left <= LEFT_TOL:
                     break
                 k = a0 + s - first[g]
-                back = min(rest, float(y[k]))
-                if back > 0.0:
+                ahead = min(s, day + rho)
+                room = float((cap[r, day:ahead] - u[r, day:ahead]).min())
+                back = min(left, room, float(y[k]))
+                if back > FREE_TOL:
                     y[k] -= back
-                    rest -= back
                     u[r, s : s + rho] -= back
-            admitted = amount - max(rest, 0.0)
-            y[a0 + day - first[g]] += admitted
-            u[r, day : day + rho] += admitted
-            changed = True
+                    y[now] += back
+                    u[r, day : day + rho] += back
+                    left -= back
+                    moved = True
+        if not moved:
+            break  # what is left cannot move (never seen: each pass ends with none found)
+        changed = True
     if not changed:
         return None
     x[p.admit.cols] = y
     x[p.send.cols] = o
     x[p.ptransfer.cols] = z
     x[p.occ] = u
+    x[p.hand] = hand
     return x
+
+
+def _occupancy(p: PlanModel, x: np.ndarray) -> np.ndarray:
+    """u_{r,d}: patients admitted in r (stay rho_g) and moved into r (the origin's stay) on
+    each day, as the model's occupancy rows count them."""
+    d = p.data
+    n, T = d.n, d.days
+    change = np.zeros((n, T + 1))
+    region = d.group_region[p.admit.group]
+    end = np.minimum(p.admit.day + d.group_stay[p.admit.group], T)
+    np.add.at(change, (region, p.admit.day), x[p.admit.cols])
+    np.add.at(change, (region, end), -x[p.admit.cols])
+    z = p.ptransfer
+    if len(z.cols):
+        dst = d.pt_dst[z.lane]
+        end = np.minimum(z.day + d.los[d.pt_src[z.lane]], T)
+        np.add.at(change, (dst, z.day), x[z.cols])
+        np.add.at(change, (dst, end), -x[z.cols])
+    return np.cumsum(change, axis=1)[:, :T]
 
 
 def _waiting_beside_free(

@@ -90,7 +90,7 @@ def settle_patients(
         face = _Face.fix(highs, free)
         # the basis of `first` stays primal feasible (new costs, bounds at its values): the
         # primal simplex
-        second = None if deadline.expired() else run(early, 4)
+        second = None if face is None or deadline.expired() else run(early, 4)
         settled = second if second is not None else first
     finally:
         if face is not None:
@@ -111,7 +111,9 @@ def settle_patients(
     objective = float(cost @ clean_values(p, settled))
     if objective < (out.objective or 0.0) - 1e-6 * max(1.0, abs(out.objective or 0.0)):
         return repaired(setting, out, cost)
-    return with_values(setting, out, settled, cost)
+    # the rule held by the LPs, checked (a reduced cost within HiGHS's dual tolerance could fix
+    # a column the second LP needed)
+    return repaired(setting, with_values(setting, out, settled, cost), cost)
 
 
 @dataclass(frozen=True)
@@ -131,20 +133,29 @@ class _Face:
     row_upper: np.ndarray
 
     @classmethod
-    def fix(cls, highs: MatrixHighsModel, cols: np.ndarray) -> _Face:
-        """Fix the face among `cols` (HiGHS positions) and every row."""
+    def fix(cls, highs: MatrixHighsModel, cols: np.ndarray) -> _Face | None:
+        """Fix the face among `cols` (HiGHS positions) and every row (None: no duals)."""
         h = highs.highs
         solution = h.getSolution()
+        if not solution.dual_valid:
+            return None
         reduced = np.asarray(solution.col_dual, dtype=float)[cols]
         cols = cols[np.abs(reduced) > FACE_TOL].astype(np.int32)
         value = np.asarray(solution.col_value, dtype=float)[cols]
         _, _, _, col_lower, col_upper, _ = h.getCols(len(cols), cols)
-        col_lower, col_upper = np.asarray(col_lower), np.asarray(col_upper)
+        # (highspy answers one entry when asked for none)
+        col_lower, col_upper = (
+            np.asarray(col_lower)[: len(cols)],
+            np.asarray(col_upper)[: len(cols)],
+        )
         value = _at_bound(value, col_lower, col_upper)
         dual = np.abs(np.asarray(solution.row_dual, dtype=float))
         rows = np.nonzero(dual > FACE_TOL)[0].astype(np.int32)
         _, _, row_lower, row_upper, _ = h.getRows(len(rows), rows)
-        row_lower, row_upper = np.asarray(row_lower), np.asarray(row_upper)
+        row_lower, row_upper = (
+            np.asarray(row_lower)[: len(rows)],
+            np.asarray(row_upper)[: len(rows)],
+        )
         ranged = row_lower < row_upper
         rows, row_lower, row_upper = rows[ranged], row_lower[ranged], row_upper[ranged]
         activity = np.asarray(solution.row_value, dtype=float)[rows]
