@@ -16,10 +16,13 @@ import numpy as np
 import pytest
 
 from optimiser.deadline import Deadline
-from optimiser.multiperiod import check_plan, load_multiperiod, plan
+from optimiser.multiperiod import PlanEngine, check_plan, load_multiperiod, plan
 from optimiser.multiperiod import engine as engine_module
+from optimiser.multiperiod.extract import extract
 from optimiser.multiperiod.methods import settle as settle_module
+from optimiser.multiperiod.methods.idle_repair import admit_beside_free_units
 from optimiser.multiperiod.methods.settle import settle_patients
+from tests.test_multiperiod_support import write_instance
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["waiting", "patient-transfers"])
@@ -86,3 +89,38 @@ def test_settled_patient_quantities_carry_no_fraction_of_the_lives_allowance(
     check = check_plan(inst, result)
     assert [v["message"] for v in check.violations] == []
     assert check.survivors == pytest.approx(result.lives_saved, abs=1e-6)
+
+
+def test_the_repair_by_hand(tmp_path: Path) -> None:
+    """One region with 2 units (staff unlimited), stays of 2 days, waiting 1 day; one patient
+    arrives on each of days 0, 1, 2. The plan given admits day 0's patient on day 1, turns day
+    1's away and admits day 2's on day 2 (2 lives; check-plan: idle units beside both). By
+    hand: day 0's patient is admitted on day 0 (2 units free then), day 1's on day 1 (1 free on
+    days 1 and 2): 3 lives, every patient on arrival, no rule broken."""
+    folder = write_instance(
+        tmp_path / "one",
+        [{"region": "A", "capacity": 2, "los_days": 2}],
+        {"A": [1, 1, 1, 0]},
+        deliveries=[(0, 1, "D")],
+        leads=[("D", "A", 1)],
+        multiperiod={"max_wait_days": 1},
+    )
+    engine = PlanEngine(load_multiperiod(folder))
+    p = engine.model
+    column = {
+        (int(p.data.group_day[g]), int(s)): int(c)
+        for g, s, c in zip(p.admit.group, p.admit.day, p.admit.cols, strict=True)
+    }
+    given = engine.setting.zero.copy()
+    given[column[0, 1]] = 1.0
+    given[column[2, 2]] = 1.0
+    before = check_plan(engine.instance, extract(engine, given)["plan"], default_constraints=False)
+    assert {v["rule"] for v in before.violations} == {"idle_while_waiting"}
+    assert before.survivors == pytest.approx(2.0)
+    fixed = admit_beside_free_units(p, given)
+    assert fixed is not None
+    admitted = {key: fixed[c] for key, c in column.items() if fixed[c] > 0}
+    assert admitted == {(0, 0): 1.0, (1, 1): 1.0, (2, 2): 1.0}
+    after = check_plan(engine.instance, extract(engine, fixed)["plan"], default_constraints=False)
+    assert after.ok and after.survivors == pytest.approx(3.0)
+    assert admit_beside_free_units(p, fixed) is None  # nothing left to repair
