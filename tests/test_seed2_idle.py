@@ -3,9 +3,11 @@ settled (docs/multiperiod.md, "Waiting"; methods/idle_repair.py).
 
 Found on 30 regions x 30 days (generator seed 2, waiting 1 day, `-c threshold:tau=0`,
 `--time-limit 30`): the solves spent the budget, the settling of the patient flow
-(methods/settle.py) started no LP, and check-plan rejected the plan for 21 region-cohorts (68
-listed and more) waiting beside staffed units free for their whole stay. The tests reproduce it
-without a clock: the settling is handed a deadline already spent, as the solves leave it."""
+(methods/settle.py) started no LP, and check-plan rejected the plan (exit 1): 67 region-cohorts
+waiting beside staffed units free for their whole stay (20 listed, "47 more"); the same with
+`threshold:tau=0.3,index=rai_relative`. The tests reproduce it without a clock:
+the settling is handed a deadline already spent, as the solves leave it, and the plan is made
+without a time limit (the unconstrained plan: 2 s, where the threshold's takes minutes)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ waits, or is turned away, on a day d while a staffed unit is free in their regio
 of the stay that would start on d. It is not a row of the model: the settling's second LP
 (patients admitted as early as possible) is what makes a plan keep it, so a plan cut short by
 the time limit before that LP broke it (30 regions x 30 days, seed 2, waiting 1 day, threshold,
-30 s: 68 region-cohorts beside free units).
+30 s: 67 region-cohorts waiting beside free units).
 
 The repair keeps every movement (units on hand h fixed) and, day by day, admits each waiting
 group (earliest last admission day first) on day d as far as the units and staff free on every
