@@ -122,7 +122,7 @@ class _Face:
     cost and every inequality row with a dual held where the optimum has them. By
     complementary slackness every point left has the optimum's objective exactly, so the second
     LP cannot trade lives for earlier admissions (an allowance on a lives row did: "move
-    2.564e-06 patients" and "admit 56.999997435" in the manifest). `lower`/`upper`: the bounds
+    2.564e-06 patients" and "admit 56.999997435" in the manifest). The bounds kept are the ones
     to restore."""
 
     cols: np.ndarray
