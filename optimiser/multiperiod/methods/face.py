@@ -23,6 +23,7 @@ import numpy as np
 from optimiser.solver import MatrixHighsModel
 
 FACE_TOL = 1e-9
+BOUND_TOL = 1e-7  # HiGHS's primal feasibility tolerance: a value this close to a bound is on it
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,11 @@ def hold_optimal_face(highs: MatrixHighsModel, tol: float = FACE_TOL) -> HeldFac
     face = HeldFace(cols[loose], col_lower[loose], col_upper[loose], rows, row_lower, row_upper)
     if len(face.cols):
         value = np.asarray(solution.col_value, dtype=float)[face.cols]
-        value = np.clip(value, face.col_lower, face.col_upper)
+        value = _at_bound(value, face.col_lower, face.col_upper)
         h.changeColsBounds(len(face.cols), face.cols, value, value)
     if len(rows):
         activity = np.asarray(solution.row_value, dtype=float)[rows]
-        activity = np.clip(activity, row_lower, row_upper)
+        activity = _at_bound(activity, row_lower, row_upper)
         h.changeRowsBounds(len(rows), rows, activity, activity)  # type: ignore[attr-defined]
     return face
 
@@ -79,3 +80,11 @@ def release(highs: MatrixHighsModel, face: HeldFace) -> None:
         h.changeRowsBounds(  # type: ignore[attr-defined]
             len(face.rows), face.rows, face.row_lower, face.row_upper
         )
+
+
+def _at_bound(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """`value` within [lower, upper], or the bound it is within BOUND_TOL of (the data's own
+    number, exactly: no 1e-9 of a patient left in a fixed quantity)."""
+    value = np.clip(value, lower, upper)
+    out = np.where(np.abs(value - lower) <= BOUND_TOL, lower, value)
+    return np.where(np.abs(value - upper) <= BOUND_TOL, upper, out)

@@ -5,7 +5,8 @@ Lexicographically: (A) the most (weighted) lives the plan's shipments and transf
 y_{g,s}: waiting patient-days, counting a patient turned away as waiting to its last day). So
 no patient waits, or is turned away, while a staffed unit is free in their region for their
 whole stay: such a patient could be admitted at once, earlier or in addition, with nothing else
-changed, which (A) or (B) would take. Never fewer lives than the plan given.
+changed, which (A) or (B) would take. Never fewer lives than the plan given. When the LPs cannot
+run (the budget spent) or do not finish, the rule is kept without them (methods/idle_repair.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from optimiser.multiperiod.methods.base import (
     relative_gap,
 )
 from optimiser.multiperiod.methods.face import HeldFace, hold_optimal_face, release
+from optimiser.multiperiod.methods.idle_repair import admit_beside_free_units
 from optimiser.solver import MatrixHighsModel, SolveStatus
 
 
@@ -36,8 +38,10 @@ def settle_patients(
 ) -> PlanOutcome:
     """`out` with its patient flow settled (its movements kept), in the column generation's
     restricted master when there is one, else in the whole model (`exact`)."""
-    if out.values is None or deadline.expired():
-        return out  # an improvement, never a need: no run starts once the budget is spent
+    if out.values is None:
+        return out
+    if deadline.expired():
+        return repaired(setting, out, cost)  # no run starts once the budget is spent
     p, d = setting.model, setting.data
     values = out.values
     early = np.zeros(p.shape[1])
@@ -79,7 +83,7 @@ def settle_patients(
 
         first = run(cost)
         if first is None:
-            return out
+            return repaired(setting, out, cost)
         # (B) on the optimal face of (A) (methods/face.py): the same lives exactly. When
         # patients can wait or be sent (a group with a choice has a cohort row), solved afresh
         # (presolve removes the fixed columns and rows): (A)'s basis is a poor start for the
@@ -108,12 +112,29 @@ def settle_patients(
         settled[block] = values[block]
     objective = float(cost @ clean_values(p, settled))
     if objective < (out.objective or 0.0) - 1e-6 * max(1.0, abs(out.objective or 0.0)):
-        return out
+        return repaired(setting, out, cost)
+    # the rule held by the LPs, checked (a reduced cost within HiGHS's dual tolerance could fix
+    # a column the second LP needed)
+    return repaired(setting, with_values(setting, out, settled, cost), cost)
+
+
+def repaired(setting: Setting, out: PlanOutcome, cost: np.ndarray) -> PlanOutcome:
+    """`out` with no patient waiting beside a unit free for the whole stay, without a solver."""
+    assert out.values is not None
+    values = admit_beside_free_units(setting.model, out.values)
+    return out if values is None else with_values(setting, out, values, cost)
+
+
+def with_values(
+    setting: Setting, out: PlanOutcome, values: np.ndarray, cost: np.ndarray
+) -> PlanOutcome:
+    """`out` with its patient flow replaced by `values` (lives, objective, gap recomputed)."""
+    objective = float(cost @ clean_values(setting.model, values))
     gap = out.gap if out.bound is None else relative_gap(out.bound, objective)
     return replace(
         out,
-        values=settled,
-        lives=setting.lives_of(settled),
+        values=values,
+        lives=setting.lives_of(values),
         objective=objective,
         gap=gap,
     ).with_lives_bound(out.lives_bound is not None)
