@@ -54,7 +54,7 @@ def test_receiving_rows_break_ties_at_the_first_row_and_mark_empty_columns() -> 
 
 def test_entering_keeps_the_most_improving_per_row_then_the_cap(engine: PlanEngine) -> None:
     cg = engine.colgen
-    assert cg is not None
+    assert cg is not None and cg.max_per_row == MAX_ENTERING_PER_ROW  # the planner's policy
     rng = np.random.default_rng(3)
     improving = np.arange(len(cg.candidates))
     gain = rng.integers(1, 40, size=len(improving)).astype(float)  # ties on purpose
@@ -95,3 +95,14 @@ def test_lp_by_capped_pricing_is_the_full_lps_optimum(engine: PlanEngine) -> Non
         assert lp.objective is not None and run.objective is not None
         assert abs(lp.objective - run.objective) <= 1e-6 * max(1.0, abs(run.objective))
     assert rounds[0] >= 2
+
+
+def test_without_a_row_cap_the_most_improving_enter(engine: PlanEngine) -> None:
+    """The stochastic decomposition's masters keep the plain policy (no cap per row)."""
+    cg = ColumnGeneration(engine.model, engine.data, engine.options)
+    assert cg.max_per_row is None
+    cg.max_entering = 40
+    improving = np.arange(0, len(cg.candidates), 2)
+    gain = (improving % 7).astype(float) + 1.0
+    order = sorted(range(len(improving)), key=lambda i: (-gain[i], improving[i]))
+    assert cg.entering(improving, gain).tolist() == sorted(int(improving[i]) for i in order[:40])

@@ -28,10 +28,12 @@ from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
 
 PRICE_TOL = 1e-7  # a column enters when its reduced cost improves the objective by more
 MAX_ENTERING = 20_000  # columns added per round (the most improving first)
-# ... and at most this many per receiving row (the units-on-hand row of the region and day a
-# movement arrives in): the most improving columns of a round crowd into the same few rows
-# (the same arrival reached from several depots and days), of which one is used.
-# BENCHMARKS.md, "Planner growth 2": 100 x 365 LPs 25% faster, 400 x 90 14%.
+# ... and, for the planner (engine.py passes it), at most this many per receiving row (the
+# units-on-hand row of the region and day a movement arrives in): the most improving columns
+# of a round crowd into the same few rows (the same arrival reached from several depots and
+# days), of which one is used. BENCHMARKS.md, "Planner growth 2": the planner's two LPs 25%
+# less CPU at 100 x 365, 14% at 400 x 90. (Not measured on the stochastic compact master: its
+# callers keep the plain policy.)
 MAX_ENTERING_PER_ROW = 5
 MAX_ROUNDS = 200
 SIMPLEX_DUAL = 1
@@ -55,7 +57,14 @@ class ColumnGeneration:
     `members[i]` is the full-model column of master column i (-1: a phase-1 slack).
     """
 
-    def __init__(self, program: PlanModel, data: MultiPeriodData, options: SolverOptions) -> None:
+    def __init__(
+        self,
+        program: PlanModel,
+        data: MultiPeriodData,
+        options: SolverOptions,
+        *,
+        max_per_row: int | None = None,
+    ) -> None:
         p = program
         self.program, self.data = p, data
         N = p.shape[1]
@@ -80,6 +89,7 @@ class ColumnGeneration:
         self.position[base] = np.arange(len(base))
         self.members = base.copy()
         self.max_entering = MAX_ENTERING  # columns added per round (a caller may change it)
+        self.max_per_row = max_per_row  # ... and per receiving row (None: no such cap)
         self.highs = MatrixHighsModel(
             p.col_lower[base],
             p.col_upper[base],
@@ -250,19 +260,21 @@ class ColumnGeneration:
 
     def entering(self, improving: np.ndarray, gain: np.ndarray) -> np.ndarray:
         """The candidates (indices into `candidates`, sorted) of a round: of the `improving`
-        ones (with their `gain`), the MAX_ENTERING_PER_ROW most improving into each receiving
-        row, then the `max_entering` most improving of those (ties: the lower index first)."""
-        order = np.argsort(-gain, kind="stable")
-        ranked = improving[order]
-        rows = self.receiving[ranked]
-        by_row = np.argsort(rows, kind="stable")  # within a row, still the most improving first
-        sorted_rows = rows[by_row]
-        starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
-        sizes = np.diff(np.r_[starts, len(sorted_rows)])
-        rank = np.arange(len(sorted_rows)) - np.repeat(starts, sizes)
-        kept = np.zeros(len(ranked), dtype=bool)
-        kept[by_row[rank < MAX_ENTERING_PER_ROW]] = True
-        return np.sort(ranked[kept][: self.max_entering])
+        ones (with their `gain`), the `max_per_row` most improving into each receiving row
+        (when set), then the `max_entering` most improving of those (ties: the lower index
+        first)."""
+        ranked = improving[np.argsort(-gain, kind="stable")]
+        if self.max_per_row is not None:
+            rows = self.receiving[ranked]
+            by_row = np.argsort(rows, kind="stable")  # within a row, the most improving first
+            sorted_rows = rows[by_row]
+            starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+            sizes = np.diff(np.r_[starts, len(sorted_rows)])
+            rank = np.arange(len(sorted_rows)) - np.repeat(starts, sizes)
+            kept = np.zeros(len(ranked), dtype=bool)
+            kept[by_row[rank < self.max_per_row]] = True
+            ranked = ranked[kept]
+        return np.sort(ranked[: self.max_entering])
 
     # ---- the LP basis kept across a side solve
     def save_basis(self) -> highspy.HighsBasis | None:
