@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import highspy
 import numpy as np
@@ -84,7 +85,6 @@ class ColumnGeneration:
         self.lower, self.upper = p.col_lower.copy(), p.col_upper.copy()  # current bounds
         self.matrix = p.matrix.tocsc()
         self.priced = self.matrix[:, self.candidates].T.tocsr()
-        self.receiving = receiving_rows(self.priced)
         self.position = np.full(N, -1, dtype=np.int64)
         self.position[base] = np.arange(len(base))
         self.members = base.copy()
@@ -257,6 +257,11 @@ class ColumnGeneration:
                 )
             self.include(self.candidates[self.entering(improving, gain[improving])])
             strategy = SIMPLEX_PRIMAL  # the basis stays primal feasible: re-optimise from it
+
+    @cached_property
+    def receiving(self) -> np.ndarray:
+        """The receiving row of each candidate (`receiving_rows`), for the cap per row."""
+        return receiving_rows(self.priced)
 
     def entering(self, improving: np.ndarray, gain: np.ndarray) -> np.ndarray:
         """The candidates (indices into `candidates`, sorted) of a round: of the `improving`
