@@ -63,9 +63,10 @@ def staged_plan(
 
     def solve(self: PlanEngine, *args: Any, **kw: Any) -> Any:
         out = real_solve(self, *args, **kw)
-        assert self.deadline.end is not None
-        clock.now = max(clock.now, self.deadline.end)  # a time-limited solve runs to its end
-        seen["solves_end"] = self.deadline.end
+        end = self.deadline.end if self.deadline is not None else None
+        assert end is not None
+        clock.now = max(clock.now, end)  # a time-limited solve runs to its end
+        seen["solves_end"] = end
         return out
 
     real_settle = PlanEngine.settle_patients
