@@ -396,7 +396,7 @@ def request_deadline(
     margin: float = 0.0,
 ) -> Deadline:
     """The budget of a request: `deadline` when the caller started one before loading (its
-    limit and start kept), else `time_limit` seconds from `start`."""
+    limit, start and clock kept), else `time_limit` seconds from `start`."""
     if deadline is None:
         return Deadline(time_limit, start=start, margin=margin)
-    return Deadline(deadline.limit, start=deadline.start, margin=margin)
+    return Deadline(deadline.limit, start=deadline.start, margin=margin, clock=deadline.clock)

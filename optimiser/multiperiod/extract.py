@@ -73,7 +73,7 @@ def extract(engine: PlanEngine, values: np.ndarray) -> dict[str, Any]:
                 "planned",
             )
         )
-    rows += _patient_rows(engine, x)
+    rows += _patient_rows(engine, values, x)
     movement = pd.DataFrame(
         rows, columns=["kind", "day", "src", "dst", "units", "arrives", "cohort_day", "status"]
     )
@@ -215,54 +215,82 @@ def extract(engine: PlanEngine, values: np.ndarray) -> dict[str, Any]:
 
 
 def _patient_rows(
-    engine: PlanEngine, x: np.ndarray
+    engine: PlanEngine, values: np.ndarray, x: np.ndarray
 ) -> list[tuple[str, int, str, str, float, int, float, str]]:
     """Patients moved, one row per lane and cohort: the cohorts each region sends that day
-    (o_{g,d}) matched in order to the lanes they leave on (z_{b,d})."""
+    (o_{g,d}) matched in order to the lanes they leave on (z_{b,d}), on the solver's values
+    (`values`, clipped to their bounds), then each cohort's pieces rounded to VALUE_DIGITS
+    decimals so they sum exactly to the cohort as written (`x`, the clean values): see
+    `split_cohorts`."""
     p, d = engine.model, engine.data
     if not len(p.ptransfer.cols):
         return []
     regions = list(d.regions)
-    og, os_ = p.send.group, p.send.day
-    sv = x[p.send.cols]
-    pb, pd_ = p.ptransfer.lane, p.ptransfer.day
-    pv = x[p.ptransfer.cols]
-    cohorts: dict[tuple[int, int], list[list[float]]] = {}
-    for g, s, v in zip(og, os_, sv, strict=True):
-        if v > 0:
+    unit = 10**VALUE_DIGITS
+    raw = np.clip(values, p.col_lower, p.col_upper)
+    cohorts: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
+    for g, s, c in zip(p.send.group, p.send.day, p.send.cols, strict=True):
+        if x[c] > 0:
             cohorts.setdefault((int(d.group_region[g]), int(s)), []).append(
-                [float(d.group_day[g]), float(v)]
+                (float(d.group_day[g]), float(raw[c]), round(float(x[c]) * unit))
             )
-    lanes: dict[tuple[int, int], list[list[float]]] = {}
-    for b, day, v in zip(pb, pd_, pv, strict=True):
-        if v > 0:
+    lanes: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for b, day, c in zip(p.ptransfer.lane, p.ptransfer.day, p.ptransfer.cols, strict=True):
+        if raw[c] > 0:
             lanes.setdefault((int(d.pt_src[b]), int(day)), []).append(
-                [float(d.pt_dst[b]), float(v)]
+                (int(d.pt_dst[b]), float(raw[c]))
             )
     out = []
     for (r, day), groups in sorted(cohorts.items()):
-        targets = lanes.get((r, day), [])
-        j = 0
-        for e, amount in groups:
-            left = amount
-            while left > 1e-12 and targets:
-                q, cap = targets[j]
-                take = left if j == len(targets) - 1 else min(left, cap)
-                if take > 0:
-                    out.append(
-                        (
-                            "patients",
-                            day,
-                            regions[r],
-                            regions[int(q)],
-                            round(take, VALUE_DIGITS),
-                            day,
-                            e,
-                            "planned",
-                        )
-                    )
-                targets[j][1] -= take
-                left -= take
-                if targets[j][1] <= 1e-12 and j < len(targets) - 1:
-                    j += 1
+        for e, q, amount in split_cohorts(groups, lanes.get((r, day), [])):
+            out.append(("patients", day, regions[r], regions[q], amount / unit, day, e, "planned"))
+    return out
+
+
+def split_cohorts(
+    cohorts: list[tuple[float, float, int]], lanes: list[tuple[int, float]]
+) -> list[tuple[float, int, int]]:
+    """One region-day's patients sent, as (cohort day, lane destination, amount in units of
+    10^-VALUE_DIGITS patients).
+
+    `cohorts`: (cohort day, amount the solver sent, amount as written in units of
+    10^-VALUE_DIGITS); `lanes`: (destination, amount the solver moved). The cohorts are matched
+    in order to the lanes on the solver's amounts (they balance to its tolerance; the last lane
+    takes what is left), then each cohort's pieces are rounded by largest remainder so they sum
+    exactly to the cohort as written. Written amounts are floored column by column, so the
+    cohorts and the lanes, each floored, can differ by a few 10^-9: splitting the floored
+    amounts left that difference to the last lane ("move 1.000000001 patients")."""
+    pieces: list[tuple[int, int, float]] = []  # (cohort index, destination, solver's amount)
+    left_on = [amount for _, amount in lanes]
+    j = 0
+    for i, (_, sent, _) in enumerate(cohorts):
+        left = sent
+        while left > 0 and lanes:
+            last = j == len(lanes) - 1
+            take = left if last else min(left, left_on[j])
+            if take > 0:
+                pieces.append((i, lanes[j][0], take))
+            left_on[j] -= take
+            left -= take
+            if not last and left_on[j] <= 0:
+                j += 1
+            elif last:
+                break
+    unit = 10**VALUE_DIGITS
+    out: list[tuple[float, int, int]] = []
+    for i, (day, _, written) in enumerate(cohorts):
+        mine = [(q, amount * unit) for k, q, amount in pieces if k == i]
+        # floored as clean_values floors (a hair under a whole count is that count)
+        whole = [math.floor(a + 1e-3) for _, a in mine]
+        order = sorted(range(len(mine)), key=lambda k: whole[k] - mine[k][1])  # largest first
+        short = written - sum(whole)
+        for n in range(max(short, 0) if mine else 0):
+            whole[order[n % len(order)]] += 1
+        for k in reversed(order):  # written below the pieces: take from the smallest remainders
+            if short >= 0:
+                break
+            take = min(whole[k], -short)
+            whole[k] -= take
+            short += take
+        out += [(day, q, w) for (q, _), w in zip(mine, whole, strict=True) if w > 0]
     return out

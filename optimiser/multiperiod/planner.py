@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,8 @@ def active_constraints(
     return specs
 
 
-# Under a time limit the solves leave this multiple of the build time for the work after them
-# (the patient flow, extraction): all grow with the model like the build (300 regions x 90
+# Under a time limit the solves leave this multiple of the build time for the extraction, the
+# last stage (Reserves); every reserve grows with the model like the build (300 regions x 90
 # days: build 0.25-0.5 s, extraction 0.27 s; the fallback plan is made before the solves).
 FINISH_SHARE_OF_BUILD = 1.0
 # ... and this multiple for the movement cleanup (methods/cleanup.py), done last, before the
@@ -118,6 +119,42 @@ FINISH_SHARE_OF_BUILD = 1.0
 # (small models: a solve that overruns its deadline by a little leaves the cleanup nothing).
 CLEANUP_SHARE_OF_BUILD = 20.0
 CLEANUP_SHARE_OF_BUDGET = 0.03
+# ... and this multiple for settling the final plan's patient flow (methods/settle.py: two LPs
+# on the plan's movements, right after the solves), or this share of the budget when more.
+# Measured, build / settle, with the cores shared: 30 x 30 waiting 1 day 0.007 / 0.15 s (20
+# builds); 100 x 90 waiting 2 days 0.034 / 0.65-0.9 s (27); 300 x 90 waiting 2 days with patient
+# transfers 0.38 / 2.2-4.5 s (6-12); 300 x 90 plain 0.09 / 0.26-0.65 s (3-7).
+SETTLE_SHARE_OF_BUILD = 25.0
+SETTLE_SHARE_OF_BUDGET = 0.03
+# ... and this multiple for the solver-free repair (methods/idle_repair.py) that settles the
+# flow when the LPs cannot finish: after them, before the cleanup's reserve (same models: 0.3-
+# 3.6 builds, 0.02-0.38 s).
+REPAIR_SHARE_OF_BUILD = 5.0
+
+
+@dataclass(frozen=True)
+class Reserves:
+    """Seconds a time-limited plan keeps at the end of its budget for the work after its
+    solves, in the order it is done: settling the patient flow (its LPs, then the repair when
+    they cannot finish), the movement cleanup, the extraction. Each stage's deadline ends where
+    the reserves of the stages after it begin, so none spends another's time and the whole
+    plan ends within the budget."""
+
+    settle: float
+    repair: float
+    cleanup: float
+    extract: float
+
+    @classmethod
+    def sized(cls, build_seconds: float, limit: float | None) -> Reserves:
+        """From the model (its build time) and the budget (`limit` seconds; None: none)."""
+        budget = limit or 0.0
+        return cls(
+            settle=max(SETTLE_SHARE_OF_BUILD * build_seconds, SETTLE_SHARE_OF_BUDGET * budget),
+            repair=REPAIR_SHARE_OF_BUILD * build_seconds,
+            cleanup=max(CLEANUP_SHARE_OF_BUILD * build_seconds, CLEANUP_SHARE_OF_BUDGET * budget),
+            extract=FINISH_SHARE_OF_BUILD * build_seconds,
+        )
 
 
 def plan(
@@ -172,19 +209,17 @@ def plan(
         engine.fallback_values()
         timings["fallback"] = time.perf_counter() - t_fallback
     # the solves leave time for what follows them (patient flow, cleanup, extraction)
-    finish = budget.reserved(FINISH_SHARE_OF_BUILD * engine.build_seconds)
-    cleanup_reserve = max(
-        CLEANUP_SHARE_OF_BUILD * engine.build_seconds,
-        CLEANUP_SHARE_OF_BUDGET * (budget.limit or 0.0),
-    )
-    runs = engine.deadline = finish.reserved(cleanup_reserve)
+    reserves = Reserves.sized(engine.build_seconds, budget.limit)
+    finish = budget.reserved(reserves.extract)  # the cleanup's deadline
+    settling = finish.reserved(reserves.cleanup + reserves.repair)  # the settle's LPs'
+    runs = engine.deadline = settling.reserved(reserves.settle)
     star_key = engine.star_key()
     cached_star = _STARS.get(star_key)
     if cached_star is not None:
         engine.seed_star(cached_star)
     with limits_reached() as limits:  # the own limits (rounds, nodes) the plan stopped at
         main = engine.solve(active, tie_break=tie_break, time_limit=runs.remaining())
-        main = engine.settle_patients(main, active, runs)
+        main = engine.settle_patients(main, active, settling)
     timings["solve"] = (
         time.perf_counter() - t_start - timings["build"] - timings["translate"]
         - timings.get("fallback", 0.0)
