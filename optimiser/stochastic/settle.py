@@ -30,7 +30,7 @@ from models.multiperiod_data import objective_weights
 from optimiser.deadline import Deadline
 from optimiser.multiperiod.methods.base import PlanOutcome, Setting, relative_gap
 from optimiser.multiperiod.methods.exact import ExactMethod
-from optimiser.multiperiod.methods.settle import settle_patients
+from optimiser.multiperiod.methods.settle import repaired, settle_patients
 from optimiser.stochastic.decomp import with_risk_columns
 from optimiser.stochastic.fixed_commit import start_plan
 
@@ -46,14 +46,12 @@ def settle_scenarios(
 ) -> StochasticOutcome:
     """`out` with each scenario's patient flow settled (its movements kept); `out` itself
     when there is no plan, the budget is spent, or the settled plan would be worse."""
-    if out.values is None or out.objective is None or deadline.expired():
+    if out.values is None or out.objective is None:
         return out
     f = engine.form
     labels = {c.label for c in active if REGISTRY[c.kind].role == "constraint"}
     values = np.array(out.values, dtype=float)
     for s, (block, data) in enumerate(zip(f.blocks, engine.data, strict=True)):
-        if deadline.expired():
-            break  # each block settles alone: the blocks settled so far are kept
         setting = Setting(block, engine.options, start_plan(block, data))
         cost = block.weighted_lives(objective_weights(data, active))
         x = f.block_values(values, s)
@@ -66,8 +64,13 @@ def settle_scenarios(
             seconds=0.0,
             solves=0,
         )
-        exact = ExactMethod(setting).load(labels)
-        settled = settle_patients(setting, given, cost, deadline, None, exact)
+        if deadline.expired():
+            # the budget spent: the rule kept without a solver (methods/idle_repair.py), as
+            # the deterministic planner does; an unsettled plan is one check-plan rejects
+            settled = repaired(setting, given, cost)
+        else:
+            exact = ExactMethod(setting).load(labels)
+            settled = settle_patients(setting, given, cost, deadline, None, exact)
         if settled.values is not None:
             a = int(f.offsets[s])
             values[a : a + block.shape[1]] = settled.values
