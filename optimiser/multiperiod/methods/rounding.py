@@ -138,8 +138,10 @@ class RoundingMethod:
         if relaxed_bound is not None:
             bound = relaxed_bound if bound is None else min(bound, relaxed_bound)
         deadline = task.deadline
-        if not deadline.expired() and (
-            best is None or (bound is not None and not s.settles(bound, best[0]))
+        if (
+            not deadline.expired()
+            and (best is None or (bound is not None and not s.settles(bound, best[0])))
+            and not (best is not None and task.whole_mip_futile)
         ):
             limit = deadline.remaining()
             begin = best[1] if best is not None else s.zero
