@@ -249,24 +249,17 @@ class PlanEngine:
         if self.rounding is not None:
             out = self.rounding.solve(task)
             small = self.integers <= EXACT_LIMIT
-            futile = out.values is not None and task.whole_mip_futile
             if (
                 self.method == "auto"
                 and small
                 and not self.setting.proved(out)
                 and not deadline.expired()
-                and not futile
             ):
                 # never unbounded: without a time limit, a budget of nodes (the same answer
                 # whatever the machine's load)
                 nodes = None if deadline.end is not None else FALLBACK_NODES
                 exact = self.exact.solve(replace(task, node_limit=nodes), out.values)
                 out = self._better(out, exact)
-            elif futile and not self.setting.proved(out):
-                note_limit(
-                    "the lambda search's leaves (their LP bounds), no branch-and-bound on the "
-                    "whole model over the threshold's lambda (give a time limit to try it)"
-                )
             elif not self.setting.proved(out) and out.values is not None:
                 note_limit(
                     "the rounding method's plans, no branch-and-bound on "
