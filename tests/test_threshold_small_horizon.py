@@ -4,8 +4,9 @@ LP bounds (2129.04 lives) sit 0.42 lives above the best plan (2128.62) by the in
 the shipments; the rounding method then ran branch-and-bound on the whole restricted master with
 lambda free (polish, 2,000 nodes; the model's 25,072 integer columns are over the exact method's
 5,000), whose relaxation is the rule-free LP (2139.28): it never narrowed the gap. Now that run is
-left out without a time limit and the plan is reported with the lambda search's proven gap as iteration_limit (never optimal). The CLI's
-plan of this instance passes check-plan (BENCHMARKS.md, "Small threshold plans").
+left out without a time limit and the plan is reported with the lambda search's proven gap as
+iteration_limit (never optimal). The CLI's plan of this instance passes check-plan (BENCHMARKS.md,
+"Small threshold plans").
 
 Counted, not timed: the whole-model branch-and-bound runs are made to fail the test at once."""
 
