@@ -24,6 +24,7 @@ from optimiser.multiperiod.methods.base import (
     LIVES_TOL_ABS,
     LIVES_TOL_REL,
     NEIGHBOURHOOD_NODES,
+    POLISH_INTEGER_LIMIT,
     POLISH_NODES,
     PlanOutcome,
     Setting,
@@ -32,7 +33,7 @@ from optimiser.multiperiod.methods.base import (
 )
 from optimiser.multiperiod.methods.rule_repair import rule_movements
 from optimiser.multiperiod.methods.whole import measured, round_movements, units_on_hand
-from optimiser.solver import MatrixHighsModel, SolveStatus, stop_status
+from optimiser.solver import MatrixHighsModel, SolveStatus, note_limit, stop_status
 
 # Priced (movement) columns from which the logistics-paying LP is solved first (100 x 90 with
 # 10-nearest transfers: 115,460; us-states-apr2020: 108,780; italy-2020-wave1: 42,091; the
@@ -138,8 +139,16 @@ class RoundingMethod:
         if relaxed_bound is not None:
             bound = relaxed_bound if bound is None else min(bound, relaxed_bound)
         deadline = task.deadline
-        if not deadline.expired() and (
-            best is None or (bound is not None and not s.settles(bound, best[0]))
+        futile = task.whole_mip_futile and s.model.integrality.sum() > POLISH_INTEGER_LIMIT
+        if futile and best is not None and not s.settles(bound, best[0]):
+            note_limit(
+                "the lambda search's leaves (their LP bounds): no branch-and-bound over the "
+                "threshold's lambda without a time limit (give one to try it)"
+            )
+        if (
+            not deadline.expired()
+            and (best is None or (bound is not None and not s.settles(bound, best[0])))
+            and not (best is not None and futile)
         ):
             limit = deadline.remaining()
             begin = best[1] if best is not None else s.zero
