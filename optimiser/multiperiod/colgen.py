@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import cached_property
 
 import highspy
 import numpy as np
@@ -35,13 +34,6 @@ from optimiser.solver import (
 
 PRICE_TOL = 1e-7  # a column enters when its reduced cost improves the objective by more
 MAX_ENTERING = 20_000  # columns added per round (the most improving first)
-# ... and, for the planner (engine.py passes it), at most this many per receiving row (the
-# units-on-hand row of the region and day a movement arrives in): the most improving columns
-# of a round crowd into the same few rows (the same arrival reached from several depots and
-# days), of which one is used. BENCHMARKS.md, "Planner growth 2": the planner's two LPs 25%
-# less CPU at 100 x 365, 14% at 400 x 90. (Not measured on the stochastic compact master: its
-# callers keep the plain policy.)
-MAX_ENTERING_PER_ROW = 5
 MAX_ROUNDS = 200
 SIMPLEX_DUAL = 1
 SIMPLEX_PRIMAL = 4
@@ -64,14 +56,7 @@ class ColumnGeneration:
     `members[i]` is the full-model column of master column i (-1: a phase-1 slack).
     """
 
-    def __init__(
-        self,
-        program: PlanModel,
-        data: MultiPeriodData,
-        options: SolverOptions,
-        *,
-        max_per_row: int | None = None,
-    ) -> None:
+    def __init__(self, program: PlanModel, data: MultiPeriodData, options: SolverOptions) -> None:
         p = program
         self.program, self.data = p, data
         N = p.shape[1]
@@ -101,7 +86,6 @@ class ColumnGeneration:
         self.position[base] = np.arange(len(base))
         self.members = base.copy()
         self.max_entering = MAX_ENTERING  # columns added per round (a caller may change it)
-        self.max_per_row = max_per_row  # ... and per receiving row (None: no such cap)
         self.highs = MatrixHighsModel(
             p.col_lower[base],
             p.col_upper[base],
@@ -274,31 +258,11 @@ class ColumnGeneration:
                     time.perf_counter() - start,
                     rounds,
                 )
-            self.include(self.candidates[self.entering(improving, gain[improving])])
+            if len(improving) > self.max_entering:
+                order = np.argsort(-gain[improving], kind="stable")
+                improving = improving[order[: self.max_entering]]
+            self.include(self.candidates[np.sort(improving)])
             strategy = SIMPLEX_PRIMAL  # the basis stays primal feasible: re-optimise from it
-
-    @cached_property
-    def receiving(self) -> np.ndarray:
-        """The receiving row of each candidate (`receiving_rows`), for the cap per row."""
-        return receiving_rows(self.priced)
-
-    def entering(self, improving: np.ndarray, gain: np.ndarray) -> np.ndarray:
-        """The candidates (indices into `candidates`, sorted) of a round: of the `improving`
-        ones (with their `gain`), the `max_per_row` most improving into each receiving row
-        (when set), then the `max_entering` most improving of those (ties: the lower index
-        first)."""
-        ranked = improving[np.argsort(-gain, kind="stable")]
-        if self.max_per_row is not None:
-            rows = self.receiving[ranked]
-            by_row = np.argsort(rows, kind="stable")  # within a row, the most improving first
-            sorted_rows = rows[by_row]
-            starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
-            sizes = np.diff(np.r_[starts, len(sorted_rows)])
-            rank = np.arange(len(sorted_rows)) - np.repeat(starts, sizes)
-            kept = np.zeros(len(ranked), dtype=bool)
-            kept[by_row[rank < self.max_per_row]] = True
-            ranked = ranked[kept]
-        return np.sort(ranked[: self.max_entering])
 
     # ---- the LP basis kept across a side solve
     def save_basis(self) -> highspy.HighsBasis | None:
@@ -397,24 +361,3 @@ class ColumnGeneration:
             self.include(pool[improving])
             self.set_cost(cost, maximize)
             h.set_option("simplex_strategy", SIMPLEX_PRIMAL)
-
-
-def receiving_rows(priced: sp.csr_matrix) -> np.ndarray:
-    """For each priced column (a row of `priced`, candidates x model rows), the row it
-    delivers into: that of its most negative coefficient (a shipment's or transfer's
-    units-on-hand row on arrival; a patient move's first such row), -1 for an empty column."""
-    out = np.full(priced.shape[0], -1, dtype=np.int64)
-    m = priced.tocsr(copy=True)
-    m.sort_indices()
-    lengths = np.diff(m.indptr)
-    filled = np.flatnonzero(lengths)
-    if not len(filled):
-        return out
-    owner = np.repeat(np.arange(m.shape[0]), lengths)
-    least = np.minimum.reduceat(m.data, m.indptr[filled])
-    lowest = np.full(m.shape[0], np.inf)
-    lowest[filled] = least
-    hit = np.flatnonzero(m.data == lowest[owner])
-    first = np.r_[True, owner[hit][1:] != owner[hit][:-1]]
-    out[owner[hit][first]] = m.indices[hit][first]
-    return out
