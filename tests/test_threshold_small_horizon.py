@@ -44,6 +44,9 @@ def test_threshold_without_time_limit_skips_whole_model_branch_and_bound(
     assert out.status is SolveStatus.ITERATION_LIMIT
     assert any("lambda search" in what for what in limits)
     assert out.values is not None and out.objective is not None and out.bound is not None
+    # the plan meets the rule at the lambda its units imply (it ships units: lambda > 0)
+    assert out.values[engine.model.ship.cols].sum() > 0
+    assert engine.meets(active, out.values)
     # the proven bound is the lambda search's (leaf LPs), far below the rule-free LP
     assert out.objective <= out.bound + 1e-6
     assert out.bound - out.objective < 1.0  # 0.42 lives measured (0.02%)

@@ -12,7 +12,11 @@ handles to what it built, plus the few things the rounding method asks of every 
   (max_coverage_gap's z), with `cuts(value)`: rows valid in that branch (built switched off);
 * `axis`: a lambda axis to branch on (threshold), see `LambdaAxis`;
 * `complete(received, values)`: set the family's own integer columns in a whole plan (the stop
-  binaries of threshold) from the units each region receives.
+  binaries of threshold) from the units each region receives;
+* `imply(received, values)`: set all the family's own columns (threshold's lambda and stop
+  binaries, max_coverage_gap's m_cov and z) to those a plan's X_r imply: values that meet the
+  family's rows whenever any do, so a plan is judged by its movements alone
+  (PlanEngine.meets). A family with own columns must say how: the base class refuses.
 
 Symbols: X_r units received net by the region's last useful day D_r (h_{r,D_r} - own_{r,D_r};
 T-1 for a region that can never use a unit: MultiPeriodData.usefulness), f_r a floor.
@@ -101,6 +105,19 @@ class HorizonFamily:
 
     def complete(self, received: np.ndarray, values: np.ndarray) -> None:
         """Set the family's own integer columns in a whole plan `values` from X_r."""
+
+    def imply(self, received: np.ndarray, values: np.ndarray) -> None:
+        """Set every own column of the family in the plan `values` to the values its X_r
+        (`received`, one per region) imply: ones that meet the family's rows whenever any
+        values of those columns do. A family without own columns has nothing to set; one with
+        them must say how (the base class refuses to guess: zeros would judge valid plans
+        as breaking the rule)."""
+        if len(self.columns):
+            raise NotImplementedError(
+                f"{self.label}: its horizon family has own columns but does not say the values "
+                "a plan's units received imply for them (HorizonFamily.imply), which "
+                "PlanEngine.meets needs"
+            )
 
 
 def horizon_floors(

@@ -82,6 +82,21 @@ class CoverageGapFamily(HorizonFamily):
             np.where(demand, high + 1e-9, np.inf),
         )
 
+    def imply(self, received: np.ndarray, values: np.ndarray) -> None:
+        """m_cov and z from the plan's X_r, y_r = (c_r + X_r) / P_r over P_r > 0: m_cov =
+        min(1, min_r y_r) (the rows ask m_cov <= y_r; a larger m_cov only relaxes the others),
+        clipped at 0 (then a row fails, as it must); z = 1 exactly where m_cov + gap >= 1 (its
+        row allows it; it only relaxes the upper rows). They meet the rows whenever any values
+        do: check-plan's test max min(1, y) - min min(1, y) <= gap
+        (optimiser/multiperiod/checks/max_coverage_gap.py)."""
+        if not self.builds_rows:
+            return
+        demand = self.peak_demand > 0
+        cover = (self.capacity[demand] + received[demand]) / self.peak_demand[demand]
+        m = min(1.0, max(0.0, float(cover.min())))
+        values[self.min_coverage] = m
+        values[self.all_near_full] = 1.0 if m + self.gap >= 1.0 - 1e-9 else 0.0
+
 
 def horizon_coverage_gap(
     m: PlanBuilder, data: MultiPeriodData, spec: ConstraintSpec

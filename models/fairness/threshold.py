@@ -188,6 +188,23 @@ class ThresholdFamily(HorizonFamily):
         which = rule.members[rule.stoppable]
         values[self.stopped] = (received[which] >= rule.stop[rule.stoppable] - 1e-9).astype(float)
 
+    def imply(self, received: np.ndarray, values: np.ndarray) -> None:
+        """lambda and k_r from the plan's X_r. For a fixed lambda, k_r = 1 exactly where
+        X_r >= q_r is best (it only relaxes the lower row; `complete`). The upper rows then ask
+        lambda >= (X_r - s_r) / w_r (w_r > 0), and every other row only asks lambda to be
+        small (the lower rows of members not stopped, lambda <= (X_r + s_r) / w_r; lambda <=
+        lambda_max): the least lambda, max(0, max_r (X_r - s_r) / w_r) (capped at lambda_max),
+        meets the rows whenever any lambda does (check-plan's interval test,
+        optimiser/multiperiod/checks/threshold.py)."""
+        rule = self.rule
+        if rule is None or not len(self.lam):
+            return
+        positive = rule.weight > 0
+        X = received[rule.members[positive]]
+        least = (X - rule.slack[positive]) / rule.weight[positive]
+        values[self.lam] = min(max(0.0, float(least.max(initial=0.0))), rule.lambda_max)
+        self.complete(received, values)
+
 
 def horizon_rule(m: PlanBuilder, data: MultiPeriodData, spec: ConstraintSpec) -> HorizonFamily:
     """For members r in T (HorizonThreshold), one lambda >= 0:

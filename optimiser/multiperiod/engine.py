@@ -326,12 +326,11 @@ class PlanEngine:
 
     # ---- the engine protocol (optimiser/engine_protocol.py)
     def meets(self, active: Sequence[ConstraintSpec], values: np.ndarray | None) -> bool:
-        """Does a plan meet every row of the `active` families (their own columns free)?"""
+        """Does a plan meet every row of the `active` families, their own columns (lambda,
+        stops, m_cov, z) at the values the plan implies (methods/fallback.py, meets_rows)?"""
         if values is None:
             return False
-        rows = [f.rows for f in self.families(active)]
-        which = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        return meets_rows(self.setting, which, values)
+        return meets_rows(self.setting, self.families(active), values)
 
     def feasible(self, active: Sequence[ConstraintSpec]) -> bool:
         return self.solve(active, tie_break=False).status is not SolveStatus.INFEASIBLE

@@ -419,10 +419,30 @@ class StochasticEngine:
             x[f.excess] = deaths  # with eta = 0
         return x
 
+    def implied(self, values: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+        """A copy of `values` with the own columns of each scenario's families `labels`
+        (threshold's lambda and stops, max_coverage_gap's m_cov and z) at the values that
+        scenario's plan implies (`HorizonFamily.imply`, as PlanEngine.meets): a plan is judged
+        by its movements, not by those columns as given (0 in the zero plan)."""
+        f = self.form
+        x = np.array(values, dtype=float)
+        for s, (b, d) in enumerate(zip(f.blocks, self.data, strict=True)):
+            families = [b.fairness[label] for label in labels]
+            if not any(len(family.columns) for family in families):
+                continue
+            local = f.block_values(x, s)  # a view of x: set in place
+            day, rows = d.measure_days(), np.arange(d.n)
+            received = local[b.hand[rows, day]] - d.own[rows, day]
+            for family in families:
+                family.imply(received, local)
+        return x
+
     def meets_rows(self, values: np.ndarray, active: Sequence[ConstraintSpec]) -> bool:
         """Does `values` meet every row that is switched on (the active fairness rows, every
-        other row but the cut rows), and every column bound?"""
+        other row but the cut rows), and every column bound? The active families' own columns
+        are taken at the values the plan implies (`implied`)."""
         f = self.form
+        values = self.implied(values, [c.label for c in active])
         off = [self.family_rows(c.label) for c in self.candidates if c not in active]
         off += [
             f.rows(s, fam.cut_rows) for s, b in enumerate(f.blocks) for fam in b.fairness.values()
@@ -453,7 +473,7 @@ class StochasticEngine:
         which = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         if not len(which):
             return True
-        activity = self.form.matrix[which] @ values
+        activity = self.form.matrix[which] @ self.implied(values, labels)
         f = self.form
         return bool(
             np.all(activity >= f.row_lower[which] - FEASIBILITY_TOL)

@@ -5,9 +5,12 @@ admissions it takes from the simulation), kept when no method proves a better pl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
+from models.fairness.horizon import HorizonFamily
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.methods.base import (
     PlanOutcome,
@@ -42,16 +45,36 @@ def fallback_values(
     return x
 
 
-def meets_rows(setting: Setting, which: np.ndarray, values: np.ndarray) -> bool:
-    """Does a plan (the families' own columns at 0: lambda, stops, m_cov, z) meet every
-    fairness row in `which`? The fallback ships nothing, so X_r = 0 (plus executed moves): it
-    meets a threshold (lambda = 0) but not a floor."""
+def implied_values(
+    setting: Setting, families: Sequence[HorizonFamily], values: np.ndarray
+) -> np.ndarray:
+    """A copy of the plan `values` with each family's own columns (threshold's lambda and stop
+    binaries, max_coverage_gap's m_cov and z) set to those the plan implies
+    (`HorizonFamily.imply`), from X_r = h_{r,D_r} - own_{r,D_r}, the units each region
+    receives net by its last useful day as the plan's own units on hand say (the numbers the
+    rows read). A family with own columns that cannot say them fails loudly."""
+    p, d = setting.model, setting.data
+    x = values.copy()
+    if not any(len(f.columns) for f in families):
+        return x
+    day = d.measure_days()
+    rows = np.arange(d.n)
+    received = x[p.hand[rows, day]] - d.own[rows, day]
+    for family in families:
+        family.imply(received, x)
+    return x
+
+
+def meets_rows(setting: Setting, families: Sequence[HorizonFamily], values: np.ndarray) -> bool:
+    """Does a plan meet every row of the fairness `families`, their own columns at the
+    values the plan implies (`implied_values`)? The plan's own values of those columns are
+    not read: a plan is judged by its movements (and units on hand) alone."""
     p = setting.model
+    rows = [f.rows for f in families]
+    which = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     if not len(which):
         return True
-    x = values.copy()
-    x[p.fairness_columns] = 0.0
-    got = p.matrix[which] @ x
+    got = p.matrix[which] @ implied_values(setting, families, values)
     return bool(
         np.all(got >= p.row_lower[which] - 1e-7) and np.all(got <= p.row_upper[which] + 1e-7)
     )
@@ -68,8 +91,9 @@ def with_fallback(
     rows). Its gap is measured against the best bound known: the LP bound when column
     generation finished, else every patient admitted (sum_g a_r g_r n_g, `weighted_gain`
     a_r g_r per region). `values`: the fallback plan (fallback_values)."""
-    if not meets_rows(setting, task.rows, values):
+    if not meets_rows(setting, task.families, values):
         return out
+    values = implied_values(setting, task.families, values)
     objective = float(task.cost @ clean_values(setting.model, values))
     d = setting.data
     everyone = float(weighted_gain[d.group_region] @ d.group_size)
