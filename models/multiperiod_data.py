@@ -152,16 +152,18 @@ class MultiPeriodData:
         N+_{r,d}: the most patients of r who could be in treatment on day d (every group g of r
         admissible by d whose stay could still cover d: first_g <= d <= last_g + rho_g - 1).
         Day d is *short* when N+_{r,d} > own_{r,d} and staff_{r,d} > 0, and a new unit can be
-        there by d: d >= A_r, the earliest arrival of a shipment or transfer column into r
-        (dispatched today or later). D_r is the last short day on which one of r's patients
-        can be admitted (a unit arriving later treats none of r's patients); -1: never.
+        there by d: d >= A_r, the earliest arrival of a shipment or transfer into r over the
+        whole horizon (from day 0, not from today: a rolling re-plan measures the rule a plan
+        of the whole horizon does, executed moves included, as check-plan replays it). D_r is
+        the last short day on which one of r's patients can be admitted (a unit arriving later
+        treats none of r's patients); -1: never.
         U_r = ceil(max over short days of min(N+_{r,d} - own_{r,d}, staff_{r,d})), 0 for a
         region with no short day."""
         n, T = self.n, self.days
         earliest = np.full(n, T, dtype=np.int64)
-        k, sr, sd = ship_index(self)
+        k, sr, sd = ship_index(self, from_day=0)
         np.minimum.at(earliest, sr, sd + self.ship_lead[k, sr])
-        a, td = transfer_index(self)
+        a, td = transfer_index(self, from_day=0)
         if len(a):
             np.minimum.at(earliest, self.arc_dst[a], td + self.arc_lead[a])
         size = self.group_size
@@ -199,24 +201,32 @@ class MultiPeriodData:
 # Index sets shared by the Pyomo model and the matrix fast path (data, not model).
 
 
-def ship_index(data: MultiPeriodData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SHIP = {(k, r, d): depot k has received units by day d and d + l_{k,r} <= T-1}."""
+def ship_index(
+    data: MultiPeriodData, from_day: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SHIP = {(k, r, d): depot k has received units by day d, d >= today and d + l_{k,r} <=
+    T-1}; `from_day` in place of today (0: the whole horizon's lanes, executed days too)."""
     K, T = len(data.depots), data.days
     cum = np.cumsum(data.deliveries, axis=1) if K else np.zeros((0, T))
     has = cum > 0
     first = np.where(has.any(axis=1), has.argmax(axis=1), T) if K else np.zeros(0, dtype=np.int64)
     d = np.arange(T)
-    mask = (d[None, None, :] >= np.maximum(first, data.first_day)[:, None, None]) & (
+    today = data.first_day if from_day is None else from_day
+    mask = (d[None, None, :] >= np.maximum(first, today)[:, None, None]) & (
         d[None, None, :] + data.ship_lead[:, :, None] <= T - 1
     )
     k, r, dd = np.nonzero(mask)
     return k.astype(np.int64), r.astype(np.int64), dd.astype(np.int64)
 
 
-def transfer_index(data: MultiPeriodData) -> tuple[np.ndarray, np.ndarray]:
-    """TR = {(a, d): today <= d, d + l_a <= T-1} over the transfer lanes a."""
+def transfer_index(
+    data: MultiPeriodData, from_day: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """TR = {(a, d): today <= d, d + l_a <= T-1} over the transfer lanes a (`from_day` in
+    place of today, as in ship_index)."""
     d = np.arange(data.days)
-    mask = (d[None, :] + data.arc_lead[:, None] <= data.days - 1) & (d[None, :] >= data.first_day)
+    today = data.first_day if from_day is None else from_day
+    mask = (d[None, :] + data.arc_lead[:, None] <= data.days - 1) & (d[None, :] >= today)
     a, dd = np.nonzero(mask)
     return a.astype(np.int64), dd.astype(np.int64)
 

@@ -270,14 +270,15 @@ def useful(data: MultiPeriodData) -> tuple[list[int], list[float]]:
     """(D_r, U_r) per region, restated group by group from docs/multiperiod.md: day d is short
     for r when the patients of r who could be in treatment on d (groups admissible by d whose
     stay could still cover d) exceed own_{r,d} and staff_{r,d} > 0, from the first day a
-    shipment or transfer can arrive in r; D_r is the last short day on which a patient of r can
+    shipment or transfer can arrive in r (over the whole horizon: from day 0, whatever today
+    is); D_r is the last short day on which a patient of r can
     be admitted (-1: none), U_r = ceil(the largest
     min(those patients - own, staff) over short days), 0 when D_r = -1."""
     T = data.days
     earliest = [T] * data.n  # the first day a shipment or transfer column can arrive
-    for k, r, d in zip(*ship_index(data), strict=True):
+    for k, r, d in zip(*ship_index(data, from_day=0), strict=True):
         earliest[r] = min(earliest[r], int(d + data.ship_lead[k, r]))
-    for a, d in zip(*transfer_index(data), strict=True):
+    for a, d in zip(*transfer_index(data, from_day=0), strict=True):
         dst = int(data.arc_dst[a])
         earliest[dst] = min(earliest[dst], int(d + data.arc_lead[a]))
     most = [[0.0] * T for _ in range(data.n)]

@@ -369,10 +369,29 @@ class PlanEngine:
                 f"infeasible: {labels} {verb} {int(need.sum()):,} units received net by each "
                 f"region's last useful day ({largest}), but {d.supply:,} units are delivered, "
                 f"{in_time:,.0f} of them early enough to reach a region by day {T - 1}"
+                f"{self.history_note()}"
             )
         return (
             f"infeasible: {labels} cannot hold together over the horizon ({d.supply:,} units "
-            f"delivered, {in_time:,.0f} in time to arrive by day {T - 1})"
+            f"delivered, {in_time:,.0f} in time to arrive by day {T - 1}){self.history_note()}"
+        )
+
+    def history_note(self) -> str:
+        """In a rolling re-plan, what the executed moves already give each region net by its
+        last useful day (the rules count them, as check-plan does): '' without executed moves."""
+        d = self.data
+        if not len(self.executed) or d.inflow is None or not d.n:
+            return ""
+        net = np.cumsum(d.inflow, axis=1)[np.arange(d.n), d.measure_days()]
+        moved = np.nonzero(np.abs(net) > 1e-9)[0]
+        if not len(moved):
+            return ""
+        top = moved[np.argsort(-np.abs(net[moved]), kind="stable")][:3]
+        listed = ", ".join(f"{d.regions[r]} {net[r]:+,.0f}" for r in top)
+        more = f" and {len(moved) - len(top)} more" if len(moved) > len(top) else ""
+        return (
+            f"; the executed moves, fixed, already give regions units net by their last useful "
+            f"days ({listed}{more}), which every rule counts over the whole horizon"
         )
 
     def fingerprint(self) -> str:
