@@ -100,7 +100,8 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> MultiPeriodInstance:
 
 def holds(engine: PlanEngine, specs: Any, values: Any) -> bool:
     """Every row of the active families holds at the plan's own values (lambda and the stop
-    binaries as the plan sets them: `PlanEngine.meets` asks for lambda = 0)."""
+    binaries as the plan sets them; `PlanEngine.meets` judges the movements alone, each
+    family's own columns at the values the movements imply)."""
     p = engine.model
     rows = np.concatenate([f.rows for f in engine.families(specs)])
     got = p.matrix[rows] @ values
@@ -196,6 +197,7 @@ def test_a_time_limited_threshold_plan_meets_the_rule_and_ships_units(
     p = engine.model
     assert out.values[p.ship.cols].sum() > 0  # units shipped
     assert holds(engine, specs, out.values)
+    assert engine.meets(specs, out.values)
     assert out.bound is not None and out.lives <= out.bound + 1e-6
 
 
