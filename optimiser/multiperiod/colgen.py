@@ -91,7 +91,9 @@ class ColumnGeneration:
         self.base_integer = base[p.integrality[base] == 1]
         self.lower, self.upper = p.col_lower.copy(), p.col_upper.copy()  # current bounds
         self.matrix = p.matrix.tocsc()
-        self.priced = self.matrix[:, self.candidates].T.tocsr()
+        # reduced costs c_j - A_j^T y from A^T (a CSR view of the CSC matrix: no copy of the
+        # candidates' columns, 20 MB on 300 x 90 with waiting and patient transfers)
+        self.transposed = self.matrix.T
         # the continuous candidates (patient moves): priced into a repair LP too (`repair`)
         self.continuous = np.nonzero(p.integrality[self.candidates] == 0)[0]
         self.position = np.full(N, -1, dtype=np.int64)
@@ -249,7 +251,7 @@ class ColumnGeneration:
                 status = SolveStatus.ERROR if run.status is SolveStatus.INFEASIBLE else run.status
                 return LpResult(status, run.objective, values, time.perf_counter() - start, rounds)
             y = h.row_duals()[: self.rows]
-            reduced = cost[self.candidates] - self.priced @ y
+            reduced = cost[self.candidates] - (self.transposed @ y)[self.candidates]
             gain = reduced if maximize else -reduced
             open_ = (gain > PRICE_TOL) & (self.position[self.candidates] < 0)
             improving = np.nonzero(open_ & self.first_stage if staged else open_)[0]
@@ -397,7 +399,7 @@ class ColumnGeneration:
             if run.values is None or run.status is not SolveStatus.OPTIMAL or not len(pool):
                 return run, rounds
             y = h.row_duals()[: self.rows]
-            reduced = cost[pool] - self.priced[self.continuous] @ y
+            reduced = cost[pool] - (self.transposed @ y)[pool]
             gain = reduced if maximize else -reduced
             improving = np.nonzero((gain > PRICE_TOL) & (self.position[pool] < 0))[0]
             late = time_limit is not None and time.perf_counter() - start >= time_limit
