@@ -298,19 +298,21 @@ class ColumnGeneration:
         basis = self.highs.highs.getBasis()
         return basis if basis.valid else None
 
-    def restore_basis(self, basis: highspy.HighsBasis | None) -> None:
+    def restore_basis(self, basis: highspy.HighsBasis | None) -> bool:
         """Put back a basis saved by `save_basis`, the bounds and rows being those it was
         saved with: the next LP re-starts from it, not from the side solve's (a repair LP's
         basis has every movement fixed at a whole value). Columns added since are non-basic
-        at their lower bound (every priced column's is finite: 0)."""
+        at their lower bound (every priced column's is finite: 0). False: not put back (none,
+        or the model's rows changed since)."""
         if basis is None:
-            return
+            return False
         extra = self.highs.num_cols - len(basis.col_status)
         if extra < 0 or len(basis.row_status) != self.highs.num_rows:
-            return
+            return False
         if extra:
             basis.col_status = list(basis.col_status) + [highspy.HighsBasisStatus.kLower] * extra
         self.highs.highs.setBasis(basis)
+        return True
 
     # ---- rounding and repair
     def integer_columns(self) -> np.ndarray:

@@ -65,8 +65,7 @@ def settle_patients(
         highs.set_integrality(fixed, False)
     pos = position[cols]
     highs.set_col_bounds_arrays(pos, values[cols], values[cols])
-    if colgen is not None and basis is not None:
-        colgen.restore_basis(basis)
+    restarted = colgen is not None and colgen.restore_basis(basis)
     face: HeldFace | None = None
     try:
         master = position >= 0
@@ -87,7 +86,7 @@ def settle_patients(
 
         # from the repair's optimal basis, the primal simplex (columns included since are at
         # 0: still primal feasible); else the dual, HiGHS's choice after bounds change
-        first = run(cost, SIMPLEX_DUAL if basis is None else SIMPLEX_PRIMAL)
+        first = run(cost, SIMPLEX_PRIMAL if restarted else SIMPLEX_DUAL)
         if first is None:
             return repaired(setting, out, cost)
         # (B) on the optimal face of (A) (methods/face.py): the same lives exactly. When
