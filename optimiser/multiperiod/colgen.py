@@ -6,8 +6,12 @@ every other column and the movement columns priced in so far; after each LP solv
 cost c_j - A_j^T y of every movement column is computed at once (one sparse product) and the
 improving ones are added (primal simplex then re-optimises from the current basis). When none
 improves, the LP optimum of the full model is reached: U, an upper bound on the lives of any
-plan. An LP whose costs alone changed since the last one (`warm`) re-starts from that LP's basis
-with the primal simplex (still primal feasible); side solves (`repair`) put that basis back.
+plan. The planner's (`movements_first`) prices the unit movements alone until none improves,
+then every candidate: a patient move and the patients sent on it price in only together, and
+sent early they crowd the rounds (300 x 90, waiting 2 days and patient transfers: the two LPs
+15.7-20.8 CPU-s -> 12.1-16.4; BENCHMARKS.md, "Waiting and patient transfers 2"). An LP whose
+costs alone changed since the last one (`warm`) re-starts from that LP's basis with the primal
+simplex (still primal feasible); side solves (`repair`) put that basis back.
 
 A plan is then made whole (methods/whole.py) and `repair` re-optimises the patients with those
 movements fixed: its lives L are those of a feasible plan, so the gap (U - L) / U is proved.
@@ -35,6 +39,7 @@ from optimiser.solver import (
 PRICE_TOL = 1e-7  # a column enters when its reduced cost improves the objective by more
 MAX_ENTERING = 20_000  # columns added per round (the most improving first)
 MAX_ROUNDS = 200
+REPAIR_BASES = 4  # repair LPs' bases remembered (a rounded branch repairs two plans)
 SIMPLEX_DUAL = 1
 SIMPLEX_PRIMAL = 4
 TRACE = False
@@ -56,7 +61,14 @@ class ColumnGeneration:
     `members[i]` is the full-model column of master column i (-1: a phase-1 slack).
     """
 
-    def __init__(self, program: PlanModel, data: MultiPeriodData, options: SolverOptions) -> None:
+    def __init__(
+        self,
+        program: PlanModel,
+        data: MultiPeriodData,
+        options: SolverOptions,
+        *,
+        movements_first: bool = False,
+    ) -> None:
         p = program
         self.program, self.data = p, data
         N = p.shape[1]
@@ -79,13 +91,20 @@ class ColumnGeneration:
         self.base_integer = base[p.integrality[base] == 1]
         self.lower, self.upper = p.col_lower.copy(), p.col_upper.copy()  # current bounds
         self.matrix = p.matrix.tocsc()
-        self.priced = self.matrix[:, self.candidates].T.tocsr()
+        # reduced costs c_j - A_j^T y from A^T (a CSR view of the CSC matrix: no copy of the
+        # candidates' columns, 20 MB on 300 x 90 with waiting and patient transfers)
+        self.transposed = self.matrix.T
         # the continuous candidates (patient moves): priced into a repair LP too (`repair`)
         self.continuous = np.nonzero(p.integrality[self.candidates] == 0)[0]
         self.position = np.full(N, -1, dtype=np.int64)
         self.position[base] = np.arange(len(base))
         self.members = base.copy()
         self.max_entering = MAX_ENTERING  # columns added per round (a caller may change it)
+        # `movements_first`: each LP prices the unit movements alone until none improves, then
+        # every candidate (patient moves, patients sent) on the same duals (`_generate`)
+        self.first_stage = np.ones(len(self.candidates), dtype=bool)
+        if movements_first:
+            self.first_stage[len(p.ship.cols) + len(p.transfer.cols) :] = False
         self.highs = MatrixHighsModel(
             p.col_lower[base],
             p.col_upper[base],
@@ -96,6 +115,8 @@ class ColumnGeneration:
             options,
         )
         self.translate_seconds = self.highs.translate_seconds
+        # the optimal bases of the last repair LPs, by the whole values they fixed (`repair`)
+        self.repaired: list[tuple[np.ndarray, np.ndarray, highspy.HighsBasis]] = []
         self.rows = p.shape[0]
         # Phase-1 slacks: one per fairness row (+1 on >= rows, -1 on <= rows), fixed at 0
         # except while looking for a feasible master.
@@ -205,6 +226,7 @@ class ColumnGeneration:
         # when only costs did (`warm`); once columns are added to an optimal basis (still
         # primal feasible), the primal.
         strategy = SIMPLEX_PRIMAL if warm else SIMPLEX_DUAL
+        staged = not self.first_stage.all()  # movements priced alone first (`__init__`)
         while True:
             self.set_cost(cost, maximize, slack_cost)
             h.set_option("simplex_strategy", strategy)
@@ -229,9 +251,15 @@ class ColumnGeneration:
                 status = SolveStatus.ERROR if run.status is SolveStatus.INFEASIBLE else run.status
                 return LpResult(status, run.objective, values, time.perf_counter() - start, rounds)
             y = h.row_duals()[: self.rows]
-            reduced = cost[self.candidates] - self.priced @ y
+            reduced = cost[self.candidates] - (self.transposed @ y)[self.candidates]
             gain = reduced if maximize else -reduced
-            improving = np.nonzero((gain > PRICE_TOL) & (self.position[self.candidates] < 0))[0]
+            open_ = (gain > PRICE_TOL) & (self.position[self.candidates] < 0)
+            improving = np.nonzero(open_ & self.first_stage if staged else open_)[0]
+            if staged and not len(improving):
+                # no movement improves: every candidate is priced from here on (the LP optimum
+                # is reached only when none of them improves)
+                staged = False
+                improving = np.nonzero(open_)[0]
             if not len(improving) or rounds >= MAX_ROUNDS:
                 # columns still price out after MAX_ROUNDS: the method's own limit, not time
                 status = SolveStatus.OPTIMAL
@@ -270,19 +298,21 @@ class ColumnGeneration:
         basis = self.highs.highs.getBasis()
         return basis if basis.valid else None
 
-    def restore_basis(self, basis: highspy.HighsBasis | None) -> None:
+    def restore_basis(self, basis: highspy.HighsBasis | None) -> bool:
         """Put back a basis saved by `save_basis`, the bounds and rows being those it was
         saved with: the next LP re-starts from it, not from the side solve's (a repair LP's
         basis has every movement fixed at a whole value). Columns added since are non-basic
-        at their lower bound (every priced column's is finite: 0)."""
+        at their lower bound (every priced column's is finite: 0). False: not put back (none,
+        or the model's rows changed since)."""
         if basis is None:
-            return
+            return False
         extra = self.highs.num_cols - len(basis.col_status)
         if extra < 0 or len(basis.row_status) != self.highs.num_rows:
-            return
+            return False
         if extra:
             basis.col_status = list(basis.col_status) + [highspy.HighsBasisStatus.kLower] * extra
         self.highs.highs.setBasis(basis)
+        return True
 
     # ---- rounding and repair
     def integer_columns(self) -> np.ndarray:
@@ -328,6 +358,8 @@ class ColumnGeneration:
         h.set_option("simplex_strategy", SIMPLEX_DUAL)
         try:
             run, rounds = self._price_continuous(cost, maximize, time_limit, start)
+            if run.status is SolveStatus.OPTIMAL:
+                self._keep_repaired(cols, movements[cols])
         finally:
             h.set_col_bounds_arrays(pos, self.lower[cols], self.upper[cols])
             self.restore_basis(basis)
@@ -335,6 +367,23 @@ class ColumnGeneration:
         if values is not None:
             values[cols] = movements[cols]
         return LpResult(run.status, run.objective, values, time.perf_counter() - start, rounds)
+
+    def _keep_repaired(self, cols: np.ndarray, values: np.ndarray) -> None:
+        """Remember the basis HiGHS holds (a repair LP's optimum) for `repair_basis`."""
+        basis = self.save_basis()
+        if basis is not None:
+            self.repaired = [*self.repaired[-(REPAIR_BASES - 1) :], (cols, values.copy(), basis)]
+
+    def repair_basis(self, values: np.ndarray) -> highspy.HighsBasis | None:
+        """The optimal basis of the last repair LP whose integer columns were fixed where
+        `values` (full-length) has them, or None. A plan's patient flow settled for its
+        movements (methods/settle.py) is that LP again: from this basis it is re-solved in a
+        few primal pivots instead of 1.3-2 s of dual simplex from the LP's (300 x 90, waiting 2
+        days and patient transfers). Any basis gives the same optimum: about speed only."""
+        for cols, fixed, basis in reversed(self.repaired):
+            if np.array_equal(values[cols], fixed):
+                return basis
+        return None
 
     def _price_continuous(
         self, cost: np.ndarray, maximize: bool, time_limit: float | None, start: float
@@ -352,7 +401,7 @@ class ColumnGeneration:
             if run.values is None or run.status is not SolveStatus.OPTIMAL or not len(pool):
                 return run, rounds
             y = h.row_duals()[: self.rows]
-            reduced = cost[pool] - self.priced[self.continuous] @ y
+            reduced = cost[pool] - (self.transposed @ y)[pool]
             gain = reduced if maximize else -reduced
             improving = np.nonzero((gain > PRICE_TOL) & (self.position[pool] < 0))[0]
             late = time_limit is not None and time.perf_counter() - start >= time_limit

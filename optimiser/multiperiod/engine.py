@@ -135,7 +135,7 @@ class PlanEngine:
         self.translate_seconds = 0.0
         self._active: frozenset[str] = frozenset()
         if method in ("auto", "rounding"):
-            self.colgen = ColumnGeneration(p, self.data, self.options)
+            self.colgen = ColumnGeneration(p, self.data, self.options, movements_first=True)
             self.rounding = RoundingMethod(self.setting, self.colgen)
             self.translate_seconds += self.colgen.translate_seconds
             for family in p.fairness.values():

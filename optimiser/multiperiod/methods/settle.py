@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from optimiser.deadline import Deadline
-from optimiser.multiperiod.colgen import ColumnGeneration
+from optimiser.multiperiod.colgen import SIMPLEX_DUAL, SIMPLEX_PRIMAL, ColumnGeneration
 from optimiser.multiperiod.methods.base import (
     PlanOutcome,
     Setting,
@@ -48,8 +48,10 @@ def settle_patients(
     early[p.admit.cols] = d.group_last[p.admit.group] + 1 - p.admit.day
     early[p.send.cols] = d.group_last[p.send.group] + 1 - p.send.day
     fixed = np.nonzero(p.integrality)[0]
+    basis = None
     if colgen is not None:
         cg = colgen
+        basis = cg.repair_basis(values)  # (A) is the repair LP of `values` again, if one ran
         cg.include(cg.candidates[np.nonzero(values[cg.candidates])[0]])
         highs, position = cg.highs, cg.position
         restore_lower, restore_upper = cg.lower, cg.upper
@@ -63,12 +65,13 @@ def settle_patients(
         highs.set_integrality(fixed, False)
     pos = position[cols]
     highs.set_col_bounds_arrays(pos, values[cols], values[cols])
+    restarted = colgen is not None and colgen.restore_basis(basis)
     face: HeldFace | None = None
     try:
         master = position >= 0
         full = np.nonzero(master)[0]
 
-        def run(objective: np.ndarray, strategy: int = 1) -> np.ndarray | None:
+        def run(objective: np.ndarray, strategy: int) -> np.ndarray | None:
             vector = np.zeros(highs.num_cols)
             vector[position[full]] = objective[full]
             highs.set_cost(vector, maximize=True)
@@ -81,7 +84,9 @@ def settle_patients(
             x[full] = result.values[position[full]]
             return x
 
-        first = run(cost)
+        # from the repair's optimal basis, the primal simplex (columns included since are at
+        # 0: still primal feasible); else the dual, HiGHS's choice after bounds change
+        first = run(cost, SIMPLEX_PRIMAL if restarted else SIMPLEX_DUAL)
         if first is None:
             return repaired(setting, out, cost)
         # (B) on the optimal face of (A) (methods/face.py): the same lives exactly. When
@@ -92,7 +97,7 @@ def settle_patients(
         face = hold_optimal_face(highs)
         if face is not None and len(p.cohort_rows):
             highs.highs.clearSolver()
-        second = None if face is None or deadline.expired() else run(early, 1)
+        second = None if face is None or deadline.expired() else run(early, SIMPLEX_DUAL)
         settled = second if second is not None else first
     finally:
         if face is not None:
