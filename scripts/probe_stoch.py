@@ -18,15 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from probe_sweep import make_case  # noqa: E402
+from probe_sweep import make_case
 
-from optimiser.multiperiod import load_multiperiod  # noqa: E402
-from optimiser.multiperiod.check import check_plan  # noqa: E402
-from optimiser.multiperiod.generator import GeneratorSpec, generate  # noqa: E402
-from optimiser.multiperiod.planner import plan  # noqa: E402
-from optimiser.scenarios.generators import LognormalSpec, lognormal_scenarios  # noqa: E402
-from optimiser.solver import SolveStatus  # noqa: E402
-from optimiser.stochastic import plan_under_uncertainty  # noqa: E402
+from optimiser.multiperiod import load_multiperiod
+from optimiser.multiperiod.check import check_plan
+from optimiser.multiperiod.generator import GeneratorSpec, generate
+from optimiser.multiperiod.planner import plan
+from optimiser.scenarios.generators import LognormalSpec, lognormal_scenarios
+from optimiser.solver import SolveStatus
+from optimiser.stochastic import plan_under_uncertainty
 
 STATS: dict = {}
 
@@ -53,9 +53,10 @@ def run(case, folder):
     res = {}
     for m in ("exact", "rounding"):
         try:
-            r = plan_under_uncertainty(inst, scen, cons, commit_days=commit, method=m,
-                                       price_of_fairness=False)
-        except Exception:  # noqa: BLE001
+            r = plan_under_uncertainty(
+                inst, scen, cons, commit_days=commit, method=m, price_of_fairness=False
+            )
+        except Exception:
             f.append(out(case, f"{m}: crash", tb=traceback.format_exc()[-1500:]))
             continue
         STATS[f"{m}:{r.status}"] = STATS.get(f"{m}:{r.status}", 0) + 1
@@ -70,15 +71,28 @@ def run(case, folder):
         rows = r.executed_rows()
         for sid, sinst in scen.instances(inst):
             try:
-                rr = plan(sinst, cons, executed=rows, today=r.commit_end, method="exact",
-                          price_of_fairness=False)
-            except Exception:  # noqa: BLE001
+                rr = plan(
+                    sinst,
+                    cons,
+                    executed=rows,
+                    today=r.commit_end,
+                    method="exact",
+                    price_of_fairness=False,
+                )
+            except Exception:
                 f.append(out(case, f"{m}: replan {sid} crash", tb=traceback.format_exc()[-1500:]))
                 continue
             want = float(r.per_scenario.loc[sid, "lives"])
             if rr.lives_saved is None:
-                f.append(out(case, f"{m}: replan {sid} no plan", status=str(rr.status),
-                             want=want, expl=str(rr.explanation)[:400]))
+                f.append(
+                    out(
+                        case,
+                        f"{m}: replan {sid} no plan",
+                        status=str(rr.status),
+                        want=want,
+                        expl=str(rr.explanation)[:400],
+                    )
+                )
                 continue
             c = check_plan(sinst, rr)
             if not c.ok:
@@ -89,20 +103,56 @@ def run(case, folder):
                 and abs(rr.lives_saved - want) > 0.0101
                 and S == 1
             ):
-                f.append(out(case, f"{m}: replan {sid} lives differ", replan=rr.lives_saved,
-                             scenario=want))
+                f.append(
+                    out(
+                        case,
+                        f"{m}: replan {sid} lives differ",
+                        replan=rr.lives_saved,
+                        scenario=want,
+                    )
+                )
             if rr.status == SolveStatus.OPTIMAL and rr.lives_saved < want - 0.0101:
-                f.append(out(case, f"{m}: scenario {sid} claims more than a re-plan of its commit",
-                             replan=rr.lives_saved, scenario=want, status=str(r.status)))
+                f.append(
+                    out(
+                        case,
+                        f"{m}: scenario {sid} claims more than a re-plan of its commit",
+                        replan=rr.lives_saved,
+                        scenario=want,
+                        status=str(r.status),
+                    )
+                )
     if len(res) == 2:
         a, b = res["exact"], res["rounding"]
-        if a.status == b.status == SolveStatus.OPTIMAL and abs(a.expected_lives - b.expected_lives) > 0.0101:
-            f.append(out(case, "methods disagree", exact=a.expected_lives, rounding=b.expected_lives))
+        if (
+            a.status == b.status == SolveStatus.OPTIMAL
+            and abs(a.expected_lives - b.expected_lives) > 0.0101
+        ):
+            f.append(
+                out(case, "methods disagree", exact=a.expected_lives, rounding=b.expected_lives)
+            )
         for x, y in ((a, b), (b, a)):
-            if x.lives_bound is not None and y.expected_lives is not None and x.lives_bound < y.expected_lives - 1e-6:
-                f.append(out(case, "bound below other method", bound=x.lives_bound, lives=y.expected_lives))
+            if (
+                x.lives_bound is not None
+                and y.expected_lives is not None
+                and x.lives_bound < y.expected_lives - 1e-6
+            ):
+                f.append(
+                    out(
+                        case,
+                        "bound below other method",
+                        bound=x.lives_bound,
+                        lives=y.expected_lives,
+                    )
+                )
         if (a.status == SolveStatus.INFEASIBLE) != (b.status == SolveStatus.INFEASIBLE):
-            f.append(out(case, "infeasible in one method only", exact=str(a.status), rounding=str(b.status)))
+            f.append(
+                out(
+                    case,
+                    "infeasible in one method only",
+                    exact=str(a.status),
+                    rounding=str(b.status),
+                )
+            )
     return f
 
 
@@ -119,7 +169,7 @@ def main():
             t1 = time.time()
             try:
                 fs = run(case, Path(tmp) / f"c{seed}")
-            except Exception:  # noqa: BLE001
+            except Exception:
                 fs = [out(case, "case crash", tb=traceback.format_exc()[-1500:])]
             if time.time() - t1 > 20:
                 print(json.dumps({"seed": seed, "slow": round(time.time() - t1, 1)}), flush=True)

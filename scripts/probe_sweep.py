@@ -8,7 +8,6 @@ Prints one JSON line per finding; a summary at the end.
 from __future__ import annotations
 
 import json
-import math
 import random
 import sys
 import tempfile
@@ -110,41 +109,70 @@ def check(case, inst, result, label, findings, prio):
     c = check_plan(inst, result)
     if not c.ok:
         findings.append(
-            finding(case, f"{label}: check-plan violations", status=str(result.status),
-                    violations=c.violations[:3], cons=case["constraints"])
+            finding(
+                case,
+                f"{label}: check-plan violations",
+                status=str(result.status),
+                violations=c.violations[:3],
+                cons=case["constraints"],
+            )
         )
     if abs(c.survivors - result.lives_saved) > TOL * max(1, abs(c.survivors)):
         findings.append(
-            finding(case, f"{label}: lives differ", planner=result.lives_saved,
-                    replay=c.survivors, status=str(result.status))
+            finding(
+                case,
+                f"{label}: lives differ",
+                planner=result.lives_saved,
+                replay=c.survivors,
+                status=str(result.status),
+            )
         )
-    if not prio and result.objective_bound is not None and (
-        result.objective_bound < result.lives_saved - 1e-6
+    if (
+        not prio
+        and result.objective_bound is not None
+        and (result.objective_bound < result.lives_saved - 1e-6)
     ):
         findings.append(
-            finding(case, f"{label}: bound below its own plan", bound=result.objective_bound,
-                    lives=result.lives_saved)
+            finding(
+                case,
+                f"{label}: bound below its own plan",
+                bound=result.objective_bound,
+                lives=result.lives_saved,
+            )
         )
     if result.lives_optimal is not None and result.lives_optimal < result.lives_saved - 0.0051:
         findings.append(
-            finding(case, f"{label}: L* below plan", star=result.lives_optimal,
-                    lives=result.lives_saved)
+            finding(
+                case, f"{label}: L* below plan", star=result.lives_optimal, lives=result.lives_saved
+            )
         )
     if result.lives_optimal_bound is not None and result.lives_optimal_bound < c.survivors - 1e-6:
         findings.append(
-            finding(case, f"{label}: L* bound below plan", bound=result.lives_optimal_bound,
-                    lives=c.survivors)
+            finding(
+                case,
+                f"{label}: L* bound below plan",
+                bound=result.lives_optimal_bound,
+                lives=c.survivors,
+            )
         )
     pof = result.price_of_fairness
     if len(pof) and result.lives_optimal is not None:
         for _, row in pof.iterrows():
             alone = row["lives_saved_alone"]
-            if alone is not None and not pd.isna(alone) and not prio:
-                if result.lives_optimal < alone - 0.0051:
-                    findings.append(
-                        finding(case, f"{label}: price row alone above L*", row=row.to_dict(),
-                                star=result.lives_optimal)
+            if (
+                alone is not None
+                and not pd.isna(alone)
+                and not prio
+                and result.lives_optimal < alone - 0.0051
+            ):
+                findings.append(
+                    finding(
+                        case,
+                        f"{label}: price row alone above L*",
+                        row=row.to_dict(),
+                        star=result.lives_optimal,
                     )
+                )
             lost = row["lives_lost_alone"]
             if lost is not None and not pd.isna(lost) and lost < -0.0051:
                 findings.append(finding(case, f"{label}: negative price", row=row.to_dict()))
@@ -169,50 +197,72 @@ def run_case(case: dict, folder: Path, rolling: bool, pof: bool, methods) -> lis
         except InputError as exc:
             findings.append(finding(case, f"{m}: InputError", error=str(exc)[:300]))
             continue
-        except Exception:  # noqa: BLE001
+        except Exception:
             findings.append(finding(case, f"{m}: crash", tb=traceback.format_exc()[-1500:]))
             continue
         results[m] = r
         STATS[f"{m}:{r.status}"] = STATS.get(f"{m}:{r.status}", 0) + 1
         try:
             checks[m] = check(case, inst, r, m, findings, prio)
-        except Exception:  # noqa: BLE001
+        except Exception:
             findings.append(finding(case, f"{m}: check crash", tb=traceback.format_exc()[-1500:]))
     # cross checks
     for m, r in results.items():
         if r.status == SolveStatus.ERROR:
-            findings.append(finding(case, f"{m}: status error", expl=str(r.explanation)[:400],
-                                    others={k: str(v.status) for k, v in results.items()}))
+            findings.append(
+                finding(
+                    case,
+                    f"{m}: status error",
+                    expl=str(r.explanation)[:400],
+                    others={k: str(v.status) for k, v in results.items()},
+                )
+            )
     inf = {m for m, r in results.items() if r.status == SolveStatus.INFEASIBLE}
     if inf and len(inf) < len(results):
-        findings.append(finding(case, "infeasible in some methods only",
-                                others={k: str(v.status) for k, v in results.items()}))
+        findings.append(
+            finding(
+                case,
+                "infeasible in some methods only",
+                others={k: str(v.status) for k, v in results.items()},
+            )
+        )
     plans = {m: r for m, r in results.items() if r.lives_saved is not None}
     opt = {m: r for m, r in plans.items() if r.status == SolveStatus.OPTIMAL}
     if not prio and len(opt) >= 2:
         vals = [r.lives_saved for r in opt.values()]
         if max(vals) - min(vals) > CROSS:
             findings.append(
-                finding(case, "optimal methods disagree", lives={m: r.lives_saved for m, r in opt.items()},
-                        cons=cons)
+                finding(
+                    case,
+                    "optimal methods disagree",
+                    lives={m: r.lives_saved for m, r in opt.items()},
+                    cons=cons,
+                )
             )
     if not prio:
         for m, r in results.items():
             if r.objective_bound is None:
                 continue
-            for m2, r2 in plans.items():
+            for m2 in plans:
                 c2 = checks.get(m2)
                 if c2 is not None and c2.ok and r.objective_bound < c2.survivors - 1e-6:
                     findings.append(
-                        finding(case, f"{m} bound below {m2} plan", bound=r.objective_bound,
-                                lives=c2.survivors, status=str(r.status))
+                        finding(
+                            case,
+                            f"{m} bound below {m2} plan",
+                            bound=r.objective_bound,
+                            lives=c2.survivors,
+                            status=str(r.status),
+                        )
                     )
     for m, r in results.items():
         if r.status == SolveStatus.INFEASIBLE:
-            for m2, r2 in plans.items():
+            for m2 in plans:
                 c2 = checks.get(m2)
                 if c2 is not None and c2.ok:
-                    findings.append(finding(case, f"{m} infeasible but {m2} plan passes", cons=cons))
+                    findings.append(
+                        finding(case, f"{m} infeasible but {m2} plan passes", cons=cons)
+                    )
     # the unconstrained plans vs the constraints: a passing one proves feasibility
     if cons and any(r.status == SolveStatus.INFEASIBLE for r in results.values()):
         try:
@@ -220,8 +270,10 @@ def run_case(case: dict, folder: Path, rolling: bool, pof: bool, methods) -> lis
             if free.lives_saved is not None:
                 cf = check_plan(inst, free.plan, cons)
                 if cf.ok:
-                    findings.append(finding(case, "infeasible but free plan meets constraints", cons=cons))
-        except Exception:  # noqa: BLE001
+                    findings.append(
+                        finding(case, "infeasible but free plan meets constraints", cons=cons)
+                    )
+        except Exception:
             findings.append(finding(case, "free plan crash", tb=traceback.format_exc()[-1500:]))
     if rolling and "exact" in opt and not prio:
         r = opt["exact"]
@@ -229,19 +281,37 @@ def run_case(case: dict, folder: Path, rolling: bool, pof: bool, methods) -> lis
         for k in sorted({1, max(1, inst.days // 2)}):
             rows = man[(man["day"] < k) & man["kind"].isin(["ship", "transfer"])]
             try:
-                rr = plan(inst, cons, method="auto", executed=rows, today=k, price_of_fairness=False)
-            except Exception:  # noqa: BLE001
-                findings.append(finding(case, f"rolling today={k} crash", tb=traceback.format_exc()[-1500:]))
+                rr = plan(
+                    inst, cons, method="auto", executed=rows, today=k, price_of_fairness=False
+                )
+            except Exception:
+                findings.append(
+                    finding(case, f"rolling today={k} crash", tb=traceback.format_exc()[-1500:])
+                )
                 continue
             if rr.lives_saved is None:
-                findings.append(finding(case, f"rolling today={k}: no plan", status=str(rr.status),
-                                        expl=str(rr.explanation)[:300]))
-                continue
-            c = check(case, inst, rr, f"rolling{k}", findings, prio)
-            if rr.status == SolveStatus.OPTIMAL and not inst.settings.patient_transfers and abs(rr.lives_saved - r.lives_saved) > CROSS:
                 findings.append(
-                    finding(case, f"rolling today={k} lives differ from the plan it continues",
-                            first=r.lives_saved, replan=rr.lives_saved)
+                    finding(
+                        case,
+                        f"rolling today={k}: no plan",
+                        status=str(rr.status),
+                        expl=str(rr.explanation)[:300],
+                    )
+                )
+                continue
+            check(case, inst, rr, f"rolling{k}", findings, prio)
+            if (
+                rr.status == SolveStatus.OPTIMAL
+                and not inst.settings.patient_transfers
+                and abs(rr.lives_saved - r.lives_saved) > CROSS
+            ):
+                findings.append(
+                    finding(
+                        case,
+                        f"rolling today={k} lives differ from the plan it continues",
+                        first=r.lives_saved,
+                        replan=rr.lives_saved,
+                    )
                 )
     return findings
 
@@ -263,7 +333,7 @@ def main() -> None:
             t1 = time.time()
             try:
                 f = run_case(case, Path(tmp) / f"c{seed}", rolling, pof, methods)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 f = [finding(case, "case crash", tb=traceback.format_exc()[-1500:])]
             dt = time.time() - t1
             if dt > 20:
