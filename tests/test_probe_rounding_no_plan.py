@@ -63,11 +63,19 @@ def test_the_rounding_method_says_infeasible_with_its_explanation(tmp_path: Path
     """Batches of 3, donors keep all their units: the capacity floor cannot be met in whole
     batches (the exact method proves it); the LP relaxation is feasible."""
     spec = GeneratorSpec(
-        regions=6, days=8, depots=2, neighbours=2, seed=386, patient_transfers=True,
-        supply_share=1.0, staff_caps=False,
+        regions=6,
+        days=8,
+        depots=2,
+        neighbours=2,
+        seed=386,
+        patient_transfers=True,
+        supply_share=1.0,
+        staff_caps=False,
     )
     settings = {
-        "donor_keep_share": 1.0, "batch_size": 3, "max_shipments_per_day": 2,
+        "donor_keep_share": 1.0,
+        "batch_size": 3,
+        "max_shipments_per_day": 2,
         "transfer_neighbours": 1,
     }
     inst = load_multiperiod(generate(spec, tmp_path / "g")).with_settings(**settings)
