@@ -86,3 +86,22 @@ def test_an_infeasible_start_is_not_taken_for_an_answer(hang: Any) -> None:
     model.set_start(np.array([1.0, 0.0]))
     run = model.solve(time_limit=0.2)
     assert run.values is not None and run.objective == pytest.approx(1.0)
+
+
+def test_check_plan_says_a_result_without_a_plan_has_none(tmp_path: Path, hang: Any) -> None:
+    """A time-limited result with no plan (every HiGHS run cut off before it found one):
+    check-plan refuses it plainly, not as a plan file missing its columns."""
+    from optimiser.errors import InputError
+
+    folder = write_instance(
+        tmp_path / "none",
+        [{"region": "A", "capacity": 0, "los_days": 2}],
+        {"A": [0, 2, 0]},
+        deliveries=[(0, 2, "D")],
+        leads=[("D", "A", 1)],
+    )
+    inst = load_multiperiod(folder)
+    result = plan(inst, ["min_units:units=1"], method="exact", time_limit=0.5)
+    assert result.lives_saved is None and result.status is SolveStatus.TIME_LIMIT
+    with pytest.raises(InputError, match="has no plan to check"):
+        check_plan(inst, result)
