@@ -28,6 +28,7 @@ import highspy
 import numpy as np
 
 from optimiser import guarded_run
+from optimiser.highs_points import meets_model
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
@@ -517,14 +518,20 @@ class HighsModel:
         # heuristic then only costs time (~10 ms a solve on us-states-2020; same optimum).
         h.setOptionValue("mip_heuristic_run_feasibility_jump", not exact)
         start, self._start = (self._start if self.is_mip else None), None
-        if limited and self.is_mip:
-            run = self._solve_guarded(float(limit), start)  # type: ignore[arg-type]
-        else:
-            if start is not None:
-                h.setSolution(_solution(start))
-            t0 = time.perf_counter()
-            h.run()
-            run = _read_run(h, self.is_mip, time.perf_counter() - t0)
+        run = self._run(limit if limited else None, start)
+        if self.is_mip and not limited and self._presolve_suspect(run, start):
+            # HiGHS 1.15.1's presolve (its probing) declared a feasible MIP infeasible: with a
+            # feasible start it then said "optimal" with no dual bound (a 1-region, 5-day plan:
+            # 1.6 lives "optimal", 2.4 possible; 1.16.0 solves it). Once more without probing,
+            # as under a time limit; still no proof: an error, never a false optimum.
+            h.setOptionValue("presolve_rule_off", PROBING_RULE)
+            try:
+                again = self._run(None, start)
+            finally:
+                h.setOptionValue("presolve_rule_off", 0)
+            run = again
+            if self._presolve_suspect(run, start):
+                run = SolverRun(SolveStatus.ERROR, None, None, None, run.seconds, None)
         if run.status is SolveStatus.ITERATION_LIMIT:
             note_limit(
                 "HiGHS's iteration limit"
@@ -533,6 +540,26 @@ class HighsModel:
                 + ("s)" if node_limit != 1 else ")")
             )
         return run
+
+    def _run(self, limit: float | None, start: np.ndarray | None) -> SolverRun:
+        """One run of HiGHS from `start` (guarded when `limit` is a MIP's time limit)."""
+        if limit is not None and self.is_mip:
+            return self._solve_guarded(float(limit), start)
+        h = self.highs
+        if start is not None:
+            h.setSolution(_solution(start))
+        t0 = time.perf_counter()
+        h.run()
+        return _read_run(h, self.is_mip, time.perf_counter() - t0)
+
+    def _presolve_suspect(self, run: SolverRun, start: np.ndarray | None) -> bool:
+        """A MIP answer that is no proof: 'optimal' without a finite dual bound, or
+        'infeasible' although the start meets every bound, integrality and row."""
+        if run.status is SolveStatus.OPTIMAL:
+            return run.bound is None or not math.isfinite(run.bound)
+        if run.status is SolveStatus.INFEASIBLE and start is not None:
+            return meets_model(self.highs.getLp(), start)
+        return False
 
     def _solve_guarded(self, limit: float, start: np.ndarray | None) -> SolverRun:
         """A MIP run under a time limit: on a copy of the model in a thread, answered at the
@@ -600,44 +627,6 @@ class HighsModel:
         self.highs.changeObjectiveOffset(0.0)
         sense = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
         self.highs.changeObjectiveSense(sense)
-
-
-START_TOL = 1e-6  # a start meets a bound or row within this (scaled by the bound's size)
-
-
-def meets_model(lp: Any, values: np.ndarray) -> bool:
-    """Does `values` meet every column bound, integrality and row of HiGHS's `lp` (its
-    getLp())? The guarded run answers at its limit with the start it was given when HiGHS
-    reported nothing better, so the start must be a plan, not merely a starting point (the
-    planner's exact method starts from the plan that moves nothing, which breaks a floor)."""
-    import scipy.sparse as sp
-
-    x = np.asarray(values, dtype=float)
-    if x.shape != (lp.num_col_,) or not np.all(np.isfinite(x)):
-        return False
-
-    def within(got: np.ndarray, low: Any, high: Any) -> bool:
-        lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
-        slack_lo = START_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, 0.0)))
-        slack_hi = START_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(hi), hi, 0.0)))
-        return bool(np.all(got >= lo - slack_lo) and np.all(got <= hi + slack_hi))
-
-    if not within(x, lp.col_lower_, lp.col_upper_):
-        return False
-    kinds = list(lp.integrality_)
-    if kinds:
-        whole = np.array([k != highspy.HighsVarType.kContinuous for k in kinds], dtype=bool)
-        if np.any(np.abs(x[whole] - np.rint(x[whole])) > START_TOL):
-            return False
-    if not lp.num_row_:
-        return True
-    a = lp.a_matrix_
-    arrays = (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_))
-    if a.format_ == highspy.MatrixFormat.kRowwise:
-        matrix = sp.csr_matrix(arrays, shape=(lp.num_row_, lp.num_col_))
-    else:
-        matrix = sp.csc_matrix(arrays, shape=(lp.num_row_, lp.num_col_))
-    return within(matrix @ x, lp.row_lower_, lp.row_upper_)
 
 
 def _solution(values: np.ndarray) -> highspy.HighsSolution:
