@@ -191,7 +191,41 @@ def run(seed, folder):
                         case, "bound below other plan", bound=x.objective_bound, lives=y.lives_saved
                     )
                 )
-    a = res.get("exact")
+    ref = res.get("exact")
+    if "--tl" in sys.argv:
+        for m in ("auto", "exact", "rounding"):
+            try:
+                r = plan(inst, cons, method=m, time_limit=0.05, price_of_fairness=True)
+            except Exception:
+                f.append(out(case, f"{m}@tl: crash", tb=traceback.format_exc()[-1500:]))
+                continue
+            STATS[f"{m}@tl:{r.status}"] = STATS.get(f"{m}@tl:{r.status}", 0) + 1
+            if r.status == SolveStatus.ERROR:
+                f.append(out(case, f"{m}@tl: status error"))
+            if r.lives_saved is None:
+                continue
+            c = check_plan(inst, r)
+            if not c.ok:
+                f.append(
+                    out(case, f"{m}@tl: check fails", status=str(r.status), v=c.violations[:3])
+                )
+            if abs(c.survivors - r.lives_saved) > 1e-6 * max(1, abs(c.survivors)):
+                f.append(
+                    out(case, f"{m}@tl: lives differ", planner=r.lives_saved, replay=c.survivors)
+                )
+            if (
+                ref is not None
+                and not prio
+                and ref.status == SolveStatus.OPTIMAL
+                and r.objective_bound is not None
+                and r.objective_bound < ref.lives_saved - 1e-6
+            ):
+                f.append(
+                    out(
+                        case, f"{m}@tl: invalid bound", bound=r.objective_bound, ref=ref.lives_saved
+                    )
+                )
+    a = ref
     if a is not None and a.status == SolveStatus.OPTIMAL and not prio and inst.days > 2:
         man = a.manifest
         rows = man[(man["day"] < 1) & man["kind"].isin(["ship", "transfer"])]
