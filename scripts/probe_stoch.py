@@ -42,6 +42,11 @@ def run(case, folder):
     spec = dict(case["spec"])
     spec["regions"] = min(spec["regions"], 4)
     spec["days"] = min(spec["days"], 8)
+    if "--no-patient-moves" in sys.argv:
+        spec["patient_transfers"] = False
+        case["settings"] = {
+            k: v for k, v in case["settings"].items() if not k.startswith("patient_transfer")
+        }
     case["spec"] = spec
     generate(GeneratorSpec(**spec), folder)
     inst = load_multiperiod(folder).with_settings(**case["settings"])
@@ -158,7 +163,7 @@ def run(case, folder):
 
 def main():
     seed0, count = int(sys.argv[1]), int(sys.argv[2])
-    seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 240
+    seconds = float(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3][0] != "-" else 240
     t0 = time.time()
     done, allf = 0, []
     with tempfile.TemporaryDirectory() as tmp:
