@@ -1,9 +1,8 @@
 """Whether a point meets a HiGHS model (its getLp()): bounds, integrality, rows.
 
-HighsModel (optimiser/solver.py) asks it of a start in the two cases where the start would
-otherwise be taken for more than a starting point: a guarded run cut off before HiGHS reported
-anything answers with its start, and a MIP HiGHS calls infeasible although its start meets it
-is no proof (HiGHS 1.15.1's presolve probing).
+HighsModel._solve_guarded (optimiser/solver.py) asks it of a start when the start would be
+the answer: a run cut off at its wall-clock limit before HiGHS reported anything answers
+with its start only when the start is a plan of the model, not merely a starting point.
 """
 
 from __future__ import annotations

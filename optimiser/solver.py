@@ -519,7 +519,7 @@ class HighsModel:
         h.setOptionValue("mip_heuristic_run_feasibility_jump", not exact)
         start, self._start = (self._start if self.is_mip else None), None
         run = self._run(limit if limited else None, start)
-        if self.is_mip and not limited and self._presolve_suspect(run, start):
+        if self.is_mip and not limited and self._presolve_suspect(run):
             # HiGHS 1.15.1's presolve (its probing) declared a feasible MIP infeasible: with a
             # feasible start it then said "optimal" with no dual bound (a 1-region, 5-day plan:
             # 1.6 lives "optimal", 2.4 possible; 1.16.0 solves it). Once more without probing,
@@ -530,7 +530,7 @@ class HighsModel:
             finally:
                 h.setOptionValue("presolve_rule_off", 0)
             run = again
-            if self._presolve_suspect(run, start):
+            if self._presolve_suspect(run):
                 run = SolverRun(SolveStatus.ERROR, None, None, None, run.seconds, None)
         if run.status is SolveStatus.ITERATION_LIMIT:
             note_limit(
@@ -552,14 +552,15 @@ class HighsModel:
         h.run()
         return _read_run(h, self.is_mip, time.perf_counter() - t0)
 
-    def _presolve_suspect(self, run: SolverRun, start: np.ndarray | None) -> bool:
-        """A MIP answer that is no proof: 'optimal' without a finite dual bound, or
-        'infeasible' although the start meets every bound, integrality and row."""
-        if run.status is SolveStatus.OPTIMAL:
-            return run.bound is None or not math.isfinite(run.bound)
-        if run.status is SolveStatus.INFEASIBLE and start is not None:
-            return meets_model(self.highs.getLp(), start)
-        return False
+    @staticmethod
+    def _presolve_suspect(run: SolverRun) -> bool:
+        """A MIP answer that is no proof: 'optimal' without a finite dual bound (given a
+        feasible start, HiGHS 1.15.1 says so where its presolve wrongly found the MIP
+        infeasible; without a start it says 'infeasible', which no cheap test tells from a
+        true one)."""
+        return run.status is SolveStatus.OPTIMAL and (
+            run.bound is None or not math.isfinite(run.bound)
+        )
 
     def _solve_guarded(self, limit: float, start: np.ndarray | None) -> SolverRun:
         """A MIP run under a time limit: on a copy of the model in a thread, answered at the
