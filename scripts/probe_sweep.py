@@ -94,6 +94,10 @@ def make_case(seed: int) -> dict:
         settings["patient_transfer_max_lead_days"] = rng.choice([1, 2])
     k = rng.choice([0, 1, 1, 1, 2])
     cons = [pick_constraint(rng) for _ in range(k)]
+    forced = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--kind=")]
+    if forced:  # the kind every case has first (its parameters drawn as pick_constraint's)
+        while not (cons and cons[0].startswith(forced[0] + ":")):
+            cons = [pick_constraint(rng), *cons[1:2]]
     return {"seed": seed, "spec": spec, "settings": settings, "constraints": cons}
 
 
