@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ import highspy
 import numpy as np
 
 from optimiser import guarded_run
+from optimiser.highs_points import meets_model
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
@@ -517,14 +518,20 @@ class HighsModel:
         # heuristic then only costs time (~10 ms a solve on us-states-2020; same optimum).
         h.setOptionValue("mip_heuristic_run_feasibility_jump", not exact)
         start, self._start = (self._start if self.is_mip else None), None
-        if limited and self.is_mip:
-            run = self._solve_guarded(float(limit), start)  # type: ignore[arg-type]
-        else:
-            if start is not None:
-                h.setSolution(_solution(start))
-            t0 = time.perf_counter()
-            h.run()
-            run = _read_run(h, self.is_mip, time.perf_counter() - t0)
+        run = self._run(limit if limited else None, start)
+        if self.is_mip and not limited and self._presolve_suspect(run):
+            # HiGHS 1.15.1's presolve (its probing) declared a feasible MIP infeasible: with a
+            # feasible start it then said "optimal" with no dual bound (a 1-region, 5-day plan:
+            # 1.6 lives "optimal", 2.4 possible; 1.16.0 solves it). Once more without probing,
+            # as under a time limit; still no proof: an error, never a false optimum.
+            h.setOptionValue("presolve_rule_off", PROBING_RULE)
+            try:
+                again = self._run(None, start)
+            finally:
+                h.setOptionValue("presolve_rule_off", 0)
+            run = again
+            if self._presolve_suspect(run):
+                run = SolverRun(SolveStatus.ERROR, None, None, None, run.seconds, None)
         if run.status is SolveStatus.ITERATION_LIMIT:
             note_limit(
                 "HiGHS's iteration limit"
@@ -533,6 +540,27 @@ class HighsModel:
                 + ("s)" if node_limit != 1 else ")")
             )
         return run
+
+    def _run(self, limit: float | None, start: np.ndarray | None) -> SolverRun:
+        """One run of HiGHS from `start` (guarded when `limit` is a MIP's time limit)."""
+        if limit is not None and self.is_mip:
+            return self._solve_guarded(float(limit), start)
+        h = self.highs
+        if start is not None:
+            h.setSolution(_solution(start))
+        t0 = time.perf_counter()
+        h.run()
+        return _read_run(h, self.is_mip, time.perf_counter() - t0)
+
+    @staticmethod
+    def _presolve_suspect(run: SolverRun) -> bool:
+        """A MIP answer that is no proof: 'optimal' without a finite dual bound (given a
+        feasible start, HiGHS 1.15.1 says so where its presolve wrongly found the MIP
+        infeasible; without a start it says 'infeasible', which no cheap test tells from a
+        true one)."""
+        return run.status is SolveStatus.OPTIMAL and (
+            run.bound is None or not math.isfinite(run.bound)
+        )
 
     def _solve_guarded(self, limit: float, start: np.ndarray | None) -> SolverRun:
         """A MIP run under a time limit: on a copy of the model in a thread, answered at the
@@ -546,6 +574,7 @@ class HighsModel:
         left = max(limit - (time.perf_counter() - t0), 1e-3)
         runner.setOptionValue("time_limit", run_time_limit(runner, left, mip=True))
         start_objective = None
+        lp = None
         if start is not None:
             runner.setSolution(_solution(start))
             lp = h.getLp()
@@ -556,7 +585,20 @@ class HighsModel:
         if finished:
             return _read_run(runner, True, seconds)
         found = incumbent.found()
+        if (
+            found.values is not None
+            and start is not None
+            and lp is not None
+            and np.array_equal(found.values, start)
+            and not meets_model(lp, start)
+        ):
+            # HiGHS reported nothing and the start breaks the model (a caller's starting
+            # point, not a plan: the planner's exact method starts from the plan that moves
+            # nothing, which breaks a floor): no answer, rather than an infeasible one.
+            # Checked only here, when it would be the answer (0.3 s on 120,000 columns).
+            found = replace(found, values=None, objective=None)
         if found.values is None or found.objective is None:
+            seconds = time.perf_counter() - t0
             return SolverRun(SolveStatus.TIME_LIMIT, None, None, None, seconds, None)
         gap = None
         if found.bound is not None:

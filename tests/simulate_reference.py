@@ -1,8 +1,9 @@
 """The replay simulator of check-plan as it was before it was made fast (optimiser/multiperiod/
 simulate.py at 918cd7e, with demand.patient_groups of that commit), kept verbatim as the
 reference the fast replay is tested against (tests/test_simulate_fast.py): same answers to the
-bit. Not used by the product. One rule changed since, in both: the greedy admissions (plans
-without admit rows) leave free the units a later patients row fills (`arrivals`)."""
+bit. Not used by the product. Two rules changed since, in both: the greedy admissions (plans
+without admit rows) leave free the units a later patients row fills (`arrivals`); units that
+arrive the day they leave (lead time 0) are on hand for that day's rows (they were lost)."""
 
 from __future__ import annotations
 
@@ -174,6 +175,10 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
         shipments_today: dict[int, int] = defaultdict(int)
         pt_today = np.zeros(n)
         if day_rows is not None:
+            for row in records(day_rows):  # lead time 0: on hand for the day's rows
+                if row.kind in ("ship", "transfer") and int(row.arrives) == d:
+                    on_hand_now[rix[row.dst]] += float(row.units)
+                    arrived[rix[row.dst], d] += float(row.units)
             for row in records(day_rows):
                 line, u = int(row.line), float(row.units)
                 if row.kind == "ship":
@@ -459,7 +464,8 @@ def _arrive(
             f"before day {d + lead} (dispatch + lead time {lead})",
             int(row.line),
         )
-    in_transit[arrives].append((r, units))
+    if arrives != d:
+        in_transit[arrives].append((r, units))
 
 
 def _planned_on_hand(

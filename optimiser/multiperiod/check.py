@@ -116,6 +116,14 @@ def check_plan(
     source = "instance"
     if isinstance(plan_file, PlanResult):
         result, source = plan_file, "PlanResult"
+        if result.lives_saved is None:  # its plan is an empty frame, not a plan with no rows
+            raise InputError(
+                Problem(
+                    f"the PlanResult has no plan to check (status {result.status}"
+                    + (f": {result.explanation}" if result.explanation else "")
+                    + ")"
+                )
+            )
         instance = instance.with_settings(**result.settings)
         if constraints is None and default_constraints:
             constraints, default_constraints = list(result.constraints), False

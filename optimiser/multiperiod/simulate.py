@@ -6,9 +6,10 @@ the plan file reader (plan_io.py) and the documented census -> arrivals rule and
 (demand.py). The fairness constraints are checked from their definitions by checks/<kind>.py
 (one checker per kind), not taken from the model.
 
-Each day d, in this order: own capacity changes; depot deliveries; units in transit arrive;
-new patients arrive; the day's ship and transfer rows leave (checked against depot stock, the
-units free of patients, donor protection, lanes, lead times, batch size, shipments per day);
+Each day d, in this order: own capacity changes; depot deliveries; units in transit arrive
+(and those the day's rows bring with lead time 0); new patients arrive; the day's ship and
+transfer rows leave (checked against depot stock, the units free of patients, donor
+protection, lanes, lead times, batch size, shipments per day);
 patient transfers (checked against waiting patients, free units at the destination, lanes,
 per-day limit), admitted on arrival; admissions (the plan's admit rows, or, when the plan has
 none, every waiting patient for whom a unit and staff are free for the whole stay, earliest
@@ -343,6 +344,14 @@ class PlanReplay:
                     at = np.flatnonzero(rank == k)
                     treat_regions(held_r[at], 0, held_c[at], groups.stay[held][at])
             shipments_today: dict[int, int] = defaultdict(int)
+            # lead time 0: units that arrive the day they leave are on hand for that day's
+            # rows and patients, as in the model (the day's movements net, h_{r,d}); in
+            # transit otherwise (a lead-0 row added to day d's arrivals after they arrived
+            # was never delivered: its units vanished)
+            for row, _line, u, _a, b, _lead in self.moves.get(d, ()):
+                if int(row.arrives) == d:
+                    on_hand_now[b] += u
+                    arrived[b, d] += u
             for row, line, u, a, b, lead in self.moves.get(d, ()):
                 if row.kind == "ship":
                     k, r = a, b
@@ -580,7 +589,8 @@ def _arrive(
             f"before day {d + lead} (dispatch + lead time {lead})",
             int(row.line),
         )
-    in_transit[arrives].append((r, units))
+    if arrives != d:  # (same-day arrivals are on hand already: PlanReplay.run)
+        in_transit[arrives].append((r, units))
 
 
 __all__ = [
