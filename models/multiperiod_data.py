@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -53,6 +53,9 @@ class MultiPeriodData:
     inflow: np.ndarray | None = None  # (n, T) units arriving (or leaving, < 0) by executed moves
     first_day: int = 0  # nothing new is dispatched before this day (rolling horizon: today)
     executed_from_depots: float = 0.0  # units the executed moves took from depots (off D)
+    # the deliveries before executed shipments were taken off (None: `deliveries`): a depot's
+    # lanes, for the rules' last useful days, are the whole horizon's, whatever left it since
+    delivered: np.ndarray | None = None
     max_wait: int = 0
     batch_size: int = 1
     max_shipments_per_day: int | None = None
@@ -153,15 +156,17 @@ class MultiPeriodData:
         admissible by d whose stay could still cover d: first_g <= d <= last_g + rho_g - 1).
         Day d is *short* when N+_{r,d} > own_{r,d} and staff_{r,d} > 0, and a new unit can be
         there by d: d >= A_r, the earliest arrival of a shipment or transfer into r over the
-        whole horizon (from day 0, not from today: a rolling re-plan measures the rule a plan
-        of the whole horizon does, executed moves included, as check-plan replays it). D_r is
+        whole horizon (from day 0, not from today, and from the depots' deliveries before any
+        executed shipment left them: a rolling re-plan measures the rule a plan of the whole
+        horizon does, executed moves included, as check-plan replays it). D_r is
         the last short day on which one of r's patients can be admitted (a unit arriving later
         treats none of r's patients); -1: never.
         U_r = ceil(max over short days of min(N+_{r,d} - own_{r,d}, staff_{r,d})), 0 for a
         region with no short day."""
         n, T = self.n, self.days
         earliest = np.full(n, T, dtype=np.int64)
-        k, sr, sd = ship_index(self, from_day=0)
+        whole = self if self.delivered is None else replace(self, deliveries=self.delivered)
+        k, sr, sd = ship_index(whole, from_day=0)
         np.minimum.at(earliest, sr, sd + self.ship_lead[k, sr])
         a, td = transfer_index(self, from_day=0)
         if len(a):

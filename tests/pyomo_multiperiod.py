@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -276,7 +276,8 @@ def useful(data: MultiPeriodData) -> tuple[list[int], list[float]]:
     min(those patients - own, staff) over short days), 0 when D_r = -1."""
     T = data.days
     earliest = [T] * data.n  # the first day a shipment or transfer column can arrive
-    for k, r, d in zip(*ship_index(data, from_day=0), strict=True):
+    whole = data if data.delivered is None else replace(data, deliveries=data.delivered)
+    for k, r, d in zip(*ship_index(whole, from_day=0), strict=True):
         earliest[r] = min(earliest[r], int(d + data.ship_lead[k, r]))
     for a, d in zip(*transfer_index(data, from_day=0), strict=True):
         dst = int(data.arc_dst[a])

@@ -1,5 +1,7 @@
-"""The plan of last resort with patients on units since the start (track probe).
+"""The plan of last resort with patients on units since the start (track probe; fixed:
+the simulation's admissions replace Setting.zero's).
 
+Before:
 `fallback_values` (optimiser/multiperiod/methods/fallback.py) starts from Setting.zero, whose
 admit columns already hold the patients on units since the start (census demand: y_{g,0} >=
 held_g, a column lower bound), and adds every admission of check-plan's simulation, which lists
@@ -27,11 +29,6 @@ from optimiser.multiperiod.planner import plan
 from optimiser.multiperiod.simulate import simulate
 from optimiser.solver import SolverOptions
 
-REASON = (
-    "fallback_values adds the simulation's admissions to Setting.zero, which holds the patients "
-    "on units since the start already: they count twice (methods/fallback.py)"
-)
-
 
 def census_instance(tmp_path: Path) -> Path:
     """A owns 2 units, 4 patients present on day 0 (half of them on units), stays 2 days."""
@@ -43,7 +40,6 @@ def census_instance(tmp_path: Path) -> Path:
     )
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_the_fallback_is_the_simulation_s_plan(tmp_path: Path) -> None:
     inst = load_multiperiod(census_instance(tmp_path))
     engine = PlanEngine(inst, (), SolverOptions(), method="exact")
@@ -57,7 +53,6 @@ def test_the_fallback_is_the_simulation_s_plan(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_an_unproved_rounding_plan_is_not_replaced_by_an_inflated_fallback(
     tmp_path: Path,
 ) -> None:

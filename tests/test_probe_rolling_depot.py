@@ -1,6 +1,8 @@
-"""Rolling re-plans after executed shipments emptied a depot (track probe).
+"""Rolling re-plans after executed shipments emptied a depot (track probe; fixed by
+MultiPeriodData.delivered: the lanes of the rules' last useful days come from the deliveries
+before the executed shipments left).
 
-The re-plan's MultiPeriodData.deliveries are the deliveries net of the executed shipments
+Before: the re-plan's MultiPeriodData.deliveries are the deliveries net of the executed shipments
 (optimiser/multiperiod/executed.py, `executed_moves`), and `usefulness` finds the depot lanes
 from them (`ship_index`: a depot's lanes start on its first day with units received): a depot
 whose every unit the history shipped has no lane at all, so a region reached only from it
@@ -25,14 +27,8 @@ from optimiser.multiperiod.planner import plan
 from optimiser.solver import SolveStatus
 
 COLUMNS = ["kind", "day", "from", "to", "units", "arrives"]
-REASON = (
-    "the re-plan finds depot lanes from the deliveries net of the executed shipments: a depot "
-    "the history emptied has none, so regions reached only from it are 'never useful' in the "
-    "re-plan but not in check-plan (models/multiperiod_data.py usefulness / ship_index)"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_a_history_that_breaks_a_floor_is_not_re_planned_as_optimal(tmp_path: Path) -> None:
     """The depot's 4 units all went to A on day 0; B (2 patients on day 2, reachable on day 1)
     got none, so min_units(1) is broken by the history itself (check-plan says so). The
@@ -58,7 +54,6 @@ def test_a_history_that_breaks_a_floor_is_not_re_planned_as_optimal(tmp_path: Pa
         assert check.ok or again.status is not SolveStatus.OPTIMAL, check.violations
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_a_plan_continued_from_its_own_first_day_stays_feasible(tmp_path: Path) -> None:
     """The optimal plan ships the depot's 2 units to C and moves 2 of A's to B on day 0;
     check-plan accepts it (coverage A 0.5, B 0.75, C 4/6). Re-planned from day 1 with those

@@ -121,6 +121,7 @@ class PlanEngine:
                 inflow=inflow,
                 first_day=self.today,
                 executed_from_depots=shipped,
+                delivered=data.deliveries,
             )
         self.data: MultiPeriodData = data
         self.model: PlanModel = build_plan_model(data, self.candidates)

@@ -99,6 +99,7 @@ def scenario_data(
                 inflow=inflow,
                 first_day=today,
                 executed_from_depots=shipped,
+                delivered=data.deliveries,
             )
         out.append(data)
     return out

@@ -40,6 +40,9 @@ def fallback_values(
         for g, t, c in zip(p.admit.group, p.admit.day, p.admit.cols, strict=True)
     }
     x = setting.zero.copy()
+    # zero's admissions are the patients on units since the start; the simulation lists them
+    # again (in treatment on day 0), so its admissions replace zero's rather than add to them
+    x[p.admit.cols] = 0.0
     for home, _where, day, cohort, count in sim.admissions:
         x[column[group[home, cohort], day]] += count
     return x
