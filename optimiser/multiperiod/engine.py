@@ -353,6 +353,9 @@ class PlanEngine:
         labels = " and ".join(c.label for c in core)
         d = self.data
         T = d.days
+        short = self.history_shortfall()
+        if short and not core:
+            return f"infeasible: {short}"
         # units a depot receives too late to reach even its nearest region inside the horizon
         nearest = d.ship_lead.min(axis=1) if d.n else np.zeros(len(d.depots))
         late = np.arange(T)[None, :] + nearest[:, None] > T - 1
@@ -377,6 +380,29 @@ class PlanEngine:
             f"delivered, {in_time:,.0f} in time to arrive by day {T - 1}){self.history_note()}"
         )
 
+    def history_shortfall(self) -> str:
+        """The first region and day (today or later) on which the executed moves alone leave a
+        region fewer units than it must keep (its own units, less what it may lend; the patients
+        on units since the start): only moves planned from today can bring units back by then.
+        '' when there is none."""
+        d = self.data
+        if not len(self.executed) or d.inflow is None or not d.n:
+            return ""
+        hand = d.own + np.cumsum(d.inflow, axis=1)
+        keep = np.maximum(d.donor_share * d.own, d.held_units())
+        low = hand < keep - 1e-9
+        low[:, : self.today] = False
+        if not low.any():
+            return ""
+        day = int(np.nonzero(low.any(axis=0))[0][0])
+        r = int(np.nonzero(low[:, day])[0][0])
+        return (
+            f"after the executed moves region {d.regions[r]} would hold {hand[r, day]:g} units "
+            f"on day {day} where it must keep {keep[r, day]:g} (its own units then, less what "
+            f"it may lend, or patients on units since the start), and no plan from day "
+            f"{self.today} brings enough units back by then"
+        )
+
     def history_note(self) -> str:
         """In a rolling re-plan, what the executed moves already give each region net by its
         last useful day (the rules count them, as check-plan does): '' without executed moves."""
@@ -385,14 +411,16 @@ class PlanEngine:
             return ""
         net = np.cumsum(d.inflow, axis=1)[np.arange(d.n), d.measure_days()]
         moved = np.nonzero(np.abs(net) > 1e-9)[0]
+        short = self.history_shortfall()
         if not len(moved):
-            return ""
+            return f"; {short}" if short else ""
         top = moved[np.argsort(-np.abs(net[moved]), kind="stable")][:3]
         listed = ", ".join(f"{d.regions[r]} {net[r]:+,.0f}" for r in top)
         more = f" and {len(moved) - len(top)} more" if len(moved) > len(top) else ""
         return (
             f"; the executed moves, fixed, already give regions units net by their last useful "
             f"days ({listed}{more}), which every rule counts over the whole horizon"
+            + (f"; {short}" if short else "")
         )
 
     def fingerprint(self) -> str:

@@ -65,7 +65,11 @@ def executed_moves(
     own = instance.own.to_numpy(dtype=float)
     hand = own + np.cumsum(inflow, axis=1)
     share = instance.settings.donor_keep_share if instance.settings.transfers else 0.0
+    # only days before today: from today on the re-plan's own moves may bring units back (a
+    # loan returned before a region's own units drop); if none can, the model is infeasible
+    # and its explanation names the executed moves (PlanEngine.history_note)
     low = hand < np.maximum(share * own, held_units) - 1e-9
+    low[:, today:] = False
     for r, d in zip(*np.nonzero(low), strict=True):
         problems.append(
             Problem(
