@@ -146,6 +146,7 @@ class PlanEngine:
             self.translate_seconds += self.exact.translate_seconds
         self._outcomes: dict[frozenset[str], PlanOutcome] = {}
         self._fallback: np.ndarray | None = None
+        self._plain: PlanEngine | None = None  # the model without candidates, for L* (star)
         self._fingerprint: str | None = None
         # the request's budget, for solves given no time limit of their own (explanations,
         # prices); None: options.time_limit per solve
@@ -203,6 +204,7 @@ class PlanEngine:
         tie_break: bool = True,
         time_limit: float | None = None,
         skip_when_expired: bool = False,
+        own_model: bool = False,
     ) -> PlanOutcome:
         """Most expected survivors under `active`; with `tie_break`, the least logistics cost
         among plans that save as many (stage 2, the lives objective held at its optimum).
@@ -212,7 +214,11 @@ class PlanEngine:
         against the best bound known (without fairness rows, at worst the fallback plan:
         nothing shipped, patients admitted to their regions' own units).
         `skip_when_expired`: an optional solve (a price, L*) not made already is not started
-        once the engine's deadline has passed: time_limit, no plan (and not cached)."""
+        once the engine's deadline has passed: time_limit, no plan (and not cached).
+
+        The rule-free ask (`active` empty: L*, the price of fairness's reference) is solved
+        on the model built without the candidate constraints (`star`), as a plan without
+        constraints is, unless `own_model`."""
         unknown = {c.label for c in active} - {c.label for c in self.candidates}
         if unknown:
             raise ValueError(f"not built into this engine: {sorted(unknown)}")
@@ -229,11 +235,14 @@ class PlanEngine:
         if not tie_break and key | {"#tie"} in self._outcomes:
             # a tie-broken plan saves the same lives (to LIVES_TOL): it serves a lives-only ask
             return self._outcomes[key | {"#tie"}]
-        if self.deadline is not None:
-            if skip_when_expired and self.deadline.expired():
-                return PlanOutcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
-            if time_limit is None:
-                time_limit = self.deadline.remaining()
+        if self.deadline is not None and skip_when_expired and self.deadline.expired():
+            return PlanOutcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
+        if not active and self.candidates and not own_model:
+            star = self.star(tie_break=tie_break, time_limit=time_limit)
+            self._outcomes[key] = star
+            return star
+        if self.deadline is not None and time_limit is None:
+            time_limit = self.deadline.remaining()
         limit = time_limit if time_limit is not None else self.options.time_limit
         deadline = Deadline(limit, margin=DEADLINE_MARGIN)
         self._activate(active)
@@ -280,9 +289,40 @@ class PlanEngine:
         relaxation), lives only; the active rows switched back afterwards."""
         fair = self.model.fairness
         relaxed = [c for c in active if fair[c.label].switch is None]
-        out = self.solve(relaxed, tie_break=False, time_limit=deadline.remaining())
+        # on this engine's model (the branches start from the columns it prices in)
+        out = self.solve(relaxed, tie_break=False, time_limit=deadline.remaining(), own_model=True)
         self._activate(active)
         return out
+
+    def star(self, *, tie_break: bool = False, time_limit: float | None = None) -> PlanOutcome:
+        """The rule-free optimum (L*) solved on the model built without the candidate
+        constraints, as a plan without constraints solves it (its values padded with zeros to
+        this model's columns, as `seed_star` does). The candidates' own columns and rows, even
+        switched off, change the LP's vertex and the integer columns of the rounding method's
+        polish: on this model L* after a threshold plan rounded 0.46 lives short of its bound
+        and was proved by a 12-28 s polish where the plain model rounds to its optimum in
+        0.8 s (30 x 30, seed 2, waiting 1 day; BENCHMARKS.md, "Threshold price of fairness").
+        So L* is the same plan whichever constraints a plan asks for, and the same as the
+        process-wide cache's (PlanEngine.star_key)."""
+        if self._plain is None:
+            self._plain = PlanEngine(
+                self.instance,
+                (),
+                self.options,
+                executed=self.executed,
+                today=self.today,
+                method=self.method,
+            )
+            if self._fallback is not None:  # the same instance and executed moves
+                self._plain._fallback = self._fallback[: self._plain.model.shape[1]].copy()
+        plain = self._plain
+        plain.deadline = self.deadline
+        out = plain.solve([], tie_break=tie_break, time_limit=time_limit)
+        values = None
+        if out.values is not None:
+            values = np.zeros(self.model.shape[1])
+            values[: self.model.plan_columns] = out.values[: self.model.plan_columns]
+        return replace(out, values=values)
 
     def _better(self, first: PlanOutcome, second: PlanOutcome) -> PlanOutcome:
         """Combine two attempts at the same problem (rounding, then exact): a proof of
