@@ -12,6 +12,7 @@ table are checked against L* and the plan's lives, and the threshold plan agains
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,39 @@ def test_threshold_plans_price_of_fairness_without_the_polish(
     )
     assert row["lives_lost_alone_low"] <= row["lives_lost_alone"] <= row["lives_lost_alone_high"]
     assert not row["exact"]  # 0.42 lives wide: not reported exact to 0.01 lives
+
+
+def test_a_time_limited_plan_leaves_l_star_its_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan whose own solve takes every second it is given (a 300 x 90 threshold plan under
+    120 s, here made so by waiting out the time limit) still reports L* and its price: the
+    plan's solves end a reserve before the solves' deadline (planner.STAR_SHARE_OF_*). Before,
+    L* was skipped once the deadline had passed (lives_optimal None, the price unknown)."""
+    instance = small(tmp_path)
+    real = PlanEngine.solve
+    given: list[float | None] = []
+
+    def slow(self: PlanEngine, active: Any = (), **kwargs: Any) -> Any:
+        out = real(self, active, **kwargs)
+        if active and not given:  # the plan's own solve (the price table's asks are cached)
+            limit = kwargs.get("time_limit")
+            given.append(limit)
+            assert limit is not None
+            time.sleep(limit)  # the whole budget the plan was given
+        return out
+
+    monkeypatch.setattr(PlanEngine, "solve", slow)
+    budget = 8.0  # reserve: 0.2 x 8 = 1.6 s (L* here: 0.05-0.5 s wall)
+    result = plan(instance, [THRESHOLD], time_limit=budget)
+    assert given[0] is not None and given[0] < budget
+    assert result.status == "time_limit" or result.status == "optimal"
+    reference = PlanEngine(instance, ()).solve([], tie_break=False)
+    assert result.lives_optimal is not None and reference.lives is not None
+    assert result.lives_optimal == pytest.approx(reference.lives, abs=1e-9)
+    assert result.lives_saved is not None
+    row = result.price_of_fairness.iloc[0]
+    assert row["lives_lost_alone"] == pytest.approx(
+        result.lives_optimal - row["lives_saved_alone"], abs=1e-6
+    )
+    assert row["lives_saved_alone"] == pytest.approx(result.lives_saved, abs=1e-6)
