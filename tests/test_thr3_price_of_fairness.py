@@ -124,28 +124,29 @@ def test_threshold_plans_price_of_fairness_without_the_polish(
 def test_a_time_limited_plan_leaves_l_star_its_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A plan whose own solve takes every second it is given (a 300 x 90 threshold plan under
-    120 s, here made so by waiting out the time limit) still reports L* and its price: the
-    plan's solves end a reserve before the solves' deadline (planner.STAR_SHARE_OF_*). Before,
-    L* was skipped once the deadline had passed (lives_optimal None, the price unknown)."""
+    """A plan that improves on its plan for as long as it may (a 300 x 90 threshold plan under
+    120 s, here made so by waiting out that time) still reports L* and its price: once it has a
+    plan, it stops improving a reserve before the solves' deadline (planner.STAR_SHARE_OF_*);
+    the search for a first plan keeps the whole budget. Before, L* was skipped once the
+    deadline had passed (lives_optimal None, the price unknown)."""
     instance = small(tmp_path)
     real = PlanEngine.solve
-    given: list[float | None] = []
+    given: list[tuple[float | None, float | None]] = []
 
     def slow(self: PlanEngine, active: Any = (), **kwargs: Any) -> Any:
         out = real(self, active, **kwargs)
         if active and not given:  # the plan's own solve (the price table's asks are cached)
-            limit = kwargs.get("time_limit")
-            given.append(limit)
-            assert limit is not None
-            time.sleep(limit)  # the whole budget the plan was given
+            given.append((kwargs.get("time_limit"), kwargs.get("improve_limit")))
+            improve = kwargs.get("improve_limit")
+            assert improve is not None
+            time.sleep(improve)  # improving on its plan until it may no longer
         return out
 
     monkeypatch.setattr(PlanEngine, "solve", slow)
-    budget = 8.0  # reserve: 0.2 x 8 = 1.6 s (L* here: 0.05-0.5 s wall)
+    budget = 8.0  # reserve: 1 s (STAR_MIN_SECONDS; L* here: 0.05-0.5 s wall)
     result = plan(instance, [THRESHOLD], time_limit=budget)
-    assert given[0] is not None and given[0] < budget
-    assert result.status == "time_limit" or result.status == "optimal"
+    limit, improve = given[0]
+    assert limit is not None and improve is not None and improve <= limit - 0.9
     reference = PlanEngine(instance, ()).solve([], tie_break=False)
     assert result.lives_optimal is not None and reference.lives is not None
     assert result.lives_optimal == pytest.approx(reference.lives, abs=1e-9)
@@ -155,3 +156,20 @@ def test_a_time_limited_plan_leaves_l_star_its_time(
         result.lives_optimal - row["lives_saved_alone"], abs=1e-6
     )
     assert row["lives_saved_alone"] == pytest.approx(result.lives_saved, abs=1e-6)
+
+
+def test_a_plan_found_is_not_improved_on_past_improve_limit(tmp_path: Path) -> None:
+    """The lambda search with no time left to improve: its first plan (the dive), which meets
+    the rule, reported honestly (optimal only when proved within the tolerance)."""
+    instance = small(tmp_path)
+    active = active_constraints(instance, [THRESHOLD], True)
+    engine = PlanEngine(instance, active)
+    first = engine.solve(active, tie_break=False, time_limit=600.0, improve_limit=0.0)
+    full = PlanEngine(instance, active).solve(active, tie_break=False, time_limit=600.0)
+    assert first.values is not None and first.lives is not None and first.bound is not None
+    assert engine.meets(active, first.values)
+    assert first.objective is not None and first.objective <= first.bound + 1e-6
+    proved = engine.setting.settles(first.bound, first.objective)
+    assert (first.status is SolveStatus.OPTIMAL) == proved
+    assert first.solves <= full.solves
+    assert full.lives is not None and first.lives <= full.lives + ABS_GAP

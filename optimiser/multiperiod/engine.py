@@ -205,6 +205,7 @@ class PlanEngine:
         time_limit: float | None = None,
         skip_when_expired: bool = False,
         own_model: bool = False,
+        improve_limit: float | None = None,
     ) -> PlanOutcome:
         """Most expected survivors under `active`; with `tie_break`, the least logistics cost
         among plans that save as many (stage 2, the lives objective held at its optimum).
@@ -218,7 +219,8 @@ class PlanEngine:
 
         The rule-free ask (`active` empty: L*, the price of fairness's reference) is solved
         on the model built without the candidate constraints (`star`), as a plan without
-        constraints is, unless `own_model`."""
+        constraints is, unless `own_model`. `improve_limit`: seconds after which a plan found
+        is not improved on (Task.improve_until; the time after it is another solve's)."""
         unknown = {c.label for c in active} - {c.label for c in self.candidates}
         if unknown:
             raise ValueError(f"not built into this engine: {sorted(unknown)}")
@@ -245,6 +247,7 @@ class PlanEngine:
             time_limit = self.deadline.remaining()
         limit = time_limit if time_limit is not None else self.options.time_limit
         deadline = Deadline(limit, margin=DEADLINE_MARGIN)
+        improve = None if improve_limit is None else Deadline(improve_limit, margin=DEADLINE_MARGIN)
         self._activate(active)
         task = Task(
             active=tuple(active),
@@ -253,6 +256,7 @@ class PlanEngine:
             tie_break=tie_break,
             deadline=deadline,
             relaxed=lambda: self._relaxed(active, deadline),
+            improve_until=improve,
         )
         out: PlanOutcome
         if self.rounding is not None:
@@ -263,6 +267,7 @@ class PlanEngine:
                 and small
                 and not self.setting.proved(out)
                 and not deadline.expired()
+                and not task.improving_over(out.values is not None)
             ):
                 # never unbounded: without a time limit, a budget of nodes (the same answer
                 # whatever the machine's load)
