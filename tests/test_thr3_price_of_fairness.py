@@ -13,6 +13,7 @@ table are checked against L* and the plan's lives, and the threshold plan agains
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,28 @@ def test_a_plan_found_is_not_improved_on_past_improve_limit(tmp_path: Path) -> N
     assert (first.status is SolveStatus.OPTIMAL) == proved
     assert first.solves <= full.solves
     assert full.lives is not None and first.lives <= full.lives + ABS_GAP
+
+
+def test_a_star_cut_short_gives_no_figure_and_is_not_the_rules_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """L* cut short by the time limit (300 x 90 threshold under load: the plan of last
+    resort, 52,343 lives against the threshold plan's 62,112) is reported as no figure, as when
+    it was not started, and is not taken for the threshold's own optimum because its plan meets
+    the rule (the price row's lives_saved_alone was 52,343, its lives lost 0.0)."""
+    instance = small(tmp_path)
+    real = PlanEngine.star
+
+    def cut_short(self: PlanEngine, **kwargs: Any) -> Any:
+        out = real(self, **kwargs)
+        return replace(out, status=SolveStatus.TIME_LIMIT, values=self.fallback_values())
+
+    monkeypatch.setattr(PlanEngine, "star", cut_short)
+    result = plan(instance, [THRESHOLD], time_limit=600.0)
+    assert result.lives_optimal is None and result.lives_optimal_bound is None
+    assert result.lives_saved is not None
+    row = result.price_of_fairness.iloc[0]
+    assert row["lives_saved_alone"] == pytest.approx(result.lives_saved, abs=1e-6)
+    for column in ("lives_lost_alone", "lives_lost_marginal", "lives_lost_alone_low"):
+        assert row[column] is None or np.isnan(row[column])
+    assert not row["exact"]

@@ -241,6 +241,12 @@ class PlanEngine:
             return PlanOutcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
         if not active and self.candidates and not own_model:
             star = self.star(tie_break=tie_break, time_limit=time_limit)
+            if star.status is SolveStatus.TIME_LIMIT:
+                # cut short: no figure of it, as when it was not started (a price against the
+                # plan of last resort, which it may be, says nothing), its bound kept
+                star = replace(
+                    star, values=None, lives=None, objective=None, gap=None, lives_bound=None
+                )
             self._outcomes[key] = star
             return star
         if self.deadline is not None and time_limit is None:
@@ -381,7 +387,11 @@ class PlanEngine:
         return self.solve(active, tie_break=False).status is not SolveStatus.INFEASIBLE
 
     def known_to_meet(self, spec: ConstraintSpec, solution: Optimum) -> bool:
-        """A plan meets `spec` when its values meet the family's rows."""
+        """A plan meets `spec` when its values meet the family's rows; asked of L* to take it
+        as the optimum under `spec` too, so only of a plan proved optimal (a time-limited L*,
+        the plan of last resort, met a threshold and stood for the threshold plan's own)."""
+        if solution.status is not SolveStatus.OPTIMAL:
+            return False
         return self.meets([spec], getattr(solution, "values", None))
 
     def minimal_conflict(self, active: Sequence[ConstraintSpec]) -> list[ConstraintSpec]:
