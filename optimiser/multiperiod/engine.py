@@ -146,7 +146,6 @@ class PlanEngine:
             self.translate_seconds += self.exact.translate_seconds
         self._outcomes: dict[frozenset[str], PlanOutcome] = {}
         self._fallback: np.ndarray | None = None
-        self._plain: PlanEngine | None = None  # the model without candidates, for L* (star)
         self._fingerprint: str | None = None
         # the request's budget, for solves given no time limit of their own (explanations,
         # prices); None: options.time_limit per solve
@@ -314,19 +313,18 @@ class PlanEngine:
         and was proved by a 12-28 s polish where the plain model rounds to its optimum in
         0.8 s (30 x 30, seed 2, waiting 1 day; BENCHMARKS.md, "Threshold price of fairness").
         So L* is the same plan whichever constraints a plan asks for, and the same as the
-        process-wide cache's (PlanEngine.star_key)."""
-        if self._plain is None:
-            self._plain = PlanEngine(
-                self.instance,
-                (),
-                self.options,
-                executed=self.executed,
-                today=self.today,
-                method=self.method,
-            )
-            if self._fallback is not None:  # the same instance and executed moves
-                self._plain._fallback = self._fallback[: self._plain.model.shape[1]].copy()
-        plain = self._plain
+        process-wide cache's (PlanEngine.star_key). The plain engine is not kept (the
+        outcome is, by `solve`): its model and HiGHS copies are freed once L* is solved."""
+        plain = PlanEngine(
+            self.instance,
+            (),
+            self.options,
+            executed=self.executed,
+            today=self.today,
+            method=self.method,
+        )
+        if self._fallback is not None:  # the same instance and executed moves
+            plain._fallback = self._fallback[: plain.model.shape[1]].copy()
         plain.deadline = self.deadline
         out = plain.solve([], tie_break=tie_break, time_limit=time_limit)
         values = None
