@@ -204,6 +204,8 @@ class PlanEngine:
         tie_break: bool = True,
         time_limit: float | None = None,
         skip_when_expired: bool = False,
+        own_model: bool = False,
+        improve_limit: float | None = None,
     ) -> PlanOutcome:
         """Most expected survivors under `active`; with `tie_break`, the least logistics cost
         among plans that save as many (stage 2, the lives objective held at its optimum).
@@ -213,7 +215,12 @@ class PlanEngine:
         against the best bound known (without fairness rows, at worst the fallback plan:
         nothing shipped, patients admitted to their regions' own units).
         `skip_when_expired`: an optional solve (a price, L*) not made already is not started
-        once the engine's deadline has passed: time_limit, no plan (and not cached)."""
+        once the engine's deadline has passed: time_limit, no plan (and not cached).
+
+        The rule-free ask (`active` empty: L*, the price of fairness's reference) is solved
+        on the model built without the candidate constraints (`star`), as a plan without
+        constraints is, unless `own_model`. `improve_limit`: seconds after which a plan found
+        is not improved on (Task.improve_until; the time after it is another solve's)."""
         unknown = {c.label for c in active} - {c.label for c in self.candidates}
         if unknown:
             raise ValueError(f"not built into this engine: {sorted(unknown)}")
@@ -230,13 +237,23 @@ class PlanEngine:
         if not tie_break and key | {"#tie"} in self._outcomes:
             # a tie-broken plan saves the same lives (to LIVES_TOL): it serves a lives-only ask
             return self._outcomes[key | {"#tie"}]
-        if self.deadline is not None:
-            if skip_when_expired and self.deadline.expired():
-                return PlanOutcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
-            if time_limit is None:
-                time_limit = self.deadline.remaining()
+        if self.deadline is not None and skip_when_expired and self.deadline.expired():
+            return PlanOutcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
+        if not active and self.candidates and not own_model:
+            star = self.star(tie_break=tie_break, time_limit=time_limit)
+            if star.status is SolveStatus.TIME_LIMIT:
+                # cut short: no figure of it, as when it was not started (a price against the
+                # plan of last resort, which it may be, says nothing), its bound kept
+                star = replace(
+                    star, values=None, lives=None, objective=None, gap=None, lives_bound=None
+                )
+            self._outcomes[key] = star
+            return star
+        if self.deadline is not None and time_limit is None:
+            time_limit = self.deadline.remaining()
         limit = time_limit if time_limit is not None else self.options.time_limit
         deadline = Deadline(limit, margin=DEADLINE_MARGIN)
+        improve = None if improve_limit is None else Deadline(improve_limit, margin=DEADLINE_MARGIN)
         self._activate(active)
         task = Task(
             active=tuple(active),
@@ -245,6 +262,7 @@ class PlanEngine:
             tie_break=tie_break,
             deadline=deadline,
             relaxed=lambda: self._relaxed(active, deadline),
+            improve_until=improve,
         )
         out: PlanOutcome
         if self.rounding is not None:
@@ -255,6 +273,7 @@ class PlanEngine:
                 and small
                 and not self.setting.proved(out)
                 and not deadline.expired()
+                and not task.improving_over(out.values is not None)
             ):
                 # never unbounded: without a time limit, a budget of nodes (the same answer
                 # whatever the machine's load)
@@ -281,9 +300,39 @@ class PlanEngine:
         relaxation), lives only; the active rows switched back afterwards."""
         fair = self.model.fairness
         relaxed = [c for c in active if fair[c.label].switch is None]
-        out = self.solve(relaxed, tie_break=False, time_limit=deadline.remaining())
+        # on this engine's model (the branches start from the columns it prices in)
+        out = self.solve(relaxed, tie_break=False, time_limit=deadline.remaining(), own_model=True)
         self._activate(active)
         return out
+
+    def star(self, *, tie_break: bool = False, time_limit: float | None = None) -> PlanOutcome:
+        """The rule-free optimum (L*) solved on the model built without the candidate
+        constraints, as a plan without constraints solves it (its values padded with zeros to
+        this model's columns, as `seed_star` does). The candidates' own columns and rows, even
+        switched off, change the LP's vertex and the integer columns of the rounding method's
+        polish: on this model L* after a threshold plan rounded 0.46 lives short of its bound
+        and was proved by a 12-28 s polish where the plain model rounds to its optimum in
+        0.8 s (30 x 30, seed 2, waiting 1 day; BENCHMARKS.md, "Threshold price of fairness").
+        So L* is the same plan whichever constraints a plan asks for, and the same as the
+        process-wide cache's (PlanEngine.star_key). The plain engine is not kept (the
+        outcome is, by `solve`): its model and HiGHS copies are freed once L* is solved."""
+        plain = PlanEngine(
+            self.instance,
+            (),
+            self.options,
+            executed=self.executed,
+            today=self.today,
+            method=self.method,
+        )
+        if self._fallback is not None:  # the same instance and executed moves
+            plain._fallback = self._fallback[: plain.model.shape[1]].copy()
+        plain.deadline = self.deadline
+        out = plain.solve([], tie_break=tie_break, time_limit=time_limit)
+        values = None
+        if out.values is not None:
+            values = np.zeros(self.model.shape[1])
+            values[: self.model.plan_columns] = out.values[: self.model.plan_columns]
+        return replace(out, values=values)
 
     def _better(self, first: PlanOutcome, second: PlanOutcome) -> PlanOutcome:
         """Combine two attempts at the same problem (rounding, then exact): a proof of
@@ -337,7 +386,11 @@ class PlanEngine:
         return self.solve(active, tie_break=False).status is not SolveStatus.INFEASIBLE
 
     def known_to_meet(self, spec: ConstraintSpec, solution: Optimum) -> bool:
-        """A plan meets `spec` when its values meet the family's rows."""
+        """A plan meets `spec` when its values meet the family's rows; asked of L* to take it
+        as the optimum under `spec` too, so only of a plan proved optimal (a time-limited L*,
+        the plan of last resort, met a threshold and stood for the threshold plan's own)."""
+        if solution.status is not SolveStatus.OPTIMAL:
+            return False
         return self.meets([spec], getattr(solution, "values", None))
 
     def minimal_conflict(self, active: Sequence[ConstraintSpec]) -> list[ConstraintSpec]:

@@ -137,6 +137,13 @@ class Task:
     deadline: Deadline
     relaxed: Callable[[], PlanOutcome] | None = None
     node_limit: int | None = None  # a budget of branch-and-bound nodes per HiGHS run
+    # once a plan is found, the search for a better one (more lambda nodes, polish) stops here
+    # (before `deadline`: the time after it is kept for L*); None: at `deadline`
+    improve_until: Deadline | None = None
+
+    def improving_over(self, found: bool) -> bool:
+        """Has the time to improve on a plan found (`found`) run out?"""
+        return found and self.improve_until is not None and self.improve_until.expired()
 
     @property
     def rows(self) -> np.ndarray:

@@ -61,7 +61,7 @@ def lambda_search(
             if best is not None and s.settles(parent_bound, best[0]):
                 bounds.append(parent_bound)
                 continue
-            if deadline.expired():
+            if deadline.expired() or task.improving_over(best is not None):
                 bound_known = bound_known and math.isfinite(parent_bound)
                 bounds.append(parent_bound)
                 cut_off = True

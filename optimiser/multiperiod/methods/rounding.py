@@ -147,6 +147,7 @@ class RoundingMethod:
             )
         if (
             not deadline.expired()
+            and not task.improving_over(best is not None)
             and (best is None or (bound is not None and not s.settles(bound, best[0])))
             and not (best is not None and futile)
         ):
