@@ -76,6 +76,7 @@ def transfer_neighbourhood(
     h.set_col_bounds_arrays(cg.position[held], plan[held], plan[held])
     cg.set_cost(cost, True)
     h.set_option("simplex_strategy", SIMPLEX_DUAL)
+    h.highs.clearSolver()  # from no basis: the vertex (so the MIP) is not the history's
     try:
         run = h.solve(time_limit)
     finally:
