@@ -3,8 +3,13 @@
 When the rounding method's best whole plan is not within the gap tolerance of the LP bound,
 `neighbourhood` runs branch-and-bound on the few movement columns where the plan and the LP
 disagree (every other integer column fixed there: a small MIP, seconds; relaxation-induced
-neighbourhood search), and `polish` branch-and-bound on the whole restricted master of the
-column generation (every column priced in so far), from the best plan known.
+neighbourhood search). If the best plan still leaves a gap, `transfer_neighbourhood` keeps its
+shipments, re-solves the master's LP over the transfers and the patients, and runs the same
+small MIP around that LP: units are worth the same wherever free transfers can take them, so
+a plan a few tenths of a life short usually ships right and moves wrong (BENCHMARKS.md,
+"Polish without the cliff"). Only then does `polish` run branch-and-bound on the whole
+restricted master of the column generation (every column priced in so far), from the best
+plan known.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 import numpy as np
 
 from optimiser.multiperiod.colgen import SIMPLEX_DUAL, ColumnGeneration, LpResult
+from optimiser.solver import SolveStatus
 
 
 def neighbourhood(
@@ -46,6 +52,41 @@ def neighbourhood(
         h.set_col_bounds_arrays(cg.position[agree], cg.lower[agree], cg.upper[agree])
     values = None if run.values is None else cg.full(run.values)
     return LpResult(run.status, run.objective, values, time.perf_counter() - t0, 1)
+
+
+def transfer_neighbourhood(
+    cg: ColumnGeneration,
+    cost: np.ndarray,
+    plan: np.ndarray,
+    time_limit: float | None,
+    node_limit: int | None = None,
+) -> LpResult:
+    """`neighbourhood` around the master's LP optimum with every integer column but the
+    transfers fixed at the whole `plan` (its shipments; the LP then moves units freely): the
+    transfers where that LP and the plan disagree are branched on, the rest stays as in the
+    plan. Starts from `plan`, so it never ends below it; no plan when the LP fails."""
+    t0 = time.perf_counter()
+    h = cg.highs
+    cg.include(cg.candidates[np.nonzero(plan[cg.candidates])[0]])
+    cols = cg.integer_columns()
+    transfers = np.isin(cols, cg.program.transfer.cols)
+    if not transfers.any():  # nothing moves between regions: the plan's own repair LP
+        return LpResult(SolveStatus.OPTIMAL, None, None, time.perf_counter() - t0, 0)
+    held = cols[~transfers]  # shipments, their 'uses' binaries, the families' integers (z)
+    h.set_col_bounds_arrays(cg.position[held], plan[held], plan[held])
+    cg.set_cost(cost, True)
+    h.set_option("simplex_strategy", SIMPLEX_DUAL)
+    h.highs.clearSolver()  # from no basis: the vertex (so the MIP) is not the history's
+    try:
+        run = h.solve(time_limit)
+    finally:
+        h.set_col_bounds_arrays(cg.position[held], cg.lower[held], cg.upper[held])
+    if run.values is None or run.status is not SolveStatus.OPTIMAL:
+        return LpResult(run.status, None, None, time.perf_counter() - t0, 1)
+    lp = cg.full(run.values)
+    left = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 1e-3)
+    near = neighbourhood(cg, cost, plan, lp, left, node_limit)
+    return LpResult(near.status, near.objective, near.values, time.perf_counter() - t0, 2)
 
 
 def polish(

@@ -152,6 +152,21 @@ class RoundingMethod:
             and not (best is not None and futile)
         ):
             limit = deadline.remaining()
+            if best is not None:
+                # the plan's shipments kept, its transfers re-planned: a small MIP first
+                moved = polish.transfer_neighbourhood(
+                    cg, task.cost, best[1], limit, NEIGHBOURHOOD_NODES if limit is None else None
+                )
+                solves += moved.rounds
+                seconds += moved.seconds
+                if moved.values is not None and float(task.cost @ moved.values) > best[0]:
+                    best = float(task.cost @ moved.values), moved.values
+        if (
+            not deadline.expired()
+            and (best is None or (bound is not None and not s.settles(bound, best[0])))
+            and not (best is not None and futile)
+        ):
+            limit = deadline.remaining()
             begin = best[1] if best is not None else s.zero
             polished = polish.polish(
                 cg, task.cost, begin, limit, POLISH_NODES if limit is None else None
