@@ -1,5 +1,8 @@
-"""The rounding method with no whole plan at the end (track probe).
+"""The rounding method with no whole plan at the end (track probe; fixed: on a model of at
+most POLISH_INTEGER_LIMIT integer columns the last resort polishes the whole model, and its
+"infeasible" is reported as such).
 
+Before:
 When neither the rounded-and-repaired LP solutions nor the neighbourhood search give a whole
 plan, RoundingMethod.solve (methods/rounding.py) runs polish.polish: branch-and-bound on the
 *restricted master*, i.e. only the movement columns column generation priced in for the LP.
@@ -22,11 +25,6 @@ from optimiser.multiperiod.generator import GeneratorSpec, generate
 from optimiser.multiperiod.planner import plan
 from optimiser.solver import SolveStatus
 
-REASON = (
-    "rounding's last resort polishes the restricted master only (the LP's priced columns): "
-    "infeasible there, it returns 'error' with no plan (methods/rounding.py, polish.polish)"
-)
-
 CASES = {
     # 2 regions x 11 days, waiting 1 day, every coverage equal
     "coverage-gap-0": (
@@ -45,7 +43,6 @@ CASES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_rounding_method_finds_a_plan_where_one_exists(tmp_path: Path, case: str) -> None:
     spec, settings, rule = CASES[case]
@@ -58,7 +55,6 @@ def test_the_rounding_method_finds_a_plan_where_one_exists(tmp_path: Path, case:
     assert rounded.lives_saved <= exact.objective_bound + 1e-6
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_the_rounding_method_says_infeasible_with_its_explanation(tmp_path: Path) -> None:
     """Batches of 3, donors keep all their units: the capacity floor cannot be met in whole
     batches (the exact method proves it); the LP relaxation is feasible."""

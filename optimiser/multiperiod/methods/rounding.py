@@ -163,11 +163,18 @@ class RoundingMethod:
                     best = float(task.cost @ moved.values), moved.values
         if (
             not deadline.expired()
+            and not task.improving_over(best is not None)
             and (best is None or (bound is not None and not s.settles(bound, best[0])))
             and not (best is not None and futile)
         ):
             limit = deadline.remaining()
             begin = best[1] if best is not None else s.zero
+            # No plan yet on a small model: the restricted master may lack the columns every
+            # plan needs (only those the LP priced in), so branch-and-bound on the whole model;
+            # its "infeasible" is then a proof. Large models keep the restricted master.
+            whole_model = best is None and s.model.integrality.sum() <= POLISH_INTEGER_LIMIT
+            if whole_model:
+                cg.include(cg.candidates)
             polished = polish.polish(
                 cg, task.cost, begin, limit, POLISH_NODES if limit is None else None
             )
@@ -177,6 +184,8 @@ class RoundingMethod:
                 best is None or float(task.cost @ polished.values) > best[0]
             ):
                 best = float(task.cost @ polished.values), polished.values
+            if whole_model and best is None and polished.status is SolveStatus.INFEASIBLE:
+                return PlanOutcome(SolveStatus.INFEASIBLE, None, None, None, None, seconds, solves)
         if best is None:
             # no plan: for want of time (a branch or node left unsolved) or a failed run
             # (the bound proved so far is kept: the fallback plan's gap is measured against it)
