@@ -65,6 +65,7 @@ def allocate(
     options = EXACT
     forced = None
     if overrides is not None and len(overrides):
+        _check_override_patients(overrides, patients)
         position = {pid: k for k, pid in enumerate(stream.ids)}
         forced = {position[str(pid)]: str(row["decision"]) == "unit"
                   for pid, row in overrides.iterrows()}
@@ -277,6 +278,28 @@ def _served_with_less(i: int, served: np.ndarray | None, ids: list[str], benefit
         parts.append(f"{ids[j]} ({benefit[j]:.3g}, {why})")
     more = f" and {low - 5} more" if low > 5 else ""
     return f"; served with less benefit: {', '.join(parts)}{more}{tie}"
+
+
+def _check_override_patients(overrides: pd.DataFrame, patients: pd.DataFrame) -> None:
+    """Every override names a patient of the case, and none gives a unit to a patient who
+    declined it (DNI): refused here, for every caller (the command line and the service
+    refuse it first, with their own file names)."""
+    dni = set(patients.index[patients["dni"].to_numpy(dtype=bool)])
+    lines = overrides.attrs.get("lines", {})
+    where = {"file": overrides.attrs.get("file", "overrides"),
+             "line_word": overrides.attrs.get("line_word", "line")}
+    problems = []
+    for pid, row in overrides.iterrows():
+        line = lines.get(pid) if isinstance(lines, Mapping) else None
+        if str(pid) not in patients.index:
+            problems.append(Problem(f"unknown patient {str(pid)!r}", line=line,
+                                    column="patient", **where))
+        elif str(pid) in dni and str(row.get("decision")) == "unit":
+            problems.append(Problem(
+                f"patient {str(pid)!r} declined the treatment (DNI): an override cannot give "
+                "them a unit (autonomy, seed 000)", line=line, column="decision", **where))
+    if problems:
+        raise InputError(problems)
 
 
 def _check_override_capacity(table: pd.DataFrame, online: OnlineRun,

@@ -60,11 +60,19 @@ AGE_OR_DISABILITY = {"age", "aged", "ages", "elderly", "old", "older", "birth", 
                      "impairment", "impaired", "frailty", "frail", "cfs", "dementia",
                      "cognitive", "intellectual", "autism", "autistic", "mental", "young",
                      "younger", "youngest", "youth", "elder", "elders", "senior", "seniors",
-                     "retired", "retiree", "pensioner", "pensioners", "geriatric"}
+                     "retired", "retiree", "pensioner", "pensioners", "geriatric", "child",
+                     "children", "kid", "kids", "infant", "infants", "pediatric", "paediatric",
+                     "adolescent", "adolescents", "teen", "teens", "teenager", "septuagenarian",
+                     "octogenarian", "nonagenarian", "centenarian", "birthyear", "blind", "deaf",
+                     "wheelchair", "paraplegic", "quadriplegic", "tetraplegic", "amputee",
+                     "palsy"}
 OTHER_PROTECTED = {"sex", "gender", "ethnicity", "ethnic", "race", "racial", "religion",
                    "religious", "nationality", "pregnancy", "pregnant", "orientation", "male",
                    "males", "female", "females", "men", "women", "man", "woman",
-                   "transgender", "trans", "caste", "tribe", "tribal"}
+                   "transgender", "trans", "caste", "tribe", "tribal", "muslim", "christian",
+                   "jewish", "hindu", "sikh", "buddhist", "catholic", "protestant", "hispanic",
+                   "latino", "latina", "latinx", "caucasian", "aboriginal", "indigenous",
+                   "maori", "arab"}
 SOCIAL_WORTH = {"occupation", "occupational", "job", "profession", "professional",
                 "employment", "employed", "unemployed", "employer", "worker", "workers",
                 "insurance", "insured", "uninsured", "payer", "wealth", "wealthy", "income",
@@ -75,7 +83,10 @@ SOCIAL_WORTH = {"occupation", "occupational", "job", "profession", "professional
                 "military", "soldier", "soldiers", "police", "firefighter", "firefighters",
                 "teacher", "teachers", "nurse", "nurses", "doctor", "doctors", "physician",
                 "physicians", "clergy", "staff", "employee", "employees", "donor", "donors",
-                "famous", "dignitary"}
+                "famous", "dignitary", "homeless", "refugee", "refugees", "migrant",
+                "migrants", "undocumented", "inmate", "inmates", "felon", "felons", "convict",
+                "convicted", "rich", "poor", "taxpayer", "taxpayers", "politician", "mayor",
+                "ceo", "married"}
 COST_PER_QALY = {"qaly", "qalys", "daly", "dalys", "icer", "cost", "costs", "price", "wtp",
                  "willingness", "monetary", "budget", "effectiveness"}
 COST_OBJECTIVES = ("qaly", "qalys", "cost_per_qaly", "cost_effectiveness", "net_benefit",
@@ -94,12 +105,23 @@ MIN_AGE_SIDE = 3  # patients on each side of an age cut-off
 MIN_AGE_PATIENTS = 20
 
 
+_LETTER_DIGIT = re.compile(r"(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])")
+
+
 def words(name: str) -> set[str]:
     """Whole words of a name: split at punctuation, between letters and digits, and at
-    camelCase ('ageOver80' -> age, over, 80)."""
+    camelCase ('ageOver80' -> age, over, 80). A run of capitals before lower case is read
+    both ways, as an acronym then a word ('VIPStatus' -> vip, status) and as a capitalised
+    word then one in lower case ('AGEover65' -> age, over, 65): either reading may name a
+    criterion, and a spare word refuses nothing."""
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
-    spaced = re.sub(r"([A-Za-z])([0-9])|([0-9])([A-Za-z])", r"\1\3 \2\4", spaced)
-    return {w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w}
+    spaced = _LETTER_DIGIT.sub(" ", spaced)
+    readings = (
+        spaced,
+        re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced),  # VIPStatus: VIP Status
+        re.sub(r"([A-Z]{2,})([a-z])", r"\1 \2", spaced),  # AGEover: AGE over
+    )
+    return {w for text in readings for w in re.split(r"[^a-z0-9]+", text.lower()) if w}
 
 
 def _stem(found: set[str], stems: tuple[str, ...]) -> bool:

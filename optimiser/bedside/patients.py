@@ -139,7 +139,7 @@ def validate_patients(
                                 "kind in both", file=file, column="arrival"))
     columns["arrival"] = [a if isinstance(a, float) else math.nan for a in arrivals]
     columns["expected_days"] = _numbers(raw, "expected_days", lines, fail, low=0.0, high=1e4,
-                                        strict_low=True)
+                                        strict_low=True, required=True)
     for column, (kind, low, high) in OPTIONAL.items():
         present = column in raw.columns
         if kind == "bool":
@@ -180,11 +180,15 @@ def validate_patients(
 
 
 def _numbers(raw: pd.DataFrame, column: str, lines: list[int], fail: Any, *, low: float,
-             high: float, integer: bool = False, strict_low: bool = False) -> list[float]:
+             high: float, integer: bool = False, strict_low: bool = False,
+             required: bool = False) -> list[float]:
+    """The cells as numbers (blank: NaN, or a problem when `required`)."""
     out = []
     for line, text in zip(lines, raw[column], strict=True):
         text = str(text).strip()
         if text == "":
+            if required:
+                fail(line, column, "required: must be a number > 0, got an empty cell")
             out.append(math.nan)
             continue
         try:
