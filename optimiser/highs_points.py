@@ -11,7 +11,6 @@ from typing import Any
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
 START_TOL = 1e-6  # a start meets a bound or row within this (scaled by the bound's size)
 
@@ -40,6 +39,8 @@ def meets_model(lp: Any, values: np.ndarray) -> bool:
             return False
     if not lp.num_row_:
         return True
+    import scipy.sparse as sp  # here: single-period commands load no scipy (CLI startup)
+
     a = lp.a_matrix_
     arrays = (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_))
     if a.format_ == highspy.MatrixFormat.kRowwise:
