@@ -112,10 +112,21 @@ def _broken(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
     return out
 
 
+def _overdrawn(rows: pd.DataFrame) -> pd.DataFrame:
+    """Every transfer one unit larger, nothing else moved: the sender gives a unit it does
+    not have spare (taken from its patients, or more than it holds). Random perturbations
+    alone stopped reaching the patients' units when the plans changed (track cliff2)."""
+    out = rows.copy()
+    transfers = out["kind"] == "transfer"
+    out.loc[transfers, "units"] = out.loc[transfers, "units"] + 1
+    return out
+
+
 def _plans(inst: MultiPeriodInstance, result: Any) -> list[pd.DataFrame]:
     rows = plan_rows(result.plan, inst, name="plan")
     manifest = replay_rows(rows, "manifest")
-    return [rows, manifest, _broken(rows, 1), _broken(manifest, 2), _broken(rows, 3)]
+    broken = [_broken(rows, 1), _broken(manifest, 2), _broken(rows, 3), _overdrawn(rows)]
+    return [rows, manifest, *broken]
 
 
 def test_patient_groups_are_those_of_the_reference(
