@@ -1,6 +1,6 @@
 """Whether a point meets a HiGHS model (its getLp()): bounds, integrality, rows.
 
-HighsModel._solve_guarded (optimiser/solver.py) asks it of a start when the start would be
+HighsModel._solve_guarded (optimiser/highs_model.py) asks it of a start when the start would be
 the answer: a run cut off at its wall-clock limit before HiGHS reported anything answers
 with its start only when the start is a plan of the model, not merely a starting point.
 """

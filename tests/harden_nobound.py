@@ -30,12 +30,12 @@ def _no_proven_bound(real: Any) -> Any:
 
 def install(monkeypatch: Any = None) -> None:
     """Every MIP run from now on reports no proven bound (through `monkeypatch` when given)."""
-    from optimiser import solver
+    from optimiser import highs_model
 
-    if getattr(solver._read_run, "no_proven_bound", False):
+    if getattr(highs_model._read_run, "no_proven_bound", False):
         return
-    patched = _no_proven_bound(solver._read_run)
+    patched = _no_proven_bound(highs_model._read_run)
     if monkeypatch is None:
-        solver._read_run = patched
+        highs_model._read_run = patched
     else:
-        monkeypatch.setattr(solver, "_read_run", patched)
+        monkeypatch.setattr(highs_model, "_read_run", patched)

@@ -1,7 +1,7 @@
 """A limited MIP answers at its wall-clock limit even when HiGHS runs on without looking at its
 clock (issue 9: on 1,500 regions under threshold(tau=0.2) HiGHS's implied-bound separator ran
 3.9-8.5 s unclocked and `triage solve --time-limit 10` took 11.9 s). A stand-in for the stalled
-HiGHS (optimiser.solver._RUN_HOOK) makes the stall certain and machine-independent: before the
+HiGHS (optimiser.highs_model._RUN_HOOK) makes the stall certain and machine-independent: before the
 guard (optimiser/guarded_run.py) every one of these waited for the stall to end."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from synthetic import threshold_instance
 
 import optimiser
-from optimiser import guarded_run, solver
+from optimiser import guarded_run, highs_model
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
 
 STALL = 60.0  # far longer than any limit below: the stand-in is released at the test's end
@@ -34,7 +34,7 @@ def stall(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
         runner.run()
         release.wait(STALL)
 
-    monkeypatch.setattr(solver, "_RUN_HOOK", stalled)
+    monkeypatch.setattr(highs_model, "_RUN_HOOK", stalled)
     yield release
     release.set()
     assert guarded_run.wait_for_abandoned_runs(30.0)
@@ -44,7 +44,7 @@ def stall(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
 def hang(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """Every guarded MIP run hangs before HiGHS finds anything."""
     release = threading.Event()
-    monkeypatch.setattr(solver, "_RUN_HOOK", lambda runner: release.wait(STALL))
+    monkeypatch.setattr(highs_model, "_RUN_HOOK", lambda runner: release.wait(STALL))
     yield release
     release.set()
     assert guarded_run.wait_for_abandoned_runs(30.0)
@@ -173,7 +173,7 @@ def test_a_solve_whose_highs_run_finds_nothing_answers_with_the_start(monkeypatc
         else:
             release.wait(STALL)
 
-    monkeypatch.setattr(solver, "_RUN_HOOK", first_runs_then_hangs)
+    monkeypatch.setattr(highs_model, "_RUN_HOOK", first_runs_then_hangs)
     request = threshold_instance(40, seed=2)
     request.pop("options")
     instance = optimiser.instance_from_dict(request)

@@ -22,7 +22,7 @@ import pytest
 import scipy.sparse as sp
 from test_multiperiod_support import write_instance
 
-from optimiser import guarded_run, solver
+from optimiser import guarded_run, highs_model
 from optimiser.multiperiod import load_multiperiod
 from optimiser.multiperiod.check import check_plan
 from optimiser.multiperiod.planner import plan
@@ -39,7 +39,7 @@ def hang(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     def hung(runner: Any) -> None:
         release.wait(STALL)
 
-    monkeypatch.setattr(solver, "_RUN_HOOK", hung)
+    monkeypatch.setattr(highs_model, "_RUN_HOOK", hung)
     yield release
     release.set()
     assert guarded_run.wait_for_abandoned_runs(30.0)

@@ -235,9 +235,9 @@ def test_an_allocation_stopped_at_highs_iteration_limit_says_so(
     import dataclasses
 
     import optimiser
-    from optimiser import solver
+    from optimiser import highs_model
 
-    real = solver._read_run
+    real = highs_model._read_run
 
     def stopped(h: Any, is_mip: bool, seconds: float) -> Any:
         run = real(h, is_mip, seconds)
@@ -245,7 +245,7 @@ def test_an_allocation_stopped_at_highs_iteration_limit_says_so(
             return run
         return dataclasses.replace(run, status=SolveStatus.ITERATION_LIMIT, gap=0.001)
 
-    monkeypatch.setattr(solver, "_read_run", stopped)
+    monkeypatch.setattr(highs_model, "_read_run", stopped)
     pugh = optimiser.load_instance(REPO / "instances" / "pugh2021")
     result = optimiser.solve(pugh, ["threshold:tau=0.2"], price_of_fairness=False)
     assert_iteration_limit(result.status, result.explanation, "HiGHS's iteration limit")

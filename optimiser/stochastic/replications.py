@@ -30,14 +30,15 @@ evaluation scenario, as the stochastic planner fixes them; the commit is the win
 today + commit_days). A risk measure (`risk`, as the stochastic planner's) changes what is
 bounded: f(x) = E[L] - lambda CVaR_alpha(deaths), or -CVaR_alpha(deaths), with the lower bound
 and the gap taken at an eta fixed on the selection sample (optimiser.stochastic.saa_objective).
+
+Where the pieces live: the samples in saa_sampling.py, the executor in saa_runner.py, the
+options' checks in saa_checks.py, the statistics in saa_bounds.py, the risk measure's
+objective in saa_objective.py, the result in saa_result.py; this module runs the procedure.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from models.fairness import REGISTRY, ConstraintSpec
 from models.stochastic import Risk
 from optimiser.errors import InfeasibleError, InputError, Problem, TriageError
 from optimiser.multiperiod.instance import MultiPeriodInstance
-from optimiser.scenarios.model import ScenarioSet, check_compatible, make_scenario_set
+from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.scenarios.stats import cvar
 from optimiser.scenarios.table import GeneratorRequest
 from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, plan_under_uncertainty
@@ -58,34 +59,15 @@ from optimiser.stochastic.saa_bounds import (
     gap_from_bounds,
     one_sided,
 )
+from optimiser.stochastic.saa_checks import MAX_SCENARIOS as MAX_SCENARIOS
+from optimiser.stochastic.saa_checks import _check as _check  # optimiser/service/saa_tasks.py
+from optimiser.stochastic.saa_checks import _check_window as _check_window
 from optimiser.stochastic.saa_objective import SaaObjective
 from optimiser.stochastic.saa_result import SaaResult
+from optimiser.stochastic.saa_runner import _chunks, _Runner
+from optimiser.stochastic.saa_sampling import Source, draw, seeds
 
 DEFAULT_CONFIDENCE = 0.95
-MAX_SCENARIOS = 100_000
-Source = GeneratorRequest | ScenarioSet
-
-
-def seeds(master: int, count: int) -> list[int]:
-    """`count` independent seeds from one master seed (numpy's SeedSequence spawning)."""
-    children = np.random.SeedSequence(master).spawn(count)
-    return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
-
-
-def draw(instance: MultiPeriodInstance, source: Source, n: int, seed: int) -> ScenarioSet:
-    """n i.i.d. scenarios: a generator run with this seed, or n draws (with replacement, by
-    probability) from a scenario set taken as the true distribution."""
-    if isinstance(source, GeneratorRequest):
-        params = {**source.parameters, "scenarios": n, "seed": seed}
-        return replace(source, parameters=params).run(instance)
-    rng = np.random.default_rng(seed)
-    p = source.probability.to_numpy(dtype=float)
-    picks = rng.choice(len(p), size=n, p=p / p.sum())
-    cube = source.array(instance.regions)[picks]
-    ids = [f"d{i + 1}_{source.ids[j]}" for i, j in enumerate(picks)]
-    return make_scenario_set(
-        instance, cube, ids, sampled=True, info={"generator": "resample", "seed": seed}
-    )
 
 
 def solve_replication(
@@ -202,71 +184,6 @@ def recourse_outcomes(
             deaths_out.append(base_deaths(instance, model_data(inst)) - float(lives))
     return lives_out, deaths_out, relaxed
 
-
-class _Runner:
-    """One executor for a whole SAA run: every batch of tasks comes back in order, run in this
-    process (workers=1) or on optimiser.executor (local processes, or a Dask scheduler). The
-    results do not depend on where they ran. A progress bar on a terminal (`progress`)."""
-
-    def __init__(self, workers: int | None, scheduler: Any, progress: bool) -> None:
-        self.workers = workers
-        self.scheduler = scheduler
-        self.progress = progress
-        self._stack = contextlib.ExitStack()
-        self.pool: Any = None
-
-    def __enter__(self) -> _Runner:
-        if self.scheduler is not None or self.workers != 1:
-            from optimiser.executor import WorkerLost, default_workers, make_executor
-
-            self.count = self.workers or default_workers()
-            try:
-                self.pool = self._stack.enter_context(make_executor(self.scheduler, self.count))
-            except WorkerLost as exc:
-                raise _lost(exc) from None
-        else:
-            self.count = 1
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
-
-    def run(
-        self,
-        tasks: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
-        what: str,
-        size: Callable[[Any], int] = lambda _: 1,
-        total: int | None = None,
-    ) -> list[Any]:
-        from concurrent.futures import BrokenExecutor, as_completed
-
-        from tqdm.auto import tqdm
-
-        from optimiser.executor import WorkerLost
-
-        bar = tqdm(
-            total=total or len(tasks),
-            desc=what,
-            disable=None if self.progress else True,
-            dynamic_ncols=True,
-        )
-        try:
-            if self.pool is None:
-                out = []
-                for fn, args in tasks:
-                    out.append(fn(*args))
-                    bar.update(size(out[-1]))
-                return out
-            futures = [self.pool.submit(fn, *args) for fn, args in tasks]
-            for future in as_completed(futures):
-                bar.update(size(future.result()))
-            return [f.result() for f in futures]
-        except (BrokenExecutor, WorkerLost) as exc:
-            raise _lost(exc) from None
-        finally:
-            bar.close()
-
-
 class SaaTimeLimit(TriageError):
     """The run's time limit passed before every replication and scenario was scored: no
     bounds are reported (exit code 4, a 504 in the service)."""
@@ -286,110 +203,6 @@ def _remaining(stop_at: float | None) -> float | None:
             "replications)"
         )
     return left
-
-
-def _lost(exc: BaseException) -> TriageError:
-    return TriageError(
-        f"a worker process died or could not start during SAA ({exc}); a script that "
-        "starts workers needs an `if __name__ == '__main__':` guard"
-    )
-
-
-def _chunks(sample: ScenarioSet, parts: int) -> list[ScenarioSet]:
-    """The scenarios in about `parts` consecutive chunks (about four per worker: a slow chunk
-    does not hold the others back, as in optimiser.scenarios.evaluate)."""
-    ids = sample.ids
-    size = max(1, math.ceil(len(ids) / parts))
-    return [sample.subset(ids[a : a + size]) for a in range(0, len(ids), size)]
-
-
-def _check(
-    replications: int,
-    sample_size: int,
-    selection_size: int | None,
-    evaluation_size: int,
-    seed: int,
-    confidence: float,
-    workers: int | None,
-) -> None:
-    problems: list[Problem] = []
-
-    def whole(v: Any, low: int, high: int) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
-
-    def bad(option: str, message: str, value: Any) -> None:
-        problems.append(Problem(f"{message}, got {value!r}", column=option, column_word="option"))
-
-    if not whole(replications, 2, 1000):
-        bad(
-            "replications",
-            "must be a whole number in 2..1000 (the bounds need the variance "
-            "over at least two independent replications)",
-            replications,
-        )
-    if not whole(sample_size, 1, MAX_SCENARIOS):
-        bad("sample", f"must be a whole number of scenarios in 1..{MAX_SCENARIOS}", sample_size)
-    if selection_size is not None and not whole(selection_size, 1, MAX_SCENARIOS):
-        bad("select-on", f"must be a whole number in 1..{MAX_SCENARIOS}", selection_size)
-    if not whole(evaluation_size, 2, MAX_SCENARIOS):
-        bad(
-            "evaluate-on",
-            f"must be a whole number in 2..{MAX_SCENARIOS} (a confidence "
-            "interval needs two scenarios)",
-            evaluation_size,
-        )
-    if not whole(seed, 0, 2**63 - 1):
-        bad("seed", "must be a whole number >= 0", seed)
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not (0.5 <= confidence < 1.0)
-    ):
-        bad("confidence", "must be a level in [0.5, 1)", confidence)
-    if workers is not None and not whole(workers, 1, 4096):
-        bad("workers", "must be a whole number in 1..4096", workers)
-    if problems:
-        raise InputError(problems)
-
-
-def _check_window(instance: MultiPeriodInstance, commit_days: Any, today: Any) -> None:
-    """today and the commit window, checked before any scenario is drawn (the planner's rules)."""
-    from optimiser.stochastic.engine import check_commit
-
-    if isinstance(today, bool) or not isinstance(today, int) or not 0 <= today < instance.days:
-        raise InputError(
-            Problem(
-                f"today must be a day of the horizon 0..{instance.days - 1}, got {today!r}",
-                column="today",
-                column_word="option",
-            )
-        )
-    last = instance.days - 1
-    if today == last:
-        raise InputError(
-            Problem(
-                f"today {today} is the horizon's last day (the horizon has days 0..{last}): "
-                "SAA scores each commit by re-planning the days after its commit window, and "
-                f"none are left; give an earlier today (at most {last - 1})",
-                column="today",
-                column_word="option",
-            )
-        )
-    whole = isinstance(commit_days, int | np.integer) and not isinstance(commit_days, bool)
-    if whole and int(commit_days) >= 1 and today + int(commit_days) > last:
-        end = today + int(commit_days) - 1
-        raise InputError(
-            Problem(
-                f"the commit window days {today}..{end} (today {today} + {int(commit_days)} "
-                f"days) {'ends on' if end == last else 'ends after'} the horizon's last day "
-                f"(the horizon has days 0..{last}): SAA scores each commit by re-planning the "
-                f"days after its commit window, so at least one must be left; give a commit "
-                f"window of at most {last - today} day(s)",
-                column="commit-days",
-                column_word="option",
-            )
-        )
-    check_commit(commit_days, today, instance.days)
 
 
 def saa(
