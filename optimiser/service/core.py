@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from optimiser.deadline import MIN_RUN_SECONDS
 from optimiser.errors import InputError, Problem
 from optimiser.service.auth import TokenRegistry
-from optimiser.service.errors import ApiError
+from optimiser.service.errors import ApiError, summary_of
 from optimiser.service.limits import Limiter
 from optimiser.service.metrics import Metrics
 from optimiser.service.settings import Settings
@@ -278,8 +278,14 @@ class Service:
         try:
             value = check_time_limit(requested)
         except ApiError as exc:
-            for item in exc.problems:
+            for item in exc.problems:  # the path and the message's lead say the same field
+                old = str(item.get("field") or "")
+                message = str(item.get("message", ""))
+                if old and message.startswith(f"{old}: "):
+                    item["message"] = f"{field}: {message[len(old) + 2:]}"
                 item["field"] = field
+            if exc.problems:
+                exc.message = summary_of(exc.problems)
             raise
         return min(cap, self.settings.default_time_limit if value is None else value)
 

@@ -1,0 +1,100 @@
+"""Probe 3 (adversarial sweep of the service, probe3/fuzz_*.py): each test is a defect the
+fuzzers found on main f62990a, against a real server.
+
+- a bad option of a job was accepted (202) and failed when it ran (plan `mip_gap`, backtest
+  `anchor`, SAA `executed` rows dispatched on or after `today`): refused at once instead;
+- a non-list backtest `policies` entry, or a non-list `scenarios` of a stochastic plan, was a
+  500 (TypeError) instead of a 422 naming the field;
+- `constraints` that is not a list had no field and the TOML words "array of tables";
+- a job's bad `options.time_limit` said `request.options.time_limit` in `field` but not at the
+  start of its message (docs/service.md: every message starts with its field).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from test_service_api import TINY_PLAN, assert_json_error
+from test_service_backtest import REQUEST as BACKTEST
+from test_service_saa import REQUEST as SAA
+from test_service_stochastic import REQUEST as STOCHASTIC
+
+
+def submit(server: Any, kind: str, request: dict[str, Any]) -> Any:
+    with server.client() as client:
+        return client.post("/v1/jobs", json={"kind": kind, "request": request})
+
+
+def refused_at(response: Any, field: str) -> dict[str, Any]:
+    error = assert_json_error(response, 422, "invalid_input")
+    assert [p["field"] for p in error["problems"]] == [field], error
+    for problem in error["problems"]:
+        assert problem["message"].startswith(f"{field}: "), problem
+    assert error["message"].startswith(f"{field}: "), error
+    return error
+
+
+@pytest.mark.parametrize("gap", [-1, 1, 1.5, "abc", True, [0.1]])
+def test_a_plan_jobs_bad_mip_gap_is_refused_before_it_is_accepted(server, gap):
+    request = {**copy.deepcopy(TINY_PLAN), "options": {"mip_gap": gap}}
+    error = refused_at(submit(server, "plan", request), "request.options.mip_gap")
+    assert "must be in [0, 1)" in error["message"]
+
+
+@pytest.mark.parametrize("anchor", ["sideways", None, 3, ["level"]])
+def test_a_backtest_jobs_unknown_anchor_is_refused_before_it_is_accepted(server, anchor):
+    request = copy.deepcopy(BACKTEST)
+    request["options"]["anchor"] = anchor
+    error = refused_at(submit(server, "backtest", request), "request.options.anchor")
+    assert "unknown anchor" in error["message"]
+
+
+@pytest.mark.parametrize("policies", [[{"a": 1}], [["mean"]], "mean", 3, ["mean", 7]])
+def test_backtest_policies_that_are_not_names_are_a_422(server, policies):
+    request = copy.deepcopy(BACKTEST)
+    request["options"]["policies"] = policies
+    refused_at(submit(server, "backtest", request), "request.options.policies")
+
+
+def test_an_unknown_backtest_policy_names_the_policies_option(server):
+    request = copy.deepcopy(BACKTEST)
+    request["options"]["policies"] = ["mean", "oracle"]
+    error = refused_at(submit(server, "backtest", request), "request.options.policies")
+    assert "unknown policy 'oracle'" in error["message"]
+
+
+@pytest.mark.parametrize("scenarios", [0.5, "s1", {"a": 1}])
+def test_stochastic_scenarios_not_a_list_are_a_422(server, scenarios):
+    request = copy.deepcopy(STOCHASTIC)
+    request["scenarios"]["scenarios"] = scenarios
+    error = assert_json_error(submit(server, "stochastic_plan", request), 422, "invalid_input")
+    assert all((p["field"] or "").startswith("request.scenarios") for p in error["problems"]), error
+
+
+def test_saa_executed_rows_on_or_after_today_are_refused_before_acceptance(server):
+    request = copy.deepcopy(SAA)
+    request["options"]["today"] = 0  # EXECUTED ships on day 0: not before today
+    error = refused_at(submit(server, "saa", request), "request.executed[0].day")
+    assert "not before today (day 0)" in error["message"]
+
+
+@pytest.mark.parametrize("constraints", [5, {"kind": "min_units", "units": 1}, "min_units"])
+def test_constraints_that_are_not_a_list_name_the_field(server, pugh_request, constraints):
+    with server.client() as client:
+        solve = client.post("/v1/solve", json={**pugh_request, "constraints": constraints})
+    error = refused_at(solve, "constraints")
+    assert "must be a list of constraint objects" in error["message"]
+    assert "[[" not in error["message"]  # no TOML words in a JSON answer
+    job = submit(server, "solve", {**pugh_request, "constraints": constraints})
+    refused_at(job, "request.constraints")
+
+
+@pytest.mark.parametrize("limit", [-1, 0, "5"])
+def test_a_jobs_bad_time_limit_message_starts_with_its_field(server, pugh_request, limit):
+    job = submit(server, "solve", {**pugh_request, "options": {"time_limit": limit}})
+    refused_at(job, "request.options.time_limit")
+    with server.client() as client:
+        solve = client.post("/v1/solve", json={**pugh_request, "options": {"time_limit": limit}})
+    refused_at(solve, "options.time_limit")
