@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 os.environ["TRIAGE_DEBUG"] = "1"
-from optimiser.cli import main  # noqa: E402
+from optimiser.cli import main
 
 PUGH = Path("instances/pugh2021")
 CELLS = ["", " ", "nan", "NaN", "inf", "-inf", "-1", "0", "1e400", "1e-400", "abc", " 5 ",

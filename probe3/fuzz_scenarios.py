@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, "probe3")
 os.environ["TRIAGE_DEBUG"] = "1"
-from fuzz_cli import CELLS, mutate_csv, run  # noqa: E402
+from fuzz_cli import mutate_csv, run
 
 TINY, PLAN, SC = Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5])
 WEIGHTS = ["0.2", "-0.1", "1.5", "nan", "inf", "", "abc", "0", "1", "0.2000001", "1e-300"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, "probe3")
 os.environ["TRIAGE_DEBUG"] = "1"
-from fuzz_cli import run  # noqa: E402
+from fuzz_cli import run
 
 NAMES = ["supply", "horizon_days", "per_capita_floor.share", "coverage_floor.level",
          "min_units.units", "threshold.tau", "max_coverage_gap.gap", "peak_demand*",

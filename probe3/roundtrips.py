@@ -101,8 +101,8 @@ sr = plan_under_uncertainty(inst, sc, commit_days=2, risk="cvar:alpha=0.3,lambda
 check(f"StochasticResult ({sr.status})", sr, StochasticResult)
 sr2 = plan_under_uncertainty(inst, sc, commit_days=1)
 check(f"StochasticResult commit 1 ({sr2.status})", sr2, StochasticResult)
-from optimiser.scenarios.evaluate import evaluate as evaluate_plan  # noqa: E402
 from optimiser.scenarios.evaluate import Evaluation  # noqa: E402
+from optimiser.scenarios.evaluate import evaluate as evaluate_plan  # noqa: E402
 
 ev = evaluate_plan(inst, p, sc, workers=1, progress=False)
 check("Evaluation", ev, Evaluation)

@@ -30,7 +30,7 @@ COLOURS = {
 ROW_INCHES = 0.24  # height per region row
 # Same figure, same SVG bytes: text kept as text, element ids from a fixed salt (matplotlib's
 # default is random), and no creation date in the metadata.
-SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "triage"}
+SVG_SALT = "triage"
 SVG_METADATA: dict[str, Any] = {"Date": None}
 MIN_HEIGHT = 3.2
 DPI = 110
@@ -109,7 +109,7 @@ def save(fig: Figure, folder: str | Path, name: str) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = {"png": folder / f"{name}.png", "svg": folder / f"{name}.svg"}
     fig.savefig(out["png"], dpi=DPI)
-    with matplotlib.rc_context(SVG_RC):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": SVG_SALT}):
         fig.savefig(out["svg"], metadata=SVG_METADATA)
     return out
 
@@ -121,7 +121,7 @@ def svg_text(fig: Figure) -> str:
     import matplotlib
 
     buffer = io.StringIO()
-    with matplotlib.rc_context(SVG_RC):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": SVG_SALT}):
         fig.savefig(buffer, format="svg", metadata=SVG_METADATA)
     text = buffer.getvalue()
     return text[text.find("<svg") :]
