@@ -98,3 +98,18 @@ def test_a_jobs_bad_time_limit_message_starts_with_its_field(server, pugh_reques
     with server.client() as client:
         solve = client.post("/v1/solve", json={**pugh_request, "options": {"time_limit": limit}})
     refused_at(solve, "options.time_limit")
+
+
+def test_made_up_http_methods_do_not_grow_the_metrics(server):
+    """Any token is a method to the HTTP parser: each made-up one (`FOO1`, `FOO2`, ...) made
+    new `triage_http_requests_total` and latency-histogram series, without a token
+    (unbounded memory and /metrics size). They are all counted as method "other" now."""
+    with server.client(token=None) as anonymous:
+        for i in range(3):
+            assert anonymous.request(f"PROBE{i}", "/v1/health").status_code == 405
+            assert anonymous.request(f"PROBE{i}", "/nowhere").status_code == 401
+    with server.client() as client:
+        metrics = client.get("/metrics").text
+    assert "PROBE" not in metrics
+    assert 'method="other",route="/v1/health",status="405"' in metrics
+    assert 'method="other",route="unmatched",status="401"' in metrics
