@@ -113,3 +113,21 @@ def test_made_up_http_methods_do_not_grow_the_metrics(server):
     assert "PROBE" not in metrics
     assert 'method="other",route="/v1/health",status="405"' in metrics
     assert 'method="other",route="unmatched",status="401"' in metrics
+
+
+def test_a_bad_time_limit_is_listed_with_the_requests_other_problems(server, pugh_request):
+    """docs/service.md: every problem of a request is listed, the instance's and the options'
+    together. A bad options.time_limit used to hide every other problem."""
+    bad = copy.deepcopy(pugh_request)
+    bad["regions"][1]["population"] = -5
+    bad["options"] = {"time_limit": -1, "supply": -3}
+    with server.client() as client:
+        solve = client.post("/v1/solve", json=bad)
+    fields = [p["field"] for p in assert_json_error(solve, 422, "invalid_input")["problems"]]
+    assert fields[0] == "options.time_limit"
+    assert "regions[1].population" in fields and "options.supply" in fields, fields
+    job = submit(server, "solve", bad)
+    fields = [p["field"] for p in assert_json_error(job, 422, "invalid_input")["problems"]]
+    assert fields[0] == "request.options.time_limit"
+    assert "request.regions[1].population" in fields, fields
+    assert "request.options.supply" in fields, fields
