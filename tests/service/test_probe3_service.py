@@ -131,3 +131,24 @@ def test_a_bad_time_limit_is_listed_with_the_requests_other_problems(server, pug
     assert fields[0] == "request.options.time_limit"
     assert "request.regions[1].population" in fields, fields
     assert "request.options.supply" in fields, fields
+
+
+@pytest.mark.parametrize("change,field", [
+    (lambda b: b["patients"][9].update(site="H9"), "patients[9].site"),
+    (lambda b: b["patients"][2].update(survival_without=0.99), "patients[2].survival_without"),
+    (lambda b: b.update(patients=[]), "patients"),
+    (lambda b: b["policy"].update(objective="cost_per_qaly"), "policy.objective"),
+])
+def test_bedside_problems_start_with_their_json_path(server, change, field):
+    """POST /v1/bedside answered in the CLI's words ("patients, row 10, column 'site': ...",
+    "policy: field 'objective': ..."); docs/service.md: every message starts with its field,
+    in JSON words. The job's fields and messages carry the `request.` prefix."""
+    from optimiser.bedside import case_to_dict
+
+    body = case_to_dict("instances/bedside-snapshot")
+    change(body)
+    with server.client() as client:
+        sync = client.post("/v1/bedside", json=body)
+    error = refused_at(sync, field)
+    assert ", row " not in error["message"] and "column '" not in error["message"], error
+    refused_at(submit(server, "bedside", body), f"request.{field}")
