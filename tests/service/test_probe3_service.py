@@ -152,3 +152,12 @@ def test_bedside_problems_start_with_their_json_path(server, change, field):
     error = refused_at(sync, field)
     assert ", row " not in error["message"] and "column '" not in error["message"], error
     refused_at(submit(server, "bedside", body), f"request.{field}")
+
+
+def test_the_schema_states_the_anchors_the_engine_takes(server):
+    from optimiser.backtest.policies import ANCHORS
+
+    with server.client() as client:
+        schema = client.get("/openapi.json").json()
+    anchor = schema["components"]["schemas"]["BacktestOptions"]["properties"]["anchor"]
+    assert tuple(anchor["enum"]) == ANCHORS
