@@ -161,3 +161,13 @@ def test_the_schema_states_the_anchors_the_engine_takes(server):
         schema = client.get("/openapi.json").json()
     anchor = schema["components"]["schemas"]["BacktestOptions"]["properties"]["anchor"]
     assert tuple(anchor["enum"]) == ANCHORS
+
+
+def test_json_nested_too_deeply_is_malformed_json(server):
+    """docs/service.md: 400 `malformed_json` when the body is not JSON the server can read;
+    a body nested 100,000 deep was a 400 with the undocumented code `bad_request`."""
+    with server.client() as client:
+        response = client.post("/v1/solve", content="[" * 100_000 + "]" * 100_000,
+                               headers={"Content-Type": "application/json"})
+    error = assert_json_error(response, 400, "malformed_json")
+    assert "malformed JSON" in error["message"]
