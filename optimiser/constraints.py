@@ -111,10 +111,10 @@ def parse_constraint_table(
     tables: Any, file: str | None = "instance.toml"
 ) -> tuple[ConstraintSpec, ...]:
     """Validate `[[constraints]]` entries: each a table with `kind` plus parameters."""
-    if not isinstance(tables, list):
-        raise InputError(
-            Problem("field 'constraints' must be an array of tables ([[constraints]])", file=file)
-        )
+    if not isinstance(tables, list):  # a file's TOML words, else a JSON body's (the service)
+        shape = "an array of tables ([[constraints]])" if file else (
+            "a list of constraint objects ({kind, ...})")
+        raise InputError(Problem(f"field 'constraints': must be {shape}", file=file))
     specs: list[ConstraintSpec] = []
     problems: list[Problem] = []
     for i, table in enumerate(tables):

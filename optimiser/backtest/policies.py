@@ -421,7 +421,7 @@ def check_policies(names: list[str] | tuple[str, ...] | None) -> tuple[list[str]
     if names:
         chosen = []
         for name in names:
-            if name not in POLICIES:
+            if not isinstance(name, str) or name not in POLICIES:  # a JSON body: any value
                 problems.append(
                     Problem(
                         f"unknown policy {name!r} (policies: {', '.join(POLICIES)})",

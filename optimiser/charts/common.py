@@ -28,6 +28,10 @@ COLOURS = {
     "high": "#1f6fb4",
 }
 ROW_INCHES = 0.24  # height per region row
+# Same figure, same SVG bytes: text kept as text, element ids from a fixed salt (matplotlib's
+# default is random), and no creation date in the metadata.
+SVG_SALT = "triage"
+SVG_METADATA: dict[str, Any] = {"Date": None}
 MIN_HEIGHT = 3.2
 DPI = 110
 
@@ -105,8 +109,8 @@ def save(fig: Figure, folder: str | Path, name: str) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = {"png": folder / f"{name}.png", "svg": folder / f"{name}.svg"}
     fig.savefig(out["png"], dpi=DPI)
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(out["svg"])
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": SVG_SALT}):
+        fig.savefig(out["svg"], metadata=SVG_METADATA)
     return out
 
 
@@ -117,7 +121,7 @@ def svg_text(fig: Figure) -> str:
     import matplotlib
 
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(buffer, format="svg")
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": SVG_SALT}):
+        fig.savefig(buffer, format="svg", metadata=SVG_METADATA)
     text = buffer.getvalue()
     return text[text.find("<svg") :]

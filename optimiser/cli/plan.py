@@ -483,7 +483,9 @@ def generate_command(
         Path, typer.Argument(help="Folder to write the synthetic instance into (must not exist).")
     ],
     regions: Annotated[int, typer.Option(min=1, help="Number of regions.")] = 20,
-    days: Annotated[int, typer.Option(min=2, help="Days in the horizon.")] = 30,
+    days: Annotated[
+        int, typer.Option(min=2, max=3_660, help="Days in the horizon (at most 3,660).")  # MAX_DAYS
+    ] = 30,
     depots: Annotated[int, typer.Option(min=1, help="Number of depots.")] = 1,
     neighbours: Annotated[
         int | None,
@@ -494,7 +496,9 @@ def generate_command(
     no_transfers: Annotated[
         bool, typer.Option("--no-transfers", help="Switch transfers off in the instance.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed, >= 0 (same seed, same files).")
+    ] = 0,
     demand_kind: Annotated[str, typer.Option(help="census or new_patients.")] = "census",
 ) -> None:
     """Write a seeded synthetic national instance (docs/multiperiod.md, "Generator")."""

@@ -170,7 +170,7 @@ def day_numbers(
     )
     last = horizon - 1 if horizon is not None else MAX_DAYS - 1
     limit = f"0..{last}" if horizon is not None else f"0..{last:,}, the longest horizon supported"
-    outside = ok & ((values < 0) | (values > last))
+    outside = ~np.isnan(values) & ((values < 0) | (values > last))  # inf and 1e400 too
     _report_rows(
         frame, outside, column, lambda v: f"day {v} is outside the horizon (days {limit})", problems
     )

@@ -111,6 +111,8 @@ def _read_plan_json(path: Path, where: str) -> PlanInput:
 
     try:
         manifest = table("manifest.csv")
+        if manifest is not None:
+            _check_manifest(manifest, data, where)
         daily = table("daily.csv")
         plan_rows = table("plan.csv")
         table("regions.csv")  # hashed: the same numbers as result.json's regions
@@ -124,6 +126,28 @@ def _read_plan_json(path: Path, where: str) -> PlanInput:
         raise InputError(Problem(f"{where}: malformed plan result ({exc})")) from exc
     frame = charts.plan_frame(result) if len(result.daily) else None
     return PlanInput(result, frame, str(path), files)
+
+
+MANIFEST_CORE = ("kind", "day", "from", "to", "units", "arrives")
+
+
+def _check_manifest(manifest: pd.DataFrame, data: dict[str, Any], where: str) -> None:
+    """manifest.csv read back must be the one `triage plan --out` wrote beside result.json: its
+    movements (as many as result.json lists), each with kind, day, from, to, units and arrives.
+    A truncated or edited file is refused here, not met as a crash or a wrong report."""
+    from optimiser.multiperiod.results import manifest_from_dict
+
+    expected = len(manifest_from_dict(data))
+    missing = [c for c in MANIFEST_CORE if c not in manifest.columns]
+    blank = 0 if missing else int(manifest[list(MANIFEST_CORE)].isna().any(axis=1).sum())
+    if missing or blank or len(manifest) != expected:
+        found = (f"no column(s) {', '.join(missing)}" if missing else
+                 f"{blank} row(s) with an empty kind, day, from, to, units or arrives" if blank
+                 else f"{len(manifest)} movement(s)")
+        raise InputError(Problem(
+            f"{where}: manifest.csv does not match result.json ({found}; result.json lists "
+            f"{expected} movement(s)): it was changed after `triage plan --out` wrote it; "
+            "write the plan again", file="manifest.csv"))
 
 
 def plan_fingerprint(instance: Instance, settings: Mapping[str, Any]) -> str | None:

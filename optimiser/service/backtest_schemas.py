@@ -33,7 +33,8 @@ class BacktestOptions(PlanOptions):
          "else the first source)."}
     ) = None
     anchor: engine_checked(  # type: ignore[valid-type]
-        {"type": "string", "description": "none (default) or level."}
+        {"type": "string", "enum": ["none", "level"],  # optimiser.backtest.policies.ANCHORS
+         "description": "none (default) or level."}
     ) = None
 
 

@@ -145,6 +145,7 @@ def prepare_backtest(
     request: Mapping[str, Any], time_limit: float | None = None
 ) -> dict[str, Any]:
     """Validate a backtest request; the arguments of optimiser.backtest.backtest()."""
+    from optimiser.backtest.policies import check_anchor
     from optimiser.backtest.run import check_request
     from optimiser.service.tasks import _invalid, prepare_plan
 
@@ -191,13 +192,16 @@ def prepare_backtest(
         raise _invalid([Problem(f"must be a date YYYY-MM-DD, got {as_of!r}")],
                        ["options.as_of"]) from None
     policies = chosen.get("policies")
+    if policies is not None and not isinstance(policies, list):
+        raise _invalid([Problem(f"must be a list of policy names, got {policies!r}")],
+                       ["options.policies"])
     buffer = chosen.get("buffer", 0.1)
     try:
         check_request(bt, date, chosen.get("commit_days", 7), chosen.get("forecast"),
                       policies, buffer)
+        check_anchor(chosen.get("anchor", "none"))  # before the job is accepted, not in it
     except InputError as exc:
-        raise _invalid(exc.problems, [f"options.{(p.column or '').replace('-', '_')}"
-                                      if p.column else None for p in exc.problems]) from None
+        raise _invalid(exc.problems, [_option_field(p) for p in exc.problems]) from None
     return {
         "source": bt,
         "as_of": date,
@@ -211,6 +215,14 @@ def prepare_backtest(
     }
 
 
+def _option_field(problem: Problem) -> str | None:
+    """The JSON path of an option the CLI names by its flag (--commit-days, the policy)."""
+    if not problem.column:
+        return None
+    return "options.policies" if problem.column == "policy" else \
+        f"options.{problem.column.replace('-', '_')}"
+
+
 def backtest_task(
     request: Any, key: str | None = None, time_limit: float | None = None
 ) -> dict[str, Any]:
@@ -222,8 +234,7 @@ def backtest_task(
     try:
         result = backtest(arguments.pop("source"), **arguments)
     except InputError as exc:
-        raise _invalid(exc.problems, [f"options.{p.column.replace('-', '_')}" if p.column
-                                      else None for p in exc.problems]) from None
+        raise _invalid(exc.problems, [_option_field(p) for p in exc.problems]) from None
     payload: dict[str, Any] = result.to_dict()
     return payload
 

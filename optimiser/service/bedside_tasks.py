@@ -31,9 +31,24 @@ def bedside_field(problem: Problem) -> str | None:
     return problem.file
 
 
+def bedside_problem(problem: Problem) -> dict[str, Any]:
+    """{"field", "message"}: the message starts with the JSON path, in JSON words (no file, row
+    or column: docs/service.md, "Errors"); a problem that points nowhere keeps its own words."""
+    field = bedside_field(problem)
+    if field is None:
+        return {"field": None, "message": str(problem)}
+    text = problem.message
+    lead = _FIELD.match(text)
+    if lead and (field == lead.group(1) or field.endswith(f".{lead.group(1)}")):
+        text = text[lead.end():]
+    return {"field": field, "message": f"{field}: {text}"}
+
+
 def _invalid(exc: InputError) -> ApiError:
-    items = [{"field": bedside_field(p), "message": str(p)} for p in exc.problems]
-    return ApiError(422, "invalid_input", exc.summary(), problems=items)
+    from optimiser.service.errors import summary_of
+
+    items = [bedside_problem(p) for p in exc.problems]
+    return ApiError(422, "invalid_input", summary_of(items), problems=items)
 
 
 def _load(request: Any) -> dict[str, Any]:

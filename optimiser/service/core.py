@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from optimiser.deadline import MIN_RUN_SECONDS
 from optimiser.errors import InputError, Problem
 from optimiser.service.auth import TokenRegistry
-from optimiser.service.errors import ApiError
+from optimiser.service.errors import ApiError, summary_of
 from optimiser.service.limits import Limiter
 from optimiser.service.metrics import Metrics
 from optimiser.service.settings import Settings
@@ -278,10 +278,36 @@ class Service:
         try:
             value = check_time_limit(requested)
         except ApiError as exc:
-            for item in exc.problems:
+            for item in exc.problems:  # the path and the message's lead say the same field
+                old = str(item.get("field") or "")
+                message = str(item.get("message", ""))
+                if old and message.startswith(f"{old}: "):
+                    item["message"] = f"{field}: {message[len(old) + 2:]}"
                 item["field"] = field
+            if exc.problems:
+                exc.message = summary_of(exc.problems)
             raise
         return min(cap, self.settings.default_time_limit if value is None else value)
+
+    async def _every_problem(
+        self, error: ApiError, kind: str, request: Any, prefix: str = ""
+    ) -> ApiError:
+        """A bad options.time_limit and the request's other problems in one answer (the rest
+        of the request is checked without it: docs/service.md, every problem is listed)."""
+        task = KINDS.get(kind)
+        try:
+            body = json.loads(request) if isinstance(request, bytes) else request
+            options = body.get("options")
+            rest = {**body, "options": {k: v for k, v in options.items() if k != "time_limit"}}
+            await asyncio.to_thread(task.validate, rest, None)  # type: ignore[union-attr]
+        except ApiError as other:
+            more = (_prefixed(other, prefix) if prefix else other).problems
+            problems = [*error.problems, *more]
+            return ApiError(error.status, error.code, summary_of(problems), problems=problems,
+                            headers=error.headers)
+        except Exception:  # a body whose rest cannot be checked: the time limit alone
+            return error
+        return error
 
     def hard_timeout(self, time_limit: float) -> float:
         s = self.settings
@@ -309,8 +335,11 @@ class Service:
                        f"{self.settings.max_sync_regions:,}; submit it as a job (POST /v1/jobs)")
             raise ApiError(413, "too_large_for_sync", message,
                            problems=[{"field": "regions", "message": message}])
-        limit = self.time_limit(requested_limit, self.settings.max_time_limit,
-                                "options.time_limit")
+        try:
+            limit = self.time_limit(requested_limit, self.settings.max_time_limit,
+                                    "options.time_limit")
+        except ApiError as exc:
+            raise await self._every_problem(exc, kind, body) from None
         key = sha256_bytes(body)
         if not self.settings.result_cache:
             return await self._solve_now(body, key, limit, kind, received), "off"
@@ -399,10 +428,13 @@ class Service:
                            f"{', '.join(KINDS)})", problems=[{"field": "kind", "message":
                            f"unknown job kind {kind!r} (known: {', '.join(KINDS)})"}])
         options = dict(request.get("options") or {})
-        options["time_limit"] = self.time_limit(
-            options.get("time_limit"), self.settings.max_job_time_limit,
-            "request.options.time_limit",
-        )
+        try:
+            options["time_limit"] = self.time_limit(
+                options.get("time_limit"), self.settings.max_job_time_limit,
+                "request.options.time_limit",
+            )
+        except ApiError as exc:
+            raise await self._every_problem(exc, kind, request, "request") from None
         request = {**request, "options": options}
         text = canonical(request)
         request_hash = sha256(kind + "\n" + text)

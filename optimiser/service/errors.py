@@ -272,6 +272,10 @@ def install_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(allowed)
             detail = f"method {request.method} not allowed here; allowed: {', '.join(allowed)}"
         code = _HTTP_CODES.get(status, "error")
+        if status == 400 and detail == "There was an error parsing the body":
+            # FastAPI's words when json.loads itself fails (a body nested too deeply for it)
+            code, detail = "malformed_json", ("malformed JSON in the request body: it could "
+                                              "not be parsed (nested too deeply?)")
         return ApiError(status, code, detail, headers=headers).response()
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:

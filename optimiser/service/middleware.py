@@ -29,6 +29,7 @@ PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready"})
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json"})
 DOCS_ASSETS = "/docs/assets/"  # Swagger UI's own files (public code, no data): no token
 JSON_TYPES = ("application/json",)
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 CLOSE = {"Connection": "close"}  # the rest of the body is not read: end the connection
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -139,8 +140,9 @@ class ServiceMiddleware:
                 self.service.limiter.release(owner)
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or _route_label(scope["path"])
-            self.metrics.requests.labels(method, path, str(status[0])).inc()
-            self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)
+            verb = method if method in HTTP_METHODS else "other"  # labels bounded: any token
+            self.metrics.requests.labels(verb, path, str(status[0])).inc()  # is a method to h11
+            self.metrics.latency.labels(verb, path).observe(time.perf_counter() - start)
 
     async def _read_body(self, receive: Receive, limit: int) -> bytes:
         """The whole body within TRIAGE_BODY_TIMEOUT seconds (408 otherwise) and at most

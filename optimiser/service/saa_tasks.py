@@ -86,6 +86,7 @@ def prepare_saa(request: Mapping[str, Any], time_limit: float | None = None) -> 
     """Validate an SAA request; the arguments of optimiser.stochastic.replications.saa()."""
     import pandas as pd
 
+    from optimiser.multiperiod.executed import executed_moves
     from optimiser.multiperiod.plan_io import plan_rows, today_from
     from optimiser.service.tasks import _invalid, prepare_plan
     from optimiser.stochastic.replications import _check, _check_window
@@ -134,6 +135,11 @@ def prepare_saa(request: Mapping[str, Any], time_limit: float | None = None) -> 
         _check_window(instance, chosen["commit_days"], today)
     except InputError as exc:
         raise _invalid(exc.problems, [_option_field(p) for p in exc.problems]) from None
+    if rows is not None:  # moves made before today, that the depots and regions had
+        try:
+            executed_moves(instance, rows, today, file="executed")
+        except InputError as exc:
+            raise _invalid(exc.problems, [_executed_field(p) for p in exc.problems]) from None
     arguments.update(
         replications=chosen["replications"], sample_size=chosen["sample"],
         evaluation_size=chosen["evaluate_on"], selection_size=chosen.get("select_on"),

@@ -49,7 +49,8 @@ def prepare_stochastic(
     arguments = prepare_plan(body, time_limit)
     instance = arguments["instance"]
     count = sum(  # the planning scenarios and those the comparison scores on
-        len(one.get("scenarios") or []) if isinstance(one, Mapping) else 0
+        len(one["scenarios"]) if isinstance(one, Mapping)
+        and isinstance(one.get("scenarios"), list) else 0  # else scenarios_from_dict says why
         for one in (given, held_out)
     )
     if count * len(instance.regions) * instance.days > MAX_SCENARIO_CELLS:

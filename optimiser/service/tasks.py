@@ -420,6 +420,12 @@ def prepare_plan(request: Mapping[str, Any], time_limit: float | None = None) ->
     except InputError as exc:
         raise _invalid(exc.problems, [problem_field(p) for p in exc.problems]) from None
     mip_gap = options.get("mip_gap")
+    if mip_gap is not None and (  # the planner's rule, checked before a job is accepted
+        isinstance(mip_gap, bool) or not isinstance(mip_gap, int | float)
+        or not 0 <= mip_gap < 1
+    ):
+        raise _invalid([Problem(f"must be in [0, 1), got {mip_gap!r}", column="mip_gap")],
+                       ["options.mip_gap"])
     arguments: dict[str, Any] = {
         "instance": instance,
         "constraints": option_constraints(options.get("constraints")),

@@ -107,8 +107,8 @@ class SweepFolder:
         variants, regions = [], []
         for chunk in sorted(chunks):
             folder = self.parts / f"chunk-{chunk:06d}"
-            variants.append(pd.read_parquet(folder / "variants.parquet"))
-            regions.append(pd.read_parquet(folder / "regions.parquet"))
+            variants.append(read_parquet(folder / "variants.parquet"))
+            regions.append(read_parquet(folder / "regions.parquet"))
         return variants, regions
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
@@ -129,7 +129,20 @@ class SweepFolder:
         paths = [self.out / "variants.parquet", self.out / "regions.parquet"]
         if not all(p.is_file() for p in paths):
             return None
-        return pd.read_parquet(paths[0]), pd.read_parquet(paths[1])
+        return read_parquet(paths[0]), read_parquet(paths[1])
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file triage wrote; a damaged one (truncated, overwritten) is an InputError
+    naming it, not an internal error."""
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(Problem(f"{path}: not a readable Parquet file ({exc}); it was damaged "
+                                 "after the sweep wrote it: run the sweep again into a new "
+                                 "folder")) from None
 
 
 def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
