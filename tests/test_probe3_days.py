@@ -1,4 +1,4 @@
-"""Probe 3 (fuzzer on branch probe3: probe3/fuzz_scenarios.py): an infinite day (`inf`, `-inf`, or `1e400`, which reads
+"""Probe 3 (fuzz_scenarios.py): an infinite day (`inf`, `-inf`, or `1e400`, which reads
 as inf) in a multi-period table was neither "not a day number" (only NaN was) nor "outside the
 horizon" (only finite days were): deliveries.csv and scenarios.csv crashed with exit 4
 (OverflowError, IndexError), and demand.csv blamed a missing day instead of the row. Now each

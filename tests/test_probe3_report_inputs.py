@@ -1,4 +1,4 @@
-"""Probe 3 (fuzzer on branch probe3: probe3/fuzz_files.py): a damaged output folder read back by `triage report` was an
+"""Probe 3 (fuzz_files.py): a damaged output folder read back by `triage report` was an
 internal error (exit 4, no file named):
 
 - `--from-sweep` with a truncated or overwritten variants/regions.parquet (pyarrow's

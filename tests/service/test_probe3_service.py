@@ -1,4 +1,4 @@
-"""Probe 3 (adversarial sweep of the service, fuzzers on branch probe3: probe3/fuzz_*.py): each test is a defect the
+"""Probe 3 (adversarial sweep of the service, branch probe3: fuzz_*.py): each test is a defect the
 fuzzers found on main f62990a, against a real server.
 
 - a bad option of a job was accepted (202) and failed when it ran (plan `mip_gap`, backtest
