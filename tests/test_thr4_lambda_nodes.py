@@ -195,3 +195,25 @@ def test_the_price_interval_holds_the_exact_price_under_a_loose_gap(
         result.lives_optimal - row["lives_saved_alone"], abs=1e-6
     )
     assert bool(row["exact"]) == (high - low <= 0.01 + 1e-9)
+
+
+def test_reserves_take_at_most_their_share_of_the_budget() -> None:
+    """A build timed in a burst of load (300 x 90: 1.04 s where 0.1-0.15 s is usual) no
+    longer reserves 53 s of a 120 s budget for the work after the solves: settle, repair and
+    cleanup together at most RESERVES_SHARE_OF_BUDGET of it, none below its own share; a
+    usual build's reserves are unchanged."""
+    from optimiser.multiperiod import planner as p
+
+    usual = p.Reserves.sized(0.15, 120.0)
+    assert usual.settle == pytest.approx(p.SETTLE_SHARE_OF_BUILD * 0.15)
+    assert usual.repair == pytest.approx(p.REPAIR_SHARE_OF_BUILD * 0.15)
+    assert usual.cleanup == pytest.approx(p.CLEANUP_SHARE_OF_BUDGET * 120.0)
+    loaded = p.Reserves.sized(1.04, 120.0)
+    total = loaded.settle + loaded.repair + loaded.cleanup
+    assert total == pytest.approx(p.RESERVES_SHARE_OF_BUDGET * 120.0)
+    assert loaded.settle >= p.SETTLE_SHARE_OF_BUDGET * 120.0
+    assert loaded.cleanup >= p.CLEANUP_SHARE_OF_BUDGET * 120.0
+    assert loaded.repair > 0 and loaded.extract == pytest.approx(1.04)
+    # without a time limit nothing is capped (the reserves only place deadlines)
+    free = p.Reserves.sized(1.04, None)
+    assert free.settle == pytest.approx(p.SETTLE_SHARE_OF_BUILD * 1.04)
