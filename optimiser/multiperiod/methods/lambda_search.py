@@ -80,13 +80,13 @@ def lambda_search(
             # parent's optimal basis (still dual feasible), not from the basis a sibling's
             # rounding left (its logistics-paying LP, repairs, MIPs: 300 x 90, threshold:tau=0,
             # the root's second child 22 CPU-s from the leaf's, a few from the root's)
-            cg.restore_basis(parent_basis)
             branch = method.round_branch(
                 task,
                 active_rows,
                 z,
                 round_plan=leaf,
                 incumbent=None if best is None else best[0],
+                from_parent=cg.restore_basis(parent_basis),
             )
             solves += branch.solves
             seconds += branch.seconds

@@ -217,6 +217,7 @@ class RoundingMethod:
         z: Mapping[str, float],
         round_plan: bool = True,
         incumbent: float | None = None,
+        from_parent: bool = False,
     ) -> Branch:
         """One LP by column generation (switches fixed at `z`), rounded twice: from the
         lives-only optimum and from an LP that also pays CLEANUP_COST per unit of logistics
@@ -225,7 +226,9 @@ class RoundingMethod:
         lives; with tie_break, the lowest logistics cost among the plans within LIVES_TOL of
         the most: the same candidates either way, so the cost never decides against a life.
         Without `round_plan`, or when the LP bound is within the gap tolerance of `incumbent`
-        (a plan found elsewhere), the LP alone is returned."""
+        (a plan found elsewhere), the LP alone is returned. `from_parent`: HiGHS holds the
+        optimal basis of an LP with the same objective and looser bounds (a lambda node's
+        parent's), to start the dual simplex from."""
         s, cg = self.setting, self.colgen
         p = s.model
         cost, deadline = task.cost, task.deadline
@@ -244,7 +247,7 @@ class RoundingMethod:
         ):
             early = cg.solve_lp(cheap_cost, True, deadline.remaining(), active_rows)
         lp = first = None
-        if early is None and any(f.axis is not None for f in task.families):
+        if early is None and from_parent:
             # A lambda node: its rows and bounds changed since the LP before it (the parent's,
             # optimal for the same lives objective), whose basis stays dual feasible: the dual
             # simplex from it, no phase 1, when the restricted master is feasible (300 x 90,
@@ -264,7 +267,8 @@ class RoundingMethod:
         if lp.values is None:
             return Branch(lp.status, None, None, solves, seconds)
         bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
-        basis = cg.save_basis() if first is not None and bound is not None else None
+        axis = any(f.axis is not None for f in task.families)
+        basis = cg.save_basis() if axis and bound is not None else None  # for the children
         closed = incumbent is not None and s.settles(bound, incumbent)
         if not round_plan or closed:  # nothing to round, or nothing better to find here
             return Branch(lp.status, bound, None, solves, seconds, lp.values, basis)
