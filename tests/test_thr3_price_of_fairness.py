@@ -111,7 +111,9 @@ def test_threshold_plans_price_of_fairness_without_the_polish(
     assert len(rows) == 1
     row = rows.iloc[0]
     lost = result.lives_optimal - result.lives_saved
-    assert row["lives_saved_alone"] == pytest.approx(result.lives_saved, abs=1e-9)
+    # the row's lives are the solve's, the result's the extracted plan's after the movement
+    # cleanup: the same plan, summed apart (2e-9 lives on thr4's vertex)
+    assert row["lives_saved_alone"] == pytest.approx(result.lives_saved, abs=1e-6)
     assert row["lives_lost_alone"] == pytest.approx(lost, abs=1e-6)
     assert row["lives_lost_marginal"] == pytest.approx(lost, abs=1e-6)
     # the interval the bounds prove: from L* against the threshold's bound, to the point value

@@ -141,6 +141,11 @@ REPAIR_SHARE_OF_BUILD = 5.0
 STAR_SHARE_OF_BUILD = 100.0
 STAR_SHARE_OF_BUDGET = 0.2
 STAR_MIN_SECONDS = 1.0  # ... and at least this (small models: build times of milliseconds)
+# The settle, repair and cleanup reserves together take at most this share of the budget (each
+# scaled down alike, none below its own share of the budget): a build timed during a burst of
+# load sizes them by it (300 x 90 threshold, load 5.7: build 1.04 s where 0.1-0.15 s is usual,
+# reserves 53 s of a 120 s budget, the solves left 67 s and the plan of last resort returned).
+RESERVES_SHARE_OF_BUDGET = 0.25
 
 
 @dataclass(frozen=True)
@@ -160,10 +165,19 @@ class Reserves:
     def sized(cls, build_seconds: float, limit: float | None) -> Reserves:
         """From the model (its build time) and the budget (`limit` seconds; None: none)."""
         budget = limit or 0.0
+        settle = max(SETTLE_SHARE_OF_BUILD * build_seconds, SETTLE_SHARE_OF_BUDGET * budget)
+        repair = REPAIR_SHARE_OF_BUILD * build_seconds
+        cleanup = max(CLEANUP_SHARE_OF_BUILD * build_seconds, CLEANUP_SHARE_OF_BUDGET * budget)
+        total, cap = settle + repair + cleanup, RESERVES_SHARE_OF_BUDGET * budget
+        if limit is not None and total > cap:
+            scale = cap / total
+            settle = max(settle * scale, SETTLE_SHARE_OF_BUDGET * budget)
+            repair *= scale
+            cleanup = max(cleanup * scale, CLEANUP_SHARE_OF_BUDGET * budget)
         return cls(
-            settle=max(SETTLE_SHARE_OF_BUILD * build_seconds, SETTLE_SHARE_OF_BUDGET * budget),
-            repair=REPAIR_SHARE_OF_BUILD * build_seconds,
-            cleanup=max(CLEANUP_SHARE_OF_BUILD * build_seconds, CLEANUP_SHARE_OF_BUDGET * budget),
+            settle=settle,
+            repair=repair,
+            cleanup=cleanup,
             extract=FINISH_SHARE_OF_BUILD * build_seconds,
         )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,10 +42,11 @@ def lambda_search(
     node_rows = np.concatenate([axis.node_rows for axis in axes])
     active_rows = np.concatenate([active_rows, node_rows])
     root = tuple((0, len(axis.points) - 1) for axis in axes)
-    # (priority, order, node, bound): `bound` the parent's LP bound (valid for every plan of
-    # the node, inf for the root); the priority is the bound, or inf for the node dived into
-    open_nodes: list[tuple[float, int, tuple[tuple[int, int], ...], float]] = [
-        (math.inf, 0, root, math.inf)
+    # (priority, order, node, bound, basis): `bound` the parent's LP bound (valid for every
+    # plan of the node, inf for the root); the priority is the bound, or inf for the node
+    # dived into; `basis` the parent LP's optimal basis (None: the basis HiGHS holds)
+    open_nodes: list[tuple[float, int, tuple[tuple[int, int], ...], float, Any]] = [
+        (math.inf, 0, root, math.inf, None)
     ]
     counter = itertools.count(1)
     best: tuple[float, np.ndarray] | None = None
@@ -57,7 +58,7 @@ def lambda_search(
     try:
         while open_nodes:
             open_nodes.sort(key=lambda node: (-node[0], node[1]))
-            _, _, node, parent_bound = open_nodes.pop(0)
+            _, _, node, parent_bound, parent_basis = open_nodes.pop(0)
             if best is not None and s.settles(parent_bound, best[0]):
                 bounds.append(parent_bound)
                 continue
@@ -75,12 +76,17 @@ def lambda_search(
                 cg.bound_columns(axis.stopped, k_low, k_high)
                 cg.highs.set_rows_bounds(*axis.limit_rows(a, b))
                 leaf = leaf and j == i + 1
+            # The node's LP is its parent's with tighter bounds: the dual simplex from the
+            # parent's optimal basis (still dual feasible), not from the basis a sibling's
+            # rounding left (its logistics-paying LP, repairs, MIPs: 300 x 90, threshold:tau=0,
+            # the root's second child 22 CPU-s from the leaf's, a few from the root's)
             branch = method.round_branch(
                 task,
                 active_rows,
                 z,
                 round_plan=leaf,
                 incumbent=None if best is None else best[0],
+                from_parent=cg.restore_basis(parent_basis),
             )
             solves += branch.solves
             seconds += branch.seconds
@@ -117,7 +123,7 @@ def lambda_search(
                 child = tuple(half if t == wide else node[t] for t in range(len(axes)))
                 first = rank == 0 and best is None
                 priority = math.inf if first else branch.bound
-                open_nodes.append((priority, next(counter), child, branch.bound))
+                open_nodes.append((priority, next(counter), child, branch.bound, branch.basis))
     finally:
         for axis in axes:
             cg.fix_columns(axis.lam, None)

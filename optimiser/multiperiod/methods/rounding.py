@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 
 from models.fairness import HorizonFamily
@@ -51,6 +52,8 @@ class Branch:
     solves: int
     seconds: float
     lp: np.ndarray | None = None  # the LP solution (full-length)
+    # the optimal basis of the LP (lives objective), for the lambda search's children
+    basis: highspy.HighsBasis | None = None
 
 
 def received_limits(
@@ -214,6 +217,7 @@ class RoundingMethod:
         z: Mapping[str, float],
         round_plan: bool = True,
         incumbent: float | None = None,
+        from_parent: bool = False,
     ) -> Branch:
         """One LP by column generation (switches fixed at `z`), rounded twice: from the
         lives-only optimum and from an LP that also pays CLEANUP_COST per unit of logistics
@@ -222,7 +226,9 @@ class RoundingMethod:
         lives; with tie_break, the lowest logistics cost among the plans within LIVES_TOL of
         the most: the same candidates either way, so the cost never decides against a life.
         Without `round_plan`, or when the LP bound is within the gap tolerance of `incumbent`
-        (a plan found elsewhere), the LP alone is returned."""
+        (a plan found elsewhere), the LP alone is returned. `from_parent`: HiGHS holds the
+        optimal basis of an LP with the same objective and looser bounds (a lambda node's
+        parent's), to start the dual simplex from."""
         s, cg = self.setting, self.colgen
         p = s.model
         cost, deadline = task.cost, task.deadline
@@ -240,16 +246,32 @@ class RoundingMethod:
             and not any(f.axis is not None for f in task.families)
         ):
             early = cg.solve_lp(cheap_cost, True, deadline.remaining(), active_rows)
-        lp = cg.solve_lp(cost, True, deadline.remaining(), active_rows, warm=early is not None)
+        lp = first = None
+        if early is None and from_parent:
+            # A lambda node: its rows and bounds changed since the LP before it (the parent's,
+            # optimal for the same lives objective), whose basis stays dual feasible: the dual
+            # simplex from it, no phase 1, when the restricted master is feasible (300 x 90,
+            # threshold:tau=0, the first leaf: 34 s of dual simplex after a phase 1, against
+            # a few from the root's basis). A master found infeasible proves nothing (columns
+            # not priced in yet): then the phase 1 as for any LP with fairness rows.
+            first = cg.solve_lp(cost, True, deadline.remaining(), None)
+            if first.values is not None or deadline.expired():
+                lp = first
+        if lp is None:
+            lp = cg.solve_lp(cost, True, deadline.remaining(), active_rows, warm=early is not None)
         solves, seconds = lp.rounds, lp.seconds
+        if first is not None and lp is not first:
+            solves, seconds = solves + first.rounds, seconds + first.seconds
         if early is not None:
             solves, seconds = solves + early.rounds, seconds + early.seconds
         if lp.values is None:
             return Branch(lp.status, None, None, solves, seconds)
         bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
+        axis = any(f.axis is not None for f in task.families)
+        basis = cg.save_basis() if axis and bound is not None else None  # for the children
         closed = incumbent is not None and s.settles(bound, incumbent)
         if not round_plan or closed:  # nothing to round, or nothing better to find here
-            return Branch(lp.status, bound, None, solves, seconds, lp.values)
+            return Branch(lp.status, bound, None, solves, seconds, lp.values, basis)
         tol = LIVES_TOL_ABS + LIVES_TOL_REL * abs(lp.objective or 0.0)
         switch_of = {f.label: f.switch for f in task.families if f.switch is not None}
         zcols = [switch_of[label] for label in z]
@@ -273,7 +295,7 @@ class RoundingMethod:
 
         if incumbent is not None and deadline.expired():
             # a plan is known already: no repair run starts once the budget is spent
-            return Branch(lp.status, bound, None, solves, seconds, lp.values)
+            return Branch(lp.status, bound, None, solves, seconds, lp.values, basis)
         whole(lp.values)
         # The LP optimum is degenerate (free circular transfers); an LP solution that also
         # pays a little for logistics (lives - CLEANUP_COST x cost, re-optimised from the same
@@ -282,13 +304,17 @@ class RoundingMethod:
             if early.values is not None and not np.array_equal(early.values, lp.values):
                 whole(early.values)  # (the same values round to the same plan)
         elif lp.status is SolveStatus.OPTIMAL and not deadline.expired():
-            cheap = cg.solve_lp(cheap_cost, True, deadline.remaining(), active_rows, warm=True)
+            # a lambda node's master is feasible (its LP above): no phase 1, whose basis the
+            # dual simplex would start from (12 s of 13 at 300 x 90), but the primal simplex
+            # from the lives LP's optimal basis (restored after the repair), as `warm` says
+            rows = None if first is not None else active_rows
+            cheap = cg.solve_lp(cheap_cost, True, deadline.remaining(), rows, warm=True)
             solves += cheap.rounds
             seconds += cheap.seconds
             if cheap.values is not None:
                 whole(cheap.values)
         if not plans:
-            return Branch(lp.status, bound, None, solves, seconds)
+            return Branch(lp.status, bound, None, solves, seconds, basis=basis)
         top = max(plans, key=lambda c: c[0])  # the first of equals: independent of tie_break
         if bound is not None and not s.settles(bound, top[0]) and not deadline.expired():
             limit = deadline.remaining()
@@ -305,7 +331,7 @@ class RoundingMethod:
             chosen = min(close, key=lambda c: float(p.logistics @ c[1]))
         else:
             chosen = max(plans, key=lambda c: c[0])
-        return Branch(lp.status, bound, (chosen[0], chosen[1]), solves, seconds)
+        return Branch(lp.status, bound, (chosen[0], chosen[1]), solves, seconds, basis=basis)
 
     def rule_rounded(
         self, task: Task, values: np.ndarray, rounded: Callable[[np.ndarray], np.ndarray]
