@@ -105,6 +105,7 @@ class PlanEngine:
                 Problem(
                     f"today must be a day of the horizon 0..{instance.days - 1}, got {self.today}",
                     column="today",
+                    column_word="option",
                 )
             )
         if len(self.executed) or self.today:
