@@ -9,7 +9,8 @@ small MIP around that LP: units are worth the same wherever free transfers can t
 a plan a few tenths of a life short usually ships right and moves wrong (BENCHMARKS.md,
 "Polish without the cliff"). Only then does `polish` run branch-and-bound on the whole
 restricted master of the column generation (every column priced in so far), from the best
-plan known.
+plan known; that run (from a plan) has HiGHS's RINS and RENS off (methods/exact.py,
+`from_a_plan`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,21 @@ import time
 import numpy as np
 
 from optimiser.multiperiod.colgen import SIMPLEX_DUAL, ColumnGeneration, LpResult
+from optimiser.multiperiod.methods.exact import from_a_plan
 from optimiser.solver import SolveStatus
+
+
+def _whole(cg: ColumnGeneration, values: np.ndarray | None) -> np.ndarray | None:
+    """Full-model values of a MIP run with its integer columns at whole numbers: HiGHS returns
+    them within its integrality tolerance (1e-6), and without RINS and RENS more plans come
+    from node LPs, which HiGHS does not round (a plan a few 1e-9 off a whole number, fixed as
+    the next search's start, moved its lives in the ninth decimal)."""
+    if values is None:
+        return None
+    x = cg.full(values)
+    whole = cg.program.integrality == 1
+    x[whole] = np.rint(x[whole])
+    return x
 
 
 def neighbourhood(
@@ -106,8 +121,9 @@ def polish(
     h.set_start(cg.master(start_values))
     h.set_option("simplex_strategy", SIMPLEX_DUAL)
     try:
-        run = h.solve(time_limit, node_limit=node_limit)
+        with from_a_plan(h):
+            run = h.solve(time_limit, node_limit=node_limit)
     finally:
         h.set_integrality(pos, False)
-    values = None if run.values is None else cg.full(run.values)
+    values = _whole(cg, run.values)
     return LpResult(run.status, run.objective, values, time.perf_counter() - t0, 1)
