@@ -51,7 +51,7 @@ def test_from_a_plan_switches_the_near_lp_heuristics_off_and_back() -> None:
     with from_a_plan(h):
         assert _flags(h) == (False, False)
     assert _flags(h) == (True, True)
-    with from_a_plan(h, started=False):  # no plan to start from: HiGHS's own search
+    with from_a_plan(h, on=False):  # no plan to start from: HiGHS's own search
         assert _flags(h) == (True, True)
     h.set_option(NEAR_LP_HEURISTICS[0], False)  # a caller's own setting is put back as it was
     with pytest.raises(RuntimeError), from_a_plan(h):

@@ -30,10 +30,10 @@ NEAR_LP_HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens")
 
 
 @contextmanager
-def from_a_plan(h: MatrixHighsModel, started: bool = True) -> Iterator[None]:
-    """HiGHS's RINS and RENS off for the runs inside (when `started`: from a known plan),
-    their values put back after."""
-    if not started:
+def from_a_plan(h: MatrixHighsModel, on: bool = True) -> Iterator[None]:
+    """HiGHS's RINS and RENS off for the runs inside (when `on`: they start from a known
+    plan), their values put back after."""
+    if not on:
         yield
         return
     saved = [(name, bool(h.highs.getOptionValue(name)[1])) for name in NEAR_LP_HEURISTICS]

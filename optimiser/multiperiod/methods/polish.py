@@ -9,8 +9,10 @@ small MIP around that LP: units are worth the same wherever free transfers can t
 a plan a few tenths of a life short usually ships right and moves wrong (BENCHMARKS.md,
 "Polish without the cliff"). Only then does `polish` run branch-and-bound on the whole
 restricted master of the column generation (every column priced in so far), from the best
-plan known; that run (from a plan) has HiGHS's RINS and RENS off (methods/exact.py,
-`from_a_plan`).
+plan known; on a small model (at most POLISH_INTEGER_LIMIT integer columns, where the exact
+method follows it in the engine's auto method) that run has HiGHS's RINS and RENS off
+(methods/exact.py, `from_a_plan`); on a larger one, where it is the last resort, RENS may be
+what finds the better plan (BENCHMARKS.md, "Polish without the cliff"), and they stay on.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 import numpy as np
 
 from optimiser.multiperiod.colgen import SIMPLEX_DUAL, ColumnGeneration, LpResult
+from optimiser.multiperiod.methods.base import POLISH_INTEGER_LIMIT
 from optimiser.multiperiod.methods.exact import from_a_plan
 from optimiser.solver import SolveStatus
 
@@ -115,13 +118,14 @@ def polish(
     when rounding leaves a gap above the tolerance)."""
     t0 = time.perf_counter()
     h = cg.highs
+    small = int(cg.program.integrality.sum()) <= POLISH_INTEGER_LIMIT
     pos = cg.position[cg.integer_columns()]
     h.set_integrality(pos, True)
     cg.set_cost(cost, True)
     h.set_start(cg.master(start_values))
     h.set_option("simplex_strategy", SIMPLEX_DUAL)
     try:
-        with from_a_plan(h):
+        with from_a_plan(h, small):
             run = h.solve(time_limit, node_limit=node_limit)
     finally:
         h.set_integrality(pos, False)
