@@ -107,13 +107,8 @@ class HighsModel:
                 for flag in integral
             ]
         self.is_mip = any(integral)
-        self.highs = new_highs()
+        self.highs = configured_highs(self.options)
         h = self.highs
-        h.setOptionValue("output_flag", self.options.log)
-        h.setOptionValue("random_seed", self.options.seed)
-        h.setOptionValue("threads", self.options.threads)
-        h.setOptionValue("mip_rel_gap", self.options.mip_rel_gap)
-        h.setOptionValue("mip_abs_gap", self.options.mip_abs_gap)
         h.passModel(lp)
         self.translate_seconds = time.perf_counter() - t0
         self.num_rows = matrix.shape[0]
@@ -361,6 +356,17 @@ def _solution(values: np.ndarray) -> highspy.HighsSolution:
 
 # What runs a guarded MIP in its thread (None: Highs.run); tests put a stalled HiGHS here.
 _RUN_HOOK: Any = None
+
+
+def configured_highs(options: SolverOptions) -> highspy.Highs:
+    """A silent HiGHS object with the solver options every model starts from."""
+    h = new_highs()
+    h.setOptionValue("output_flag", options.log)
+    h.setOptionValue("random_seed", options.seed)
+    h.setOptionValue("threads", options.threads)
+    h.setOptionValue("mip_rel_gap", options.mip_rel_gap)
+    h.setOptionValue("mip_abs_gap", options.mip_abs_gap)
+    return h
 
 
 def _read_run(h: highspy.Highs, is_mip: bool, seconds: float) -> SolverRun:

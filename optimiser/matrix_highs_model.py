@@ -13,8 +13,8 @@ from typing import Any
 import highspy
 import numpy as np
 
-from optimiser.highs_model import HighsModel
-from optimiser.highs_setup import INF, new_highs
+from optimiser.highs_model import HighsModel, configured_highs
+from optimiser.highs_setup import INF
 from optimiser.solver_status import SolverOptions
 
 
@@ -50,13 +50,8 @@ class MatrixHighsModel(HighsModel):
         self._row_upper = np.asarray(row_upper, dtype=float).copy()
         self._active_bounds = []  # unused here: bounds live in _row_lower/_row_upper
         self.is_mip = bool(np.any(integrality))
-        self.highs = new_highs()
+        self.highs = configured_highs(self.options)
         h = self.highs
-        h.setOptionValue("output_flag", self.options.log)
-        h.setOptionValue("random_seed", self.options.seed)
-        h.setOptionValue("threads", self.options.threads)
-        h.setOptionValue("mip_rel_gap", self.options.mip_rel_gap)
-        h.setOptionValue("mip_abs_gap", self.options.mip_abs_gap)
         h.passModel(
             num_col,
             num_row,
