@@ -4,18 +4,46 @@ Stage 1 maximises the (weighted) lives; stage 2 holds every admission and patien
 stage 1 (y, o, z at their stage-1 values) and minimises the logistics cost C over shipments and
 transfers (to STAGE2_GAP: it only breaks ties), so the lives are those of stage 1 to the last
 digit (docs/multiperiod.md, "The logistics tie-break").
+
+Started from a plan (the rounding method's, in the engine's auto method), HiGHS's RINS and RENS
+sub-MIPs are off (`from_a_plan`): they search for plans near the LP's, where the start is one
+already, and on small threshold plans they took half of every branch-and-bound run
+(BENCHMARKS.md, "Small threshold plans proved fast").
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
 
 from optimiser.multiperiod.methods.base import STAGE2_GAP, PlanOutcome, Setting, Task
 from optimiser.solver import MatrixHighsModel
+
+# HiGHS's sub-MIP heuristics near the LP solution (Relaxation Induced / Enforced Neighbourhood
+# Search), off in a run started from a plan: 12 x 14, seed 2, waiting 1 day, threshold(tau=0):
+# the exact method 8.6 -> 3.5 CPU-s, the whole-master polish 5.7 -> 3.9, same optima.
+NEAR_LP_HEURISTICS = ("mip_heuristic_run_rins", "mip_heuristic_run_rens")
+
+
+@contextmanager
+def from_a_plan(h: MatrixHighsModel, on: bool = True) -> Iterator[None]:
+    """HiGHS's RINS and RENS off for the runs inside (when `on`: they start from a known
+    plan), their values put back after."""
+    if not on:
+        yield
+        return
+    saved = [(name, bool(h.highs.getOptionValue(name)[1])) for name in NEAR_LP_HEURISTICS]
+    for name, _ in saved:
+        h.set_option(name, False)
+    try:
+        yield
+    finally:
+        for name, value in saved:
+            h.set_option(name, value)
 
 
 class ExactMethod:
@@ -62,7 +90,8 @@ class ExactMethod:
         cost = task.cost
         h.set_cost(cost, maximize=True)
         h.set_start(start if start is not None else s.zero)
-        first = h.solve(task.deadline.remaining(), node_limit=task.node_limit)
+        with from_a_plan(h, start is not None):
+            first = h.solve(task.deadline.remaining(), node_limit=task.node_limit)
         solves, seconds = 1, first.seconds
         if first.values is None:
             return PlanOutcome(first.status, None, None, None, first.gap, seconds, solves)

@@ -9,7 +9,10 @@ small MIP around that LP: units are worth the same wherever free transfers can t
 a plan a few tenths of a life short usually ships right and moves wrong (BENCHMARKS.md,
 "Polish without the cliff"). Only then does `polish` run branch-and-bound on the whole
 restricted master of the column generation (every column priced in so far), from the best
-plan known.
+plan known; on a small model (at most POLISH_INTEGER_LIMIT integer columns, where the exact
+method follows it in the engine's auto method) that run has HiGHS's RINS and RENS off
+(methods/exact.py, `from_a_plan`); on a larger one, where it is the last resort, RENS may be
+what finds the better plan (BENCHMARKS.md, "Polish without the cliff"), and they stay on.
 """
 
 from __future__ import annotations
@@ -19,7 +22,22 @@ import time
 import numpy as np
 
 from optimiser.multiperiod.colgen import SIMPLEX_DUAL, ColumnGeneration, LpResult
+from optimiser.multiperiod.methods.base import POLISH_INTEGER_LIMIT
+from optimiser.multiperiod.methods.exact import from_a_plan
 from optimiser.solver import SolveStatus
+
+
+def _whole(cg: ColumnGeneration, values: np.ndarray | None) -> np.ndarray | None:
+    """Full-model values of a MIP run with its integer columns at whole numbers: HiGHS returns
+    them within its integrality tolerance (1e-6), and without RINS and RENS more plans come
+    from node LPs, which HiGHS does not round (a plan a few 1e-9 off a whole number, fixed as
+    the next search's start, moved its lives in the ninth decimal)."""
+    if values is None:
+        return None
+    x = cg.full(values)
+    whole = cg.program.integrality == 1
+    x[whole] = np.rint(x[whole])
+    return x
 
 
 def neighbourhood(
@@ -100,14 +118,16 @@ def polish(
     when rounding leaves a gap above the tolerance)."""
     t0 = time.perf_counter()
     h = cg.highs
+    small = int(cg.program.integrality.sum()) <= POLISH_INTEGER_LIMIT
     pos = cg.position[cg.integer_columns()]
     h.set_integrality(pos, True)
     cg.set_cost(cost, True)
     h.set_start(cg.master(start_values))
     h.set_option("simplex_strategy", SIMPLEX_DUAL)
     try:
-        run = h.solve(time_limit, node_limit=node_limit)
+        with from_a_plan(h, small):
+            run = h.solve(time_limit, node_limit=node_limit)
     finally:
         h.set_integrality(pos, False)
-    values = None if run.values is None else cg.full(run.values)
+    values = _whole(cg, run.values)
     return LpResult(run.status, run.objective, values, time.perf_counter() - t0, 1)
