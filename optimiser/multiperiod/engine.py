@@ -24,7 +24,7 @@ from models.multiperiod_data import objective_weights
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import Optimum, explain_infeasible, largest_needs, minimal_conflict
 from optimiser.errors import InputError, Problem
-from optimiser.multiperiod.colgen import ColumnGeneration
+from optimiser.multiperiod.colgen import MAX_ENTERING_PER_ROW, ColumnGeneration
 from optimiser.multiperiod.data import model_data
 from optimiser.multiperiod.executed import executed_moves
 from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -136,7 +136,9 @@ class PlanEngine:
         self.translate_seconds = 0.0
         self._active: frozenset[str] = frozenset()
         if method in ("auto", "rounding"):
-            self.colgen = ColumnGeneration(p, self.data, self.options, movements_first=True)
+            self.colgen = ColumnGeneration(
+                p, self.data, self.options, movements_first=True, max_per_row=MAX_ENTERING_PER_ROW
+            )
             self.rounding = RoundingMethod(self.setting, self.colgen)
             self.translate_seconds += self.colgen.translate_seconds
             for family in p.fairness.values():
