@@ -1,5 +1,6 @@
 """Which priced columns enter a column-generation round (issue 12, planner growth; BENCHMARKS.md
-"Planner growth 2"): at most MAX_ENTERING_PER_ROW per receiving row (the units-on-hand row of
+"Planner growth 2", "Per-row cap after the cliff fix"): in a round with more improving columns
+than it takes, at most MAX_ENTERING_PER_ROW per receiving row (the units-on-hand row of
 the region and day a movement arrives in), the most improving first, then `max_entering`.
 Checked against the model's own handles and a plain-Python selection, and the LP optimum
 against the whole model's LP solved directly (every lane a column, no pricing).
@@ -59,7 +60,10 @@ def test_entering_keeps_the_most_improving_per_row_then_the_cap(engine: PlanEngi
     improving = np.arange(len(cg.candidates))
     gain = rng.integers(1, 40, size=len(improving)).astype(float)  # ties on purpose
     assert np.bincount(cg.receiving[improving] + 1).max() > MAX_ENTERING_PER_ROW  # cap binds
-    for cap in (len(improving), 50):
+    # every improving column fits in the round: all enter, the cap per row does not act
+    cg.max_entering = len(improving)
+    assert cg.entering(improving, gain).tolist() == improving.tolist()
+    for cap in (len(improving) - 1, 50):
         cg.max_entering = cap
         got = cg.entering(improving, gain)
         # plain Python: most improving first (ties: lower index), at most k per row, then cap
@@ -77,11 +81,22 @@ def test_entering_keeps_the_most_improving_per_row_then_the_cap(engine: PlanEngi
 
 def test_lp_by_capped_pricing_is_the_full_lps_optimum(engine: PlanEngine) -> None:
     """Rounds with the per-row cap still end at the whole model's LP optimum (both objectives),
-    with more than one round (the cap defers columns, it never drops them)."""
+    with more than one round (the cap defers columns, it never drops them). Rounds of at most
+    300 columns, so the cap acts (it only chooses within a round that must be cut)."""
     p, cg = engine.model, engine.colgen
     assert isinstance(cg, ColumnGeneration)
     lives = engine.objective([])
     rounds = []
+    cut: list[bool] = []  # a round cut with the cap holding back columns of a row
+    entering = cg.entering
+
+    def spy(improving: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        rows = np.bincount(cg.receiving[improving] + 1)
+        cut.append(len(improving) > cg.max_entering and rows.max() > MAX_ENTERING_PER_ROW)
+        return entering(improving, gain)
+
+    cg.entering = spy  # type: ignore[method-assign]
+    cg.max_entering = 300
     for cost in (lives - CLEANUP_COST * p.logistics, lives):
         lp = cg.solve_lp(cost, True, None)
         rounds.append(lp.rounds)
@@ -94,7 +109,9 @@ def test_lp_by_capped_pricing_is_the_full_lps_optimum(engine: PlanEngine) -> Non
         assert lp.status is SolveStatus.OPTIMAL and run.status is SolveStatus.OPTIMAL
         assert lp.objective is not None and run.objective is not None
         assert abs(lp.objective - run.objective) <= 1e-6 * max(1.0, abs(run.objective))
-    assert rounds[0] >= 2
+    cg.max_entering = 20_000
+    del cg.entering
+    assert rounds[0] >= 2 and any(cut)
 
 
 def test_without_a_row_cap_the_most_improving_enter(engine: PlanEngine) -> None:

@@ -39,12 +39,13 @@ from optimiser.solver import (
 
 PRICE_TOL = 1e-7  # a column enters when its reduced cost improves the objective by more
 MAX_ENTERING = 20_000  # columns added per round (the most improving first)
-# ... and, for the planner (engine.py passes it), at most this many per receiving row (the
-# units-on-hand row of the region and day a movement arrives in): the most improving columns
-# of a round crowd into the same few rows (the same arrival reached from several depots and
-# days), of which one is used. BENCHMARKS.md, "Planner growth 2": the planner's two LPs 25%
-# less CPU at 100 x 365, 14% at 400 x 90. (Not measured on the stochastic compact master: its
-# callers keep the plain policy.)
+# ... and, for the planner (engine.py passes it), in a round with more improving columns than
+# that, at most this many per receiving row (the units-on-hand row of the region and day a
+# movement arrives in): the most improving columns of a round crowd into the same few rows
+# (the same arrival reached from several depots and days), of which one is used. In both
+# stages of `movements_first`. BENCHMARKS.md, "Planner growth 2" and "Per-row cap after the
+# cliff fix". (Not measured on the stochastic compact master: its callers keep the plain
+# policy.)
 MAX_ENTERING_PER_ROW = 5
 RECEIVING_BLOCK = 100_000  # candidates whose receiving rows are found at once
 MAX_ROUNDS = 200
@@ -312,10 +313,16 @@ class ColumnGeneration:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def entering(self, improving: np.ndarray, gain: np.ndarray) -> np.ndarray:
-        """The candidates (indices into `candidates`, sorted) of a round: of the `improving`
-        ones (with their `gain`), the `max_per_row` most improving into each receiving row
-        (when set), then the `max_entering` most improving of those (ties: the lower index
-        first)."""
+        """The candidates (indices into `candidates`, sorted) of a round: every `improving`
+        one when they fit in the round (`max_entering`); else, of those (with their `gain`),
+        the `max_per_row` most improving into each receiving row (when set), then the
+        `max_entering` most improving of those (ties: the lower index first). The cap only
+        chooses which columns a round that must be cut takes: a round they all fit in takes
+        them all, as without it (capped there too, plain 300 x 90 reached a vertex whose
+        rounding needed the transfer step, 7.5 CPU-s; BENCHMARKS.md, "Per-row cap after the
+        cliff fix")."""
+        if len(improving) <= self.max_entering:
+            return np.sort(improving)
         ranked = improving[np.argsort(-gain, kind="stable")]
         if self.max_per_row is not None:
             rows = self.receiving[ranked]
