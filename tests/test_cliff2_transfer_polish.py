@@ -27,10 +27,6 @@ from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
 # and 500 MB to close it, the transfer step 0.7 CPU-s.
 SPEC = GeneratorSpec(regions=60, days=30, depots=1, seed=0, max_wait_days=1)
 LIVES = 3653.4185505  # the LP bound, reached (both the old polish and the new step)
-# The case's vertex is that of the column generation without the per-row cap on entering
-# columns (the stochastic decomposition's policy, and the planner's before track cap2): the
-# planner's, with the cap, rounds this case to the bound without the step (BENCHMARKS.md,
-# "Per-row cap after the cliff fix").
 
 
 def refuse(*args: object, **kwargs: object) -> None:
@@ -53,18 +49,15 @@ def test_the_transfer_step_closes_the_gap_without_the_whole_master_polish(
         run = inner(cg, cost, start, *args, **kw)
         after = None if run.values is None else float(cost @ run.values)
         steps.append((float(cost @ start), after))
-        if run.values is not None:  # the shipments stay the plan's (the MIP's values of
-            # fixed columns can carry float noise: 6e-14 on 50 x 45, 2 depots, seed 0)
+        if run.values is not None:  # the shipments stay the plan's
             ships = cg.program.ship.cols
-            assert np.abs(run.values[ships] - start[ships]).max() <= 1e-9
+            assert np.array_equal(run.values[ships], start[ships])
         return run
 
     monkeypatch.setattr(rounding_module.polish, "transfer_neighbourhood", counted)
     monkeypatch.setattr(rounding_module.polish, "polish", refuse)
     options = SolverOptions(time_limit=time_limit, mip_rel_gap=0.0, mip_abs_gap=ABS_GAP)
     engine = PlanEngine(inst, [], options)
-    assert engine.colgen is not None
-    engine.colgen.max_per_row = None  # the vertex this case was found on (above)
     out = engine.solve([], tie_break=False, time_limit=time_limit)
     assert len(steps) == 1  # the rounding left a gap, and the new step ran once
     start, after = steps[0]
