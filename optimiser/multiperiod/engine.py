@@ -136,8 +136,11 @@ class PlanEngine:
         self.translate_seconds = 0.0
         self._active: frozenset[str] = frozenset()
         if method in ("auto", "rounding"):
+            # the per-row cap, not with patient transfers (1.2-1.3x slower there: BENCHMARKS.md,
+            # "Per-row cap after the cliff fix")
+            cap = None if len(p.ptransfer.cols) else MAX_ENTERING_PER_ROW
             self.colgen = ColumnGeneration(
-                p, self.data, self.options, movements_first=True, max_per_row=MAX_ENTERING_PER_ROW
+                p, self.data, self.options, movements_first=True, max_per_row=cap
             )
             self.rounding = RoundingMethod(self.setting, self.colgen)
             self.translate_seconds += self.colgen.translate_seconds
