@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import highspy
 import numpy as np
@@ -38,6 +39,15 @@ from optimiser.solver import (
 
 PRICE_TOL = 1e-7  # a column enters when its reduced cost improves the objective by more
 MAX_ENTERING = 20_000  # columns added per round (the most improving first)
+# ... and, for the planner (engine.py passes it), in a round with more improving columns than
+# that, at most this many per receiving row (the units-on-hand row of the region and day a
+# movement arrives in): the most improving columns of a round crowd into the same few rows
+# (the same arrival reached from several depots and days), of which one is used. In both
+# stages of `movements_first`. BENCHMARKS.md, "Planner growth 2" and "Per-row cap after the
+# cliff fix". (Not measured on the stochastic compact master: its callers keep the plain
+# policy.)
+MAX_ENTERING_PER_ROW = 5
+RECEIVING_BLOCK = 100_000  # candidates whose receiving rows are found at once
 MAX_ROUNDS = 200
 REPAIR_BASES = 4  # repair LPs' bases remembered (a rounded branch repairs two plans)
 SIMPLEX_DUAL = 1
@@ -68,6 +78,7 @@ class ColumnGeneration:
         options: SolverOptions,
         *,
         movements_first: bool = False,
+        max_per_row: int | None = None,
     ) -> None:
         p = program
         self.program, self.data = p, data
@@ -105,6 +116,7 @@ class ColumnGeneration:
         self.first_stage = np.ones(len(self.candidates), dtype=bool)
         if movements_first:
             self.first_stage[len(p.ship.cols) + len(p.transfer.cols) :] = False
+        self.max_per_row = max_per_row  # ... and per receiving row (None: no such cap)
         self.highs = MatrixHighsModel(
             p.col_lower[base],
             p.col_upper[base],
@@ -286,11 +298,43 @@ class ColumnGeneration:
                     time.perf_counter() - start,
                     rounds,
                 )
-            if len(improving) > self.max_entering:
-                order = np.argsort(-gain[improving], kind="stable")
-                improving = improving[order[: self.max_entering]]
-            self.include(self.candidates[np.sort(improving)])
+            self.include(self.candidates[self.entering(improving, gain[improving])])
             strategy = SIMPLEX_PRIMAL  # the basis stays primal feasible: re-optimise from it
+
+    @cached_property
+    def receiving(self) -> np.ndarray:
+        """The receiving row of each candidate (`receiving_rows`), for the cap per row: from
+        the rows of A^T, a block of candidates at a time (no copy of every candidate's column
+        at once: `transposed`)."""
+        parts = [
+            receiving_rows(self.transposed[self.candidates[i : i + RECEIVING_BLOCK]])
+            for i in range(0, len(self.candidates), RECEIVING_BLOCK)
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def entering(self, improving: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        """The candidates (indices into `candidates`, sorted) of a round: every `improving`
+        one when they fit in the round (`max_entering`); else, of those (with their `gain`),
+        the `max_per_row` most improving into each receiving row (when set), then the
+        `max_entering` most improving of those (ties: the lower index first). The cap only
+        chooses which columns a round that must be cut takes: a round they all fit in takes
+        them all, as without it (capped there too, plain 300 x 90 reached a vertex whose
+        rounding needed the transfer step, 7.5 CPU-s; BENCHMARKS.md, "Per-row cap after the
+        cliff fix")."""
+        if len(improving) <= self.max_entering:
+            return np.sort(improving)
+        ranked = improving[np.argsort(-gain, kind="stable")]
+        if self.max_per_row is not None:
+            rows = self.receiving[ranked]
+            by_row = np.argsort(rows, kind="stable")  # within a row, the most improving first
+            sorted_rows = rows[by_row]
+            starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+            sizes = np.diff(np.r_[starts, len(sorted_rows)])
+            rank = np.arange(len(sorted_rows)) - np.repeat(starts, sizes)
+            kept = np.zeros(len(ranked), dtype=bool)
+            kept[by_row[rank < self.max_per_row]] = True
+            ranked = ranked[kept]
+        return np.sort(ranked[: self.max_entering])
 
     # ---- the LP basis kept across a side solve
     def save_basis(self) -> highspy.HighsBasis | None:
@@ -410,3 +454,24 @@ class ColumnGeneration:
             self.include(pool[improving])
             self.set_cost(cost, maximize)
             h.set_option("simplex_strategy", SIMPLEX_PRIMAL)
+
+
+def receiving_rows(priced: sp.csr_matrix) -> np.ndarray:
+    """For each priced column (a row of `priced`, candidates x model rows), the row it
+    delivers into: that of its most negative coefficient (a shipment's or transfer's
+    units-on-hand row on arrival; a patient move's first such row), -1 for an empty column."""
+    out = np.full(priced.shape[0], -1, dtype=np.int64)
+    m = priced.tocsr(copy=True)
+    m.sort_indices()
+    lengths = np.diff(m.indptr)
+    filled = np.flatnonzero(lengths)
+    if not len(filled):
+        return out
+    owner = np.repeat(np.arange(m.shape[0]), lengths)
+    least = np.minimum.reduceat(m.data, m.indptr[filled])
+    lowest = np.full(m.shape[0], np.inf)
+    lowest[filled] = least
+    hit = np.flatnonzero(m.data == lowest[owner])
+    first = np.r_[True, owner[hit][1:] != owner[hit][:-1]]
+    out[owner[hit][first]] = m.indices[hit][first]
+    return out

@@ -24,7 +24,7 @@ from models.multiperiod_data import objective_weights
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import Optimum, explain_infeasible, largest_needs, minimal_conflict
 from optimiser.errors import InputError, Problem
-from optimiser.multiperiod.colgen import ColumnGeneration
+from optimiser.multiperiod.colgen import MAX_ENTERING_PER_ROW, ColumnGeneration
 from optimiser.multiperiod.data import model_data
 from optimiser.multiperiod.executed import executed_moves
 from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -137,7 +137,12 @@ class PlanEngine:
         self.translate_seconds = 0.0
         self._active: frozenset[str] = frozenset()
         if method in ("auto", "rounding"):
-            self.colgen = ColumnGeneration(p, self.data, self.options, movements_first=True)
+            # the per-row cap, not with patient transfers (1.2-1.3x slower there: BENCHMARKS.md,
+            # "Per-row cap after the cliff fix")
+            cap = None if len(p.ptransfer.cols) else MAX_ENTERING_PER_ROW
+            self.colgen = ColumnGeneration(
+                p, self.data, self.options, movements_first=True, max_per_row=cap
+            )
             self.rounding = RoundingMethod(self.setting, self.colgen)
             self.translate_seconds += self.colgen.translate_seconds
             for family in p.fairness.values():
