@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.multiperiod import MultiPeriodData, PlanModel
+from optimiser.multiperiod import colgen_manage
 from optimiser.solver import (
     MatrixHighsModel,
     SolverOptions,
@@ -100,6 +101,10 @@ class ColumnGeneration:
         self.position[base] = np.arange(len(base))
         self.members = base.copy()
         self.max_entering = MAX_ENTERING  # columns added per round (a caller may change it)
+        # column management (colgen_manage.retire; the planner's engine turns it on): priced-in
+        # candidates at 0 with a clearly non-improving reduced cost leave the master, once each
+        self.retire_columns = False
+        self.retired = np.zeros(N, dtype=bool)
         # `movements_first`: each LP prices the unit movements alone until none improves, then
         # every candidate (patient moves, patients sent) on the same duals (`_generate`)
         self.first_stage = np.ones(len(self.candidates), dtype=bool)
@@ -289,6 +294,8 @@ class ColumnGeneration:
             if len(improving) > self.max_entering:
                 order = np.argsort(-gain[improving], kind="stable")
                 improving = improving[order[: self.max_entering]]
+            if self.retire_columns:
+                colgen_manage.retire(self, gain, run.values)
             self.include(self.candidates[np.sort(improving)])
             strategy = SIMPLEX_PRIMAL  # the basis stays primal feasible: re-optimise from it
 

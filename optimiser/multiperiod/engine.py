@@ -24,6 +24,7 @@ from models.multiperiod_data import objective_weights
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import Optimum, explain_infeasible, largest_needs, minimal_conflict
 from optimiser.errors import InputError, Problem
+from optimiser.multiperiod import colgen_manage
 from optimiser.multiperiod.colgen import ColumnGeneration
 from optimiser.multiperiod.data import model_data
 from optimiser.multiperiod.executed import executed_moves
@@ -137,6 +138,7 @@ class PlanEngine:
         self._active: frozenset[str] = frozenset()
         if method in ("auto", "rounding"):
             self.colgen = ColumnGeneration(p, self.data, self.options, movements_first=True)
+            self.colgen.retire_columns = colgen_manage.IN_PLANNER  # growth3's hook
             self.rounding = RoundingMethod(self.setting, self.colgen)
             self.translate_seconds += self.colgen.translate_seconds
             for family in p.fairness.values():
