@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.multiperiod import MultiPeriodData, PlanModel
+from optimiser.multiperiod import colgen_manage
 from optimiser.solver import (
     MatrixHighsModel,
     SolverOptions,
@@ -111,6 +112,10 @@ class ColumnGeneration:
         self.position[base] = np.arange(len(base))
         self.members = base.copy()
         self.max_entering = MAX_ENTERING  # columns added per round (a caller may change it)
+        # column management (colgen_manage.retire; the planner's engine turns it on): priced-in
+        # candidates at 0 with a clearly non-improving reduced cost leave the master, once each
+        self.retire_columns = False
+        self.retired = np.zeros(N, dtype=bool)
         # `movements_first`: each LP prices the unit movements alone until none improves, then
         # every candidate (patient moves, patients sent) on the same duals (`_generate`)
         self.first_stage = np.ones(len(self.candidates), dtype=bool)
@@ -298,7 +303,10 @@ class ColumnGeneration:
                     time.perf_counter() - start,
                     rounds,
                 )
-            self.include(self.candidates[self.entering(improving, gain[improving])])
+            entering = self.entering(improving, gain[improving])
+            if self.retire_columns:
+                colgen_manage.retire(self, gain, run.values)
+            self.include(self.candidates[entering])
             strategy = SIMPLEX_PRIMAL  # the basis stays primal feasible: re-optimise from it
 
     @cached_property
