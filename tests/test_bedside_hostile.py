@@ -344,7 +344,7 @@ def test_a_case_where_everyone_declined_reads_plainly(case):
 
 def test_service_overrides_are_located_by_their_own_json_index():
     """The first override (overrides[0]) was reported as overrides[1] ('line 2', the CSV
-    convention)."""
+    convention); the messages are in the JSON path's words."""
     from optimiser.bedside import case_to_dict
     from optimiser.service.bedside_tasks import prepare_bedside
     from optimiser.service.errors import ApiError
@@ -357,7 +357,8 @@ def test_service_overrides_are_located_by_their_own_json_index():
         prepare_bedside(body)
     text = str(err.value.__dict__)
     assert "overrides[0].patient" in text and "overrides[1].decision" in text, text
-    assert "row 1" in text and "overrides[2]" not in text
+    # JSON words from the path, not the CSV convention's rows (probe3)
+    assert "overrides[2]" not in text and "row " not in text
 
 
 def test_an_infinite_time_limit_is_an_input_error(case):
