@@ -510,6 +510,9 @@ def generate_command(
         raise InputError(
             Problem(f"--demand-kind must be census or new_patients, got {demand_kind!r}")
         )
+    too_big = generated_tables_too_big(regions, days, depots, neighbours, not no_transfers)
+    if too_big is not None:
+        raise InputError(Problem(too_big))
     spec = GeneratorSpec(
         regions=regions,
         days=days,
@@ -525,3 +528,39 @@ def generate_command(
 
     write_outputs(out, write)
     typer.echo(f"wrote {out}: {regions} regions x {days} days, {depots} depot(s), seed {seed}")
+
+
+GENERATED_ROW_BYTES = 16  # a demand or lead-time row as the generator writes it, at most
+MAX_GENERATED_TRANSFER_REGIONS = 10_000  # the generator's distance matrix: regions^2 floats
+
+
+def generated_tables_too_big(
+    regions: int, days: int, depots: int, neighbours: int | None, transfers: bool
+) -> str | None:
+    """Why `triage generate` would write a table the loader refuses (over MAX_FILE_BYTES) or
+    run out of memory on the way (all-pairs lanes and the distance matrix grow as regions
+    squared); None: it fits."""
+    from optimiser.textfiles import MAX_FILE_BYTES
+
+    limit = MAX_FILE_BYTES // GENERATED_ROW_BYTES
+    size = f"over the {limit:,} rows a table may have ({MAX_FILE_BYTES // 2**20} MB)"
+    if regions * days > limit:
+        return (
+            f"--regions {regions:,} x --days {days:,} writes {regions * days:,} demand rows, {size}"
+        )
+    if transfers and regions > MAX_GENERATED_TRANSFER_REGIONS:
+        return (
+            f"--regions {regions:,} with transfers: the generator places at most "
+            f"{MAX_GENERATED_TRANSFER_REGIONS:,} regions with lanes between them; "
+            "pass --no-transfers or fewer regions"
+        )
+    per_region = 0 if not transfers else regions - 1 if neighbours is None else neighbours
+    lanes = depots * regions + regions * min(per_region, regions - 1)
+    if lanes > limit:
+        pairs = "all-pairs transfer lanes" if neighbours is None else f"--neighbours {neighbours}"
+        return (
+            f"--regions {regions:,} with {pairs} and {depots} depot(s) writes {lanes:,} "
+            f"lead-time rows, {size}: fewer regions or depots, --neighbours K (e.g. 10) or "
+            "--no-transfers"
+        )
+    return None
