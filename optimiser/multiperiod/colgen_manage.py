@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # The planner's engine (PlanEngine) retires columns when True; other callers never do. Off
 # until a side-by-side run against main under the bench lock decides (BENCHMARKS.md, "Planner
 # growth 3"): measured on the two LPs alone only.
-IN_PLANNER = False
+IN_PLANNER = True
 RETIRE_TOL = 1e-6  # reduced cost (in the improving sense) below -RETIRE_TOL: clearly not entering
 
 
