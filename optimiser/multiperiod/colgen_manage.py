@@ -24,10 +24,15 @@ import numpy as np
 if TYPE_CHECKING:
     from optimiser.multiperiod.colgen import ColumnGeneration
 
-# The planner's engine (PlanEngine) retires columns when True; other callers never do. Off
-# until a side-by-side run against main under the bench lock decides (BENCHMARKS.md, "Planner
-# growth 3"): measured on the two LPs alone only.
-IN_PLANNER = False
+# The planner's engine (PlanEngine) retires columns when True; other callers never do. On since
+# track land3 (BENCHMARKS.md, "Column retirement with the per-row cap"): with cap2's per-row
+# entering cap, whole plans interleaved under the bench lock against the same tree with it off
+# (CPU s of the child, medians): 1,000 x 90 0.79x (pairs 0.73, 0.88; peak 1,245 -> 1,145 MB),
+# 300 x 90 waiting + patient transfers 0.86x, threshold 300 x 90 0.84x, 300 x 90 plain 0.90x,
+# 100 x 365 1.00x and 400 x 90 0.99x (no gain, no loss; no pair above 1.04x). Same statuses and
+# lives (within 5e-13 relative) on 45 plans and the 36-plan seed sweep, check-plan ok on all;
+# units moved can differ at equal lives (another optimal plan).
+IN_PLANNER = True
 RETIRE_TOL = 1e-6  # reduced cost (in the improving sense) below -RETIRE_TOL: clearly not entering
 
 
