@@ -195,6 +195,21 @@ class MatrixHighsModel(HighsModel):
             self._cost = np.concatenate([self._cost, np.asarray(cost, dtype=np.float64)])
         return np.arange(first, first + k)
 
+    def delete_columns(self, cols: np.ndarray) -> None:
+        """Delete columns `cols` (sorted indices); the columns after them move down, and the
+        costs held and a start set follow."""
+        cols = np.asarray(cols, dtype=np.int32)
+        if not len(cols):
+            return
+        self.highs.deleteCols(len(cols), cols)
+        keep = np.ones(self.num_cols, dtype=bool)
+        keep[cols] = False
+        self.num_cols = int(keep.sum())
+        if self._cost is not None:
+            self._cost = self._cost[keep]
+        if self._start is not None:
+            self._start = self._start[keep]
+
     def set_integrality(self, cols: np.ndarray, integer: bool) -> None:
         """Make `cols` integer or continuous; `is_mip` follows (callers switch all of the
         model's integer columns at once)."""

@@ -63,3 +63,30 @@ def test_resolves_match_a_fresh_model() -> None:
         assert run.status is SolveStatus.OPTIMAL and expected.status is SolveStatus.OPTIMAL
         assert run.objective is not None and expected.objective is not None
         assert abs(run.objective - expected.objective) <= 1e-9 * max(1.0, abs(expected.objective))
+
+
+def test_deleted_columns_take_their_costs_with_them() -> None:
+    """delete_columns (column retirement, colgen_manage.py): the model's column count and the
+    costs it holds follow HiGHS, so a later set_cost that passes only changed entries leaves
+    HiGHS with exactly the vector given, and the re-solve equals a model built without them."""
+    rng = np.random.default_rng(4)
+    matrix = sp.random(30, 50, density=0.25, random_state=5, format="csc")
+    model = _model(matrix)
+    first = rng.random(50)
+    model.set_cost(first, maximize=True)
+    model.solve()
+    gone = np.array([0, 7, 8, 31, 49])
+    model.delete_columns(gone)
+    keep = np.setdiff1d(np.arange(50), gone)
+    assert model.num_cols == 45 == model.highs.getNumCol()
+    assert np.array_equal(_held(model), first[keep])
+    second = first[keep].copy()
+    second[::4] += 1.0
+    model.set_cost(second, maximize=True)
+    assert np.array_equal(_held(model), second)
+    again = model.solve()
+    fresh = _model(matrix[:, keep].tocsc())
+    fresh.set_cost(second, maximize=True)
+    alone = fresh.solve()
+    assert again.status is SolveStatus.OPTIMAL and alone.status is SolveStatus.OPTIMAL
+    assert abs(again.objective - alone.objective) <= 1e-9 * max(1.0, abs(alone.objective))

@@ -67,20 +67,13 @@ def _delete_columns(cg: ColumnGeneration, gone: np.ndarray) -> None:
     """Delete the master columns flagged in `gone` (every one nonbasic at 0) from HiGHS and
     re-number the rest: `members`, `position`, the phase-1 slacks' positions, the held costs
     and the repair LPs' saved bases (a basis in which a deleted column is basic is dropped)."""
-    idx = np.nonzero(gone)[0]
-    model = cg.highs
-    model.highs.deleteCols(len(idx), idx.astype(np.int32))
+    cg.highs.delete_columns(np.nonzero(gone)[0])
     keep = ~gone
     cg.position[cg.members[gone]] = -1
     cg.members = cg.members[keep]
     real = cg.members >= 0
     cg.position[cg.members[real]] = np.nonzero(real)[0]
     cg.slack = np.nonzero(~real)[0]
-    # MatrixHighsModel keeps its column count and the costs HiGHS holds (set_cost passes only
-    # the entries that changed): both follow the deletion
-    model.num_cols = len(cg.members)
-    if model._cost is not None:
-        model._cost = model._cost[keep]
     cg.repaired = [
         (cols, fixed, kept)
         for cols, fixed, basis in cg.repaired
