@@ -22,6 +22,10 @@ import types
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+# first of the project's modules: it starts --time-limit's watchdog for the `triage` program
+# (a process named triage, or `python -m optimiser`) before typer is imported
+from optimiser import budget_watchdog as _watchdog  # isort: skip
+
 import typer
 
 from optimiser import __version__
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     if argv is None:  # the `triage` program: a --time-limit counts its start-up and its exit
         from optimiser.cli.common import count_from_process_start, end_process
 
-        count_from_process_start()
+        # the budget holds from the process's start to its last byte (budget_watchdog.py)
+        _watchdog.arm(sys.argv[1:], count_from_process_start())
         try:
             _main(None)
         except SystemExit as stop:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from optimiser import budget_watchdog
 from optimiser.cli import app
 from optimiser.cli.common import echo_json, write_outputs
 from optimiser.errors import EXIT_INTERNAL, InputError
@@ -103,6 +104,7 @@ def allocate_command(
         _refuse_dni_units(inputs, table, overrides)
     result = allocate(inputs, price=not no_price, protocols=not no_protocols,
                       time_limit=time_limit, overrides=table)
+    budget_watchdog.commit()  # the answer begins (its log too): written whole from here
     options = {"price": not no_price, "protocols": not no_protocols, "time_limit": time_limit}
     override_path = None if overrides is None else str(overrides)
     log_path = log if log is not None else (out / "decision_log.jsonl" if out is not None

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from optimiser import budget_watchdog as watchdog
 from optimiser.deadline import FINISH_FACTOR, Deadline, process_start
 from optimiser.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, InputError, Problem
 from optimiser.textfiles import check_out_path
@@ -23,11 +24,13 @@ from optimiser.textfiles import check_out_path
 _origin: float | None = None  # where command budgets start: set by main() for the process
 
 
-def count_from_process_start() -> None:
+def count_from_process_start() -> float:
     """Budgets of this process's command start when the process did (`triage` run as a
-    program: its start-up counts); main([...]) called from Python counts from the command."""
+    program: its start-up counts); main([...]) called from Python counts from the command.
+    Returns that start (a time.perf_counter() reading)."""
     global _origin
     _origin = process_start()
+    return _origin
 
 
 def end_process(code: object) -> NoReturn:
@@ -35,6 +38,7 @@ def end_process(code: object) -> NoReturn:
     interpreter's teardown (freeing every module: 0.3-0.4 s that --time-limit would count):
     output flushed and atexit handlers run (logging, multiprocessing, temporary folders), but
     not the wait for HiGHS runs abandoned at their deadline (optimiser/guarded_run.py)."""
+    watchdog.commit()  # past its deadline the watchdog has answered and ends the process
     if code is None or isinstance(code, int):
         status = code or 0
     else:
@@ -54,6 +58,7 @@ def command_deadline(time_limit: float | None) -> Deadline:
     """The budget of a command (`--time-limit`): the whole command, start-up included when it
     runs as the `triage` program (count_from_process_start)."""
     start = _origin if _origin is not None else time.perf_counter()
+    watchdog.stage("loading the input")
     return Deadline(time_limit, start=start)
 
 
@@ -61,6 +66,7 @@ def output_reserve(deadline: Deadline, loading_started: float) -> Deadline:
     """The deadline for the solves of a command that has just loaded its instance: what is
     left less the time writing the answer will take (FINISH_FACTOR x the time loading took:
     both grow with the instance)."""
+    watchdog.stage("solving")
     return deadline.reserved(FINISH_FACTOR * (time.perf_counter() - loading_started))
 
 
@@ -155,6 +161,7 @@ def write_outputs(out: Path, write: Callable[[Path], None]) -> None:
     or was written by this function before (it holds OUTPUT_MARKER): a folder of other files is
     never deleted. If the final move fails, the previous content is put back.
     """
+    watchdog.commit()  # the answer begins: from here it is written whole, never cut
     out = Path(out)
     check_out_path(out)
     if _inside(Path.cwd(), Path(os.path.abspath(out))):

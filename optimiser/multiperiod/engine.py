@@ -273,7 +273,11 @@ class PlanEngine:
             improve_until=improve,
         )
         out: PlanOutcome
-        if self.rounding is not None:
+        if self.deadline is not None and self.deadline.expired():
+            # the budget spent before the solves begin (start-up, loading, the build): no
+            # method can start in time, the plan of last resort answers (below)
+            out = PlanOutcome(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, 0)
+        elif self.rounding is not None:
             out = self.rounding.solve(task)
             small = self.integers <= EXACT_LIMIT
             if (

@@ -226,13 +226,20 @@ def _option_field(problem: Problem) -> str | None:
 def backtest_task(
     request: Any, key: str | None = None, time_limit: float | None = None
 ) -> dict[str, Any]:
-    """Jobs of kind "backtest": the JSON of `triage backtest --json`."""
+    """Jobs of kind "backtest": the JSON of `triage backtest --json`. The job's time limit
+    counts from here, reading the request included."""
+    import time
+
     from optimiser.backtest import backtest
+    from optimiser.deadline import Deadline
     from optimiser.service.tasks import _invalid, load_request
 
+    started = time.perf_counter()
     arguments = prepare_backtest(load_request(request), time_limit)
+    limit = arguments.get("time_limit")
+    deadline = None if limit is None else Deadline(limit, start=started)
     try:
-        result = backtest(arguments.pop("source"), **arguments)
+        result = backtest(arguments.pop("source"), **arguments, deadline=deadline)
     except InputError as exc:
         raise _invalid(exc.problems, [_option_field(p) for p in exc.problems]) from None
     payload: dict[str, Any] = result.to_dict()

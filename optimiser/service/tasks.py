@@ -440,12 +440,16 @@ def prepare_plan(request: Mapping[str, Any], time_limit: float | None = None) ->
 
 def plan_task(request: Request, key: str | None = None,
               time_limit: float | None = None) -> dict[str, Any]:
-    """Jobs of kind "plan": the JSON of `triage plan --json`."""
+    """Jobs of kind "plan": the JSON of `triage plan --json`. The job's time limit counts
+    from here, reading the request included (as a solve's and a stochastic plan's)."""
     from optimiser.multiperiod import plan
 
+    started = time.perf_counter()
     arguments = prepare_plan(load_request(request), time_limit)
+    limit = arguments.get("time_limit")
+    deadline = None if limit is None else Deadline(limit, start=started)
     try:
-        result = plan(arguments.pop("instance"), **arguments)
+        result = plan(arguments.pop("instance"), **arguments, deadline=deadline)
     except InputError as exc:
         fields = ["options.mip_gap" if p.column == "mip_gap" else _solve_field(p)
                   for p in exc.problems]
