@@ -194,7 +194,12 @@ def plan_command(
         ),
     ] = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Seconds for the whole plan.")
+        float | None,
+        typer.Option(
+            "--time-limit",
+            help="Seconds for the whole command, from its start to its last byte; no plan by "
+            "then: exit 4, nothing written.",
+        ),
     ] = None,
     constraint: ConstraintOpt = None,
     no_default_constraints: NoDefaults = False,

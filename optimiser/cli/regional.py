@@ -82,7 +82,8 @@ def solve_command(
         float | None,
         typer.Option(
             "--time-limit",
-            help="Seconds for the whole request (every solve, the price of fairness included).",
+            help="Seconds for the whole command, from its start to its last byte (every "
+            "solve, the price of fairness included); no answer by then: exit 4.",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
@@ -145,7 +146,11 @@ def compare_command(
     seed: Annotated[int, typer.Option(help="Seed of the lottery policy.")] = 0,
     time_limit: Annotated[
         float | None,
-        typer.Option("--time-limit", help="Seconds for the whole comparison (loading included)."),
+        typer.Option(
+            "--time-limit",
+            help="Seconds for the whole command, from its start to its last byte; no answer "
+            "by then: exit 4.",
+        ),
     ] = None,
 ) -> None:
     """Every baseline policy beside the optimum: lives saved and lives lost."""
