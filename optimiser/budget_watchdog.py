@@ -10,18 +10,19 @@ and loading (under load, importing pandas, Pyomo and HiGHS alone took 2 s: `tria
 
 A daemon thread waits until the deadline. If by then the command has not begun to give its
 answer (its first byte on stdout, `write_outputs` creating its folder, or the program's exit),
-the watchdog answers instead: "error: no <answer> found (time_limit): ...; nothing was written"
-on stderr (with `--json` also the error object, code `time_limit`, on stdout) and exit 4, the
-exit code of "no answer found" (a plan cut short by its time limit with nothing to show is exit
-4 too). Nothing is half-written: no output folder exists before `write_outputs` begins, and
-once the answer has begun the watchdog stands down (what is written then was reserved for by
-the command: `output_reserve`). Worker processes die with the program (process_pool).
+the watchdog answers instead: "error: no <answer> found (time_limit): raise --time-limit (...;
+nothing was written)" on stderr, the words of a plan cut short with nothing to show (with
+`--json` also the error object, code `time_limit`, on stdout), and exit 4 ("no answer found").
+Nothing is half-written: no output folder exists before `write_outputs` begins, and once the
+answer has begun the watchdog stands down (what is written then was reserved for by the
+command: `output_reserve`). Worker processes die with the program (process_pool).
 
-It is started before typer and the command modules are imported (optimiser/__main__.py,
-the top of optimiser/cli/__init__.py for the console script), so only the interpreter's own
-start-up (about 0.1 s on a free core) comes before it: a budget shorter than that is overrun
-by the rest of it. Not for `main([...])` called from Python, nor for the Python API or the
-service, which cannot be ended from inside (their budgets: docs/model.md, "Time budgets").
+It is started when optimiser/cli/__init__.py imports this module, before typer and the
+command modules (`triage` and `python -m optimiser` alike: `is_program`), so only the
+interpreter's own start-up (about 0.1 s on a free core) comes before it: a budget shorter than
+that is overrun by the rest of it. Not for `main([...])` called from Python, nor for the
+Python API or the service, which cannot be ended from inside (their budgets: docs/model.md,
+"Time budgets").
 
 Firing, the thread imports nothing (the main thread may hold an import lock) and writes with
 os.write (the main thread may hold a stream's lock). The stdlib only: `triage --help` stays fast.
@@ -123,9 +124,9 @@ class Watchdog:
     def message(self) -> str:
         took = time.perf_counter() - self.origin
         return (
-            f"no {self.what} found (time_limit): the --time-limit of {self.limit:g} s ran out "
-            f"while {self.stage} ({took:.2f} s after the program started); nothing was "
-            "written: raise --time-limit"
+            f"no {self.what} found (time_limit): raise --time-limit (its {self.limit:g} s "
+            f"ran out while {self.stage}, {took:.2f} s after the program started; nothing "
+            "was written)"
         )
 
     def _answer(self) -> None:

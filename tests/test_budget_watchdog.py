@@ -146,8 +146,8 @@ def test_the_watchdog_ends_a_busy_process_at_its_deadline(as_json: bool) -> None
     took = time.perf_counter() - started
     assert done.returncode == 4 and "not stopped" not in done.stdout
     assert took < 10
-    assert done.stderr.startswith("error: no plan found (time_limit): the --time-limit of 0.3 s "
-                                  "ran out while solving")
+    assert done.stderr.startswith("error: no plan found (time_limit): raise --time-limit (its "
+                                  "0.3 s ran out while solving, ")
     if as_json:
         assert json.loads(done.stdout)["error"]["code"] == "time_limit"
     else:

@@ -8,9 +8,11 @@ Under load the allowance max(1 s, 10%) is applied to the time the command was gi
 its wall time less the time its threads waited on the run queue for one (the kernel's
 schedstat, sampled every 20 ms; threads that ended early and the last 20 ms are not counted,
 so the measure errs towards too long). An unclocked solver stretch is time on a core and still
-counts in full: the test can fail on it. `triage plan` is measured by benchmarks/
-budgets_bench.py, not here: on 300 x 90 under threshold(tau=0) it overran (48 s of 30) and
-once answered "infeasible" under a 10 s limit (open, for the planner's track)."""
+counts in full: the test can fail on it. On a busy machine the watchdog may end the program
+at its deadline with no answer (exit 4), which is allowed there (`ended_by_watchdog`).
+`triage plan` is measured by benchmarks/budgets_bench.py, not here: on 300 x 90 under
+threshold(tau=0) it overran (48 s of 30) and once answered "infeasible" under a 10 s limit
+(open, for the planner's track)."""
 
 from __future__ import annotations
 
@@ -56,6 +58,22 @@ def timed(*args: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
     return done, took, sum(waited.values())
 
 
+WATCHDOG_TOLERANCE = 0.5  # tests/test_budget_watchdog.py
+LOADED = 0.2  # the share of its wall time a program waited for a core on a busy machine
+
+
+def ended_by_watchdog(done: subprocess.CompletedProcess[str], took: float, waited: float,
+                      budget: float) -> bool:
+    """Did the program's watchdog end it at its deadline with no answer (exit 4, nothing
+    written: optimiser/budget_watchdog.py)? Allowed only on a busy machine (it waited for a
+    core LOADED of its time): on a free one the command's own budget must give an answer."""
+    if done.returncode != 4 or "found (time_limit): raise --time-limit (its" not in done.stderr:
+        return False
+    assert took <= budget + WATCHDOG_TOLERANCE, (took, done.stderr[-2000:])
+    assert waited >= LOADED * took, (took, waited, done.stderr[-2000:])
+    return True
+
+
 def run_queue_waits(pid: int) -> dict[str, float]:
     """Seconds each thread of `pid` has waited on the run queue (Linux schedstat; {} where the
     kernel does not say: then nothing is discounted)."""
@@ -86,6 +104,9 @@ def test_the_command_ends_within_its_budget(large, command, tau, tmp_path) -> No
         args += ["--out", str(tmp_path / "out")]
     done, took, waited = timed(*args)
     assert took - waited < BUDGET + SLACK, (took, waited, done.stderr[-2000:])
+    if ended_by_watchdog(done, took, waited, BUDGET):
+        assert not (tmp_path / "out").exists()
+        return
     assert done.returncode == 0, done.stderr[-2000:]
     if command == "solve":
         answer = json.loads(done.stdout)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_budgets_cli import timed
+from test_budgets_cli import ended_by_watchdog, timed
 from test_stochastic import hedge_case
 
 from optimiser.cli import main
@@ -46,6 +46,9 @@ def test_plan_with_scenarios_ends_within_its_budget(us_scenarios: Path, extra: l
         str(BUDGET), "--json", *extra,
     )
     assert took - waited < BUDGET + SLACK, (took, waited, done.stderr[-2000:])
+    if ended_by_watchdog(done, took, waited, BUDGET):  # a busy machine: no answer by then
+        assert json.loads(done.stdout)["error"]["code"] == "time_limit"
+        return
     assert done.returncode == 0, done.stderr[-2000:]
     answer = json.loads(done.stdout)
     assert answer["status"] in ("time_limit", "iteration_limit"), answer["status"]
