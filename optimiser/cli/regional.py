@@ -21,7 +21,13 @@ from optimiser.cli.common import (
     write_outputs,
 )
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
-from optimiser.textfiles import load_json, read_csv_table, read_text, strict_float
+from optimiser.textfiles import (
+    did_you_mean,
+    load_json,
+    read_csv_table,
+    read_text,
+    strict_float,
+)
 
 if TYPE_CHECKING:
     from optimiser.instance import Instance
@@ -343,12 +349,11 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
         raise InputError(problems or [Problem("empty file", file=name)])
     header = table.header
     missing = [c for c in ("region", "units") if c not in header]
-    if missing:
-        raise InputError(
-            Problem(
-                f"missing column(s): {', '.join(missing)} (needs region, units)", file=name, line=1
-            )
-        )
+    if missing:  # "Region,Units" from a spreadsheet: say which header was meant
+        found = [f"'{c}'{did_you_mean(c, missing)}" for c in header if c not in ("region", "units")]
+        raise InputError(Problem(
+            f"missing column(s): {', '.join(missing)} (needs region, units; found "
+            f"{', '.join(found) or 'no other column'})", file=name, line=1))
     ri, ui = header.index("region"), header.index("units")
     first: dict[str, int] = {}
     for line, row in zip(table.lines, table.rows, strict=True):
@@ -371,7 +376,8 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
             continue
         number = strict_float(raw)
         if number is None:
-            problems.append(Problem(f"not a number: {raw!r}", file=name, line=line, column="units"))
+            what = f"not a number: {raw!r}" if raw else "missing value (units sent, 0 for none)"
+            problems.append(Problem(what, file=name, line=line, column="units"))
             continue
         if reason := _units_problem(number, raw):
             problems.append(Problem(reason, file=name, line=line, column="units"))
