@@ -32,3 +32,15 @@ def test_an_allocation_that_is_not_a_mapping_is_an_input_error():
     with pytest.raises(optimiser.InputError, match="argument 'instance'"):
         optimiser.evaluate(PUGH, {"A": 3})
     assert optimiser.evaluate(instance, {"A": 3}).lives_saved == 3.0
+
+
+def test_bedside_compare_takes_the_case_folder_as_allocate_does():
+    """`bedside.allocate("instances/bedside-snapshot")` reads the folder; `bedside.compare` with
+    the same argument raised "AttributeError: 'str' object has no attribute 'cohort'"."""
+    from optimiser import bedside
+
+    spec = bedside.CompareSpec(replications=2)
+    result = bedside.compare("instances/bedside-snapshot", spec, workers=1, progress=False)
+    assert isinstance(result, bedside.CompareResult)
+    with pytest.raises(optimiser.InputError, match="not a folder"):
+        bedside.compare("instances/no-such-case", spec, workers=1, progress=False)
