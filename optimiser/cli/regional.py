@@ -18,6 +18,7 @@ from optimiser.cli.common import (
     echo_json,
     exit_without_answer,
     output_reserve,
+    with_folder_kind,
     write_outputs,
 )
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
@@ -283,7 +284,10 @@ def load_single_period(instance_dir: Path) -> Instance:
 
     if is_multiperiod(instance_dir):
         raise InputError(multiperiod_problem(instance_dir))
-    return load_instance(instance_dir)
+    try:
+        return load_instance(instance_dir)
+    except InputError as exc:  # a bedside case given to solve: say which command reads it
+        raise with_folder_kind(exc, instance_dir) from None
 
 
 def _units_problem(value: Any, shown: str | None = None) -> str | None:
