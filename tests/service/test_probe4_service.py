@@ -6,6 +6,9 @@
 - A region value of the wrong JSON type was reported twice, the second time as missing:
   `regions[0].population: must be a number, got 'lots'` and `regions[0].population: missing
   value` ("and 1 more problem" for one mistake).
+- A duplicate id pointed at its first occurrence in 1-based rows beside a 0-based JSON path:
+  `regions[1].region: duplicate region id 'A' (first on row 1)`, and the same for bedside
+  patients (`patients[3].patient: ... (first on row 3)`): the first is regions[0] (patients[2]).
 """
 
 from __future__ import annotations
@@ -48,3 +51,23 @@ def test_a_value_of_the_wrong_type_is_one_problem_not_also_missing(server):
     assert [p["field"] for p in error["problems"]] == ["regions[0].population"], error
     assert "missing value" not in json.dumps(error), error
     assert "more problem" not in error["message"], error
+
+
+def test_a_duplicate_region_points_at_the_first_by_its_json_path(server):
+    body = {"supply": 10, "regions": [REGION, {**REGION, "population": 200}]}
+    error = assert_json_error(_post(server, json.dumps(body).encode()), 422, "invalid_input")
+    assert error["problems"][0]["message"] == (
+        "regions[1].region: duplicate region id 'A' (first at regions[0])"), error
+
+
+def test_a_duplicate_patient_points_at_the_first_by_its_json_path(server):
+    from optimiser import bedside
+
+    body = bedside.case_to_dict("instances/bedside-snapshot")
+    body["patients"][3]["patient"] = body["patients"][2]["patient"]
+    with server.client() as client:
+        response = client.post("/v1/bedside", json=body)
+    error = assert_json_error(response, 422, "invalid_input")
+    first = body["patients"][2]["patient"]
+    assert error["problems"][0]["message"] == (
+        f"patients[3].patient: duplicate patient id '{first}' (first at patients[2])"), error
