@@ -8,6 +8,9 @@
   the help column was cut with an ellipsis: `--constraint` read "KIND:param=value[,param=valu…",
   `plan --risk` "cvar:alpha=0.1,la…", so the syntax an option takes could not be read.
 
+- `triage` (or `triage bedside`) alone printed its help and then "error: " with nothing after
+  it, and the usage line again, on stderr.
+
 Every word of every command's and option's help text must be in its --help page.
 """
 
@@ -74,3 +77,13 @@ def test_help_pages_at_80_columns_show_every_word_uncut(path):
     assert "…" not in page, page
     first_paragraph = help_text.split("\n\n")[0]
     assert not _missing_words([first_paragraph, *params], page), page
+
+
+@pytest.mark.parametrize("group", [(), ("bedside",), ("scenarios",)])
+def test_a_group_alone_prints_its_help_and_no_empty_error(group):
+    env = {k: v for k, v in os.environ.items() if k != "TRIAGE_DEBUG"}
+    run = subprocess.run([sys.executable, "-m", "optimiser", *group], cwd=REPO,
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 2
+    assert run.stdout.startswith(f"Usage: triage {' '.join((*group, ''))}"), run.stdout
+    assert "error:" not in run.stderr, run.stderr

@@ -197,6 +197,9 @@ def _main(argv: list[str] | None) -> None:
         raise
     except USAGE_ERRORS as usage:
         exc: Any = usage
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `triage`, `triage bedside`: the help
+            sys.stdout.write(exc.format_message() + "\n")
+            sys.exit(EXIT_INPUT)
         message = exc.format_message()
         if exc.ctx is not None and not as_json:
             message += f"\n{exc.ctx.get_usage()}"
