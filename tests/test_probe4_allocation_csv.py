@@ -4,6 +4,8 @@
 - A header written `Region,Units` said only "missing column(s): region, units (needs region,
   units)": nothing said the columns were there, capitalised (regions.csv says "did you mean").
 - A blank units cell said "not a number: ''" instead of that the value is missing.
+- The result.json (or allocation.csv) of another instance listed one "unknown region" per
+  region, 50 lines for the US states, never saying the file belongs to another instance.
 """
 
 from __future__ import annotations
@@ -33,3 +35,20 @@ def test_a_blank_units_cell_is_a_missing_value(tmp_path):
     problems = _problems(tmp_path, "region,units\nA,400\nB,\n")
     assert problems == ["allocation.csv, line 3, column 'units': missing value (units sent, 0 "
                         "for none)"], problems
+
+
+def test_the_result_of_another_instance_is_one_problem_naming_it(tmp_path):
+    import json
+
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps({"instance": "us-states-2020",
+                                "allocation": {"AK": 1, "AL": 2, "AR": 3, "AZ": 4}}))
+    with pytest.raises(InputError) as caught:
+        read_allocation(path, ["A", "B", "C", "D"])
+    (problem,) = caught.value.problems
+    assert str(problem) == (
+        "result.json: none of its 4 regions ('AK', 'AL', 'AR', ...) is a region of this "
+        "instance (A, B, C, D): an allocation for another instance (a result for "
+        "'us-states-2020')?"), str(problem)
+    (problem,) = _problems(tmp_path, "region,units\nAK,1\nAL,2\n")
+    assert "none of its 2 regions ('AK', 'AL')" in problem and "(a result for" not in problem

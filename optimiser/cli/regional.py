@@ -318,6 +318,21 @@ def result_context(path: Path) -> tuple[list[str], int] | None:
     return labels, supply
 
 
+def _of_another_instance(name: str, ids: list[str], regions: Sequence[str] | None,
+                         instance: object) -> None:
+    """One problem, not one per region, when no region of the allocation is the instance's
+    (the result.json of another instance: `triage evaluate instances/pugh2021 us/result.json`
+    listed 50 unknown regions)."""
+    if regions is None or len(ids) < 2 or set(ids) & set(regions):
+        return
+    of = f" (a result for {instance!r})" if isinstance(instance, str) else ""
+    shown = ", ".join(f"'{r}'" for r in ids[:3]) + (", ..." if len(ids) > 3 else "")
+    ours = ", ".join(regions[:5]) + (", ..." if len(regions) > 5 else "")
+    raise InputError(Problem(
+        f"none of its {len(ids)} regions ({shown}) is a region of this instance ({ours}): an "
+        f"allocation for another instance{of}?", file=name))
+
+
 def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[str, int]:
     """Read region -> units from a CSV (region, units) or a result JSON ('allocation').
 
@@ -336,6 +351,7 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
         alloc = payload.get("allocation") if isinstance(payload, dict) else None
         if not isinstance(alloc, dict):
             raise InputError(Problem("expected an object with an 'allocation' object", file=name))
+        _of_another_instance(name, [str(r) for r in alloc], regions, payload.get("instance"))
         for rid, units in alloc.items():
             if known is not None and str(rid) not in known:
                 message: str | None = f"unknown region '{rid}'"
@@ -359,6 +375,7 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
             f"missing column(s): {', '.join(missing)} (needs region, units; found "
             f"{', '.join(found) or 'no other column'})", file=name, line=1))
     ri, ui = header.index("region"), header.index("units")
+    _of_another_instance(name, [row[ri].strip() for row in table.rows], regions, None)
     first: dict[str, int] = {}
     for line, row in zip(table.lines, table.rows, strict=True):
         rid, raw = row[ri].strip(), row[ui].strip()
