@@ -12,6 +12,7 @@ conflicts and explanations are written once for every engine.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -101,6 +102,18 @@ def multiperiod_problem(path: Any) -> Problem:
     )
 
 
+def check_instance(instance: object, function: str) -> None:
+    """An InputError for the commonest first mistake, a folder's path given for the Instance
+    (`optimiser.solve("instances/pugh2021")` was an AttributeError on 'constraints')."""
+    if isinstance(instance, Instance):
+        return
+    hint = ""
+    if isinstance(instance, str | os.PathLike):
+        hint = f"; load it first: optimiser.{function}(optimiser.load_instance({str(instance)!r}))"
+    raise InputError(Problem(f"must be an Instance, got {type(instance).__name__}{hint}",
+                             column="instance", column_word="argument"))
+
+
 def solve(
     instance: Instance,
     constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
@@ -123,6 +136,7 @@ def solve(
     into exit code 3).
     """
     t_start = time.perf_counter()
+    check_instance(instance, "solve")
     check_time_limit(time_limit)
     budget = request_deadline(time_limit, deadline, t_start)
     check_policy(policy)
@@ -275,6 +289,11 @@ def evaluate(
     constraints it breaks. An AllocationResult is scored under the supply and constraints it
     was solved with (unless `supply` / `constraints` say otherwise): a result solved at a
     supply of 1,200 is not scored against the instance's 1,000."""
+    check_instance(instance, "evaluate")
+    if not isinstance(allocation, Mapping | pd.Series | AllocationResult):
+        raise InputError(Problem(
+            "must be a mapping region -> units, a pandas Series or an AllocationResult, got "
+            f"{type(allocation).__name__}", column="allocation", column_word="argument"))
     if isinstance(allocation, AllocationResult):
         result = allocation
         if supply is None:
@@ -363,6 +382,7 @@ def compare(
     """Every policy side by side: lives saved, lives lost against the optimum, units by region.
     `time_limit` (or `deadline`, started by a caller that loaded the instance) bounds the
     whole comparison; a solve it cuts short says `time_limit` in the status column."""
+    check_instance(instance, "compare")
     check_time_limit(time_limit)
     budget = deadline if deadline is not None else Deadline(time_limit)
     check_seed(seed)

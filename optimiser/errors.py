@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 EXIT_OK = 0
 EXIT_RULES_BROKEN = 1  # scored, and breaks rules: `triage evaluate` and `triage check-plan`
@@ -22,6 +23,12 @@ class Problem:
     region: str | None = None
     line_word: str = "line"  # "row" for DataFrames given in Python
     column_word: str = "column"  # "option" for an argument of a command or function
+
+    def __post_init__(self) -> None:
+        # a line number read from a table (numpy.int64) as a plain int: problems are written as
+        # JSON (`--json`, the service), which takes no numpy scalar
+        if isinstance(self.line, Integral) and type(self.line) is not int:
+            object.__setattr__(self, "line", int(self.line))
 
     def __str__(self) -> str:
         where = []

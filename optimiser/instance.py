@@ -294,6 +294,7 @@ def _rows_as_text(
     """JSON row objects as a table of text cells: an unknown key is a problem of its row
     (`regions[3].regionz`), a missing key an empty cell (so a required one is reported)."""
     listed = ProblemList(problems, name)
+    refused: set[tuple[int, str]] = set()  # cells named here: not "missing" again
     cleaned = []
     for i, row in enumerate(rows):
         kept: dict[str, Any] = {}
@@ -308,6 +309,7 @@ def _rows_as_text(
             if reason:
                 listed.add(Problem(reason, file=name, line=i + 1, column=str(key),
                                    line_word="row"))
+                refused.add((i + 1, str(key)))
                 continue
             kept[key] = value
         cleaned.append(kept)
@@ -315,7 +317,9 @@ def _rows_as_text(
     rows = cleaned
     present = [c for c in allowed if c in required or any(c in row for row in rows)]
     frame = pd.DataFrame([{c: row.get(c) for c in present} for row in rows], columns=present)
-    return _frame_as_text(frame, name)
+    out = _frame_as_text(frame, name)
+    out.attrs["refused"] = refused
+    return out
 
 
 def _json_type_problem(column: str, value: Any) -> str | None:

@@ -86,9 +86,12 @@ def _validate_regions(
         problems.append(Problem("empty table: no regions", file=file))
         return None
     listed = ProblemList(problems, file)
+    refused = raw.attrs.get("refused", set())  # JSON values of the wrong type, already named
     ids = [str(v).strip() for v in raw["region"]]
     seen: dict[str, int] = {}
     for line, rid in zip(lines, ids, strict=True):
+        if (line, "region") in refused:
+            continue
         if rid == "":
             listed.add(Problem("empty region id", file=file, line=line, column="region"))
         elif rid in seen:
@@ -115,6 +118,9 @@ def _validate_regions(
                 listed.stop()
                 break
             text = str(text).strip()
+            if text == "" and (line, col) in refused:
+                values.append(math.nan)
+                continue
             if text == "":
                 if col in REQUIRED_COLUMNS:
                     listed.add(
@@ -296,8 +302,11 @@ def _validate_tiers(
         return None
     records = []
     unreadable: set[str] = set()
+    refused = raw.attrs.get("refused", set())  # JSON values of the wrong type, already named
     for line, row in zip(lines, raw.itertuples(index=False), strict=True):
         rid = str(row.region).strip()
+        if any((line, col) in refused for col in TIER_COLUMNS):
+            continue
         if rid not in region_ids:
             problems.append(
                 Problem(f"unknown region '{rid}'", file=file, line=line, column="region")

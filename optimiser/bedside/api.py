@@ -221,7 +221,7 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
                           f"{ranking.benefit[i]:.3g}" + (f", lowest served {low:.3g})"
                                                          if low is not None else ")"))
                 reason += _served_with_less(i, served_in.get((s, t)), stream.ids,
-                                            ranking.benefit, beneficiary, batch_rank)
+                                            ranking, beneficiary, batch_rank)
             else:
                 reason = (f"{free} unit(s) free at {site} on day {t} went to candidates ranked "
                           f"higher (ranked {batch_rank[i]} of {batch_size[i]})")
@@ -251,21 +251,26 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFram
     return table
 
 
-def _served_with_less(i: int, served: np.ndarray | None, ids: list[str], benefit: np.ndarray,
+def _served_with_less(i: int, served: np.ndarray | None, ids: list[str], ranking: Ranking,
                       beneficiary: Mapping[str, np.ndarray], batch_rank: np.ndarray) -> str:
     """Who was served with less benefit than patient i, and the reserves they are
     beneficiaries of (the optimum serves a lower benefit only because a reserve requires it:
     its beneficiaries come first for its units, and every unit is used); and who was served
-    with the same benefit. `served`: the batch's served patients by increasing benefit."""
+    with the same benefit, saying when the same priority left the order to the lottery.
+    `served`: the batch's served patients by increasing benefit."""
     if served is None:
         return ""
+    benefit = ranking.benefit
     values = benefit[served]
     low = int(np.searchsorted(values, benefit[i], side="left"))
     high = int(np.searchsorted(values, benefit[i], side="right"))
     equal = [int(j) for j in served[low:high]]
+    same = [ids[j] for j in equal if ranking.classes[j] == ranking.classes[i]][:5]
+    lottery = (f"; the same priority as {', '.join(same)}: the seeded lottery ordered them"
+               if same else "")
     tie = ("; served with the same benefit: " + ", ".join(
         f"{ids[j]} (ranked {batch_rank[j]})" for j in equal[:5])
-        + " (ties go to the reserves' beneficiaries, then to the higher priority)"
+        + " (ties go to the reserves' beneficiaries, then to the higher priority)" + lottery
         if equal else "")
     lower = [int(j) for j in served[:min(low, 5)]]
     if not lower:

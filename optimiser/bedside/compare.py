@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from optimiser.bedside.horizon import (
     run_online,
     stream_from,
 )
-from optimiser.bedside.io import BedsideInputs, Cohort
+from optimiser.bedside.io import BedsideInputs, Cohort, load_inputs
 from optimiser.bedside.patients import MAX_DAY
 from optimiser.bedside.policy import Policy
 from optimiser.bedside.results import frame_records
@@ -271,15 +272,17 @@ def run_chunk(inputs: BedsideInputs, spec: CompareSpec, protocols: list[str],
     return rows, groups
 
 
-def compare(inputs: BedsideInputs, spec: CompareSpec | None = None, *,
+def compare(inputs: BedsideInputs | str | Path, spec: CompareSpec | None = None, *,
             workers: int | None = None, scheduler: Any = None, progress: bool = True,
             on_chunk: Callable[[int], None] | None = None,
             time_limit: float | None = None) -> CompareResult:
     """Run every protocol on `spec.replications` replications (docs/bedside.md). With
     `time_limit`, chunks not finished by then are dropped and the result says how many
-    replications it rests on."""
+    replications it rests on. `inputs` may be the case's folder, as for allocate()."""
     from optimiser.executor import default_workers, make_executor
 
+    if not isinstance(inputs, BedsideInputs):  # a folder, as allocate() takes
+        inputs = load_inputs(inputs)
     spec = spec or CompareSpec()
     spec.check()
     t0 = time.perf_counter()

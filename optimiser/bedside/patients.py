@@ -99,7 +99,10 @@ def validate_patients(
             seen[pid] = line
     columns: dict[str, list[Any]] = {}
 
+    reported: set[tuple[int, str]] = set()  # cells already named in a problem
+
     def fail(line: int, column: str, message: str) -> None:
+        reported.add((line, column))
         problems.append(Problem(message, file=file, line=line, column=column, line_word=word))
 
     sites = [str(v).strip() for v in raw["site"]]
@@ -157,7 +160,7 @@ def validate_patients(
     for group in reporting:
         columns[group] = ([str(v).strip() for v in raw[group]] if group in raw.columns
                           else [""] * len(raw))
-    _survival(columns, lines, fail, policy, "survival_with" in raw.columns)
+    _survival(columns, lines, fail, policy, "survival_with" in raw.columns, reported)
     if policy is not None:
         _requirements(columns, lines, fail, policy)
     if policy is not None and len(problems) == before:
@@ -237,9 +240,10 @@ def _choices(raw: pd.DataFrame, column: str, lines: list[int], fail: Any) -> lis
 
 
 def _survival(columns: dict[str, list[Any]], lines: list[int], fail: Any,
-              policy: Policy | None, given: bool) -> None:
+              policy: Policy | None, given: bool, reported: set[tuple[int, str]]) -> None:
     """Fill survival_with from SOFA where blank (the policy's table); survival_without
-    defaults to 0 (the RAPR assumption, seed 002 note 8); survival_without <= survival_with."""
+    defaults to 0 (the RAPR assumption, seed 002 note 8); survival_without <= survival_with.
+    A score already refused (`reported`: 'twelve', out of range) is not named twice."""
     sw, swo, sofa = columns["survival_with"], columns["survival_without"], columns["sofa"]
     for i, line in enumerate(lines):
         if math.isnan(sw[i]):
@@ -248,6 +252,9 @@ def _survival(columns: dict[str, list[Any]], lines: list[int], fail: Any,
                 mapped = policy.survival_from_sofa(int(sofa[i]))
             if mapped is None and policy is None and not math.isnan(sofa[i]):
                 continue  # the policy's own problems are listed; its table cannot be read
+            if mapped is None and ((line, "sofa") in reported
+                                   or (line, "survival_with") in reported):
+                continue  # its unreadable value is the problem, listed once
             if mapped is None:
                 where = "survival_with" if given else "sofa"
                 hint = ("give survival_with, or sofa with a survival_from_sofa table in the "

@@ -69,11 +69,17 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# Help is plain text, not Rich markup: Rich took `[multiperiod]` or `[uncertainty]` for a style
+# tag and dropped it, and cut a word wider than its column ("KIND:param=value[,param=valu…").
+# Every Typer of the CLI passes HELP_STYLE (tests/test_probe4_cli_help.py).
+HELP_STYLE: dict[str, Any] = {"rich_markup_mode": None}
+
 app = typer.Typer(
     name="triage",
     help="Regional triage: allocate a scarce life-saving resource across health regions.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    **HELP_STYLE,
 )
 
 
@@ -190,8 +196,15 @@ def _main(argv: list[str] | None) -> None:
     as_json = _wants_json(argv)
     try:
         code = app(args=argv, prog_name="triage", standalone_mode=False)
+    except SystemExit as stop:
+        if stop.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            sys.exit(0)  # typer's exit 1 on a closed pipe (`triage solve ... | head`), as below
+        raise
     except USAGE_ERRORS as usage:
         exc: Any = usage
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `triage`, `triage bedside`: the help
+            sys.stdout.write(exc.format_message() + "\n")
+            sys.exit(EXIT_INPUT)
         message = exc.format_message()
         if exc.ctx is not None and not as_json:
             message += f"\n{exc.ctx.get_usage()}"

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from optimiser import budget_watchdog
-from optimiser.cli import app
+from optimiser.cli import HELP_STYLE, app
 from optimiser.cli.common import echo_json, write_outputs
 from optimiser.errors import EXIT_INTERNAL, InputError
 
@@ -20,6 +20,7 @@ bedside = typer.Typer(
     help="Bedside triage: who receives the unit at each hospital, under the committee's policy.",
     no_args_is_help=True,
     add_completion=False,
+    **HELP_STYLE,
 )
 app.add_typer(bedside, name="bedside")
 

@@ -71,11 +71,45 @@ def output_reserve(deadline: Deadline, loading_started: float) -> Deadline:
 
 
 class ProblemsIn(InputError):
-    """Every problem of an input, listed one per line, then "N problem(s) found in WHERE"."""
+    """Every problem of an input, listed one per line, then "N problem(s) found in WHERE"
+    (and, when WHERE is a folder of another kind than the command reads, which command)."""
 
     def __init__(self, error: InputError, where: object) -> None:
         super().__init__(error.problems)
-        self.where = str(where)
+        hint = _other_kind(where, error.problems)
+        self.where = f"{where} ({hint})" if hint else str(where)
+
+
+# (files that make a folder of this kind, the other files it needs, the kind, the command
+# that reads it); multi-period first: its folder also has instance.toml and regions.csv
+FOLDER_KINDS = (
+    (("demand.csv", "regions.csv"), ("instance.toml",), "a multi-period instance",
+     "triage plan"),
+    (("instance.toml", "regions.csv"), (), "a single-period instance", "triage solve"),
+    (("patients.csv", "policy.toml"), ("units.csv",), "a bedside case",
+     "triage bedside allocate"),
+)
+
+
+def _other_kind(where: object, problems: list[Problem]) -> str:
+    """A pointer to the right command when the files a command missed are those of one kind
+    of folder and the folder is another (`triage validate instances/bedside-snapshot`)."""
+    missing = {p.file for p in problems if p.message == "file not found" and p.file}
+    folder = Path(str(where))
+    if not missing or not folder.is_dir():
+        return ""
+    expected = {kind for files, more, kind, _ in FOLDER_KINDS if missing & {*files, *more}}
+    for files, _, kind, command in FOLDER_KINDS:
+        if kind not in expected and all((folder / f).is_file() for f in files):
+            return f"it is {kind}, with {' and '.join(files)}: `{command} {folder}`"
+    return ""
+
+
+def with_folder_kind(error: InputError, folder: Path) -> InputError:
+    """`error`, and a last problem naming the command for `folder` when it is of another kind
+    than the command reads (the commands that list problems without a count line)."""
+    hint = _other_kind(folder, error.problems)
+    return InputError([*error.problems, Problem(f"{folder}: {hint}")]) if hint else error
 
 
 def exit_without_answer(status: Any, explanation: str | None, found: bool, what: str) -> None:

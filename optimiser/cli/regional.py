@@ -18,10 +18,17 @@ from optimiser.cli.common import (
     echo_json,
     exit_without_answer,
     output_reserve,
+    with_folder_kind,
     write_outputs,
 )
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
-from optimiser.textfiles import load_json, read_csv_table, read_text, strict_float
+from optimiser.textfiles import (
+    did_you_mean,
+    load_json,
+    read_csv_table,
+    read_text,
+    strict_float,
+)
 
 if TYPE_CHECKING:
     from optimiser.instance import Instance
@@ -282,7 +289,10 @@ def load_single_period(instance_dir: Path) -> Instance:
 
     if is_multiperiod(instance_dir):
         raise InputError(multiperiod_problem(instance_dir))
-    return load_instance(instance_dir)
+    try:
+        return load_instance(instance_dir)
+    except InputError as exc:  # a bedside case given to solve: say which command reads it
+        raise with_folder_kind(exc, instance_dir) from None
 
 
 def _units_problem(value: Any, shown: str | None = None) -> str | None:
@@ -313,6 +323,21 @@ def result_context(path: Path) -> tuple[list[str], int] | None:
     return labels, supply
 
 
+def _of_another_instance(name: str, ids: list[str], regions: Sequence[str] | None,
+                         instance: object) -> None:
+    """One problem, not one per region, when no region of the allocation is the instance's
+    (the result.json of another instance: `triage evaluate instances/pugh2021 us/result.json`
+    listed 50 unknown regions)."""
+    if regions is None or len(ids) < 2 or set(ids) & set(regions):
+        return
+    of = f" (a result for {instance!r})" if isinstance(instance, str) else ""
+    shown = ", ".join(f"'{r}'" for r in ids[:3]) + (", ..." if len(ids) > 3 else "")
+    ours = ", ".join(regions[:5]) + (", ..." if len(regions) > 5 else "")
+    raise InputError(Problem(
+        f"none of its {len(ids)} regions ({shown}) is a region of this instance ({ours}): an "
+        f"allocation for another instance{of}?", file=name))
+
+
 def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[str, int]:
     """Read region -> units from a CSV (region, units) or a result JSON ('allocation').
 
@@ -331,6 +356,7 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
         alloc = payload.get("allocation") if isinstance(payload, dict) else None
         if not isinstance(alloc, dict):
             raise InputError(Problem("expected an object with an 'allocation' object", file=name))
+        _of_another_instance(name, [str(r) for r in alloc], regions, payload.get("instance"))
         for rid, units in alloc.items():
             if known is not None and str(rid) not in known:
                 message: str | None = f"unknown region '{rid}'"
@@ -348,13 +374,13 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
         raise InputError(problems or [Problem("empty file", file=name)])
     header = table.header
     missing = [c for c in ("region", "units") if c not in header]
-    if missing:
-        raise InputError(
-            Problem(
-                f"missing column(s): {', '.join(missing)} (needs region, units)", file=name, line=1
-            )
-        )
+    if missing:  # "Region,Units" from a spreadsheet: say which header was meant
+        found = [f"'{c}'{did_you_mean(c, missing)}" for c in header if c not in ("region", "units")]
+        raise InputError(Problem(
+            f"missing column(s): {', '.join(missing)} (needs region, units; found "
+            f"{', '.join(found) or 'no other column'})", file=name, line=1))
     ri, ui = header.index("region"), header.index("units")
+    _of_another_instance(name, [row[ri].strip() for row in table.rows], regions, None)
     first: dict[str, int] = {}
     for line, row in zip(table.lines, table.rows, strict=True):
         rid, raw = row[ri].strip(), row[ui].strip()
@@ -376,7 +402,8 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
             continue
         number = strict_float(raw)
         if number is None:
-            problems.append(Problem(f"not a number: {raw!r}", file=name, line=line, column="units"))
+            what = f"not a number: {raw!r}" if raw else "missing value (units sent, 0 for none)"
+            problems.append(Problem(what, file=name, line=line, column="units"))
             continue
         if reason := _units_problem(number, raw):
             problems.append(Problem(reason, file=name, line=line, column="units"))

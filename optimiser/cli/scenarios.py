@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from optimiser.cli import app
+from optimiser.cli import HELP_STYLE, app
 from optimiser.cli.common import check_out_apart, write_outputs
 from optimiser.cli.regional import fail_with_problems
 from optimiser.errors import InputError, Problem
@@ -25,6 +25,7 @@ scenarios_app = typer.Typer(
     help="Demand scenarios: generate them, validate them, evaluate a plan over them "
     "(docs/scenarios.md).",
     no_args_is_help=True,
+    **HELP_STYLE,
 )
 app.add_typer(scenarios_app, name="scenarios")
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from optimiser.errors import InputError, Problem
-from optimiser.service.errors import ApiError
+from optimiser.service.errors import ApiError, first_at
 
 _FIELD = re.compile(r"^field '([^']+)': ")
 MAX_COMPARE_WORK = 2_000_000  # replications x patients per compare job
@@ -41,7 +41,7 @@ def bedside_problem(problem: Problem) -> dict[str, Any]:
     lead = _FIELD.match(text)
     if lead and (field == lead.group(1) or field.endswith(f".{lead.group(1)}")):
         text = text[lead.end():]
-    return {"field": field, "message": f"{field}: {text}"}
+    return {"field": field, "message": f"{field}: {first_at(text, field)}"}
 
 
 def _invalid(exc: InputError) -> ApiError:

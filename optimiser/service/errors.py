@@ -108,6 +108,19 @@ _FILE_WORDS = (
 )
 
 
+_FIRST_ON = re.compile(r"\(first on (?:line|row) (\d+)\)")
+_ROW_PATH = re.compile(r"^(.*)\[\d+\]")
+
+
+def first_at(text: str, field: str | None) -> str:
+    """A duplicate's "(first on row 3)" (1-based, the CLI's words) as the JSON path of the
+    first, "(first at regions[2])", beside a field that counts from 0 (`regions[3].region`)."""
+    row = _ROW_PATH.match(field or "")
+    if row is None:
+        return text
+    return _FIRST_ON.sub(lambda m: f"(first at {row.group(1)}[{int(m.group(1)) - 1}])", text)
+
+
 def json_message(problem: Problem, field: str | None) -> tuple[str | None, str]:
     """(JSON path, message) of a Problem as the service says it: the path first, then what is
     wrong, without the CLI's file, line, column or flag words."""
@@ -122,6 +135,7 @@ def json_message(problem: Problem, field: str | None) -> tuple[str | None, str]:
             if param:
                 text = text[0].lower() + text[1:] if text else text
             break
+    text = first_at(text, field)
     for pattern, words in _FILE_WORDS:
         text = pattern.sub(words, text)
     if problem.region is not None and problem.region not in (field or "") and \

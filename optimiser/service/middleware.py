@@ -122,6 +122,8 @@ class ServiceMiddleware:
                     raise ApiError(413, "body_too_large", f"request body too large: {length} "
                                    f"bytes, the limit is {limit}", headers=CLOSE)
                 body = await self._read_body(receive, limit) if has_body else None
+                if body:
+                    _refuse_bytes_not_utf8(body)
                 if body is not None and _SURROGATE_ESCAPE.search(body):
                     _refuse_lone_surrogates(body)
                 if owner is not None:  # a slot only once the body is complete
@@ -200,6 +202,22 @@ class ServiceMiddleware:
         except ApiError as exc:
             self.metrics.rejected.labels(exc.code).inc()
             raise
+
+
+def _refuse_bytes_not_utf8(body: bytes) -> None:
+    """400 naming the first byte of a body that is neither UTF-8 nor UTF-16/32 JSON (Latin-1
+    text from a spreadsheet, say): FastAPI only said "There was an error parsing the body"."""
+    encoding = json.detect_encoding(body)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        return  # UTF-16 or UTF-32, which json.loads reads
+    skip = 3 if encoding == "utf-8-sig" else 0  # the byte order mark
+    try:
+        body[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = skip + exc.start
+        raise ApiError(400, "malformed_json", f"malformed JSON in the request body: it is not "
+                       f"UTF-8 text (byte 0x{body[at]:02x} at position {at}; send JSON encoded "
+                       "as UTF-8)") from None
 
 
 # a JSON escape of a UTF-16 surrogate (\\ud800-\\udfff); rare, so only then is the body walked

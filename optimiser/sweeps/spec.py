@@ -37,6 +37,7 @@ from optimiser.instance import (
     _check_range,
     validate_supply,
 )
+from optimiser.textfiles import did_you_mean
 
 #: regions.csv columns a sweep may scale (`col*=`) or set (`col=`).
 COLUMNS = ("population", "capacity", "peak_demand", *OPTIONAL_DEFAULTS)
@@ -140,9 +141,11 @@ def parse_vary(
             raise InputError(Problem(f"--vary {text!r}: no region after '@'"))
         unknown = [r for r in regions if r not in instance.region_ids]
         if unknown:
-            raise InputError(
-                Problem(f"--vary {text!r}: unknown region(s) {', '.join(unknown)}", column="region")
-            )
+            ids = instance.region_ids
+            known = ", ".join(ids[:10]) + (f" ... ({len(ids)} regions)" if len(ids) > 10 else "")
+            raise InputError(Problem(  # an option, not a column of a file
+                f"--vary {text!r}: unknown region(s) "
+                f"{', '.join(r + did_you_mean(r, ids) for r in unknown)} (regions: {known})"))
         if len(set(regions)) != len(regions):
             raise InputError(Problem(f"--vary {text!r}: a region is listed twice"))
     grid = values if values is not None else (low, high)
