@@ -74,6 +74,12 @@ class MatrixHighsModel(HighsModel):
         # the costs HiGHS holds (set_cost, add_columns); None: unknown
         self._cost: np.ndarray | None = np.zeros(num_col)
 
+    def release(self) -> None:
+        """Free HiGHS's copy of the model and its solver's memory (`clearModel` keeps its
+        vectors' capacity: the instance itself goes). The model cannot be solved after."""
+        self.highs = None  # type: ignore[assignment]
+        self._cost = None
+
     def set_cost(self, cost: np.ndarray, maximize: bool, offset: float = 0.0) -> None:
         """Replace the objective: cost . x + offset, maximised or minimised.
 

@@ -204,6 +204,17 @@ class PlanEngine:
         """Drop the outcomes remembered (after the model's numbers were changed)."""
         self._outcomes.clear()
 
+    def release_solvers(self) -> None:
+        """Free the HiGHS models (the restricted master, the whole model) once no solve on
+        this engine follows: `plan` calls it after its last solve, before the movement
+        cleanup (its own LP) and extraction, which then reuse that memory (the master held
+        about 200 MB on 300 x 90 with waiting and patient transfers; BENCHMARKS.md, "mem4").
+        A solve afterwards raises."""
+        if self.colgen is not None:
+            self.colgen.highs.release()
+        if self.exact.model is not None:
+            self.exact.model.release()
+
     # ---- solving
     def solve(
         self,

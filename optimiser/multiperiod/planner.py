@@ -279,6 +279,7 @@ def plan(
     proved = star.status is SolveStatus.OPTIMAL
     lives_star = star.lives if proved else None
     timings["price_of_fairness"] = time.perf_counter() - t_main
+    engine.release_solvers()  # no solve on the engine follows: its HiGHS memory is reused
     # the plan's movements at the least logistics cost, its admissions (and lives) fixed
     if tie_break:
         rows = [f.rows for f in engine.families(active)]
