@@ -274,7 +274,12 @@ def check_text(result: CheckResult) -> str:
         f"check-plan {result.plan_file} on {result.instance}: {result.rows} rows; admissions "
         + ("simulated (no admit rows)" if result.greedy_admissions else "from the plan"),
         f"expected extra survivors: {result.survivors:,.6f}",
-        f"shortfall: {result.shortfall:,.3f} resource-days of unmet need",
+        *textwrap.wrap(
+            f"shortfall: {result.shortfall:,.3f} resource-days of unmet need, "
+            + result.shortfall_of,
+            width=96,
+            subsequent_indent="  ",
+        ),
     ]
     if result.ok:
         lines.append("ok: the plan breaks no rule")

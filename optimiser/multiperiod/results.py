@@ -285,6 +285,19 @@ class PlanResult:
         return plan_html(self)
 
 
+# What check-plan's shortfall is of (text and JSON): a figure of the admissions replayed, not of
+# the moves alone (docs/multiperiod.md, "Which file to replay").
+SHORTFALL_OF_PLAN = (
+    "with the plan's admit rows (the same moves replayed without them use the simulation's "
+    "admissions and can give another shortfall for the same survivors)"
+)
+SHORTFALL_OF_SIMULATED = (
+    "with the simulation's admissions (earliest deadline first), not the planner's: the same "
+    "moves and survivors can turn other patients away and leave another shortfall; replay "
+    "plan.csv for the planner's figure"
+)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """check-plan's answer: the replay's survivors and shortfall, and every rule broken."""
@@ -305,6 +318,11 @@ class CheckResult:
     def ok(self) -> bool:
         return not self.violations
 
+    @property
+    def shortfall_of(self) -> str:
+        """Which admissions the shortfall is of (it depends on them, not only on the moves)."""
+        return SHORTFALL_OF_SIMULATED if self.greedy_admissions else SHORTFALL_OF_PLAN
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "instance": self.instance,
@@ -312,6 +330,7 @@ class CheckResult:
             "ok": self.ok,
             "expected_survivors": json_number(self.survivors),
             "shortfall_resource_days": json_number(self.shortfall),
+            "shortfall_of": self.shortfall_of,
             "admissions": "simulated (the plan has no admit rows)"
             if self.greedy_admissions
             else "from the plan",
@@ -333,7 +352,8 @@ class CheckResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
         """The inverse of to_dict (a `triage check-plan --json` object); `ok` and
-        `rules_broken` are derived from the violations, `admissions` from greedy_admissions."""
+        `rules_broken` are derived from the violations, `admissions` and `shortfall_of` from
+        greedy_admissions."""
         return cls(
             instance=str(data["instance"]),
             plan_file=str(data["plan"]),
