@@ -4,7 +4,10 @@ Every `allocate` writes one: a header (hashes of every input, the policy with wh
 and when, the seed, the options), one line per patient (score components, rank, category,
 lottery draw, decision, reason, and any override with its justification), and a summary with
 a hash of the decision lines. `replay` checks the inputs against the header's hashes, runs the
-same decision again and compares every decision line, byte for byte. docs/bedside.md, "Record".
+same decision again and compares every decision: every field of every line but the reason's
+wording, which is reported apart (a notice naming the version that wrote the log, not a failed
+replay). A log is a record: `write_log` never replaces one unless asked (`overwrite`).
+docs/bedside.md, "Record".
 """
 
 from __future__ import annotations
@@ -117,10 +120,24 @@ def check_log_path(path: Path) -> None:
         raise InputError(Problem(f"--log {path}: {parent} is not a folder"))
 
 
+def refuse_existing_logs(paths: Iterable[Path], hint: str = "pass overwrite=True") -> None:
+    """A decision log records a decision taken: one that exists is never replaced silently
+    (InputError, exit 2, naming each file; nothing is written). `hint`: how to replace it."""
+    problems = [Problem(f"decision log {p} already exists: it is the record of an earlier "
+                        f"decision and is never replaced silently (nothing was written); choose "
+                        f"another path, or {hint} to replace it")
+                for p in dict.fromkeys(Path(x) for x in paths) if os.path.lexists(p)]
+    if problems:
+        raise InputError(problems)
+
+
 def write_log(path: Path, result: BedsideResult, options: dict[str, Any],
-              overrides: str | None = None) -> None:
-    """Write the log next to its final name, then move it into place (never half a log)."""
+              overrides: str | None = None, *, overwrite: bool = False) -> None:
+    """Write the log next to its final name, then move it into place (never half a log).
+    An existing log is refused (InputError, nothing written) unless `overwrite`."""
     check_log_path(path)
+    if not overwrite:
+        refuse_existing_logs([path])
     lines = decision_lines(result)
     summary = {
         "type": "summary",
@@ -138,10 +155,27 @@ def write_log(path: Path, result: BedsideResult, options: dict[str, Any],
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _move_new(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _move_new(tmp: Path, path: Path) -> None:
+    """Move tmp to path only if path does not exist, atomically where the file system links
+    (a log written meanwhile by another run is refused, not replaced)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        refuse_existing_logs([path])
+    except OSError:  # no hard links here: check, then move
+        refuse_existing_logs([path])
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
 
 
 def _sha(path: Path) -> str:
@@ -150,10 +184,19 @@ def _sha(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Replay:
+    """`identical`: every decision as logged (who receives a unit, the ranks, the scores, the
+    lottery draws, the categories, the overrides; the header's policy, seed and approval) --
+    the reasons' wording aside. `differences`: what differs (a failed replay, exit 4).
+    `reworded`: (line, patient, logged reason, replayed reason) of each decision that is the
+    same but whose reason is worded differently, as a version other than the log's words it;
+    `notices` says so, naming the version that wrote the log (its header's `engine`)."""
+
     identical: bool
     decisions: int
     differences: tuple[str, ...]
     header: dict[str, Any]
+    reworded: tuple[tuple[int, str, str, str], ...] = ()
+    notices: tuple[str, ...] = ()
 
 
 def read_log(path: Path) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
@@ -262,16 +305,59 @@ def replay(path: str | Path, folder: str | Path | None = None) -> Replay:
             differences.append(f"line 1, header field {key!r}: logged "
                                f"{canonical(log_header.get(key))[:120]} ... replayed "
                                f"{canonical(rebuilt.get(key))[:120]}")
+    reworded: list[tuple[int, str, str, str]] = []
     for number, (old, new) in enumerate(zip(lines, again, strict=False), start=2):
         if old != new:
-            differences.append(f"line {number}: logged {old[:160]} ... replayed {new[:160]}")
+            found = compare_decision(old, new)
+            if isinstance(found, str):
+                differences.append(f"line {number}: {found}")
+            else:
+                reworded.append((number, found[0], found[1], found[2]))
     if len(lines) != len(again):
         differences.append(f"the log has {len(lines)} decision lines, the replay {len(again)}")
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     if digest != summary.get("decisions_sha256"):
         differences.append("the decision lines do not match the log's own summary hash "
                            "(the log was edited)")
-    return Replay(not differences, len(lines), tuple(differences), log_header)
+    return Replay(not differences, len(lines), tuple(differences), log_header,
+                  tuple(reworded), reworded_notice(reworded, log_header))
+
+
+def compare_decision(logged: str, replayed: str) -> str | tuple[str, str, str]:
+    """Two decision lines that differ: the difference in words (the decision changed), or
+    (patient, logged reason, replayed reason) when only the reason's wording did."""
+    try:
+        old, new = json.loads(logged), json.loads(replayed)
+    except ValueError:
+        old = new = None
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return f"logged {logged[:160]} ... replayed {replayed[:160]}"
+    fields = [k for k in sorted(set(old) | set(new))
+              if k != "reason" and canonical(old.get(k)) != canonical(new.get(k))]
+    patient = canonical(old.get("patient"))
+    if fields:
+        said = "; ".join(f"{k} logged {canonical(old.get(k))[:80]}, replayed "
+                         f"{canonical(new.get(k))[:80]}" for k in fields[:6])
+        return f"patient {patient}: {said}"
+    if not isinstance(old.get("reason"), str):
+        return f"patient {patient}: reason logged {canonical(old.get('reason'))[:80]}"
+    return str(old.get("patient")), str(old["reason"]), str(new.get("reason"))
+
+
+def reworded_notice(reworded: list[tuple[int, str, str, str]],
+                    log_header: dict[str, Any]) -> tuple[str, ...]:
+    """The notice of reasons worded differently (none when every reason is as logged): how
+    many, the version that wrote the log and this one, the first three in both wordings."""
+    if not reworded:
+        return ()
+    logged_by = log_header.get("engine") or "a version that did not record itself"
+    first = [f"line {n} (patient {pid}): logged {old!r}; this version words it {new!r}"
+             for n, pid, old, new in reworded[:3]]
+    more = len(reworded) - len(first)
+    return (f"the reasons of {len(reworded)} decision(s) are worded differently from the "
+            f"log, which was written by {logged_by} (this is regional-triage {__version__}); "
+            "the decisions themselves are the same, and the logged reason is the one recorded "
+            "at the time", *first, *([f"... and {more} more"] if more > 0 else []))
 
 
 def _unit_hash(path: Path, existing: str | None) -> str:

@@ -73,6 +73,10 @@ def allocate_command(
     log: Annotated[Path | None, typer.Option(
         help="Decision log path (default: OUT/decision_log.jsonl, else ./decision_log.jsonl).")
     ] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing decision log (without it, a log that exists "
+        "is refused, exit 2, nothing written: a record is never replaced silently).")
+    ] = False,
     json_output: JsonOpt = False,
     no_price: Annotated[bool, typer.Option("--no-price", help="Skip the price of fairness.")
                         ] = False,
@@ -84,7 +88,12 @@ def allocate_command(
 ) -> None:
     """Recommend who receives the units (an advisory decision: the officer decides)."""
     from optimiser.bedside.api import allocate
-    from optimiser.bedside.log import check_log_path, read_overrides, write_log
+    from optimiser.bedside.log import (
+        check_log_path,
+        read_overrides,
+        refuse_existing_logs,
+        write_log,
+    )
     from optimiser.bedside.report import allocation_text
     from optimiser.cli.common import check_out_apart
     from optimiser.cli.regional import fail_with_problems
@@ -96,6 +105,11 @@ def allocate_command(
     if log is not None:
         check_log_path(log)
         _check_log_apart(log, *given)
+    log_path = log if log is not None else (out / "decision_log.jsonl" if out is not None
+                                            else Path("decision_log.jsonl"))
+    if not overwrite:  # before any work: an earlier record is never lost (--out replaces OUT)
+        refuse_existing_logs([log_path, *([] if out is None else [out / "decision_log.jsonl"])],
+                             "pass --overwrite")
     table = None
     if overrides is not None:
         try:
@@ -108,8 +122,6 @@ def allocate_command(
     budget_watchdog.commit()  # the answer begins (its log too): written whole from here
     options = {"price": not no_price, "protocols": not no_protocols, "time_limit": time_limit}
     override_path = None if overrides is None else str(overrides)
-    log_path = log if log is not None else (out / "decision_log.jsonl" if out is not None
-                                            else Path("decision_log.jsonl"))
     if out is not None:
         def write(folder: Path) -> None:
             result.patients.drop(columns=["components"]).to_csv(folder / "decisions.csv",
@@ -124,7 +136,7 @@ def allocate_command(
 
         write_outputs(out, write)
     if log is not None or out is None:
-        write_log(log_path, result, options, override_path)
+        write_log(log_path, result, options, override_path, overwrite=overwrite)
     if json_output:
         typer.echo(result.to_json())
     else:
@@ -187,8 +199,9 @@ def replay_command(
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Re-run a logged decision and compare every decision, byte for byte (exit 0 when
-    identical, 2 when the inputs are not the logged ones, 4 when a decision differs)."""
+    """Re-run a logged decision and compare every decision (exit 0 when the same, 2 when the
+    inputs are not the logged ones, 4 when a decision differs). Reasons worded differently by
+    another version are a notice, not a failure."""
     from optimiser.bedside.log import replay
     from optimiser.cli.regional import fail_with_problems
 
@@ -198,16 +211,29 @@ def replay_command(
         fail_with_problems(exc, log)
     if json_output:
         echo_json({"identical": outcome.identical, "decisions": outcome.decisions,
-                   "differences": list(outcome.differences)})
+                   "differences": list(outcome.differences),
+                   "logged_by": outcome.header.get("engine"),
+                   "reasons_reworded": [{"line": n, "patient": pid, "logged": old,
+                                         "replayed": new}
+                                        for n, pid, old, new in outcome.reworded],
+                   "notices": list(outcome.notices)})
     elif outcome.identical:
-        typer.echo(f"replayed {outcome.decisions} decisions: identical to the log "
+        same = "the same decisions as" if outcome.reworded else "identical to"
+        typer.echo(f"replayed {outcome.decisions} decisions: {same} the log "
                    f"(policy {outcome.header['policy']['name']!r}, approved by "
                    f"{outcome.header['approved_by']} on {outcome.header['approval_date']})")
+        _notices(outcome.notices, err=False)
     else:
         for line in outcome.differences[:20]:
             typer.echo(f"differs: {line}", err=True)
+        _notices(outcome.notices, err=True)
     if not outcome.identical:
         raise typer.Exit(EXIT_INTERNAL)
+
+
+def _notices(lines: tuple[str, ...], err: bool) -> None:
+    for k, line in enumerate(lines):
+        typer.echo(f"notice: {line}" if k == 0 else f"  {line}", err=err)
 
 
 @bedside.command("compare")
