@@ -90,19 +90,9 @@ def test_an_unseeded_master_holds_no_movement(engine: PlanEngine) -> None:
 
 
 # ---- the planner's seed (optimiser/multiperiod/colgen_seed.py)
-def test_coarse_data_keeps_every_unit_and_patient(engine: PlanEngine) -> None:
-    d = engine.data
-    c = colgen_seed.coarse_data(d, colgen_seed.BLOCK)
-    assert c.days == -(-d.days // colgen_seed.BLOCK)
-    assert c.deliveries.sum() == pytest.approx(d.deliveries.sum())
-    assert c.group_size.sum() == pytest.approx(d.group_size.sum())
-    assert len(c.group_size) < len(d.group_size)  # groups alike in blocks merged
-    assert (c.own <= d.own.max(axis=1, keepdims=True)).all()
-
-
-def test_coarse_seed_is_movements_and_keeps_the_optimum(engine: PlanEngine) -> None:
+def test_greedy_seed_is_movements_and_keeps_the_optimum(engine: PlanEngine) -> None:
     p = engine.model
-    seed = colgen_seed.seed_columns(p, engine.data, engine.options)
+    seed = colgen_seed.seed_columns(p, engine.data)
     assert len(seed) > 0 and np.isin(seed, p.movements).all()
     cost = engine.objective([]) - CLEANUP_COST * p.logistics
     best, _ = whole_lp(engine, cost)
@@ -117,7 +107,7 @@ def test_the_engine_seeds_large_models_only(
     engine: PlanEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Below MIN_CANDIDATES the master starts without movements (as before); at or above, with
-    the coarse LP's, and the plan's LP bound is the same."""
+    the greedy plan's, and the plan's LP bound is the same."""
     assert engine.colgen is not None
     assert (engine.colgen.position[engine.model.movements] < 0).all()  # not seeded
     monkeypatch.setattr(colgen_seed, "MIN_CANDIDATES", 0)

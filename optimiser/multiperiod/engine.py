@@ -145,13 +145,8 @@ class PlanEngine:
                 p, self.data, self.options, movements_first=True, max_per_row=cap
             )
             self.colgen.retire_columns = colgen_manage.IN_PLANNER  # growth3's hook
-            if colgen_seed.applies(self.data, p):  # seed1000: a coarse LP's movements first
-                limit = self.options.time_limit
-                self.colgen.include(
-                    colgen_seed.seed_columns(
-                        p, self.data, self.options, time_limit=limit and limit / 4
-                    )
-                )
+            if colgen_seed.applies(self.data, p):  # seed1000: a greedy plan's movements first
+                self.colgen.include(colgen_seed.seed_columns(p, self.data))
             self.rounding = RoundingMethod(self.setting, self.colgen)
             self.translate_seconds += self.colgen.translate_seconds
             for family in p.fairness.values():
