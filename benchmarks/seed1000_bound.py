@@ -20,8 +20,9 @@ CLEANUP_COST x logistics) is timed (wall and CPU seconds) with its rounds.
     flock /work/wt/.bench.lock .venv/bin/python benchmarks/seed1000_bound.py MODE N D [W|B] \
         [--base /tmp/growthm-scale]
 
-Results: BENCHMARKS.md, "seed1000" (the planner now seeds as `coarse 6` does, above 700,000
-movement candidates: optimiser/multiperiod/colgen_seed.py).
+Results: BENCHMARKS.md, "seed1000" (the planner now seeds as `greedy` does, above 700,000
+movement candidates: optimiser/multiperiod/colgen_seed.py `seed_columns`; `greedy_seed` here is
+its copy, kept beside `coarse_seed` for the comparison).
 """
 
 from __future__ import annotations
