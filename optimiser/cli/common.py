@@ -62,12 +62,13 @@ def command_deadline(time_limit: float | None) -> Deadline:
     return Deadline(time_limit, start=start)
 
 
-def output_reserve(deadline: Deadline, loading_started: float) -> Deadline:
+def output_reserve(deadline: Deadline, loading_started: float, floor: float = 0.0) -> Deadline:
     """The deadline for the solves of a command that has just loaded its instance: what is
     left less the time writing the answer will take (FINISH_FACTOR x the time loading took:
-    both grow with the instance)."""
+    both grow with the instance; or `floor` seconds, the command's estimate from the answer's
+    size, when more)."""
     watchdog.stage("solving")
-    return deadline.reserved(FINISH_FACTOR * (time.perf_counter() - loading_started))
+    return deadline.reserved(max(FINISH_FACTOR * (time.perf_counter() - loading_started), floor))
 
 
 class ProblemsIn(InputError):

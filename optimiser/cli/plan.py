@@ -71,6 +71,17 @@ def write_plan_outputs(result: PlanResult, out: Path) -> None:
     write_outputs(out, write)
 
 
+# Writing a plan's answer (daily.csv and result.json hold a row per region and day) takes this
+# many seconds per region-day, at most (track budget2, 1,000 x 90, load 2-4: writing 1.0-1.2 s,
+# daily.csv alone 0.68 CPU-s; 300 x 90: 0.27 s; twice that with the cores shared: load 7).
+OUTPUT_SECONDS_PER_REGION_DAY = 20e-6
+
+
+def plan_output_seconds(instance: MultiPeriodInstance) -> float:
+    """What writing the plan of `instance` (its folder, its JSON) will take, from its size."""
+    return OUTPUT_SECONDS_PER_REGION_DAY * len(instance.regions) * instance.days
+
+
 TransfersOpt = Annotated[
     bool | None,
     typer.Option(
@@ -375,7 +386,8 @@ def plan_command(
             price_of_fairness=not no_price,
             progress=not json_output and not Verbosity.quiet() and sys.stderr.isatty(),
             method=method,
-            deadline=output_reserve(deadline, loading),  # the plan leaves time to write it
+            # the plan leaves time to write it
+            deadline=output_reserve(deadline, loading, plan_output_seconds(instance)),
         )
     except InputError as exc:
         wrong = executed is not None and any(p.file == executed.name for p in exc.problems)

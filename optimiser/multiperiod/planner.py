@@ -113,6 +113,12 @@ def active_constraints(
 # last stage (Reserves); every reserve grows with the model like the build (300 regions x 90
 # days: build 0.25-0.5 s, extraction 0.27 s; the fallback plan is made before the solves).
 FINISH_SHARE_OF_BUILD = 1.0
+# ... or this many seconds per region and day when more: the extraction builds tables of a row
+# per region and day (daily, the patient flow), while the build can be quick (track budget2,
+# load 2-4: 1,000 x 90, 0.42-0.74 s, 1.0-2.8 builds, 4.7-8.2 microseconds a region-day; 300 x 90,
+# 0.11-0.42 s, 4-16; not the columns: 300 x 90 with all-pairs lanes, 8 M columns, took 0.18-0.42
+# s). Twice the quiet figure: load 7 halves a core.
+EXTRACT_SECONDS_PER_REGION_DAY = 16e-6
 # ... and this multiple for the movement cleanup (methods/cleanup.py), done last, before the
 # extraction (300 x 90 threshold, 434,900 units moved: 2.2-2.4 s, 10 builds; 100 x 90, 304,315
 # units: 0.5 s, 6 builds; measured with both cores busy), or this share of the budget when more
@@ -162,8 +168,9 @@ class Reserves:
     extract: float
 
     @classmethod
-    def sized(cls, build_seconds: float, limit: float | None) -> Reserves:
-        """From the model (its build time) and the budget (`limit` seconds; None: none)."""
+    def sized(cls, build_seconds: float, limit: float | None, region_days: int = 0) -> Reserves:
+        """From the model (its build time, its regions x days) and the budget (`limit` seconds;
+        None: none). The extraction's reserve is outside the cap: without it there is no plan."""
         budget = limit or 0.0
         settle = max(SETTLE_SHARE_OF_BUILD * build_seconds, SETTLE_SHARE_OF_BUDGET * budget)
         repair = REPAIR_SHARE_OF_BUILD * build_seconds
@@ -178,7 +185,9 @@ class Reserves:
             settle=settle,
             repair=repair,
             cleanup=cleanup,
-            extract=FINISH_SHARE_OF_BUILD * build_seconds,
+            extract=max(
+                FINISH_SHARE_OF_BUILD * build_seconds, EXTRACT_SECONDS_PER_REGION_DAY * region_days
+            ),
         )
 
 
@@ -234,7 +243,8 @@ def plan(
         engine.fallback_values()
         timings["fallback"] = time.perf_counter() - t_fallback
     # the solves leave time for what follows them (patient flow, cleanup, extraction)
-    reserves = Reserves.sized(engine.build_seconds, budget.limit)
+    region_days = len(instance.regions) * instance.days
+    reserves = Reserves.sized(engine.build_seconds, budget.limit, region_days)
     finish = budget.reserved(reserves.extract)  # the cleanup's deadline
     settling = finish.reserved(reserves.cleanup + reserves.repair)  # the settle's LPs'
     runs = engine.deadline = settling.reserved(reserves.settle)
