@@ -16,6 +16,9 @@ round by round (CPU seconds of each HiGHS solve). Modes:
   alt          the master also starts with the movement columns nonzero at the optimum of the
                last run of this script (another optimal vertex than the recorded one;
                /tmp/seed2/last-NxD.npz, written by every mode but alt)
+  round K      the master also starts with the movement columns nonzero in round K's master
+               optimum of the last `plain` run (/tmp/seed2/roundK-NxD.npz): a whole plan a
+               given distance below the LP optimum
 
 Both keep pricing every candidate until none improves (a column dropped re-enters when it
 improves), so the LP optimum is unchanged; `lives` is printed to check it.
@@ -52,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=["plain", "trim", "restart", "subset", "alt"])
+    parser.add_argument("mode", choices=["plain", "trim", "restart", "subset", "alt", "round"])
     parser.add_argument("regions", type=int)
     parser.add_argument("days", type=int)
     parser.add_argument("after", nargs="?", type=int, default=4)
@@ -76,6 +79,10 @@ def main() -> None:
             pick = np.random.default_rng(0).random(len(final)) < args.after / 100
             self.include(final[pick])
             info["subset_columns"] = int(pick.sum())
+        if args.mode == "round":
+            mid = np.load(LAST / f"round{args.after}-{args.regions}x{args.days}.npz")["nonzero"]
+            self.include(mid)
+            info["round_columns"] = len(mid)
         if args.mode == "alt":
             alt = np.load(LAST / f"last-{args.regions}x{args.days}.npz")["nonzero"]
             self.include(alt)
@@ -99,6 +106,13 @@ def main() -> None:
                         "objective": out.objective,
                     }
                 )
+                if args.mode == "plain":
+                    x = np.asarray(h.highs.getSolution().col_value)
+                    real = self.members >= 0
+                    moving = real & np.isin(np.maximum(self.members, 0), self.candidates)
+                    nz = self.members[moving & (np.abs(x[: len(self.members)]) > 1e-9)]
+                    k = len(info["rounds"])
+                    np.savez(LAST / f"round{k}-{args.regions}x{args.days}.npz", nonzero=nz)
             return out
 
         def opt(name: str, value: Any) -> None:
@@ -110,7 +124,7 @@ def main() -> None:
         def cut_then_include(cols: np.ndarray) -> None:
             if state["lp"] == 1 and not state["done"]:
                 state["round"] += 1
-                if args.mode != "plain" and state["round"] == args.after:
+                if args.mode in ("trim", "restart") and state["round"] == args.after:
                     state["done"] = True
                     t = time.process_time()
                     _cut(self, info, final)
