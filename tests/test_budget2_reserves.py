@@ -97,3 +97,17 @@ def test_a_budgeted_plan_under_a_cpu_hog_answers_whole_within_its_budget(tmp_pat
     assert {"manifest.csv", "plan.csv", "daily.csv", "regions.csv", "price_of_fairness.csv",
             "result.json", ".triage-output"} <= files
     assert wall <= budget + 0.75, wall
+
+
+def test_a_regional_command_reserves_its_finish_by_size_within_a_quarter_of_the_budget() -> None:
+    """`triage solve` on 1,500 regions under threshold(tau=100) with 10 s finished 0.16-0.5 s
+    past its solves' deadline with the 1.5 x loading reserve (0.1 s): the watchdog ended it
+    with no answer although HiGHS had proved the optimum (session 25's CI). The reserve is now
+    at least 1 s (0.5 ms a region beyond 2,000 regions), never above a quarter of the budget."""
+    from optimiser.cli.regional import regional_finish_seconds
+
+    assert regional_finish_seconds(None, 1_500) == 0.0
+    assert regional_finish_seconds(10.0, 1_500) == 1.0
+    assert regional_finish_seconds(60.0, 10_000) == 5.0
+    assert regional_finish_seconds(10.0, 100_000) == 2.5  # a quarter of the budget
+    assert regional_finish_seconds(2.0, 5) == 0.5
