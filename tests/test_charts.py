@@ -280,6 +280,7 @@ def test_policy_value_labels_stay_right_of_the_optimum_line(us):
     line = next(ln for ln in ax.lines if ln.get_linestyle() == "--")
     line_px = ax.transData.transform((line.get_xdata()[0], 0))[0]
     bars = [p for p in ax.patches]
+    assert len(ax.texts) == len(bars) == len(table)  # one label a policy: the loop checks them
     for text in ax.texts:
         box = text.get_window_extent(renderer)
         assert box.x0 > line_px + 1, text.get_text()  # never across the dashed L* line

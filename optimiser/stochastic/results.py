@@ -97,7 +97,7 @@ class StochasticResult:
             "explanation": self.explanation,
             # a run stopped before HiGHS proved a bound reports it as +-inf: null in JSON
             "solver": json_ready(self.solver),
-            "timings": {k: json_number(v, 4) for k, v in self.timings.items()},
+            "timings": {k: json_number(v, 6) for k, v in self.timings.items()},
             "model_size": json_ready(self.sizes),
             "scenario_set": json_ready(self.scenario_info),
         }

@@ -142,12 +142,7 @@ class SaaResult:
                 **run,
             )
         frame = pd.DataFrame(list(data["per_replication"]), columns=["replication", *REP_COLUMNS])
-        committed, executed = (
-            pd.DataFrame(list(data.get(name) or []), columns=COMMITTED_COLUMNS).astype(
-                {"day": "int64", "arrives": "int64", "units": float}
-            )
-            for name in ("committed", "executed")
-        )
+        committed, executed = (_moves(data.get(name)) for name in ("committed", "executed"))
         eta = data.get("eta")
         return cls(
             **{k: _run_value(k, data[k]) for k in RUN_FIELDS if k in data},
@@ -189,6 +184,15 @@ FIELDS = (
     "lower_bound_low", "gap", "gap_high", "gap_high_from_bounds", "gap_high_from",
     "recourse_without_fairness", "risk", "objective", "today", "eta",
 )  # fmt: skip
+
+
+def _moves(rows: Any) -> pd.DataFrame:
+    """Committed or executed moves as the run held them: no moves is the bare columns, as the
+    planner gives them (an empty frame cast to int64 would not equal the one written)."""
+    frame = pd.DataFrame(list(rows or []), columns=COMMITTED_COLUMNS)
+    if not len(frame):
+        return frame
+    return frame.astype({"day": "int64", "arrives": "int64", "units": float})
 
 
 def _figure(value: Any) -> float:
