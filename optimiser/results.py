@@ -42,6 +42,28 @@ class SolverInfo:
     solves: int
     pyomo_version: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "gap": json_number(self.gap),
+            "seconds": json_number(self.seconds, 6),
+            "solves": self.solves,
+            "pyomo_version": self.pyomo_version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SolverInfo:
+        """The inverse of to_dict (a payload without pyomo_version or solves still reads)."""
+        return cls(
+            name=str(data.get("name")),
+            version=str(data.get("version")),
+            gap=data.get("gap"),
+            seconds=float(data.get("seconds") or 0.0),
+            solves=int(data.get("solves") or 0),
+            pyomo_version=str(data.get("pyomo_version") or ""),
+        )
+
 
 @dataclass(frozen=True)
 class AllocationResult:
@@ -116,16 +138,7 @@ class AllocationResult:
             ],
             "violations": list(self.violations),
             "explanation": self.explanation,
-            "solver": None
-            if self.solver is None
-            else {
-                "name": self.solver.name,
-                "version": self.solver.version,
-                "gap": json_number(self.solver.gap),
-                "seconds": json_number(self.solver.seconds, 6),
-                "solves": self.solver.solves,
-                "pyomo_version": self.solver.pyomo_version,
-            },
+            "solver": None if self.solver is None else self.solver.to_dict(),
             "timings": {k: json_number(v, 6) for k, v in self.timings.items()},
             "fingerprint": self.fingerprint,
         }
@@ -160,7 +173,7 @@ class AllocationResult:
             ),
             violations=tuple(data.get("violations") or ()),
             explanation=data.get("explanation"),
-            solver=None if not solver else SolverInfo(**solver),
+            solver=None if not solver else SolverInfo.from_dict(solver),
             timings=dict(data.get("timings") or {}),
             fingerprint=str(data.get("fingerprint", "")),
             resource=str(data.get("resource", "ventilator")),

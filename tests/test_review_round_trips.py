@@ -29,6 +29,8 @@ from optimiser.stochastic.replications import saa
 ROUND_TRIP_TESTS = {
     "optimiser.results.AllocationResult":
         "test_result_round_trips::test_allocation_result_with_prices_round_trips",
+    "optimiser.results.SolverInfo":  # a field of AllocationResult and PlanResult, compared there
+        "test_result_round_trips::test_allocation_result_with_prices_round_trips",
     "optimiser.multiperiod.results.PlanResult":
         "test_result_round_trips::test_plan_result_round_trips_with_its_tables",
     "optimiser.multiperiod.results.MovementCleanup":  # a field of PlanResult, compared there

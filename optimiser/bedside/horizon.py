@@ -262,16 +262,7 @@ def run_online(stream: Stream, policy: Policy, ranking: Ranking, *, reserves: bo
                 final[give] = True
                 occupancy.start(s, t, stream.days[give].tolist())
             continue
-        sizes: dict[str, int] | None = None
-        if specs:
-            sizes = {}
-            for spec in specs:
-                if spec.share is not None:
-                    entitled[s, spec.name] += spec.share * free
-                    sizes[spec.name] = math.floor(entitled[s, spec.name] + 1e-9)
-                    entitled[s, spec.name] -= sizes[spec.name]
-                else:
-                    sizes[spec.name] = spec.size(free)
+        sizes = _reserve_sizes(specs, entitled, s, free) if specs else None
         if record or method == "optimal":
             batch = Batch(stream.sites[s], t, candidates, free, sizes)
             local_policy = policy.with_changes(reserves=tuple(specs))
@@ -365,14 +356,7 @@ def _run_soft(stream: Stream, policy: Policy, ranked: list[list[int]],
         free_by_batch.append((members, free))
         if free == 0:
             continue
-        sizes = {}
-        for spec in specs:
-            if spec.share is not None:
-                entitled[s, spec.name] += spec.share * free
-                sizes[spec.name] = math.floor(entitled[s, spec.name] + 1e-9)
-                entitled[s, spec.name] -= sizes[spec.name]
-            else:
-                sizes[spec.name] = spec.size(free)
+        sizes = _reserve_sizes(specs, entitled, s, free)
         chosen, labels = _sequential_soft(policy.order, specs, flags, candidates, free, sizes)
         occupancy.start(s, t, [days[i] for i in chosen])
         chosen_all += chosen
@@ -386,6 +370,22 @@ def _run_soft(stream: Stream, policy: Policy, ranked: list[list[int]],
         free_seen[members] = free
     idle = occupancy.idle(int(stream.day.max(initial=0))) if n else 0
     return OnlineRun(served, category, np.zeros(n, dtype=bool), free_seen, [], idle)
+
+
+def _reserve_sizes(specs: Sequence[Any], entitled: dict[tuple[int, str], float], site: int,
+                   free: int) -> dict[str, int]:
+    """Each reserve's units in a batch of `free` units at `site`: a share reserve accrues its
+    share of every batch and takes the whole units accrued (the fraction carries over to the
+    site's next batch, in `entitled`); a fixed reserve takes its size of the batch."""
+    sizes = {}
+    for spec in specs:
+        if spec.share is not None:
+            entitled[site, spec.name] += spec.share * free
+            sizes[spec.name] = math.floor(entitled[site, spec.name] + 1e-9)
+            entitled[site, spec.name] -= sizes[spec.name]
+        else:
+            sizes[spec.name] = spec.size(free)
+    return sizes
 
 
 def _sequential_soft(order: Sequence[str], specs: Sequence[Any],

@@ -12,7 +12,7 @@ import typer
 
 from optimiser import budget_watchdog
 from optimiser.cli import HELP_STYLE, app
-from optimiser.cli.common import echo_json, write_outputs
+from optimiser.cli.common import JsonOpt, echo_json, write_outputs
 from optimiser.errors import EXIT_INTERNAL, InputError
 
 bedside = typer.Typer(
@@ -32,7 +32,6 @@ PolicyOpt = Annotated[Path | None, typer.Option(
     "--policy", help="policy.toml (default: DIR/policy.toml).")]
 ExistingOpt = Annotated[Path | None, typer.Option(
     "--existing-capacity", help="CSV site,units added to a result.json's allocation.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
 
 
 def _load(case: Path, units: Path | None, policy: Path | None, existing: Path | None) -> Any:

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -20,6 +20,15 @@ from optimiser import budget_watchdog as watchdog
 from optimiser.deadline import FINISH_FACTOR, Deadline, process_start
 from optimiser.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, InputError, Problem
 from optimiser.textfiles import check_out_path
+
+# options several commands share, with one wording
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+NoDefaults = Annotated[
+    bool,
+    typer.Option(
+        "--no-default-constraints", help="Ignore the constraints listed in instance.toml."
+    ),
+]
 
 _origin: float | None = None  # where command budgets start: set by main() for the process
 

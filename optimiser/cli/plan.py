@@ -11,6 +11,8 @@ import typer
 
 from optimiser.cli import Verbosity, app, warn
 from optimiser.cli.common import (
+    JsonOpt,
+    NoDefaults,
     check_out_apart,
     command_deadline,
     exit_without_answer,
@@ -42,13 +44,6 @@ ConstraintOpt = Annotated[
         help="Fairness constraint over the horizon KIND:param=value; repeatable.",
     ),
 ]
-NoDefaults = Annotated[
-    bool,
-    typer.Option(
-        "--no-default-constraints", help="Ignore the constraints listed in instance.toml."
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
 
 
 def write_plan_outputs(result: PlanResult, out: Path) -> None:

@@ -12,6 +12,8 @@ import typer
 
 from optimiser.cli import app, log
 from optimiser.cli.common import (
+    JsonOpt,
+    NoDefaults,
     ProblemsIn,
     check_out_apart,
     command_deadline,
@@ -49,13 +51,6 @@ ConstraintOpt = Annotated[
         "--constraint", "-c", help="Fairness constraint KIND:param=value[,param=value]; repeatable."
     ),
 ]
-NoDefaults = Annotated[
-    bool,
-    typer.Option(
-        "--no-default-constraints", help="Ignore the constraints listed in instance.toml."
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
 
 
 def write_result(result: AllocationResult, out: Path) -> None:

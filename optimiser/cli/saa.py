@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from optimiser.cli.common import check_out_apart, write_outputs
-from optimiser.cli.plan import ConstraintOpt, NoDefaults
+from optimiser.cli.common import JsonOpt, NoDefaults, check_out_apart, write_outputs
+from optimiser.cli.plan import ConstraintOpt
 from optimiser.cli.regional import fail_with_problems
-from optimiser.cli.scenarios import Dir, JsonOpt, _load, scenarios_app
+from optimiser.cli.scenarios import Dir, _load, scenarios_app
 from optimiser.errors import InputError, Problem
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from optimiser.cli import HELP_STYLE, app
-from optimiser.cli.common import check_out_apart, write_outputs
+from optimiser.cli.common import JsonOpt, check_out_apart, write_outputs
 from optimiser.cli.regional import fail_with_problems
 from optimiser.errors import InputError, Problem
 
@@ -30,7 +30,6 @@ scenarios_app = typer.Typer(
 app.add_typer(scenarios_app, name="scenarios")
 
 Dir = Annotated[Path, typer.Argument(help="Multi-period instance folder (with demand.csv).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from optimiser.cli import Verbosity, app
-from optimiser.cli.common import check_out_apart, echo_json
+from optimiser.cli.common import NoDefaults, check_out_apart, echo_json
 from optimiser.errors import InputError, Problem
 
 Dir = Annotated[
@@ -19,12 +19,6 @@ ConstraintOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--constraint", "-c", help="Fairness constraint KIND:param=value[,param=value]; repeatable."
-    ),
-]
-NoDefaults = Annotated[
-    bool,
-    typer.Option(
-        "--no-default-constraints", help="Ignore the constraints listed in instance.toml."
     ),
 ]
 

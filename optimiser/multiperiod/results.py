@@ -193,16 +193,7 @@ class PlanResult:
                 for row in self.price_of_fairness.to_dict("records")
             ],
             "explanation": self.explanation,
-            "solver": None
-            if self.solver is None
-            else {
-                "name": self.solver.name,
-                "version": self.solver.version,
-                "gap": json_number(self.solver.gap),
-                "seconds": json_number(self.solver.seconds, 6),
-                "solves": self.solver.solves,
-                "pyomo_version": self.solver.pyomo_version,
-            },
+            "solver": None if self.solver is None else self.solver.to_dict(),
             "objective_bound": json_number(self.objective_bound),
             "movement_cleanup": None
             if self.movement_cleanup is None
@@ -256,16 +247,7 @@ class PlanResult:
             today=int(data.get("today") or 0),
             executed_rows=int(data.get("executed_rows") or 0),
             explanation=data.get("explanation"),
-            solver=None
-            if not solver
-            else SolverInfo(
-                name=str(solver.get("name")),
-                version=str(solver.get("version")),
-                gap=solver.get("gap"),
-                seconds=float(solver.get("seconds") or 0.0),
-                solves=int(solver.get("solves") or 0),
-                pyomo_version=str(solver.get("pyomo_version") or ""),
-            ),
+            solver=None if not solver else SolverInfo.from_dict(solver),
             timings=dict(data.get("timings") or {}),
             fingerprint=str(data.get("fingerprint") or ""),
             resource=str(data.get("resource") or "ventilator"),
