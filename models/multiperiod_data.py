@@ -18,8 +18,8 @@ import numpy as np
 from models.fairness import REGISTRY, ConstraintSpec
 from models.regional import RegionalData
 
-# Logistics cost (tie-break only, docs/multiperiod.md "Logistics cost"): handling per unit or
-# patient moved, plus one per day in transit.
+# Logistics cost (tie-break only, docs/multiperiod.md, "The logistics tie-break"): handling
+# per unit or patient moved, plus one per day in transit.
 SHIP_HANDLING = 1.0
 TRANSFER_HANDLING = 2.0
 PATIENT_HANDLING = 5.0

@@ -259,3 +259,52 @@ def test_the_bedside_output_shown_is_what_allocate_prints(tmp_path: Path) -> Non
     printed = proc.stdout.splitlines()
     for line in shown.body.splitlines():  # each shown line begins a printed one (abridged)
         assert any(p.startswith(line) for p in printed), (line, printed[:6])
+
+
+SECTION_REFERENCE = re.compile(
+    r"\b(?:docs/)?([\w-]+\.md)[,:]?\s*\(?\s*\"([A-Z\[][^\"]{2,60})\"", re.S
+)
+
+
+def section_references(text: str) -> list[tuple[int, str, str]]:
+    """(line, page, section) for each `docs/PAGE.md, "Section"` in `text`."""
+    return [
+        (text.count("\n", 0, m.start()) + 1, m.group(1), " ".join(m.group(2).split()))
+        for m in SECTION_REFERENCE.finditer(text)
+    ]
+
+
+def missing_sections(text: str, where: str) -> list[str]:
+    """The section references of `text` that name no heading (nor bold term) of their page."""
+    missing = []
+    for line, page, section in section_references(text):
+        path = REPO / "docs" / page
+        if not path.is_file():
+            continue
+        doc = path.read_text(encoding="utf-8")
+        headings = [h.lstrip("#").strip().lower() for h in doc.splitlines() if h.startswith("#")]
+        flat = " ".join(doc.split()).lower()
+        wanted = section.lower()
+        if not any(wanted in h for h in headings) and f"*{wanted}" not in flat:
+            missing.append(f'{where}:{line}: docs/{page}, "{section}"')
+    return missing
+
+
+def test_every_docs_section_the_code_names_exists() -> None:
+    """Docstrings, comments and help say where a rule is written (docs/multiperiod.md,
+    "Waiting"): the section must exist, or the pointer leads nowhere."""
+    files = [*(REPO / "optimiser").rglob("*.py"), *(REPO / "models").rglob("*.py"),
+             *(REPO / "tests").rglob("*.py"), *DOCS]
+    checked, missing = 0, []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        checked += len(section_references(text))
+        missing += missing_sections(text, str(path.relative_to(REPO)))
+    assert checked >= 80  # the references are still found
+    assert not missing, "sections that do not exist:\n" + "\n".join(missing)
+
+
+def test_the_section_check_can_fail() -> None:
+    page = "docs/scenarios"  # split, so that this file names no missing section itself
+    text = f'See docs/multiperiod.md, "Waiting" and ({page}' + '.md, "Metrics").'
+    assert missing_sections(text, "x") == [f'x:1: {page}' + '.md, "Metrics"']

@@ -1,4 +1,4 @@
-"""The statistics of an out-of-sample evaluation (docs/scenarios.md, "Metrics").
+"""The statistics of an out-of-sample evaluation (docs/scenarios.md, "Evaluating a plan").
 
 For a discrete distribution (values x_i, probabilities p_i) every figure is exact; when the
 scenarios are an i.i.d. sample of n, a confidence interval at level 1 - beta goes with it:

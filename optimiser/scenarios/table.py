@@ -1,5 +1,5 @@
 """The `[uncertainty]` table of instance.toml: a generator and its parameters, so that an
-instance carries its scenarios without a scenarios.csv (docs/scenarios.md, "[uncertainty]").
+instance carries its scenarios without a scenarios.csv (docs/scenarios.md, "Files").
 
     [uncertainty]
     method = "lognormal"          # lognormal | intervals | forecasts

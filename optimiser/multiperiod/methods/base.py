@@ -1,5 +1,5 @@
-"""The narrow interface of the planner's solution methods (docs/multiperiod.md, "How it is
-solved"), and what they share.
+"""The narrow interface of the planner's solution methods (docs/multiperiod.md,
+"Solution methods"), and what they share.
 
 A method takes a `Task` (the objective, the active fairness families, tie-break or not, the
 deadline) and answers a `PlanOutcome`; it reads the model only through the `Setting` (the

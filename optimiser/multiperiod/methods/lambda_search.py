@@ -1,5 +1,6 @@
 """The lambda search: the rounding method's branching for families with a lambda axis (the
-threshold rule; docs/multiperiod.md, "How it is solved").
+threshold rule; docs/multiperiod.md, "Fairness over the horizon", the threshold's
+"How it is solved").
 
 Member r stops (k_r = 1) exactly when lambda >= b_r = (q_r + s) / w_r, so between two
 consecutive b_r every k_r is known and the model is an LP: the lambda axis is split at the b_r.

@@ -1,5 +1,5 @@
 """The rounding method: column generation for the LP bound U, then rounding + repair for a
-whole plan (docs/multiperiod.md, "How it is solved").
+whole plan (docs/multiperiod.md, "Solution methods").
 
 A family with a `switch` (max_coverage_gap's z) is branched on, not relaxed: each assignment of
 the active switches (1 first) is its own column-generation LP (U = the largest branch optimum,
