@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__: str  # pyproject.toml's version, read on first use (optimiser/version.py)
 
 #: public name -> (module, attribute)
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -72,6 +72,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from optimiser.version import version
+
+        globals()[name] = version()
+        return globals()[name]
     try:
         module, attribute = _EXPORTS[name]
     except KeyError:
@@ -82,7 +87,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, "__version__"})
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see

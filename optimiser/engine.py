@@ -142,7 +142,7 @@ def solve(
     check_policy(policy)
     check_seed(seed)
     if supply is not None:
-        supply = validate_supply(supply, "supply")
+        supply = validate_supply(supply, "supply", option=True)
         instance = instance.with_supply(supply)
     active = active_constraints(instance, constraints, default_constraints)
     engine = RegionalEngine(instance, active, SolverOptions(time_limit=budget.limit))
@@ -305,7 +305,7 @@ def evaluate(
             source = f"result:{result.policy}"
         allocation = result.allocation
     if supply is not None:
-        instance = instance.with_supply(validate_supply(supply, "supply"))
+        instance = instance.with_supply(validate_supply(supply, "supply", option=True))
     items = dict(allocation.items())
     problems = []
     ids = instance.region_ids
@@ -387,7 +387,7 @@ def compare(
     budget = deadline if deadline is not None else Deadline(time_limit)
     check_seed(seed)
     if supply is not None:
-        instance = instance.with_supply(validate_supply(supply, "supply"))
+        instance = instance.with_supply(validate_supply(supply, "supply", option=True))
     active = active_constraints(instance, constraints, default_constraints)
     engine = RegionalEngine(instance, active, SolverOptions(time_limit=budget.limit))
     runs = engine.deadline = budget.reserved(FINISH_FACTOR * engine.build_seconds)

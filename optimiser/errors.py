@@ -42,6 +42,38 @@ class Problem:
             where.append(f"{self.column_word} '{self.column}'")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
+    def for_command_line(self) -> str:
+        """The problem as the `triage` command line says it: an option named as the user types
+        it (`--time-limit: must be ...`), not as the engine's argument (`option 'time_limit'`);
+        any other problem as str() says it."""
+        if self.column_word != "option" or not self.column:
+            return str(self)
+        located = Problem("", self.file, self.line, None, self.region, self.line_word)
+        where = [str(located).removesuffix(": ")] if str(located) else []
+        return f"{', '.join([*where, option_flag(self.column)])}: {self.message}"
+
+
+# engine arguments whose `triage` option has another name (tests/test_leftovers_cli_options.py)
+OPTION_FLAGS = {
+    "mip_gap": "--gap",
+    "site": "--sites",
+    "max_wait_days": "--max-wait",  # the planner's settings (PlanSettings.replace)
+    "donor_keep_share": "--donor-share",
+}
+
+
+def option_flag(name: str) -> str:
+    """An option as the user types it: `time_limit`, `time-limit` and `--time-limit` are all
+    `--time-limit`."""
+    bare = name.strip().lstrip("-")
+    return OPTION_FLAGS.get(bare) or "--" + bare.replace("_", "-")
+
+
+def option_problem(option: str, message: str) -> Problem:
+    """A problem with the value of an option or argument: the command line says
+    `--time-limit: MESSAGE`, Python `option 'time_limit': MESSAGE` (Problem.for_command_line)."""
+    return Problem(message, column=option, column_word="option")
+
 
 class TriageError(Exception):
     """Base class of the engine's own errors."""
@@ -62,10 +94,18 @@ class InputError(TriageError):
         self.problems: list[Problem] = list(problems)
         super().__init__(self.summary())
 
-    def summary(self) -> str:
-        first = str(self.problems[0]) if self.problems else "invalid input"
+    def summary(self, command_line: bool = False) -> str:
+        """The first problem and how many more (`command_line`: options as typed)."""
+        if self.problems:
+            first = self.problems[0]
+            first_text = first.for_command_line() if command_line else str(first)
+        else:
+            first_text = "invalid input"
         more = len(self.problems) - 1
-        return first if more == 0 else f"{first} (and {more} more problem{'s' * (more > 1)})"
+        return (
+            first_text if more == 0
+            else f"{first_text} (and {more} more problem{'s' * (more > 1)})"
+        )
 
 
 class InfeasibleError(TriageError):

@@ -20,7 +20,7 @@ import pandas as pd
 
 from models.regional import DerivedNumbers
 from optimiser.constraints import ConstraintSpec, check_region_keys, parse_constraint_table
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, option_problem
 from optimiser.instance_rules import COLUMN_BOUNDS as COLUMN_BOUNDS
 from optimiser.instance_rules import HORIZON_BOUNDS as HORIZON_BOUNDS
 from optimiser.instance_rules import LOWER_BOUNDS as LOWER_BOUNDS
@@ -133,7 +133,7 @@ class Instance:
 
     def with_supply(self, supply: int) -> Instance:
         """The same instance with another supply (validated)."""
-        return replace(self, supply=validate_supply(supply, "supply"))
+        return replace(self, supply=validate_supply(supply, "supply", option=True))
 
     def with_constraints(self, constraints: Sequence[ConstraintSpec]) -> Instance:
         return replace(self, constraints=tuple(constraints))
@@ -444,17 +444,21 @@ def _frame_as_text(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 # Validation
 
 
-def validate_supply(value: Any, where: str) -> int:
-    """Supply is a whole number of units >= 0 (10.5, "10", True and NaN are refused)."""
+def validate_supply(value: Any, where: str, *, option: bool = False) -> int:
+    """Supply is a whole number of units >= 0 (10.5, "10", True and NaN are refused). `where`
+    prefixes the message, or with `option` names the argument (errors.option_problem)."""
     bad = isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating)
     if not bad and isinstance(value, float | np.floating):
         bad = not math.isfinite(value) or value != int(value)
+    reason = None
     if bad:
-        raise InputError(Problem(f"{where}: must be a whole number >= 0, got {value!r}"))
-    if value < 0:
-        raise InputError(Problem(f"{where}: must be >= 0, got {value!r}"))
-    if value > MAX_SUPPLY:
-        raise InputError(Problem(f"{where}: must be at most {MAX_SUPPLY:,}, got {value!r}"))
+        reason = f"must be a whole number >= 0, got {value!r}"
+    elif value < 0:
+        reason = f"must be >= 0, got {value!r}"
+    elif value > MAX_SUPPLY:
+        reason = f"must be at most {MAX_SUPPLY:,}, got {value!r}"
+    if reason is not None:
+        raise InputError(option_problem(where, reason) if option else Problem(f"{where}: {reason}"))
     return int(value)
 
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 import pandas as pd
 
 from optimiser.errors import Problem
-from optimiser.textfiles import ProblemList, did_you_mean, strict_float
+from optimiser.textfiles import ProblemList, did_you_mean, not_a_number, strict_float
 
 REQUIRED_COLUMNS = ("region", "population", "capacity", "peak_demand")
 OPTIONAL_DEFAULTS: dict[str, float | None] = {
@@ -136,7 +136,7 @@ def _validate_regions(
             if value is None:
                 listed.add(
                     Problem(
-                        f"not a number: {text!r}",
+                        not_a_number(text),
                         file=file,
                         line=line,
                         column=col,

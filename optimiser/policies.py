@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.regional import RegionalData
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, option_problem
 
 
 def hamilton(total: int, weights: np.ndarray, caps: np.ndarray | None = None) -> np.ndarray:
@@ -104,9 +104,11 @@ MAX_SEED = 2**32 - 1  # the service's bound too (one bound for every path)
 def check_seed(seed: object) -> int:
     """The lottery's seed: a whole number in [0, 2^32 - 1]."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(Problem(f"seed: must be a whole number >= 0, got {seed!r}"))
+        raise InputError(option_problem("seed", f"must be a whole number >= 0, got {seed!r}"))
     if seed > MAX_SEED:
-        raise InputError(Problem(f"seed: must be at most {MAX_SEED} (2^32 - 1), got {seed!r}"))
+        raise InputError(
+            option_problem("seed", f"must be at most {MAX_SEED} (2^32 - 1), got {seed!r}")
+        )
     return int(seed)
 
 

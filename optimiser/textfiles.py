@@ -42,6 +42,26 @@ def strict_float(text: str) -> float | None:
     return None
 
 
+# 1,000 / 1'000 / 1 000 / 1_000 (also 1,000.5): digits in groups of three after a separator
+_GROUPED = re.compile(r"[+-]?\d{1,3}([,'_ \u00a0\u202f])\d{3}(?:\1\d{3})*(?:\.\d*)?", re.ASCII)
+
+
+def groups_digits(value: object) -> bool:
+    """Whether `value` is a number written with thousands separators (1,000, 1 000, 1'000)."""
+    return isinstance(value, str) and _GROUPED.fullmatch(value.strip()) is not None
+
+
+def not_a_number(value: object) -> str:
+    """The message for a cell or an option value that is not a number, one for every reader:
+    "not a number: '1,000'", with why when the value groups its digits (1,000, 1 000, 1'000):
+    thousands separators are not accepted. No rewrite is offered: 1,500 may be a decimal comma
+    (1.5) as well as fifteen hundred, and only the user knows which."""
+    if groups_digits(value):
+        return (f"not a number: {value!r} (thousands separators are not accepted: write the "
+                "digits alone, with '.' as the decimal point)")
+    return f"not a number: {value!r}"
+
+
 def path_problem(path: Path, what: str = "file") -> str | None:
     """Why `path` cannot be read as a `what` ("file" or "folder"), or None."""
     try:

@@ -230,7 +230,7 @@ def test_compare_refuses_no_workers(run_cli):
     result = run_cli("bedside", "compare", EXAMPLE, "--workers", "0", "--replications", "1",
                      "--no-progress")
     assert result.returncode == 2, result.stdout[:300]
-    assert "option 'workers': must be a whole number >= 1" in result.stderr
+    assert "--workers: must be a whole number >= 1" in result.stderr
 
 
 REGIONAL_CASE = Path(__file__).resolve().parents[1] / "instances" / "bedside-synthetic"
@@ -260,7 +260,7 @@ def test_curve_refuses_no_extra_units_and_counts_a_site_once(tmp_path):
 @pytest.mark.slow
 def test_generate_refuses_a_horizon_its_patients_file_could_not_hold(run_cli, tmp_path):
     result = run_cli("bedside", "generate", "--out", tmp_path / "gen", "--days", "100000000")
-    assert result.returncode == 2 and "option 'days': must be >= 1 and <= 100,000" in (
+    assert result.returncode == 2 and "--days: must be >= 1 and <= 100,000" in (
         result.stderr)
     assert not (tmp_path / "gen").exists()
 

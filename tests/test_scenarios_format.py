@@ -284,8 +284,8 @@ def test_cli_generate_refuses_bad_options_and_writes_nothing(
         "2",
     )
     assert proc.returncode == 2, proc.stderr
-    assert "option 'scenarios': must be a whole number in 1..100,000" in proc.stderr
-    assert "option 'correlation': must be a rank correlation in [0, 1]" in proc.stderr
+    assert "--scenarios: must be a whole number in 1..100,000" in proc.stderr
+    assert "--correlation: must be a rank correlation in [0, 1]" in proc.stderr
     assert not out.exists()
     proc = run_cli(
         "scenarios",

@@ -219,5 +219,5 @@ def test_supply_at_the_engines_limit_is_accepted(pugh):
 def test_a_bad_seed_is_an_input_error(pugh, seed):
     from optimiser.sweeps import run_sweep
 
-    with pytest.raises(InputError, match="--seed must be a whole number >= 0"):
+    with pytest.raises(InputError, match=r"option 'seed': must be a whole number >= 0"):
         run_sweep(pugh, ["supply=1:10"], samples=3, seed=seed)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from optimiser.errors import Problem
+from optimiser.textfiles import not_a_number
 
 if TYPE_CHECKING:
     from optimiser.bedside.io import Cohort, Units
@@ -197,7 +198,7 @@ def _numbers(raw: pd.DataFrame, column: str, lines: list[int], fail: Any, *, low
         try:
             value = float(text)
         except ValueError:
-            fail(line, column, f"not a number: {text!r}")
+            fail(line, column, not_a_number(text))
             out.append(math.nan)
             continue
         if not math.isfinite(value):

@@ -28,9 +28,16 @@ from optimiser import budget_watchdog as _watchdog  # isort: skip
 
 import typer
 
-from optimiser import __version__
 from optimiser.cli.common import ProblemsIn
-from optimiser.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, InputError, TriageError
+from optimiser.errors import (
+    EXIT_INFEASIBLE,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    InputError,
+    Problem,
+    TriageError,
+    option_flag,
+)
 
 _click: types.ModuleType
 try:  # typer >= 0.29 raises exceptions of its vendored click copy
@@ -65,6 +72,8 @@ class Verbosity:
 
 def _version(value: bool) -> None:
     if value:
+        from optimiser import __version__  # read on first use: pyproject.toml (version.py)
+
         typer.echo(f"triage (regional-triage) {__version__}")
         raise typer.Exit()
 
@@ -136,13 +145,25 @@ for _optional in ("plan", "scenarios", "saa", "backtest", "service", "sweep", "b
         if exc.name != f"optimiser.cli.{_optional}":
             raise
 
+from optimiser.cli.usage import plain_usage  # noqa: E402
+
+plain_usage(app)  # INSTANCE_DIR in every command's usage line, not {instance_dir}
+
 
 MAX_SHOWN = 50  # problems printed for one error (triage validate lists them all)
 
 
 def _problem_dict(problem: Any) -> dict[str, Any]:
     fields = ("message", "file", "line", "column", "region")
-    return {k: getattr(problem, k) for k in fields if getattr(problem, k, None) is not None}
+    entry = {k: getattr(problem, k) for k in fields if getattr(problem, k, None) is not None}
+    if getattr(problem, "column_word", None) == "option" and problem.column:
+        entry["option"] = option_flag(problem.column)  # as typed: "--time-limit"
+    return entry
+
+
+def _text(problem: Any) -> str:
+    """A problem as the command line says it: options as typed (Problem.for_command_line)."""
+    return problem.for_command_line() if isinstance(problem, Problem) else str(problem)
 
 
 def _json_error(code: str, exit_code: int, message: str, problems: Sequence[Any] = ()) -> None:
@@ -171,6 +192,22 @@ def fail(
     if as_json:
         _json_error(kind, code, message, problems)
     sys.exit(code)
+
+
+def _grouped_number(error: Any, args: list[str]) -> str | None:
+    """`--supply: not a number: '1,000' (thousands separators are not accepted ...)` for an
+    option whose value was refused and groups its digits (the parser's own message names
+    neither the value nor why); None for any other refusal."""
+    from optimiser.textfiles import groups_digits, not_a_number
+
+    opts = [o for o in getattr(getattr(error, "param", None), "opts", []) if o.startswith("-")]
+    for i, arg in enumerate(args):
+        name, equals, value = arg.partition("=")
+        if name in opts:
+            given = value if equals else (args[i + 1] if i + 1 < len(args) else "")
+            if groups_digits(given):
+                return f"{name}: {not_a_number(given)}"  # the option as the user typed it
+    return None
 
 
 def _wants_json(argv: list[str] | None) -> bool:
@@ -205,7 +242,8 @@ def _main(argv: list[str] | None) -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `triage`, `triage bedside`: the help
             sys.stdout.write(exc.format_message() + "\n")
             sys.exit(EXIT_INPUT)
-        message = exc.format_message()
+        message = _grouped_number(exc, sys.argv[1:] if argv is None else argv)
+        message = message or exc.format_message()
         if exc.ctx is not None and not as_json:
             message += f"\n{exc.ctx.get_usage()}"
         fail(message, EXIT_INPUT, as_json=as_json, kind="usage")
@@ -219,7 +257,7 @@ def _main(argv: list[str] | None) -> None:
     except ProblemsIn as exc:
         count = f"{len(exc.problems)} problem(s) found in {exc.where}"
         for problem in exc.problems:
-            sys.stderr.write(f"error: {problem}\n")
+            sys.stderr.write(f"error: {_text(problem)}\n")
         sys.stderr.write(count + "\n")
         if as_json:
             _json_error("invalid_input", EXIT_INPUT, count, exc.problems)
@@ -229,15 +267,16 @@ def _main(argv: list[str] | None) -> None:
             exc.exit_code, "internal"
         )
         problems: Sequence[Any] = exc.problems if isinstance(exc, InputError) else ()
+        message = exc.summary(command_line=True) if isinstance(exc, InputError) else str(exc)
         if len(problems) > 1:  # every problem, one per line (at most MAX_SHOWN)
             for problem in problems[:MAX_SHOWN]:
-                sys.stderr.write(f"error: {problem}\n")
+                sys.stderr.write(f"error: {_text(problem)}\n")
             if len(problems) > MAX_SHOWN:
                 sys.stderr.write(f"error: ... and {len(problems) - MAX_SHOWN} more problems\n")
             if as_json:
-                _json_error(kind, exc.exit_code, str(exc), problems)
+                _json_error(kind, exc.exit_code, message, problems)
             sys.exit(exc.exit_code)
-        fail(str(exc), exc.exit_code, as_json=as_json, kind=kind, problems=problems)
+        fail(message, exc.exit_code, as_json=as_json, kind=kind, problems=problems)
     except KeyboardInterrupt:
         fail("interrupted", 130, as_json=as_json, kind="interrupted")
     except BrokenPipeError:

@@ -12,7 +12,7 @@ import typer
 from optimiser.cli import app
 from optimiser.cli.common import check_out_apart, write_outputs
 from optimiser.cli.regional import fail_with_problems
-from optimiser.errors import EXIT_INTERNAL, InputError, Problem
+from optimiser.errors import EXIT_INTERNAL, InputError, Problem, option_problem
 
 if TYPE_CHECKING:
     from optimiser.backtest.results import BacktestResult
@@ -129,7 +129,9 @@ def backtest_command(
     deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
     try:
         if time_limit is not None and not time_limit > 0:
-            raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
+            raise InputError(
+                option_problem("time-limit", f"must be > 0 seconds, got {time_limit:g}")
+            )
         if report and out is None:
             raise InputError(Problem("--report needs --out (the folder report.html is written to)"))
         if out is not None:

@@ -20,7 +20,7 @@ from optimiser.cli.common import (
     write_outputs,
 )
 from optimiser.cli.regional import fail_with_problems
-from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
+from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem, option_problem
 
 if TYPE_CHECKING:
     from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -305,7 +305,7 @@ def plan_command(
     from optimiser.multiperiod.report import plan_text
 
     if time_limit is not None and not time_limit > 0:
-        raise InputError(Problem(f"--time-limit must be > 0 seconds, got {time_limit:g}"))
+        raise InputError(option_problem("time-limit", f"must be > 0 seconds, got {time_limit:g}"))
     stochastic_only = {
         "--commit-days": commit_days is not None,
         "--risk": risk is not None,
@@ -520,7 +520,7 @@ def generate_command(
         raise InputError(Problem(f"{out}: already exists; choose a new folder"))
     if demand_kind not in ("census", "new_patients"):
         raise InputError(
-            Problem(f"--demand-kind must be census or new_patients, got {demand_kind!r}")
+            option_problem("demand-kind", f"must be census or new_patients, got {demand_kind!r}")
         )
     too_big = generated_tables_too_big(regions, days, depots, neighbours, not no_transfers)
     if too_big is not None:

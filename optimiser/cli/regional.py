@@ -27,6 +27,7 @@ from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 from optimiser.textfiles import (
     did_you_mean,
     load_json,
+    not_a_number,
     read_csv_table,
     read_text,
     strict_float,
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 # The engine (pandas, Pyomo, HiGHS) is imported inside each command: `triage --help` stays fast.
 #: optimiser.policies.POLICIES's names (tests/test_cli_startup.py checks they agree)
 POLICY_NAMES = ("optimal", "per_capita", "excess", "excess_per_capita", "rai", "lottery")
+#: the columns of an allocation CSV (`triage evaluate`); any other is refused
+ALLOCATION_COLUMNS = ("region", "units")
 #: optimiser.instance.MAX_SUPPLY (checked by the same test)
 MAX_UNITS = 10**9
 
@@ -395,6 +398,13 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
         raise InputError(Problem(
             f"missing column(s): {', '.join(missing)} (needs region, units; found "
             f"{', '.join(found) or 'no other column'})", file=name, line=1))
+    unknown = [c + did_you_mean(c, ALLOCATION_COLUMNS) for c in header
+               if c not in ALLOCATION_COLUMNS]
+    if unknown:  # as every other input table: a column nothing reads is refused, not ignored
+        problems.append(Problem(
+            f"unknown column(s): {', '.join(unknown)} (an allocation has the columns "
+            f"{', '.join(ALLOCATION_COLUMNS)} only, as solve --out's allocation.csv)",
+            file=name, line=1))
     ri, ui = header.index("region"), header.index("units")
     _of_another_instance(name, [row[ri].strip() for row in table.rows], regions, None)
     first: dict[str, int] = {}
@@ -418,7 +428,7 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
             continue
         number = strict_float(raw)
         if number is None:
-            what = f"not a number: {raw!r}" if raw else "missing value (units sent, 0 for none)"
+            what = not_a_number(raw) if raw else "missing value (units sent, 0 for none)"
             problems.append(Problem(what, file=name, line=line, column="units"))
             continue
         if reason := _units_problem(number, raw):

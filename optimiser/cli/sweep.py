@@ -10,7 +10,7 @@ import typer
 
 from optimiser.cli import Verbosity, app
 from optimiser.cli.common import NoDefaults, check_out_apart, echo_json
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, option_problem
 
 Dir = Annotated[
     Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
@@ -201,7 +201,7 @@ def report_command(
     from optimiser.sweeps import load_sweep
 
     if tornado_pct < 0 or tornado_pct >= 100:
-        raise InputError(Problem(f"--tornado-pct must be in [0, 100), got {tornado_pct:g}"))
+        raise InputError(option_problem("tornado-pct", f"must be in [0, 100), got {tornado_pct:g}"))
     # a plan folder, or the folder of a plan's result.json, is an input like a sweep folder
     plan_folder = None
     if from_plan is not None and (from_plan.is_dir() or from_plan.suffix.lower() == ".json"):

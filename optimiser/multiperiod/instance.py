@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, option_problem
 from optimiser.instance import Instance, _read_csv, load_instance
 
 # Re-exported (hence the noqa): DEFAULT_DEPOT, MAX_LISTED, MAX_ROW_PROBLEMS, _lines, _listing,
@@ -69,7 +69,7 @@ class PlanSettings:
         given = {k: v for k, v in changes.items() if v is not None}
         problems: list[Problem] = []
         checked = {
-            k: _check_setting(k, v, problems, where=f"option '{k}'") for k, v in given.items()
+            k: _check_setting(k, v, problems, where=None) for k, v in given.items()
         }
         if problems:
             raise InputError(problems)
@@ -360,10 +360,16 @@ def build_multiperiod_instance(
 
 
 def _check_setting(
-    key: str, value: Any, problems: list[Problem], where: str, file: str | None = None
+    key: str, value: Any, problems: list[Problem], where: str | None, file: str | None = None
 ) -> Any:
+    """`value` of setting `key` checked; `where` prefixes a problem's message (None: the key
+    is an option, named as the user gives it: option_problem)."""
+
     def bad(message: str) -> None:
-        problems.append(Problem(f"{where}: {message}, got {value!r}", file=file))
+        if where is None:
+            problems.append(option_problem(key, f"{message}, got {value!r}"))
+        else:
+            problems.append(Problem(f"{where}: {message}, got {value!r}", file=file))
 
     if key in ("transfers", "patient_transfers"):
         if not isinstance(value, bool):

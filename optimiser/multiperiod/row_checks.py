@@ -16,6 +16,7 @@ import pandas as pd
 
 from optimiser.errors import Problem
 from optimiser.instance import MAX_SUPPLY
+from optimiser.textfiles import not_a_number
 
 DEMAND_KINDS = ("census", "new_patients")
 MAX_LISTED = 8  # how many days/regions an error message lists before "and N more"
@@ -113,7 +114,7 @@ def numbers(
         missing = empty
         _report_rows(frame, missing, column, lambda v: "missing value", problems)
     not_number = ~empty & np.isnan(values)
-    _report_rows(frame, not_number, column, lambda v: f"not a number: {v!r}", problems)
+    _report_rows(frame, not_number, column, not_a_number, problems)
     infinite = np.isinf(values)
     _report_rows(frame, infinite, column, lambda v: f"must be finite, got {v}", problems)
     ok = ~empty & np.isfinite(values)

@@ -159,7 +159,7 @@ def _solve_field(problem: Problem) -> str | None:
         return "policy"
     if problem.column == "time_limit":
         return "options.time_limit"
-    if problem.message.startswith("supply:"):
+    if problem.message.startswith("supply:") or problem.column == "supply":
         return "options.supply"
     return problem_field(problem)
 

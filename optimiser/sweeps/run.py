@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from models.fairness import ConstraintSpec
-from optimiser.errors import InputError, Problem, TriageError
+from optimiser.errors import InputError, Problem, TriageError, option_problem
 from optimiser.executor import WorkerLost, connect_dask, default_workers, make_executor
 from optimiser.instance import Instance
 from optimiser.solver import solver_versions
@@ -168,7 +168,7 @@ def run_sweep(
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
-        raise InputError(Problem(f"--workers must be a whole number >= 1, got {workers!r}"))
+        raise InputError(option_problem("workers", f"must be a whole number >= 1, got {workers!r}"))
     if chunk_size is not None and (
         isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
     ):

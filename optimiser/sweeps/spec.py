@@ -29,7 +29,7 @@ import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
 from optimiser.constraints import constraint as make_constraint
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, option_problem
 from optimiser.instance import (
     MAX_SUPPLY,
     OPTIONAL_DEFAULTS,
@@ -348,9 +348,13 @@ def variant_table(
         frame = pd.DataFrame(rows, columns=[d.name for d in dims], dtype=float)
     else:
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise InputError(Problem(f"--samples must be a whole number >= 1, got {samples!r}"))
+            raise InputError(
+                option_problem("samples", f"must be a whole number >= 1, got {samples!r}")
+            )
         if samples > MAX_VARIANTS:
-            raise InputError(Problem(f"--samples {samples:,}: more than {MAX_VARIANTS:,}"))
+            raise InputError(
+                option_problem("samples", f"at most {MAX_VARIANTS:,} variants, got {samples:,}")
+            )
         rng = np.random.default_rng(seed)
         columns = {}
         for d in dims:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from models.fairness import ConstraintSpec
 from optimiser.engine import active_constraints
+from optimiser.engine_protocol import check_time_limit
 from optimiser.errors import InputError, Problem
 from optimiser.instance import Instance
 from optimiser.policies import check_seed
@@ -59,17 +60,8 @@ def build_plan(
         )
     if mode not in ("fast", "rebuild"):
         raise InputError(Problem(f"mode must be 'fast' or 'rebuild', got {mode!r}"))
-    if time_limit is not None and (
-        isinstance(time_limit, bool)
-        or not isinstance(time_limit, int | float)
-        or not time_limit > 0
-    ):
-        raise InputError(Problem(f"time limit must be a number of seconds > 0, got {time_limit!r}"))
-    try:
-        seed = check_seed(seed)
-    except InputError as exc:
-        reason = exc.problems[0].message.removeprefix("seed: ")
-        raise InputError(Problem(f"--seed {reason}")) from None
+    check_time_limit(time_limit)
+    seed = check_seed(seed)
     base = active_constraints(instance, constraints, default_constraints)
     items: list[Any] = list(vary) if not isinstance(vary, Mapping | str) else []
     if items and all(isinstance(d, Dimension) for d in items):
