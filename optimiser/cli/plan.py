@@ -11,6 +11,7 @@ import typer
 
 from optimiser.cli import Verbosity, app, warn
 from optimiser.cli.common import (
+    by_flag,
     check_out_apart,
     command_deadline,
     exit_without_answer,
@@ -154,8 +155,11 @@ def setting_changes(
     transfer_neighbours: int | None,
     max_transfer_lead_days: int | None,
 ) -> dict[str, object]:
-    """The switch options of `plan` and `check-plan` as PlanSettings changes (None: not given)."""
-    return {
+    """The switch options of `plan` and `check-plan` as PlanSettings changes (None: not given),
+    checked here so that a bad one is called by its flag (`--donor-share`, not the setting)."""
+    from optimiser.multiperiod.instance import checked_settings
+
+    changes: dict[str, object] = {
         "transfers": transfers,
         "donor_keep_share": donor_share,
         "max_wait_days": max_wait,
@@ -167,6 +171,10 @@ def setting_changes(
         "transfer_neighbours": transfer_neighbours,
         "max_transfer_lead_days": max_transfer_lead_days,
     }
+    flags = {"donor_keep_share": "donor-share", "max_wait_days": "max-wait"}
+    checked_settings(changes, {k: f"option '--{flags.get(k, k.replace('_', '-'))}'"
+                               for k in changes})
+    return changes
 
 
 def load(instance_dir: Path) -> MultiPeriodInstance:
@@ -286,8 +294,9 @@ def plan_command(
         ),
     ] = None,
     buffer: Annotated[
-        float, typer.Option("--buffer", help="With --compare: the mean plan's demand buffer.")
-    ] = 0.1,
+        float | None,
+        typer.Option("--buffer", help="With --compare: the mean plan's demand buffer (0.1)."),
+    ] = None,
     relax_recourse: Annotated[
         bool,
         typer.Option(
@@ -324,6 +333,8 @@ def plan_command(
         raise InputError(Problem(f"{used} need(s) --scenarios (planning under uncertainty)"))
     if evaluate_on is not None and not compare:
         raise InputError(Problem("--evaluate needs --compare"))
+    if buffer is not None and not compare:  # it was ignored: a plan on 100% of the forecast
+        raise InputError(Problem("--buffer needs --compare (the mean plan's demand buffer)"))
     if report and out is None:
         raise InputError(Problem("--report needs --out (the folder report.html is written to)"))
     deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
@@ -356,7 +367,7 @@ def plan_command(
             risk=risk,
             compare=compare,
             evaluate_on=evaluate_on,
-            buffer=buffer,
+            buffer=0.1 if buffer is None else buffer,
             executed=executed,
             today=today,
             time_limit=time_limit,
@@ -391,7 +402,8 @@ def plan_command(
         )
     except InputError as exc:
         wrong = executed is not None and any(p.file == executed.name for p in exc.problems)
-        fail_with_problems(exc, executed if wrong else instance_dir)
+        fail_with_problems(by_flag(exc, {"mip_gap": "--gap", "method": "--method"}),
+                           executed if wrong else instance_dir)
     for note in result.notes:
         warn(note)
     if out is not None and result.lives_saved is not None:
