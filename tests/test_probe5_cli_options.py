@@ -21,13 +21,13 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("args,error", [
-    (("--donor-share", "2"), "option '--donor-share': must be a share in [0, 1], got 2.0"),
-    (("--max-wait", "-1"), "option '--max-wait': must be a whole number >= 0"),
-    (("--batch-size", "0"), "option '--batch-size': must be a whole number >= 1"),
+    (("--donor-share", "2"), "option 'donor-share': must be a share in [0, 1], got 2.0"),
+    (("--max-wait", "-1"), "option 'max-wait': must be a whole number >= 0"),
+    (("--batch-size", "0"), "option 'batch-size': must be a whole number >= 1"),
     (("--patient-transfer-max-per-day", "inf"),
-     "option '--patient-transfer-max-per-day': must be a number in [0, 1,000,000,000]"),
-    (("--gap", "5"), "option '--gap': must be in [0, 1), got 5.0"),
-    (("--method", "fast"), "option '--method': method must be one of auto, exact, rounding"),
+     "option 'patient-transfer-max-per-day': must be a number in [0, 1,000,000,000]"),
+    (("--gap", "5"), "option 'gap': must be in [0, 1), got 5.0"),
+    (("--method", "fast"), "option 'method': method must be one of auto, exact, rounding"),
     (("--buffer", "0.2"), "--buffer needs --compare (the mean plan's demand buffer)"),
 ])
 def test_a_bad_option_of_plan_is_called_by_its_flag(folder, run_cli, args, error):
@@ -44,4 +44,4 @@ def test_check_plan_calls_its_switches_by_their_flags_too(folder, run_cli, tmp_p
     plan.write_text("kind,day,from,to,units\n")
     run = run_cli("check-plan", folder, plan, "--donor-share", "-0.5")
     assert run.returncode == 2, run.stderr
-    assert "error: option '--donor-share': must be a share in [0, 1], got -0.5" in run.stderr
+    assert "error: option 'donor-share': must be a share in [0, 1], got -0.5" in run.stderr

@@ -172,7 +172,7 @@ def setting_changes(
         "max_transfer_lead_days": max_transfer_lead_days,
     }
     flags = {"donor_keep_share": "donor-share", "max_wait_days": "max-wait"}
-    checked_settings(changes, {k: f"option '--{flags.get(k, k.replace('_', '-'))}'"
+    checked_settings(changes, {k: f"option '{flags.get(k, k.replace('_', '-'))}'"
                                for k in changes})
     return changes
 
@@ -402,7 +402,7 @@ def plan_command(
         )
     except InputError as exc:
         wrong = executed is not None and any(p.file == executed.name for p in exc.problems)
-        fail_with_problems(by_flag(exc, {"mip_gap": "--gap", "method": "--method"}),
+        fail_with_problems(by_flag(exc, {"mip_gap": "gap", "method": "method"}),
                            executed if wrong else instance_dir)
     for note in result.notes:
         warn(note)
