@@ -45,3 +45,14 @@ def test_check_plan_calls_its_switches_by_their_flags_too(folder, run_cli, tmp_p
     run = run_cli("check-plan", folder, plan, "--donor-share", "-0.5")
     assert run.returncode == 2, run.stderr
     assert "error: option 'donor-share': must be a share in [0, 1], got -0.5" in run.stderr
+
+
+@pytest.mark.parametrize("command", [("scenarios", "skill"), ("backtest",)])
+def test_a_plain_multi_period_folder_is_no_backtest(folder, run_cli, command):
+    """An undated multi-period instance given to a backtest command was told "a backtest
+    instance needs [multiperiod] start_date", as if it were a backtest missing a date: it has
+    no observed.csv at all, and now gets the folder-kind pointer to `triage plan`."""
+    run = run_cli(*command, folder)
+    assert run.returncode == 2, run.stderr
+    assert "error: observed.csv: file not found" in run.stderr, run.stderr
+    assert "start_date" not in run.stderr and "`triage plan " in run.stderr, run.stderr
