@@ -98,7 +98,7 @@ def test_threshold_over_the_horizon_plan_and_check(small: Path, tmp_path: Path) 
     [
         (("plan", "{missing}"), 2, "instance folder not found"),
         (("plan", "{bad}"), 2, "demand.csv"),
-        (("plan", "{small}", "--donor-share", "3"), 2, "option 'donor-share'"),
+        (("plan", "{small}", "--donor-share", "3"), 2, "donor_keep_share"),
         (("plan", "{small}", "--executed", "{nofile}"), 2, "file not found"),
         (("plan", "{small}", "-c", "threshold:tau=-1"), 2, "tau"),
         (("plan", "{small}", "-c", "threshold:tau=0,index=gdp"), 2, "index"),

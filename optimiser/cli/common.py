@@ -252,15 +252,3 @@ def write_outputs(out: Path, write: Callable[[Path], None]) -> None:
         raise
     if backup is not None:
         shutil.rmtree(backup, ignore_errors=True)
-
-
-def by_flag(exc: InputError, flags: dict[str, str]) -> InputError:
-    """A function's problems with its arguments called by the flags that set them (`--gap`,
-    not `mip_gap`): `flags` maps argument -> flag."""
-    from dataclasses import replace
-
-    return InputError([
-        replace(p, column=flags[p.column], column_word="option")
-        if p.file is None and p.column in flags else p
-        for p in exc.problems
-    ])

@@ -11,7 +11,6 @@ import typer
 
 from optimiser.cli import Verbosity, app, warn
 from optimiser.cli.common import (
-    by_flag,
     check_out_apart,
     command_deadline,
     exit_without_answer,
@@ -155,11 +154,8 @@ def setting_changes(
     transfer_neighbours: int | None,
     max_transfer_lead_days: int | None,
 ) -> dict[str, object]:
-    """The switch options of `plan` and `check-plan` as PlanSettings changes (None: not given),
-    checked here so that a bad one is called by its flag (`--donor-share`, not the setting)."""
-    from optimiser.multiperiod.instance import checked_settings
-
-    changes: dict[str, object] = {
+    """The switch options of `plan` and `check-plan` as PlanSettings changes (None: not given)."""
+    return {
         "transfers": transfers,
         "donor_keep_share": donor_share,
         "max_wait_days": max_wait,
@@ -171,10 +167,6 @@ def setting_changes(
         "transfer_neighbours": transfer_neighbours,
         "max_transfer_lead_days": max_transfer_lead_days,
     }
-    flags = {"donor_keep_share": "donor-share", "max_wait_days": "max-wait"}
-    checked_settings(changes, {k: f"option '{flags.get(k, k.replace('_', '-'))}'"
-                               for k in changes})
-    return changes
 
 
 def load(instance_dir: Path) -> MultiPeriodInstance:
@@ -402,8 +394,7 @@ def plan_command(
         )
     except InputError as exc:
         wrong = executed is not None and any(p.file == executed.name for p in exc.problems)
-        fail_with_problems(by_flag(exc, {"mip_gap": "gap", "method": "method"}),
-                           executed if wrong else instance_dir)
+        fail_with_problems(exc, executed if wrong else instance_dir)
     for note in result.notes:
         warn(note)
     if out is not None and result.lives_saved is not None:

@@ -66,22 +66,14 @@ class PlanSettings:
 
     def replace(self, **changes: Any) -> PlanSettings:
         """A copy with `changes` (None values are ignored), validated."""
-        return replace(self, **checked_settings(changes))
-
-
-def checked_settings(changes: Mapping[str, Any], names: Mapping[str, str] | None = None,
-                     file: str | None = None) -> dict[str, Any]:
-    """`changes` (None values left out) validated as PlanSettings values; InputError lists
-    every bad one, called by `names` (a CLI flag, a JSON path; default "option 'key'")."""
-    problems: list[Problem] = []
-    checked = {
-        k: _check_setting(k, v, problems, where=(names or {}).get(k, f"option '{k}'"),
-                          file=file)
-        for k, v in changes.items() if v is not None
-    }
-    if problems:
-        raise InputError(problems)
-    return checked
+        given = {k: v for k, v in changes.items() if v is not None}
+        problems: list[Problem] = []
+        checked = {
+            k: _check_setting(k, v, problems, where=f"option '{k}'") for k, v in given.items()
+        }
+        if problems:
+            raise InputError(problems)
+        return replace(self, **checked)
 
 
 SETTING_KEYS = {f.name for f in fields(PlanSettings)}
