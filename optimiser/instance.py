@@ -205,10 +205,9 @@ def instance_from_frames(
     sets another: us-states-2020 has 47 days). Pass `horizon_days="mean_los"` to take that
     default on purpose.
     """
-    if not isinstance(regions, pd.DataFrame):  # a dict of columns, None, a path...
-        raise InputError(Problem(f"must be a pandas DataFrame of regions (one row each), got "
-                                 f"{type(regions).__name__}", column="regions",
-                                 column_word="argument"))
+    if not isinstance(regions, pd.DataFrame):  # None, a dict of columns, a path...
+        raise InputError(Problem(f"must be a pandas DataFrame, got {type(regions).__name__}",
+                                 column="regions", column_word="argument"))
     if horizon_days == "mean_los":
         horizon_days = None
     elif isinstance(horizon_days, str):
