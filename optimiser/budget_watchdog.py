@@ -40,6 +40,7 @@ import time
 from collections.abc import Sequence
 
 EXIT_NO_ANSWER = 4  # optimiser.errors.EXIT_INTERNAL: "internal error or no answer found"
+LONGEST_WAIT = 86_400.0  # seconds of one wait of the watchdog (threading caps a wait near 2^63 ns)
 
 # command path -> what its answer is called ("no plan found (time_limit)")
 WATCHED: dict[tuple[str, ...], str] = {
@@ -113,7 +114,12 @@ class Watchdog:
             threading.Event().wait()  # os._exit in the watchdog's thread ends this
 
     def _watch(self) -> None:
-        if self._stand_down.wait(max(0.0, self.end - time.perf_counter())):
+        # in steps a lock can wait: `--time-limit 1e10` overflowed time_t inside the wait (a
+        # traceback on stderr, and no watchdog)
+        while (left := self.end - time.perf_counter()) > LONGEST_WAIT:
+            if self._stand_down.wait(LONGEST_WAIT):
+                return
+        if self._stand_down.wait(max(0.0, left)):
             return
         with self._lock:
             if self._state != "armed":

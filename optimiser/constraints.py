@@ -28,9 +28,8 @@ def constraint(kind: str, /, **params: Any) -> ConstraintSpec:
 def _validate(kind: Any, params: dict[str, Any], where: str, file: str | None) -> ConstraintSpec:
     if not isinstance(kind, str) or kind not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
-        raise InputError(
-            Problem(f"{where}: unknown constraint kind {kind!r} (known: {known})", file=file)
-        )
+        what = "no 'kind'" if kind is None else f"unknown constraint kind {kind!r}"  # not None
+        raise InputError(Problem(f"{where}: {what} (known: {known})", file=file))
     definition = REGISTRY[kind]
     problems: list[Problem] = []
     for name in params:

@@ -5,12 +5,16 @@ importing the report's renderer (Jinja2) and charts (matplotlib)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from optimiser.errors import InputError, Problem
 from optimiser.instance import Instance
+from optimiser.textfiles import read_csv_table, read_text, strict_float
+
+COLUMNS = ("region", "lat", "lon")
 
 
 def load_coordinates(instance: Instance) -> pd.DataFrame | None:
@@ -20,32 +24,47 @@ def load_coordinates(instance: Instance) -> pd.DataFrame | None:
     if instance.path is None:
         return None
     path = Path(instance.path) / "coordinates.csv"
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
-    try:
-        frame = pd.read_csv(path, dtype={"region": str})
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise InputError(Problem(f"cannot read: {exc}", file=path.name)) from exc
-    missing = [c for c in ("region", "lat", "lon") if c not in frame.columns]
-    if missing:
-        raise InputError(
-            Problem(
-                f"missing column(s): {', '.join(missing)} (needs region, lat, lon)",
-                file=path.name,
-                line=1,
+    # the reader every instance file goes through: a BOM, CRLF, a ragged or a JSON file are
+    # one message each, with the line numbers of the file (pandas skipped blank lines)
+    problems: list[Problem] = []
+    text = read_text(path, problems, required=True)
+    table = None if text is None else read_csv_table(text, path.name, problems, COLUMNS)
+    if table is None or problems:
+        raise InputError(problems)
+    missing = [c for c in COLUMNS if c not in table.header]
+    unknown = [c for c in table.header if c not in COLUMNS]
+    if missing or unknown:
+        found = "; ".join(
+            part
+            for part in (
+                f"missing column(s): {', '.join(missing)}" if missing else "",
+                f"unknown column(s): {', '.join(unknown)}" if unknown else "",
             )
+            if part
         )
+        raise InputError(Problem(f"{found} (needs region, lat, lon)", file=path.name, line=1))
     known = set(instance.region_ids)
-    problems = []
-    for line, row in enumerate(frame.itertuples(index=False), start=2):
-        region, lat, lon = str(row.region).strip(), row.lat, row.lon
+    first: dict[str, int] = {}
+    rows: dict[str, tuple[float, float]] = {}
+    at = [table.header.index(c) for c in COLUMNS]
+    for line, row in zip(table.lines, table.rows, strict=True):
+        region, lat, lon = (row[i].strip() for i in at)
+        if region in first:
+            problems.append(Problem(f"duplicate region {region!r} (first on line "
+                                    f"{first[region]})", file=path.name, line=line,
+                                    column="region"))
+            continue
+        first[region] = line
         if region not in known:
             problems.append(
                 Problem(f"unknown region {region!r}", file=path.name, line=line, column="region")
             )
+        degrees = []
         for column, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
-            number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-            if pd.isna(number) or not -limit <= float(number) <= limit:
+            number = strict_float(value)
+            if number is None or not -limit <= number <= limit:
                 problems.append(
                     Problem(
                         f"must be degrees in [-{limit:g}, {limit:g}], got {value!r}",
@@ -54,7 +73,10 @@ def load_coordinates(instance: Instance) -> pd.DataFrame | None:
                         column=column,
                     )
                 )
+            degrees.append(number)
+        rows[region] = (degrees[0] or 0.0, degrees[1] or 0.0)
     if problems:
         raise InputError(problems)
-    frame["region"] = frame["region"].str.strip()
-    return frame.set_index("region")[["lat", "lon"]].astype(float)
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["lat", "lon"], dtype=float)
+    frame.index.name = "region"
+    return frame

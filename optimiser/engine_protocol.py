@@ -367,6 +367,12 @@ def resolve_constraints(
     base = list(defaults) if default_constraints else []
     if isinstance(constraints, str | Mapping | ConstraintSpec):  # one constraint, not a list
         constraints = [constraints]
+    if constraints is not None and (isinstance(constraints, bytes)
+                                    or not isinstance(constraints, Iterable)):
+        raise InputError(Problem(
+            "must be a constraint ('kind:param=value', a mapping or a ConstraintSpec) or a "
+            f"list of them, got {type(constraints).__name__}", column="constraints",
+            column_word="argument"))
     return to_specs([*base, *(constraints or ())], regions=regions)
 
 

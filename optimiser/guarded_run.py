@@ -40,6 +40,9 @@ import numpy as np
 # the incumbent and bound are already known from its callbacks, so waiting longer gains
 # nothing but a status that is time_limit either way.
 GRACE = 0.2
+# the longest wait a thread join takes (`--time-limit 1e300`: a longer one overflowed time_t,
+# "internal error: OverflowError"); 31 years is no limit in practice
+LONGEST_JOIN = 1e9
 EXIT_WAIT = 120.0
 
 _abandoned: list[threading.Thread] = []
@@ -102,7 +105,7 @@ def run_with_deadline(
     thread = threading.Thread(target=call, args=(runner,), name="highs-run", daemon=True)
     started = time.perf_counter()
     thread.start()
-    thread.join(max(0.0, wall_seconds) + GRACE)
+    thread.join(min(max(0.0, wall_seconds) + GRACE, LONGEST_JOIN))
     waited = time.perf_counter() - started
     if thread.is_alive():
         with _lock:

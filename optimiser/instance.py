@@ -205,6 +205,9 @@ def instance_from_frames(
     sets another: us-states-2020 has 47 days). Pass `horizon_days="mean_los"` to take that
     default on purpose.
     """
+    if not isinstance(regions, pd.DataFrame):  # None, a dict of columns, a path...
+        raise InputError(Problem(f"must be a pandas DataFrame, got {type(regions).__name__}",
+                                 column="regions", column_word="argument"))
     if horizon_days == "mean_los":
         horizon_days = None
     elif isinstance(horizon_days, str):
@@ -485,9 +488,10 @@ def _build(
     if not isinstance(name, str) or not name.strip():
         problems.append(_meta_problem("must be a non-empty string", "name", toml_file))
         name = "instance"
-    for key in ("description", "source", "resource"):
-        if key in meta and not isinstance(meta[key], str):
-            problems.append(_meta_problem("must be a string", key, toml_file))
+    for key, blank in (("description", True), ("source", True), ("resource", False)):
+        if not isinstance(value := meta.get(key, "-"), str) or not (blank or value.strip()):
+            word = "a string" if blank else "a non-empty string"  # not "1,000 s for 4 regions"
+            problems.append(_meta_problem(f"must be {word}", key, toml_file))
     supply = 0
     if "supply" not in meta:
         problems.append(_meta_problem("missing (units to allocate now)", "supply", toml_file))

@@ -128,7 +128,8 @@ def allocation_text(result: AllocationResult, instance: Instance | None = None) 
     """The answer, why, and the regions that matter (`instance` adds lives per unit)."""
     regions = result.regions
     lines = [
-        f"{result.instance}: {result.supply:,} {result.resource}s for {len(regions):,} regions "
+        f"{result.instance}: {result.supply:,} {result.resource}s for {len(regions):,} "
+        f"region{'' if len(regions) == 1 else 's'} "
         f"(policy {result.policy}, status {result.status})",
     ]
     if result.constraints:
@@ -149,9 +150,14 @@ def allocation_text(result: AllocationResult, instance: Instance | None = None) 
     elif star is not None:
         saved += f" (the optimum saves {_num(star, 1)})"
     lines.append(prose(saved))
-    if result.unallocated:
-        lines.append(f"Kept in the national reserve (no region can use them): "
-                     f"{result.unallocated:,}")
+    left = result.unallocated or 0
+    if left < 0:  # an evaluated allocation sending more than there is
+        lines.append(f"Sent beyond the supply: {-left:,} more than the {result.supply:,} "
+                     "there are")
+    elif left and result.status == "evaluated":  # the sender chose not to send them
+        lines.append(f"Not sent (kept in the national reserve): {left:,}")
+    elif left:
+        lines.append(f"Kept in the national reserve (no region can use them): {left:,}")
     lines += [prose(line) for line in why_text(result, instance)]
     if result.violations:
         lines.append("Breaks: " + "; ".join(result.violations))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from optimiser.errors import InputError, Problem
 from optimiser.json_values import json_number
 from optimiser.solver import SolveStatus
 
@@ -149,7 +150,23 @@ class AllocationResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AllocationResult:
         """The inverse of to_dict: a stored result (`--json`, result.json, the service's
-        response) as an AllocationResult again. Region order and ids are kept."""
+        response) as an AllocationResult again. Region order and ids are kept. Anything
+        else (a damaged file, another command's JSON) is an InputError naming what is wrong."""
+        if not isinstance(data, Mapping):
+            raise InputError(Problem(f"a stored result must be a JSON object, got "
+                                     f"{type(data).__name__}"))
+        missing = [k for k in ("instance", "policy", "status", "supply") if k not in data]
+        if missing:
+            raise InputError(Problem(f"not a stored allocation result: no {', '.join(missing)} "
+                                     "(the JSON of `triage solve --json` or result.json)"))
+        try:
+            return cls._from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(Problem(f"malformed allocation result: {type(exc).__name__}: "
+                                     f"{exc}")) from None
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> AllocationResult:
         solver = data.get("solver")
         return cls(
             instance=str(data["instance"]),
@@ -188,7 +205,11 @@ class AllocationResult:
 
     @classmethod
     def from_json(cls, text: str) -> AllocationResult:
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise InputError(Problem(f"malformed JSON: {exc}")) from None
+        return cls.from_dict(data)
 
 
 def status_from_text(text: Any) -> SolveStatus | str:

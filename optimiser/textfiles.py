@@ -216,6 +216,11 @@ def read_csv_table(text: str, name: str, problems: list[Problem],
     if not text.strip():
         problems.append(Problem("empty file: no header and no rows", file=name))
         return None
+    if _is_json(text):  # `check-plan DIR result.json`: one line, not a problem per JSON line
+        problems.append(Problem(
+            "a JSON file, not a CSV table (comma-separated columns under a header line)",
+            file=name))
+        return None
     listed = ProblemList(problems, name)
     reader = csv.reader(_lines(text))
     try:
@@ -261,6 +266,19 @@ def read_csv_table(text: str, name: str, problems: list[Problem],
         table.lines.append(line)
     listed.close()
     return table
+
+
+def _is_json(text: str) -> bool:
+    """Text that is a JSON object or array (no CSV header starts with { or [)."""
+    if text.lstrip()[:1] not in ("{", "["):
+        return False
+    if _max_depth(text) > MAX_JSON_DEPTH:
+        return True
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _lines(text: str) -> Iterator[str]:

@@ -269,6 +269,11 @@ def load_units(path: Path, existing: str | Path | None = None) -> Units:
         path = path / "daily.csv"
     if path.suffix == ".json":
         return _units_from_result(path, existing)
+    if existing is not None:  # it was ignored: the decision was made without those units
+        raise InputError(Problem(
+            f"adds to a regional result.json given as the units, not to {path.name} (units.csv "
+            "and a plan's daily.csv count every unit on hand already)",
+            column="existing-capacity", column_word="option"))
     raw = _read_csv(path, problems, required=True)
     if raw is None:
         raise InputError(problems)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable
@@ -201,15 +202,15 @@ class Replay:
 
 def read_log(path: Path) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
     name = Path(path).name
-    try:
-        text = Path(path).read_text()
+    try:  # a BOM: the log saved again by an editor (the decision lines are unchanged)
+        text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(Problem(f"cannot read the log: {exc}", file=name)) from None
     lines = [line for line in text.splitlines() if line.strip()]
     parsed = []
     for number, line in enumerate(lines, start=1):
-        try:
-            parsed.append(json.loads(line))
+        try:  # NaN, Infinity or 1e400 (an edited log) are not JSON the log was written with
+            parsed.append(json.loads(line, parse_constant=_not_finite, parse_float=_finite))
         except ValueError as exc:
             raise InputError(Problem(f"not JSON: {exc}", file=name, line=number)) from None
         if not isinstance(parsed[-1], dict):
@@ -222,6 +223,17 @@ def read_log(path: Path) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
                                  f"(expected {LOG_VERSION})", file=name, line=1))
     _check_header(parsed[0], name)
     return parsed[0], lines[1:-1], parsed[-1]
+
+
+def _not_finite(word: str) -> float:
+    raise ValueError(f"{word} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a number")
+    return value
 
 
 def _check_header(head: dict[str, Any], name: str) -> None:

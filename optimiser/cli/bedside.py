@@ -360,6 +360,9 @@ def generate_command(
                                           ("days", days, MAX_DAY)) if not 1 <= value <= most]
     if not names:
         problems.append(Problem("no site", column="sites", column_word="option"))
+    if twice := sorted({n for n in names if names.count(n) > 1}):  # they merged into one site
+        problems.append(Problem(f"a site is listed twice: {', '.join(twice)}", column="sites",
+                                column_word="option"))
     if seed < 0:
         problems.append(Problem(f"must be >= 0, got {seed}", column="seed", column_word="option"))
     if problems:

@@ -281,8 +281,9 @@ def plan_command(
         ),
     ] = None,
     buffer: Annotated[
-        float, typer.Option("--buffer", help="With --compare: the mean plan's demand buffer.")
-    ] = 0.1,
+        float | None,
+        typer.Option("--buffer", help="With --compare: the mean plan's demand buffer (0.1)."),
+    ] = None,
     relax_recourse: Annotated[
         bool,
         typer.Option(
@@ -319,6 +320,8 @@ def plan_command(
         raise InputError(Problem(f"{used} need(s) --scenarios (planning under uncertainty)"))
     if evaluate_on is not None and not compare:
         raise InputError(Problem("--evaluate needs --compare"))
+    if buffer is not None and not compare:  # it was ignored: a plan on 100% of the forecast
+        raise InputError(Problem("--buffer needs --compare (the mean plan's demand buffer)"))
     if report and out is None:
         raise InputError(Problem("--report needs --out (the folder report.html is written to)"))
     deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
@@ -351,7 +354,7 @@ def plan_command(
             risk=risk,
             compare=compare,
             evaluate_on=evaluate_on,
-            buffer=buffer,
+            buffer=0.1 if buffer is None else buffer,
             executed=executed,
             today=today,
             time_limit=time_limit,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -276,11 +277,11 @@ def evaluate_command(
     instance = load_single_period(instance_dir)
     try:
         units = read_allocation(allocation, instance.region_ids)
+        # A result.json carries the constraints and supply it was solved under: the round
+        # trip scores it under the same ones unless the command line says otherwise.
+        stored = result_context(allocation)
     except InputError as exc:  # list every bad line of the allocation, not just the first
         fail_with_problems(exc, allocation)
-    # A result.json carries the constraints and supply it was solved under: the round trip
-    # scores it under the same ones unless the command line says otherwise.
-    stored = result_context(allocation)
     use_stored = stored is not None and not constraint and not no_default_constraints
     result = evaluate(
         instance,
@@ -335,11 +336,27 @@ def result_context(path: Path) -> tuple[list[str], int] | None:
     if not isinstance(payload, dict):
         return None
     labels, supply = payload.get("constraints"), payload.get("supply")
-    if not isinstance(labels, list) or not all(isinstance(c, str) for c in labels):
-        return None
-    if isinstance(supply, bool) or not isinstance(supply, int):
+    # present but damaged is a problem: ignoring it scored the allocation under the instance's
+    # own constraints and supply, silently, not those the result was solved with
+    problems = []
+    if labels is not None and (
+            not isinstance(labels, list) or not all(isinstance(c, str) for c in labels)):
+        problems.append(Problem(f"'constraints' must be a list of constraint labels "
+                                f"(strings), got {_shown(labels)}", file=path.name))
+    if supply is not None and (isinstance(supply, bool) or not isinstance(supply, int)
+                               or not 0 <= supply <= MAX_UNITS):
+        problems.append(Problem(f"'supply' must be a whole number of units in "
+                                f"[0, {MAX_UNITS:,}], got {_shown(supply)}", file=path.name))
+    if problems:
+        raise InputError(problems)
+    if labels is None or supply is None:
         return None
     return labels, supply
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, allow_nan=True)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _of_another_instance(name: str, ids: list[str], regions: Sequence[str] | None,

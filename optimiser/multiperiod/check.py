@@ -20,7 +20,7 @@ from optimiser.constraints import ConstraintSpec, to_specs
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod.checks import checked_kinds, fairness_violations
 from optimiser.multiperiod.checks._common import Useful, parked_units
-from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
+from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings, _check_setting
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.results import CheckResult, PlanResult
 from optimiser.multiperiod.simulate import simulate
@@ -72,6 +72,13 @@ def recorded_context(plan_file: str | Path) -> RecordedPlan | None:
                 file=str(path),
             )
         )
+    # a damaged value is the record's problem, named there (not an option of the command)
+    problems: list[Problem] = []
+    for key, value in settings.items():
+        if value is not None:
+            _check_setting(key, value, problems, f"'settings.{key}'", file=str(path))
+    if problems:
+        raise InputError(problems)
     days = payload.get("days")
     return RecordedPlan(
         path=path,

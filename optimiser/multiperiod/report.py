@@ -26,8 +26,10 @@ def warehouse_manifest(result: PlanResult) -> pd.DataFrame:
     resource, region names beside the ids, dates first; no column that is always empty
     (cohort_day is kept only when patients move). `triage plan --executed` reads it back."""
     m = result.manifest.copy()
-    if not len(m):
-        return pd.DataFrame(columns=[c for c in MANIFEST_COLUMNS if c != "cohort_day"])
+    if not len(m):  # dates only where the instance has them, as for a plan that ships
+        dated = result.start_date is not None  # (check-plan refuses dates without start_date)
+        return pd.DataFrame(columns=[c for c in MANIFEST_COLUMNS if c != "cohort_day" and (
+            dated or c not in ("dispatch_date", "arrival_date"))])
     names = result.regions["name"].astype(str).to_dict() if "name" in result.regions else {}
     m["resource"] = [
         "patient" if k == "patients" else result.resource for k in m["kind"].astype(str)

@@ -117,6 +117,8 @@ def load_backtest(path: str | Path, *, read_forecasts: bool = True) -> Backtest:
     folder = Path(path)
     instance = load_multiperiod(folder)
     problems: list[Problem] = []
+    if not is_backtest(folder):  # not "needs a start_date": it is no backtest at all
+        raise InputError(Problem("file not found", file=OBSERVED_FILE))
     if instance.start_date is None:
         problems.append(
             Problem(

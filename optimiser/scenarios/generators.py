@@ -28,6 +28,9 @@ from optimiser.scenarios.model import ScenarioSet, make_scenario_set, scenario_i
 
 DECIMALS = 4
 MAX_GENERATED = 100_000  # scenarios
+# scenarios x regions x days drawn at once: about 100 bytes of memory each while drawing (and
+# 19 in scenarios.csv); 100,000 scenarios of the US instance took 20 GB before this bound
+MAX_VALUES = 20_000_000
 MAX_SIGMA = 3.0  # log-space standard deviation: e^(1.96 x 3) is a factor of 360
 CENTERS = ("mean", "median")
 MIN_INTERVAL_PATIENTS = 0.5  # a lower bound under half a patient is draws at zero: no width
@@ -62,6 +65,17 @@ def _number(value: Any) -> bool:
         and isinstance(value, int | float)
         and math.isfinite(float(value))
     )
+
+
+def check_size(instance: MultiPeriodInstance, scenarios: int, option: str = "scenarios") -> None:
+    """Refuse a set too large to draw (MAX_VALUES), saying how many scenarios fit."""
+    cells = len(instance.regions) * instance.days
+    if scenarios * cells > MAX_VALUES:
+        raise InputError(Problem(
+            f"{scenarios:,} scenarios x {len(instance.regions):,} regions x {instance.days:,} "
+            f"days = {scenarios * cells:,} values, more than {MAX_VALUES:,} (about 100 bytes "
+            f"of memory each while drawing): at most {MAX_VALUES // cells:,} scenarios here",
+            column=option, column_word="option"))
 
 
 def _common_checks(problems: list[Problem], scenarios: int, seed: int, correlation: float) -> None:
@@ -152,6 +166,7 @@ def interval_scenarios(
     and scenario: each scenario follows one quantile of the region's forecast over the whole
     window."""
     spec.check()
+    check_size(instance, spec.scenarios)
     sigma, without = interval_sigma(forecast)
     mean = forecast.mean.reindex(instance.regions).to_numpy(dtype=float)
     rng = np.random.default_rng(spec.seed)
@@ -240,6 +255,7 @@ def forecast_scenarios(
         return _finish(instance, means, ids=names, probabilities=weights, sampled=False, info=info)
     from scipy.stats import norm
 
+    check_size(instance, spec.scenarios)
     rng = np.random.default_rng(spec.seed)
     n = len(instance.regions)
     u = norm.cdf(correlated_normals(rng, spec.scenarios, n, spec.correlation))
@@ -345,6 +361,7 @@ def lognormal_scenarios(
     delta = peak_shift_sd c_{s,r} days (c likewise correlated), to a target day kept >= 1
     (>= 0 when the peak is on day 0: day 0 is observed) and <= 3 T. Draw order: a, b, c."""
     spec.check()
+    check_size(instance, spec.scenarios)
     B = (instance.demand if base is None else base).reindex(instance.regions)
     base_values = B.to_numpy(dtype=float)
     S, (n, T) = spec.scenarios, base_values.shape

@@ -189,7 +189,7 @@ class InstanceFields(BaseModel):
     name: engine_checked(NON_BLANK) = None  # type: ignore[valid-type]
     description: engine_checked({"type": "string"}) = None  # type: ignore[valid-type]
     source: engine_checked({"type": "string"}) = None  # type: ignore[valid-type]
-    resource: engine_checked({"type": "string"}) = None  # type: ignore[valid-type]
+    resource: engine_checked(NON_BLANK) = None  # type: ignore[valid-type]
     supply: engine_checked(  # type: ignore[valid-type]
         bounded(SUPPLY_BOUNDS, doc="Units to allocate now.")
     ) = None

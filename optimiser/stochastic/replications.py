@@ -277,6 +277,11 @@ def saa(
         today = today_from(rows) if rows is not None else 0
     _check_window(instance, commit_days, today)
     select_n = selection_size or sample_size
+    from optimiser.scenarios.generators import check_size
+
+    for option, n in (("sample", sample_size), ("select-on", select_n),
+                      ("evaluate-on", evaluation_size)):  # drawn (or resampled) in memory
+        check_size(instance, n, option)
     M = replications
     rep_seeds = seeds(seed, M + 2)
     samples = [draw(instance, source, sample_size, s) for s in rep_seeds[:M]]
