@@ -22,7 +22,7 @@ def test_existing_capacity_without_a_regional_result_is_refused(tmp_path, run_cl
     run = run_cli("bedside", command, SNAPSHOT, "--existing-capacity", tmp_path / "none.csv",
                   *args)
     assert run.returncode == 2, run.stdout + run.stderr
-    assert ("error: option 'existing-capacity': adds to a regional result.json given as the "
+    assert ("error: --existing-capacity: adds to a regional result.json given as the "
             "units, not to units.csv") in run.stderr, run.stderr
     assert not out.exists()
     # with a regional result.json it still adds: tests/test_bedside_units.py
@@ -32,5 +32,5 @@ def test_generate_refuses_a_site_listed_twice(tmp_path, run_cli):
     out = tmp_path / "cohort"
     run = run_cli("bedside", "generate", "--out", out, "--sites", "a,b,a")
     assert run.returncode == 2, run.stderr
-    assert "error: option 'sites': a site is listed twice: a" in run.stderr, run.stderr
+    assert "error: --sites: a site is listed twice: a" in run.stderr, run.stderr
     assert not out.exists()

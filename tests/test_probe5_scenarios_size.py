@@ -29,7 +29,7 @@ def test_generate_refuses_a_set_too_large_to_draw(tmp_path, run_cli):
     run = run_cli("scenarios", "generate", APRIL, "--method", "lognormal", "--scenarios",
                   "100000", "--out", out, timeout=60)
     assert run.returncode == 2, run.stderr
-    assert f"error: option 'scenarios': {TOO_MANY}" in run.stderr, run.stderr
+    assert f"error: --scenarios: {TOO_MANY}" in run.stderr, run.stderr
     assert not out.exists()
 
 
@@ -37,7 +37,7 @@ def test_saa_names_the_sample_that_is_too_large(run_cli):
     run = run_cli("scenarios", "saa", APRIL, "--method", "lognormal", "-M", "2", "-N", "5",
                   "--evaluate-on", "100000", "--workers", "1", "--no-progress", timeout=60)
     assert run.returncode == 2, run.stderr
-    assert f"error: option 'evaluate-on': {TOO_MANY}" in run.stderr, run.stderr
+    assert f"error: --evaluate-on: {TOO_MANY}" in run.stderr, run.stderr
 
 
 def test_the_bound_is_the_values_drawn():
