@@ -14,7 +14,7 @@ import highspy
 import numpy as np
 
 from optimiser.highs_model import HighsModel, configured_highs
-from optimiser.highs_setup import INF
+from optimiser.highs_setup import INF, new_highs
 from optimiser.solver_status import SolverOptions
 
 
@@ -79,6 +79,18 @@ class MatrixHighsModel(HighsModel):
         vectors' capacity: the instance itself goes). The model cannot be solved after."""
         self.highs = None  # type: ignore[assignment]
         self._cost = None
+
+    def renew(self) -> None:
+        """`clearSolver` that frees: the same model and options in a fresh HiGHS instance, the
+        old one (its simplex vectors, factor and presolved model, which keep their capacity
+        after `clearSolver`) destroyed first. The next solve starts afresh, as after
+        `clearSolver` (the settle's second LP: BENCHMARKS.md, "mem5")."""
+        model, options = self.highs.getModel(), self.highs.getOptions()
+        self.highs = None  # type: ignore[assignment]  # the only reference: freed here
+        h = new_highs()
+        h.passOptions(options)
+        h.passModel(model)
+        self.highs = h
 
     def set_cost(self, cost: np.ndarray, maximize: bool, offset: float = 0.0) -> None:
         """Replace the objective: cost . x + offset, maximised or minimised.

@@ -401,6 +401,13 @@ class ColumnGeneration:
         start = time.perf_counter()
         h = self.highs
         basis = self.save_basis()
+        if len(self.continuous):
+            # a repair that prices patient moves in starts on a fresh copy of the master, its
+            # basis put back: the column generation's growth leaves HiGHS holding memory the
+            # repair's own growth then adds to (300 x 90, waiting 2 days and patient transfers:
+            # the plan's peak 15-30 MB lower; BENCHMARKS.md, "mem5")
+            h.renew()
+            self.restore_basis(basis)
         nonzero = self.candidates[np.nonzero(movements[self.candidates])[0]]
         self.include(nonzero)
         cols = self.integer_columns()

@@ -232,7 +232,10 @@ class RoundingMethod:
         s, cg = self.setting, self.colgen
         p = s.model
         cost, deadline = task.cost, task.deadline
-        cheap_cost = cost - CLEANUP_COST * p.logistics
+
+        def cheap_cost() -> np.ndarray:  # made when used, not held through the repairs
+            return cost - CLEANUP_COST * p.logistics
+
         # On a large model without a lambda axis, the LP that pays for logistics first: column
         # generation is far faster on it than on the degenerate lives-only LP, whose optimum
         # is then a few primal pivots (often none) away (BENCHMARKS.md, "Planner growth").
@@ -245,7 +248,7 @@ class RoundingMethod:
             and len(cg.candidates) - len(p.send.cols) >= CHEAP_FIRST_CANDIDATES
             and not any(f.axis is not None for f in task.families)
         ):
-            early = cg.solve_lp(cheap_cost, True, deadline.remaining(), active_rows)
+            early = cg.solve_lp(cheap_cost(), True, deadline.remaining(), active_rows)
         lp = first = None
         if early is None and from_parent:
             # A lambda node: its rows and bounds changed since the LP before it (the parent's,
@@ -266,6 +269,13 @@ class RoundingMethod:
             solves, seconds = solves + early.rounds, seconds + early.seconds
         if lp.values is None:
             return Branch(lp.status, None, None, solves, seconds)
+        # the cheap LP's values, kept only when they differ from the lives LP's (the same values
+        # round to the same plan): not held through the repairs (BENCHMARKS.md, "mem5")
+        cheap_first = early is not None
+        again = None
+        if early is not None and early.values is not None:
+            again = None if np.array_equal(early.values, lp.values) else early.values
+        early = None
         bound = lp.objective if lp.status is SolveStatus.OPTIMAL else None
         axis = any(f.axis is not None for f in task.families)
         basis = cg.save_basis() if axis and bound is not None else None  # for the children
@@ -300,15 +310,15 @@ class RoundingMethod:
         # The LP optimum is degenerate (free circular transfers); an LP solution that also
         # pays a little for logistics (lives - CLEANUP_COST x cost, re-optimised from the same
         # basis) rounds better.
-        if early is not None:
-            if early.values is not None and not np.array_equal(early.values, lp.values):
-                whole(early.values)  # (the same values round to the same plan)
+        if cheap_first:
+            if again is not None:
+                whole(again)
         elif lp.status is SolveStatus.OPTIMAL and not deadline.expired():
             # a lambda node's master is feasible (its LP above): no phase 1, whose basis the
             # dual simplex would start from (12 s of 13 at 300 x 90), but the primal simplex
             # from the lives LP's optimal basis (restored after the repair), as `warm` says
             rows = None if first is not None else active_rows
-            cheap = cg.solve_lp(cheap_cost, True, deadline.remaining(), rows, warm=True)
+            cheap = cg.solve_lp(cheap_cost(), True, deadline.remaining(), rows, warm=True)
             solves += cheap.rounds
             seconds += cheap.seconds
             if cheap.values is not None:

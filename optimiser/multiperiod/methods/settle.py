@@ -96,7 +96,7 @@ def settle_patients(
         # primal, 2-3 s afresh); else (B) has little to do and (A)'s basis is kept (0.1 s).
         face = hold_optimal_face(highs)
         if face is not None and len(p.cohort_rows):
-            highs.highs.clearSolver()
+            highs.renew()  # afresh, the master's solver memory freed first ("mem5")
         second = None if face is None or deadline.expired() else run(early, SIMPLEX_DUAL)
         settled = second if second is not None else first
     finally:
