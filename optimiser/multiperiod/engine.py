@@ -24,7 +24,7 @@ from models.multiperiod_data import objective_weights
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import Optimum, explain_infeasible, largest_needs, minimal_conflict
 from optimiser.errors import InputError, Problem
-from optimiser.multiperiod import colgen_manage, colgen_seed
+from optimiser.multiperiod import colgen_manage, colgen_seed, colgen_window
 from optimiser.multiperiod.colgen import MAX_ENTERING_PER_ROW, ColumnGeneration
 from optimiser.multiperiod.data import model_data
 from optimiser.multiperiod.executed import executed_moves
@@ -146,7 +146,10 @@ class PlanEngine:
             )
             self.colgen.retire_columns = colgen_manage.IN_PLANNER  # growth3's hook
             if colgen_seed.applies(self.data, p):  # seed1000: a greedy plan's movements first
-                self.colgen.include(colgen_seed.seed_columns(p, self.data))
+                seed = colgen_seed.seed_columns(p, self.data)
+                if colgen_window.applies(self.options):  # window: a rolling horizon's, from it
+                    seed = colgen_window.seed_columns(p, self.options, start=seed)
+                self.colgen.include(seed)
             self.rounding = RoundingMethod(self.setting, self.colgen)
             self.translate_seconds += self.colgen.translate_seconds
             for family in p.fairness.values():

@@ -1,0 +1,296 @@
+"""The column generation's first movement columns from a rolling horizon of small LPs (issue 12,
+track window).
+
+The planner's first LP (lives less CLEANUP_COST x logistics) costs, at 1,000 x 90, what its
+seeded master is below the LP optimum: seeded with an optimal plan's movements it takes 4 rounds,
+with the greedy plan's (2.81% below) 11 (BENCHMARKS.md, "seed2"). `window_plan` predicts a
+near-optimal whole plan by time: the same model (PlanModel) cut into windows of days, each
+solved as an LP of its own, earlier days fixed at what the windows before it chose:
+
+- every column and row has a day (`column_days`, `row_days`): a shipment or transfer its
+  dispatch day (and its arrival day), a stock, hand or occupancy column its own, an admission
+  its admission day; a row the latest day of its columns (a cohort row, a limit over a
+  group's admission days, belongs to every window those days meet);
+- the window [a, e) holds the rows of days a..e-1 and the columns of those days (movements
+  that also arrive before e); the columns of earlier days are fixed (their part moves to the
+  rows' bounds), later ones are 0; a patient admitted near e counts whole (their stay's end
+  lies beyond the window's rows);
+- it is solved by column generation of its own over its movement candidates (`_solve_window`),
+  and its first STEP days are kept: the next window starts there.
+
+The kept days make one plan of the whole LP (feasible: every row is met by the window holding
+it, given the days before), whose nonzero movements seed the full master (`seed_columns`).
+Seeding changes only where the full column generation starts: it still prices every candidate
+until none improves, so the LP optimum is unchanged (tests/test_window_*).
+
+The windows maximise lives less CLEANUP_COST x logistics, unweighted and without fairness rows
+(a seed only: the full LP, with its own objective and rows, decides). Deterministic: HiGHS with
+the planner's options (fixed seed, one thread) on the same data; a time limit only under a
+budget (`applies`, `seed_columns`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from models.multiperiod import PlanModel
+from optimiser.highs_model import configured_highs
+from optimiser.multiperiod.methods.base import CLEANUP_COST
+from optimiser.solver_status import SolverOptions
+
+WINDOW = 30  # days of each window LP
+STEP = 15  # days of each window kept (the rest is lookahead, re-solved by the next window)
+PRICE_TOL = 1e-7
+MAX_ENTERING = 20_000  # window candidates added per round
+MAX_ROUNDS = 50
+MIN_BUDGET = 120.0  # seconds of a time limit under which the engine keeps the greedy seed
+BUDGET_SHARE = 0.25  # of a time limit, the window LPs' (incomplete: the greedy seed instead)
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """What `window_plan` did: windows, LP rounds in all, and the plan's objective."""
+
+    windows: int
+    rounds: int
+    objective: float
+    complete: bool  # every window reached its optimum
+
+
+def column_days(p: PlanModel) -> tuple[np.ndarray, np.ndarray]:
+    """(day, last) of every column: the day it belongs to (a movement's dispatch day) and the
+    last day of the rows it must meet inside a window (a movement's arrival). Columns of no day
+    (the fairness families') get the horizon's length: no window holds them."""
+    d = p.data
+    T = d.days
+    N = p.shape[1]
+    day = np.full(N, T, dtype=np.int64)
+    grid = np.arange(T)
+    for cols in (p.stock, p.hand, p.occ):
+        if cols.size:
+            day[cols.ravel()] = np.broadcast_to(grid, cols.shape).ravel()
+    for fam in (p.admit, p.send):
+        day[fam.cols] = fam.day
+    day[p.ptransfer.cols] = p.ptransfer.day
+    s, t = p.ship, p.transfer
+    day[s.cols] = s.day
+    if len(p.uses):
+        day[p.uses] = s.day
+    day[t.cols] = t.day
+    last = day.copy()
+    last[s.cols] = s.day + d.ship_lead[s.depot, s.region]
+    last[t.cols] = t.day + d.arc_lead[t.lane]
+    if len(p.ptransfer.cols):
+        last[p.ptransfer.cols] = p.ptransfer.day + d.pt_lead[p.ptransfer.lane]
+    return day, last
+
+
+def row_days(p: PlanModel, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(latest, earliest) day of every row's columns. A balance row of day d holds day d's
+    columns and earlier ones: it is in the window of its latest day. A cohort row (a limit on
+    one group's admissions over its days) is in every window its days meet: earlier days
+    fixed, later ones 0 keep it met. Fairness rows, and empty rows, get -1: in no window."""
+    csr = p.matrix.tocsr()
+    days = day[csr.indices]
+    rows = p.shape[0]
+    latest = np.full(rows, -1, dtype=np.int64)
+    earliest = np.full(rows, -1, dtype=np.int64)
+    filled = np.flatnonzero(np.diff(csr.indptr))
+    if len(filled):
+        starts = csr.indptr[filled]
+        latest[filled] = np.maximum.reduceat(days, starts)
+        earliest[filled] = np.minimum.reduceat(days, starts)
+    for family in p.fairness.values():
+        latest[family.rows] = -1
+        latest[family.cut_rows] = -1
+    latest[latest >= p.data.days] = -1
+    earliest[latest < 0] = -1
+    return latest, earliest
+
+
+def _solve_window(
+    matrix: sp.csc_matrix,
+    cost: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    priced: np.ndarray,
+    start: np.ndarray,
+    options: SolverOptions,
+    time_limit: float | None = None,
+) -> tuple[np.ndarray | None, int]:
+    """Maximise cost . x over the window's LP (columns of `matrix`), by column generation over
+    the columns flagged `priced` (the master starts with every other one and `start`). The
+    optimal x (None: no optimum) and the rounds it took."""
+    n = matrix.shape[1]
+    inside = ~priced
+    inside[start] = True
+    members = np.flatnonzero(inside)
+    h = configured_highs(options)
+    sub = matrix[:, members]
+    h.passModel(
+        len(members),
+        matrix.shape[0],
+        int(sub.nnz),
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMaximize),
+        0.0,
+        cost[members],
+        lower[members],
+        upper[members],
+        row_lower,
+        row_upper,
+        sub.indptr.astype(np.int32),
+        sub.indices.astype(np.int32),
+        sub.data.astype(float),
+        np.zeros(len(members), dtype=np.int32),
+    )
+    transposed = matrix.T.tocsr()
+    pool = np.flatnonzero(priced)
+    rounds = 0
+    strategy = 1  # the dual simplex first, the primal after columns are added
+    clock = time.perf_counter()
+    while True:
+        h.setOptionValue("simplex_strategy", strategy)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", max(0.01, time_limit - (time.perf_counter() - clock)))
+        h.run()
+        rounds += 1
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None, rounds
+        y = np.asarray(h.getSolution().row_dual)
+        open_ = pool[~inside[pool]]
+        gain = cost[open_] - transposed[open_] @ y
+        improving = open_[gain > PRICE_TOL]
+        if not len(improving) or rounds >= MAX_ROUNDS:
+            x = np.zeros(n)
+            x[members] = np.asarray(h.getSolution().col_value)
+            return x, rounds
+        if len(improving) > MAX_ENTERING:  # the most improving (ties: the lower index)
+            best = np.argsort(-gain[gain > PRICE_TOL], kind="stable")[:MAX_ENTERING]
+            improving = np.sort(improving[best])
+        block = matrix[:, improving]
+        h.addCols(
+            len(improving),
+            cost[improving],
+            lower[improving],
+            upper[improving],
+            int(block.nnz),
+            block.indptr.astype(np.int32),
+            block.indices.astype(np.int32),
+            block.data.astype(float),
+        )
+        inside[improving] = True
+        members = np.concatenate([members, improving])
+        strategy = 4
+
+
+def window_plan(
+    p: PlanModel,
+    options: SolverOptions | None = None,
+    *,
+    window: int = WINDOW,
+    step: int = STEP,
+    start: np.ndarray | None = None,
+    time_limit: float | None = None,
+) -> tuple[np.ndarray, WindowStats]:
+    """A whole plan of the planner's first LP (full-length values), from a rolling horizon of
+    window LPs of `window` days, each keeping its first `step` days (module docstring).
+    `start`: full-model movement columns each window's master starts with (those in it).
+    A window without an optimum (out of `time_limit` seconds) ends the plan there: the days
+    after it stay 0 (`WindowStats.complete` False)."""
+    options = options or SolverOptions()
+    T = p.data.days
+    cost = p.lives - CLEANUP_COST * p.logistics
+    day, last = column_days(p)
+    latest, earliest = row_days(p, day)
+    limit = np.zeros(p.shape[0], dtype=bool)
+    limit[p.cohort_rows] = True
+    limit &= latest >= 0
+    matrix = p.matrix.tocsr()
+    movement = np.zeros(p.shape[1], dtype=bool)
+    movement[p.ship.cols] = True
+    movement[p.transfer.cols] = True
+    if len(p.uses):  # a shipment's binary goes with it
+        movement[p.uses] = True
+    seeded = np.zeros(p.shape[1], dtype=bool)
+    if start is not None:
+        seeded[np.asarray(start, dtype=np.int64)] = True
+    x = np.zeros(p.shape[1])
+    a = 0  # (before today no movement exists: those windows only settle the patients)
+    windows = rounds = 0
+    clock = time.perf_counter()
+    while a < T:
+        e = min(T, a + window)
+        keep = e if e == T else min(e, a + step)
+        rows = np.flatnonzero(
+            ((latest >= a) & (latest < e)) | (limit & (earliest < e) & (latest >= a))
+        )
+        cols = np.flatnonzero((day >= a) & (day < e) & (last < e))
+        block = matrix[rows]
+        fixed = block @ x  # the days before a, as the windows before chose them
+        sub = block[:, cols].tocsc()
+        values, r = _solve_window(
+            sub,
+            cost[cols],
+            p.col_lower[cols],
+            p.col_upper[cols],
+            p.row_lower[rows] - fixed,
+            p.row_upper[rows] - fixed,
+            movement[cols],
+            np.flatnonzero(seeded[cols]),
+            options,
+            None if time_limit is None else time_limit - (time.perf_counter() - clock),
+        )
+        windows += 1
+        rounds += r
+        if values is None:
+            return x, WindowStats(windows, rounds, float(cost @ x), False)
+        kept = day[cols] < keep
+        x[cols[kept]] = values[kept]
+        # the lookahead's movements start the next window's master (it re-solves those days)
+        ahead = cols[~kept & movement[cols] & (np.abs(values) > 1e-9)]
+        seeded[ahead] = True
+        a = keep
+    return x, WindowStats(windows, rounds, float(cost @ x), True)
+
+
+def applies(options: SolverOptions) -> bool:
+    """Whether the engine seeds by `seed_columns` (where colgen_seed's greedy seed applies):
+    without a time limit, or with one of at least MIN_BUDGET seconds. The window LPs cost
+    tens of seconds at 1,000 x 90 (22 CPU-s; BENCHMARKS.md, "window"): a shorter budget keeps
+    the greedy seed, whose 0.1-0.3 s the planner's reserves were sized with."""
+    return options.time_limit is None or options.time_limit >= MIN_BUDGET
+
+
+def seed_columns(
+    p: PlanModel,
+    options: SolverOptions | None = None,
+    *,
+    window: int = WINDOW,
+    step: int = STEP,
+    start: np.ndarray | None = None,
+) -> np.ndarray:
+    """Full-model movement columns nonzero in `window_plan`'s plan (each window started
+    with the `start` columns in it), to start the column generation's master with. Under a
+    time limit the windows get BUDGET_SHARE of it; a plan they do not complete in it gives
+    `start` itself (the greedy seed, as without this module)."""
+    limit = None if options is None or options.time_limit is None else options.time_limit
+    x, stats = window_plan(
+        p,
+        options,
+        window=window,
+        step=step,
+        start=start,
+        time_limit=None if limit is None else BUDGET_SHARE * limit,
+    )
+    if not stats.complete:
+        return np.zeros(0, dtype=np.int64) if start is None else np.asarray(start, np.int64)
+    moves = p.movements
+    return np.sort(moves[np.abs(x[moves]) > 1e-9])
