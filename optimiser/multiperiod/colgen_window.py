@@ -25,8 +25,9 @@ until none improves, so the LP optimum is unchanged (tests/test_window_*).
 
 The windows maximise lives less CLEANUP_COST x logistics, unweighted and without fairness rows
 (a seed only: the full LP, with its own objective and rows, decides). Deterministic: HiGHS with
-the planner's options (fixed seed, one thread) on the same data; a time limit only under a
-budget (`applies`, `seed_columns`).
+the planner's options (fixed seed, one thread) on the same data, and used only without a time
+limit (`applies`): a budget's share for the windows would make the seed, and so which optimal
+plan is returned, depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -48,8 +49,6 @@ STEP = 15  # days of each window kept (the rest is lookahead, re-solved by the n
 PRICE_TOL = 1e-7
 MAX_ENTERING = 20_000  # window candidates added per round
 MAX_ROUNDS = 50
-MIN_BUDGET = 120.0  # seconds of a time limit under which the engine keeps the greedy seed
-BUDGET_SHARE = 0.25  # of a time limit, the window LPs' (incomplete: the greedy seed instead)
 
 
 @dataclass(frozen=True)
@@ -263,10 +262,11 @@ def window_plan(
 
 def applies(options: SolverOptions) -> bool:
     """Whether the engine seeds by `seed_columns` (where colgen_seed's greedy seed applies):
-    without a time limit, or with one of at least MIN_BUDGET seconds. The window LPs cost
-    tens of seconds at 1,000 x 90 (22 CPU-s; BENCHMARKS.md, "window"): a shorter budget keeps
-    the greedy seed, whose 0.1-0.3 s the planner's reserves were sized with."""
-    return options.time_limit is None or options.time_limit >= MIN_BUDGET
+    only without a time limit. The window LPs cost tens of seconds at 1,000 x 90 (22-35 CPU-s;
+    BENCHMARKS.md, "window"); cut by a share of a budget they would end at a load-dependent
+    window, and the seed (hence which of several optimal plans is returned) with them. Under a
+    time limit the greedy seed, whose 0.1-0.3 s the planner's reserves were sized with."""
+    return options.time_limit is None
 
 
 def seed_columns(
@@ -278,17 +278,15 @@ def seed_columns(
     start: np.ndarray | None = None,
 ) -> np.ndarray:
     """Full-model movement columns nonzero in `window_plan`'s plan (each window started
-    with the `start` columns in it), to start the column generation's master with. Under a
-    time limit the windows get BUDGET_SHARE of it; a plan they do not complete in it gives
-    `start` itself (the greedy seed, as without this module)."""
-    limit = None if options is None or options.time_limit is None else options.time_limit
+    with the `start` columns in it), to start the column generation's master with. A plan the
+    windows do not complete (a window LP without an optimum) gives `start` itself (the greedy
+    seed, as without this module). No time limit of its own: see `applies`."""
     x, stats = window_plan(
         p,
         options,
         window=window,
         step=step,
         start=start,
-        time_limit=None if limit is None else BUDGET_SHARE * limit,
     )
     if not stats.complete:
         return np.zeros(0, dtype=np.int64) if start is None else np.asarray(start, np.int64)
