@@ -1,4 +1,4 @@
-"""Leftovers 6 (investigated, not fixed here: the settle step belongs to another track).
+"""Leftovers 6: with no waiting, the settle step keeps the patient whose stay fits.
 
 With max_wait_days = 0 the settle step's tie-break (B), "admit as early as possible"
 (maximise sum (last_g + 1 - s) y_{g,s}), weighs every admission 1: among plans that save as many
@@ -8,7 +8,7 @@ instance (one unit, stays of 2 days, a patient on day 1 and one on day 2, 3 days
 admits the day-2 patient: shortfall 2 resource-days where 1 is possible at the same lives.
 Adding the stay's days inside the horizon to (B)'s weights, min(stay_g, T - s) / (T + 1),
 gives 1 (and 5-34% less shortfall on generated 5 x 10 and 10 x 20 instances, same lives).
-Strict xfail: it fails the day the settle step admits the day-1 patient; remove the mark then.
+(methods/settle.py, the lead's integration). Fails if (B) loses the secondary weight.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from optimiser.multiperiod import plan
 from optimiser.multiperiod.instance import load_multiperiod
 
 
-@pytest.mark.xfail(strict=True, reason="settle (B) ties admissions at max_wait_days = 0")
 def test_no_earlier_patient_is_turned_away_at_equal_lives(tmp_path: Path) -> None:
     folder = write_instance(tmp_path / "one-unit", [{"region": "R1", "capacity": 1,
                                                      "los_days": 2}],

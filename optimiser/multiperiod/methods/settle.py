@@ -1,8 +1,9 @@
 """The final plan's patient flow, settled for its movements (docs/multiperiod.md, "Waiting").
 
 Lexicographically: (A) the most (weighted) lives the plan's shipments and transfers allow, then
-(B) with that held, every patient admitted as early as possible (maximise sum (last_g + 1 - s)
-y_{g,s}: waiting patient-days, counting a patient turned away as waiting to its last day). So
+(B) with that held, every patient admitted as early as possible (maximise sum (last_g + 1 - s
++ min(stay_g, T - s) / (T + 1)) y_{g,s}: waiting patient-days, counting a patient turned away
+as waiting to its last day, and below them the stay's days inside the horizon). So
 no patient waits, or is turned away, while a staffed unit is free in their region for their
 whole stay: such a patient could be admitted at once, earlier or in addition, with nothing else
 changed, which (A) or (B) would take. Never fewer lives than the plan given. When the LPs cannot
@@ -47,6 +48,12 @@ def settle_patients(
     early = np.zeros(p.shape[1])
     early[p.admit.cols] = d.group_last[p.admit.group] + 1 - p.admit.day
     early[p.send.cols] = d.group_last[p.send.group] + 1 - p.send.day
+    # and, below one patient-day in all for each patient, the stay's days inside the horizon
+    # (the shortfall an admission removes): with no waiting every weight above is 1, and an
+    # earlier patient whose stay fits was turned away for a later one the horizon cuts short
+    T = d.days
+    early[p.admit.cols] += np.minimum(d.group_stay[p.admit.group], T - p.admit.day) / (T + 1)
+    early[p.send.cols] += np.minimum(d.group_stay[p.send.group], T - p.send.day) / (T + 1)
     fixed = np.nonzero(p.integrality)[0]
     basis = None
     if colgen is not None:
