@@ -6,7 +6,8 @@ benchmarks/planner_scale.py) in a child process (clean peak memory; CPU seconds 
 `time.process_time`, the primary figure). Modes of a job:
 
   tree             the tree's code as it is (main's: seed1000's greedy seed above 700,000
-                   candidates; this branch's: the window plan's, started from the greedy's)
+                   candidates; window's: the window plan's, started from the greedy's;
+                   window2's: the greedy's from 100,000, the window plan's from 700,000)
   greedy           this branch with colgen_window off (the greedy seed alone)
   window W S       this branch, window LPs of W days each keeping its first S days (the
                    greedy's columns start each window)
