@@ -6,7 +6,8 @@ benchmarks/planner_scale.py) in a child process (clean peak memory; CPU seconds 
 `time.process_time`, the primary figure). Modes of a job:
 
   tree             the tree's code as it is (main's: seed1000's greedy seed above 700,000
-                   candidates; this branch's: the window plan's, started from the greedy's)
+                   candidates; window's: the window plan's, started from the greedy's;
+                   window2's: the greedy's from 100,000, the window plan's from 700,000)
   greedy           this branch with colgen_window off (the greedy seed alone)
   window W S       this branch, window LPs of W days each keeping its first S days (the
                    greedy's columns start each window)
@@ -18,7 +19,10 @@ sys.path; only `tree` there), e.g. main's from `git archive 98e5f6b`.
 
     flock /work/wt/.bench.lock .venv/bin/python benchmarks/window_seed.py \
         --size 1000 90 --jobs tree@/tmp/window-main "window 30 15" [--repeat 1] \
-        [--base /tmp/growthm-scale]
+        [--base /tmp/growthm-scale] [--time-limit S]
+
+`--time-limit S`: every plan under a time limit of S seconds (the window seed off there:
+colgen_window.applies; the greedy seed alone where colgen_seed.applies).
 
 Results: BENCHMARKS.md, "window".
 """
@@ -100,7 +104,7 @@ def child(args: argparse.Namespace) -> None:
     folder = args.base / f"scale-{args.size[0]}x{args.size[1]}"
     t0, c0 = time.perf_counter(), time.process_time()
     inst = load_multiperiod(folder)
-    result = plan(inst, [], price_of_fairness=False)
+    result = plan(inst, [], price_of_fairness=False, time_limit=args.time_limit)
     rounds = info.pop("rounds")
     report = {
         "mode": args.mode,
@@ -129,6 +133,7 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=Path("/tmp/growthm-scale"))
     parser.add_argument("--child", dest="mode")
     parser.add_argument("--tree", type=Path)
+    parser.add_argument("--time-limit", type=float, default=None, help="plan's time limit (s)")
     args = parser.parse_args()
     if args.mode:
         child(args)
@@ -138,6 +143,8 @@ def main() -> None:
             mode, _, tree = job.partition("@")
             cmd = [sys.executable, __file__, "--child", mode, "--size", *map(str, args.size)]
             cmd += ["--base", str(args.base)] + (["--tree", tree] if tree else [])
+            if args.time_limit is not None:
+                cmd += ["--time-limit", str(args.time_limit)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
             print(lines[-1][7:] if lines else json.dumps({"job": job, "error": out.stderr[-800:]}))

@@ -21,10 +21,12 @@ import numpy as np
 
 from models.multiperiod import MultiPeriodData, PlanModel
 
-# Seed only models with at least this many movement candidates: 800 x 90 has 924,000, 1,000 x 90
-# 1.15 million, 1,600 x 90 1.85 million; 400 x 90 (462,000) and 100 x 365 (473,000) are not
-# seeded (not measured there)
-MIN_CANDIDATES = 700_000
+# Seed only models with at least this many movement candidates: 100 x 90 has 115,000, 200 x 90
+# 231,000, 300 x 90 347,000, 400 x 90 462,000, 100 x 365 473,000, 800 x 90 924,000, 1,000 x 90
+# 1.15 million. The greedy seed's start was measured faster than none at every one of those
+# (BENCHMARKS.md, "seed1000" from 800 x 90 up, "window2" below it); smaller models are not seeded
+# (not measured there). colgen_window's own threshold keeps its window seed to the largest.
+MIN_CANDIDATES = 100_000
 
 
 def applies(data: MultiPeriodData, program: PlanModel) -> bool:

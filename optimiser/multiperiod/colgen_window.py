@@ -49,6 +49,11 @@ STEP = 15  # days of each window kept (the rest is lookahead, re-solved by the n
 PRICE_TOL = 1e-7
 MAX_ENTERING = 20_000  # window candidates added per round
 MAX_ROUNDS = 50
+# The window seed only for models with at least this many movement candidates (below it the
+# greedy seed alone, colgen_seed's, is the faster start: at 200 / 300 x 90 and 100 x 365 the
+# window LPs cost more than the rounds they save, at 400 x 90 they tie; BENCHMARKS.md,
+# "window2"). 800 x 90 has 924,000 candidates, 1,000 x 90 1.15 million.
+MIN_CANDIDATES = 700_000
 
 
 @dataclass(frozen=True)
@@ -280,7 +285,10 @@ def seed_columns(
     """Full-model movement columns nonzero in `window_plan`'s plan (each window started
     with the `start` columns in it), to start the column generation's master with. A plan the
     windows do not complete (a window LP without an optimum) gives `start` itself (the greedy
-    seed, as without this module). No time limit of its own: see `applies`."""
+    seed, as without this module), and so does a model below MIN_CANDIDATES movement
+    candidates. No time limit of its own: see `applies`."""
+    if len(p.ship.cols) + len(p.transfer.cols) < MIN_CANDIDATES:
+        return np.zeros(0, dtype=np.int64) if start is None else np.asarray(start, np.int64)
     x, stats = window_plan(
         p,
         options,
