@@ -36,7 +36,12 @@ from optimiser.instance_rules import TIER_COLUMNS as TIER_COLUMNS
 from optimiser.instance_rules import UPPER_BOUNDS as UPPER_BOUNDS
 from optimiser.instance_rules import Bounds as Bounds
 from optimiser.instance_rules import _check_range as _check_range
-from optimiser.instance_rules import _region_ids, _validate_regions, _validate_tiers
+from optimiser.instance_rules import (
+    _region_ids,
+    _validate_regions,
+    _validate_tiers,
+    doc_table_problems,
+)
 from optimiser.textfiles import (
     path_problem,
     read_csv_table,
@@ -474,6 +479,7 @@ def _build(
     for key in ("assumptions", "provenance", "multiperiod", "uncertainty"):
         if key in meta and not isinstance(meta[key], Mapping):
             problems.append(_meta_problem("must be a table", key, toml_file))
+    problems.extend(doc_table_problems(meta, toml_file))
     constraints: tuple[ConstraintSpec, ...] = ()
     raw_constraints = meta.get("constraints", [])
     try:

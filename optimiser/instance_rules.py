@@ -8,7 +8,7 @@ it for files, DataFrames and JSON alike, and the service states it in its OpenAP
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -375,3 +375,27 @@ def _validate_tiers(
         return None
     tiers["tier"] = tiers.groupby("region", sort=False).cumcount()
     return tiers[["region", "tier", "share", "survival_with"]].reset_index(drop=True)
+
+
+# The documentation tables of instance.toml (docs/instance-format.md): [assumptions] holds text,
+# [provenance] text or lists of text (its `inputs`: the files an instance was built from).
+# Anything else (a number, a date, a nested table) is refused: these tables are kept with the
+# instance as written, for people to read, and a value no one can read as a sentence is a slip.
+DOC_TABLES = {"assumptions": "text", "provenance": "text or a list of texts"}
+
+
+def doc_table_problems(meta: Mapping[str, Any], file: str | None) -> list[Problem]:
+    """A problem per value of [assumptions] or [provenance] that is not of its kind."""
+    problems = []
+    for table, kind in DOC_TABLES.items():
+        values = meta.get(table)
+        if not isinstance(values, Mapping):
+            continue  # missing, or not a table: said by the caller
+        for key, value in values.items():
+            texts = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            if isinstance(value, str) or (table == "provenance" and texts):
+                continue
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            message = f"must be {kind} (a documentation table), got {shown}"
+            problems.append(Problem(f"field '{table}.{key}': {message}", file=file))
+    return problems

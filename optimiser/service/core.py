@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from optimiser.deadline import MIN_RUN_SECONDS
 from optimiser.errors import InputError, Problem
 from optimiser.service.auth import TokenRegistry
-from optimiser.service.errors import ApiError, summary_of
+from optimiser.service.errors import ApiError, no_job, summary_of
 from optimiser.service.limits import Limiter
 from optimiser.service.metrics import Metrics
 from optimiser.service.settings import Settings
@@ -482,7 +482,7 @@ class Service:
     async def cancel(self, owner: str, job_id: str) -> Job:
         job = await self.db(self.store.get, job_id, owner, False)
         if job is None:
-            raise ApiError(404, "not_found", f"no job {job_id!r} for this token")
+            raise no_job(job_id)
         if job.status in FINISHED:
             if job.status == CANCELLED:
                 return job

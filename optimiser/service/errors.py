@@ -67,6 +67,20 @@ class ApiError(Exception):
         return JSONResponse(self.payload(), status_code=self.status, headers=self.headers)
 
 
+# A job id is 32 hex digits (store.py); a path may carry anything up to the server's request
+# line limit: an error message quotes at most this many characters of it
+MAX_ID_SHOWN = 64
+
+
+def no_job(job_id: str) -> ApiError:
+    """The 404 of a job id that is not the caller's: the id quoted (repr: control characters
+    escaped), a long one cut to MAX_ID_SHOWN characters and its length said."""
+    shown = repr(job_id[:MAX_ID_SHOWN])
+    if len(job_id) > MAX_ID_SHOWN:
+        shown += f"... ({len(job_id):,} characters)"
+    return ApiError(404, "not_found", f"no job {shown} for this token")
+
+
 def problem_field(problem: Problem, prefix: str = "") -> str | None:
     """Where in the request body a Problem points (a JSON path), or None if nowhere."""
     field: str | None = None

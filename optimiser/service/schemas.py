@@ -212,8 +212,14 @@ class InstanceFields(BaseModel):
         {"type": "array", "items": CONSTRAINT_SCHEMA,
          "description": "Constraints active by default ([[constraints]] of instance.toml)."}
     ) = None
-    assumptions: engine_checked({"type": "object"}) = None  # type: ignore[valid-type]
-    provenance: engine_checked({"type": "object"}) = None  # type: ignore[valid-type]
+    # documentation tables (optimiser.instance_rules.DOC_TABLES)
+    assumptions: engine_checked(  # type: ignore[valid-type]
+        {"type": "object", "additionalProperties": {"type": "string"}}
+    ) = None
+    provenance: engine_checked(  # type: ignore[valid-type]
+        {"type": "object", "additionalProperties": {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}}
+    ) = None
 
     def to_engine(self) -> dict[str, Any]:
         """The request as the engine's JSON (only the fields the client sent)."""

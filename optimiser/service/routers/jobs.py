@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from optimiser.service.deps import caller, service_of
-from optimiser.service.errors import ApiError
+from optimiser.service.errors import no_job
 from optimiser.service.schemas import (
     AUTHED,
     JobList,
@@ -106,7 +106,7 @@ async def get_job(job_id: str, request: Request) -> JSONResponse:
     service = service_of(request)
     job = await service.db(service.store.get, job_id, caller(request).name)
     if job is None:
-        raise ApiError(404, "not_found", f"no job {job_id!r} for this token")
+        raise no_job(job_id)
     return JSONResponse(job_view(job))
 
 
