@@ -476,6 +476,45 @@ def check_buffer(buffer: float) -> None:
         )
 
 
+def check_two_stage(options: BacktestOptions, instance: MultiPeriodInstance) -> list[Problem]:
+    """The problems of the two-stage policies' options (scenarios, seed, the log-normal
+    parameters, risk, two_stage_gap, two_stage_time_limit), whichever policies run: a value
+    only the two-stage policies read is refused up front, not ignored when none of them runs
+    (and not found wrong weeks into a run when one does)."""
+    from optimiser.engine_protocol import check_time_limit
+    from optimiser.scenarios.generators import LognormalSpec, check_size
+    from optimiser.stochastic.risk import parse_risk
+
+    o = options
+    problems: list[Problem] = []
+
+    def collect(check: Callable[[], object], name: str | None = None) -> None:
+        try:
+            check()
+        except InputError as exc:  # each problem named by the backtest's option
+            problems.extend(
+                replace(p, column=name, column_word="option") if name else p for p in exc.problems
+            )
+
+    spec = LognormalSpec(
+        o.scenarios, o.seed, o.sigma0, o.sigma_growth, o.correlation, o.peak_shift_sd
+    )
+    collect(spec.check)
+    if not any(p.column == "scenarios" for p in problems):  # a count to size
+        collect(lambda: check_size(instance, o.scenarios))
+    collect(lambda: parse_risk(o.risk))
+    collect(lambda: _check_gap(o.two_stage_gap), "two_stage_gap")
+    collect(lambda: check_time_limit(o.two_stage_time_limit), "two_stage_time_limit")
+    return problems
+
+
+def _check_gap(gap: Any) -> None:
+    if gap is not None and (
+        isinstance(gap, bool) or not isinstance(gap, int | float) or not 0 <= gap < 1
+    ):
+        raise InputError(Problem(f"must be in [0, 1), got {gap!r}"))
+
+
 __all__ = [
     "ANCHORS",
     "DEFAULT_POLICIES",
@@ -490,6 +529,7 @@ __all__ = [
     "check_anchor",
     "check_buffer",
     "check_policies",
+    "check_two_stage",
     "empty_manifest",
     "manifest_of",
     "register",

@@ -32,6 +32,7 @@ from optimiser.backtest.policies import (
     check_anchor,
     check_buffer,
     check_policies,
+    check_two_stage,
     empty_manifest,
 )
 from optimiser.backtest.results import (
@@ -335,7 +336,6 @@ def backtest(
         except ValueError:
             wrong = f"must be a date YYYY-MM-DD, got {as_of!r}"
             raise InputError(_option(wrong, "as-of")) from None
-    request = check_request(bt, as_of, commit_days, forecast, policies, buffer)
     known = set(BacktestOptions.__dataclass_fields__) - {
         "source",
         "buffer",
@@ -351,6 +351,15 @@ def backtest(
                 "stochastic",
             )
         )
+    # every option checked, each problem listed, before any plan: the two-stage policies'
+    # too when none of them runs (a wrong value is not silently ignored)
+    problems = check_two_stage(BacktestOptions("", **dict(stochastic or {})), bt.instance)
+    try:
+        request = check_request(bt, as_of, commit_days, forecast, policies, buffer)
+    except InputError as exc:
+        problems = [*exc.problems, *problems]
+    if problems:
+        raise InputError(problems)
     check_anchor(anchor)
     options = BacktestOptions(
         request.source,

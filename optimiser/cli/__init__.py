@@ -255,7 +255,7 @@ def _main(argv: list[str] | None) -> None:
         message = getattr(error, "format_message", error.__str__)()
         fail(message, EXIT_INPUT, as_json=as_json, kind="usage")
     except ProblemsIn as exc:
-        count = f"{len(exc.problems)} problem(s) found in {exc.where}"
+        count = exc.count_line()
         for problem in exc.problems:
             sys.stderr.write(f"error: {_text(problem)}\n")
         sys.stderr.write(count + "\n")

@@ -12,7 +12,7 @@ import typer
 
 from optimiser import budget_watchdog
 from optimiser.cli import HELP_STYLE, app
-from optimiser.cli.common import JsonOpt, echo_json, write_outputs
+from optimiser.cli.common import DaskSchedulerOpt, JsonOpt, WorkersOpt, echo_json, write_outputs
 from optimiser.errors import EXIT_INTERNAL, InputError
 
 bedside = typer.Typer(
@@ -249,9 +249,8 @@ def compare_command(
     patients: Annotated[int | None, typer.Option(
         help="Patients per replication (default: as many as patients.csv).")] = None,
     days: Annotated[int | None, typer.Option(help="Days of a synthetic stream.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Processes (default: CPU count).")] = None,
-    dask_scheduler: Annotated[str | None, typer.Option(
-        "--dask-scheduler", help="Run on this Dask cluster (tcp://HOST:PORT).")] = None,
+    workers: WorkersOpt = None,
+    dask_scheduler: DaskSchedulerOpt = None,
     out: Annotated[Path | None, typer.Option(
         help="Write summary.csv, groups.csv, replications.parquet, result.json, report.html.")
     ] = None,

@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -28,6 +28,25 @@ NoDefaults = Annotated[
     typer.Option(
         "--no-default-constraints", help="Ignore the constraints listed in instance.toml."
     ),
+]
+# the single-period commands' (solve, compare, validate, evaluate, sweep, report)
+RegionalDir = Annotated[
+    Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
+]
+RegionalConstraintOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--constraint", "-c", help="Fairness constraint KIND:param=value[,param=value]; repeatable."
+    ),
+]
+# the commands that fan out over processes or a Dask cluster (sweep, scenarios evaluate and
+# saa, bedside compare); `triage serve` has its own (solver processes)
+WorkersOpt = Annotated[
+    int | None, typer.Option(help="Local worker processes (default: the cores).")
+]
+DaskSchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--dask-scheduler", help="Run on an existing Dask cluster: tcp://HOST:PORT."),
 ]
 
 _origin: float | None = None  # where command budgets start: set by main() for the process
@@ -80,14 +99,74 @@ def output_reserve(deadline: Deadline, loading_started: float, floor: float = 0.
     return deadline.reserved(max(FINISH_FACTOR * (time.perf_counter() - loading_started), floor))
 
 
+COMMAND_LINE = "the command line"  # where an option's problem is (ProblemsIn's count line)
+
+
 class ProblemsIn(InputError):
     """Every problem of an input, listed one per line, then "N problem(s) found in WHERE"
-    (and, when WHERE is a folder of another kind than the command reads, which command)."""
+    (and, when WHERE is a folder of another kind than the command reads, which command).
 
-    def __init__(self, error: InputError, where: object) -> None:
+    WHERE is where the problems are: a problem of a file among `inputs` (named by its file
+    name) is in that file, a problem of an option in the command line, any other in `where`
+    (the instance folder); an `error` placed already (ProblemsIn, `located`) keeps its places.
+    Problems in several places are counted by place."""
+
+    def __init__(
+        self,
+        error: InputError,
+        where: object,
+        inputs: Sequence[Path] = (),
+        places: Sequence[str] | None = None,
+    ) -> None:
         super().__init__(error.problems)
-        hint = _other_kind(where, error.problems)
-        self.where = f"{where} ({hint})" if hint else str(where)
+        if places is None and isinstance(error, ProblemsIn):
+            places = error.places
+        self.places: list[str] = (
+            [_place(p, where, inputs) for p in error.problems] if places is None else list(places)
+        )
+        hint = _other_kind(where, error.problems) if set(self.places) == {str(where)} else ""
+        self.hint = f" ({hint})" if hint else ""
+
+    def count_line(self) -> str:
+        """The last line: `N problem(s) found in WHERE`, or `N problem(s) found: 2 in A, 1 in B`
+        for problems in several places."""
+        counts = dict.fromkeys(self.places, 0)
+        for place in self.places:
+            counts[place] += 1
+        found = f"{len(self.problems)} problem(s) found"
+        if len(counts) <= 1:
+            return f"{found} in {next(iter(counts), COMMAND_LINE)}{self.hint}"
+        return f"{found}: " + ", ".join(f"{n} in {place}" for place, n in counts.items())
+
+    @classmethod
+    def joined(cls, errors: Sequence[InputError], where: object) -> ProblemsIn:
+        """The problems of several errors, each in its own place."""
+        placed = [e if isinstance(e, ProblemsIn) else cls(e, where) for e in errors]
+        problems = InputError([p for e in placed for p in e.problems])
+        return cls(problems, where, places=[place for e in placed for place in e.places])
+
+
+def _place(problem: Problem, where: object, inputs: Sequence[Path]) -> str:
+    if problem.file is None and problem.column_word == "option":
+        return COMMAND_LINE
+    for path in inputs:
+        if problem.file is not None and problem.file == path.name:
+            return str(path)
+    return str(where)
+
+
+def located(error: InputError, path: Path) -> ProblemsIn:
+    """`error`, raised reading `path` (a file, or a folder of files, given on the command
+    line), with each problem in the file that holds it: the file of the problem's name in
+    the folder (beside the file), or `path` for a problem naming no file."""
+    folder = path if path.is_dir() else path.parent
+
+    def place(problem: Problem) -> str:
+        if problem.file is None:
+            return COMMAND_LINE if problem.column_word == "option" else str(path)
+        return str(folder / problem.file)
+
+    return ProblemsIn(error, path, places=[place(p) for p in error.problems])
 
 
 # (files that make a folder of this kind, the other files it needs, the kind, the command

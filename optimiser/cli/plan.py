@@ -307,6 +307,10 @@ def plan_command(
 
     if time_limit is not None and not time_limit > 0:
         raise InputError(option_problem("time-limit", f"must be > 0 seconds, got {time_limit:g}"))
+    if method not in METHOD_NAMES:  # before loading: the option, not the instance, is wrong
+        raise InputError(
+            option_problem("method", f"must be one of {', '.join(METHOD_NAMES)}, got {method!r}")
+        )
     stochastic_only = {
         "--commit-days": commit_days is not None,
         "--risk": risk is not None,

@@ -107,9 +107,8 @@ def stochastic_plan(
                                          default_constraints, budget)
             except OutOfTime as why:  # no fan from part of the scenarios
                 warn(f"report.html not written: its fan charts' {why}: raise --time-limit")
-    except InputError as exc:
-        where = scenarios if any(p.file for p in exc.problems) else instance_dir
-        fail_with_problems(exc, where)
+    except InputError as exc:  # the scenarios' problems are placed in their files already
+        fail_with_problems(exc, instance_dir, executed)
     if out is not None and result.expected_lives is not None:
 
         def write(folder: Path) -> None:

@@ -24,6 +24,8 @@ from optimiser.cli.common import (
     with_folder_kind,
     write_outputs,
 )
+from optimiser.cli.common import RegionalConstraintOpt as ConstraintOpt
+from optimiser.cli.common import RegionalDir as Dir
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
 from optimiser.textfiles import (
     did_you_mean,
@@ -45,16 +47,6 @@ POLICY_NAMES = ("optimal", "per_capita", "excess", "excess_per_capita", "rai", "
 ALLOCATION_COLUMNS = ("region", "units")
 #: optimiser.instance.MAX_SUPPLY (checked by the same test)
 MAX_UNITS = 10**9
-
-Dir = Annotated[
-    Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
-]
-ConstraintOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--constraint", "-c", help="Fairness constraint KIND:param=value[,param=value]; repeatable."
-    ),
-]
 
 
 def write_result(result: AllocationResult, out: Path) -> None:
@@ -215,10 +207,11 @@ def compare_command(
         typer.echo(comparison_text(table, instance))
 
 
-def fail_with_problems(exc: InputError, where: object) -> NoReturn:
-    """One `error: ...` line per problem on stderr, then their count; exit 2 (with --json, the
-    JSON error object lists them on stdout)."""
-    raise ProblemsIn(exc, where) from exc
+def fail_with_problems(exc: InputError, where: object, *inputs: Path | None) -> NoReturn:
+    """One `error: ...` line per problem on stderr, then their count and where they are (the
+    files among `inputs` that hold them, the command line, or `where`: ProblemsIn); exit 2
+    (with --json, the JSON error object lists them on stdout)."""
+    raise ProblemsIn(exc, where, [p for p in inputs if p is not None]) from exc
 
 
 @app.command("validate")

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from optimiser.cli.common import JsonOpt, NoDefaults, check_out_apart, write_outputs
+from optimiser.cli.common import (
+    DaskSchedulerOpt,
+    JsonOpt,
+    NoDefaults,
+    WorkersOpt,
+    check_out_apart,
+    write_outputs,
+)
 from optimiser.cli.plan import ConstraintOpt
 from optimiser.cli.regional import fail_with_problems
 from optimiser.cli.scenarios import Dir, _load, scenarios_app
@@ -94,13 +101,8 @@ def saa_command(
             help="Seconds for the whole run; past it nothing is reported (exit 4).",
         ),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Local worker processes (default: the cores).")
-    ] = None,
-    dask_scheduler: Annotated[
-        str | None,
-        typer.Option("--dask-scheduler", help="Run on an existing Dask cluster: tcp://HOST:PORT."),
-    ] = None,
+    workers: WorkersOpt = None,
+    dask_scheduler: DaskSchedulerOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from optimiser.cli import HELP_STYLE, app
-from optimiser.cli.common import JsonOpt, check_out_apart, write_outputs
+from optimiser.cli.common import (
+    DaskSchedulerOpt,
+    JsonOpt,
+    ProblemsIn,
+    WorkersOpt,
+    check_out_apart,
+    located,
+    write_outputs,
+)
 from optimiser.cli.regional import fail_with_problems
 from optimiser.errors import InputError, Problem
 
@@ -231,19 +239,23 @@ def _scenarios_for(
     from optimiser.scenarios.io import load_scenarios
     from optimiser.scenarios.table import instance_scenarios
 
-    if scenarios is None:
-        return instance_scenarios(instance)
-    if scenarios == "observed":
-        if not (instance_dir / "observed.csv").is_file():
-            raise InputError(
-                Problem(
-                    "--scenarios observed needs the instance's observed.csv (a backtest instance)",
-                    column="scenarios",
-                    column_word="option",
-                )
+    if scenarios == "observed" and not (instance_dir / "observed.csv").is_file():
+        raise InputError(
+            Problem(
+                "--scenarios observed needs the instance's observed.csv (a backtest instance)",
+                column="scenarios",
+                column_word="option",
             )
-        return load_backtest(instance_dir, read_forecasts=False).observed_scenarios()
-    return load_scenarios(Path(scenarios), instance)
+        )
+    given = None if scenarios in (None, "observed") else Path(str(scenarios))
+    try:
+        if given is not None:
+            return load_scenarios(given, instance)
+        if scenarios == "observed":
+            return load_backtest(instance_dir, read_forecasts=False).observed_scenarios()
+        return instance_scenarios(instance)
+    except InputError as exc:  # the count line names the file that holds each problem
+        raise located(exc, given or instance_dir) from None
 
 
 ScenariosOpt = Annotated[
@@ -271,7 +283,7 @@ def validate_command(
 
     instance = _load(instance_dir)
     report: dict[str, Any] = {"instance": instance.name}
-    problems: list[Problem] = []
+    errors: list[InputError] = []  # each placed in its file (ProblemsIn.joined)
     try:
         when = _date(as_of)
     except InputError as exc:
@@ -283,13 +295,15 @@ def validate_command(
             if when is not None:
                 report["forecasts_as_of"] = [r.name for r in backtest.forecasts_as_of(when)]
         except InputError as exc:
-            problems.extend(exc.problems)
+            errors.append(exc)
     elif when is not None:
-        problems.append(
-            Problem(
-                "--as-of applies to backtest instances (with observed.csv)",
-                column="as-of",
-                column_word="option",
+        errors.append(
+            InputError(
+                Problem(
+                    "--as-of applies to backtest instances (with observed.csv)",
+                    column="as-of",
+                    column_word="option",
+                )
             )
         )
     has_own = (instance_dir / SCENARIOS_FILE).is_file() or "uncertainty" in instance.base.extra
@@ -297,9 +311,9 @@ def validate_command(
         try:
             report["scenarios"] = _summary(_scenarios_for(instance_dir, instance, scenarios))
         except InputError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        fail_with_problems(InputError(problems), instance_dir)
+            errors.append(exc)
+    if errors:
+        raise ProblemsIn.joined(errors, instance_dir)
     if backtest is not None:
         first, last = backtest.window
         report["backtest"] = {
@@ -362,13 +376,8 @@ def evaluate_command(
             "distribution itself (default: as scenarios.json says).",
         ),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Local worker processes (default: the cores).")
-    ] = None,
-    dask_scheduler: Annotated[
-        str | None,
-        typer.Option("--dask-scheduler", help="Run on an existing Dask cluster: tcp://HOST:PORT."),
-    ] = None,
+    workers: WorkersOpt = None,
+    dask_scheduler: DaskSchedulerOpt = None,
     instance_settings: Annotated[
         bool,
         typer.Option(
@@ -440,7 +449,7 @@ def evaluate_command(
                 instance, result, fan, command=["triage", *sys.argv[1:]]
             )
     except InputError as exc:
-        fail_with_problems(exc, instance_dir)
+        fail_with_problems(exc, instance_dir, plan_file)
     if out is not None:
 
         def write(folder: Path) -> None:

@@ -9,18 +9,16 @@ from typing import Annotated
 import typer
 
 from optimiser.cli import Verbosity, app
-from optimiser.cli.common import NoDefaults, check_out_apart, echo_json
+from optimiser.cli.common import (
+    DaskSchedulerOpt,
+    NoDefaults,
+    WorkersOpt,
+    check_out_apart,
+    echo_json,
+)
+from optimiser.cli.common import RegionalConstraintOpt as ConstraintOpt
+from optimiser.cli.common import RegionalDir as Dir
 from optimiser.errors import InputError, Problem, option_problem
-
-Dir = Annotated[
-    Path, typer.Argument(help="Instance folder (instance.toml, regions.csv[, tiers.csv]).")
-]
-ConstraintOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--constraint", "-c", help="Fairness constraint KIND:param=value[,param=value]; repeatable."
-    ),
-]
 
 
 @app.command("sweep")
@@ -64,13 +62,8 @@ def sweep_command(
             help="Seconds per variant: all of its work (its model, its solves, L*).",
         ),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Local worker processes (default: all cores).")
-    ] = None,
-    dask_scheduler: Annotated[
-        str | None,
-        typer.Option("--dask-scheduler", help="Run on an existing Dask cluster: tcp://HOST:PORT."),
-    ] = None,
+    workers: WorkersOpt = None,
+    dask_scheduler: DaskSchedulerOpt = None,
     rebuild: Annotated[
         bool,
         typer.Option(

@@ -36,7 +36,6 @@ from optimiser.multiperiod.methods.base import (
     PlanOutcome,
     Setting,
     Task,
-    relative_gap,
 )
 from optimiser.multiperiod.methods.exact import ExactMethod
 from optimiser.multiperiod.methods.fallback import fallback_values, meets_rows, with_fallback
@@ -48,7 +47,6 @@ from optimiser.solver import (
     SolverOptions,
     SolveStatus,
     note_limit,
-    stop_status,
 )
 
 # Default tolerance: every optimum proved to within ABS_GAP lives of its bound (absolute gap
@@ -91,7 +89,9 @@ class PlanEngine:
         if method not in METHODS:
             raise InputError(
                 Problem(
-                    f"method must be one of {', '.join(METHODS)}, got {method!r}", column="method"
+                    f"must be one of {', '.join(METHODS)}, got {method!r}",
+                    column="method",
+                    column_word="option",
                 )
             )
         self.instance = instance
@@ -307,7 +307,7 @@ class PlanEngine:
                 # whatever the machine's load)
                 nodes = None if deadline.end is not None else FALLBACK_NODES
                 exact = self.exact.solve(replace(task, node_limit=nodes), out.values)
-                out = self._better(out, exact)
+                out = self.setting.better(out, exact)
             elif not self.setting.proved(out) and out.values is not None:
                 note_limit(
                     "the rounding method's plans, no branch-and-bound on "
@@ -361,26 +361,6 @@ class PlanEngine:
             values = np.zeros(self.model.shape[1])
             values[: self.model.plan_columns] = out.values[: self.model.plan_columns]
         return replace(out, values=values)
-
-    def _better(self, first: PlanOutcome, second: PlanOutcome) -> PlanOutcome:
-        """Combine two attempts at the same problem (rounding, then exact): a proof of
-        infeasibility wins; else the plan with the higher objective, its gap measured against
-        the lower of the two bounds (both are upper bounds of any plan)."""
-        seconds, solves = first.seconds + second.seconds, first.solves + second.solves
-        if second.status is SolveStatus.INFEASIBLE:
-            return replace(second, seconds=seconds, solves=solves)
-        plans = [o for o in (first, second) if o.values is not None]
-        bounds = [o.bound for o in (first, second) if o.bound is not None]
-        bound = min(bounds) if bounds else None
-        if not plans:
-            return replace(second, seconds=seconds, solves=solves, bound=bound)
-        best = max(plans, key=lambda o: o.objective or 0.0)
-        gap = best.gap if bound is None else relative_gap(bound, best.objective or 0.0)
-        settled = bound is not None and self.setting.settles(bound, best.objective or 0.0)
-        if best is second and second.status is SolveStatus.OPTIMAL:
-            settled = True  # HiGHS proved it within the same tolerance
-        status = SolveStatus.OPTIMAL if settled else stop_status(None, first.status, second.status)
-        return replace(best, status=status, gap=gap, bound=bound, seconds=seconds, solves=solves)
 
     def settle_patients(
         self, out: PlanOutcome, active: Sequence[ConstraintSpec], deadline: Deadline

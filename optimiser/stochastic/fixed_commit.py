@@ -27,11 +27,10 @@ from optimiser.multiperiod.methods.base import (
     Setting,
     Task,
     clean_values,
-    relative_gap,
 )
 from optimiser.multiperiod.methods.exact import ExactMethod
 from optimiser.multiperiod.methods.rounding import RoundingMethod
-from optimiser.solver import SolverOptions, SolveStatus, stop_status
+from optimiser.solver import SolverOptions, SolveStatus
 
 COMMIT_TOL = 1e-6
 
@@ -94,29 +93,10 @@ def solve_recourse(
         exact.load(labels)
         nodes = None if deadline.end is not None else FALLBACK_NODES
         second = exact.solve(replace(task, node_limit=nodes), out.values)
-        out = _better(setting, out, second)
+        out = setting.better(out, second)
     if out.values is None:
         return out
     values = clean_values(model, out.values)
     if np.any(np.abs(values[commit_cols] - commit_units) > COMMIT_TOL):
         return replace(out, status=SolveStatus.ERROR, values=None, lives=None, objective=None)
     return replace(out, values=values)
-
-
-def _better(setting: Setting, first: PlanOutcome, second: PlanOutcome) -> PlanOutcome:
-    """The better plan of two attempts, its gap against the lower of their bounds."""
-    seconds, solves = first.seconds + second.seconds, first.solves + second.solves
-    if second.status is SolveStatus.INFEASIBLE:
-        return replace(second, seconds=seconds, solves=solves)
-    plans = [o for o in (first, second) if o.values is not None]
-    bounds = [o.bound for o in (first, second) if o.bound is not None]
-    bound = min(bounds) if bounds else None
-    if not plans:
-        return replace(second, seconds=seconds, solves=solves, bound=bound)
-    best = max(plans, key=lambda o: o.objective or 0.0)
-    settled = bound is not None and setting.settles(bound, best.objective or 0.0)
-    if best is second and second.status is SolveStatus.OPTIMAL:
-        settled = True
-    gap = best.gap if bound is None else relative_gap(bound, best.objective or 0.0)
-    status = SolveStatus.OPTIMAL if settled else stop_status(None, first.status, second.status)
-    return replace(best, status=status, gap=gap, bound=bound, seconds=seconds, solves=solves)

@@ -27,7 +27,7 @@ import numpy as np
 from models.fairness import ConstraintSpec, HorizonFamily
 from models.multiperiod import MultiPeriodData, PlanModel
 from optimiser.deadline import Deadline
-from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
+from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus, stop_status
 
 # Tolerances, declared once. Stage 2 keeps the lives objective within LIVES_TOL_REL (relative,
 # plus LIVES_TOL_ABS) of stage 1's: far below one life. VALUE_DIGITS: patients are written with
@@ -116,6 +116,27 @@ class Setting:
             and out.objective is not None
             and self.settles(out.bound, out.objective)
         )
+
+    def better(self, first: PlanOutcome, second: PlanOutcome) -> PlanOutcome:
+        """Combine two attempts at the same problem (rounding, then exact): a proof of
+        infeasibility wins; else the plan with the higher objective, its gap measured against
+        the lower of the two bounds (both are upper bounds of any plan), optimal when it
+        settles against that bound or HiGHS proved the second within the same tolerance."""
+        seconds, solves = first.seconds + second.seconds, first.solves + second.solves
+        if second.status is SolveStatus.INFEASIBLE:
+            return replace(second, seconds=seconds, solves=solves)
+        plans = [o for o in (first, second) if o.values is not None]
+        bounds = [o.bound for o in (first, second) if o.bound is not None]
+        bound = min(bounds) if bounds else None
+        if not plans:
+            return replace(second, seconds=seconds, solves=solves, bound=bound)
+        best = max(plans, key=lambda o: o.objective or 0.0)
+        gap = best.gap if bound is None else relative_gap(bound, best.objective or 0.0)
+        settled = bound is not None and self.settles(bound, best.objective or 0.0)
+        if best is second and second.status is SolveStatus.OPTIMAL:
+            settled = True
+        status = SolveStatus.OPTIMAL if settled else stop_status(None, first.status, second.status)
+        return replace(best, status=status, gap=gap, bound=bound, seconds=seconds, solves=solves)
 
     def lives_of(self, values: np.ndarray) -> float:
         return float(self.model.lives @ clean_values(self.model, values))
