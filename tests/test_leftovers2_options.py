@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_leftovers_tables import run_main
 
 from optimiser.errors import InputError
 
@@ -24,15 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 APR = REPO / "instances" / "us-states-apr2020"
 VENT = REPO / "instances" / "backtest-us-vent-apr2020"
 METHODS = "must be one of auto, exact, rounding, got 'foo'"
-
-
-def run_main(argv: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from optimiser.cli import main
-
-    with pytest.raises(SystemExit) as stop:
-        main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return int(stop.value.code or 0), out.out, out.err
 
 
 # ---- 1. --method
@@ -233,3 +225,16 @@ def test_an_instance_problem_still_names_the_folder(
     code, _, err = run_main(["plan", folder], capsys)
     assert code == 2
     assert err.splitlines()[-1].endswith(f"found in {folder}"), err
+
+
+def test_an_executed_file_is_named_beside_scenarios(
+    good_scenarios: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plan --scenarios S --executed E`: E's problems were counted "in S"."""
+    executed = tmp_path / "shipped.csv"
+    executed.write_text("when,from,to,units\n1,ME,MA,3\n")
+    code, _, err = run_main(
+        ["plan", APR, "--scenarios", good_scenarios, "--executed", executed], capsys
+    )
+    assert code == 2 and "shipped.csv: missing required column(s): day" in err, err
+    assert err.splitlines()[-1] == f"1 problem(s) found in {executed}"

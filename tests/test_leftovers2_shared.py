@@ -117,12 +117,12 @@ def test_better_keeps_the_better_plan_against_the_lower_bound(
     status: SolveStatus,
     bound: float | None,
 ) -> None:
-    a, b = _outcome(*first), _outcome(*second, seconds=2.0)
+    a, b = _outcome(*first), replace(_outcome(*second), seconds=2.0)
     out = _setting().better(a, b)
     assert out.objective == objective and out.status is status
     assert out.seconds == 3.0 and out.solves == 2
     if status is not SolveStatus.INFEASIBLE:
-        assert out.bound == bound
+        assert out.bound == bound and bound is not None and objective is not None
         assert out.gap == pytest.approx(max(0.0, (bound - objective) / bound))
 
 

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 HINT = "thousands separators are not accepted"
 
 
-def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def run_main(argv: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     from optimiser.cli import main
 
     with pytest.raises(SystemExit) as stop:

@@ -60,7 +60,7 @@ def test_documentation_tables_hold_text(server, pugh_request, table, value, mess
 
 def test_a_wrong_method_names_its_path_and_the_methods(server):
     body = copy.deepcopy(STOCHASTIC)
-    body["options"]["method"] = "foo"
+    body["options"] = {**body["options"], "method": "foo"}  # type: ignore[dict-item]
     with server.client() as client:
         response = client.post("/v1/jobs", json={"kind": "stochastic_plan", "request": body})
     error = assert_json_error(response, 422, "invalid_input")
