@@ -114,14 +114,22 @@ def test_backtest_lists_every_wrong_option_before_any_plan() -> None:
     assert str(caught.value.problems[4]) == "option 'risk': worst takes alpha, not beta"
 
 
-def test_backtest_scenarios_are_sized_for_the_instance() -> None:
-    """A count the generator allows but the instance's region-days do not (check_size)."""
+def test_backtest_scenarios_are_sized_for_the_instance_when_drawn() -> None:
+    """A count the generator allows but the instance's region-days do not (check_size): refused
+    when a two-stage policy would draw them, not when none runs (the size is the memory of
+    drawing them)."""
     from optimiser.backtest import backtest
+    from optimiser.backtest.policies import BacktestOptions, check_two_stage
+    from optimiser.scenarios.backtest import load_backtest
 
     with pytest.raises(InputError) as caught:
-        backtest(VENT, policies=["none"], stochastic={"scenarios": 100_000})
+        backtest(VENT, policies=["stochastic"], stochastic={"scenarios": 100_000})
     assert [p.column for p in caught.value.problems] == ["scenarios"]
     assert "at most" in caught.value.problems[0].message
+    options = BacktestOptions("", scenarios=100_000)
+    assert check_two_stage(options) == []
+    [problem] = check_two_stage(options, load_backtest(VENT, read_forecasts=False).instance)
+    assert problem.column == "scenarios" and "at most" in problem.message
 
 
 # ---- 3. the count line names the file that holds the problems

@@ -409,6 +409,9 @@ register(
     )
 )
 
+#: the policies that draw scenarios and solve a two-stage plan every week
+TWO_STAGE = ("stochastic", "risk-averse")
+
 # the stochastic policies solve a two-stage extensive form every week (minutes on the shipped
 # instances, docs/backtest.md): asked for by name, not run by default
 DEFAULT_POLICIES = ("none", "mean", "buffer", "hindsight")
@@ -476,11 +479,14 @@ def check_buffer(buffer: float) -> None:
         )
 
 
-def check_two_stage(options: BacktestOptions, instance: MultiPeriodInstance) -> list[Problem]:
+def check_two_stage(
+    options: BacktestOptions, instance: MultiPeriodInstance | None = None
+) -> list[Problem]:
     """The problems of the two-stage policies' options (scenarios, seed, the log-normal
     parameters, risk, two_stage_gap, two_stage_time_limit), whichever policies run: a value
     only the two-stage policies read is refused up front, not ignored when none of them runs
-    (and not found wrong weeks into a run when one does)."""
+    (and not found wrong weeks into a run when one does). With the `instance` (a two-stage
+    policy runs), the scenarios are also sized for it: drawing them must fit in memory."""
     from optimiser.engine_protocol import check_time_limit
     from optimiser.scenarios.generators import LognormalSpec, check_size
     from optimiser.stochastic.risk import parse_risk
@@ -500,7 +506,7 @@ def check_two_stage(options: BacktestOptions, instance: MultiPeriodInstance) -> 
         o.scenarios, o.seed, o.sigma0, o.sigma_growth, o.correlation, o.peak_shift_sd
     )
     collect(spec.check)
-    if not any(p.column == "scenarios" for p in problems):  # a count to size
+    if instance is not None and not any(p.column == "scenarios" for p in problems):
         collect(lambda: check_size(instance, o.scenarios))
     collect(lambda: parse_risk(o.risk))
     collect(lambda: _check_gap(o.two_stage_gap), "two_stage_gap")
@@ -520,6 +526,7 @@ __all__ = [
     "DEFAULT_POLICIES",
     "MANIFEST_COLUMNS",
     "POLICIES",
+    "TWO_STAGE",
     "BacktestOptions",
     "BacktestPolicy",
     "NoPlanInTime",

@@ -26,6 +26,7 @@ from optimiser.backtest.moves import carried_out
 from optimiser.backtest.policies import (
     MANIFEST_COLUMNS,
     POLICIES,
+    TWO_STAGE,
     BacktestOptions,
     NoPlanInTime,
     WeekContext,
@@ -353,7 +354,9 @@ def backtest(
         )
     # every option checked, each problem listed, before any plan: the two-stage policies'
     # too when none of them runs (a wrong value is not silently ignored)
-    problems = check_two_stage(BacktestOptions("", **dict(stochastic or {})), bt.instance)
+    two_stage = any(p in TWO_STAGE for p in policies or () if isinstance(p, str))
+    given = BacktestOptions("", **dict(stochastic or {}))
+    problems = check_two_stage(given, bt.instance if two_stage else None)
     try:
         request = check_request(bt, as_of, commit_days, forecast, policies, buffer)
     except InputError as exc:
