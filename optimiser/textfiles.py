@@ -16,6 +16,7 @@ import json
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,7 +130,10 @@ def load_json(text: str, name: str) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(Problem(f"malformed JSON: {exc}", file=name)) from None
     except (RecursionError, ValueError) as exc:
-        raise InputError(Problem(f"malformed JSON: {exc}", file=name)) from None
+        reason = str(exc)
+        if "digits" in reason:  # Python's own words name a setting of Python, not the file
+            reason = f"a whole number has more than {sys.get_int_max_str_digits():,} digits"
+        raise InputError(Problem(f"malformed JSON: {reason}", file=name)) from None
 
 
 def _max_depth(text: str) -> int:

@@ -55,3 +55,22 @@ def test_report_of_an_instance_with_a_comma_in_a_region_id(tmp_path: Path, run_c
     assert run.returncode == 0, run.stderr
     assert "--vary" not in run.stderr
     assert REGION in (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_number_too_long_to_read_in_a_result_json_is_named(tmp_path: Path, run_cli) -> None:
+    """Probe 6: `triage evaluate DIR result.json` with a whole number of more than 4,300 digits
+    said "Exceeds the limit (4300 digits) for integer string conversion ...; use
+    sys.set_int_max_str_digits() to increase the limit": a Python setting, to a CLI user."""
+    import json
+    import sys
+
+    pugh = Path(__file__).resolve().parents[1] / "instances" / "pugh2021"
+    result = json.loads(optimiser.solve(optimiser.load_instance(pugh)).to_json())
+    result["supply"] = 1
+    text = json.dumps(result).replace('"supply": 1', '"supply": 1' + "0" * 5000, 1)
+    (tmp_path / "result.json").write_text(text, encoding="utf-8")
+    run = run_cli("evaluate", pugh, tmp_path / "result.json")
+    assert run.returncode == 2
+    assert (f"error: result.json: malformed JSON: a whole number has more than "
+            f"{sys.get_int_max_str_digits():,} digits") in run.stderr
+    assert "sys.set_int_max_str_digits" not in run.stderr
