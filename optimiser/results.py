@@ -207,8 +207,9 @@ class AllocationResult:
     def from_json(cls, text: str) -> AllocationResult:
         try:
             data = json.loads(text)
-        except (TypeError, ValueError) as exc:
-            raise InputError(Problem(f"malformed JSON: {exc}")) from None
+        except (TypeError, ValueError, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            raise InputError(Problem(f"malformed JSON: {why}")) from None
         return cls.from_dict(data)
 
 

@@ -136,6 +136,20 @@ def load_json(text: str, name: str) -> Any:
         raise InputError(Problem(f"malformed JSON: {reason}", file=name)) from None
 
 
+def json_reason(text: str | bytes) -> tuple[Any, str | None]:
+    """(data, None), or (None, why it is not JSON Python can read) for every way json.loads
+    fails on a user's file: malformed, nested too deeply, a number too long to convert, bytes
+    that are not UTF-8 (callers keep their own wording around the reason)."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8-sig")
+        return load_json(text, ""), None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except InputError as exc:
+        return None, exc.problems[0].message.removeprefix("malformed JSON: ")
+
+
 def _max_depth(text: str) -> int:
     """The deepest nesting of [ and { outside strings (a linear scan, no recursion)."""
     depth = deepest = 0

@@ -364,8 +364,9 @@ def _units_from_result(path: Path, existing: str | Path | None) -> Units:
         allocation = data["allocation"]
         if not isinstance(allocation, Mapping):
             raise TypeError("allocation is not an object")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(Problem(f"not a regional result.json ({exc})", file=path.name)) from None
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise InputError(Problem(f"not a regional result.json ({why})", file=path.name)) from None
     problems: list[Problem] = []
     counts: dict[str, int] = {}
     for key, units in allocation.items():
