@@ -208,8 +208,9 @@ class AllocationResult:
         try:
             data = json.loads(text)
         except (TypeError, ValueError, RecursionError) as exc:
-            why = "nested too deeply" if isinstance(exc, RecursionError) else exc
-            raise InputError(Problem(f"malformed JSON: {why}")) from None
+            from optimiser.textfiles import json_error_words
+
+            raise InputError(Problem(f"malformed JSON: {json_error_words(exc)}")) from None
         return cls.from_dict(data)
 
 

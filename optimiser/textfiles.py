@@ -130,10 +130,17 @@ def load_json(text: str, name: str) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(Problem(f"malformed JSON: {exc}", file=name)) from None
     except (RecursionError, ValueError) as exc:
-        reason = str(exc)
-        if "digits" in reason:  # Python's own words name a setting of Python, not the file
-            reason = f"a whole number has more than {sys.get_int_max_str_digits():,} digits"
-        raise InputError(Problem(f"malformed JSON: {reason}", file=name)) from None
+        raise InputError(Problem(f"malformed JSON: {json_error_words(exc)}", file=name)) from None
+
+
+def json_error_words(exc: BaseException) -> str:
+    """Why json.loads failed, in a user's words: Python's own for a number too long to convert
+    name a setting of Python ("use sys.set_int_max_str_digits()"), not the file."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if "sys.set_int_max_str_digits" in str(exc):
+        return f"a whole number has more than {sys.get_int_max_str_digits():,} digits"
+    return str(exc)
 
 
 def json_reason(text: str | bytes) -> tuple[Any, str | None]:

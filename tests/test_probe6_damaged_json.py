@@ -91,3 +91,15 @@ def test_bedside_units_and_log_nested_too_deeply(tmp_path, run_cli):
 def test_a_stored_result_nested_too_deeply_in_python():
     with pytest.raises(InputError, match="malformed JSON: nested too deeply"):
         optimiser.AllocationResult.from_json(DEEP)
+
+
+def test_a_log_line_with_a_number_too_long_names_no_python_setting(tmp_path, run_cli):
+    """The decision log's own reader said "Exceeds the limit (4300 digits) for integer string
+    conversion ...; use sys.set_int_max_str_digits() to increase the limit"."""
+    log = tmp_path / "decision_log.jsonl"
+    assert run_cli("bedside", "allocate", SNAPSHOT, "--log", log).returncode == 0
+    lines = log.read_text(encoding="utf-8").splitlines()
+    log.write_text("\n".join([lines[0], LONG, *lines[1:]]) + "\n", encoding="utf-8")
+    run = run_cli("bedside", "replay", log)
+    _ok(run, "line 2: not JSON: a whole number has more than 4,300 digits")
+    assert "sys.set_int_max_str_digits" not in run.stderr
