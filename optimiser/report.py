@@ -193,13 +193,21 @@ def cost_words(result: AllocationResult, digits: int = 1) -> str:
     return f"between {_num(low, digits)} and {_num(high, digits)} (not proved)"
 
 
+def gap_words(gap: float | None) -> str:
+    """A relative MIP gap as the planner prints it, a percentage ("gap 0.0000%"): a bare
+    2,366.501074 read as lives, not as 236,650%."""
+    if gap is None or pd.isna(gap):
+        return "gap -"
+    return f"gap {100 * gap:,.4f}%"
+
+
 def _solver_line(solver: SolverInfo) -> str:
     if solver.solves == 0:  # no coupling constraint: optimiser/ties.py solves it exactly
         return (f"Solver: exact greedy, no HiGHS run needed (no constraint couples the regions), "
-                f"{solver.seconds:.3f} s, gap {_num(solver.gap, 6)}")
+                f"{solver.seconds:.3f} s, {gap_words(solver.gap)}")
     runs = "1 HiGHS run" if solver.solves == 1 else f"{solver.solves} HiGHS runs"
     return (f"Solver: HiGHS {solver.version}, {runs}, {solver.seconds:.3f} s, "
-            f"gap {_num(solver.gap, 6)}")
+            f"{gap_words(solver.gap)}")
 
 
 def _regions_lines(result: AllocationResult, value: pd.Series | None) -> list[str]:
