@@ -319,10 +319,13 @@ def price_table(
             if objective:
                 high = alone.lives  # the price of the allocation the weights choose
             alone_interval = price_interval(star, alone.lives, high)
+            gap = "-"  # a percentage, not 16 digits of a bare ratio
+            if alone.gap is not None and math.isfinite(alone.gap):
+                gap = f"{100 * alone.gap:,.4f}%"
             if alone.status is SolveStatus.TIME_LIMIT:
-                notes.append(f"alone: time limit, gap {alone.gap}")
+                notes.append(f"alone: time limit, gap {gap}")
             elif alone.status is SolveStatus.ITERATION_LIMIT:
-                notes.append(f"alone: iteration limit (rounds or nodes), gap {alone.gap}")
+                notes.append(f"alone: iteration limit (rounds or nodes), gap {gap}")
         if everything.lives is None:
             notes.append(f"marginal: the full constraint set is {everything.status}")
         elif without.lives is None:

@@ -51,9 +51,11 @@ def allocation_html(result: AllocationResult) -> str:
         return "".join(parts)
     line = f"Expected extra survivors: <b>{_n(result.lives_saved)}</b>"
     if result.constraints and result.lives_lost_total is not None:
+        from optimiser.report import cost_words
+
         line += (
             f" (without fairness constraints {_n(result.lives_optimal)}; they cost "
-            f"{_n(result.lives_lost_total)} lives)"
+            f"{html.escape(cost_words(result))} lives)"
         )
     parts.append(f"<p>{line}</p>")
     regions = result.regions

@@ -143,7 +143,8 @@ def allocation_text(result: AllocationResult, instance: Instance | None = None) 
     if result.constraints and star is not None and result.lives_lost_total is not None:
         saved += (
             f", against {_num(star, 1)} without fairness constraints (they cost "
-            f"{_num(result.lives_lost_total, 1)} lives, {_num(result.lives_lost_pct, 1)}%)"
+            f"{cost_words(result)} lives, {'at most ' if unproved(result) else ''}"
+            f"{_num(result.lives_lost_pct, 1)}%)"
         )
     elif result.policy == "optimal" and not result.constraints:
         saved += " (the most any allocation saves)"
@@ -156,6 +157,9 @@ def allocation_text(result: AllocationResult, instance: Instance | None = None) 
                      "there are")
     elif left and result.status == "evaluated":  # the sender chose not to send them
         lines.append(f"Not sent (kept in the national reserve): {left:,}")
+    elif left and unproved(result):  # an allocation cut short: regions may well use them
+        lines.append(f"Not allocated by the best allocation found (status {result.status}): "
+                     f"{left:,}")
     elif left:
         lines.append(f"Kept in the national reserve (no region can use them): {left:,}")
     lines += [prose(line) for line in why_text(result, instance)]
@@ -171,13 +175,39 @@ def allocation_text(result: AllocationResult, instance: Instance | None = None) 
     return "\n".join(lines)
 
 
+def unproved(result: AllocationResult) -> bool:
+    """An allocation a time or iteration limit stopped: its figures are not proved optimal."""
+    return result.status in ("time_limit", "iteration_limit")
+
+
+def cost_words(result: AllocationResult, digits: int = 1) -> str:
+    """What the fairness constraints cost, in lives: exact when proved; when a limit stopped a
+    solve, the proven interval ("between 0.0 and 7,725.0"; its low end from the bounds)."""
+    cost = float(result.lives_lost_total or 0.0)
+    if not unproved(result):
+        return _num(cost, digits)
+    star, bound = result.lives_optimal, result.lives_saved_bound
+    low = 0.0 if star is None or bound is None else max(0.0, star - bound)
+    star_bound, saved = result.lives_optimal_bound, result.lives_saved
+    high = cost if star_bound is None or saved is None else max(cost, star_bound - saved)
+    return f"between {_num(low, digits)} and {_num(high, digits)} (not proved)"
+
+
+def gap_words(gap: float | None) -> str:
+    """A relative MIP gap as the planner prints it, a percentage ("gap 0.0000%"): a bare
+    2,366.501074 read as lives, not as 236,650%."""
+    if gap is None or pd.isna(gap):
+        return "gap -"
+    return f"gap {100 * gap:,.4f}%"
+
+
 def _solver_line(solver: SolverInfo) -> str:
     if solver.solves == 0:  # no coupling constraint: optimiser/ties.py solves it exactly
         return (f"Solver: exact greedy, no HiGHS run needed (no constraint couples the regions), "
-                f"{solver.seconds:.3f} s, gap {_num(solver.gap, 6)}")
+                f"{solver.seconds:.3f} s, {gap_words(solver.gap)}")
     runs = "1 HiGHS run" if solver.solves == 1 else f"{solver.solves} HiGHS runs"
     return (f"Solver: HiGHS {solver.version}, {runs}, {solver.seconds:.3f} s, "
-            f"gap {_num(solver.gap, 6)}")
+            f"{gap_words(solver.gap)}")
 
 
 def _regions_lines(result: AllocationResult, value: pd.Series | None) -> list[str]:
@@ -278,8 +308,9 @@ def price_text(result: AllocationResult) -> str:
     ]
     if result.lives_lost_total is not None:
         lines.append(
-            f"All active together: {_num(result.lives_lost_total, 2)} lives lost "
-            f"({_num(result.lives_lost_pct, 2)}% of {_num(result.lives_optimal, 2)})"
+            f"All active together: {cost_words(result, 2)} lives lost "
+            f"({'at most ' if unproved(result) else ''}{_num(result.lives_lost_pct, 2)}% of "
+            f"{_num(result.lives_optimal, 2)})"
         )
     change = changes_text(result.regions)
     if change:

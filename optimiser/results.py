@@ -207,8 +207,10 @@ class AllocationResult:
     def from_json(cls, text: str) -> AllocationResult:
         try:
             data = json.loads(text)
-        except (TypeError, ValueError) as exc:
-            raise InputError(Problem(f"malformed JSON: {exc}")) from None
+        except (TypeError, ValueError, RecursionError) as exc:
+            from optimiser.textfiles import json_error_words
+
+            raise InputError(Problem(f"malformed JSON: {json_error_words(exc)}")) from None
         return cls.from_dict(data)
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,7 +130,31 @@ def load_json(text: str, name: str) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(Problem(f"malformed JSON: {exc}", file=name)) from None
     except (RecursionError, ValueError) as exc:
-        raise InputError(Problem(f"malformed JSON: {exc}", file=name)) from None
+        raise InputError(Problem(f"malformed JSON: {json_error_words(exc)}", file=name)) from None
+
+
+def json_error_words(exc: BaseException) -> str:
+    """Why json.loads failed, in a user's words: Python's own for a number too long to convert
+    name a setting of Python ("use sys.set_int_max_str_digits()"), not the file."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if "sys.set_int_max_str_digits" in str(exc):
+        return f"a whole number has more than {sys.get_int_max_str_digits():,} digits"
+    return str(exc)
+
+
+def json_reason(text: str | bytes) -> tuple[Any, str | None]:
+    """(data, None), or (None, why it is not JSON Python can read) for every way json.loads
+    fails on a user's file: malformed, nested too deeply, a number too long to convert, bytes
+    that are not UTF-8 (callers keep their own wording around the reason)."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8-sig")
+        return load_json(text, ""), None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except InputError as exc:
+        return None, exc.problems[0].message.removeprefix("malformed JSON: ")
 
 
 def _max_depth(text: str) -> int:

@@ -110,11 +110,20 @@ class CompareResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompareResult:
-        return cls(pd.DataFrame(list(data.get("summary") or [])),
-                   pd.DataFrame(list(data.get("groups") or [])), pd.DataFrame(),
+        return cls(_stats_frame(data.get("summary")), _stats_frame(data.get("groups")),
+                   pd.DataFrame(),
                    dict(data.get("spec") or {}), dict(data.get("policy") or {}),
                    dict(data.get("inputs") or {}), tuple(data.get("notes") or ()),
                    dict(data.get("timings") or {}))
+
+
+def _stats_frame(records: Any) -> pd.DataFrame:
+    """summary/groups read back: an interval stored as null (one replication) is NaN again."""
+    frame = pd.DataFrame(list(records or []))
+    for column in ("mean", "sd", "ci_low", "ci_high"):
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column]).astype(float)
+    return frame
 
 
 def protocols_for(cohort: Cohort, policy: Policy) -> tuple[list[str], list[str]]:
@@ -379,8 +388,8 @@ def summarise(raw: pd.DataFrame, keys: list[str], metrics: tuple[str, ...]) -> p
     stats = stats.reset_index().rename(columns={"std": "sd", "count": "n"})
     n = stats["n"].to_numpy(dtype=float)
     sd = np.nan_to_num(stats["sd"].to_numpy(dtype=float))
-    quantile = np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.975), 0.0)
-    half = quantile * sd / np.sqrt(n)
+    # one replication has no interval (a t-interval needs n >= 2): missing, never [mean, mean]
+    half = np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.975) * sd / np.sqrt(n), np.nan)
     stats["sd"] = sd
     stats["ci_low"] = stats["mean"] - half
     stats["ci_high"] = stats["mean"] + half

@@ -112,14 +112,17 @@ def curves_to_instance(inputs: BedsideInputs, regional: str | Path, out: Path,
         raise InputError(Problem(f"must be a whole number >= 1, got {max_units!r}",
                                  column="max-units", column_word="option"))
     instance = load_instance(regional)
-    chosen = (list(dict.fromkeys(sites)) if sites
+    # sites given but empty (`--sites ''`, `--sites ,`) is no site, not "every site"
+    chosen = (list(dict.fromkeys(sites)) if sites is not None
               else [s for s in inputs.units.sites if s in instance.region_ids])
     unknown = [s for s in chosen if s not in instance.region_ids]
     if unknown or not chosen:
-        raise InputError(Problem(
-            f"site(s) {', '.join(unknown) or '(none)'} are not regions of {Path(regional).name} "
-            f"(its regions: {', '.join(instance.region_ids)})", column="sites",
-            column_word="option"))
+        name, ids = Path(regional).name, ", ".join(instance.region_ids)
+        what = (f"site(s) {', '.join(unknown)} are not regions of {name} (its regions: {ids})"
+                if unknown else f"no site given (the regions of {name}: {ids})"
+                if sites is not None else f"no site of units.csv "
+                f"({', '.join(inputs.units.sites)}) is a region of {name} (its regions: {ids})")
+        raise InputError(Problem(what, column="sites", column_word="option"))
     limit = instance.supply if max_units is None else max_units
     curves = [site_curve(inputs, s, limit) for s in chosen]
     regions = instance.regions.copy()

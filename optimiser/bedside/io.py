@@ -23,6 +23,7 @@ from optimiser.bedside.patients import MAX_DAY, blank, validate_patients
 from optimiser.bedside.policy import Policy, load_policy, policy_from_dict
 from optimiser.errors import InputError, Problem
 from optimiser.instance import _frame_as_text, _read_csv
+from optimiser.textfiles import json_error_words
 
 MAX_UNITS = 1_000_000
 
@@ -364,8 +365,9 @@ def _units_from_result(path: Path, existing: str | Path | None) -> Units:
         allocation = data["allocation"]
         if not isinstance(allocation, Mapping):
             raise TypeError("allocation is not an object")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(Problem(f"not a regional result.json ({exc})", file=path.name)) from None
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise InputError(Problem(f"not a regional result.json ({json_error_words(exc)})",
+                                 file=path.name)) from None
     problems: list[Problem] = []
     counts: dict[str, int] = {}
     for key, units in allocation.items():

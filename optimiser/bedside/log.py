@@ -31,6 +31,7 @@ from optimiser.bedside.results import BedsideResult
 from optimiser.errors import InputError, Problem
 from optimiser.instance import _read_csv
 from optimiser.json_values import json_number
+from optimiser.textfiles import json_error_words
 
 LOG_VERSION = 1
 OVERRIDE_COLUMNS = ("patient", "decision", "justification", "officer")
@@ -211,8 +212,9 @@ def read_log(path: Path) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
     for number, line in enumerate(lines, start=1):
         try:  # NaN, Infinity or 1e400 (an edited log) are not JSON the log was written with
             parsed.append(json.loads(line, parse_constant=_not_finite, parse_float=_finite))
-        except ValueError as exc:
-            raise InputError(Problem(f"not JSON: {exc}", file=name, line=number)) from None
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+            raise InputError(Problem(f"not JSON: {json_error_words(exc)}", file=name,
+                                     line=number)) from None
         if not isinstance(parsed[-1], dict):
             raise InputError(Problem("not a JSON object", file=name, line=number))
     if not parsed or parsed[0].get("type") != "header" or parsed[-1].get("type") != "summary":

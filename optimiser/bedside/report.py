@@ -100,11 +100,12 @@ def compare_text(result: CompareResult) -> str:
                  "reserves": "with" if reserves else "without"}
         for metric in ("lives_gained", "lives_below_offline", "life_years_gained", "treated"):
             row = group[group["metric"] == metric]
-            cells[metric] = "-" if row.empty else (
-                f"{row['mean'].iloc[0]:,.1f} [{row['ci_low'].iloc[0]:,.1f}, "
-                f"{row['ci_high'].iloc[0]:,.1f}]")
+            cells[metric] = _cell(row, 1)
         rows.append(cells)
     lines.append(pd.DataFrame(rows).to_string(index=False))
+    if result.summary["ci_low"].isna().any():
+        lines.append(f"[-]: no interval from {spec['replications']} replication "
+                     "(a 95% interval needs 2 or more)")
     for note in result.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
@@ -136,8 +137,8 @@ def _interval_chart(summary: pd.DataFrame, metric: str, xlabel: str, title: str)
         if part["mean"].isna().all():
             continue
         mean = part["mean"].to_numpy(dtype=float)
-        err = np.vstack([mean - part["ci_low"].to_numpy(dtype=float),
-                         part["ci_high"].to_numpy(dtype=float) - mean])
+        err = np.nan_to_num(np.vstack([mean - part["ci_low"].to_numpy(dtype=float),
+                                       part["ci_high"].to_numpy(dtype=float) - mean]))
         ax.errorbar(mean, y + offset, xerr=err, fmt=marker, color=colour, capsize=3,
                     markersize=5, label="with reserves" if reserves else "without reserves")
     ax.set_yticks(y, [LABELS.get(p, p) for p in protocols], fontsize=9)
@@ -169,7 +170,8 @@ def _group_chart(groups: pd.DataFrame, group: str, reserves: bool) -> Figure:
             part = rows[(rows["protocol"] == protocol) & (rows["metric"] == metric)]
             part = part.set_index("value").reindex(values)
             mean = 100 * part["mean"].to_numpy(dtype=float)
-            err = 100 * np.vstack([part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]])
+            err = 100 * np.nan_to_num(np.vstack([part["mean"] - part["ci_low"],
+                                                 part["ci_high"] - part["mean"]]).astype(float))
             y = np.arange(len(values)) - 0.4 + (k + 0.5) * step
             ax.errorbar(mean, y, xerr=err, fmt="o", markersize=3.5, capsize=2, linewidth=1,
                         color=PROTOCOL_COLOURS.get(protocol, "C0"),
@@ -201,6 +203,8 @@ def _cell(row: pd.DataFrame, digits: int, pct: bool = False) -> str:
     scale = 100.0 if pct else 1.0
     m, lo, hi = (float(row[c].iloc[0]) * scale for c in ("mean", "ci_low", "ci_high"))
     unit = "%" if pct else ""
+    if np.isnan(lo) or np.isnan(hi):  # one replication: no interval
+        return f"{m:,.{digits}f}{unit} [-]"
     return f"{m:,.{digits}f}{unit} [{lo:,.{digits}f}, {hi:,.{digits}f}]"
 
 

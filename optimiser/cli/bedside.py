@@ -305,7 +305,7 @@ def curve_command(
     inputs = _load(case, units, policy, None)
     folders, files = _input_paths(case, units, policy, None)
     check_out_apart(out, {**folders, "regional": regional}, files)
-    chosen = [s.strip() for s in sites.split(",") if s.strip()] if sites else None
+    chosen = [s.strip() for s in sites.split(",") if s.strip()] if sites is not None else None
     captured: dict[str, Any] = {}
 
     def write(folder: Path) -> None:

@@ -24,6 +24,7 @@ from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings, _c
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.results import CheckResult, PlanResult
 from optimiser.multiperiod.simulate import simulate
+from optimiser.multiperiod_args import check_multiperiod
 from optimiser.textfiles import load_json
 
 RECORD_FILE = "result.json"  # written by `triage plan --out` beside plan.csv and manifest.csv
@@ -120,6 +121,7 @@ def check_plan(
     or a PlanResult (then its settings, and its constraints unless others are given, are
     used). The instance's settings are the rules replayed: pass the instance the plan was made
     with (`load_multiperiod(...).with_settings(...)`)."""
+    check_multiperiod(instance, "optimiser.multiperiod.check_plan")
     source = "instance"
     if isinstance(plan_file, PlanResult):
         result, source = plan_file, "PlanResult"

@@ -36,6 +36,7 @@ from optimiser.multiperiod.methods.base import DEADLINE_MARGIN, PlanOutcome
 from optimiser.multiperiod.methods.cleanup import clean_movements, skipped_cleanup
 from optimiser.multiperiod.plan_io import plan_rows, today_from
 from optimiser.multiperiod.results import PRICE_COLUMNS, PlanResult
+from optimiser.multiperiod_args import check_multiperiod
 from optimiser.results import SolverInfo
 from optimiser.solver import (
     SolverOptions,
@@ -216,6 +217,7 @@ def plan(
     'infeasible' and an explanation (the CLI turns it into exit code 3).
     """
     t_start = time.perf_counter()
+    check_multiperiod(instance, "optimiser.multiperiod.plan")
     check_time_limit(time_limit)
     budget = request_deadline(time_limit, deadline, t_start, margin=DEADLINE_MARGIN)
     if mip_gap is not None and (

@@ -17,6 +17,7 @@ from optimiser import charts
 from optimiser.errors import InputError, Problem
 from optimiser.instance import Instance
 from optimiser.reporting.provenance import _sha256
+from optimiser.textfiles import json_reason
 
 if TYPE_CHECKING:
     from optimiser.multiperiod.results import PlanResult
@@ -88,9 +89,11 @@ def _read_plan_json(path: Path, where: str) -> PlanInput:
     """A PlanResult rebuilt from result.json (the `triage plan --json` contract) and the CSV
     files `triage plan --out` writes beside it."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(Problem(f"{where}: unreadable JSON ({exc})")) from exc
+        data, why = json_reason(path.read_bytes())
+    except OSError as exc:
+        data, why = None, str(exc)
+    if why is not None:  # nested too deeply or a number too long: not an internal error
+        raise InputError(Problem(f"{where}: unreadable JSON ({why})"))
     needed = ("instance", "status", "days", "regions", "lives_saved", "fingerprint")
     if not isinstance(data, dict) or any(k not in data for k in needed):
         raise InputError(

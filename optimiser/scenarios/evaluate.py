@@ -38,6 +38,7 @@ from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.results import PlanResult
 from optimiser.multiperiod.simulate import PlanReplay, Simulation, simulate
+from optimiser.multiperiod_args import check_multiperiod
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.scenarios.stats import (
     Estimate,
@@ -230,6 +231,7 @@ def evaluate(
     resource-days of unmet need below which a scenario counts as without shortfall.
     workers / scheduler: optimiser.executor's (local processes, or a Dask scheduler address or
     client)."""
+    check_multiperiod(instance, "optimiser.scenarios.evaluate")
     _check_options(alpha, confidence, shortfall_tolerance, workers, chunk_size)
     check_compatible(scenarios, instance)
     per_scenario = isinstance(plan, Mapping)

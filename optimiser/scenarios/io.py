@@ -39,6 +39,7 @@ from optimiser.multiperiod.instance import (
     numbers,
 )
 from optimiser.scenarios.model import PROBABILITY_TOLERANCE, ScenarioSet, check_compatible
+from optimiser.textfiles import json_reason
 
 SCENARIOS_FILE = "scenarios.csv"
 WEIGHTS_FILE = "scenario_weights.csv"
@@ -235,10 +236,9 @@ def _read_meta(path: Path, problems: list[Problem]) -> dict[str, Any]:
     text = _read_bytes(path, problems, required=False)
     if text is None:
         return {}
-    try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.append(Problem(f"malformed JSON: {exc}", file=path.name))
+    meta, why = json_reason(text)
+    if why is not None:
+        problems.append(Problem(f"malformed JSON: {why}", file=path.name))
         return {}
     if not isinstance(meta, dict):
         problems.append(Problem("must be a JSON object", file=path.name))

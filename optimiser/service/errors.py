@@ -273,6 +273,24 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def unparsable_body(request: Request) -> str:
+    """Why json.loads failed on a body without a JSONDecodeError: nested too deeply for it, or
+    a whole number longer than Python converts (sys.get_int_max_str_digits())."""
+    import json
+    import sys
+
+    body = request.scope.get("state", {}).get("body")
+    reason = "it could not be parsed"
+    try:
+        json.loads(body) if isinstance(body, bytes) else None
+    except RecursionError:
+        reason = "it is nested too deeply"
+    except ValueError as exc:
+        if "digits" in str(exc):
+            reason = f"a whole number has more than {sys.get_int_max_str_digits():,} digits"
+    return f"malformed JSON in the request body: {reason}"
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers on `app`."""
 
@@ -301,9 +319,8 @@ def install_handlers(app: FastAPI) -> None:
             detail = f"method {request.method} not allowed here; allowed: {', '.join(allowed)}"
         code = _HTTP_CODES.get(status, "error")
         if status == 400 and detail == "There was an error parsing the body":
-            # FastAPI's words when json.loads itself fails (a body nested too deeply for it)
-            code, detail = "malformed_json", ("malformed JSON in the request body: it could "
-                                              "not be parsed (nested too deeply?)")
+            # FastAPI's words when json.loads itself fails, not with a JSONDecodeError
+            code, detail = "malformed_json", unparsable_body(request)
         return ApiError(status, code, detail, headers=headers).response()
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:

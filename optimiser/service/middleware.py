@@ -122,6 +122,7 @@ class ServiceMiddleware:
                     raise ApiError(413, "body_too_large", f"request body too large: {length} "
                                    f"bytes, the limit is {limit}", headers=CLOSE)
                 body = await self._read_body(receive, limit) if has_body else None
+                scope["state"]["body"] = body  # for the words of a parse error (errors.py)
                 if body:
                     _refuse_bytes_not_utf8(body)
                 if body is not None and _SURROGATE_ESCAPE.search(body):

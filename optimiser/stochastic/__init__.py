@@ -27,7 +27,7 @@ those rows with earlier executed moves prepended. `to_dict` / `from_dict` round-
 Stages, each callable alone: scenario_data (one MultiPeriodData per scenario) ->
 models.stochastic.build_extensive_form (one block of models/multiperiod.py per scenario plus
 the linking rows and the risk columns) -> StochasticEngine.solve -> extract ->
-StochasticResult; `optimiser.stochastic.baselines.compare` scores the stochastic plan against
+StochasticResult; `optimiser.stochastic.compare.compare` scores the stochastic plan against
 the mean, buffer, worst-case and hindsight plans out of sample (VSS, EVPI, shortfall).
 `saa(instance, source, ...) -> SaaResult` (optimiser.stochastic.replications): sample-average
 approximation with M independent replications, the candidate's out-of-sample value and

@@ -28,6 +28,7 @@ from optimiser.multiperiod.planner import (
     SETTLE_SHARE_OF_BUDGET,
     active_constraints,
 )
+from optimiser.multiperiod_args import check_multiperiod
 from optimiser.results import PRICE_COLUMNS
 from optimiser.scenarios.model import ScenarioSet
 from optimiser.solver import (
@@ -83,6 +84,7 @@ def plan_under_uncertainty(
     column generation for the LP bound, a whole commit, the planner's recourse per scenario;
     optimiser/stochastic/decomp.py) or "auto" (exact up to 5,000 integer columns)."""
     t0 = time.perf_counter()
+    check_multiperiod(instance, "optimiser.stochastic.plan_under_uncertainty")
     check_time_limit(time_limit)
     budget = request_deadline(time_limit, deadline, t0, margin=DEADLINE_MARGIN)
     if mip_gap is not None and (

@@ -41,6 +41,7 @@ from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.planner import plan
 from optimiser.multiperiod.results import PlanResult
+from optimiser.multiperiod_args import check_multiperiod
 from optimiser.scenarios.evaluate import DEFAULT_ALPHA, evaluate
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.solver import STOPPED, SolveStatus
@@ -220,6 +221,7 @@ def compare(
     from optimiser.stochastic.risk import parse_risk
 
     t0 = time.perf_counter()
+    check_multiperiod(instance, "optimiser.stochastic.compare.compare")
     check_time_limit(time_limit)
     measure = parse_risk(risk) if risk is not None else None
     tail = alpha if alpha is not None else (measure.alpha if measure else DEFAULT_ALPHA)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from optimiser.engine import active_constraints, regional_data
 from optimiser.errors import InputError, Problem
 from optimiser.instance import Instance
 from optimiser.sweeps.run import run_sweep
+from optimiser.sweeps.spec import Dimension, parse_vary
 
 FRONTIER_POINTS = 21
 # regions.csv columns the lives do not read, only some constraints (their kinds' `inputs`)
@@ -207,15 +208,19 @@ def tornado(
                 )
     if not specs:
         raise InputError(Problem("nothing to vary for a tornado chart"))
-    texts, design_rows = [], []
+    texts: list[Dimension] = []
+    design_rows = []
     neutral = {name: mid for _, name, _, mid, _, _, _ in specs}
     for text, _name, lo, mid, hi, _, _ in specs:
-        values = sorted({lo, mid, hi})
-        texts.append(
-            f"{text.split('@')[0]}="
-            + ",".join(repr(float(v)) for v in values)
-            + (f"@{text.split('@')[1]}" if "@" in text else "")
-        )
+        values = ",".join(repr(float(v)) for v in sorted({lo, mid, hi}))
+        column, at, rid = text.partition("@")
+        if not at:
+            texts.append(parse_vary(f"{column}={values}", instance, base))
+            continue
+        # A region's id may hold a comma (quoted in regions.csv), which --vary's '@A,B' cannot
+        # spell: the dimension is parsed without the region and the region set on it.
+        dim = parse_vary(f"{column}={values}", instance, base)
+        texts.append(replace(dim, text=f"{column}={values}@{rid}", name=text, regions=(rid,)))
     design_rows.append(dict(neutral))
     for _, name, lo, _mid, hi, _, _ in specs:
         design_rows.append({**neutral, name: lo})

@@ -18,7 +18,7 @@ import pandas as pd
 
 from optimiser.errors import InputError, Problem
 from optimiser.json_values import json_ready
-from optimiser.textfiles import check_out_path
+from optimiser.textfiles import check_out_path, json_reason
 
 FORMAT = "triage-sweep/1"
 
@@ -48,12 +48,9 @@ class SweepFolder:
         if self.out.exists() and not self.out.is_dir():
             raise InputError(Problem(f"--out {self.out}: exists and is not a folder"))
         if self.manifest_path.exists():
-            try:
-                manifest = json.loads(self.manifest_path.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise InputError(
-                    Problem(f"--out {self.out}: unreadable manifest.json ({exc})")
-                ) from exc
+            manifest, why = _read_manifest(self.manifest_path)
+            if why is not None:
+                raise InputError(Problem(f"--out {self.out}: unreadable manifest.json ({why})"))
             if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                 raise InputError(
                     Problem(f"--out {self.out}: manifest.json is not a sweep manifest")
@@ -168,13 +165,20 @@ def load_sweep(folder: str | Path) -> SweepResult:
     store = SweepFolder(Path(folder))
     if not store.manifest_path.is_file():
         raise InputError(Problem(f"{folder}: no manifest.json; not a sweep output folder"))
-    try:
-        manifest = json.loads(store.manifest_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(Problem(f"{folder}: unreadable manifest.json ({exc})")) from exc
+    manifest, why = _read_manifest(store.manifest_path)
+    if why is not None:
+        raise InputError(Problem(f"{folder}: unreadable manifest.json ({why})"))
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InputError(Problem(f"{folder}: manifest.json is not a sweep manifest"))
     final = store.read_final() if manifest.get("status") == "complete" else None
     if final is None:
         raise InputError(Problem(f"{folder}: the sweep is not complete; run it again to resume it"))
     return SweepResult(final[0], final[1], manifest, Path(folder))
+
+
+def _read_manifest(path: Path) -> tuple[Any, str | None]:
+    """manifest.json read back, or why not (damaged: nested too deeply, a number too long)."""
+    try:
+        return json_reason(path.read_bytes())
+    except OSError as exc:
+        return None, str(exc)

@@ -54,6 +54,7 @@ from optimiser.sweeps.folder import (  # noqa: F401
     SweepResult,
     load_sweep,
 )
+from optimiser.sweeps.spec import Dimension
 from optimiser.sweeps.variants import (  # noqa: F401
     MAX_CHUNK,
     _order,
@@ -126,7 +127,7 @@ def _counts(variants: pd.DataFrame) -> dict[str, int]:
 
 def run_sweep(
     instance: Instance,
-    vary: Mapping[str, Any] | Sequence[str],
+    vary: Mapping[str, Any] | Sequence[str] | Sequence[Dimension],
     *,
     samples: int | None = None,
     seed: int = 0,

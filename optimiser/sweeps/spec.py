@@ -164,6 +164,10 @@ def parse_vary(
                                 f"--vary {text!r}: supply must be in [0, {MAX_SUPPLY:,}], got {v:g}"
                             )
                         )
+                    if math.ceil(low) > math.floor(high):  # but it must hold a whole number
+                        raise InputError(
+                            Problem(f"--vary {text!r}: no whole number of units in the range")
+                        )
                 elif v < 0 or v != int(v):
                     raise InputError(
                         Problem(f"--vary {text!r}: supply must be a whole number >= 0, got {v:g}")
