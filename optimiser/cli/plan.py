@@ -485,7 +485,13 @@ def check_plan_command(
         if any(v is not None for v in changes.values()):
             instance = instance.with_settings(**changes)
             source += " + options"
-        result = check_plan(instance, plan_file, labels, default_constraints=use_defaults)
+        result = check_plan(
+            instance,
+            plan_file,
+            labels,
+            default_constraints=use_defaults,
+            today=record.today if record is not None else 0,
+        )
     except InputError as exc:
         fail_with_problems(exc, plan_file)
     result = replace(result, settings_source=source)

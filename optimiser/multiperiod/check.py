@@ -41,6 +41,7 @@ class RecordedPlan:
     settings: dict[str, Any]
     constraints: tuple[str, ...]
     fingerprint: str | None
+    today: int = 0  # a re-plan's first day: the rows before it were executed moves
 
 
 def recorded_context(plan_file: str | Path) -> RecordedPlan | None:
@@ -81,6 +82,7 @@ def recorded_context(plan_file: str | Path) -> RecordedPlan | None:
     if problems:
         raise InputError(problems)
     days = payload.get("days")
+    today = payload.get("today")
     return RecordedPlan(
         path=path,
         instance=str(payload.get("instance", "")),
@@ -88,6 +90,7 @@ def recorded_context(plan_file: str | Path) -> RecordedPlan | None:
         settings=dict(settings),
         constraints=tuple(labels),
         fingerprint=payload.get("fingerprint"),
+        today=today if isinstance(today, int) and not isinstance(today, bool) and today > 0 else 0,
     )
 
 
@@ -112,6 +115,7 @@ def check_plan(
     constraints: Iterable[ConstraintSpec | str | Mapping[str, Any]] | None = None,
     *,
     default_constraints: bool = True,
+    today: int | None = None,
 ) -> CheckResult:
     """Replay a plan through the independent simulation (simulate.py): its expected survivors,
     shortfall and every rule it breaks, including the active fairness constraints over the
@@ -120,7 +124,11 @@ def check_plan(
     `plan_file`: a plan CSV, a DataFrame in its form (PlanResult.plan, .manifest) or read_plan's,
     or a PlanResult (then its settings, and its constraints unless others are given, are
     used). The instance's settings are the rules replayed: pass the instance the plan was made
-    with (`load_multiperiod(...).with_settings(...)`)."""
+    with (`load_multiperiod(...).with_settings(...)`).
+
+    `today`: the day a re-plan started from (`triage plan --executed`; a PlanResult's own by
+    default, else 0): rows before it are executed moves, to which the dispatch rules (batch
+    size, shipments per day) do not apply; every other rule does."""
     check_multiperiod(instance, "optimiser.multiperiod.check_plan")
     source = "instance"
     if isinstance(plan_file, PlanResult):
@@ -134,6 +142,8 @@ def check_plan(
                 )
             )
         instance = instance.with_settings(**result.settings)
+        if today is None:
+            today = result.today
         if constraints is None and default_constraints:
             constraints, default_constraints = list(result.constraints), False
         plan_file = result.plan
@@ -141,7 +151,7 @@ def check_plan(
     rows = plan_rows(plan_file, instance, name=name)
     base = list(instance.base.constraints) if default_constraints else []
     active = check_constraints(to_specs([*base, *(constraints or ())]))
-    sim = simulate(instance, rows)
+    sim = simulate(instance, rows, today=today or 0)
     violations = [v.to_dict() for v in sim.violations]
     violations += [v.to_dict() for v in fairness_violations(instance, sim, active)]
     T = instance.days

@@ -25,9 +25,15 @@ class PreparedPlan:
     """A plan read once for replays in `instance` (simulate.py, PlanReplay.run): what every
     replay needs that does not depend on the demand table."""
 
-    def __init__(self, instance: MultiPeriodInstance, plan: pd.DataFrame) -> None:
+    def __init__(
+        self, instance: MultiPeriodInstance, plan: pd.DataFrame, *, today: int = 0
+    ) -> None:
         s = instance.settings
         self.instance = instance
+        # rows dispatched before `today` were executed (`triage plan --executed`): they happened
+        # and their units count, but the dispatch rules (batch size, shipments per day) did not
+        # bind them, as the planner takes them as given
+        self.today = int(today)
         self.regions = list(instance.regions)
         rix = {r: i for i, r in enumerate(self.regions)}
         kix = {k: i for i, k in enumerate(instance.depots)}

@@ -47,10 +47,11 @@ from optimiser.multiperiod.simulation import (
 )
 
 
-def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
+def simulate(instance: MultiPeriodInstance, plan: pd.DataFrame, *, today: int = 0) -> Simulation:
     """Replay `plan` (rows from plan_io.read_plan / plan_rows) through the instance, day by
-    day, with the instance's settings."""
-    return PlanReplay(instance, plan).run()
+    day, with the instance's settings. Rows before `today` are executed moves (a re-plan's):
+    every rule but the dispatch rules (batch size, shipments per day) applies to them."""
+    return PlanReplay(instance, plan, today=today).run()
 
 
 class PlanReplay(PreparedPlan):
@@ -295,7 +296,7 @@ class PlanReplay(PreparedPlan):
                             line,
                         )
                         depot_debt[k] += u - max(available, 0.0)
-                    if batch > 1 and round(u) % batch:
+                    if batch > 1 and d >= self.today and round(u) % batch:
                         broke(
                             "batch_size",
                             d,
@@ -357,7 +358,11 @@ class PlanReplay(PreparedPlan):
                     )
                 _arrive(row, d, lane_days, u, r, in_transit, broke)
             for k, count in shipments_today.items():
-                if s.max_shipments_per_day is not None and count > s.max_shipments_per_day:
+                if (
+                    s.max_shipments_per_day is not None
+                    and d >= self.today
+                    and count > s.max_shipments_per_day
+                ):
                     broke(
                         "shipments_per_day",
                         d,
