@@ -14,6 +14,7 @@ tests/test_cli_startup.py checks that no heavy module is imported before a comma
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -210,9 +211,35 @@ def _grouped_number(error: Any, args: list[str]) -> str | None:
     return None
 
 
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """`app` with only the command `args` name (`triage solve ...`: typer builds the click
+    command of every registered command and group each run, 23 of them: 0.03 CPU-s spent
+    for one), or `app` itself when the command is not plain to see (no command, an unknown
+    one, `--`): help, errors and suggestions then read as they always do. The group's own
+    options (--version, -v, -q, the completion ones, --help) take no value, so the first
+    argument that is not an option names the command."""
+    words = _watchdog.command_path(args)
+    if not words or "--" in args[: args.index(words[0])]:
+        return app
+    name = words[0]
+    commands = [info for info in app.registered_commands if info.name == name]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if len(commands) + len(groups) != 1:
+        return app
+    only = copy.copy(app)
+    only.registered_commands, only.registered_groups = commands, groups
+    return only
+
+
 def _wants_json(argv: list[str] | None) -> bool:
     args = sys.argv[1:] if argv is None else argv
     return "--json" in args
+
+
+#: commands whose numpy work is on vectors (HiGHS solves with threads of its own): OpenBLAS's
+#: thread pool never runs for them, and starting it cost 0.03 CPU-s and 0.06 s of the 0.5 s
+#: `triage solve` (BENCHMARKS.md, "fastcli"); a user's own OPENBLAS_NUM_THREADS is kept
+SINGLE_PERIOD = {("solve",), ("compare",), ("validate",), ("evaluate",)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -221,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
 
         # the budget holds from the process's start to its last byte (budget_watchdog.py)
         _watchdog.arm(sys.argv[1:], count_from_process_start())
+        if _watchdog.command_path(sys.argv[1:])[:1] in SINGLE_PERIOD:  # before numpy loads
+            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         try:
             _main(None)
         except SystemExit as stop:
@@ -232,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
 def _main(argv: list[str] | None) -> None:
     as_json = _wants_json(argv)
     try:
-        code = app(args=argv, prog_name="triage", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else argv
+        code = app_for(args)(args=argv, prog_name="triage", standalone_mode=False)
     except SystemExit as stop:
         if stop.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
             sys.exit(0)  # typer's exit 1 on a closed pipe (`triage solve ... | head`), as below
