@@ -35,8 +35,9 @@ built = []
 def report():  # `triage` leaves through os._exit after atexit handlers
     sys.stdout.flush()
     loaded = sorted({{m.split(".")[0] for m in sys.modules}})
+    cli = sorted(m for m in sys.modules if m.startswith("optimiser.cli"))
     sys.stderr.write("\\nPROBE " + json.dumps({{"modules": loaded, "built": built,
-        "blas": os.environ.get("OPENBLAS_NUM_THREADS")}}) + "\\n")
+        "blas": os.environ.get("OPENBLAS_NUM_THREADS"), "modules_cli": cli}}) + "\\n")
     sys.stderr.flush()
 
 
@@ -57,7 +58,7 @@ main()
 """
 
 
-def probe(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+def probe(*args: str, env: dict[str, str] | None = None, ok: bool = True) -> dict[str, Any]:
     """Run `triage ARGS` as the program; what it loaded, which commands typer built, and the
     OPENBLAS_NUM_THREADS it ran with."""
     base = {k: v for k, v in __import__("os").environ.items() if k != "OPENBLAS_NUM_THREADS"}
@@ -65,7 +66,7 @@ def probe(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
         [sys.executable, "-c", PROBE.format(args=list(args))],
         capture_output=True, text=True, timeout=120, cwd=REPO, env={**base, **(env or {})},
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (proc.returncode == 0) == ok, proc.stderr[-2000:]
     return dict(json.loads(proc.stderr.rsplit("PROBE ", 1)[1]))
 
 
@@ -75,6 +76,33 @@ def test_solve_builds_one_command_and_loads_no_pydantic() -> None:
     assert "pydantic" not in seen["modules"] and "pydantic_core" not in seen["modules"]
     assert {"pandas", "highspy"} <= set(seen["modules"])  # it did solve
     assert seen["blas"] == "1"
+
+
+def test_the_program_imports_only_the_module_of_its_command() -> None:
+    """(PROBE's argv[0] is `triage`: the program's lazy loading, budget_watchdog.is_program.)"""
+    seen = probe("solve", US, "--json")["modules_cli"]
+    assert seen == ["optimiser.cli", "optimiser.cli.common", "optimiser.cli.native_params",
+                    "optimiser.cli.regional", "optimiser.cli.usage"]
+    assert {f"optimiser.cli.{m}" for m in cli.COMMAND_MODULES} <= set(
+        probe("--help")["modules_cli"])
+    assert "optimiser.cli.plan" in probe("sovle", PUGH, ok=False)["modules_cli"]
+
+
+def test_command_modules_list_where_each_command_is_registered() -> None:
+    """COMMANDS_IN names, for each top-level command and group, every module registering it
+    or one of its subcommands (a wrong entry would only load everything: app_for)."""
+    cli.load_commands()
+    registered: dict[str, set[str]] = {}
+    for info in cli.app.registered_commands:
+        registered.setdefault(str(info.name), set()).add(info.callback.__module__)
+    for group in cli.app.registered_groups:
+        sub = group.typer_instance
+        assert sub is not None
+        registered[str(group.name)] = {c.callback.__module__ for c in sub.registered_commands}
+    assert set(registered) == set(cli.COMMANDS_IN)
+    for name, modules in registered.items():
+        assert modules <= {f"optimiser.cli.{m}" for m in cli.COMMANDS_IN[name]}, name
+    assert set(cli.COMMAND_MODULES) == {m for ms in cli.COMMANDS_IN.values() for m in ms}
 
 
 def test_help_builds_every_command_and_blas_is_left_alone() -> None:
