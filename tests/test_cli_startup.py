@@ -14,8 +14,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# pydantic: typer 0.29 coerces option values with it unless optimiser/cli/native_params.py
+# does (0.08-0.12 CPU-s of `triage solve`; tests/test_fastcli_native_params.py)
 HEAVY = ("pandas", "numpy", "pyomo", "highspy", "scipy", "pyarrow", "matplotlib", "fastapi",
-         "sqlalchemy", "dask", "jinja2")
+         "sqlalchemy", "dask", "jinja2", "pydantic")
 
 PROBE = """
 import atexit, json, sys
@@ -70,7 +72,7 @@ def test_single_period_commands_load_no_pyomo_or_scipy(args: tuple[str, ...]) ->
     is multi-period (optimiser.multiperiod loads its planner on first use)."""
     code, modules, out = loaded_by(*args)
     assert code in (0, None), out
-    assert not modules & {"pyomo", "scipy", "fastapi"}, sorted(modules & set(HEAVY))
+    assert not modules & {"pyomo", "scipy", "fastapi", "pydantic"}, sorted(modules & set(HEAVY))
     # us-states-2020 has coordinates.csv: validate checks it without the report's renderer
     assert not modules & {"matplotlib", "jinja2"}, sorted(modules & set(HEAVY))
 

@@ -14,6 +14,7 @@ tests/test_cli_startup.py checks that no heavy module is imported before a comma
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -136,18 +137,38 @@ def warn(message: str) -> None:
 
 # Command modules register themselves on `app` when imported; they import only typer and the
 # standard library at module level (their engines load inside each command).
-from optimiser.cli import regional  # noqa: E402,F401
+COMMAND_MODULES = ("regional", "plan", "scenarios", "saa", "backtest", "service", "sweep",
+                   "bedside")
+#: the modules registering each top-level command or group (tests/test_fastcli_native_params.py
+#: checks them): the `triage` program imports only these for the command it runs (the others
+#: cost 0.03 CPU-s of `triage solve` when Python compiles them: no bytecode cached)
+COMMANDS_IN = {
+    **dict.fromkeys(("solve", "compare", "validate", "evaluate"), ("regional",)),
+    **dict.fromkeys(("plan", "check-plan", "generate"), ("plan",)),
+    "scenarios": ("scenarios", "saa"),
+    "backtest": ("backtest",),
+    **dict.fromkeys(("serve", "token"), ("service",)),
+    **dict.fromkeys(("sweep", "report"), ("sweep",)),
+    "bedside": ("bedside",),
+}
 
-for _optional in ("plan", "scenarios", "saa", "backtest", "service", "sweep", "bedside"):
-    try:
-        __import__(f"optimiser.cli.{_optional}")
-    except ModuleNotFoundError as exc:  # a command group whose module is not present
-        if exc.name != f"optimiser.cli.{_optional}":
-            raise
 
-from optimiser.cli.usage import plain_usage  # noqa: E402
+def load_commands(modules: Sequence[str] = COMMAND_MODULES) -> None:
+    """Import command modules (each registers its commands on `app`), in COMMAND_MODULES's
+    order; a module not present is skipped (a command group left out of a build)."""
+    from optimiser.cli.usage import plain_usage
 
-plain_usage(app)  # INSTANCE_DIR in every command's usage line, not {instance_dir}
+    for name in sorted(modules, key=COMMAND_MODULES.index):
+        try:
+            __import__(f"optimiser.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"optimiser.cli.{name}":
+                raise
+    plain_usage(app)  # INSTANCE_DIR in every command's usage line, not {instance_dir}
+
+
+if not _watchdog.is_program():  # the `triage` program loads the command it runs: main()
+    load_commands()
 
 
 MAX_SHOWN = 50  # problems printed for one error (triage validate lists them all)
@@ -210,9 +231,35 @@ def _grouped_number(error: Any, args: list[str]) -> str | None:
     return None
 
 
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """`app` with only the command `args` name, its module loaded (`triage solve ...`: typer
+    builds the click command of every registered command and group each run, 23 of them:
+    0.03 CPU-s spent for one), or the whole `app`, every module loaded, when the command is not
+    plain to see (no command, an unknown one, `--`): help, errors and suggestions then read as
+    they always do. The group's own options (--version, -v, -q, the completion ones, --help)
+    take no value, so the first argument that is not an option names the command."""
+    words = _watchdog.command_path(args)
+    name = words[0] if words and "--" not in args[: args.index(words[0])] else None
+    load_commands(COMMANDS_IN.get(name or "", COMMAND_MODULES))
+    commands = [info for info in app.registered_commands if info.name == name]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if len(commands) + len(groups) != 1:
+        load_commands()  # help, errors and suggestions see every command
+        return app
+    only = copy.copy(app)
+    only.registered_commands, only.registered_groups = commands, groups
+    return only
+
+
 def _wants_json(argv: list[str] | None) -> bool:
     args = sys.argv[1:] if argv is None else argv
     return "--json" in args
+
+
+#: commands whose numpy work is on vectors (HiGHS solves with threads of its own): OpenBLAS's
+#: thread pool never runs for them, and starting it cost 0.03 CPU-s and 0.06 s of the 0.5 s
+#: `triage solve` (BENCHMARKS.md, "fastcli"); a user's own OPENBLAS_NUM_THREADS is kept
+SINGLE_PERIOD = {("solve",), ("compare",), ("validate",), ("evaluate",)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -221,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
 
         # the budget holds from the process's start to its last byte (budget_watchdog.py)
         _watchdog.arm(sys.argv[1:], count_from_process_start())
+        if _watchdog.command_path(sys.argv[1:])[:1] in SINGLE_PERIOD:  # before numpy loads
+            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         try:
             _main(None)
         except SystemExit as stop:
@@ -232,7 +281,8 @@ def main(argv: list[str] | None = None) -> None:
 def _main(argv: list[str] | None) -> None:
     as_json = _wants_json(argv)
     try:
-        code = app(args=argv, prog_name="triage", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else argv
+        code = app_for(args)(args=argv, prog_name="triage", standalone_mode=False)
     except SystemExit as stop:
         if stop.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
             sys.exit(0)  # typer's exit 1 on a closed pipe (`triage solve ... | head`), as below

@@ -6,6 +6,8 @@ option's value. Every command of `triage` gets PlainUsageCommand (plain_usage, c
 command modules have registered): an argument is its name in capitals everywhere (usage line,
 Arguments, "Missing argument 'INSTANCE_DIR'"), `[NAME]` when optional, `NAME...` when it takes
 several values. tests/test_leftovers_help_usage.py renders every command's help.
+
+Both classes also coerce plain parameter values without pydantic (optimiser.cli.native_params).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from typer.core import TyperArgument, TyperCommand
+from typer.core import TyperArgument, TyperCommand, TyperGroup
+
+from optimiser.cli.native_params import native_coercion
 
 
 class PlainUsageCommand(TyperCommand):
@@ -24,6 +28,10 @@ class PlainUsageCommand(TyperCommand):
         for param in self.params:
             if isinstance(param, TyperArgument) and param.metavar is None and param.name:
                 param.metavar = param.name.upper()
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        native_coercion(self.get_params(ctx))  # --help too (click adds it when parsing)
+        return super().parse_args(ctx, args)
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
@@ -37,8 +45,19 @@ class PlainUsageCommand(TyperCommand):
         return pieces
 
 
+class NativeGroup(TyperGroup):
+    """A command group whose own options (-v, -q...) are coerced as its commands' are."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        native_coercion(self.get_params(ctx))  # --install-completion, --help: added last
+        return super().parse_args(ctx, args)
+
+
 def plain_usage(app: typer.Typer) -> None:
-    """Every command registered on `app` and its sub-groups, built as PlainUsageCommand."""
+    """Every command registered on `app` and its sub-groups, built as PlainUsageCommand;
+    `app` and its sub-groups as NativeGroup."""
+    if getattr(app.info.cls, "value", app.info.cls) in (None, TyperGroup):  # typer's default
+        app.info.cls = NativeGroup
     for info in app.registered_commands:
         if info.cls in (None, TyperCommand):  # not a class of its own
             info.cls = PlainUsageCommand
