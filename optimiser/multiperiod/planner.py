@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.fairness import ConstraintSpec
+from models.fairness import REGISTRY, ConstraintSpec, horizon_floors
 from models.multiperiod import MultiPeriodData
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import (
@@ -94,6 +94,39 @@ def setting_notes(instance: MultiPeriodInstance, data: MultiPeriodData) -> list[
         notes.append(
             f"batch_size = {data.batch_size} is more than any depot receives "
             f"({float(total.max()):g} units at most): nothing can be shipped"
+        )
+    return notes
+
+
+CLIPPED_LISTED = 5  # regions named per clipped floor note
+
+
+def clipped_floor_notes(data: MultiPeriodData, specs: Iterable[ConstraintSpec]) -> list[str]:
+    """Floors the plan holds below what the constraint asks (docs/multiperiod.md, "Fairness
+    over the horizon": clipped at the staff cap and at U_r), per constraint, said plainly as
+    `triage solve` lists its clipped floors."""
+    notes: list[str] = []
+    regions = list(data.regions)
+    for spec in specs:
+        fn = REGISTRY[spec.kind].floors
+        if fn is None:
+            continue
+        asked = np.asarray(fn(data.fairness_view(), spec.options), dtype=float)
+        held = horizon_floors(data, fn, spec)
+        cap = data.fairness_view().staff_cap
+        clipped = np.flatnonzero(asked > held + 1e-9)
+        if not len(clipped):
+            continue
+        named = [
+            f"{regions[r]} {asked[r]:g} -> {held[r]:g} "
+            f"({'staff cap' if held[r] >= cap[r] - 1e-9 else 'usable at once'})"
+            for r in clipped[:CLIPPED_LISTED]
+        ]
+        more = len(clipped) - CLIPPED_LISTED
+        notes.append(
+            f"{spec.label}: {len(clipped)} floor(s) held at what the region can use (asked -> "
+            f"held; docs/multiperiod.md, \"Fairness over the horizon\"): {', '.join(named)}"
+            + (f" and {more} more" if more > 0 else "")
         )
     return notes
 
@@ -342,7 +375,10 @@ def plan(
         timings=timings,
         fingerprint=engine.fingerprint(),
         resource=instance.base.resource,
-        notes=tuple(setting_notes(instance, engine.data)),
+        notes=tuple(
+            setting_notes(instance, engine.data)
+            + clipped_floor_notes(engine.data, engine.candidates)
+        ),
         objective_bound=main.bound,
         movement_cleanup=cleanup,
         sizes={
