@@ -305,6 +305,7 @@ def test_cli_plan_with_scenarios(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert payload["comparison"]["vss"] == pytest.approx(0.1, abs=1e-6)
     committed = pd.read_csv(out / "committed.csv")
     assert committed[["day", "from", "to", "units"]].values.tolist() == [[0, "D", "A", 2.0]]
+    assert (out / "committed.csv").read_text().splitlines()[1].split(",")[4] == "2"  # as plan.csv
     # committed.csv is what --executed reads back
     code, stdout, _ = run_cli(
         ["plan", str(folder), "--executed", str(out / "committed.csv"), "--json", "--no-price"],

@@ -155,8 +155,9 @@ def saa_command(
         def write(folder: Path) -> None:
             (folder / "saa.json").write_text(result.to_json() + "\n")
             result.per_replication.to_csv(folder / "replications.csv")
-            result.committed.to_csv(folder / "committed.csv", index=False)
-            result.executed_rows().to_csv(folder / "executed.csv", index=False)
+            whole = "%.15g"  # "4", not "4.0", as plan.csv
+            result.committed.to_csv(folder / "committed.csv", index=False, float_format=whole)
+            result.executed_rows().to_csv(folder / "executed.csv", index=False, float_format=whole)
 
         write_outputs(out, write)
     if json_output:

@@ -104,7 +104,10 @@ def write_stochastic_outputs(
 ) -> None:
     """committed.csv (the moves to make now; `triage plan --executed` reads it), scenarios.csv,
     price_of_fairness.csv, result.json (and comparison.csv / comparison.json)."""
-    result.committed.to_csv(folder / "committed.csv", index=False, lineterminator="\n")
+    # whole units as plan.csv writes them ("4", not "4.0"): the rows --executed reads back
+    result.committed.to_csv(
+        folder / "committed.csv", index=False, lineterminator="\n", float_format="%.15g"
+    )
     result.per_scenario.to_csv(folder / "scenarios.csv", lineterminator="\n")
     result.price_of_fairness.to_csv(
         folder / "price_of_fairness.csv", index=False, lineterminator="\n"
