@@ -358,6 +358,12 @@ class ColumnGeneration:
         or the model's rows changed since)."""
         if basis is None:
             return False
+        # HiGHS checks a basis's sizes (and its count of basic entries) and keeps its own when
+        # they do not fit: the basis saved fits when no column was added since, and is then put
+        # back without reading its statuses into Python (a list of 0.8 million entries at 1,600
+        # x 90, 0.2 s a call; BENCHMARKS.md, "growth4")
+        if self.highs.highs.setBasis(basis) == highspy.HighsStatus.kOk:
+            return True
         extra = self.highs.num_cols - len(basis.col_status)
         if extra < 0 or len(basis.row_status) != self.highs.num_rows:
             return False
@@ -400,6 +406,11 @@ class ColumnGeneration:
         it, are restored afterwards."""
         start = time.perf_counter()
         h = self.highs
+        # the plan's movements enter first: HiGHS keeps its basis valid across added columns
+        # (nonbasic at their lower bound, 0), so the basis saved has the master's size and is
+        # put back cheaply (`restore_basis`)
+        nonzero = self.candidates[np.nonzero(movements[self.candidates])[0]]
+        self.include(nonzero)
         basis = self.save_basis()
         if len(self.continuous):
             # a repair that prices patient moves in starts on a fresh copy of the master, its
@@ -408,8 +419,6 @@ class ColumnGeneration:
             # the plan's peak 15-30 MB lower; BENCHMARKS.md, "mem5")
             h.renew()
             self.restore_basis(basis)
-        nonzero = self.candidates[np.nonzero(movements[self.candidates])[0]]
-        self.include(nonzero)
         cols = self.integer_columns()
         pos = self.position[cols]
         h.set_col_bounds_arrays(pos, movements[cols], movements[cols])
