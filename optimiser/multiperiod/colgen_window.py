@@ -15,8 +15,10 @@ solved as an LP of its own, earlier days fixed at what the windows before it cho
   that also arrive before e); the columns of earlier days are fixed (their part moves to the
   rows' bounds), later ones are 0; a patient admitted near e counts whole (their stay's end
   lies beyond the window's rows);
-- it is solved by column generation of its own over its movement candidates (`_solve_window`),
-  and its first STEP days are kept: the next window starts there.
+- it is solved by column generation of its own over its movement candidates (`_solve_window`;
+  movements priced in that sit at 0 with a clearly negative reduced cost leave its master
+  again, `_retire`: track warmwin), and its first STEP days are kept: the next window starts
+  there.
 
 The kept days make one plan of the whole LP (feasible: every row is met by the window holding
 it, given the days before), whose nonzero movements seed the full master (`seed_columns`).
@@ -49,6 +51,11 @@ STEP = 15  # days of each window kept (the rest is lookahead, re-solved by the n
 PRICE_TOL = 1e-7
 MAX_ENTERING = 20_000  # window candidates added per round
 MAX_ROUNDS = 50
+# A priced-in movement at 0, nonbasic at its lower bound 0, whose reduced cost is below
+# -RETIRE_TOL leaves the window's master (`_retire`; as colgen_manage does for the planner's):
+# HiGHS 1.15's primal simplex scans every column at each pivot, so the rounds' pivots cost in
+# proportion to the master. Each column at most once a window; priced again every round.
+RETIRE_TOL = 1e-6
 # The window seed only for models with at least this many movement candidates (below it the
 # greedy seed alone, colgen_seed's, is the faster start: at 200 / 300 x 90 and 100 x 365 the
 # window LPs cost more than the rounds they save, at 400 x 90 they tie; BENCHMARKS.md,
@@ -157,6 +164,7 @@ def _solve_window(
     )
     transposed = matrix.T.tocsr()
     pool = np.flatnonzero(priced)
+    retired = np.zeros(n, dtype=bool)
     rounds = 0
     strategy = 1  # the dual simplex first, the primal after columns are added
     clock = time.perf_counter()
@@ -179,6 +187,7 @@ def _solve_window(
         if len(improving) > MAX_ENTERING:  # the most improving (ties: the lower index)
             best = np.argsort(-gain[gain > PRICE_TOL], kind="stable")[:MAX_ENTERING]
             improving = np.sort(improving[best])
+        members = _retire(h, members, inside, retired, priced, cost, lower, transposed, y)
         block = matrix[:, improving]
         h.addCols(
             len(improving),
@@ -193,6 +202,35 @@ def _solve_window(
         inside[improving] = True
         members = np.concatenate([members, improving])
         strategy = 4
+
+
+def _retire(
+    h: highspy.Highs,
+    members: np.ndarray,
+    inside: np.ndarray,
+    retired: np.ndarray,
+    priced: np.ndarray,
+    cost: np.ndarray,
+    lower: np.ndarray,
+    transposed: sp.csr_matrix,
+    y: np.ndarray,
+) -> np.ndarray:
+    """Delete from `h` (whose columns are `members`, in order) the priced columns at 0 with
+    lower bound 0 and a reduced cost below -RETIRE_TOL (nonbasic: a basic column's is 0), never
+    retired before; `inside` and `retired` follow. The members left, in order. The LP optimum
+    is unchanged: a retired column is priced like any outside the master and re-enters when it
+    improves; retired once at most, so the rounds still end."""
+    at = np.flatnonzero(priced[members] & ~retired[members])
+    held = members[at]
+    values = np.asarray(h.getSolution().col_value)[at]
+    gain = cost[held] - transposed[held] @ y
+    out = at[(gain < -RETIRE_TOL) & (values == 0.0) & (lower[held] == 0.0)]
+    if not len(out):
+        return members
+    h.deleteCols(len(out), out.astype(np.int32))
+    inside[members[out]] = False
+    retired[members[out]] = True
+    return np.delete(members, out)
 
 
 def window_plan(
