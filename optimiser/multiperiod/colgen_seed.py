@@ -26,14 +26,17 @@ from models.multiperiod import MultiPeriodData, PlanModel
 # 1.15 million. The greedy seed's start was measured faster than none at every one of those
 # (BENCHMARKS.md, "seed1000" from 800 x 90 up, "window2" below it); smaller models are not seeded
 # (not measured there: us-states-apr2020, 108,780 candidates on all-pairs lanes, is one of them).
-# colgen_window's own threshold keeps its window seed to the largest.
+# colgen_window's own threshold keeps its window seed to the largest (and to models without
+# patient transfers: its window LPs hold no patient-move column).
 MIN_CANDIDATES = 110_000
 
 
 def applies(data: MultiPeriodData, program: PlanModel) -> bool:
-    """Whether `seed_columns` is tried: a large model without patient transfers."""
+    """Whether `seed_columns` is tried: a large model (with or without patient transfers: the
+    seed is movement columns only; waiting + patient transfers on 300 x 90 0.74-0.77x in
+    interleaved pairs, BENCHMARKS.md "pseed")."""
     candidates = len(program.ship.cols) + len(program.transfer.cols)
-    return candidates >= MIN_CANDIDATES and not data.patient_transfers
+    return candidates >= MIN_CANDIDATES
 
 
 def greedy_moves(data: MultiPeriodData) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:

@@ -147,7 +147,8 @@ class PlanEngine:
             self.colgen.retire_columns = colgen_manage.IN_PLANNER  # growth3's hook
             if colgen_seed.applies(self.data, p):  # seed1000: a greedy plan's movements first
                 seed = colgen_seed.seed_columns(p, self.data)
-                if colgen_window.applies(self.options):  # window: a rolling horizon's, from it
+                if colgen_window.applies(self.options) and not self.data.patient_transfers:
+                    # window: a rolling horizon's, from the greedy one
                     seed = colgen_window.seed_columns(p, self.options, start=seed)
                 self.colgen.include(seed)
             self.rounding = RoundingMethod(self.setting, self.colgen)
