@@ -98,6 +98,29 @@ def setting_notes(instance: MultiPeriodInstance, data: MultiPeriodData) -> list[
     return notes
 
 
+def check_plan_arguments(today: object, **switches: object) -> None:
+    """`today` a whole day number and each switch True or False: `today=True` read as day 1,
+    or `price_of_fairness="yes"` read as true, would answer another question than asked."""
+    problems = []
+    if today is not None and (isinstance(today, bool) or not isinstance(today, int | np.integer)):
+        problems.append(
+            Problem(
+                f"must be a whole day number, got {today!r:.40}",
+                column="today",
+                column_word="option",
+            )
+        )
+    for name, value in switches.items():
+        if not isinstance(value, bool | np.bool_):
+            problems.append(
+                Problem(
+                    f"must be True or False, got {value!r:.40}", column=name, column_word="option"
+                )
+            )
+    if problems:
+        raise InputError(problems)
+
+
 CLIPPED_LISTED = 5  # regions named per clipped floor note
 
 
@@ -252,6 +275,13 @@ def plan(
     t_start = time.perf_counter()
     check_multiperiod(instance, "optimiser.multiperiod.plan")
     check_time_limit(time_limit)
+    check_plan_arguments(
+        today,
+        default_constraints=default_constraints,
+        tie_break=tie_break,
+        price_of_fairness=price_of_fairness,
+        progress=progress,
+    )
     budget = request_deadline(time_limit, deadline, t_start, margin=DEADLINE_MARGIN)
     if mip_gap is not None and (
         isinstance(mip_gap, bool) or not isinstance(mip_gap, int | float) or not 0 <= mip_gap < 1
