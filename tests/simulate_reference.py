@@ -118,7 +118,13 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
         return float(on_hand_now[r] + debt[r] - occupancy[r, d])
 
     def take(
-        r: int, count: float, cohort: float, day: int, line: int, what: str
+        r: int,
+        count: float,
+        cohort: float,
+        day: int,
+        line: int,
+        what: str,
+        held: float = 0.0,
     ) -> list[tuple[int, float]]:
         """Remove `count` waiting patients of region r (one cohort, or earliest deadline first)."""
         pool = waiting[r]
@@ -133,7 +139,11 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                 "patients_waiting",
                 day,
                 f"{what} {count:g} patients of {regions[r]}{which} on day {day}, but only "
-                f"{have:g} are waiting",
+                f"{have:g} {'is' if have == 1 else 'are'} waiting"
+                if not held
+                else f"{what} {count + held:g} patients of {regions[r]}{which} on day {day}, "
+                f"{held:g} of them on units since the start: {count:g} from those waiting, "
+                f"but only {have:g} {'is' if have == 1 else 'are'} waiting",
                 line,
             )
         taken: list[tuple[int, float]] = []
@@ -315,6 +325,7 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                 r = rix[row.dst]
                 free = free_units(r, d)
                 u = float(row.units)
+                held = 0.0
                 if d == 0:  # patients on units since the start are counted first
                     cohort = float(row.cohort_day)
                     keys = [
@@ -326,18 +337,21 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                         already = min(u, on_start[key])
                         on_start[key] -= already
                         u -= already
+                        held += already
                     if u <= TOL:
                         continue
                 if u > free + TOL:
-                    broke(
-                        "no_free_unit",
-                        d,
-                        f"admits {u:g} patients in {row.dst} on day {d}, but only "
-                        f"{max(free, 0):g} units are free",
-                        int(row.line),
+                    units = f"{max(free, 0):g} unit" + (" is" if free == 1 else "s are")
+                    message = (
+                        f"admits {u:g} patients in {row.dst} on day {d}, but only {units} free"
+                        if not held
+                        else f"admits {u + held:g} patients in {row.dst} on day {d}, {held:g} of "
+                        f"them on units since the start: {u:g} need{'s' if u == 1 else ''} a "
+                        f"free unit, but only {units} free"
                     )
+                    broke("no_free_unit", d, message, int(row.line))
                     debt[r] += u - max(free, 0.0)
-                for e, x in take(r, u, float(row.cohort_day), d, int(row.line), "admits"):
+                for e, x in take(r, u, float(row.cohort_day), d, int(row.line), "admits", held):
                     treat(r, r, d, x, int(waiting[r][e][1]), e)
         if not has_admissions:
             _admit_greedy(

@@ -43,6 +43,7 @@ from optimiser.multiperiod.simulation import (
     Violation,
     idle_while_waiting,
     incoming_after,
+    no_free_unit,
     windows,
 )
 
@@ -151,7 +152,13 @@ class PlanReplay(PreparedPlan):
             return float(on_hand_now[r] + debt[r] - occupancy[r, d])
 
         def take(
-            r: int, count: float, cohort: float, day: int, line: int, what: str
+            r: int,
+            count: float,
+            cohort: float,
+            day: int,
+            line: int,
+            what: str,
+            held: float = 0.0,
         ) -> list[tuple[int, float]]:
             """Remove `count` waiting patients of region r (one cohort, or earliest deadline
             first)."""
@@ -167,7 +174,11 @@ class PlanReplay(PreparedPlan):
                     "patients_waiting",
                     day,
                     f"{what} {count:g} patients of {regions[r]}{which} on day {day}, but only "
-                    f"{have:g} are waiting",
+                    f"{have:g} {'is' if have == 1 else 'are'} waiting"
+                    if not held
+                    else f"{what} {count + held:g} patients of {regions[r]}{which} on day {day}, "
+                    f"{held:g} of them on units since the start: {count:g} from those waiting, "
+                    f"but only {have:g} {'is' if have == 1 else 'are'} waiting",
                     line,
                 )
             taken: list[tuple[int, float]] = []
@@ -418,6 +429,7 @@ class PlanReplay(PreparedPlan):
                     )
             for row, line, u, r, cohort in self.admits.get(d, ()):
                 free = free_units(r, d)
+                kept = 0.0  # the row's patients on units since the start (named in messages)
                 if d == 0:  # patients on units since the start are counted first
                     keys = [
                         k
@@ -428,18 +440,13 @@ class PlanReplay(PreparedPlan):
                         already = min(u, on_start[key])
                         on_start[key] -= already
                         u -= already
+                        kept += already
                     if u <= TOL:
                         continue
                 if u > free + TOL:
-                    broke(
-                        "no_free_unit",
-                        d,
-                        f"admits {u:g} patients in {row.dst} on day {d}, but only "
-                        f"{max(free, 0):g} units are free",
-                        line,
-                    )
+                    broke("no_free_unit", d, no_free_unit(row.dst, d, u, kept, free), line)
                     debt[r] += u - max(free, 0.0)
-                for e, x in take(r, u, cohort, d, line, "admits"):
+                for e, x in take(r, u, cohort, d, line, "admits", kept):
                     treat(r, r, d, x, int(waiting[r][e][1]), e)
             if not self.has_admissions:
                 admit_greedy(d)

@@ -72,6 +72,21 @@ class Simulation:
         return not self.violations
 
 
+def no_free_unit(region: str, day: int, count: float, held: float, free: float) -> str:
+    """The message of an admit row with more patients than free units: `count` patients need a
+    unit, beside `held` of the row's patients on units since the start (day 0), so that the
+    numbers given add up to the row's."""
+    free = max(free, 0.0)
+    units = f"{free:g} unit is free" if free == 1 else f"{free:g} units are free"
+    if not held:
+        return f"admits {count:g} patients in {region} on day {day}, but only {units}"
+    need = "needs" if count == 1 else "need"
+    return (
+        f"admits {count + held:g} patients in {region} on day {day}, {held:g} of them on units "
+        f"since the start: {count:g} {need} a free unit, but only {units}"
+    )
+
+
 def windows(first: int | np.ndarray, lengths: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
     """Day indices (clipped to the horizon) of windows starting on `first` (one day or one
     per window) of `lengths` days, and which of them are inside the window and the horizon."""
