@@ -39,14 +39,8 @@ from optimiser.engine_protocol import (
 from optimiser.errors import InputError, Problem
 from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
-from optimiser.regional_engine import (
-    INTEGRALITY_TOLERANCE,
-    Outcome,
-    RegionalEngine,
-    floor_bounds,
-    floor_conflict,
-    regional_data,
-)
+from optimiser.regional_conflict import INTEGRALITY_TOLERANCE, floor_bounds, floor_conflict
+from optimiser.regional_engine import Outcome, RegionalEngine, regional_data
 from optimiser.results import PRICE_COLUMNS, AllocationResult, SolverInfo
 from optimiser.solver import (
     SolverOptions,

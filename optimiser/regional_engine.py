@@ -27,13 +27,9 @@ from models.regional import (
     weighted_lives,
 )
 from optimiser.deadline import Deadline
-from optimiser.engine_protocol import (
-    Optimum,
-    explain_infeasible,
-    largest_needs,
-    minimal_conflict,
-)
+from optimiser.engine_protocol import Optimum, explain_infeasible, minimal_conflict
 from optimiser.instance import Instance
+from optimiser.regional_conflict import conflict_numbers, floor_bounds
 from optimiser.solver import MatrixHighsModel, SolverOptions, SolveStatus
 from optimiser.threshold_start import threshold_start
 from optimiser.ties import SecantCuts, SeparableTies, tie_break_units
@@ -444,9 +440,14 @@ class RegionalEngine:
         return None if units is None else int(units.sum())
 
     def least_units(
-        self, active: Sequence[ConstraintSpec], *, staff_caps: bool = True
+        self,
+        active: Sequence[ConstraintSpec],
+        *,
+        staff_caps: bool = True,
+        weights: np.ndarray | None = None,
     ) -> np.ndarray | None:
-        """An allocation with the fewest units satisfying `active`, supply unlimited."""
+        """An allocation with the fewest units satisfying `active`, supply unlimited (with
+        `weights`, one per region: the least weighted sum of units)."""
         m, h = self.model, self.highs
         self._activate(active)
         self._drop_extra_rows()
@@ -454,7 +455,7 @@ class RegionalEngine:
         if not staff_caps:
             h.set_cols_bounds(m.x, np.zeros(len(m.x)), np.full(len(m.x), math.inf))
         units_cost = np.zeros(h.num_cols)
-        units_cost[m.x] = 1.0
+        units_cost[m.x] = 1.0 if weights is None else weights
         h.set_cost(units_cost, maximize=False)
         try:
             run = h.solve(self._time_left())
@@ -472,37 +473,8 @@ class RegionalEngine:
         return explain_infeasible(self, active)
 
     def conflict_numbers(self, core: Sequence[ConstraintSpec]) -> str:
-        """The numbers of an infeasible set `core`: what the floors need against the supply,
-        the fewest units the set needs, or the staff caps it cannot be met within."""
-        labels = " and ".join(c.label for c in core)
-        supply = self.data.supply
-        floors = [c for c in core if REGISTRY[c.kind].floors is not None]
-        if floors and len(floors) == len(core):
-            text = floor_conflict(self.data, floors, floor_bounds(self.data, floors))
-            if text:
-                return text
-        least = self.units_needed(core)
-        if least is not None:
-            verb = "needs" if len(core) == 1 else "together need"
-            return f"infeasible: {labels} {verb} at least {least:,} units, but supply is {supply:,}"
-        uncapped = self.least_units(core, staff_caps=False)
-        if uncapped is not None:
-            over = [
-                f"{r} would need {int(u):,} units but can staff {int(c):,}"
-                for r, u, c in zip(self.data.regions, uncapped, self.data.staff_cap, strict=True)
-                if u > c
-            ]
-            return (
-                f"infeasible: {labels} cannot be met within the staff caps whatever the supply: "
-                + "; ".join(over[:6])
-                + (" ..." if len(over) > 6 else "")
-            )
-        if getattr(self, "least_units_status", None) is SolveStatus.TIME_LIMIT:
-            return (
-                f"infeasible: {labels} conflict (the time limit ran out before the units they "
-                "need could be counted)"
-            )
-        return f"infeasible: {labels} contradict each other, whatever the supply and staff caps"
+        """The numbers of an infeasible set `core` (optimiser/regional_conflict.py)."""
+        return conflict_numbers(self, core)
 
 
 def _exact_outcome(problem: SeparableTies, data: RegionalData, lives_objective: bool) -> Outcome:
@@ -527,33 +499,3 @@ def _col_bounds(highs: Any, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out_lower, out_upper = np.empty(len(cols)), np.empty(len(cols))
     out_lower[order], out_upper[order] = lower, upper
     return out_lower, out_upper
-
-
-INTEGRALITY_TOLERANCE = 1e-6  # a bound within this of a whole number is that number (as HiGHS)
-
-
-def floor_bounds(data: RegionalData, specs: Sequence[ConstraintSpec]) -> np.ndarray:
-    """Lower bounds of x_r: max over the floor constraints of min(floor_r, cap_r)."""
-    lower = np.zeros(len(data.regions))
-    for spec in specs:
-        fn = REGISTRY[spec.kind].floors
-        if fn is not None:
-            lower = np.maximum(lower, np.minimum(fn(data, spec.options), data.staff_cap))
-    return lower
-
-
-def floor_conflict(
-    data: RegionalData, floor_specs: Sequence[ConstraintSpec], lower: np.ndarray
-) -> str:
-    """The explanation when the floors alone exceed the supply ('' when they do not).
-    Units are whole: a fractional floor (a fractional capacity) needs its next whole unit."""
-    lower = np.ceil(np.asarray(lower, dtype=float) - INTEGRALITY_TOLERANCE)
-    need = int(lower.sum())
-    if need <= data.supply or not floor_specs:
-        return ""
-    labels = " and ".join(s.label for s in floor_specs)
-    verb = "needs" if len(floor_specs) == 1 else "together need"
-    return (
-        f"infeasible: {labels} {verb} {need:,} units ({largest_needs(data.regions, lower)}), "
-        f"but supply is {data.supply:,}"
-    )

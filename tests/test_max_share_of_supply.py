@@ -64,7 +64,10 @@ def test_single_period_by_hand() -> None:
     assert fits.status == SolveStatus.OPTIMAL and fits.regions["units"].tolist() == [2, 2, 2]
     clash = optimiser.solve(inst, ["max_share_of_supply:share=0.2", "min_units:units=3"])
     assert clash.status == SolveStatus.INFEASIBLE
-    assert "max_share_of_supply(share=0.2) and min_units(units=3)" in str(clash.explanation)
+    assert clash.explanation == (  # the regions and numbers that conflict (leftovers3)
+        "infeasible: min_units(units=3) needs at least 3 units in A, 3 in B and 3 in C, but "
+        "max_share_of_supply(share=0.2) allows a region at most 2 units (0.2 of the supply of 10)"
+    )
 
 
 def brute_force(gains: list[float], excess: list[int], supply: int, share: float) -> float:
