@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optimiser.service.auth import Principal
 from optimiser.service.errors import ApiError
+from optimiser.service.repeats import refuse_repeated_keys, refuse_repeated_parameters
 
 if TYPE_CHECKING:
     from optimiser.service.core import Service
@@ -109,6 +110,7 @@ class ServiceMiddleware:
                 path = scope["path"]
                 if path not in self.public and not path.startswith(DOCS_ASSETS):
                     owner = self._authenticate(scope)
+                refuse_repeated_parameters(scope.get("query_string", b""))
                 media = _media_type(scope)
                 has_body = scope.get("method") in ("POST", "PUT", "PATCH")
                 if has_body and media is not None and not (
@@ -127,6 +129,8 @@ class ServiceMiddleware:
                     _refuse_bytes_not_utf8(body)
                 if body is not None and _SURROGATE_ESCAPE.search(body):
                     _refuse_lone_surrogates(body)
+                if body:
+                    refuse_repeated_keys(body)
                 if owner is not None:  # a slot only once the body is complete
                     self._enter(owner)
                     entered = True
