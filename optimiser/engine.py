@@ -22,6 +22,7 @@ import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
 from models.regional import RegionalData
+from optimiser.arguments import check_switches
 from optimiser.deadline import FINISH_FACTOR, Deadline
 from optimiser.engine_protocol import (
     Optimum,
@@ -131,6 +132,11 @@ def solve(
     """
     t_start = time.perf_counter()
     check_instance(instance, "solve")
+    check_switches(
+        default_constraints=default_constraints,
+        price_of_fairness=price_of_fairness,
+        tie_break=tie_break,
+    )
     check_time_limit(time_limit)
     budget = request_deadline(time_limit, deadline, t_start)
     check_policy(policy)
@@ -284,6 +290,7 @@ def evaluate(
     was solved with (unless `supply` / `constraints` say otherwise): a result solved at a
     supply of 1,200 is not scored against the instance's 1,000."""
     check_instance(instance, "evaluate")
+    check_switches(default_constraints=default_constraints)
     if not isinstance(allocation, Mapping | pd.Series | AllocationResult):
         raise InputError(Problem(
             "must be a mapping region -> units, a pandas Series or an AllocationResult, got "
@@ -377,6 +384,7 @@ def compare(
     `time_limit` (or `deadline`, started by a caller that loaded the instance) bounds the
     whole comparison; a solve it cuts short says `time_limit` in the status column."""
     check_instance(instance, "compare")
+    check_switches(default_constraints=default_constraints)
     check_time_limit(time_limit)
     budget = deadline if deadline is not None else Deadline(time_limit)
     check_seed(seed)

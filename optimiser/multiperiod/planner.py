@@ -20,6 +20,7 @@ import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec, horizon_floors
 from models.multiperiod import MultiPeriodData
+from optimiser.arguments import switch_problems
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import (
     check_time_limit,
@@ -110,13 +111,7 @@ def check_plan_arguments(today: object, **switches: object) -> None:
                 column_word="option",
             )
         )
-    for name, value in switches.items():
-        if not isinstance(value, bool | np.bool_):
-            problems.append(
-                Problem(
-                    f"must be True or False, got {value!r:.40}", column=name, column_word="option"
-                )
-            )
+    problems += switch_problems(**switches)
     if problems:
         raise InputError(problems)
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from models.fairness import ConstraintSpec
+from optimiser.arguments import check_switches
 from optimiser.errors import InputError, Problem, TriageError, option_problem
 from optimiser.executor import WorkerLost, connect_dask, default_workers, make_executor
 from optimiser.instance import Instance
@@ -152,6 +153,13 @@ def run_sweep(
     run that a later call resumes. A Dask scheduler address is connected to before anything
     is written (an unreachable or malformed address: InputError, nothing written).
     """
+    check_switches(
+        default_constraints=default_constraints,
+        price_of_fairness=price_of_fairness,
+        tie_break=tie_break,
+        progress=progress,
+        greedy=greedy,
+    )
     plan, table, spec = build_plan(
         instance,
         vary,
