@@ -166,7 +166,8 @@ def report_command(
             help=(
                 "A `triage plan --out` folder or its result.json: a report of the plan (it "
                 "must be for this instance). A time series (CSV/Parquet with region, day, "
-                "units_on_hand, demand) adds its chart only."
+                "units_on_hand, demand) adds its chart only. (A `plan --scenarios` folder: "
+                "its report is `plan --scenarios ... --out DIR --report`.)"
             ),
         ),
     ] = None,

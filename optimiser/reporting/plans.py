@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Time-series files (the plan-chart contract, charts.PLAN_COLUMNS) accepted as a plan.
 TIME_SERIES_SUFFIXES = (".csv", ".parquet")
+#: The columns of a plan's moves (plan.csv, manifest.csv, committed.csv): not a time series.
+MOVE_COLUMNS = ("kind", "day", "from", "to", "units")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,44 @@ def read_plan_input(path: str | Path) -> PlanInput:
         frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
     except Exception as exc:
         raise InputError(Problem(f"cannot read: {exc}", file=path.name)) from exc
+    if set(MOVE_COLUMNS) <= set(frame.columns):
+        raise InputError(
+            Problem(
+                f"{where}: a plan's moves ({', '.join(MOVE_COLUMNS)}), not a time series: "
+                "give the `triage plan --out` folder or its result.json; the moves of a plan "
+                f"under uncertainty (committed.csv) are reported by `triage scenarios evaluate "
+                f"INSTANCE {path} --scenarios SCENARIOS --out DIR --report`"
+            )
+        )
     return PlanInput(None, charts.plan_frame(frame), str(path), {path.name: _sha256(path)})
+
+
+def _other_result(data: Any, where: str, path: Path) -> str | None:
+    """The words for the result.json of another command than `triage plan` (without
+    --scenarios), naming what reports it; None when it is none of them."""
+    if not isinstance(data, dict):
+        return None
+    if data.get("kind") == "stochastic_plan":
+        committed = path.parent / "committed.csv"
+        return (
+            f"{where}: the result of `triage plan --scenarios` (a plan under uncertainty), which "
+            "--from-plan does not read: its report is `triage plan INSTANCE --scenarios "
+            "SCENARIOS --out DIR --report` (DIR/report.html, with the scenarios' fan charts), or "
+            f"`triage scenarios evaluate INSTANCE {committed} --scenarios SCENARIOS --out DIR "
+            "--report` for its committed moves"
+        )
+    if "policies" in data and "as_of" in data:
+        return (
+            f"{where}: the result of `triage backtest`, not a plan: its report is `triage "
+            "backtest ... --out DIR --report` (DIR/report.html)"
+        )
+    if "allocation" in data and "policy" in data:
+        return (
+            f"{where}: the result of `triage solve` (one allocation), not a plan: an "
+            "allocation's report is `triage report INSTANCE` without --from-plan (with the "
+            "--constraint and --supply it was solved with)"
+        )
+    return None
 
 
 def _read_plan_json(path: Path, where: str) -> PlanInput:
@@ -95,6 +134,9 @@ def _read_plan_json(path: Path, where: str) -> PlanInput:
     if why is not None:  # nested too deeply or a number too long: not an internal error
         raise InputError(Problem(f"{where}: unreadable JSON ({why})"))
     needed = ("instance", "status", "days", "regions", "lives_saved", "fingerprint")
+    other = _other_result(data, where, path)
+    if other is not None:
+        raise InputError(Problem(other))
     if not isinstance(data, dict) or any(k not in data for k in needed):
         raise InputError(
             Problem(f"{where}: not the result.json of `triage plan` (needs {', '.join(needed)})")
