@@ -62,6 +62,12 @@ OPTION_FLAGS = {
 }
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 problem', '2 problems', '1,024 problems': a count and its noun, singular or plural
+    (the plural adds an s: every noun counted so is regular)."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def option_flag(name: str) -> str:
     """An option as the user types it: `time_limit`, `time-limit` and `--time-limit` are all
     `--time-limit`."""
@@ -102,10 +108,7 @@ class InputError(TriageError):
         else:
             first_text = "invalid input"
         more = len(self.problems) - 1
-        return (
-            first_text if more == 0
-            else f"{first_text} (and {more} more problem{'s' * (more > 1)})"
-        )
+        return first_text if more <= 0 else f"{first_text} (and {counted(more, 'more problem')})"
 
 
 class InfeasibleError(TriageError):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PROBLEMS_PER_FILE = 100  # listed per file; the others are counted (docs/instance-format.md)
@@ -229,7 +229,7 @@ class ProblemList:
                 f"{MAX_PROBLEMS_PER_FILE} (fix these and run again)", file=self.name))
         elif self.dropped:
             self.problems.append(Problem(
-                f"{self.dropped:,} more problem(s) in this file, not listed (the first "
+                f"{counted(self.dropped, 'more problem')} in this file, not listed (the first "
                 f"{MAX_PROBLEMS_PER_FILE} are)", file=self.name))
 
 

@@ -6,7 +6,7 @@ naming the file that holds the problems.
   rounding, got 'foo'` before it, and `option 'method': ...` in Python.
 * `triage backtest --scenarios -1`, `--risk foo`, `--seed -1` ran to the end unless a two-stage
   policy was asked for (which read them): now refused whatever the policies.
-* "N problem(s) found in DIR" named the --scenarios folder (or the instance folder) for a
+* "N problems found in DIR" named the --scenarios folder (or the instance folder) for a
   problem of its scenarios.csv: now the file.
 """
 
@@ -83,7 +83,7 @@ def test_backtest_options_are_checked_whatever_the_policies(
     assert code == 2, err
     lines = err.splitlines()
     assert lines[0].startswith(f"error: {option}: {message}"), err
-    assert lines[-1] == "1 problem(s) found in the command line"
+    assert lines[-1] == "1 problem found in the command line"
     assert out == ""
 
 
@@ -177,7 +177,7 @@ def test_the_count_line_names_the_scenarios_file(
     code, _, err = run_main([*command, given], capsys)
     assert code == 2, err
     assert "not a number: 'abc'" in err
-    assert err.splitlines()[-1] == f"1 problem(s) found in {bad_scenarios / 'scenarios.csv'}"
+    assert err.splitlines()[-1] == f"1 problem found in {bad_scenarios / 'scenarios.csv'}"
 
 
 def test_a_problem_of_the_weights_names_the_weights_file(
@@ -199,7 +199,7 @@ def test_held_out_scenarios_are_named_not_the_planning_ones(
         capsys,
     )
     assert code == 2, err
-    assert err.splitlines()[-1] == f"1 problem(s) found in {bad_scenarios / 'scenarios.csv'}"
+    assert err.splitlines()[-1] == f"1 problem found in {bad_scenarios / 'scenarios.csv'}"
 
 
 def test_problems_in_several_places_are_counted_by_place(
@@ -219,7 +219,7 @@ def test_problems_in_several_places_are_counted_by_place(
         capsys,
     )
     assert code == 2
-    expected = f"2 problem(s) found: 1 in the command line, 1 in {bad_scenarios / 'scenarios.csv'}"
+    expected = f"2 problems found: 1 in the command line, 1 in {bad_scenarios / 'scenarios.csv'}"
     assert err.splitlines()[-1] == expected
     assert json.loads(out)["error"]["message"] == expected
 
@@ -245,4 +245,4 @@ def test_an_executed_file_is_named_beside_scenarios(
         ["plan", APR, "--scenarios", good_scenarios, "--executed", executed], capsys
     )
     assert code == 2 and "shipped.csv: missing required column(s): day" in err, err
-    assert err.splitlines()[-1] == f"1 problem(s) found in {executed}"
+    assert err.splitlines()[-1] == f"1 problem found in {executed}"

@@ -59,7 +59,7 @@ def test_an_option_is_named_as_typed(
     code, out, err = run_main([*argv, "--json"], capsys)
     error = json.loads(out)["error"]
     assert error["problems"][0]["option"] == flag, error
-    assert error["message"].startswith((f"{flag}: ", "1 problem(s) found in ")), error
+    assert error["message"].startswith((f"{flag}: ", "1 problem found in ")), error
 
 
 def test_every_option_problem_names_a_real_option() -> None:

@@ -218,7 +218,7 @@ def test_every_problem_is_listed(broken: Path, command: str) -> None:
     assert "region 'R002' has no row for day(s) 3" in text
     assert "region 'R004' has no row for day(s) 5-6" in text
     assert "unknown depot 'NOWHERE'" in text
-    assert f"{len(errors)} problem(s) found in {broken}" in result.stderr
+    assert f"{len(errors)} problems found in {broken}" in result.stderr
     assert "more problem" not in result.stderr and "Traceback" not in result.stderr
 
 

@@ -76,7 +76,7 @@ def test_a_wrong_executed_file_is_named(tmp_path: Path) -> None:
     proc = triage("plan", US, "--executed", bad)
     assert proc.returncode == 2
     assert "shipped.csv: missing required column(s): day" in proc.stderr
-    assert "problem(s) found in" in proc.stderr and str(US) not in proc.stderr.splitlines()[-1]
+    assert "1 problem found in" in proc.stderr and str(US) not in proc.stderr.splitlines()[-1]
 
 
 def test_the_plan_says_why_short_regions_give_units_away(icu_plan) -> None:

@@ -460,7 +460,7 @@ def test_validate_lists_every_problem(instance_dir: Path, run_cli) -> None:
     assert len(errors) == len(expected)
     for parts in expected:
         assert any(all(p in line for p in parts) for line in errors), (parts, errors)
-    assert f"{len(expected)} problem(s) found" in run.stderr
+    assert f"{len(expected)} problem{'s' if len(expected) > 1 else ''} found" in run.stderr
     assert "Traceback" not in run.stderr
 
 

@@ -37,6 +37,7 @@ from optimiser.errors import (
     InputError,
     Problem,
     TriageError,
+    counted,
     option_flag,
 )
 
@@ -322,7 +323,8 @@ def _main(argv: list[str] | None) -> None:
             for problem in problems[:MAX_SHOWN]:
                 sys.stderr.write(f"error: {_text(problem)}\n")
             if len(problems) > MAX_SHOWN:
-                sys.stderr.write(f"error: ... and {len(problems) - MAX_SHOWN} more problems\n")
+                more = counted(len(problems) - MAX_SHOWN, "more problem")
+                sys.stderr.write(f"error: ... and {more}\n")
             if as_json:
                 _json_error(kind, exc.exit_code, message, problems)
             sys.exit(exc.exit_code)

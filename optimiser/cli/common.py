@@ -18,7 +18,7 @@ import typer
 
 from optimiser import budget_watchdog as watchdog
 from optimiser.deadline import FINISH_FACTOR, Deadline, process_start
-from optimiser.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, InputError, Problem
+from optimiser.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, InputError, Problem, counted
 from optimiser.textfiles import check_out_path
 
 # options several commands share, with one wording
@@ -103,7 +103,7 @@ COMMAND_LINE = "the command line"  # where an option's problem is (ProblemsIn's 
 
 
 class ProblemsIn(InputError):
-    """Every problem of an input, listed one per line, then "N problem(s) found in WHERE"
+    """Every problem of an input, listed one per line, then "N problems found in WHERE"
     (and, when WHERE is a folder of another kind than the command reads, which command).
 
     WHERE is where the problems are: a problem of a file among `inputs` (named by its file
@@ -128,12 +128,12 @@ class ProblemsIn(InputError):
         self.hint = f" ({hint})" if hint else ""
 
     def count_line(self) -> str:
-        """The last line: `N problem(s) found in WHERE`, or `N problem(s) found: 2 in A, 1 in B`
+        """The last line: `1 problem found in WHERE`, or `3 problems found: 2 in A, 1 in B`
         for problems in several places."""
         counts = dict.fromkeys(self.places, 0)
         for place in self.places:
             counts[place] += 1
-        found = f"{len(self.problems)} problem(s) found"
+        found = f"{counted(len(self.problems), 'problem')} found"
         if len(counts) <= 1:
             return f"{found} in {next(iter(counts), COMMAND_LINE)}{self.hint}"
         return f"{found}: " + ", ".join(f"{n} in {place}" for place, n in counts.items())

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 
 log = logging.getLogger("optimiser.service")
 
@@ -178,7 +178,7 @@ def problems_json(problems: Iterable[Problem], prefix: str = "", field: str | No
 def summary_of(items: list[dict[str, Any]]) -> str:
     first = str(items[0]["message"]) if items else "invalid input"
     more = len(items) - 1
-    return first if more <= 0 else f"{first} (and {more} more problem{'s' * (more > 1)})"
+    return first if more <= 0 else f"{first} (and {counted(more, 'more problem')})"
 
 
 def input_error(exc: InputError, prefix: str = "", field: str | None = None) -> ApiError:
@@ -230,7 +230,7 @@ def validation_error(exc: RequestValidationError) -> ApiError:
     summary = str(problems[0]["message"]) if problems else "invalid request"
     if len(problems) > 1:
         more = len(problems) - 1
-        summary += f" (and {more} more problem{'s' * (more > 1)})"
+        summary += f" (and {counted(more, 'more problem')})"
     return ApiError(422, "invalid_input", summary, problems=problems)
 
 

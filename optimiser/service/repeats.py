@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-from optimiser.service.errors import ApiError
+from optimiser.service.errors import ApiError, summary_of
 
 MAX_LISTED = 20  # problems listed (then counted in the summary)
 MAX_NAME = 64  # characters of a parameter's name quoted
@@ -26,8 +26,7 @@ class _Repeated(dict[str, Any]):
 
 
 def _refuse(problems: list[dict[str, Any]]) -> None:
-    first, more = str(problems[0]["message"]), len(problems) - 1
-    summary = first if not more else f"{first} (and {more} more problem{'s' * (more > 1)})"
+    summary = summary_of(problems)  # the first and how many more (of all, not only those listed)
     raise ApiError(422, "invalid_input", summary, problems=problems[:MAX_LISTED])
 
 
