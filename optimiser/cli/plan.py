@@ -20,6 +20,7 @@ from optimiser.cli.common import (
     write_outputs,
 )
 from optimiser.cli.regional import fail_with_problems
+from optimiser.cli.replan import PlanCall, TodayOpt
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem, option_problem
 
 if TYPE_CHECKING:
@@ -193,12 +194,7 @@ def plan_command(
             "rest is re-planned."
         ),
     ] = None,
-    today: Annotated[
-        int | None,
-        typer.Option(
-            help="Re-plan from this day (default: the day after the last executed dispatch)."
-        ),
-    ] = None,
+    today: TodayOpt = None,
     time_limit: Annotated[
         float | None,
         typer.Option(
@@ -374,16 +370,14 @@ def plan_command(
             method=method,
         )
         return
-    try:
+    call = PlanCall(
+        instance_dir, constraint or [], not no_default_constraints, executed, today, time_limit, gap
+    )
+    with call.problems_placed():
         instance = instance.with_settings(**changes)
         result = plan(
             instance,
-            constraint or [],
-            default_constraints=not no_default_constraints,
-            executed=executed,
-            today=today,
-            time_limit=time_limit,
-            mip_gap=gap,
+            **call.arguments(),
             tie_break=not no_tie_break,
             price_of_fairness=not no_price,
             progress=not json_output and not Verbosity.quiet() and sys.stderr.isatty(),
@@ -391,9 +385,6 @@ def plan_command(
             # the plan leaves time to write it
             deadline=output_reserve(deadline, loading, plan_output_seconds(instance)),
         )
-    except InputError as exc:
-        wrong = executed is not None and any(p.file == executed.name for p in exc.problems)
-        fail_with_problems(exc, executed if wrong else instance_dir)
     for note in result.notes:
         warn(note)
     if out is not None and result.lives_saved is not None:

@@ -20,7 +20,7 @@ from optimiser.cli.common import (
     write_outputs,
 )
 from optimiser.cli.plan import ConstraintOpt
-from optimiser.cli.regional import fail_with_problems
+from optimiser.cli.replan import PlanCall, TodayOpt
 from optimiser.cli.scenarios import Dir, _load, scenarios_app
 from optimiser.errors import InputError, Problem
 
@@ -83,12 +83,7 @@ def saa_command(
             "every scenario; the commit window starts at --today."
         ),
     ] = None,
-    today: Annotated[
-        int | None,
-        typer.Option(
-            help="Re-plan from this day (default: the day after the last executed dispatch)."
-        ),
-    ] = None,
+    today: TodayOpt = None,
     constraint: ConstraintOpt = None,
     no_default_constraints: NoDefaults = False,
     gap: Annotated[
@@ -122,14 +117,17 @@ def saa_command(
     from optimiser.stochastic.replications import saa
 
     instance = _load(instance_dir)
-    try:
+    call = PlanCall(
+        instance_dir, constraint or [], not no_default_constraints, executed, today, time_limit, gap
+    )
+    with call.problems_placed():
         if out is not None:
             check_out_apart(out, {"instance": instance_dir})
         source = _source(instance_dir, instance, scenarios, method)
         result = saa(
             instance,
             source,
-            constraint or [],
+            **call.arguments(),
             replications=replications,
             sample_size=sample,
             evaluation_size=evaluate_on,
@@ -138,18 +136,10 @@ def saa_command(
             confidence=confidence,
             commit_days=commit_days,
             risk=risk,
-            default_constraints=not no_default_constraints,
-            executed=executed,
-            today=today,
-            mip_gap=gap,
-            time_limit=time_limit,
             workers=workers,
             scheduler=dask_scheduler,
             progress=not (no_progress or json_output or Verbosity.quiet()) and sys.stderr.isatty(),
         )
-    except InputError as exc:
-        wrong = executed is not None and any(p.file == executed.name for p in exc.problems)
-        fail_with_problems(exc, executed if wrong else instance_dir)
     if out is not None:
 
         def write(folder: Path) -> None:
