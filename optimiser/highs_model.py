@@ -289,7 +289,10 @@ class HighsModel:
         runner.passOptions(h.getOptions())
         runner.passModel(h.getModel())
         left = max(limit - (time.perf_counter() - t0), 1e-3)
-        runner.setOptionValue("time_limit", run_time_limit(runner, left, mip=True))
+        # HiGHS stops early enough to wind down within `left` (guarded_run.highs_seconds)
+        runner.setOptionValue(
+            "time_limit", run_time_limit(runner, guarded_run.highs_seconds(left), mip=True)
+        )
         start_objective = None
         lp = None
         if start is not None:
