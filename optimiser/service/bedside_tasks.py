@@ -81,17 +81,25 @@ def prepare_bedside(request: Mapping[str, Any]) -> tuple[Any, Any]:
 def bedside_task(request: Any, key: str | None = None,
                  time_limit: float | None = None) -> dict[str, Any]:
     """POST /v1/bedside and jobs of kind "bedside": the JSON of `triage bedside allocate
-    --json`, plus the decision log's lines."""
+    --json`, plus the decision log's lines. The time limit counts from here, reading the
+    request included (before, it started at `allocate`'s call)."""
+    import time
+
     from optimiser.bedside.api import allocate
     from optimiser.bedside.log import canonical, decision_lines, header
+    from optimiser.deadline import MIN_RUN_SECONDS
 
+    started = time.perf_counter()
     body = _load(request)
     inputs, overrides = prepare_bedside(body)
     options = dict(body.get("options") or {})
     limit = time_limit if time_limit is not None else options.get("time_limit")
+    left = limit  # a bad value is allocate's to explain
+    if isinstance(limit, int | float) and not isinstance(limit, bool) and limit > 0:
+        left = max(MIN_RUN_SECONDS, limit - (time.perf_counter() - started))
     try:
         result = allocate(inputs, price=bool(options.get("price_of_fairness", True)),
-                          protocols=bool(options.get("protocols", True)), time_limit=limit,
+                          protocols=bool(options.get("protocols", True)), time_limit=left,
                           overrides=overrides)
     except InputError as exc:
         raise _invalid(exc) from None
