@@ -122,13 +122,18 @@ def validate_bedside(request: Mapping[str, Any], time_limit: float | None = None
 def compare_task(request: Any, key: str | None = None,
                  time_limit: float | None = None) -> dict[str, Any]:
     """Jobs of kind "bedside_compare": the JSON of `triage bedside compare --json`, run in
-    this worker (no nested pool)."""
+    this worker (no nested pool). The time limit counts from here, reading the request
+    included (before, it started at `compare`'s call)."""
+    import time
+
     from optimiser.bedside.compare import compare
 
+    started = time.perf_counter()
     body = _load(request)
     inputs, spec = _prepare_compare(body)
+    left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - started))
     try:
-        result = compare(inputs, spec, workers=1, progress=False, time_limit=time_limit)
+        result = compare(inputs, spec, workers=1, progress=False, time_limit=left)
     except InputError as exc:
         raise _invalid(exc) from None
     return {"status": "done", **result.to_dict()}

@@ -1,7 +1,8 @@
 """Probe 7: every job's budget counts from the moment its solver process takes it up, reading
 the request included (docs/model.md, "Time budgets"; a plan's, a stochastic plan's, a
 backtest's and a solve's did). Failed on main 5a0a2c9: an "saa" job's budget started at
-`saa`'s call and a "bedside" job's (and `POST /v1/bedside`'s) at `allocate`'s, so the time spent
+`saa`'s call, a "bedside" job's (and `POST /v1/bedside`'s) at `allocate`'s and a
+"bedside_compare" job's at `compare`'s, so the time spent
 reading a large request (a scenario set, a patient table) came on top of the budget. The
 slow reading is simulated (a 0.3 s sleep), as tests/service/test_budget_service.py does for
 plans."""
@@ -74,3 +75,23 @@ def test_a_bedside_jobs_budget_counts_reading_the_request(monkeypatch, limit) ->
     answer = bedside_tasks.bedside_task(body, None, limit)
     assert seen["time_limit"] <= max(0.01, limit - READING)
     assert answer["decision_log"][0]["options"]["time_limit"] == limit  # the budget asked
+
+
+def test_a_bedside_compare_jobs_budget_counts_reading_the_request(monkeypatch) -> None:
+    import importlib
+
+    compare = importlib.import_module("optimiser.bedside.compare")  # the name is a function too
+    seen: dict[str, Any] = {}
+    real_compare = compare.compare
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return real_compare(*args, **kwargs)
+
+    monkeypatch.setattr(bedside_tasks, "_prepare_compare", slowly(bedside_tasks._prepare_compare))
+    monkeypatch.setattr(compare, "compare", record)
+    body = case_to_dict(REPO / "instances" / "bedside-synthetic")
+    body["options"] = {"replications": 2}
+    answer = bedside_tasks.compare_task(body, None, BUDGET)
+    assert answer["status"] == "done"
+    assert seen["time_limit"] <= BUDGET - READING
