@@ -117,15 +117,22 @@ def saa_command(
     out-of-sample lives on N' scenarios, and bounds on its optimality gap."""
     import json
     import sys
+    import time
 
     from optimiser.cli import Verbosity
+    from optimiser.cli.common import command_deadline, output_reserve
     from optimiser.stochastic.replications import saa
 
+    deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
+    loading = time.perf_counter()
     instance = _load(instance_dir)
     try:
         if out is not None:
             check_out_apart(out, {"instance": instance_dir})
         source = _source(instance_dir, instance, scenarios, method)
+        left = time_limit  # what is left of it, less writing (a bad value: saa explains it)
+        if time_limit is not None and 0 < time_limit < math.inf:
+            left = output_reserve(deadline, loading).remaining()
         result = saa(
             instance,
             source,
@@ -142,7 +149,7 @@ def saa_command(
             executed=executed,
             today=today,
             mip_gap=gap,
-            time_limit=time_limit,
+            time_limit=left,
             workers=workers,
             scheduler=dask_scheduler,
             progress=not (no_progress or json_output or Verbosity.quiet()) and sys.stderr.isatty(),
