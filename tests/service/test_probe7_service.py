@@ -1,11 +1,15 @@
 """Probe 7: `POST /v1/solve` holds a 1 s budget against a real server.
 
-Failed on main 5a0a2c9: 1,500 generated regions under threshold(tau=100) with `time_limit: 1`
-took 1.21-1.25 s in the solver process (Server-Timing `solver`) at load 4 and 1.21-1.38 s of app
-time at load 5: a guarded HiGHS run waited its limit plus 0.2 s, and nothing of the budget was
-kept for the answer (tests/test_probe7_budgets.py checks both causes without a clock). After:
-0.94-1.08 s of app time at load 7-7.7 (one request in ten at 1.49 s there), so the median of
-three is held to the budget + 0.15 s, which main's 1.21-1.25 s could not meet."""
+On main 5a0a2c9, 1,500 generated regions under threshold(tau=100) with `time_limit: 1` took
+1.21-1.25 s in the solver process (Server-Timing `solver`) at load 4, 1.21-1.38 s of app time
+at load 5 and 1.04-1.29 s at load 3.5: a guarded HiGHS run waited its limit plus 0.2 s, and
+nothing of the budget was kept for the answer. tests/test_probe7_budgets.py checks both causes
+without a clock (and fails on main); this test is the end-to-end guard: after the fix 0.69-0.93 s
+at load 3.5 and 0.94-1.08 s at load 7-7.7 (one request in ten at 1.49 s there), so the median of
+three (after one that warms the solver process) is held to the budget + 0.08 s. Main fails it
+at load 4-5 (medians 1.18-1.22 s) but not always below (1.04-1.08 s at load 3.5). The price:
+HiGHS gets less of the second; under load the first request of a fresh server may find no
+allocation at all in it."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import optimiser
 from optimiser.generator import RegionalSpec, regional_frame
 
 BUDGET = 1.0
-MARGIN = 0.15  # the answer's way out of the server and the scheduler at load 7 on 2 cores
+MARGIN = 0.08  # the way out of the server; main's medians were 1.09 s and more at any load
 
 
 def request_body(regions: int = 1500, seed: int = 0) -> bytes:
@@ -51,7 +55,7 @@ def test_a_one_second_solve_answers_within_its_budget(uncached_server) -> None:
     body = request_body()
     took: list[float] = []
     with uncached_server.client() as client:
-        for _ in range(3):
+        for _ in range(4):  # the first warms the solver process (its instance cache)
             started = time.perf_counter()
             response = client.post("/v1/solve", content=body,
                                    headers={"Content-Type": "application/json"})
@@ -59,9 +63,9 @@ def test_a_one_second_solve_answers_within_its_budget(uncached_server) -> None:
             assert response.status_code == 200, response.text
             answer = response.json()
             assert answer["status"] == "time_limit"  # nothing is proved in 1 s: never optimal
-            assert answer["lives_saved"] is not None  # the feasible start at least
-            bound = answer["lives_saved_bound"]
-            assert bound is None or bound >= answer["lives_saved"] - 1e-6
+            lives, bound = answer["lives_saved"], answer["lives_saved_bound"]
+            # under load the first may find nothing at all in its second: no figure then
+            assert bound is None or (lives is not None and bound >= lives - 1e-6)
             assert app_seconds(response) <= wall
             took.append(app_seconds(response))
-    assert statistics.median(took) <= BUDGET + MARGIN, took
+    assert statistics.median(took[1:]) <= BUDGET + MARGIN, took
