@@ -9,8 +9,11 @@ threshold(tau=0.2) the implied-bound separator of the first root cut round
 callbacks"); no option turns that separator off in the supported range.
 
 So a limited MIP runs on its own copy of the model (`solver.HighsModel.solve` makes it: about
-1 ms on 1,500 regions) in a daemon thread; highspy releases the GIL while HiGHS runs. The caller
-waits until the run's limit plus `GRACE`. If HiGHS has not returned by then, the caller answers
+1 ms on 1,500 regions) in a daemon thread; highspy releases the GIL while HiGHS runs. HiGHS's own
+time_limit is the run's limit less `GRACE` (`highs_seconds`: what it needs to stop once it has
+decided to falls within the limit, not after it), and the caller waits until the run's limit,
+no longer (before, it waited the limit plus GRACE: a `POST /v1/solve` with a 1 s budget took
+1.21-1.25 s of solver time at load 4). If HiGHS has not returned by then, the caller answers
 with what the run had found: the last improving solution (kCallbackMipImprovingSolution, in the
 original model's columns) or the feasible start it was given, and the dual bound of the last
 callback; status time_limit, never optimal. The thread is abandoned with its copy, so the
@@ -35,11 +38,13 @@ from typing import Any
 
 import numpy as np
 
-# How long past its own limit a run's caller waits for HiGHS before answering without it.
-# HiGHS needs 0.24-0.43 s after deciding to stop (postsolve, its KKT check) on 1,500 regions;
-# the incumbent and bound are already known from its callbacks, so waiting longer gains
-# nothing but a status that is time_limit either way.
+# How long before a run's limit HiGHS is told to stop, so that its winding down (postsolve, its
+# KKT check) fits in the limit; at most GRACE_SHARE of the limit. HiGHS needs 0.24-0.43 s after
+# deciding to stop on 1,500 regions under threshold(tau=0.2), and 0.02-0.1 s under tau=100; when
+# it needs more, the caller answers at the limit with what the callbacks brought (the incumbent
+# and bound are already known from them, and the status is time_limit either way).
 GRACE = 0.2
+GRACE_SHARE = 0.2
 # the longest wait a thread join takes (`--time-limit 1e300`: a longer one overflowed time_t,
 # "internal error: OverflowError"); 31 years is no limit in practice
 LONGEST_JOIN = 1e9
@@ -89,13 +94,21 @@ class Incumbent:
             return Found(values, self.objective, self.bound)
 
 
+def highs_seconds(wall_seconds: float) -> float:
+    """HiGHS's time_limit for a guarded run whose caller answers after `wall_seconds`: that
+    less GRACE (at most GRACE_SHARE of it), so HiGHS stops in time to wind down."""
+    wall = max(0.0, wall_seconds)
+    return max(1e-3, wall - min(GRACE, GRACE_SHARE * wall))
+
+
 def run_with_deadline(
     runner: Any,
     wall_seconds: float,
     incumbent: Incumbent,
     run: Callable[[Any], Any] | None = None,
 ) -> tuple[bool, float]:
-    """Run `runner` (a highspy.Highs) in a thread; wait at most `wall_seconds` + GRACE.
+    """Run `runner` (a highspy.Highs, its time_limit set by `highs_seconds(wall_seconds)`) in a
+    thread; wait at most `wall_seconds`.
     Returns (finished, seconds waited). Not finished: the thread is abandoned (see
     `abandoned_runs`) and `incumbent` holds what it had found. `run`: what runs in the thread
     (default runner.run; tests put a stand-in for a stalled HiGHS here)."""
@@ -105,7 +118,7 @@ def run_with_deadline(
     thread = threading.Thread(target=call, args=(runner,), name="highs-run", daemon=True)
     started = time.perf_counter()
     thread.start()
-    thread.join(min(max(0.0, wall_seconds) + GRACE, LONGEST_JOIN))
+    thread.join(min(max(0.0, wall_seconds), LONGEST_JOIN))
     waited = time.perf_counter() - started
     if thread.is_alive():
         with _lock:

@@ -112,10 +112,14 @@ def saa_command(
     out-of-sample lives on N' scenarios, and bounds on its optimality gap."""
     import json
     import sys
+    import time
 
     from optimiser.cli import Verbosity
+    from optimiser.cli.common import command_deadline, output_reserve
     from optimiser.stochastic.replications import saa
 
+    deadline = command_deadline(time_limit)  # the budget counts start-up and loading too
+    loading = time.perf_counter()
     instance = _load(instance_dir)
     call = PlanCall(
         instance_dir, constraint or [], not no_default_constraints, executed, today, time_limit, gap
@@ -124,10 +128,13 @@ def saa_command(
         if out is not None:
             check_out_apart(out, {"instance": instance_dir})
         source = _source(instance_dir, instance, scenarios, method)
+        left = time_limit  # what is left of it, less writing (a bad value: saa explains it)
+        if time_limit is not None and 0 < time_limit < math.inf:
+            left = output_reserve(deadline, loading).remaining()
         result = saa(
             instance,
             source,
-            **call.arguments(),
+            **{**call.arguments(), "time_limit": left},
             replications=replications,
             sample_size=sample,
             evaluation_size=evaluate_on,

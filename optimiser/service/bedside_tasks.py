@@ -81,17 +81,25 @@ def prepare_bedside(request: Mapping[str, Any]) -> tuple[Any, Any]:
 def bedside_task(request: Any, key: str | None = None,
                  time_limit: float | None = None) -> dict[str, Any]:
     """POST /v1/bedside and jobs of kind "bedside": the JSON of `triage bedside allocate
-    --json`, plus the decision log's lines."""
+    --json`, plus the decision log's lines. The time limit counts from here, reading the
+    request included (before, it started at `allocate`'s call)."""
+    import time
+
     from optimiser.bedside.api import allocate
     from optimiser.bedside.log import canonical, decision_lines, header
+    from optimiser.deadline import MIN_RUN_SECONDS
 
+    started = time.perf_counter()
     body = _load(request)
     inputs, overrides = prepare_bedside(body)
     options = dict(body.get("options") or {})
     limit = time_limit if time_limit is not None else options.get("time_limit")
+    left = limit  # a bad value is allocate's to explain
+    if isinstance(limit, int | float) and not isinstance(limit, bool) and limit > 0:
+        left = max(MIN_RUN_SECONDS, limit - (time.perf_counter() - started))
     try:
         result = allocate(inputs, price=bool(options.get("price_of_fairness", True)),
-                          protocols=bool(options.get("protocols", True)), time_limit=limit,
+                          protocols=bool(options.get("protocols", True)), time_limit=left,
                           overrides=overrides)
     except InputError as exc:
         raise _invalid(exc) from None
@@ -114,13 +122,18 @@ def validate_bedside(request: Mapping[str, Any], time_limit: float | None = None
 def compare_task(request: Any, key: str | None = None,
                  time_limit: float | None = None) -> dict[str, Any]:
     """Jobs of kind "bedside_compare": the JSON of `triage bedside compare --json`, run in
-    this worker (no nested pool)."""
+    this worker (no nested pool). The time limit counts from here, reading the request
+    included (before, it started at `compare`'s call)."""
+    import time
+
     from optimiser.bedside.compare import compare
 
+    started = time.perf_counter()
     body = _load(request)
     inputs, spec = _prepare_compare(body)
+    left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - started))
     try:
-        result = compare(inputs, spec, workers=1, progress=False, time_limit=time_limit)
+        result = compare(inputs, spec, workers=1, progress=False, time_limit=left)
     except InputError as exc:
         raise _invalid(exc) from None
     return {"status": "done", **result.to_dict()}

@@ -151,11 +151,20 @@ def prepare_saa(request: Mapping[str, Any], time_limit: float | None = None) -> 
 
 def saa_task(request: Any, key: str | None = None,
              time_limit: float | None = None) -> dict[str, Any]:
-    """Jobs of kind "saa": the JSON of `triage scenarios saa --json`, in this worker process."""
+    """Jobs of kind "saa": the JSON of `triage scenarios saa --json`, in this worker process.
+    The job's time limit counts from here, reading the request included (as every job's:
+    before, it started at `saa`'s call)."""
+    import time
+
+    from optimiser.deadline import MIN_RUN_SECONDS
     from optimiser.service.tasks import _invalid, load_request
     from optimiser.stochastic.replications import SaaTimeLimit, saa
 
+    started = time.perf_counter()
     arguments = prepare_saa(load_request(request), time_limit)
+    limit = arguments.get("time_limit")
+    if limit is not None:  # what is left of it (saa takes seconds from its call)
+        arguments["time_limit"] = max(MIN_RUN_SECONDS, limit - (time.perf_counter() - started))
     instance, source = arguments.pop("instance"), arguments.pop("source")
     try:
         result = saa(instance, source, workers=1, progress=False, **arguments)
