@@ -77,6 +77,26 @@ def test_two_regions_above_the_cap_are_both_named(tmp_path: Path) -> None:
     assert "B" not in text.split("but")[0]
 
 
+def test_regions_beyond_the_named_are_counted(tmp_path: Path) -> None:
+    """Four regions without units, 10 patients each, no transfers: min_units(units=8) needs 8 in
+    each, the cap is floor(0.1 x 50) = 5; three are solved and named, the fourth counted."""
+    names = "ABCD"
+    folder = write_instance(
+        tmp_path / "four",
+        [{"region": r, "capacity": 0, "peak_demand": 10, "los_days": 5} for r in names],
+        {r: [0, 10, 0, 0, 0, 0] for r in names},
+        deliveries=[(0, 50, "D1")],
+        multiperiod={"depots": ["D1"], "transfers": False},
+    )
+    text = explained(folder, "min_units:units=8", "max_share_of_supply:share=0.1")
+    assert text == (
+        "infeasible: min_units(units=8) needs at least 8 units in A, 8 in B and 8 in C, received "
+        "net by each region's last useful day (and 1 more region above the cap in the plan with "
+        "the fewest units received, not solved one by one), but max_share_of_supply(share=0.1) "
+        "allows a region at most 5 units (0.1 of the 50 units delivered over the horizon)"
+    )
+
+
 def test_a_floor_against_the_cap(tmp_path: Path) -> None:
     """min_units(units=8): A (excess 10) must receive 8, whatever the transfers."""
     for transfers in (False, True):

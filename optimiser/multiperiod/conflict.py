@@ -120,12 +120,19 @@ def cap_conflict(engine: PlanEngine, core: Sequence[ConstraintSpec]) -> str:
     listed = [f"{units:,} in {d.regions[r]}" for r, units in named]
     listed[0] = listed[0].replace(" in ", " units in ", 1)
     listing = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+    left = len(order) - len(order[:MAX_NAMED])
+    more = (
+        f" (and {counted(left, 'more region')} above the cap in the plan with the fewest units "
+        "received, not solved one by one)"
+        if left
+        else ""
+    )
     labels = " and ".join(c.label for c in rest)
     verb = "needs" if len(rest) == 1 else "together need"
     when = "its last useful day" if len(named) == 1 else "each region's last useful day"
     share = float(tightest.options["share"])
     return (
-        f"infeasible: {labels} {verb} at least {listing}, received net by {when}, but "
+        f"infeasible: {labels} {verb} at least {listing}, received net by {when}{more}, but "
         f"{tightest.label} allows a region at most {int(cap):,} units ({share:g} of the "
         f"{counted(int(d.supply), 'unit')} delivered over the horizon){engine.history_note()}"
     )
