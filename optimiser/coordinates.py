@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, listed
 from optimiser.instance import Instance
 from optimiser.textfiles import read_csv_table, read_text, strict_float
 
@@ -39,8 +39,8 @@ def load_coordinates(instance: Instance) -> pd.DataFrame | None:
         found = "; ".join(
             part
             for part in (
-                f"missing column(s): {', '.join(missing)}" if missing else "",
-                f"unknown column(s): {', '.join(unknown)}" if unknown else "",
+                f"missing {listed('column', missing)}" if missing else "",
+                f"unknown {listed('column', unknown)}" if unknown else "",
             )
             if part
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -62,10 +63,23 @@ OPTION_FLAGS = {
 }
 
 
-def counted(n: int, noun: str) -> str:
+def counted(n: float, noun: str) -> str:
     """'1 problem', '2 problems', '1,024 problems': a count and its noun, singular or plural
-    (the plural adds an s: every noun counted so is regular)."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+    (the plural adds an s: every noun counted so is regular). A count that is not whole
+    (units of a plan, 2.5) is written as it is, and plural."""
+    text = f"{int(n):,}" if float(n).is_integer() else f"{n:g}"
+    return f"{text} {noun}{'' if n == 1 else 's'}"
+
+
+def plural(n: int, noun: str) -> str:
+    """The noun for `n` of it, without the count: 'column' for 1, 'columns' otherwise (a list
+    follows it: "missing required columns: day, units")."""
+    return noun if n == 1 else f"{noun}s"
+
+
+def listed(noun: str, items: Sequence[str], sep: str = ": ") -> str:
+    """'column: day' or 'columns: day, units': the noun for as many items, then the items."""
+    return f"{plural(len(items), noun)}{sep}{', '.join(items)}"
 
 
 def option_flag(name: str) -> str:

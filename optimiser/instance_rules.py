@@ -14,7 +14,8 @@ from typing import Any, cast
 
 import pandas as pd
 
-from optimiser.errors import Problem
+from optimiser.errors import Problem, plural
+from optimiser.errors import listed as listed_as
 from optimiser.textfiles import ProblemList, did_you_mean, not_a_number, strict_float
 
 REQUIRED_COLUMNS = ("region", "population", "capacity", "peak_demand")
@@ -70,13 +71,13 @@ def _validate_regions(
     unknown = [c for c in raw.columns if c not in REGION_COLUMNS]
     if missing:
         problems.append(Problem(
-            f"missing required column(s): {', '.join(missing)}"
+            f"missing required {listed_as('column', missing)}"
             + _hints(missing, unknown), file=file))
     if unknown:
         problems.append(
             Problem(
-                f"unknown column(s): {_with_hints(unknown, REGION_COLUMNS)} (optional columns: "
-                f"name, {', '.join(OPTIONAL_DEFAULTS)})",
+                f"unknown {plural(len(unknown), 'column')}: {_with_hints(unknown, REGION_COLUMNS)} "
+                f"(optional columns: name, {', '.join(OPTIONAL_DEFAULTS)})",
                 file=file,
             )
         )
@@ -287,13 +288,13 @@ def _validate_tiers(
     before = len(problems)
     missing = [c for c in TIER_COLUMNS if c not in raw.columns]
     if missing:
-        problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
+        problems.append(Problem(f"missing required {listed_as('column', missing)}", file=file))
         return None
     unknown = [c for c in raw.columns if c not in TIER_COLUMNS]
     if unknown:
         problems.append(
             Problem(
-                f"unknown column(s): {', '.join(unknown)} (columns: {', '.join(TIER_COLUMNS)})",
+                f"unknown {listed_as('column', unknown)} (columns: {', '.join(TIER_COLUMNS)})",
                 file=file,
             )
         )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from optimiser.errors import counted
 from optimiser.results import AllocationResult, SolverInfo
 
 if TYPE_CHECKING:
@@ -226,7 +227,8 @@ def _regions_lines(result: AllocationResult, value: pd.Series | None) -> list[st
     if len(left):
         left = left.sort_values("excess_demand", ascending=False, kind="stable")
         lines.append(prose(
-            f"{len(left):,} short region(s) receive nothing: "
+            f"{counted(len(left), 'short region')} "
+            + ("receives" if len(left) == 1 else "receive") + " nothing: "
             + few(f"{r} (short {v:,.0f})" for r, v in left["excess_demand"].items())
         ))
     idle = (regions["units"] - useful).astype(float)
@@ -238,7 +240,8 @@ def _regions_lines(result: AllocationResult, value: pd.Series | None) -> list[st
             else "beyond their excess demand"
         )
         lines.append(prose(
-            f"{len(idle):,} region(s) receive {idle.sum():,.0f} {resource}s that no patient "
+            f"{counted(len(idle), 'region')} " + ("receives" if len(idle) == 1 else "receive")
+            + f" {idle.sum():,.0f} {resource}s that no patient "
             f"needs there at the peak (saving no lives), {reason}: "
             + few(f"{r} {v:,.0f}" for r, v in idle.items())
         ))
@@ -260,7 +263,8 @@ def changes_text(regions: pd.DataFrame) -> str | None:
             return f"no region {verb}s"
         total = int(abs(part.sum()))
         names = few(f"{r} {int(v):+,}" for r, v in part.items())
-        return f"{len(part):,} region(s) {verb} {total:,} units ({names})"
+        verbs = f"{verb}s" if len(part) == 1 else verb
+        return f"{counted(len(part), 'region')} {verbs} {total:,} units ({names})"
 
     return "Against the lives-optimal allocation: " + side(gain, "gain") + "; " + side(
         lose, "lose"

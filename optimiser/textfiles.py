@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optimiser.errors import InputError, Problem, counted
+from optimiser.errors import InputError, Problem, counted, plural
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PROBLEMS_PER_FILE = 100  # listed per file; the others are counted (docs/instance-format.md)
@@ -255,7 +255,11 @@ def read_csv_table(text: str, name: str, problems: list[Problem],
         return None
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
-        problems.append(Problem(f"duplicate column(s) in header: {', '.join(dup)}", file=name))
+        problems.append(
+            Problem(
+                f"duplicate {plural(len(dup), 'column')} in header: {', '.join(dup)}", file=name
+            )
+        )
         return None
     if any(h == "" for h in header):
         problems.append(Problem("empty column name in header", file=name, line=1))

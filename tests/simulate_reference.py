@@ -30,6 +30,11 @@ TOL = 1e-6  # patients and units are compared with this slack (plans carry round
 FLOOR_EPS = 1e-9  # floor()/ceil() guard, as in the definitions (docs/model.md)
 
 
+def _n(count: float, noun: str, spec: str = ":g") -> str:
+    """'1 day', '2 days' (the product's wording: optimiser.errors.counted, simulation.py)."""
+    return f"{count:{spec[1:]}} {noun}" + ("" if count == 1 else "s")
+
+
 def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Simulation:
     """Replay `plan` (rows from plan_io.read_plan / plan_rows) through the instance, day by
     day, with the instance's settings."""
@@ -138,10 +143,10 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
             broke(
                 "patients_waiting",
                 day,
-                f"{what} {count:g} patients of {regions[r]}{which} on day {day}, but only "
+                f"{what} {_n(count, 'patient')} of {regions[r]}{which} on day {day}, but only "
                 f"{have:g} {'is' if have == 1 else 'are'} waiting"
                 if not held
-                else f"{what} {count + held:g} patients of {regions[r]}{which} on day {day}, "
+                else f"{what} {_n(count + held, 'patient')} of {regions[r]}{which} on day {day}, "
                 f"{held:g} of them on units since the start: {count:g} from those waiting, "
                 f"but only {have:g} {'is' if have == 1 else 'are'} waiting",
                 line,
@@ -282,8 +287,8 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                     broke(
                         "patient_transfers_off",
                         d,
-                        f"moves {u:g} patients {row.src} -> {row.dst}, but patient transfers are "
-                        "switched off",
+                        f"moves {_n(u, 'patient')} {row.src} -> {row.dst}, but patient transfers "
+                        "are switched off",
                         line,
                     )
                 elif (q, r) not in plane:
@@ -291,7 +296,7 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                         "patient_lane",
                         d,
                         f"{row.src} -> {row.dst} is beyond the patient transfer distance limit "
-                        f"({s.patient_transfer_max_lead_days} day(s))",
+                        f"({_n(s.patient_transfer_max_lead_days, 'day', ':,')})",
                         line,
                     )
                 free = free_units(r, d)
@@ -299,8 +304,8 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                     broke(
                         "no_free_unit",
                         d,
-                        f"moves {u:g} patients to {row.dst} on day {d}, but only "
-                        f"{max(free, 0):g} units are free there",
+                        f"moves {_n(u, 'patient')} to {row.dst} on day {d}, but only "
+                        f"{_n(max(free, 0), 'unit')} {'is' if free == 1 else 'are'} free there",
                         line,
                     )
                     debt[r] += u - max(free, 0.0)
@@ -316,7 +321,7 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                     broke(
                         "patient_transfer_limit",
                         d,
-                        f"{regions[origin]} sends {pt_today[origin]:g} patients on day {d}, "
+                        f"{regions[origin]} sends {_n(pt_today[origin], 'patient')} on day {d}, "
                         f"limit {limit:g}",
                     )
             for row in records(day_rows):
@@ -343,9 +348,11 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                 if u > free + TOL:
                     units = f"{max(free, 0):g} unit" + (" is" if free == 1 else "s are")
                     message = (
-                        f"admits {u:g} patients in {row.dst} on day {d}, but only {units} free"
+                        f"admits {_n(u, 'patient')} in {row.dst} on day {d}, "
+                        f"but only {units} free"
                         if not held
-                        else f"admits {u + held:g} patients in {row.dst} on day {d}, {held:g} of "
+                        else f"admits {_n(u + held, 'patient')} in "
+                        f"{row.dst} on day {d}, {held:g} of "
                         f"them on units since the start: {u:g} need{'s' if u == 1 else ''} a "
                         f"free unit, but only {units} free"
                     )
@@ -363,7 +370,7 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                 broke(
                     "staff_cap",
                     d,
-                    f"{regions[r]} treats {occupancy[r, d]:g} patients on day {d}; staff allow "
+                    f"{regions[r]} treats {_n(occupancy[r, d], 'patient')} on day {d}; staff allow "
                     f"{own[r, d] + staff[r, d]:g} ({own[r, d]:g} own units + staff_cap "
                     f"{staff[r, d]:g})",
                 )
@@ -374,8 +381,8 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                 broke(
                     "units_taken_from_patients",
                     d,
-                    f"{regions[r]} has {occupancy[r, d]:g} patients in treatment on day {d} but "
-                    f"{on_hand_now[r]:g} units",
+                    f"{regions[r]} has {_n(occupancy[r, d], 'patient')} in treatment on day {d} "
+                    f"but {on_hand_now[r]:g} units",
                 )
                 debt[r] += deficit
             # a debt lasts as long as the shortfall it caused (patients beyond units, or units
@@ -439,9 +446,10 @@ def idle_while_waiting(
                 Violation(
                     "idle_while_waiting",
                     d,
-                    f"{regions[r]}: {left:g} patients of cohort day {e} wait (or are turned "
-                    f"away) on day {d} while {free:g} staffed units are free there for their "
-                    f"whole stay ({end - d} days)",
+                    f"{regions[r]}: {_n(left, 'patient')} of cohort day {e} "
+                    f"{'waits (or is' if left == 1 else 'wait (or are'} turned away) on day {d} "
+                    f"while {free:g} staffed unit{' is' if free == 1 else 's are'} free there for "
+                    f"their whole stay ({_n(end - d, 'day')})",
                 )
             )
     if len(out) > MAX_IDLE_LISTED:

@@ -214,7 +214,9 @@ def test_a_plan_stopped_short_without_a_time_limit_is_said_so(tiny: Path) -> Non
     weeks.loc[weeks["policy"] == "mean", "status"] = "iteration_limit"
     stopped = dataclasses.replace(result, status="iteration_limit", weeks=weeks)
     text = backtest_text(stopped)
-    assert "status: iteration_limit (no time limit reached: plan(s) stopped at the" in text
+    stopped_plans = int((weeks["status"] == "iteration_limit").sum())
+    assert f"status: iteration_limit (no time limit reached: {stopped_plans} plans stopped at the" \
+        in text
     assert "own round or node limits, not proved optimal): mean" in text
 
 
@@ -245,7 +247,7 @@ def test_bad_requests_are_refused_with_the_option_named(tiny: Path) -> None:
         ({"forecast": "ihme"}, "no forecast source 'ihme'"),
         ({"policies": ["best"]}, "unknown policy 'best'"),
         ({"anchor": "trend"}, "unknown anchor 'trend'"),
-        ({"stochastic": {"sigma": 1}}, "unknown option(s) sigma"),
+        ({"stochastic": {"sigma": 1}}, "unknown option sigma"),
     ]
     for kwargs, words in cases:
         with pytest.raises(InputError) as caught:
@@ -259,7 +261,7 @@ def test_observed_data_not_covering_the_window_is_refused(tmp_path: Path) -> Non
     with pytest.raises(InputError) as caught:
         backtest(folder)
     assert "observed.csv" in str(caught.value)
-    assert "no row for day(s) 10-13" in str(caught.value)
+    assert "no row for days 10-13" in str(caught.value)
 
 
 def test_anchoring_moves_the_forecast_to_the_last_observed_level() -> None:

@@ -22,9 +22,9 @@ def test_us_floor_text_is_short_and_names_what_matters() -> None:
     assert "lives/unit" in text and text.index("Why: ") < text.index("\nNY ")
     # the 44 states that get units no patient needs at the peak: one line, not 44 rows
     idle = next(line for line in lines if "no patient" in line)
-    assert idle.startswith("44 region(s) receive 585 ventilators")
+    assert idle.startswith("44 regions receive 585 ventilators")
     change = " ".join(text[text.index("Against the lives-optimal allocation"):].split())
-    assert "1 region(s) lose 636 units (MA -636)" in change and "and 42 more" in change
+    assert "1 region loses 636 units (MA -636)" in change and "and 42 more" in change
 
 
 def test_equal_lives_per_unit_is_explained_first(pugh) -> None:

@@ -83,11 +83,11 @@ def test_same_decisions_in_other_words_replay_with_a_notice(tmp_path):
     assert [pid for _, pid, _, _ in outcome.reworded] == ["T03", "T06"]  # the two without
     for _, _, logged, replayed in outcome.reworded:
         assert not LOTTERY.search(logged) and LOTTERY.search(replayed)
-    assert EARLIER in outcome.notices[0] and "2 decision(s)" in outcome.notices[0]
+    assert EARLIER in outcome.notices[0] and "2 decisions" in outcome.notices[0]
     run = _replay_cli(log)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "the same decisions as the log" in run.stdout
-    assert f"notice: the reasons of 2 decision(s) are worded differently from the log, which " \
+    assert f"notice: the reasons of 2 decisions are worded differently from the log, which " \
            f"was written by {EARLIER}" in run.stdout
     data = json.loads(_replay_cli(log, "--json").stdout)
     assert data["identical"] is True and data["logged_by"] == EARLIER

@@ -244,5 +244,5 @@ def test_an_executed_file_is_named_beside_scenarios(
     code, _, err = run_main(
         ["plan", APR, "--scenarios", good_scenarios, "--executed", executed], capsys
     )
-    assert code == 2 and "shipped.csv: missing required column(s): day" in err, err
+    assert code == 2 and "shipped.csv: missing required column: day" in err, err
     assert err.splitlines()[-1] == f"1 problem found in {executed}"

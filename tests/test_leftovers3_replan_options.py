@@ -44,7 +44,7 @@ def test_a_bad_executed_file_is_where_its_problems_are(
     shipped.write_text("when,from,to,units\n1,ME,MA,3\n")
     code, _, err = run_main([*map(str, COMMANDS[command]), "--executed", str(shipped)], capsys)
     assert code == 2
-    assert "error: shipped.csv: missing required column(s): day" in err
+    assert "error: shipped.csv: missing required column: day" in err
     assert err.splitlines()[-1] == f"1 problem found in {shipped}"
 
 

@@ -121,12 +121,12 @@ def test_an_allocation_with_an_unknown_column_is_refused(
                         capsys)
     assert code == 2, err
     assert (
-        "error: allocation.csv, line 1: unknown column(s): units_new (an allocation has the "
+        "error: allocation.csv, line 1: unknown column: units_new (an allocation has the "
         "columns region, units only, as solve --out's allocation.csv)" in err
     ), err
     # a misspelt one gets a "did you mean" beside the missing column
     code, err = _scored(tmp_path, "region,units,Note\nA,1,x\n", capsys)
-    assert code == 2 and "unknown column(s): Note" in err, err
+    assert code == 2 and "unknown column: Note" in err, err
 
 
 def test_solve_outs_allocation_is_still_scored(
@@ -139,4 +139,4 @@ def test_solve_outs_allocation_is_still_scored(
     assert code == 0 and "status evaluated" in out, err
     # its regions.csv (region, units and a dozen more) is not an allocation
     code, _, err = run_main(["evaluate", instance, tmp_path / "out" / "regions.csv"], capsys)
-    assert code == 2 and "unknown column(s): name, population" in err, err
+    assert code == 2 and "unknown columns: name, population" in err, err

@@ -215,8 +215,8 @@ def test_every_problem_is_listed(broken: Path, command: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     text = "\n".join(errors)
-    assert "region 'R002' has no row for day(s) 3" in text
-    assert "region 'R004' has no row for day(s) 5-6" in text
+    assert "region 'R002' has no row for day 3" in text
+    assert "region 'R004' has no row for days 5-6" in text
     assert "unknown depot 'NOWHERE'" in text
     assert f"{len(errors)} problems found in {broken}" in result.stderr
     assert "more problem" not in result.stderr and "Traceback" not in result.stderr
@@ -225,7 +225,7 @@ def test_every_problem_is_listed(broken: Path, command: str) -> None:
 def test_validate_accepts_a_good_multi_period_instance(small: Path) -> None:
     result = triage("validate", small)
     assert result.returncode == 0, result.stderr
-    assert "ok: multi-period: 12 days (census), 2 depot(s)" in result.stdout
+    assert "ok: multi-period: 12 days (census), 2 depots" in result.stdout
 
 
 @pytest.mark.slow

@@ -52,12 +52,12 @@ CASES: list[tuple[str, Callable[[Path], None], str]] = [
     (
         "demand missing a region",
         lambda f: edit(f / "demand.csv", "B,0,0\nB,1,1\nB,2,4\nB,3,2\n", ""),
-        "no rows for region(s) B",
+        "no rows for region B",
     ),
     (
         "demand missing days",
         lambda f: edit(f / "demand.csv", "A,1,3\nA,2,1\n", ""),
-        "region 'A' has no row for day(s) 1-2",
+        "region 'A' has no row for days 1-2",
     ),
     ("demand day outside", lambda f: append(f / "demand.csv", "A,4,1"), "outside the horizon"),
     ("demand unknown region", lambda f: append(f / "demand.csv", "Z,1,1"), "unknown region 'Z'"),
@@ -313,7 +313,7 @@ def test_every_file_is_checked_even_when_demand_is_bad(good: Path) -> None:
     with pytest.raises(InputError) as info:
         load_multiperiod(good)
     text = "\n".join(str(p) for p in info.value.problems)
-    expected = ("region 'A' has no row for day(s) 1", "unknown depot 'X'", "unknown region 'Q'")
+    expected = ("region 'A' has no row for day 1", "unknown depot 'X'", "unknown region 'Q'")
     for message in expected:
         assert message in text, text
     assert "sums to" not in text  # no echo of the bad delivery row in the totals check

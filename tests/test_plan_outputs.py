@@ -75,7 +75,7 @@ def test_a_wrong_executed_file_is_named(tmp_path: Path) -> None:
     bad.write_text("when,from,to,units\n2020-04-15,ME,MA,3\n")
     proc = triage("plan", US, "--executed", bad)
     assert proc.returncode == 2
-    assert "shipped.csv: missing required column(s): day" in proc.stderr
+    assert "shipped.csv: missing required column: day" in proc.stderr
     assert "1 problem found in" in proc.stderr and str(US) not in proc.stderr.splitlines()[-1]
 
 
@@ -90,7 +90,7 @@ def test_the_plan_says_why_short_regions_give_units_away(icu_plan) -> None:
     assert len(donors)  # backtest-us-icu-apr2020 has some (NY and NJ)
     for rid, row in donors.iterrows():
         assert (f"{rid} sends {row['transfers_out']:,.0f} ICU beds out" in why
-                or "more region(s)" in why)
+                or "more region" in why)
         sent = pd.read_csv(out / "manifest.csv")
         days = set(sent[(sent["kind"] == "transfer") & (sent["from"] == rid)]["day"])
         mine = daily[(daily["region"] == rid) & daily["day"].isin(days)]

@@ -51,7 +51,7 @@ def test_price_table_hand_solved(three: optimiser.Instance) -> None:
     assert result.regions["change"].to_dict() == {"A": 0, "B": -3, "C": 3}
     text = price_text(result)
     line = " ".join(text.split())
-    assert "1 region(s) gain 3 units (C +3)" in line and "1 region(s) lose 3 units (B -3)" in line
+    assert "1 region gains 3 units (C +3)" in line and "1 region loses 3 units (B -3)" in line
     assert "0.90 lives lost" in text
 
 

@@ -18,5 +18,5 @@ def test_an_unknown_region_of_vary_names_the_ids_not_a_column():
         parse_vary("peak_demand*=0.7:1.3:0.1@ny,QQ", instance)
     (problem,) = caught.value.problems
     assert problem.column is None
-    assert str(problem).startswith("--vary 'peak_demand*=0.7:1.3:0.1@ny,QQ': unknown region(s) "
+    assert str(problem).startswith("--vary 'peak_demand*=0.7:1.3:0.1@ny,QQ': unknown regions "
                                    "ny (did you mean 'NY'?), QQ (regions: AK, AL, "), str(problem)

@@ -92,7 +92,7 @@ def _coordinates(tmp_path: Path, text: str) -> Path:
     ("region,lat,lon\nA,1,2\nA,1,2\n",
      "coordinates.csv, line 3, column 'region': duplicate region 'A' (first on line 2)"),
     ("region,lat,lon\nA,1,2,3\n", "coordinates.csv, line 2: has 4 fields, header has 3"),
-    ("region,lat,lon,alt\nA,1,2,3\n", "coordinates.csv, line 1: unknown column(s): alt"),
+    ("region,lat,lon,alt\nA,1,2,3\n", "coordinates.csv, line 1: unknown column: alt"),
     ("region;lat;lon\nA;1;2\n", "the file seems separated by semicolons"),
     ("region,lat,lon\nA,1,2\n\nB,0x10,1\n",
      "coordinates.csv, line 4, column 'lat': must be degrees in [-90, 90], got '0x10'"),

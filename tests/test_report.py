@@ -208,7 +208,7 @@ def test_cli_report(tmp_path, run_cli):
     bad_plan.write_text("region,day\nA,0\n")
     for args, code, fragment in [
         (("-c", "coverage_floor:level=0.9"), 3, "needs 4,430 units"),
-        (("--from-plan", bad_plan), 2, "missing column(s) units_on_hand, demand"),
+        (("--from-plan", bad_plan), 2, "missing columns units_on_hand, demand"),
     ]:
         proc = run_cli("report", PUGH, *args, "--out", tmp_path / "nothing")
         assert proc.returncode == code, (args, proc.stderr)

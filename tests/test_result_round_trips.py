@@ -217,7 +217,7 @@ def test_certificate_round_trips() -> None:
     cert = Certificate(
         {"eligibility": True, "non_wastefulness": False, "respect_of_priorities": True,
          "maximum_cardinality": None},
-        ("non_wastefulness: 1 unit(s) of 'general' idle while P2 (eligible) has none",),
+        ("non_wastefulness: 1 unit of 'general' idle while P2 (eligible) has none",),
         served=3, maximum=4, notes=("scope: one site",),
     )
     assert Certificate.from_dict(json.loads(json.dumps(cert.to_dict()))) == cert

@@ -87,7 +87,7 @@ def test_observed_data_not_covering_the_window_is_refused(tmp_path: Path) -> Non
         load_backtest(folder)
     text = [str(p) for p in exc.value.problems]
     assert any(
-        "observed.csv, region 'LOM': no row for day(s) 42-53 (12 of 54 days): the table must "
+        "observed.csv, region 'LOM': no row for days 42-53 (12 of 54 days): the table must "
         "cover every day of the instance's window 2020-04-08..2020-05-31" in m
         for m in text
     ), text

@@ -80,7 +80,7 @@ def test_a_budget_for_seven_plans_scores_stochastic_mean_and_hindsight(
     assert comparison.status == "time_limit"
     assert set(comparison.not_scored) == {"buffer", "worst_case"}
     for why in comparison.not_scored.values():
-        assert why.startswith("not started: its 3 plan(s) would take about 3.0 s")
+        assert why.startswith("not started: its 3 plans would take about 3.0 s")
     again = Comparison.from_dict(json.loads(comparison.to_json()))
     assert again.not_scored == comparison.not_scored
     pd.testing.assert_frame_equal(again.table, comparison.table, check_dtype=False)
@@ -97,7 +97,7 @@ def test_a_budget_for_five_plans_scores_stochastic_and_mean_never_part_of_hindsi
     assert list(comparison.table.index) == ["stochastic", "mean"]
     assert comparison.vss == pytest.approx(0.1, abs=1e-6) and comparison.evpi is None
     assert comparison.not_scored["hindsight"] == (
-        "not started: its 2 plan(s) would take about 2.0 s at the pace of the plans so far "
+        "not started: its 2 plans would take about 2.0 s at the pace of the plans so far "
         "(1.00 s); 0.2 s were left")
     assert set(comparison.not_scored) == {"hindsight", "buffer", "worst_case"}
 

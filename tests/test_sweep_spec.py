@@ -96,7 +96,7 @@ def test_names_targets_and_regions(pugh):
         ("per_capita_floor.share=0,0.5@A", "drop '@'"),
         ("survival_with*=-1:1:1", "factor must be >= 0"),
         ("population*=0,1", "must stay > 0"),
-        ("peak_demand*=1,2@Z", "unknown region(s) Z"),
+        ("peak_demand*=1,2@Z", "unknown region Z"),
         ("peak_demand*=1,2@", "no region after '@'"),
         ("survival_with=0.5,1.5", "probability"),
         ("supply=1,1", "listed twice"),

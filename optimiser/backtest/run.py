@@ -46,7 +46,7 @@ from optimiser.backtest.results import (
 )
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import check_time_limit, request_deadline
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted, listed
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.scenarios.backtest import Backtest, load_backtest
 from optimiser.scenarios.forecasts import Forecast, Release
@@ -213,7 +213,8 @@ def rolling(
         except NoPlanInTime as exc:
             if budget is not None:
                 budget.skipped(weight * (len(days) - k), spec.replay)
-            why = f"{exc} on {date} (day {today}); {len(weeks)} of {len(days)} plan(s) made"
+            made = f"{len(weeks)} of {counted(len(days), 'plan')} made"
+            why = f"{exc} on {date} (day {today}); {made}"
             return Rolled(executed, None, weeks, cut, why)
         seconds = time.perf_counter() - began
         if budget is not None:
@@ -254,8 +255,8 @@ def rolling(
 def _stopped(budget: BacktestBudget, made: int, planned: int, date: dt.date) -> str:
     left = max(0.0, budget.for_plans())
     return (
-        f"time limit: {made} of {planned} plan(s) made; {left:.2f} s were left for the plans "
-        f"from {date} on, too little for the next (budget {budget.given:g} s)"
+        f"time limit: {made} of {counted(planned, 'plan')} made; {left:.2f} s were left for the "
+        f"plans from {date} on, too little for the next (budget {budget.given:g} s)"
     )
 
 
@@ -348,7 +349,7 @@ def backtest(
     if unknown:
         raise InputError(
             _option(
-                f"unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+                f"unknown {listed('option', unknown, ' ')} (known: {', '.join(sorted(known))})",
                 "stochastic",
             )
         )

@@ -31,7 +31,7 @@ from optimiser.bedside.scores import PROTOCOLS, Ranking, available, rank_patient
 from optimiser.bedside.snapshot import EXACT
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import check_time_limit
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.solver import SolverOptions, solver_versions
 
 AFTER_DECISIONS_SECONDS_PER_PATIENT = 0.15e-3
@@ -83,7 +83,9 @@ def allocate(
     notes: list[str] = []
     stopped = [d for d in online.decisions if d.method == "rule" and policy.method == "optimal"]
     if stopped:
-        notes.append(f"time limit: {len(stopped)} decision(s) fell back to the policy's rule")
+        notes.append(
+            f"time limit: {counted(len(stopped), 'decision')} fell back to the policy's rule"
+        )
     table = patient_table(stream, patients, ranking, online, policy)
     if overrides is not None:
         table = apply_overrides(table, overrides)
@@ -218,19 +220,19 @@ def patient_table(stream: Stream, patients: pd.DataFrame, ranking: Ranking, onli
             if free == 0:
                 reason = f"no free unit at {site} on day {t}"
             elif (site, t) in by_rule and policy.method == "optimal":
-                reason = (f"{free} unit(s) free at {site} on day {t} went to candidates ranked "
-                          f"higher (ranked {batch_rank[i]} of {batch_size[i]}); {STOPPED}")
+                reason = (f"{counted(free, 'unit')} free at {site} on day {t} went to candidates "
+                          f"ranked higher (ranked {batch_rank[i]} of {batch_size[i]}); {STOPPED}")
             elif policy.method == "optimal":
                 low = lowest_served.get((s, t))
-                reason = (f"{free} unit(s) free at {site} on day {t}; the allocation of most "
-                          f"expected benefit under the reserves serves others (benefit "
+                reason = (f"{counted(free, 'unit')} free at {site} on day {t}; the allocation of "
+                          f"most expected benefit under the reserves serves others (benefit "
                           f"{ranking.benefit[i]:.3g}" + (f", lowest served {low:.3g})"
                                                          if low is not None else ")"))
                 reason += _served_with_less(i, served_in.get((s, t)), stream.ids,
                                             ranking, beneficiary, batch_rank)
             else:
-                reason = (f"{free} unit(s) free at {site} on day {t} went to candidates ranked "
-                          f"higher (ranked {batch_rank[i]} of {batch_size[i]})")
+                reason = (f"{counted(free, 'unit')} free at {site} on day {t} went to candidates "
+                          f"ranked higher (ranked {batch_rank[i]} of {batch_size[i]})")
         rows.append({
             "patient": pid, "site": site, "day": t, "candidate": not ranking.excluded[i],
             "benefit": float(ranking.benefit[i]), "score": float(ranking.score[i]),

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
 from models.bedside import Category
+from optimiser.errors import counted
 
 PROPERTIES = ("eligibility", "non_wastefulness", "respect_of_priorities", "maximum_cardinality")
 
@@ -114,7 +115,7 @@ def certify(categories: Sequence[Category], rank: np.ndarray, assigned: np.ndarr
             holds["eligibility"] = False
         waiting = np.flatnonzero(category.eligible & ~served)
         if used < category.units and len(waiting):
-            violations.append(f"non_wastefulness: {category.units - used} unit(s) of "
+            violations.append(f"non_wastefulness: {counted(category.units - used, 'unit')} of "
                               f"{category.name!r} idle while {ids[waiting[0]]} (eligible) "
                               "has none")
             holds["non_wastefulness"] = False

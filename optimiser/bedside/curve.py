@@ -30,7 +30,7 @@ import pandas as pd
 from optimiser.bedside.horizon import run_online, stream_from
 from optimiser.bedside.io import BedsideInputs, Units
 from optimiser.bedside.scores import rank_patients
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, listed
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,9 @@ def curves_to_instance(inputs: BedsideInputs, regional: str | Path, out: Path,
     unknown = [s for s in chosen if s not in instance.region_ids]
     if unknown or not chosen:
         name, ids = Path(regional).name, ", ".join(instance.region_ids)
-        what = (f"site(s) {', '.join(unknown)} are not regions of {name} (its regions: {ids})"
+        what = (f"{listed('site', unknown, ' ')} "
+                + ("is not a region" if len(unknown) == 1 else "are not regions")
+                + f" of {name} (its regions: {ids})"
                 if unknown else f"no site given (the regions of {name}: {ids})"
                 if sites is not None else f"no site of units.csv "
                 f"({', '.join(inputs.units.sites)}) is a region of {name} (its regions: {ids})")

@@ -21,7 +21,7 @@ import pandas as pd
 
 from optimiser.bedside.patients import MAX_DAY, blank, validate_patients
 from optimiser.bedside.policy import Policy, load_policy, policy_from_dict
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, listed
 from optimiser.instance import _frame_as_text, _read_csv
 from optimiser.textfiles import json_error_words
 
@@ -315,11 +315,11 @@ def _units_from_raw(raw: pd.DataFrame, problems: list[Problem], file: str,
     before = len(problems)
     missing = [c for c in ("site", "day", "units") if c not in raw.columns]
     if missing:
-        problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
+        problems.append(Problem(f"missing required {listed('column', missing)}", file=file))
         return None
     extra = [c for c in raw.columns if c not in ("site", "day", "units")]
     if extra:
-        problems.append(Problem(f"unknown column(s): {', '.join(extra)} (columns: site, day, "
+        problems.append(Problem(f"unknown {listed('column', extra)} (columns: site, day, "
                                 "units)", file=file))
     rows = []
     seen: dict[tuple[str, int], int] = {}

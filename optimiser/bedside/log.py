@@ -28,7 +28,7 @@ import pandas as pd
 from optimiser import __version__
 from optimiser.bedside.patients import blank
 from optimiser.bedside.results import BedsideResult
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted, listed
 from optimiser.instance import _read_csv
 from optimiser.json_values import json_number
 from optimiser.textfiles import json_error_words
@@ -368,7 +368,7 @@ def reworded_notice(reworded: list[tuple[int, str, str, str]],
     first = [f"line {n} (patient {pid}): logged {old!r}; this version words it {new!r}"
              for n, pid, old, new in reworded[:3]]
     more = len(reworded) - len(first)
-    return (f"the reasons of {len(reworded)} decision(s) are worded differently from the "
+    return (f"the reasons of {counted(len(reworded), 'decision')} are worded differently from the "
             f"log, which was written by {logged_by} (this is regional-triage {__version__}); "
             "the decisions themselves are the same, and the logged reason is the one recorded "
             "at the time", *first, *([f"... and {more} more"] if more > 0 else []))
@@ -399,10 +399,10 @@ def validate_overrides(raw: pd.DataFrame, known: set[str], file: str,
     problems: list[Problem] = []
     missing = [c for c in OVERRIDE_COLUMNS if c not in raw.columns]
     if missing:
-        raise InputError(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
+        raise InputError(Problem(f"missing required {listed('column', missing)}", file=file))
     extra = [c for c in raw.columns if c not in OVERRIDE_COLUMNS]
     if extra:
-        problems.append(Problem(f"unknown column(s): {', '.join(extra)} (columns: "
+        problems.append(Problem(f"unknown {listed('column', extra)} (columns: "
                                 f"{', '.join(OVERRIDE_COLUMNS)})", file=file))
     lines = raw.attrs.get("lines", list(range(2, len(raw) + 2)))
     seen: dict[str, int] = {}

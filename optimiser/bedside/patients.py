@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import Problem
+from optimiser.errors import Problem, listed
 from optimiser.textfiles import not_a_number
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def validate_patients(
     reporting = policy.reporting_groups if policy is not None else ()
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
-        problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
+        problems.append(Problem(f"missing required {listed('column', missing)}", file=file))
         return None
     if "survival_with" not in raw.columns and "sofa" not in raw.columns:
         problems.append(Problem("needs survival_with, or sofa with a survival_from_sofa table "
@@ -74,7 +74,7 @@ def validate_patients(
         unknown = [c for c in raw.columns if c not in known]
         if unknown:
             problems.append(Problem(
-                f"unknown column(s): {', '.join(unknown)} (a column the policy does not name is "
+                f"unknown {listed('column', unknown)} (a column the policy does not name is "
                 "refused: list category flags in the policy's categories and reporting columns "
                 "in its reporting_groups)", file=file))
         for key, names in (("categories", categories), ("reporting_groups", reporting)):

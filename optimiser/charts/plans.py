@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from optimiser.charts.common import COLOURS, DPI, PLAN_COLUMNS, CountFormatter
+from optimiser.errors import listed
 
 # ---------------------------------------------------------------------------------------------
 # Plans
@@ -39,7 +40,7 @@ def check_plan_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise InputError(
             Problem(
-                f"plan table: missing column(s) {', '.join(missing)} "
+                f"plan table: missing {listed('column', missing, ' ')} "
                 f"(needs {', '.join(PLAN_COLUMNS)})"
             )
         )

@@ -12,7 +12,7 @@ import typer
 from optimiser.cli import app
 from optimiser.cli.common import check_out_apart, write_outputs
 from optimiser.cli.regional import fail_with_problems
-from optimiser.errors import EXIT_INTERNAL, InputError, Problem, option_problem
+from optimiser.errors import EXIT_INTERNAL, InputError, Problem, counted, option_problem
 
 if TYPE_CHECKING:
     from optimiser.backtest.results import BacktestResult
@@ -229,24 +229,33 @@ def backtest_text(result: BacktestResult) -> str:
             f"{int(row['units_transferred']):>7,}"
         )
     weeks = result.weeks
-    own = sorted(set(weeks.loc[weeks["status"] == "iteration_limit", "policy"]))
+    stopped = weeks.loc[weeks["status"] == "iteration_limit", "policy"]
+    own = sorted(set(stopped))
     if result.status == "iteration_limit":
         lines.append(
-            "status: iteration_limit (no time limit reached: plan(s) stopped at the planner's "
-            "own round or node limits, not proved optimal): " + ", ".join(own)
+            f"status: iteration_limit (no time limit reached: {counted(len(stopped), 'plan')} "
+            "stopped at the planner's own round or node limits, not proved optimal): "
+            + ", ".join(own)
         )
     if result.status == "time_limit":
         limit = result.info.get("time_limit")
-        cut_short = sorted(
-            set(weeks.loc[weeks["status"] == "time_limit", "policy"]) - set(result.incomplete)
-        )
+        timed = weeks.loc[weeks["status"] == "time_limit", "policy"]
+        cut_short = sorted(set(timed) - set(result.incomplete))
         budget = f"budget {limit:g} s" if limit is not None else "the plans' time limits"
         lines.append(
             f"status: time_limit ({budget}): "
             + "; ".join(
                 [f"{p} not completed, left out" for p in result.incomplete]
-                + [f"{p}: plan(s) cut short, not proved optimal" for p in cut_short]
-                + [f"{p}: plan(s) stopped at own round or node limits" for p in own]
+                + [
+                    f"{p}: {counted(int((timed == p).sum()), 'plan')} cut short, not proved "
+                    "optimal"
+                    for p in cut_short
+                ]
+                + [
+                    f"{p}: {counted(int((stopped == p).sum()), 'plan')} stopped at own round or "
+                    "node limits"
+                    for p in own
+                ]
             )
         )
     cut = t["transfer_units_cut"]

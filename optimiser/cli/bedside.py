@@ -15,7 +15,7 @@ import typer
 from optimiser import budget_watchdog
 from optimiser.cli import HELP_STYLE, app
 from optimiser.cli.common import DaskSchedulerOpt, JsonOpt, WorkersOpt, echo_json, write_outputs
-from optimiser.errors import EXIT_INTERNAL, InputError
+from optimiser.errors import EXIT_INTERNAL, InputError, counted
 
 bedside = typer.Typer(
     name="bedside",
@@ -53,10 +53,11 @@ def validate_command(case: Case, units: UnitsOpt = None, policy: PolicyOpt = Non
     inputs = _load(case, units, policy, existing_capacity)
     p = inputs.cohort.patients
     typer.echo(
-        f"ok: {len(p)} patients ({int(p['dni'].sum())} DNI) at {p['site'].nunique()} site(s), "
+        f"ok: {len(p)} patients ({int(p['dni'].sum())} DNI) at "
+        f"{counted(p['site'].nunique(), 'site')}, "
         f"days {int(p['day'].min())}-{int(p['day'].max())}; units from {inputs.units.source}; "
         f"policy {inputs.policy.name!r} ({inputs.policy.priority}, {inputs.policy.method}, "
-        f"{len(inputs.policy.reserves)} reserve(s)) approved by "
+        f"{counted(len(inputs.policy.reserves), 'reserve')}) approved by "
         f"{inputs.policy.approval.approved_by} on {inputs.policy.approval.date}")
 
 
@@ -343,7 +344,8 @@ def curve_command(
         return
     for c in curves:
         head = ", ".join(f"{v:.2f}" for v in c.concave[:8])
-        typer.echo(f"{c.site}: {c.useful_units} extra unit(s) gain survivors; marginal "
+        gain = "gains" if c.useful_units == 1 else "gain"
+        typer.echo(f"{c.site}: {counted(c.useful_units, 'extra unit')} {gain} survivors; marginal "
                    f"(concave) {head}{' ...' if c.useful_units > 8 else ''}")
     typer.echo(f"curves under policy {inputs.policy.name!r}, approved by "
                f"{inputs.policy.approval.approved_by} on {inputs.policy.approval.date}")

@@ -21,7 +21,7 @@ from optimiser.cli.common import (
 )
 from optimiser.cli.regional import fail_with_problems
 from optimiser.cli.replan import PlanCall, TodayOpt
-from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem, option_problem
+from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem, counted, option_problem
 
 if TYPE_CHECKING:
     from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -316,8 +316,11 @@ def plan_command(
         "--report": report,
     }
     if scenarios is None and any(stochastic_only.values()):
-        used = ", ".join(k for k, v in stochastic_only.items() if v)
-        raise InputError(Problem(f"{used} need(s) --scenarios (planning under uncertainty)"))
+        used = [k for k, v in stochastic_only.items() if v]
+        verb = "needs" if len(used) == 1 else "need"
+        raise InputError(
+            Problem(f"{', '.join(used)} {verb} --scenarios (planning under uncertainty)")
+        )
     if evaluate_on is not None and not compare:
         raise InputError(Problem("--evaluate needs --compare"))
     if buffer is not None and not compare:  # it was ignored: a plan on 100% of the forecast
@@ -543,7 +546,9 @@ def generate_command(
         generate(spec, folder)
 
     write_outputs(out, write)
-    typer.echo(f"wrote {out}: {regions} regions x {days} days, {depots} depot(s), seed {seed}")
+    typer.echo(
+        f"wrote {out}: {regions} regions x {days} days, {counted(depots, 'depot')}, seed {seed}"
+    )
 
 
 GENERATED_ROW_BYTES = 16  # a demand or lead-time row as the generator writes it, at most
@@ -575,7 +580,7 @@ def generated_tables_too_big(
     if lanes > limit:
         pairs = "all-pairs transfer lanes" if neighbours is None else f"--neighbours {neighbours}"
         return (
-            f"--regions {regions:,} with {pairs} and {depots} depot(s) writes {lanes:,} "
+            f"--regions {regions:,} with {pairs} and {counted(depots, 'depot')} writes {lanes:,} "
             f"lead-time rows, {size}: fewer regions or depots, --neighbours K (e.g. 10) or "
             "--no-transfers"
         )

@@ -26,7 +26,7 @@ from optimiser.cli.common import (
 )
 from optimiser.cli.common import RegionalConstraintOpt as ConstraintOpt
 from optimiser.cli.common import RegionalDir as Dir
-from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem
+from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem, counted, listed
 from optimiser.textfiles import (
     did_you_mean,
     load_json,
@@ -237,14 +237,14 @@ def validate_command(instance_dir: Dir) -> None:
     typer.echo(
         f"ok: {instance.name}: {len(instance.regions)} regions ({shortage} with excess demand "
         f"{instance.excess_demand.sum():,.0f}), supply {instance.supply:,}, "
-        f"{len(instance.constraints)} default constraint(s)"
+        f"{counted(len(instance.constraints), 'default constraint')}"
         + ("" if coordinates is None else f"; coordinates for {len(coordinates)} regions")
     )
     if plan is not None:
         delivered = float(plan.deliveries.to_numpy().sum())
         typer.echo(
             f"ok: multi-period: {plan.days} days ({plan.demand_kind}), "
-            f"{len(plan.depots)} depot(s) receiving {delivered:,.0f} units"
+            f"{counted(len(plan.depots), 'depot')} receiving {delivered:,.0f} units"
         )
 
 
@@ -406,13 +406,13 @@ def read_allocation(path: Path, regions: Sequence[str] | None = None) -> dict[st
     if missing:  # "Region,Units" from a spreadsheet: say which header was meant
         found = [f"'{c}'{did_you_mean(c, missing)}" for c in header if c not in ("region", "units")]
         raise InputError(Problem(
-            f"missing column(s): {', '.join(missing)} (needs region, units; found "
+            f"missing {listed('column', missing)} (needs region, units; found "
             f"{', '.join(found) or 'no other column'})", file=name, line=1))
     unknown = [c + did_you_mean(c, ALLOCATION_COLUMNS) for c in header
                if c not in ALLOCATION_COLUMNS]
     if unknown:  # as every other input table: a column nothing reads is refused, not ignored
         problems.append(Problem(
-            f"unknown column(s): {', '.join(unknown)} (an allocation has the columns "
+            f"unknown {listed('column', unknown)} (an allocation has the columns "
             f"{', '.join(ALLOCATION_COLUMNS)} only, as solve --out's allocation.csv)",
             file=name, line=1))
     ri, ui = header.index("region"), header.index("units")

@@ -22,7 +22,7 @@ from optimiser.cli.common import (
 from optimiser.cli.plan import ConstraintOpt
 from optimiser.cli.replan import PlanCall, TodayOpt
 from optimiser.cli.scenarios import Dir, _load, scenarios_app
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 
 if TYPE_CHECKING:
     from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -222,7 +222,8 @@ def saa_text(result: SaaResult) -> str:
         lines.append(f"  risk {result.risk}: the bounds bound {result.objective}")
     if len(result.executed) or result.today:
         lines.append(
-            f"  {len(result.executed)} executed move(s) fixed; re-planned from day {result.today}"
+            f"  {counted(len(result.executed), 'executed move')} fixed; re-planned from day "
+            f"{result.today}"
         )
     lines += [
         f"  {'upper bound on the true optimum':<44}{_lives(result.upper_bound):>10} {unit} "
@@ -236,7 +237,7 @@ def saa_text(result: SaaResult) -> str:
         f"({c} one-sided: <= {_lives(result.gap_high_from_bounds)}; each bound at "
         f"{(1 + result.confidence) / 2:.1%})",
         f"  the candidate's commit, days {result.today}..{result.today + result.commit_days - 1}: "
-        f"{len(moves)} move(s), {units:g} units",
+        f"{counted(len(moves), 'move')}, {units:g} units",
     ]
     if result.gap_high_from == "bounds":
         lines.append(
@@ -245,7 +246,7 @@ def saa_text(result: SaaResult) -> str:
         )
     if result.recourse_without_fairness:
         lines.append(
-            f"  note: {result.recourse_without_fairness} recourse solve(s) could not keep the "
-            "fairness constraints after the commit and were re-planned without them"
+            f"  note: {counted(result.recourse_without_fairness, 'recourse solve')} could not "
+            "keep the fairness constraints after the commit and were re-planned without them"
         )
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from optimiser.cli.common import (
     write_outputs,
 )
 from optimiser.cli.regional import fail_with_problems
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 
 if TYPE_CHECKING:
     from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -224,7 +224,7 @@ def generate_command(
     seed_text = f", seed {info['parameters'].get('seed')}" if "parameters" in info else ""
     low, mid, high = summary["national_peak_q05_q50_q95"]
     typer.echo(
-        f"wrote {out}: {len(result)} scenario(s) ({info.get('generator')}{seed_text}) of "
+        f"wrote {out}: {counted(len(result), 'scenario')} ({info.get('generator')}{seed_text}) of "
         f"{summary['regions']} regions x {summary['days']} days; national peak "
         f"{result.demand_kind} {mid:,.0f} (5%-95%: {low:,.0f}-{high:,.0f})"
     )
@@ -479,7 +479,7 @@ def evaluation_text(result: Evaluation) -> str:
 
     a = f"{100 * result.alpha:g}%"
     lines = [
-        f"{result.plan} on {result.instance}: {result.scenarios} scenario(s) ({kind}), "
+        f"{result.plan} on {result.instance}: {counted(result.scenarios, 'scenario')} ({kind}), "
         f"policy {result.policy}",
         f"  expected extra survivors        {fmt('expected_survivors')}",
         f"  expected deaths                 {fmt('expected_deaths')}",

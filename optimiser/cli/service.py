@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from optimiser.cli import app
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -122,7 +122,7 @@ def serve_command(
     typer.echo(
         f"triage service on http://{settings.host}:{settings.port} (docs at /docs); "
         f"store {service.store.url.split('@')[-1]}; {solvers}; "
-        f"{len(service.tokens)} token(s); recovered jobs: {service.recovered}",
+        f"{counted(len(service.tokens), 'token')}; recovered jobs: {service.recovered}",
         err=True,
     )
     from optimiser.service.http_protocol import protocol_with

@@ -18,7 +18,7 @@ from optimiser.cli.common import (
 )
 from optimiser.cli.common import RegionalConstraintOpt as ConstraintOpt
 from optimiser.cli.common import RegionalDir as Dir
-from optimiser.errors import InputError, Problem, option_problem
+from optimiser.errors import InputError, Problem, counted, option_problem
 
 
 @app.command("sweep")
@@ -144,8 +144,8 @@ def sweep_command(
     failed = result.variants[result.variants["status"].isin(["failed", "error"])]
     if len(failed):
         typer.echo(
-            f"{len(failed):,} variant(s) failed; first: variant {failed.iloc[0]['variant']}: "
-            f"{failed.iloc[0]['reason']}"
+            f"{counted(len(failed), 'variant')} failed; first: variant "
+            f"{failed.iloc[0]['variant']}: {failed.iloc[0]['reason']}"
         )
 
 

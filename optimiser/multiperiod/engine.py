@@ -26,6 +26,7 @@ from optimiser.engine_protocol import Optimum, explain_infeasible, largest_needs
 from optimiser.errors import InputError, Problem
 from optimiser.multiperiod import colgen_manage, colgen_seed, colgen_window
 from optimiser.multiperiod.colgen import MAX_ENTERING_PER_ROW, ColumnGeneration
+from optimiser.multiperiod.conflict import cap_conflict
 from optimiser.multiperiod.data import model_data
 from optimiser.multiperiod.executed import executed_moves
 from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -437,6 +438,9 @@ class PlanEngine:
                 f"{in_time:,.0f} of them early enough to reach a region by day {T - 1}"
                 f"{self.history_note()}"
             )
+        capped = cap_conflict(self, core)  # the regions a share cap cannot give enough
+        if capped:
+            return capped
         return (
             f"infeasible: {labels} cannot hold together over the horizon ({d.supply:,} units "
             f"delivered, {in_time:,.0f} in time to arrive by day {T - 1}){self.history_note()}"

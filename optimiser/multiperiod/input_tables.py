@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import Problem
+from optimiser.errors import Problem, plural
 from optimiser.instance import Instance
 from optimiser.multiperiod.row_checks import (
     DEMAND_KINDS,
@@ -109,8 +109,8 @@ def _demand(
     if absent:
         problems.append(
             Problem(
-                f"no rows for region(s) {_listing(absent)} (every region needs every day "
-                f"0..{T - 1})",
+                f"no rows for {plural(len(absent), 'region')} {_listing(absent)} (every region "
+                f"needs every day 0..{T - 1})",
                 file=file,
             )
         )
@@ -123,7 +123,8 @@ def _demand(
         missing = np.nonzero(holes[i])[0]
         problems.append(
             Problem(
-                f"region '{rid}' has no row for day(s) {_listing(_ranges(missing.tolist()))} "
+                f"region '{rid}' has no row for {plural(len(missing), 'day')} "
+                f"{_listing(_ranges(missing.tolist()))} "
                 f"({len(missing)} of {T} days missing)",
                 file=file,
                 region=rid,

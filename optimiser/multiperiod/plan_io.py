@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, listed
 from optimiser.instance import _frame_as_text, _read_csv
 from optimiser.multiperiod.instance import (
     MAX_DAYS,
@@ -96,7 +96,7 @@ def validate_plan(
     if missing:
         raise InputError(
             Problem(
-                f"missing required column(s): {', '.join(missing)} (columns: "
+                f"missing required {listed('column', missing)} (columns: "
                 f"{', '.join(PLAN_COLUMNS)}; dispatch_date and arrival_date may stand for day "
                 "and arrives)",
                 file=file,
@@ -106,7 +106,7 @@ def validate_plan(
     if unknown:
         problems.append(
             Problem(
-                f"unknown column(s): {', '.join(unknown)} (columns: {', '.join(PLAN_COLUMNS)})",
+                f"unknown {listed('column', unknown)} (columns: {', '.join(PLAN_COLUMNS)})",
                 file=file,
             )
         )

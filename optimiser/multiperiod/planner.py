@@ -29,7 +29,7 @@ from optimiser.engine_protocol import (
     request_deadline,
     resolve_constraints,
 )
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.multiperiod.engine import ABS_GAP, PlanEngine, check_constraints
 from optimiser.multiperiod.extract import extract
 from optimiser.multiperiod.instance import MultiPeriodInstance, PlanSettings
@@ -59,7 +59,7 @@ def setting_notes(instance: MultiPeriodInstance, data: MultiPeriodData) -> list[
     shortest = float(np.nanmin(lead)) if np.isfinite(lead).any() else math.inf
     if s.patient_transfers and not data.patient_transfers:
         why = (
-            f"the shortest region-to-region lead time is {shortest:g} day(s)"
+            f"the shortest region-to-region lead time is {counted(shortest, 'day')}"
             if math.isfinite(shortest)
             else "there is no region-to-region lane"
         )
@@ -142,8 +142,9 @@ def clipped_floor_notes(data: MultiPeriodData, specs: Iterable[ConstraintSpec]) 
         ]
         more = len(clipped) - CLIPPED_LISTED
         notes.append(
-            f"{spec.label}: {len(clipped)} floor(s) held at what the region can use (asked -> "
-            f"held; docs/multiperiod.md, \"Fairness over the horizon\"): {', '.join(named)}"
+            f"{spec.label}: {counted(len(clipped), 'floor')} held at what the region can use "
+            f"(asked -> held; docs/multiperiod.md, \"Fairness over the horizon\"): "
+            f"{', '.join(named)}"
             + (f" and {more} more" if more > 0 else "")
         )
     return notes

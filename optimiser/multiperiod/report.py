@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from optimiser.errors import counted
 from optimiser.multiperiod.results import CheckResult, MovementCleanup, PlanResult
 
 MANIFEST_ROWS = 25
@@ -255,7 +256,7 @@ def plan_text(result: PlanResult) -> str:
             lines.append(textwrap.fill(short_donor_text(donor, result.resource), width=100,
                                        initial_indent="- ", subsequent_indent="  "))
         if len(donors) > 5:
-            lines.append(f"- and {len(donors) - 5} more region(s) (see the report)")
+            lines.append(f"- and {counted(len(donors) - 5, 'more region')} (see the report)")
     lines.append("")
     lines.append(price_text(result.price_of_fairness))
     return "\n".join(lines)
@@ -287,7 +288,7 @@ def check_text(result: CheckResult) -> str:
         lines.append("ok: the plan breaks no rule")
     else:
         rules = sorted({v["rule"] for v in result.violations})
-        lines.append(f"{len(result.violations)} rule(s) broken ({', '.join(rules)}):")
+        lines.append(f"{counted(len(result.violations), 'rule')} broken ({', '.join(rules)}):")
         for v in result.violations:
             where = f"line {v['line']}, " if v.get("line") is not None else ""
             lines.append(f"  [{v['rule']}] {where}day {v['day']}: {v['message']}")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import Problem
+from optimiser.errors import Problem, counted, listed
 from optimiser.instance import MAX_SUPPLY
 from optimiser.textfiles import not_a_number
 
@@ -58,7 +58,7 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], problems: list[Problem
     file = frame.attrs.get("file")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        problems.append(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
+        problems.append(Problem(f"missing required {listed('column', missing)}", file=file))
         return False
     return True
 
@@ -68,7 +68,7 @@ def _unknown_columns(frame: pd.DataFrame, allowed: Sequence[str], problems: list
     if extra:
         problems.append(
             Problem(
-                f"unknown column(s): {', '.join(extra)} (columns: {', '.join(allowed)})",
+                f"unknown {listed('column', extra)} (columns: {', '.join(allowed)})",
                 file=frame.attrs.get("file"),
             )
         )
@@ -87,7 +87,9 @@ def _report_rows(
     if len(idx) > MAX_ROW_PROBLEMS:
         problems.append(
             Problem(
-                f"{len(idx) - MAX_ROW_PROBLEMS} more row(s) like these", file=file, column=column
+                f"{counted(len(idx) - MAX_ROW_PROBLEMS, 'more row')} like these",
+                file=file,
+                column=column,
             )
         )
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimiser.errors import counted
 from optimiser.multiperiod.demand import patient_groups, patients_on_units
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.prepared_plan import PreparedPlan
@@ -41,9 +42,11 @@ from optimiser.multiperiod.simulation import (
     TOL,
     Simulation,
     Violation,
+    free_units_text,
     idle_while_waiting,
     incoming_after,
     no_free_unit,
+    patients,
     windows,
 )
 
@@ -173,10 +176,10 @@ class PlanReplay(PreparedPlan):
                 broke(
                     "patients_waiting",
                     day,
-                    f"{what} {count:g} patients of {regions[r]}{which} on day {day}, but only "
+                    f"{what} {patients(count)} of {regions[r]}{which} on day {day}, but only "
                     f"{have:g} {'is' if have == 1 else 'are'} waiting"
                     if not held
-                    else f"{what} {count + held:g} patients of {regions[r]}{which} on day {day}, "
+                    else f"{what} {patients(count + held)} of {regions[r]}{which} on day {day}, "
                     f"{held:g} of them on units since the start: {count:g} from those waiting, "
                     f"but only {have:g} {'is' if have == 1 else 'are'} waiting",
                     line,
@@ -388,7 +391,7 @@ class PlanReplay(PreparedPlan):
                     broke(
                         "patient_transfers_off",
                         d,
-                        f"moves {u:g} patients {row.src} -> {row.dst}, but patient transfers "
+                        f"moves {patients(u)} {row.src} -> {row.dst}, but patient transfers "
                         "are switched off",
                         line,
                     )
@@ -397,7 +400,7 @@ class PlanReplay(PreparedPlan):
                         "patient_lane",
                         d,
                         f"{row.src} -> {row.dst} is beyond the patient transfer distance "
-                        f"limit ({s.patient_transfer_max_lead_days} day(s))",
+                        f"limit ({counted(s.patient_transfer_max_lead_days, 'day')})",
                         line,
                     )
                 free = free_units(r, d)
@@ -405,8 +408,8 @@ class PlanReplay(PreparedPlan):
                     broke(
                         "no_free_unit",
                         d,
-                        f"moves {u:g} patients to {row.dst} on day {d}, but only "
-                        f"{max(free, 0):g} units are free there",
+                        f"moves {patients(u)} to {row.dst} on day {d}, but only "
+                        f"{free_units_text(free)} there",
                         line,
                     )
                     debt[r] += u - max(free, 0.0)
@@ -424,7 +427,7 @@ class PlanReplay(PreparedPlan):
                     broke(
                         "patient_transfer_limit",
                         d,
-                        f"{regions[origin]} sends {pt_today[origin]:g} patients on day {d}, "
+                        f"{regions[origin]} sends {patients(pt_today[origin])} on day {d}, "
                         f"limit {limit:g}",
                     )
             for row, line, u, r, cohort in self.admits.get(d, ()):
@@ -461,7 +464,7 @@ class PlanReplay(PreparedPlan):
                     broke(
                         "staff_cap",
                         d,
-                        f"{regions[r]} treats {occupancy[r, d]:g} patients on day {d}; staff "
+                        f"{regions[r]} treats {patients(occupancy[r, d])} on day {d}; staff "
                         f"allow {own[r, d] + staff[r, d]:g} ({own[r, d]:g} own units + "
                         f"staff_cap {staff[r, d]:g})",
                     )
@@ -469,7 +472,7 @@ class PlanReplay(PreparedPlan):
                     broke(
                         "units_taken_from_patients",
                         d,
-                        f"{regions[r]} has {occupancy[r, d]:g} patients in treatment on day {d} "
+                        f"{regions[r]} has {patients(occupancy[r, d])} in treatment on day {d} "
                         f"but {on_hand_now[r]:g} units",
                     )
             np.copyto(staff_over, over, where=over_staff)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimiser.errors import counted
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import records
 
@@ -72,17 +73,27 @@ class Simulation:
         return not self.violations
 
 
+def patients(count: float) -> str:
+    """'1 patient', '2 patients', '1.5 patients' (a count of patients, as a plan row gives it)."""
+    return f"{count:g} patient" + ("" if count == 1 else "s")
+
+
+def free_units_text(free: float) -> str:
+    """'1 unit is free', '0 units are free' (fewer than none are none)."""
+    free = max(free, 0.0)
+    return f"{free:g} unit is free" if free == 1 else f"{free:g} units are free"
+
+
 def no_free_unit(region: str, day: int, count: float, held: float, free: float) -> str:
     """The message of an admit row with more patients than free units: `count` patients need a
     unit, beside `held` of the row's patients on units since the start (day 0), so that the
     numbers given add up to the row's."""
-    free = max(free, 0.0)
-    units = f"{free:g} unit is free" if free == 1 else f"{free:g} units are free"
+    units = free_units_text(free)
     if not held:
-        return f"admits {count:g} patients in {region} on day {day}, but only {units}"
+        return f"admits {patients(count)} in {region} on day {day}, but only {units}"
     need = "needs" if count == 1 else "need"
     return (
-        f"admits {count + held:g} patients in {region} on day {day}, {held:g} of them on units "
+        f"admits {patients(count + held)} in {region} on day {day}, {held:g} of them on units "
         f"since the start: {count:g} {need} a free unit, but only {units}"
     )
 
@@ -130,9 +141,11 @@ def idle_while_waiting(
             Violation(
                 "idle_while_waiting",
                 d,
-                f"{regions[r]}: {left:g} patients of cohort day {e} wait (or are turned "
-                f"away) on day {d} while {free:g} staffed units are free there for their "
-                f"whole stay ({min(d + stay, T) - d} days)",
+                f"{regions[r]}: {patients(left)} of cohort day {e} "
+                + ("waits (or is" if left == 1 else "wait (or are")
+                + f" turned away) on day {d} while {free:g} staffed "
+                + ("unit is" if free == 1 else "units are")
+                + f" free there for their whole stay ({counted(min(d + stay, T) - d, 'day')})",
             )
         )
     if len(out) > MAX_IDLE_LISTED:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from optimiser import charts
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted, listed
 from optimiser.instance import Instance
 from optimiser.reporting.provenance import _sha256
 from optimiser.textfiles import json_reason
@@ -186,12 +186,13 @@ def _check_manifest(manifest: pd.DataFrame, data: dict[str, Any], where: str) ->
     missing = [c for c in MANIFEST_CORE if c not in manifest.columns]
     blank = 0 if missing else int(manifest[list(MANIFEST_CORE)].isna().any(axis=1).sum())
     if missing or blank or len(manifest) != expected:
-        found = (f"no column(s) {', '.join(missing)}" if missing else
-                 f"{blank} row(s) with an empty kind, day, from, to, units or arrives" if blank
-                 else f"{len(manifest)} movement(s)")
+        found = (f"no {listed('column', missing, ' ')}" if missing else
+                 f"{counted(blank, 'row')} with an empty kind, day, from, to, units or arrives"
+                 if blank
+                 else f"{counted(len(manifest), 'movement')}")
         raise InputError(Problem(
             f"{where}: manifest.csv does not match result.json ({found}; result.json lists "
-            f"{expected} movement(s)): it was changed after `triage plan --out` wrote it; "
+            f"{counted(expected, 'movement')}): it was changed after `triage plan --out` wrote it; "
             "write the plan again", file="manifest.csv"))
 
 

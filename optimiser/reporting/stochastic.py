@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from optimiser.errors import counted, plural
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.reporting.model import Report, Section, table_view
 from optimiser.reporting.provenance import provenance
@@ -36,7 +37,10 @@ def chosen_areas(fan: FanData, regions: Sequence[str] | None = None,
         if unknown:
             from optimiser.errors import InputError, Problem
 
-            raise InputError(Problem(f"unknown region(s) for the fan chart: {', '.join(unknown)}"))
+            raise InputError(
+                Problem(f"unknown {plural(len(unknown), 'region')} for the fan chart: "
+                        f"{', '.join(unknown)}")
+            )
         return [NATIONAL, *regions]
     top = fan.quantiles[-1]
     from optimiser.stochastic.fan import quantile_label
@@ -65,8 +69,8 @@ def fan_section(
         name = f"{key}_{area}".replace(" ", "_").replace("/", "_")
         caption = (
             f"{'National total' if area == NATIONAL else area}: patients needing a "
-            f"{fan.resource} each day over {fan.scenarios} scenario(s) (bands: probability-"
-            f"weighted quantiles) against the {fan.resource}s on hand"
+            f"{fan.resource} each day over {counted(fan.scenarios, 'scenario')} (bands: "
+            f"probability-weighted quantiles) against the {fan.resource}s on hand"
         )
         names.append(report.add_figure(name, figure, caption))
     report.tables[key] = fan.table
@@ -100,8 +104,8 @@ def summary_rows(result: StochasticResult) -> list[tuple[str, str]]:
         ("Status", str(r.status)),
         ("Scenarios", f"{len(r.per_scenario):,}"),
         ("Risk", r.risk if r.alpha is None else f"{r.risk} (alpha {r.alpha:g})"),
-        ("Committed now", f"days {r.today}–{r.commit_end - 1}: {len(r.committed)} move(s), "
-                          "the same in every scenario"),
+        ("Committed now", f"days {r.today}–{r.commit_end - 1}: "
+                          f"{counted(len(r.committed), 'move')}, the same in every scenario"),
         ("Expected lives saved", _fmt(r.expected_lives)
          + ("" if r.lives_bound is None else f" (bound {_fmt(r.lives_bound)})")),
         ("Expected deaths", _fmt(r.expected_deaths)),
@@ -123,7 +127,8 @@ def build_stochastic_report(
 ) -> Report:
     """The report of `result` with its fan charts (national total and chosen_areas)."""
     report = Report(
-        title=f"Two-stage plan over {len(result.per_scenario)} scenario(s): {instance.name}"
+        title=f"Two-stage plan over {counted(len(result.per_scenario), 'scenario')}: "
+        f"{instance.name}"
     )
     report.sections.append(Section("Plan under uncertainty", "key_values",
                                    {"rows": summary_rows(result)}))
@@ -203,8 +208,8 @@ def build_evaluation_report(
     command: Sequence[str] | None = None,
 ) -> Report:
     """The report of a plan evaluated over a scenario set, with its fan charts."""
-    report = Report(title=f"Plan {evaluation.plan} over {evaluation.scenarios} scenario(s): "
-                          f"{instance.name}")
+    report = Report(title=f"Plan {evaluation.plan} over "
+                          f"{counted(evaluation.scenarios, 'scenario')}: {instance.name}")
     report.sections.append(Section("Plan evaluated over the scenarios", "key_values",
                                    {"rows": evaluation_rows(evaluation)}))
     report.tables["per_scenario"] = evaluation.per_scenario

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import InputError, Problem, TriageError
+from optimiser.errors import InputError, Problem, TriageError, plural
 from optimiser.json_values import json_number, json_ready
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
@@ -250,7 +250,10 @@ def evaluate(
         missing = [s for s in ids if s not in plan]
         if missing:
             raise InputError(
-                Problem(f"no plan for scenario(s) {', '.join(missing[:8])}", column="plan")
+                Problem(
+                    f"no plan for {plural(len(missing), 'scenario')} {', '.join(missing[:8])}",
+                    column="plan",
+                )
             )
         replayed = [plan_and_instance(instance, plan[s]) for s in ids]
         settings = {repr(r[0].settings) for r in replayed}

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted, listed, plural
 from optimiser.instance import _read_csv
 from optimiser.multiperiod.instance import (
     MAX_DAYS,
@@ -145,13 +145,13 @@ def window_tables(
     problems: list[Problem] = []
     when = "date" if "date" in raw.columns else "day"
     missing = [c for c in ("region", when, *columns) if c not in raw.columns]
-    listed = ", ".join(
+    known = ", ".join(
         ["region", "date or day", *columns, *[c for c in optional if c not in columns]]
     )
     if missing:
         problems.append(
             Problem(
-                f"missing required column(s): {', '.join(missing)} (columns: {listed})", file=file
+                f"missing required {listed('column', missing)} (columns: {known})", file=file
             )
         )
     extra = [c for c in raw.columns if c not in ("region", "date", "day", *columns, *optional)]
@@ -159,7 +159,7 @@ def window_tables(
         extra.append("day (give date or day, not both)")
     if extra:
         problems.append(
-            Problem(f"unknown column(s): {', '.join(extra)} (columns: {listed})", file=file)
+            Problem(f"unknown {listed('column', extra)} (columns: {known})", file=file)
         )
     if problems:
         raise InputError(problems)
@@ -213,7 +213,8 @@ def window_tables(
         what = (
             "no rows in the window"
             if len(gone) == T
-            else f"no row for day(s) {_listing(_ranges(gone))} ({len(gone)} of {T} days)"
+            else f"no row for {plural(len(gone), 'day')} {_listing(_ranges(gone))} "
+            f"({len(gone)} of {T} days)"
         )
         problems.append(
             Problem(
@@ -224,7 +225,9 @@ def window_tables(
         )
     if len(short) > MAX_ROW_PROBLEMS:
         problems.append(
-            Problem(f"{len(short) - MAX_ROW_PROBLEMS} more region(s) like these", file=file)
+            Problem(
+                f"{counted(len(short) - MAX_ROW_PROBLEMS, 'more region')} like these", file=file
+            )
         )
     if problems:
         raise InputError(problems)
@@ -271,12 +274,12 @@ def read_releases(folder: str | Path) -> list[Release]:
     raw.attrs["lines"] = np.asarray(_lines(raw), dtype=np.int64)
     missing = [c for c in ("source", "release", "file", "quantity") if c not in raw.columns]
     if missing:
-        raise InputError(Problem(f"missing required column(s): {', '.join(missing)}", file=file))
+        raise InputError(Problem(f"missing required {listed('column', missing)}", file=file))
     extra = [c for c in raw.columns if c not in RELEASE_COLUMNS]
     if extra:
         problems.append(
             Problem(
-                f"unknown column(s): {', '.join(extra)} (columns: {', '.join(RELEASE_COLUMNS)})",
+                f"unknown {listed('column', extra)} (columns: {', '.join(RELEASE_COLUMNS)})",
                 file=file,
             )
         )

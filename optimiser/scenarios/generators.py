@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.multiperiod.instance import MAX_DAYS, MAX_UNITS, MultiPeriodInstance
 from optimiser.scenarios.forecasts import Forecast
 from optimiser.scenarios.model import ScenarioSet, make_scenario_set, scenario_ids
@@ -216,7 +216,7 @@ class ForecastMixSpec:
             if len(w) != count:
                 problems.append(
                     Problem(
-                        f"{len(w)} weight(s) for {count} forecast(s)",
+                        f"{counted(len(w), 'weight')} for {counted(count, 'forecast')}",
                         column="weight",
                         column_word="option",
                     )

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted, listed, plural
 from optimiser.instance import _frame_as_text, _in_rows, _read_bytes, _read_csv
 from optimiser.json_values import json_ready
 from optimiser.multiperiod.instance import (
@@ -300,7 +300,7 @@ def _validate(
     if missing and not other:
         problems.append(
             Problem(
-                f"missing required column(s): {', '.join(missing)} (columns: scenario, region, "
+                f"missing required {listed('column', missing)} (columns: scenario, region, "
                 f"day, {kind})",
                 file=file,
             )
@@ -309,7 +309,7 @@ def _validate(
     if extra:
         problems.append(
             Problem(
-                f"unknown column(s): {', '.join(extra)} (columns: scenario, region, day, {kind})",
+                f"unknown {listed('column', extra)} (columns: scenario, region, day, {kind})",
                 file=file,
             )
         )
@@ -389,7 +389,8 @@ def _table(
             )
         )
     if seen.sum() > MAX_ROW_PROBLEMS:
-        problems.append(Problem(f"{int(seen.sum()) - MAX_ROW_PROBLEMS} more duplicate row(s)"))
+        more = int(seen.sum()) - MAX_ROW_PROBLEMS
+        problems.append(Problem(f"{counted(more, 'more duplicate row')}"))
     if seen.any():
         return None
     values = np.full(S * n * T, np.nan)
@@ -404,7 +405,7 @@ def _table(
             if len(absent) and reported < MAX_ROW_PROBLEMS:
                 problems.append(
                     Problem(
-                        f"scenario '{order[s]}' has no rows for region(s) "
+                        f"scenario '{order[s]}' has no rows for {plural(len(absent), 'region')} "
                         f"{_listing([regions[r] for r in absent])} (every scenario needs every "
                         f"region and day 0..{T - 1})",
                         file=file,
@@ -417,7 +418,7 @@ def _table(
                 missing = np.nonzero(holes[s, r])[0]
                 problems.append(
                     Problem(
-                        f"scenario '{order[s]}' has no row for day(s) "
+                        f"scenario '{order[s]}' has no row for {plural(len(missing), 'day')} "
                         f"{_listing(_ranges(missing.tolist()))} ({len(missing)} of {T} days "
                         "missing)",
                         file=file,
@@ -452,7 +453,7 @@ def _weights(
     if missing:
         problems.append(
             Problem(
-                f"missing required column(s): {', '.join(missing)} (columns: scenario, "
+                f"missing required {listed('column', missing)} (columns: scenario, "
                 "probability)",
                 file=file,
             )
@@ -462,7 +463,7 @@ def _weights(
     if extra:
         problems.append(
             Problem(
-                f"unknown column(s): {', '.join(extra)} (columns: scenario, probability)",
+                f"unknown {listed('column', extra)} (columns: scenario, probability)",
                 file=file,
             )
         )
@@ -495,8 +496,8 @@ def _weights(
     if absent:
         problems.append(
             Problem(
-                f"no probability for scenario(s) {_listing(absent)} (every scenario of "
-                f"{SCENARIOS_FILE} needs a row)",
+                f"no probability for {plural(len(absent), 'scenario')} {_listing(absent)} (every "
+                f"scenario of {SCENARIOS_FILE} needs a row)",
                 file=file,
             )
         )

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from optimiser.deadline import MIN_RUN_SECONDS
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.service.auth import TokenRegistry
 from optimiser.service.errors import ApiError, no_job, summary_of
 from optimiser.service.limits import Limiter
@@ -220,7 +220,8 @@ class Service:
         with contextlib.suppress(Exception):
             released = await self.db(self.store.release_runner, self.runner_id)
             if released:
-                log.warning("%d running job(s) put back in the queue for the next start", released)
+                log.warning("%s put back in the queue for the next start",
+                            counted(released, "running job"))
         await self.runner.close()
         self._db.shutdown(wait=True)
         self.store.close()
@@ -539,7 +540,7 @@ class Service:
                                   f"re-queued: {exc}", exc.started)
                     return
                 error = {"status": 500, "code": "worker_lost",
-                         "message": f"{exc}; tried {job.attempts} time(s)"}
+                         "message": f"{exc}; tried {counted(job.attempts, 'time')}"}
             else:
                 self.metrics.solve_seconds.labels(
                     job.kind, "ok" if reply["ok"] else "error").observe(float(reply["seconds"]))

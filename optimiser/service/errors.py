@@ -115,7 +115,6 @@ _LEADS = (
 _FILE_WORDS = (
     (re.compile(r"\b(regions|tiers|demand|deliveries|lead_times|capacity)\.csv\b"), r"\1"),
     (re.compile(r"\binstance\.toml\b"), "the instance"),
-    (re.compile(r"\bcolumn\(s\)"), "key(s)"),
     (re.compile(r"\bcolumns\b"), "keys"),
     (re.compile(r"\bcolumn\b"), "key"),
     (re.compile(r"\bline (\d+)\b"), "row \\1"),

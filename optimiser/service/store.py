@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from optimiser.errors import counted
 from optimiser.service.store_guard import (
     SqliteIdentity,
     StoreUnavailable,
@@ -388,7 +389,7 @@ class JobStore:
                             "status": 500,
                             "code": "server_lost",
                             "message": f"the server stopped while this job was running, "
-                            f"{max_attempts} time(s); it is not retried again",
+                            f"{counted(max_attempts, 'time')}; it is not retried again",
                         }
                     ),
                 )

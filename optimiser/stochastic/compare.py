@@ -36,7 +36,7 @@ from models.fairness import ConstraintSpec
 from models.stochastic import Risk
 from optimiser.backtest.moves import carried_out
 from optimiser.deadline import Deadline
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.planner import plan
@@ -420,7 +420,7 @@ class _Scoring:
             if not budget.fits(need):
                 left = budget.deadline.left() or 0.0
                 self.not_scored[name] = (
-                    f"not started: its {need:g} plan(s) would take about "
+                    f"not started: its {counted(need, 'plan')} would take about "
                     f"{need * budget.plan_seconds:.1f} s at the pace of the plans so far "
                     f"({budget.plan_seconds:.2f} s); {max(0.0, left):.1f} s were left"
                 )
@@ -510,7 +510,8 @@ class _Scoring:
         n, budget = len(self.held_out), self.budget
         if len(plans) < n:
             self.not_scored[name] = (
-                f"re-planned {len(plans)} of {n} evaluation scenario(s) before the time limit"
+                f"re-planned {len(plans)} of {counted(n, 'evaluation scenario')} before the time "
+                "limit"
             )
             budget.skip(n - len(plans))
             return

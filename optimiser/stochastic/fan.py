@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from optimiser.deadline import Deadline
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import plan_rows
 from optimiser.multiperiod.simulate import PlanReplay
@@ -184,7 +184,8 @@ def fan_data(
         )
         if len(plans) < len(scenarios):
             raise OutOfTime(
-                f"re-planned {len(plans)} of {len(scenarios)} scenario(s) before the time limit"
+                f"re-planned {len(plans)} of {counted(len(scenarios), 'scenario')} before the "
+                "time limit"
             )
         rows = {}
         for sid, plan in plans.items():

@@ -47,7 +47,7 @@ import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
 from models.stochastic import Risk
-from optimiser.errors import InfeasibleError, InputError, Problem, TriageError
+from optimiser.errors import InfeasibleError, InputError, Problem, TriageError, counted
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.scenarios.stats import cvar
@@ -395,7 +395,7 @@ def saa(
         "recourse": "deterministic re-plan per scenario with the executed moves and the "
         "commit fixed (the model's lives)",
         "gap_estimator": "Mak, Morton and Wood 1999, multiple replications, common random "
-        f"numbers, over the {M - 1} replication(s) other than the candidate's "
+        f"numbers, over the {counted(M - 1, 'replication')} other than the candidate's "
         f"(replication {best + 1}: x^ was optimised on its sample)",
         "gap_high": estimate[2],
         "gap_high_from_bounds": f"upper_bound_high - lower_bound_low with each one-sided bound "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from optimiser.errors import counted
 from optimiser.stochastic.compare import Comparison
 from optimiser.stochastic.results import StochasticResult
 
@@ -19,7 +20,7 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
     r = result
     window = f"days {r.today}..{r.commit_end - 1}"
     lines = [
-        f"{r.instance}: two-stage plan over {len(r.per_scenario)} scenario(s), "
+        f"{r.instance}: two-stage plan over {counted(len(r.per_scenario), 'scenario')}, "
         f"risk {r.risk}, status {r.status}",
         f"expected lives saved {_fmt(r.expected_lives)}"
         + (f" (bound {_fmt(r.lives_bound)})" if r.lives_bound is not None else "")
@@ -29,12 +30,12 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
     if r.explanation:
         lines.append(r.explanation)
     lines.append(
-        f"committed now ({window}, the same in every scenario): {len(r.committed)} move(s)"
+        f"committed now ({window}, the same in every scenario): {counted(len(r.committed), 'move')}"
     )
     for move in r.committed.to_dict("records"):
         lines.append(
             f"  {move['kind']:8s} day {int(move['day']):>3}  {move['from']} -> {move['to']}  "
-            f"{float(move['units']):g} unit(s), arrives day {int(move['arrives'])}"
+            f"{counted(float(move['units']), 'unit')}, arrives day {int(move['arrives'])}"
         )
     lines.append("per scenario (model): probability, lives, deaths")
     for sid, one in zip(r.per_scenario.index, r.per_scenario.to_dict("records"), strict=True):
@@ -48,9 +49,11 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
     if comparison is not None:
         c = comparison
         where = "in sample" if c.in_sample else "out of sample"
+        n = c.info.get("evaluation_scenarios")
+        scored = counted(n, "scenario") if isinstance(n, int | float) else f"{n} scenarios"
         lines.append(
             f"candidates scored by recourse + simulator ({where}, "
-            f"{c.info.get('evaluation_scenarios')} scenario(s); CVaR at alpha {c.alpha:g}):"
+            f"{scored}; CVaR at alpha {c.alpha:g}):"
         )
         lines.append(
             "  candidate                       survivors   deaths  P(short)  E[short]  CVaR[short]"
@@ -65,7 +68,7 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
             )
         for name, units in (c.info.get("units_cut_to_plan") or {}).items():
             lines.append(
-                f"  {name}: commit cut by {units} unit(s): transfers its donors could not "
+                f"  {name}: commit cut by {counted(units, 'unit')}: transfers its donors could not "
                 "make in every planning scenario"
             )
         if (c.table.get("commit_units_cut", pd.Series(dtype=float)) > 0).any():
@@ -78,8 +81,8 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
             lines.append(
                 "comparison status: iteration_limit (no time limit reached): "
                 + "; ".join(
-                    f"{k}: {len(ids)} re-plan(s) stopped at their own round or node limits, "
-                    "not proved optimal"
+                    f"{k}: {counted(len(ids), 're-plan')} stopped at their own round or node "
+                    "limits, not proved optimal"
                     for k, ids in c.cut_short.items()
                 )
             )
@@ -91,7 +94,7 @@ def stochastic_text(result: StochasticResult, comparison: Comparison | None = No
                 + "; ".join(
                     [f"{k} not scored: {why}" for k, why in c.not_scored.items()]
                     + [
-                        f"{k}: {len(ids)} re-plan(s) cut short, not proved optimal"
+                        f"{k}: {counted(len(ids), 're-plan')} cut short, not proved optimal"
                         for k, ids in c.cut_short.items()
                     ]
                 )

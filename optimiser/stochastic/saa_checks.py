@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.multiperiod.instance import MultiPeriodInstance
 
 MAX_SCENARIOS = 100_000
@@ -97,7 +97,7 @@ def _check_window(instance: MultiPeriodInstance, commit_days: Any, today: Any) -
                 f"days) {'ends on' if end == last else 'ends after'} the horizon's last day "
                 f"(the horizon has days 0..{last}): SAA scores each commit by re-planning the "
                 f"days after its commit window, so at least one must be left; give a commit "
-                f"window of at most {last - today} day(s)",
+                f"window of at most {counted(last - today, 'day')}",
                 column="commit-days",
                 column_word="option",
             )

@@ -34,7 +34,7 @@ import pandas as pd
 
 from models.fairness import ConstraintSpec
 from optimiser.arguments import check_switches
-from optimiser.errors import InputError, Problem, TriageError, option_problem
+from optimiser.errors import InputError, Problem, TriageError, counted, option_problem
 from optimiser.executor import WorkerLost, connect_dask, default_workers, make_executor
 from optimiser.instance import Instance
 from optimiser.solver import solver_versions
@@ -300,7 +300,7 @@ def _run(
     elapsed = time.perf_counter() - t0
     if failures:
         raise SweepIncomplete(
-            f"{len(failures)} chunk(s) could not be run ({failures[0]})"
+            f"{counted(len(failures), 'chunk')} could not be run ({failures[0]})"
             + (
                 f"; the others are kept in {store.out}, run the same sweep again to retry"
                 if store
@@ -310,7 +310,8 @@ def _run(
     if len(todo_now) < len(todo):
         left = sum(len(chunks[c]) for c in todo[len(todo_now) :])
         raise SweepInterrupted(
-            f"stopped after {len(todo_now)} chunk(s) as asked, {left:,} of {n:,} variants left"
+            f"stopped after {counted(len(todo_now), 'chunk')} as asked, {left:,} of {n:,} "
+            "variants left"
             + (f"; run the same sweep again into {store.out} to resume" if store else "")
         )
     if store is not None:

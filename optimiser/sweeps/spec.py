@@ -29,7 +29,7 @@ import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
 from optimiser.constraints import constraint as make_constraint
-from optimiser.errors import InputError, Problem, option_problem
+from optimiser.errors import InputError, Problem, option_problem, plural
 from optimiser.instance import (
     MAX_SUPPLY,
     OPTIONAL_DEFAULTS,
@@ -144,7 +144,7 @@ def parse_vary(
             ids = instance.region_ids
             known = ", ".join(ids[:10]) + (f" ... ({len(ids)} regions)" if len(ids) > 10 else "")
             raise InputError(Problem(  # an option, not a column of a file
-                f"--vary {text!r}: unknown region(s) "
+                f"--vary {text!r}: unknown {plural(len(unknown), 'region')} "
                 f"{', '.join(r + did_you_mean(r, ids) for r in unknown)} (regions: {known})"))
         if len(set(regions)) != len(regions):
             raise InputError(Problem(f"--vary {text!r}: a region is listed twice"))

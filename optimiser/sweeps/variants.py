@@ -15,7 +15,7 @@ import pandas as pd
 from models.fairness import ConstraintSpec
 from optimiser.engine import active_constraints
 from optimiser.engine_protocol import check_time_limit
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, listed
 from optimiser.instance import Instance
 from optimiser.policies import check_seed
 from optimiser.sweeps.fast import (
@@ -112,7 +112,7 @@ def _check_design(design: pd.DataFrame, dims: Sequence[Dimension]) -> pd.DataFra
     names = [d.name for d in dims]
     missing = [n for n in names if n not in design.columns]
     if missing:
-        raise InputError(Problem(f"design: missing column(s) {', '.join(missing)}"))
+        raise InputError(Problem(f"design: missing {listed('column', missing, ' ')}"))
     table = design[names].astype(float).reset_index(drop=True)
     if not np.isfinite(table.to_numpy()).all():
         raise InputError(Problem("design: values must be finite numbers"))

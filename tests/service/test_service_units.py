@@ -77,7 +77,7 @@ def test_a_job_running_when_its_server_died_is_requeued_then_failed(store):
     failed = store.get(job.id, "alice")
     assert failed.status == "failed"
     error = json.loads(failed.error)
-    assert error["code"] == "server_lost" and "3 time(s)" in error["message"]
+    assert error["code"] == "server_lost" and "3 times" in error["message"]
 
 
 def test_a_live_lease_is_not_recovered_but_everything_is_at_startup(store):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimiser.errors import counted
 from optimiser.multiperiod.checks import FairnessSpec
 from optimiser.multiperiod.demand import length_of_stay, patient_groups, transfer_lanes
 from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -203,7 +204,7 @@ def floor_violations(
             Violation(
                 "fairness",
                 last,
-                f"{label}: {len(short) - MAX_LISTED} more region(s) below their floor",
+                f"{label}: {counted(len(short) - MAX_LISTED, 'more region')} below their floor",
             )
         )
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from optimiser.errors import counted
 from optimiser.multiperiod.checks import FairnessSpec, checker
 from optimiser.multiperiod.checks._common import FLOOR_EPS, MAX_LISTED, Numbers, Useful
 from optimiser.multiperiod.instance import MultiPeriodInstance
@@ -32,6 +33,8 @@ def check(instance: MultiPeriodInstance, sim: Simulation, spec: FairnessSpec) ->
     ]
     if len(over) > MAX_LISTED:
         out.append(
-            Violation("fairness", last, f"{spec.label}: {len(over) - MAX_LISTED} more region(s)")
+            Violation(
+                "fairness", last, f"{spec.label}: {counted(len(over) - MAX_LISTED, 'more region')}"
+            )
         )
     return out
