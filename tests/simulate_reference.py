@@ -30,8 +30,7 @@ TOL = 1e-6  # patients and units are compared with this slack (plans carry round
 FLOOR_EPS = 1e-9  # floor()/ceil() guard, as in the definitions (docs/model.md)
 
 
-def _n(count: float, noun: str, spec: str = ":g") -> str:
-    """'1 day', '2 days' (the product's wording: optimiser.errors.counted, simulation.py)."""
+def _n(count: float, noun: str, spec: str = ":g") -> str:  # '1 day', '2 days' (counted)
     return f"{count:{spec[1:]}} {noun}" + ("" if count == 1 else "s")
 
 
@@ -348,13 +347,11 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                 if u > free + TOL:
                     units = f"{max(free, 0):g} unit" + (" is" if free == 1 else "s are")
                     message = (
-                        f"admits {_n(u, 'patient')} in {row.dst} on day {d}, "
-                        f"but only {units} free"
+                        f"admits {_n(u, 'patient')} in {row.dst} on day {d}, but only {units} free"
                         if not held
-                        else f"admits {_n(u + held, 'patient')} in "
-                        f"{row.dst} on day {d}, {held:g} of "
-                        f"them on units since the start: {u:g} need{'s' if u == 1 else ''} a "
-                        f"free unit, but only {units} free"
+                        else f"admits {_n(u + held, 'patient')} in {row.dst} on day {d}, "
+                        f"{held:g} of them on units since the start: {u:g} "
+                        f"need{'s' if u == 1 else ''} a free unit, but only {units} free"
                     )
                     broke("no_free_unit", d, message, int(row.line))
                     debt[r] += u - max(free, 0.0)
