@@ -219,9 +219,8 @@ def _retire(
     """Delete from `h` (whose columns are `members`, in order) the priced columns at 0 with
     lower bound 0 and a reduced cost (`reduced`, of every column) below -RETIRE_TOL (nonbasic:
     a basic column's is 0), never retired before; `inside` and `retired` follow. The members
-    left, in order. The LP optimum
-    is unchanged: a retired column is priced like any outside the master and re-enters when it
-    improves; retired once at most, so the rounds still end."""
+    left, in order. The LP optimum is unchanged: a retired column is priced like any outside
+    the master and re-enters when it improves; retired once at most, so the rounds still end."""
     at = np.flatnonzero(priced[members] & ~retired[members])
     held = members[at]
     values = np.asarray(h.getSolution().col_value)[at]

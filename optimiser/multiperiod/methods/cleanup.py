@@ -350,7 +350,8 @@ def _idle_caps(p: PlanModel, x0: np.ndarray) -> np.ndarray:
 def _waiting_days(p: PlanModel, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(group, day) of each group still waiting at the end of an open day of its own (its
     admissions and patients sent so far below its size), by group then day. On each group's
-    own days first..last only (a group is admitted and sent on those days alone): a table of
+    own days first..last only (a group is admitted and sent on those days alone: ADM and OUT,
+    models/multiperiod_data.admission_index): a table of
     groups x (longest window) days, not x T (at 1,000 x 90, 90,000 x 90 cells; track pyrest).
     The sums are those over every day: the days before a group's first add nothing."""
     d = p.data
