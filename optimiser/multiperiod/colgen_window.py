@@ -177,8 +177,11 @@ def _solve_window(
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None, rounds
         y = np.asarray(h.getSolution().row_dual)
+        # every column's reduced cost in one product: the same sums, row by row, as the
+        # candidates' rows sliced out of A^T first (a copy per round; track pyrest)
+        reduced = cost - transposed @ y
         open_ = pool[~inside[pool]]
-        gain = cost[open_] - transposed[open_] @ y
+        gain = reduced[open_]
         improving = open_[gain > PRICE_TOL]
         if not len(improving) or rounds >= MAX_ROUNDS:
             x = np.zeros(n)
@@ -187,7 +190,7 @@ def _solve_window(
         if len(improving) > MAX_ENTERING:  # the most improving (ties: the lower index)
             best = np.argsort(-gain[gain > PRICE_TOL], kind="stable")[:MAX_ENTERING]
             improving = np.sort(improving[best])
-        members = _retire(h, members, inside, retired, priced, cost, lower, transposed, y)
+        members = _retire(h, members, inside, retired, priced, lower, reduced)
         block = matrix[:, improving]
         h.addCols(
             len(improving),
@@ -210,20 +213,18 @@ def _retire(
     inside: np.ndarray,
     retired: np.ndarray,
     priced: np.ndarray,
-    cost: np.ndarray,
     lower: np.ndarray,
-    transposed: sp.csr_matrix,
-    y: np.ndarray,
+    reduced: np.ndarray,
 ) -> np.ndarray:
     """Delete from `h` (whose columns are `members`, in order) the priced columns at 0 with
-    lower bound 0 and a reduced cost below -RETIRE_TOL (nonbasic: a basic column's is 0), never
-    retired before; `inside` and `retired` follow. The members left, in order. The LP optimum
-    is unchanged: a retired column is priced like any outside the master and re-enters when it
-    improves; retired once at most, so the rounds still end."""
+    lower bound 0 and a reduced cost (`reduced`, of every column) below -RETIRE_TOL (nonbasic:
+    a basic column's is 0), never retired before; `inside` and `retired` follow. The members
+    left, in order. The LP optimum is unchanged: a retired column is priced like any outside
+    the master and re-enters when it improves; retired once at most, so the rounds still end."""
     at = np.flatnonzero(priced[members] & ~retired[members])
     held = members[at]
     values = np.asarray(h.getSolution().col_value)[at]
-    gain = cost[held] - transposed[held] @ y
+    gain = reduced[held]
     out = at[(gain < -RETIRE_TOL) & (values == 0.0) & (lower[held] == 0.0)]
     if not len(out):
         return members

@@ -15,6 +15,7 @@ import pandas as pd
 
 from optimiser.multiperiod.methods.base import VALUE_DIGITS, clean_values
 from optimiser.multiperiod.plan_io import plan_frame, records
+from optimiser.multiperiod.sums import Moves, add_in_order, add_ranges
 
 if TYPE_CHECKING:
     from optimiser.multiperiod.engine import PlanEngine
@@ -80,12 +81,14 @@ def extract(engine: PlanEngine, values: np.ndarray) -> dict[str, Any]:
     ag, as_ = p.admit.group, p.admit.day
     adm = x[p.admit.cols]
     keep = np.nonzero(adm > 0)[0]
+    names = np.asarray(regions, dtype=object)
+    admit_region = names[d.group_region[ag[keep]]].tolist()
     admits = pd.DataFrame(
         {
             "kind": "admit",
             "day": as_[keep],
-            "src": [regions[d.group_region[g]] for g in ag[keep]],
-            "dst": [regions[d.group_region[g]] for g in ag[keep]],
+            "src": admit_region,
+            "dst": admit_region,
             "units": adm[keep],
             "arrives": as_[keep],
             "cohort_day": d.group_day[ag[keep]].astype(float),
@@ -110,34 +113,43 @@ def extract(engine: PlanEngine, values: np.ndarray) -> dict[str, Any]:
     manifest["status"] = movement["status"].to_numpy()
     plan_csv = plan_frame(plan_rows, inst)
 
-    # recompute the flows from the clean values (what check-plan will replay)
+    # recompute the flows from the clean values (what check-plan will replay); every sum is
+    # made in the rows' order, as one row at a time would (add_in_order, add_ranges)
+    moves = Moves.of(movement, regions)
     inflow = np.zeros((n, T))
     inflow[:, 0] = d.own[:, 0]
     inflow[:, 1:] = d.own[:, 1:] - d.own[:, :-1]
-    rix = {r: i for i, r in enumerate(regions)}
-    for row in records(movement):
-        if row.kind in ("ship", "transfer"):
-            inflow[rix[row.dst], row.arrives] += row.units
-        if row.kind == "transfer":
-            inflow[rix[row.src], row.day] -= row.units
+    unit = np.flatnonzero(moves.unit)
+    transfer = moves.transfer[unit]
+    # per unit movement, its arrival (+) and, for a transfer, its departure (-) right after
+    first = np.cumsum(1 + transfer) - 1 - transfer
+    at_r = np.empty(len(unit) + int(transfer.sum()), dtype=np.int64)
+    at_d, amount = np.empty_like(at_r), np.empty(len(at_r))
+    at_r[first], at_d[first] = moves.dst[unit], moves.arrives[unit]
+    amount[first] = moves.units[unit]
+    out = first[transfer] + 1
+    at_r[out], at_d[out] = moves.src[unit][transfer], moves.day[unit][transfer]
+    amount[out] = -moves.units[unit][transfer]
+    add_in_order(inflow, at_r, at_d, amount)
     hand = np.cumsum(inflow, axis=1)
     occ = np.zeros((n, T))
     treated = np.zeros((n, T))
     admitted = np.zeros((n, T))
     sent = np.zeros((n, T))
     received = np.zeros((n, T))
-    for g, s, v in zip(ag[keep], as_[keep], adm[keep], strict=True):
-        r, stay = d.group_region[g], d.group_stay[g]
-        occ[r, s : s + stay] += v
-        treated[r, s : s + stay] += v
-        admitted[r, s] += v
-    for row in records(movement[movement["kind"] == "patients"]):
-        q, r = rix[row.src], rix[row.dst]
-        stay = int(d.los[q])
-        occ[r, row.day : row.day + stay] += row.units
-        treated[q, row.day : row.day + stay] += row.units
-        sent[q, row.day] += row.units
-        received[r, row.day] += row.units
+    r_adm, s_adm, v_adm = d.group_region[ag[keep]], as_[keep], adm[keep]
+    stay_adm = d.group_stay[ag[keep]]
+    add_ranges(occ, r_adm, s_adm, s_adm + stay_adm, v_adm)
+    add_ranges(treated, r_adm, s_adm, s_adm + stay_adm, v_adm)
+    add_in_order(admitted, r_adm, s_adm, v_adm)
+    moved = np.flatnonzero(moves.patients)
+    src, dst = moves.src[moved], moves.dst[moved]
+    sent_day, moved_units = moves.day[moved], moves.units[moved]
+    end = sent_day + d.los[src].astype(np.int64)
+    add_ranges(occ, dst, sent_day, end, moved_units)
+    add_ranges(treated, src, sent_day, end, moved_units)
+    add_in_order(sent, src, sent_day, moved_units)
+    add_in_order(received, dst, sent_day, moved_units)
     resolved = np.zeros(len(d.group_size))
     np.add.at(resolved, ag, adm)
     np.add.at(resolved, p.send.group, x[p.send.cols])
@@ -177,12 +189,9 @@ def extract(engine: PlanEngine, values: np.ndarray) -> dict[str, Any]:
     shipped_in = np.zeros(n)
     t_in = np.zeros(n)
     t_out = np.zeros(n)
-    for row in records(movement):
-        if row.kind == "ship":
-            shipped_in[rix[row.dst]] += row.units
-        elif row.kind == "transfer":
-            t_in[rix[row.dst]] += row.units
-            t_out[rix[row.src]] += row.units
+    np.add.at(shipped_in, moves.dst[moves.ship], moves.units[moves.ship])
+    np.add.at(t_in, moves.dst[moves.transfer], moves.units[moves.transfer])
+    np.add.at(t_out, moves.src[moves.transfer], moves.units[moves.transfer])
     totals = pd.DataFrame(index=pd.Index(regions, name="region"))
     totals["name"] = inst.base.regions["name"].to_numpy()
     totals["patients"] = arrivals.sum(axis=1)

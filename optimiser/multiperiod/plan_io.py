@@ -296,11 +296,9 @@ def plan_frame(rows: pd.DataFrame, instance: MultiPeriodInstance) -> pd.DataFram
             "day": rows["day"].astype(np.int64).to_numpy(),
             "from": rows["src"].to_numpy(),
             "to": rows["dst"].to_numpy(),
-            "units": [_number(u) for u in rows["units"]],
+            "units": number_texts(rows["units"].to_numpy()),
             "arrives": rows["arrives"].astype(np.int64).to_numpy(),
-            "cohort_day": [
-                "" if np.isnan(c) else str(int(c)) for c in rows["cohort_day"].astype(float)
-            ],
+            "cohort_day": day_texts(rows["cohort_day"].astype(float).to_numpy()),
         }
     )
     if instance.start_date is not None:
@@ -312,6 +310,36 @@ def plan_frame(rows: pd.DataFrame, instance: MultiPeriodInstance) -> pd.DataFram
 def _number(value: float) -> str:
     value = float(value)
     return str(int(value)) if value == int(value) else repr(value)
+
+
+# whole numbers below this are written from an int64 array at once (exactly: 2**53 < 2**63)
+_WHOLE_AT_ONCE = 2.0**53
+
+
+def number_texts(values: np.ndarray) -> list[str]:
+    """`[_number(v) for v in values]`: whole numbers at once, the others one by one (track
+    pyrest: 60,000 plan rows at 1,000 x 90 were 0.07 CPU-s)."""
+    try:
+        floats = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return [_number(v) for v in values]
+    whole = np.abs(floats) < _WHOLE_AT_ONCE
+    whole[whole] = floats[whole] == np.trunc(floats[whole])
+    out: list[str] = np.where(whole, floats, 0.0).astype(np.int64).astype(str).tolist()
+    for i in np.flatnonzero(~whole).tolist():
+        out[i] = _number(floats[i])
+    return out
+
+
+def day_texts(days: np.ndarray) -> list[str]:
+    """`["" if np.isnan(c) else str(int(c)) for c in days]` (days as floats, NaN: none)."""
+    days = np.asarray(days, dtype=float)
+    missing = np.isnan(days)
+    small = ~missing & (np.abs(days) < _WHOLE_AT_ONCE)
+    out: list[str] = np.where(small, days, 0.0).astype(np.int64).astype(str).tolist()
+    for i in np.flatnonzero(~small).tolist():
+        out[i] = "" if missing[i] else str(int(days[i]))
+    return out
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:

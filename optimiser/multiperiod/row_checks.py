@@ -51,7 +51,9 @@ def _whole(
 
 
 def _lines(frame: pd.DataFrame) -> np.ndarray:
-    return np.asarray(frame.attrs.get("lines", list(range(2, len(frame) + 2))), dtype=np.int64)
+    if "lines" in frame.attrs:  # (the default not made unless used: 90,000 rows at 1,000 x 90)
+        return np.asarray(frame.attrs["lines"], dtype=np.int64)
+    return np.arange(2, len(frame) + 2, dtype=np.int64)
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], problems: list[Problem]) -> bool:
@@ -78,9 +80,11 @@ def _report_rows(
     frame: pd.DataFrame, bad: np.ndarray, column: str, message: Any, problems: list[Problem]
 ) -> None:
     """One problem per bad row (at most MAX_ROW_PROBLEMS, then a count)."""
+    idx = np.nonzero(bad)[0]
+    if not len(idx):  # nothing to say: no copy of the column (8 ms at 90,000 rows)
+        return
     file = frame.attrs.get("file")
     lines = _lines(frame)
-    idx = np.nonzero(bad)[0]
     values = frame[column].to_numpy(dtype=object) if column in frame.columns else [""] * len(frame)
     for i in idx[:MAX_ROW_PROBLEMS]:
         problems.append(Problem(message(values[i]), file=file, line=int(lines[i]), column=column))

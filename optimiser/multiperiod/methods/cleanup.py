@@ -328,14 +328,7 @@ def _idle_caps(p: PlanModel, x0: np.ndarray) -> np.ndarray:
     free units there cannot grow, so the window never gets a free unit on every day."""
     d = p.data
     T = d.days
-    G = len(d.group_size)
-    served = np.zeros((G, T))
-    np.add.at(served, (p.admit.group, p.admit.day), x0[p.admit.cols])
-    np.add.at(served, (p.send.group, p.send.day), x0[p.send.cols])
-    waiting = d.group_size[:, None] - np.cumsum(served, axis=1)
-    days = np.arange(T)
-    open_days = (days >= d.group_first[:, None]) & (days <= d.group_last[:, None])
-    group, day = np.nonzero(open_days & (waiting > WAIT_TOL))
+    group, day = _waiting_days(p, x0)
     if not len(group):
         return np.zeros(0, dtype=np.int64)
     hand = x0[p.hand]
@@ -352,6 +345,26 @@ def _idle_caps(p: PlanModel, x0: np.ndarray) -> np.ndarray:
     at = cols[np.arange(len(group)), np.argmin(free, axis=1)]
     binds = hand[region, at] < staffed[region, at]
     return np.unique(region[binds] * T + at[binds])
+
+
+def _waiting_days(p: PlanModel, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group, day) of each group still waiting at the end of an open day of its own (its
+    admissions and patients sent so far below its size), by group then day. On each group's
+    own days first..last only (a group is admitted and sent on those days alone: ADM and OUT,
+    models/multiperiod_data.admission_index): a table of
+    groups x (longest window) days, not x T (at 1,000 x 90, 90,000 x 90 cells; track pyrest).
+    The sums are those over every day: the days before a group's first add nothing."""
+    d = p.data
+    first, last = d.group_first, d.group_last
+    span = last - first
+    width = int(span.max()) + 1 if len(span) else 1
+    served = np.zeros((len(d.group_size), width))
+    for fam in (p.admit, p.send):
+        np.add.at(served, (fam.group, fam.day - first[fam.group]), x0[fam.cols])
+    waiting = d.group_size[:, None] - np.cumsum(served, axis=1)
+    open_days = np.arange(width) <= span[:, None]
+    group, offset = np.nonzero(open_days & (waiting > WAIT_TOL))
+    return group, first[group] + offset
 
 
 @dataclass(frozen=True)
