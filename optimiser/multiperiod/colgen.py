@@ -21,6 +21,7 @@ When that gap is above the tolerance, methods/polish.py searches near it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -432,7 +433,7 @@ class ColumnGeneration:
         maximize: bool,
         time_limit: float | None,
         *,
-        duals: bool = False,
+        duals: bool | Callable[[float], bool] = False,
     ) -> LpResult:
         """Fix the integer columns (movements, and z of max_coverage_gap) at `movements`
         (full-length, whole) and re-optimise the rest, pricing in patient moves (continuous
@@ -440,7 +441,8 @@ class ColumnGeneration:
         movements may want others (300 x 90, waiting 2 days and patient transfers: 15.8 lives
         short of the LP bound in the master, none short with them priced in; BENCHMARKS.md,
         "Waiting and patient transfers at scale"). The bounds, and the basis of the LP before
-        it, are restored afterwards. `duals`: the repair LP's row duals too (methods/lift.py)."""
+        it, are restored afterwards. `duals`: the repair LP's row duals too (methods/lift.py); a
+        callable: only when it is true of the repair LP's objective (a plan short of the bound)."""
         start = time.perf_counter()
         h = self.highs
         # the plan's movements enter first: HiGHS keeps its basis valid across added columns
@@ -466,7 +468,9 @@ class ColumnGeneration:
             run, rounds = self._price_continuous(cost, maximize, time_limit, start)
             if run.status is SolveStatus.OPTIMAL:
                 self._keep_repaired(cols, movements[cols])
-                if duals:
+                if duals is True or (
+                    callable(duals) and run.objective is not None and duals(run.objective)
+                ):
                     y = h.row_duals()[: self.rows]
         finally:
             h.set_col_bounds_arrays(pos, self.lower[cols], self.upper[cols])

@@ -299,10 +299,13 @@ class RoundingMethod:
             self.complete(task, fixed)
             return fixed
 
+        def short(objective: float) -> bool:  # a plan the lift may take up: its duals kept
+            return LIFT and bound is not None and not s.settles(bound, objective)
+
         def whole(values: np.ndarray) -> None:
             nonlocal solves, seconds
             fixed = self.rule_rounded(task, values, rounded)
-            run = cg.repair(fixed, cost, True, deadline.remaining(), duals=LIFT)
+            run = cg.repair(fixed, cost, True, deadline.remaining(), duals=short)
             solves += 1
             seconds += run.seconds
             if run.values is not None and run.status is SolveStatus.OPTIMAL:
