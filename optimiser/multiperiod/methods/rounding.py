@@ -42,7 +42,9 @@ from optimiser.solver import MatrixHighsModel, SolveStatus, note_limit, stop_sta
 # tests' generated ones: a few thousand).
 CHEAP_FIRST_CANDIDATES = 50_000
 # A rounded plan short of the bound is lifted by whole-unit moves (methods/lift.py) before any
-# branch-and-bound (track roundfix).
+# branch-and-bound (track roundfix; BENCHMARKS.md, "roundfix": 60 x 30 with waiting, 0.18
+# lives short, 0.4 against 2.2-2.7 CPU-s; a rounding the neighbourhood MIP alone closes pays
+# the lift's repair LPs, at most 12).
 LIFT = True
 
 
@@ -300,7 +302,9 @@ class RoundingMethod:
             return fixed
 
         def short(objective: float) -> bool:  # a plan the lift may take up: its duals kept
-            return LIFT and bound is not None and not s.settles(bound, objective)
+            # not at a lambda node (threshold): its gap is mostly the rule's, not the rounding's,
+            # and a lift per node is not measured
+            return LIFT and not axis and bound is not None and not s.settles(bound, objective)
 
         def whole(values: np.ndarray) -> None:
             nonlocal solves, seconds
