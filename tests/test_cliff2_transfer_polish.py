@@ -56,6 +56,9 @@ def test_the_transfer_step_closes_the_gap_without_the_whole_master_polish(
 
     monkeypatch.setattr(rounding_module.polish, "transfer_neighbourhood", counted)
     monkeypatch.setattr(rounding_module.polish, "polish", refuse)
+    # the lift (methods/lift.py) closes this gap before any MIP (tests/test_roundfix_lift.py):
+    # off here, so the transfer step is what is tested
+    monkeypatch.setattr(rounding_module, "LIFT", False)
     options = SolverOptions(time_limit=time_limit, mip_rel_gap=0.0, mip_abs_gap=ABS_GAP)
     engine = PlanEngine(inst, [], options)
     out = engine.solve([], tie_break=False, time_limit=time_limit)
@@ -83,6 +86,7 @@ def test_the_transfer_step_closes_the_gap_without_the_whole_master_polish(
         assert out.objective <= relaxed.objective + 1e-6
         assert relaxed.objective - out.objective <= ABS_GAP
     # the CLI's path (tie-break, cleanup) gives a plan that check-plan replays to its lives
+    monkeypatch.setattr(rounding_module, "LIFT", True)
     result = plan(inst, price_of_fairness=False, time_limit=time_limit)
     assert str(result.status) == "optimal" and result.lives_saved is not None
     replay = check_plan(inst, result)

@@ -21,6 +21,7 @@ When that gap is above the tolerance, methods/polish.py searches near it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -63,6 +64,7 @@ class LpResult:
     values: np.ndarray | None  # full-length
     seconds: float
     rounds: int
+    duals: np.ndarray | None = None  # row duals (`repair` with `duals`: methods/lift.py)
 
 
 class ColumnGeneration:
@@ -145,6 +147,7 @@ class ColumnGeneration:
         block = sp.csc_matrix((sign, (self.slack_rows, np.arange(k))), shape=(self.rows, k))
         self.slack = self.highs.add_columns(np.zeros(k), np.zeros(k), np.zeros(k), block)
         self.members = np.concatenate([self.members, np.full(k, -1, dtype=np.int64)])
+        self.start: np.ndarray | None = None  # `start_from`'s plan, for the next LP
 
     # ---- columns
     def include(self, cols: np.ndarray) -> None:
@@ -208,6 +211,9 @@ class ColumnGeneration:
             else np.zeros(len(self.slack), bool)
         )
         slacks = self.slack[on]
+        begin, self.start = self.start, None
+        if begin is not None and not len(slacks) and not warm:
+            warm = self._cross_over(begin, cost, maximize)
         if len(slacks):
             h.set_col_bounds_arrays(slacks, np.zeros(len(slacks)), np.full(len(slacks), np.inf))
             try:
@@ -309,6 +315,32 @@ class ColumnGeneration:
             self.include(self.candidates[entering])
             strategy = SIMPLEX_PRIMAL  # the basis stays primal feasible: re-optimise from it
 
+    def start_from(self, values: np.ndarray) -> None:
+        """Start the next LP (`solve_lp`, without fairness rows on and not `warm`) from a
+        basis crossed over from `values`, a whole plan feasible in the master (full-length:
+        colgen_window's window plan, whose movements the master holds). HiGHS's crossover
+        pushes it to a vertex (0.7 CPU-s at 800 x 90) and the primal simplex goes on from
+        there, instead of the dual simplex from nothing (56,019 iterations, 9.7-11 CPU-s at
+        1,600 x 90; BENCHMARKS.md, "growth4"). About speed only: every candidate is still
+        priced until none improves, so the LP optimum is the same."""
+        self.start = np.asarray(values, dtype=float)
+
+    def _cross_over(self, values: np.ndarray, cost: np.ndarray, maximize: bool) -> bool:
+        """HiGHS's crossover on the master from `values` (full-length), the LP's costs set:
+        True when it leaves a valid basis (the primal simplex starts there), else the solver
+        is cleared (the dual simplex from nothing, as without a start)."""
+        h = self.highs
+        self.set_cost(cost, maximize)
+        solution = highspy.HighsSolution()
+        solution.col_value = np.concatenate(
+            [self.master(values), np.zeros(h.num_cols - len(self.members))]
+        ).tolist()
+        status = h.highs.crossover(solution)
+        if status is not highspy.HighsStatus.kError and h.highs.getBasis().valid:
+            return True
+        h.highs.clearSolver()
+        return False
+
     @cached_property
     def receiving(self) -> np.ndarray:
         """The receiving row of each candidate (`receiving_rows`), for the cap per row: from
@@ -395,7 +427,13 @@ class ColumnGeneration:
         self.highs.set_col_bounds_arrays(self.position[cols], self.lower[cols], self.upper[cols])
 
     def repair(
-        self, movements: np.ndarray, cost: np.ndarray, maximize: bool, time_limit: float | None
+        self,
+        movements: np.ndarray,
+        cost: np.ndarray,
+        maximize: bool,
+        time_limit: float | None,
+        *,
+        duals: bool | Callable[[float], bool] = False,
     ) -> LpResult:
         """Fix the integer columns (movements, and z of max_coverage_gap) at `movements`
         (full-length, whole) and re-optimise the rest, pricing in patient moves (continuous
@@ -403,7 +441,8 @@ class ColumnGeneration:
         movements may want others (300 x 90, waiting 2 days and patient transfers: 15.8 lives
         short of the LP bound in the master, none short with them priced in; BENCHMARKS.md,
         "Waiting and patient transfers at scale"). The bounds, and the basis of the LP before
-        it, are restored afterwards."""
+        it, are restored afterwards. `duals`: the repair LP's row duals too (methods/lift.py); a
+        callable: only when it is true of the repair LP's objective (a plan short of the bound)."""
         start = time.perf_counter()
         h = self.highs
         # the plan's movements enter first: HiGHS keeps its basis valid across added columns
@@ -424,17 +463,22 @@ class ColumnGeneration:
         h.set_col_bounds_arrays(pos, movements[cols], movements[cols])
         self.set_cost(cost, maximize)
         h.set_option("simplex_strategy", SIMPLEX_DUAL)
+        y = None
         try:
             run, rounds = self._price_continuous(cost, maximize, time_limit, start)
             if run.status is SolveStatus.OPTIMAL:
                 self._keep_repaired(cols, movements[cols])
+                if duals is True or (
+                    callable(duals) and run.objective is not None and duals(run.objective)
+                ):
+                    y = h.row_duals()[: self.rows]
         finally:
             h.set_col_bounds_arrays(pos, self.lower[cols], self.upper[cols])
             self.restore_basis(basis)
         values = None if run.values is None else self.full(run.values)
         if values is not None:
             values[cols] = movements[cols]
-        return LpResult(run.status, run.objective, values, time.perf_counter() - start, rounds)
+        return LpResult(run.status, run.objective, values, time.perf_counter() - start, rounds, y)
 
     def _keep_repaired(self, cols: np.ndarray, values: np.ndarray) -> None:
         """Remember the basis HiGHS holds (a repair LP's optimum) for `repair_basis`."""

@@ -61,6 +61,9 @@ RETIRE_TOL = 1e-6
 # window LPs cost more than the rounds they save, at 400 x 90 they tie; BENCHMARKS.md,
 # "window2"). 800 x 90 has 924,000 candidates, 1,000 x 90 1.15 million.
 MIN_CANDIDATES = 700_000
+# The column generation's first LP starts from a basis crossed over from the window plan
+# (colgen.ColumnGeneration.start_from; tracks growth4, roundfix).
+CROSSOVER = True
 
 
 @dataclass(frozen=True)
@@ -326,8 +329,23 @@ def seed_columns(
     windows do not complete (a window LP without an optimum) gives `start` itself (the greedy
     seed, as without this module), and so does a model below MIN_CANDIDATES movement
     candidates. No time limit of its own: see `applies`."""
+    return seed_plan(p, options, window=window, step=step, start=start)[0]
+
+
+def seed_plan(
+    p: PlanModel,
+    options: SolverOptions | None = None,
+    *,
+    window: int = WINDOW,
+    step: int = STEP,
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`seed_columns` and the whole plan they come from (full-length values, feasible in the
+    LP; None where the seed is `start`): the column generation's first LP starts from a basis
+    crossed over from it (colgen.ColumnGeneration.start_from, track growth4)."""
     if len(p.ship.cols) + len(p.transfer.cols) < MIN_CANDIDATES:
-        return np.zeros(0, dtype=np.int64) if start is None else np.asarray(start, np.int64)
+        none = np.zeros(0, dtype=np.int64) if start is None else np.asarray(start, np.int64)
+        return none, None
     x, stats = window_plan(
         p,
         options,
@@ -336,6 +354,7 @@ def seed_columns(
         start=start,
     )
     if not stats.complete:
-        return np.zeros(0, dtype=np.int64) if start is None else np.asarray(start, np.int64)
+        none = np.zeros(0, dtype=np.int64) if start is None else np.asarray(start, np.int64)
+        return none, None
     moves = p.movements
-    return np.sort(moves[np.abs(x[moves]) > 1e-9])
+    return np.sort(moves[np.abs(x[moves]) > 1e-9]), x

@@ -148,10 +148,14 @@ class PlanEngine:
             self.colgen.retire_columns = colgen_manage.IN_PLANNER  # growth3's hook
             if colgen_seed.applies(self.data, p):  # seed1000: a greedy plan's movements first
                 seed = colgen_seed.seed_columns(p, self.data)
+                start = None
                 if colgen_window.applies(self.options) and not self.data.patient_transfers:
                     # window: a rolling horizon's, from the greedy one
-                    seed = colgen_window.seed_columns(p, self.options, start=seed)
+                    seed, start = colgen_window.seed_plan(p, self.options, start=seed)
                 self.colgen.include(seed)
+                if start is not None and colgen_window.CROSSOVER:
+                    # roundfix: the first LP from a basis crossed over from the window plan
+                    self.colgen.start_from(start)
             self.rounding = RoundingMethod(self.setting, self.colgen)
             self.translate_seconds += self.colgen.translate_seconds
             for family in p.fairness.values():

@@ -18,7 +18,7 @@ import highspy
 import numpy as np
 
 from models.fairness import HorizonFamily
-from optimiser.multiperiod.colgen import ColumnGeneration
+from optimiser.multiperiod.colgen import ColumnGeneration, LpResult
 from optimiser.multiperiod.methods import polish
 from optimiser.multiperiod.methods.base import (
     CLEANUP_COST,
@@ -32,6 +32,7 @@ from optimiser.multiperiod.methods.base import (
     Task,
     relative_gap,
 )
+from optimiser.multiperiod.methods.lift import Lifted, lift
 from optimiser.multiperiod.methods.rule_repair import rule_movements
 from optimiser.multiperiod.methods.whole import measured, round_movements, units_on_hand
 from optimiser.solver import MatrixHighsModel, SolveStatus, note_limit, stop_status
@@ -40,6 +41,11 @@ from optimiser.solver import MatrixHighsModel, SolveStatus, note_limit, stop_sta
 # 10-nearest transfers: 115,460; us-states-apr2020: 108,780; italy-2020-wave1: 42,091; the
 # tests' generated ones: a few thousand).
 CHEAP_FIRST_CANDIDATES = 50_000
+# A rounded plan short of the bound is lifted by whole-unit moves (methods/lift.py) before any
+# branch-and-bound (track roundfix; BENCHMARKS.md, "roundfix": 60 x 30 with waiting, 0.18
+# lives short, 0.4 against 2.2-2.7 CPU-s; a rounding the neighbourhood MIP alone closes pays
+# the lift's repair LPs, at most 12).
+LIFT = True
 
 
 @dataclass(frozen=True)
@@ -286,6 +292,7 @@ class RoundingMethod:
         switch_of = {f.label: f.switch for f in task.families if f.switch is not None}
         zcols = [switch_of[label] for label in z]
         plans: list[tuple[float, np.ndarray, np.ndarray]] = []  # (objective, plan, its LP)
+        duals: list[np.ndarray | None] = []  # each plan's repair LP's row duals (methods/lift.py)
 
         def rounded(values: np.ndarray) -> np.ndarray:
             lower, upper = received_limits(task.families, z, values, s.data.n)
@@ -294,14 +301,20 @@ class RoundingMethod:
             self.complete(task, fixed)
             return fixed
 
+        def short(objective: float) -> bool:  # a plan the lift may take up: its duals kept
+            # not at a lambda node (threshold): its gap is mostly the rule's, not the rounding's,
+            # and a lift per node is not measured
+            return LIFT and not axis and bound is not None and not s.settles(bound, objective)
+
         def whole(values: np.ndarray) -> None:
             nonlocal solves, seconds
             fixed = self.rule_rounded(task, values, rounded)
-            run = cg.repair(fixed, cost, True, deadline.remaining())
+            run = cg.repair(fixed, cost, True, deadline.remaining(), duals=short)
             solves += 1
             seconds += run.seconds
             if run.values is not None and run.status is SolveStatus.OPTIMAL:
                 plans.append((float(cost @ run.values), run.values, values))
+                duals.append(run.duals)
 
         if incumbent is not None and deadline.expired():
             # a plan is known already: no repair run starts once the budget is spent
@@ -326,6 +339,16 @@ class RoundingMethod:
         if not plans:
             return Branch(lp.status, bound, None, solves, seconds, basis=basis)
         top = max(plans, key=lambda c: c[0])  # the first of equals: independent of tie_break
+        y = duals[next(i for i, c in enumerate(plans) if c is top)]
+        if bound is not None and not s.settles(bound, top[0]) and y is not None:
+            # whole units moved where the repair LP's duals say they save more (no MIP)
+            lifted = self.lift(task, top[1], y, bound)
+            if lifted is not None:
+                solves += lifted.steps
+                seconds += lifted.seconds
+                plans.append((lifted.objective, lifted.values, top[2]))
+                top = max(plans, key=lambda c: c[0])
+        duals.clear()
         if bound is not None and not s.settles(bound, top[0]) and not deadline.expired():
             limit = deadline.remaining()
             near = polish.neighbourhood(
@@ -342,6 +365,25 @@ class RoundingMethod:
         else:
             chosen = max(plans, key=lambda c: c[0])
         return Branch(lp.status, bound, (chosen[0], chosen[1]), solves, seconds, basis=basis)
+
+    def lift(self, task: Task, plan: np.ndarray, duals: np.ndarray, bound: float) -> Lifted | None:
+        """`lift.lift` on a whole plan of this branch (its integer columns, z too, fixed as
+        in `plan`; the families' own integer columns completed from its movements)."""
+        s, cg, deadline = self.setting, self.colgen, task.deadline
+
+        def repair(values: np.ndarray) -> LpResult:
+            self.complete(task, values)
+            return cg.repair(values, task.cost, True, deadline.remaining(), duals=True)
+
+        return lift(
+            s.model,
+            task.cost,
+            plan,
+            duals,
+            repair,
+            lambda objective: s.settles(bound, objective),
+            deadline.expired,
+        )
 
     def rule_rounded(
         self, task: Task, values: np.ndarray, rounded: Callable[[np.ndarray], np.ndarray]
