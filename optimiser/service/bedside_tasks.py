@@ -136,7 +136,10 @@ def compare_task(request: Any, key: str | None = None,
         result = compare(inputs, spec, workers=1, progress=False, time_limit=left)
     except InputError as exc:
         raise _invalid(exc) from None
-    return {"status": "done", **result.to_dict()}
+    # cut short by its budget: `time_limit`, as a backtest job's (the figures rest on the
+    # replications in `spec.completed`, the note says how many)
+    cut = result.spec["completed"] < result.spec["replications"]
+    return {"status": "time_limit" if cut else "done", **result.to_dict()}
 
 
 def _prepare_compare(body: Mapping[str, Any]) -> tuple[Any, Any]:
