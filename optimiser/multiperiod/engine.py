@@ -320,6 +320,21 @@ class PlanEngine:
                     f"{self.integers:,} integer columns"
                     + (f" (over {EXACT_LIMIT:,})" if not small else " (method 'rounding')")
                 )
+            elif (
+                out.status is SolveStatus.ERROR
+                and out.bound is not None
+                and not deadline.expired()
+            ):
+                # the LP solved (its bound), no whole plan rounded from it, none proved
+                # impossible: the method's own limit, not a failed run (us-states-apr2020,
+                # max_coverage_gap:gap=0 with a share cap)
+                out = replace(out, status=SolveStatus.ITERATION_LIMIT)
+                note_limit(
+                    "no whole plan rounded from the LP relaxation meets the constraints, and no "
+                    f"branch-and-bound on {self.integers:,} integer columns"
+                    + (f" (over {EXACT_LIMIT:,})" if not small else " (method 'rounding')")
+                    + " proves whether one exists"
+                )
         else:
             out = self.exact.solve(task)
         if out.status is not SolveStatus.OPTIMAL and out.status is not SolveStatus.INFEASIBLE:
