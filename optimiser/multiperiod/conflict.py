@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from optimiser.multiperiod.engine import PlanEngine
 
 MAX_NAMED = 3  # regions named (each needs its own solve)
+MIP_LIMIT = 5_000  # integer columns up to which the movements stay whole (the exact method's)
+# Columns above which no region is solved (the conflict keeps the message without regions):
+# each solve is the whole model's LP without column generation (us-states-apr2020, ~150,000
+# columns: four LPs in about 7 s; 1,000 x 90 would take minutes each).
+LP_LIMIT = 400_000
 INTEGRALITY_TOLERANCE = 1e-6  # a bound within this of a whole number is that number (as HiGHS)
 PROVED = (SolveStatus.OPTIMAL, SolveStatus.TIME_LIMIT, SolveStatus.ITERATION_LIMIT)
 
@@ -43,8 +48,18 @@ class LeastReceived:
     def __init__(self, engine: PlanEngine, active: Sequence[ConstraintSpec]) -> None:
         p = engine.model
         self.engine = engine
+        # Above MIP_LIMIT integer columns, the movements relaxed (the families' own switches,
+        # max_coverage_gap's z, stay whole): its least X_r is a lower bound too (weaker, still
+        # proved), where 5,000-node MIPs on the whole model took over ten minutes
+        # (us-states-apr2020, 108,781 integer columns; the rest of the plan 1.2 s).
+        integrality = p.integrality
+        if int(np.count_nonzero(integrality)) > MIP_LIMIT:
+            integrality = integrality.copy()
+            integrality[p.movements] = 0
+            if len(p.uses):
+                integrality[p.uses] = 0
         self.highs = MatrixHighsModel(
-            p.col_lower, p.col_upper, p.matrix, p.row_lower, p.row_upper, p.integrality,
+            p.col_lower, p.col_upper, p.matrix, p.row_lower, p.row_upper, integrality,
             engine.options,
         )
         on = {c.label for c in active}
@@ -64,10 +79,9 @@ class LeastReceived:
         cost[self.measured] = weights
         self.highs.set_cost(cost, maximize=False)
         limit = e.deadline.remaining() if e.deadline is not None else e.options.time_limit
-        finite = limit is not None and math.isfinite(limit)
-        # never unbounded: without a time limit, a budget of nodes (the same answer whatever
-        # the machine's load), as the engine's own exact method after the rounding method
-        run = self.highs.solve(limit, node_limit=None if finite else FALLBACK_NODES)
+        # a budget of nodes, the time limit only a cutoff: the same regions named whatever the
+        # machine's load (as far as the time limit allows)
+        run = self.highs.solve(limit, node_limit=FALLBACK_NODES)
         if run.values is None or run.status not in PROVED:
             return run.status, None, None
         received = run.values[self.measured] - self.own
@@ -100,6 +114,8 @@ def cap_conflict(engine: PlanEngine, core: Sequence[ConstraintSpec]) -> str:
     assert isinstance(family, ShareCapFamily)
     cap = float(family.cap)
     d = engine.data
+    if engine.model.shape[1] > LP_LIMIT:
+        return ""
     model = LeastReceived(engine, rest)
     try:
         _, plan, _ = model.solve(np.ones(d.n))
