@@ -135,7 +135,7 @@ def test_cli_bad_input_exit_2_nothing_written(run_cli, case, tmp_path):
     assert not out.exists()
     assert not list(tmp_path.glob("*.jsonl")) and not (Path.cwd() / "decision_log.jsonl").exists()
     validate = run_cli("bedside", "validate", case)
-    assert validate.returncode == 2 and "problem found" in validate.stderr
+    assert validate.returncode == 2 and "2 problems found" in validate.stderr
 
 
 @pytest.mark.slow

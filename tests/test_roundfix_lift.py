@@ -154,6 +154,7 @@ def test_the_planner_lifts_a_spoiled_rounding_to_the_optimum(
 
     exact = PlanEngine(inst, [], OPTIONS, method="exact").solve([], tie_break=False)
     assert exact.status is SolveStatus.OPTIMAL and exact.objective is not None
+    monkeypatch.setattr(rounding_module, "LIFT", True)  # off by default (rounding.LIFT)
     monkeypatch.setattr(rounding_module, "round_movements", spoiled_rounding)
     for name in ("neighbourhood", "transfer_neighbourhood", "polish"):
         monkeypatch.setattr(rounding_module.polish, name, refuse)
@@ -209,6 +210,7 @@ def test_the_lift_closes_a_real_rounding_gap_without_a_mip(
         lifted.append((float(cost @ start), -np.inf if out is None else out.objective))
         return out
 
+    monkeypatch.setattr(rounding_module, "LIFT", True)  # off by default (rounding.LIFT)
     monkeypatch.setattr(rounding_module, "lift", counted)
     for name in ("neighbourhood", "transfer_neighbourhood", "polish"):
         monkeypatch.setattr(rounding_module.polish, name, refuse)

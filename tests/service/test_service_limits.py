@@ -62,8 +62,12 @@ def test_concurrency_limit_is_a_429_with_retry_after(tight, slow_request):
 
 def test_hard_time_limit_kills_the_solve_and_the_pool_recovers(tight, slow_request,
                                                                pugh_request):
-    request = slow_request(40)
-    request["options"]["time_limit"] = 0.05  # hard limit 1 x 0.05 s + 0 s grace
+    # hard limit 1 x 0.05 s + 0 s grace. A guarded solve now answers within its own limit
+    # (HiGHS told to stop early: session 28), so the request is one whose reading and build
+    # alone outlast 0.05 s (2,000 regions), not one whose solve would (40 regions answered
+    # with time_limit in 0.04 s)
+    request = slow_request(2000)
+    request["options"]["time_limit"] = 0.05
     with tight.client(TOKENS["hank"]) as client:
         response = client.post("/v1/solve", json=request)
         assert response.status_code == 504, response.text
