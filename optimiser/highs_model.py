@@ -17,14 +17,13 @@ import functools
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import highspy
 import numpy as np
 
 from optimiser import guarded_run
-from optimiser.highs_points import meets_model
+from optimiser.highs_points import CheckedIncumbent
 from optimiser.highs_setup import INF, NODES_UNLIMITED, new_highs, run_time_limit
 from optimiser.solver_status import SolverOptions, SolverRun, SolveStatus, note_limit
 
@@ -293,32 +292,18 @@ class HighsModel:
         runner.setOptionValue(
             "time_limit", run_time_limit(runner, guarded_run.highs_seconds(left), mip=True)
         )
-        start_objective = None
-        lp = None
         if start is not None:
             runner.setSolution(_solution(start))
-            lp = h.getLp()
-            start_objective = float(np.dot(np.asarray(lp.col_cost_), start) + lp.offset_)
-        incumbent = guarded_run.Incumbent(start, start_objective)
+        incumbent = CheckedIncumbent(start)
         finished, _ = guarded_run.run_with_deadline(runner, left, incumbent, _RUN_HOOK)
-        seconds = time.perf_counter() - t0
         if finished:
-            return _read_run(runner, True, seconds)
-        found = incumbent.found()
-        if (
-            found.values is not None
-            and start is not None
-            and lp is not None
-            and np.array_equal(found.values, start)
-            and not meets_model(lp, start)
-        ):
-            # HiGHS reported nothing and the start breaks the model (a caller's starting
-            # point, not a plan: the planner's exact method starts from the plan that moves
-            # nothing, which breaks a floor): no answer, rather than an infeasible one.
-            # Checked only here, when it would be the answer (0.3 s on 120,000 columns).
-            found = replace(found, values=None, objective=None)
+            return _read_run(runner, True, time.perf_counter() - t0)
+        # Cut off at the limit: HiGHS's last improving point (or the start), each checked
+        # against the model first (neither passed HiGHS's check of a final solution:
+        # optimiser/highs_points.py); the model is this object's (the runner's is in use).
+        found = incumbent.answer(h.getLp())
+        seconds = time.perf_counter() - t0
         if found.values is None or found.objective is None:
-            seconds = time.perf_counter() - t0
             return SolverRun(SolveStatus.TIME_LIMIT, None, None, None, seconds, None)
         gap = None
         if found.bound is not None:
