@@ -37,7 +37,7 @@ from optimiser.engine_protocol import (
     request_deadline,
     resolve_constraints,
 )
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.instance import MAX_SUPPLY, Instance, validate_supply
 from optimiser.policies import POLICIES, check_policy, check_seed, rule_allocation
 from optimiser.regional_conflict import INTEGRALITY_TOLERANCE, floor_bounds, floor_conflict
@@ -343,7 +343,8 @@ def evaluate(
     broken = list(engine.violations(units, active))
     over = int(units.sum()) - data.supply
     if over > 0:
-        broken.insert(0, f"supply: sends {int(units.sum()):,} units, supply is {data.supply:,}")
+        sent = counted(int(units.sum()), "unit")
+        broken.insert(0, f"supply: sends {sent}, supply is {data.supply:,}")
     for rid, u, cap in zip(data.regions, units, data.staff_cap, strict=True):
         if u > cap:
             broken.append(f"staff_cap: region {rid} gets {int(u)}, can staff {int(cap)}")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from optimiser.errors import counted
+
 if TYPE_CHECKING:
     from optimiser.multiperiod.results import PlanResult
     from optimiser.results import AllocationResult
@@ -84,9 +86,9 @@ def plan_html(result: PlanResult) -> str:
     ships = int((m["kind"] == "ship").sum()) if len(m) else 0
     moves = int((m["kind"] == "transfer").sum()) if len(m) else 0
     parts.append(
-        f"<p>Expected extra survivors: <b>{_n(result.lives_saved)}</b>; {ships} shipments and "
-        f"{moves} transfers; shortfall {_n(result.shortfall)} {html.escape(result.resource)}-days"
-        "</p>"
+        f"<p>Expected extra survivors: <b>{_n(result.lives_saved)}</b>; "
+        f"{counted(ships, 'shipment')} and {counted(moves, 'transfer')}; shortfall "
+        f"{_n(result.shortfall)} {html.escape(result.resource)}-days</p>"
     )
     regions = result.regions
     if "not_admitted" in regions:

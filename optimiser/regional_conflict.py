@@ -17,6 +17,7 @@ import numpy as np
 from models.fairness import REGISTRY, ConstraintSpec
 from models.fairness.max_share_of_supply import ceiling
 from optimiser.engine_protocol import largest_needs
+from optimiser.errors import counted
 from optimiser.solver import SolveStatus
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ def floor_conflict(
     labels = " and ".join(s.label for s in floor_specs)
     verb = "needs" if len(floor_specs) == 1 else "together need"
     return (
-        f"infeasible: {labels} {verb} {need:,} units ({largest_needs(data.regions, lower)}), "
-        f"but supply is {data.supply:,}"
+        f"infeasible: {labels} {verb} {counted(need, 'unit')} "
+        f"({largest_needs(data.regions, lower)}), but supply is {data.supply:,}"
     )
 
 
@@ -90,8 +91,8 @@ def cap_conflict(engine: RegionalEngine, core: Sequence[ConstraintSpec]) -> str:
     more = f" (and {left} more region{'s' if left > 1 else ''})" if left else ""
     return (
         f"infeasible: {labels} {verb} at least {listing}{more}, but "
-        f"{tightest.label} allows a region at most {int(cap):,} units ({share:g} of the supply "
-        f"of {data.supply:,})"
+        f"{tightest.label} allows a region at most {counted(int(cap), 'unit')} ({share:g} of the "
+        f"supply of {data.supply:,})"
     )
 
 
@@ -110,7 +111,8 @@ def conflict_numbers(engine: RegionalEngine, core: Sequence[ConstraintSpec]) -> 
     if least is not None:
         verb = "needs" if len(core) == 1 else "together need"
         return (
-            f"infeasible: {labels} {verb} at least {least:,} units, but supply is {data.supply:,}"
+            f"infeasible: {labels} {verb} at least {counted(least, 'unit')}, but supply is "
+            f"{data.supply:,}"
         )
     text = cap_conflict(engine, core)
     if text:
@@ -118,7 +120,7 @@ def conflict_numbers(engine: RegionalEngine, core: Sequence[ConstraintSpec]) -> 
     uncapped = engine.least_units(core, staff_caps=False)
     if uncapped is not None:
         over = [
-            f"{r} would need {int(u):,} units but can staff {int(c):,}"
+            f"{r} would need {counted(int(u), 'unit')} but can staff {int(c):,}"
             for r, u, c in zip(data.regions, uncapped, data.staff_cap, strict=True)
             if u > c
         ]

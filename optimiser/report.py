@@ -84,7 +84,7 @@ def why_text(result: AllocationResult, instance: Instance | None) -> list[str]:
     order = worth.sort_values(ascending=False, kind="stable")
     useful = regions["useful_units"] if "useful_units" in regions else regions["units"]
     filled = [
-        f"{rid} ({order[rid]:,.2f} lives/unit, {int(useful[rid]):,} units)"
+        f"{rid} ({order[rid]:,.2f} lives/unit, {counted(int(useful[rid]), 'unit')})"
         for rid in order.index
         if useful[rid] > 0
     ]
@@ -264,7 +264,7 @@ def changes_text(regions: pd.DataFrame) -> str | None:
         total = int(abs(part.sum()))
         names = few(f"{r} {int(v):+,}" for r, v in part.items())
         verbs = f"{verb}s" if len(part) == 1 else verb
-        return f"{counted(len(part), 'region')} {verbs} {total:,} units ({names})"
+        return f"{counted(len(part), 'region')} {verbs} {counted(total, 'unit')} ({names})"
 
     return "Against the lives-optimal allocation: " + side(gain, "gain") + "; " + side(
         lose, "lose"

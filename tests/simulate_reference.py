@@ -203,7 +203,7 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                         broke(
                             "depot_stock",
                             d,
-                            f"ships {u:g} units from depot {row.src} on day {d}, but it holds "
+                            f"ships {_n(u, 'unit')} from depot {row.src} on day {d}, but it holds "
                             f"{max(available, 0):g}",
                             line,
                         )
@@ -212,7 +212,7 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                         broke(
                             "batch_size",
                             d,
-                            f"ships {u:g} units, not a multiple of the batch size {batch}",
+                            f"ships {_n(u, 'unit')}, not a multiple of the batch size {batch}",
                             line,
                         )
                     if u > 0:
@@ -226,7 +226,7 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                         broke(
                             "transfers_off",
                             d,
-                            f"transfers {u:g} units {row.src} -> {row.dst}, but transfers are "
+                            f"transfers {_n(u, 'unit')} {row.src} -> {row.dst}, but transfers are "
                             "switched off",
                             line,
                         )
@@ -244,16 +244,16 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                     in_use = occupancy[q, d]
                     if u > held + TOL:
                         broke(
-                            "region_stock",
-                            d,
-                            f"{row.src} sends {u:g} units on day {d}, but holds {max(held, 0):g}",
+                            "region_stock", d,
+                            f"{row.src} sends {_n(u, 'unit')} on day {d}, "
+                            f"but holds {max(held, 0):g}",
                             line,
                         )
                     elif u > held - in_use + TOL:
                         broke(
                             "units_taken_from_patients",
                             d,
-                            f"{row.src} sends {u:g} units on day {d}: {held:g} on hand, "
+                            f"{row.src} sends {_n(u, 'unit')} on day {d}: {held:g} on hand, "
                             f"{in_use:g} in use by patients, only {max(held - in_use, 0):g} spare",
                             line,
                         )
@@ -264,7 +264,7 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                         broke(
                             "donor_protection",
                             d,
-                            f"{row.src} keeps {kept:g} units after sending, below "
+                            f"{row.src} keeps {_n(kept, 'unit')} after sending, below "
                             f"{donor:g} x its own {own[q, d]:g}",
                             line,
                         )
@@ -274,8 +274,8 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                     broke(
                         "shipments_per_day",
                         d,
-                        f"depot {instance.depots[k]} sends {count} shipments on day {d}, limit "
-                        f"{s.max_shipments_per_day}",
+                        f"depot {instance.depots[k]} sends {_n(count, 'shipment', ':,')} on day "
+                        f"{d}, limit {s.max_shipments_per_day}",
                     )
             # patient transfers, then the plan's admissions
             for row in records(day_rows):
@@ -379,7 +379,7 @@ def reference_simulate(instance: MultiPeriodInstance, plan: pd.DataFrame) -> Sim
                     "units_taken_from_patients",
                     d,
                     f"{regions[r]} has {_n(occupancy[r, d], 'patient')} in treatment on day {d} "
-                    f"but {on_hand_now[r]:g} units",
+                    f"but {_n(on_hand_now[r], 'unit')}",
                 )
                 debt[r] += deficit
             # a debt lasts as long as the shortfall it caused (patients beyond units, or units

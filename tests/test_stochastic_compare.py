@@ -164,7 +164,7 @@ def test_the_mean_plans_commit_is_not_executable_in_every_scenario(tmp_path: Pat
     assert made[["kind", "day", "from", "to", "units"]].values.tolist() == [
         ["transfer", 0, "A", "B", 1.0]]
     s2 = scenarios.instance_for(inst, "s2")
-    with pytest.raises(InputError, match="region A would hold 1 units on day 0"):
+    with pytest.raises(InputError, match="region A would hold 1 unit on day 0"):
         plan(s2, executed=made, today=1, price_of_fairness=False)
     why = not_executable(s2, made, 1)
     assert why is not None and "region A" in str(why)

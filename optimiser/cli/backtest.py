@@ -261,8 +261,8 @@ def backtest_text(result: BacktestResult) -> str:
     cut = t["transfer_units_cut"]
     for name, units in cut[cut > 0].items():
         lines.append(
-            f"note: {name}: {int(units):,} units of committed transfers were not sent: the "
-            "donor's patients were on them in reality"
+            f"note: {name}: {counted(int(units), 'unit')} of committed transfers were not sent: "
+            "the donor's patients were on them in reality"
         )
     lines.append(
         "lives saved: expected extra survivors from treatment (check-plan's simulator); "

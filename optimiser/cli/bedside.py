@@ -53,7 +53,7 @@ def validate_command(case: Case, units: UnitsOpt = None, policy: PolicyOpt = Non
     inputs = _load(case, units, policy, existing_capacity)
     p = inputs.cohort.patients
     typer.echo(
-        f"ok: {len(p)} patients ({int(p['dni'].sum())} DNI) at "
+        f"ok: {counted(len(p), 'patient')} ({int(p['dni'].sum())} DNI) at "
         f"{counted(p['site'].nunique(), 'site')}, "
         f"days {int(p['day'].min())}-{int(p['day'].max())}; units from {inputs.units.source}; "
         f"policy {inputs.policy.name!r} ({inputs.policy.priority}, {inputs.policy.method}, "

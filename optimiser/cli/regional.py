@@ -244,7 +244,7 @@ def validate_command(instance_dir: Dir) -> None:
         delivered = float(plan.deliveries.to_numpy().sum())
         typer.echo(
             f"ok: multi-period: {plan.days} days ({plan.demand_kind}), "
-            f"{counted(len(plan.depots), 'depot')} receiving {delivered:,.0f} units"
+            f"{counted(len(plan.depots), 'depot')} receiving {counted(round(delivered), 'unit')}"
         )
 
 

@@ -237,7 +237,7 @@ def saa_text(result: SaaResult) -> str:
         f"({c} one-sided: <= {_lives(result.gap_high_from_bounds)}; each bound at "
         f"{(1 + result.confidence) / 2:.1%})",
         f"  the candidate's commit, days {result.today}..{result.today + result.commit_days - 1}: "
-        f"{counted(len(moves), 'move')}, {units:g} units",
+        f"{counted(len(moves), 'move')}, {counted(units, 'unit')}",
     ]
     if result.gap_high_from == "bounds":
         lines.append(

@@ -149,6 +149,6 @@ def cap_conflict(engine: PlanEngine, core: Sequence[ConstraintSpec]) -> str:
     share = float(tightest.options["share"])
     return (
         f"infeasible: {labels} {verb} at least {listing}, received net by {when}{more}, but "
-        f"{tightest.label} allows a region at most {int(cap):,} units ({share:g} of the "
+        f"{tightest.label} allows a region at most {counted(int(cap), 'unit')} ({share:g} of the "
         f"{counted(int(d.supply), 'unit')} delivered over the horizon){engine.history_note()}"
     )

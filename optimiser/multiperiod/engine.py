@@ -23,7 +23,7 @@ from models.multiperiod import MultiPeriodData, PlanModel, build_plan_model, hor
 from models.multiperiod_data import objective_weights
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import Optimum, explain_infeasible, largest_needs, minimal_conflict
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.multiperiod import colgen_manage, colgen_seed, colgen_window
 from optimiser.multiperiod.colgen import MAX_ENTERING_PER_ROW, ColumnGeneration
 from optimiser.multiperiod.conflict import cap_conflict
@@ -452,8 +452,9 @@ class PlanEngine:
             verb = "needs" if len(core) == 1 else "together need"
             largest = largest_needs(d.regions, need)
             return (
-                f"infeasible: {labels} {verb} {int(need.sum()):,} units received net by each "
-                f"region's last useful day ({largest}), but {d.supply:,} units are delivered, "
+                f"infeasible: {labels} {verb} {counted(int(need.sum()), 'unit')} received net by "
+                f"each region's last useful day ({largest}), but {counted(d.supply, 'unit')} "
+                f"{'is' if d.supply == 1 else 'are'} delivered, "
                 f"{in_time:,.0f} of them early enough to reach a region by day {T - 1}"
                 f"{self.history_note()}"
             )
@@ -461,8 +462,9 @@ class PlanEngine:
         if capped:
             return capped
         return (
-            f"infeasible: {labels} cannot hold together over the horizon ({d.supply:,} units "
-            f"delivered, {in_time:,.0f} in time to arrive by day {T - 1}){self.history_note()}"
+            f"infeasible: {labels} cannot hold together over the horizon "
+            f"({counted(d.supply, 'unit')} delivered, {in_time:,.0f} in time to arrive by day "
+            f"{T - 1}){self.history_note()}"
         )
 
     def history_shortfall(self) -> str:
@@ -482,9 +484,10 @@ class PlanEngine:
         day = int(np.nonzero(low.any(axis=0))[0][0])
         r = int(np.nonzero(low[:, day])[0][0])
         return (
-            f"after the executed moves region {d.regions[r]} would hold {hand[r, day]:g} units "
-            f"on day {day} where it must keep {keep[r, day]:g} (its own units then, less what "
-            f"it may lend, or patients on units since the start), and no plan from day "
+            f"after the executed moves region {d.regions[r]} would hold "
+            f"{counted(hand[r, day], 'unit')} on day {day} where it must keep {keep[r, day]:g} "
+            f"(its own units then, less what it may lend, or patients on units since the start), "
+            f"and no plan from day "
             f"{self.today} brings enough units back by then"
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.multiperiod.plan_io import records
 
@@ -56,8 +56,8 @@ def executed_moves(
     for k, d in zip(*np.nonzero(stock < -1e-9), strict=True):
         problems.append(
             Problem(
-                f"depot {instance.depots[k]} would hold {stock[k, d]:g} units on day {d}: more "
-                "units shipped than delivered",
+                f"depot {instance.depots[k]} would hold {counted(stock[k, d], 'unit')} on day "
+                f"{d}: more units shipped than delivered",
                 file=file,
             )
         )
@@ -73,9 +73,9 @@ def executed_moves(
     for r, d in zip(*np.nonzero(low), strict=True):
         problems.append(
             Problem(
-                f"region {instance.regions[r]} would hold {hand[r, d]:g} units on day {d}: more "
-                "units sent than it had (below the donor protection share, or taken from "
-                "patients on units since the start)",
+                f"region {instance.regions[r]} would hold {counted(hand[r, d], 'unit')} on day "
+                f"{d}: more units sent than it had (below the donor protection share, or taken "
+                "from patients on units since the start)",
                 file=file,
             )
         )

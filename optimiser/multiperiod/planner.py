@@ -94,7 +94,7 @@ def setting_notes(instance: MultiPeriodInstance, data: MultiPeriodData) -> list[
     if len(total) and data.batch_size > 1 and float(total.max()) < data.batch_size:
         notes.append(
             f"batch_size = {data.batch_size} is more than any depot receives "
-            f"({float(total.max()):g} units at most): nothing can be shipped"
+            f"({counted(float(total.max()), 'unit')} at most): nothing can be shipped"
         )
     return notes
 

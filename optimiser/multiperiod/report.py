@@ -117,7 +117,7 @@ def short_donor_text(donor: dict[str, Any], resource: str = "unit") -> str:
         if r["spare_min"] is not None:
             low, high = r["spare_min"], r["spare_max"]
             spare = (
-                f", with {low:,.0f} units to spare after sending" if low == high
+                f", with {counted(round(low), 'unit')} to spare after sending" if low == high
                 else f", with {low:,.0f}-{high:,.0f} units to spare after sending"
             )
         first, last = min(r["send_days"]), max(r["send_days"])
@@ -154,7 +154,8 @@ def cleanup_line(cleanup: MovementCleanup) -> str:
             f"{c.cost_after:,.0f}, {c.seconds:.2f} s"
         )
     if c.status == "unchanged":
-        return f"movements: {c.units_before:,.0f} units moved, already the least logistics cost"
+        moved = counted(round(c.units_before), "unit")
+        return f"movements: {moved} moved, already the least logistics cost"
     if c.status == "skipped" and not c.units_before:
         return "movements: nothing moved"
     why = f": {c.reason}" if c.reason else ""
@@ -202,14 +203,19 @@ def plan_text(result: PlanResult) -> str:
         tr = m[m["kind"] == "transfer"]
         pt = m[m["kind"] == "patients"]
         lines.append(
-            f"manifest: {len(ship)} shipments ({ship['units'].astype(float).sum():,.0f} units), "
-            f"{len(tr)} transfers ({tr['units'].astype(float).sum():,.0f} units)"
+            f"manifest: {counted(len(ship), 'shipment')} "
+            f"({counted(round(ship['units'].astype(float).sum()), 'unit')}), "
+            f"{counted(len(tr), 'transfer')} "
+            f"({counted(round(tr['units'].astype(float).sum()), 'unit')})"
             + (
-                f", {len(pt)} patient transfers ({pt['units'].astype(float).sum():,.1f} patients)"
+                f", {counted(len(pt), 'patient transfer')} "
+                f"({pt['units'].astype(float).sum():,.1f} patients)"
                 if len(pt)
                 else ""
             )
-            + f"; {_num(result.reserve_left, 0)} units left in the depots"
+            + "; "
+            + ("-" if result.reserve_left is None else counted(round(result.reserve_left), "unit"))
+            + " left in the depots"
         )
         lines.append("")
         shown = warehouse_manifest(result).head(MANIFEST_ROWS)

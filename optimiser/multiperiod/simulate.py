@@ -47,6 +47,7 @@ from optimiser.multiperiod.simulation import (
     incoming_after,
     no_free_unit,
     patients,
+    units_text,
     windows,
 )
 
@@ -305,7 +306,7 @@ class PlanReplay(PreparedPlan):
                         broke(
                             "depot_stock",
                             d,
-                            f"ships {u:g} units from depot {row.src} on day {d}, but it holds "
+                            f"ships {units_text(u)} from depot {row.src} on day {d}, but it holds "
                             f"{max(available, 0):g}",
                             line,
                         )
@@ -314,7 +315,7 @@ class PlanReplay(PreparedPlan):
                         broke(
                             "batch_size",
                             d,
-                            f"ships {u:g} units, not a multiple of the batch size {batch}",
+                            f"ships {units_text(u)}, not a multiple of the batch size {batch}",
                             line,
                         )
                     if u > 0:
@@ -328,7 +329,7 @@ class PlanReplay(PreparedPlan):
                     broke(
                         "transfers_off",
                         d,
-                        f"transfers {u:g} units {row.src} -> {row.dst}, but transfers are "
+                        f"transfers {units_text(u)} {row.src} -> {row.dst}, but transfers are "
                         "switched off",
                         line,
                     )
@@ -348,14 +349,14 @@ class PlanReplay(PreparedPlan):
                     broke(
                         "region_stock",
                         d,
-                        f"{row.src} sends {u:g} units on day {d}, but holds {max(held, 0):g}",
+                        f"{row.src} sends {units_text(u)} on day {d}, but holds {max(held, 0):g}",
                         line,
                     )
                 elif u > held - in_use + TOL:
                     broke(
                         "units_taken_from_patients",
                         d,
-                        f"{row.src} sends {u:g} units on day {d}: {held:g} on hand, "
+                        f"{row.src} sends {units_text(u)} on day {d}: {held:g} on hand, "
                         f"{in_use:g} in use by patients, only {max(held - in_use, 0):g} spare",
                         line,
                     )
@@ -366,7 +367,7 @@ class PlanReplay(PreparedPlan):
                     broke(
                         "donor_protection",
                         d,
-                        f"{row.src} keeps {kept:g} units after sending, below "
+                        f"{row.src} keeps {units_text(kept)} after sending, below "
                         f"{donor:g} x its own {own[q, d]:g}",
                         line,
                     )
@@ -380,8 +381,8 @@ class PlanReplay(PreparedPlan):
                     broke(
                         "shipments_per_day",
                         d,
-                        f"depot {instance.depots[k]} sends {count} shipments on day {d}, limit "
-                        f"{s.max_shipments_per_day}",
+                        f"depot {instance.depots[k]} sends {counted(count, 'shipment')} on day "
+                        f"{d}, limit {s.max_shipments_per_day}",
                     )
             # patient transfers, then the plan's admissions
             day_patients = self.patients.get(d, ())
@@ -473,7 +474,7 @@ class PlanReplay(PreparedPlan):
                         "units_taken_from_patients",
                         d,
                         f"{regions[r]} has {patients(occupancy[r, d])} in treatment on day {d} "
-                        f"but {on_hand_now[r]:g} units",
+                        f"but {units_text(on_hand_now[r])}",
                     )
             np.copyto(staff_over, over, where=over_staff)
             np.minimum(staff_over, np.maximum(over, 0.0), out=staff_over)

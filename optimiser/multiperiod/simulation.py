@@ -78,6 +78,11 @@ def patients(count: float) -> str:
     return f"{count:g} patient" + ("" if count == 1 else "s")
 
 
+def units_text(count: float) -> str:
+    """'1 unit', '2 units', '0.5 units' (a count of units, as a plan row gives it)."""
+    return f"{count:g} unit" + ("" if count == 1 else "s")
+
+
 def free_units_text(free: float) -> str:
     """'1 unit is free', '0 units are free' (fewer than none are none)."""
     free = max(free, 0.0)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from models.fairness import ConstraintSpec
 from optimiser import charts
+from optimiser.errors import counted
 from optimiser.instance import Instance
 from optimiser.multiperiod.report import short_donor_text, short_donors, warehouse_manifest
 from optimiser.reporting import labels
@@ -172,8 +173,8 @@ def decision_data(result: Any) -> dict[str, Any]:
 
 def manifest_data(result: Any, manifest: pd.DataFrame) -> dict[str, Any]:
     summary = []
-    for kind, word in (("ship", "shipments"), ("transfer", "transfers"),
-                       ("patients", "patient moves")):
+    for kind, word in (("ship", "shipment"), ("transfer", "transfer"),
+                       ("patients", "patient move")):
         rows = movements(result, kind)
         if len(rows):
             days = pd.to_numeric(rows["day"], errors="coerce")
@@ -183,7 +184,8 @@ def manifest_data(result: Any, manifest: pd.DataFrame) -> dict[str, Any]:
                 f"{dates.min()} to {dates.max()}" if dates is not None and dates.notna().all()
                 else f"days {first}-{last}"
             )
-            summary.append(f"{len(rows):,} {word}, {units(rows):,.0f} units, {when}")
+            total = counted(round(units(rows)), "unit")
+            summary.append(f"{counted(len(rows), word)}, {total}, {when}")
     keys = [c for c in ("shipment_id", "kind", "dispatch_date", "from", "from_name", "to",
                         "to_name", "units", "arrival_date") if c in manifest]
     if not keys:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
 from optimiser.engine import active_constraints, regional_data
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.instance import Instance
 from optimiser.sweeps.run import run_sweep
 from optimiser.sweeps.spec import Dimension, parse_vary
@@ -268,7 +268,7 @@ def tornado(
 
 def _display(name: str, neutral: float) -> str:
     if name == "supply":
-        return f"supply ({neutral:,.0f} units)"
+        return f"supply ({counted(round(neutral), 'unit')})"
     if name == "horizon_days":
         return f"horizon ({neutral:g} days)"
     if "." in name:

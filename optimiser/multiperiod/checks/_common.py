@@ -194,7 +194,7 @@ def floor_violations(
             Violation(
                 "fairness",
                 int(at[r]),
-                f"{label}: {regions[r]} receives {received[r]:g} units net by day {at[r]} "
+                f"{label}: {regions[r]} receives {counted(received[r], 'unit')} net by day {at[r]} "
                 f"(its last useful day), floor {floors[r]:g}"
                 + ("" if sim is None else late_arrivals(instance, sim, int(r), int(at[r]))),
             )

@@ -26,8 +26,8 @@ def check(instance: MultiPeriodInstance, sim: Simulation, spec: FairnessSpec) ->
         Violation(
             "fairness",
             int(at[r]),
-            f"{spec.label}: {regions[r]} receives {received[r]:g} units net by day {at[r]}, "
-            f"more than {share:g} of the {Numbers.of(instance).S:g} delivered ({cap:g})",
+            f"{spec.label}: {regions[r]} receives {counted(received[r], 'unit')} net by day "
+            f"{at[r]}, more than {share:g} of the {Numbers.of(instance).S:g} delivered ({cap:g})",
         )
         for r in over[:MAX_LISTED]
     ]
