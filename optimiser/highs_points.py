@@ -102,7 +102,7 @@ class CheckedIncumbent(Incumbent):
     run's thread) and its start; `answer` gives the best of them that meets the model."""
 
     def __init__(self, start: np.ndarray | None) -> None:
-        super().__init__(start, None)
+        super().__init__(None, None)  # the base class's single point is not used here
         self.start = None if start is None else np.array(start, dtype=float)
         self.reported: deque[np.ndarray] = deque(maxlen=KEPT_POINTS)
 
