@@ -83,6 +83,22 @@ class Deadline:
         return self.clock() - self.start
 
 
+def overrun_note(limit: float | None, timings: dict[str, float], name: str = "time_limit") -> str:
+    """A result's words when its call ended past its budget (empty when it did not): the
+    budget, what took it (the model's build and the plan of last resort, which no limit
+    shortens: they are the floor), and when the answer came. Python and the service give the
+    answer late and say so; the `triage` program's watchdog ends at the budget instead."""
+    total = timings.get("total")
+    if limit is None or total is None or total <= limit:
+        return ""
+    floor = [f"{word} {timings[key]:.2f} s" for key, word in
+             (("build", "building the model"), ("translate", "passing it to HiGHS"),
+              ("fallback", "the plan of last resort")) if timings.get(key)]
+    took = f" ({', '.join(floor)}: no limit shortens them)" if floor else ""
+    return (f"{name} {limit:g} s was overrun: the answer came after {total:.2f} s{took}; "
+            f"an answer within the budget needs a longer {name}")
+
+
 def process_start() -> float:
     """The time.perf_counter() reading at which this process started.
 

@@ -46,6 +46,9 @@ log = logging.getLogger("optimiser.process_pool")
 
 SPAWN_TIMEOUT = 180.0
 ACCEPTED = ("accepted",)  # a worker's acknowledgement: it holds the task from now on
+# added to a worker's reply when a HiGHS run it abandoned at its deadline (optimiser/guarded_run.py)
+# is still running: the owner replaces the worker, so the run stops burning a core (budgets2)
+RETIRE = "retire"
 GUARD_MODULE = "optimiser._pool_guard"
 
 
@@ -110,9 +113,11 @@ def worker_main(conn: Any, initializer: Callable[[], None] | None) -> None:
                 return
             conn.send(ACCEPTED)
             try:
-                reply: tuple[str, Any] = ("ok", function(*args, **kwargs))
+                reply: tuple[Any, ...] = ("ok", function(*args, **kwargs))
             except Exception as exc:
                 reply = ("error", exc)
+            if _abandoned_highs_runs():
+                reply = (*reply, RETIRE)
             try:
                 conn.send(reply)
             except (OSError, EOFError):
@@ -121,6 +126,13 @@ def worker_main(conn: Any, initializer: Callable[[], None] | None) -> None:
                 conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
     except (BrokenPipeError, EOFError, OSError, KeyboardInterrupt):
         return
+
+
+def _abandoned_highs_runs() -> int:
+    """HiGHS runs of this process abandoned at their deadline and still running (none when
+    guarded_run was never imported)."""
+    guard = sys.modules.get("optimiser.guarded_run")
+    return 0 if guard is None else int(guard.abandoned_runs())
 
 
 class Slots:
@@ -388,7 +400,11 @@ class ProcessPool:
                     accepted = True
                     continue
                 outcome = "done"
-                status, value = message
+                status, value, *retire = message
+                if retire:  # a HiGHS run it abandoned still runs: killed with its process
+                    log.info("worker process %d replaced: an abandoned HiGHS run was still "
+                             "running after its answer", worker.pid)
+                    self._replace(worker)
                 if status == "error":
                     raise value
                 return value

@@ -119,6 +119,15 @@ def allocate(
         "idle_unit_days": online.idle_unit_days,
     }
     timings["offline"] = time.perf_counter() - t0 - timings["decide"]
+    if (price or protocols) and deadline is not None and deadline - time.perf_counter() < after:
+        # optional, and what is left cannot hold them: the call would end past its limit
+        # (5,000 patients over 90 days, 0.01 s left: 0.4-0.8 s more at load 4)
+        skipped = [w for w, asked in (("protocols", protocols), ("price of fairness", price))
+                   if asked]
+        notes.append(f"time limit: the {' and the '.join(skipped)} not computed (they need "
+                     f"about {after:.2f} s, {max(0.0, deadline - time.perf_counter()):.2f} s "
+                     "were left)")
+        price = protocols = False
     protocol_table = (protocol_rows(stream, patients, policy, bound, bound_reserves, notes)
                       if protocols else pd.DataFrame())
     price_table = pd.DataFrame(columns=PRICE_COLUMNS)

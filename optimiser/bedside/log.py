@@ -27,7 +27,7 @@ import pandas as pd
 
 from optimiser import __version__
 from optimiser.bedside.patients import blank
-from optimiser.bedside.results import BedsideResult
+from optimiser.bedside.results import BedsideResult, rows
 from optimiser.errors import InputError, Problem, counted, listed
 from optimiser.instance import _read_csv
 from optimiser.json_values import json_number
@@ -45,7 +45,10 @@ def canonical(obj: Any) -> str:
 def decision_lines(result: BedsideResult) -> list[str]:
     """One canonical JSON line per patient (what replay compares)."""
     lines = []
-    for pid, row in result.patients.iterrows():
+    frame = result.patients
+    columns = list(frame.columns)
+    for pid, values in zip(frame.index, rows(frame), strict=True):  # as iterrows gives them
+        row = dict(zip(columns, values, strict=True))
         override = None
         if row.get("override"):
             override = {"text": str(row["override"]), "final": str(row["final"])}

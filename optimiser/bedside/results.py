@@ -22,12 +22,24 @@ SITE_INTEGER_COLUMNS = ("patients", "candidates", "units_first_day", "units_max"
 
 
 def frame_records(frame: pd.DataFrame, index: str | None = None) -> list[dict[str, Any]]:
+    """One record per row, each value as DataFrame.iterrows gives it (the rows of
+    `frame.values`, one dtype for the row: a site row's whole numbers come out as floats),
+    without a Series per row (iterrows: 1.0 s of the 2.2 s of writing 5,000 patients' answer)."""
     out = []
-    for key, row in frame.iterrows():
+    columns = [str(k) for k in frame.columns]
+    for key, row in zip(frame.index, rows(frame), strict=True):
         record = {index: str(key)} if index else {}
-        record.update({str(k): json_number(v) for k, v in row.items()})
+        record.update({k: json_number(v) for k, v in zip(columns, row, strict=True)})
         out.append(record)
     return out
+
+
+def rows(frame: pd.DataFrame) -> list[list[Any]]:
+    """The rows' values as iterrows gives them: Series(row of frame.values).items() yields
+    ndarray.item() of each, which is what ndarray.tolist() makes."""
+    if frame.shape[1] == 0:
+        return [[] for _ in range(len(frame))]
+    return frame.values.tolist()
 
 
 def indexed_frame(records: Any, index: str) -> pd.DataFrame:

@@ -5,6 +5,7 @@ The engine is imported inside each command, so `triage --help` stays fast.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from pathlib import Path
@@ -61,10 +62,15 @@ def validate_command(case: Case, units: UnitsOpt = None, policy: PolicyOpt = Non
         f"{inputs.policy.approval.approved_by} on {inputs.policy.approval.date}")
 
 
-# Writing an allocation's answer grows with the patients, far faster than loading them: 5,000
-# patients over 90 days load in 0.35 s, and their result.json (0.74 s), decision log (0.73 s)
-# and decisions.csv (0.07 s) take 1.5 s, the --json copy 0.74 s more.
+# The time kept for writing an allocation's answer (result.json, the decision log,
+# decisions.csv, the --json copy): the larger of OUTPUT_SECONDS_PER_PATIENT a patient and
+# OUTPUT_SHARE_OF_LOADING times what loading the case took in this run (it measures this
+# machine's pace under its load now). 5,000 patients over 90 days (budgets2, the JSON made once
+# and without a Series per row): writing 0.92-1.37 s at load 5, 1.17-1.75 s at load 5.4
+# (0.35 ms a patient at most), 1.6-3.3 times the loading; before, 2.0 s at load 3 and 3.1-4.4 s
+# at load 5, past the 2.5 s kept (`--time-limit 6` ended after 6.25 s).
 OUTPUT_SECONDS_PER_PATIENT = 0.5e-3
+OUTPUT_SHARE_OF_LOADING = 4.0
 
 
 @bedside.command("allocate")
@@ -132,12 +138,14 @@ def allocate_command(
     # --time-limit 5 ended with no decision, exit 4, at the watchdog)
     left = time_limit
     if time_limit is not None and 0 < time_limit < math.inf:  # else allocate explains it
-        answer = OUTPUT_SECONDS_PER_PATIENT * len(inputs.cohort.patients)
+        answer = max(OUTPUT_SECONDS_PER_PATIENT * len(inputs.cohort.patients),
+                     OUTPUT_SHARE_OF_LOADING * (time.perf_counter() - loading))
         left = output_reserve(deadline, loading, answer).remaining()
     result = allocate(inputs, price=not no_price, protocols=not no_protocols,
                       time_limit=left, overrides=table)
     budget_watchdog.commit()  # the answer begins (its log too): written whole from here
     options = {"price": not no_price, "protocols": not no_protocols, "time_limit": time_limit}
+    answer_json = functools.cache(result.to_json)  # made once for result.json and --json
     override_path = None if overrides is None else str(overrides)
     if out is not None:
         def write(folder: Path) -> None:
@@ -147,7 +155,7 @@ def allocate_command(
             result.protocols.to_csv(folder / "protocols.csv", index=False, lineterminator="\n")
             result.price_of_fairness.to_csv(folder / "price_of_fairness.csv", index=False,
                                             lineterminator="\n")
-            (folder / "result.json").write_text(result.to_json())
+            (folder / "result.json").write_text(answer_json())
             if log is None:
                 write_log(folder / "decision_log.jsonl", result, options, override_path)
 
@@ -155,7 +163,7 @@ def allocate_command(
     if log is not None or out is None:
         write_log(log_path, result, options, override_path, overwrite=overwrite)
     if json_output:
-        typer.echo(result.to_json())
+        typer.echo(answer_json())
     else:
         typer.echo(allocation_text(result))
         typer.echo(f"\ndecision log: {log_path}")

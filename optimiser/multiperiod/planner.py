@@ -21,7 +21,7 @@ import pandas as pd
 from models.fairness import REGISTRY, ConstraintSpec, horizon_floors
 from models.multiperiod import MultiPeriodData
 from optimiser.arguments import switch_problems
-from optimiser.deadline import Deadline
+from optimiser.deadline import Deadline, overrun_note
 from optimiser.engine_protocol import (
     check_time_limit,
     explain_infeasible,
@@ -404,6 +404,7 @@ def plan(
         notes=tuple(
             setting_notes(instance, engine.data)
             + clipped_floor_notes(engine.data, engine.candidates)
+            + [n for n in [overrun_note(budget.limit, timings)] if n]  # budgets2
         ),
         objective_bound=main.bound,
         movement_cleanup=cleanup,

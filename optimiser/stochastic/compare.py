@@ -51,6 +51,7 @@ from optimiser.stochastic.comparison import METRICS, TABLE_COLUMNS, Comparison
 from optimiser.stochastic.engine import check_commit
 from optimiser.stochastic.executable import executable_in_every, in_scenario
 from optimiser.stochastic.results import COMMITTED_COLUMNS
+from optimiser.stochastic.saa_budget import RecourseBudget
 
 DEFAULT_BUFFER = 0.10
 
@@ -91,7 +92,7 @@ def recourse(
     constraints: Sequence[ConstraintSpec | str | Mapping[str, Any]],
     default_constraints: bool,
     tick: Callable[[], object] | None = None,
-    budget: CompareBudget | None = None,
+    budget: CompareBudget | RecourseBudget | None = None,
     cuts: dict[str, int] | None = None,
 ) -> tuple[dict[str, PlanResult], int]:
     """Per scenario, the deterministic re-plan from day `end` with `executed` fixed. A

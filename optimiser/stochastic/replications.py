@@ -47,17 +47,27 @@ import pandas as pd
 
 from models.fairness import REGISTRY, ConstraintSpec
 from models.stochastic import Risk
+from optimiser.deadline import Deadline
 from optimiser.errors import InfeasibleError, InputError, Problem, TriageError, counted
 from optimiser.multiperiod.instance import MultiPeriodInstance
 from optimiser.scenarios.model import ScenarioSet, check_compatible
 from optimiser.scenarios.stats import cvar
 from optimiser.scenarios.table import GeneratorRequest
+from optimiser.solver_status import SolveStatus
 from optimiser.stochastic.api import DEFAULT_COMMIT_DAYS, plan_under_uncertainty
 from optimiser.stochastic.saa_bounds import (
     CANDIDATE_NOTE,
     gap_estimate,
     gap_from_bounds,
     one_sided,
+)
+from optimiser.stochastic.saa_budget import (
+    STOPPED,
+    RecourseBudget,
+    SaaTimeLimit,
+    remaining,
+    replication_done,
+    startable,
 )
 from optimiser.stochastic.saa_checks import MAX_SCENARIOS as MAX_SCENARIOS
 from optimiser.stochastic.saa_checks import _check as _check  # optimiser/service/saa_tasks.py
@@ -84,7 +94,12 @@ def solve_replication(
 ) -> dict[str, Any]:
     """One SAA problem (the extensive form on `sample`, the executed moves fixed): v_m, b_m
     (of the risk measure's objective, SaaObjective) and the commit x_m. `stop_at` (epoch
-    seconds): the run's deadline; a replication stopped by it keeps HiGHS's proven bound."""
+    seconds): the run's deadline; a replication stopped by it keeps HiGHS's proven bound. One
+    that cannot fit in what is left (saa_budget.startable) is not started: SaaTimeLimit."""
+    import time
+
+    left = startable(stop_at, "replication")
+    started = time.perf_counter()
     result = plan_under_uncertainty(
         instance,
         sample,
@@ -96,8 +111,9 @@ def solve_replication(
         today=today,
         mip_gap=mip_gap,
         price_of_fairness=False,
-        time_limit=_remaining(stop_at),
+        deadline=None if left is None else Deadline(left),  # all that is left of the run
     )
+    replication_done(stop_at, result, time.perf_counter() - started)
     if result.status == "infeasible":
         raise InfeasibleError(
             "an SAA replication is infeasible: the constraints cannot hold in every scenario "
@@ -158,22 +174,23 @@ def recourse_outcomes(
     stop_at: float | None = None,
 ) -> tuple[list[float], list[float], int]:
     """recourse_lives, and (with `deaths`) each scenario's deaths D0 - L (empty otherwise).
-    `stop_at` (epoch seconds): SaaTimeLimit once it has passed (checked between scenarios)."""
+    `stop_at` (epoch seconds): every re-plan's deadline (saa_budget.RecourseBudget);
+    SaaTimeLimit when one could not be made or was cut short by it."""
     from optimiser.multiperiod.data import model_data
     from optimiser.stochastic.compare import recourse
     from optimiser.stochastic.engine import base_deaths
 
-    if stop_at is None:
-        plans, relaxed = recourse(instance, commit, end, sample, constraints, default_constraints)
-    else:
-        plans, relaxed = {}, 0
-        for sid in sample.ids:
-            _remaining(stop_at)
-            one, r = recourse(
-                instance, commit, end, sample.subset([sid]), constraints, default_constraints
-            )
-            plans.update(one)
-            relaxed += r
+    budget = None if stop_at is None else RecourseBudget(stop_at)
+    if budget is not None:
+        remaining(stop_at)
+    plans, relaxed = recourse(
+        instance, commit, end, sample, constraints, default_constraints, budget=budget
+    )
+    if budget is not None and (
+        len(plans) < len(sample.ids)
+        or any(p.status == SolveStatus.TIME_LIMIT for p in plans.values())
+    ):  # a re-plan not made, or cut short (not optimal): no bounds from it
+        raise SaaTimeLimit(STOPPED)
     lives_out, deaths_out = [], []
     for sid, inst in sample.instances(instance) if deaths else ((s, None) for s in sample.ids):
         lives = plans[sid].lives_saved
@@ -183,27 +200,6 @@ def recourse_outcomes(
         if inst is not None:
             deaths_out.append(base_deaths(instance, model_data(inst)) - float(lives))
     return lives_out, deaths_out, relaxed
-
-class SaaTimeLimit(TriageError):
-    """The run's time limit passed before every replication and scenario was scored: no
-    bounds are reported (exit code 4, a 504 in the service)."""
-
-
-def _remaining(stop_at: float | None) -> float | None:
-    """Seconds left before `stop_at`; SaaTimeLimit when none are."""
-    if stop_at is None:
-        return None
-    import time
-
-    left = stop_at - time.time()
-    if left <= 0:
-        raise SaaTimeLimit(
-            "SAA stopped at its time limit before every replication and scenario was scored; "
-            "no bounds are reported (give a longer time limit, or fewer or smaller "
-            "replications)"
-        )
-    return left
-
 
 def saa(
     instance: MultiPeriodInstance,
