@@ -32,10 +32,6 @@ KEPT = {
     # the plural branch of a conditional ('1 unit is free' otherwise)
     ("optimiser/multiperiod/simulation.py", "free"): "written only when free != 1",
     # files of other tracks in session 29 (COORDINATION.md), left for their owners
-    ("optimiser/bedside/api.py", "len(group)"): "budgets2's file",
-    ("optimiser/bedside/certify.py", "used"): "budgets2's file",
-    ("optimiser/bedside/report.py", "s['patients']"): "budgets2's file",
-    ("optimiser/stochastic/engine.py", "d.supply"): "budgets2's file",
     ("optimiser/multiperiod/input_tables.py", "total"): "pyrest2's file",
 }
 

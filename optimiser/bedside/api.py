@@ -336,7 +336,7 @@ def _check_override_capacity(table: pd.DataFrame, online: OnlineRun,
         overridden = [str(p) for p in group.index if p in overrides.index]
         if len(group) > units and overridden:
             problems.append(Problem(
-                f"the overrides give {len(group)} units at {site} on day {day}, where "
+                f"the overrides give {counted(len(group), 'unit')} at {site} on day {day}, where "
                 f"{units} are free (overridden: {', '.join(overridden)}); record which "
                 "recommended patient goes without (decision no_unit)",
                 file=overrides.attrs.get("file", "overrides"),

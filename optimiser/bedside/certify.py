@@ -110,8 +110,8 @@ def certify(categories: Sequence[Category], rank: np.ndarray, assigned: np.ndarr
     for c, category in enumerate(categories):
         used = int((assigned == c).sum())
         if used > category.units:
-            violations.append(f"eligibility: {category.name!r} gives {used} units but has "
-                              f"{category.units}")
+            violations.append(f"eligibility: {category.name!r} gives "
+                              f"{counted(used, 'unit')} but has {category.units}")
             holds["eligibility"] = False
         waiting = np.flatnonzero(category.eligible & ~served)
         if used < category.units and len(waiting):

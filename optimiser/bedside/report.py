@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from optimiser.charts import DPI, CountFormatter, svg_text
+from optimiser.errors import counted
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,7 +42,8 @@ def allocation_text(result: BedsideResult) -> str:
     lines = [
         f"Policy {p['name']!r} ({p['priority']}, method {p['method']}, objective "
         f"{result.objective}), approved by {p['approved_by']} on {p['approval_date']}",
-        f"{result.mode}: {s['candidates']} candidates of {s['patients']} patients; "
+        f"{result.mode}: {counted(s['candidates'], 'candidate')} of "
+        f"{counted(s['patients'], 'patient')}; "
         f"{s['treated']} receive a unit; expected survivors {_n(s['expected_survivors'])} "
         f"(+{_n(s['lives_gained'])} against no unit)"
         + (f", life-years gained {_n(s.get('life_years_gained'), 1)}"

@@ -25,7 +25,7 @@ from models.multiperiod_data import objective_weights
 from models.stochastic import ExtensiveForm, Risk, build_extensive_form
 from optimiser.deadline import Deadline
 from optimiser.engine_protocol import explain_infeasible, minimal_conflict
-from optimiser.errors import InputError, Problem
+from optimiser.errors import InputError, Problem, counted
 from optimiser.multiperiod.data import model_data
 from optimiser.multiperiod.engine import (
     ABS_GAP,
@@ -496,7 +496,7 @@ class StochasticEngine:
         d = self.data[0]
         return (
             f"infeasible: {labels} cannot hold together in every scenario over the horizon "
-            f"({d.supply:,} units delivered; the movements of days {self.today}.."
+            f"({counted(d.supply, 'unit')} delivered; the movements of days {self.today}.."
             f"{self.today + self.commit_days - 1} are the same in all {len(self.data)} "
             "scenarios)"
         )

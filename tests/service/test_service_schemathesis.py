@@ -43,7 +43,7 @@ ACROSS_FIELDS = re.compile("|".join([
     r"overridden twice", r"declined the treatment", r"above the service's bound",
     r"the synthetic cohort has no column",
     # relative to the day the request arrives (a policy is applied only once approved)
-    r"is in the future", r"the overrides give .* units at",
+    r"is in the future", r"the overrides give .* units? at",
 ]))
 
 
