@@ -6,7 +6,7 @@ against the code it replaces:
   and on a planned instance's own tables;
 - report.short_donors finds each donor's rows once: the same answer as the per-donor masks;
 - whole._lane_day_order skips lexsort when the columns are in lane-day order already;
-- cli.numpy_memory.no_huge_pages changes numpy's advice only for the `triage` program.
+- result.json's regions from row tuples: iterrows' answer.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimiser.cli import common
-from optimiser.cli.numpy_memory import no_huge_pages
 from optimiser.multiperiod import GeneratorSpec, generate, load_multiperiod, plan
 from optimiser.multiperiod.csv_text import table_csv
 from optimiser.multiperiod.methods.whole import _cumulative_round, _lane_day_order
@@ -174,28 +172,6 @@ def test_lane_day_order_is_lexsort(seed: int) -> None:
     values = rng.random(size) * 3
     rounded = _cumulative_round(values, lane, day)
     assert np.all(rounded >= 0) and np.all(rounded == np.floor(rounded))
-
-
-# ---- numpy's huge-page advice
-def test_no_huge_pages_only_for_the_triage_program(monkeypatch: pytest.MonkeyPatch) -> None:
-    from numpy._core import multiarray
-
-    advise = multiarray._set_madvise_hugepage
-    before = advise(True)
-    try:
-        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
-        monkeypatch.setattr(common, "_origin", None)  # main([...]) from Python: unchanged
-        no_huge_pages()
-        assert advise(True) is True
-        monkeypatch.setattr(common, "_origin", 0.0)
-        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")  # the user's own value: kept
-        no_huge_pages()
-        assert advise(True) is True
-        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE")
-        no_huge_pages()  # the `triage` program: off
-        assert advise(True) is False
-    finally:
-        advise(before)
 
 
 # ---- result.json's regions: row tuples in place of iterrows

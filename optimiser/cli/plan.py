@@ -303,9 +303,6 @@ def plan_command(
     ] = False,
 ) -> None:
     """Plan deliveries, transfers and admissions over the horizon: most expected survivors."""
-    from optimiser.cli.numpy_memory import no_huge_pages
-
-    no_huge_pages()
     from optimiser.multiperiod.planner import plan
     from optimiser.multiperiod.report import plan_text
 
