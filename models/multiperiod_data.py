@@ -221,7 +221,11 @@ def ship_index(
         d[None, None, :] + data.ship_lead[:, :, None] <= T - 1
     )
     k, r, dd = np.nonzero(mask)
-    return k.astype(np.int64), r.astype(np.int64), dd.astype(np.int64)
+    return (
+        k.astype(np.int64, copy=False),
+        r.astype(np.int64, copy=False),
+        dd.astype(np.int64, copy=False),
+    )
 
 
 def transfer_index(
@@ -233,7 +237,7 @@ def transfer_index(
     today = data.first_day if from_day is None else from_day
     mask = (d[None, :] + data.arc_lead[:, None] <= data.days - 1) & (d[None, :] >= today)
     a, dd = np.nonzero(mask)
-    return a.astype(np.int64), dd.astype(np.int64)
+    return a.astype(np.int64, copy=False), dd.astype(np.int64, copy=False)
 
 
 def _windows(

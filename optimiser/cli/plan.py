@@ -24,6 +24,8 @@ from optimiser.cli.replan import PlanCall, TodayOpt
 from optimiser.errors import EXIT_RULES_BROKEN, InputError, Problem, counted, option_problem
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from optimiser.multiperiod.instance import MultiPeriodInstance
     from optimiser.multiperiod.results import PlanResult
 
@@ -52,16 +54,19 @@ def write_plan_outputs(result: PlanResult, out: Path) -> None:
     back), plan.csv (manifest + admissions: check-plan replays
     it), daily.csv (region x day), regions.csv, price_of_fairness.csv, result.json."""
 
+    from optimiser.multiperiod.csv_text import table_csv
     from optimiser.multiperiod.report import warehouse_manifest
 
+    def csv(frame: pd.DataFrame, path: Path, *, index: bool = False) -> None:
+        # pandas's to_csv text (csv_text.table_csv), written as to_csv writes it: UTF-8
+        path.write_text(table_csv(frame, index=index), encoding="utf-8", newline="")
+
     def write(folder: Path) -> None:
-        warehouse_manifest(result).to_csv(folder / "manifest.csv", index=False, lineterminator="\n")
-        result.plan.to_csv(folder / "plan.csv", index=False, lineterminator="\n")
-        result.daily.to_csv(folder / "daily.csv", index=False, lineterminator="\n")
-        result.regions.to_csv(folder / "regions.csv", lineterminator="\n")
-        result.price_of_fairness.to_csv(
-            folder / "price_of_fairness.csv", index=False, lineterminator="\n"
-        )
+        csv(warehouse_manifest(result), folder / "manifest.csv")
+        csv(result.plan, folder / "plan.csv")
+        csv(result.daily, folder / "daily.csv")
+        csv(result.regions, folder / "regions.csv", index=True)
+        csv(result.price_of_fairness, folder / "price_of_fairness.csv")
         (folder / "result.json").write_text(result.to_json())
 
     write_outputs(out, write)

@@ -247,11 +247,21 @@ def _by_day(days: np.ndarray, T: int) -> list[np.ndarray]:
     return [order[bounds[t] : bounds[t + 1]] for t in range(T)]
 
 
+def _lane_day_order(lane: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """np.lexsort((day, lane)): by lane, then day, then position. The model's movement
+    columns come in that order already (ship_index, transfer_index): checked in one pass,
+    then no sort (35 ms of lexsort at 1,000 x 90; track pyrest2)."""
+    step, later = np.diff(lane), np.diff(day)
+    if bool(np.all((step > 0) | ((step == 0) & (later >= 0)))):
+        return np.arange(len(lane))
+    return np.lexsort((day, lane))
+
+
 def _cumulative_round(values: np.ndarray, lane: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Per lane: whole numbers whose running total is the LP's running total rounded."""
     if not len(values):
         return values.copy()
-    order = np.lexsort((day, lane))
+    order = _lane_day_order(lane, day)
     v, ln = values[order], lane[order]
     starts = np.r_[True, ln[1:] != ln[:-1]]
     group = np.cumsum(starts) - 1
