@@ -31,8 +31,8 @@ DECIMALS = re.compile(r"\.[1-9]")  # '{x:,.1f} patients': never '1'
 KEPT = {
     # the plural branch of a conditional ('1 unit is free' otherwise)
     ("optimiser/multiperiod/simulation.py", "free"): "written only when free != 1",
-    # files of other tracks in session 29 (COORDINATION.md), left for their owners
-    ("optimiser/multiperiod/input_tables.py", "total"): "pyrest2's file",
+    # written only when total > MAX_UNITS (10^9-odd units): never 1
+    ("optimiser/multiperiod/input_tables.py", "total"): "only above MAX_UNITS",
 }
 
 
