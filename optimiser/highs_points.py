@@ -23,7 +23,9 @@ import numpy as np
 
 from optimiser.guarded_run import Found, Incumbent
 
-START_TOL = 1e-6  # a point meets a bound or row within this (scaled by the bound's size)
+START_TOL = 1e-6  # a point meets a bound or row within this, absolutely (as HiGHS's own
+# feasibility tolerances: a slack scaled by the bound let 1,000 units past a 10^9 supply) ...
+ROUNDING = 1e-12  # ... plus the floating-point error of summing terms of this size
 # The improving points a guarded run keeps, latest last: an answer falls back to the one before
 # when the last breaks the model (HiGHS reports a handful a run; each a copy of every column).
 KEPT_POINTS = 4
@@ -43,18 +45,21 @@ class ModelCheck:
         x = np.asarray(values, dtype=float)
         if x.shape != (lp.num_col_,) or not np.all(np.isfinite(x)):
             return False
-        if not _within(x, lp.col_lower_, lp.col_upper_):
+        if not _within(x, lp.col_lower_, lp.col_upper_, np.abs(x)):
             return False
         fractional = np.flatnonzero(np.abs(x - np.rint(x)) > START_TOL)
         if len(fractional) and np.any(self.integral()[fractional]):
             return False
         if not lp.num_row_:
             return True
-        return _within(self.matrix() @ x, lp.row_lower_, lp.row_upper_)
+        a = self.matrix()
+        return _within(a @ x, lp.row_lower_, lp.row_upper_, abs(a) @ np.abs(x))
 
     def integral(self) -> np.ndarray:
-        """Which columns are integer (semi-continuous and the like count: not continuous);
-        read once (0.4 s a million columns through highspy)."""
+        """Which columns are integer (anything not continuous; no model here has
+        semi-continuous columns, which would be judged as integer within their bounds: a
+        feasible 0 or fraction rejected, never an infeasible point accepted); read once
+        (0.4 s a million columns through highspy)."""
         if self._integral is None:
             kinds = self.lp.integrality_
             flags = np.fromiter(map(int, kinds), dtype=np.int64, count=len(kinds))
@@ -84,11 +89,12 @@ class ModelCheck:
         return float(np.dot(np.asarray(lp.col_cost_, dtype=float), values) + lp.offset_)
 
 
-def _within(got: np.ndarray, low: Any, high: Any) -> bool:
+def _within(got: np.ndarray, low: Any, high: Any, size: np.ndarray) -> bool:
+    """low <= got <= high within START_TOL, plus ROUNDING times `size` (the sum of the
+    terms' magnitudes behind each value: its floating-point error)."""
     lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
-    slack_lo = START_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, 0.0)))
-    slack_hi = START_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(hi), hi, 0.0)))
-    return bool(np.all(got >= lo - slack_lo) and np.all(got <= hi + slack_hi))
+    slack = START_TOL + ROUNDING * size
+    return bool(np.all(got >= lo - slack) and np.all(got <= hi + slack))
 
 
 def meets_model(lp: Any, values: np.ndarray) -> bool:

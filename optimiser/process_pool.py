@@ -123,7 +123,7 @@ def worker_main(conn: Any, initializer: Callable[[], None] | None) -> None:
             except (OSError, EOFError):
                 raise
             except Exception as exc:  # the value or the exception does not pickle
-                conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+                conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), *reply[2:]))
     except (BrokenPipeError, EOFError, OSError, KeyboardInterrupt):
         return
 

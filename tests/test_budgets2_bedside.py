@@ -57,7 +57,7 @@ def test_the_optional_work_is_left_out_when_no_time_is_left() -> None:
     result = allocate(inputs, time_limit=1e-9)
     assert result.status == "time_limit" and result.protocols.empty
     assert result.price_of_fairness.empty
-    assert any("protocols and the price of fairness not computed" in n for n in result.notes)
+    assert any("protocols and the price of fairness were not computed" in n for n in result.notes)
     free = allocate(inputs, time_limit=600.0)
     assert not free.protocols.empty and not free.price_of_fairness.empty
     assert not any("not computed" in n for n in free.notes)

@@ -182,3 +182,25 @@ def test_the_planner_never_returns_a_breaking_callback_plan(tmp_path: Path, hook
     if result.lives_saved is not None:
         check = check_plan(inst, result)
         assert check.ok, check.violations
+
+
+def test_a_large_row_is_met_to_an_absolute_tolerance() -> None:
+    """A supply row of 10^9 units: a point 999 units past it breaks the model (the slack once
+    scaled with the bound let it pass), one exactly at it meets it."""
+    import highspy
+
+    from optimiser.highs_points import ModelCheck
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    inf = highspy.kHighsInf
+    h.addVars(2, np.array([0.0, 0.0]), np.array([inf, inf]))
+    h.changeColsIntegrality(
+        2, np.array([0, 1], dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * 2)
+    )
+    h.addRow(-inf, 1e9, 2, np.array([0, 1], dtype=np.int32), np.array([1.0, 1.0]))
+    check = ModelCheck(h.getLp())
+    assert not check(np.array([5e8, 5e8 + 999.0]))
+    assert not check(np.array([5e8, 5e8 + 1.0]))
+    assert check(np.array([5e8, 5e8]))
+    assert check(np.array([5e8 - 1.0, 5e8]))

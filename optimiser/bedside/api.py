@@ -124,7 +124,8 @@ def allocate(
         # (5,000 patients over 90 days, 0.01 s left: 0.4-0.8 s more at load 4)
         skipped = [w for w, asked in (("protocols", protocols), ("price of fairness", price))
                    if asked]
-        notes.append(f"time limit: the {' and the '.join(skipped)} not computed (they need "
+        verb, need = ("was", "it needs") if len(skipped) == 1 else ("were", "they need")
+        notes.append(f"time limit: the {' and the '.join(skipped)} {verb} not computed ({need} "
                      f"about {after:.2f} s, {max(0.0, deadline - time.perf_counter()):.2f} s "
                      "were left)")
         price = protocols = False

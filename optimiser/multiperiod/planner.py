@@ -404,7 +404,7 @@ def plan(
         notes=tuple(
             setting_notes(instance, engine.data)
             + clipped_floor_notes(engine.data, engine.candidates)
-            + [n for n in [overrun_note(budget.limit, timings)] if n]  # budgets2
+            + [n for n in [overrun_note(budget.limit, {**timings, "total": budget.elapsed()})] if n]
         ),
         objective_bound=main.bound,
         movement_cleanup=cleanup,

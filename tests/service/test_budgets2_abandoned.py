@@ -93,3 +93,30 @@ def test_the_reply_says_retire_only_with_a_run_still_running() -> None:
         stop.set()
         thread.join()
     assert process_pool._abandoned_highs_runs() == 0
+
+
+def abandon_and_answer_what_does_not_pickle() -> object:
+    abandon_a_run()
+    return lambda: None  # the reply cannot be sent: an error goes back instead
+
+
+async def _run_unpicklable() -> tuple[str, int]:
+    pool = ProcessPool(1, name="budgets2-test-pickle")
+    await pool.start()
+    try:
+        async with pool.slot() as worker:
+            try:
+                await pool.run(worker, abandon_and_answer_what_does_not_pickle)
+                raised = ""
+            except Exception as exc:  # the worker's error, whatever its type
+                raised = str(exc)
+        return raised, pool.restarts
+    finally:
+        pool.closing()
+        await pool.close()
+
+
+def test_a_worker_whose_reply_does_not_pickle_is_still_replaced() -> None:
+    raised, restarts = asyncio.run(_run_unpicklable())
+    assert raised  # the caller hears of it
+    assert restarts == 1  # and the worker with the abandoned run is gone (before: kept)
